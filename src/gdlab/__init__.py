@@ -1,0 +1,8 @@
+"""gdlab: a laboratory for gradient-descent optimization."""
+
+from gdlab import optim
+from gdlab.params import Params
+
+__version__ = "0.1.0"
+
+__all__ = ["Params", "__version__", "optim"]

@@ -1,0 +1,82 @@
+"""Argument checks with one message format: ``"Owner: name must be ..., got value"``.
+
+Every public entry point validates its arguments here, before any state changes,
+so that a user's mistake produces one clear ``ValueError`` naming the owner, the
+argument and the bad value.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import NoReturn
+
+
+def fail(owner: str, name: str, requirement: str, value: object) -> NoReturn:
+    """Raise the one error format: ``ValueError("Adam: lr must be >= 0, got -1.0")``."""
+    raise ValueError(f"{owner}: {name} must be {requirement}, got {value!r}")
+
+
+def _interval(
+    low: float | None, high: float | None, low_open: bool, high_open: bool
+) -> str:
+    if low is not None and high is not None:
+        return (
+            f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        )
+    if low is not None:
+        return f"{'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f"{'<' if high_open else '<='} {high:g}"
+    return "a finite number"
+
+
+def number(
+    owner: str,
+    name: str,
+    value: object,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a float after checking it is finite and in range."""
+    requirement = _interval(low, high, low_open, high_open)
+    if isinstance(value, bool) or not isinstance(value, Real):
+        fail(owner, name, f"a real number {requirement}", value)
+    x = float(value)
+    if not math.isfinite(x):
+        fail(owner, name, f"finite and {requirement}", value)
+    below = low is not None and (x <= low if low_open else x < low)
+    above = high is not None and (x >= high if high_open else x > high)
+    if below or above:
+        fail(owner, name, requirement, value)
+    return x
+
+
+def integer(owner: str, name: str, value: object, *, low: int | None = None) -> int:
+    """Return ``value`` as an int after checking it is an integer >= ``low``."""
+    requirement = "an integer" if low is None else f"an integer >= {low}"
+    if isinstance(value, bool) or not isinstance(value, int | Real):
+        fail(owner, name, requirement, value)
+    if isinstance(value, Real) and not float(value).is_integer():
+        fail(owner, name, requirement, value)
+    n = int(float(value))
+    if low is not None and n < low:
+        fail(owner, name, requirement, value)
+    return n
+
+
+def flag(owner: str, name: str, value: object) -> bool:
+    """Return ``value`` after checking it is a bool."""
+    if not isinstance(value, bool):
+        fail(owner, name, "True or False", value)
+    return value
+
+
+def choice(owner: str, name: str, value: object, options: tuple[str, ...]) -> str:
+    """Return ``value`` after checking it is one of ``options``."""
+    if value not in options:
+        fail(owner, name, f"one of {', '.join(options)}", value)
+    return str(value)

@@ -1,0 +1,54 @@
+"""Optimizers with torch.optim's names, defaults and numbers, fused over one buffer.
+
+``create(name, params, **hyper)`` builds one by its registry name; ``names()`` lists
+them. A registry name is the class name in lower case.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gdlab.optim.adam import Adam, AdamW
+from gdlab.optim.base import LearningRate, Optimizer, ParamsLike, Schedule
+from gdlab.optim.sgd import SGD
+
+_CLASSES: tuple[type[Optimizer], ...] = (SGD, Adam, AdamW)
+
+REGISTRY: dict[str, type[Optimizer]] = {cls.__name__.lower(): cls for cls in _CLASSES}
+
+
+def names() -> list[str]:
+    """The registry names of all optimizers, e.g. ``["sgd", "adam", ...]``."""
+    return list(REGISTRY)
+
+
+def get(name: str) -> type[Optimizer]:
+    """The optimizer class registered under ``name`` (case-insensitive)."""
+    try:
+        return REGISTRY[name.lower()]
+    except (KeyError, AttributeError):
+        raise ValueError(
+            f"unknown optimizer {name!r}; known optimizers: {', '.join(REGISTRY)}"
+        ) from None
+
+
+def create(
+    name: str, params: Any, lr: LearningRate | None = None, **hyper: Any
+) -> Optimizer:
+    """Build the optimizer registered under ``name``: ``create("adam", p, lr=1e-3)``."""
+    return get(name)(params, lr, **hyper)
+
+
+__all__ = [
+    "REGISTRY",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "LearningRate",
+    "Optimizer",
+    "ParamsLike",
+    "Schedule",
+    "create",
+    "get",
+    "names",
+]

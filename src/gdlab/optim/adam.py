@@ -1,0 +1,169 @@
+"""Adam and AdamW: momentum plus RMSProp scaling with bias correction."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from gdlab import _checks
+from gdlab.optim.base import Group, Optimizer
+from gdlab.optim.kernel import elementwise, prange
+from gdlab.params import Array
+
+
+def adam_rule(
+    p: Array,
+    g: Array,
+    m: Array,
+    v: Array,
+    v_max: Array,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    decoupled: bool,
+    amsgrad: bool,
+    maximize: bool,
+    bias_correction1: float,
+    bias_correction2_sqrt: float,
+) -> None:
+    for i in prange(p.size):
+        g_i = -g[i] if maximize else g[i]
+        if decoupled:
+            p[i] *= 1.0 - lr * weight_decay
+        else:
+            g_i += weight_decay * p[i]
+        m[i] = beta1 * m[i] + (1.0 - beta1) * g_i
+        v[i] = beta2 * v[i] + (1.0 - beta2) * g_i * g_i
+        v_hat = v[i]
+        if amsgrad:
+            v_max[i] = max(v_max[i], v[i])
+            v_hat = v_max[i]
+        p[i] -= (
+            lr
+            / bias_correction1
+            * m[i]
+            / (math.sqrt(v_hat) / bias_correction2_sqrt + eps)
+        )
+
+
+_adam = elementwise(adam_rule)
+
+
+def check_betas(owner: str, betas: object) -> tuple[float, float]:
+    """Check a pair of EMA coefficients, each in [0, 1)."""
+    if not isinstance(betas, tuple | list) or len(betas) != 2:
+        _checks.fail(owner, "betas", "a pair (beta1, beta2)", betas)
+    for k, b in enumerate(betas):
+        _checks.number(owner, f"betas[{k}]", b, low=0.0, high=1.0, high_open=True)
+    return float(betas[0]), float(betas[1])
+
+
+class Adam(Optimizer):
+    r"""Adam: adaptive moment estimation.
+
+    .. math::
+        g_t &\leftarrow \pm\nabla f(\theta_{t-1}) + \lambda\theta_{t-1}
+              \quad(\text{or } \theta_{t-1} \leftarrow (1-\eta\lambda)\theta_{t-1}
+              \text{ if decoupled}) \\
+        m_t &\leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t \\
+        v_t &\leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2
+              \quad(\hat v_t = \max(\hat v_{t-1}, v_t) \text{ with AMSGrad}) \\
+        \theta_t &\leftarrow \theta_{t-1} - \frac{\eta}{1-\beta_1^t}\,
+              \frac{m_t}{\sqrt{v_t}/\sqrt{1-\beta_2^t} + \epsilon}
+
+    Args:
+        lr (η): learning rate >= 0 or a schedule, default 1e-3.
+        betas (β1, β2): EMA coefficients, each in [0, 1), default (0.9, 0.999).
+        eps (ε): >= 0, default 1e-8.
+        weight_decay (λ): >= 0, default 0 (1e-2 for AdamW).
+        amsgrad: use the running maximum of v (Reddi et al.), default False.
+        decoupled_weight_decay: decay the weights directly (AdamW) instead of adding
+            λθ to the gradient; default False (True for AdamW).
+        maximize: ascend the objective instead.
+
+    Convention: ε is added *after* the bias-corrected square root, as in the paper's
+    Algorithm 1 and torch; decoupled decay is multiplied by lr (torch's AdamW, not
+    the paper's schedule multiplier). Matches ``torch.optim.Adam``/``AdamW`` to 1e-10
+    in float64.
+
+    References:
+        Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015.
+        https://arxiv.org/abs/1412.6980
+        Reddi et al., *On the Convergence of Adam and Beyond*, ICLR 2018.
+        https://openreview.net/forum?id=ryQu7f-RZ
+
+    Example:
+        >>> opt = Adam(model.params, lr=1e-3)
+        >>> opt.step(grads)
+    """
+
+    defaults: ClassVar[dict[str, Any]] = {
+        "lr": 1e-3,
+        "betas": (0.9, 0.999),
+        "eps": 1e-8,
+        "weight_decay": 0.0,
+        "amsgrad": False,
+        "decoupled_weight_decay": False,
+        "maximize": False,
+    }
+
+    @classmethod
+    def check(cls, group: Group) -> None:
+        owner = cls.__name__
+        group["betas"] = check_betas(owner, group["betas"])
+        _checks.number(owner, "eps", group["eps"], low=0.0)
+        _checks.number(owner, "weight_decay", group["weight_decay"], low=0.0)
+        for name in ("amsgrad", "decoupled_weight_decay", "maximize"):
+            _checks.flag(owner, name, group[name])
+
+    def state_names(self, group: Group) -> tuple[str, ...]:
+        names = ("exp_avg", "exp_avg_sq")
+        return (*names, "max_exp_avg_sq") if group["amsgrad"] else names
+
+    def update(
+        self,
+        group: Group,
+        step: int,
+        lr: float,
+        p: Array,
+        g: Array,
+        state: dict[str, Array],
+    ) -> None:
+        beta1, beta2 = group["betas"]
+        _adam(
+            p,
+            g,
+            state["exp_avg"],
+            state["exp_avg_sq"],
+            state.get("max_exp_avg_sq", p[:0]),
+            lr,
+            beta1,
+            beta2,
+            group["eps"],
+            group["weight_decay"],
+            group["decoupled_weight_decay"],
+            group["amsgrad"],
+            group["maximize"],
+            1.0 - beta1**step,
+            math.sqrt(1.0 - beta2**step),
+        )
+
+
+class AdamW(Adam):
+    r"""AdamW: Adam with decoupled weight decay, θ ← (1 − ηλ)θ.
+
+    Identical to :class:`Adam` with ``decoupled_weight_decay=True``; the default
+    ``weight_decay`` is 1e-2 as in ``torch.optim.AdamW``, which it matches to 1e-10.
+
+    References:
+        Loshchilov & Hutter, *Decoupled Weight Decay Regularization*, ICLR 2019.
+        https://arxiv.org/abs/1711.05101
+    """
+
+    defaults: ClassVar[dict[str, Any]] = {
+        **Adam.defaults,
+        "weight_decay": 1e-2,
+        "decoupled_weight_decay": True,
+    }

@@ -1,0 +1,130 @@
+"""Stochastic gradient descent with momentum, dampening and Nesterov momentum."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from gdlab import _checks
+from gdlab.optim.base import Group, Optimizer
+from gdlab.optim.kernel import elementwise, prange
+from gdlab.params import Array
+
+
+def sgd_rule(
+    p: Array,
+    g: Array,
+    buf: Array,
+    lr: float,
+    momentum: float,
+    dampening: float,
+    weight_decay: float,
+    nesterov: bool,
+    maximize: bool,
+    first: bool,
+) -> None:
+    for i in prange(p.size):
+        d_p = -g[i] if maximize else g[i]
+        d_p += weight_decay * p[i]
+        if momentum != 0.0:
+            b = d_p if first else momentum * buf[i] + (1.0 - dampening) * d_p
+            buf[i] = b
+            d_p = d_p + momentum * b if nesterov else b
+        p[i] -= lr * d_p
+
+
+_sgd = elementwise(sgd_rule)
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    .. math::
+        g_t &\leftarrow \pm\nabla f(\theta_{t-1}) + \lambda\theta_{t-1} \\
+        b_t &\leftarrow \mu b_{t-1} + (1-\tau) g_t \quad (b_1 = g_1) \\
+        \theta_t &\leftarrow \theta_{t-1} - \eta\,d_t, \quad
+            d_t = g_t + \mu b_t \text{ (Nesterov) or } b_t
+
+    Args:
+        lr (η): learning rate >= 0 or a schedule, default 1e-3.
+        momentum (μ): >= 0, default 0.
+        dampening (τ): in [0, 1], default 0.
+        weight_decay (λ): L2 penalty >= 0 added to the gradient, default 0.
+        nesterov: Nesterov momentum; needs momentum > 0 and dampening = 0.
+        maximize: ascend the objective instead (gradient *ascent*).
+
+    Convention: matches ``torch.optim.SGD`` to 1e-10 in float64 (lr multiplies the
+    buffer, the first buffer is the gradient itself). The three textbook forms of
+    momentum map onto it as follows:
+
+    * ``v ← αv − ηg; w ← w + v`` (Polyak's heavy ball) is ``momentum=α`` with
+      ``v = −η b``: identical while η is constant; when η changes, torch's form
+      rescales the whole past velocity by the new η, the heavy ball keeps it.
+    * ``a ← βa + g; w ← w − ηa`` is exactly ``momentum=β, dampening=0``.
+    * The EMA form ``v ← βv + (1−β)g; w ← w − αv`` is ``momentum=β, dampening=β``
+      except at the first step: torch starts the buffer at ``g``, the EMA at
+      ``(1−β)g`` (bias towards 0), so the first steps differ by a factor 1/(1−β).
+
+    Nesterov's look-ahead gradient ``v ← μv − η∇f(w + μv); w ← w + v`` is written,
+    after the change of variable to the look-ahead point (Sutskever et al., 2013),
+    as ``w ← w − η(g + μb)``: the form here and in torch.
+
+    References:
+        Polyak, *Some methods of speeding up the convergence of iteration
+        methods*, USSR Comp. Math. and Math. Physics, 1964.
+        Sutskever et al., *On the importance of initialization and momentum in deep
+        learning*, ICML 2013. http://proceedings.mlr.press/v28/sutskever13.html
+
+    Example:
+        >>> opt = SGD({"w": w}, lr=0.1, momentum=0.9, nesterov=True)
+        >>> opt.step({"w": grad})
+    """
+
+    defaults: ClassVar[dict[str, Any]] = {
+        "lr": 1e-3,
+        "momentum": 0.0,
+        "dampening": 0.0,
+        "weight_decay": 0.0,
+        "nesterov": False,
+        "maximize": False,
+    }
+
+    @classmethod
+    def check(cls, group: Group) -> None:
+        _checks.number("SGD", "momentum", group["momentum"], low=0.0)
+        _checks.number("SGD", "dampening", group["dampening"], low=0.0, high=1.0)
+        _checks.number("SGD", "weight_decay", group["weight_decay"], low=0.0)
+        _checks.flag("SGD", "maximize", group["maximize"])
+        if _checks.flag("SGD", "nesterov", group["nesterov"]) and (
+            group["momentum"] <= 0 or group["dampening"] != 0
+        ):
+            _checks.fail(
+                "SGD",
+                "nesterov",
+                "used with momentum > 0 and dampening = 0",
+                (group["momentum"], group["dampening"]),
+            )
+
+    def state_names(self, group: Group) -> tuple[str, ...]:
+        return ("momentum_buffer",) if group["momentum"] != 0 else ()
+
+    def update(
+        self,
+        group: Group,
+        step: int,
+        lr: float,
+        p: Array,
+        g: Array,
+        state: dict[str, Any],
+    ) -> None:
+        _sgd(
+            p,
+            g,
+            state.get("momentum_buffer", p[:0]),
+            lr,
+            group["momentum"],
+            group["dampening"],
+            group["weight_decay"],
+            group["nesterov"],
+            group["maximize"],
+            step == 1,
+        )

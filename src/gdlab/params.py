@@ -1,0 +1,118 @@
+"""Params: named views into one contiguous buffer per dtype.
+
+A model keeps all its parameters in one flat buffer, so that an optimizer can update
+every parameter in a single fused pass, while code that reads or writes one tensor
+still sees it by name and shape::
+
+    p = Params({"W": np.zeros((784, 10)), "b": np.zeros(10)})
+    p["W"].shape          # (784, 10), a view into p.buffers[np.dtype("float64")]
+    g = p.zeros_like()    # gradients in the same layout
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+Array = NDArray[np.floating]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where one named parameter lives: its buffer's dtype, offset and shape."""
+
+    dtype: np.dtype[np.floating]
+    offset: int
+    shape: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+class Params(Mapping[str, Array]):
+    """An ordered mapping name -> float array, stored in one buffer per dtype.
+
+    The arrays given are copied in (in order) and grouped by dtype; ``p[name]`` is a
+    writable view into the buffer, so in-place updates of either are seen by both.
+    """
+
+    def __init__(
+        self, arrays: Mapping[str, ArrayLike], *, dtype: DTypeLike | None = None
+    ) -> None:
+        converted: dict[str, Array] = {}
+        for name, value in arrays.items():
+            if not isinstance(name, str) or not name:
+                raise ValueError(
+                    f"Params: names must be non-empty strings, got {name!r}"
+                )
+            a = np.asarray(value, dtype=dtype)
+            if dtype is None and not np.issubdtype(a.dtype, np.floating):
+                a = a.astype(np.float64)
+            if not np.issubdtype(a.dtype, np.floating):
+                raise ValueError(
+                    f"Params: {name} must be a float array, got dtype {a.dtype}"
+                )
+            converted[name] = a
+        sizes: dict[np.dtype[np.floating], int] = {}
+        slots: dict[str, Slot] = {}
+        for name, a in converted.items():
+            offset = sizes.get(a.dtype, 0)
+            slots[name] = Slot(a.dtype, offset, a.shape)
+            sizes[a.dtype] = offset + a.size
+        self._slots = slots
+        self.buffers: dict[np.dtype[np.floating], Array] = {
+            dt: np.empty(n, dtype=dt) for dt, n in sizes.items()
+        }
+        self._views = {name: self._view(slot) for name, slot in slots.items()}
+        for name, a in converted.items():
+            self._views[name][...] = a
+
+    def _view(self, slot: Slot) -> Array:
+        flat = self.buffers[slot.dtype][slot.offset : slot.offset + slot.size]
+        return flat.reshape(slot.shape)
+
+    @property
+    def slots(self) -> Mapping[str, Slot]:
+        """The layout: name -> (dtype, offset, shape)."""
+        return self._slots
+
+    def same_layout(self, other: object) -> bool:
+        """True when ``other`` is a Params with identical names, dtypes and shapes."""
+        return isinstance(other, Params) and other._slots == self._slots
+
+    def _like(self, buffers: dict[np.dtype[np.floating], Array]) -> Params:
+        new = object.__new__(Params)
+        new._slots = self._slots
+        new.buffers = buffers
+        new._views = {name: new._view(slot) for name, slot in self._slots.items()}
+        return new
+
+    def zeros_like(self) -> Params:
+        """A Params of zeros with the same layout (for gradients)."""
+        return self._like({dt: np.zeros_like(b) for dt, b in self.buffers.items()})
+
+    def copy(self) -> Params:
+        """A deep copy with the same layout."""
+        return self._like({dt: b.copy() for dt, b in self.buffers.items()})
+
+    def __getitem__(self, name: str) -> Array:
+        try:
+            return self._views[name]
+        except KeyError:
+            raise KeyError(
+                f"Params has no parameter {name!r}; it has {list(self)}"
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._slots)
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def __repr__(self) -> str:
+        items = ", ".join(f"{n}: {s.shape} {s.dtype}" for n, s in self._slots.items())
+        return f"Params({items})"
