@@ -8,11 +8,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from gdlab.optim.adadelta import Adadelta
+from gdlab.optim.adagrad import Adagrad
 from gdlab.optim.adam import Adam, AdamW
+from gdlab.optim.adamax import Adamax
+from gdlab.optim.adamp import AdamP
 from gdlab.optim.base import LearningRate, Optimizer, ParamsLike, Schedule
+from gdlab.optim.nadam import NAdam
+from gdlab.optim.radam import RAdam
+from gdlab.optim.rmsprop import RMSprop
 from gdlab.optim.sgd import SGD
 
-_CLASSES: tuple[type[Optimizer], ...] = (SGD, Adam, AdamW)
+_CLASSES: tuple[type[Optimizer], ...] = (
+    SGD,
+    Adagrad,
+    Adadelta,
+    RMSprop,
+    Adam,
+    AdamW,
+    NAdam,
+    RAdam,
+    Adamax,
+    AdamP,
+)
 
 REGISTRY: dict[str, type[Optimizer]] = {cls.__name__.lower(): cls for cls in _CLASSES}
 
@@ -42,8 +60,15 @@ def create(
 __all__ = [
     "REGISTRY",
     "SGD",
+    "Adadelta",
+    "Adagrad",
     "Adam",
+    "AdamP",
     "AdamW",
+    "Adamax",
+    "NAdam",
+    "RAdam",
+    "RMSprop",
     "LearningRate",
     "Optimizer",
     "ParamsLike",

@@ -116,11 +116,16 @@ class Adam(Optimizer):
         _checks.number(owner, "eps", group["eps"], low=0.0)
         _checks.number(owner, "weight_decay", group["weight_decay"], low=0.0)
         for name in ("amsgrad", "decoupled_weight_decay", "maximize"):
-            _checks.flag(owner, name, group[name])
+            if name in group:
+                _checks.flag(owner, name, group[name])
 
-    def state_names(self, group: Group) -> tuple[str, ...]:
-        names = ("exp_avg", "exp_avg_sq")
-        return (*names, "max_exp_avg_sq") if group["amsgrad"] else names
+    def decoupled(self, group: Group) -> bool:
+        """Whether weight decay multiplies the weights (AdamW) or joins the gradient."""
+        return bool(group["decoupled_weight_decay"])
+
+    def initial_state(self, group: Group) -> dict[str, float]:
+        state = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
+        return {**state, "max_exp_avg_sq": 0.0} if group["amsgrad"] else state
 
     def update(
         self,
@@ -143,7 +148,7 @@ class Adam(Optimizer):
             beta2,
             group["eps"],
             group["weight_decay"],
-            group["decoupled_weight_decay"],
+            self.decoupled(group),
             group["amsgrad"],
             group["maximize"],
             1.0 - beta1**step,
@@ -154,16 +159,24 @@ class Adam(Optimizer):
 class AdamW(Adam):
     r"""AdamW: Adam with decoupled weight decay, θ ← (1 − ηλ)θ.
 
-    Identical to :class:`Adam` with ``decoupled_weight_decay=True``; the default
-    ``weight_decay`` is 1e-2 as in ``torch.optim.AdamW``, which it matches to 1e-10.
+    The same rule as :class:`Adam` with ``decoupled_weight_decay=True`` (which AdamW
+    does not take: it is always decoupled); the default ``weight_decay`` is 1e-2.
+
+    Convention: matches ``torch.optim.AdamW`` to 1e-10 in float64; the decay is
+    multiplied by lr, as in torch (the paper multiplies it by the schedule only).
 
     References:
         Loshchilov & Hutter, *Decoupled Weight Decay Regularization*, ICLR 2019.
         https://arxiv.org/abs/1711.05101
+
+    .. math::
+        \theta_{t-1} \leftarrow (1 - \eta\lambda)\,\theta_{t-1}
+        \text{, then the Adam step}
     """
 
     defaults: ClassVar[dict[str, Any]] = {
-        **Adam.defaults,
-        "weight_decay": 1e-2,
-        "decoupled_weight_decay": True,
-    }
+        k: v for k, v in Adam.defaults.items() if k != "decoupled_weight_decay"
+    } | {"weight_decay": 1e-2}
+
+    def decoupled(self, group: Group) -> bool:
+        return True

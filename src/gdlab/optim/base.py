@@ -2,7 +2,7 @@
 or a schedule), state keyed by parameter name, and the fused loop over buffers.
 
 A subclass states its hyperparameters (``defaults``), checks them (``check``),
-names its per-element state (``state_names``) and applies its update rule to one
+names its per-element state (``initial_state``) and applies its update rule to one
 flat buffer (``update``). Everything else lives here, once.
 """
 
@@ -37,14 +37,13 @@ class _Segment:
     state: dict[str, Array] = field(default_factory=dict)
 
 
-def _flat_view(owner: str, name: str, a: object) -> Array:
+def _checked(owner: str, name: str, a: object, *, flat: bool) -> Array:
+    """The array itself (flattened to a view if ``flat``), after checking it."""
     if not isinstance(a, np.ndarray) or not np.issubdtype(a.dtype, np.floating):
-        _checks.fail(
-            owner, f"params[{name!r}]", "a float numpy array", type(a).__name__
-        )
+        _checks.fail(owner, f"params[{name!r}]", "a float array", type(a).__name__)
     if not a.flags.c_contiguous or not a.flags.writeable:
         _checks.fail(owner, f"params[{name!r}]", "C-contiguous and writeable", a.shape)
-    return a.reshape(-1)
+    return a.reshape(-1) if flat else a
 
 
 class Optimizer:
@@ -56,6 +55,8 @@ class Optimizer:
     """
 
     defaults: ClassVar[dict[str, Any]] = {}
+    elementwise: ClassVar[bool] = True
+    """False for rules that need whole tensors (norms): they see each array shaped."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -129,9 +130,9 @@ class Optimizer:
     def check(cls, group: Group) -> None:
         """Raise ValueError for invalid hyperparameters of one group (not lr)."""
 
-    def state_names(self, group: Group) -> tuple[str, ...]:
-        """Names of the per-element state arrays this group needs."""
-        return ()
+    def initial_state(self, group: Group) -> dict[str, float]:
+        """The per-element state arrays this group needs, with their initial value."""
+        return {}
 
     def update(
         self,
@@ -263,29 +264,34 @@ class Optimizer:
         return float(lr(step)) if callable(lr) else float(lr)
 
     def _make_segments(self, mapping: ParamsLike) -> list[_Segment]:
-        owner = type(self).__name__
-        if isinstance(mapping, Params):
+        if isinstance(mapping, Params) and self.elementwise:
             return [
                 _Segment(
                     tuple(n for n, s in mapping.slots.items() if s.dtype == dt),
-                    buf,
+                    buffer,
                     mapping,
                 )
-                for dt, buf in mapping.buffers.items()
+                for dt, buffer in mapping.buffers.items()
             ]
+        owner = type(self).__name__
         return [
-            _Segment((name,), _flat_view(owner, name, a)) for name, a in mapping.items()
+            _Segment((name,), _checked(owner, name, a, flat=self.elementwise))
+            for name, a in mapping.items()
         ]
 
     def _allocate_state(self, group: Group, seg: _Segment) -> None:
-        seg.state = {key: np.zeros_like(seg.param) for key in self.state_names(group)}
+        flats = {
+            key: np.full(seg.param.size, value, dtype=seg.param.dtype)
+            for key, value in self.initial_state(group).items()
+        }
+        seg.state = {key: flat.reshape(seg.param.shape) for key, flat in flats.items()}
         offset = 0
-        shapes = {n: np.shape(group["params"][n]) for n in seg.names}
         for name in seg.names:
-            size = int(np.prod(shapes[name], dtype=np.int64))
+            shape = np.shape(group["params"][name])
+            size = int(np.prod(shape, dtype=np.int64))
             self.state[name] = {
-                key: flat[offset : offset + size].reshape(shapes[name])
-                for key, flat in seg.state.items()
+                key: flat[offset : offset + size].reshape(shape)
+                for key, flat in flats.items()
             }
             offset += size
 
@@ -325,7 +331,7 @@ class Optimizer:
             assert isinstance(grads, Params)
             return grads.buffers[seg.param.dtype]
         if len(seg.names) == 1:
-            return np.ascontiguousarray(grads[seg.names[0]]).reshape(-1)
+            return np.ascontiguousarray(grads[seg.names[0]]).reshape(seg.param.shape)
         return np.concatenate([np.ravel(grads[n]) for n in seg.names])
 
     def __repr__(self) -> str:

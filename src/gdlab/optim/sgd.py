@@ -104,8 +104,8 @@ class SGD(Optimizer):
                 (group["momentum"], group["dampening"]),
             )
 
-    def state_names(self, group: Group) -> tuple[str, ...]:
-        return ("momentum_buffer",) if group["momentum"] != 0 else ()
+    def initial_state(self, group: Group) -> dict[str, float]:
+        return {"momentum_buffer": 0.0} if group["momentum"] != 0 else {}
 
     def update(
         self,

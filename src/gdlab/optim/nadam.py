@@ -1,0 +1,149 @@
+"""NAdam: Adam with Nesterov momentum and a momentum-warming schedule."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from gdlab import _checks
+from gdlab.optim.adam import check_betas
+from gdlab.optim.base import Group, Optimizer
+from gdlab.optim.kernel import elementwise, prange
+from gdlab.params import Array
+
+
+def nadam_rule(
+    p: Array,
+    g: Array,
+    m: Array,
+    v: Array,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    decoupled: bool,
+    maximize: bool,
+    grad_coef: float,
+    momentum_coef: float,
+    bias_correction2: float,
+) -> None:
+    for i in prange(p.size):
+        g_i = -g[i] if maximize else g[i]
+        if decoupled:
+            p[i] *= 1.0 - lr * weight_decay
+        else:
+            g_i += weight_decay * p[i]
+        m[i] = beta1 * m[i] + (1.0 - beta1) * g_i
+        v[i] = beta2 * v[i] + (1.0 - beta2) * g_i * g_i
+        denom = math.sqrt(v[i] / bias_correction2) + eps
+        p[i] -= grad_coef * g_i / denom
+        p[i] -= momentum_coef * m[i] / denom
+
+
+_nadam = elementwise(nadam_rule)
+
+
+def momentum_at(beta1: float, momentum_decay: float, step: int) -> float:
+    """The warming momentum of step t: μ_t = β1 (1 − ½·0.96^(t ψ))."""
+    return beta1 * (1.0 - 0.5 * math.pow(0.96, step * momentum_decay))
+
+
+class NAdam(Optimizer):
+    r"""NAdam: Nesterov-accelerated Adam.
+
+    .. math::
+        \mu_t &= \beta_1\bigl(1 - \tfrac12\, 0.96^{t\psi}\bigr), \qquad
+            \Pi_t = \textstyle\prod_{i \le t} \mu_i \\
+        m_t &\leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t, \qquad
+        v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
+        \theta_t &\leftarrow \theta_{t-1}
+            - \eta\,\frac{1-\mu_t}{1-\Pi_t}\,\frac{g_t}{\sqrt{\hat v_t}+\epsilon}
+            - \eta\,\frac{\mu_{t+1}}{1-\Pi_{t+1}}\,\frac{m_t}{\sqrt{\hat v_t}+\epsilon},
+            \qquad \hat v_t = v_t / (1-\beta_2^t)
+
+    The gradient term is the Nesterov look-ahead: the momentum of the *next* step
+    is applied now.
+
+    Args:
+        lr (η): learning rate >= 0 or a schedule, default 2e-3.
+        betas (β1, β2): each in [0, 1), default (0.9, 0.999).
+        eps (ε): >= 0, default 1e-8.
+        weight_decay (λ): >= 0, default 0.
+        momentum_decay (ψ): >= 0, default 4e-3.
+        decoupled_weight_decay: AdamW-style decay (NAdamW), default False.
+        maximize: ascend the objective instead.
+
+    Convention: matches ``torch.optim.NAdam`` to 1e-10 in float64. The product
+    :math:`\Pi_t` is a pure function of the step, recomputed from the group's
+    current β1 and ψ (torch accumulates it, so changing β1 mid-run differs).
+
+    References:
+        Dozat, *Incorporating Nesterov Momentum into Adam*, ICLR 2016 workshop.
+        https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ
+    """
+
+    defaults: ClassVar[dict[str, Any]] = {
+        "lr": 2e-3,
+        "betas": (0.9, 0.999),
+        "eps": 1e-8,
+        "weight_decay": 0.0,
+        "momentum_decay": 4e-3,
+        "decoupled_weight_decay": False,
+        "maximize": False,
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._products: dict[tuple[float, float], tuple[int, float]] = {}
+
+    @classmethod
+    def check(cls, group: Group) -> None:
+        group["betas"] = check_betas("NAdam", group["betas"])
+        for name in ("eps", "weight_decay", "momentum_decay"):
+            _checks.number("NAdam", name, group[name], low=0.0)
+        _checks.flag("NAdam", "decoupled_weight_decay", group["decoupled_weight_decay"])
+        _checks.flag("NAdam", "maximize", group["maximize"])
+
+    def initial_state(self, group: Group) -> dict[str, float]:
+        return {"exp_avg": 0.0, "exp_avg_sq": 0.0}
+
+    def _mu_product(self, beta1: float, momentum_decay: float, step: int) -> float:
+        """Π_t, multiplied forward from the last step seen (same order, same bits)."""
+        last, product = self._products.get((beta1, momentum_decay), (0, 1.0))
+        if last > step:
+            last, product = 0, 1.0
+        for t in range(last + 1, step + 1):
+            product *= momentum_at(beta1, momentum_decay, t)
+        self._products[(beta1, momentum_decay)] = (step, product)
+        return product
+
+    def update(
+        self,
+        group: Group,
+        step: int,
+        lr: float,
+        p: Array,
+        g: Array,
+        state: dict[str, Array],
+    ) -> None:
+        beta1, beta2 = group["betas"]
+        psi = group["momentum_decay"]
+        mu, mu_next = momentum_at(beta1, psi, step), momentum_at(beta1, psi, step + 1)
+        mu_product = self._mu_product(beta1, psi, step)
+        _nadam(
+            p,
+            g,
+            state["exp_avg"],
+            state["exp_avg_sq"],
+            lr,
+            beta1,
+            beta2,
+            group["eps"],
+            group["weight_decay"],
+            group["decoupled_weight_decay"],
+            group["maximize"],
+            lr * (1.0 - mu) / (1.0 - mu_product),
+            lr * mu_next / (1.0 - mu_product * mu_next),
+            1.0 - beta2**step,
+        )
