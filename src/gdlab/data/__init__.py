@@ -1,0 +1,25 @@
+"""Data: the IDX format, datasets and batch iteration.
+
+::
+
+    from gdlab import data
+    ds = data.load("fashion-mnist")   # Dataset: X_train (60000, 784) float32, ...
+    for xb, yb in data.batches(ds.X_train, ds.y_train, batch_size=100, seed=0):
+        ...
+"""
+
+from gdlab.data.batching import Batches, batches, num_batches
+from gdlab.data.datasets import Dataset, load, names, synthetic_regression
+from gdlab.data.idx import read_idx, write_idx
+
+__all__ = [
+    "Batches",
+    "Dataset",
+    "batches",
+    "load",
+    "names",
+    "num_batches",
+    "read_idx",
+    "synthetic_regression",
+    "write_idx",
+]

@@ -1,0 +1,386 @@
+"""Datasets: Fashion-MNIST, MNIST, scikit-learn's 8x8 digits, regression data.
+
+Every loader returns a :class:`Dataset` with 2-D float features and 1-D targets::
+
+    ds = load("fashion-mnist")   # Debian's dataset-fashion-mnist, $GDLAB_DATA or path=
+    ds = load("mnist", path="dir/with/four/idx/files")
+    ds = load("digits")          # bundled with scikit-learn: the embedded default
+    ds = load("regression")      # the worked example: points (1, 3) and (2, 5)
+
+Image pixels are scaled to [0, 1]; class labels are int64. Nothing is cached on disk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+from gdlab import _checks
+from gdlab.data.batching import Seed, as_generator
+from gdlab.data.idx import _read_view
+
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+DIGIT_CLASSES = tuple(str(d) for d in range(10))
+
+#: Where Debian's ``dataset-*`` packages put their files; $GDLAB_DATA mirrors it.
+SYSTEM_DATA = Path("/usr/share/datasets")
+#: The environment variable naming a folder with one subfolder per dataset.
+DATA_ENV = "GDLAB_DATA"
+#: The four standard IDX files of MNIST and Fashion-MNIST, without ``.gz``.
+IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+IMAGE_SHAPE = (28, 28)
+
+DIGITS_TEST_FRACTION = 0.2
+DIGITS_SEED = 0
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Dataset:
+    """Train and test data: ``X`` is (samples, features), ``y`` is (samples,).
+
+    ``classes`` names the labels ``0 .. n_classes - 1`` of a classification set and is
+    empty for regression.
+    """
+
+    X_train: NDArray[Any]
+    y_train: NDArray[Any]
+    X_test: NDArray[Any]
+    y_test: NDArray[Any]
+    classes: tuple[str, ...]
+    name: str
+
+    def __post_init__(self) -> None:
+        for part in ("train", "test"):
+            X, y = getattr(self, f"X_{part}"), getattr(self, f"y_{part}")
+            X, y = np.asarray(X), np.asarray(y)
+            object.__setattr__(self, f"X_{part}", X)
+            object.__setattr__(self, f"y_{part}", y)
+            if X.ndim != 2:
+                _checks.fail("Dataset", f"X_{part}", "2-D", f"shape {X.shape}")
+            if y.shape != (len(X),):
+                _checks.fail(
+                    "Dataset", f"y_{part}", f"of shape ({len(X)},)", f"shape {y.shape}"
+                )
+        if self.X_test.shape[1] != self.X_train.shape[1]:
+            _checks.fail(
+                "Dataset",
+                "X_test",
+                f"{self.X_train.shape[1]} features like X_train",
+                self.X_test.shape[1],
+            )
+        object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
+
+    @property
+    def n_features(self) -> int:
+        """Columns of ``X``."""
+        return int(self.X_train.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes; 0 for regression."""
+        return len(self.classes)
+
+    @property
+    def n_train(self) -> int:
+        return len(self.X_train)
+
+    @property
+    def n_test(self) -> int:
+        return len(self.X_test)
+
+    def __repr__(self) -> str:
+        kind = f"{self.n_classes} classes" if self.classes else "regression"
+        return (
+            f"Dataset({self.name!r}, train X {self.X_train.shape} "
+            f"{self.X_train.dtype} y {self.y_train.shape} {self.y_train.dtype}, "
+            f"test X {self.X_test.shape} y {self.y_test.shape}, {kind})"
+        )
+
+
+# --- IDX image sets ---------------------------------------------------------------
+
+
+def _find_idx_files(folder: Path) -> tuple[dict[str, Path], list[str]]:
+    """The four IDX files in ``folder`` (each .gz or raw) and the names missing."""
+    found: dict[str, Path] = {}
+    missing = []
+    for stem in IDX_FILES:
+        dotted = stem.replace("-idx", ".idx")  # as some mirrors name them
+        for candidate in (stem + ".gz", stem, dotted + ".gz", dotted):
+            if (folder / candidate).is_file():
+                found[stem] = folder / candidate
+                break
+        else:
+            missing.append(stem)
+    return found, missing
+
+
+def _not_found(title: str, name: str, searched: list[str]) -> ValueError:
+    where = "; ".join(searched)
+    install = (
+        "install Debian's package with `sudo apt-get install dataset-fashion-mnist`, "
+        if name == "fashion-mnist"
+        else ""
+    )
+    return ValueError(
+        f"{title} not found in {where}: {install}or pass path=/dir with the four IDX "
+        f"files ({', '.join(IDX_FILES)}, each .gz or raw), or set {DATA_ENV} to a "
+        f"folder holding {name}/ with them"
+    )
+
+
+def _locate(title: str, name: str, path: str | os.PathLike[str] | None) -> Path:
+    """The folder with the four IDX files: ``path``, else $GDLAB_DATA/name, else
+    /usr/share/datasets/name; a ValueError saying how to get them otherwise."""
+    if path is not None:
+        folders = [Path(path)]
+    else:
+        env = os.environ.get(DATA_ENV)
+        folders = [Path(env) / name] if env else []
+        folders.append(SYSTEM_DATA / name)
+    searched = []
+    for folder in folders:
+        found, missing = _find_idx_files(folder)
+        if not missing:
+            return folder
+        if not folder.is_dir():
+            searched.append(f"{folder} (no such folder)")
+        elif found:
+            searched.append(f"{folder} (missing {', '.join(missing)})")
+        else:
+            searched.append(str(folder))
+    raise _not_found(title, name, searched)
+
+
+def _check_pair(
+    images: NDArray[Any], labels: NDArray[Any], image_file: Path, label_file: Path
+) -> None:
+    """Refuse images and labels that are not MNIST-shaped or do not match."""
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(
+            f"IDX file {str(image_file)!r}: images must be uint8 of shape "
+            f"(n, {IMAGE_SHAPE[0]}, {IMAGE_SHAPE[1]}), got {images.dtype.name} "
+            f"{images.shape}"
+        )
+    if labels.dtype != np.uint8 or labels.ndim != 1:
+        raise ValueError(
+            f"IDX file {str(label_file)!r}: labels must be 1-D uint8, got "
+            f"{labels.dtype.name} {labels.shape}"
+        )
+    if len(labels) != len(images):
+        raise ValueError(
+            f"IDX file {str(label_file)!r}: {len(labels)} labels for {len(images)} "
+            f"images in {str(image_file)!r}"
+        )
+    if len(labels) and labels.max() > 9:
+        raise ValueError(
+            f"IDX file {str(label_file)!r}: labels must be in 0..9, found "
+            f"{int(labels.max())}"
+        )
+
+
+def _images_and_labels(
+    images: NDArray[Any],
+    labels: NDArray[Any],
+    image_file: Path,
+    label_file: Path,
+    dtype: np.dtype[Any],
+) -> tuple[NDArray[Any], NDArray[np.int64]]:
+    """Checked images flattened to (n, 784) in [0, 1], and int64 labels."""
+    _check_pair(images, labels, image_file, label_file)
+    X = images.reshape(len(images), -1).astype(dtype)
+    X /= 255
+    return X, labels.astype(np.int64)
+
+
+def _load_idx_set(
+    title: str,
+    name: str,
+    classes: tuple[str, ...],
+    path: str | os.PathLike[str] | None,
+    dtype: np.dtype[Any],
+) -> Dataset:
+    folder = _locate(title, name, path)
+    files, _ = _find_idx_files(folder)
+    paths = [files[stem] for stem in IDX_FILES]
+    # zlib releases the GIL: the four files decompress in parallel.
+    with ThreadPoolExecutor(len(paths)) as pool:
+        arrays = list(pool.map(_read_view, paths))
+    X_train, y_train = _images_and_labels(
+        arrays[0], arrays[1], paths[0], paths[1], dtype
+    )
+    X_test, y_test = _images_and_labels(arrays[2], arrays[3], paths[2], paths[3], dtype)
+    return Dataset(X_train, y_train, X_test, y_test, classes, name)
+
+
+# --- small and synthetic sets -----------------------------------------------------
+
+
+def _digits(dtype: np.dtype[Any]) -> Dataset:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    X = (bunch.data / 16).astype(dtype)
+    y = bunch.target.astype(np.int64)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=DIGITS_TEST_FRACTION, stratify=y, random_state=DIGITS_SEED
+    )
+    return Dataset(X_train, y_train, X_test, y_test, DIGIT_CLASSES, "digits")
+
+
+def _worked_example(dtype: np.dtype[Any]) -> Dataset:
+    def X() -> NDArray[Any]:
+        return np.array([[1.0], [2.0]], dtype=dtype)
+
+    def y() -> NDArray[Any]:
+        return np.array([3.0, 5.0], dtype=dtype)
+
+    return Dataset(X(), y(), X(), y(), (), "regression")
+
+
+def synthetic_regression(
+    n: int = 200,
+    noise: float = 0.1,
+    seed: Seed = 0,
+    *,
+    n_features: int = 1,
+    weights: ArrayLike | None = None,
+    bias: float = 1.0,
+    n_test: int | None = None,
+    dtype: DTypeLike = np.float64,
+) -> Dataset:
+    """Linear data ``y = X @ weights + bias + noise * N(0, 1)`` with ``X ~ N(0, 1)``.
+
+    Args:
+        n: training samples, >= 1.
+        noise: standard deviation of the Gaussian noise on ``y``, >= 0.
+        seed: an int or a ``numpy.random.Generator``.
+        n_features: columns of ``X``.
+        weights: the true weights, shape (n_features,); default all 2.0, so that
+            with ``bias = 1`` the line is the worked example's ``y = 2x + 1``.
+        bias: the true intercept.
+        n_test: test samples, drawn like the training ones; default ``n // 4``.
+        dtype: float dtype of ``X`` and ``y``.
+    """
+    owner = "synthetic_regression"
+    n = _checks.integer(owner, "n", n, low=1)
+    noise = _checks.number(owner, "noise", noise, low=0)
+    n_features = _checks.integer(owner, "n_features", n_features, low=1)
+    bias = _checks.number(owner, "bias", bias)
+    n_test = (
+        n // 4 if n_test is None else _checks.integer(owner, "n_test", n_test, low=0)
+    )
+    dt = _float_dtype(owner, dtype)
+    rng = as_generator(owner, seed)
+    if weights is None:
+        w = np.full(n_features, 2.0)
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != (n_features,) or not np.all(np.isfinite(w)):
+            _checks.fail(
+                owner, "weights", f"{n_features} finite numbers", np.asarray(weights)
+            )
+    X = rng.standard_normal((n + n_test, n_features))
+    y = X @ w + bias + noise * rng.standard_normal(n + n_test)
+    X, y = X.astype(dt), y.astype(dt)
+    return Dataset(X[:n], y[:n], X[n:], y[n:], (), "synthetic-regression")
+
+
+# --- the one entry point ----------------------------------------------------------
+
+
+def _float_dtype(owner: str, dtype: object) -> np.dtype[Any]:
+    try:
+        dt: np.dtype[Any] = np.dtype(dtype)  # type: ignore[call-overload]
+    except TypeError:
+        _checks.fail(owner, "dtype", "a float dtype", dtype)
+    if not np.issubdtype(dt, np.floating):
+        _checks.fail(owner, "dtype", "a float dtype", dtype)
+    return dt
+
+
+_LOADERS: dict[str, tuple[np.dtype[Any], Callable[..., Dataset]]] = {
+    "digits": (np.dtype(np.float32), _digits),
+    "fashion-mnist": (
+        np.dtype(np.float32),
+        lambda dtype, path: _load_idx_set(
+            "Fashion-MNIST", "fashion-mnist", FASHION_MNIST_CLASSES, path, dtype
+        ),
+    ),
+    "mnist": (
+        np.dtype(np.float32),
+        lambda dtype, path: _load_idx_set("MNIST", "mnist", DIGIT_CLASSES, path, dtype),
+    ),
+    "regression": (np.dtype(np.float64), _worked_example),
+    "synthetic-regression": (
+        np.dtype(np.float64),
+        lambda dtype: synthetic_regression(dtype=dtype),
+    ),
+}
+_FROM_FILES = ("fashion-mnist", "mnist")
+
+
+def names() -> tuple[str, ...]:
+    """The dataset names :func:`load` knows."""
+    return tuple(_LOADERS)
+
+
+def load(
+    name: str,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    dtype: DTypeLike | None = None,
+) -> Dataset:
+    """Load a dataset by name (see :func:`names`).
+
+    Args:
+        name: ``"fashion-mnist"``, ``"mnist"``, ``"digits"``, ``"regression"`` (the
+            worked example: points (1, 3), (2, 5), train = test) or
+            ``"synthetic-regression"`` (:func:`synthetic_regression`'s defaults).
+        path: for ``"fashion-mnist"`` and ``"mnist"``: a folder with the four IDX
+            files (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+            ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each .gz or raw).
+            Without it they are looked up in ``$GDLAB_DATA/<name>/``, then in
+            ``/usr/share/datasets/<name>/`` (Debian's ``dataset-fashion-mnist``).
+        dtype: float dtype of ``X`` (and of ``y`` for regression); default float32
+            for images and digits, float64 for regression.
+    """
+    if isinstance(name, str):
+        name = name.lower().replace("_", "-")
+    _checks.choice("load", "name", name, names())
+    default, loader = _LOADERS[name]
+    dt = default if dtype is None else _float_dtype("load", dtype)
+    if name in _FROM_FILES:
+        return loader(dt, path)
+    if path is not None:
+        _checks.fail(
+            "load",
+            "path",
+            f"None for {name!r} (only {' and '.join(_FROM_FILES)} read files)",
+            path,
+        )
+    return loader(dt)
