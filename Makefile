@@ -1,10 +1,21 @@
 # Two entry points for a fresh machine: `make demo` (the main job) and `make test`.
-# Each creates its own virtual environment and installs everything it needs.
+# Each installs the Debian packages it needs, creates its own virtual environment
+# and installs gdlab with everything it needs into it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+SYSTEM_PACKAGES := dataset-fashion-mnist
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint system bench clean
+
+system:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +23,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
-demo: $(BIN)/.installed
+demo: system $(BIN)/.installed
 	$(BIN)/gdlab demo
 
 lint: $(BIN)/.installed
@@ -20,7 +31,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+test: system lint
 	$(BIN)/pytest
 
 bench: $(BIN)/.installed
