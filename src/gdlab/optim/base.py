@@ -46,6 +46,14 @@ def _checked(owner: str, name: str, a: object, *, flat: bool) -> Array:
     return a.reshape(-1) if flat else a
 
 
+def _describe(value: object) -> object:
+    """A hyperparameter as it goes into a state dict: a schedule as its to_dict()."""
+    if callable(value):
+        to_dict = getattr(value, "to_dict", None)
+        return to_dict() if to_dict is not None else None
+    return value
+
+
 class Optimizer:
     """Base class: ``opt.step(grads)`` updates the parameters in place.
 
@@ -182,12 +190,16 @@ class Optimizer:
     # --- state ----------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """Hyperparameters, the step count and per-name state arrays (copies)."""
+        """Hyperparameters, the step count and per-name state arrays (copies).
+
+        A schedule as lr is stored as its ``to_dict()`` (a plain function, which
+        cannot be described, is left out); loading checks it is the same schedule.
+        """
         return {
             "step": self.step_count,
             "param_groups": [
                 {
-                    **{k: v for k, v in g.items() if k != "params" and not callable(v)},
+                    **{k: _describe(v) for k, v in g.items() if k != "params"},
                     "params": list(g["params"]),
                 }
                 for g in self.param_groups
@@ -234,8 +246,17 @@ class Optimizer:
                         f"{np.shape(saved[key])}, expected {a.shape}"
                     )
         for mine, theirs in zip(self.param_groups, groups, strict=True):
+            saved_lr, my_lr = theirs.get("lr"), _describe(mine["lr"])
+            if (
+                isinstance(saved_lr, dict) or callable(mine["lr"])
+            ) and saved_lr != my_lr:
+                raise ValueError(
+                    f"{owner}: state_dict was saved with lr {saved_lr!r}, "
+                    f"but this optimizer has lr {my_lr!r}"
+                )
+        for mine, theirs in zip(self.param_groups, groups, strict=True):
             for k, v in theirs.items():
-                if k != "params" and not callable(mine[k]):
+                if k != "params" and not callable(mine[k]) and v is not None:
                     mine[k] = tuple(v) if isinstance(v, list) else v
         for name, arrays in self.state.items():
             for key, a in arrays.items():
@@ -255,8 +276,10 @@ class Optimizer:
             )
 
     def _check_lr(self, lr: object) -> None:
-        if not callable(lr):
-            _checks.number(type(self).__name__, "lr", lr, low=0.0)
+        value = lr(0) if callable(lr) else lr
+        _checks.number(
+            type(self).__name__, "lr" if value is lr else "lr(0)", value, low=0.0
+        )
 
     @staticmethod
     def _lr_at(group: Group, step: int) -> float:
