@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 # Below this many elements a thread pool costs more than it saves.
-PARALLEL_MIN_SIZE = 1 << 16
+PARALLEL_MIN_SIZE = 1 << 20
 
 prange = numba.prange
 

@@ -1,0 +1,283 @@
+"""PNG plots with matplotlib: schedules, loss and accuracy curves, summaries.
+
+Figures are drawn with matplotlib's object API on the Agg canvas (``Figure`` +
+``savefig``), never through ``pyplot``: nothing is shown, no global backend is
+switched under a user's notebook, and no figure is left open.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from gdlab import _checks
+
+Curve = Callable[[int], float] | Sequence[float]
+"""A schedule (step -> lr) or the lr already recorded at each step."""
+
+
+def _values(owner: str, label: str, curve: Curve, steps: int) -> list[float]:
+    if callable(curve):
+        return [float(curve(t)) for t in range(steps)]
+    if isinstance(curve, str) or not isinstance(curve, Sequence):
+        _checks.fail(
+            owner, f"schedules[{label!r}]", "a schedule or a list of lrs", curve
+        )
+    if len(curve) < steps:
+        _checks.fail(
+            owner, f"schedules[{label!r}]", f"at least {steps} values", len(curve)
+        )
+    return [float(v) for v in curve[:steps]]
+
+
+def _labelled(owner: str, curves: object) -> dict[str, Curve]:
+    if isinstance(curves, Mapping):
+        items = {str(k): v for k, v in curves.items()}
+    elif callable(curves):
+        items = {repr(curves): curves}
+    elif isinstance(curves, Sequence) and not isinstance(curves, str):
+        items = {
+            repr(c) if callable(c) else f"lrs {k}": c for k, c in enumerate(curves)
+        }
+    else:
+        _checks.fail(owner, "schedules", "a sequence or mapping of schedules", curves)
+    if not items:
+        _checks.fail(owner, "schedules", "at least one schedule", curves)
+    return items
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    out = Path(path)
+    if out.parent and not out.parent.exists():
+        out.parent.mkdir(parents=True)
+    FigureCanvasAgg(fig)
+    fig.savefig(out, format="png", dpi=120)
+    return out
+
+
+def _draw(ax: Axes, values: list[float], label: str | None = None) -> None:
+    ax.plot(range(len(values)), values, label=label, linewidth=1.6)
+    ax.set_xlim(0, max(1, len(values) - 1))
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+
+
+def plot_schedules(
+    schedules: Sequence[Curve] | Mapping[str, Curve] | Curve,
+    steps: int,
+    path: str | Path,
+    *,
+    title: str = "Learning-rate schedules",
+) -> Path:
+    """Draw schedules over steps ``0 .. steps-1`` on one labelled figure; write a PNG.
+
+    ``schedules`` is a mapping label -> schedule, a sequence of schedules (each
+    labelled by its ``repr``), or one schedule. A plain list of numbers stands for
+    an lr recorded at each step. Returns the path written.
+    """
+    owner = "plot_schedules"
+    n = _checks.integer(owner, "steps", steps, low=1)
+    curves = _labelled(owner, schedules)
+    data = {label: _values(owner, label, c, n) for label, c in curves.items()}
+    fig = Figure(figsize=(8.0, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    for label, values in data.items():
+        _draw(ax, values, label)
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate")
+    ax.set_title(title)
+    handles, labels = ax.get_legend_handles_labels()
+    wrapped = [textwrap.fill(label, 100, subsequent_indent="    ") for label in labels]
+    fig.legend(handles, wrapped, loc="outside lower center", fontsize="small")
+    return _save(fig, path)
+
+
+def plot_schedule_grid(
+    schedules: Mapping[str, Curve],
+    steps: int,
+    path: str | Path,
+    *,
+    ncols: int = 4,
+    title: str = "Learning-rate schedules",
+) -> Path:
+    """Draw each schedule in its own small panel, titled by its label; write a PNG."""
+    owner = "plot_schedule_grid"
+    n = _checks.integer(owner, "steps", steps, low=1)
+    cols = _checks.integer(owner, "ncols", ncols, low=1)
+    if not isinstance(schedules, Mapping):
+        _checks.fail(owner, "schedules", "a mapping label -> schedule", schedules)
+    curves = _labelled(owner, schedules)
+    data = {label: _values(owner, label, c, n) for label, c in curves.items()}
+    cols = min(cols, len(data))
+    rows = math.ceil(len(data) / cols)
+    fig = Figure(figsize=(3.2 * cols, 2.4 * rows + 0.4), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True)
+    for k, (label, values) in enumerate(data.items()):
+        ax = axes[k // cols][k % cols]
+        _draw(ax, values)
+        ax.set_title(label, fontsize="medium")
+        ax.tick_params(labelsize="small")
+        if k % cols == 0:
+            ax.set_ylabel("lr")
+        if k // cols == rows - 1 or k + cols >= len(data):
+            ax.set_xlabel("step")
+            ax.tick_params(labelbottom=True)
+    for k in range(len(data), rows * cols):
+        axes[k // cols][k % cols].set_visible(False)
+    fig.suptitle(f"{title} ({n} steps)")
+    return _save(fig, path)
+
+
+# --- training curves ------------------------------------------------------------------
+
+Series = Mapping[str, Sequence[float]]
+
+
+def ema(values: Sequence[float], beta: float) -> list[float]:
+    r"""Bias-corrected exponential moving average:
+    :math:`v_t = \beta v_{t-1} + (1-\beta)\,x_t`, shown as :math:`v_t / (1-\beta^t)`."""
+    out, v = [], 0.0
+    for t, x in enumerate(values, start=1):
+        v = beta * v + (1.0 - beta) * x
+        out.append(v / (1.0 - beta**t))
+    return out
+
+
+def _colors(labels: Sequence[str]) -> dict[str, Any]:
+    cmap = matplotlib.colormaps["tab20" if len(labels) > 10 else "tab10"]
+    return {label: cmap(k % cmap.N) for k, label in enumerate(labels)}
+
+
+def plot_loss_curves(
+    losses: Series, path: str | Path, *, title: str = "Training loss per iteration"
+) -> Path:
+    """The loss of every step (faint) and its bias-corrected EMA (bold), per label,
+    on a log scale; the EMA spans about 1/(1-β) steps, β chosen from the length."""
+    owner = "plot_loss_curves"
+    if not losses:
+        _checks.fail(owner, "losses", "at least one curve", losses)
+    fig = Figure(figsize=(11.0, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    colors = _colors(list(losses))
+    longest = max(len(v) for v in losses.values())
+    beta = min(0.98, max(0.0, 1.0 - 20.0 / max(longest, 1)))
+    for label, values in losses.items():
+        steps = range(1, len(values) + 1)
+        ax.plot(steps, values, color=colors[label], alpha=0.15, linewidth=0.6)
+        ax.plot(
+            steps, ema(values, beta), color=colors[label], linewidth=1.8, label=label
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss (log scale)")
+    ax.set_title(f"{title} — EMA β = {beta:.2f}")
+    ax.grid(True, which="both", alpha=0.25)
+    fig.legend(loc="outside right upper", fontsize="small")
+    return _save(fig, path)
+
+
+def plot_accuracy(
+    epochs: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]],
+    path: str | Path,
+    *,
+    title: str = "Accuracy per epoch",
+) -> Path:
+    """Train (solid) and test (dashed) accuracy per epoch; ``epochs`` maps a label
+    to ``(epoch numbers, train accuracies, test accuracies)``."""
+    owner = "plot_accuracy"
+    if not epochs:
+        _checks.fail(owner, "epochs", "at least one curve", epochs)
+    fig = Figure(figsize=(11.0, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    colors = _colors(list(epochs))
+    for label, (x, train, test) in epochs.items():
+        ax.plot(x, train, color=colors[label], linewidth=1.6, label=label)
+        ax.plot(x, test, color=colors[label], linewidth=1.6, linestyle="--")
+    ax.plot([], [], color="0.3", label="train (solid)")
+    ax.plot([], [], color="0.3", linestyle="--", label="test (dashed)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    fig.legend(loc="outside right upper", fontsize="small")
+    return _save(fig, path)
+
+
+def plot_lrs(
+    lrs: Series, path: str | Path, *, title: str = "Learning rate at each step"
+) -> Path:
+    """The learning rate each run used at every step, on a log scale."""
+    owner = "plot_lrs"
+    if not lrs:
+        _checks.fail(owner, "lrs", "at least one curve", lrs)
+    fig = Figure(figsize=(8.0, 5.0), layout="constrained")
+    ax = fig.add_subplot()
+    colors = _colors(list(lrs))
+    for label, values in lrs.items():
+        ax.plot(
+            range(1, len(values) + 1),
+            values,
+            color=colors[label],
+            label=label,
+            linewidth=1.6,
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate (log scale)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.25)
+    fig.legend(loc="outside right upper", fontsize="small")
+    return _save(fig, path)
+
+
+def plot_summary(
+    values: Mapping[str, tuple[float, float]],
+    path: str | Path,
+    *,
+    xlabel: str = "best test accuracy",
+    title: str = "Best test accuracy (mean ± std over seeds)",
+) -> Path:
+    """Horizontal bars of ``label -> (mean, std)``, best on top, value printed."""
+    owner = "plot_summary"
+    if not values:
+        _checks.fail(owner, "values", "at least one bar", values)
+    ordered = sorted(values.items(), key=lambda kv: kv[1][0])
+    fig = Figure(figsize=(8.0, 0.42 * len(ordered) + 1.4), layout="constrained")
+    ax = fig.add_subplot()
+    colors = _colors(list(values))
+    labels = [k for k, _ in ordered]
+    means = [v[0] for _, v in ordered]
+    ax.barh(
+        labels,
+        means,
+        xerr=[v[1] for _, v in ordered],
+        color=[colors[k] for k in labels],
+        capsize=3,
+    )
+    for y, m in enumerate(means):
+        ax.text(m, y, f" {m:.3f}", va="center", fontsize="small")
+    ax.set_xlim(max(0.0, min(means) - 0.05), max(1.0, max(means)))
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(True, axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+__all__ = [
+    "Curve",
+    "ema",
+    "plot_accuracy",
+    "plot_loss_curves",
+    "plot_lrs",
+    "plot_schedule_grid",
+    "plot_schedules",
+    "plot_summary",
+]

@@ -1,0 +1,177 @@
+"""Schedule plots (gdlab.report) and the ``gdlab schedule`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gdlab import report
+from gdlab import schedules as S
+from gdlab.cli import main
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def is_png(path: Path) -> bool:
+    return (
+        path.is_file() and path.stat().st_size > 5_000 and path.read_bytes()[:8] == PNG
+    )
+
+
+def test_plot_schedules_from_a_mapping(tmp_path: Path) -> None:
+    out = report.plot_schedules(
+        {
+            "cosine + warm-up": S.linear_warmup(S.cosine(0.1, 900), 100),
+            "one-cycle": S.one_cycle(0.1, 1000),
+            "plateau (recorded)": S.plateau_example(1000),
+        },
+        1000,
+        tmp_path / "sub" / "schedules.png",
+    )
+    assert out == tmp_path / "sub" / "schedules.png" and is_png(out)
+
+
+def test_plot_schedules_from_a_sequence_or_one_schedule(tmp_path: Path) -> None:
+    assert is_png(
+        report.plot_schedules(
+            [S.step(0.1, 10), S.cosine(0.1, 50)], 60, tmp_path / "a.png"
+        )
+    )
+    assert is_png(
+        report.plot_schedules(S.exponential(0.1, 0.9), 30, tmp_path / "b.png")
+    )
+
+
+def test_plot_schedule_grid(tmp_path: Path) -> None:
+    panels: dict[str, report.Curve] = {**S.examples(200)}
+    panels["reduce_on_plateau"] = S.plateau_example(200)
+    assert is_png(report.plot_schedule_grid(panels, 200, tmp_path / "grid.png"))
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda p: report.plot_schedules([S.constant(0.1)], 0, p),
+            r"plot_schedules: steps must be an integer >= 1, got 0",
+        ),
+        (
+            lambda p: report.plot_schedules([], 10, p),
+            r"plot_schedules: schedules must be at least one schedule",
+        ),
+        (
+            lambda p: report.plot_schedules({"x": [0.1, 0.2]}, 10, p),
+            r"plot_schedules: schedules\['x'\] must be at least 10 values, got 2",
+        ),
+        (
+            lambda p: report.plot_schedules(S.one_cycle(0.1, 10), 50, p),
+            r"one_cycle: step must be <= total_steps \(10\), got 11",
+        ),
+        (
+            lambda p: report.plot_schedule_grid([S.constant(0.1)], 10, p),
+            r"plot_schedule_grid: schedules must be a mapping",
+        ),
+    ],
+)
+def test_plot_errors(tmp_path: Path, call: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call(tmp_path / "x.png")  # type: ignore[operator]
+    assert not (tmp_path / "x.png").exists()
+
+
+# --- the CLI ---------------------------------------------------------------------
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["schedule", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_draws_and_prints_a_warmed_cosine(tmp_path: Path) -> None:
+    out = tmp_path / "schedule.png"
+    code, stdout, stderr = invoke(
+        "cosine",
+        "--lr",
+        "0.1",
+        "--total-steps",
+        "1000",
+        "--warmup",
+        "100",
+        "-o",
+        str(out),
+    )
+    assert code == 0, stderr
+    assert is_png(out)
+    lines = stdout.splitlines()
+    assert lines[0].startswith("linear_warmup(schedule=cosine(lr=0.1, total_steps=900")
+    values = {int(k): float(v) for k, v in (ln.split() for ln in lines[2:-1])}
+    assert list(values) == [0, 100, 250, 500, 750, 999]
+    s = S.linear_warmup(S.cosine(0.1, 900), 100)
+    assert values == pytest.approx({k: s(k) for k in values}, rel=1e-5)
+    assert values[100] == 0.1
+    assert lines[-1] == f"wrote {out}"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["step", "--step-size", "30", "--gamma", "0.5", "--steps", "100"],
+        ["multistep", "--milestones", "30,80", "--steps", "100"],
+        ["one-cycle", "--max-lr", "0.3", "--total-steps", "200"],
+        ["cosine_restarts", "--period", "10", "--period-mult", "2"],
+        ["inverse_time", "--decay-rate", "0.5"],
+        ["join"],
+    ],
+)
+def test_cli_every_kind_of_option(args: list[str]) -> None:
+    code, stdout, stderr = invoke(*args)
+    assert code == 0, stderr
+    assert stdout.splitlines()[1].split() == ["step", "lr"]
+
+
+def test_cli_all_draws_a_grid(tmp_path: Path) -> None:
+    out = tmp_path / "schedules.png"
+    code, stdout, stderr = invoke("--all", "--steps", "400", "-o", str(out))
+    assert code == 0, stderr
+    assert is_png(out)
+    names = [line.split()[0] for line in stdout.splitlines()[1:-1]]
+    assert names == [*S.names(), "reduce_on_plateau"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["cosin"], "unknown schedule 'cosin'; known schedules: constant,"),
+        (["cosine", "--lr", "abc"], "schedule: --lr must be a number, got 'abc'"),
+        (["cosine", "--lr", "-1"], "cosine: lr must be >= 0, got -1.0"),
+        (["cosine", "--total-steps", "1.5"], "schedule: --total-steps must be an int"),
+        (
+            ["cosine", "--total-steps", "0"],
+            "cosine: total_steps must be an integer >= 1",
+        ),
+        (["cosine", "--gamma", "0.5"], "cosine: keyword 'gamma' must be one of lr,"),
+        (["cosine", "--warmup", "1000"], "schedule: --warmup must be < --total-steps"),
+        (
+            ["multistep", "--milestones", "80,30"],
+            "milestones must be strictly increasing",
+        ),
+        (["multistep", "--milestones", "3,x"], "--milestones must be comma-separated"),
+        (
+            ["one_cycle", "--total-steps", "9", "--steps", "20"],
+            "one_cycle: step must be",
+        ),
+        ([], "schedule: give a schedule NAME or --all"),
+        (["cosine", "--all"], "schedule: give a schedule NAME or --all"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    out = tmp_path / "x.png"
+    code, stdout, stderr = invoke(*args, "-o", str(out))
+    assert code == 2
+    assert stderr.startswith("gdlab: error: ") and stderr.count("\n") == 1
+    assert message in stderr
+    assert stdout == "" and not out.exists()
