@@ -35,6 +35,24 @@ _CLASSES: tuple[type[Optimizer], ...] = (
 REGISTRY: dict[str, type[Optimizer]] = {cls.__name__.lower(): cls for cls in _CLASSES}
 
 
+PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
+    "momentum": ("sgd", {"momentum": 0.9}),
+    "nesterov": ("sgd", {"momentum": 0.9, "nesterov": True}),
+}
+"""Names a user may give beside the registry's: SGD with (Nesterov) momentum 0.9."""
+
+
+def resolve(name: str) -> tuple[str, dict[str, Any]]:
+    """The registry name and preset hyperparameters of an optimizer or preset name."""
+    key = name.lower() if isinstance(name, str) else name
+    if key in PRESETS:
+        return PRESETS[key]
+    if key in REGISTRY:
+        return key, {}
+    known = ", ".join([*REGISTRY, *PRESETS])
+    raise ValueError(f"unknown optimizer {name!r}; known optimizers: {known}")
+
+
 def names() -> list[str]:
     """The registry names of all optimizers, e.g. ``["sgd", "adam", ...]``."""
     return list(REGISTRY)
@@ -58,6 +76,7 @@ def create(
 
 
 __all__ = [
+    "PRESETS",
     "REGISTRY",
     "SGD",
     "Adadelta",
@@ -76,4 +95,5 @@ __all__ = [
     "create",
     "get",
     "names",
+    "resolve",
 ]

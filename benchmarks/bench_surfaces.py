@@ -1,0 +1,122 @@
+"""Many optimizer runs on a 2-D surface at once: gdlab vs a loop of torch.optim runs.
+
+gdlab runs 10,000 Adam runs x 1,000 steps on Rosenbrock in one
+``surfaces.trajectories`` call (all runs in one (K, 2) buffer, one fused Adam
+kernel call per step, the whole (steps+1, K, 2) trajectory recorded). The
+competitor is what a torch user writes: a Python loop over runs, each a 2-element
+float64 tensor with ``torch.optim.Adam`` and the loss's ``backward()``; a few
+hundred such runs are timed and the cost extrapolated per run-step. The numbers of
+both are compared on the runs torch did (they agree to rounding).
+
+Prints seconds, the time per run-step and the ratio torch / gdlab (goal >= 100).
+
+    python benchmarks/bench_surfaces.py [--runs 10000] [--steps 1000]
+        [--torch-runs 300] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numba
+import numpy as np
+import torch
+
+from gdlab import surfaces
+
+
+def rosenbrock(xy: torch.Tensor) -> torch.Tensor:
+    return (1 - xy[0]) ** 2 + 100 * (xy[1] - xy[0] ** 2) ** 2
+
+
+def torch_runs(
+    starts: np.ndarray, steps: int, lr: float, *, autograd: bool
+) -> tuple[float, np.ndarray]:
+    """Seconds for one Adam run per start, in a Python loop; and the final points."""
+    f = surfaces.get("rosenbrock")
+    finals = np.empty_like(starts)
+    t0 = time.perf_counter()
+    for k, start in enumerate(starts):
+        xy = torch.tensor(start, dtype=torch.float64, requires_grad=autograd)
+        opt = torch.optim.Adam([xy], lr=lr)
+        for _ in range(steps):
+            if autograd:
+                opt.zero_grad()
+                rosenbrock(xy).backward()
+            else:  # the analytic gradient: torch's optimizer cost alone
+                xy.grad = torch.from_numpy(f.grad(xy.numpy()))
+            opt.step()
+        finals[k] = xy.detach().numpy()
+    return time.perf_counter() - t0, finals
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--steps", type=int, default=1_000)
+    parser.add_argument("--torch-runs", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=0.01)
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # 2-element tensors: threads only cost
+    rng = np.random.default_rng(0)
+    (x0, x1), (y0, y1) = surfaces.get("rosenbrock").bounds
+    starts = np.column_stack(
+        [rng.uniform(x0, x1, args.runs), rng.uniform(y0, y1, args.runs)]
+    )
+    k, n = args.runs, args.steps
+    print(
+        f"{k:,} Adam runs x {n:,} steps on Rosenbrock (float64, lr {args.lr}); "
+        f"torch {torch.__version__}, numba {numba.__version__}, "
+        f"{numba.config.NUMBA_NUM_THREADS} CPU threads available"
+    )
+
+    surfaces.trajectories("rosenbrock", "adam", starts[:2], lr=args.lr, steps=2)
+    times = []
+    paths = np.empty(0)
+    for _ in range(args.repeats):
+        del paths  # free the previous (steps+1, K, 2) result before the next call
+        t0 = time.perf_counter()
+        paths = surfaces.trajectories("rosenbrock", "adam", starts, lr=args.lr, steps=n)
+        times.append(time.perf_counter() - t0)
+    best = statistics.median(times)
+    gdlab_per = best / (k * n)
+    print(
+        f"gdlab surfaces.trajectories, one call -> {paths.shape} "
+        f"({paths.nbytes / 1e6:.0f} MB): first {times[0]:.3f} s, "
+        f"median of {args.repeats} {best:.3f} s = {gdlab_per * 1e9:.1f} ns/run-step"
+    )
+    t0 = time.perf_counter()
+    surfaces.final_points("rosenbrock", "adam", starts, lr=args.lr, steps=n)
+    finals_only = time.perf_counter() - t0
+    print(
+        f"gdlab surfaces.final_points (no trajectory kept): {finals_only:.3f} s = "
+        f"{finals_only / (k * n) * 1e9:.1f} ns/run-step"
+    )
+
+    m = min(args.torch_runs, k)
+    rows = []
+    for autograd in (True, False):
+        seconds, finals = torch_runs(starts[:m], n, args.lr, autograd=autograd)
+        per = seconds / (m * n)
+        agree = np.max(
+            np.abs(finals - paths[-1, :m]) / np.maximum(np.abs(finals), 1e-12)
+        )
+        label = "autograd" if autograd else "analytic grad"
+        rows.append((label, per))
+        print(
+            f"torch.optim.Adam loop ({label}), {m} runs x {n} steps: {seconds:.2f} s "
+            f"= {per * 1e6:.2f} µs/run-step; max rel. difference from gdlab "
+            f"{agree:.1e}"
+        )
+    for label, per in rows:
+        print(
+            f"ratio torch ({label}) / gdlab per run-step: {per / gdlab_per:,.0f}x "
+            f"(first call: {per / (times[0] / (k * n)):,.0f}x; goal >= 100x)"
+        )
+
+
+if __name__ == "__main__":
+    main()

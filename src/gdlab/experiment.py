@@ -1,0 +1,238 @@
+"""A training run described by names, and built into objects.
+
+``RunSpec`` is what the CLI and the lab pass around: the data set, the model, the
+optimizer and its schedule, the batch size and length of the run, all as plain
+values that fit in JSON. ``build(spec)`` turns it into a model, an optimizer and a
+dataset; a checkpoint stores the spec so that ``train.resume(dir)`` can rebuild the
+run without the code that started it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from gdlab import _checks, data, models, optim, schedules
+from gdlab.data import Dataset
+
+# Learning rates that work for a small MLP on digits or Fashion-MNIST with batches of
+# 32-128; the optimizers' own defaults are tuned for other problems (SGD: 1e-3).
+DEFAULT_LR: dict[str, float] = {
+    "sgd": 0.1,
+    "momentum": 0.05,
+    "nesterov": 0.05,
+    "adagrad": 0.05,
+    "adadelta": 1.0,
+    "rmsprop": 1e-3,
+    "adam": 1e-3,
+    "adamw": 1e-3,
+    "nadam": 2e-3,
+    "radam": 2e-3,
+    "adamax": 2e-3,
+    "adamp": 1e-3,
+}
+
+MODEL_KINDS = ("mlp", "softmax", "linear")
+DEFAULT_HIDDEN = (100,)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run, by name. ``lr=None`` takes :data:`DEFAULT_LR`."""
+
+    data: str = "digits"
+    data_path: str | None = None
+    model: str = "mlp"
+    activation: str = "relu"
+    l2: float = 0.0
+    dtype: str = "float32"
+    optimizer: str = "adam"
+    lr: float | None = None
+    hyper: dict[str, Any] = field(default_factory=dict)
+    schedule: str = "constant"
+    warmup_epochs: float = 0.0
+    batch_size: int | str = 100
+    epochs: int | None = 5
+    iterations: int | None = None
+    seed: int = 0
+    clip_grad_norm: float | None = None
+
+    def replace(self, **changes: Any) -> RunSpec:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            _checks.fail(
+                "RunSpec", f"field {unknown[0]!r}", f"one of {sorted(known)}", ""
+            )
+        return cls(**values)
+
+    @property
+    def learning_rate(self) -> float:
+        return (
+            DEFAULT_LR.get(self.optimizer.lower(), 1e-3) if self.lr is None else self.lr
+        )
+
+
+@dataclass
+class Run:
+    """A spec built into objects, ready for :func:`gdlab.train.fit`."""
+
+    spec: RunSpec
+    model: models.Model
+    optimizer: optim.Optimizer
+    dataset: Dataset
+    total_steps: int
+
+    def fit_arguments(self) -> dict[str, Any]:
+        s = self.spec
+        return {
+            "epochs": s.epochs,
+            "iterations": s.iterations,
+            "batch_size": s.batch_size,
+            "seed": s.seed,
+            "clip_grad_norm": s.clip_grad_norm,
+        }
+
+
+def parse_model(spec: str, n_features: int, n_outputs: int) -> tuple[str, list[int]]:
+    """``"mlp:784-256-10"`` -> ("mlp", sizes); ``"mlp"`` alone has one hidden layer of
+    100; ``"softmax"`` and ``"linear"`` take their sizes from the data."""
+    kind, _, sizes_text = str(spec).partition(":")
+    kind = kind.strip().lower()
+    if kind not in MODEL_KINDS:
+        _checks.fail("model", "kind", f"one of {', '.join(MODEL_KINDS)}", spec)
+    if kind != "mlp" or not sizes_text:
+        if sizes_text:
+            _checks.fail("model", kind, "given without sizes", spec)
+        hidden = list(DEFAULT_HIDDEN) if kind == "mlp" else []
+        return kind, [n_features, *hidden, n_outputs]
+    try:
+        sizes = [int(s) for s in sizes_text.split("-")]
+    except ValueError:
+        _checks.fail(
+            "model", "sizes", "integers joined by '-', like mlp:784-100-10", spec
+        )
+    if len(sizes) < 2 or min(sizes) < 1:
+        _checks.fail("model", "sizes", "at least two positive sizes", spec)
+    if sizes[0] != n_features or sizes[-1] != n_outputs:
+        _checks.fail(
+            "model",
+            "sizes",
+            f"to start with the data's {n_features} features and end with its "
+            f"{n_outputs} outputs",
+            spec,
+        )
+    return kind, sizes
+
+
+def build_model(spec: RunSpec, dataset: Dataset) -> models.Model:
+    """The model ``spec.model`` names, sized for ``dataset`` and seeded."""
+    regression = not dataset.classes
+    n_outputs = 1 if regression else len(dataset.classes)
+    kind, sizes = parse_model(spec.model, dataset.n_features, n_outputs)
+    if kind == "linear" or (regression and kind == "mlp" and len(sizes) == 2):
+        if not regression:
+            _checks.fail("model", "linear", "used with regression data", dataset.name)
+        return models.LinearRegression(
+            n_features=dataset.n_features, seed=spec.seed, dtype=spec.dtype
+        )
+    if kind == "softmax":
+        if regression:
+            _checks.fail(
+                "model", "softmax", "used with classification data", dataset.name
+            )
+        return models.SoftmaxRegression(
+            n_features=sizes[0],
+            n_classes=sizes[-1],
+            seed=spec.seed,
+            l2=spec.l2,
+            dtype=spec.dtype,
+        )
+    return models.MLP(
+        sizes,
+        activation=spec.activation,
+        seed=spec.seed,
+        l2=spec.l2,
+        dtype=spec.dtype,
+        **({"loss": "mse"} if regression else {}),
+    )
+
+
+def steps_per_epoch(spec: RunSpec, n_train: int) -> int:
+    return data.num_batches(n_train, spec.batch_size)  # type: ignore[arg-type]
+
+
+RUN_SCHEDULES = (
+    "constant",
+    "step",
+    "multistep",
+    "exponential",
+    "inverse_time",
+    "polynomial",
+    "cosine",
+    "cosine_restarts",
+    "one_cycle",
+)
+
+
+def build_schedule(
+    spec: RunSpec, total_steps: int, per_epoch: int
+) -> float | schedules.Schedule:
+    """The lr: a float, or ``spec.schedule`` over the run after a linear warm-up.
+
+    The decay takes :func:`gdlab.schedules.example_arguments` for the steps after
+    the warm-up, with ``spec.lr`` as its peak.
+    """
+    lr = _checks.number("RunSpec", "lr", spec.learning_rate, low=0.0)
+    epochs = _checks.number("RunSpec", "warmup_epochs", spec.warmup_epochs, low=0.0)
+    warmup = math.ceil(epochs * per_epoch)
+    name = _checks.choice("RunSpec", "schedule", spec.schedule, RUN_SCHEDULES)
+    decay_steps = total_steps - warmup
+    if decay_steps < 1:
+        _checks.fail(
+            "RunSpec",
+            "warmup_epochs",
+            f"shorter than the run ({total_steps} steps)",
+            spec.warmup_epochs,
+        )
+    if name == "constant":
+        schedule: schedules.Schedule = schedules.constant(lr)
+    else:
+        arguments = schedules.example_arguments(name, max(decay_steps, 20))
+        arguments["max_lr" if name == "one_cycle" else "lr"] = lr
+        if "total_steps" in arguments:
+            arguments["total_steps"] = decay_steps
+        schedule = schedules.create(name, **arguments)
+    if warmup:
+        return schedules.linear_warmup(schedule, warmup)
+    return lr if name == "constant" else schedule
+
+
+def load_data(spec: RunSpec) -> Dataset:
+    """The dataset ``spec`` names, in the spec's dtype."""
+    return data.load(spec.data, path=spec.data_path, dtype=spec.dtype)
+
+
+def build(spec: RunSpec, dataset: Dataset | None = None) -> Run:
+    """Build the model and the optimizer (with its schedule) for ``spec``; loads the
+    data unless the (already loaded) ``dataset`` is given."""
+    dataset = load_data(spec) if dataset is None else dataset
+    model = build_model(spec, dataset)
+    per_epoch = steps_per_epoch(spec, dataset.n_train)
+    if spec.iterations is not None:
+        total = _checks.integer("RunSpec", "iterations", spec.iterations, low=1)
+    else:
+        total = _checks.integer("RunSpec", "epochs", spec.epochs, low=1) * per_epoch
+    name, preset = optim.resolve(spec.optimizer)
+    lr = build_schedule(spec, total, per_epoch)
+    optimizer = optim.create(name, model.params, lr, **{**preset, **spec.hyper})
+    return Run(spec, model, optimizer, dataset, total)

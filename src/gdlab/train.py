@@ -1,0 +1,503 @@
+"""The training loop: ``fit()`` a model with an optimizer on a dataset, get a History.
+
+Read it top to bottom: each step draws the next mini-batch, computes the loss and its
+gradient by backprop, stops the run if either is not finite, clips the gradient norm
+if asked, and lets the optimizer update the parameters. Each epoch ends with the loss
+and accuracy on the whole train and test sets, one printed line and a checkpoint.
+
+Checkpoints (see :mod:`gdlab.checkpoint`) hold the parameters, the optimizer state
+(its step count drives any schedule), the batch order's RNG state at the start of the
+epoch, the position in the epoch and the history, so ``resume`` continues a killed
+run to bit-identical parameters.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from gdlab import _checks, checkpoint, losses
+from gdlab.data import Dataset, batches, num_batches
+from gdlab.experiment import RunSpec, build
+from gdlab.models import Model
+from gdlab.optim import Optimizer
+from gdlab.schedules import ReduceOnPlateau
+
+EVAL_CHUNK = 10_000
+STEP_FIELDS = ("step", "loss", "lr")
+EPOCH_FIELDS = (
+    "epoch",
+    "step",
+    "train_loss",
+    "train_acc",
+    "test_loss",
+    "test_acc",
+    "lr",
+    "seconds",
+)
+
+
+@dataclass
+class History:
+    """What a run recorded: per step ``{step, loss, lr}``; per evaluation ``{epoch,
+    step, train_loss, train_acc, test_loss, test_acc, lr, seconds}`` (accuracies are
+    None for regression). ``diverged`` and ``message`` say how it stopped."""
+
+    steps: list[dict[str, float]] = field(default_factory=list)
+    epochs: list[dict[str, float | None]] = field(default_factory=list)
+    diverged: bool = False
+    message: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "steps": {k: [s[k] for s in self.steps] for k in STEP_FIELDS},
+            "epochs": self.epochs,
+            "diverged": self.diverged,
+            "message": self.message,
+            "config": self.config,
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> History:
+        columns = values["steps"]
+        steps = [
+            dict(zip(STEP_FIELDS, row, strict=True))
+            for row in zip(*(columns[k] for k in STEP_FIELDS), strict=True)
+        ]
+        return cls(
+            steps,
+            list(values["epochs"]),
+            bool(values["diverged"]),
+            str(values["message"]),
+            dict(values["config"]),
+        )
+
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        """Write the history as JSON (atomically)."""
+        text = json.dumps(self.to_dict(), indent=1).encode()
+        checkpoint.write_atomic(Path(path), lambda f: f.write(text))
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> History:
+        """Read a history written by :meth:`to_json` (plain JSON: runs no code)."""
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"history {path} is unreadable: {error}") from None
+
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        """Write the per-epoch rows as CSV."""
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=EPOCH_FIELDS)
+            writer.writeheader()
+            writer.writerows(self.epochs)
+
+
+@dataclass
+class _Position:
+    rng_state: dict[str, Any]  # of the batch order, at the start of the epoch
+    step: int = 0
+    epoch: int = 0  # completed epochs
+    batch: int = 0  # batches done in the current epoch
+
+
+def fingerprint(
+    model: Model, optimizer: Optimizer, dataset: Dataset, settings: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What a resumed run must share with the run it continues."""
+    groups = [
+        {k: repr(v) if callable(v) else v for k, v in g.items() if k != "params"}
+        for g in optimizer.param_groups
+    ]
+    plain: dict[str, Any] = json.loads(
+        json.dumps(
+            {
+                "model": repr(model),
+                "optimizer": type(optimizer).__name__,
+                "param_groups": groups,
+                "data": {
+                    "name": dataset.name,
+                    "train": list(dataset.X_train.shape),
+                    "test": list(dataset.X_test.shape),
+                },
+                **settings,
+            }
+        )
+    )
+    return plain
+
+
+def _differences(old: Any, new: Any, where: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [
+            d
+            for k in sorted(set(old) | set(new), key=str)
+            for d in _differences(
+                old.get(k), new.get(k), f"{where}.{k}" if where else str(k)
+            )
+        ]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [
+            d
+            for i, (a, b) in enumerate(zip(old, new, strict=True))
+            for d in _differences(a, b, f"{where}[{i}]")
+        ]
+    return [] if old == new else [f"{where}: {old!r} -> {new!r}"]
+
+
+class _Trainer:
+    def __init__(
+        self,
+        model: Model,
+        optimizer: Optimizer,
+        dataset: Dataset,
+        settings: dict[str, Any],
+        checkpoint_dir: str | os.PathLike[str] | None,
+        checkpoint_every: int | None,
+        progress: bool,
+        verbose: bool,
+        plateau: ReduceOnPlateau | None,
+        spec: RunSpec | None,
+    ) -> None:
+        self.model, self.optimizer, self.dataset = model, optimizer, dataset
+        self.settings = settings
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.progress = progress
+        self.verbose = verbose
+        self.plateau = plateau
+        self.spec = spec
+        n = dataset.n_train
+        self.per_epoch = num_batches(n, settings["batch_size"])
+        iterations = settings["iterations"]
+        self.total = (
+            iterations
+            if iterations is not None
+            else settings["epochs"] * self.per_epoch
+        )
+        self.n_epochs = math.ceil(self.total / self.per_epoch)
+        self.rng = np.random.default_rng(settings["seed"])
+        self.position = _Position(dict(self.rng.bit_generator.state))
+        self.history = History(config=fingerprint(model, optimizer, dataset, settings))
+        self.elapsed = 0.0
+
+    # --- the loop ----------------------------------------------------------------
+
+    def run(self) -> History:
+        X, y = self.dataset.X_train, self.dataset.y_train
+        pos = self.position
+        bar = tqdm(
+            total=self.total,
+            initial=pos.step,
+            disable=not self.progress,
+            unit="step",
+            leave=False,
+            dynamic_ncols=True,
+        )
+        started = time.perf_counter()
+        try:
+            while pos.step < self.total and not self.history.diverged:
+                self.rng.bit_generator.state = pos.rng_state
+                loader = iter(batches(X, y, self.settings["batch_size"], seed=self.rng))
+                for _ in range(pos.batch):
+                    next(loader)
+                for xb, yb in loader:
+                    if not self._step(xb, yb, bar) or pos.step == self.total:
+                        break
+                    if self.checkpoint_every and pos.step % self.checkpoint_every == 0:
+                        self._save(started)
+                if self.history.diverged:
+                    break
+                if pos.batch == self.per_epoch:  # a whole epoch: the next one starts
+                    pos.epoch, pos.batch = pos.epoch + 1, 0
+                    pos.rng_state = self.rng.bit_generator.state
+                self._evaluate(started, bar)
+                self._save(started)
+        finally:
+            bar.close()
+        return self.history
+
+    def _step(self, xb: np.ndarray, yb: np.ndarray, bar: Any) -> bool:
+        pos = self.position
+        loss, grads = self.model.loss_and_grad(xb, yb)
+        with np.errstate(over="ignore", invalid="ignore"):  # judged just below
+            norm = math.sqrt(sum(float(np.dot(b, b)) for b in grads.buffers.values()))
+        lr = self.optimizer.lr
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            what = (
+                f"loss = {loss}"
+                if not math.isfinite(loss)
+                else f"gradient norm = {norm}"
+            )
+            self.history.diverged = True
+            self.history.message = (
+                f"diverged at step {pos.step + 1}: {what} with lr {lr:g}"
+                " — try a smaller learning rate"
+            )
+            return False
+        clip = self.settings["clip_grad_norm"]
+        if clip is not None and norm > clip:
+            for b in grads.buffers.values():
+                b *= clip / (norm + 1e-6)
+        self.optimizer.step(grads)
+        pos.step += 1
+        pos.batch += 1
+        self.history.steps.append({"step": pos.step, "loss": loss, "lr": lr})
+        bar.update()
+        if self.progress and pos.step % 25 == 0:
+            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        return True
+
+    def _evaluate(self, started: float, bar: Any) -> None:
+        pos, ds = self.position, self.dataset
+        train_loss, train_acc = evaluate(self.model, ds.X_train, ds.y_train)
+        test_loss, test_acc = evaluate(self.model, ds.X_test, ds.y_test)
+        seconds = self.elapsed + time.perf_counter() - started
+        epoch = pos.epoch + pos.batch / self.per_epoch
+        row = {
+            "epoch": round(epoch, 4),
+            "step": pos.step,
+            "train_loss": train_loss,
+            "train_acc": train_acc,
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+            "lr": self.optimizer.lr,
+            "seconds": round(seconds, 3),
+        }
+        self.history.epochs.append(row)
+        if self.plateau is not None:
+            self.plateau.step(test_loss)
+        if self.verbose:
+            acc = (
+                ""
+                if train_acc is None
+                else f"  train acc {train_acc:.3f}  test acc {test_acc:.3f}"
+            )
+            label = f"{pos.epoch}" if pos.batch == 0 else f"{epoch:.2f}"
+            bar.write(
+                f"epoch {label}/{self.n_epochs}  loss {train_loss:.3f}{acc}"
+                f"  lr {row['lr']:.1e}  {seconds:.1f}s"
+            )
+
+    # --- checkpoints -----------------------------------------------------------------
+
+    def _save(self, started: float) -> None:
+        if self.checkpoint_dir is None:
+            return
+        pos = self.position
+        state = self.optimizer.state_dict()
+        arrays = {f"param/{k}": np.asarray(v) for k, v in self.model.params.items()}
+        for name, s in state.pop("state").items():
+            arrays.update({f"optim/{name}/{k}": a for k, a in s.items()})
+        meta = {
+            "version": 1,
+            "position": {
+                "step": pos.step,
+                "epoch": pos.epoch,
+                "batch": pos.batch,
+                "rng_state": pos.rng_state,
+            },
+            "optimizer": state,
+            "plateau": None if self.plateau is None else self.plateau.state_dict(),
+            "history": self.history.to_dict(),
+            "elapsed": self.elapsed + time.perf_counter() - started,
+            "settings": self.settings,
+            "spec": None if self.spec is None else self.spec.to_dict(),
+        }
+        checkpoint.save(self.checkpoint_dir, pos.step, arrays, meta)
+
+    def restore(
+        self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]
+    ) -> None:
+        saved, mine = meta["history"]["config"], self.history.config
+        changed = _differences(saved, mine)
+        if changed:
+            raise ValueError(
+                "cannot resume: the configuration differs from the checkpoint's: "
+                + "; ".join(changed)
+            )
+        params = self.model.params
+        names = {k.split("/", 1)[1] for k in arrays if k.startswith("param/")}
+        if names != set(params):
+            raise ValueError(
+                f"cannot resume: the checkpoint has parameters {sorted(names)}, "
+                f"the model {sorted(params)}"
+            )
+        state = dict(meta["optimizer"])
+        state["state"] = {name: {} for name in params}
+        for key, a in arrays.items():
+            if key.startswith("optim/"):
+                _, name, k = key.split("/", 2)
+                state["state"][name][k] = a
+        self.optimizer.load_state_dict(state)
+        for name in params:
+            params[name][...] = arrays[f"param/{name}"]
+        if self.plateau is not None and meta.get("plateau") is not None:
+            self.plateau.load_state_dict(meta["plateau"])
+        p = meta["position"]
+        self.position = _Position(
+            dict(p["rng_state"]), int(p["step"]), int(p["epoch"]), int(p["batch"])
+        )
+        self.history = History.from_dict(meta["history"])
+        self.elapsed = float(meta["elapsed"])
+
+
+def evaluate(model: Model, X: np.ndarray, y: np.ndarray) -> tuple[float, float | None]:
+    """The model's cost (L2 term included) and accuracy (None for regression) on
+    ``(X, y)``; softmax models take one forward pass per :data:`EVAL_CHUNK` rows."""
+    if model.loss_name != "softmax_cross_entropy":
+        return model.loss(X, y), (model.accuracy(X, y) if model.is_classifier else None)
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(X), EVAL_CHUNK):
+        z = model.forward(X[start : start + EVAL_CHUNK])
+        t = y[start : start + EVAL_CHUNK]
+        total_loss += losses.softmax_cross_entropy(z, t)[0] * len(t)
+        correct += int(np.sum(np.argmax(z, axis=1) == t))
+    weights = [w for name, w in model.params.items() if name.startswith("W")]
+    penalty = 0.5 * model.l2 * sum(float(np.vdot(w, w)) for w in weights)
+    return total_loss / len(X) + penalty, correct / len(X)
+
+
+def _settings(
+    epochs: int | None,
+    batch_size: int | str,
+    seed: int,
+    iterations: int | None,
+    clip_grad_norm: float | None,
+) -> dict[str, Any]:
+    if iterations is not None:
+        iterations = _checks.integer("fit", "iterations", iterations, low=1)
+    else:
+        epochs = _checks.integer("fit", "epochs", epochs, low=1)
+    if batch_size != "full":
+        batch_size = _checks.integer("fit", "batch_size", batch_size, low=1)
+    if clip_grad_norm is not None:
+        clip_grad_norm = _checks.number(
+            "fit", "clip_grad_norm", clip_grad_norm, low=0.0, low_open=True
+        )
+    return {
+        "epochs": None if iterations is not None else epochs,
+        "iterations": iterations,
+        "batch_size": batch_size,
+        "seed": _checks.integer("fit", "seed", seed, low=0),
+        "clip_grad_norm": clip_grad_norm,
+    }
+
+
+def fit(
+    model: Model,
+    optimizer: Optimizer,
+    dataset: Dataset,
+    epochs: int | None = 5,
+    batch_size: int | str = 100,
+    seed: int = 0,
+    iterations: int | None = None,
+    clip_grad_norm: float | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    checkpoint_every: int | None = None,
+    progress: bool = True,
+    verbose: bool | None = None,
+    plateau: ReduceOnPlateau | None = None,
+    spec: RunSpec | None = None,
+) -> History:
+    """Train ``model`` on ``dataset.X_train`` with ``optimizer``; evaluate every epoch.
+
+    Args:
+        epochs: passes over the training set; or give ``iterations`` (optimizer
+            steps) instead, as in "10,000 iterations of batch 100".
+        batch_size: samples per step; ``"full"`` for batch gradient descent.
+        seed: seeds the batch order (a permutation per epoch, no replacement).
+        clip_grad_norm: rescale the gradient to this L2 norm when it is larger.
+        checkpoint_dir: write a checkpoint there at the end of every epoch (and
+            every ``checkpoint_every`` steps); :func:`resume` continues from it.
+        progress: show a tqdm progress bar with the running loss.
+        verbose: print one line per epoch (default: as ``progress``).
+        plateau: a :class:`~gdlab.schedules.ReduceOnPlateau` stepped with the test
+            loss after every epoch.
+        spec: the :class:`~gdlab.experiment.RunSpec` the objects were built from,
+            stored in checkpoints so that ``resume(dir)`` can rebuild them.
+
+    The first non-finite loss or gradient stops the run before the update: the
+    history keeps everything up to it, with ``diverged=True`` and a message naming
+    the step, the loss and the learning rate.
+    """
+    settings = _settings(epochs, batch_size, seed, iterations, clip_grad_norm)
+    if checkpoint_every is not None:
+        checkpoint_every = _checks.integer(
+            "fit", "checkpoint_every", checkpoint_every, low=1
+        )
+    if set(optimizer.state) != set(model.params):
+        raise ValueError(
+            f"fit: the optimizer must update the model's parameters "
+            f"{list(model.params)}, not {list(optimizer.state)}"
+        )
+    trainer = _Trainer(
+        model,
+        optimizer,
+        dataset,
+        settings,
+        checkpoint_dir,
+        checkpoint_every,
+        progress,
+        progress if verbose is None else verbose,
+        plateau,
+        spec,
+    )
+    return trainer.run()
+
+
+def resume(
+    checkpoint_dir: str | os.PathLike[str],
+    model: Model | None = None,
+    optimizer: Optimizer | None = None,
+    dataset: Dataset | None = None,
+    *,
+    progress: bool = True,
+    verbose: bool | None = None,
+    plateau: ReduceOnPlateau | None = None,
+    checkpoint_every: int | None = None,
+) -> tuple[History, Model, Optimizer]:
+    """Continue the run whose checkpoints are in ``checkpoint_dir`` to its end.
+
+    A run started from a :class:`~gdlab.experiment.RunSpec` (the CLI's runs) is
+    rebuilt from it; otherwise pass the same kind of model, optimizer and dataset
+    as the original run. A changed configuration is refused, listing what differs.
+    """
+    arrays, meta, _ = checkpoint.load_latest(checkpoint_dir)
+    spec = None if meta.get("spec") is None else RunSpec.from_dict(meta["spec"])
+    if model is None or optimizer is None or dataset is None:
+        if spec is None:
+            raise ValueError(
+                f"cannot resume {checkpoint_dir}: the run was started from Python "
+                "objects; pass model, optimizer and dataset to resume()"
+            )
+        run = build(spec)
+        model, optimizer, dataset = run.model, run.optimizer, run.dataset
+    trainer = _Trainer(
+        model,
+        optimizer,
+        dataset,
+        dict(meta["settings"]),
+        checkpoint_dir,
+        checkpoint_every,
+        progress,
+        progress if verbose is None else verbose,
+        plateau,
+        spec,
+    )
+    trainer.restore(arrays, meta)
+    return trainer.run(), model, optimizer
+
+
+__all__ = ["History", "evaluate", "fingerprint", "fit", "resume"]

@@ -1,0 +1,191 @@
+"""Worked updates: the shown quantities reproduce what the optimizer computed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from gdlab import lab, optim, schedules, surfaces
+from gdlab.lab.explain import RULES
+
+from ..optim.cases import CASES
+
+PARAM = np.array([0.8, -1.2, 0.5, 0.0])
+GRAD = np.array([0.1, -0.3, 0.2, 0.0])
+
+
+@pytest.fixture(autouse=True)
+def torch_float64() -> Iterator[None]:
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+def test_every_registered_optimizer_has_a_rule() -> None:
+    assert set(RULES) == set(optim.names())
+
+
+def all_configs() -> list[tuple[str, dict[str, Any]]]:
+    return [(name, config) for name, case in CASES.items() for config in case.configs]
+
+
+def pulled(theta: np.ndarray) -> np.ndarray:
+    """A gradient that changes with θ (so that every step differs)."""
+    return np.asarray(GRAD + 0.5 * theta)
+
+
+@pytest.mark.parametrize(("name", "config"), all_configs())
+def test_shown_quantities_reproduce_the_optimizers_numbers(
+    name: str, config: dict[str, Any]
+) -> None:
+    steps = 6
+    worked = lab.explain(name, PARAM, pulled, steps, **config)
+
+    # The reference: the optimizer alone, on its own copy.
+    w = {"w": PARAM.copy()}
+    opt = optim.create(name, w, **config)
+    keys = RULES[name].state_names
+    for step in worked.steps:
+        before = w["w"].copy()
+        np.testing.assert_array_equal(step.columns["θ"], before)
+        np.testing.assert_array_equal(step.columns["g"], pulled(before))
+        opt.step({"w": pulled(before)})
+        # θ new is the optimizer's own result, bit for bit.
+        np.testing.assert_array_equal(step.new, w["w"])
+        # State columns are the optimizer's state after the step.
+        for column, key in keys.items():
+            if column in step.columns:
+                np.testing.assert_array_equal(step.columns[column], opt.state["w"][key])
+        # The derived quantities give the same new θ: θ new = θ − Σ subtracted.
+        shown = step.columns["θ"] - sum(step.columns[c] for c in step.subtracted)
+        np.testing.assert_allclose(shown, step.new, rtol=1e-13, atol=1e-15)
+        assert step.columns[list(step.columns)[-1]] is step.new
+    np.testing.assert_array_equal(worked.params, w["w"])
+
+
+def test_rmsprop_columns_follow_the_printed_formula() -> None:
+    """The seeds' RMSprop example: v = αv + (1−α)g², step = ηg/(√v+ε)."""
+    param, grad = [0.8, 1.2, 0.5], np.array([0.1, -0.3, 0.2])
+    worked = lab.explain("rmsprop", param, grad, steps=2, lr=0.01, alpha=0.9)
+    assert worked.formula == (
+        "g² = g·g",
+        "v = α·v + (1−α)·g²",
+        "step = η·g/(√v+ε)",
+        "θ new = θ − step",
+    )
+    v = np.zeros(3)
+    theta = np.array(param)
+    for step in worked.steps:
+        v = 0.9 * v + 0.1 * grad**2
+        np.testing.assert_allclose(step.columns["g²"], grad**2, rtol=1e-15)
+        np.testing.assert_allclose(step.columns["v"], v, rtol=1e-15)
+        np.testing.assert_allclose(step.columns["√v+ε"], np.sqrt(v) + 1e-8, rtol=1e-15)
+        np.testing.assert_allclose(
+            step.columns["step"], 0.01 * grad / (np.sqrt(v) + 1e-8), rtol=1e-14
+        )
+        theta = theta - 0.01 * grad / (np.sqrt(v) + 1e-8)
+        np.testing.assert_allclose(step.new, theta, rtol=1e-14)
+    # One step: v = 0.1 g², so the step is η·sign(g)/√0.1 (ε aside).
+    first = worked.steps[0].columns["step"]
+    np.testing.assert_allclose(first, 0.01 * np.sign(grad) / math.sqrt(0.1), rtol=1e-6)
+    # And torch agrees on the new parameters.
+    p = torch.tensor(param, requires_grad=True)
+    opt = torch.optim.RMSprop([p], lr=0.01, alpha=0.9)
+    for _ in range(2):
+        p.grad = torch.tensor(grad)
+        opt.step()
+    np.testing.assert_allclose(worked.params, p.detach().numpy(), rtol=1e-14)
+
+
+def test_adam_columns_are_the_textbook_quantities() -> None:
+    grad = np.array([0.1, -0.3, 0.2])
+    worked = lab.explain("adam", [0.8, 1.2, 0.5], grad, steps=3, lr=0.1)
+    m = v = np.zeros(3)
+    for t, step in enumerate(worked.steps, start=1):
+        m, v = 0.9 * m + 0.1 * grad, 0.999 * v + 0.001 * grad**2
+        m_hat, v_hat = m / (1 - 0.9**t), v / (1 - 0.999**t)
+        for column, expected in {"m": m, "v": v, "m̂": m_hat, "v̂": v_hat}.items():
+            np.testing.assert_allclose(step.columns[column], expected, rtol=1e-13)
+        np.testing.assert_allclose(
+            step.columns["step"], 0.1 * m_hat / (np.sqrt(v_hat) + 1e-8), rtol=1e-13
+        )
+        assert step.scalars["1−β1^t"] == pytest.approx(1 - 0.9**t, rel=1e-15)
+    # With a constant gradient m̂ = g and v̂ = g², so each step is η·sign(g).
+    np.testing.assert_allclose(
+        worked.params, np.array([0.8, 1.2, 0.5]) - 3 * 0.1 * np.sign(grad), rtol=1e-7
+    )
+
+
+def test_sgd_momentum_buffer() -> None:
+    grad = np.array([1.0, -2.0])
+    worked = lab.explain("momentum", [0.0, 0.0], grad, steps=3, lr=0.1)
+    buffers = [grad, 1.9 * grad, 2.71 * grad]  # b = g, then b = 0.9 b + g
+    for step, b in zip(worked.steps, buffers, strict=True):
+        np.testing.assert_allclose(step.columns["b"], b, rtol=1e-15)
+        np.testing.assert_allclose(step.columns["step"], 0.1 * b, rtol=1e-15)
+    np.testing.assert_allclose(worked.params, -0.1 * 5.61 * grad, rtol=1e-14)
+
+
+def test_the_seeds_worked_regression_step() -> None:
+    """MSE 2.5, ∂/∂m = −3, ∂/∂b = −1, new (m, b) = (−0.7, 5.1)."""
+    f = surfaces.get("regression")
+    worked = lab.explain("sgd", [-1.0, 5.0], f, lr=0.1)
+    (step,) = worked.steps
+    assert step.loss == 2.5
+    np.testing.assert_array_equal(step.columns["g"], [-3.0, -1.0])
+    np.testing.assert_allclose(step.new, [-0.7, 5.1], rtol=1e-15)
+    # ½[(−0.7 + 5.1 − 3)² + (−1.4 + 5.1 − 5)²] = ½(1.96 + 1.69)
+    assert worked.final_loss == pytest.approx(1.825, rel=1e-14)
+    assert worked.labels == ("m", "b")
+    text = worked.format()
+    assert "MSE before the step: 2.5" in text
+    assert "m = -0.7, b = 5.1" in text
+
+
+def test_a_schedule_shows_the_lr_of_each_step() -> None:
+    s = schedules.create("exponential", lr=0.1, gamma=0.5)
+    worked = lab.explain("sgd", [1.0], [1.0], steps=3, lr=s)
+    assert [step.lr for step in worked.steps] == [0.1, 0.05, 0.025]
+    assert worked.params[0] == pytest.approx(1.0 - 0.175, rel=1e-15)
+    assert "(lr 0.05)" in worked.format()
+
+
+def test_rows_and_format() -> None:
+    worked = lab.explain("rmsprop", [0.8, 1.2], [0.1, -0.3], steps=2, lr=0.01)
+    rows = worked.rows()
+    assert len(rows) == 4
+    assert rows[0]["t"] == 1 and rows[0]["element"] == "θ[0]"
+    assert rows[3]["t"] == 2 and rows[3]["element"] == "θ[1]"
+    assert set(rows[0]) == {"t", "element", *worked.steps[0].columns}
+    assert rows[3]["θ new"] == worked.params[1]
+    text = worked.format()
+    assert text.splitlines()[0].startswith("RMSprop  lr=0.01, alpha=0.99")
+    assert "v = α·v + (1−α)·g²" in text and "step 2" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        (("adamx", [1.0], [1.0]), {}, r"unknown optimizer 'adamx'"),
+        (("sgd", [1.0, 2.0], [1.0]), {}, r"explain: grad must be 2 numbers"),
+        (("sgd", [[1.0]], [1.0]), {}, r"explain: param must be a non-empty 1-D list"),
+        (("sgd", [np.inf], [1.0]), {}, r"explain: param must be finite"),
+        (("sgd", [1.0], [1.0], 0), {}, r"explain: steps must be an integer >= 1"),
+        (("sgd", [1.0], [1.0]), {"lr": -1.0}, r"SGD: lr must be >= 0, got -1\.0"),
+        (("sgd", [1.0], [1.0]), {"alpha": 0.9}, r"SGD: keyword 'alpha' must be one"),
+        (
+            ("sgd", [1.0, 2.0, 3.0], surfaces.get("bowl")),
+            {},
+            r"explain: param must be a point \(x, y\) on bowl",
+        ),
+    ],
+)
+def test_errors(args: tuple[Any, ...], kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        lab.explain(*args, **kwargs)

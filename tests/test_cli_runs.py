@@ -1,0 +1,258 @@
+"""The CLI's train, compare and report commands, and how they treat bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gdlab.cli import main
+
+SMALL = ["--model", "mlp:64-16-10", "--batch-size", "64"]
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_compare_prints_the_table_and_writes_the_report(tmp_path: Path) -> None:
+    code, out, err = run(
+        "compare",
+        *SMALL,
+        "--optimizers",
+        "sgd,nesterov,adam",
+        "--epochs",
+        "2",
+        "--seeds",
+        "2",
+        "--out",
+        str(tmp_path),
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    header = next(i for i, ln in enumerate(lines) if ln.startswith("optimizer"))
+    assert [ln.split()[0] for ln in lines[header + 2 : header + 5]] == [
+        "sgd",
+        "nesterov",
+        "adam",
+    ]
+    assert f"report: {tmp_path / 'report.html'}" in out
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["seeds"] == [0, 1] and results["lrs"]["nesterov"] == 0.05
+
+
+def test_compare_with_named_learning_rates(tmp_path: Path) -> None:
+    code, _, _ = run(
+        "compare",
+        *SMALL,
+        "--optimizers",
+        "sgd,adam",
+        "--lrs",
+        "adam=0.01",
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+    )
+    assert code == 0
+    assert json.loads((tmp_path / "results.json").read_text())["lrs"] == {
+        "sgd": 0.1,
+        "adam": 0.01,
+    }
+
+
+def test_train_writes_history_plots_and_checkpoints_then_resumes(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "run"
+    code, stdout, err = run(
+        "train",
+        *SMALL,
+        "--optimizer",
+        "nesterov",
+        "--lr",
+        "0.05",
+        "--epochs",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    )
+    assert code == 0, err
+    assert "final: train loss " in stdout and "test acc" in stdout
+    for name in ("history.json", "history.csv", "loss.png", "accuracy.png"):
+        assert (out / name).stat().st_size > 0
+    assert len(list((out / "checkpoints").glob("checkpoint-*.npz"))) == 2
+    history = json.loads((out / "history.json").read_text())
+    assert [e["epoch"] for e in history["epochs"]] == [1, 2]
+    # A finished run resumes to the same result; a changed option is refused.
+    code, stdout2, _ = run("train", "--resume", str(out), "--no-progress")
+    assert code == 0 and stdout2.splitlines()[0] == stdout.splitlines()[-2]
+    code, _, err = run("train", "--resume", str(out), "--lr", "0.5")
+    assert code == 2
+    assert err.strip() == (
+        f"gdlab: error: cannot resume {out} with a changed configuration: "
+        "lr: 0.05 -> 0.5"
+    )
+    # Starting again in the same folder would overwrite the run: refused.
+    code, _, err = run("train", *SMALL, "--out", str(out), "--no-progress")
+    assert code == 2 and "already holds a run" in err
+    assert json.loads((out / "history.json").read_text()) == history
+
+
+def test_train_iterations_and_extra_hyperparameters(tmp_path: Path) -> None:
+    code, _, err = run(
+        "train",
+        *SMALL,
+        "--optimizer",
+        "sgd",
+        "--opt",
+        "momentum=0.9",
+        "--opt",
+        "nesterov=true",
+        "--iterations",
+        "30",
+        "--schedule",
+        "cosine",
+        "--warmup-epochs",
+        "0.2",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+    )
+    assert code == 0, err
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert len(history["steps"]["step"]) == 30
+    lrs = history["steps"]["lr"]
+    assert lrs[0] == 0.0 and max(lrs) == pytest.approx(0.1) and lrs[-1] < 0.01
+    assert history["config"]["param_groups"][0]["nesterov"] is True
+
+
+def test_a_diverging_run_exits_1_with_the_message_and_keeps_its_files(
+    tmp_path: Path,
+) -> None:
+    code, _, err = run(
+        "train",
+        "--data",
+        "regression",
+        "--model",
+        "linear",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "5",
+        "--iterations",
+        "3000",
+        "--batch-size",
+        "full",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+    )
+    assert code == 1
+    assert err.startswith("gdlab: diverged at step ") and "with lr 5" in err
+    assert json.loads((tmp_path / "history.json").read_text())["diverged"] is True
+
+
+BAD = [
+    (
+        ["compare", "--optimizers", "sgd,adamm"],
+        "unknown optimizer 'adamm'; known optimizers: sgd",
+    ),
+    (["compare", "--data", "cifar"], "load: name must be one of digits"),
+    (
+        ["train", "--model", "cnn", "--out", "{tmp}/a"],
+        "model: kind must be one of mlp, softmax, linear",
+    ),
+    (
+        ["train", "--model", "mlp:64-x-10", "--out", "{tmp}/a"],
+        "model: sizes must be integers joined by '-'",
+    ),
+    (
+        ["train", "--model", "mlp:784-10", "--out", "{tmp}/a"],
+        "to start with the data's 64 features",
+    ),
+    (
+        ["train", "--schedule", "cosinus", "--out", "{tmp}/a"],
+        "RunSpec: schedule must be one of constant",
+    ),
+    (["train", "--lr", "-0.1", "--out", "{tmp}/a"], "lr must be >= 0, got -0.1"),
+    (["train", "--lr", "abc", "--out", "{tmp}/a"], "'abc' is not a valid float"),
+    (
+        ["train", "--batch-size", "0", "--out", "{tmp}/a"],
+        "batch_size must be an integer >= 1, got 0",
+    ),
+    (
+        ["train", "--batch-size", "big", "--out", "{tmp}/a"],
+        "--batch-size must be an integer or 'full'",
+    ),
+    (
+        ["train", "--epochs", "0", "--out", "{tmp}/a"],
+        "epochs must be an integer >= 1, got 0",
+    ),
+    (
+        ["compare", "--epochs", "-1", "--out", "{tmp}/a"],
+        "epochs must be an integer >= 1, got -1",
+    ),
+    (
+        ["compare", "--lrs", "0.1,0.2", "--optimizers", "sgd"],
+        "--lrs must give 1 learning rates",
+    ),
+    (
+        [
+            "train",
+            "--optimizer",
+            "adam",
+            "--opt",
+            "betas=[1.0,0.9]",
+            "--out",
+            "{tmp}/a",
+        ],
+        r"Adam: betas[0] must be in [0, 1), got 1.0",
+    ),
+    (
+        ["train", "--opt", "bogus=1", "--out", "{tmp}/a"],
+        "Adam: keyword 'bogus' must be one of",
+    ),
+    (
+        [
+            "train",
+            "--data",
+            "fashion-mnist",
+            "--data-path",
+            "{tmp}",
+            "--out",
+            "{tmp}/a",
+        ],
+        "dataset-fashion-mnist",
+    ),
+    (["train", "--out", "{tmp}/file.txt/run"], "cannot write to --out"),
+    (["train", "--resume", "{tmp}"], "no checkpoint in"),
+    (["train"], "--out is required"),
+    (["report", "{tmp}"], "cannot read comparison results"),
+    (["train", "--no-such-option"], "No such option '--no-such-option'"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    (tmp_path / "file.txt").write_text("precious")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if argv[0] == "compare" and "--out" not in argv:
+        argv += ["--out", str(tmp_path / "cmp")]
+    code, out, err = run(*argv)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("gdlab: error: ") and message in err
+    assert "Traceback" not in out + err
+    assert (tmp_path / "file.txt").read_text() == "precious"

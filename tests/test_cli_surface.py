@@ -1,0 +1,182 @@
+"""``gdlab surface``, ``gdlab explain`` and ``gdlab stability`` end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from PIL import Image
+
+from gdlab.cli import main
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def test_surface_quadratic_writes_contour_3d_and_animation(tmp_path: Path) -> None:
+    png, gif = tmp_path / "paths.png", tmp_path / "paths.gif"
+    result = run(
+        "surface",
+        "quadratic",
+        "--optimizers",
+        "sgd,momentum,adagrad,adam",
+        "--lrs",
+        "0.95,0.1,1.5,0.3",
+        "--start",
+        "-7,2",
+        "--steps",
+        "30",
+        "-o",
+        str(png),
+        "--3d",
+        "--animate",
+        str(gif),
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("quadratic: f(x, y) = x²/20 + y²; minimum 0 at (0, 0)")
+    assert [line.split()[:2] for line in lines[3:7]] == [
+        ["sgd", "0.95"],
+        ["momentum", "0.1"],
+        ["adagrad", "1.5"],
+        ["adam", "0.3"],
+    ]
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.size[0] > image.size[1] > 300
+    with Image.open(gif) as image:
+        assert image.format == "GIF" and image.n_frames == 31
+
+
+def test_surface_regression_table_shows_which_lr_diverges(tmp_path: Path) -> None:
+    result = run(
+        "surface",
+        "regression",
+        "--optimizers",
+        "sgd",
+        "--lrs",
+        "0.5,0.1,0.005",
+        "--start",
+        "-1,5",
+        "-o",
+        str(tmp_path / "r.png"),
+    )
+    assert result.exit_code == 0, result.output
+    assert "MSE 2.5" in result.output and "minimum 0 at (2, 1)" in result.output
+    rows = [line.split() for line in result.output.splitlines()[3:6]]
+    assert [(r[1], r[-1]) for r in rows] == [
+        ("0.5", "yes"),
+        ("0.1", "no"),
+        ("0.005", "no"),
+    ]
+    # 0.1 converges (≈ (2, 1)); 0.005 crawls (MSE still above 1).
+    assert float(rows[1][-2]) < 1e-3 and float(rows[2][-2]) > 1.0
+    assert (tmp_path / "r.png").stat().st_size > 10_000
+
+
+def test_surface_heatmap(tmp_path: Path) -> None:
+    out = tmp_path / "heat.png"
+    result = run(
+        "surface",
+        "rosenbrock",
+        "--heatmap",
+        "--optimizer",
+        "sgd",
+        "--lr-range",
+        "1e-4,1e-2",
+        "--momentum-range",
+        "0,0.99",
+        "--grid",
+        "6",
+        "--steps",
+        "200",
+        "-o",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    assert "rosenbrock: sgd, 6x6 runs of 200 steps" in result.output
+    assert out.exists()
+
+
+def test_explain_rmsprop() -> None:
+    result = run(
+        "explain",
+        "rmsprop",
+        "--param",
+        "0.8,1.2,0.5",
+        "--grad",
+        "0.1,-0.3,0.2",
+        "--lr",
+        "0.01",
+        "--steps",
+        "2",
+        "--alpha",
+        "0.9",
+    )
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.startswith("RMSprop  lr=0.01, alpha=0.9")
+    assert "v = α·v + (1−α)·g²" in out and "step 2" in out
+    # θ[0]: 0.8 − 0.01·0.1/(√(0.1·0.01) + 1e-8) = 0.768377 (to 6 digits)
+    assert "0.768377" in out
+
+
+def test_explain_the_seeds_regression_step() -> None:
+    result = run(
+        "explain", "sgd", "--problem", "regression", "--start", "-1,5", "--lr", "0.1"
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "MSE before the step: 2.5" in result.output
+    assert lines[-4].split() == ["m", "-1", "-3", "-0.3", "-0.7"]
+    assert lines[-3].split() == ["b", "5", "-1", "-0.1", "5.1"]
+
+
+def test_explain_tuple_and_flag_options() -> None:
+    result = run(
+        "explain",
+        "adam",
+        "--param",
+        "1",
+        "--grad",
+        "1",
+        "--lr=0.1",
+        "--betas",
+        "0.5,0.9",
+        "--amsgrad",
+    )
+    assert result.exit_code == 0, result.output
+    assert "betas=(0.5, 0.9)" in result.output and "amsgrad=True" in result.output
+
+
+def test_stability_regression() -> None:
+    result = run("stability", "regression")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "λmax = 6.8541" in out and "2/λmax = 0.291796" in out
+    verdicts = [line.split()[-1] for line in out.splitlines()[-2:]]
+    assert verdicts == ["converged", "diverged"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("surface", "bumpy"), "surfaces: the surface must be one of quadratic"),
+        (("surface", "bowl", "--start", "1,x"), "--start must be 2 comma-separated"),
+        (("surface", "bowl", "--optimizers", "sgdd"), "unknown optimizer 'sgdd'"),
+        (("surface", "bowl", "--lrs", "-0.1"), "surface runs: lr must be >= 0"),
+        (
+            ("explain", "sgd", "--param", "1", "--grad", "1", "--alpha", "0.9"),
+            "explain: unknown option '--alpha' for sgd; it takes --lr, --momentum",
+        ),
+        (("explain", "sgd", "--param", "1"), "explain: give --param and --grad"),
+        (("stability", "bowl", "--lrs", "a"), "--lrs must be comma-separated numbers"),
+    ],
+)
+def test_errors_are_one_line(args: tuple[str, ...], message: str) -> None:
+    result = run(*args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("gdlab: error: ")
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

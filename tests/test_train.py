@@ -1,0 +1,351 @@
+"""The training loop: history, divergence, clipping, checkpoints and exact resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gdlab import checkpoint, data, models, optim, train
+from gdlab.experiment import RunSpec, build
+
+SPEC = RunSpec(
+    data="digits",
+    model="mlp:64-32-10",
+    optimizer="adam",
+    lr=0.01,
+    epochs=3,
+    batch_size=64,
+)
+
+
+def fresh(spec: RunSpec = SPEC) -> tuple[models.Model, optim.Optimizer, data.Dataset]:
+    run = build(spec)
+    return run.model, run.optimizer, run.dataset
+
+
+def test_fit_records_every_step_and_epoch_and_learns() -> None:
+    model, opt, ds = fresh()
+    hist = train.fit(model, opt, ds, epochs=3, batch_size=64, progress=False)
+    per_epoch = math.ceil(ds.n_train / 64)
+    assert [s["step"] for s in hist.steps] == list(range(1, 3 * per_epoch + 1))
+    assert [e["epoch"] for e in hist.epochs] == [1, 2, 3]
+    assert hist.epochs[-1]["step"] == 3 * per_epoch
+    assert hist.epochs[-1]["test_acc"] > 0.85
+    assert hist.epochs[-1]["train_loss"] < hist.epochs[0]["train_loss"]
+    assert not hist.diverged
+    loss, acc = train.evaluate(model, ds.X_test, ds.y_test)
+    assert loss == pytest.approx(model.loss(ds.X_test, ds.y_test), rel=1e-5)
+    assert acc == model.accuracy(ds.X_test, ds.y_test) == hist.epochs[-1]["test_acc"]
+
+
+def test_iterations_instead_of_epochs_ends_mid_epoch() -> None:
+    model, opt, ds = fresh()
+    per_epoch = math.ceil(ds.n_train / 100)
+    hist = train.fit(
+        model, opt, ds, batch_size=100, iterations=2 * per_epoch + 5, progress=False
+    )
+    assert len(hist.steps) == 2 * per_epoch + 5
+    assert [e["epoch"] for e in hist.epochs] == [1, 2, round(2 + 5 / per_epoch, 4)]
+
+
+def test_full_batch_is_one_step_per_epoch() -> None:
+    model, opt, ds = fresh()
+    hist = train.fit(model, opt, ds, epochs=4, batch_size="full", progress=False)
+    assert len(hist.steps) == 4
+
+
+def test_progress_prints_one_line_per_epoch(capsys: pytest.CaptureFixture[str]) -> None:
+    model, opt, ds = fresh()
+    train.fit(model, opt, ds, epochs=2, batch_size=64, progress=True)
+    lines = [
+        ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("epoch")
+    ]
+    assert len(lines) == 2
+    assert lines[1].startswith("epoch 2/2  loss ")
+    assert (
+        "train acc " in lines[1]
+        and "test acc " in lines[1]
+        and "lr 1.0e-02" in lines[1]
+    )
+
+
+def test_divergence_stops_before_the_bad_update() -> None:
+    # The worked example diverges for lr > 2 / 6.854; at lr = 5 it overflows fast.
+    spec = RunSpec(data="regression", model="linear", optimizer="sgd", lr=5.0)
+    model, opt, ds = fresh(spec)
+    hist = train.fit(model, opt, ds, iterations=5000, batch_size="full", progress=False)
+    assert hist.diverged
+    step = len(hist.steps) + 1
+    assert 10 < step < 5000
+    assert re.match(
+        rf"diverged at step {step}: (loss|gradient norm) = inf with lr 5 ", hist.message
+    )
+    assert hist.message.endswith("— try a smaller learning rate")
+    for buffer in model.params.buffers.values():
+        assert np.all(np.isfinite(buffer))
+
+
+def test_clipping_bounds_every_update() -> None:
+    model, _, ds = fresh()
+    opt = optim.SGD(model.params, lr=1.0)
+    before = model.params.copy()
+    train.fit(
+        model, opt, ds, iterations=1, batch_size=64, clip_grad_norm=1e-3, progress=False
+    )
+    moved = sum(float(np.sum((model.params[n] - before[n]) ** 2)) for n in before)
+    assert math.sqrt(moved) == pytest.approx(1e-3, rel=1e-3)
+
+
+def test_history_round_trips_through_json_and_csv(tmp_path: Path) -> None:
+    model, opt, ds = fresh()
+    hist = train.fit(model, opt, ds, epochs=2, batch_size=64, progress=False)
+    hist.to_json(tmp_path / "h.json")
+    again = train.History.from_json(tmp_path / "h.json")
+    assert again == hist
+    hist.to_csv(tmp_path / "h.csv")
+    rows = (tmp_path / "h.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,step,train_loss,train_acc,test_loss,test_acc,lr")
+    assert len(rows) == 3
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"history .*bad\.json is unreadable"):
+        train.History.from_json(tmp_path / "bad.json")
+
+
+# --- checkpoints and resume -------------------------------------------------------
+
+
+def uninterrupted(spec: RunSpec) -> tuple[train.History, models.Model]:
+    model, opt, ds = fresh(spec)
+    hist = train.fit(model, opt, ds, **build(spec).fit_arguments(), progress=False)
+    return hist, model
+
+
+def params_equal(a: models.Model, b: models.Model) -> None:
+    for name in a.params:
+        np.testing.assert_array_equal(a.params[name], b.params[name])
+
+
+class Crash(Exception):
+    pass
+
+
+def crash_after(model: models.Model, steps: int) -> None:
+    """Make the model's backprop raise on the call after ``steps`` calls."""
+    original, calls = model.loss_and_grad, [0]
+
+    def loss_and_grad(X: np.ndarray, y: np.ndarray) -> tuple[float, object]:
+        calls[0] += 1
+        if calls[0] > steps:
+            raise Crash
+        return original(X, y)
+
+    model.loss_and_grad = loss_and_grad  # type: ignore[method-assign,assignment]
+
+
+@pytest.mark.parametrize(("every", "crash"), [(None, 50), (5, 17), (5, 20)])
+def test_resume_after_a_crash_is_bit_identical(
+    tmp_path: Path, every: int | None, crash: int
+) -> None:
+    spec = SPEC.replace(schedule="cosine", warmup_epochs=0.5, optimizer="nadam")
+    expected_hist, expected = uninterrupted(spec)
+    run = build(spec)
+    crash_after(run.model, crash)
+    with pytest.raises(Crash):
+        train.fit(
+            run.model,
+            run.optimizer,
+            run.dataset,
+            **run.fit_arguments(),
+            checkpoint_dir=tmp_path,
+            checkpoint_every=every,
+            progress=False,
+            spec=spec,
+        )
+    hist, model, _ = train.resume(tmp_path, progress=False)
+    params_equal(model, expected)
+    assert [s["loss"] for s in hist.steps] == [s["loss"] for s in expected_hist.steps]
+    assert [s["lr"] for s in hist.steps] == [s["lr"] for s in expected_hist.steps]
+    assert hist.epochs == [
+        {**e, "seconds": h["seconds"]}
+        for e, h in zip(expected_hist.epochs, hist.epochs, strict=True)
+    ]
+
+
+def test_resuming_a_finished_run_changes_nothing(tmp_path: Path) -> None:
+    run = build(SPEC)
+    done = train.fit(
+        run.model,
+        run.optimizer,
+        run.dataset,
+        **run.fit_arguments(),
+        checkpoint_dir=tmp_path,
+        progress=False,
+        spec=SPEC,
+    )
+    hist, model, _ = train.resume(tmp_path, progress=False)
+    assert hist == done
+    params_equal(model, run.model)
+
+
+KILLED_RUN = """
+import sys
+from gdlab import train
+from gdlab.experiment import RunSpec, build
+spec = RunSpec.from_dict({spec})
+run = build(spec)
+train.fit(run.model, run.optimizer, run.dataset, **run.fit_arguments(),
+          checkpoint_dir=sys.argv[1], checkpoint_every=3, progress=False, spec=spec)
+"""
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.15, 0.4])
+def test_sigkill_at_any_point_then_resume_is_bit_identical(
+    tmp_path: Path, delay: float
+) -> None:
+    spec = SPEC.replace(
+        epochs=6, batch_size=16, optimizer="momentum", schedule="cosine"
+    )
+    expected_hist, expected = uninterrupted(spec)
+    script = KILLED_RUN.format(spec=repr(spec.to_dict()))
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)], stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 120
+    while not checkpoint.paths(tmp_path) and child.poll() is None:
+        assert time.monotonic() < deadline, "the child wrote no checkpoint in 120 s"
+        time.sleep(0.005)
+    time.sleep(delay)
+    child.send_signal(signal.SIGKILL)
+    _, stderr = child.communicate()
+    assert child.returncode in (0, -signal.SIGKILL), stderr.decode()
+    hist, model, _ = train.resume(tmp_path, progress=False)
+    params_equal(model, expected)
+    assert len(hist.steps) == len(expected_hist.steps)
+    assert [e["test_acc"] for e in hist.epochs] == [
+        e["test_acc"] for e in expected_hist.epochs
+    ]
+
+
+def test_corrupt_newest_checkpoint_falls_back_with_a_warning(tmp_path: Path) -> None:
+    spec = SPEC.replace(epochs=2)
+    _, expected = uninterrupted(spec)
+    run = build(spec)
+    crash_after(run.model, 12)
+    with pytest.raises(Crash):
+        train.fit(
+            run.model,
+            run.optimizer,
+            run.dataset,
+            **run.fit_arguments(),
+            checkpoint_dir=tmp_path,
+            checkpoint_every=4,
+            progress=False,
+            spec=spec,
+        )
+    newest, older = checkpoint.paths(tmp_path)
+    newest.write_bytes(newest.read_bytes()[:100])  # a torn write
+    with pytest.warns(UserWarning, match=r"checkpoint .* is unreadable.*falling back"):
+        _, model, _ = train.resume(tmp_path, progress=False)
+    assert older.name == "checkpoint-000000008.npz"
+    params_equal(model, expected)
+
+
+def test_resume_with_a_changed_configuration_is_refused(tmp_path: Path) -> None:
+    model, opt, ds = fresh()
+    train.fit(
+        model, opt, ds, epochs=1, batch_size=64, checkpoint_dir=tmp_path, progress=False
+    )
+    other, _, ds = fresh(SPEC.replace(model="mlp:64-16-10"))
+    with pytest.raises(
+        ValueError, match=r"cannot resume: the configuration differs.*model: "
+    ):
+        train.resume(
+            tmp_path, other, optim.Adam(other.params, lr=0.01), ds, progress=False
+        )
+    with pytest.raises(ValueError, match=r"param_groups\[0\]\.lr: 0\.01 -> 0\.05"):
+        m2, _, ds = fresh()
+        train.resume(tmp_path, m2, optim.Adam(m2.params, lr=0.05), ds, progress=False)
+
+
+def test_resume_needs_objects_or_a_spec(tmp_path: Path) -> None:
+    model, opt, ds = fresh()
+    train.fit(
+        model, opt, ds, epochs=1, batch_size=64, checkpoint_dir=tmp_path, progress=False
+    )
+    with pytest.raises(
+        ValueError, match=r"started from Python objects; pass model, optimizer"
+    ):
+        train.resume(tmp_path, progress=False)
+
+
+def test_resume_without_checkpoints(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"no checkpoint in .*: start a run"):
+        train.resume(tmp_path)
+
+
+def test_checkpoints_are_plain_npz_and_json(tmp_path: Path) -> None:
+    model, opt, ds = fresh()
+    train.fit(
+        model, opt, ds, epochs=1, batch_size=64, checkpoint_dir=tmp_path, progress=False
+    )
+    path = checkpoint.paths(tmp_path)[0]
+    with np.load(path, allow_pickle=False) as npz:
+        assert {"param/W1", "optim/W1/exp_avg", "meta.json"} <= set(npz.files)
+        meta = json.loads(npz["meta.json"].tobytes())
+    assert meta["position"]["epoch"] == 1
+    # A file carrying a pickled object array is refused, not unpickled.
+    evil = tmp_path / "checkpoint-999999999.npz"
+    np.savez(evil, x=np.array([object()], dtype=object))
+    with pytest.raises(ValueError, match="unreadable"):
+        checkpoint.read(evil)
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+
+
+def test_only_the_newest_two_checkpoints_are_kept(tmp_path: Path) -> None:
+    model, opt, ds = fresh()
+    train.fit(
+        model,
+        opt,
+        ds,
+        epochs=3,
+        batch_size=64,
+        checkpoint_dir=tmp_path,
+        checkpoint_every=5,
+        progress=False,
+    )
+    assert len(checkpoint.paths(tmp_path)) == 2
+    assert zipfile.is_zipfile(checkpoint.paths(tmp_path)[0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"epochs": 0}, r"fit: epochs must be an integer >= 1, got 0"),
+        ({"batch_size": 0}, r"fit: batch_size must be an integer >= 1, got 0"),
+        ({"iterations": -1}, r"fit: iterations must be an integer >= 1"),
+        ({"clip_grad_norm": 0.0}, r"fit: clip_grad_norm must be > 0"),
+        ({"seed": -1}, r"fit: seed must be an integer >= 0"),
+    ],
+)
+def test_bad_fit_arguments(kwargs: dict[str, object], message: str) -> None:
+    model, opt, ds = fresh()
+    with pytest.raises(ValueError, match=message):
+        train.fit(model, opt, ds, progress=False, **kwargs)  # type: ignore[arg-type]
+
+
+def test_optimizer_of_another_model_is_refused() -> None:
+    model, _, ds = fresh()
+    with pytest.raises(
+        ValueError, match=r"fit: the optimizer must update the model's parameters"
+    ):
+        train.fit(model, optim.SGD({"w": np.zeros(3)}, lr=0.1), ds, progress=False)
