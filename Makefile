@@ -24,7 +24,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: system $(BIN)/.installed
-	$(BIN)/gdlab demo
+	$(BIN)/gdlab compare --out runs/compare-digits
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks
@@ -39,3 +39,4 @@ bench: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find src -name '*.nbi' -delete -o -name '*.nbc' -delete
