@@ -68,6 +68,26 @@ def integer(owner: str, name: str, value: object, *, low: int | None = None) -> 
     return n
 
 
+def nonnegative(owner: str, name: str, value: object) -> float:
+    """A finite number >= 0."""
+    return number(owner, name, value, low=0.0)
+
+
+def unit_interval(owner: str, name: str, value: object) -> float:
+    """A number in [0, 1]."""
+    return number(owner, name, value, low=0.0, high=1.0)
+
+
+def ema_pair(owner: str, name: str, value: object) -> tuple[float, float]:
+    """A pair of EMA coefficients (beta1, beta2), each in [0, 1)."""
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        fail(owner, name, "a pair (beta1, beta2)", value)
+    return (
+        number(owner, f"{name}[0]", value[0], low=0.0, high=1.0, high_open=True),
+        number(owner, f"{name}[1]", value[1], low=0.0, high=1.0, high_open=True),
+    )
+
+
 def flag(owner: str, name: str, value: object) -> bool:
     """Return ``value`` after checking it is a bool."""
     if not isinstance(value, bool):

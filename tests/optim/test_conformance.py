@@ -141,6 +141,7 @@ def test_defaults_and_names_match_the_reference(name: str) -> None:
     for key, value in cls.defaults.items():
         assert key in reference, f"{name}: {key} is not a reference hyperparameter"
         assert reference[key].default == value, key
+    assert set(cls.defaults) - {"lr"} <= set(cls.constraints)
     doc = cls.__doc__ or ""
     assert "math::" in doc and "Convention" in doc and "References" in doc
 

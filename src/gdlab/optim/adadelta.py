@@ -69,13 +69,12 @@ class Adadelta(Optimizer):
         "weight_decay": 0.0,
         "maximize": False,
     }
-
-    @classmethod
-    def check(cls, group: Group) -> None:
-        _checks.number("Adadelta", "rho", group["rho"], low=0.0, high=1.0)
-        _checks.number("Adadelta", "eps", group["eps"], low=0.0)
-        _checks.number("Adadelta", "weight_decay", group["weight_decay"], low=0.0)
-        _checks.flag("Adadelta", "maximize", group["maximize"])
+    constraints: ClassVar[dict[str, Any]] = {
+        "rho": _checks.unit_interval,
+        "eps": _checks.nonnegative,
+        "weight_decay": _checks.nonnegative,
+        "maximize": _checks.flag,
+    }
 
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"square_avg": 0.0, "acc_delta": 0.0}

@@ -68,12 +68,13 @@ class Adagrad(Optimizer):
         "eps": 1e-10,
         "maximize": False,
     }
-
-    @classmethod
-    def check(cls, group: Group) -> None:
-        for name in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
-            _checks.number("Adagrad", name, group[name], low=0.0)
-        _checks.flag("Adagrad", "maximize", group["maximize"])
+    constraints: ClassVar[dict[str, Any]] = {
+        "lr_decay": _checks.nonnegative,
+        "weight_decay": _checks.nonnegative,
+        "initial_accumulator_value": _checks.nonnegative,
+        "eps": _checks.nonnegative,
+        "maximize": _checks.flag,
+    }
 
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"sum": group["initial_accumulator_value"]}

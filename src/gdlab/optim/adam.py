@@ -51,15 +51,6 @@ def adam_rule(
 _adam = elementwise(adam_rule)
 
 
-def check_betas(owner: str, betas: object) -> tuple[float, float]:
-    """Check a pair of EMA coefficients, each in [0, 1)."""
-    if not isinstance(betas, tuple | list) or len(betas) != 2:
-        _checks.fail(owner, "betas", "a pair (beta1, beta2)", betas)
-    for k, b in enumerate(betas):
-        _checks.number(owner, f"betas[{k}]", b, low=0.0, high=1.0, high_open=True)
-    return float(betas[0]), float(betas[1])
-
-
 class Adam(Optimizer):
     r"""Adam: adaptive moment estimation.
 
@@ -108,16 +99,14 @@ class Adam(Optimizer):
         "decoupled_weight_decay": False,
         "maximize": False,
     }
-
-    @classmethod
-    def check(cls, group: Group) -> None:
-        owner = cls.__name__
-        group["betas"] = check_betas(owner, group["betas"])
-        _checks.number(owner, "eps", group["eps"], low=0.0)
-        _checks.number(owner, "weight_decay", group["weight_decay"], low=0.0)
-        for name in ("amsgrad", "decoupled_weight_decay", "maximize"):
-            if name in group:
-                _checks.flag(owner, name, group[name])
+    constraints: ClassVar[dict[str, Any]] = {
+        "betas": _checks.ema_pair,
+        "eps": _checks.nonnegative,
+        "weight_decay": _checks.nonnegative,
+        "amsgrad": _checks.flag,
+        "decoupled_weight_decay": _checks.flag,
+        "maximize": _checks.flag,
+    }
 
     def decoupled(self, group: Group) -> bool:
         """Whether weight decay multiplies the weights (AdamW) or joins the gradient."""

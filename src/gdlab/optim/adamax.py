@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from gdlab import _checks
-from gdlab.optim.adam import check_betas
 from gdlab.optim.base import Group, Optimizer
 from gdlab.optim.kernel import elementwise, prange
 from gdlab.params import Array
@@ -64,13 +63,12 @@ class Adamax(Optimizer):
         "weight_decay": 0.0,
         "maximize": False,
     }
-
-    @classmethod
-    def check(cls, group: Group) -> None:
-        group["betas"] = check_betas("Adamax", group["betas"])
-        _checks.number("Adamax", "eps", group["eps"], low=0.0)
-        _checks.number("Adamax", "weight_decay", group["weight_decay"], low=0.0)
-        _checks.flag("Adamax", "maximize", group["maximize"])
+    constraints: ClassVar[dict[str, Any]] = {
+        "betas": _checks.ema_pair,
+        "eps": _checks.nonnegative,
+        "weight_decay": _checks.nonnegative,
+        "maximize": _checks.flag,
+    }
 
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"exp_avg": 0.0, "exp_inf": 0.0}

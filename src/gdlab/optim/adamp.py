@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from gdlab import _checks
-from gdlab.optim.adam import check_betas
 from gdlab.optim.base import Group, Optimizer
 from gdlab.params import Array
 
@@ -86,15 +85,15 @@ class AdamP(Optimizer):
         "wd_ratio": 0.1,
         "nesterov": False,
     }
+    constraints: ClassVar[dict[str, Any]] = {
+        "betas": _checks.ema_pair,
+        "eps": _checks.nonnegative,
+        "weight_decay": _checks.nonnegative,
+        "delta": _checks.nonnegative,
+        "wd_ratio": _checks.unit_interval,
+        "nesterov": _checks.flag,
+    }
     elementwise = False
-
-    @classmethod
-    def check(cls, group: Group) -> None:
-        group["betas"] = check_betas("AdamP", group["betas"])
-        for name in ("eps", "weight_decay", "delta"):
-            _checks.number("AdamP", name, group[name], low=0.0)
-        _checks.number("AdamP", "wd_ratio", group["wd_ratio"], low=0.0, high=1.0)
-        _checks.flag("AdamP", "nesterov", group["nesterov"])
 
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0}

@@ -1,7 +1,7 @@
 """The Optimizer base: parameter groups, the step count, the learning rate (a float
 or a schedule), state keyed by parameter name, and the fused loop over buffers.
 
-A subclass states its hyperparameters (``defaults``), checks them (``check``),
+A subclass states its hyperparameters (``defaults``) and their ``constraints``,
 names its per-element state (``initial_state``) and applies its update rule to one
 flat buffer (``update``). Everything else lives here, once.
 """
@@ -63,6 +63,8 @@ class Optimizer:
     """
 
     defaults: ClassVar[dict[str, Any]] = {}
+    constraints: ClassVar[dict[str, Callable[[str, str, Any], Any]]] = {}
+    """Hyperparameter -> check returning the value to keep (lr is checked apart)."""
     elementwise: ClassVar[bool] = True
     """False for rules that need whole tensors (norms): they see each array shaped."""
 
@@ -136,7 +138,10 @@ class Optimizer:
 
     @classmethod
     def check(cls, group: Group) -> None:
-        """Raise ValueError for invalid hyperparameters of one group (not lr)."""
+        """Apply :attr:`constraints` to one group's hyperparameters (not lr)."""
+        for name, constraint in cls.constraints.items():
+            if name in group:
+                group[name] = constraint(cls.__name__, name, group[name])
 
     def initial_state(self, group: Group) -> dict[str, float]:
         """The per-element state arrays this group needs, with their initial value."""

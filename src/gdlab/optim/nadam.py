@@ -6,7 +6,6 @@ import math
 from typing import Any, ClassVar
 
 from gdlab import _checks
-from gdlab.optim.adam import check_betas
 from gdlab.optim.base import Group, Optimizer
 from gdlab.optim.kernel import elementwise, prange
 from gdlab.params import Array
@@ -92,18 +91,18 @@ class NAdam(Optimizer):
         "decoupled_weight_decay": False,
         "maximize": False,
     }
+    constraints: ClassVar[dict[str, Any]] = {
+        "betas": _checks.ema_pair,
+        "eps": _checks.nonnegative,
+        "weight_decay": _checks.nonnegative,
+        "momentum_decay": _checks.nonnegative,
+        "decoupled_weight_decay": _checks.flag,
+        "maximize": _checks.flag,
+    }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._products: dict[tuple[float, float], tuple[int, float]] = {}
-
-    @classmethod
-    def check(cls, group: Group) -> None:
-        group["betas"] = check_betas("NAdam", group["betas"])
-        for name in ("eps", "weight_decay", "momentum_decay"):
-            _checks.number("NAdam", name, group[name], low=0.0)
-        _checks.flag("NAdam", "decoupled_weight_decay", group["decoupled_weight_decay"])
-        _checks.flag("NAdam", "maximize", group["maximize"])
 
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0}

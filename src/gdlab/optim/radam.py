@@ -6,7 +6,6 @@ import math
 from typing import Any, ClassVar
 
 from gdlab import _checks
-from gdlab.optim.adam import check_betas
 from gdlab.optim.base import Group, Optimizer
 from gdlab.optim.kernel import elementwise, prange
 from gdlab.params import Array
@@ -90,14 +89,13 @@ class RAdam(Optimizer):
         "decoupled_weight_decay": False,
         "maximize": False,
     }
-
-    @classmethod
-    def check(cls, group: Group) -> None:
-        group["betas"] = check_betas("RAdam", group["betas"])
-        _checks.number("RAdam", "eps", group["eps"], low=0.0)
-        _checks.number("RAdam", "weight_decay", group["weight_decay"], low=0.0)
-        _checks.flag("RAdam", "decoupled_weight_decay", group["decoupled_weight_decay"])
-        _checks.flag("RAdam", "maximize", group["maximize"])
+    constraints: ClassVar[dict[str, Any]] = {
+        "betas": _checks.ema_pair,
+        "eps": _checks.nonnegative,
+        "weight_decay": _checks.nonnegative,
+        "decoupled_weight_decay": _checks.flag,
+        "maximize": _checks.flag,
+    }
 
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0}

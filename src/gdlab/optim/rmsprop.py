@@ -88,14 +88,14 @@ class RMSprop(Optimizer):
         "centered": False,
         "maximize": False,
     }
-
-    @classmethod
-    def check(cls, group: Group) -> None:
-        _checks.number("RMSprop", "alpha", group["alpha"], low=0.0, high=1.0)
-        for name in ("eps", "weight_decay", "momentum"):
-            _checks.number("RMSprop", name, group[name], low=0.0)
-        _checks.flag("RMSprop", "centered", group["centered"])
-        _checks.flag("RMSprop", "maximize", group["maximize"])
+    constraints: ClassVar[dict[str, Any]] = {
+        "alpha": _checks.unit_interval,
+        "eps": _checks.nonnegative,
+        "weight_decay": _checks.nonnegative,
+        "momentum": _checks.nonnegative,
+        "centered": _checks.flag,
+        "maximize": _checks.flag,
+    }
 
     def initial_state(self, group: Group) -> dict[str, float]:
         state = {"square_avg": 0.0}

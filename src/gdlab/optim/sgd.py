@@ -87,16 +87,18 @@ class SGD(Optimizer):
         "nesterov": False,
         "maximize": False,
     }
+    constraints: ClassVar[dict[str, Any]] = {
+        "momentum": _checks.nonnegative,
+        "dampening": _checks.unit_interval,
+        "weight_decay": _checks.nonnegative,
+        "nesterov": _checks.flag,
+        "maximize": _checks.flag,
+    }
 
     @classmethod
     def check(cls, group: Group) -> None:
-        _checks.number("SGD", "momentum", group["momentum"], low=0.0)
-        _checks.number("SGD", "dampening", group["dampening"], low=0.0, high=1.0)
-        _checks.number("SGD", "weight_decay", group["weight_decay"], low=0.0)
-        _checks.flag("SGD", "maximize", group["maximize"])
-        if _checks.flag("SGD", "nesterov", group["nesterov"]) and (
-            group["momentum"] <= 0 or group["dampening"] != 0
-        ):
+        super().check(group)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             _checks.fail(
                 "SGD",
                 "nesterov",
