@@ -58,6 +58,17 @@ def test_iterations_instead_of_epochs_ends_mid_epoch() -> None:
     assert [e["epoch"] for e in hist.epochs] == [1, 2, round(2 + 5 / per_epoch, 4)]
 
 
+def test_evaluation_every_n_steps() -> None:
+    model, opt, ds = fresh()
+    per_epoch = math.ceil(ds.n_train / 64)
+    hist = train.fit(
+        model, opt, ds, epochs=2, batch_size=64, eval_every=10, progress=False
+    )
+    expected = [*range(10, 2 * per_epoch + 1, 10), 2 * per_epoch]
+    assert [e["step"] for e in hist.epochs] == sorted(set(expected))
+    assert hist.epochs[0]["epoch"] == round(10 / per_epoch, 4)
+
+
 def test_full_batch_is_one_step_per_epoch() -> None:
     model, opt, ds = fresh()
     hist = train.fit(model, opt, ds, epochs=4, batch_size="full", progress=False)
@@ -335,6 +346,7 @@ def test_only_the_newest_two_checkpoints_are_kept(tmp_path: Path) -> None:
         ({"iterations": -1}, r"fit: iterations must be an integer >= 1"),
         ({"clip_grad_norm": 0.0}, r"fit: clip_grad_norm must be > 0"),
         ({"seed": -1}, r"fit: seed must be an integer >= 0"),
+        ({"eval_every": 0}, r"fit: eval_every must be an integer >= 1, got 0"),
     ],
 )
 def test_bad_fit_arguments(kwargs: dict[str, object], message: str) -> None:

@@ -47,8 +47,9 @@ def _number(kind: type[float] | type[int]) -> Any:
             return kind(value)
         except ValueError:
             what = "an integer" if kind is int else "a number"
+            command = ctx.command.name
             raise ValueError(
-                f"schedule: {param.opts[0]} must be {what}, got {value!r}"
+                f"{command}: {param.opts[0]} must be {what}, got {value!r}"
             ) from None
 
     return parse
@@ -300,25 +301,6 @@ def _run_options(function: Any) -> Any:
     return function
 
 
-SPEC_OPTIONS = (
-    "data",
-    "data_path",
-    "model",
-    "activation",
-    "l2",
-    "schedule",
-    "warmup_epochs",
-    "batch_size",
-    "seed",
-    "dtype",
-    "optimizer",
-    "lr",
-    "epochs",
-    "iterations",
-    "clip_grad_norm",
-)
-
-
 @main.command()
 @_run_options
 @click.option(
@@ -409,6 +391,13 @@ def _learning_rates(text: str | None, names: list[str]) -> dict[str, float] | No
 @click.option("--epochs", default=5, show_default=True, type=int)
 @click.option("--iterations", default=None, type=int, help="steps, instead of epochs")
 @click.option("--clip-grad-norm", default=None, type=float)
+@click.option(
+    "--eval-every",
+    default="epoch",
+    show_default=True,
+    callback=lambda ctx, param, v: v if v == "epoch" else _INT(ctx, param, v),
+    help="'epoch', or steps between evaluations",
+)
 @click.option(
     "--checkpoint-every",
     default=None,

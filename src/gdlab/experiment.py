@@ -58,6 +58,7 @@ class RunSpec:
     iterations: int | None = None
     seed: int = 0
     clip_grad_norm: float | None = None
+    eval_every: int | str = "epoch"
 
     def replace(self, **changes: Any) -> RunSpec:
         return dataclasses.replace(self, **changes)
@@ -100,6 +101,7 @@ class Run:
             "batch_size": s.batch_size,
             "seed": s.seed,
             "clip_grad_norm": s.clip_grad_norm,
+            "eval_every": s.eval_every,
         }
 
 

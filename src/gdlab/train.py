@@ -212,8 +212,13 @@ class _Trainer:
                 loader = iter(batches(X, y, self.settings["batch_size"], seed=self.rng))
                 for _ in range(pos.batch):
                     next(loader)
+                every = self.settings["eval_every"]
                 for xb, yb in loader:
-                    if not self._step(xb, yb, bar) or pos.step == self.total:
+                    if not self._step(xb, yb, bar):
+                        break
+                    if every != "epoch" and pos.step % every == 0:
+                        self._evaluate(started, bar)
+                    if pos.step == self.total:
                         break
                     if self.checkpoint_every and pos.step % self.checkpoint_every == 0:
                         self._save(started)
@@ -222,7 +227,9 @@ class _Trainer:
                 if pos.batch == self.per_epoch:  # a whole epoch: the next one starts
                     pos.epoch, pos.batch = pos.epoch + 1, 0
                     pos.rng_state = self.rng.bit_generator.state
-                self._evaluate(started, bar)
+                last = self.history.epochs[-1]["step"] if self.history.epochs else 0
+                if (every == "epoch" or pos.step == self.total) and last != pos.step:
+                    self._evaluate(started, bar)
                 self._save(started)
         finally:
             bar.close()
@@ -375,6 +382,7 @@ def _settings(
     seed: int,
     iterations: int | None,
     clip_grad_norm: float | None,
+    eval_every: int | str,
 ) -> dict[str, Any]:
     if iterations is not None:
         iterations = _checks.integer("fit", "iterations", iterations, low=1)
@@ -386,12 +394,15 @@ def _settings(
         clip_grad_norm = _checks.number(
             "fit", "clip_grad_norm", clip_grad_norm, low=0.0, low_open=True
         )
+    if eval_every != "epoch":
+        eval_every = _checks.integer("fit", "eval_every", eval_every, low=1)
     return {
         "epochs": None if iterations is not None else epochs,
         "iterations": iterations,
         "batch_size": batch_size,
         "seed": _checks.integer("fit", "seed", seed, low=0),
         "clip_grad_norm": clip_grad_norm,
+        "eval_every": eval_every,
     }
 
 
@@ -404,6 +415,7 @@ def fit(
     seed: int = 0,
     iterations: int | None = None,
     clip_grad_norm: float | None = None,
+    eval_every: int | str = "epoch",
     checkpoint_dir: str | os.PathLike[str] | None = None,
     checkpoint_every: int | None = None,
     progress: bool = True,
@@ -419,6 +431,8 @@ def fit(
         batch_size: samples per step; ``"full"`` for batch gradient descent.
         seed: seeds the batch order (a permutation per epoch, no replacement).
         clip_grad_norm: rescale the gradient to this L2 norm when it is larger.
+        eval_every: ``"epoch"``, or a number of steps between evaluations of the
+            loss and accuracy on the whole train and test sets (and at the end).
         checkpoint_dir: write a checkpoint there at the end of every epoch (and
             every ``checkpoint_every`` steps); :func:`resume` continues from it.
         progress: show a tqdm progress bar with the running loss.
@@ -432,7 +446,9 @@ def fit(
     history keeps everything up to it, with ``diverged=True`` and a message naming
     the step, the loss and the learning rate.
     """
-    settings = _settings(epochs, batch_size, seed, iterations, clip_grad_norm)
+    settings = _settings(
+        epochs, batch_size, seed, iterations, clip_grad_norm, eval_every
+    )
     if checkpoint_every is not None:
         checkpoint_every = _checks.integer(
             "fit", "checkpoint_every", checkpoint_every, low=1
