@@ -7,6 +7,7 @@ any other exception is a bug and keeps its traceback.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from typing import Any
 
@@ -719,3 +720,208 @@ def stability_command(
         steps=steps,
     )
     click.echo(report.format())
+
+
+@main.command("playground")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="port to listen on; 0 picks a free one",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to bind")
+@click.option("--open", "open_browser", is_flag=True, help="open the page in a browser")
+def playground_command(port: int, host: str, open_browser: bool) -> None:
+    """A local web page: choose a surface, optimizers and their hyperparameters,
+    click a start point on the contour and watch the trajectories (Ctrl-C stops).
+
+    \b
+    gdlab playground --open
+    gdlab playground --port 0        # any free port; the URL is printed
+    """
+    from gdlab import playground
+
+    playground.serve(host, port, open_browser=open_browser, echo=click.echo)
+
+
+# --- sweeps ---------------------------------------------------------------------------
+
+
+def _list(option: str, text: str, parse: Any, what: str) -> list[Any]:
+    """``"1e-3,1e-2"`` -> [0.001, 0.01]; empty items or bad values: a ValueError."""
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or not all(parts):
+        raise ValueError(
+            f"{option} must be a comma-separated list of {what}, got {text!r}"
+        )
+    try:
+        return [parse(p) for p in parts]
+    except ValueError:
+        raise ValueError(
+            f"{option} must be a comma-separated list of {what}, got {text!r}"
+        ) from None
+
+
+def _value(text: str) -> Any:
+    """A grid value: JSON (numbers, true, null) or else the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _command_line(ctx: click.Context) -> str:
+    """The options given on the command line, as a command that repeats them."""
+    parts = ["gdlab", ctx.info_name or ""]
+    for param in ctx.command.params:
+        name = param.name or ""
+        if ctx.get_parameter_source(name) != click.core.ParameterSource.COMMANDLINE:
+            continue
+        value, option = ctx.params[name], param.opts[0]
+        if isinstance(param, click.Option) and param.is_flag:
+            parts.append(option)
+        elif isinstance(value, tuple):
+            for item in value:
+                parts += [option, str(item)]
+        else:
+            parts += [option, str(value)]
+    return shlex.join(parts)
+
+
+@main.command("sweep")
+@click.option(
+    "--data",
+    default="digits",
+    show_default=True,
+    help="digits | fashion-mnist | mnist | regression",
+)
+@click.option("--data-path", default=None, help="folder with the IDX files")
+@click.option(
+    "--model",
+    default="mlp",
+    show_default=True,
+    help="mlp | mlp:64-32-10 | softmax | linear",
+)
+@click.option(
+    "--activation", default="relu", show_default=True, help="relu | tanh | sigmoid"
+)
+@click.option("--l2", default=0.0, show_default=True, type=float)
+@click.option("--schedule", default="constant", show_default=True, help="as for train")
+@click.option("--warmup-epochs", default=0.0, show_default=True, type=float)
+@click.option("--dtype", default="float32", show_default=True, help="float32 | float64")
+@click.option("--epochs", default=5, show_default=True, type=int)
+@click.option(
+    "--optimizers",
+    default="sgd,adam",
+    show_default=True,
+    help="comma-separated names; momentum and nesterov are SGD presets",
+)
+@click.option(
+    "--lrs",
+    default=None,
+    help="comma-separated learning rates [each optimizer's default]",
+)
+@click.option(
+    "--batch-sizes",
+    default="32",
+    show_default=True,
+    help="comma-separated; 'full' for batch GD",
+)
+@click.option(
+    "--seeds", default=3, show_default=True, type=int, help="seeds 0..N-1 per setting"
+)
+@click.option(
+    "--grid",
+    "extra",
+    multiple=True,
+    metavar="FIELD=V1,V2",
+    help="vary another RunSpec field too, e.g. --grid l2=0,1e-4",
+)
+@click.option(
+    "--sharpness",
+    is_flag=True,
+    help="measure λmax of the training loss at the end of each run",
+)
+@click.option("--sharpness-samples", default=1000, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=None,
+    type=int,
+    help="processes (or local Ray CPUs) [all cores]",
+)
+@click.option(
+    "--backend", default="local", show_default=True, type=click.Choice(["local", "ray"])
+)
+@click.option(
+    "--out", default=None, help="folder for sweep.db and the report [runs/sweep-DATA]"
+)
+@click.option("--quiet", is_flag=True, help="print only the table")
+def sweep_command(
+    optimizers: str,
+    lrs: str | None,
+    batch_sizes: str,
+    seeds: int,
+    extra: tuple[str, ...],
+    sharpness: bool,
+    sharpness_samples: int,
+    workers: int | None,
+    backend: str,
+    out: str | None,
+    quiet: bool,
+    **run: Any,
+) -> None:
+    """Train every combination of optimizers, learning rates, batch sizes and seeds
+    (in parallel processes, or on Ray); results go to SQLite as each run ends, so
+    running the same command again continues where it stopped. Prints a summary and
+    writes results.csv, the lr-sensitivity (and sharpness) plots and report.html.
+
+    \b
+    gdlab sweep --optimizers sgd,adam --lrs 1e-3,1e-2,1e-1 --batch-sizes 32,256 \\
+        --seeds 2 --epochs 5 --sharpness --workers 2 --out runs/sweep
+    """
+    from gdlab.lab import sweep
+
+    if seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    grid: dict[str, list[Any]] = {
+        "optimizer": _list("--optimizers", optimizers, str, "names"),
+    }
+    if lrs is not None:
+        grid["lr"] = _list("--lrs", lrs, float, "numbers")
+    grid["batch_size"] = _list(
+        "--batch-sizes", batch_sizes, lambda t: t if t == "full" else int(t), "integers"
+    )
+    grid["seed"] = list(range(seeds))
+    for item in extra:
+        name, sep, values = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise ValueError(f"--grid must look like FIELD=V1,V2, got {item!r}")
+        if name in grid:
+            raise ValueError(f"--grid {name} repeats a field the options already vary")
+        grid[name] = _list(f"--grid {name}", values, _value, "values")
+    base = RunSpec(**run)
+    folder = runs.writable_folder(out or f"runs/sweep-{base.data}")
+    try:
+        result = sweep.run(
+            base,
+            grid,
+            folder / "sweep.db",
+            workers=workers,
+            backend=backend,
+            sharpness=sharpness,
+            sharpness_samples=sharpness_samples,
+            progress=not quiet,
+            command=_command_line(click.get_current_context()),
+        )
+    except sweep.SweepError as error:
+        click.echo(f"gdlab: error: {error}", err=True)
+        sys.exit(1)
+    total = len(result.runs)
+    click.echo(
+        f"{total} runs: {result.already_done} were already done, {result.ran} ran now"
+    )
+    by = [a for a in result.axes if a != "seed"]
+    click.echo(sweep.format_table(result.summary(), by))
+    click.echo(f"report: {result.report}")

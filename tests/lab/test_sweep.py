@@ -1,0 +1,561 @@
+"""Sweeps: the grid, SQLite results, exact resume after kills, sharpness, reports."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from threadpoolctl import threadpool_limits
+
+from gdlab import lab, models
+from gdlab.experiment import RunSpec, build
+from gdlab.lab import sweep
+from gdlab.lab.sharpness import sharpness, training_loss
+from gdlab.train import History, fit
+
+BASE = RunSpec(data="digits", model="mlp:64-16-10", epochs=2, batch_size=64)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def without_time(history: History) -> dict[str, Any]:
+    """A history's numbers; wall-clock seconds are the only thing that may differ."""
+    d = history.to_dict()
+    d["epochs"] = [{k: v for k, v in e.items() if k != "seconds"} for e in d["epochs"]]
+    return d
+
+
+def direct(spec: RunSpec) -> tuple[History, Any]:
+    """fit() in this process, with one BLAS thread like every run of a sweep."""
+    run = build(spec)
+    with threadpool_limits(limits=1):
+        history = fit(
+            run.model, run.optimizer, run.dataset, **run.fit_arguments(), progress=False
+        )
+    return history, run
+
+
+def quiet(**kwargs: Any) -> dict[str, Any]:
+    return {"progress": False, "report": False, **kwargs}
+
+
+# --- the grid ------------------------------------------------------------------------
+
+
+def test_the_grid_is_a_cartesian_product_first_field_slowest() -> None:
+    grid = {"optimizer": ["sgd", "adam"], "lr": [1e-3, 1], "seed": [0, 1, 2]}
+    specs = sweep.expand(BASE, grid)
+    assert len(specs) == 12
+    assert [(s.optimizer, s.lr, s.seed) for s in specs[:4]] == [
+        ("sgd", 1e-3, 0),
+        ("sgd", 1e-3, 1),
+        ("sgd", 1e-3, 2),
+        ("sgd", 1.0, 0),
+    ]
+    assert specs[-1].optimizer == "adam" and specs[-1].seed == 2
+    assert all(s.model == "mlp:64-16-10" and s.epochs == 2 for s in specs)
+    # lr=1 and lr=1.0 are one run: numbers are normalized before the key is taken.
+    assert isinstance(specs[3].lr, float)
+    assert sweep.spec_key(BASE.replace(lr=1)) == sweep.spec_key(BASE.replace(lr=1.0))
+    keys = [sweep.spec_key(s) for s in specs]
+    assert len(set(keys)) == 12
+    assert RunSpec.from_dict(__import__("json").loads(keys[5])) == specs[5]
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        (
+            {"optimiser": ["sgd"]},
+            r"unknown grid field 'optimiser'; RunSpec's fields are data, data_path, "
+            r"model, .*optimizer, lr, .*seed",
+        ),
+        ({"lr": []}, r"sweep: grid\['lr'\] must be a non-empty list, got \[\]"),
+        ({"lr": "0.1"}, r"grid\['lr'\] must be a list of values, got '0.1'"),
+        ({"seed": [0, 1, 0]}, r"grid\['seed'\] must be distinct values"),
+        ({"lr": [0.1, -0.1]}, r"sweep: lr must be > 0, got -0.1"),
+        ({"optimizer": ["sgd", "adamm"]}, r"unknown optimizer 'adamm'"),
+        (
+            {"batch_size": [32, 0]},
+            r"sweep: run batch_size=0: num_batches: batch_size must be an integer >= 1",
+        ),
+        ({"seed": [-1]}, r"seed must be an integer >= 0, got -1"),
+        ({"model": ["mlp:64-10-3"]}, r"model: sizes must be"),
+        (["lr"], r"grid must be a mapping"),
+    ],
+)
+def test_bad_grids_are_refused_before_anything_runs(
+    tmp_path: Path, grid: Any, message: str
+) -> None:
+    store = tmp_path / "sweep.db"
+    with pytest.raises(ValueError, match=message):
+        sweep.run(BASE, grid, store, **quiet(workers=1))
+    assert not store.exists()
+
+
+def test_ray_missing_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    with pytest.raises(ValueError, match=r"pip install 'gdlab\[cluster\]'"):
+        sweep.run(BASE, {"seed": [0]}, tmp_path / "s.db", backend="ray", **quiet())
+    with pytest.raises(ValueError, match="backend must be one of local, ray"):
+        sweep.run(BASE, {"seed": [0]}, tmp_path / "s.db", backend="dask", **quiet())
+
+
+# --- results -------------------------------------------------------------------------
+
+
+def test_workers_give_the_histories_of_fit_in_this_process(tmp_path: Path) -> None:
+    grid = {"optimizer": ["sgd", "adam"], "seed": [0, 1]}
+    result = sweep.run(BASE, grid, tmp_path / "sweep.db", **quiet(workers=2))
+    assert result.ran == 4 and result.already_done == 0
+    assert {r.pid for r in result.runs} - {os.getpid()} == {r.pid for r in result.runs}
+    rows = result.rows()
+    assert [(r["optimizer"], r["seed"]) for r in rows] == [
+        ("sgd", 0),
+        ("sgd", 1),
+        ("adam", 0),
+        ("adam", 1),
+    ]
+    for spec, stored, row in zip(result.specs, result.runs, rows, strict=True):
+        history, _ = direct(spec)
+        assert without_time(stored.history) == without_time(history)
+        last = history.epochs[-1]
+        assert row["final_train_loss"] == last["train_loss"]
+        assert row["final_test_acc"] == last["test_acc"]
+        assert row["best_test_acc"] == max(e["test_acc"] for e in history.epochs)
+        assert (
+            row["lr"]
+            == spec.learning_rate
+            == {"sgd": 0.1, "adam": 1e-3}[spec.optimizer]
+        )
+        assert row["diverged"] is False and row["steps"] == 2 * 23
+        assert 0 < row["seconds"] < 30 and "lambda_max" not in row
+    # Two epochs of 23 steps: SGD at 0.1 is past chance (0.1), Adam at 1e-3 slower.
+    assert rows[0]["final_test_acc"] == pytest.approx(0.6194, abs=1e-4)
+    assert rows[0]["final_train_loss"] == pytest.approx(1.5459, abs=1e-4)
+    assert rows[2]["final_test_acc"] == pytest.approx(0.35, abs=1e-4)
+    # With the default BLAS threads fit() differs in the last bits only.
+    run = build(result.specs[3])
+    free = fit(run.model, run.optimizer, run.dataset, **run.fit_arguments())
+    np.testing.assert_allclose(
+        [e["train_loss"] for e in free.epochs],
+        [e["train_loss"] for e in result.runs[3].history.epochs],
+        rtol=1e-6,
+    )
+    # The same numbers straight from SQLite.
+    with sqlite3.connect(tmp_path / "sweep.db") as db:
+        got = db.execute(
+            "SELECT optimizer, lr, seed, final_train_loss FROM runs "
+            "WHERE json_extract(key, '$.optimizer') = 'adam' ORDER BY seed"
+        ).fetchall()
+    assert got == [
+        ("adam", 1e-3, s, r["final_train_loss"]) for s, r in enumerate(rows[2:])
+    ]
+
+
+def test_resume_runs_only_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = sweep.execute
+
+    def counting(key: str, options: Any) -> dict[str, Any]:
+        calls.append(key)
+        return real(key, options)
+
+    monkeypatch.setattr(sweep, "execute", counting)
+    store = tmp_path / "sweep.db"
+    base = BASE.replace(optimizer="sgd", epochs=1)
+    first = sweep.run(base, {"lr": [0.05], "seed": [0, 1]}, store, **quiet(workers=1))
+    assert (first.ran, first.already_done, len(calls)) == (2, 0, 2)
+    assert {r.pid for r in first.runs} == {os.getpid()}  # workers=1: in-process
+    stamps = {r.key: r.finished_at for r in first.runs}
+
+    again = sweep.run(base, {"lr": [0.05], "seed": [0, 1]}, store, **quiet(workers=1))
+    assert (again.ran, again.already_done, len(calls)) == (0, 2, 2)
+    assert [r.finished_at for r in again.runs] == list(stamps.values())
+
+    wider = sweep.run(
+        base, {"lr": [0.05, 0.2], "seed": [0, 1]}, store, **quiet(workers=1)
+    )
+    assert (wider.ran, wider.already_done, len(calls)) == (2, 2, 4)
+    assert len(wider.rows()) == 4 and sweep.Store(store).count() == 4
+    for run in wider.runs:
+        if run.key in stamps:
+            assert run.finished_at == stamps[run.key]
+        else:
+            assert run.finished_at > max(stamps.values())
+    assert calls[2:] == [sweep.spec_key(s) for s in wider.specs if s.lr == 0.2]
+
+
+def test_a_store_of_another_sweep_is_refused(tmp_path: Path) -> None:
+    store = tmp_path / "sweep.db"
+    base = BASE.replace(epochs=1)
+    sweep.run(base, {"lr": [0.01]}, store, **quiet(workers=1))
+    with pytest.raises(ValueError, match=r"different base spec .*epochs: 1 -> 2"):
+        sweep.run(base.replace(epochs=2), {"lr": [0.01]}, store, **quiet(workers=1))
+    with pytest.raises(ValueError, match=r"sharpness: False -> True"):
+        sweep.run(base, {"lr": [0.01]}, store, **quiet(workers=1, sharpness=True))
+    # A field that is a grid axis may differ in the base: the grid overrides it.
+    result = sweep.run(base.replace(lr=0.5), {"lr": [0.01]}, store, **quiet(workers=1))
+    assert result.ran == 0
+    # New axes extend the sweep; the runs already there are reused.
+    result = sweep.run(base, {"lr": [0.01], "seed": [0, 1]}, store, **quiet(workers=1))
+    assert (result.ran, result.already_done) == (1, 1)
+    assert sweep.Store(store).meta()["axes"] == ["lr", "seed"]
+
+
+def test_one_writer_at_a_time_and_only_real_stores(tmp_path: Path) -> None:
+    store = tmp_path / "sweep.db"
+    with (
+        sweep._exclusive(store),
+        pytest.raises(ValueError, match="another sweep is writing"),
+    ):
+        sweep.run(BASE, {"seed": [0]}, store, **quiet(workers=1))
+    other = tmp_path / "other.db"
+    other.write_bytes(b"not a database, just bytes" * 100)
+    with pytest.raises(ValueError, match="cannot open sweep store"):
+        sweep.run(BASE, {"seed": [0]}, other, **quiet(workers=1))
+    with sqlite3.connect(tmp_path / "foreign.db") as db:
+        db.execute("CREATE TABLE t (x)")
+    with pytest.raises(ValueError, match="is not a gdlab sweep store"):
+        sweep.run(BASE, {"seed": [0]}, tmp_path / "foreign.db", **quiet(workers=1))
+    with pytest.raises(ValueError, match="no sweep store at"):
+        sweep.Store(tmp_path / "missing.db")
+
+
+# --- kills ---------------------------------------------------------------------------
+
+KILL_BASE = RunSpec(data="digits", model="mlp:64-32-10", epochs=4, batch_size=16)
+KILL_GRID = {"optimizer": ["sgd", "adam"], "lr": [0.01, 0.1], "seed": [0, 1, 2]}
+
+
+def start_sweep(store: Path) -> subprocess.Popen[str]:
+    script = textwrap.dedent(
+        f"""
+        from gdlab.experiment import RunSpec
+        from gdlab.lab import sweep
+
+        if __name__ == "__main__":
+            sweep.run(
+                RunSpec(**{KILL_BASE.to_dict()!r}),
+                {KILL_GRID!r},
+                {str(store)!r},
+                workers=2,
+                progress=False,
+                report=False,
+            )
+        """
+    )
+    path = store.parent / "go.py"
+    path.write_text(script)
+    return subprocess.Popen(
+        [sys.executable, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finished_runs(store: Path) -> list[tuple[str, int]]:
+    if not store.exists():
+        return []
+    try:
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5) as db:
+            return db.execute("SELECT key, pid FROM runs").fetchall()
+    except sqlite3.OperationalError:  # the schema is not there yet
+        return []
+
+
+def wait_for_runs(store: Path, n: int, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 120
+    while len(finished_runs(store)) < n:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the sweep made no progress"
+        time.sleep(0.02)
+
+
+def gone(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return bool(re.search(r"^State:\s+Z", status, re.MULTILINE))  # a zombie
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> sweep.SweepResult:
+    store = tmp_path_factory.mktemp("whole") / "sweep.db"
+    return sweep.run(KILL_BASE, KILL_GRID, store, **quiet(workers=1))
+
+
+def assert_same_sweep(a: sweep.SweepResult, b: sweep.SweepResult) -> None:
+    assert [r.key for r in a.runs] == [r.key for r in b.runs]
+    for x, y in zip(a.runs, b.runs, strict=True):
+        assert without_time(x.history) == without_time(y.history)
+        assert {k: v for k, v in x.metrics.items() if k != "seconds"} == {
+            k: v for k, v in y.metrics.items() if k != "seconds"
+        }
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_killed_parent_loses_no_finished_run_and_resumes_exactly(
+    tmp_path: Path, uninterrupted: sweep.SweepResult
+) -> None:
+    store = tmp_path / "sweep.db"
+    proc = start_sweep(store)
+    wait_for_runs(store, 3, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    before = finished_runs(store)
+    total = len(uninterrupted.runs)
+    assert 3 <= len(before) < total
+    # Orphaned workers notice and exit instead of waiting forever.
+    deadline = time.monotonic() + 10
+    while not all(gone(pid) for _, pid in before):
+        assert time.monotonic() < deadline, "workers outlived their parent"
+        time.sleep(0.05)
+    # Every stored run is whole, and equal to the same run of an uninterrupted sweep.
+    stored = {r.key: r for r in sweep.Store(store).runs()}
+    expected = {r.key: r for r in uninterrupted.runs}
+    for key, run in stored.items():
+        assert without_time(run.history) == without_time(expected[key].history)
+    resumed = sweep.run(KILL_BASE, KILL_GRID, store, **quiet(workers=2))
+    assert (resumed.already_done, resumed.ran) == (len(before), total - len(before))
+    assert_same_sweep(resumed, uninterrupted)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_killed_worker_stops_the_sweep_and_a_rerun_completes_it(
+    tmp_path: Path, uninterrupted: sweep.SweepResult
+) -> None:
+    store = tmp_path / "sweep.db"
+    proc = start_sweep(store)
+    wait_for_runs(store, 1, proc)
+    worker = finished_runs(store)[0][1]
+    os.kill(worker, signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "SweepError: sweep stopped: a worker process died" in err
+    assert "run the same sweep again to continue" in err
+    done = len(finished_runs(store))
+    assert 1 <= done < len(uninterrupted.runs)
+    resumed = sweep.run(KILL_BASE, KILL_GRID, store, **quiet(workers=2))
+    assert resumed.already_done == done
+    assert_same_sweep(resumed, uninterrupted)
+
+
+# --- sharpness -----------------------------------------------------------------------
+
+
+def test_sharpness_grows_with_the_batch_size(tmp_path: Path) -> None:
+    """Keskar et al.'s measurement: tanh MLP, SGD lr 0.1, the same 10 epochs for
+    every batch size; λmax at the final weights rises from about 1.8 (batch 16) to
+    about 3.2 (batch 256) for every seed. (The larger batches take fewer steps and
+    end at a higher loss: this is the equal-epochs comparison of the paper.)"""
+    base = RunSpec(
+        model="mlp:64-32-10", activation="tanh", optimizer="sgd", lr=0.1, epochs=10
+    )
+    grid = {"batch_size": [16, 64, 256], "seed": [0, 1, 2]}
+    result = sweep.run(
+        base, grid, tmp_path / "sweep.db", workers=1, sharpness=True, progress=False
+    )
+    lam = {(r["batch_size"], r["seed"]): r["lambda_max"] for r in result.rows()}
+    for seed in (0, 1, 2):
+        assert 1.4 < lam[16, seed] < 2.1 < lam[64, seed] < 2.8 < lam[256, seed] < 3.6
+        assert lam[256, seed] > 1.6 * lam[16, seed]
+    # The stored value is hessian_top_eigenvalues of the training loss at the final
+    # weights, float64, on the first 1,000 training samples.
+    _, run = direct(base.replace(batch_size=64, seed=1))
+    model = run.model.astype(np.float64)
+    X, y = run.dataset.X_train[:1000].astype(np.float64), run.dataset.y_train[:1000]
+    with threadpool_limits(limits=1):
+        values = lab.hessian_top_eigenvalues(
+            lambda _: model.loss_and_grad(X, y), model.params, 1
+        )
+        measured = sharpness(run.model, run.dataset.X_train, run.dataset.y_train)
+    assert isinstance(values, np.ndarray)
+    assert lam[64, 1] == values[0] == measured
+    # ... and the report draws it.
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2
+    assert "Sharpness against batch size" in page
+    assert (tmp_path / "sharpness.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.fixture
+def relu_model() -> Iterator[tuple[models.MLP, np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(3)
+    model = models.MLP([5, 7, 6, 3], activation="relu", l2=0.01, seed=2)
+    X = rng.standard_normal((40, 5))
+    y = rng.integers(0, 3, 40)
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield model, X, y
+    torch.set_default_dtype(old)
+
+
+def test_relu_sharpness_is_the_exact_hessian_of_autograd(
+    relu_model: tuple[models.MLP, np.ndarray, np.ndarray],
+) -> None:
+    model, X, y = relu_model
+    frozen = training_loss(model, X, y)
+    value, grads = frozen(model.params)
+    expected_value, expected = model.loss_and_grad(X, y)
+    assert value == pytest.approx(expected_value, rel=1e-14)
+    for name in model.params:
+        np.testing.assert_allclose(grads[name], expected[name], rtol=1e-12, atol=1e-15)
+
+    p = model.params
+    names = list(p)
+
+    def loss(flat: torch.Tensor) -> torch.Tensor:
+        parts, offset = {}, 0
+        for name in names:
+            size = p[name].size
+            parts[name] = flat[offset : offset + size].reshape(p[name].shape)
+            offset += size
+        a = torch.as_tensor(X)
+        for k in (1, 2):
+            a = torch.relu(a @ parts[f"W{k}"] + parts[f"b{k}"])
+        z = a @ parts["W3"] + parts["b3"]
+        penalty = sum((parts[f"W{k}"] ** 2).sum() for k in (1, 2, 3))
+        return torch.nn.functional.cross_entropy(z, torch.as_tensor(y)) + 0.005 * (
+            penalty
+        )
+
+    flat = torch.as_tensor(np.concatenate([p[n].ravel() for n in names]))
+    hessian = torch.autograd.functional.hessian(loss, flat).numpy()
+    exact = np.linalg.eigvalsh(hessian)[-1]
+    assert sharpness(model, X, y) == pytest.approx(exact, rel=1e-7)
+
+
+# --- reports -------------------------------------------------------------------------
+
+
+def test_the_report_marks_divergence_and_is_redrawn_from_the_store(
+    tmp_path: Path,
+) -> None:
+    """Regression with plain SGD: lr 2 overflows (the loss goes to inf) for both
+    seeds; the plot marks it and the table shows it."""
+    base = RunSpec(data="synthetic-regression", model="linear", optimizer="sgd")
+    base = base.replace(epochs=10, batch_size=32)
+    grid = {"lr": [0.03, 0.3, 2.0], "seed": [0, 1]}
+    result = sweep.run(base, grid, tmp_path / "sweep.db", workers=1, progress=False)
+    rows = result.rows()
+    assert [r["diverged"] for r in rows] == [False] * 4 + [True] * 2
+    assert all(r["final_test_acc"] is None for r in rows)
+    assert rows[2]["final_train_loss"] < 0.02  # noise 0.1: MSE about 0.01
+    assert result.report == tmp_path / "report.html"
+    page = result.report.read_text()
+    assert page.count("data:image/png;base64,") == 1  # lr sensitivity only
+    runs_table = page[
+        page.index('<table id="runs">') : page.index(
+            "</table>", page.index('<table id="runs">')
+        )
+    ]
+    assert runs_table.count("<tr class=") == 6
+    assert runs_table.count('<tr class="diverged">') == 2
+    with open(tmp_path / "results.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [float(r["lr"]) for r in table] == [0.03, 0.03, 0.3, 0.3, 2.0, 2.0]
+    assert [r["diverged"] for r in table] == ["False"] * 4 + ["True"] * 2
+    assert float(table[0]["final_train_loss"]) == rows[0]["final_train_loss"]
+    with open(tmp_path / "summary.csv", newline="") as f:
+        summary = list(csv.DictReader(f))
+    assert [int(r["diverged"]) for r in summary] == [0, 0, 2]
+    # Everything can be redrawn from sweep.db alone.
+    first = {n: (tmp_path / n).read_bytes() for n in ("results.csv", "summary.csv")}
+    for name in ("results.csv", "summary.csv", "report.html", "lr_sensitivity.png"):
+        (tmp_path / name).unlink()
+    assert sweep.write_report(tmp_path / "sweep.db") == tmp_path / "report.html"
+    assert {n: (tmp_path / n).read_bytes() for n in first} == first
+    assert (tmp_path / "lr_sensitivity.png").stat().st_size > 20_000
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
+def test_the_report_opens_in_a_browser_with_every_figure(tmp_path: Path) -> None:
+    base = RunSpec(model="mlp:64-16-10", activation="tanh", optimizer="sgd", epochs=2)
+    grid = {"lr": [0.05, 0.2], "batch_size": [16, 128], "seed": [0, 1]}
+    result = sweep.run(
+        base, grid, tmp_path / "sweep.db", workers=2, sharpness=True, progress=False
+    )
+    assert result.report is not None
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--virtual-time-budget=5000",
+                f"--user-data-dir={profile}",
+                "--dump-dom",
+                result.report.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+    body = re.search(r"<body[^>]*>", dom)
+    assert body is not None
+    assert 'data-figures="3"' in body.group(0)
+    assert 'data-figures-loaded="3"' in body.group(0)
+    runs_table = dom[dom.index('<table id="runs">') :]
+    assert runs_table[: runs_table.index("</table>")].count("<tr class=") == 8
+
+
+# --- Ray -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ray_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Ray's session files and its auth token under one short temporary folder."""
+    pytest.importorskip("ray")
+    with tempfile.TemporaryDirectory(prefix="ray", dir="/tmp") as folder:
+        monkeypatch.setenv("RAY_TMPDIR", folder)
+        monkeypatch.setenv("HOME", folder)
+        monkeypatch.delenv("RAY_ADDRESS", raising=False)
+        yield Path(folder)
+
+
+@pytest.mark.slow
+def test_ray_gives_the_rows_of_local_processes(
+    tmp_path: Path, ray_sandbox: Path
+) -> None:
+    import ray
+
+    grid = {"optimizer": ["sgd", "adam"], "seed": [0, 1]}
+    local = sweep.run(BASE, grid, tmp_path / "local.db", **quiet(workers=1))
+    remote = sweep.run(
+        BASE, grid, tmp_path / "ray.db", **quiet(workers=2, backend="ray")
+    )
+    assert not ray.is_initialized()  # the cluster it started is shut down
+    assert_same_sweep(remote, local)
+    assert {r.pid for r in remote.runs}.isdisjoint({os.getpid()})
+    assert any(ray_sandbox.iterdir())  # its files went to the sandbox
