@@ -165,6 +165,11 @@ def hessian_top_eigenvalues(
         seed: seeds the Lanczos start vector, for reproducible results.
         return_vectors: also return the eigenvectors, shape ``(n, k)``.
 
+    Warning: the products are central differences of gradients, so a loss with
+    kinks (a ReLU network) can report spurious curvature where a perturbation
+    crosses one; :func:`gdlab.lab.sharpness.sharpness` freezes the ReLU pattern
+    for that case.
+
     ``eigsh`` with a ``LinearOperator`` of Hessian-vector products does the work;
     when ``k`` is not below the number of parameters it applies the products to
     the unit vectors and solves the small dense problem instead.
