@@ -92,6 +92,15 @@ def _cell(row: Mapping[str, Any], key: str, digits: int) -> str:
     return f"{value:.{digits}f} ± {row[f'{key}_std']:.{digits}f}"
 
 
+def render(template: str, **fields: str) -> str:
+    """Fill ``template`` (a file of this package) and the shared ``report.css``."""
+    package = resources.files("gdlab.report")
+    style = package.joinpath("report.css").read_text()
+    return Template(package.joinpath(template).read_text()).substitute(
+        style=style, **fields
+    )
+
+
 def comparison_report(
     results: Mapping[str, Any], folder: str | Path, *, command: str = "gdlab compare"
 ) -> Path:
@@ -162,10 +171,8 @@ def comparison_report(
         f"{seeds} seed{'s' if seeds != 1 else ''}, {spec['dtype']}, "
         f"schedule {spec['schedule']}"
     )
-    template = Template(
-        resources.files("gdlab.report").joinpath("template.html").read_text()
-    )
-    page = template.substitute(
+    page = render(
+        "template.html",
         title=html.escape(f"Optimizer comparison on {spec['data']}"),
         subtitle=subtitle,
         header=header,

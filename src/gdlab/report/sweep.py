@@ -13,9 +13,7 @@ import html
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
-from string import Template
 from typing import Any
 
 from matplotlib.axes import Axes
@@ -24,6 +22,7 @@ from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 
 from gdlab import checkpoint
+from gdlab.report.html import render
 from gdlab.report.plots import _colors, _save
 
 Row = Mapping[str, Any]
@@ -472,10 +471,8 @@ def sweep_report(
         f"{len(rows)} runs over {', '.join(axes) or 'nothing'}; fixed: "
         + ", ".join(fixed)
     )
-    template = Template(
-        resources.files("gdlab.report").joinpath("sweep_template.html").read_text()
-    )
-    page = template.substitute(
+    page = render(
+        "sweep_template.html",
         title=html.escape(f"Sweep on {base.get('data', '?')}"),
         subtitle=html.escape(subtitle),
         summary=_table(summary_header, summary_rows),
