@@ -54,7 +54,8 @@ def _labelled(owner: str, curves: object) -> dict[str, Curve]:
     return items
 
 
-def _save(fig: Figure, path: str | Path) -> Path:
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Render ``fig`` on the Agg canvas into the PNG ``path`` (folders created)."""
     out = Path(path)
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True)
@@ -97,7 +98,7 @@ def plot_schedules(
     handles, labels = ax.get_legend_handles_labels()
     wrapped = [textwrap.fill(label, 100, subsequent_indent="    ") for label in labels]
     fig.legend(handles, wrapped, loc="outside lower center", fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_schedule_grid(
@@ -133,7 +134,7 @@ def plot_schedule_grid(
     for k in range(len(data), rows * cols):
         axes[k // cols][k % cols].set_visible(False)
     fig.suptitle(f"{title} ({n} steps)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # --- training curves ------------------------------------------------------------------
@@ -151,7 +152,8 @@ def ema(values: Sequence[float], beta: float) -> list[float]:
     return out
 
 
-def _colors(labels: Sequence[str]) -> dict[str, Any]:
+def label_colors(labels: Sequence[str]) -> dict[str, Any]:
+    """One qualitative colour per label (tab10, or tab20 past ten labels)."""
     cmap = matplotlib.colormaps["tab20" if len(labels) > 10 else "tab10"]
     return {label: cmap(k % cmap.N) for k, label in enumerate(labels)}
 
@@ -166,7 +168,7 @@ def plot_loss_curves(
         _checks.fail(owner, "losses", "at least one curve", losses)
     fig = Figure(figsize=(11.0, 4.8), layout="constrained")
     ax = fig.add_subplot()
-    colors = _colors(list(losses))
+    colors = label_colors(list(losses))
     longest = max(len(v) for v in losses.values())
     beta = min(0.98, max(0.0, 1.0 - 20.0 / max(longest, 1)))
     for label, values in losses.items():
@@ -181,7 +183,7 @@ def plot_loss_curves(
     ax.set_title(f"{title} — EMA β = {beta:.2f}")
     ax.grid(True, which="both", alpha=0.25)
     fig.legend(loc="outside right upper", fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_accuracy(
@@ -197,7 +199,7 @@ def plot_accuracy(
         _checks.fail(owner, "epochs", "at least one curve", epochs)
     fig = Figure(figsize=(11.0, 4.8), layout="constrained")
     ax = fig.add_subplot()
-    colors = _colors(list(epochs))
+    colors = label_colors(list(epochs))
     for label, (x, train, test) in epochs.items():
         ax.plot(x, train, color=colors[label], linewidth=1.6, label=label)
         ax.plot(x, test, color=colors[label], linewidth=1.6, linestyle="--")
@@ -208,7 +210,7 @@ def plot_accuracy(
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     fig.legend(loc="outside right upper", fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_lrs(
@@ -220,7 +222,7 @@ def plot_lrs(
         _checks.fail(owner, "lrs", "at least one curve", lrs)
     fig = Figure(figsize=(8.0, 5.0), layout="constrained")
     ax = fig.add_subplot()
-    colors = _colors(list(lrs))
+    colors = label_colors(list(lrs))
     for label, values in lrs.items():
         ax.plot(
             range(1, len(values) + 1),
@@ -235,7 +237,7 @@ def plot_lrs(
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.25)
     fig.legend(loc="outside right upper", fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_summary(
@@ -252,7 +254,7 @@ def plot_summary(
     ordered = sorted(values.items(), key=lambda kv: kv[1][0])
     fig = Figure(figsize=(8.0, 0.42 * len(ordered) + 1.4), layout="constrained")
     ax = fig.add_subplot()
-    colors = _colors(list(values))
+    colors = label_colors(list(values))
     labels = [k for k, _ in ordered]
     means = [v[0] for _, v in ordered]
     ax.barh(
@@ -268,7 +270,7 @@ def plot_summary(
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(True, axis="x", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 __all__ = [

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
 from gdlab import _checks, surfaces
+from gdlab.report.plots import label_colors, save_figure
 
 F64 = NDArray[np.float64]
 Paths = Mapping[str, ArrayLike]
@@ -30,13 +31,6 @@ def _out(path: str | Path) -> Path:
     out = Path(path)
     if not out.parent.exists():
         out.parent.mkdir(parents=True)
-    return out
-
-
-def _save(fig: Figure, path: str | Path) -> Path:
-    out = _out(path)
-    FigureCanvasAgg(fig)
-    fig.savefig(out, format="png", dpi=120)
     return out
 
 
@@ -81,11 +75,6 @@ def _levels(f: surfaces.Surface, z: F64, count: int = 30) -> F64:
         span = hi - base
         return np.asarray(base + np.geomspace(span * 1e-4, span, count))
     return np.linspace(lo, hi, count)
-
-
-def _colors(n: int) -> list[Any]:
-    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
-    return [cmap(k % cmap.N) for k in range(n)]
 
 
 def _contour(
@@ -155,7 +144,9 @@ def _leaving(p: F64, xs: F64, ys: F64) -> F64:
 
 def _draw_paths(ax: Axes, paths: Mapping[str, F64], xs: F64, ys: F64) -> None:
     many = max(len(p) for p in paths.values()) > 60
-    for color, (label, p) in zip(_colors(len(paths)), paths.items(), strict=True):
+    for color, (label, p) in zip(
+        label_colors(list(paths)).values(), paths.items(), strict=True
+    ):
         shown = _leaving(p, xs, ys)
         ax.plot(
             shown[:, 0],
@@ -211,7 +202,7 @@ def plot_trajectories(
         *ax.get_legend_handles_labels(), loc="outside right upper", fontsize="small"
     )
     fig.suptitle(_title(surface, title, data))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _surface3d(
@@ -234,7 +225,9 @@ def _surface3d(
         zorder=1,
     )
     zmin, zmax = float(np.min(z)), float(np.max(z))
-    for color, (label, p) in zip(_colors(len(paths)), paths.items(), strict=True):
+    for color, (label, p) in zip(
+        label_colors(list(paths)).values(), paths.items(), strict=True
+    ):
         inside = _in_view(p, xs, ys)
         q = np.where(inside[:, None], p, np.nan)
         zq = np.where(inside, f.value(np.where(inside[:, None], p, 0.0)), np.nan)
@@ -300,7 +293,7 @@ def animate_trajectories(
     _landmarks(ax, surface, [p[0] for p in data.values()])
     lines = []
     heads = []
-    for color, label in zip(_colors(len(data)), data, strict=True):
+    for color, label in zip(label_colors(list(data)).values(), data, strict=True):
         (line,) = ax.plot([], [], "-", color=color, linewidth=1.8, label=label)
         (head,) = ax.plot([], [], "o", color=color, markersize=7)
         lines.append(line)
@@ -402,7 +395,7 @@ def plot_loss_grid(
         title
         or f"{grid.surface}: {what}, final loss after {grid.steps} steps from {start}"
     )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 __all__ = ["animate_trajectories", "plot_loss_grid", "plot_trajectories"]

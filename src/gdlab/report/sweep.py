@@ -23,7 +23,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from gdlab import checkpoint
 from gdlab.report.html import render
-from gdlab.report.plots import _colors, _save
+from gdlab.report.plots import label_colors, save_figure
 
 Row = Mapping[str, Any]
 METRIC_NAMES = (
@@ -96,7 +96,7 @@ def _styles(
 ) -> dict[str, tuple[Any, str, str]]:
     """Color by optimizer, line style and marker by the other values."""
     optimizers = list(dict.fromkeys(str(r.get("optimizer")) for r in rows))
-    colors = _colors(optimizers)
+    colors = label_colors(optimizers)
     rest = list(dict.fromkeys(label.partition(", ")[2] for label in lines))
     out = {}
     for label in lines:
@@ -216,7 +216,7 @@ def plot_lr_sensitivity(rows: Sequence[Row], path: str | Path) -> Path | None:
     fig.suptitle("Learning-rate sensitivity (mean ± std over seeds)")
     handles, labels = panels[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right upper", fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_sharpness(rows: Sequence[Row], path: str | Path) -> Path | None:
@@ -257,7 +257,7 @@ def plot_sharpness(rows: Sequence[Row], path: str | Path) -> Path | None:
     ax.set_title("Sharpness at the final weights vs batch size")
     ax.grid(True, which="both", alpha=0.25)
     fig.legend(loc="outside right upper", fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_sharpness_accuracy(rows: Sequence[Row], path: str | Path) -> Path | None:
@@ -273,7 +273,7 @@ def plot_sharpness_accuracy(rows: Sequence[Row], path: str | Path) -> Path | Non
     if len(points) < 2:
         return None
     sizes = sorted({_text(r["batch_size"]) for r in points}, key=_size_order)
-    colors = _colors(sizes)
+    colors = label_colors(sizes)
     fig = Figure(figsize=(8.5, 5.0), layout="constrained")
     ax = fig.add_subplot()
     optimizers = list(dict.fromkeys(str(r["optimizer"]) for r in points))
@@ -301,7 +301,7 @@ def plot_sharpness_accuracy(rows: Sequence[Row], path: str | Path) -> Path | Non
     ax.set_title("Generalization against sharpness")
     ax.grid(True, which="both", alpha=0.25)
     fig.legend(loc="outside right upper", fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _size_order(text: str) -> tuple[int, float]:
