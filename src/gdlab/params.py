@@ -49,13 +49,15 @@ class Params(Mapping[str, Array]):
                 raise ValueError(
                     f"Params: names must be non-empty strings, got {name!r}"
                 )
-            a = np.asarray(value, dtype=dtype)
-            if dtype is None and not np.issubdtype(a.dtype, np.floating):
-                a = a.astype(np.float64)
-            if not np.issubdtype(a.dtype, np.floating):
-                raise ValueError(
-                    f"Params: {name} must be a float array, got dtype {a.dtype}"
+            try:
+                a = np.asarray(value, dtype=dtype)
+            except (TypeError, ValueError):  # ragged nesting, or not numbers at all
+                a = np.asarray(None)
+            if a.dtype.kind not in ("f" if dtype is not None else "fiu"):
+                raise ValueError(  # complex, bool, object, text: no
+                    f"Params: {name} must be a real array, got dtype {a.dtype}"
                 )
+            a = a if a.dtype.kind == "f" else a.astype(np.float64)
             converted[name] = a
         sizes: dict[np.dtype[np.floating], int] = {}
         slots: dict[str, Slot] = {}

@@ -355,15 +355,18 @@ BAD_GRADS = [
     (
         "shape",
         lambda g: {**g, "b": np.zeros(3)},
-        r"grads\['b'\] must have shape \(2,\) and dtype float64, got shape \(3,\)",
+        r"grads\['b'\] must be a real array of shape \(2,\), "
+        r"got shape \(3,\) and dtype float64$",
     ),
     (
-        "dtype",
-        lambda g: {**g, "b": np.zeros(2, np.float32)},
-        r"grads\['b'\] must have shape \(2,\) and dtype float64, "
-        r"got shape \(2,\) and dtype float32",
+        "complex",
+        lambda g: {**g, "b": np.zeros(2, np.complex128)},
+        r"grads\['b'\] must be a real array of shape \(2,\), "
+        r"got shape \(2,\) and dtype complex128",
     ),
-    ("type", lambda g: {**g, "b": [0.0, 0.0]}, r"grads\['b'\] must have shape"),
+    ("text", lambda g: {**g, "b": ["a", "b"]}, r"got shape \(2,\) and dtype <U1"),
+    ("ragged", lambda g: {**g, "b": [0.0, [1.0]]}, r"got list$"),
+    ("none", lambda g: {**g, "b": None}, r"got NoneType$"),
 ]
 
 

@@ -6,7 +6,7 @@ import math
 from typing import Any, ClassVar
 
 from gdlab import _checks
-from gdlab.optim.base import Group, Optimizer
+from gdlab.optim.base import Group, Optimizer, State
 from gdlab.optim.kernel import elementwise, prange
 from gdlab.params import Array
 
@@ -76,6 +76,11 @@ class Adadelta(Optimizer):
         "maximize": _checks.flag,
     }
 
+    state_spec: ClassVar[dict[str, str]] = {
+        "square_avg": "nonnegative",
+        "acc_delta": "nonnegative",
+    }
+
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"square_avg": 0.0, "acc_delta": 0.0}
 
@@ -86,7 +91,7 @@ class Adadelta(Optimizer):
         lr: float,
         p: Array,
         g: Array,
-        state: dict[str, Array],
+        state: State,
     ) -> None:
         _adadelta(
             p,

@@ -6,7 +6,7 @@ import math
 from typing import Any, ClassVar
 
 from gdlab import _checks
-from gdlab.optim.base import Group, Optimizer
+from gdlab.optim.base import Group, Optimizer, State
 from gdlab.optim.kernel import elementwise, prange
 from gdlab.params import Array
 
@@ -76,6 +76,8 @@ class Adagrad(Optimizer):
         "maximize": _checks.flag,
     }
 
+    state_spec: ClassVar[dict[str, str]] = {"sum": "nonnegative"}
+
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"sum": group["initial_accumulator_value"]}
 
@@ -86,7 +88,7 @@ class Adagrad(Optimizer):
         lr: float,
         p: Array,
         g: Array,
-        state: dict[str, Array],
+        state: State,
     ) -> None:
         clr = lr / (1 + (step - 1) * group["lr_decay"])
         _adagrad(

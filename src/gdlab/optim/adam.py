@@ -6,7 +6,7 @@ import math
 from typing import Any, ClassVar
 
 from gdlab import _checks
-from gdlab.optim.base import Group, Optimizer
+from gdlab.optim.base import Group, Optimizer, State, unused
 from gdlab.optim.kernel import elementwise, prange
 from gdlab.params import Array
 
@@ -112,6 +112,12 @@ class Adam(Optimizer):
         """Whether weight decay multiplies the weights (AdamW) or joins the gradient."""
         return bool(group["decoupled_weight_decay"])
 
+    state_spec: ClassVar[dict[str, str]] = {
+        "exp_avg": "real",
+        "exp_avg_sq": "nonnegative",
+        "max_exp_avg_sq": "nonnegative",
+    }
+
     def initial_state(self, group: Group) -> dict[str, float]:
         state = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
         return {**state, "max_exp_avg_sq": 0.0} if group["amsgrad"] else state
@@ -123,7 +129,7 @@ class Adam(Optimizer):
         lr: float,
         p: Array,
         g: Array,
-        state: dict[str, Array],
+        state: State,
     ) -> None:
         beta1, beta2 = group["betas"]
         _adam(
@@ -131,7 +137,7 @@ class Adam(Optimizer):
             g,
             state["exp_avg"],
             state["exp_avg_sq"],
-            state.get("max_exp_avg_sq", p[:0]),
+            state.get("max_exp_avg_sq", unused(p)),
             lr,
             beta1,
             beta2,

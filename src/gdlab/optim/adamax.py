@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from gdlab import _checks
-from gdlab.optim.base import Group, Optimizer
+from gdlab.optim.base import Group, Optimizer, State
 from gdlab.optim.kernel import elementwise, prange
 from gdlab.params import Array
 
@@ -70,6 +70,8 @@ class Adamax(Optimizer):
         "maximize": _checks.flag,
     }
 
+    state_spec: ClassVar[dict[str, str]] = {"exp_avg": "real", "exp_inf": "nonnegative"}
+
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"exp_avg": 0.0, "exp_inf": 0.0}
 
@@ -80,7 +82,7 @@ class Adamax(Optimizer):
         lr: float,
         p: Array,
         g: Array,
-        state: dict[str, Array],
+        state: State,
     ) -> None:
         beta1, beta2 = group["betas"]
         _adamax(

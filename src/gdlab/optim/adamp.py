@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from gdlab import _checks
-from gdlab.optim.base import Group, Optimizer
+from gdlab.optim.base import Group, Optimizer, State
 from gdlab.params import Array
 
 
@@ -95,6 +95,11 @@ class AdamP(Optimizer):
     }
     elementwise = False
 
+    state_spec: ClassVar[dict[str, str]] = {
+        "exp_avg": "real",
+        "exp_avg_sq": "nonnegative",
+    }
+
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0}
 
@@ -105,7 +110,7 @@ class AdamP(Optimizer):
         lr: float,
         p: Array,
         g: Array,
-        state: dict[str, Array],
+        state: State,
     ) -> None:
         beta1, beta2 = group["betas"]
         eps = group["eps"]

@@ -2,13 +2,22 @@
 or a schedule), state keyed by parameter name, and the fused loop over buffers.
 
 A subclass states its hyperparameters (``defaults``) and their ``constraints``,
-names its per-element state (``initial_state``) and applies its update rule to one
-flat buffer (``update``). Everything else lives here, once.
+names its state (``state_spec``, ``initial_state``) and applies its update rule to
+one flat buffer (``update``). Everything else lives here, once.
+
+Editing ``param_groups`` between steps works as in torch.optim: each ``step()``
+checks a group again when its hyperparameters changed (a bad value is a ValueError
+before anything moves) and creates the state that the group needs from then on —
+SGD's momentum buffer switched on later starts at the gradient, as in torch; state
+that torch would fail to find (Adam's ``max_exp_avg_sq`` when AMSGrad is switched
+on, RMSprop's ``grad_avg`` or ``momentum_buffer``) starts at its initial value at
+that step. State that is no longer needed is kept, so switching back resumes it.
 """
 
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +35,18 @@ LearningRate = float | Schedule
 ParamsLike = Mapping[str, Array]
 Group = dict[str, Any]
 
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+STATE_KINDS = ("real", "nonnegative", "scalar")
+
+
+class State(dict[str, Array]):
+    """One segment's state arrays by key; ``fresh`` holds the keys created since
+    the segment's last update (SGD starts a new momentum buffer at the gradient)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fresh: set[str] = set()
+
 
 @dataclass
 class _Segment:
@@ -34,16 +55,32 @@ class _Segment:
     names: tuple[str, ...]
     param: Array
     source: Params | None = None  # the Params the buffer belongs to, if any
-    state: dict[str, Array] = field(default_factory=dict)
+    state: State = field(default_factory=State)
 
 
 def _checked(owner: str, name: str, a: object, *, flat: bool) -> Array:
     """The array itself (flattened to a view if ``flat``), after checking it."""
     if not isinstance(a, np.ndarray) or not np.issubdtype(a.dtype, np.floating):
         _checks.fail(owner, f"params[{name!r}]", "a float array", type(a).__name__)
+    if a.dtype not in SUPPORTED_DTYPES:
+        _checks.fail(owner, f"params[{name!r}]", "float32 or float64", str(a.dtype))
     if not a.flags.c_contiguous or not a.flags.writeable:
         _checks.fail(owner, f"params[{name!r}]", "C-contiguous and writeable", a.shape)
     return a.reshape(-1) if flat else a
+
+
+def _check_disjoint(owner: str, arrays: Mapping[str, Array]) -> None:
+    """Refuse two parameters that share memory: one would be updated twice."""
+    spans = sorted(
+        (a.ctypes.data, a.ctypes.data + a.nbytes, name)
+        for name, a in arrays.items()
+        if a.size > 0
+    )
+    for (_, end, first), (start, _, second) in itertools.pairwise(spans):
+        if start < end:
+            _checks.fail(
+                owner, "params", "arrays that share no memory", [first, second]
+            )
 
 
 def _describe(value: object) -> object:
@@ -54,17 +91,36 @@ def _describe(value: object) -> object:
     return value
 
 
+def _as_array(value: object) -> np.ndarray[Any, Any]:
+    """``value`` as an array; an object array when it is no array of numbers."""
+    if isinstance(value, np.ndarray):
+        return value
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError):  # ragged nesting, or not numbers at all
+        return np.asarray(None)
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal as hyperparameter values (an array never compares equal)."""
+    return a is b or (type(a) is type(b) and not isinstance(a, np.ndarray) and a == b)
+
+
 class Optimizer:
     """Base class: ``opt.step(grads)`` updates the parameters in place.
 
-    ``params`` is a mapping name -> float array (a :class:`~gdlab.Params` is updated
-    in one fused pass per dtype buffer), or a list of group dicts
+    ``params`` is a mapping name -> float32/float64 array (a :class:`~gdlab.Params`
+    is updated in one fused pass per dtype buffer), or a list of group dicts
     ``{"params": mapping, **hyperparameters}`` whose values override the defaults.
     """
 
     defaults: ClassVar[dict[str, Any]] = {}
     constraints: ClassVar[dict[str, Callable[[str, str, Any], Any]]] = {}
     """Hyperparameter -> check returning the value to keep (lr is checked apart)."""
+    state_spec: ClassVar[dict[str, str]] = {}
+    """Every state array the rule may keep -> its kind: ``"real"``, ``"nonnegative"``
+    (checked when a state dict is loaded) or ``"scalar"`` (one float64 per segment,
+    such as NAdam's running product of momentum coefficients)."""
     elementwise: ClassVar[bool] = True
     """False for rules that need whole tensors (norms): they see each array shaped."""
 
@@ -106,30 +162,32 @@ class Optimizer:
                 )
         self.param_groups: list[Group] = []
         self._segments: list[list[_Segment]] = []
-        seen: set[str] = set()
+        everything: dict[str, Array] = {}
         for spec in specs:
-            group = {**base, **{k: v for k, v in spec.items() if k != "params"}}
-            self._check_keys(group)
-            self._check_lr(group["lr"])
-            self.check(group)
+            group = self._validated(
+                {**base, **{k: v for k, v in spec.items() if k != "params"}}
+            )
             mapping = spec["params"]
             if not isinstance(mapping, Mapping) or not mapping:
                 _checks.fail(
                     owner, "params", "a non-empty mapping name -> array", mapping
                 )
-            if seen & set(mapping):
+            if set(everything) & set(mapping):
                 _checks.fail(
                     owner,
                     "params",
                     "unique names across groups",
-                    sorted(seen & set(mapping)),
+                    sorted(set(everything) & set(mapping)),
                 )
-            seen |= set(mapping)
+            segments = self._make_segments(mapping)
+            everything |= {n: mapping[n] for n in mapping}
             group["params"] = mapping
             self.param_groups.append(group)
-            self._segments.append(self._make_segments(mapping))
+            self._segments.append(segments)
+        _check_disjoint(owner, everything)
         self.step_count = 0
-        self.state: dict[str, dict[str, Array]] = {}
+        self.state: dict[str, dict[str, Array]] = {n: {} for n in everything}
+        self._checked_groups = [self._hyper(g) for g in self.param_groups]
         for group, segments in zip(self.param_groups, self._segments, strict=True):
             for seg in segments:
                 self._allocate_state(group, seg)
@@ -144,7 +202,8 @@ class Optimizer:
                 group[name] = constraint(cls.__name__, name, group[name])
 
     def initial_state(self, group: Group) -> dict[str, float]:
-        """The per-element state arrays this group needs, with their initial value."""
+        """The state this group needs (keys of :attr:`state_spec`), with the value
+        each starts at."""
         return {}
 
     def update(
@@ -154,7 +213,7 @@ class Optimizer:
         lr: float,
         p: Array,
         g: Array,
-        state: dict[str, Array],
+        state: State,
     ) -> None:
         """Apply the update rule to one flat buffer ``p`` with gradient ``g``."""
         raise NotImplementedError
@@ -166,10 +225,15 @@ class Optimizer:
         """The learning rate the next step uses (of the first group)."""
         return self._lr_at(self.param_groups[0], self.step_count)
 
-    def step(self, grads: ParamsLike) -> None:
-        """Update every parameter in place from ``grads`` (same names and shapes)."""
-        self._check_grads(grads)
-        lrs = [self._lr_at(group, self.step_count) for group in self.param_groups]
+    def step(self, grads: Mapping[str, Any]) -> None:
+        """Update every parameter in place from ``grads`` (same names and shapes).
+
+        A gradient may be any real array-like of its parameter's shape (a NumPy
+        scalar for a 0-d parameter); it is cast to the parameter's dtype.
+        """
+        arrays = self._checked_grads(grads)
+        groups = self._revalidated_groups()
+        lrs = [self._lr_at(group, self.step_count) for group in groups]
         for lr in lrs:
             if not (math.isfinite(lr) and lr >= 0):
                 _checks.fail(
@@ -178,6 +242,14 @@ class Optimizer:
                     ">= 0 and finite",
                     lr,
                 )
+        for i, (group, segments) in enumerate(
+            zip(self.param_groups, self._segments, strict=True)
+        ):
+            if groups[i] is not group:
+                group.update(groups[i])
+                self._checked_groups[i] = self._hyper(group)
+                for seg in segments:
+                    self._allocate_state(group, seg)
         self.step_count += 1
         for group, lr, segments in zip(
             self.param_groups, lrs, self._segments, strict=True
@@ -188,9 +260,10 @@ class Optimizer:
                     self.step_count,
                     lr,
                     seg.param,
-                    self._flat_grad(seg, grads),
+                    self._flat_grad(seg, grads, arrays),
                     seg.state,
                 )
+                seg.state.fresh.clear()
 
     # --- state ----------------------------------------------------------------------
 
@@ -216,62 +289,145 @@ class Optimizer:
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore a :meth:`state_dict`; parameter names and shapes must match."""
+        """Restore a :meth:`state_dict`; parameter names and shapes must match.
+
+        Everything is checked before anything changes: a state dict that fails
+        (another optimizer's, unknown or missing keys, values out of range) raises a
+        ValueError naming the key and leaves this optimizer exactly as it was.
+        """
         owner = type(self).__name__
-        groups = state_dict.get("param_groups")
+        if not isinstance(state_dict, Mapping):
+            _checks.fail(owner, "state_dict", "a mapping", type(state_dict).__name__)
+        unknown = sorted(set(state_dict) - {"step", "param_groups", "state"})
+        if unknown:
+            _checks.fail(owner, "state_dict", "without unknown keys", unknown)
+        step = _checks.integer(
+            owner, "state_dict['step']", state_dict.get("step"), low=0
+        )
+        groups = self._loaded_groups(state_dict.get("param_groups"))
+        state = self._loaded_state(state_dict.get("state"), step)
+        for i, (mine, theirs) in enumerate(zip(self.param_groups, groups, strict=True)):
+            mine.update(theirs)
+            self._checked_groups[i] = self._hyper(mine)
+        for group, segments in zip(self.param_groups, self._segments, strict=True):
+            for seg in segments:
+                seg.state = State()
+                for name in seg.names:
+                    self.state[name] = {}
+                for key in state[seg.names[0]]:
+                    self._allocate_key(seg, key, 0.0)
+                    for name in seg.names:
+                        self.state[name][key][...] = state[name][key]
+                seg.state.fresh.clear()
+                self._allocate_state(group, seg)  # what the group needs from now on
+        self.step_count = step
+
+    def _loaded_groups(self, groups: object) -> list[Group]:
+        """The saved param groups, checked like constructor arguments."""
+        owner = type(self).__name__
         if not isinstance(groups, list) or len(groups) != len(self.param_groups):
             _checks.fail(
                 owner,
-                "state_dict",
-                f"one with {len(self.param_groups)} param groups",
+                "state_dict['param_groups']",
+                f"a list of {len(self.param_groups)} group dicts",
                 groups,
             )
+        loaded = []
         for mine, theirs in zip(self.param_groups, groups, strict=True):
-            theirs_names, my_names = (
-                list(theirs.get("params", [])),
-                list(mine["params"]),
-            )
-            if theirs_names != my_names:
+            if not isinstance(theirs, Mapping):
+                _checks.fail(owner, "state_dict['param_groups'][i]", "a dict", theirs)
+            theirs_names = list(theirs.get("params", []))
+            if theirs_names != list(mine["params"]):
                 raise ValueError(
                     f"{owner}: state_dict is for parameters {theirs_names}, "
-                    f"but this optimizer has {my_names}"
+                    f"but this optimizer has {list(mine['params'])}"
                 )
-        state = state_dict.get("state", {})
-        for name, arrays in self.state.items():
-            saved = state.get(name, {})
-            if set(saved) != set(arrays):
-                raise ValueError(
-                    f"{owner}: state_dict holds state {sorted(saved)} for {name!r}, "
-                    f"expected {sorted(arrays)}"
-                )
-            for key, a in arrays.items():
-                if np.shape(saved[key]) != a.shape:
+            hyper = {
+                k: tuple(v) if isinstance(v, list) else v
+                for k, v in theirs.items()
+                if k != "params"
+            }
+            saved_lr, my_lr = hyper.get("lr"), _describe(mine["lr"])
+            if isinstance(saved_lr, dict) or callable(mine["lr"]):
+                if saved_lr != my_lr:
                     raise ValueError(
-                        f"{owner}: state_dict {name!r}.{key} has shape "
-                        f"{np.shape(saved[key])}, expected {a.shape}"
+                        f"{owner}: state_dict was saved with lr {saved_lr!r}, "
+                        f"but this optimizer has lr {my_lr!r}"
                     )
-        for mine, theirs in zip(self.param_groups, groups, strict=True):
-            saved_lr, my_lr = theirs.get("lr"), _describe(mine["lr"])
-            if (
-                isinstance(saved_lr, dict) or callable(mine["lr"])
-            ) and saved_lr != my_lr:
-                raise ValueError(
-                    f"{owner}: state_dict was saved with lr {saved_lr!r}, "
-                    f"but this optimizer has lr {my_lr!r}"
+                hyper["lr"] = mine["lr"]
+            elif "lr" in hyper and saved_lr is None:  # a plain function, not described
+                hyper["lr"] = mine["lr"]
+            loaded.append(self._validated(hyper, where="state_dict"))
+        return loaded
+
+    def _loaded_state(self, state: object, step: int) -> dict[str, dict[str, Array]]:
+        """The saved state arrays by name, checked against :attr:`state_spec`."""
+        owner = type(self).__name__
+        where = "state_dict['state']"
+        if not isinstance(state, Mapping):
+            _checks.fail(owner, where, "a dict name -> dict of arrays", state)
+        unknown = sorted(set(state) - set(self.state), key=str)
+        if unknown:
+            _checks.fail(owner, where, "keyed by this optimizer's parameters", unknown)
+        # State every step creates: a state dict past step 0 without it is broken.
+        required = set(self.initial_state(dict(self.defaults))) if step > 0 else set()
+        loaded: dict[str, dict[str, Array]] = {}
+        for group, segments in zip(self.param_groups, self._segments, strict=True):
+            for seg in segments:
+                for name in seg.names:
+                    arrays = self._loaded_arrays(name, state.get(name, {}), group)
+                    missing = sorted(required - set(arrays))
+                    if missing:
+                        _checks.fail(
+                            owner, f"{where}[{name!r}]", f"to hold {missing[0]!r}", None
+                        )
+                    first = loaded.get(seg.names[0], arrays)
+                    if set(arrays) != set(first):
+                        _checks.fail(
+                            owner,
+                            f"{where}[{name!r}]",
+                            f"the same keys as {seg.names[0]!r} ({sorted(first)})",
+                            sorted(arrays),
+                        )
+                    loaded[name] = arrays
+        return loaded
+
+    def _loaded_arrays(
+        self, name: str, saved: object, group: Group
+    ) -> dict[str, Array]:
+        owner = type(self).__name__
+        where = f"state_dict['state'][{name!r}]"
+        if not isinstance(saved, Mapping):
+            _checks.fail(owner, where, "a dict of arrays", saved)
+        unknown = sorted(set(saved) - set(self.state_spec), key=str)
+        if unknown:
+            _checks.fail(owner, where, f"keys among {list(self.state_spec)}", unknown)
+        param = group["params"][name]
+        arrays: dict[str, Array] = {}
+        for key, value in saved.items():
+            kind = self.state_spec[key]
+            if kind == "scalar":
+                shape, dtype = (), np.dtype(np.float64)
+            else:
+                shape, dtype = param.shape, param.dtype
+            a = _as_array(value)
+            if a.dtype.kind not in "fiu" or a.shape != shape:
+                _checks.fail(
+                    owner,
+                    f"{where}[{key!r}]",
+                    f"a real array of shape {shape}",
+                    f"shape {a.shape} and dtype {a.dtype}",
                 )
-        for mine, theirs in zip(self.param_groups, groups, strict=True):
-            for k, v in theirs.items():
-                if k != "params" and not callable(mine[k]) and v is not None:
-                    mine[k] = tuple(v) if isinstance(v, list) else v
-        for name, arrays in self.state.items():
-            for key, a in arrays.items():
-                a[...] = state[name][key]
-        self.step_count = int(state_dict["step"])
+            if not np.isfinite(a).all() or (kind == "nonnegative" and (a < 0).any()):
+                need = "finite and >= 0" if kind == "nonnegative" else "finite"
+                _checks.fail(owner, f"{where}[{key!r}]", need, "other values")
+            arrays[key] = a.astype(dtype, copy=True)
+        return arrays
 
     # --- helpers ----------------------------------------------------------------------
 
     def _check_keys(self, hyper: Mapping[str, Any]) -> None:
-        unknown = sorted(set(hyper) - set(self.defaults) - {"params"})
+        unknown = sorted(set(hyper) - set(self.defaults) - {"params"}, key=str)
         if unknown:
             _checks.fail(
                 type(self).__name__,
@@ -286,13 +442,70 @@ class Optimizer:
             type(self).__name__, "lr" if value is lr else "lr(0)", value, low=0.0
         )
 
+    def _validated(self, hyper: Mapping[str, Any], where: str = "param group") -> Group:
+        """A copy of one group's hyperparameters, checked and normalized."""
+        group = dict(hyper)
+        self._check_keys(group)
+        missing = [k for k in self.defaults if k not in group]
+        if missing:
+            _checks.fail(
+                type(self).__name__, where, f"a value for {missing[0]!r}", None
+            )
+        self._check_lr(group["lr"])
+        self.check(group)
+        return group
+
+    @staticmethod
+    def _hyper(group: Group) -> Group:
+        """What a group held when last checked (``params`` by identity)."""
+        return dict(group)
+
+    def _revalidated_groups(self) -> list[Group]:
+        """The groups the next step uses: an edited one checked again, as a copy."""
+        owner = type(self).__name__
+        if len(self.param_groups) != len(self._segments):
+            _checks.fail(
+                owner,
+                "param_groups",
+                f"the {len(self._segments)} groups it was built with",
+                len(self.param_groups),
+            )
+        groups = []
+        for i, (group, checked) in enumerate(
+            zip(self.param_groups, self._checked_groups, strict=True)
+        ):
+            if group.get("params") is not checked["params"]:
+                _checks.fail(
+                    owner,
+                    f"param_groups[{i}]['params']",
+                    "the mapping it was built with (build a new optimizer instead)",
+                    type(group.get("params")).__name__,
+                )
+            unchanged = len(group) == len(checked) and all(
+                k in group and _same(group[k], v) for k, v in checked.items()
+            )
+            hyper = {k: v for k, v in group.items() if k != "params"}
+            groups.append(
+                group if unchanged else self._validated(hyper, f"param_groups[{i}]")
+            )
+        return groups
+
     @staticmethod
     def _lr_at(group: Group, step: int) -> float:
         lr = group["lr"]
         return float(lr(step)) if callable(lr) else float(lr)
 
     def _make_segments(self, mapping: ParamsLike) -> list[_Segment]:
+        owner = type(self).__name__
         if isinstance(mapping, Params) and self.elementwise:
+            for name, slot in mapping.slots.items():
+                if slot.dtype not in SUPPORTED_DTYPES:
+                    _checks.fail(
+                        owner,
+                        f"params[{name!r}]",
+                        "float32 or float64",
+                        str(slot.dtype),
+                    )
             return [
                 _Segment(
                     tuple(n for n, s in mapping.slots.items() if s.dtype == dt),
@@ -301,29 +514,44 @@ class Optimizer:
                 )
                 for dt, buffer in mapping.buffers.items()
             ]
-        owner = type(self).__name__
         return [
             _Segment((name,), _checked(owner, name, a, flat=self.elementwise))
             for name, a in mapping.items()
         ]
 
     def _allocate_state(self, group: Group, seg: _Segment) -> None:
-        flats = {
-            key: np.full(seg.param.size, value, dtype=seg.param.dtype)
-            for key, value in self.initial_state(group).items()
-        }
-        seg.state = {key: flat.reshape(seg.param.shape) for key, flat in flats.items()}
-        offset = 0
-        for name in seg.names:
-            shape = np.shape(group["params"][name])
-            size = int(np.prod(shape, dtype=np.int64))
-            self.state[name] = {
-                key: flat[offset : offset + size].reshape(shape)
-                for key, flat in flats.items()
-            }
-            offset += size
+        """Create the state ``group`` needs that ``seg`` does not hold yet."""
+        for key, value in self.initial_state(group).items():
+            if key not in seg.state:
+                self._allocate_key(seg, key, value)
 
-    def _check_grads(self, grads: ParamsLike) -> None:
+    def _allocate_key(self, seg: _Segment, key: str, value: float) -> None:
+        views: dict[str, Array]
+        if self.state_spec.get(key) == "scalar":
+            scalar: Array = np.array(value, dtype=np.float64)
+            seg.state[key] = scalar
+            views = {name: scalar for name in seg.names}
+        else:
+            flat = np.full(seg.param.size, value, dtype=seg.param.dtype)
+            seg.state[key] = flat.reshape(seg.param.shape)
+            views, offset = {}, 0
+            for name in seg.names:
+                shape = self._shape_of(name)
+                size = math.prod(shape)
+                views[name] = flat[offset : offset + size].reshape(shape)
+                offset += size
+        seg.state.fresh.add(key)
+        for name, view in views.items():
+            self.state[name][key] = view
+
+    def _shape_of(self, name: str) -> tuple[int, ...]:
+        for group in self.param_groups:
+            if name in group["params"]:
+                return tuple(np.shape(group["params"][name]))
+        raise KeyError(name)
+
+    def _checked_grads(self, grads: Mapping[str, Any]) -> dict[str, Array]:
+        """Each gradient as an array of its parameter's shape and dtype."""
         owner = type(self).__name__
         if not isinstance(grads, Mapping):
             _checks.fail(
@@ -336,31 +564,34 @@ class Optimizer:
             raise ValueError(
                 f"{owner}: grads are missing {missing} and have unexpected {extra}"
             )
+        arrays = {}
         for group in self.param_groups:
             for name, p in group["params"].items():
                 g = grads[name]
-                if (
-                    not isinstance(g, np.ndarray)
-                    or g.shape != p.shape
-                    or g.dtype != p.dtype
-                ):
-                    shape, dtype = (
-                        getattr(g, "shape", None),
-                        getattr(g, "dtype", type(g).__name__),
-                    )
+                a = _as_array(g)
+                if a.shape != p.shape or a.dtype.kind not in "fiu":
                     raise ValueError(
-                        f"{owner}: grads[{name!r}] must have shape {p.shape} and dtype "
-                        f"{p.dtype}, got shape {shape} and dtype {dtype}"
+                        f"{owner}: grads[{name!r}] must be a real array of shape "
+                        f"{p.shape}, got "
+                        + (
+                            f"shape {a.shape} and dtype {a.dtype}"
+                            if a.dtype != object
+                            else type(g).__name__
+                        )
                     )
+                arrays[name] = a if a.dtype == p.dtype else a.astype(p.dtype)
+        return arrays
 
     @staticmethod
-    def _flat_grad(seg: _Segment, grads: ParamsLike) -> Array:
+    def _flat_grad(
+        seg: _Segment, grads: Mapping[str, Any], arrays: Mapping[str, Array]
+    ) -> Array:
         if seg.source is not None and seg.source.same_layout(grads):
             assert isinstance(grads, Params)
             return grads.buffers[seg.param.dtype]
         if len(seg.names) == 1:
-            return np.ascontiguousarray(grads[seg.names[0]]).reshape(seg.param.shape)
-        return np.concatenate([np.ravel(grads[n]) for n in seg.names])
+            return np.ascontiguousarray(arrays[seg.names[0]]).reshape(seg.param.shape)
+        return np.concatenate([np.ravel(arrays[n]) for n in seg.names])
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} (step {self.step_count})"]
@@ -368,3 +599,9 @@ class Optimizer:
             hyper = ", ".join(f"{k}={v!r}" for k, v in g.items() if k != "params")
             lines.append(f"  group {i}: {list(g['params'])} {hyper}")
         return "\n".join(lines)
+
+
+def unused(p: Array) -> Array:
+    """An empty array of ``p``'s dtype, for a kernel argument that this step does
+    not use (never a view of another array: a kernel must not write through it)."""
+    return np.empty(0, dtype=p.dtype)

@@ -6,7 +6,7 @@ import math
 from typing import Any, ClassVar
 
 from gdlab import _checks
-from gdlab.optim.base import Group, Optimizer
+from gdlab.optim.base import Group, Optimizer, State
 from gdlab.optim.kernel import elementwise, prange
 from gdlab.params import Array
 
@@ -100,22 +100,14 @@ class NAdam(Optimizer):
         "maximize": _checks.flag,
     }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._products: dict[tuple[float, float], tuple[int, float]] = {}
+    state_spec: ClassVar[dict[str, str]] = {
+        "exp_avg": "real",
+        "exp_avg_sq": "nonnegative",
+        "mu_product": "scalar",
+    }
 
     def initial_state(self, group: Group) -> dict[str, float]:
-        return {"exp_avg": 0.0, "exp_avg_sq": 0.0}
-
-    def _mu_product(self, beta1: float, momentum_decay: float, step: int) -> float:
-        """Π_t, multiplied forward from the last step seen (same order, same bits)."""
-        last, product = self._products.get((beta1, momentum_decay), (0, 1.0))
-        if last > step:
-            last, product = 0, 1.0
-        for t in range(last + 1, step + 1):
-            product *= momentum_at(beta1, momentum_decay, t)
-        self._products[(beta1, momentum_decay)] = (step, product)
-        return product
+        return {"exp_avg": 0.0, "exp_avg_sq": 0.0, "mu_product": 1.0}
 
     def update(
         self,
@@ -124,12 +116,13 @@ class NAdam(Optimizer):
         lr: float,
         p: Array,
         g: Array,
-        state: dict[str, Array],
+        state: State,
     ) -> None:
         beta1, beta2 = group["betas"]
         psi = group["momentum_decay"]
         mu, mu_next = momentum_at(beta1, psi, step), momentum_at(beta1, psi, step + 1)
-        mu_product = self._mu_product(beta1, psi, step)
+        state["mu_product"] *= mu  # Π_t, with the coefficients of each step
+        mu_product = float(state["mu_product"])
         _nadam(
             p,
             g,

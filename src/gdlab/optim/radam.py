@@ -6,7 +6,7 @@ import math
 from typing import Any, ClassVar
 
 from gdlab import _checks
-from gdlab.optim.base import Group, Optimizer
+from gdlab.optim.base import Group, Optimizer, State
 from gdlab.optim.kernel import elementwise, prange
 from gdlab.params import Array
 
@@ -97,6 +97,11 @@ class RAdam(Optimizer):
         "maximize": _checks.flag,
     }
 
+    state_spec: ClassVar[dict[str, str]] = {
+        "exp_avg": "real",
+        "exp_avg_sq": "nonnegative",
+    }
+
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0}
 
@@ -107,7 +112,7 @@ class RAdam(Optimizer):
         lr: float,
         p: Array,
         g: Array,
-        state: dict[str, Array],
+        state: State,
     ) -> None:
         beta1, beta2 = group["betas"]
         bias_correction2 = 1.0 - beta2**step

@@ -6,7 +6,7 @@ import math
 from typing import Any, ClassVar
 
 from gdlab import _checks
-from gdlab.optim.base import Group, Optimizer
+from gdlab.optim.base import Group, Optimizer, State, unused
 from gdlab.optim.kernel import elementwise, prange
 from gdlab.params import Array
 
@@ -97,6 +97,12 @@ class RMSprop(Optimizer):
         "maximize": _checks.flag,
     }
 
+    state_spec: ClassVar[dict[str, str]] = {
+        "square_avg": "nonnegative",
+        "grad_avg": "real",
+        "momentum_buffer": "real",
+    }
+
     def initial_state(self, group: Group) -> dict[str, float]:
         state = {"square_avg": 0.0}
         if group["centered"]:
@@ -112,14 +118,14 @@ class RMSprop(Optimizer):
         lr: float,
         p: Array,
         g: Array,
-        state: dict[str, Array],
+        state: State,
     ) -> None:
         _rmsprop(
             p,
             g,
             state["square_avg"],
-            state.get("grad_avg", p[:0]),
-            state.get("momentum_buffer", p[:0]),
+            state.get("grad_avg", unused(p)),
+            state.get("momentum_buffer", unused(p)),
             lr,
             group["alpha"],
             group["eps"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from gdlab import _checks
-from gdlab.optim.base import Group, Optimizer
+from gdlab.optim.base import Group, Optimizer, State, unused
 from gdlab.optim.kernel import elementwise, prange
 from gdlab.params import Array
 
@@ -106,6 +106,8 @@ class SGD(Optimizer):
                 (group["momentum"], group["dampening"]),
             )
 
+    state_spec: ClassVar[dict[str, str]] = {"momentum_buffer": "real"}
+
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"momentum_buffer": 0.0} if group["momentum"] != 0 else {}
 
@@ -116,17 +118,17 @@ class SGD(Optimizer):
         lr: float,
         p: Array,
         g: Array,
-        state: dict[str, Any],
+        state: State,
     ) -> None:
         _sgd(
             p,
             g,
-            state.get("momentum_buffer", p[:0]),
+            state.get("momentum_buffer", unused(p)),
             lr,
             group["momentum"],
             group["dampening"],
             group["weight_decay"],
             group["nesterov"],
             group["maximize"],
-            step == 1,
+            "momentum_buffer" in state.fresh,
         )
