@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from gdlab import _checks
 from gdlab.optim.base import Group, Optimizer, State
 from gdlab.optim.kernel import elementwise, prange
+from gdlab.optim.space import Axis, log_uniform
 from gdlab.params import Array
 
 
@@ -74,6 +75,12 @@ class Adagrad(Optimizer):
         "initial_accumulator_value": _checks.nonnegative,
         "eps": _checks.nonnegative,
         "maximize": _checks.flag,
+    }
+    suggested_lr: ClassVar[float] = 0.05
+    search_space: ClassVar[dict[str, Axis]] = {
+        "lr": log_uniform(1e-3, 1.0),
+        "eps": log_uniform(1e-10, 1e-2),
+        "weight_decay": log_uniform(1e-6, 1e-2),
     }
 
     state_spec: ClassVar[dict[str, str]] = {"sum": "nonnegative"}

@@ -9,6 +9,7 @@ import numpy as np
 
 from gdlab import _checks
 from gdlab.optim.base import Group, Optimizer, State
+from gdlab.optim.space import Axis, log_uniform, one_minus_log_uniform
 from gdlab.params import Array
 
 
@@ -92,6 +93,14 @@ class AdamP(Optimizer):
         "delta": _checks.nonnegative,
         "wd_ratio": _checks.unit_interval,
         "nesterov": _checks.flag,
+    }
+    suggested_lr: ClassVar[float] = 0.001
+    search_space: ClassVar[dict[str, Axis]] = {
+        "lr": log_uniform(1e-5, 1e-1),
+        "beta1": one_minus_log_uniform(1e-2, 0.5),
+        "beta2": one_minus_log_uniform(1e-4, 1e-1),
+        "eps": log_uniform(1e-10, 1e-2),
+        "weight_decay": log_uniform(1e-6, 1e-2),
     }
     elementwise = False
 

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from gdlab import _checks
+from gdlab.optim.space import Axis
 from gdlab.params import Array, Params
 
 Schedule = Callable[[int], float]
@@ -121,6 +122,11 @@ class Optimizer:
     """Every state array the rule may keep -> its kind: ``"real"``, ``"nonnegative"``
     (checked when a state dict is loaded) or ``"scalar"`` (one float64 per segment,
     such as NAdam's running product of momentum coefficients)."""
+    suggested_lr: ClassVar[float | None] = None
+    """A learning rate that trains a small network in a few epochs (``defaults["lr"]``
+    when None): the one-shot baseline of a comparison with no tuning budget."""
+    search_space: ClassVar[dict[str, Axis]] = {}
+    """Tunable axis -> its range (see :mod:`gdlab.optim.space`); ``lr`` always."""
     elementwise: ClassVar[bool] = True
     """False for rules that need whole tensors (norms): they see each array shaped."""
 
@@ -134,6 +140,12 @@ class Optimizer:
             for k, v in cls.defaults.items()
         ]
         cls.__signature__ = inspect.Signature(shown)  # type: ignore[attr-defined]
+        if cls.__doc__ and cls.search_space:
+            axes = "".join(
+                f"\n        {name}: {axis.describe()}"
+                for name, axis in cls.search_space.items()
+            )
+            cls.__doc__ += f"\n    Search space (for tuning):{axes}\n"
 
     def __init__(
         self,
@@ -522,6 +534,11 @@ class Optimizer:
     def _allocate_state(self, group: Group, seg: _Segment) -> None:
         """Create the state ``group`` needs that ``seg`` does not hold yet."""
         for key, value in self.initial_state(group).items():
+            if key not in self.state_spec:
+                raise ValueError(
+                    f"{type(self).__name__}.initial_state gives {key!r}, "
+                    "which its state_spec does not declare"
+                )
             if key not in seg.state:
                 self._allocate_key(seg, key, value)
 

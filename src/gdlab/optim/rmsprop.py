@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from gdlab import _checks
 from gdlab.optim.base import Group, Optimizer, State, unused
 from gdlab.optim.kernel import elementwise, prange
+from gdlab.optim.space import Axis, log_uniform, one_minus_log_uniform
 from gdlab.params import Array
 
 
@@ -95,6 +96,14 @@ class RMSprop(Optimizer):
         "momentum": _checks.nonnegative,
         "centered": _checks.flag,
         "maximize": _checks.flag,
+    }
+    suggested_lr: ClassVar[float] = 0.001
+    search_space: ClassVar[dict[str, Axis]] = {
+        "lr": log_uniform(1e-5, 1e-1),
+        "alpha": one_minus_log_uniform(1e-3, 0.5),
+        "momentum": one_minus_log_uniform(1e-2, 0.5),
+        "eps": log_uniform(1e-10, 1e-2),
+        "weight_decay": log_uniform(1e-6, 1e-2),
     }
 
     state_spec: ClassVar[dict[str, str]] = {

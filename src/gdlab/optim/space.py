@@ -1,0 +1,103 @@
+"""Search spaces: how a tuner maps a point of the unit cube to hyperparameters.
+
+Each optimizer declares its ``search_space``, one :class:`Axis` per tunable
+hyperparameter, beside its ``defaults``. A quasi-random tuner draws u in [0, 1)^d
+(scrambled Sobol) and each axis maps its coordinate to a value:
+
+* ``log_uniform(lo, hi)``: x = exp(log lo + u·(log hi − log lo)), for lr, ε and
+  weight decay, whose useful values span decades;
+* ``one_minus_log_uniform(lo, hi)``: 1 − x for x log-uniform in [lo, hi], for
+  momentum, β1, β2, ρ, α, whose useful values crowd towards 1 (0.9, 0.99, 0.999);
+* ``uniform(lo, hi)``: x = lo + u·(hi − lo).
+
+An axis is named after what it sets: a hyperparameter (``lr``, ``momentum``) or one
+element of a pair (``beta1`` and ``beta2`` are ``betas[0]`` and ``betas[1]``). The
+ranges follow Choi et al. 2019 and Schmidt et al. 2021, narrowed to what trains a
+small network in a few epochs; they are documented with each optimizer.
+
+References:
+    Choi et al., *On Empirical Comparisons of Optimizers for Deep Learning*, 2019.
+    https://arxiv.org/abs/1910.05446
+    Schmidt, Schneider & Hennig, *Descending through a Crowded Valley*, ICML 2021.
+    https://arxiv.org/abs/2007.01547
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from gdlab import _checks
+
+Scale = Literal["log", "one_minus_log", "linear"]
+
+PAIRS = {"beta1": ("betas", 0), "beta2": ("betas", 1)}
+"""Axis names that set one element of a tuple hyperparameter."""
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One tunable hyperparameter: its range and the scale it is drawn on."""
+
+    low: float
+    high: float
+    scale: Scale = "log"
+
+    def __post_init__(self) -> None:
+        _checks.number("Axis", "low", self.low)
+        _checks.number("Axis", "high", self.high, low=self.low, low_open=True)
+        if self.scale != "linear":
+            _checks.number("Axis", "low", self.low, low=0.0, low_open=True)
+        if self.scale == "one_minus_log" and self.high >= 1:
+            _checks.fail("Axis", "high", "< 1 on the 1 - x scale", self.high)
+
+    def value(self, u: float) -> float:
+        """The hyperparameter at unit coordinate ``u`` in [0, 1)."""
+        if self.scale == "linear":
+            return self.low + u * (self.high - self.low)
+        x = math.exp(
+            math.log(self.low) + u * (math.log(self.high) - math.log(self.low))
+        )
+        return 1.0 - x if self.scale == "one_minus_log" else x
+
+    def describe(self) -> str:
+        """E.g. ``"log-uniform in [1e-05, 0.1]"``."""
+        kind = {"log": "log-uniform", "one_minus_log": "1 - x, x log-uniform"}
+        return f"{kind.get(self.scale, 'uniform')} in [{self.low:g}, {self.high:g}]"
+
+
+def log_uniform(low: float, high: float) -> Axis:
+    return Axis(low, high, "log")
+
+
+def one_minus_log_uniform(low: float, high: float) -> Axis:
+    return Axis(low, high, "one_minus_log")
+
+
+def uniform(low: float, high: float) -> Axis:
+    return Axis(low, high, "linear")
+
+
+def hyperparameter(axis_name: str) -> str:
+    """The hyperparameter an axis sets: ``"beta1"`` -> ``"betas"``."""
+    return PAIRS.get(axis_name, (axis_name, 0))[0]
+
+
+def assign(hyper: dict[str, Any], axis_name: str, value: float) -> None:
+    """Set the axis ``axis_name`` to ``value`` in ``hyper`` (a pair element-wise)."""
+    if axis_name in PAIRS:
+        key, index = PAIRS[axis_name]
+        pair = list(hyper[key])
+        pair[index] = value
+        hyper[key] = tuple(pair)
+    else:
+        hyper[axis_name] = value
+
+
+def current(hyper: dict[str, Any], axis_name: str) -> Any:
+    """The value an axis has in ``hyper``: ``current(h, "beta1") == h["betas"][0]``."""
+    if axis_name in PAIRS:
+        key, index = PAIRS[axis_name]
+        return hyper[key][index]
+    return hyper[axis_name]
