@@ -1,0 +1,162 @@
+"""The arithmetic of a fair comparison: quasi-random trials, expected best of k,
+intervals over seeds, time to a target and performance profiles.
+
+Pure functions of their arguments; :mod:`gdlab.lab.compare` and
+:mod:`gdlab.lab.benchmark` run the trainings. The formulas are those of the
+optimizer-benchmarking literature:
+
+* trials are the first N points of a scrambled Sobol sequence in [0, 1)^d mapped
+  onto each optimizer's search space (Bergstra & Bengio 2012; AlgoPerf, Dahl et al.
+  2023), the same N for every optimizer;
+* the expected best of k trials drawn without replacement from the N run, k = 1..N
+  (Dodge et al. 2019; Sivaprasad et al. 2020), with v(1) <= ... <= v(N) sorted:
+  E[max of k] = sum_{i=k..N} v(i) * C(i-1, k-1) / C(N, k);
+* a 95% interval over n seeds from Student's t with n - 1 degrees of freedom;
+* time to target t(p, s) and the performance profile
+  rho_s(tau) = |{p : t(p, s) <= tau * min_s' t(p, s')}| / |P| (Dolan & Moré 2002).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from gdlab import _checks, optim
+from gdlab.optim import space
+
+
+def sobol_points(n: int, dimensions: int, seed: int) -> np.ndarray[Any, Any]:
+    """The first ``n`` points of a scrambled Sobol sequence in [0, 1)^dimensions.
+
+    A power of two keeps the sequence's balance; other ``n`` are allowed (SciPy's
+    warning about it is silenced: the points are still well spread).
+    """
+    from scipy.stats import qmc
+
+    n = _checks.integer("sobol_points", "n", n, low=1)
+    sampler = qmc.Sobol(d=dimensions, scramble=True, seed=seed)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*balance properties.*")
+        return np.asarray(sampler.random(n))
+
+
+def check_axes(name: str, axes: Sequence[str]) -> list[str]:
+    """The axes of ``name``'s search space to tune, in the order given; an axis the
+    optimizer does not have is a ValueError naming those it has."""
+    known = optim.search_space(name)
+    axes = list(dict.fromkeys(axes))
+    for axis in axes:
+        if axis not in known:
+            raise ValueError(
+                f"tune: {name} has no axis {axis!r} to tune; its search space has "
+                + ", ".join(known)
+            )
+    return axes
+
+
+def trial(name: str, axes: Sequence[str], u: Sequence[float]) -> dict[str, Any]:
+    """The hyperparameters (``lr`` included) that the unit point ``u`` gives ``name``
+    on ``axes``; the other hyperparameters keep the preset's or class's defaults."""
+    base, preset = optim.resolve(name)
+    hyper = {**optim.get(base).defaults, **preset}
+    hyper["lr"] = optim.suggested_lr(name)
+    search = optim.search_space(name)
+    for axis, x in zip(axes, u, strict=True):
+        space.assign(hyper, axis, search[axis].value(float(x)))
+    changed = {k: v for k, v in hyper.items() if k == "lr" or k in preset}
+    tuned = {space.hyperparameter(a) for a in axes}
+    return changed | {k: hyper[k] for k in tuned}
+
+
+def expected_best(
+    scores: Sequence[float], *, higher_is_better: bool = True
+) -> list[float]:
+    """E[best of k trials drawn without replacement from ``scores``], k = 1..N.
+
+    ``scores`` must be finite: give a diverged trial the worst value there is (for
+    an accuracy, 0), not NaN. At k = N the result is the best score.
+    """
+    values = sorted(float(s) for s in scores)
+    if not values or not all(math.isfinite(v) for v in values):
+        _checks.fail("expected_best", "scores", "finite numbers", list(scores))
+    if not higher_is_better:
+        values = [-v for v in reversed(values)]
+    n = len(values)
+    out = []
+    for k in range(1, n + 1):
+        total = math.comb(n, k)
+        e = sum(values[i - 1] * math.comb(i - 1, k - 1) for i in range(k, n + 1))
+        out.append(e / total if higher_is_better else -e / total)
+    return out
+
+
+def interval95(values: Sequence[float]) -> dict[str, float | int | None]:
+    """Mean, sample std and the half-width of the 95% t-interval of ``values``
+    (None for the spread of a single value)."""
+    from scipy.stats import t
+
+    xs = [float(v) for v in values]
+    n = len(xs)
+    if n == 0:
+        return {"n": 0, "mean": None, "std": None, "ci95": None}
+    mean = statistics.fmean(xs)
+    if n == 1:
+        return {"n": 1, "mean": mean, "std": None, "ci95": None}
+    std = statistics.stdev(xs)
+    half = float(t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    return {"n": n, "mean": mean, "std": std, "ci95": half}
+
+
+def time_to_target(
+    evaluations: Sequence[Mapping[str, Any]],
+    metric: str,
+    target: float,
+    *,
+    higher_is_better: bool = True,
+) -> dict[str, float] | None:
+    """The first evaluation whose ``metric`` reaches ``target``: its ``step`` and
+    ``seconds``; None when none does."""
+    for row in evaluations:
+        value = row.get(metric)
+        if value is None:
+            continue
+        reached = value >= target if higher_is_better else value <= target
+        if reached:
+            return {"step": float(row["step"]), "seconds": float(row["seconds"])}
+    return None
+
+
+def performance_profiles(
+    times: Mapping[str, Mapping[str, float | None]], taus: Sequence[float]
+) -> dict[str, list[float]]:
+    """rho_s(tau) for each solver s: the share of problems on which s reaches the
+    target within ``tau`` times the fastest solver's time.
+
+    ``times[problem][solver]`` is a time to target, None (or inf) when not reached.
+    A problem no solver solves counts against every solver.
+    """
+    problems = list(times)
+    solvers = list(dict.fromkeys(s for p in problems for s in times[p]))
+    ratios: dict[str, list[float]] = {s: [] for s in solvers}
+    for p in problems:
+        reached = {
+            s: float(t)
+            for s, t in times[p].items()
+            if t is not None and math.isfinite(t)
+        }
+        best = min(reached.values(), default=math.inf)
+        for s in solvers:
+            t_ps = reached.get(s, math.inf)
+            if best == 0:  # reached before the first step: only ties are as fast
+                ratios[s].append(1.0 if t_ps == 0 else math.inf)
+            else:  # inf when s, or every solver, never reached it
+                ratios[s].append(t_ps / best if math.isfinite(best) else math.inf)
+    return {
+        s: [sum(r <= tau for r in ratios[s]) / len(problems) for tau in taus]
+        for s in solvers
+    }

@@ -1,0 +1,99 @@
+"""The arithmetic of fair comparisons, against brute force and SciPy."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from gdlab import optim
+from gdlab.lab import tuning
+
+
+@pytest.mark.parametrize("higher", [True, False])
+def test_expected_best_equals_the_mean_over_every_subset(higher: bool) -> None:
+    scores = [0.3, 0.9, 0.1, 0.5, 0.5, 0.7]
+    pick = max if higher else min
+    expected = [
+        statistics.fmean(pick(c) for c in itertools.combinations(scores, k))
+        for k in range(1, len(scores) + 1)
+    ]
+    got = tuning.expected_best(scores, higher_is_better=higher)
+    np.testing.assert_allclose(got, expected, rtol=1e-14)
+    assert got[0] == pytest.approx(statistics.fmean(scores))
+    assert got[-1] == pick(scores)
+    assert all((b >= a) if higher else (b <= a) for a, b in itertools.pairwise(got))
+
+
+def test_expected_best_refuses_missing_scores() -> None:
+    with pytest.raises(ValueError, match=r"^expected_best: scores must be finite"):
+        tuning.expected_best([0.5, math.nan])
+    with pytest.raises(ValueError, match=r"scores must be finite numbers, got \[\]"):
+        tuning.expected_best([])
+
+
+def test_interval_is_students_t() -> None:
+    xs = [0.91, 0.93, 0.92, 0.95]
+    got = tuning.interval95(xs)
+    low, high = stats.t.interval(
+        0.95, len(xs) - 1, loc=np.mean(xs), scale=stats.sem(xs)
+    )
+    assert got["mean"] == pytest.approx(np.mean(xs))
+    assert got["ci95"] == pytest.approx((high - low) / 2)
+    assert tuning.interval95([0.5]) == {"n": 1, "mean": 0.5, "std": None, "ci95": None}
+
+
+def test_sobol_points_are_seeded_and_balanced() -> None:
+    a, b = tuning.sobol_points(8, 2, seed=3), tuning.sobol_points(8, 2, seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (8, 2) and (a >= 0).all() and (a < 1).all()
+    # one point in each eighth of every axis: the balance of a power of two
+    for column in a.T:
+        np.testing.assert_array_equal(np.sort((column * 8).astype(int)), range(8))
+    assert not np.array_equal(a, tuning.sobol_points(8, 2, seed=4))
+    assert tuning.sobol_points(5, 1, seed=0).shape == (5, 1)  # not a power of two
+
+
+def test_a_trial_maps_the_unit_point_onto_the_search_space() -> None:
+    space = optim.search_space("adam")
+    hyper = tuning.trial("adam", ["lr", "beta1"], [0.5, 0.0])
+    assert hyper["lr"] == pytest.approx(space["lr"].value(0.5))
+    assert hyper["betas"] == (pytest.approx(0.99), 0.999)
+    # a preset keeps what it fixes; momentum tuned replaces it
+    assert tuning.trial("nesterov", ["lr"], [0.0]) == {
+        "lr": pytest.approx(1e-3),
+        "momentum": 0.9,
+        "nesterov": True,
+    }
+    tuned = tuning.trial("momentum", ["lr", "momentum"], [0.0, 0.0])
+    assert tuned["momentum"] == pytest.approx(0.99)
+    with pytest.raises(ValueError, match=r"tune: sgd has no axis 'beta1' to tune"):
+        tuning.check_axes("sgd", ["lr", "beta1"])
+
+
+def test_time_to_target() -> None:
+    rows = [
+        {"step": 10, "seconds": 1.0, "val_acc": 0.5},
+        {"step": 20, "seconds": 2.0, "val_acc": None},
+        {"step": 30, "seconds": 3.0, "val_acc": 0.91},
+    ]
+    assert tuning.time_to_target(rows, "val_acc", 0.9) == {"step": 30, "seconds": 3}
+    assert tuning.time_to_target(rows, "val_acc", 0.95) is None
+    losses = [{"step": 5, "seconds": 0.5, "val_loss": 0.2}]
+    assert tuning.time_to_target(losses, "val_loss", 0.3, higher_is_better=False)
+
+
+def test_performance_profiles() -> None:
+    times = {
+        "p1": {"a": 10.0, "b": 20.0, "c": None},
+        "p2": {"a": 40.0, "b": 20.0, "c": 30.0},
+        "p3": {"a": None, "b": None, "c": None},
+    }
+    rho = tuning.performance_profiles(times, [1.0, 1.5, 2.0, 4.0])
+    assert rho["a"] == pytest.approx([1 / 3, 1 / 3, 2 / 3, 2 / 3])
+    assert rho["b"] == pytest.approx([1 / 3, 1 / 3, 2 / 3, 2 / 3])
+    assert rho["c"] == pytest.approx([0, 1 / 3, 1 / 3, 1 / 3])
