@@ -5,7 +5,8 @@ returns gradients in the same layout from ``m.loss_and_grad(X, y)``, so that
 ``optim.SGD(m.params, lr=0.1).step(grads)`` is one fused update. The layers
 (:mod:`gdlab.models.layers`) are "Deep Learning from Scratch"-style, with
 ``forward``/``backward`` and a cache; :func:`gradcheck` compares backprop with
-central differences.
+central differences. Any object with the members of :class:`TrainableModel` trains
+with :func:`gdlab.train.fit` as well.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from gdlab.models.layers import (
 )
 from gdlab.models.linear import LinearRegression, SoftmaxRegression
 from gdlab.models.mlp import MLP, Model
+from gdlab.models.protocol import TrainableModel
 
 __all__ = [
     "MLP",
@@ -38,6 +40,7 @@ __all__ = [
     "SoftmaxRegression",
     "SumSquaredError",
     "Tanh",
+    "TrainableModel",
     "gradcheck",
     "layers",
 ]

@@ -1,0 +1,202 @@
+"""check_optimizer: a correct optimizer passes; each kind of bug fails its check."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+import torch
+
+from gdlab import optim
+from gdlab.optim.space import Axis, log_uniform
+from gdlab.testing import OptimizerCheckError, check_optimizer
+
+MOMENTUM = [{"lr": 0.1, "momentum": 0.9}, {"lr": 0.05, "momentum": 0.5}]
+
+
+class Heavy(optim.Optimizer):
+    """Heavy ball in plain NumPy: b ← μb ± g, θ ← θ − ηb (torch's SGD, no dampening)."""
+
+    defaults: ClassVar[dict[str, Any]] = {
+        "lr": 1e-3,
+        "momentum": 0.0,
+        "maximize": False,
+    }
+    constraints: ClassVar[dict[str, Any]] = {
+        "momentum": optim.SGD.constraints["momentum"],
+        "maximize": optim.SGD.constraints["maximize"],
+    }
+    state_spec: ClassVar[dict[str, str]] = {"momentum_buffer": "real"}
+    suggested_lr: ClassVar[float] = 0.1
+    search_space: ClassVar[dict[str, Axis]] = {"lr": log_uniform(1e-3, 1.0)}
+
+    def initial_state(self, group: Any) -> dict[str, float]:
+        return {"momentum_buffer": 0.0}
+
+    def update(self, group: Any, step: int, lr: float, p: Any, g: Any, s: Any) -> None:
+        self.move(group, lr, p, g, s["momentum_buffer"])
+
+    @staticmethod
+    def move(group: Any, lr: float, p: Any, g: Any, b: Any) -> None:
+        b *= group["momentum"]
+        b += -g if group["maximize"] else g
+        p -= lr * b
+
+
+class Drifting(Heavy):
+    """Moves without a gradient."""
+
+    def update(self, group: Any, step: int, lr: float, p: Any, g: Any, s: Any) -> None:
+        super().update(group, step, lr, p, g, s)
+        p -= lr * 1e-3
+
+
+class Unfrozen(Heavy):
+    """Moves a little at lr = 0."""
+
+    def update(self, group: Any, step: int, lr: float, p: Any, g: Any, s: Any) -> None:
+        super().update(group, step, lr + 1e-6, p, g, s)
+
+
+class StateOnTheSide(Heavy):
+    """Keeps its momentum where state_dict cannot see it."""
+
+    def initial_state(self, group: Any) -> dict[str, float]:
+        return {}
+
+    def update(self, group: Any, step: int, lr: float, p: Any, g: Any, s: Any) -> None:
+        buffers = self.__dict__.setdefault("buffers", {})
+        self.move(group, lr, p, g, buffers.setdefault(p.ctypes.data, np.zeros_like(p)))
+
+
+class NegatesInPlace(Heavy):
+    """Negates the caller's gradient to maximize."""
+
+    def update(self, group: Any, step: int, lr: float, p: Any, g: Any, s: Any) -> None:
+        if group["maximize"]:
+            g *= -1.0
+        self.move({**group, "maximize": False}, lr, p, g, s["momentum_buffer"])
+
+
+class Normalized(Heavy):
+    """Divides by the norm of the buffer it is given: a dict and a Params differ."""
+
+    def update(self, group: Any, step: int, lr: float, p: Any, g: Any, s: Any) -> None:
+        super().update(group, step, lr / (1.0 + np.linalg.norm(g)), p, g, s)
+
+
+class Ascending(Heavy):
+    """The sign bug: ascends."""
+
+    def update(self, group: Any, step: int, lr: float, p: Any, g: Any, s: Any) -> None:
+        super().update(group, step, -lr, p, g, s)
+
+
+def loose(owner: str, name: str, value: Any) -> Any:
+    if value < 0:  # a TypeError for text, and a message naming nothing
+        raise ValueError("must be >= 0")
+    return value
+
+
+class Unchecked(Heavy):
+    """A hyperparameter without a constraint, another with a loose one."""
+
+    defaults: ClassVar[dict[str, Any]] = {**Heavy.defaults, "dampening": 0.0}
+    constraints: ClassVar[dict[str, Any]] = {**Heavy.constraints, "momentum": loose}
+
+
+class FasterDefault(Heavy):
+    defaults: ClassVar[dict[str, Any]] = {**Heavy.defaults, "lr": 0.01}
+
+
+def failed(error: OptimizerCheckError) -> set[str]:
+    return {check.split("[")[0] for check, _ in error.failures}
+
+
+def test_a_correct_optimizer_passes_with_and_without_a_reference() -> None:
+    configs = [*MOMENTUM, {"lr": 0.1, "momentum": 0.9, "maximize": True}]
+    check_optimizer(Heavy, reference=torch.optim.SGD, configs=configs)
+    check_optimizer(Heavy, configs=configs, steps=10)
+
+
+@pytest.mark.parametrize(
+    ("cls", "expected", "message"),
+    [
+        (Drifting, {"zero_gradient"}, r"zero_gradient: 5 steps with zero gradients"),
+        (Unfrozen, {"zero_lr_group"}, r"zero_lr_group: the lr = 0 group moved: W\["),
+        (StateOnTheSide, {"state_dict"}, r"state_dict\[lr=0.1,momentum=0.9\]: resumed"),
+        (NegatesInPlace, {"grads_untouched"}, r"step\(\) changed a dict of grads"),
+        (Normalized, {"params_and_dict"}, r"a Params vs a dict: scalar is"),
+        (
+            Ascending,
+            {"zero_size", "quadratic", "rosenbrock"},
+            r"rosenbrock: diverged at every lr in 5000 steps \(lr tried: 0.1, 0.01, 1,",
+        ),
+        (
+            Unchecked,
+            {"hyperparameters"},
+            r"dampening has no constraint\n.*the constraint of momentum raises "
+            r"TypeError for '0.1'.*\n.*hyperparameters\[momentum=-1.0\]: the "
+            r"constructor: the error does not name it: 'must be >= 0'",
+        ),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else None,
+)
+def test_each_bug_fails_its_check_and_only_it(
+    cls: type[optim.Optimizer], expected: set[str], message: str
+) -> None:
+    configs = [*MOMENTUM, {"lr": 0.1, "momentum": 0.9, "maximize": True}]
+    with pytest.raises(OptimizerCheckError, match=message) as caught:
+        check_optimizer(cls, configs=configs, steps=30)
+    assert failed(caught.value) == expected
+    report = str(caught.value)
+    assert report.startswith(f"check_optimizer({cls.__name__}): ")
+    assert "  passed: hyperparameters" in report or "hyperparameters" in expected
+
+
+def test_differences_from_the_reference_are_reported_with_their_size() -> None:
+    with pytest.raises(OptimizerCheckError) as caught:
+        check_optimizer(FasterDefault, reference=torch.optim.SGD, configs=MOMENTUM)
+    assert failed(caught.value) == {"defaults", "reference"}
+    report = str(caught.value)
+    assert "defaults: lr is 0.01 here, 0.001 there" in report
+    assert "reference[defaults]: with a dict of arrays, after 100 steps: scalar is" in (
+        report
+    )
+    assert "reference[lr=0.1" not in report  # the configs set lr: they agree
+
+
+def test_a_crash_is_a_failed_check_chained_to_the_report() -> None:
+    with pytest.raises(OptimizerCheckError) as caught:
+        check_optimizer(Heavy, reference=torch.optim.Adam, configs=MOMENTUM)
+    assert "reference[lr=0.1,momentum=0.9]: raised TypeError" in str(caught.value)
+    assert isinstance(caught.value.__cause__, TypeError)
+
+
+def test_skip_documents_an_exception() -> None:
+    check_optimizer(Drifting, configs=MOMENTUM, steps=10, skip=["zero_gradient"])
+    with pytest.raises(ValueError, match=r"skip must name checks among \['hyper"):
+        check_optimizer(Heavy, skip=["zero_grad"])
+
+
+def test_registered_names_and_presets_are_checked_too() -> None:
+    check_optimizer("nesterov", reference=torch.optim.SGD, steps=20)
+    with pytest.raises(ValueError, match=r"unknown optimizer 'nope'"):
+        check_optimizer("nope")
+    with pytest.raises(ValueError, match=r"a subclass of gdlab.optim.Optimizer, got"):
+        check_optimizer(torch.optim.SGD)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"steps must be an integer >= 1, got 0"):
+        check_optimizer(Heavy, steps=0)
+
+
+def test_torch_is_imported_only_for_a_reference() -> None:
+    code = (
+        "import sys\n"
+        "from gdlab.testing import check_optimizer\n"
+        "check_optimizer('adam', convergence_lr=(0.05, 0.01))\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
