@@ -22,17 +22,9 @@ def run(*args: str) -> tuple[int, str, str]:
 
 def test_compare_prints_the_table_and_writes_the_report(tmp_path: Path) -> None:
     code, out, err = run(
-        "compare",
-        *SMALL,
-        "--optimizers",
-        "sgd,nesterov,adam",
-        "--epochs",
-        "2",
-        "--seeds",
-        "2",
-        "--out",
-        str(tmp_path),
-    )
+        "compare", *SMALL, "--optimizers", "sgd,nesterov,adam", "--epochs", "2",
+        "--budget", "2", "--seeds", "2", "--workers", "1", "--out", str(tmp_path),
+    )  # fmt: skip
     assert code == 0, err
     lines = out.splitlines()
     header = next(i for i, ln in enumerate(lines) if ln.startswith("optimizer"))
@@ -43,30 +35,30 @@ def test_compare_prints_the_table_and_writes_the_report(tmp_path: Path) -> None:
     ]
     assert f"report: {tmp_path / 'report.html'}" in out
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["seeds"] == [0, 1] and results["lrs"]["nesterov"] == 0.05
+    assert results["protocol"]["seeds"] == [1, 2]
+    nesterov = results["optimizers"]["nesterov"]
+    assert len(nesterov["trials"]) == 2 and len(nesterov["reruns"]) == 2
+    # run again: every run is in sweep.db, nothing trains, the same numbers
+    code, again, err = run(
+        "compare", *SMALL, "--optimizers", "sgd,nesterov,adam", "--epochs", "2",
+        "--budget", "2", "--seeds", "2", "--workers", "1", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "6 runs (6 already done" in again and "0 to run" in again
+    assert again.splitlines()[-6:] == out.splitlines()[-6:]
 
 
-def test_compare_with_named_learning_rates(tmp_path: Path) -> None:
-    code, _, _ = run(
-        "compare",
-        *SMALL,
-        "--optimizers",
-        "sgd,adam",
-        "--lrs",
-        "adam=0.01",
-        "--epochs",
-        "1",
-        "--seeds",
-        "1",
-        "--out",
-        str(tmp_path),
-        "--quiet",
-    )
-    assert code == 0
-    assert json.loads((tmp_path / "results.json").read_text())["lrs"] == {
-        "sgd": 0.1,
-        "adam": 0.01,
-    }
+def test_compare_with_a_budget_of_zero_and_a_schedule(tmp_path: Path) -> None:
+    code, out, err = run(
+        "compare", *SMALL, "--optimizers", "sgd,adam", "--budget", "0", "--epochs",
+        "2", "--seeds", "1", "--schedule", "step", "--schedule-arg", "gamma=0.1",
+        "--workers", "1", "--out", str(tmp_path), "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["spec"]["schedule_args"] == {"gamma": 0.1}
+    assert results["optimizers"]["adam"]["selected"]["hyper"] == {"lr": 0.001}
+    assert "note: budget 0" in out
 
 
 def test_train_writes_history_plots_and_checkpoints_then_resumes(
@@ -200,19 +192,19 @@ BAD = [
     ),
     (
         ["compare", "--epochs", "-1", "--out", "{tmp}/a"],
-        "epochs must be an integer >= 1, got -1",
+        "Invalid value for '--epochs': -1 is not in the range x>=1.",
     ),
     (
-        ["compare", "--lrs", "0.1,0.2", "--optimizers", "sgd"],
-        "--lrs must give 1 learning rates",
+        ["compare", "--tune", "lr,beta9", "--optimizers", "adam"],
+        "tune: adam has no axis 'beta9' to tune",
     ),
     (
         [
             "train",
             "--optimizer",
             "adam",
-            "--opt",
-            "betas=[1.0,0.9]",
+            "--hyper",
+            "betas=1.0,0.9",
             "--out",
             "{tmp}/a",
         ],
@@ -220,7 +212,7 @@ BAD = [
     ),
     (
         ["train", "--opt", "bogus=1", "--out", "{tmp}/a"],
-        "Adam: keyword 'bogus' must be one of",
+        "--hyper: adam has no 'bogus'; it takes betas",
     ),
     (
         [

@@ -41,7 +41,7 @@ def test_sweep_prints_a_table_writes_a_report_and_resumes(tmp_path: Path) -> Non
     ]
     code, out, err = run(*args)
     assert code == 0, err
-    assert "sweep: 32 runs (0 already done" in out
+    assert "32 runs (0 already done" in out
     assert "32 runs: 0 were already done, 32 ran now" in out
     assert len([ln for ln in out.splitlines() if ln.lstrip().startswith("[")]) == 32
     lines = out.splitlines()
@@ -63,7 +63,7 @@ def test_sweep_prints_a_table_writes_a_report_and_resumes(tmp_path: Path) -> Non
 
     code, again, err = run(*args)
     assert code == 0, err
-    assert "sweep: 32 runs (32 already done" in again
+    assert "32 runs (32 already done" in again
     assert "32 runs: 32 were already done, 0 ran now" in again
     table_again = again[again.index("optimizer  lr") :]
     assert table_again == out[out.index("optimizer  lr") :]  # seconds included
@@ -112,6 +112,10 @@ def test_sharpness_from_the_command_line(tmp_path: Path) -> None:
         (["--model", "mlp:64-10-3"], "model: sizes must be"),
         (["--backend", "dask"], "'dask' is not one of 'local', 'ray'"),
         (["--workers", "0"], "sweep: workers must be an integer >= 1, got 0"),
+        (
+            ["--grid", 'hyper={"lr":5}'],
+            "RunSpec: hyper must be free of 'lr', which the run sets, got {'lr': 5}",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -134,7 +138,9 @@ def test_an_unwritable_out_and_a_missing_ray(
         f"gdlab: error: cannot write to --out {blocker}"
     )
     monkeypatch.setitem(sys.modules, "ray", None)
-    code, _, err = run("sweep", *SMALL, "--backend", "ray", "--out", str(tmp_path))
+    code, _, err = run(
+        "sweep", *SMALL, "--backend", "ray", "--out", str(tmp_path / "ray")
+    )
     assert code == 2
     assert err == (
         "gdlab: error: sweep: backend 'ray' needs Ray, which is not installed: "

@@ -3,6 +3,7 @@ driven in Debian's Chromium (through Playwright, with no browser download)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import signal
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -393,6 +395,213 @@ def test_malformed_and_misdirected_requests(
     assert json.loads(raw) == {"error": "playground: no such page '/secrets.txt'"}
     status, _, raw = fetch(server, "/", b"{}", method="POST")
     assert status == 405
+
+
+# --- only its own page drives it ---------------------------------------------------
+
+
+def raw_request(
+    srv: playground.PlaygroundServer,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes | None = None,
+) -> tuple[int, Any]:
+    """(status, decoded JSON or None) of a request with exactly these headers."""
+    connection = http.client.HTTPConnection("127.0.0.1", srv.server_port, timeout=60)
+    try:
+        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        if body is not None:
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        raw = response.read()
+        kind = response.getheader("Content-Type")
+        return response.status, json.loads(raw) if kind == "application/json" else None
+    finally:
+        connection.close()
+
+
+SMALL = json.dumps({"surface": "bowl", "steps": 5, "runs": [{"optimizer": "sgd"}]})
+
+
+def test_only_this_servers_host_and_origin_and_json_posts_are_served(
+    server: playground.PlaygroundServer,
+) -> None:
+    port = server.server_port
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}"):
+        assert raw_request(server, "GET", "/", {"Host": host})[0] == 200
+    for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1:{port + 1}", ""):
+        status, data = raw_request(server, "GET", "/api/surfaces", {"Host": host})
+        assert status == 403
+        assert data == {
+            "error": "playground: the Host header must be this server's address "
+            f"({server.url}), got {host!r}"
+        }
+    assert raw_request(server, "GET", "/", {})[0] == 403  # no Host at all
+    json_post = {"Host": f"127.0.0.1:{port}", "Content-Type": "application/json"}
+    same = {**json_post, "Origin": f"http://127.0.0.1:{port}"}
+    status, data = raw_request(
+        server, "POST", "/api/trajectories", same, SMALL.encode()
+    )
+    assert status == 200 and data["steps"] == 5
+    for origin in ("http://evil.example", "null", f"http://localhost:{port}"):
+        status, data = raw_request(
+            server,
+            "POST",
+            "/api/trajectories",
+            {**json_post, "Origin": origin},
+            SMALL.encode(),
+        )
+        assert status == 403
+        assert data == {
+            "error": "playground: requests from another origin are refused, "
+            f"got {origin!r}"
+        }
+    for kind in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"Host": f"127.0.0.1:{port}", "Origin": f"http://127.0.0.1:{port}"}
+        if kind is not None:
+            headers["Content-Type"] = kind
+        status, data = raw_request(
+            server, "POST", "/api/trajectories", headers, SMALL.encode()
+        )
+        assert status == 415
+        assert data == {
+            "error": "playground: a POST must have Content-Type application/json, "
+            f"got {kind!r}"
+        }
+    charset = {**json_post, "Content-Type": "application/json; charset=utf-8"}
+    assert (
+        raw_request(server, "POST", "/api/trajectories", charset, SMALL.encode())[0]
+        == 200
+    )
+
+
+def test_a_server_bound_to_every_interface_takes_ip_addresses_not_names() -> None:
+    srv = playground.make_server("0.0.0.0", port=0)
+    with srv:
+        port = srv.server_port
+        assert srv.allows_host(f"192.168.1.20:{port}")
+        assert srv.allows_host(f"[::1]:{port}") and srv.allows_host(f"localhost:{port}")
+        assert not srv.allows_host(f"rebind.example:{port}")
+        assert not srv.allows_host(f"192.168.1.20:{port + 1}")
+
+
+def test_deeply_nested_json_is_a_400_not_a_recursion_error(
+    server: playground.PlaygroundServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for body in (b"[" * 30000, b"[" * 17 + b"]" * 17, b'{"a":' * 5000 + b"1"):
+        status, _, raw = fetch(server, "/api/trajectories", body)
+        assert status == 400
+        assert json.loads(raw)["error"].startswith(
+            "playground: the request body must nest arrays and objects at most 16 "
+            "deep, got "
+        )
+    # brackets inside strings do not count; 16 levels are fine
+    name = "[{" * 100
+    status, data = post(server, {"surface": name, "runs": [{"optimizer": "sgd"}]})
+    assert status == 400 and data["error"].startswith("surfaces: the surface must")
+    status, _, _ = fetch(server, "/api/trajectories", b"[" * 16 + b"]" * 16)
+    assert status == 400  # not an object, but parsed
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.fixture
+def impatient() -> Iterator[playground.PlaygroundServer]:
+    """A server of its own that waits 0.5 s for a request (10 s by default)."""
+    srv = playground.make_server(port=0)
+    srv.request_timeout = 0.5
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    thread.join(timeout=10)
+
+
+def test_a_partial_or_stalled_body_ends_quietly(
+    impatient: playground.PlaygroundServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = (
+        f"POST /api/trajectories HTTP/1.1\r\nHost: 127.0.0.1:{impatient.server_port}"
+        "\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    ).encode()
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", impatient.server_port)) as client:
+        client.settimeout(5)
+        client.sendall(head + b'{"surface": ')  # ...and nothing more
+        answer = client.makefile("rb").read()
+    assert time.monotonic() - started < 3
+    assert answer.startswith(b"HTTP/1.0 408 ")
+    assert answer.endswith(
+        b'{"error": "playground: the request body ended before its 1000 bytes"}'
+    )
+    with socket.create_connection(("127.0.0.1", impatient.server_port)) as client:
+        client.sendall(head + b'{"surface": ')  # then the client goes away
+    # a client that leaves before its (large) answer is written
+    runs = [{"optimizer": "adam"}] * playground.MAX_RUNS
+    body = json.dumps({"surface": "bowl", "steps": 2000, "runs": runs}).encode()
+    with socket.create_connection(("127.0.0.1", impatient.server_port)) as client:
+        client.sendall(head.replace(b"1000", str(len(body)).encode()) + body)
+    time.sleep(1.5)  # the server answers (to nobody) and times out the second one
+    assert fetch(impatient, "/api/trajectories", SMALL.encode())[0] == 200
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Exception" not in err, err
+
+
+HEAVY = {
+    "surface": "beale",
+    "steps": playground.MAX_STEPS,
+    "runs": [{"optimizer": "adam", "lr": 0.01}] * playground.MAX_RUNS,
+}
+
+
+def test_the_newest_request_of_a_page_cancels_its_older_ones(
+    server: playground.PlaygroundServer,
+) -> None:
+    def timed(payload: object, page: str) -> tuple[int, Any, float]:
+        started = time.monotonic()
+        status, data = raw_request(
+            server,
+            "POST",
+            "/api/trajectories",
+            {
+                "Host": f"127.0.0.1:{server.server_port}",
+                "Content-Type": "application/json",
+                "X-Playground-Page": page,
+            },
+            json.dumps(payload).encode(),
+        )
+        return status, data, time.monotonic() - started
+
+    status, _, alone = timed(HEAVY, "page-1")  # one heavy request by itself
+    assert status == 200
+    answers: list[tuple[int, Any, float]] = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(timed(HEAVY, "page-2")))
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)
+    time.sleep(0.3)  # all three have arrived: the first computes, two wait
+    status, data, small = timed(json.loads(SMALL), "page-2")
+    for thread in threads:
+        thread.join(timeout=60)
+    assert status == 200 and data["steps"] == 5
+    # answered after at most one run of an older request, not after three requests
+    assert small < alone / 3, (small, alone)
+    assert [a[:2] for a in answers] == [
+        (
+            409,
+            {
+                "error": "playground: cancelled: a newer request from the same page "
+                "arrived"
+            },
+        )
+    ] * 3
 
 
 # --- the command line ---------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gdlab.experiment import RunSpec
-from gdlab.lab import runs
+from gdlab.lab import compare, runs
 
 CHROMIUM = shutil.which("chromium")
 FLAGS = [
@@ -46,8 +46,14 @@ def chromium(*args: str) -> str:
 )
 def test_report_opens_offline_with_every_figure_and_the_table(tmp_path: Path) -> None:
     spec = RunSpec(data="digits", model="mlp:64-32-10", epochs=3, batch_size=64)
+    protocol = compare.Protocol(budget=3, seeds=2)
     _, page = runs.compare_into(
-        tmp_path, spec, ["sgd", "momentum", "adam", "rmsprop"], seeds=2, progress=False
+        tmp_path,
+        spec,
+        ["sgd", "momentum", "adam", "rmsprop"],
+        protocol,
+        workers=1,
+        progress=False,
     )
     dom = chromium("--dump-dom", page.as_uri())
     body = re.search(r"<body[^>]*>", dom)
@@ -55,7 +61,7 @@ def test_report_opens_offline_with_every_figure_and_the_table(tmp_path: Path) ->
     figures = re.search(r'data-figures="(\d+)"', body.group(0))
     loaded = re.search(r'data-figures-loaded="(\d+)"', body.group(0))
     assert figures is not None and loaded is not None, body.group(0)
-    assert int(figures.group(1)) == int(loaded.group(1)) == 4
+    assert int(figures.group(1)) == int(loaded.group(1)) == 5
     table = dom[dom.index('<table id="results">') : dom.index("</table>")]
     assert [m for m in re.findall(r"<tr class=\"[^\"]*\"><td>(\w+)</td>", table)] == [
         "sgd",

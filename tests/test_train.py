@@ -10,7 +10,9 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -125,7 +127,7 @@ def test_history_round_trips_through_json_and_csv(tmp_path: Path) -> None:
     assert again == hist
     hist.to_csv(tmp_path / "h.csv")
     rows = (tmp_path / "h.csv").read_text().splitlines()
-    assert rows[0].startswith("epoch,step,train_loss,train_acc,test_loss,test_acc,lr")
+    assert rows[0].startswith("epoch,step,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,lr")
     assert len(rows) == 3
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"history .*bad\.json is unreadable"):
@@ -361,3 +363,173 @@ def test_optimizer_of_another_model_is_refused() -> None:
         ValueError, match=r"fit: the optimizer must update the model's parameters"
     ):
         train.fit(model, optim.SGD({"w": np.zeros(3)}, lr=0.1), ds, progress=False)
+
+
+# --- checkpoints edited by hand ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The last checkpoint of a one-epoch run of 21 steps (digits, batches of 64)."""
+    folder = tmp_path_factory.mktemp("finished")
+    spec = SPEC.replace(epochs=1)
+    run = build(spec)
+    train.fit(
+        run.model,
+        run.optimizer,
+        run.dataset,
+        **run.fit_arguments(),
+        checkpoint_dir=folder,
+        progress=False,
+        spec=spec,
+    )
+    return checkpoint.paths(folder)[0]
+
+
+def set_rng(meta: dict[str, Any], value: object) -> None:
+    meta["position"]["rng_state"]["state"]["state"] = value
+
+
+EDITS: list[tuple[str, Callable[[dict[str, Any], dict[str, Any]], None], str]] = [
+    (
+        "rng-float",
+        lambda m, a: set_rng(m, 1.5),
+        r"position\.rng_state must be a PCG64 state as numpy's bit_generator\.state "
+        r"gives it, got \{.*\}",
+    ),
+    (
+        "rng-huge",
+        lambda m, a: set_rng(m, 2**130),
+        r"position\.rng_state must be a PCG64 state",
+    ),
+    (
+        "rng-text",
+        lambda m, a: m["position"].update(rng_state="x"),
+        r"position\.rng_state must be a PCG64 state .*, got 'x'",
+    ),
+    (
+        "no-history",
+        lambda m, a: m.pop("history"),
+        r"history must be an object, got None",
+    ),
+    (
+        "step-huge",
+        lambda m, a: m["position"].update(step=10**12),
+        r"position\.step must be at most 21, got 1000000000000",
+    ),
+    (
+        "batch-negative",
+        lambda m, a: m["position"].update(batch=-5),
+        r"position\.batch must be an integer >= 0, got -5",
+    ),
+    (
+        "batch-too-big",
+        lambda m, a: m["position"].update(batch=22),
+        r"position\.batch must be at most 21 \(batches per epoch\), got 22",
+    ),
+    (
+        "step-text",
+        lambda m, a: m["position"].update(step="21"),
+        r"position\.step must be an integer >= 0, got '21'",
+    ),
+    (
+        "step-inconsistent",
+        lambda m, a: m["position"].update(step=20),
+        r"position\.step must be epoch x 21 \+ batch = 21, got 20",
+    ),
+    (
+        "epoch-inconsistent",
+        lambda m, a: m["position"].update(epoch=0),
+        r"position\.step must be epoch x 21 \+ batch = 0, got 21",
+    ),
+    (
+        "steps-short",
+        lambda m, a: m["history"]["steps"]["loss"].pop(),
+        r"history\.steps must be columns step, loss, lr of as many numbers, got \{",
+    ),
+    (
+        "steps-missing",
+        lambda m, a: [c.pop() for c in m["history"]["steps"].values()],
+        r"history\.steps must be 21 rows \(one per step\), got '20 rows'",
+    ),
+    (
+        "diverged-text",
+        lambda m, a: m["history"].update(diverged="no"),
+        r"history\.diverged must be true or false, got 'no'",
+    ),
+    (
+        "elapsed-text",
+        lambda m, a: m.update(elapsed="1s"),
+        r"elapsed must be a real number >= 0, got '1s'",
+    ),
+    ("version", lambda m, a: m.update(version=2), r"version must be 1, got 2"),
+    (
+        "settings-batch",
+        lambda m, a: m["settings"].update(batch_size=-5),
+        r"fit: batch_size must be an integer >= 1, got -5",
+    ),
+    (
+        "settings-unknown",
+        lambda m, a: m["settings"].update(speed=3),
+        r"settings must be an object with keys epochs, batch_size, seed, iterations, "
+        r"clip_grad_norm, eval_every\b.*, got \{'batch_size'",
+    ),
+    ("spec-number", lambda m, a: m.update(spec=3), r"spec must be null or an object"),
+    (
+        "spec-field",
+        lambda m, a: m["spec"].update(colour="red"),
+        r"RunSpec: field 'colour' must be one of",
+    ),
+    (
+        "optimizer-list",
+        lambda m, a: m.update(optimizer=[]),
+        r"optimizer must be an object, got \[\]",
+    ),
+    (
+        "param-shape",
+        lambda m, a: a.update({"param/W1": np.zeros(3)}),
+        r"param/W1 must have shape \(64, 32\) and dtype float32, got shape \(3,\) "
+        r"and dtype float64",
+    ),
+    (
+        "optim-array-name",
+        lambda m, a: a.update({"optim/W9/exp_avg": np.zeros(3)}),
+        r"arrays must be named optim/<parameter>/<state>, got 'optim/W9/exp_avg'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"), [e[1:] for e in EDITS], ids=[e[0] for e in EDITS]
+)
+def test_metadata_edited_by_hand_is_refused_naming_the_file_and_key(
+    tmp_path: Path,
+    finished: Path,
+    edit: Callable[[dict[str, Any], dict[str, Any]], None],
+    message: str,
+) -> None:
+    arrays, meta = checkpoint.read(finished)
+    edit(meta, arrays)
+    path = tmp_path / finished.name
+    text = json.dumps(meta).encode()
+    np.savez(path, **arrays, **{checkpoint.META: np.frombuffer(text, np.uint8)})
+    with pytest.raises(ValueError) as error:
+        train.resume(tmp_path, progress=False)
+    assert "\n" not in str(error.value)
+    assert re.match(rf"checkpoint {re.escape(str(path))}: {message}", str(error.value))
+
+
+def test_resume_removes_what_a_killed_save_left(tmp_path: Path, finished: Path) -> None:
+    (tmp_path / finished.name).write_bytes(finished.read_bytes())
+    leftovers = [
+        tmp_path / f".{finished.name}.k2j4_x.tmp",
+        tmp_path / ".checkpoint-000000030.npz.a8f9.tmp",
+    ]
+    for path in leftovers:
+        path.write_bytes(b"PK\x03\x04 half a zip")
+    kept = [tmp_path / "notes.tmp", tmp_path / ".other.tmp"]
+    for path in kept:
+        path.write_text("not ours")
+    train.resume(tmp_path, progress=False)
+    assert not any(path.exists() for path in leftovers)
+    assert all(path.exists() for path in kept)

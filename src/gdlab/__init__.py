@@ -1,19 +1,41 @@
-"""gdlab: a laboratory for gradient-descent optimization."""
+"""gdlab: a laboratory for gradient-descent optimization.
 
-from gdlab import data, lab, losses, models, optim, report, schedules, surfaces
+``import gdlab`` loads NumPy (and Numba, which compiles the update rules) and
+nothing heavier: matplotlib, SciPy and scikit-learn load where they are used, the
+subpackages when first touched (``gdlab.report``, ``gdlab.lab``, ...).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from gdlab import optim
 from gdlab.params import Params
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Params",
-    "__version__",
+SUBPACKAGES = (
+    "checkpoint",
     "data",
+    "experiment",
     "lab",
     "losses",
     "models",
-    "optim",
+    "outputs",
+    "playground",
     "report",
     "schedules",
     "surfaces",
-]
+    "testing",
+    "train",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in SUBPACKAGES:
+        return importlib.import_module(f"gdlab.{name}")
+    raise AttributeError(f"module 'gdlab' has no attribute {name!r}")
+
+
+__all__ = ["Params", "__version__", "optim", *SUBPACKAGES]

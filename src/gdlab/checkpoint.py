@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -24,31 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from gdlab.outputs import write_atomic
+
 PREFIX = "checkpoint-"
 META = "meta.json"
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, write: Any) -> None:
-    """Call ``write(file)`` on a temp file beside ``path``, fsync, rename over it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
 
 
 def save(
@@ -68,6 +46,15 @@ def save(
     for old in sorted(root.glob(f"{PREFIX}*.npz"))[:-keep]:
         old.unlink(missing_ok=True)
     return path
+
+
+def remove_leftovers(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files (``.checkpoint-*.tmp``) of saves that were killed
+    before their rename; return them."""
+    found = sorted(Path(folder).glob(f".{PREFIX}*.tmp"))
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found
 
 
 def paths(folder: str | os.PathLike[str]) -> list[Path]:

@@ -1,23 +1,30 @@
 """The ``gdlab`` command line: thin click commands, one library call each.
 
-A ``ValueError`` (bad user input) becomes one line on stderr and exit status 2;
-any other exception is a bug and keeps its traceback.
+Bad user input is a ``click.UsageError``: one line on stderr, exit status 2. The
+library reports bad arguments as ``ValueError``s; they become usage errors only
+where the command hands it what the user typed (``with _user_input():``), so a
+``ValueError`` anywhere else is a bug and keeps its traceback (exit 1). A file
+that cannot be written (full disk, size limit) is one line and exit status 1.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
 
-from gdlab import optim
-from gdlab.experiment import RunSpec
+from gdlab import optim, outputs
+from gdlab.experiment import RunSpec, build
 from gdlab.lab import runs
-from gdlab.lab.compare import ALL_OPTIMIZERS, format_table
+
+_COMMANDLINE = click.core.ParameterSource.COMMANDLINE
 
 
 class _Group(click.Group):
@@ -27,9 +34,40 @@ class _Group(click.Group):
         except click.UsageError as error:  # a bad option: one line, not a usage page
             click.echo(f"gdlab: error: {error.format_message()}", err=True)
             ctx.exit(2)
-        except ValueError as error:
+        except outputs.WriteError as error:  # the message names the file
             click.echo(f"gdlab: error: {error}", err=True)
-            ctx.exit(2)
+            ctx.exit(1)
+
+
+@contextlib.contextmanager
+def _user_input() -> Iterator[None]:
+    """Around a library call that checks what the user typed: its ValueError is a
+    usage error (one line, exit 2)."""
+    try:
+        yield
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _folder(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """A click callback: a folder option may be absent, not empty."""
+    if value == "":
+        name = param.opts[0] if isinstance(param, click.Option) else "FOLDER"
+        raise click.UsageError(f"{name} must name a folder, got ''")
+    return value
+
+
+def _output_file(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """A click callback: a file to write, in a folder that can be written to
+    (created if missing)."""
+    if value is None:
+        return None
+    option = param.opts[-1]
+    if value == "":
+        raise click.UsageError(f"{option} must name a file, got ''")
+    with _user_input():
+        outputs.writable(Path(value).parent, f"the folder of {option}")
+    return value
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,7 +77,7 @@ def main() -> None:
 
 
 def _number(kind: type[float] | type[int]) -> Any:
-    """A click callback parsing an option as ``kind``; a bad value is a ValueError."""
+    """A click callback parsing an option as ``kind``; a bad value a usage error."""
 
     def parse(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
         if value is None:
@@ -49,7 +87,7 @@ def _number(kind: type[float] | type[int]) -> Any:
         except ValueError:
             what = "an integer" if kind is int else "a number"
             command = ctx.command.name
-            raise ValueError(
+            raise click.UsageError(
                 f"{command}: {param.opts[0]} must be {what}, got {value!r}"
             ) from None
 
@@ -148,12 +186,17 @@ _FLOAT, _INT = _number(float), _number(int)
 )
 @click.option(
     "--steps",
-    callback=_INT,
-    metavar="INTEGER",
+    type=click.IntRange(min=1),
     help="steps to draw and print (default: its length or 1000)",
 )
 @click.option("--all", "show_all", is_flag=True, help="every schedule type, a grid")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="PNG to write")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    callback=_output_file,
+    help="PNG to write",
+)
 def schedule(
     name: str | None,
     warmup: int,
@@ -174,8 +217,13 @@ def schedule(
     from gdlab import report, schedules
 
     if show_all == (name is not None):
-        raise ValueError("schedule: give a schedule NAME or --all (not both)")
+        raise click.UsageError("schedule: give a schedule NAME or --all (not both)")
     if show_all:
+        if any(v is not None for v in arguments.values()) or warmup or start_lr:
+            raise click.UsageError(
+                "schedule: --all draws each schedule with its example arguments; "
+                "give --steps and -o only"
+            )
         horizon = steps if steps is not None else 1000
         curves: dict[str, report.Curve] = {
             **schedules.examples(horizon),
@@ -195,22 +243,29 @@ def schedule(
         try:
             given["milestones"] = [int(m) for m in given["milestones"].split(",")]
         except ValueError:
-            raise ValueError(
+            raise click.UsageError(
                 "schedule: --milestones must be comma-separated integers, "
                 f"got {arguments['milestones']!r}"
             ) from None
-    args = {**schedules.example_arguments(name), **given}
-    if warmup and "total_steps" in args:  # --total-steps counts the warm-up too
-        if warmup >= args["total_steps"]:
-            raise ValueError(
-                f"schedule: --warmup must be < --total-steps ({args['total_steps']}),"
-                f" got {warmup}"
-            )
-        args["total_steps"] -= warmup
-    s: schedules.Schedule = schedules.create(name, **args)
-    if warmup or start_lr:
-        s = schedules.linear_warmup(s, warmup, start_lr)
+    with _user_input():
+        args = {**schedules.example_arguments(name), **given}
+        if warmup and "total_steps" in args:  # --total-steps counts the warm-up too
+            if warmup >= args["total_steps"]:
+                raise click.UsageError(
+                    "schedule: --warmup must be < --total-steps "
+                    f"({args['total_steps']}), got {warmup}"
+                )
+            args["total_steps"] -= warmup
+        s: schedules.Schedule = schedules.create(name, **args)
+        if warmup or start_lr:
+            s = schedules.linear_warmup(s, warmup, start_lr)
     horizon = steps if steps is not None else (s.length or 1000)
+    try:
+        s(horizon - 1)  # one_cycle, for one, has no lr past its length
+    except ValueError as error:
+        raise click.UsageError(
+            f"schedule: --steps {horizon} goes past the schedule: {error}"
+        ) from None
     shown = sorted(
         {0, warmup, horizon // 10, horizon // 4, horizon // 2, 3 * horizon // 4}
         | {horizon - 1}
@@ -233,25 +288,103 @@ def _batch_size(ctx: click.Context, param: click.Parameter, value: str) -> int |
     try:
         return int(value)
     except ValueError:
-        raise ValueError(
+        raise click.UsageError(
             f"--batch-size must be an integer or 'full', got {value!r}"
         ) from None
 
 
-def _hyper(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``--opt momentum=0.9 --opt nesterov=true`` -> {"momentum": 0.9, ...}."""
-    hyper: dict[str, Any] = {}
+def _typed(option: str, key: str, text: str, kind: Any) -> Any:
+    """``text`` as a value of ``kind`` (bool, int, float, tuple or list of numbers)."""
+    try:
+        if kind is bool:
+            if text.lower() not in ("true", "false"):
+                raise ValueError
+            return text.lower() == "true"
+        if kind in (tuple, list):
+            items = [float(x) for x in text.split(",")]
+            if kind is list:  # milestones: step counts
+                return [int(x) if x.is_integer() else x for x in items]
+            return tuple(items)
+        return (
+            kind(float(text))
+            if kind is int and float(text).is_integer()
+            else (kind(text))
+        )
+    except ValueError:
+        need = {
+            bool: "true or false",
+            int: "an integer",
+            float: "a number",
+            tuple: "numbers separated by commas",
+            list: "integers separated by commas",
+        }[kind]
+        raise click.UsageError(f"{option} {key} must be {need}, got {text!r}") from None
+
+
+def assignments(
+    option: str, pairs: tuple[str, ...], types: dict[str, Any], owner: str
+) -> dict[str, Any]:
+    """``KEY=VALUE`` options parsed by the type each key takes: the one syntax of
+    hyperparameters (``--hyper betas=0.9,0.99``) and schedule arguments
+    (``--schedule-arg step_size=100``) in every command."""
+    values: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--opt must look like name=value, got {pair!r}")
-        try:
-            hyper[key] = json.loads(text)
-        except json.JSONDecodeError:
-            hyper[key] = text
-        if isinstance(hyper[key], list):
-            hyper[key] = tuple(hyper[key])
-    return hyper
+        key = key.strip()
+        if not sep or not key or not text:
+            raise click.UsageError(f"{option} must look like NAME=VALUE, got {pair!r}")
+        if key not in types:
+            known = ", ".join(types) or "none"
+            raise click.UsageError(
+                f"{option}: {owner} has no {key!r}; it takes {known}"
+            )
+        if key in values:
+            raise click.UsageError(f"{option} {key} is given twice")
+        values[key] = _typed(option, key, text.strip(), types[key])
+    return values
+
+
+def _hyper_types(name: str) -> dict[str, Any]:
+    """An optimizer's hyperparameters and their types, from its defaults (not lr,
+    which has --lr)."""
+    with _user_input():
+        defaults = optim.get(name).defaults
+    return {k: type(v) for k, v in defaults.items() if k != "lr"}
+
+
+def _hyper(name: str, pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``--hyper momentum=0.9 --hyper nesterov=true`` for optimizer ``name``."""
+    if any(p.partition("=")[0].strip() == "lr" for p in pairs):
+        raise click.UsageError("--hyper lr: give the learning rate with --lr")
+    return assignments("--hyper", pairs, _hyper_types(name), name)
+
+
+def _schedule_args(name: str, pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``--schedule-arg gamma=0.5`` for run schedule ``name``."""
+    from gdlab import schedules
+
+    with _user_input():
+        types = schedules.argument_types(name)
+    return assignments("--schedule-arg", pairs, types, f"schedule {name}")
+
+
+def _schedule_help() -> str:
+    from gdlab import schedules
+
+    return "; ".join(
+        f"{name} ({text})" if text else name
+        for name, text in schedules.RUN_DEFAULTS.items()
+    )
+
+
+_SCHEDULE_HELP = _schedule_help()
+
+
+def _spec(run: dict[str, Any], **more: Any) -> RunSpec:
+    """The RunSpec of the run options (``--schedule-arg`` parsed for its schedule)."""
+    pairs = run.pop("schedule_arg", ())
+    args = _schedule_args(run["schedule"], pairs) if pairs else {}
+    return RunSpec(**run, schedule_args=args, **more)
 
 
 def _run_options(function: Any) -> Any:
@@ -264,6 +397,20 @@ def _run_options(function: Any) -> Any:
             help="digits | fashion-mnist | mnist | regression",
         ),
         click.option("--data-path", default=None, help="folder with the IDX files"),
+        click.option(
+            "--val-fraction",
+            default=0.1,
+            show_default=True,
+            type=float,
+            help="share of the training set held out for validation, in (0, 0.5]",
+        ),
+        click.option(
+            "--split-seed",
+            default=0,
+            show_default=True,
+            type=click.IntRange(min=0),
+            help="seed of the validation split (the same for every run)",
+        ),
         click.option(
             "--model",
             default="mlp",
@@ -281,13 +428,19 @@ def _run_options(function: Any) -> Any:
             "--schedule",
             default="constant",
             show_default=True,
-            help="constant | step | exponential | inverse_time | "
-            "polynomial | cosine | cosine_restarts | one_cycle",
+            help="how the lr decays after the warm-up: " + _SCHEDULE_HELP,
+        ),
+        click.option(
+            "--schedule-arg",
+            "schedule_arg",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="a schedule argument, e.g. --schedule-arg gamma=0.5",
         ),
         click.option("--warmup-epochs", default=0.0, show_default=True, type=float),
         click.option(
             "--batch-size",
-            default="32",
+            default="100",
             show_default=True,
             callback=_batch_size,
             help="an integer, or 'full' (batch GD)",
@@ -302,75 +455,144 @@ def _run_options(function: Any) -> Any:
     return function
 
 
+def _names(option: str, text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise click.UsageError(f"{option} must name at least one, got {text!r}")
+    return names
+
+
+def _parallel_options(function: Any) -> Any:
+    """--workers and --backend, for every command that runs a sweep."""
+    function = click.option(
+        "--backend",
+        default="local",
+        show_default=True,
+        type=click.Choice(["local", "ray"]),
+        help="local processes, or Ray (RAY_ADDRESS picks a cluster)",
+    )(function)
+    return click.option(
+        "--workers",
+        default=None,
+        type=click.IntRange(min=1),
+        help="processes (or local Ray CPUs) [all cores]",
+    )(function)
+
+
 @main.command()
 @_run_options
 @click.option(
     "--optimizers",
-    default=",".join(ALL_OPTIMIZERS),
+    default=None,
+    help="comma-separated names [every registered optimizer and preset]",
+)
+@click.option("--epochs", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--budget",
+    default=8,
     show_default=True,
-    help="comma-separated names; momentum and nesterov are SGD presets",
+    type=int,
+    help="trials of quasi-random search per optimizer; 0: suggested settings only",
 )
 @click.option(
-    "--lrs",
-    default=None,
-    help="learning rates: one per optimizer in order, or name=lr pairs",
+    "--tune",
+    default="lr",
+    show_default=True,
+    help="search-space axes to tune, e.g. lr,momentum or all",
 )
-@click.option("--epochs", default=20, show_default=True, type=int)
+@click.option(
+    "--select",
+    default="val_acc",
+    show_default=True,
+    type=click.Choice(["val_acc", "val_loss"]),
+    help="the validation metric that picks the trial",
+)
 @click.option(
     "--seeds",
     default=3,
     show_default=True,
     type=int,
-    help="runs per optimizer, seeds 0..N-1 (weights and batch order)",
+    help="reruns of the selected settings, on the test set",
 )
-@click.option("--out", default=None, help="output folder [runs/compare-DATA]")
+@click.option(
+    "--target",
+    default=None,
+    type=float,
+    help="validation value for time-to-target [digits 0.95, fashion-mnist 0.85]",
+)
+@click.option("--search-seed", default=0, show_default=True, type=int)
+@_parallel_options
+@click.option(
+    "--out", default=None, callback=_folder, help="output folder [runs/compare-DATA]"
+)
 @click.option("--quiet", is_flag=True, help="print only the table")
 def compare(
-    optimizers: str,
-    lrs: str | None,
+    optimizers: str | None,
+    budget: int,
+    tune: str,
+    select: str,
     seeds: int,
+    target: float | None,
+    search_seed: int,
+    workers: int | None,
+    backend: str,
     out: str | None,
     quiet: bool,
     **run: Any,
 ) -> None:
-    """Train one model with each optimizer from the same weights on the same batches;
-    print a table and write report.html, PNGs and results.json/csv."""
-    names = [n.strip() for n in optimizers.split(",") if n.strip()]
-    spec = RunSpec(**run)
-    folder = out or f"runs/compare-{spec.data}"
-    if not quiet:
-        click.echo(f"comparing {len(names)} optimizers x {seeds} seeds on {spec.data}")
-    result, page = runs.compare_into(
-        folder,
-        spec,
-        names,
+    """Compare optimizers fairly: each gets the same BUDGET of quasi-random trials
+    over its own search space, the trial with the best validation metric is
+    selected and rerun over SEEDS new seeds, and only those reruns touch the test
+    set. Prints the table; writes report.html and results.json beside sweep.db
+    (run the same command again to continue after a kill).
+
+    \b
+    gdlab compare --optimizers sgd,momentum,adam --budget 8 --seeds 3
+    """
+    from gdlab.lab import compare as comparing
+
+    names = None if optimizers is None else _names("--optimizers", optimizers)
+    protocol = comparing.Protocol(
+        budget=budget,
         seeds=seeds,
-        lrs=_learning_rates(lrs, names),
-        progress=not quiet,
-        command=" ".join(["gdlab", *sys.argv[1:]]),
+        tune=tuple(_names("--tune", tune)),
+        select=select,
+        search_seed=search_seed,
+        target=target,
     )
-    click.echo(format_table(result.summary()))
+    spec = _spec(run)
+    with _user_input():
+        protocol.checked()
+        folder = outputs.claim(out or f"runs/compare-{spec.data}", "compare")
+    if not quiet:
+        shown = len(names) if names else len(comparing.all_optimizers())
+        click.echo(
+            f"comparing {shown} optimizers on {spec.data}: {budget} trials each, "
+            f"then {seeds} reruns of the selected settings"
+        )
+    try:
+        with _user_input():  # ValueErrors here are the input's, before any training
+            result, page = runs.compare_into(
+                folder,
+                spec,
+                names,
+                protocol,
+                workers=workers,
+                backend=backend,
+                progress=not quiet,
+                command=_command_line(click.get_current_context()),
+            )
+    except _sweep_error() as error:
+        click.echo(f"gdlab: error: {error}", err=True)
+        sys.exit(1)
+    click.echo(comparing.format_table(result))
     click.echo(f"report: {page}")
 
 
-def _learning_rates(text: str | None, names: list[str]) -> dict[str, float] | None:
-    if text is None:
-        return None
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    try:
-        if all("=" in p for p in parts):
-            return {k.strip(): float(v) for k, v in (p.split("=", 1) for p in parts)}
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise ValueError(
-            f"--lrs must be numbers or name=number pairs, got {text!r}"
-        ) from None
-    if len(values) != len(names):
-        raise ValueError(
-            f"--lrs must give {len(names)} learning rates (one per optimizer), "
-            f"got {len(values)}"
-        )
-    return dict(zip(names, values, strict=True))
+def _sweep_error() -> type[Exception]:
+    from gdlab.lab.sweep import SweepError
+
+    return SweepError
 
 
 @main.command()
@@ -383,11 +605,13 @@ def _learning_rates(text: str | None, names: list[str]) -> dict[str, float] | No
 )
 @click.option("--lr", default=None, type=float, help="learning rate [per optimizer]")
 @click.option(
+    "--hyper",
     "--opt",
     "hyper",
     multiple=True,
     metavar="NAME=VALUE",
-    help="another optimizer hyperparameter, e.g. --opt momentum=0.9",
+    help="an optimizer hyperparameter, e.g. --hyper momentum=0.9 "
+    "--hyper betas=0.9,0.99",
 )
 @click.option("--epochs", default=5, show_default=True, type=int)
 @click.option("--iterations", default=None, type=int, help="steps, instead of epochs")
@@ -405,8 +629,15 @@ def _learning_rates(text: str | None, names: list[str]) -> dict[str, float] | No
     type=int,
     help="steps between checkpoints (and every epoch)",
 )
-@click.option("--out", default=None, help="output folder (history, plots, checkpoints)")
-@click.option("--resume", default=None, help="continue the run in this folder")
+@click.option(
+    "--out",
+    default=None,
+    callback=_folder,
+    help="output folder (history, plots, checkpoints)",
+)
+@click.option(
+    "--resume", default=None, callback=_folder, help="continue the run in this folder"
+)
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 def train(
     hyper: tuple[str, ...],
@@ -419,22 +650,32 @@ def train(
     """Train a model and write history.json/csv, loss and accuracy plots and
     checkpoints into --out; --resume continues a run exactly."""
     ctx = click.get_current_context()
+    given_here = {k for k in ctx.params if ctx.get_parameter_source(k) == _COMMANDLINE}
+    if run["iterations"] is not None:
+        if "epochs" in given_here:
+            raise click.UsageError("give --epochs or --iterations, not both")
+        run["epochs"] = None
     if resume is not None:
-        stored = runs.stored_spec(resume)
-        given = {
-            k: v
-            for k, v in run.items()
-            if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE
-        }
+        if out is not None:
+            raise click.UsageError(
+                "give --out or --resume, not both: a run resumes in its own folder"
+            )
+        with _user_input():
+            stored = runs.stored_spec(resume)
+            outputs.claim(resume, "train", "--resume")
+        if "schedule_arg" in given_here:
+            given_here |= {"schedule_args"}
+        with_args = _spec(dict(run), hyper=_hyper(run["optimizer"], hyper)).to_dict()
+        given = {k: v for k, v in with_args.items() if k in given_here}
         if hyper:
-            given["hyper"] = _hyper(hyper)
+            given["hyper"] = with_args["hyper"]
         changed = [
             f"{k}: {getattr(stored, k)!r} -> {v!r}"
             for k, v in given.items()
             if getattr(stored, k) != v
         ]
         if changed:
-            raise ValueError(
+            raise click.UsageError(
                 f"cannot resume {resume} with a changed configuration: "
                 + "; ".join(changed)
             )
@@ -444,14 +685,15 @@ def train(
         folder = resume
     else:
         if out is None:
-            raise ValueError(
+            raise click.UsageError(
                 "--out is required: the folder for the history, plots and checkpoints"
             )
-        if run["iterations"] is not None:
-            run["epochs"] = None
-        spec = RunSpec(**run, hyper=_hyper(hyper))
+        spec = _spec(run, hyper=_hyper(run["optimizer"], hyper))
+        with _user_input():
+            runs.train_folder(out)
+            built = build(spec)
         history = runs.train_into(
-            out, spec, checkpoint_every=checkpoint_every, progress=not no_progress
+            out, built, checkpoint_every=checkpoint_every, progress=not no_progress
         )
         folder = out
     last = history.epochs[-1] if history.epochs else None
@@ -468,17 +710,19 @@ def train(
 
 
 @main.command("report")
-@click.argument("folder")
+@click.argument("folder", callback=_folder)
 def report_command(folder: str) -> None:
     """Redraw report.html from the results.json of a comparison in FOLDER."""
-    click.echo(f"report: {runs.report_from(folder)}")
+    with _user_input():
+        result = runs.load_comparison(folder)
+    click.echo(f"report: {runs.report_from(folder, result)}")
 
 
 # --- surfaces, worked steps and stability ---------------------------------------------
 
 
 def _floats(option: str, text: str, count: int | None = None) -> list[float]:
-    """``"-7,2"`` -> [-7.0, 2.0]; a malformed list is a one-line ValueError."""
+    """``"-7,2"`` -> [-7.0, 2.0]; a malformed list is a usage error."""
     try:
         values = [float(p) for p in text.split(",") if p.strip()]
     except ValueError:
@@ -487,7 +731,7 @@ def _floats(option: str, text: str, count: int | None = None) -> list[float]:
         need = (
             f"{count} comma-separated numbers" if count else "comma-separated numbers"
         )
-        raise ValueError(f"{option} must be {need}, got {text!r}")
+        raise click.UsageError(f"{option} must be {need}, got {text!r}")
     return values
 
 
@@ -510,9 +754,20 @@ def _floats(option: str, text: str, count: int | None = None) -> list[float]:
 )
 @click.option("--start", default=None, help="x,y (default: the surface's start)")
 @click.option("--steps", default=300, show_default=True, type=click.IntRange(min=1))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="PNG to write")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    callback=_output_file,
+    help="PNG to write",
+)
 @click.option("--3d", "three_d", is_flag=True, help="draw the 3-D surface too")
-@click.option("--animate", type=click.Path(dir_okay=False), help="GIF to write")
+@click.option(
+    "--animate",
+    type=click.Path(dir_okay=False),
+    callback=_output_file,
+    help="GIF to write",
+)
 @click.option(
     "--heatmap",
     is_flag=True,
@@ -550,22 +805,46 @@ def surface_command(
     from gdlab import surfaces
     from gdlab.report import surfaces as pictures
 
-    f = surfaces.get(name)
+    ctx = click.get_current_context()
+    given = {k for k in ctx.params if ctx.get_parameter_source(k) == _COMMANDLINE}
+    if heatmap:  # options of the other mode would be silently ignored: refused
+        other = {"lrs": "--lrs", "three_d": "--3d", "animate": "--animate"}
+    else:
+        other = {
+            "lr_range": "--lr-range",
+            "momentum_range": "--momentum-range",
+            "grid": "--grid",
+        }
+    for key, option in other.items():
+        if key in given:
+            where = "does not apply to" if heatmap else "applies only to"
+            raise click.UsageError(f"surface: {option} {where} --heatmap")
     names = [n.strip() for n in optimizers.split(",") if n.strip()]
+    if heatmap and "optimizers" not in given:
+        names = ["sgd"]  # the grid varies its momentum
+    if heatmap and len(names) != 1:
+        raise click.UsageError(
+            f"surface: --heatmap takes one optimizer, got {optimizers!r}"
+        )
+    with _user_input():
+        f = surfaces.get(name)
     point = f.start if start is None else tuple(_floats("--start", start, 2))
     if heatmap:
         lo, hi = _floats("--lr-range", lr_range, 2)
         m_lo, m_hi = _floats("--momentum-range", momentum_range, 2)
         if not 0 < lo < hi:
-            raise ValueError(f"--lr-range must be 0 < low < high, got {lr_range!r}")
-        cells = surfaces.loss_grid(
-            f,
-            names[0],
-            np.geomspace(lo, hi, grid),
-            np.linspace(m_lo, m_hi, grid),
-            start=point,
-            steps=steps,
-        )
+            raise click.UsageError(
+                f"--lr-range must be 0 < low < high, got {lr_range!r}"
+            )
+        with _user_input():
+            cells = surfaces.loss_grid(
+                f,
+                names[0],
+                np.geomspace(lo, hi, grid),
+                np.linspace(m_lo, m_hi, grid),
+                start=point,
+                steps=steps,
+            )
         best_lr, best_m, best_loss = cells.best()
         click.echo(
             f"{f.name}: {names[0]}, {grid}x{grid} runs of {steps} steps from "
@@ -576,7 +855,8 @@ def surface_command(
             click.echo(f"wrote {pictures.plot_loss_grid(cells, output)}")
         return
     rates = None if lrs is None else list(_floats("--lrs", lrs))
-    results = surfaces.runs(f, names, rates, start=point, steps=steps)
+    with _user_input():
+        results = surfaces.runs(f, names, rates, start=point, steps=steps)
     x, y = f.labels
     click.echo(
         f"{f.name}: {f.formula}; minimum {f.min_value:g} at "
@@ -611,7 +891,8 @@ def _optimizer_options(owner: str, name: str, args: list[str]) -> dict[str, Any]
     """``--alpha 0.9 --betas 0.9,0.99 --nesterov`` -> hyperparameters of ``name``,
     typed by the optimizer's defaults."""
 
-    base, _ = optim.resolve(name)
+    with _user_input():
+        base, _ = optim.resolve(name)
     defaults = optim.get(base).defaults
     known = ", ".join("--" + k.replace("_", "-") for k in defaults)
     hyper: dict[str, Any] = {}
@@ -621,14 +902,16 @@ def _optimizer_options(owner: str, name: str, args: list[str]) -> dict[str, Any]
         key, sep, text = token[2:].partition("=")
         key = key.replace("-", "_")
         if not token.startswith("--") or key not in defaults:
-            raise ValueError(
+            raise click.UsageError(
                 f"{owner}: unknown option {token!r} for {name}; it takes {known}"
             )
         default = defaults[key]
         if isinstance(default, bool):
             if sep:
                 if text.lower() not in ("true", "false"):
-                    raise ValueError(f"--{key} must be true or false, got {text!r}")
+                    raise click.UsageError(
+                        f"--{key} must be true or false, got {text!r}"
+                    )
                 hyper[key] = text.lower() == "true"
             else:
                 hyper[key] = True
@@ -636,14 +919,14 @@ def _optimizer_options(owner: str, name: str, args: list[str]) -> dict[str, Any]
             continue
         if not sep:
             if k + 1 >= len(args):
-                raise ValueError(f"{owner}: {token} needs a value")
+                raise click.UsageError(f"{owner}: {token} needs a value")
             text = args[k + 1]
             k += 1
         k += 1
         values = _floats(f"--{key}", text)
         hyper[key] = tuple(values) if isinstance(default, tuple) else values[0]
         if not isinstance(default, tuple) and len(values) != 1:
-            raise ValueError(f"--{key} must be one number, got {text!r}")
+            raise click.UsageError(f"--{key} must be one number, got {text!r}")
     return hyper
 
 
@@ -680,18 +963,22 @@ def explain_command(
     hyper = _optimizer_options("explain", name, list(ctx.args))
     if problem is not None:
         if param is not None or grad is not None:
-            raise ValueError("explain: give --problem (and --start) or --param/--grad")
-        f = surfaces.get(problem)
+            raise click.UsageError(
+                "explain: give --problem (and --start) or --param/--grad"
+            )
+        with _user_input():
+            f = surfaces.get(problem)
         point = f.start if start is None else _floats("--start", start, 2)
-        worked = lab.explain(name, point, f, steps, **hyper)
+        with _user_input():
+            worked = lab.explain.explain(name, point, f, steps, **hyper)
     else:
         if param is None or grad is None or start is not None:
-            raise ValueError(
+            raise click.UsageError(
                 "explain: give --param and --grad (or --problem and --start)"
             )
-        worked = lab.explain(
-            name, _floats("--param", param), _floats("--grad", grad), steps, **hyper
-        )
+        theta, grads = _floats("--param", param), _floats("--grad", grad)
+        with _user_input():
+            worked = lab.explain.explain(name, theta, grads, steps, **hyper)
     click.echo(worked.format())
 
 
@@ -712,13 +999,11 @@ def stability_command(
     """
     from gdlab import lab
 
-    report = lab.stability(
-        name,
-        None if lrs is None else _floats("--lrs", lrs),
-        start=None if start is None else _floats("--start", start, 2),
-        at=None if at is None else _floats("--at", at, 2),
-        steps=steps,
-    )
+    rates = None if lrs is None else _floats("--lrs", lrs)
+    origin = None if start is None else _floats("--start", start, 2)
+    where = None if at is None else _floats("--at", at, 2)
+    with _user_input():
+        report = lab.stability(name, rates, start=origin, at=where, steps=steps)
     click.echo(report.format())
 
 
@@ -742,23 +1027,24 @@ def playground_command(port: int, host: str, open_browser: bool) -> None:
     """
     from gdlab import playground
 
-    playground.serve(host, port, open_browser=open_browser, echo=click.echo)
+    with _user_input():  # only opening the socket raises: requests are handled apart
+        playground.serve(host, port, open_browser=open_browser, echo=click.echo)
 
 
 # --- sweeps ---------------------------------------------------------------------------
 
 
 def _list(option: str, text: str, parse: Any, what: str) -> list[Any]:
-    """``"1e-3,1e-2"`` -> [0.001, 0.01]; empty items or bad values: a ValueError."""
+    """``"1e-3,1e-2"`` -> [0.001, 0.01]; empty items or bad values: a usage error."""
     parts = [p.strip() for p in text.split(",")]
     if not text.strip() or not all(parts):
-        raise ValueError(
+        raise click.UsageError(
             f"{option} must be a comma-separated list of {what}, got {text!r}"
         )
     try:
         return [parse(p) for p in parts]
     except ValueError:
-        raise ValueError(
+        raise click.UsageError(
             f"{option} must be a comma-separated list of {what}, got {text!r}"
         ) from None
 
@@ -776,7 +1062,7 @@ def _command_line(ctx: click.Context) -> str:
     parts = ["gdlab", ctx.info_name or ""]
     for param in ctx.command.params:
         name = param.name or ""
-        if ctx.get_parameter_source(name) != click.core.ParameterSource.COMMANDLINE:
+        if ctx.get_parameter_source(name) != _COMMANDLINE:
             continue
         value, option = ctx.params[name], param.opts[0]
         if isinstance(param, click.Option) and param.is_flag:
@@ -854,7 +1140,10 @@ def _command_line(ctx: click.Context) -> str:
     "--backend", default="local", show_default=True, type=click.Choice(["local", "ray"])
 )
 @click.option(
-    "--out", default=None, help="folder for sweep.db and the report [runs/sweep-DATA]"
+    "--out",
+    default=None,
+    callback=_folder,
+    help="folder for sweep.db and the report [runs/sweep-DATA]",
 )
 @click.option("--quiet", is_flag=True, help="print only the table")
 def sweep_command(
@@ -883,7 +1172,7 @@ def sweep_command(
     from gdlab.lab import sweep
 
     if seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {seeds}")
+        raise click.UsageError(f"--seeds must be >= 1, got {seeds}")
     grid: dict[str, list[Any]] = {
         "optimizer": _list("--optimizers", optimizers, str, "names"),
     }
@@ -897,24 +1186,30 @@ def sweep_command(
         name, sep, values = item.partition("=")
         name = name.strip().replace("-", "_")
         if not sep or not name:
-            raise ValueError(f"--grid must look like FIELD=V1,V2, got {item!r}")
+            raise click.UsageError(f"--grid must look like FIELD=V1,V2, got {item!r}")
         if name in grid:
-            raise ValueError(f"--grid {name} repeats a field the options already vary")
+            raise click.UsageError(
+                f"--grid {name} repeats a field the options already vary"
+            )
         grid[name] = _list(f"--grid {name}", values, _value, "values")
-    base = RunSpec(**run)
-    folder = runs.writable_folder(out or f"runs/sweep-{base.data}")
+    base = _spec(run)
+    with _user_input():
+        folder = outputs.claim(out or f"runs/sweep-{base.data}", "sweep")
     try:
-        result = sweep.run(
-            base,
-            grid,
-            folder / "sweep.db",
-            workers=workers,
-            backend=backend,
-            sharpness=sharpness,
-            sharpness_samples=sharpness_samples,
-            progress=not quiet,
-            command=_command_line(click.get_current_context()),
-        )
+        # sweep.run raises ValueError only for its input, before anything trains, and
+        # for its store; a run that fails is a SweepError.
+        with _user_input():
+            result = sweep.run(
+                base,
+                grid,
+                folder / "sweep.db",
+                workers=workers,
+                backend=backend,
+                sharpness=sharpness,
+                sharpness_samples=sharpness_samples,
+                progress=not quiet,
+                command=_command_line(click.get_current_context()),
+            )
     except sweep.SweepError as error:
         click.echo(f"gdlab: error: {error}", err=True)
         sys.exit(1)

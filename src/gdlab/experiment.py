@@ -17,33 +17,25 @@ from typing import Any
 from gdlab import _checks, data, models, optim, schedules
 from gdlab.data import Dataset
 
-# Learning rates that work for a small MLP on digits or Fashion-MNIST with batches of
-# 32-128; the optimizers' own defaults are tuned for other problems (SGD: 1e-3).
-DEFAULT_LR: dict[str, float] = {
-    "sgd": 0.1,
-    "momentum": 0.05,
-    "nesterov": 0.05,
-    "adagrad": 0.05,
-    "adadelta": 1.0,
-    "rmsprop": 1e-3,
-    "adam": 1e-3,
-    "adamw": 1e-3,
-    "nadam": 2e-3,
-    "radam": 2e-3,
-    "adamax": 2e-3,
-    "adamp": 1e-3,
-}
-
 MODEL_KINDS = ("mlp", "softmax", "linear")
 DEFAULT_HIDDEN = (100,)
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One training run, by name. ``lr=None`` takes :data:`DEFAULT_LR`."""
+    """One training run, by name: what the CLI, sweeps and comparisons pass around.
+
+    ``lr=None`` takes the optimizer's suggested learning rate
+    (:func:`gdlab.optim.suggested_lr`). ``val_fraction`` and ``split_seed`` carve
+    the validation split (None: none); ``schedule_args`` override the run
+    schedule's defaults (:data:`gdlab.schedules.RUN_DEFAULTS`);
+    ``evaluate_test=False`` keeps the test set unread (a tuning trial).
+    """
 
     data: str = "digits"
     data_path: str | None = None
+    val_fraction: float | None = 0.1
+    split_seed: int = 0
     model: str = "mlp"
     activation: str = "relu"
     l2: float = 0.0
@@ -52,6 +44,7 @@ class RunSpec:
     lr: float | None = None
     hyper: dict[str, Any] = field(default_factory=dict)
     schedule: str = "constant"
+    schedule_args: dict[str, Any] = field(default_factory=dict)
     warmup_epochs: float = 0.0
     batch_size: int | str = 100
     epochs: int | None = 5
@@ -59,6 +52,7 @@ class RunSpec:
     seed: int = 0
     clip_grad_norm: float | None = None
     eval_every: int | str = "epoch"
+    evaluate_test: bool = True
 
     def replace(self, **changes: Any) -> RunSpec:
         return dataclasses.replace(self, **changes)
@@ -78,9 +72,7 @@ class RunSpec:
 
     @property
     def learning_rate(self) -> float:
-        return (
-            DEFAULT_LR.get(self.optimizer.lower(), 1e-3) if self.lr is None else self.lr
-        )
+        return optim.suggested_lr(self.optimizer) if self.lr is None else self.lr
 
 
 @dataclass
@@ -102,18 +94,19 @@ class Run:
             "seed": s.seed,
             "clip_grad_norm": s.clip_grad_norm,
             "eval_every": s.eval_every,
+            "evaluate_test": s.evaluate_test,
         }
 
 
 def parse_model(spec: str, n_features: int, n_outputs: int) -> tuple[str, list[int]]:
     """``"mlp:784-256-10"`` -> ("mlp", sizes); ``"mlp"`` alone has one hidden layer of
     100; ``"softmax"`` and ``"linear"`` take their sizes from the data."""
-    kind, _, sizes_text = str(spec).partition(":")
+    kind, colon, sizes_text = str(spec).partition(":")
     kind = kind.strip().lower()
     if kind not in MODEL_KINDS:
         _checks.fail("model", "kind", f"one of {', '.join(MODEL_KINDS)}", spec)
-    if kind != "mlp" or not sizes_text:
-        if sizes_text:
+    if kind != "mlp" or not colon:
+        if colon:
             _checks.fail("model", kind, "given without sizes", spec)
         hidden = list(DEFAULT_HIDDEN) if kind == "mlp" else []
         return kind, [n_features, *hidden, n_outputs]
@@ -173,31 +166,15 @@ def steps_per_epoch(spec: RunSpec, n_train: int) -> int:
     return data.num_batches(n_train, spec.batch_size)  # type: ignore[arg-type]
 
 
-RUN_SCHEDULES = (
-    "constant",
-    "step",
-    "multistep",
-    "exponential",
-    "inverse_time",
-    "polynomial",
-    "cosine",
-    "cosine_restarts",
-    "one_cycle",
-)
-
-
 def build_schedule(
     spec: RunSpec, total_steps: int, per_epoch: int
 ) -> float | schedules.Schedule:
-    """The lr: a float, or ``spec.schedule`` over the run after a linear warm-up.
-
-    The decay takes :func:`gdlab.schedules.example_arguments` for the steps after
-    the warm-up, with ``spec.lr`` as its peak.
-    """
+    """The lr: a float, or ``spec.schedule`` (with ``spec.schedule_args``) decaying
+    from ``spec.lr`` over the steps after a linear warm-up of ``warmup_epochs``."""
     lr = _checks.number("RunSpec", "lr", spec.learning_rate, low=0.0)
     epochs = _checks.number("RunSpec", "warmup_epochs", spec.warmup_epochs, low=0.0)
     warmup = math.ceil(epochs * per_epoch)
-    name = _checks.choice("RunSpec", "schedule", spec.schedule, RUN_SCHEDULES)
+    name = _checks.choice("RunSpec", "schedule", spec.schedule, schedules.RUN_SCHEDULES)
     decay_steps = total_steps - warmup
     if decay_steps < 1:
         _checks.fail(
@@ -206,22 +183,27 @@ def build_schedule(
             f"shorter than the run ({total_steps} steps)",
             spec.warmup_epochs,
         )
-    if name == "constant":
-        schedule: schedules.Schedule = schedules.constant(lr)
-    else:
-        arguments = schedules.example_arguments(name, max(decay_steps, 20))
-        arguments["max_lr" if name == "one_cycle" else "lr"] = lr
-        if "total_steps" in arguments:
-            arguments["total_steps"] = decay_steps
-        schedule = schedules.create(name, **arguments)
-    if warmup:
-        return schedules.linear_warmup(schedule, warmup)
-    return lr if name == "constant" else schedule
+    if not isinstance(spec.schedule_args, dict):
+        _checks.fail("RunSpec", "schedule_args", "a dict", spec.schedule_args)
+    if name == "constant" and spec.schedule_args:
+        _checks.fail(
+            "RunSpec", "schedule_args", "empty for constant", spec.schedule_args
+        )
+    if name == "constant" and not warmup:
+        return lr
+    schedule = schedules.for_run(name, lr, decay_steps, **spec.schedule_args)
+    return schedules.linear_warmup(schedule, warmup) if warmup else schedule
 
 
 def load_data(spec: RunSpec) -> Dataset:
     """The dataset ``spec`` names, in the spec's dtype."""
-    return data.load(spec.data, path=spec.data_path, dtype=spec.dtype)
+    return data.load(
+        spec.data,
+        path=spec.data_path,
+        dtype=spec.dtype,
+        val_fraction=spec.val_fraction,
+        split_seed=spec.split_seed,
+    )
 
 
 def build(spec: RunSpec, dataset: Dataset | None = None) -> Run:
@@ -236,5 +218,10 @@ def build(spec: RunSpec, dataset: Dataset | None = None) -> Run:
         total = _checks.integer("RunSpec", "epochs", spec.epochs, low=1) * per_epoch
     name, preset = optim.resolve(spec.optimizer)
     lr = build_schedule(spec, total, per_epoch)
+    for key in ("params", "lr"):  # the run sets them: create() would get them twice
+        if key in spec.hyper:
+            _checks.fail(
+                "RunSpec", "hyper", f"free of {key!r}, which the run sets", spec.hyper
+            )
     optimizer = optim.create(name, model.params, lr, **{**preset, **spec.hyper})
     return Run(spec, model, optimizer, dataset, total)

@@ -814,6 +814,88 @@ def from_dict(config: Mapping[str, Any]) -> Schedule:
     return create(str(config["name"]), **args)
 
 
+# --- a schedule for a training run: the one builder ---------------------------------
+
+RUN_SCHEDULES = (
+    "constant",
+    "step",
+    "multistep",
+    "exponential",
+    "inverse_time",
+    "polynomial",
+    "cosine",
+    "cosine_restarts",
+    "one_cycle",
+)
+"""The schedules a run can decay its learning rate by (after an optional warm-up)."""
+
+RUN_DEFAULTS: dict[str, str] = {
+    "constant": "",
+    "step": "step_size = 1/4 of the decay steps, gamma = 0.5",
+    "multistep": "milestones = 1/2 and 3/4 of the decay steps, gamma = 0.1",
+    "exponential": "gamma = 0.01^(1/decay steps) (down 100x), or rate k: gamma = e^-k",
+    "inverse_time": "decay_rate = 1, decay_steps = 1/10 of the decay steps",
+    "polynomial": "total_steps = the decay steps, power = 1, final_lr = 0",
+    "cosine": "total_steps = the decay steps, final_lr = 0",
+    "cosine_restarts": "period = 1/4 of the decay steps, period_mult = 1, final_lr = 0",
+    "one_cycle": "total_steps = the decay steps, max_lr = lr, torch's other defaults",
+}
+"""What each run schedule takes for the arguments not given (shown in ``--help``)."""
+
+
+def for_run(name: str, lr: float, steps: int, **arguments: Any) -> Schedule:
+    """Schedule ``name`` decaying from ``lr`` over ``steps`` steps: ``arguments``
+    as given, the others as :data:`RUN_DEFAULTS` states.
+
+    ``for_run("step", 0.1, 1000)`` is ``Step(0.1, step_size=250, gamma=0.5)``;
+    ``for_run("exponential", 0.1, 1000, rate=0.01)`` is ``Exponential(0.1,
+    gamma=e^-0.01)``, the notes' ``lr0 * e^(-k * t)``.
+    """
+    owner = "schedule"
+    key = _checks.choice(owner, "name", get(name).name, RUN_SCHEDULES)
+    steps = _checks.integer(owner, "steps", steps, low=1)
+    given = dict(arguments)
+    if key == "exponential" and "rate" in given:
+        if "gamma" in given:
+            _checks.fail(owner, "exponential", "given gamma or rate, not both", given)
+        rate = _checks.number(owner, "rate", given.pop("rate"), low=0.0)
+        given["gamma"] = math.exp(-rate)
+    if "lr" in given or "max_lr" in given:
+        _checks.fail(owner, key, "given its peak as the run's lr, not here", given)
+    table: dict[str, dict[str, Any]] = {
+        "constant": {},
+        "step": {"step_size": max(1, steps // 4), "gamma": 0.5},
+        "multistep": {
+            "milestones": sorted({max(1, steps // 2), max(2, 3 * steps // 4)})
+        },
+        "exponential": {"gamma": 0.01 ** (1 / steps)},
+        "inverse_time": {"decay_rate": 1.0, "decay_steps": max(1.0, steps / 10)},
+        "polynomial": {"total_steps": steps},
+        "cosine": {"total_steps": steps},
+        "cosine_restarts": {"period": max(1, steps // 4)},
+        "one_cycle": {"total_steps": steps},
+    }
+    defaults = table[key]
+    peak = {"max_lr": lr} if key == "one_cycle" else {"lr": lr}
+    return create(key, **{**peak, **defaults, **given})
+
+
+def argument_types(name: str) -> dict[str, Any]:
+    """The arguments a run schedule takes from the user, with their types
+    (``int``, ``float`` or ``list`` of int), for typed command-line parsing."""
+    cls = get(name)
+    hints = {"milestones": list}
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in ("lr", "max_lr"):
+            continue
+        kind = str(f.type)
+        out[f.name] = hints.get(f.name, int if kind == "int" else float)
+    if cls.name == "exponential":
+        out["rate"] = float
+    return out
+
+
 # --- examples, for plots and the CLI -----------------------------------------------
 
 

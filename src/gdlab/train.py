@@ -14,19 +14,21 @@ run to bit-identical parameters.
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import math
 import os
+import reprlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from tqdm import tqdm
 
-from gdlab import _checks, checkpoint, losses
+from gdlab import _checks, checkpoint, losses, outputs
 from gdlab.data import Dataset, batches, num_batches
 from gdlab.experiment import RunSpec, build
 from gdlab.models import Model
@@ -40,6 +42,8 @@ EPOCH_FIELDS = (
     "step",
     "train_loss",
     "train_acc",
+    "val_loss",
+    "val_acc",
     "test_loss",
     "test_acc",
     "lr",
@@ -50,8 +54,10 @@ EPOCH_FIELDS = (
 @dataclass
 class History:
     """What a run recorded: per step ``{step, loss, lr}``; per evaluation ``{epoch,
-    step, train_loss, train_acc, test_loss, test_acc, lr, seconds}`` (accuracies are
-    None for regression). ``diverged`` and ``message`` say how it stopped."""
+    step, train_loss, train_acc, val_loss, val_acc, test_loss, test_acc, lr,
+    seconds}`` (accuracies are None for regression, validation numbers without a
+    validation split, test numbers when the run keeps the test set unread).
+    ``diverged`` and ``message`` say how it stopped."""
 
     steps: list[dict[str, float]] = field(default_factory=list)
     epochs: list[dict[str, float | None]] = field(default_factory=list)
@@ -85,8 +91,7 @@ class History:
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
         """Write the history as JSON (atomically)."""
-        text = json.dumps(self.to_dict(), indent=1).encode()
-        checkpoint.write_atomic(Path(path), lambda f: f.write(text))
+        outputs.write_text(path, json.dumps(self.to_dict(), indent=1))
 
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> History:
@@ -97,11 +102,14 @@ class History:
             raise ValueError(f"history {path} is unreadable: {error}") from None
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
-        """Write the per-epoch rows as CSV."""
-        with open(path, "w", newline="") as f:
+        """Write the per-epoch rows as CSV (atomically)."""
+
+        def draw(f: IO[str]) -> None:
             writer = csv.DictWriter(f, fieldnames=EPOCH_FIELDS)
             writer.writeheader()
             writer.writerows(self.epochs)
+
+        outputs.write_csv(path, draw)
 
 
 @dataclass
@@ -136,6 +144,134 @@ def fingerprint(
         )
     )
     return plain
+
+
+def _uint(value: object, bits: int | None = None) -> bool:
+    """Whether ``value`` is an int >= 0 (and < 2**bits when given)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return False
+    return bits is None or value < 2**bits
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class _Meta:
+    """Checks of a checkpoint's metadata: a file a user may have edited by hand, so
+    input like any other; each error names the file and the key."""
+
+    def __init__(self, meta: Mapping[str, Any], path: Path) -> None:
+        self.meta, self.owner = meta, f"checkpoint {path}"
+
+    def need(self, ok: bool, key: str, requirement: str, value: object) -> None:
+        if not ok:
+            shown = reprlib.repr(value)  # a history can be long
+            raise ValueError(f"{self.owner}: {key} must be {requirement}, got {shown}")
+
+    def get(self, key: str, kind: type, requirement: str) -> Any:
+        value = self.meta.get(key)
+        self.need(isinstance(value, kind), key, requirement, value)
+        return value
+
+    def check(self) -> tuple[dict[str, Any], RunSpec | None]:
+        """Check every key a resume reads; return the settings and the spec."""
+        self.need(
+            self.meta.get("version") == 1, "version", "1", self.meta.get("version")
+        )
+        p = self.get("position", dict, "an object")
+        for key in ("step", "epoch", "batch"):
+            self.need(
+                _uint(p.get(key)), f"position.{key}", "an integer >= 0", p.get(key)
+            )
+        rng = p.get("rng_state")
+        self.need(
+            isinstance(rng, dict)
+            and set(rng) == {"bit_generator", "state", "has_uint32", "uinteger"}
+            and rng["bit_generator"] == "PCG64"
+            and isinstance(rng["state"], dict)
+            and set(rng["state"]) == {"state", "inc"}
+            and all(_uint(v, 128) for v in rng["state"].values())
+            and _uint(rng["has_uint32"], 1)
+            and _uint(rng["uinteger"], 32),
+            "position.rng_state",
+            "a PCG64 state as numpy's bit_generator.state gives it",
+            rng,
+        )
+        h = self.get("history", dict, "an object")
+        steps = h.get("steps")
+        self.need(
+            isinstance(steps, dict)
+            and set(steps) == set(STEP_FIELDS)
+            and all(
+                isinstance(c, list) and all(map(_is_number, c)) for c in steps.values()
+            )
+            and len({len(c) for c in steps.values()}) == 1,
+            "history.steps",
+            f"columns {', '.join(STEP_FIELDS)} of as many numbers",
+            steps,
+        )
+        epochs = h.get("epochs")
+        self.need(
+            isinstance(epochs, list) and all(isinstance(e, dict) for e in epochs),
+            "history.epochs",
+            "a list of objects",
+            epochs,
+        )
+        for key, kind, what in (
+            ("diverged", bool, "true or false"),
+            ("message", str, "a string"),
+            ("config", dict, "an object"),
+        ):
+            self.need(isinstance(h.get(key), kind), f"history.{key}", what, h.get(key))
+        _checks.number(self.owner, "elapsed", self.meta.get("elapsed"), low=0.0)
+        self.get("optimizer", dict, "an object")
+        plateau = self.meta.get("plateau")
+        self.need(
+            plateau is None or isinstance(plateau, dict),
+            "plateau",
+            "null or an object",
+            plateau,
+        )
+        given = self.get("settings", dict, "an object")
+        names = inspect.signature(_settings).parameters
+        required = {k for k, v in names.items() if v.default is inspect.Parameter.empty}
+        self.need(
+            required <= set(given) <= set(names),
+            "settings",
+            f"an object with keys {', '.join(names)}",
+            given,
+        )
+        spec = self.meta.get("spec")
+        self.need(
+            spec is None or isinstance(spec, dict), "spec", "null or an object", spec
+        )
+        try:  # their own checks name the key
+            return _settings(**given), None if spec is None else RunSpec.from_dict(spec)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{self.owner}: {error}") from None
+
+    def position(self, per_epoch: int, total: int) -> None:
+        """Check that the position fits this run (its batches per epoch, its steps)."""
+        p = self.meta["position"]
+        self.need(p["step"] <= total, "position.step", f"at most {total}", p["step"])
+        self.need(
+            p["batch"] <= per_epoch,
+            "position.batch",
+            f"at most {per_epoch} (batches per epoch)",
+            p["batch"],
+        )
+        at = p["epoch"] * per_epoch + p["batch"]
+        self.need(
+            p["step"] == at,
+            "position.step",
+            f"epoch x {per_epoch} + batch = {at}",
+            p["step"],
+        )
+        steps = len(self.meta["history"]["steps"]["step"])
+        self.need(
+            steps == at, "history.steps", f"{at} rows (one per step)", f"{steps} rows"
+        )
 
 
 def _differences(old: Any, new: Any, where: str = "") -> list[str]:
@@ -269,7 +405,16 @@ class _Trainer:
     def _evaluate(self, started: float, bar: Any) -> None:
         pos, ds = self.position, self.dataset
         train_loss, train_acc = evaluate(self.model, ds.X_train, ds.y_train)
-        test_loss, test_acc = evaluate(self.model, ds.X_test, ds.y_test)
+        val_loss, val_acc = (
+            (None, None)
+            if ds.X_val is None or ds.y_val is None
+            else evaluate(self.model, ds.X_val, ds.y_val)
+        )
+        test_loss, test_acc = (
+            evaluate(self.model, ds.X_test, ds.y_test)
+            if self.settings["evaluate_test"]
+            else (None, None)
+        )
         seconds = self.elapsed + time.perf_counter() - started
         epoch = pos.epoch + pos.batch / self.per_epoch
         row = {
@@ -277,19 +422,20 @@ class _Trainer:
             "step": pos.step,
             "train_loss": train_loss,
             "train_acc": train_acc,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
             "test_loss": test_loss,
             "test_acc": test_acc,
             "lr": self.optimizer.lr,
             "seconds": round(seconds, 3),
         }
         self.history.epochs.append(row)
-        if self.plateau is not None:
-            self.plateau.step(test_loss)
+        if self.plateau is not None and val_loss is not None:
+            self.plateau.step(val_loss)  # a choice: made on validation data
         if self.verbose:
-            acc = (
-                ""
-                if train_acc is None
-                else f"  train acc {train_acc:.3f}  test acc {test_acc:.3f}"
+            shown = {"train": train_acc, "val": val_acc, "test": test_acc}
+            acc = "".join(
+                f"  {k} acc {v:.3f}" for k, v in shown.items() if v is not None
             )
             label = f"{pos.epoch}" if pos.batch == 0 else f"{epoch:.2f}"
             bar.write(
@@ -324,9 +470,9 @@ class _Trainer:
         }
         checkpoint.save(self.checkpoint_dir, pos.step, arrays, meta)
 
-    def restore(
-        self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]
-    ) -> None:
+    def restore(self, arrays: Mapping[str, np.ndarray], checked: _Meta) -> None:
+        meta, owner = checked.meta, checked.owner
+        checked.position(self.per_epoch, self.total)
         saved, mine = meta["history"]["config"], self.history.config
         changed = _differences(saved, mine)
         if changed:
@@ -341,20 +487,32 @@ class _Trainer:
                 f"cannot resume: the checkpoint has parameters {sorted(names)}, "
                 f"the model {sorted(params)}"
             )
+        for name, p in params.items():
+            a = arrays[f"param/{name}"]
+            if (a.shape, a.dtype) != (p.shape, p.dtype):
+                raise ValueError(
+                    f"{owner}: param/{name} must have shape {p.shape} and dtype "
+                    f"{p.dtype}, got shape {a.shape} and dtype {a.dtype}"
+                )
         state = dict(meta["optimizer"])
         state["state"] = {name: {} for name in params}
         for key, a in arrays.items():
             if key.startswith("optim/"):
-                _, name, k = key.split("/", 2)
-                state["state"][name][k] = a
-        self.optimizer.load_state_dict(state)
+                parts = key.split("/", 2)
+                ok = len(parts) == 3 and parts[1] in params
+                checked.need(ok, "arrays", "named optim/<parameter>/<state>", key)
+                state["state"][parts[1]][parts[2]] = a
+        try:
+            self.optimizer.load_state_dict(state)
+            if self.plateau is not None and meta.get("plateau") is not None:
+                self.plateau.load_state_dict(meta["plateau"])
+        except ValueError as error:
+            raise ValueError(f"{owner}: {error}") from None
         for name in params:
             params[name][...] = arrays[f"param/{name}"]
-        if self.plateau is not None and meta.get("plateau") is not None:
-            self.plateau.load_state_dict(meta["plateau"])
         p = meta["position"]
         self.position = _Position(
-            dict(p["rng_state"]), int(p["step"]), int(p["epoch"]), int(p["batch"])
+            dict(p["rng_state"]), p["step"], p["epoch"], p["batch"]
         )
         self.history = History.from_dict(meta["history"])
         self.elapsed = float(meta["elapsed"])
@@ -383,6 +541,7 @@ def _settings(
     iterations: int | None,
     clip_grad_norm: float | None,
     eval_every: int | str,
+    evaluate_test: bool = True,
 ) -> dict[str, Any]:
     if iterations is not None:
         iterations = _checks.integer("fit", "iterations", iterations, low=1)
@@ -403,6 +562,7 @@ def _settings(
         "seed": _checks.integer("fit", "seed", seed, low=0),
         "clip_grad_norm": clip_grad_norm,
         "eval_every": eval_every,
+        "evaluate_test": _checks.flag("fit", "evaluate_test", evaluate_test),
     }
 
 
@@ -416,6 +576,7 @@ def fit(
     iterations: int | None = None,
     clip_grad_norm: float | None = None,
     eval_every: int | str = "epoch",
+    evaluate_test: bool = True,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     checkpoint_every: int | None = None,
     progress: bool = True,
@@ -432,13 +593,17 @@ def fit(
         seed: seeds the batch order (a permutation per epoch, no replacement).
         clip_grad_norm: rescale the gradient to this L2 norm when it is larger.
         eval_every: ``"epoch"``, or a number of steps between evaluations of the
-            loss and accuracy on the whole train and test sets (and at the end).
+            loss and accuracy on the whole train, validation and test sets (and at
+            the end).
+        evaluate_test: False keeps the test set unread (a tuning trial: every
+            choice is made on the validation split).
         checkpoint_dir: write a checkpoint there at the end of every epoch (and
             every ``checkpoint_every`` steps); :func:`resume` continues from it.
         progress: show a tqdm progress bar with the running loss.
         verbose: print one line per epoch (default: as ``progress``).
-        plateau: a :class:`~gdlab.schedules.ReduceOnPlateau` stepped with the test
-            loss after every epoch.
+        plateau: a :class:`~gdlab.schedules.ReduceOnPlateau` stepped with the
+            validation loss after every evaluation (the dataset needs a validation
+            split).
         spec: the :class:`~gdlab.experiment.RunSpec` the objects were built from,
             stored in checkpoints so that ``resume(dir)`` can rebuild them.
 
@@ -447,8 +612,13 @@ def fit(
     the step, the loss and the learning rate.
     """
     settings = _settings(
-        epochs, batch_size, seed, iterations, clip_grad_norm, eval_every
+        epochs, batch_size, seed, iterations, clip_grad_norm, eval_every, evaluate_test
     )
+    if plateau is not None and dataset.X_val is None:
+        raise ValueError(
+            f"fit: ReduceOnPlateau steps on the validation loss, and {dataset.name} "
+            "has no validation split"
+        )
     if checkpoint_every is not None:
         checkpoint_every = _checks.integer(
             "fit", "checkpoint_every", checkpoint_every, low=1
@@ -488,23 +658,30 @@ def resume(
 
     A run started from a :class:`~gdlab.experiment.RunSpec` (the CLI's runs) is
     rebuilt from it; otherwise pass the same kind of model, optimizer and dataset
-    as the original run. A changed configuration is refused, listing what differs.
+    as the original run. A changed configuration is refused, listing what differs;
+    metadata edited out of shape is a ValueError naming the file and the key.
+    Temporary files of a save that was killed are removed first.
     """
-    arrays, meta, _ = checkpoint.load_latest(checkpoint_dir)
-    spec = None if meta.get("spec") is None else RunSpec.from_dict(meta["spec"])
+    checkpoint.remove_leftovers(checkpoint_dir)
+    arrays, meta, path = checkpoint.load_latest(checkpoint_dir)
+    checked = _Meta(meta, path)
+    settings, spec = checked.check()
     if model is None or optimizer is None or dataset is None:
         if spec is None:
             raise ValueError(
                 f"cannot resume {checkpoint_dir}: the run was started from Python "
                 "objects; pass model, optimizer and dataset to resume()"
             )
-        run = build(spec)
+        try:
+            run = build(spec)
+        except ValueError as error:
+            raise ValueError(f"{checked.owner}: {error}") from None
         model, optimizer, dataset = run.model, run.optimizer, run.dataset
     trainer = _Trainer(
         model,
         optimizer,
         dataset,
-        dict(meta["settings"]),
+        settings,
         checkpoint_dir,
         checkpoint_every,
         progress,
@@ -512,7 +689,7 @@ def resume(
         plateau,
         spec,
     )
-    trainer.restore(arrays, meta)
+    trainer.restore(arrays, checked)
     return trainer.run(), model, optimizer
 
 

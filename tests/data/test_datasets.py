@@ -50,7 +50,7 @@ def no_system_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.mark.parametrize("suffix", [".gz", ""])
 def test_mnist_from_a_folder(tmp_path: Path, suffix: str) -> None:
     arrays = fake_idx_folder(tmp_path, suffix=suffix)
-    ds = data.load("mnist", path=tmp_path)
+    ds = data.load("mnist", path=tmp_path, val_fraction=None)
     assert ds.name == "mnist"
     assert ds.X_train.shape == (N_TRAIN, 784) and ds.X_test.shape == (N_TEST, 784)
     assert ds.X_train.dtype == np.float32 and ds.y_train.dtype == np.int64
@@ -72,7 +72,7 @@ def test_dtype_option_and_mixed_names(tmp_path: Path) -> None:
     (tmp_path / "train-labels-idx1-ubyte.gz").rename(
         tmp_path / "train-labels.idx1-ubyte.gz"
     )
-    ds = data.load("MNIST", path=str(tmp_path), dtype=np.float64)
+    ds = data.load("MNIST", path=str(tmp_path), dtype=np.float64, val_fraction=None)
     assert ds.X_train.dtype == ds.X_test.dtype == np.float64
     assert ds.X_test.min() >= 0 and ds.X_test.max() <= 1
     np.testing.assert_array_equal(
@@ -85,14 +85,14 @@ def test_fashion_mnist_from_gdlab_data(
 ) -> None:
     fake_idx_folder(tmp_path / "root" / "fashion-mnist", n_train=3, n_test=2)
     monkeypatch.setenv("GDLAB_DATA", str(tmp_path / "root"))
-    ds = data.load("fashion-mnist")
+    ds = data.load("fashion-mnist", val_fraction=None)
     assert ds.X_train.shape == (3, 784) and ds.name == "fashion-mnist"
     assert ds.classes[0] == "T-shirt/top" and ds.classes[9] == "Ankle boot"
     # $GDLAB_DATA comes before the system folder
     fake_idx_folder(no_system_data / "fashion-mnist", n_train=4, n_test=2)
-    assert data.load("fashion_mnist").n_train == 3
+    assert data.load("fashion_mnist", val_fraction=None).n_train == 3
     monkeypatch.delenv("GDLAB_DATA")
-    assert data.load("fashion-mnist").n_train == 4
+    assert data.load("fashion-mnist", val_fraction=None).n_train == 4
 
 
 HELP = (
@@ -187,7 +187,8 @@ def test_a_corrupted_file_in_the_folder_is_named(tmp_path: Path) -> None:
 
 def test_digits_is_a_fixed_stratified_split() -> None:
     ds = data.load("digits")
-    assert ds.X_train.shape == (1437, 64) and ds.X_test.shape == (360, 64)
+    assert ds.X_train.shape == (1293, 64) and ds.X_test.shape == (360, 64)
+    assert ds.X_val is not None and ds.X_val.shape == (144, 64)  # 10% of 1437
     assert ds.X_train.dtype == np.float32 and ds.y_train.dtype == np.int64
     assert ds.X_train.min() == 0 and ds.X_train.max() == 1
     assert ds.n_classes == 10 and ds.n_features == 64
@@ -232,7 +233,8 @@ def test_synthetic_regression_is_seeded_and_linear() -> None:
     residual = noisy.y_train - A @ coef
     assert 0.45 < residual.std() < 0.55
     assert data.synthetic_regression(10, n_test=0).X_test.shape == (0, 1)
-    assert data.load("synthetic-regression").n_train == 200
+    assert data.load("synthetic-regression").n_train == 180
+    assert data.load("synthetic-regression").n_val == 20
 
 
 @pytest.mark.parametrize(
@@ -293,9 +295,13 @@ def test_dataset_checks_shapes_and_is_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         ds.name = "e"  # type: ignore[misc]
     assert repr(ds) == (
-        "Dataset('d', train X (4, 2) float64 y (4,) float64, "
+        "Dataset('d', train X (4, 2) float64 y (4,) float64, validation 0, "
         "test X (4, 2) y (4,), 2 classes)"
     )
+    with pytest.raises(ValueError, match=r"^Dataset: X_val and y_val must be both"):
+        data.Dataset(X, y, X, y, (), "d", X_val=X)
+    with pytest.raises(ValueError, match=r"^Dataset: y_val must be of shape \(4,\)"):
+        data.Dataset(X, y, X, y, (), "d", X_val=X, y_val=np.zeros(2))
 
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -308,7 +314,7 @@ FASHION = Path("/usr/share/datasets/fashion-mnist")
 def test_real_fashion_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GDLAB_DATA", raising=False)
     start = time.perf_counter()
-    ds = data.load("fashion-mnist")
+    ds = data.load("fashion-mnist", val_fraction=None)
     seconds = time.perf_counter() - start
     assert ds.X_train.shape == (60000, 784) and ds.X_test.shape == (10000, 784)
     assert ds.X_train.dtype == np.float32 and ds.y_test.dtype == np.int64
@@ -321,3 +327,43 @@ def test_real_fashion_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
     labels = data.read_idx(FASHION / "t10k-labels-idx1-ubyte.gz")
     assert labels.shape == (10000,) and labels.dtype == np.uint8
     np.testing.assert_array_equal(labels, ds.y_test)
+
+
+# --- the validation split ---------------------------------------------------------
+
+
+def test_validation_is_stratified_seeded_and_independent_of_the_test_set() -> None:
+    ds = data.load("digits")
+    whole = data.load("digits", val_fraction=None)
+    assert ds.X_val is not None and ds.y_val is not None
+    # train + validation is the official training set, nothing lost or repeated
+    rows = np.concatenate([ds.X_train, ds.X_val])
+    order = np.lexsort(rows.T)
+    np.testing.assert_array_equal(
+        rows[order], whole.X_train[np.lexsort(whole.X_train.T)]
+    )
+    # stratified: each class keeps its share of the training set within one sample
+    expected = np.bincount(whole.y_train) * 144 / 1437
+    assert np.abs(np.bincount(ds.y_val) - expected).max() <= 1
+    np.testing.assert_array_equal(ds.y_val, data.load("digits").y_val)  # seeded
+    other = data.load("digits", split_seed=1)
+    assert not np.array_equal(other.y_val, ds.y_val)
+    np.testing.assert_array_equal(other.X_test, ds.X_test)  # the test set untouched
+    assert data.load("digits", val_fraction=0.5).n_val == 719
+    assert data.load("regression").X_val is None  # two points: no split
+
+
+@pytest.mark.parametrize("fraction", [0.0, -0.1, 0.6, float("nan"), "0.1"])
+def test_bad_val_fraction_is_refused(fraction: object) -> None:
+    with pytest.raises(ValueError, match=r"^load: val_fraction must be"):
+        data.load("digits", val_fraction=fraction)  # type: ignore[arg-type]
+
+
+def test_a_split_that_cannot_hold_every_class_is_refused(tmp_path: Path) -> None:
+    fake_idx_folder(tmp_path)  # 12 training samples over 6 classes
+    with pytest.raises(
+        ValueError,
+        match=r"^mnist: validation split: val_fraction must be such that the split "
+        r"\(2 of 12 samples\) and the rest both hold every one of 6 classes",
+    ):
+        data.load("mnist", path=tmp_path)

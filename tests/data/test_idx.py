@@ -6,6 +6,9 @@ import gzip
 import re
 import struct
 import tempfile
+import time
+import tracemalloc
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -177,3 +180,70 @@ def test_writer_refuses_dtypes_idx_lacks(tmp_path: Path, dtype: type) -> None:
 def test_writer_accepts_big_endian_input(tmp_path: Path) -> None:
     a = np.arange(5, dtype=">i4")
     np.testing.assert_array_equal(data.read_idx(data.write_idx(tmp_path / "x", a)), a)
+
+
+# --- files that claim more than they hold -------------------------------------------
+
+
+def gzip_of_zeros(path: Path, head: bytes, size: int) -> Path:
+    """``head`` then ``size`` zero bytes, gzip-compressed without holding them."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [compressor.compress(head)]
+    block = bytes(1 << 20)
+    for _ in range(size // len(block)):
+        parts.append(compressor.compress(block))
+    path.write_bytes(b"".join(parts) + compressor.flush())
+    return path
+
+
+def refused(path: Path) -> tuple[str, int]:
+    """The error of reading ``path``, and the most memory Python and NumPy held
+    meanwhile."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError) as error:
+            data.read_idx(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return str(error.value), peak
+
+
+def test_a_gzip_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
+    # 64 MiB of zeros in ~65 kB of gzip, under a header that declares 2^31 images
+    shape = (2**31, 28, 28)
+    path = gzip_of_zeros(tmp_path / "bomb-idx3-ubyte.gz", header(0x08, shape), 64 << 20)
+    size = path.stat().st_size
+    assert size < 100_000
+    started = time.perf_counter()
+    message, peak = refused(path)
+    assert time.perf_counter() - started < 1
+    assert peak < 1 << 20
+    assert message == (
+        f"IDX file {str(path)!r}: truncated: {size} bytes of gzip (at most "
+        f"{1032 * size} bytes of data), shape {shape} of uint8 needs "
+        f"{16 + 2**31 * 28 * 28}"
+    )
+
+
+def test_decompression_stops_at_the_declared_size(tmp_path: Path) -> None:
+    path = gzip_of_zeros(tmp_path / "long-idx1-ubyte.gz", header(0x08, (10,)), 64 << 20)
+    message, peak = refused(path)
+    assert peak < 4 << 20  # the 10 bytes, then one chunk of 1 MiB
+    assert message == (
+        f"IDX file {str(path)!r}: at least 1048576 extra bytes after the data of "
+        "shape (10,) (18 bytes expected)"
+    )
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_declared_sizes_do_not_overflow(tmp_path: Path, suffix: str) -> None:
+    # 2^22 · 2^21 · 2^21 = 2^64 elements: 0 in int64, so the header alone passed
+    head = header(0x08, (2**22, 2**21, 2**21))
+    path = tmp_path / f"huge{suffix}"
+    path.write_bytes(gzip.compress(head) if suffix else head)
+    with pytest.raises(ValueError, match=rf"^IDX file '{re.escape(str(path))}': ") as e:
+        data.read_idx(path)
+    assert str(e.value).endswith(
+        "shape (4194304, 2097152, 2097152) of uint8 needs 18446744073709551632"
+    )

@@ -185,3 +185,28 @@ def test_stability_errors() -> None:
         lab.stability("regression", [-0.1])
     with pytest.raises(ValueError, match=r"stability: start must be a finite point"):
         lab.stability("regression", start=[1.0])
+
+
+def test_where_the_gradient_overflows_is_a_value_error_not_an_arpack_error() -> None:
+    f = surfaces.get("rosenbrock")
+
+    def loss_and_grad(p: np.ndarray) -> tuple[float, np.ndarray]:  # f(x, y) + z²/2
+        value, grad = f.loss_and_grad(p[:2])
+        return value + p[2] ** 2 / 2, np.append(grad, p[2])
+
+    point = np.array([1e200, 1e200, 1.0])  # k < n: eigsh (ARPACK) does the work
+    with pytest.raises(
+        ValueError,
+        match=r"hessian_top_eigenvalues: params must be a point where the gradient "
+        r"is finite \(it overflows here\)",
+    ):
+        lab.hessian_top_eigenvalues(loss_and_grad, point)
+    assert point.tolist() == [1e200, 1e200, 1.0]  # restored
+    with pytest.raises(
+        ValueError,
+        match=r"stability: at must be a point where the gradient is finite, "
+        r"got \(1e\+200, 1e\+200\)",
+    ):
+        lab.stability("rosenbrock", at=[1e200, 1e200])
+    with pytest.raises(ValueError, match=r"stability: start must be a point where"):
+        lab.stability("rosenbrock", start=[-1e200, 1e200])

@@ -45,7 +45,7 @@ def test_shown_quantities_reproduce_the_optimizers_numbers(
     name: str, config: dict[str, Any]
 ) -> None:
     steps = 6
-    worked = lab.explain(name, PARAM, pulled, steps, **config)
+    worked = lab.explain.explain(name, PARAM, pulled, steps, **config)
 
     # The reference: the optimizer alone, on its own copy.
     w = {"w": PARAM.copy()}
@@ -72,7 +72,7 @@ def test_shown_quantities_reproduce_the_optimizers_numbers(
 def test_rmsprop_columns_follow_the_printed_formula() -> None:
     """The seeds' RMSprop example: v = αv + (1−α)g², step = ηg/(√v+ε)."""
     param, grad = [0.8, 1.2, 0.5], np.array([0.1, -0.3, 0.2])
-    worked = lab.explain("rmsprop", param, grad, steps=2, lr=0.01, alpha=0.9)
+    worked = lab.explain.explain("rmsprop", param, grad, steps=2, lr=0.01, alpha=0.9)
     assert worked.formula == (
         "g² = g·g",
         "v = α·v + (1−α)·g²",
@@ -105,7 +105,7 @@ def test_rmsprop_columns_follow_the_printed_formula() -> None:
 
 def test_adam_columns_are_the_textbook_quantities() -> None:
     grad = np.array([0.1, -0.3, 0.2])
-    worked = lab.explain("adam", [0.8, 1.2, 0.5], grad, steps=3, lr=0.1)
+    worked = lab.explain.explain("adam", [0.8, 1.2, 0.5], grad, steps=3, lr=0.1)
     m = v = np.zeros(3)
     for t, step in enumerate(worked.steps, start=1):
         m, v = 0.9 * m + 0.1 * grad, 0.999 * v + 0.001 * grad**2
@@ -124,7 +124,7 @@ def test_adam_columns_are_the_textbook_quantities() -> None:
 
 def test_sgd_momentum_buffer() -> None:
     grad = np.array([1.0, -2.0])
-    worked = lab.explain("momentum", [0.0, 0.0], grad, steps=3, lr=0.1)
+    worked = lab.explain.explain("momentum", [0.0, 0.0], grad, steps=3, lr=0.1)
     buffers = [grad, 1.9 * grad, 2.71 * grad]  # b = g, then b = 0.9 b + g
     for step, b in zip(worked.steps, buffers, strict=True):
         np.testing.assert_allclose(step.columns["b"], b, rtol=1e-15)
@@ -135,7 +135,7 @@ def test_sgd_momentum_buffer() -> None:
 def test_the_seeds_worked_regression_step() -> None:
     """MSE 2.5, ∂/∂m = −3, ∂/∂b = −1, new (m, b) = (−0.7, 5.1)."""
     f = surfaces.get("regression")
-    worked = lab.explain("sgd", [-1.0, 5.0], f, lr=0.1)
+    worked = lab.explain.explain("sgd", [-1.0, 5.0], f, lr=0.1)
     (step,) = worked.steps
     assert step.loss == 2.5
     np.testing.assert_array_equal(step.columns["g"], [-3.0, -1.0])
@@ -150,14 +150,14 @@ def test_the_seeds_worked_regression_step() -> None:
 
 def test_a_schedule_shows_the_lr_of_each_step() -> None:
     s = schedules.create("exponential", lr=0.1, gamma=0.5)
-    worked = lab.explain("sgd", [1.0], [1.0], steps=3, lr=s)
+    worked = lab.explain.explain("sgd", [1.0], [1.0], steps=3, lr=s)
     assert [step.lr for step in worked.steps] == [0.1, 0.05, 0.025]
     assert worked.params[0] == pytest.approx(1.0 - 0.175, rel=1e-15)
     assert "(lr 0.05)" in worked.format()
 
 
 def test_rows_and_format() -> None:
-    worked = lab.explain("rmsprop", [0.8, 1.2], [0.1, -0.3], steps=2, lr=0.01)
+    worked = lab.explain.explain("rmsprop", [0.8, 1.2], [0.1, -0.3], steps=2, lr=0.01)
     rows = worked.rows()
     assert len(rows) == 4
     assert rows[0]["t"] == 1 and rows[0]["element"] == "θ[0]"
@@ -188,4 +188,4 @@ def test_rows_and_format() -> None:
 )
 def test_errors(args: tuple[Any, ...], kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        lab.explain(*args, **kwargs)
+        lab.explain.explain(*args, **kwargs)

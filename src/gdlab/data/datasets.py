@@ -7,11 +7,18 @@ Every loader returns a :class:`Dataset` with 2-D float features and 1-D targets:
     ds = load("digits")          # bundled with scikit-learn: the embedded default
     ds = load("regression")      # the worked example: points (1, 3) and (2, 5)
 
+Every dataset but the worked example (two points) carries a validation split carved
+from its training set (``val_fraction`` = 0.1 by default, stratified by class, seeded
+by ``split_seed`` alone, so it is the same for every optimizer and run seed); the
+official test sets are untouched. Choices are made on it, never on the test set.
+
 Image pixels are scaled to [0, 1]; class labels are int64. Nothing is cached on disk.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -55,14 +62,18 @@ IMAGE_SHAPE = (28, 28)
 
 DIGITS_TEST_FRACTION = 0.2
 DIGITS_SEED = 0
+VAL_FRACTION = 0.1
+SPLIT_SEED = 0
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Dataset:
-    """Train and test data: ``X`` is (samples, features), ``y`` is (samples,).
+    """Train, validation and test data: ``X`` is (samples, features), ``y`` is
+    (samples,).
 
     ``classes`` names the labels ``0 .. n_classes - 1`` of a classification set and is
-    empty for regression.
+    empty for regression. ``X_val``/``y_val`` are None when the set has no
+    validation split (see :meth:`split_validation`).
     """
 
     X_train: NDArray[Any]
@@ -71,9 +82,14 @@ class Dataset:
     y_test: NDArray[Any]
     classes: tuple[str, ...]
     name: str
+    X_val: NDArray[Any] | None = None
+    y_val: NDArray[Any] | None = None
 
     def __post_init__(self) -> None:
-        for part in ("train", "test"):
+        if (self.X_val is None) != (self.y_val is None):
+            _checks.fail("Dataset", "X_val and y_val", "both given or both None", "one")
+        parts = ("train", "test") if self.X_val is None else ("train", "val", "test")
+        for part in parts:
             X, y = getattr(self, f"X_{part}"), getattr(self, f"y_{part}")
             X, y = np.asarray(X), np.asarray(y)
             object.__setattr__(self, f"X_{part}", X)
@@ -84,14 +100,62 @@ class Dataset:
                 _checks.fail(
                     "Dataset", f"y_{part}", f"of shape ({len(X)},)", f"shape {y.shape}"
                 )
-        if self.X_test.shape[1] != self.X_train.shape[1]:
-            _checks.fail(
-                "Dataset",
-                "X_test",
-                f"{self.X_train.shape[1]} features like X_train",
-                self.X_test.shape[1],
-            )
+        for part in parts[1:]:
+            X = getattr(self, f"X_{part}")
+            if X.shape[1] != self.X_train.shape[1]:
+                _checks.fail(
+                    "Dataset",
+                    f"X_{part}",
+                    f"{self.X_train.shape[1]} features like X_train",
+                    X.shape[1],
+                )
         object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
+
+    def split_validation(
+        self, fraction: float = VAL_FRACTION, seed: int = SPLIT_SEED
+    ) -> Dataset:
+        """This dataset with ``fraction`` of its training set held out as validation.
+
+        Stratified by class for classification (scikit-learn's
+        ``train_test_split``); the split depends on the data and ``seed`` only.
+        """
+        from sklearn.model_selection import train_test_split
+
+        owner = f"{self.name}: validation split"
+        fraction = _checks.number(
+            owner, "val_fraction", fraction, low=0.0, high=0.5, low_open=True
+        )
+        seed = _checks.integer(owner, "split_seed", seed, low=0)
+        n_val = math.ceil(fraction * self.n_train)
+        stratify = None
+        if self.classes:
+            counts = np.bincount(self.y_train)
+            counts = counts[counts > 0]  # the classes the training set has
+            if counts.min() < 2 or not len(counts) <= n_val <= self.n_train - len(
+                counts
+            ):
+                _checks.fail(
+                    owner,
+                    "val_fraction",
+                    f"such that the split ({n_val} of {self.n_train} samples) and "
+                    f"the rest both hold every one of {len(counts)} classes, each "
+                    f"of which needs 2 training samples (the rarest has "
+                    f"{counts.min()})",
+                    fraction,
+                )
+            stratify = self.y_train
+        elif n_val >= self.n_train:
+            _checks.fail(owner, "val_fraction", "leaving training samples", fraction)
+        X_train, X_val, y_train, y_val = train_test_split(
+            self.X_train,
+            self.y_train,
+            test_size=n_val,
+            stratify=stratify,
+            random_state=seed,
+        )
+        return dataclasses.replace(
+            self, X_train=X_train, y_train=y_train, X_val=X_val, y_val=y_val
+        )
 
     @property
     def n_features(self) -> int:
@@ -111,11 +175,17 @@ class Dataset:
     def n_test(self) -> int:
         return len(self.X_test)
 
+    @property
+    def n_val(self) -> int:
+        """Validation samples; 0 when there is no validation split."""
+        return 0 if self.X_val is None else len(self.X_val)
+
     def __repr__(self) -> str:
         kind = f"{self.n_classes} classes" if self.classes else "regression"
         return (
             f"Dataset({self.name!r}, train X {self.X_train.shape} "
             f"{self.X_train.dtype} y {self.y_train.shape} {self.y_train.dtype}, "
+            f"validation {self.n_val}, "
             f"test X {self.X_test.shape} y {self.y_test.shape}, {kind})"
         )
 
@@ -354,8 +424,10 @@ def load(
     *,
     path: str | os.PathLike[str] | None = None,
     dtype: DTypeLike | None = None,
+    val_fraction: float | None = VAL_FRACTION,
+    split_seed: int = SPLIT_SEED,
 ) -> Dataset:
-    """Load a dataset by name (see :func:`names`).
+    """Load a dataset by name (see :func:`names`), with its validation split.
 
     Args:
         name: ``"fashion-mnist"``, ``"mnist"``, ``"digits"``, ``"regression"`` (the
@@ -368,19 +440,30 @@ def load(
             ``/usr/share/datasets/<name>/`` (Debian's ``dataset-fashion-mnist``).
         dtype: float dtype of ``X`` (and of ``y`` for regression); default float32
             for images and digits, float64 for regression.
+        val_fraction: the share of the training set held out for validation, in
+            (0, 0.5]; see :meth:`Dataset.split_validation`. The worked example
+            (``"regression"``, two points) has no validation split; None keeps
+            the whole training set (the official split only).
+        split_seed: the seed of that split (not of any run).
     """
     if isinstance(name, str):
         name = name.lower().replace("_", "-")
     _checks.choice("load", "name", name, names())
     default, loader = _LOADERS[name]
     dt = default if dtype is None else _float_dtype("load", dtype)
-    if name in _FROM_FILES:
-        return loader(dt, path)
-    if path is not None:
+    if name not in _FROM_FILES and path is not None:
         _checks.fail(
             "load",
             "path",
             f"None for {name!r} (only {' and '.join(_FROM_FILES)} read files)",
             path,
         )
-    return loader(dt)
+    if val_fraction is not None:
+        _checks.number(
+            "load", "val_fraction", val_fraction, low=0, high=0.5, low_open=True
+        )
+    _checks.integer("load", "split_seed", split_seed, low=0)
+    dataset: Dataset = loader(dt, path) if name in _FROM_FILES else loader(dt)
+    if val_fraction is None or name == "regression":  # two points: none to hold out
+        return dataset
+    return dataset.split_validation(val_fraction, split_seed)

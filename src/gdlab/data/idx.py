@@ -20,12 +20,19 @@ distributed gzip-compressed (``.gz``); :func:`read_idx` recognises gzip by its
 content, :func:`write_idx` compresses when the name ends in ``.gz``.
 
 Every problem with a file (missing, truncated, extra bytes, bad magic number, unknown
-dtype code, corrupted gzip) raises one ``ValueError`` naming the file and the problem.
+dtype code, corrupted gzip, a declared size the file cannot hold) raises one
+``ValueError`` naming the file and the problem. Sizes are Python integers (dims of
+2^22 x 2^21 x 2^21 do not wrap around to 0), and the data is read in chunks into the
+array, never held twice.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
+import math
 import os
+import struct
 import zlib
 from pathlib import Path
 from typing import Any
@@ -44,6 +51,10 @@ DTYPES: dict[int, np.dtype[Any]] = {
 }
 _CODES = {dt.newbyteorder("="): code for code, dt in DTYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1 << 20
+MAX_GZIP_RATIO = 1032
+"""The most a deflate stream expands (zlib's documented bound): a gzip file of n bytes
+holds at most 1032·n bytes of data."""
 
 PathLike = str | os.PathLike[str]
 
@@ -52,79 +63,95 @@ def _problem(path: PathLike, problem: str) -> ValueError:
     return ValueError(f"IDX file {os.fspath(path)!r}: {problem}")
 
 
-def _gunzip(path: PathLike, raw: bytes) -> bytes:
-    """Decompress every gzip member of ``raw``; a broken stream is a ValueError."""
-    parts = []
-    try:
-        while raw:
-            inflater = zlib.decompressobj(wbits=31)
-            parts.append(inflater.decompress(raw))
-            if not inflater.eof:
-                raise _problem(path, "corrupted gzip data (truncated stream)")
-            raw = inflater.unused_data
-            if not raw.strip(b"\0"):  # gzip tolerates zero padding after a member
-                break
-    except zlib.error as e:
-        raise _problem(path, f"corrupted gzip data ({e})") from None
-    return b"".join(parts)
-
-
-def _read_bytes(path: PathLike) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise _problem(path, "no such file") from None
-    except OSError as e:
-        raise _problem(path, f"cannot be read ({e.strerror or e})") from None
-    if raw[:2] == _GZIP_MAGIC:
-        return _gunzip(path, raw)
-    if os.fspath(path).endswith(".gz"):
-        raise _problem(path, "not gzip data although the name ends in .gz")
-    return raw
-
-
-def parse_idx(data: bytes, path: PathLike = "<bytes>") -> NDArray[Any]:
-    """Parse the (uncompressed) bytes of an IDX file; read-only, big-endian view.
-
-    ``path`` only names the source in error messages.
-    """
-    if len(data) < 4:
-        raise _problem(path, f"truncated: {len(data)} bytes, shorter than the header")
-    if data[0] != 0 or data[1] != 0:
+def _parse(
+    f: io.BufferedIOBase, path: PathLike, limit: int, limit_text: str
+) -> NDArray[Any]:
+    """Read one IDX array from the stream ``f``, which cannot hold more than
+    ``limit`` bytes (``limit_text`` says how much it has): the declared size is
+    checked against it before anything is allocated, then exactly that many bytes
+    are read, in chunks, and one more chunk proves that nothing follows."""
+    head = f.read(4)
+    if len(head) < 4:
+        raise _problem(path, f"truncated: {len(head)} bytes, shorter than the header")
+    if head[0] != 0 or head[1] != 0:
         raise _problem(
-            path, f"bad magic number {data[:4].hex()}: must start with two zero bytes"
+            path, f"bad magic number {head.hex()}: must start with two zero bytes"
         )
-    code, ndim = data[2], data[3]
+    code, ndim = head[2], head[3]
     if code not in DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in DTYPES)
         raise _problem(path, f"unknown dtype code 0x{code:02X} (known: {known})")
     header = 4 + 4 * ndim
-    if len(data) < header:
+    dims = f.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise _problem(
-            path, f"truncated: {len(data)} bytes, the header needs {header} bytes"
+            path, f"truncated: {4 + len(dims)} bytes, the header needs {header} bytes"
         )
-    shape = tuple(int(s) for s in np.frombuffer(data, ">u4", ndim, offset=4))
+    shape = struct.unpack(f">{ndim}I", dims)
     dtype = DTYPES[code]
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(data) < expected:
+    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    needs = f"shape {shape} of {dtype.name} needs {expected}"
+    if expected > limit:
+        raise _problem(path, f"truncated: {limit_text}, {needs}")
+    try:
+        array = np.empty(shape, dtype)
+    except MemoryError:
+        raise _problem(path, f"too large for memory: {needs} bytes") from None
+    flat = array.reshape(-1).view(np.uint8)
+    done = 0
+    while done < flat.size:
+        chunk = f.read(min(_CHUNK, flat.size - done))
+        if not chunk:
+            raise _problem(path, f"truncated: {header + done} bytes, {needs}")
+        flat[done : done + len(chunk)] = np.frombuffer(chunk, np.uint8)
+        done += len(chunk)
+    extra = len(f.read(_CHUNK))
+    if extra:
+        count = f"{extra}" if extra < _CHUNK else f"at least {extra}"
         raise _problem(
             path,
-            f"truncated: {len(data)} bytes, shape {shape} of {dtype.name} needs "
-            f"{expected}",
-        )
-    if len(data) > expected:
-        raise _problem(
-            path,
-            f"{len(data) - expected} extra bytes after the data of shape {shape} "
+            f"{count} extra bytes after the data of shape {shape} "
             f"({expected} bytes expected)",
         )
-    return np.frombuffer(data, dtype, offset=header).reshape(shape)
+    return array
+
+
+def parse_idx(data: bytes, path: PathLike = "<bytes>") -> NDArray[Any]:
+    """Parse the (uncompressed) bytes of an IDX file into a big-endian array.
+
+    ``path`` only names the source in error messages.
+    """
+    return _parse(io.BytesIO(data), path, len(data), f"{len(data)} bytes")
 
 
 def _read_view(path: PathLike) -> NDArray[Any]:
-    """Like :func:`read_idx` without the copy: a read-only, big-endian view."""
-    return parse_idx(_read_bytes(path), path)
+    """Like :func:`read_idx` without the byte swap: the big-endian array as stored.
+
+    gzip is decompressed as it is read, and a gzip member expands at most
+    :data:`MAX_GZIP_RATIO` times, so a declared size the file cannot hold is refused
+    before any memory is taken (a 2 MB "gzip bomb" cannot claim gigabytes).
+    """
+    try:
+        with open(path, "rb") as raw:
+            size = os.fstat(raw.fileno()).st_size
+            if raw.read(2) != _GZIP_MAGIC:
+                if os.fspath(path).endswith(".gz"):
+                    raise _problem(path, "not gzip data although the name ends in .gz")
+                raw.seek(0)
+                return _parse(raw, path, size, f"{size} bytes")
+            raw.seek(0)
+            with gzip.GzipFile(fileobj=raw) as f:
+                limit = MAX_GZIP_RATIO * size
+                text = f"{size} bytes of gzip (at most {limit} bytes of data)"
+                return _parse(f, path, limit, text)
+    except FileNotFoundError:
+        raise _problem(path, "no such file") from None
+    except EOFError:
+        raise _problem(path, "corrupted gzip data (truncated stream)") from None
+    except (zlib.error, gzip.BadGzipFile) as e:
+        raise _problem(path, f"corrupted gzip data ({e})") from None
+    except OSError as e:
+        raise _problem(path, f"cannot be read ({e.strerror or e})") from None
 
 
 def read_idx(path: PathLike) -> NDArray[Any]:
@@ -134,7 +161,9 @@ def read_idx(path: PathLike) -> NDArray[Any]:
     writable array. A malformed file raises ``ValueError`` naming it and the problem.
     """
     array = _read_view(path)
-    return array.astype(array.dtype.newbyteorder("="))
+    if array.dtype.isnative:
+        return array
+    return array.byteswap(inplace=True).view(array.dtype.newbyteorder())
 
 
 def write_idx(path: PathLike, array: ArrayLike) -> Path:

@@ -1,41 +1,54 @@
-"""Experiments: comparisons of optimizers, worked steps, curvature and stability.
+"""Experiments, one module each (imported when first used):
 
-* :func:`compare` — optimizers side by side from the same weights and batches;
-
-* :func:`explain` — every quantity of an optimizer's update, element by element;
-* :func:`hessian_top_eigenvalues` — the largest Hessian eigenvalues from
-  Hessian-vector products (surfaces and models alike);
-* :func:`stability` — λmax, the plain-GD limit 2/λmax, and runs on either side.
+* :mod:`~gdlab.lab.compare` — optimizers compared fairly: equal tuning budgets,
+  selection on validation data, the test set touched once by the reruns;
 * :mod:`~gdlab.lab.sweep` — grids of runs in parallel processes or on Ray, results
-  in SQLite, resumable (``sweep.run``, ``sweep.Store``);
-* :func:`sharpness` — λmax of a trained model's training loss (Keskar et al.).
+  in SQLite, resumable: the engine comparisons run on;
+* :mod:`~gdlab.lab.tuning` — quasi-random trials, expected best of k, intervals,
+  time to target, performance profiles;
+* :mod:`~gdlab.lab.explain` — every quantity of an optimizer's update;
+* :mod:`~gdlab.lab.analysis` — Hessian eigenvalues from Hessian-vector products,
+  :func:`stability` (λmax, the plain-GD limit 2/λmax and runs on either side);
+* :mod:`~gdlab.lab.sharpness` — λmax of a trained model's training loss;
+* :mod:`~gdlab.lab.runs` — runs that leave files behind (train, compare folders).
+
+``gdlab.lab.stability(...)`` and the other functions of :mod:`analysis` are also
+reachable here; a module's namesake function is reached through its module
+(``gdlab.lab.explain.explain``).
 """
 
-from gdlab.lab import sweep
-from gdlab.lab.analysis import (
-    Stability,
-    StabilityRun,
-    hessian_top_eigenvalues,
-    hessian_vector_product,
-    stability,
-    top_eigenvalue,
-)
-from gdlab.lab.compare import Comparison, compare
-from gdlab.lab.explain import ExplainedStep, Explanation, explain
-from gdlab.lab.sharpness import sharpness
+from __future__ import annotations
 
-__all__ = [
-    "Comparison",
-    "ExplainedStep",
-    "Explanation",
-    "Stability",
-    "StabilityRun",
+import importlib
+from typing import Any
+
+MODULES = (
+    "analysis",
+    "benchmark",
     "compare",
     "explain",
-    "hessian_top_eigenvalues",
-    "hessian_vector_product",
+    "runs",
     "sharpness",
-    "stability",
+    "studies",
     "sweep",
-    "top_eigenvalue",
-]
+    "tuning",
+)
+_NAMES = {
+    "Stability": "analysis",
+    "StabilityRun": "analysis",
+    "hessian_top_eigenvalues": "analysis",
+    "hessian_vector_product": "analysis",
+    "stability": "analysis",
+    "top_eigenvalue": "analysis",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in MODULES:
+        return importlib.import_module(f"gdlab.lab.{name}")
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"gdlab.lab.{_NAMES[name]}"), name)
+    raise AttributeError(f"module 'gdlab.lab' has no attribute {name!r}")
+
+
+__all__ = [*MODULES, *_NAMES]

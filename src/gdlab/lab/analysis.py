@@ -105,13 +105,22 @@ def _hvp(
             return np.zeros(flat.size)
         u = v / norm
         try:
-            flat.set(theta + h * u)
-            plus = flat.flatten_grad(loss_and_grad(flat.target)[1])
-            flat.set(theta - h * u)
-            minus = flat.flatten_grad(loss_and_grad(flat.target)[1])
+            with np.errstate(over="ignore", invalid="ignore"):  # checked below
+                flat.set(theta + h * u)
+                plus = flat.flatten_grad(loss_and_grad(flat.target)[1])
+                flat.set(theta - h * u)
+                minus = flat.flatten_grad(loss_and_grad(flat.target)[1])
+                hv = np.asarray((plus - minus) * (norm / (2.0 * h)))
         finally:
             flat.set(theta)
-        return np.asarray((plus - minus) * (norm / (2.0 * h)))
+        if not np.all(np.isfinite(hv)):  # ARPACK would fail with an obscure error
+            _checks.fail(
+                flat.owner,
+                "params",
+                "a point where the gradient is finite (it overflows here)",
+                "non-finite Hessian-vector products",
+            )
+        return hv
 
     return product
 
@@ -315,6 +324,13 @@ def stability(
     where = at if at is not None else (surface.minima or (start_point,))[0]
     point = surfaces._point(owner, "at", where)
     n = _checks.integer(owner, "steps", steps, low=1)
+    for name, p in (("at", point), ("start", start_point)):
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.all(np.isfinite(surface.grad(p)))
+        if not finite:
+            _checks.fail(
+                owner, name, "a point where the gradient is finite", tuple(p.tolist())
+            )
     lam_max = top_eigenvalue(surface.loss_and_grad, point.copy())
     lam_start = top_eigenvalue(surface.loss_and_grad, start_point.copy())
     lam_min = float(

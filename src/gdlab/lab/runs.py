@@ -2,39 +2,25 @@
 
 ``train_into(folder, spec)`` trains with checkpoints in ``folder/checkpoints`` and
 writes ``history.json``, ``history.csv``, ``loss.png`` and ``accuracy.png``;
-``resume_into(folder)`` continues it. ``compare_into(folder, spec, ...)`` writes
-``results.json``, ``results.csv``, the PNGs and ``report.html``.
+``resume_into(folder)`` continues it. ``compare_into(folder, spec, ...)`` keeps
+its trials and reruns in ``folder/sweep.db`` and writes ``results.json``, the PNGs
+and ``report.html``.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from gdlab import checkpoint
-from gdlab.experiment import RunSpec, build
-from gdlab.lab.compare import ALL_OPTIMIZERS, Comparison, compare
-from gdlab.report import html, plots
+from gdlab import checkpoint, outputs
+from gdlab.experiment import Run, RunSpec, build
+from gdlab.lab.compare import Comparison, Protocol, compare
+from gdlab.report import plots
+from gdlab.report.compare import comparison_report
 from gdlab.train import History, fit, resume
 
 Folder = str | os.PathLike[str]
-
-
-def writable_folder(folder: Folder, option: str = "--out") -> Path:
-    """Create ``folder`` if needed and check that files can be written into it."""
-    path = Path(folder)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as error:
-        raise ValueError(
-            f"cannot write to {option} {path}: {error.strerror or error}; "
-            "choose a folder you can write to"
-        ) from None
-    return path
 
 
 def write_history(folder: Path, history: History) -> list[Path]:
@@ -58,21 +44,28 @@ def write_history(folder: Path, history: History) -> list[Path]:
     return written
 
 
-def train_into(
-    folder: Folder,
-    spec: RunSpec,
-    *,
-    checkpoint_every: int | None = None,
-    progress: bool = True,
-) -> History:
-    """Train ``spec`` with checkpoints in ``folder/checkpoints``; write its files."""
-    root = writable_folder(folder)
+def train_folder(folder: Folder, option: str = "--out") -> Path:
+    """Claim ``folder`` for a new training run; refused if it holds one already."""
+    root = outputs.claim(folder, "train", option)
     if checkpoint.paths(root / "checkpoints"):
         raise ValueError(
             f"{root} already holds a run: resume it with --resume {root}, "
             "or choose another --out"
         )
-    run = build(spec)
+    return root
+
+
+def train_into(
+    folder: Folder,
+    spec: RunSpec | Run,
+    *,
+    checkpoint_every: int | None = None,
+    progress: bool = True,
+) -> History:
+    """Train ``spec`` (or the run already built from it, as the CLI does to check
+    its options first) with checkpoints in ``folder/checkpoints``; write its files."""
+    root = train_folder(folder)
+    run = build(spec) if isinstance(spec, RunSpec) else spec
     history = fit(
         run.model,
         run.optimizer,
@@ -82,7 +75,7 @@ def train_into(
         checkpoint_every=checkpoint_every,
         progress=progress,
         verbose=True,
-        spec=spec,
+        spec=run.spec,
     )
     write_history(root, history)
     return history
@@ -108,36 +101,65 @@ def resume_into(
             f"no checkpoint in {root / 'checkpoints'}: nothing to resume; "
             f"start the run with --out {root}"
         )
+    root = outputs.claim(root, "train", "--resume")
     history, _, _ = resume(
         root / "checkpoints",
         progress=progress,
         verbose=True,
         checkpoint_every=checkpoint_every,
     )
-    write_history(writable_folder(root), history)
+    write_history(root, history)
     return history
 
 
 def compare_into(
     folder: Folder,
     spec: RunSpec,
-    optimizers: Sequence[str] = ALL_OPTIMIZERS,
+    optimizers: Sequence[str] | None = None,
+    protocol: Protocol | None = None,
     *,
-    seeds: int = 1,
-    lrs: Mapping[str, float] | None = None,
+    workers: int | None = None,
+    backend: str = "local",
     progress: bool = True,
     command: str = "gdlab compare",
 ) -> tuple[Comparison, Path]:
-    """Run :func:`~gdlab.lab.compare.compare`; write results and ``report.html``."""
-    root = writable_folder(folder)
-    result = compare(spec, optimizers, seeds=seeds, lrs=lrs, progress=progress)
-    result.save(root)
-    return result, html.comparison_report(result.to_dict(), root, command=command)
-
-
-def report_from(folder: Folder) -> Path:
-    """Redraw ``report.html`` from the ``results.json`` a comparison left there."""
-    result = Comparison.load(folder)
-    return html.comparison_report(
-        result.to_dict(), writable_folder(folder, "the run folder")
+    """Run :func:`~gdlab.lab.compare.compare` with its store ``folder/sweep.db``;
+    write ``results.json`` and ``report.html`` beside it."""
+    root = outputs.claim(folder, "compare")
+    result = compare(
+        spec,
+        optimizers,
+        protocol,
+        store=root / "sweep.db",
+        workers=workers,
+        backend=backend,
+        progress=progress,
     )
+    result.save(root)
+    return result, comparison_report(result.to_dict(), root, command=command)
+
+
+def load_comparison(folder: Folder) -> Comparison:
+    """The comparison whose ``results.json`` is in ``folder``, a folder that
+    :func:`report_from` may write into."""
+    root = Path(folder)
+    made_by = outputs.owner(root)
+    if made_by == "sweep":
+        raise ValueError(
+            f"{root} holds a sweep: run the same gdlab sweep command again to "
+            "redraw its report"
+        )
+    if made_by not in (None, "compare"):
+        raise ValueError(
+            f"{root} holds the output of gdlab {made_by}, not a comparison"
+        )
+    result = Comparison.load(root)
+    outputs.writable(root, "the comparison folder")
+    return result
+
+
+def report_from(folder: Folder, result: Comparison | None = None) -> Path:
+    """Redraw ``report.html`` from the ``results.json`` a comparison left there
+    (or from ``result``, already read by :func:`load_comparison`)."""
+    loaded = load_comparison(folder) if result is None else result
+    return comparison_report(loaded.to_dict(), Path(folder))

@@ -58,6 +58,7 @@ import json
 import math
 import multiprocessing
 import os
+import signal
 import socket
 import sqlite3
 import statistics
@@ -78,21 +79,27 @@ from gdlab.lab.sharpness import DEFAULT_SAMPLES
 from gdlab.train import History, fit
 
 FORMAT = "gdlab-sweep"
-VERSION = 1
+VERSION = 2
 BACKENDS = ("local", "ray")
 FIELDS = tuple(f.name for f in dataclasses.fields(RunSpec))
 METRICS = (
     "final_train_loss",
-    "final_test_loss",
     "final_train_acc",
+    "final_val_loss",
+    "final_val_acc",
+    "best_val_acc",
+    "final_test_loss",
     "final_test_acc",
-    "best_test_acc",
     "diverged",
     "steps",
     "seconds",
     "lambda_max",
 )
-"""The numbers stored for every run (``lambda_max`` is None unless measured)."""
+"""The numbers stored for every run: the last evaluation's, the best validation
+accuracy (an epoch chosen on validation data, never on the test set), how it
+ended; test numbers are None for runs with ``evaluate_test=False``,
+``lambda_max`` unless measured."""
+SELECTABLE = ("final_val_acc", "final_val_loss", "best_val_acc", "final_train_loss")
 
 _FLOAT_FIELDS = ("lr", "l2", "warmup_epochs", "clip_grad_norm")
 _INT_FIELDS = ("seed", "epochs", "iterations")
@@ -108,12 +115,12 @@ class SweepError(RuntimeError):
 # --- the grid ------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """``value`` as JSON sees it (tuples become lists)."""
     return json.loads(json.dumps(value))
 
 
-def _normalized(spec: RunSpec) -> RunSpec:
+def normalized(spec: RunSpec) -> RunSpec:
     """Numbers in the type their field holds, so that ``lr=1`` and ``lr=1.0`` are
     one run; anything else is left for the checks of :func:`build`."""
     changes: dict[str, Any] = {}
@@ -131,7 +138,7 @@ def _normalized(spec: RunSpec) -> RunSpec:
 def spec_key(spec: RunSpec) -> str:
     """The run's key: the canonical JSON of its whole spec (sorted, compact)."""
     return json.dumps(
-        _normalized(spec).to_dict(),
+        normalized(spec).to_dict(),
         sort_keys=True,
         separators=(",", ":"),
         allow_nan=False,
@@ -153,8 +160,8 @@ def _axes(grid: object) -> dict[str, list[Any]]:
             _checks.fail(owner, f"grid[{name!r}]", "a list of values", values)
         if not values:
             _checks.fail(owner, f"grid[{name!r}]", "a non-empty list", list(values))
-        plain = [json.dumps(_plain(v), sort_keys=True) for v in values]
-        if len(set(plain)) != len(plain):
+        texts = [json.dumps(plain(v), sort_keys=True) for v in values]
+        if len(set(texts)) != len(texts):
             _checks.fail(owner, f"grid[{name!r}]", "distinct values", list(values))
         if name == "lr":
             for v in values:
@@ -173,20 +180,22 @@ def expand(base: RunSpec, grid: Mapping[str, Sequence[Any]]) -> list[RunSpec]:
     axes = _axes(grid)
     names = list(axes)
     return [
-        _normalized(base.replace(**dict(zip(names, combo, strict=True))))
+        normalized(base.replace(**dict(zip(names, combo, strict=True))))
         for combo in itertools.product(*axes.values())
     ]
 
 
 def validate(
-    specs: Sequence[RunSpec], names: Sequence[str] | None = None
+    specs: Sequence[RunSpec],
+    names: Sequence[str] | None = None,
+    loaded: Mapping[tuple[Any, ...], Dataset] | None = None,
 ) -> dict[tuple[Any, ...], Dataset]:
     """Build every distinct run (seeds aside) once, as a training run would, so that
-    a bad value is a ValueError before anything trains; return the datasets loaded,
-    by ``(data, data_path, dtype)``."""
+    a bad value is a ValueError before anything trains; return the datasets loaded
+    (and those already ``loaded``), by :func:`source`."""
     from gdlab.train import _settings
 
-    datasets: dict[tuple[Any, ...], Dataset] = {}
+    datasets: dict[tuple[Any, ...], Dataset] = dict(loaded or {})
     seen: set[str] = set()
     for spec in specs:
         try:
@@ -196,10 +205,10 @@ def validate(
             if key in seen:
                 continue
             seen.add(key)
-            source = (spec.data, spec.data_path, spec.dtype)
-            if source not in datasets:
-                datasets[source] = load_data(spec)
-            run = build(probe, datasets[source])
+            where = source(spec)
+            if where not in datasets:
+                datasets[where] = load_data(spec)
+            run = build(probe, datasets[where])
             _settings(**run.fit_arguments())
         except ValueError as error:
             raise ValueError(f"sweep: run {_describe(spec, names)}: {error}") from None
@@ -217,12 +226,17 @@ _DATASETS: dict[tuple[Any, ...], Dataset] = {}
 _LIMITS: list[Any] = []
 
 
+def source(spec: RunSpec) -> tuple[Any, ...]:
+    """What a run's data depends on: runs that share it share one loaded Dataset."""
+    return (spec.data, spec.data_path, spec.dtype, spec.val_fraction, spec.split_seed)
+
+
 def _dataset(spec: RunSpec) -> Dataset:
     """The run's data, loaded once per process."""
-    source = (spec.data, spec.data_path, spec.dtype)
-    if source not in _DATASETS:
-        _DATASETS[source] = load_data(spec)
-    return _DATASETS[source]
+    where = source(spec)
+    if where not in _DATASETS:
+        _DATASETS[where] = load_data(spec)
+    return _DATASETS[where]
 
 
 def _one_thread() -> None:
@@ -248,15 +262,19 @@ def _init_worker(parent: int) -> None:
 
 
 def _metrics(history: History) -> dict[str, Any]:
+    """A diverged run's last evaluation is from before its parameters went bad:
+    its final numbers are None (not measurable), never averaged in."""
     epochs = history.epochs
-    last = epochs[-1] if epochs else {}
-    accs = [float(a) for e in epochs if (a := e.get("test_acc")) is not None]
+    last = epochs[-1] if epochs and not history.diverged else {}
+    accs = [float(a) for e in epochs if (a := e.get("val_acc")) is not None]
     return {
         "final_train_loss": last.get("train_loss"),
-        "final_test_loss": last.get("test_loss"),
         "final_train_acc": last.get("train_acc"),
+        "final_val_loss": last.get("val_loss"),
+        "final_val_acc": last.get("val_acc"),
+        "best_val_acc": max(accs) if accs and not history.diverged else None,
+        "final_test_loss": last.get("test_loss"),
         "final_test_acc": last.get("test_acc"),
-        "best_test_acc": max(accs) if accs else None,
         "diverged": bool(history.diverged),
         "steps": len(history.steps),
     }
@@ -319,10 +337,12 @@ CREATE TABLE IF NOT EXISTS runs (
     batch_size,
     seed INTEGER NOT NULL,
     final_train_loss REAL,
-    final_test_loss REAL,
     final_train_acc REAL,
+    final_val_loss REAL,
+    final_val_acc REAL,
+    best_val_acc REAL,
+    final_test_loss REAL,
     final_test_acc REAL,
-    best_test_acc REAL,
     diverged INTEGER NOT NULL,
     steps INTEGER NOT NULL,
     seconds REAL NOT NULL,
@@ -350,10 +370,26 @@ class StoredRun:
     host: str
     pid: int
     history_json: str = field(repr=False)
+    store: Path | None = field(default=None, repr=False, compare=False)
 
     @property
     def history(self) -> History:
-        return History.from_dict(json.loads(self.history_json))
+        """The run's history (a ValueError naming the store if it is damaged)."""
+        try:
+            return History.from_dict(json.loads(self.history_json))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(
+                f"sweep: {self.store}: the history of the run {_describe(self.spec)} "
+                f"is damaged ({type(error).__name__}: {error})"
+            ) from None
+
+
+def _json(text: object, path: Path, what: str) -> Any:
+    """``text`` decoded, or a ValueError naming the store and what is damaged."""
+    try:
+        return json.loads(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"sweep: {path}: {what} is not valid JSON ({error})") from None
 
 
 class Store:
@@ -384,18 +420,37 @@ class Store:
         if meta and meta.get("format") != FORMAT:
             self._db.close()
             raise ValueError(f"{self.path} is not a gdlab sweep store")
+        if meta and meta.get("version") != VERSION:
+            self._db.close()
+            raise ValueError(
+                f"{self.path} was written by another version of gdlab (store "
+                f"version {meta.get('version')}, this one reads {VERSION}); use "
+                "another store"
+            )
 
     # --- plumbing ----------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+    def _sqlite(self, doing: str) -> Iterator[None]:
+        """SQLite's complaints about the file (a corrupted page, a read-only file)
+        as one line naming it; a misuse of the API (ProgrammingError) is a bug."""
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
+            yield
+        except sqlite3.ProgrammingError:
             raise
-        self._db.execute("COMMIT")
+        except sqlite3.DatabaseError as error:
+            raise ValueError(f"sweep: cannot {doing} {self.path}: {error}") from None
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._sqlite("write"):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def close(self) -> None:
         self._db.close()
@@ -411,8 +466,9 @@ class Store:
     def meta(self) -> dict[str, Any]:
         """``format``, ``version``, ``base`` (a spec dict), ``axes`` (every grid field
         any sweep into this store varied), ``options``, ``created``."""
-        rows = self._db.execute("SELECT key, value FROM meta").fetchall()
-        return {k: json.loads(v) for k, v in rows}
+        with self._sqlite("read"):
+            rows = self._db.execute("SELECT key, value FROM meta").fetchall()
+        return {k: _json(v, self.path, f"meta {k!r}") for k, v in rows}
 
     def set_meta(self, values: Mapping[str, Any]) -> None:
         with self._transaction() as db:
@@ -423,15 +479,26 @@ class Store:
 
     def keys(self) -> set[str]:
         """The keys of every finished run."""
-        return {r[0] for r in self._db.execute("SELECT key FROM runs")}
+        with self._sqlite("read"):
+            return {r[0] for r in self._db.execute("SELECT key FROM runs")}
 
     def count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM runs").fetchone()[0])
+        with self._sqlite("read"):
+            return int(self._db.execute("SELECT count(*) FROM runs").fetchone()[0])
+
+    def _spec(self, key: str) -> RunSpec:
+        value = _json(key, self.path, f"the run key {key!r}")
+        try:
+            return RunSpec.from_dict(value)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"sweep: {self.path}: the run key {key!r} is not a RunSpec ({error})"
+            ) from None
 
     def add(self, result: Mapping[str, Any]) -> bool:
         """Record one finished run (what :func:`execute` returned) in its own
         transaction; False if its key was already there."""
-        spec = RunSpec.from_dict(json.loads(result["key"]))
+        spec = self._spec(result["key"])
         m = result["metrics"]
         row = (
             result["key"],
@@ -439,7 +506,7 @@ class Store:
             spec.learning_rate,
             spec.batch_size,
             spec.seed,
-            *(m.get(k) for k in METRICS[:5]),
+            *(m.get(k) for k in METRICS[:7]),
             int(bool(m["diverged"])),
             int(m["steps"]),
             float(m["seconds"]),
@@ -466,14 +533,16 @@ class Store:
         )
         query = f"SELECT {columns}, history FROM runs ORDER BY finished_at, key"
         found: dict[str, StoredRun] = {}
-        for row in self._db.execute(query):
+        with self._sqlite("read"):
+            rows = self._db.execute(query).fetchall()
+        for row in rows:
             values = dict(zip(("key", *METRICS), row[: 1 + len(METRICS)], strict=True))
             values["diverged"] = bool(values["diverged"])
             key = str(values.pop("key"))
             message, started, finished, host, pid, history = row[1 + len(METRICS) :]
             found[key] = StoredRun(
                 key,
-                RunSpec.from_dict(json.loads(key)),
+                self._spec(key),
                 values,
                 message,
                 started,
@@ -481,6 +550,7 @@ class Store:
                 host,
                 pid,
                 history,
+                self.path,
             )
         if keys is None:
             return list(found.values())
@@ -494,7 +564,7 @@ class Store:
 
 
 def _row(run: StoredRun, axes: Sequence[str]) -> dict[str, Any]:
-    row = {name: _plain(getattr(run.spec, name)) for name in axes}
+    row = {name: plain(getattr(run.spec, name)) for name in axes}
     row["lr"] = run.spec.learning_rate
     for name in ("optimizer", "batch_size", "seed"):
         row.setdefault(name, getattr(run.spec, name))
@@ -509,7 +579,13 @@ def _exclusive(store: Path) -> Iterator[None]:
     except ImportError:  # not on Unix: no lock
         yield
         return
-    with open(store.with_name(store.name + ".lock"), "a+") as lock:
+    try:
+        lock = open(store.with_name(store.name + ".lock"), "a+")  # noqa: SIM115
+    except OSError as error:
+        raise ValueError(
+            f"sweep: cannot write {store}: its lock file: {error.strerror or error}"
+        ) from None
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -529,7 +605,16 @@ def _check_same_sweep(
     axes: Sequence[str],
     options: Any,
 ) -> None:
-    old_base, new_base = meta["base"], _plain(base.to_dict())
+    if not (
+        isinstance(meta.get("base"), dict)
+        and isinstance(meta.get("axes", []), list)
+        and isinstance(meta.get("options", {}), dict)
+    ):
+        raise ValueError(
+            f"sweep: {path}: its meta table is damaged (base must be an object, "
+            "axes a list, options an object)"
+        )
+    old_base, new_base = meta["base"], plain(base.to_dict())
     free = set(meta.get("axes", [])) | set(axes)
     changed = [
         f"{name}: {old_base.get(name)!r} -> {new_base[name]!r}"
@@ -539,7 +624,7 @@ def _check_same_sweep(
     old_options = meta.get("options", {})
     changed += [
         f"{name}: {old_options.get(name)!r} -> {value!r}"
-        for name, value in _plain(options).items()
+        for name, value in plain(options).items()
         if old_options.get(name) != value
     ]
     if changed:
@@ -586,8 +671,11 @@ def summarize(
     rows: Sequence[Mapping[str, Any]], by: Sequence[str]
 ) -> list[dict[str, Any]]:
     """Group ``rows`` by the fields ``by``; per group: ``runs``, ``diverged``, mean
-    ``seconds`` and mean/std (``*_std``) of each metric over the runs that did not
-    diverge."""
+    ``seconds``, and the mean, sample std (``*_std``) and 95% t-interval
+    (``*_ci95``) of each metric over the runs that did not diverge (a diverged
+    run has no final numbers: it is counted, never averaged in)."""
+    from gdlab.lab.tuning import interval95
+
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault(json.dumps([row.get(b) for b in by]), []).append(row)
@@ -597,18 +685,24 @@ def summarize(
         summary["runs"] = len(members)
         summary["diverged"] = sum(bool(m["diverged"]) for m in members)
         kept = [m for m in members if not m["diverged"]]
-        for name in (
-            "final_train_loss",
-            "final_test_acc",
-            "best_test_acc",
-            "lambda_max",
-        ):
+        for name in SUMMARIZED:
             values = [float(v) for m in kept if (v := m.get(name)) is not None]
-            summary[name] = statistics.fmean(values) if values else None
-            summary[f"{name}_std"] = statistics.pstdev(values) if values else None
+            stats = interval95(values)
+            summary[name] = stats["mean"]
+            summary[f"{name}_std"] = stats["std"]
+            summary[f"{name}_ci95"] = stats["ci95"]
         summary["seconds"] = statistics.fmean(float(m["seconds"]) for m in members)
         out.append(summary)
     return out
+
+
+SUMMARIZED = (
+    "final_train_loss",
+    "final_val_acc",
+    "best_val_acc",
+    "final_test_acc",
+    "lambda_max",
+)
 
 
 def _run_local(
@@ -663,15 +757,15 @@ def _run_ray(
     record: Callable[[dict[str, Any]], None],
 ) -> list[BaseException]:
     ray = _ray()
-    started = False
-    if not ray.is_initialized():
-        if os.environ.get("RAY_ADDRESS"):
-            ray.init()
-        else:
-            ray.init(num_cpus=workers, include_dashboard=False)
-        started = True
+    started = not ray.is_initialized()
+    local = started and not os.environ.get("RAY_ADDRESS")
+    before = _descendants() if local else set()
     errors: list[BaseException] = []
     try:
+        if local:
+            ray.init(num_cpus=workers, include_dashboard=False)
+        elif started:
+            ray.init()  # joins the cluster RAY_ADDRESS names
         task = ray.remote(num_cpus=1)(_execute_in_ray)
         pending = [task.remote(key, dict(options)) for key in todo]
         try:
@@ -691,7 +785,33 @@ def _run_ray(
     finally:
         if started:
             ray.shutdown()
+        if local:  # what ray.shutdown() missed: see _descendants
+            for pid in _descendants() - before:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
     return errors
+
+
+def _descendants() -> set[int]:
+    """The ids of this process's descendants (read from /proc; none elsewhere).
+
+    A SIGTERM while ``ray.init()`` starts the local instance is a SystemExit (Ray's
+    handler) before Ray has recorded its processes, so ``ray.shutdown()`` cannot stop
+    them and the raylet's agents linger for a minute: the processes that appeared
+    while the sweep's own Ray instance ran are killed after it.
+    """
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [os.getpid()]
+    while todo:
+        for pid in children.get(todo.pop(), []):
+            found.add(pid)
+            todo.append(pid)
+    return found
 
 
 def run(
@@ -730,23 +850,77 @@ def run(
             sweep, a store another sweep is writing, or Ray missing.
         SweepError: runs failed or a worker died; finished runs are stored.
     """
+    _checks.flag("sweep", "sharpness", sharpness)
+    options = {
+        "sharpness": sharpness,
+        "sharpness_samples": _checks.integer(
+            "sweep", "sharpness_samples", sharpness_samples, low=1
+        ),
+    }
+    specs = expand(base, grid)
+    axes = list(grid)
+    shown = [a for a in axes if len({json.dumps(plain(v)) for v in grid[a]}) > 1]
+    path = Path(store)
+    stored, done_before, errors = run_specs(
+        base,
+        specs,
+        path,
+        axes=axes,
+        options=options,
+        workers=workers,
+        backend=backend,
+        progress=progress,
+        shown=shown,
+    )
+    result = SweepResult(
+        path,
+        base,
+        axes,
+        specs,
+        stored,
+        done_before,
+        len(stored) - done_before,
+        sharpness,
+    )
+    if report and not errors:
+        result.report = write_report(path, command=command)
+    raise_for(errors, stored, len(result.specs), path)
+    return result
+
+
+def run_specs(
+    base: RunSpec,
+    specs: Sequence[RunSpec],
+    store: Folder,
+    *,
+    axes: Sequence[str],
+    options: Mapping[str, Any] | None = None,
+    workers: int | None = None,
+    backend: str = "local",
+    progress: bool = True,
+    shown: Sequence[str] | None = None,
+    datasets: Mapping[tuple[Any, ...], Dataset] | None = None,
+) -> tuple[list[StoredRun], int, list[BaseException]]:
+    """The engine of sweeps and comparisons: train every spec of ``specs`` (runs of
+    ``base`` with the fields ``axes`` varied) that ``store`` does not hold yet.
+
+    Returns the stored runs in the order of ``specs``, how many were done before,
+    and the errors of runs that failed (see :func:`run`; the caller raises them).
+    ``datasets`` are data already loaded by :func:`validate`, checked once more
+    not at all.
+    """
     owner = "sweep"
     backend = _checks.choice(owner, "backend", backend, BACKENDS)
     n_workers = _checks.integer(
         owner, "workers", (os.cpu_count() or 1) if workers is None else workers, low=1
     )
-    _checks.flag(owner, "sharpness", sharpness)
-    options = {
-        "sharpness": sharpness,
-        "sharpness_samples": _checks.integer(
-            owner, "sharpness_samples", sharpness_samples, low=1
-        ),
-    }
-    specs = expand(base, grid)
-    axes = list(grid)
+    options = dict(
+        options or {"sharpness": False, "sharpness_samples": DEFAULT_SAMPLES}
+    )
     if backend == "ray":
         _ray()
-    validate(specs, axes)
+    if datasets is None:
+        validate(specs, axes)
     keys = list(dict.fromkeys(spec_key(s) for s in specs))
     path = Path(store)
     with _exclusive_store(path) as db:
@@ -755,12 +929,12 @@ def run(
             _check_same_sweep(path, meta, base, axes, options)
             known = list(dict.fromkeys([*meta.get("axes", []), *axes]))
         else:
-            known = axes
+            known = list(axes)
         db.set_meta(
             {
                 "format": FORMAT,
                 "version": VERSION,
-                "base": _plain(base.to_dict()) if not meta else meta["base"],
+                "base": plain(base.to_dict()) if not meta else meta["base"],
                 "axes": known,
                 "options": options,
                 "created": meta.get("created", _now()),
@@ -772,22 +946,22 @@ def run(
         done_before = len(keys) - len(todo)
         if progress:
             print(
-                f"sweep: {len(keys)} runs ({done_before} already done in {path}, "
+                f"{len(keys)} runs ({done_before} already done in {path}, "
                 f"{len(todo)} to run"
                 + (f" on {min(n_workers, len(todo))} workers" if todo else "")
                 + ")",
                 flush=True,
             )
         by_key = {spec_key(s): s for s in specs}
-        shown = [a for a in axes if len({json.dumps(_plain(v)) for v in grid[a]}) > 1]
         counter = itertools.count(done_before + 1)
+        labels = list(axes) if shown is None else list(shown)
 
         def record(result: dict[str, Any]) -> None:
             db.add(result)
             if progress:
                 print(
                     _progress_line(
-                        next(counter), len(keys), by_key[result["key"]], shown, result
+                        next(counter), len(keys), by_key[result["key"]], labels, result
                     ),
                     flush=True,
                 )
@@ -797,18 +971,12 @@ def run(
             runner = _run_local if backend == "local" else _run_ray
             errors = runner(todo, options, min(n_workers, len(todo)), record)
         stored = db.runs(keys)
-        result = SweepResult(
-            path,
-            base,
-            axes,
-            specs,
-            stored,
-            done_before,
-            len(stored) - done_before,
-            sharpness,
-        )
-        if report:
-            result.report = write_report(db, command=command)
+    return stored, done_before, errors
+
+
+def raise_for(
+    errors: Sequence[BaseException], stored: Sequence[StoredRun], total: int, path: Path
+) -> None:
     if errors:
         first = errors[0]
         what = (
@@ -817,10 +985,9 @@ def run(
             else f"{len(errors)} runs failed ({type(first).__name__}: {first})"
         )
         raise SweepError(
-            f"sweep stopped: {what}; {len(stored)} of {len(keys)} runs are saved in "
-            f"{path}; run the same sweep again to continue"
+            f"sweep stopped: {what}; {len(stored)} of {total} runs are saved in "
+            f"{path}; run the same command again to continue"
         ) from first
-    return result
 
 
 def _version() -> str:
@@ -852,6 +1019,8 @@ def _progress_line(
     parts = [f"  [{index:>{width}}/{total}] {what}"]
     if m["final_train_loss"] is not None:
         parts.append(f"train loss {m['final_train_loss']:.4f}")
+    if m["final_val_acc"] is not None:
+        parts.append(f"val acc {m['final_val_acc']:.3f}")
     if m["final_test_acc"] is not None:
         parts.append(f"test acc {m['final_test_acc']:.3f}")
     if m.get("lambda_max") is not None:
@@ -904,8 +1073,9 @@ def format_table(summary: Sequence[Mapping[str, Any]], by: Sequence[str]) -> str
         *by,
         "runs",
         "train loss",
-        "final test acc",
-        "best test acc",
+        "val acc",
+        "best val acc",
+        "test acc",
         *(["λmax"] if sharp else []),
         "diverged",
         "time",
@@ -915,8 +1085,9 @@ def format_table(summary: Sequence[Mapping[str, Any]], by: Sequence[str]) -> str
             *(f"{r[b]:g}" if isinstance(r[b], float) else str(r[b]) for b in by),
             str(r["runs"]),
             pm(r, "final_train_loss", 4),
+            pm(r, "final_val_acc", 3),
+            pm(r, "best_val_acc", 3),
             pm(r, "final_test_acc", 3),
-            pm(r, "best_test_acc", 3),
             *([pm(r, "lambda_max", 2)] if sharp else []),
             str(r["diverged"]),
             f"{r['seconds']:.2f}s",

@@ -20,21 +20,41 @@ Standard library only (:class:`http.server.ThreadingHTTPServer`). Endpoints:
 A bad request gets HTTP 400 and ``{"error": "..."}``: one line in the project's
 message format (``"playground: steps must be an integer in [1, 5000], got 9000"``),
 never a traceback. Work per request is bounded (:data:`MAX_STEPS` x
-:data:`MAX_RUNS` optimizer steps, :data:`MAX_BODY` bytes) and one request
-computes at a time.
+:data:`MAX_RUNS` optimizer steps, :data:`MAX_BODY` bytes, :data:`MAX_DEPTH` levels
+of JSON) and one request computes at a time.
+
+**Only its own page drives it.** Any web page the user visits can send requests to
+``127.0.0.1``, so the server refuses (403) a ``Host`` other than its bound address,
+``localhost``, ``127.0.0.1`` or ``[::1]`` with its port (a DNS-rebinding page
+arrives with its own name), an ``Origin`` other than its own, and (415) a POST whose
+``Content-Type`` is not ``application/json`` (a cross-site form cannot send that, and
+a cross-site ``fetch`` of it needs a CORS preflight, which is not answered).
+
+**The newest request of a page wins.** The page names itself in the
+``X-Playground-Page`` header and aborts its previous request when it sends a new
+one; the server then stops the older request's work before its next run and answers
+it 409, so a click is answered after at most one run of an older request, never
+after a queue of them. Requests without the header are never cancelled.
+
+A client that sends less body than its ``Content-Length`` announces, or stops
+sending, gets 408 after :data:`REQUEST_TIMEOUT` seconds and is disconnected; a
+client that goes away is dropped without a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import ipaddress
 import json
 import math
+import re
 import sys
 import threading
 import traceback
 import webbrowser
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -56,6 +76,12 @@ MAX_RUNS = 12
 """The most runs one request may hold."""
 MAX_BODY = 64 * 1024
 """The largest request body accepted, in bytes."""
+MAX_DEPTH = 16
+"""The deepest nesting of JSON arrays and objects a request body may have."""
+REQUEST_TIMEOUT = 10.0
+"""Seconds a client may take to send its request."""
+PAGE_HEADER = "X-Playground-Page"
+"""The header that names the page a request comes from (see "newest request wins")."""
 DEFAULT_STEPS = 100
 """The step count the page starts with; schedule defaults are shown for it."""
 
@@ -86,6 +112,14 @@ _FAVICON = (
 )
 
 F64 = NDArray[np.float64]
+
+
+class _Reject(Exception):
+    """A request refused or abandoned: its status and one-line message."""
+
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 # --- payloads: plain functions of plain data, usable without HTTP ------------------
@@ -198,9 +232,13 @@ def _optimizers_json() -> bytes:
         _optimizer_entry(n, n, {}, (optim.get(n).__doc__ or n).strip().splitlines()[0])
         for n in optim.names()
     ]
-    for name, (base, preset) in optim.PRESETS.items():
-        values = ", ".join(f"{k}={v}" for k, v in preset.items())
-        entries.append(_optimizer_entry(name, base, preset, f"SGD preset: {values}"))
+    for name, preset in optim.PRESETS.items():
+        values = ", ".join(f"{k}={v}" for k, v in preset.hyper.items())
+        entries.append(
+            _optimizer_entry(
+                name, preset.base, preset.hyper, f"{preset.base} preset: {values}"
+            )
+        )
     payload = {
         "optimizers": entries,
         "schedules": [_schedule_entry(n) for n in SCHEDULES],
@@ -445,37 +483,60 @@ def _run_result(request: TrajectoriesRequest, run: RunRequest) -> dict[str, Any]
     }
 
 
-def trajectories_payload(body: object) -> dict[str, Any]:
+def _never() -> bool:
+    return False
+
+
+def trajectories_payload(
+    body: object, cancelled: Callable[[], bool] = _never
+) -> dict[str, Any]:
     """What ``POST /api/trajectories`` answers for a decoded body (a ValueError for
-    a bad one)."""
+    a bad one). ``cancelled()`` is asked before each run; once true, the work stops
+    (the server answers 409)."""
     request = parse_request(body)
+    results = []
+    for run in request.runs:
+        if cancelled():
+            raise _Reject(
+                HTTPStatus.CONFLICT,
+                f"{OWNER}: cancelled: a newer request from the same page arrived",
+            )
+        results.append(_run_result(request, run))
     return {
         "surface": request.surface.name,
         "start": list(request.start),
         "steps": request.steps,
-        "runs": [_run_result(request, run) for run in request.runs],
+        "runs": results,
     }
 
 
 # --- HTTP --------------------------------------------------------------------------
 
 
-class _Reject(Exception):
-    """A request refused before any work: its status and one-line message."""
-
-    def __init__(self, status: HTTPStatus, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def _static(name: str) -> bytes:
     return (resources.files("gdlab.playground") / "static" / name).read_bytes()
+
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _depth(text: str) -> int:
+    """How deep arrays and objects nest in the JSON ``text``, counted without
+    parsing it: Python's parser recurses, and ``"[" * 30000`` would overflow it."""
+    depth = deepest = 0
+    for c in re.sub(r"[^\[\]{}]", "", _STRINGS.sub("", text)):
+        depth += 1 if c in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: PlaygroundServer
     server_version = "gdlab-playground"
-    timeout = 10  # seconds a client may take to send its request
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.request_timeout)  # reads and writes
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.log is not None:
@@ -500,7 +561,36 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: HTTPStatus, message: str) -> None:
         self._json(status, {"error": " ".join(message.split())})
 
+    def _check_headers(self) -> None:
+        """Refuse what only another web page would send (see the module docstring)."""
+        host = self.headers.get("Host", "")
+        if not self.server.allows_host(host):
+            raise _Reject(
+                HTTPStatus.FORBIDDEN,
+                f"{OWNER}: the Host header must be this server's address "
+                f"({self.server.url}), got {host!r}",
+            )
+        origin = self.headers.get("Origin")
+        if origin is not None and origin.lower() != f"http://{host.lower()}":
+            raise _Reject(
+                HTTPStatus.FORBIDDEN,
+                f"{OWNER}: requests from another origin are refused, got {origin!r}",
+            )
+        if self.command == "POST" and self.headers.get_content_type() != (
+            "application/json"
+        ):
+            raise _Reject(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                f"{OWNER}: a POST must have Content-Type application/json, "
+                f"got {self.headers.get('Content-Type')!r}",
+            )
+
     def do_GET(self) -> None:
+        try:
+            self._check_headers()
+        except _Reject as reject:
+            self._error(reject.status, str(reject))
+            return
         path = self.path.split("?", 1)[0]
         if path in _STATIC:
             name, content_type = _STATIC[path]
@@ -536,9 +626,25 @@ class _Handler(BaseHTTPRequestHandler):
                 f"{OWNER}: the request body must be at most {MAX_BODY} bytes, "
                 f"got {length}",
             )
-        raw = self.rfile.read(length)
         try:
-            return json.loads(raw.decode("utf-8"))
+            raw = self.rfile.read(length)
+        except TimeoutError:
+            raw = b""
+        if len(raw) < length:  # the client stopped sending, or went away
+            raise _Reject(
+                HTTPStatus.REQUEST_TIMEOUT,
+                f"{OWNER}: the request body ended before its {length} bytes",
+            )
+        try:
+            text = raw.decode("utf-8")
+            depth = _depth(text)
+            if depth > MAX_DEPTH:
+                raise _Reject(
+                    HTTPStatus.BAD_REQUEST,
+                    f"{OWNER}: the request body must nest arrays and objects at most "
+                    f"{MAX_DEPTH} deep, got {depth}",
+                )
+            return json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             shown = raw[:60].decode("utf-8", "replace")
             raise _Reject(
@@ -554,9 +660,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(status, f"{OWNER}: {path!r} takes no POST")
             return
         try:
-            body = self._body()
-            with self.server.work:  # one computation at a time: bounded work
-                payload = trajectories_payload(body)
+            self._check_headers()
+            body = self._body()  # HTTP/1.0: one request per connection
+            with self.server.computing(self.headers.get(PAGE_HEADER)) as cancelled:
+                payload = trajectories_payload(body, cancelled)
         except _Reject as reject:
             self._error(reject.status, str(reject))
         except ValueError as error:
@@ -576,6 +683,8 @@ class PlaygroundServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
+    request_timeout = REQUEST_TIMEOUT
+
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -583,17 +692,66 @@ class PlaygroundServer(ThreadingHTTPServer):
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.log = log
-        self.work = threading.Lock()
+        self.work = threading.Lock()  # one computation at a time: bounded work
+        self._pages = threading.Lock()
+        self._latest: dict[str, object] = {}  # page -> its newest request
         super().__init__((host, port), _Handler)
+        self._hosts = {"localhost", "127.0.0.1", "[::1]", self._shown, host.lower()}
+
+    @property
+    def _shown(self) -> str:
+        """The bound address as a URL shows it (``127.0.0.1``, ``[::1]``)."""
+        host = self.server_address[0]
+        host = host if isinstance(host, str) else host.decode()
+        return f"[{host}]" if ":" in host else host
 
     @property
     def url(self) -> str:
         """``http://HOST:PORT/`` with the port actually bound."""
-        address = self.server_address
-        host = address[0] if isinstance(address[0], str) else address[0].decode()
-        port = address[1]
-        shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{port}/"
+        return f"http://{self._shown}:{self.server_port}/"
+
+    def allows_host(self, host: str) -> bool:
+        """Whether a ``Host`` header names this server: the bound address,
+        ``localhost``, ``127.0.0.1`` or ``[::1]`` with its port; when bound to every
+        interface, any IP address with its port. No other name: that is how a
+        DNS-rebinding page reaches a local server."""
+        name, sep, port = host.lower().rpartition(":")
+        if not sep or not port.isdigit():  # no port: the default one
+            name, port = host.lower(), "80"
+        if port != str(self.server_port):
+            return False
+        if name in self._hosts:
+            return True
+        if self._shown not in ("0.0.0.0", "[::]"):
+            return False
+        try:
+            ipaddress.ip_address(name.removeprefix("[").removesuffix("]"))
+        except ValueError:
+            return False
+        return True
+
+    @contextlib.contextmanager
+    def computing(self, page: str | None) -> Iterator[Callable[[], bool]]:
+        """Hold the one computation slot; yield a test of whether a newer request
+        from the same ``page`` has arrived since this one did (then this one stops)."""
+        mine = object()
+        if page is not None:
+            with self._pages:
+                self._latest[page] = mine
+        try:
+            with self.work:
+                yield lambda: page is not None and self._latest.get(page) is not mine
+        finally:
+            if page is not None:
+                with self._pages:
+                    if self._latest.get(page) is mine:
+                        del self._latest[page]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away or stalled is dropped quietly; a bug is logged."""
+        if isinstance(sys.exception(), ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
 
 def make_server(
@@ -634,8 +792,11 @@ def serve(
 
 __all__ = [
     "MAX_BODY",
+    "MAX_DEPTH",
     "MAX_RUNS",
     "MAX_STEPS",
+    "PAGE_HEADER",
+    "REQUEST_TIMEOUT",
     "PlaygroundServer",
     "RunRequest",
     "TrajectoriesRequest",

@@ -17,6 +17,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from gdlab import outputs
 from gdlab.report import plots
 
 Figures = list[tuple[str, str, bool]]  # (file name, caption, full width)
@@ -181,6 +182,4 @@ def comparison_report(
         figures="\n".join(blocks),
         command=html.escape(command),
     )
-    path = out / "report.html"
-    path.write_text(page)
-    return path
+    return outputs.write_text(out / "report.html", page)

@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from gdlab import _checks
+from gdlab import _checks, outputs
 
 Curve = Callable[[int], float] | Sequence[float]
 """A schedule (step -> lr) or the lr already recorded at each step."""
@@ -55,13 +55,12 @@ def _labelled(owner: str, curves: object) -> dict[str, Curve]:
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Render ``fig`` on the Agg canvas into the PNG ``path`` (folders created)."""
+    """Render ``fig`` on the Agg canvas into the PNG ``path`` (folders created),
+    atomically."""
     out = Path(path)
-    if out.parent and not out.parent.exists():
-        out.parent.mkdir(parents=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(out, format="png", dpi=120)
-    return out
+    return outputs.write_atomic(out, lambda f: fig.savefig(f, format="png", dpi=120))
 
 
 def _draw(ax: Axes, values: list[float], label: str | None = None) -> None:

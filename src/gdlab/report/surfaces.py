@@ -7,20 +7,21 @@ Like the other plots, figures use matplotlib's object API on the Agg canvas (no
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 import numpy as np
-from matplotlib.animation import PillowWriter
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
+from PIL import Image
 
-from gdlab import _checks, surfaces
+from gdlab import _checks, outputs, surfaces
 from gdlab.report.plots import label_colors, save_figure
 
 F64 = NDArray[np.float64]
@@ -271,7 +272,7 @@ def animate_trajectories(
     max_frames: int = 60,
     title: str | None = None,
 ) -> Path:
-    """An animated GIF of the runs advancing over the contour plot (Pillow writer).
+    """An animated GIF of the runs advancing over the contour plot (Pillow).
 
     At most ``max_frames`` frames, evenly spaced over the steps; the last frame
     shows the whole runs. Returns the path written.
@@ -314,13 +315,28 @@ def animate_trajectories(
 
     fig.canvas.draw()  # lay the figure out once, then keep that layout for every frame
     fig.set_layout_engine("none")
-    out = _out(path)
-    writer = PillowWriter(fps=rate)
-    with writer.saving(fig, str(out), dpi=80):
-        for n in frames:
-            draw(int(n))
-            writer.grab_frame()
-    return out
+    dpi = 80
+    width, height = (int(inches * dpi) for inches in fig.get_size_inches())
+    images = []
+    for n in frames:  # as matplotlib's PillowWriter does, but saved atomically
+        draw(int(n))
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="rgba", dpi=dpi)
+        frame = Image.frombuffer(
+            "RGBA", (width, height), buffer.getvalue(), "raw", "RGBA", 0, 1
+        )
+        images.append(frame.convert("RGB"))
+    return outputs.write_atomic(
+        _out(path),
+        lambda f: images[0].save(
+            f,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=int(1000 / rate),
+            loop=0,
+        ),
+    )
 
 
 def _edges(centers: F64, log: bool) -> F64:

@@ -21,17 +21,19 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 
-from gdlab import checkpoint
+from gdlab import outputs
 from gdlab.report.html import render
 from gdlab.report.plots import label_colors, save_figure
 
 Row = Mapping[str, Any]
 METRIC_NAMES = (
     "final_train_loss",
-    "final_test_loss",
     "final_train_acc",
+    "final_val_loss",
+    "final_val_acc",
+    "best_val_acc",
+    "final_test_loss",
     "final_test_acc",
-    "best_test_acc",
     "diverged",
     "steps",
     "seconds",
@@ -43,7 +45,7 @@ MARKERS = ("o", "s", "^", "D", "v", "P")
 
 CAPTIONS = {
     "lr_sensitivity.png": "Learning-rate sensitivity: final train loss (left, log "
-    "scale) and final test accuracy (right) against the learning rate, mean ± std "
+    "scale) and final validation accuracy (right) against the learning rate, mean ± std "
     "over seeds (band). × at the top: runs that diverged at that learning rate "
     "(left out of the mean).",
     "sharpness.png": "Sharpness against batch size: λmax of the training loss's "
@@ -194,7 +196,7 @@ def plot_lr_sensitivity(rows: Sequence[Row], path: str | Path) -> Path | None:
     if len({x for points in lines.values() for x in points}) < 2:
         return None
     styles = _styles(lines, rows, others)
-    classifier = any(r.get("final_test_acc") is not None for r in rows)
+    classifier = any(r.get("final_val_acc") is not None for r in rows)
     fig = Figure(figsize=(12.0 if classifier else 7.0, 4.8), layout="constrained")
     panels = fig.subplots(1, 2 if classifier else 1, squeeze=False)[0]
     diverged = _draw_metric(panels[0], lines, styles, "final_train_loss")
@@ -202,9 +204,9 @@ def plot_lr_sensitivity(rows: Sequence[Row], path: str | Path) -> Path | None:
     panels[0].set_ylabel("final train loss (log scale)")
     panels[0].set_title("Final train loss")
     if classifier:
-        _draw_metric(panels[1], lines, styles, "final_test_acc")
-        panels[1].set_ylabel("final test accuracy")
-        panels[1].set_title("Final test accuracy")
+        _draw_metric(panels[1], lines, styles, "final_val_acc")
+        panels[1].set_ylabel("final validation accuracy")
+        panels[1].set_title("Final validation accuracy")
     _plain_log(panels[0], "y")
     for ax in panels:
         ax.set_xscale("log")
@@ -330,8 +332,7 @@ def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
     lines = [",".join(fields)]
     for row in rows:
         lines.append(",".join(_csv_cell(row.get(f)) for f in fields))
-    _write(out, "\n".join(lines) + "\n")
-    return out
+    return outputs.write_text(out, "\n".join(lines) + "\n")
 
 
 def _csv_cell(value: Any) -> str:
@@ -416,8 +417,9 @@ def sweep_report(
                 *(html.escape(_text(r.get(b))) for b in by),
                 str(r["runs"]),
                 _pm(r, "final_train_loss", 4),
+                _pm(r, "final_val_acc", 3),
+                _pm(r, "best_val_acc", 3),
                 _pm(r, "final_test_acc", 3),
-                _pm(r, "best_test_acc", 3),
                 *([_pm(r, "lambda_max", 3)] if sharp else []),
                 f"{r['diverged']}/{r['runs']}",
                 f"{r['seconds']:.2f} s",
@@ -429,8 +431,9 @@ def sweep_report(
         *by,
         "runs",
         "final train loss",
+        "final val acc",
+        "best val acc",
         "final test acc",
-        "best test acc",
         *(["λmax"] if sharp else []),
         "diverged",
         "time per run",
@@ -442,8 +445,9 @@ def sweep_report(
             [
                 *(html.escape(_text(r.get(a))) for a in shown),
                 _number(r.get("final_train_loss"), 4),
+                _number(r.get("final_val_acc"), 4),
+                _number(r.get("best_val_acc"), 4),
                 _number(r.get("final_test_acc"), 4),
-                _number(r.get("best_test_acc"), 4),
                 *([_number(r.get("lambda_max"), 4)] if sharp else []),
                 _number(bool(r["diverged"]), 0),
                 _number(r.get("steps"), 0),
@@ -455,8 +459,9 @@ def sweep_report(
     runs_header = [
         *shown,
         "final train loss",
+        "final val acc",
+        "best val acc",
         "final test acc",
-        "best test acc",
         *(["λmax"] if sharp else []),
         "diverged",
         "steps",
@@ -480,16 +485,7 @@ def sweep_report(
         figures="\n".join(blocks),
         command=html.escape(command),
     )
-    path = out / "report.html"
-    _write(path, page)
-    return path
-
-
-def _write(path: Path, text: str) -> None:
-    """Atomically, readable by others like any file the user writes (not 0600)."""
-    encoded = text.encode()
-    checkpoint.write_atomic(path, lambda f: f.write(encoded))
-    path.chmod(0o644)
+    return outputs.write_text(out / "report.html", page)
 
 
 def _is_stat(key: str) -> bool:
@@ -499,9 +495,10 @@ def _is_stat(key: str) -> bool:
 
 
 def _best(summary: Sequence[Row]) -> Row | None:
-    scored = [r for r in summary if r.get("final_test_acc") is not None]
+    """The best setting, chosen on validation numbers (never on the test set)."""
+    scored = [r for r in summary if r.get("final_val_acc") is not None]
     if scored:
-        return max(scored, key=lambda r: float(r["final_test_acc"]))
+        return max(scored, key=lambda r: float(r["final_val_acc"]))
     losses = [r for r in summary if r.get("final_train_loss") is not None]
     return min(losses, key=lambda r: float(r["final_train_loss"])) if losses else None
 

@@ -52,6 +52,9 @@
   ];
 
   const $ = (id) => document.getElementById(id);
+  // names this page to the server: a newer request of the page cancels the older
+  const PAGE = Math.random().toString(36).slice(2) + Date.now().toString(36);
+  let inflight = null; // the AbortController of the request on its way
   const state = {
     surfaces: [], surfaceByName: {}, optimizers: [], optimizerByName: {},
     schedules: [], scheduleByName: {}, limits: { max_steps: 5000, max_runs: 12 },
@@ -857,11 +860,14 @@
     const id = ++state.request;
     document.body.dataset.state = "running";
     $("run").disabled = true;
+    if (inflight) inflight.abort(); // its answer would be dropped anyway
+    inflight = new AbortController();
     try {
       const result = await getJSON("/api/trajectories", {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers: { "Content-Type": "application/json", "X-Playground-Page": PAGE },
         body: JSON.stringify(body),
+        signal: inflight.signal,
       });
       if (id !== state.request) return; // a newer request is on its way
       clearError();

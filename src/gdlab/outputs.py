@@ -1,0 +1,178 @@
+"""Every file gdlab writes, and the folders it writes them into.
+
+Files are written atomically: into a temporary file beside the target, flushed,
+fsynced, then renamed over it, so a crash, a full disk or a file-size limit leaves
+either the old file or the new one, never half of one. A write that fails is a
+:class:`WriteError` (an ``OSError``) naming the file; the temporary file is removed.
+(CPython ignores SIGXFSZ, so a file-size limit is an ``EFBIG`` error here too.)
+
+An output folder belongs to the command that made it: :func:`claim` records the
+command in ``.gdlab.json`` and refuses a folder another command made, or one
+holding other files, unless it is empty.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+MARKER = ".gdlab.json"
+
+KINDS = {"train": "checkpoints", "compare": "results.json", "sweep": "sweep.db"}
+"""The commands that own folders, and the file or folder only that command writes
+there: an unmarked folder holding it was made by that command (by the library,
+which writes no marker, or by a gdlab older than the marker)."""
+
+Path_ = str | os.PathLike[str]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # read it once, at import, and put it back
+    os.umask(mask)
+    return mask
+
+
+_MODE = 0o666 & ~_umask()  # what open() would give a new file (mkstemp gives 0600)
+
+
+class WriteError(OSError):
+    """A file could not be written (disk full, size limit, no permission, ...)."""
+
+
+def write_atomic(path: Path_, write: Callable[[IO[bytes]], Any]) -> Path:
+    """Call ``write(file)`` on a temporary binary file beside ``path``, fsync it,
+    then rename it over ``path``; return ``path``.
+
+    Any ``OSError`` becomes a :class:`WriteError` naming ``path``; on any failure
+    the temporary file is removed and the previous ``path`` is left untouched.
+    """
+    out = Path(path)
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(
+            dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"
+        )
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), _MODE)
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+        tmp = None
+        _fsync_dir(out.parent)
+    except OSError as error:
+        raise WriteError(f"cannot write {out}: {error.strerror or error}") from error
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+    return out
+
+
+def write_bytes(path: Path_, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    return write_atomic(path, lambda f: f.write(data))
+
+
+def write_text(path: Path_, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return write_bytes(path, text.encode())
+
+
+def write_csv(path: Path_, draw: Callable[[IO[str]], Any]) -> Path:
+    """Call ``draw(text_file)`` (a ``csv.writer`` target), write the text atomically."""
+    buffer = io.StringIO(newline="")
+    draw(buffer)
+    return write_text(path, buffer.getvalue())
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- folders -------------------------------------------------------------------------
+
+
+def writable(folder: Path_, option: str = "--out") -> Path:
+    """Create ``folder`` if needed and check that files can be written into it; a
+    ValueError naming ``option`` if not."""
+    path = Path(folder)
+    if not str(folder):
+        raise ValueError(f"{option} must name a folder, got ''")
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"cannot write to {option} {path}: it is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise ValueError(
+            f"cannot write to {option} {path}: {error.strerror or error}; "
+            "choose a folder you can write to"
+        ) from None
+    return path
+
+
+def owner(folder: Path_) -> str | None:
+    """The command that made ``folder`` (see :data:`KINDS`), or None if unknown."""
+    path = Path(folder)
+    marker = path / MARKER
+    if marker.is_file():
+        try:
+            kind = json.loads(marker.read_text()).get("kind")
+        except (OSError, ValueError, AttributeError) as error:
+            raise ValueError(f"{marker} is unreadable: {error}") from None
+        if not isinstance(kind, str):
+            raise ValueError(f"{marker} is unreadable: it names no command")
+        return kind
+    for kind, sign in KINDS.items():
+        if (path / sign).exists():
+            return kind
+    return None
+
+
+def claim(folder: Path_, kind: str, option: str = "--out") -> Path:
+    """Make ``folder`` (created if needed) an output folder of command ``kind``.
+
+    A folder of ``kind`` is reused; any other is refused with a ValueError naming
+    ``option``, unless it is empty: one command never overwrites another's files.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"claim: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    path = writable(folder, option)
+    made_by = owner(path)
+    if made_by != kind and any(p.name != MARKER for p in path.iterdir()):
+        what = (
+            f"the output of gdlab {made_by}"
+            if made_by is not None
+            else "files gdlab did not write"
+        )
+        raise ValueError(
+            f"{option} {path} holds {what}; gdlab {kind} writes only into its own "
+            "folders or an empty one: choose another"
+        )
+    if made_by != kind or not (path / MARKER).is_file():
+        write_text(path / MARKER, json.dumps({"kind": kind}) + "\n")
+    return path
+
+
+__all__ = [
+    "KINDS",
+    "MARKER",
+    "WriteError",
+    "claim",
+    "owner",
+    "writable",
+    "write_atomic",
+    "write_bytes",
+    "write_csv",
+    "write_text",
+]
