@@ -22,7 +22,6 @@ import numpy as np
 
 from gdlab import optim, outputs
 from gdlab.experiment import RunSpec, build
-from gdlab.lab import runs
 
 _COMMANDLINE = click.core.ParameterSource.COMMANDLINE
 
@@ -550,6 +549,7 @@ def compare(
     gdlab compare --optimizers sgd,momentum,adam --budget 8 --seeds 3
     """
     from gdlab.lab import compare as comparing
+    from gdlab.lab import runs
 
     names = None if optimizers is None else _names("--optimizers", optimizers)
     protocol = comparing.Protocol(
@@ -649,6 +649,8 @@ def train(
 ) -> None:
     """Train a model and write history.json/csv, loss and accuracy plots and
     checkpoints into --out; --resume continues a run exactly."""
+    from gdlab.lab import runs
+
     ctx = click.get_current_context()
     given_here = {k for k in ctx.params if ctx.get_parameter_source(k) == _COMMANDLINE}
     if run["iterations"] is not None:
@@ -713,6 +715,8 @@ def train(
 @click.argument("folder", callback=_folder)
 def report_command(folder: str) -> None:
     """Redraw report.html from the results.json of a comparison in FOLDER."""
+    from gdlab.lab import runs
+
     with _user_input():
         result = runs.load_comparison(folder)
     click.echo(f"report: {runs.report_from(folder, result)}")
