@@ -248,3 +248,21 @@ def test_bad_input_is_one_line_and_exit_2(
     assert err.startswith("gdlab: error: ") and message in err
     assert "Traceback" not in out + err
     assert (tmp_path / "file.txt").read_text() == "precious"
+
+
+def test_benchmark_prints_the_profile_table(tmp_path: Path) -> None:
+    suite = tmp_path / "suite.toml"
+    suite.write_text(
+        '[one]\ndata = "digits"\nmodel = "softmax"\nepochs = 2\ntarget = 0.8\n'
+    )
+    code, out, err = run(
+        "benchmark", "--suite", str(suite), "--optimizers", "sgd,adam", "--budget",
+        "1", "--seeds", "1", "--workers", "1", "--out", str(tmp_path / "b"), "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["optimizer", "one", "score"]
+    assert {ln.split()[0] for ln in lines[2:4]} == {"sgd", "adam"}
+    assert out.endswith(f"report: {tmp_path / 'b' / 'report.html'}\n")
+    code, _, err = run("benchmark", "--suite", str(tmp_path / "nope.toml"))
+    assert code == 2 and "cannot read it" in err

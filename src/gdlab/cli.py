@@ -589,6 +589,79 @@ def compare(
     click.echo(f"report: {page}")
 
 
+@main.command()
+@click.option(
+    "--suite",
+    default="small",
+    show_default=True,
+    help="a built-in suite (small) or a TOML/JSON file of workloads",
+)
+@click.option(
+    "--optimizers",
+    default=None,
+    help="comma-separated names [every registered optimizer and preset]",
+)
+@click.option("--budget", default=4, show_default=True, type=int)
+@click.option("--seeds", default=2, show_default=True, type=int)
+@click.option("--tune", default="lr", show_default=True, help="axes, as for compare")
+@click.option("--search-seed", default=0, show_default=True, type=int)
+@_parallel_options
+@click.option(
+    "--out",
+    default=None,
+    callback=_folder,
+    help="output folder [runs/benchmark-SUITE]",
+)
+@click.option("--quiet", is_flag=True, help="print only the table")
+def benchmark(
+    suite: str,
+    optimizers: str | None,
+    budget: int,
+    seeds: int,
+    tune: str,
+    search_seed: int,
+    workers: int | None,
+    backend: str,
+    out: str | None,
+    quiet: bool,
+) -> None:
+    """Run the fair comparison on every workload of a suite and rank the
+    optimizers by performance profiles of their steps to each validation target.
+
+    \b
+    gdlab benchmark --suite small --budget 4 --seeds 2 --workers 2
+    """
+    from gdlab.lab import benchmark as benchmarking
+    from gdlab.lab import compare as comparing
+
+    names = None if optimizers is None else _names("--optimizers", optimizers)
+    protocol = comparing.Protocol(
+        budget=budget, seeds=seeds, tune=tuple(_names("--tune", tune)),
+        search_seed=search_seed,
+    )  # fmt: skip
+    label = suite if suite in benchmarking.SUITES else Path(suite).stem
+    with _user_input():
+        protocol.checked()
+        workloads = benchmarking.load_suite(suite)
+        folder = outputs.claim(out or f"runs/benchmark-{label}", "benchmark")
+    try:
+        with _user_input():  # ValueErrors here are the input's, before any training
+            results = benchmarking.benchmark(
+                workloads,
+                folder,
+                names,
+                protocol,
+                workers=workers,
+                backend=backend,
+                progress=not quiet,
+            )
+    except _sweep_error() as error:
+        click.echo(f"gdlab: error: {error}", err=True)
+        sys.exit(1)
+    click.echo(benchmarking.format_table(results))
+    click.echo(f"report: {results['report']}")
+
+
 def _sweep_error() -> type[Exception]:
     from gdlab.lab.sweep import SweepError
 
@@ -1224,3 +1297,143 @@ def sweep_command(
     by = [a for a in result.axes if a != "seed"]
     click.echo(sweep.format_table(result.summary(), by))
     click.echo(f"report: {result.report}")
+
+
+# --- studies (gdlab.lab.studies) ---------------------------------------------------------
+
+
+@main.group("study")
+def study_group() -> None:
+    """Studies: batch size and sharpness at equal training loss; the edge of
+    stability of full-batch gradient descent."""
+
+
+@study_group.command("batch-size")
+@click.option(
+    "--data", default="digits", show_default=True, help="digits | fashion-mnist | mnist"
+)
+@click.option("--data-path", default=None, help="folder with the IDX files")
+@click.option("--model", default="mlp", show_default=True, help="mlp | mlp:64-32-10")
+@click.option("--activation", default="relu", show_default=True)
+@click.option("--optimizer", default="sgd", show_default=True)
+@click.option("--lr", default=0.5, show_default=True, type=float)
+@click.option("--batch-sizes", default="16,64,256,1024", show_default=True)
+@click.option(
+    "--until",
+    default="loss:0.01",
+    show_default=True,
+    help="loss:X (train each to training loss X) or steps:N",
+)
+@click.option(
+    "--seeds", default=3, show_default=True, type=int, help="seeds 0..N-1 per size"
+)
+@click.option("--epsilon", default=1e-2, show_default=True, type=float)
+@click.option(
+    "--samples",
+    default=1000,
+    show_default=True,
+    type=int,
+    help="training rows λmax and ε-sharpness are measured on",
+)
+@click.option(
+    "--max-epochs",
+    default=3000,
+    show_default=True,
+    type=int,
+    help="budget of a loss:X run",
+)
+@click.option("--dtype", default="float32", show_default=True)
+@click.option(
+    "--out", default=None, callback=_folder, help="[runs/study-batch-size-DATA]"
+)
+@click.option("--quiet", is_flag=True, help="print only the table")
+def study_batch_size(
+    batch_sizes: str, out: str | None, quiet: bool, **options: Any
+) -> None:
+    """Train one model at each batch size from the same weights until the same
+    training loss; compare λmax, ε-sharpness, accuracy and the loss along the line
+    between the smallest and the largest batch's solutions (Keskar et al., 2017).
+    Rerunning the same command skips the runs already done.
+
+    \b
+    gdlab study batch-size --batch-sizes 16,1024 --until loss:0.01 --seeds 3
+    """
+    from gdlab.lab import studies
+
+    sizes = _list("--batch-sizes", batch_sizes, int, "integers")
+    with _user_input():
+        folder = outputs.claim(
+            out or f"runs/study-batch-size-{options['data']}", "study batch-size"
+        )
+        result = studies.batch_size_study(
+            batch_sizes=sizes,
+            out=folder,
+            command=_command_line(click.get_current_context()),
+            echo=None if quiet else click.echo,
+            **options,
+        )
+    click.echo(result.format())
+    click.echo(f"report: {folder / 'report.html'}")
+
+
+@study_group.command("edge-of-stability")
+@click.option(
+    "--data", default="digits", show_default=True, help="digits | fashion-mnist | mnist"
+)
+@click.option("--data-path", default=None, help="folder with the IDX files")
+@click.option(
+    "--samples", default=1000, show_default=True, type=int, help="training rows"
+)
+@click.option("--hidden", default="100-100-100-100", show_default=True)
+@click.option("--activation", default="tanh", show_default=True)
+@click.option(
+    "--loss",
+    default="mse",
+    show_default=True,
+    type=click.Choice(["mse", "cross-entropy"]),
+)
+@click.option("--lrs", default="0.5,0.625,0.8", show_default=True)
+@click.option(
+    "--momentum", default=0.0, show_default=True, type=float, help="heavy-ball β"
+)
+@click.option("--steps", default=2000, show_default=True, type=int)
+@click.option(
+    "--every", default=25, show_default=True, type=int, help="steps between λmax"
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--out",
+    default=None,
+    callback=_folder,
+    help="[runs/study-edge-of-stability-DATA]",
+)
+@click.option("--quiet", is_flag=True, help="print only the table")
+def study_edge_of_stability(
+    hidden: str, lrs: str, out: str | None, quiet: bool, **options: Any
+) -> None:
+    """Full-batch gradient descent at each learning rate: the loss every step and
+    λmax every few steps, against the stability threshold 2(1+β)/η (Cohen et al.,
+    2021). Rerunning the same command skips the runs already done.
+
+    \b
+    gdlab study edge-of-stability --lrs 0.5,0.8 --momentum 0.9
+    """
+    from gdlab.lab import studies
+
+    widths = _list("--hidden", hidden.replace("-", ","), int, "integers joined by -")
+    rates = _list("--lrs", lrs, float, "numbers")
+    with _user_input():
+        folder = outputs.claim(
+            out or f"runs/study-edge-of-stability-{options['data']}",
+            "study edge-of-stability",
+        )
+        result = studies.edge_of_stability(
+            hidden=widths,
+            lrs=rates,
+            out=folder,
+            command=_command_line(click.get_current_context()),
+            echo=None if quiet else click.echo,
+            **options,
+        )
+    click.echo(result.format())
+    click.echo(f"report: {folder / 'report.html'}")

@@ -23,7 +23,15 @@ from typing import IO, Any
 
 MARKER = ".gdlab.json"
 
-KINDS = {"train": "checkpoints", "compare": "results.json", "sweep": "sweep.db"}
+KINDS = {
+    # first: a study's folder holds a results.json too, and the first sign found wins
+    "study batch-size": "batch-size-runs",
+    "study edge-of-stability": "edge-of-stability-runs",
+    "train": "checkpoints",
+    "compare": "results.json",
+    "sweep": "sweep.db",
+    "benchmark": "benchmark.json",
+}
 """The commands that own folders, and the file or folder only that command writes
 there: an unmarked folder holding it was made by that command (by the library,
 which writes no marker, or by a gdlab older than the marker)."""

@@ -346,8 +346,10 @@ def compare(
     target = protocol.target
     if target is None and protocol.select == "val_acc":
         target = DEFAULT_TARGETS.get(base.data)
+    tuned = any(a != "lr" for n in names for a in axes_for(n, protocol.tune))
     engine: dict[str, Any] = {
         "axes": ENGINE_AXES,
+        "shown": ["optimizer", "lr", *(["hyper"] if tuned else []), "seed"],
         "workers": workers,
         "backend": backend,
         "progress": progress,

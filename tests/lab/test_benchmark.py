@@ -1,0 +1,100 @@
+"""gdlab benchmark: a suite as data, the comparison on each workload, profiles."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from gdlab.lab import benchmark, compare
+
+SUITE = """
+[tiny-softmax]
+data = "digits"
+model = "softmax"
+epochs = 3
+batch_size = 64
+target = 0.85
+
+[tiny-mlp]
+data = "digits"
+model = "mlp:64-16-10"
+epochs = 3
+batch_size = 64
+target = 0.5
+"""
+
+
+def test_a_suite_runs_every_workload_and_ranks_by_profiles(tmp_path: Path) -> None:
+    (tmp_path / "suite.toml").write_text(SUITE)
+    results = benchmark.benchmark(
+        tmp_path / "suite.toml",
+        tmp_path / "out",
+        ["sgd", "adam"],
+        compare.Protocol(budget=2, seeds=2),
+        workers=1,
+        progress=False,
+    )
+    assert list(results["workloads"]) == ["tiny-softmax", "tiny-mlp"]
+    times = {w: v["steps_to_target"] for w, v in results["workloads"].items()}
+    for workload, by_optimizer in times.items():
+        found = compare.Comparison.load(tmp_path / "out" / workload)
+        for name, steps in by_optimizer.items():
+            expected = benchmark.time_to_target(found.results["optimizers"][name])
+            assert steps == (expected if math.isfinite(expected) else None)
+    rho = results["profiles"]["rho"]
+    # rho at tau = 1: the share of workloads where the optimizer is the fastest
+    for name in ("sgd", "adam"):
+        fastest = sum(
+            t[name] is not None
+            and t[name] == min(v for v in t.values() if v is not None)
+            for t in times.values()
+        )
+        assert rho[name][0] == fastest / 2
+        assert rho[name] == sorted(rho[name])  # non-decreasing
+        assert 0 <= results["scores"][name] <= 1
+    saved = json.loads((tmp_path / "out" / "benchmark.json").read_text())
+    assert saved["scores"] == results["scores"]
+    assert (tmp_path / "out" / "report.html").is_file()
+    table = benchmark.format_table(results)
+    assert table.splitlines()[0].split() == ["optimizer", *times, "score"]
+
+
+def test_profile_area() -> None:
+    taus = benchmark.TAUS
+    assert benchmark.profile_area([1.0] * len(taus)) == pytest.approx(1.0)
+    assert benchmark.profile_area([0.0] * len(taus)) == 0.0
+    half = [0.0 if t < math.sqrt(10) else 1.0 for t in taus]
+    assert benchmark.profile_area(half) == pytest.approx(0.5, abs=0.03)
+
+
+def test_the_built_in_suite_has_five_workloads() -> None:
+    suite = benchmark.load_suite("small")
+    assert [w.name for w in suite] == [
+        "softmax-digits",
+        "mlp-digits",
+        "mlp-fashion",
+        "deep-mlp-fashion",
+        "full-batch-digits",
+    ]
+    assert suite[4].spec.batch_size == "full" and suite[2].target == 0.84
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[a]\ndata = 'digits'\n", r"a.target must be a real number"),
+        ("[a]\ntarget = 2\n", r"a.target must be in \(0, 1\]"),
+        ("[a]\ntarget = 0.5\ncolour = 'red'\n", r"workload 'a': RunSpec: field"),
+        ("[a\n", r"is not valid TOML/JSON"),
+        ("['../x']\ntarget = 0.5\n", r"a workload name must be letters"),
+    ],
+)
+def test_bad_suites_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "s.toml").write_text(text)
+    with pytest.raises(ValueError, match=message):
+        benchmark.load_suite(tmp_path / "s.toml")
+    with pytest.raises(ValueError, match=r"cannot read it"):
+        benchmark.load_suite(tmp_path / "missing.toml")
