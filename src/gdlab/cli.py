@@ -1141,7 +1141,8 @@ def _command_line(ctx: click.Context) -> str:
         name = param.name or ""
         if ctx.get_parameter_source(name) != _COMMANDLINE:
             continue
-        value, option = ctx.params[name], param.opts[0]
+        value = ctx.params.get(name, ctx.meta.get(name))  # --plugin: in meta
+        option = param.opts[0]
         if isinstance(param, click.Option) and param.is_flag:
             parts.append(option)
         elif isinstance(value, tuple):
@@ -1299,7 +1300,7 @@ def sweep_command(
     click.echo(f"report: {result.report}")
 
 
-# --- studies (gdlab.lab.studies) ---------------------------------------------------------
+# --- studies (gdlab.lab.studies) ------------------------------------------------------
 
 
 @main.group("study")
@@ -1437,3 +1438,33 @@ def study_edge_of_stability(
         )
     click.echo(result.format())
     click.echo(f"report: {folder / 'report.html'}")
+
+
+def _load_plugins(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """``--plugin MODULE`` (repeatable): import modules that register optimizers."""
+    for plugin in value or ():
+        with _user_input():
+            optim.load_plugin(plugin)
+    ctx.meta["plugin"] = tuple(value or ())
+
+
+def _with_plugin_option(command: click.Command) -> None:
+    """Give every command ``--plugin``, read before its other options."""
+    command.params.append(
+        click.Option(
+            ["--plugin"],
+            multiple=True,
+            metavar="MODULE",
+            expose_value=False,
+            is_eager=True,
+            callback=_load_plugins,
+            help="a module or .py file that registers optimizers (repeatable)",
+        )
+    )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_plugin_option(sub)
+
+
+for _command in main.commands.values():
+    _with_plugin_option(_command)

@@ -538,7 +538,8 @@ def format_table(comparison: Comparison) -> str:
         if not stats or stats.get("mean") is None:
             return "—"
         text = f"{stats['mean']:.{digits}f}"
-        return text + (f" ± {stats['ci95']:.{digits}f}" if stats["ci95"] else "")
+        ci = stats["ci95"]
+        return text + ("" if ci is None else f" ± {ci:.{digits}f}")
 
     results = comparison.results
     target = results["protocol"]["target"]

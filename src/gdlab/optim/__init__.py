@@ -9,9 +9,14 @@ group, loaded the first time a name is not found.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import math
+import os
+import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from gdlab.optim.adadelta import Adadelta
@@ -27,6 +32,8 @@ from gdlab.optim.sgd import SGD
 from gdlab.optim.space import PAIRS, Axis, hyperparameter
 
 ENTRY_POINT_GROUP = "gdlab.optimizers"
+PLUGINS_ENV = "GDLAB_PLUGINS"
+"""Plugins loaded with :func:`load_plugin`, for worker processes to load too."""
 
 
 @dataclass(frozen=True)
@@ -124,13 +131,47 @@ def register_preset(
     PRESETS[name] = Preset(base.lower(), {k: group[k] for k in hyper}, suggested_lr)
 
 
+def load_plugin(plugin: str) -> None:
+    """Import ``plugin`` — a module name (``mypkg.optimizers``) or a ``.py`` file —
+    that registers optimizers; once per process. It is added to
+    ``$GDLAB_PLUGINS``, so that the worker processes of a sweep load it too."""
+    path = Path(plugin)
+    if plugin.endswith(".py"):
+        if not path.is_file():
+            raise ValueError(f"plugin {plugin}: no such file")
+        name = f"gdlab_plugin_{path.stem}"
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module  # before it runs: Numba's cache looks it up
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]
+                raise
+        plugin = str(path.resolve())
+    else:
+        try:
+            importlib.import_module(plugin)
+        except ModuleNotFoundError as error:
+            raise ValueError(f"plugin {plugin}: cannot import it ({error})") from None
+    loaded = [p for p in os.environ.get(PLUGINS_ENV, "").split(os.pathsep) if p]
+    if plugin not in loaded:
+        os.environ[PLUGINS_ENV] = os.pathsep.join([*loaded, plugin])
+
+
 def _load_entry_points() -> None:
-    """Import the plugins installed under :data:`ENTRY_POINT_GROUP`, once."""
+    """Import the plugins installed under :data:`ENTRY_POINT_GROUP` and those named
+    in ``$GDLAB_PLUGINS``, once."""
     global _entry_points_loaded
     if not _entry_points_loaded:
         _entry_points_loaded = True
         for point in entry_points(group=ENTRY_POINT_GROUP):
             point.load()
+        for plugin in os.environ.get(PLUGINS_ENV, "").split(os.pathsep):
+            if plugin:
+                load_plugin(plugin)
 
 
 def _lookup(name: object) -> str | None:
@@ -216,6 +257,7 @@ __all__ = [
     "Schedule",
     "create",
     "get",
+    "load_plugin",
     "names",
     "register",
     "register_preset",
