@@ -20,7 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gdlab import outputs
-from gdlab.report.plots import label_colors, save_figure
+from gdlab.report.plots import finish, label_colors, new_axes
 
 METRIC_NAMES = {
     "val_acc": "validation accuracy",
@@ -32,19 +32,10 @@ METRIC_NAMES = {
 
 
 def _axes(ax: Axes | None, size: tuple[float, float] = (7.0, 4.4)) -> Axes:
-    return (
-        ax
-        if ax is not None
-        else Figure(figsize=size, layout="constrained").add_subplot()
-    )
+    return new_axes(ax, size)
 
 
-def _finish(ax: Axes, path: str | Path | None) -> Figure:
-    fig = ax.get_figure()
-    assert isinstance(fig, Figure)
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+_finish = finish
 
 
 def plot_test_metrics(
@@ -244,14 +235,6 @@ def _table(results: Mapping[str, Any]) -> tuple[str, str]:
         "diverged",
         "time per run",
     )
-    best = None
-    scored = {
-        n: o["summary"]["test_acc"]["mean"]
-        for n, o in results["optimizers"].items()
-        if (o["summary"].get("test_acc") or {}).get("mean") is not None
-    }
-    if scored:
-        best = max(scored, key=lambda n: scored[n])
     rows = []
     for name, o in results["optimizers"].items():
         s = o["summary"]
@@ -275,7 +258,7 @@ def _table(results: Mapping[str, Any]) -> tuple[str, str]:
             f"{s['diverged']}/{len(o['reruns'])}",
             f"{s['seconds']:.2f} s" if s.get("seconds") is not None else "—",
         ]
-        css = "best" if name == best else ("diverged" if s["diverged"] else "")
+        css = "diverged" if s["diverged"] else ""
         rows.append(
             f'<tr class="{css}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
         )
