@@ -47,7 +47,7 @@ bench: system $(BIN)/.installed
 	$(BENCH) benchmarks/bench_step.py
 	$(BENCH) benchmarks/bench_mlp.py
 	$(BENCH) benchmarks/bench_surfaces.py
-	$(BENCH) benchmarks/bench_sweep.py
+	$(BENCH) benchmarks/bench_sweep.py --ray
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -4,25 +4,25 @@ gdlab runs 10,000 Adam runs x 1,000 steps on Rosenbrock in one
 ``surfaces.trajectories`` call (all runs in one (K, 2) buffer, one fused Adam
 kernel call per step, the whole (steps+1, K, 2) trajectory recorded). The
 competitor is what a torch user writes: a Python loop over runs, each a 2-element
-float64 tensor with ``torch.optim.Adam`` and the loss's ``backward()``; a few
-hundred such runs are timed and the cost extrapolated per run-step. The numbers of
-both are compared on the runs torch did (they agree to rounding).
+float64 tensor with ``torch.optim.Adam`` and the loss's ``backward()``; a
+few dozen such runs are timed per repeat and the cost extrapolated per run-step. The
+numbers of both are compared on the runs torch did (they agree to rounding).
 
 Prints seconds, the time per run-step and the ratio torch / gdlab (goal >= 100).
 
     python benchmarks/bench_surfaces.py [--runs 10000] [--steps 1000]
-        [--torch-runs 300] [--repeats 3]
+        [--torch-runs 30] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numba
 import numpy as np
 import torch
+from common import machine, summary
 
 from gdlab import surfaces
 
@@ -56,7 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--steps", type=int, default=1_000)
-    parser.add_argument("--torch-runs", type=int, default=300)
+    parser.add_argument("--torch-runs", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--lr", type=float, default=0.01)
     args = parser.parse_args()
@@ -68,9 +68,9 @@ def main() -> None:
     )
     k, n = args.runs, args.steps
     print(
-        f"{k:,} Adam runs x {n:,} steps on Rosenbrock (float64, lr {args.lr}); "
-        f"torch {torch.__version__}, numba {numba.__version__}, "
-        f"{numba.config.NUMBA_NUM_THREADS} CPU threads available"
+        f"bench_surfaces: {k:,} Adam runs x {n:,} steps on Rosenbrock (float64, lr "
+        f"{args.lr}); torch {torch.__version__}, numba {numba.__version__}, "
+        f"{numba.config.NUMBA_NUM_THREADS} CPU threads available\n{machine()}"
     )
 
     surfaces.trajectories("rosenbrock", "adam", starts[:2], lr=args.lr, steps=2)
@@ -81,12 +81,11 @@ def main() -> None:
         t0 = time.perf_counter()
         paths = surfaces.trajectories("rosenbrock", "adam", starts, lr=args.lr, steps=n)
         times.append(time.perf_counter() - t0)
-    best = statistics.median(times)
-    gdlab_per = best / (k * n)
+    gdlab_per = [t / (k * n) for t in times]
     print(
         f"gdlab surfaces.trajectories, one call -> {paths.shape} "
-        f"({paths.nbytes / 1e6:.0f} MB): first {times[0]:.3f} s, "
-        f"median of {args.repeats} {best:.3f} s = {gdlab_per * 1e9:.1f} ns/run-step"
+        f"({paths.nbytes / 1e6:.0f} MB): {summary(times, 3)} s = "
+        f"{summary(gdlab_per, 1, 1e9)} ns/run-step"
     )
     t0 = time.perf_counter()
     surfaces.final_points("rosenbrock", "adam", starts, lr=args.lr, steps=n)
@@ -97,24 +96,19 @@ def main() -> None:
     )
 
     m = min(args.torch_runs, k)
-    rows = []
     for autograd in (True, False):
-        seconds, finals = torch_runs(starts[:m], n, args.lr, autograd=autograd)
-        per = seconds / (m * n)
-        agree = np.max(
-            np.abs(finals - paths[-1, :m]) / np.maximum(np.abs(finals), 1e-12)
-        )
         label = "autograd" if autograd else "analytic grad"
-        rows.append((label, per))
+        per, agree = [], 0.0
+        for _ in range(args.repeats):
+            seconds, finals = torch_runs(starts[:m], n, args.lr, autograd=autograd)
+            per.append(seconds / (m * n))
+            difference = np.abs(finals - paths[-1, :m])
+            agree = float(np.max(difference / np.maximum(np.abs(finals), 1e-12)))
+        ratio = [t / g for t, g in zip(per, gdlab_per, strict=True)]
         print(
-            f"torch.optim.Adam loop ({label}), {m} runs x {n} steps: {seconds:.2f} s "
-            f"= {per * 1e6:.2f} µs/run-step; max rel. difference from gdlab "
-            f"{agree:.1e}"
-        )
-    for label, per in rows:
-        print(
-            f"ratio torch ({label}) / gdlab per run-step: {per / gdlab_per:,.0f}x "
-            f"(first call: {per / (times[0] / (k * n)):,.0f}x; goal >= 100x)"
+            f"torch.optim.Adam loop ({label}), {m} runs x {n} steps: "
+            f"{summary(per, 1, 1e6)} µs/run-step; max rel. difference from gdlab "
+            f"{agree:.1e}; torch / gdlab {summary(ratio, 0)}x (goal >= 100x)"
         )
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from gdlab import checkpoint, data, models, optim, train
 from gdlab.experiment import RunSpec, build
+from gdlab.lab.runs import rebuild
 
 SPEC = RunSpec(
     data="digits",
@@ -127,7 +128,9 @@ def test_history_round_trips_through_json_and_csv(tmp_path: Path) -> None:
     assert again == hist
     hist.to_csv(tmp_path / "h.csv")
     rows = (tmp_path / "h.csv").read_text().splitlines()
-    assert rows[0].startswith("epoch,step,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,lr")
+    assert rows[0].startswith(
+        "epoch,step,train_loss,train_acc,val_loss,val_acc,test_loss,test_acc,lr"
+    )
     assert len(rows) == 3
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"history .*bad\.json is unreadable"):
@@ -182,9 +185,9 @@ def test_resume_after_a_crash_is_bit_identical(
             checkpoint_dir=tmp_path,
             checkpoint_every=every,
             progress=False,
-            spec=spec,
+            spec=spec.to_dict(),
         )
-    hist, model, _ = train.resume(tmp_path, progress=False)
+    hist, model, _ = train.resume(tmp_path, progress=False, rebuild=rebuild)
     params_equal(model, expected)
     assert [s["loss"] for s in hist.steps] == [s["loss"] for s in expected_hist.steps]
     assert [s["lr"] for s in hist.steps] == [s["lr"] for s in expected_hist.steps]
@@ -203,9 +206,9 @@ def test_resuming_a_finished_run_changes_nothing(tmp_path: Path) -> None:
         **run.fit_arguments(),
         checkpoint_dir=tmp_path,
         progress=False,
-        spec=SPEC,
+        spec=SPEC.to_dict(),
     )
-    hist, model, _ = train.resume(tmp_path, progress=False)
+    hist, model, _ = train.resume(tmp_path, progress=False, rebuild=rebuild)
     assert hist == done
     params_equal(model, run.model)
 
@@ -217,7 +220,8 @@ from gdlab.experiment import RunSpec, build
 spec = RunSpec.from_dict({spec})
 run = build(spec)
 train.fit(run.model, run.optimizer, run.dataset, **run.fit_arguments(),
-          checkpoint_dir=sys.argv[1], checkpoint_every=3, progress=False, spec=spec)
+          checkpoint_dir=sys.argv[1], checkpoint_every=3, progress=False,
+          spec=spec.to_dict())
 """
 
 
@@ -241,7 +245,7 @@ def test_sigkill_at_any_point_then_resume_is_bit_identical(
     child.send_signal(signal.SIGKILL)
     _, stderr = child.communicate()
     assert child.returncode in (0, -signal.SIGKILL), stderr.decode()
-    hist, model, _ = train.resume(tmp_path, progress=False)
+    hist, model, _ = train.resume(tmp_path, progress=False, rebuild=rebuild)
     params_equal(model, expected)
     assert len(hist.steps) == len(expected_hist.steps)
     assert [e["test_acc"] for e in hist.epochs] == [
@@ -263,12 +267,12 @@ def test_corrupt_newest_checkpoint_falls_back_with_a_warning(tmp_path: Path) -> 
             checkpoint_dir=tmp_path,
             checkpoint_every=4,
             progress=False,
-            spec=spec,
+            spec=spec.to_dict(),
         )
     newest, older = checkpoint.paths(tmp_path)
     newest.write_bytes(newest.read_bytes()[:100])  # a torn write
     with pytest.warns(UserWarning, match=r"checkpoint .* is unreadable.*falling back"):
-        _, model, _ = train.resume(tmp_path, progress=False)
+        _, model, _ = train.resume(tmp_path, progress=False, rebuild=rebuild)
     assert older.name == "checkpoint-000000008.npz"
     params_equal(model, expected)
 
@@ -296,9 +300,9 @@ def test_resume_needs_objects_or_a_spec(tmp_path: Path) -> None:
         model, opt, ds, epochs=1, batch_size=64, checkpoint_dir=tmp_path, progress=False
     )
     with pytest.raises(
-        ValueError, match=r"started from Python objects; pass model, optimizer"
+        ValueError, match=r"cannot resume .*: pass model, optimizer and dataset to"
     ):
-        train.resume(tmp_path, progress=False)
+        train.resume(tmp_path, progress=False, rebuild=rebuild)
 
 
 def test_resume_without_checkpoints(tmp_path: Path) -> None:
@@ -381,7 +385,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
         **run.fit_arguments(),
         checkpoint_dir=folder,
         progress=False,
-        spec=spec,
+        spec=spec.to_dict(),
     )
     return checkpoint.paths(folder)[0]
 
@@ -478,7 +482,7 @@ EDITS: list[tuple[str, Callable[[dict[str, Any], dict[str, Any]], None], str]] =
     (
         "spec-field",
         lambda m, a: m["spec"].update(colour="red"),
-        r"RunSpec: field 'colour' must be one of",
+        r"spec: RunSpec: field 'colour' must be one of",
     ),
     (
         "optimizer-list",
@@ -514,7 +518,7 @@ def test_metadata_edited_by_hand_is_refused_naming_the_file_and_key(
     text = json.dumps(meta).encode()
     np.savez(path, **arrays, **{checkpoint.META: np.frombuffer(text, np.uint8)})
     with pytest.raises(ValueError) as error:
-        train.resume(tmp_path, progress=False)
+        train.resume(tmp_path, progress=False, rebuild=rebuild)
     assert "\n" not in str(error.value)
     assert re.match(rf"checkpoint {re.escape(str(path))}: {message}", str(error.value))
 
@@ -530,6 +534,6 @@ def test_resume_removes_what_a_killed_save_left(tmp_path: Path, finished: Path) 
     kept = [tmp_path / "notes.tmp", tmp_path / ".other.tmp"]
     for path in kept:
         path.write_text("not ours")
-    train.resume(tmp_path, progress=False)
+    train.resume(tmp_path, progress=False, rebuild=rebuild)
     assert not any(path.exists() for path in leftovers)
     assert all(path.exists() for path in kept)

@@ -15,13 +15,15 @@ import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
 
 from gdlab import optim, outputs
-from gdlab.experiment import RunSpec, build
+
+if TYPE_CHECKING:
+    from gdlab.experiment import RunSpec
 
 _COMMANDLINE = click.core.ParameterSource.COMMANDLINE
 
@@ -234,7 +236,8 @@ def schedule(
             lrs = [curve(k) if callable(curve) else curve[k] for k in shown]
             click.echo(f"{label:<18}" + "".join(f"{v:>12.4g}" for v in lrs))
         if output:
-            click.echo(f"wrote {report.plot_schedule_grid(curves, horizon, output)}")
+            report.plot_schedule_grid(curves, horizon, path=output)
+            click.echo(f"wrote {output}")
         return
     assert name is not None
     given = {k: v for k, v in arguments.items() if v is not None}
@@ -275,7 +278,8 @@ def schedule(
     for k, lr in values:
         click.echo(f"{k:>8}  {lr:.6g}")
     if output:
-        click.echo(f"wrote {report.plot_schedules({repr(s): s}, horizon, output)}")
+        report.plot_schedules({repr(s): s}, horizon, path=output)
+        click.echo(f"wrote {output}")
 
 
 # --- training and comparing ---------------------------------------------------------
@@ -327,19 +331,27 @@ def assignments(
     hyperparameters (``--hyper betas=0.9,0.99``) and schedule arguments
     (``--schedule-arg step_size=100``) in every command."""
     values: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        key = key.strip()
-        if not sep or not key or not text:
-            raise click.UsageError(f"{option} must look like NAME=VALUE, got {pair!r}")
+    for key, text in _pairs(option, pairs).items():
         if key not in types:
             known = ", ".join(types) or "none"
             raise click.UsageError(
                 f"{option}: {owner} has no {key!r}; it takes {known}"
             )
+        values[key] = _typed(option, key, text, types[key])
+    return values
+
+
+def _pairs(option: str, pairs: tuple[str, ...]) -> dict[str, str]:
+    """``NAME=VALUE`` options as name -> text, each name once."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key or not text:
+            raise click.UsageError(f"{option} must look like NAME=VALUE, got {pair!r}")
         if key in values:
             raise click.UsageError(f"{option} {key} is given twice")
-        values[key] = _typed(option, key, text.strip(), types[key])
+        values[key] = text.strip()
     return values
 
 
@@ -381,9 +393,29 @@ _SCHEDULE_HELP = _schedule_help()
 
 def _spec(run: dict[str, Any], **more: Any) -> RunSpec:
     """The RunSpec of the run options (``--schedule-arg`` parsed for its schedule)."""
+    from gdlab.experiment import RunSpec
+
     pairs = run.pop("schedule_arg", ())
     args = _schedule_args(run["schedule"], pairs) if pairs else {}
     return RunSpec(**run, schedule_args=args, **more)
+
+
+_PRESETS: dict[str, dict[str, Any]] = {
+    "course-mnist": {  # the notes' code: Saito's ch. 4 train_neuralnet.py
+        "data": "fashion-mnist",  # shipped by Debian; --data mnist --data-path DIR
+        "val_fraction": None,
+        "model": "mlp:784-50-10",
+        "activation": "sigmoid",
+        "init": "normal:0.01",
+        "optimizer": "sgd",
+        "lr": 0.1,
+        "batch_size": 100,
+        "iterations": 10000,
+        "sampling": "with-replacement",
+        "eval_at_start": True,
+    },
+}
+"""Run options set together by ``train --preset``."""
 
 
 def _run_options(function: Any) -> Any:
@@ -422,7 +454,14 @@ def _run_options(function: Any) -> Any:
             show_default=True,
             help="relu | tanh | sigmoid",
         ),
-        click.option("--l2", default=0.0, show_default=True, type=float),
+        click.option(
+            "--l2",
+            default=0.0,
+            show_default=True,
+            type=float,
+            help="λ of the L2 term λ/2·Σ‖W‖² added to the cost (weights, not "
+            "biases; not divided by the batch size)",
+        ),
         click.option(
             "--schedule",
             default="constant",
@@ -712,20 +751,69 @@ def _sweep_error() -> type[Exception]:
     "--resume", default=None, callback=_folder, help="continue the run in this folder"
 )
 @click.option("--no-progress", is_flag=True, help="no progress bar")
+@click.option(
+    "--init",
+    default=None,
+    help="weight initialization: he | glorot | zeros | normal:STD, e.g. "
+    "normal:0.01 [he for relu, glorot for tanh/sigmoid]",
+)
+@click.option(
+    "--sampling",
+    default="without-replacement",
+    show_default=True,
+    type=click.Choice(["without-replacement", "with-replacement"]),
+    help="batches from a permutation per epoch, or each drawn anew with "
+    "replacement (the course notes' np.random.choice)",
+)
+@click.option(
+    "--schedule-unit",
+    default="step",
+    show_default=True,
+    type=click.Choice(["step", "epoch"]),
+    help="the schedule (and warm-up) counts optimizer steps, or epochs "
+    "(e.g. --schedule exponential --schedule-arg rate=0.05 --schedule-unit epoch "
+    "is lr·e^(-0.05·epoch))",
+)
+@click.option(
+    "--eval-at-start",
+    is_flag=True,
+    help="also evaluate the untrained model (a row at step 0)",
+)
+@click.option(
+    "--preset",
+    default=None,
+    type=click.Choice(list(_PRESETS)),
+    help="course-mnist: the course notes' MNIST experiment as written (784-50-10 "
+    "sigmoid net, 0.01·N(0, 1) weights, SGD lr 0.1, batches of 100 drawn with "
+    "replacement, 10,000 iterations, no validation split, accuracy from step 0); "
+    "options given beside it win",
+)
 def train(
     hyper: tuple[str, ...],
     out: str | None,
     resume: str | None,
     checkpoint_every: int | None,
     no_progress: bool,
+    preset: str | None,
     **run: Any,
 ) -> None:
     """Train a model and write history.json/csv, loss and accuracy plots and
-    checkpoints into --out; --resume continues a run exactly."""
+    checkpoints into --out; --resume continues a run exactly.
+
+    \b
+    gdlab train --preset course-mnist --out runs/course-mnist
+    gdlab train --preset course-mnist --data mnist --data-path DIR --out runs/mnist
+    """
+    from gdlab import experiment
     from gdlab.lab import runs
 
     ctx = click.get_current_context()
     given_here = {k for k in ctx.params if ctx.get_parameter_source(k) == _COMMANDLINE}
+    if preset is not None:
+        fixed = given_here | ({"iterations"} if "epochs" in given_here else set())
+        settings = {k: v for k, v in _PRESETS[preset].items() if k not in fixed}
+        run |= settings
+        given_here |= set(settings)
     if run["iterations"] is not None:
         if "epochs" in given_here:
             raise click.UsageError("give --epochs or --iterations, not both")
@@ -766,7 +854,7 @@ def train(
         spec = _spec(run, hyper=_hyper(run["optimizer"], hyper))
         with _user_input():
             runs.train_folder(out)
-            built = build(spec)
+            built = experiment.build(spec)
         history = runs.train_into(
             out, built, checkpoint_every=checkpoint_every, progress=not no_progress
         )
@@ -929,7 +1017,8 @@ def surface_command(
             f"best lr {best_lr:.4g}, momentum {best_m:.4g}: final loss {best_loss:.4g}"
         )
         if output:
-            click.echo(f"wrote {pictures.plot_loss_grid(cells, output)}")
+            pictures.plot_loss_grid(cells, path=output)
+            click.echo(f"wrote {output}")
         return
     rates = None if lrs is None else list(_floats("--lrs", lrs))
     with _user_input():
@@ -957,9 +1046,8 @@ def surface_command(
         )
     labelled = {r.label + (", diverged" if r.diverged else ""): r.path for r in results}
     if output:
-        click.echo(
-            f"wrote {pictures.plot_trajectories(f, labelled, output, three_d=three_d)}"
-        )
+        pictures.plot_trajectories(f, labelled, path=output, three_d=three_d)
+        click.echo(f"wrote {output}")
     if animate:
         click.echo(f"wrote {pictures.animate_trajectories(f, labelled, animate)}")
 
@@ -1017,6 +1105,21 @@ def _optimizer_options(owner: str, name: str, args: list[str]) -> dict[str, Any]
 @click.option("--problem", default=None, help="a surface: the gradient is its own")
 @click.option("--start", default=None, help="x,y on the --problem surface")
 @click.option("--steps", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--state",
+    "state",
+    multiple=True,
+    metavar="NAME=V1,V2,...",
+    help="the optimizer state before the first step, by state key or column "
+    "(e.g. --state v=0.01,0.09,0.04 for rmsprop, exp_avg_sq=... for adam)",
+)
+@click.option(
+    "--start-step",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="steps the optimizer has taken before (bias corrections, schedules)",
+)
 @click.pass_context
 def explain_command(
     ctx: click.Context,
@@ -1026,6 +1129,8 @@ def explain_command(
     problem: str | None,
     start: str | None,
     steps: int,
+    state: tuple[str, ...],
+    start_step: int,
 ) -> None:
     """Work out optimizer NAME's update step by step: every quantity of its rule, for
     every element, with the formula above. Hyperparameters are options named as in
@@ -1033,11 +1138,18 @@ def explain_command(
 
     \b
     gdlab explain rmsprop --param 0.8,1.2,0.5 --grad 0.1,-0.3,0.2 --lr 0.01
+    gdlab explain rmsprop --param 0.8,1.2,0.5 --grad 0.1,-0.3,0.2 --lr 0.01 \\
+        --alpha 0.9 --state v=0.01,0.09,0.04    # the worked example's premise
     gdlab explain sgd --problem regression --start -1,5 --lr 0.1
     """
     from gdlab import lab, surfaces
 
     hyper = _optimizer_options("explain", name, list(ctx.args))
+    hyper["state"] = {
+        key: _floats(f"--state {key}", text)
+        for key, text in _pairs("--state", state).items()
+    }
+    hyper["start_step"] = start_step
     if problem is not None:
         if param is not None or grad is not None:
             raise click.UsageError(
@@ -1057,6 +1169,137 @@ def explain_command(
         with _user_input():
             worked = lab.explain.explain(name, theta, grads, steps, **hyper)
     click.echo(worked.format())
+
+
+@main.command("examples")
+@click.argument("name", required=False)
+def examples_command(name: str | None) -> None:
+    """The course notes' worked examples, worked out: without NAME the list; with
+    NAME every intermediate quantity and, where the notes' numbers differ, theirs
+    beside the right ones with the reason.
+
+    \b
+    gdlab examples
+    gdlab examples regression
+    """
+    from gdlab.lab import examples
+
+    if name is None:
+        width = max(map(len, examples.names()))
+        for key, text in examples.summaries().items():
+            click.echo(f"{key:<{width}}  {text}")
+        click.echo(
+            "\ngdlab examples NAME works one out; gdlab figure lists the figures"
+        )
+        return
+    with _user_input():
+        worked = examples.get(name)
+    click.echo(worked.format())
+
+
+_FIGURES: dict[str, tuple[str, str]] = {
+    "regression-surface": (
+        "the worked example's MSE surface, 3-D and contour, lr 0.5 / 0.1 / 0.005",
+        "gdlab surface regression --optimizers sgd --lrs 0.5,0.1,0.005 "
+        "--start -1,5 --steps 30 --3d -o regression.png",
+    ),
+    "optimizers": (
+        "SGD, Momentum, AdaGrad and Adam on x²/20 + y² (Saito, Deep Learning from "
+        "Scratch, ch. 6)",
+        "gdlab surface quadratic --optimizers sgd,momentum,adagrad,adam "
+        "--lrs 0.95,0.1,1.5,0.3 --start -7,2 --steps 30 -o optimizers.png",
+    ),
+    "batch-modes": (
+        "batch vs mini-batch vs stochastic GD on a noisy line fit: paths on the "
+        "contour and cost per iteration",
+        "gdlab figure batch-modes -o batch-modes.png",
+    ),
+    "ema": (
+        "exponentially weighted averages, β = 0.5, 0.9, 0.98, raw and bias-corrected",
+        "gdlab figure ema -o ema.png",
+    ),
+    "lr-decay": (
+        "learning-rate decay per epoch: exponential, inverse time, step, "
+        "polynomial, cosine, warm-up",
+        "gdlab figure lr-decay -o lr-decay.png",
+    ),
+    "mnist-curves": (
+        "the MNIST experiment: loss per iteration, train/test accuracy per epoch",
+        "gdlab train --preset course-mnist --out runs/course-mnist  "
+        "(writes loss.png, accuracy.png)",
+    ),
+}
+"""Every figure of the course notes: what it shows and the command drawing it."""
+
+_DRAWN_HERE = ("batch-modes", "ema", "lr-decay")
+
+
+@main.command("figure")
+@click.argument("name", required=False)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    callback=_output_file,
+    help="PNG to write",
+)
+def figure_command(name: str | None, output: str | None) -> None:
+    """Draw a figure of the course notes; without NAME, list every one of them
+    with the command that draws it.
+
+    \b
+    gdlab figure batch-modes -o batch-modes.png
+    gdlab figure ema -o ema.png
+    gdlab figure lr-decay -o lr-decay.png
+    """
+    if name is None:
+        for key, (what, command) in _FIGURES.items():
+            click.echo(f"{key}: {what}\n    {command}")
+        return
+    if name not in _DRAWN_HERE:
+        if name in _FIGURES:
+            raise click.UsageError(f"figure: {name} is drawn by: {_FIGURES[name][1]}")
+        raise click.UsageError(
+            f"figure: NAME must be one of {', '.join(_DRAWN_HERE)}, got {name!r}"
+        )
+    if output is None:
+        raise click.UsageError("figure: -o FILE is required: the PNG to write")
+    from gdlab.lab import examples
+    from gdlab.report import course
+
+    if name == "batch-modes":
+        modes = examples.batch_modes()
+        course.plot_batch_modes(modes, output)
+        for label, cost in modes.costs.items():
+            m, b = modes.paths[label][-1]
+            click.echo(
+                f"{label}: MSE {cost[0]:.4g} -> {cost[-1]:.4g} after "
+                f"{cost.size - 1} iterations, (m, b) = ({m:.4g}, {b:.4g})"
+            )
+        click.echo(
+            f"least-squares minimum: MSE {modes.surface.min_value:.4g} at "
+            f"(m, b) = ({modes.surface.minima[0][0]:.4g}, "
+            f"{modes.surface.minima[0][1]:.4g})"
+        )
+    elif name == "ema":
+        series = examples.noisy_series()
+        curves = examples.ema_curves(series)
+        course.plot_ema_curves(series, curves, output)
+        for beta, (raw, corrected) in curves.items():
+            click.echo(
+                f"β = {beta:g}: window ≈ {1 / (1 - beta):.3g} values; v_1 raw "
+                f"{raw[0]:.4g}, bias-corrected {corrected[0]:.4g} (θ_1 = "
+                f"{series[0]:.4g})"
+            )
+    else:
+        epochs = 100
+        decay = examples.lr_decay(epochs=epochs)
+        course.plot_lr_decay(decay, epochs, output)
+        shown = (0, 10, 25, 50, 99)
+        click.echo(f"{'schedule':<36}" + "".join(f"{f'epoch {e}':>11}" for e in shown))
+        for label, s in decay.items():
+            click.echo(f"{label:<36}" + "".join(f"{s(e):>11.4g}" for e in shown))
+    click.echo(f"wrote {output}")
 
 
 @main.command("stability")
@@ -1309,6 +1552,12 @@ def study_group() -> None:
     stability of full-batch gradient descent."""
 
 
+def _study_command_line() -> str:
+    """The command that repeats this study (``_command_line`` names only the
+    subcommand)."""
+    return "gdlab study " + _command_line(click.get_current_context())[len("gdlab ") :]
+
+
 @study_group.command("batch-size")
 @click.option(
     "--data", default="digits", show_default=True, help="digits | fashion-mnist | mnist"
@@ -1318,7 +1567,7 @@ def study_group() -> None:
 @click.option("--activation", default="relu", show_default=True)
 @click.option("--optimizer", default="sgd", show_default=True)
 @click.option("--lr", default=0.5, show_default=True, type=float)
-@click.option("--batch-sizes", default="16,64,256,1024", show_default=True)
+@click.option("--batch-sizes", default="16,32,64,128,256,512,1024", show_default=True)
 @click.option(
     "--until",
     default="loss:0.01",
@@ -1369,7 +1618,7 @@ def study_batch_size(
         result = studies.batch_size_study(
             batch_sizes=sizes,
             out=folder,
-            command=_command_line(click.get_current_context()),
+            command=_study_command_line(),
             echo=None if quiet else click.echo,
             **options,
         )
@@ -1385,7 +1634,9 @@ def study_batch_size(
 @click.option(
     "--samples", default=1000, show_default=True, type=int, help="training rows"
 )
-@click.option("--hidden", default="100-100-100-100", show_default=True)
+@click.option(
+    "--hidden", default="100-100-100-100", show_default=True, help="hidden widths"
+)
 @click.option("--activation", default="tanh", show_default=True)
 @click.option(
     "--loss",
@@ -1393,11 +1644,13 @@ def study_batch_size(
     show_default=True,
     type=click.Choice(["mse", "cross-entropy"]),
 )
-@click.option("--lrs", default="0.5,0.625,0.8", show_default=True)
+@click.option(
+    "--lrs", default="0.5,0.6,0.7", show_default=True, help="learning rates η"
+)
 @click.option(
     "--momentum", default=0.0, show_default=True, type=float, help="heavy-ball β"
 )
-@click.option("--steps", default=2000, show_default=True, type=int)
+@click.option("--steps", default=1500, show_default=True, type=int)
 @click.option(
     "--every", default=25, show_default=True, type=int, help="steps between λmax"
 )
@@ -1417,7 +1670,7 @@ def study_edge_of_stability(
     2021). Rerunning the same command skips the runs already done.
 
     \b
-    gdlab study edge-of-stability --lrs 0.5,0.8 --momentum 0.9
+    gdlab study edge-of-stability --momentum 0.9 --lrs 0.95,1.33
     """
     from gdlab.lab import studies
 
@@ -1432,7 +1685,7 @@ def study_edge_of_stability(
             hidden=widths,
             lrs=rates,
             out=folder,
-            command=_command_line(click.get_current_context()),
+            command=_study_command_line(),
             echo=None if quiet else click.echo,
             **options,
         )

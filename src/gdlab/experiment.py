@@ -18,6 +18,7 @@ from gdlab import _checks, data, models, optim, schedules
 from gdlab.data import Dataset
 
 MODEL_KINDS = ("mlp", "softmax", "linear")
+UNITS = ("step", "epoch")
 DEFAULT_HIDDEN = (100,)
 
 
@@ -28,7 +29,13 @@ class RunSpec:
     ``lr=None`` takes the optimizer's suggested learning rate
     (:func:`gdlab.optim.suggested_lr`). ``val_fraction`` and ``split_seed`` carve
     the validation split (None: none); ``schedule_args`` override the run
-    schedule's defaults (:data:`gdlab.schedules.RUN_DEFAULTS`);
+    schedule's defaults (:data:`gdlab.schedules.RUN_DEFAULTS`); ``schedule_unit``
+    ``"epoch"`` steps the schedule (and the warm-up, in whole epochs) once per epoch
+    instead of once per optimizer step. ``init`` names the weight initialization
+    (None: the model's default; ``"normal:0.01"`` as the course notes' MNIST
+    experiment); ``sampling`` is ``"without-replacement"`` (a permutation per
+    epoch) or ``"with-replacement"`` (the notes' ``np.random.choice``);
+    ``eval_at_start`` adds an evaluation before the first step;
     ``evaluate_test=False`` keeps the test set unread (a tuning trial).
     """
 
@@ -38,6 +45,7 @@ class RunSpec:
     split_seed: int = 0
     model: str = "mlp"
     activation: str = "relu"
+    init: str | None = None
     l2: float = 0.0
     dtype: str = "float32"
     optimizer: str = "adam"
@@ -45,13 +53,16 @@ class RunSpec:
     hyper: dict[str, Any] = field(default_factory=dict)
     schedule: str = "constant"
     schedule_args: dict[str, Any] = field(default_factory=dict)
+    schedule_unit: str = "step"
     warmup_epochs: float = 0.0
     batch_size: int | str = 100
+    sampling: str = "without-replacement"
     epochs: int | None = 5
     iterations: int | None = None
     seed: int = 0
     clip_grad_norm: float | None = None
     eval_every: int | str = "epoch"
+    eval_at_start: bool = False
     evaluate_test: bool = True
 
     def replace(self, **changes: Any) -> RunSpec:
@@ -95,6 +106,8 @@ class Run:
             "clip_grad_norm": s.clip_grad_norm,
             "eval_every": s.eval_every,
             "evaluate_test": s.evaluate_test,
+            "sampling": s.sampling,
+            "eval_at_start": s.eval_at_start,
         }
 
 
@@ -134,11 +147,12 @@ def build_model(spec: RunSpec, dataset: Dataset) -> models.Model:
     regression = not dataset.classes
     n_outputs = 1 if regression else len(dataset.classes)
     kind, sizes = parse_model(spec.model, dataset.n_features, n_outputs)
+    init: dict[str, Any] = {} if spec.init is None else {"init": spec.init}
     if kind == "linear" or (regression and kind == "mlp" and len(sizes) == 2):
         if not regression:
             _checks.fail("model", "linear", "used with regression data", dataset.name)
         return models.LinearRegression(
-            n_features=dataset.n_features, seed=spec.seed, dtype=spec.dtype
+            n_features=dataset.n_features, seed=spec.seed, dtype=spec.dtype, **init
         )
     if kind == "softmax":
         if regression:
@@ -151,6 +165,7 @@ def build_model(spec: RunSpec, dataset: Dataset) -> models.Model:
             seed=spec.seed,
             l2=spec.l2,
             dtype=spec.dtype,
+            **init,
         )
     return models.MLP(
         sizes,
@@ -158,6 +173,7 @@ def build_model(spec: RunSpec, dataset: Dataset) -> models.Model:
         seed=spec.seed,
         l2=spec.l2,
         dtype=spec.dtype,
+        **init,
         **({"loss": "mse"} if regression else {}),
     )
 
@@ -170,17 +186,25 @@ def build_schedule(
     spec: RunSpec, total_steps: int, per_epoch: int
 ) -> float | schedules.Schedule:
     """The lr: a float, or ``spec.schedule`` (with ``spec.schedule_args``) decaying
-    from ``spec.lr`` over the steps after a linear warm-up of ``warmup_epochs``."""
+    from ``spec.lr`` over the steps after a linear warm-up of ``warmup_epochs``.
+
+    With ``schedule_unit="epoch"`` the schedule counts epochs (the warm-up rounded
+    up to whole epochs) and the lr changes only when an epoch starts, as with one
+    torch ``scheduler.step()`` per epoch: ``exponential`` with ``rate=k`` is then
+    the course notes' ``lr0·e^(−k·epoch)``."""
     lr = _checks.number("RunSpec", "lr", spec.learning_rate, low=0.0)
     epochs = _checks.number("RunSpec", "warmup_epochs", spec.warmup_epochs, low=0.0)
-    warmup = math.ceil(epochs * per_epoch)
+    unit = _checks.choice("RunSpec", "schedule_unit", spec.schedule_unit, UNITS)
+    per_unit = per_epoch if unit == "epoch" else 1
+    total = math.ceil(total_steps / per_unit)
+    warmup = math.ceil(epochs if unit == "epoch" else epochs * per_epoch)
     name = _checks.choice("RunSpec", "schedule", spec.schedule, schedules.RUN_SCHEDULES)
-    decay_steps = total_steps - warmup
+    decay_steps = total - warmup
     if decay_steps < 1:
         _checks.fail(
             "RunSpec",
             "warmup_epochs",
-            f"shorter than the run ({total_steps} steps)",
+            f"shorter than the run ({total} {unit}s)",
             spec.warmup_epochs,
         )
     if not isinstance(spec.schedule_args, dict):
@@ -192,7 +216,9 @@ def build_schedule(
     if name == "constant" and not warmup:
         return lr
     schedule = schedules.for_run(name, lr, decay_steps, **spec.schedule_args)
-    return schedules.linear_warmup(schedule, warmup) if warmup else schedule
+    if warmup:
+        schedule = schedules.linear_warmup(schedule, warmup)
+    return schedules.per_epoch(schedule, per_epoch) if unit == "epoch" else schedule
 
 
 def load_data(spec: RunSpec) -> Dataset:

@@ -27,13 +27,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gdlab import _checks, optim
+from gdlab import _checks, _display, optim
 from gdlab.params import Params
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 F64 = NDArray[np.float64]
 Pair = tuple[float, float]
@@ -280,7 +284,8 @@ _SURFACES: dict[str, Surface] = {
             min_value=0.0,
             start=(-7.0, 2.0),
             bounds=((-10.0, 10.0), (-5.0, 5.0)),
-            description="the seeds' ill-conditioned bowl (Hessian diag(0.1, 2))",
+            description="the ill-conditioned bowl of Saito's Deep Learning from "
+            "Scratch, ch. 6 (Hessian diag(0.1, 2))",
         ),
         Surface(
             "bowl",
@@ -373,8 +378,8 @@ _SURFACES: dict[str, Surface] = {
             bounds=((-3.0, 5.0), (-3.0, 7.0)),
             labels=("m", "b"),
             value_name="MSE",
-            description="the seeds' worked example: ŷ = m·x + b on (1, 3), (2, 5) "
-            "(Hessian [[5, 3], [3, 2]])",
+            description="the course notes' worked example: ŷ = m·x + b on (1, 3), "
+            "(2, 5) (Hessian [[5, 3], [3, 2]])",
         ),
     )
 }
@@ -392,6 +397,66 @@ def get(name: str | Surface) -> Surface:
     if not isinstance(name, str) or name.lower() not in _SURFACES:
         _checks.fail("surfaces", "the surface", f"one of {', '.join(_SURFACES)}", name)
     return _SURFACES[name.lower()]
+
+
+def line_fit(
+    x: ArrayLike, y: ArrayLike, *, name: str = "line-fit", start: Pair = (-1.0, 5.0)
+) -> Surface:
+    r"""The MSE of the line ``ŷ = m·x + b`` on data ``(x, y)``, over ``(m, b)``.
+
+    .. math:: \mathrm{MSE}(m, b) = \tfrac1n\textstyle\sum_i (m x_i + b - y_i)^2
+
+    (the 1/n mean of the course notes' ``get_mse``), written with the data's
+    moments, so a value or a gradient costs the same for 2 points or 10⁶. For the
+    worked example's points ``(1, 3), (2, 5)`` it is the ``"regression"`` surface;
+    for a mini-batch it is that batch's cost, whose gradient is the batch gradient.
+    The minimum is the least-squares line (the shortest such (m, b) when the data
+    do not fix it, e.g. one point).
+    """
+    owner = "line_fit"
+    xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if xs.ndim != 1 or xs.shape != ys.shape or xs.size == 0:
+        _checks.fail(owner, "x and y", "1-D arrays of the same non-zero length", "")
+    if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
+        _checks.fail(owner, "x and y", "finite", "other values")
+    sx, sy, sxx, sxy, syy = (
+        float(np.mean(v)) for v in (xs, ys, xs * xs, xs * ys, ys * ys)
+    )
+
+    def value(m: F64, b: F64) -> F64:
+        return _f64(
+            m * m * sxx + 2 * m * b * sx + b * b - 2 * m * sxy - 2 * b * sy + syy
+        )
+
+    def grad(m: F64, b: F64) -> tuple[F64, F64]:
+        return _f64(2 * (m * sxx + b * sx - sxy)), _f64(2 * (m * sx + b - sy))
+
+    def hessian(m: F64, b: F64) -> tuple[F64, F64, F64]:
+        z = np.zeros_like(m)
+        return z + 2 * sxx, z + 2 * sx, z + 2.0
+
+    best = np.linalg.lstsq(np.array([[sxx, sx], [sx, 1.0]]), [sxy, sy], rcond=None)[0]
+    minimum = (float(best[0]), float(best[1]))
+    bounds = tuple(
+        (min(lo, c - 3.0, s0 - 1.0), max(hi, c + 3.0, s0 + 1.0))
+        for (lo, hi), c, s0 in zip(
+            ((-3.0, 5.0), (-3.0, 7.0)), minimum, start, strict=True
+        )
+    )
+    return Surface(
+        name,
+        f"MSE(m, b) = (1/n)·Σ(m·xᵢ + b − yᵢ)² over n = {xs.size} points",
+        value,
+        grad,
+        hessian,
+        minima=(minimum,),
+        min_value=float(value(best[:1], best[1:])[0]),
+        start=start,
+        bounds=(bounds[0], bounds[1]),
+        labels=("m", "b"),
+        value_name="MSE",
+        description=f"a line fitted to {xs.size} points",
+    )
 
 
 # Optimizer names: the registry plus the presets "momentum" (SGD with momentum 0.9)
@@ -671,6 +736,70 @@ class Run:
         return np.asarray(self.path[-1], dtype=np.float64)
 
 
+class Trajectories(list[Run]):
+    """The runs of :func:`runs` on one surface: a list of :class:`Run` that shows
+    itself in a notebook (a table, :meth:`plot`, :meth:`to_frame`)."""
+
+    def __init__(self, surface: Surface, runs: Sequence[Run] = ()) -> None:
+        super().__init__(runs)
+        self.surface = surface
+
+    def _summary(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "label": r.label,
+                "optimizer": r.optimizer,
+                "lr": r.lr,
+                "steps": len(r.path) - 1,
+                f"final {self.surface.labels[0]}": float(r.final[0]),
+                f"final {self.surface.labels[1]}": float(r.final[1]),
+                f"start {self.surface.value_name}": r.start_loss,
+                f"final {self.surface.value_name}": r.final_loss,
+                "diverged": r.diverged,
+                "nonfinite_at": r.nonfinite_at,
+            }
+            for r in self
+        ]
+
+    def to_frame(self, points: bool = False) -> Any:
+        """One row per run, or with ``points`` one per run and step (``run``,
+        ``step``, the coordinates, the value), as a pandas DataFrame (``pip
+        install 'gdlab[notebook]'``)."""
+        if not points:
+            return _display.frame("Trajectories.to_frame", self._summary())
+        x, y = self.surface.labels
+        rows = []
+        for r in self:
+            with np.errstate(over="ignore", invalid="ignore"):
+                values = self.surface.value(r.path)
+            rows += [
+                {
+                    "run": r.label,
+                    "step": t,
+                    x: p[0],
+                    y: p[1],
+                    self.surface.value_name: v,
+                }
+                for t, (p, v) in enumerate(
+                    zip(r.path.tolist(), values.tolist(), strict=True)
+                )
+            ]
+        return _display.frame("Trajectories.to_frame", rows)
+
+    def plot(self, ax: Axes | None = None, *, three_d: bool = False) -> Figure:
+        """The runs on the surface's contour plot, drawn into ``ax`` (a new Figure
+        when None); ``three_d`` adds the 3-D surface."""
+        from gdlab.report.surfaces import plot_trajectories
+
+        paths = {r.label + (", diverged" if r.diverged else ""): r.path for r in self}
+        return plot_trajectories(self.surface, paths, ax=ax, three_d=three_d)
+
+    def _repr_html_(self) -> str:
+        f = self.surface
+        caption = f"{len(self)} runs on {f.name}: {f.formula} (minimum {f.min_value:g})"
+        return _display.table(caption, self._summary())
+
+
 def runs(
     f: Surface | str,
     optimizers: Sequence[str],
@@ -678,9 +807,9 @@ def runs(
     *,
     start: ArrayLike | None = None,
     steps: int = 100,
-) -> list[Run]:
+) -> Trajectories:
     """Run each ``(optimizer, lr)`` pair from the same start, one vectorized call
-    per optimizer.
+    per optimizer; a :class:`Trajectories` (a list of :class:`Run`).
 
     ``optimizers`` and ``lrs`` pair up; a single optimizer runs once per lr, a single
     lr is used for every optimizer; ``None`` (or no ``lrs``) means the optimizer's
@@ -730,7 +859,7 @@ def runs(
         )
         for j, i in enumerate(idx):
             paths[i] = block[:, j].copy()
-    out = []
+    out = Trajectories(surface)
     counts: dict[str, int] = {}
     for name in names_:
         counts[name] = counts.get(name, 0) + 1

@@ -20,22 +20,26 @@ import math
 import os
 import reprlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from gdlab import _checks, checkpoint, losses, outputs
 from gdlab.data import Dataset, batches, num_batches
-from gdlab.experiment import RunSpec, build
 from gdlab.models import Model
 from gdlab.optim import Optimizer
 from gdlab.schedules import ReduceOnPlateau
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
 EVAL_CHUNK = 10_000
+SAMPLING = ("without-replacement", "with-replacement")
 STEP_FIELDS = ("step", "loss", "lr")
 EPOCH_FIELDS = (
     "epoch",
@@ -111,6 +115,45 @@ class History:
 
         outputs.write_csv(path, draw)
 
+    def to_frame(self, per: str = "epoch") -> Any:
+        """The evaluations (``per="epoch"``) or the steps (``per="step"``) as a
+        pandas DataFrame (``pip install 'gdlab[notebook]'``)."""
+        from gdlab import _display
+
+        if per not in ("epoch", "step"):
+            _checks.fail("History.to_frame", "per", "'epoch' or 'step'", per)
+        if per == "step":
+            return _display.frame("History.to_frame", self.steps, STEP_FIELDS)
+        return _display.frame("History.to_frame", self.epochs, EPOCH_FIELDS)
+
+    def plot(self, ax: Axes | None = None) -> Figure:
+        """The training loss of every step and its moving average, drawn into
+        ``ax`` (a new Figure when None); returns the Figure."""
+        from gdlab.report.plots import plot_loss_curves
+
+        if not self.steps:
+            _checks.fail("History.plot", "the history", "at least one step", 0)
+        label = str(self.config.get("optimizer", "train (mini-batch)"))
+        return plot_loss_curves({label: [s["loss"] for s in self.steps]}, ax=ax)
+
+    def _repr_html_(self) -> str:
+        from gdlab import _display
+
+        shown = [
+            k for k in EPOCH_FIELDS if any(e.get(k) is not None for e in self.epochs)
+        ]
+        what = str(self.config.get("optimizer") or "a run")
+        if "data" in self.config:
+            what += f" on {self.config['data'].get('name', '?')}"
+        state = "diverged" if self.diverged else "finished"
+        caption = (
+            f"History of {what}: {len(self.steps)} steps, "
+            f"{len(self.epochs)} evaluations, {state}"
+        )
+        if self.message:
+            caption += f" ({self.message})"
+        return _display.table(caption, self.epochs, shown)
+
 
 @dataclass
 class _Position:
@@ -174,7 +217,7 @@ class _Meta:
         self.need(isinstance(value, kind), key, requirement, value)
         return value
 
-    def check(self) -> tuple[dict[str, Any], RunSpec | None]:
+    def check(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """Check every key a resume reads; return the settings and the spec."""
         self.need(
             self.meta.get("version") == 1, "version", "1", self.meta.get("version")
@@ -247,7 +290,7 @@ class _Meta:
             spec is None or isinstance(spec, dict), "spec", "null or an object", spec
         )
         try:  # their own checks name the key
-            return _settings(**given), None if spec is None else RunSpec.from_dict(spec)
+            return _settings(**given), spec
         except (TypeError, ValueError) as error:
             raise ValueError(f"{self.owner}: {error}") from None
 
@@ -304,7 +347,7 @@ class _Trainer:
         progress: bool,
         verbose: bool,
         plateau: ReduceOnPlateau | None,
-        spec: RunSpec | None,
+        spec: Mapping[str, Any] | None,
     ) -> None:
         self.model, self.optimizer, self.dataset = model, optimizer, dataset
         self.settings = settings
@@ -342,10 +385,21 @@ class _Trainer:
             dynamic_ncols=True,
         )
         started = time.perf_counter()
+        replace = self.settings["sampling"] == "with-replacement"
         try:
+            if self.settings["eval_at_start"] and not self.history.epochs:
+                self._evaluate(started, bar)  # the untrained model: step 0
             while pos.step < self.total and not self.history.diverged:
                 self.rng.bit_generator.state = pos.rng_state
-                loader = iter(batches(X, y, self.settings["batch_size"], seed=self.rng))
+                loader = iter(
+                    batches(
+                        X,
+                        y,
+                        self.settings["batch_size"],
+                        seed=self.rng,
+                        replace=replace,
+                    )
+                )
                 for _ in range(pos.batch):
                     next(loader)
                 every = self.settings["eval_every"]
@@ -466,7 +520,7 @@ class _Trainer:
             "history": self.history.to_dict(),
             "elapsed": self.elapsed + time.perf_counter() - started,
             "settings": self.settings,
-            "spec": None if self.spec is None else self.spec.to_dict(),
+            "spec": None if self.spec is None else dict(self.spec),
         }
         checkpoint.save(self.checkpoint_dir, pos.step, arrays, meta)
 
@@ -542,6 +596,8 @@ def _settings(
     clip_grad_norm: float | None,
     eval_every: int | str,
     evaluate_test: bool = True,
+    sampling: str = "without-replacement",
+    eval_at_start: bool = False,
 ) -> dict[str, Any]:
     if iterations is not None:
         iterations = _checks.integer("fit", "iterations", iterations, low=1)
@@ -563,6 +619,8 @@ def _settings(
         "clip_grad_norm": clip_grad_norm,
         "eval_every": eval_every,
         "evaluate_test": _checks.flag("fit", "evaluate_test", evaluate_test),
+        "sampling": _checks.choice("fit", "sampling", sampling, SAMPLING),
+        "eval_at_start": _checks.flag("fit", "eval_at_start", eval_at_start),
     }
 
 
@@ -577,12 +635,14 @@ def fit(
     clip_grad_norm: float | None = None,
     eval_every: int | str = "epoch",
     evaluate_test: bool = True,
+    sampling: str = "without-replacement",
+    eval_at_start: bool = False,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     checkpoint_every: int | None = None,
     progress: bool = True,
     verbose: bool | None = None,
     plateau: ReduceOnPlateau | None = None,
-    spec: RunSpec | None = None,
+    spec: Mapping[str, Any] | None = None,
 ) -> History:
     """Train ``model`` on ``dataset.X_train`` with ``optimizer``; evaluate every epoch.
 
@@ -590,7 +650,12 @@ def fit(
         epochs: passes over the training set; or give ``iterations`` (optimizer
             steps) instead, as in "10,000 iterations of batch 100".
         batch_size: samples per step; ``"full"`` for batch gradient descent.
-        seed: seeds the batch order (a permutation per epoch, no replacement).
+        seed: seeds the batch order.
+        sampling: ``"without-replacement"`` (a permutation per epoch) or
+            ``"with-replacement"`` (each batch drawn anew, as the course notes'
+            ``np.random.choice``; an epoch is then as many batches).
+        eval_at_start: also evaluate before the first step (the untrained model,
+            a row at step 0).
         clip_grad_norm: rescale the gradient to this L2 norm when it is larger.
         eval_every: ``"epoch"``, or a number of steps between evaluations of the
             loss and accuracy on the whole train, validation and test sets (and at
@@ -604,15 +669,24 @@ def fit(
         plateau: a :class:`~gdlab.schedules.ReduceOnPlateau` stepped with the
             validation loss after every evaluation (the dataset needs a validation
             split).
-        spec: the :class:`~gdlab.experiment.RunSpec` the objects were built from,
-            stored in checkpoints so that ``resume(dir)`` can rebuild them.
+        spec: a description the objects were built from (the CLI stores its
+            :class:`~gdlab.experiment.RunSpec` as a dict), kept in checkpoints so
+            that a ``rebuild`` given to :func:`resume` can make them again.
 
     The first non-finite loss or gradient stops the run before the update: the
     history keeps everything up to it, with ``diverged=True`` and a message naming
     the step, the loss and the learning rate.
     """
     settings = _settings(
-        epochs, batch_size, seed, iterations, clip_grad_norm, eval_every, evaluate_test
+        epochs,
+        batch_size,
+        seed,
+        iterations,
+        clip_grad_norm,
+        eval_every,
+        evaluate_test,
+        sampling,
+        eval_at_start,
     )
     if plateau is not None and dataset.X_val is None:
         raise ValueError(
@@ -653,13 +727,15 @@ def resume(
     verbose: bool | None = None,
     plateau: ReduceOnPlateau | None = None,
     checkpoint_every: int | None = None,
+    rebuild: Callable[[dict[str, Any]], tuple[Model, Optimizer, Dataset]] | None = None,
 ) -> tuple[History, Model, Optimizer]:
     """Continue the run whose checkpoints are in ``checkpoint_dir`` to its end.
 
-    A run started from a :class:`~gdlab.experiment.RunSpec` (the CLI's runs) is
-    rebuilt from it; otherwise pass the same kind of model, optimizer and dataset
-    as the original run. A changed configuration is refused, listing what differs;
-    metadata edited out of shape is a ValueError naming the file and the key.
+    Pass the same kind of model, optimizer and dataset as the original run, or a
+    ``rebuild`` that makes them from the ``spec`` the run stored
+    (:func:`gdlab.lab.runs.resume_into` rebuilds a RunSpec). A changed
+    configuration is refused, listing what differs; metadata edited out of shape is
+    a ValueError naming the file and the key.
     Temporary files of a save that was killed are removed first.
     """
     checkpoint.remove_leftovers(checkpoint_dir)
@@ -667,16 +743,16 @@ def resume(
     checked = _Meta(meta, path)
     settings, spec = checked.check()
     if model is None or optimizer is None or dataset is None:
-        if spec is None:
+        if spec is None or rebuild is None:
             raise ValueError(
-                f"cannot resume {checkpoint_dir}: the run was started from Python "
-                "objects; pass model, optimizer and dataset to resume()"
+                f"cannot resume {checkpoint_dir}: pass model, optimizer and dataset"
+                + ("" if spec is None else ", or a rebuild() of the stored spec,")
+                + " to resume()"
             )
         try:
-            run = build(spec)
-        except ValueError as error:
-            raise ValueError(f"{checked.owner}: {error}") from None
-        model, optimizer, dataset = run.model, run.optimizer, run.dataset
+            model, optimizer, dataset = rebuild(spec)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{checked.owner}: spec: {error}") from None
     trainer = _Trainer(
         model,
         optimizer,

@@ -154,5 +154,24 @@ def test_repr() -> None:
     X, y = xy(10)
     assert repr(data.batches(X, y, 3)) == (
         "Batches(n=10, batch_size=3, shuffle=True, drop_last=False, "
-        "batches_per_epoch=4)"
+        "replace=False, batches_per_epoch=4)"
     )
+
+
+def test_sampling_with_replacement_draws_every_batch_anew() -> None:
+    X, y = xy(10)
+    loader = data.batches(X, y, 4, seed=0, replace=True)
+    assert len(loader) == 3
+    epoch = list(loader)
+    assert [len(yb) for _, yb in epoch] == [4, 4, 4]  # every batch full
+    drawn = np.concatenate([yb for _, yb in epoch])
+    np.testing.assert_array_equal(epoch[0][0], X[epoch[0][1]])
+    # The same draws as the course notes' np.random.choice: uniform, repeats allowed.
+    expected = np.random.default_rng(0).integers(0, 10, size=(3, 4)).ravel()
+    np.testing.assert_array_equal(drawn, expected)
+    many = np.concatenate([yb for _ in range(200) for _, yb in loader])
+    assert len(np.unique(many)) == 10 and np.bincount(many).min() > 150
+    firsts = [next(iter(loader))[1] for _ in range(20)]
+    assert any(len(set(b.tolist())) < 4 for b in firsts)  # a sample twice in a batch
+    with pytest.raises(ValueError, match=r"batches: replace must be used with shuffle"):
+        data.batches(X, y, 4, shuffle=False, replace=True)

@@ -189,3 +189,59 @@ def test_rows_and_format() -> None:
 def test_errors(args: tuple[Any, ...], kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         lab.explain.explain(*args, **kwargs)
+
+
+def test_a_given_state_is_the_optimizers_state_before_the_first_step() -> None:
+    theta, g = np.array([0.8, 1.2, 0.5]), np.array([0.1, -0.3, 0.2])
+    by_column = lab.explain.explain(
+        "rmsprop", theta, g, lr=0.01, alpha=0.9, state={"v": g * g}
+    )
+    by_key = lab.explain.explain(
+        "rmsprop", theta, g, lr=0.01, alpha=0.9, state={"square_avg": g * g}
+    )
+    np.testing.assert_array_equal(by_column.params, by_key.params)
+    np.testing.assert_allclose(by_column.steps[0].columns["v"], g * g, rtol=1e-15)
+    np.testing.assert_allclose(by_column.params, [0.79, 1.21, 0.49], rtol=1e-8)
+    # A momentum buffer given is used at step 1 (torch: b = μ·b + g), not b = g.
+    sgd = lab.explain.explain("momentum", theta, g, lr=0.1, state={"b": [1, 1, 1]})
+    np.testing.assert_allclose(sgd.steps[0].columns["b"], 0.9 + g)
+
+
+def test_start_step_sets_the_bias_correction_and_the_schedule() -> None:
+    theta, g = np.array([1.0, -1.0]), np.array([0.5, 0.25])
+    worked = lab.explain.explain(
+        "adam", theta, g, lr=0.1, state={"exp_avg_sq": g * g}, start_step=9
+    )
+    step = worked.steps[0]
+    assert step.t == 10 and step.scalars["1−β1^t"] == pytest.approx(1 - 0.9**10)
+    # The torch reference from the same state.
+    p = torch.tensor(theta, requires_grad=True)
+    opt = torch.optim.Adam([p], lr=0.1)
+    p.grad = torch.tensor(g)
+    opt.step()  # creates the state; overwrite it with the given one
+    p.data = torch.tensor(theta)
+    state = opt.state[p]
+    state["step"].fill_(9)
+    state["exp_avg"].zero_()
+    state["exp_avg_sq"].copy_(torch.tensor(g * g))
+    opt.step()
+    np.testing.assert_allclose(worked.params, p.detach().numpy(), rtol=1e-12)
+    lr = schedules.exponential(0.1, gamma=0.5)
+    assert lab.explain.explain("sgd", [1.0], [1.0], lr=lr, start_step=3).steps[
+        0
+    ].lr == pytest.approx(0.1 * 0.5**3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"state": {"m": [1.0]}}, r"explain: state must be keyed by one of sum, "),
+        ({"state": {"sum": [1.0, 2.0]}}, r"explain: state\['sum'\] must be 1 numbers"),
+        ({"state": {"sum": [-1.0]}}, r"explain: state: Adagrad: .* must be finite"),
+        ({"state": {"sum": [1.0], "sum ": [1.0]}}, r"must be keyed by one of"),
+        ({"start_step": -1}, r"explain: start_step must be an integer >= 0"),
+    ],
+)
+def test_state_errors(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        lab.explain.explain("adagrad", [1.0], [1.0], **kwargs)

@@ -175,9 +175,9 @@ def test_resume_runs_only_what_is_missing(
     calls: list[str] = []
     real = sweep.execute
 
-    def counting(key: str, options: Any) -> dict[str, Any]:
+    def counting(key: str, options: Any, *data: Any) -> dict[str, Any]:
         calls.append(key)
-        return real(key, options)
+        return real(key, options, *data)
 
     monkeypatch.setattr(sweep, "execute", counting)
     store = tmp_path / "sweep.db"

@@ -250,7 +250,21 @@ BAD: list[tuple[Callable[[], object], str]] = [
     (lambda: models.MLP([4, 2], dtype="int32"), r"got int32"),
     (lambda: models.MLP([4, 2], seed=-1), r"MLP: seed must be an integer >= 0"),
     (lambda: models.MLP([4, 2], init="orthogonal"), r"MLP: init must be one of he"),
+    (lambda: models.MLP([4, 2], init="normal:-1"), r"MLP: init must be normal:σ with"),
+    (lambda: models.MLP([4, 2], init="normal:x"), r"MLP: init must be normal:σ with"),
 ]
+
+
+def test_init_normal_is_deep_learning_from_scratch_weight_init_std() -> None:
+    m = models.MLP([400, 300, 10], "sigmoid", init="normal:0.01", seed=3)
+    # TwoLayerNet: weight_init_std * randn, here from a seeded Generator.
+    rng = np.random.default_rng(3)
+    np.testing.assert_array_equal(
+        m.params["W1"], 0.01 * rng.standard_normal((400, 300))
+    )
+    np.testing.assert_array_equal(m.params["W2"], 0.01 * rng.standard_normal((300, 10)))
+    assert not m.params["b1"].any()
+    assert "init='normal:0.01'" in repr(m)
 
 
 @pytest.mark.parametrize(("call", "match"), BAD)

@@ -7,7 +7,10 @@ The three modes of the source notes are one iterator with different batch sizes:
     batches(X, y, batch_size=1)        # stochastic GD: one sample per update
 
 Shuffling draws a permutation per epoch (sampling without replacement) from a seeded
-``numpy.random.Generator``, never from the global random state.
+``numpy.random.Generator``, never from the global random state. ``replace=True``
+draws every batch independently with replacement instead, as the course notes'
+``np.random.choice(train_size, batch_size)`` does: an "epoch" is then
+``len(loader)`` such batches, and a sample may appear twice or not at all.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class Batches:
         shuffle: bool = True,
         seed: Seed = 0,
         drop_last: bool = False,
+        replace: bool = False,
     ) -> None:
         owner = "batches"
         X, y = np.asarray(X), np.asarray(y)
@@ -82,6 +86,9 @@ class Batches:
         self.X, self.y = X, y
         self.shuffle = _checks.flag(owner, "shuffle", shuffle)
         self.drop_last = _checks.flag(owner, "drop_last", drop_last)
+        self.replace = _checks.flag(owner, "replace", replace)
+        if self.replace and not self.shuffle:
+            _checks.fail(owner, "replace", "used with shuffle=True", replace)
         self.batch_size = _batch_size(owner, batch_size, len(X), self.drop_last)
         self.rng = as_generator(owner, seed)
 
@@ -92,7 +99,11 @@ class Batches:
     def __iter__(self) -> Iterator[tuple[NDArray[Any], NDArray[Any]]]:
         n, b = len(self.X), self.batch_size
         stop = len(self) * b
-        if b == n:
+        if self.replace:  # every batch drawn anew: b indices, uniform, repeats allowed
+            index = self.rng.integers(0, n, size=(len(self), b))
+            for rows in index:
+                yield self.X[rows], self.y[rows]
+        elif b == n:
             # One batch of everything: its order does not change a mean gradient,
             # so yield the arrays themselves instead of a shuffled copy.
             yield self.X, self.y
@@ -109,6 +120,7 @@ class Batches:
         return (
             f"Batches(n={len(self.X)}, batch_size={self.batch_size}, "
             f"shuffle={self.shuffle}, drop_last={self.drop_last}, "
+            f"replace={self.replace}, "
             f"batches_per_epoch={len(self)})"
         )
 
@@ -121,6 +133,7 @@ def batches(
     shuffle: bool = True,
     seed: Seed = 0,
     drop_last: bool = False,
+    replace: bool = False,
 ) -> Batches:
     """Iterate over ``(X[i], y[i])`` in batches; one pass is one epoch.
 
@@ -132,6 +145,9 @@ def batches(
             the order and yield views.
         seed: an int, or a ``numpy.random.Generator`` to share with other code.
         drop_last: drop the last, smaller batch.
+        replace: draw each batch independently, with replacement (``batch_size``
+            uniform indices; the course notes' ``np.random.choice``), instead of
+            walking a permutation; every batch then has ``batch_size`` samples.
 
     Example::
 
@@ -142,4 +158,12 @@ def batches(
     Keep the returned object for the next epoch (or pass one Generator as ``seed``):
     a new call with the same int seed repeats the same permutation.
     """
-    return Batches(X, y, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
+    return Batches(
+        X,
+        y,
+        batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        drop_last=drop_last,
+        replace=replace,
+    )

@@ -217,8 +217,8 @@ def _not_found(title: str, name: str, searched: list[str]) -> ValueError:
     )
     return ValueError(
         f"{title} not found in {where}: {install}or pass path=/dir with the four IDX "
-        f"files ({', '.join(IDX_FILES)}, each .gz or raw), or set {DATA_ENV} to a "
-        f"folder holding {name}/ with them"
+        f"files ({', '.join(IDX_FILES)}, each .gz or raw; --data-path DIR in the "
+        f"gdlab command), or set {DATA_ENV} to a folder holding {name}/ with them"
     )
 
 

@@ -7,6 +7,8 @@
 * :mod:`~gdlab.lab.tuning` — quasi-random trials, expected best of k, intervals,
   time to target, performance profiles;
 * :mod:`~gdlab.lab.explain` — every quantity of an optimizer's update;
+* :mod:`~gdlab.lab.examples` — the course notes' worked examples, their slips
+  beside the right numbers, and the data of the notes' figures;
 * :mod:`~gdlab.lab.analysis` — Hessian eigenvalues from Hessian-vector products,
   :func:`stability` (λmax, the plain-GD limit 2/λmax and runs on either side);
 * :mod:`~gdlab.lab.sharpness` — λmax of a trained model's training loss;
@@ -26,6 +28,7 @@ MODULES = (
     "analysis",
     "benchmark",
     "compare",
+    "examples",
     "explain",
     "runs",
     "sharpness",

@@ -31,12 +31,16 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gdlab import _checks, optim, outputs
+from gdlab import _checks, _display, optim, outputs
 from gdlab.experiment import RunSpec, load_data
 from gdlab.lab import sweep, tuning
 from gdlab.optim import space
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 FORMAT = "gdlab-compare"
 VERSION = 2
@@ -179,6 +183,45 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return self.results
+
+    def to_frame(self) -> Any:
+        """:meth:`summary` as a pandas DataFrame (``pip install 'gdlab[notebook]'``)."""
+        return _display.frame("Comparison.to_frame", self.summary())
+
+    def plot(self, ax: Axes | None = None, metric: str = "test_acc") -> Figure:
+        """Each optimizer's reruns on the test set: ``metric`` per seed and the mean
+        with its 95% interval, drawn into ``ax`` (a new Figure when None)."""
+        from gdlab.report.compare import plot_test_metrics
+
+        if metric not in METRICS:
+            _checks.fail("Comparison.plot", "metric", f"one of {METRICS}", metric)
+        return plot_test_metrics(self.results, metric, ax=ax)
+
+    def _repr_html_(self) -> str:
+        from gdlab.report.plots import figure_html
+
+        summary = self.summary()
+        rows = [
+            {
+                **{k: v for k, v in r.items() if k.startswith(("optimizer", "sel"))},
+                **{
+                    f"{m} (± 95% CI)": _display.pm(r[m], r[f"{m}_ci95"])
+                    for m in ("val_acc", "test_acc", "test_loss")
+                },
+                "diverged": r["diverged"],
+            }
+            for r in summary
+        ]
+        protocol = self.results["protocol"]
+        caption = (
+            f"Comparison on {self.results['spec'].get('data', '?')}: "
+            f"{protocol['budget']} trials per optimizer, "
+            f"{len(protocol['seeds'])} reruns on the test set"
+        )
+        accuracy = any(r["test_acc"] is not None for r in summary)
+        fig = self.plot(metric="test_acc" if accuracy else "test_loss")
+        figure = figure_html(fig, "test results of the reruns")
+        return _display.table(caption, rows, extra=figure)
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
         """Write ``results.json`` (atomically)."""

@@ -3,7 +3,11 @@ r"""Worked updates: every quantity of one optimizer step, element by element.
 ``explain("rmsprop", param, grad, lr=0.01, alpha=0.9)`` runs the real optimizer on
 a copy of ``param`` and returns, per step and per element, the quantities of its
 update rule (for RMSprop: g, g², v, √v+ε, step, new θ) with the formula above
-them — the worked example the source notes try by hand and get wrong.
+them — the worked example the course notes try by hand and get wrong.
+
+``state=`` starts the optimizer from a given state instead of a fresh one, so the
+premise of a worked example ("the previous average of g² was g²") can be set:
+``explain("rmsprop", θ, g, lr=0.01, alpha=0.9, state={"v": g**2})``.
 
 Where the numbers come from:
 
@@ -595,11 +599,54 @@ def _vector(owner: str, name: str, value: object, size: int | None = None) -> F6
     return a
 
 
+def _start_from(
+    opt: optim.Optimizer,
+    rule: _Rule,
+    state: Mapping[str, ArrayLike] | None,
+    start_step: int,
+    size: int,
+) -> list[str]:
+    """Load ``state`` (by state key or displayed name) and ``start_step`` into the
+    fresh optimizer ``opt``; the optimizer checks the values. Returns the line the
+    formula shows about it (none for a fresh optimizer)."""
+    owner = "explain"
+    t0 = _checks.integer(owner, "start_step", start_step, low=0)
+    if not state and not t0:
+        return []
+    if state is not None and not isinstance(state, Mapping):
+        _checks.fail(owner, "state", "a mapping name -> values", state)
+    keys = type(opt).state_spec
+    given: dict[str, F64] = {}
+    for name, values in (state or {}).items():
+        key = rule.state_names.get(name, name)
+        if key not in keys:
+            known = [*keys, *(n for n, k in rule.state_names.items() if k in keys)]
+            _checks.fail(
+                owner, "state", f"keyed by one of {', '.join(known)}", str(name)
+            )
+        if key in given:
+            _checks.fail(owner, "state", f"given {key!r} once", str(name))
+        given[key] = _vector(owner, f"state[{name!r}]", values, size)
+    saved = opt.state_dict()
+    arrays = saved["state"]["θ"] if t0 else {}  # past step 0 the state is whole
+    saved["state"]["θ"] = {**arrays, **given}
+    saved["step"] = t0
+    try:
+        opt.load_state_dict(saved)
+    except ValueError as error:  # the optimizer's own check of the values
+        raise ValueError(f"{owner}: state: {error}") from None
+    given_keys = ", ".join(given) or "none"
+    return [f"(starting after {t0} step(s); state given: {given_keys})"]
+
+
 def explain(
     name: str,
     param: ArrayLike,
     grad: Gradient,
     steps: int = 1,
+    *,
+    state: Mapping[str, ArrayLike] | None = None,
+    start_step: int = 0,
     **hyper: Any,
 ) -> Explanation:
     """Run ``steps`` steps of optimizer ``name`` on ``param`` and show every quantity.
@@ -613,6 +660,14 @@ def explain(
             :class:`~gdlab.surfaces.Surface` (then θ is a point (x, y), the gradient
             is the surface's and each step also shows the loss).
         steps: number of steps >= 1.
+        state: the optimizer state before the first step, by state key or by the
+            column it is shown as (``{"square_avg": v}`` or ``{"v": v}`` for
+            RMSprop), one value per element. Arrays not given start as in a fresh
+            optimizer (a momentum buffer given is used at step 1 instead of g).
+        start_step: the optimizer's step count before the first step, >= 0 (the
+            first step shown is ``start_step + 1``; Adam's bias corrections and a
+            schedule use it). With ``start_step > 0`` arrays not given are the
+            optimizer's initial values.
         **hyper: the optimizer's hyperparameters (``lr=0.01, alpha=0.9``).
 
     Example:
@@ -655,6 +710,7 @@ def explain(
         problem = f"    {surface.formula}"
     theta = theta0.copy()
     opt = optim.create(base, {"θ": theta}, **{**preset, **hyper})
+    started = _start_from(opt, rule, state, start_step, theta0.size)
     group = opt.param_groups[0]
     shown_hyper = {k: v for k, v in group.items() if k != "params"}
     worked = []
@@ -679,7 +735,8 @@ def explain(
         optimizer=type(opt).__name__,
         hyper=shown_hyper,
         formula=tuple(
-            formula(group) if surface is None else [where, problem, *formula(group)]
+            (formula(group) if surface is None else [where, problem, *formula(group)])
+            + started
         ),
         labels=tuple(labels),
         steps=tuple(worked),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from gdlab import checkpoint, outputs
 from gdlab.experiment import Run, RunSpec, build
@@ -30,9 +31,8 @@ def write_history(folder: Path, history: History) -> list[Path]:
     written = [folder / "history.json", folder / "history.csv"]
     losses = [s["loss"] for s in history.steps]
     if losses:
-        written.append(
-            plots.plot_loss_curves({"train (mini-batch)": losses}, folder / "loss.png")
-        )
+        plots.plot_loss_curves({"train (mini-batch)": losses}, path=folder / "loss.png")
+        written.append(folder / "loss.png")
     rows = [e for e in history.epochs if e["train_acc"] is not None]
     if rows:
         curve = tuple(
@@ -40,7 +40,8 @@ def write_history(folder: Path, history: History) -> list[Path]:
             for k in ("epoch", "train_acc", "test_acc")
         )
         accuracy = {"accuracy": (curve[0], curve[1], curve[2])}
-        written.append(plots.plot_accuracy(accuracy, folder / "accuracy.png"))
+        plots.plot_accuracy(accuracy, path=folder / "accuracy.png")
+        written.append(folder / "accuracy.png")
     return written
 
 
@@ -75,7 +76,7 @@ def train_into(
         checkpoint_every=checkpoint_every,
         progress=progress,
         verbose=True,
-        spec=run.spec,
+        spec=run.spec.to_dict(),
     )
     write_history(root, history)
     return history
@@ -83,12 +84,30 @@ def train_into(
 
 def stored_spec(folder: Folder) -> RunSpec:
     """The spec of the run whose checkpoints are in ``folder/checkpoints``."""
-    _, meta, _ = checkpoint.load_latest(Path(folder) / "checkpoints")
-    if meta.get("spec") is None:
+    _, meta, path = checkpoint.load_latest(Path(folder) / "checkpoints")
+    spec = meta.get("spec")
+    if spec is None:
         raise ValueError(
             f"the checkpoints in {folder} do not record how the run was built"
         )
-    return RunSpec.from_dict(meta["spec"])
+    return _spec(spec, path)
+
+
+def _spec(values: object, path: Path) -> RunSpec:
+    """A RunSpec read from checkpoint ``path``: a ValueError names the file."""
+    try:
+        if not isinstance(values, dict):
+            raise ValueError(f"an object, got {type(values).__name__}")
+        return RunSpec.from_dict(values)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"checkpoint {path}: spec: {error}") from None
+
+
+def rebuild(values: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """The model, optimizer and dataset of a RunSpec stored as a dict (for
+    :func:`gdlab.train.resume`)."""
+    run = build(RunSpec.from_dict(values))
+    return run.model, run.optimizer, run.dataset
 
 
 def resume_into(
@@ -104,6 +123,7 @@ def resume_into(
     root = outputs.claim(root, "train", "--resume")
     history, _, _ = resume(
         root / "checkpoints",
+        rebuild=rebuild,
         progress=progress,
         verbose=True,
         checkpoint_every=checkpoint_every,

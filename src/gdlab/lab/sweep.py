@@ -21,7 +21,8 @@ same run is recognized whatever grid produced it.
 process) or as Ray tasks (``backend="ray"``: ``ray.init()`` joins the cluster
 ``RAY_ADDRESS`` names, or starts a local one with ``num_cpus=workers``). Results come
 back to this process, which alone writes the SQLite file (WAL mode), each finished
-run in its own committed transaction. A crash, Ctrl-C or SIGKILL of this process or
+run in its own committed transaction, with the host, process and Ray node that ran
+it. A crash, Ctrl-C or SIGKILL of this process or
 of a worker loses no finished run, and running the same sweep again skips every
 finished key and trains only the rest: "resume exactly" — the numbers are those of
 an uninterrupted sweep, since every run depends on its spec alone.
@@ -44,8 +45,15 @@ With ``sharpness=True`` each run ends with :func:`gdlab.lab.sharpness.sharpness`
 
 Worker processes are *spawned* (fresh interpreters, no fork of a threaded
 process), so a script that calls :func:`run` with ``workers > 1`` must guard its
-top level with ``if __name__ == "__main__":``. With Ray on a cluster, every node
-needs gdlab installed and the data (digits come with scikit-learn).
+top level with ``if __name__ == "__main__":``.
+
+**On a Ray cluster** every node needs gdlab installed, not the data: this process
+loads each data set once (it checks every run with it before anything trains) and
+puts it in Ray's object store, from which each node fetches it once. A run whose
+worker or node dies is tried again elsewhere, at most :data:`RAY_RETRIES` more
+times; one that fails on every try stops the sweep with its error, like any failed
+run. If this process is killed, Ray stops its tasks; running the sweep again
+continues it. ``docs/design/scale.md`` says what limits a sweep of 10,000 runs.
 """
 
 from __future__ import annotations
@@ -70,17 +78,25 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gdlab import _checks
+from gdlab import _checks, _display
 from gdlab.data import Dataset
 from gdlab.experiment import RunSpec, build, load_data
 from gdlab.lab.sharpness import DEFAULT_SAMPLES
 from gdlab.train import History, fit
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
 FORMAT = "gdlab-sweep"
-VERSION = 2
+VERSION = 3
+"""Version 3 added the column ``ray_node_id``."""
 BACKENDS = ("local", "ray")
+RAY_RETRIES = 3
+"""How many more times Ray tries a run whose worker or node died (Ray's default,
+made explicit); a run that raises is not tried again: it would raise again."""
 FIELDS = tuple(f.name for f in dataclasses.fields(RunSpec))
 METRICS = (
     "final_train_loss",
@@ -280,13 +296,16 @@ def _metrics(history: History) -> dict[str, Any]:
     }
 
 
-def execute(key: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    """Train the run whose key is ``key`` (and measure its sharpness if asked);
-    return plain data for the store. What every worker calls."""
+def execute(
+    key: str, options: Mapping[str, Any], dataset: Dataset | None = None
+) -> dict[str, Any]:
+    """Train the run whose key is ``key`` on ``dataset`` (default: its data, loaded
+    once per process), and measure its sharpness if asked; return plain data for
+    the store. What every worker calls."""
     from gdlab.lab.sharpness import sharpness
 
     spec = RunSpec.from_dict(json.loads(key))
-    dataset = _dataset(spec)
+    dataset = _dataset(spec) if dataset is None else dataset
     started_at = _now()
     threadpoolctl = importlib.import_module("threadpoolctl")
     with threadpoolctl.threadpool_limits(limits=1):  # see "One BLAS thread" above
@@ -314,12 +333,19 @@ def execute(key: str, options: Mapping[str, Any]) -> dict[str, Any]:
         "started_at": started_at,
         "host": socket.gethostname(),
         "pid": os.getpid(),
+        "ray_node_id": None,
     }
 
 
-def _execute_in_ray(key: str, options: Mapping[str, Any]) -> dict[str, Any]:
+def _execute_in_ray(
+    key: str, options: Mapping[str, Any], dataset: Dataset
+) -> dict[str, Any]:
+    """A Ray task: ``dataset`` comes from the object store (Ray resolves the
+    ObjectRef the driver passed), so the node needs no data files."""
     _one_thread()
-    return execute(key, options)
+    result = execute(key, options, dataset)
+    result["ray_node_id"] = _ray().get_runtime_context().get_node_id()
+    return result
 
 
 def _now() -> str:
@@ -352,7 +378,8 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at TEXT NOT NULL,
     finished_at TEXT NOT NULL,
     host TEXT NOT NULL,
-    pid INTEGER NOT NULL
+    pid INTEGER NOT NULL,
+    ray_node_id TEXT
 );
 """
 
@@ -369,6 +396,8 @@ class StoredRun:
     finished_at: str
     host: str
     pid: int
+    ray_node_id: str | None
+    """The Ray node that ran it (hex, as ``ray.nodes()`` names it); None if local."""
     history_json: str = field(repr=False)
     store: Path | None = field(default=None, repr=False, compare=False)
 
@@ -517,6 +546,7 @@ class Store:
             _now(),
             str(result["host"]),
             int(result["pid"]),
+            result.get("ray_node_id"),
         )
         with self._transaction() as db:
             cursor = db.execute(
@@ -529,7 +559,16 @@ class Store:
         """The finished runs (those of ``keys``, in that order, when given; else all,
         in the order they finished)."""
         columns = ", ".join(
-            ("key", *METRICS, "message", "started_at", "finished_at", "host", "pid")
+            (
+                "key",
+                *METRICS,
+                "message",
+                "started_at",
+                "finished_at",
+                "host",
+                "pid",
+                "ray_node_id",
+            )
         )
         query = f"SELECT {columns}, history FROM runs ORDER BY finished_at, key"
         found: dict[str, StoredRun] = {}
@@ -539,7 +578,9 @@ class Store:
             values = dict(zip(("key", *METRICS), row[: 1 + len(METRICS)], strict=True))
             values["diverged"] = bool(values["diverged"])
             key = str(values.pop("key"))
-            message, started, finished, host, pid, history = row[1 + len(METRICS) :]
+            message, started, finished, host, pid, node, history = row[
+                1 + len(METRICS) :
+            ]
             found[key] = StoredRun(
                 key,
                 self._spec(key),
@@ -549,6 +590,7 @@ class Store:
                 finished,
                 host,
                 pid,
+                node,
                 history,
                 self.path,
             )
@@ -666,6 +708,49 @@ class SweepResult:
         """Mean and std over seeds per combination of the other grid values."""
         return summarize(self.rows(), [a for a in self.axes if a != "seed"])
 
+    def to_frame(self) -> Any:
+        """:meth:`rows` as a pandas DataFrame (``pip install 'gdlab[notebook]'``)."""
+        return _display.frame("SweepResult.to_frame", self.rows())
+
+    def plot(self, ax: Axes | None = None, kind: str = "lr_sensitivity") -> Figure:
+        """One figure of the sweep's report drawn into ``ax`` (a new Figure when
+        None): ``"lr_sensitivity"``, ``"sharpness"`` (λmax against batch size) or
+        ``"sharpness_accuracy"``."""
+        from gdlab.report import sweep as pages
+
+        draw = {
+            "lr_sensitivity": pages.plot_lr_sensitivity,
+            "sharpness": pages.plot_sharpness,
+            "sharpness_accuracy": pages.plot_sharpness_accuracy,
+        }
+        if kind not in draw:
+            _checks.fail("SweepResult.plot", "kind", f"one of {list(draw)}", kind)
+        fig = draw[kind](self.rows(), ax=ax)
+        if fig is None:
+            needs = "runs at two learning rates or more"
+            if kind != "lr_sensitivity":
+                needs = "a sweep with sharpness=True over two batch sizes or more"
+            _checks.fail("SweepResult.plot", f"kind {kind!r}", needs, self.axes)
+        return fig
+
+    def _repr_html_(self) -> str:
+        by = [a for a in self.axes if a != "seed"]
+        metrics = [m for m in SUMMARIZED if m != "lambda_max" or self.sharpness]
+        rows = [
+            {
+                **{b: r[b] for b in by},
+                "runs": r["runs"],
+                **{f"{m} (± std)": _display.pm(r[m], r[f"{m}_std"]) for m in metrics},
+                "diverged": r["diverged"],
+            }
+            for r in self.summary()
+        ]
+        caption = (
+            f"Sweep on {self.base.data}: {len(self.runs)} runs over "
+            f"{', '.join(self.axes) or 'nothing'} (mean ± std over seeds)"
+        )
+        return _display.table(caption, rows)
+
 
 def summarize(
     rows: Sequence[Mapping[str, Any]], by: Sequence[str]
@@ -706,14 +791,15 @@ SUMMARIZED = (
 
 
 def _run_local(
-    todo: list[str],
+    todo: Mapping[str, Dataset],
     options: Mapping[str, Any],
     workers: int,
     record: Callable[[dict[str, Any]], None],
 ) -> list[BaseException]:
+    """``todo``: key -> its data, as loaded here (spawned workers load their own)."""
     if workers == 1:
-        for key in todo:
-            record(execute(key, options))
+        for key, dataset in todo.items():
+            record(execute(key, options, dataset))
         return []
     errors: list[BaseException] = []
     pool = ProcessPoolExecutor(
@@ -751,11 +837,12 @@ def _ray() -> Any:
 
 
 def _run_ray(
-    todo: list[str],
+    todo: Mapping[str, Dataset],
     options: Mapping[str, Any],
     workers: int,
     record: Callable[[dict[str, Any]], None],
 ) -> list[BaseException]:
+    """``todo``: key -> its data, put once in the object store for every node."""
     ray = _ray()
     started = not ray.is_initialized()
     local = started and not os.environ.get("RAY_ADDRESS")
@@ -766,21 +853,30 @@ def _run_ray(
             ray.init(num_cpus=workers, include_dashboard=False)
         elif started:
             ray.init()  # joins the cluster RAY_ADDRESS names
-        task = ray.remote(num_cpus=1)(_execute_in_ray)
-        pending = [task.remote(key, dict(options)) for key in todo]
+        task = ray.remote(num_cpus=1, max_retries=RAY_RETRIES)(_execute_in_ray)
+        shipped: dict[int, Any] = {}  # id(dataset) -> its ObjectRef
+        tasks: dict[Future[dict[str, Any]], tuple[str, Any]] = {}  # -> key, task
+        for key, dataset in todo.items():
+            if id(dataset) not in shipped:
+                shipped[id(dataset)] = ray.put(dataset)
+            ref = task.remote(key, dict(options), shipped[id(dataset)])
+            tasks[ref.future()] = (key, ref)
         try:
-            while pending:
-                done, pending = ray.wait(pending, num_returns=1)
-                for ref in done:
-                    try:
-                        result = ray.get(ref)
-                    except Exception as error:
-                        errors.append(error)
-                        continue
-                    record(result)
+            # futures, not ray.wait(): 14 ms a call over 10,000 pending tasks
+            for future in as_completed(tasks):
+                try:
+                    result = future.result()
+                except ray.exceptions.RayTaskError as error:  # the run raised
+                    errors.append(error)
+                    continue
+                except ray.exceptions.RayError as error:  # lost on every try
+                    errors.append(_lost(tasks[future][0], error))
+                    continue
+                record(result)
         except BaseException:
-            for ref in pending:
-                ray.cancel(ref, force=True)
+            for future, (_, ref) in tasks.items():
+                if not future.done():
+                    ray.cancel(ref, force=True)
             raise
     finally:
         if started:
@@ -790,6 +886,16 @@ def _run_ray(
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
     return errors
+
+
+def _lost(key: str, error: BaseException) -> SweepError:
+    spec = RunSpec.from_dict(json.loads(key))
+    lost = SweepError(
+        f"run {_describe(spec)} failed on Ray ({type(error).__name__}: {error}); "
+        f"a run whose worker or node dies is tried {1 + RAY_RETRIES} times"
+    )
+    lost.__cause__ = error
+    return lost
 
 
 def _descendants() -> set[int]:
@@ -836,7 +942,8 @@ def run(
         store: the SQLite file (created with its folder if missing); a store
             holding runs of the same sweep is resumed.
         workers: processes (``"local"``) or local Ray CPUs (default:
-            ``os.cpu_count()``); 1 trains in this process.
+            ``os.cpu_count()``); 1 trains in this process. A cluster
+            (``RAY_ADDRESS``) runs one run per CPU it has.
         backend: ``"local"`` or ``"ray"`` (``pip install 'gdlab[cluster]'``).
         sharpness: also measure λmax of the training loss at the final weights.
         sharpness_samples: how many (first) training samples λmax is taken on.
@@ -906,8 +1013,9 @@ def run_specs(
 
     Returns the stored runs in the order of ``specs``, how many were done before,
     and the errors of runs that failed (see :func:`run`; the caller raises them).
-    ``datasets`` are data already loaded by :func:`validate`, checked once more
-    not at all.
+    ``datasets`` are data already loaded by :func:`validate`: the runs are then not
+    checked once more, and train on these very datasets (Ray ships them to the
+    nodes).
     """
     owner = "sweep"
     backend = _checks.choice(owner, "backend", backend, BACKENDS)
@@ -919,8 +1027,10 @@ def run_specs(
     )
     if backend == "ray":
         _ray()
-    if datasets is None:
-        validate(specs, axes)
+    datasets = dict(validate(specs, axes) if datasets is None else datasets)
+    for spec in specs:  # any the caller did not load
+        if source(spec) not in datasets:
+            datasets[source(spec)] = load_data(spec)
     keys = list(dict.fromkeys(spec_key(s) for s in specs))
     path = Path(store)
     with _exclusive_store(path) as db:
@@ -945,11 +1055,15 @@ def run_specs(
         todo = [k for k in keys if k not in finished]
         done_before = len(keys) - len(todo)
         if progress:
+            cluster = os.environ.get("RAY_ADDRESS") if backend == "ray" else None
+            where = (
+                f" on the Ray cluster at {cluster}"
+                if cluster
+                else f" on {min(n_workers, len(todo))} workers"
+            )
             print(
                 f"{len(keys)} runs ({done_before} already done in {path}, "
-                f"{len(todo)} to run"
-                + (f" on {min(n_workers, len(todo))} workers" if todo else "")
-                + ")",
+                f"{len(todo)} to run" + (where if todo else "") + ")",
                 flush=True,
             )
         by_key = {spec_key(s): s for s in specs}
@@ -969,7 +1083,8 @@ def run_specs(
         errors: list[BaseException] = []
         if todo:
             runner = _run_local if backend == "local" else _run_ray
-            errors = runner(todo, options, min(n_workers, len(todo)), record)
+            data = {k: datasets[source(by_key[k])] for k in todo}
+            errors = runner(data, options, min(n_workers, len(todo)), record)
         stored = db.runs(keys)
     return stored, done_before, errors
 

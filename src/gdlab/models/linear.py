@@ -1,4 +1,4 @@
-r"""Linear models: the seeds' one-neuron regression and softmax regression.
+r"""Linear models: the course notes' one-neuron regression and softmax regression.
 
 Both are one :class:`~gdlab.models.layers.Dense` layer with a loss on top (a
 :class:`~gdlab.models.mlp.Model` without hidden layers); parameters are named ``W``
@@ -16,13 +16,13 @@ from gdlab.models.mlp import Model
 
 
 class LinearRegression(Model):
-    r"""Linear regression :math:`\hat y = xW + b`, the seeds' neuron :math:`mx + b`.
+    r"""Linear regression :math:`\hat y = xW + b`, the notes' neuron :math:`mx + b`.
 
     Args:
         n_features: inputs per sample (1 for the worked example; ``X`` may then be
             1-D).
         n_outputs: outputs per sample, default 1 (``predict`` is then ``(n,)``).
-        loss: ``"mse"`` (default), :math:`\frac1N\sum(\hat y-y)^2`, the seeds'
+        loss: ``"mse"`` (default), :math:`\frac1N\sum(\hat y-y)^2`, the course notes'
             ``get_mse``; or ``"sse"``, :math:`\frac12\sum(\hat y-y)^2`.
         l2: ridge penalty λ >= 0, adding :math:`\tfrac\lambda2\lVert W\rVert^2`.
         dtype, seed, init: as for :class:`~gdlab.models.MLP`; ``init`` defaults to
@@ -32,7 +32,7 @@ class LinearRegression(Model):
     :math:`\partial b = \frac2N\sum r`.
 
     The worked example: points ``(1, 3), (2, 5)`` from :math:`m=-1, b=5`. With two
-    points the mean is ½·sum, so the default MSE is MISSION's
+    points the mean is ½·sum, so the default MSE is the worked example's
     :math:`\tfrac12[(m+b-3)^2+(2m+b-5)^2] = 2.5` with
     :math:`\partial/\partial m = 5m+3b-13 = -3`, :math:`\partial/\partial b =
     3m+2b-8 = -1`, and one SGD step with λ = 0.1 gives ``m = -0.7, b = 5.1``

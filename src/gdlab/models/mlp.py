@@ -20,6 +20,7 @@ term :math:`\tfrac\lambda2\sum_l\lVert W_l\rVert^2` (weights only, not biases).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,10 +55,16 @@ def init_weight(
     * ``"he"``: :math:`\mathcal N(0, 2/\text{fan\_in})` (He et al., 2015, for ReLU);
     * ``"glorot"``: :math:`\mathcal U(\pm\sqrt{6/(\text{fan\_in}+\text{fan\_out})})`
       (Glorot & Bengio, 2010, for tanh and sigmoid);
-    * ``"zeros"``.
+    * ``"zeros"``;
+    * ``"normal:σ"``: :math:`\sigma\,\mathcal N(0, 1)`, e.g. ``"normal:0.01"``, the
+      ``weight_init_std * np.random.randn`` of "Deep Learning from Scratch".
     """
-    if init == "he":
-        w: NDArray[np.float64] = rng.standard_normal((fan_in, fan_out))
+    w: NDArray[np.float64]
+    if init.startswith("normal:"):
+        w = rng.standard_normal((fan_in, fan_out))
+        w *= float(init.partition(":")[2])
+    elif init == "he":
+        w = rng.standard_normal((fan_in, fan_out))
         w *= np.sqrt(2.0 / fan_in)
     elif init == "glorot":
         limit = np.sqrt(6.0 / (fan_in + fan_out))
@@ -65,6 +72,21 @@ def init_weight(
     else:
         w = np.zeros((fan_in, fan_out))
     return w
+
+
+def check_init(owner: str, init: object) -> str:
+    """``init`` if it names a weight initialization: one of :data:`INITS` or
+    ``"normal:σ"`` with σ > 0 (canonical form ``"normal:0.01"``)."""
+    if isinstance(init, str) and init.startswith("normal:"):
+        text = init.partition(":")[2]
+        try:
+            std = float(text)
+        except ValueError:
+            std = math.nan
+        if not (math.isfinite(std) and std > 0):
+            _checks.fail(owner, "init", "normal:σ with a number σ > 0", init)
+        return f"normal:{std:g}"
+    return _checks.choice(owner, "init", init, (*INITS, "normal:σ"))
 
 
 class Model:
@@ -102,7 +124,7 @@ class Model:
         self.dtype: np.dtype[np.floating] = _float_dtype(owner, dtype)
         if init is None:
             init = "he" if activation == "relu" else "glorot"
-        init = _checks.choice(owner, "init", init, INITS)
+        init = check_init(owner, init)
         if isinstance(seed, np.random.Generator):
             rng = seed
         else:
@@ -352,8 +374,9 @@ class MLP(Model):
         dtype: float32 or float64 (default), kept end to end.
         seed: int or ``numpy.random.Generator`` for the initial weights (no global
             RNG); the same seed gives the same weights in either dtype.
-        init: ``"he"`` (default for relu), ``"glorot"`` (default for tanh/sigmoid) or
-            ``"zeros"``; biases start at 0.
+        init: ``"he"`` (default for relu), ``"glorot"`` (default for tanh/sigmoid),
+            ``"zeros"`` or ``"normal:σ"`` (σ·N(0, 1), as "Deep Learning from
+            Scratch"'s ``TwoLayerNet`` with σ = 0.01); biases start at 0.
 
     Parameters are named ``W1, b1, W2, b2, ...``; ``Wl`` is ``(sizes[l-1], sizes[l])``
     and a batch ``X`` is ``(n, sizes[0])`` (rows are samples, as in torch's

@@ -24,7 +24,13 @@ from gdlab.optim.adagrad import Adagrad
 from gdlab.optim.adam import Adam, AdamW
 from gdlab.optim.adamax import Adamax
 from gdlab.optim.adamp import AdamP
-from gdlab.optim.base import STATE_KINDS, LearningRate, Optimizer, ParamsLike, Schedule
+from gdlab.optim.base import (
+    STATE_KINDS,
+    LearningRate,
+    LrSchedule,
+    Optimizer,
+    ParamsLike,
+)
 from gdlab.optim.nadam import NAdam
 from gdlab.optim.radam import RAdam
 from gdlab.optim.rmsprop import RMSprop
@@ -248,13 +254,13 @@ __all__ = [
     "Adamax",
     "Axis",
     "LearningRate",
+    "LrSchedule",
     "NAdam",
     "Optimizer",
     "ParamsLike",
     "Preset",
     "RAdam",
     "RMSprop",
-    "Schedule",
     "create",
     "get",
     "load_plugin",

@@ -26,7 +26,7 @@ def adadelta_rule(
     for i in prange(p.size):
         g_i = (-g[i] if maximize else g[i]) + weight_decay * p[i]
         square_avg[i] = rho * square_avg[i] + (1.0 - rho) * g_i * g_i
-        delta = math.sqrt(acc_delta[i] + eps) / math.sqrt(square_avg[i] + eps) * g_i
+        delta = math.sqrt((acc_delta[i] + eps) / (square_avg[i] + eps)) * g_i
         acc_delta[i] = rho * acc_delta[i] + (1.0 - rho) * delta * delta
         p[i] -= lr * delta
 

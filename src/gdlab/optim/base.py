@@ -26,13 +26,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from gdlab import _checks
+from gdlab.optim import kernel
 from gdlab.optim.space import Axis
 from gdlab.params import Array, Params
 
-Schedule = Callable[[int], float]
+LrSchedule = Callable[[int], float]
 """A learning-rate schedule: a pure function of the step count (0 at the first step)."""
 
-LearningRate = float | Schedule
+LearningRate = float | LrSchedule
 ParamsLike = Mapping[str, Array]
 Group = dict[str, Any]
 
@@ -263,19 +264,21 @@ class Optimizer:
                 for seg in segments:
                     self._allocate_state(group, seg)
         self.step_count += 1
-        for group, lr, segments in zip(
-            self.param_groups, lrs, self._segments, strict=True
-        ):
-            for seg in segments:
-                self.update(
-                    group,
-                    self.step_count,
-                    lr,
-                    seg.param,
-                    self._flat_grad(seg, grads, arrays),
-                    seg.state,
-                )
-                seg.state.fresh.clear()
+        size = sum(seg.param.size for segments in self._segments for seg in segments)
+        with kernel.threads(size):
+            for group, lr, segments in zip(
+                self.param_groups, lrs, self._segments, strict=True
+            ):
+                for seg in segments:
+                    self.update(
+                        group,
+                        self.step_count,
+                        lr,
+                        seg.param,
+                        self._flat_grad(seg, grads, arrays),
+                        seg.state,
+                    )
+                    seg.state.fresh.clear()
 
     # --- state ----------------------------------------------------------------------
 

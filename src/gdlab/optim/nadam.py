@@ -37,8 +37,7 @@ def nadam_rule(
         m[i] = beta1 * m[i] + (1.0 - beta1) * g_i
         v[i] = beta2 * v[i] + (1.0 - beta2) * g_i * g_i
         denom = math.sqrt(v[i] / bias_correction2) + eps
-        p[i] -= grad_coef * g_i / denom
-        p[i] -= momentum_coef * m[i] / denom
+        p[i] -= (grad_coef * g_i + momentum_coef * m[i]) / denom
 
 
 _nadam = elementwise(nadam_rule)

@@ -54,20 +54,26 @@ class SGD(Optimizer):
         maximize: ascend the objective instead (gradient *ascent*).
 
     Convention: matches ``torch.optim.SGD`` to 1e-10 in float64 (lr multiplies the
-    buffer, the first buffer is the gradient itself). The three textbook forms of
-    momentum map onto it as follows:
+    buffer, the first buffer is the gradient itself). The three written forms of
+    momentum (all with a velocity starting at 0) map onto it exactly:
 
-    * ``v ← αv − ηg; w ← w + v`` (Polyak's heavy ball) is ``momentum=α`` with
-      ``v = −η b``: identical while η is constant; when η changes, torch's form
-      rescales the whole past velocity by the new η, the heavy ball keeps it.
-    * ``a ← βa + g; w ← w − ηa`` is exactly ``momentum=β, dampening=0``.
-    * The EMA form ``v ← βv + (1−β)g; w ← w − αv`` is ``momentum=β, dampening=β``
-      except at the first step: torch starts the buffer at ``g``, the EMA at
-      ``(1−β)g`` (bias towards 0), so the first steps differ by a factor 1/(1−β).
+    * ``v ← αv − ηg; w ← w + v`` (Polyak's heavy ball, Saito's form) is
+      ``SGD(momentum=α, dampening=0, lr=η)`` with ``v = −η·b``, while η is constant
+      (when η changes, torch's form rescales the whole past velocity by the new η,
+      the heavy ball keeps it).
+    * ``a ← βa + g; w ← w − ηa`` (torch's form) is ``SGD(momentum=β, dampening=0,
+      lr=η)`` with ``a = b``.
+    * Ng's EMA form ``v ← βv + (1−β)g; w ← w − αv`` is ``SGD(momentum=β,
+      dampening=0, lr=α(1−β))`` with ``v = (1−β)·b``. (``dampening=β, lr=α`` is
+      only close: its buffer starts at ``g``, not ``(1−β)g``, so its first step is
+      1/(1−β) times as large and the paths differ for many steps.)
 
-    Nesterov's look-ahead gradient ``v ← μv − η∇f(w + μv); w ← w + v`` is written,
-    after the change of variable to the look-ahead point (Sutskever et al., 2013),
-    as ``w ← w − η(g + μb)``: the form here and in torch.
+    Nesterov's look-ahead form ``v ← μv − η∇f(w + μv); w ← w + v`` is
+    ``SGD(momentum=μ, nesterov=True, lr=η)``, exactly, on the look-ahead point
+    ``w' = w + μv`` (Sutskever et al., 2013): ``w' ← w' − η(g + μb)`` with
+    ``g = ∇f(w')`` and ``v = −η·b``. ``gdlab examples momentum-forms`` and
+    ``gdlab examples nag`` run each written form beside this class and show the
+    trajectories agree to rounding.
 
     References:
         Polyak, *Some methods of speeding up the convergence of iteration

@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gdlab import outputs
-from gdlab.report.plots import label_colors, save_figure
+from gdlab.report.plots import finish, label_colors, new_axes
 
 
 def plot_profiles(
@@ -24,8 +24,7 @@ def plot_profiles(
 ) -> Figure:
     """rho_s(tau) per optimizer on a log tau axis: higher and further left is
     faster on more workloads."""
-    if ax is None:
-        ax = Figure(figsize=(8.0, 4.8), layout="constrained").add_subplot()
+    ax = new_axes(ax, (8.0, 4.8))
     taus = results["profiles"]["taus"]
     rho = results["profiles"]["rho"]
     colors = label_colors(list(rho))
@@ -47,11 +46,7 @@ def plot_profiles(
     ax.set_title("Performance profiles (legend: normalized area)")
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize="small", loc="lower right")
-    fig = ax.get_figure()
-    assert isinstance(fig, Figure)
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return finish(ax, path)
 
 
 def benchmark_report(results: Mapping[str, Any], folder: str | Path) -> Path:

@@ -70,18 +70,20 @@ def draw_comparison(results: Mapping[str, Any], folder: Path) -> Figures:
         if r["best_test_acc"] is not None and not math.isnan(r["best_test_acc"])
     }
     if summary:
-        plots.plot_summary(summary, folder / "summary.png")
+        plots.plot_summary(summary, path=folder / "summary.png")
         figures.append(("summary.png", CAPTIONS["summary.png"], False))
     curves = {name: _mean_curve(h) for name, h in runs.items()}
-    plots.plot_loss_curves({k: v for k, v in curves.items() if v}, folder / "loss.png")
+    plots.plot_loss_curves(
+        {k: v for k, v in curves.items() if v}, path=folder / "loss.png"
+    )
     figures.append(("loss.png", CAPTIONS["loss.png"], True))
     accuracy = {name: a for name, h in runs.items() if (a := _accuracy(h)) is not None}
     if accuracy:
-        plots.plot_accuracy(accuracy, folder / "accuracy.png")
+        plots.plot_accuracy(accuracy, path=folder / "accuracy.png")
         figures.append(("accuracy.png", CAPTIONS["accuracy.png"], True))
     lrs = {name: h[0]["steps"]["lr"] for name, h in runs.items() if h[0]["steps"]["lr"]}
     if lrs:
-        plots.plot_lrs(lrs, folder / "lr.png")
+        plots.plot_lrs(lrs, path=folder / "lr.png")
         figures.insert(1, ("lr.png", CAPTIONS["lr.png"], False))
     return figures
 

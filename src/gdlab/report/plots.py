@@ -1,12 +1,19 @@
 """PNG plots with matplotlib: schedules, loss and accuracy curves, summaries.
 
-Figures are drawn with matplotlib's object API on the Agg canvas (``Figure`` +
-``savefig``), never through ``pyplot``: nothing is shown, no global backend is
-switched under a user's notebook, and no figure is left open.
+Every ``plot_*`` function of :mod:`gdlab.report` follows matplotlib's convention:
+it draws into ``ax`` (a new Figure when None), returns the Figure, and writes a PNG
+only when ``path`` is given, so a notebook shows it inline, a user can place it in
+a subplot of their own and restyle it before saving. A figure of several panels
+takes the place of the ``ax`` it is given (a SubFigure in the same grid cell).
+Figures are made with the object API (``Figure``), never through ``pyplot``: no
+global backend is switched under a user's notebook, and no figure is left open.
 """
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import math
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
@@ -16,7 +23,8 @@ from typing import Any
 import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from gdlab import _checks, outputs
 
@@ -63,6 +71,83 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     return outputs.write_atomic(out, lambda f: fig.savefig(f, format="png", dpi=120))
 
 
+def figure_html(fig: Figure, alt: str) -> str:
+    """``fig`` as an inline ``<img>`` (a base64 PNG): the figure a result's
+    ``_repr_html_`` shows."""
+    buffer = io.BytesIO()
+    FigureCanvasAgg(fig)
+    fig.savefig(buffer, format="png", dpi=80)
+    data = base64.b64encode(buffer.getvalue()).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def new_axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
+    """``ax``, or the Axes of a new Figure of ``size`` inches laid out by
+    matplotlib (constrained layout)."""
+    if ax is None:
+        return Figure(figsize=size, layout="constrained").add_subplot()
+    return ax
+
+
+def new_panels(
+    owner: str, ax: Axes | None, size: tuple[float, float]
+) -> Figure | SubFigure:
+    """Where a figure of several panels draws: a new Figure of ``size`` inches, or
+    a SubFigure in the grid cell of ``ax``, which it replaces."""
+    if ax is None:
+        return Figure(figsize=size, layout="constrained")
+    spec = ax.get_subplotspec()
+    parent = ax.get_figure()
+    if spec is None or parent is None:
+        _checks.fail(owner, "ax", "an Axes made by add_subplot or subplots", ax)
+    ax.remove()
+    return parent.add_subfigure(spec)
+
+
+def root_figure(where: Axes | Figure | SubFigure) -> Figure:
+    """The top-level Figure that ``where`` is drawn in."""
+    fig = where if isinstance(where, Figure | SubFigure) else where.get_figure()
+    while isinstance(fig, SubFigure):
+        fig = fig.get_figure()
+    assert isinstance(fig, Figure)
+    return fig
+
+
+def finish(where: Axes | Figure | SubFigure, path: str | Path | None) -> Figure:
+    """The Figure drawn in, written as the PNG ``path`` when one is given."""
+    fig = root_figure(where)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def legend(
+    ax: Axes,
+    loc: Any = "outside right upper",
+    labels: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> None:
+    """The figure's legend outside the axes (``loc`` as for ``Figure.legend``)
+    when ``ax`` has a laid-out figure to itself; otherwise the axes' own legend,
+    so a panel of a user's figure keeps its legend to itself. ``labels`` replace
+    the artists' labels (wrapped text, say)."""
+    handles, own = ax.get_legend_handles_labels()
+    shown = list(own if labels is None else labels)
+    fig = ax.get_figure()
+    panels = (
+        [] if fig is None else [a for a in fig.axes if a.get_label() != "<colorbar>"]
+    )
+    engine = None if fig is None else root_figure(fig).get_layout_engine()
+    if (
+        fig is not None
+        and panels == [ax]
+        and isinstance(engine, ConstrainedLayoutEngine)
+    ):
+        fig.legend(handles, shown, loc=loc, fontsize="small", **kwargs)
+    else:
+        ax.legend(handles, shown, fontsize="small", **kwargs)
+
+
 def _draw(ax: Axes, values: list[float], label: str | None = None) -> None:
     ax.plot(range(len(values)), values, label=label, linewidth=1.6)
     ax.set_xlim(0, max(1, len(values) - 1))
@@ -73,42 +158,43 @@ def _draw(ax: Axes, values: list[float], label: str | None = None) -> None:
 def plot_schedules(
     schedules: Sequence[Curve] | Mapping[str, Curve] | Curve,
     steps: int,
-    path: str | Path,
+    path: str | Path | None = None,
     *,
+    ax: Axes | None = None,
     title: str = "Learning-rate schedules",
-) -> Path:
-    """Draw schedules over steps ``0 .. steps-1`` on one labelled figure; write a PNG.
+) -> Figure:
+    """Draw schedules over steps ``0 .. steps-1`` on one labelled axes.
 
     ``schedules`` is a mapping label -> schedule, a sequence of schedules (each
     labelled by its ``repr``), or one schedule. A plain list of numbers stands for
-    an lr recorded at each step. Returns the path written.
+    an lr recorded at each step.
     """
     owner = "plot_schedules"
     n = _checks.integer(owner, "steps", steps, low=1)
     curves = _labelled(owner, schedules)
     data = {label: _values(owner, label, c, n) for label, c in curves.items()}
-    fig = Figure(figsize=(8.0, 4.8), layout="constrained")
-    ax = fig.add_subplot()
+    ax = new_axes(ax, (8.0, 4.8))
     for label, values in data.items():
         _draw(ax, values, label)
     ax.set_xlabel("step")
     ax.set_ylabel("learning rate")
     ax.set_title(title)
-    handles, labels = ax.get_legend_handles_labels()
+    labels = ax.get_legend_handles_labels()[1]
     wrapped = [textwrap.fill(label, 100, subsequent_indent="    ") for label in labels]
-    fig.legend(handles, wrapped, loc="outside lower center", fontsize="small")
-    return save_figure(fig, path)
+    legend(ax, "outside lower center", wrapped)
+    return finish(ax, path)
 
 
 def plot_schedule_grid(
     schedules: Mapping[str, Curve],
     steps: int,
-    path: str | Path,
+    path: str | Path | None = None,
     *,
+    ax: Axes | None = None,
     ncols: int = 4,
     title: str = "Learning-rate schedules",
-) -> Path:
-    """Draw each schedule in its own small panel, titled by its label; write a PNG."""
+) -> Figure:
+    """Draw each schedule in its own small panel, titled by its label."""
     owner = "plot_schedule_grid"
     n = _checks.integer(owner, "steps", steps, low=1)
     cols = _checks.integer(owner, "ncols", ncols, low=1)
@@ -118,7 +204,7 @@ def plot_schedule_grid(
     data = {label: _values(owner, label, c, n) for label, c in curves.items()}
     cols = min(cols, len(data))
     rows = math.ceil(len(data) / cols)
-    fig = Figure(figsize=(3.2 * cols, 2.4 * rows + 0.4), layout="constrained")
+    fig = new_panels(owner, ax, (3.2 * cols, 2.4 * rows + 0.4))
     axes = fig.subplots(rows, cols, squeeze=False, sharex=True)
     for k, (label, values) in enumerate(data.items()):
         ax = axes[k // cols][k % cols]
@@ -133,7 +219,7 @@ def plot_schedule_grid(
     for k in range(len(data), rows * cols):
         axes[k // cols][k % cols].set_visible(False)
     fig.suptitle(f"{title} ({n} steps)")
-    return save_figure(fig, path)
+    return finish(fig, path)
 
 
 # --- training curves ------------------------------------------------------------------
@@ -158,15 +244,18 @@ def label_colors(labels: Sequence[str]) -> dict[str, Any]:
 
 
 def plot_loss_curves(
-    losses: Series, path: str | Path, *, title: str = "Training loss per iteration"
-) -> Path:
+    losses: Series,
+    path: str | Path | None = None,
+    *,
+    ax: Axes | None = None,
+    title: str = "Training loss per iteration",
+) -> Figure:
     """The loss of every step (faint) and its bias-corrected EMA (bold), per label,
     on a log scale; the EMA spans about 1/(1-β) steps, β chosen from the length."""
     owner = "plot_loss_curves"
     if not losses:
         _checks.fail(owner, "losses", "at least one curve", losses)
-    fig = Figure(figsize=(11.0, 4.8), layout="constrained")
-    ax = fig.add_subplot()
+    ax = new_axes(ax, (11.0, 4.8))
     colors = label_colors(list(losses))
     longest = max(len(v) for v in losses.values())
     beta = min(0.98, max(0.0, 1.0 - 20.0 / max(longest, 1)))
@@ -181,23 +270,23 @@ def plot_loss_curves(
     ax.set_ylabel("loss (log scale)")
     ax.set_title(f"{title} — EMA β = {beta:.2f}")
     ax.grid(True, which="both", alpha=0.25)
-    fig.legend(loc="outside right upper", fontsize="small")
-    return save_figure(fig, path)
+    legend(ax)
+    return finish(ax, path)
 
 
 def plot_accuracy(
     epochs: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]],
-    path: str | Path,
+    path: str | Path | None = None,
     *,
+    ax: Axes | None = None,
     title: str = "Accuracy per epoch",
-) -> Path:
+) -> Figure:
     """Train (solid) and test (dashed) accuracy per epoch; ``epochs`` maps a label
     to ``(epoch numbers, train accuracies, test accuracies)``."""
     owner = "plot_accuracy"
     if not epochs:
         _checks.fail(owner, "epochs", "at least one curve", epochs)
-    fig = Figure(figsize=(11.0, 4.8), layout="constrained")
-    ax = fig.add_subplot()
+    ax = new_axes(ax, (11.0, 4.8))
     colors = label_colors(list(epochs))
     for label, (x, train, test) in epochs.items():
         ax.plot(x, train, color=colors[label], linewidth=1.6, label=label)
@@ -208,19 +297,22 @@ def plot_accuracy(
     ax.set_ylabel("accuracy")
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    fig.legend(loc="outside right upper", fontsize="small")
-    return save_figure(fig, path)
+    legend(ax)
+    return finish(ax, path)
 
 
 def plot_lrs(
-    lrs: Series, path: str | Path, *, title: str = "Learning rate at each step"
-) -> Path:
+    lrs: Series,
+    path: str | Path | None = None,
+    *,
+    ax: Axes | None = None,
+    title: str = "Learning rate at each step",
+) -> Figure:
     """The learning rate each run used at every step, on a log scale."""
     owner = "plot_lrs"
     if not lrs:
         _checks.fail(owner, "lrs", "at least one curve", lrs)
-    fig = Figure(figsize=(8.0, 5.0), layout="constrained")
-    ax = fig.add_subplot()
+    ax = new_axes(ax, (8.0, 5.0))
     colors = label_colors(list(lrs))
     for label, values in lrs.items():
         ax.plot(
@@ -235,24 +327,24 @@ def plot_lrs(
     ax.set_ylabel("learning rate (log scale)")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.25)
-    fig.legend(loc="outside right upper", fontsize="small")
-    return save_figure(fig, path)
+    legend(ax)
+    return finish(ax, path)
 
 
 def plot_summary(
     values: Mapping[str, tuple[float, float]],
-    path: str | Path,
+    path: str | Path | None = None,
     *,
+    ax: Axes | None = None,
     xlabel: str = "best test accuracy",
     title: str = "Best test accuracy (mean ± std over seeds)",
-) -> Path:
+) -> Figure:
     """Horizontal bars of ``label -> (mean, std)``, best on top, value printed."""
     owner = "plot_summary"
     if not values:
         _checks.fail(owner, "values", "at least one bar", values)
     ordered = sorted(values.items(), key=lambda kv: kv[1][0])
-    fig = Figure(figsize=(8.0, 0.42 * len(ordered) + 1.4), layout="constrained")
-    ax = fig.add_subplot()
+    ax = new_axes(ax, (8.0, 0.42 * len(ordered) + 1.4))
     colors = label_colors(list(values))
     labels = [k for k, _ in ordered]
     means = [v[0] for _, v in ordered]
@@ -269,7 +361,7 @@ def plot_summary(
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(True, axis="x", alpha=0.3)
-    return save_figure(fig, path)
+    return finish(ax, path)
 
 
 __all__ = [

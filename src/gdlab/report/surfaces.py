@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 from PIL import Image
 
 from gdlab import _checks, outputs, surfaces
-from gdlab.report.plots import label_colors, save_figure
+from gdlab.report.plots import finish, label_colors, legend, new_axes, new_panels
 
 F64 = NDArray[np.float64]
 Paths = Mapping[str, ArrayLike]
@@ -173,15 +173,16 @@ def _title(f: surfaces.Surface, title: str | None, paths: Mapping[str, F64]) -> 
 def plot_trajectories(
     f: surfaces.Surface | str,
     paths: Paths,
-    path: str | Path,
+    path: str | Path | None = None,
     *,
+    ax: Axes | None = None,
     title: str | None = None,
     three_d: bool = False,
-) -> Path:
+) -> Figure:
     """Contour plot of ``f`` with one labelled trajectory per entry of ``paths``
     (label -> ``(T, 2)`` points), the start (○) and the minima (★) marked and each
-    run's last point as ×; ``three_d`` adds the 3-D surface with the paths on it.
-    Non-finite points (a diverged run) are left out. Writes a PNG, returns its path.
+    run's last point as ×; ``three_d`` adds the 3-D surface with the paths on it
+    (two panels). Non-finite points (a diverged run) are left out.
     """
     owner = "plot_trajectories"
     surface = surfaces.get(f)
@@ -189,21 +190,23 @@ def plot_trajectories(
     xs, ys = _view(surface, data)
     starts = [p[0] for p in data.values()]
     if three_d:
-        fig = Figure(figsize=(15.0, 6.4), layout="constrained")
+        fig = new_panels(owner, ax, (15.0, 6.4))
         ax3 = fig.add_subplot(1, 2, 1, projection="3d", computed_zorder=False)
         _surface3d(ax3, surface, xs, ys, data)
         ax = fig.add_subplot(1, 2, 2)
     else:
-        fig = Figure(figsize=(9.0, 6.4), layout="constrained")
-        ax = fig.add_subplot()
+        ax = new_axes(ax, (9.0, 6.4))
     _contour(ax, surface, xs, ys)
     _draw_paths(ax, data, xs, ys)
     _landmarks(ax, surface, starts)
-    fig.legend(
-        *ax.get_legend_handles_labels(), loc="outside right upper", fontsize="small"
-    )
-    fig.suptitle(_title(surface, title, data))
-    return save_figure(fig, path)
+    if three_d:
+        handles, labels = ax.get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside right upper", fontsize="small")
+        fig.suptitle(_title(surface, title, data))
+    else:
+        legend(ax)
+        ax.set_title(_title(surface, title, data))
+    return finish(ax, path)
 
 
 def _surface3d(
@@ -350,19 +353,21 @@ def _edges(centers: F64, log: bool) -> F64:
 
 
 def plot_loss_grid(
-    grid: surfaces.LossGrid, path: str | Path, *, title: str | None = None
-) -> Path:
+    grid: surfaces.LossGrid,
+    path: str | Path | None = None,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
     """Heat map of the final loss above the minimum over (lr, hyperparameter), lr on
-    a log axis; diverged cells are grey with a ×, the best cell has a ★. Writes a
-    PNG and returns its path."""
+    a log axis; diverged cells are grey with a ×, the best cell has a ★."""
     lrs, values = grid.lrs, grid.values
     log_x = bool(np.all(lrs > 0))
     gap = grid.final_loss - grid.min_value
     bad = grid.diverged
     floor = 1e-16 * max(1.0, abs(grid.start_loss - grid.min_value))
     shown = np.ma.masked_array(np.maximum(np.where(bad, 1.0, gap), floor), mask=bad)
-    fig = Figure(figsize=(8.5, 6.2), layout="constrained")
-    ax = fig.add_subplot()
+    ax = new_axes(ax, (8.5, 6.2))
     ax.set_facecolor("0.75")
     mesh = ax.pcolormesh(
         _edges(lrs, log_x),
@@ -376,6 +381,8 @@ def plot_loss_grid(
     )
     if log_x:
         ax.set_xscale("log")
+    fig = ax.get_figure()
+    assert fig is not None
     cbar = fig.colorbar(mesh, ax=ax)
     cbar.set_label("final loss − minimum")
     rows, cols = np.nonzero(bad)
@@ -403,7 +410,7 @@ def plot_loss_grid(
         )
     ax.set_xlabel("learning rate")
     ax.set_ylabel(grid.name)
-    fig.legend(loc="outside lower center", ncols=2, fontsize="small")
+    legend(ax, "outside lower center", ncols=2)
     extra = ", ".join(f"{k}={v}" for k, v in grid.hyper.items())
     what = grid.optimizer + (f" ({extra})" if extra else "")
     start = f"({grid.start[0]:g}, {grid.start[1]:g})"
@@ -411,7 +418,7 @@ def plot_loss_grid(
         title
         or f"{grid.surface}: {what}, final loss after {grid.steps} steps from {start}"
     )
-    return save_figure(fig, path)
+    return finish(ax, path)
 
 
 __all__ = ["animate_trajectories", "plot_loss_grid", "plot_trajectories"]

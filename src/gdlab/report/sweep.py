@@ -23,7 +23,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from gdlab import outputs
 from gdlab.report.html import render
-from gdlab.report.plots import label_colors, save_figure
+from gdlab.report.plots import finish, label_colors, legend, new_axes, new_panels
 
 Row = Mapping[str, Any]
 METRIC_NAMES = (
@@ -45,8 +45,8 @@ MARKERS = ("o", "s", "^", "D", "v", "P")
 
 CAPTIONS = {
     "lr_sensitivity.png": "Learning-rate sensitivity: final train loss (left, log "
-    "scale) and final validation accuracy (right) against the learning rate, mean ± std "
-    "over seeds (band). × at the top: runs that diverged at that learning rate "
+    "scale) and final validation accuracy (right) against the learning rate, mean "
+    "± std over seeds (band). × at the top: runs that diverged at that learning rate "
     "(left out of the mean).",
     "sharpness.png": "Sharpness against batch size: λmax of the training loss's "
     "Hessian at the final weights, mean ± std over seeds, log-log. Keskar et al. "
@@ -187,17 +187,23 @@ def _draw_metric(
     return diverged
 
 
-def plot_lr_sensitivity(rows: Sequence[Row], path: str | Path) -> Path | None:
-    """Final train loss and test accuracy against the learning rate (log x), one
-    line per optimizer (and per value of any other grid field but the seed), mean ±
-    std band over seeds, × where runs diverged. None if fewer than two lrs."""
+def plot_lr_sensitivity(
+    rows: Sequence[Row],
+    path: str | Path | None = None,
+    *,
+    ax: Axes | None = None,
+) -> Figure | None:
+    """Final train loss and validation accuracy against the learning rate (log x),
+    one line per optimizer (and per value of any other grid field but the seed),
+    mean ± std band over seeds, × where runs diverged; two panels for a classifier.
+    None (nothing drawn) if fewer than two lrs."""
     others = ["optimizer", *_varying(rows, exclude=("lr", "seed", "optimizer"))]
     lines = _lines(rows, "lr", others)
     if len({x for points in lines.values() for x in points}) < 2:
         return None
     styles = _styles(lines, rows, others)
     classifier = any(r.get("final_val_acc") is not None for r in rows)
-    fig = Figure(figsize=(12.0 if classifier else 7.0, 4.8), layout="constrained")
+    fig = new_panels("plot_lr_sensitivity", ax, (12.0 if classifier else 7.0, 4.8))
     panels = fig.subplots(1, 2 if classifier else 1, squeeze=False)[0]
     diverged = _draw_metric(panels[0], lines, styles, "final_train_loss")
     panels[0].set_yscale("log")
@@ -218,10 +224,15 @@ def plot_lr_sensitivity(rows: Sequence[Row], path: str | Path) -> Path | None:
     fig.suptitle("Learning-rate sensitivity (mean ± std over seeds)")
     handles, labels = panels[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right upper", fontsize="small")
-    return save_figure(fig, path)
+    return finish(fig, path)
 
 
-def plot_sharpness(rows: Sequence[Row], path: str | Path) -> Path | None:
+def plot_sharpness(
+    rows: Sequence[Row],
+    path: str | Path | None = None,
+    *,
+    ax: Axes | None = None,
+) -> Figure | None:
     """λmax against batch size, log-log, one line per optimizer (and per value of
     any other grid field but the seed), mean ± std over seeds; None when no λmax
     was measured or there are fewer than two batch sizes."""
@@ -234,8 +245,7 @@ def plot_sharpness(rows: Sequence[Row], path: str | Path) -> Path | None:
     if len({x for points in lines.values() for x in points}) < 2:
         return None
     styles = _styles(lines, measured, others)
-    fig = Figure(figsize=(8.5, 5.0), layout="constrained")
-    ax = fig.add_subplot()
+    ax = new_axes(ax, (8.5, 5.0))
     for label, points in lines.items():
         color, style, marker = styles[label]
         xs = sorted(points)
@@ -258,11 +268,16 @@ def plot_sharpness(rows: Sequence[Row], path: str | Path) -> Path | None:
     ax.set_ylabel("λmax of the training-loss Hessian (log scale)")
     ax.set_title("Sharpness at the final weights vs batch size")
     ax.grid(True, which="both", alpha=0.25)
-    fig.legend(loc="outside right upper", fontsize="small")
-    return save_figure(fig, path)
+    legend(ax)
+    return finish(ax, path)
 
 
-def plot_sharpness_accuracy(rows: Sequence[Row], path: str | Path) -> Path | None:
+def plot_sharpness_accuracy(
+    rows: Sequence[Row],
+    path: str | Path | None = None,
+    *,
+    ax: Axes | None = None,
+) -> Figure | None:
     """Final test accuracy against λmax (log x), a point per run, colored by batch
     size; None without at least two measured runs with an accuracy."""
     points = [
@@ -276,8 +291,7 @@ def plot_sharpness_accuracy(rows: Sequence[Row], path: str | Path) -> Path | Non
         return None
     sizes = sorted({_text(r["batch_size"]) for r in points}, key=_size_order)
     colors = label_colors(sizes)
-    fig = Figure(figsize=(8.5, 5.0), layout="constrained")
-    ax = fig.add_subplot()
+    ax = new_axes(ax, (8.5, 5.0))
     optimizers = list(dict.fromkeys(str(r["optimizer"]) for r in points))
     for size in sizes:
         for k, optimizer in enumerate(optimizers):
@@ -302,8 +316,8 @@ def plot_sharpness_accuracy(rows: Sequence[Row], path: str | Path) -> Path | Non
     ax.set_ylabel("final test accuracy")
     ax.set_title("Generalization against sharpness")
     ax.grid(True, which="both", alpha=0.25)
-    fig.legend(loc="outside right upper", fontsize="small")
-    return save_figure(fig, path)
+    legend(ax)
+    return finish(ax, path)
 
 
 def _size_order(text: str) -> tuple[int, float]:
@@ -396,7 +410,7 @@ def sweep_report(
     ):
         if name != "lr_sensitivity.png" and not sharpness:
             continue
-        if draw(rows, out / name) is not None:
+        if draw(rows, path=out / name) is not None:
             figures.append(name)
     blocks = []
     for name in figures:

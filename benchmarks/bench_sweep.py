@@ -1,0 +1,120 @@
+"""What a sweep costs beyond its training: dispatch and store, per run.
+
+Runs ``gdlab.lab.sweep.run`` (its public API, into a fresh SQLite store each time)
+
+* on 200 tiny runs (digits, MLP 64-16-10, 3 optimizer steps each): the overhead per
+  run is the time not spent in ``fit`` — ``(wall x workers - sum of the runs'
+  training seconds) / runs`` — locally with 1 worker (in this process) and with 2
+  worker processes, and on a local Ray instance with ``--ray`` (goal: <= 50 ms per
+  run locally);
+* on 8 real runs (digits, MLP 64-64-10, 300 epochs, about 1 s each): the speed-up
+  of 2 workers over 1.
+
+Each figure is the median (range) over ``--repeats`` sweeps::
+
+    python benchmarks/bench_sweep.py [--repeats 3] [--ray]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from common import machine, summary
+
+from gdlab.experiment import RunSpec
+from gdlab.lab import sweep
+
+TINY = RunSpec(
+    data="digits",
+    model="mlp:64-16-10",
+    optimizer="sgd",
+    lr=0.1,
+    batch_size=32,
+    epochs=None,
+    iterations=3,
+)
+REAL = RunSpec(
+    data="digits",
+    model="mlp:64-64-10",
+    optimizer="sgd",
+    lr=0.1,
+    batch_size=32,
+    epochs=300,
+)
+
+
+def one_sweep(
+    base: RunSpec, runs: int, workers: int, backend: str
+) -> tuple[float, float]:
+    """Wall seconds of one sweep of ``runs`` seeds, and its runs' training seconds."""
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        result = sweep.run(
+            base,
+            {"seed": list(range(runs))},
+            Path(folder) / "sweep.db",
+            workers=workers,
+            backend=backend,
+            progress=False,
+            report=False,
+        )
+        wall = time.perf_counter() - start
+        rows = result.rows()
+    assert len(rows) == runs
+    return wall, sum(float(r["seconds"]) for r in rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ray", action="store_true", help="also on a local Ray")
+    args = parser.parse_args()
+    print(f"bench_sweep: {machine()}")
+    print(
+        f"\n1. {args.runs} tiny runs ({TINY.iterations} steps of {TINY.model} on "
+        f"{TINY.data}), median (range) over {args.repeats} sweeps"
+    )
+    print(f"{'':22}{'wall s':>22}{'training ms/run':>22}{'overhead ms/run':>22}")
+    setups = [("local, 1 worker", "local", 1), ("local, 2 workers", "local", 2)]
+    if args.ray:
+        setups.append(("ray, 2 workers", "ray", 2))
+    overheads: dict[str, list[float]] = {}
+    for label, backend, workers in setups:
+        walls, trains, overhead = [], [], []
+        for _ in range(args.repeats):
+            wall, trained = one_sweep(TINY, args.runs, workers, backend)
+            walls.append(wall)
+            trains.append(trained / args.runs)
+            overhead.append((wall * workers - trained) / args.runs)
+        overheads[label] = overhead
+        print(
+            f"{label:22}{summary(walls, 2):>22}{summary(trains, 2, 1e3):>22}"
+            f"{summary(overhead, 1, 1e3):>22}"
+        )
+    local = [o for k, o in overheads.items() if k.startswith("local")]
+    worst = max(statistics.median(o) for o in local) * 1e3
+    print(f"goal: <= 50 ms per run locally; measured at most {worst:.1f} ms")
+
+    runs = 8
+    print(
+        f"\n2. {runs} real runs ({REAL.epochs} epochs of {REAL.model} on "
+        f"{REAL.data}), local"
+    )
+    one, two = [], []
+    for _ in range(args.repeats):
+        one.append(one_sweep(REAL, runs, 1, "local")[0])
+        two.append(one_sweep(REAL, runs, 2, "local")[0])
+    speedup = [a / b for a, b in zip(one, two, strict=True)]
+    print(
+        f"wall s: 1 worker {summary(one)}, 2 workers {summary(two)}; "
+        f"speed-up {summary(speedup)}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,681 @@
+r"""The course notes' worked examples, worked out by gdlab, slips included.
+
+Each example computes its numbers with the library itself (the surfaces, the real
+optimizers through :func:`~gdlab.lab.explain.explain`), prints the derivation with
+every intermediate quantity and, where the course notes wrote other numbers, puts
+them beside the right ones with the reason in one line::
+
+    print(examples.get("regression").format())
+
+``examples.names()`` lists them. The data behind the notes' figures that gdlab
+draws (batch / mini-batch / stochastic paths, EMA curves, learning-rate decay) are
+here too: :func:`batch_modes`, :func:`ema_curves`, :func:`lr_decay`; the pictures
+are in :mod:`gdlab.report`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from gdlab import _checks, data, optim, schedules, surfaces
+from gdlab.lab.explain import explain
+
+F64 = NDArray[np.float64]
+Numbers = tuple[float, ...]
+
+THETA = (0.8, 1.2, 0.5)
+"""The course notes' three parameters (their RMSProp example), reused throughout."""
+GRAD = (0.1, -0.3, 0.2)
+"""Their gradient."""
+
+
+@dataclass(frozen=True)
+class Slip:
+    """A quantity where the course notes' numbers differ from the right ones."""
+
+    quantity: str
+    correct: Numbers
+    notes: Numbers
+    reason: str
+
+
+@dataclass(frozen=True)
+class Example:
+    """One worked example: the derivation, its numbers and the notes' slips.
+
+    Attributes:
+        name: the name ``gdlab examples NAME`` takes.
+        title: one line: what it shows.
+        lines: the derivation, every intermediate quantity written out.
+        values: the right numbers by name (what the tests check).
+        slips: where the notes differ, with the reason.
+        remarks: conventions worth knowing (defaults that differ, ...).
+        command: a gdlab command that shows the same numbers step by step.
+        figure: the gdlab command that draws the notes' figure of it.
+    """
+
+    name: str
+    title: str
+    lines: tuple[str, ...]
+    values: dict[str, Numbers]
+    slips: tuple[Slip, ...] = ()
+    remarks: tuple[str, ...] = ()
+    command: str = ""
+    figure: str = ""
+
+    def format(self) -> str:
+        out = [f"{self.name}: {self.title}", "", *self.lines]
+        if self.slips:
+            out += ["", "where the course notes differ:"]
+            for s in self.slips:
+                out.append(
+                    f"  {s.quantity}: correct {_show(s.correct)}, "
+                    f"notes {_show(s.notes)}"
+                )
+                out.append(f"    why: {s.reason}")
+        if self.remarks:
+            out += ["", *(f"note: {r}" for r in self.remarks)]
+        if self.command or self.figure:
+            out.append("")
+        if self.command:
+            out.append(f"step by step: {self.command}")
+        if self.figure:
+            out.append(f"the figure: {self.figure}")
+        return "\n".join(out)
+
+
+def _num(x: float) -> str:
+    return f"{x:.6g}" if abs(x) >= 1e-12 else "0"
+
+
+def _show(values: ArrayLike) -> str:
+    items = [_num(float(v)) for v in np.ravel(values)]
+    return items[0] if len(items) == 1 else "(" + ", ".join(items) + ")"
+
+
+def _t(a: ArrayLike) -> Numbers:
+    return tuple(float(v) for v in np.ravel(a))
+
+
+# --- the worked examples ------------------------------------------------------------
+
+
+def regression() -> Example:
+    """One gradient step on ŷ = m·x + b through (1, 3), (2, 5) from (−1, 5)."""
+    f = surfaces.get("regression")
+    x, y = np.array([1.0, 2.0]), np.array([3.0, 5.0])
+    start, lr = np.array([-1.0, 5.0]), 0.1
+    m, b = start
+    r = m * x + b - y
+    mse = float(f.value(start))
+    grad = f.grad(start)
+    worked = explain("sgd", start, f, lr=lr)
+    new = worked.params
+    times_x_twice = (float(np.sum(x * x * r)), float(np.sum(x * r)))
+    lam = np.linalg.eigvalsh(f.hessian(start))
+    limit = 2.0 / lam[-1]
+    finals = {
+        rate: float(f.value(surfaces.trajectory(f, "sgd", start, lr=rate)[-1]))
+        for rate in (0.5, 0.1, 0.005)
+    }
+    lines = (
+        "data (x, y): (1, 3), (2, 5); model ŷ = m·x + b; start (m, b) = (−1, 5); "
+        "learning rate λ = 0.1",
+        f"residuals r = ŷ − y = {_show(r)}",
+        "MSE = (1/n)·Σ r², n = 2 (the notes' get_mse divides by n; for two points "
+        "that is ½·Σ):",
+        f"  MSE(m, b) = ½[(m + b − 3)² + (2m + b − 5)²] = {_num(mse)}",
+        f"  ∂MSE/∂m = (2/n)·Σ r·x = 5m + 3b − 13 = {_num(grad[0])}",
+        f"  ∂MSE/∂b = (2/n)·Σ r   = 3m + 2b − 8  = {_num(grad[1])}",
+        "  (the ½-mean convention (1/2n)·Σ r² halves both partials: "
+        f"{_show(grad / 2)})",
+        f"step: m ← m − λ·∂MSE/∂m = −1 − 0.1·({_num(grad[0])}) = {_num(new[0])}",
+        f"      b ← b − λ·∂MSE/∂b = 5 − 0.1·({_num(grad[1])}) = {_num(new[1])}",
+        f"      MSE {_num(mse)} -> {_num(worked.final_loss or 0.0)}",
+        f"Hessian [[5, 3], [3, 2]]: eigenvalues {_show(lam)}; plain GD diverges "
+        f"for λ > 2/λmax = {_num(limit)}",
+        "MSE after 100 steps: "
+        + ", ".join(f"λ = {k:g}: {_num(v)}" for k, v in finals.items())
+        + " (0.5 overshoots and diverges, 0.005 crawls)",
+    )
+    return Example(
+        "regression",
+        "one gradient step on the notes' line fit, its partials written out",
+        lines,
+        values={
+            "MSE": (mse,),
+            "gradient (∂m, ∂b)": _t(grad),
+            "(m, b) after one step": _t(new),
+            "MSE after one step": (float(worked.final_loss or 0.0),),
+            "Σ x²·r, Σ x·r": times_x_twice,
+            "largest stable lr": (limit,),
+        },
+        slips=(
+            Slip(
+                "∂MSE/∂m",
+                (float(grad[0]),),
+                (-7.0,),
+                "the notes' 9m + 5b − 23 is Σ x²·r (x applied twice); "
+                "(2/n)·Σ x·r is 5m + 3b − 13",
+            ),
+            Slip(
+                "∂MSE/∂b",
+                (float(grad[1]),),
+                (-3.0,),
+                "the notes' 5m + 3b − 13 is ∂MSE/∂m again (Σ x·r for Σ r); "
+                "∂MSE/∂b = 3m + 2b − 8",
+            ),
+            Slip(
+                "(m, b) after one step",
+                _t(new),
+                (-1.7, 5.3),
+                "their own −7 gives m = −1 − 0.1·(−7) = −0.3: −1.7 adds the step "
+                "(a sign slip); 5.3 follows from their ∂b = −3",
+            ),
+        ),
+        command="gdlab explain sgd --problem regression --start -1,5 --lr 0.1",
+        figure="gdlab surface regression --optimizers sgd --lrs 0.5,0.1,0.005 "
+        "--start -1,5 --steps 30 --3d -o regression.png",
+    )
+
+
+def rmsprop() -> Example:
+    """The notes' three-parameter RMSProp step, from their premise v = g²."""
+    theta, g = np.array(THETA), np.array(GRAD)
+    alpha, lr = 0.9, 0.01
+    previous = g * g
+    worked = explain(
+        "rmsprop", theta, g, lr=lr, alpha=alpha, state={"v": previous}
+    ).steps[0]
+    cols = worked.columns
+    own_rates = np.array([0.01, 0.09, 0.02]) / np.sqrt([0.009, 0.081, 0.038])
+    lines = (
+        f"θ = {_show(theta)}, g = {_show(g)}, α = {alpha:g}; the notes' premise: "
+        f"the previous average v = g² = {_show(previous)}",
+        "the notes give no learning rate: η = 0.01 (torch's default), "
+        "ε = 1e-8 outside the root (the notes put it inside; no visible change)",
+        f"g² = {_show(cols['g²'])}",
+        f"v = α·v + (1−α)·g² = 0.9·g² + 0.1·g² = {_show(cols['v'])}",
+        f"√v + ε = {_show(cols['√v+ε'])}   (= |g|, since v = g²)",
+        f"step = η·g/(√v + ε) = {_show(cols['step'])}   (= η·sign(g))",
+        f"θ new = θ − step = {_show(worked.new)}",
+    )
+    return Example(
+        "rmsprop",
+        "the notes' RMSProp example, premise and all",
+        lines,
+        values={
+            "v": _t(cols["v"]),
+            "step": _t(cols["step"]),
+            "θ new": _t(worked.new),
+            "the notes' g²/√v": _t(own_rates),
+        },
+        slips=(
+            Slip(
+                "v",
+                _t(cols["v"]),
+                (0.009, 0.081, 0.038),
+                "0.9·0.01 + 0.1·0.01 = 0.01: 0.009 and 0.081 are α·v alone; "
+                "0.038 uses g² = 0.02 for 0.2² = 0.04",
+            ),
+            Slip(
+                "θ new",
+                _t(worked.new),
+                (0.79, 1.11, 0.48),
+                "the notes take g²/√v as a learning rate (by their v "
+                f"{_show(np.round(own_rates, 3))}; they write 0.1, 0.3, 0.2) times "
+                "|g|; the step is η·g/(√v+ε), so θ[1] (g < 0) goes up",
+            ),
+        ),
+        command="gdlab explain rmsprop --param 0.8,1.2,0.5 --grad 0.1,-0.3,0.2 "
+        "--lr 0.01 --alpha 0.9 --state v=0.01,0.09,0.04",
+    )
+
+
+def adam_first_step() -> Example:
+    """Adam's first step is η·sign(g) whatever β2: the bias correction."""
+    theta, g, lr = np.array(THETA), np.array(GRAD), 0.001
+    lines = [
+        f"θ = {_show(theta)}, g = {_show(g)}, η = {lr:g}, β1 = 0.9, "
+        "m and v start at 0, t = 1",
+    ]
+    values: dict[str, Numbers] = {}
+    for beta2 in (0.999, 0.99):
+        step = explain("adam", theta, g, lr=lr, betas=(0.9, beta2)).steps[0]
+        c = step.columns
+        raw = float(0.1 / math.sqrt(1.0 - beta2))
+        lines += [
+            "",
+            f"β2 = {beta2:g}:",
+            f"  m = (1−β1)·g = {_show(c['m'])},  v = (1−β2)·g² = {_show(c['v'])}",
+            f"  m̂ = m/(1−β1) = {_show(c['m̂'])} (= g),  v̂ = v/(1−β2) = "
+            f"{_show(c['v̂'])} (= g²)",
+            f"  step = η·m̂/(√v̂+ε) = {_show(c['step'])}  (= η·sign(g))",
+            f"  without the corrections the step would be η·m/√v = "
+            f"η·(1−β1)/√(1−β2)·sign(g) = {_num(raw)}·η·sign(g)",
+        ]
+        values[f"step, β2 = {beta2:g}"] = _t(c["step"])
+        values[f"m/√v without correction, β2 = {beta2:g}"] = (raw,)
+    return Example(
+        "adam-first-step",
+        "Adam's bias correction makes the first step η·sign(g)",
+        tuple(lines),
+        values,
+        remarks=(
+            "the course notes recommend β1 = 0.9, β2 = 0.99; torch and gdlab "
+            "default to β2 = 0.999 (Kingma & Ba). The first step is the same; "
+            "β2 = 0.99 averages g² over ~100 steps instead of ~1000.",
+        ),
+        command="gdlab explain adam --param 0.8,1.2,0.5 --grad 0.1,-0.3,0.2 "
+        "--lr 0.001 --betas 0.9,0.99",
+    )
+
+
+def ema(values: ArrayLike, beta: float) -> tuple[F64, F64]:
+    r"""The exponentially weighted average of ``values`` and its bias correction:
+    :math:`v_t = \beta v_{t-1} + (1-\beta)\theta_t` (``v_0 = 0``) and
+    :math:`v_t / (1 - \beta^t)`."""
+    b = _checks.number("ema", "beta", beta, low=0.0, high=1.0, high_open=True)
+    series = np.asarray(values, dtype=np.float64)
+    raw = np.empty_like(series)
+    v = 0.0
+    for t, x in enumerate(series):
+        v = b * v + (1.0 - b) * float(x)
+        raw[t] = v
+    return raw, raw / (1.0 - b ** np.arange(1, series.size + 1))
+
+
+def ema_example() -> Example:
+    """β = 0.9 on a short series: raw, corrected, and the window 1/(1−β)."""
+    series = np.array([40.0, 49.0, 45.0, 44.0, 46.0, 50.0, 52.0, 48.0])
+    beta = 0.9
+    raw, corrected = ema(series, beta)
+    lines = [
+        f"v_t = β·v_(t−1) + (1−β)·θ_t with v_0 = 0, β = {beta:g}; "
+        "bias-corrected v_t/(1 − β^t)",
+        f"{'t':>3} {'θ_t':>8} {'v_t':>10} {'1−β^t':>8} {'v_t/(1−β^t)':>12}",
+    ]
+    for t in range(series.size):
+        lines.append(
+            f"{t + 1:>3} {series[t]:>8g} {raw[t]:>10.6g} "
+            f"{1 - beta ** (t + 1):>8.4g} {corrected[t]:>12.6g}"
+        )
+    window = 1.0 / (1.0 - beta)
+    lines += [
+        f"the raw average starts near 0 (v_1 = (1−β)·θ_1 = {_num(raw[0])}); "
+        f"the corrected one starts at θ_1 = {_num(corrected[0])}",
+        f"θ_(t−k) weighs (1−β)·β^k in v_t: it averages about 1/(1−β) = "
+        f"{_num(window)} values (β^(1/(1−β)) = {_num(beta**window)} ≈ 1/e)",
+    ]
+    return Example(
+        "ema",
+        "an exponentially weighted average, raw and bias-corrected",
+        tuple(lines),
+        {"v": _t(raw), "v corrected": _t(corrected), "window": (window,)},
+        figure="gdlab figure ema -o ema.png",
+    )
+
+
+def _momentum_paths(
+    f: surfaces.Surface, start: F64, steps: int, lr: float, beta: float
+) -> dict[str, F64]:
+    """The three written forms of momentum, each in its own three lines."""
+
+    def run(update: Callable[[F64, F64], tuple[F64, F64]]) -> F64:
+        theta, v = start.copy(), np.zeros(2)
+        path = [theta.copy()]
+        for _ in range(steps):
+            theta, v = update(theta, v)
+            path.append(theta.copy())
+        return np.array(path)
+
+    def saito(theta: F64, v: F64) -> tuple[F64, F64]:
+        v = beta * v - lr * f.grad(theta)
+        return theta + v, v
+
+    def torch_form(theta: F64, a: F64) -> tuple[F64, F64]:
+        a = beta * a + f.grad(theta)
+        return theta - lr * a, a
+
+    alpha = lr / (1.0 - beta)
+
+    def ng(theta: F64, v: F64) -> tuple[F64, F64]:
+        v = beta * v + (1.0 - beta) * f.grad(theta)
+        return theta - alpha * v, v
+
+    return {
+        "v ← αv − η∇; θ ← θ + v": run(saito),
+        "a ← βa + ∇; θ ← θ − ηa": run(torch_form),
+        "v ← βv + (1−β)∇; θ ← θ − αv": run(ng),
+    }
+
+
+def momentum_forms() -> Example:
+    """Saito's, torch's and Ng's momentum: one trajectory, three spellings."""
+    f = surfaces.get("regression")
+    start, steps, lr, beta = np.array([-1.0, 5.0]), 30, 0.1, 0.9
+    alpha = lr / (1.0 - beta)
+    paths = _momentum_paths(f, start, steps, lr, beta)
+    sgd = surfaces.trajectory(f, "sgd", start, lr=lr, steps=steps, momentum=beta)
+    damped = surfaces.trajectory(
+        f, "sgd", start, lr=alpha, steps=steps, momentum=beta, dampening=beta
+    )
+    ng = paths["v ← βv + (1−β)∇; θ ← θ − αv"]
+    gaps = {label: float(np.max(np.abs(p - sgd))) for label, p in paths.items()}
+    off = np.max(np.abs(damped - ng), axis=1)
+    mappings = (
+        f"SGD(momentum=α, dampening=0, lr=η), v = −η·b  (α = {beta:g}, η = {lr:g})",
+        f"SGD(momentum=β, dampening=0, lr=η), a = b  (β = {beta:g}, η = {lr:g})",
+        f"SGD(momentum=β, dampening=0, lr=α(1−β)), v = (1−β)·b  (α = {alpha:g})",
+    )
+    lines = [
+        f"the regression example from (−1, 5), {steps} steps; each form written "
+        "out by hand, and gdlab's SGD (torch's b ← μb + g; θ ← θ − lr·b):",
+    ]
+    for (label, p), mapping in zip(paths.items(), mappings, strict=True):
+        lines += [
+            f"  {label:<28} = {mapping}",
+            f"  {'':<28}   step 1 {_show(p[1])}, step {steps} {_show(p[-1])}; "
+            f"max |form − SGD| = {gaps[label]:.1e}",
+        ]
+    lines += [
+        f"SGD(momentum=β, dampening=β, lr=α) is only close to the EMA form: its "
+        f"buffer starts at g, not (1−β)·g, so its first step is 1/(1−β) = "
+        f"{_num(1 / (1 - beta))}× as large; the paths differ by up to "
+        f"{_num(float(off.max()))} (step {int(off.argmax())})",
+    ]
+    return Example(
+        "momentum-forms",
+        "the three written forms of momentum are one SGD, mapped exactly",
+        tuple(lines),
+        {
+            "max |form − SGD|": tuple(gaps.values()),
+            "max |dampening=β − EMA form|": (float(off.max()),),
+            "final point": _t(sgd[-1]),
+        },
+        remarks=(
+            "the notes' 'Deep Learning Basic 05' writes W ← W − η·g_(t+1) after "
+            "a ← βa + g: the update must use a, or the momentum is never applied",
+        ),
+        command="gdlab explain momentum --problem regression --start -1,5 --lr 0.1 "
+        "--steps 3",
+        figure="gdlab surface quadratic --optimizers sgd,momentum,adagrad,adam "
+        "--lrs 0.95,0.1,1.5,0.3 --start -7,2 --steps 30 -o quadratic.png  "
+        "(after Saito, Deep Learning from Scratch, ch. 6)",
+    )
+
+
+def nag() -> Example:
+    """Nesterov's look-ahead form and torch's form: the same points, shifted."""
+    f = surfaces.get("regression")
+    start, steps, lr, mu = np.array([-1.0, 5.0]), 30, 0.1, 0.9
+    theta, v = start.copy(), np.zeros(2)
+    ahead = [theta.copy()]
+    for _ in range(steps):  # Sutskever et al.: the gradient at the look-ahead point
+        v = mu * v - lr * f.grad(theta + mu * v)
+        theta = theta + v
+        ahead.append(theta + mu * v)
+    looked = np.array(ahead)
+    sgd = surfaces.trajectory(
+        f, "sgd", start, lr=lr, steps=steps, momentum=mu, nesterov=True
+    )
+    heavy = surfaces.trajectory(f, "sgd", start, lr=lr, steps=steps, momentum=mu)
+    gap = float(np.max(np.abs(looked - sgd)))
+    final = (float(f.value(sgd[-1])), float(f.value(heavy[-1])))
+    lines = (
+        "look-ahead form: v ← μv − η∇f(θ + μv); θ ← θ + v",
+        "torch / gdlab:   b ← μb + g; θ' ← θ' − η(g + μb), g = ∇f(θ')",
+        "θ' is the look-ahead point θ + μv (Sutskever et al., 2013): the two "
+        "forms give the same points, shifted by μv",
+        f"on the regression example from (−1, 5), η = {lr:g}, μ = {mu:g}, "
+        f"{steps} steps: max |θ + μv − θ'| = {gap:.1e}",
+        f"MSE after {steps} steps: Nesterov {_num(final[0])}, "
+        f"heavy-ball momentum {_num(final[1])}",
+    )
+    return Example(
+        "nag",
+        "Nesterov's look-ahead gradient is SGD(nesterov=True), exactly",
+        lines,
+        {"max |look-ahead − SGD|": (gap,), "MSE, Nesterov vs momentum": final},
+        command="gdlab explain nesterov --problem regression --start -1,5 --lr 0.1 "
+        "--steps 3",
+    )
+
+
+def adagrad() -> Example:
+    """A constant gradient: Adagrad's step shrinks as η/√t."""
+    theta, g, lr, steps = np.array(THETA), np.array(GRAD), 0.01, 5
+    worked = explain("adagrad", theta, g, steps, lr=lr)
+    lines = [
+        f"θ = {_show(theta)}, the same g = {_show(g)} at every step, η = {lr:g}",
+        "sum = sum + g² = t·g²;  step = η·g/(√sum + ε) = η/√t · sign(g)",
+    ]
+    sizes = []
+    for s in worked.steps:
+        sizes.append(float(abs(s.columns["step"][0])))
+        lines.append(
+            f"  t = {s.t}: sum = {_show(s.columns['sum'])}, step = "
+            f"{_show(s.columns['step'])}  (η/√t = {_num(lr / math.sqrt(s.t))})"
+        )
+    lines.append(
+        "every parameter moves by η/√t whatever its gradient; after 10,000 steps "
+        "by η/100: the sum only grows, so learning stalls (Adadelta and RMSProp "
+        "replace it by an average)"
+    )
+    return Example(
+        "adagrad",
+        "Adagrad's step shrinks as η/√t",
+        tuple(lines),
+        {"|step| at t = 1..5": tuple(sizes)},
+        command="gdlab explain adagrad --param 0.8,1.2,0.5 --grad 0.1,-0.3,0.2 "
+        "--lr 0.01 --steps 5",
+    )
+
+
+def adadelta() -> Example:
+    """Adadelta: the step is √(u+ε)/√(v+ε)·g, its size set by past steps."""
+    theta, g, steps, rho, eps = np.array(THETA), np.array(GRAD), 5, 0.9, 1e-6
+    worked = explain("adadelta", theta, g, steps, lr=1.0, rho=rho, eps=eps)
+    lines = [
+        f"θ = {_show(theta)}, the same g = {_show(g)} at every step, "
+        f"ρ = {rho:g}, ε = {eps:g}",
+        "v = ρ·v + (1−ρ)·g²;  Δ = √(u+ε)/√(v+ε)·g;  u = ρ·u + (1−ρ)·Δ²;  θ ← θ − Δ",
+    ]
+    deltas = []
+    for s in worked.steps:
+        deltas.append(float(s.columns["Δ"][0]))
+        lines.append(
+            f"  t = {s.t}: v = {_show(s.columns['v'])}, Δ = {_show(s.columns['Δ'])}, "
+            f"u = {_show(s.columns['u'])}"
+        )
+    first = math.sqrt(eps) / math.sqrt((1 - rho) * GRAD[0] ** 2 + eps) * GRAD[0]
+    lines.append(
+        f"the first step is √ε/√((1−ρ)g² + ε)·g = {_num(first)} for g = 0.1: "
+        "ε, not a learning rate, sets the scale, and the steps grow as u fills"
+    )
+    return Example(
+        "adadelta",
+        "Adadelta: no learning rate, the step scaled by the past steps",
+        tuple(lines),
+        {"Δ[0] at t = 1..5": tuple(deltas), "first Δ[0], by hand": (first,)},
+        remarks=(
+            "the notes say Adadelta has no learning rate; torch keeps lr "
+            "(default 1.0) as a factor on Δ, and so does gdlab: lr = 1 is "
+            "Zeiler's rule",
+        ),
+        command="gdlab explain adadelta --param 0.8,1.2,0.5 --grad 0.1,-0.3,0.2 "
+        "--lr 1 --rho 0.9 --eps 1e-6 --steps 5",
+    )
+
+
+EXAMPLES: dict[str, Callable[[], Example]] = {
+    "regression": regression,
+    "rmsprop": rmsprop,
+    "adam-first-step": adam_first_step,
+    "ema": ema_example,
+    "momentum-forms": momentum_forms,
+    "nag": nag,
+    "adagrad": adagrad,
+    "adadelta": adadelta,
+}
+"""The worked examples by name, in the order of the course."""
+
+
+def names() -> list[str]:
+    """The names of the worked examples, e.g. ``["regression", "rmsprop", ...]``."""
+    return list(EXAMPLES)
+
+
+def summaries() -> dict[str, str]:
+    """Each example's name and its one-line summary (its docstring's first line)."""
+    return {n: (fn.__doc__ or "").strip().splitlines()[0] for n, fn in EXAMPLES.items()}
+
+
+def get(name: str) -> Example:
+    """Work out the example ``name`` (see :func:`names`)."""
+    key = _checks.choice("examples", "name", name, tuple(EXAMPLES))
+    return EXAMPLES[key]()
+
+
+# --- the data of the notes' figures -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchModes:
+    """Batch, mini-batch and stochastic GD on one noisy line fit.
+
+    Attributes:
+        surface: the MSE over (m, b) of the whole data set.
+        x, y: the data.
+        paths: label -> the (m, b) after each iteration, ``(iterations + 1, 2)``.
+        costs: label -> the whole data set's MSE at each of those points.
+        batch_sizes: label -> samples per iteration.
+        lr: the learning rate of every run.
+    """
+
+    surface: surfaces.Surface
+    x: F64
+    y: F64
+    paths: dict[str, F64]
+    costs: dict[str, F64]
+    batch_sizes: dict[str, int] = field(default_factory=dict)
+    lr: float = 0.1
+
+
+def noisy_line(
+    n: int = 100, *, slope: float = 2.0, intercept: float = 1.0, noise: float = 0.5,
+    seed: int = 0,
+) -> tuple[F64, F64]:  # fmt: skip
+    """``n`` points ``y = slope·x + intercept + N(0, noise²)``, x uniform in [0, 2]:
+    the worked example's line (through (1, 3) and (2, 5)) with noise."""
+    count = _checks.integer("noisy_line", "n", n, low=1)
+    rng = np.random.default_rng(_checks.integer("noisy_line", "seed", seed, low=0))
+    x = rng.uniform(0.0, 2.0, count)
+    return x, slope * x + intercept + noise * rng.standard_normal(count)
+
+
+def batch_modes(
+    n: int = 100,
+    batch_sizes: Sequence[int] = (100, 10, 1),
+    *,
+    iterations: int = 100,
+    lr: float = 0.1,
+    start: tuple[float, float] = (-1.0, 5.0),
+    seed: int = 0,
+) -> BatchModes:
+    """SGD from ``start`` on :func:`noisy_line` data with each batch size, for the
+    same number of ``iterations``: each step's gradient is that of the sampled
+    batch's MSE (a permutation per epoch), so the noise of small batches is real.
+    """
+    owner = "batch_modes"
+    steps = _checks.integer(owner, "iterations", iterations, low=1)
+    x, y = noisy_line(n, seed=seed)
+    whole = surfaces.line_fit(x, y, start=start)
+    paths: dict[str, F64] = {}
+    sizes: dict[str, int] = {}
+    for size in batch_sizes:
+        b = _checks.integer(owner, "batch_sizes[i]", size, low=1)
+        label = (
+            f"batch GD ({x.size} per step)"
+            if b >= x.size
+            else ("stochastic GD (1 per step)" if b == 1 else f"mini-batch GD ({b})")
+        )
+        theta = np.array(start, dtype=np.float64)
+        opt = optim.SGD({"θ": theta}, lr=lr)
+        loader = data.batches(x, y, b, seed=seed)
+        path = [theta.copy()]
+        while len(path) <= steps:
+            for xb, yb in loader:
+                opt.step({"θ": surfaces.line_fit(xb, yb).grad(theta)})
+                path.append(theta.copy())
+                if len(path) > steps:
+                    break
+        paths[label], sizes[label] = np.array(path), b
+    costs = {label: whole.value(p) for label, p in paths.items()}
+    return BatchModes(whole, x, y, paths, costs, sizes, lr)
+
+
+def noisy_series(n: int = 100, *, seed: int = 0) -> F64:
+    """A year-like noisy series (a slow wave around 20 plus N(0, 2²) noise)."""
+    count = _checks.integer("noisy_series", "n", n, low=1)
+    rng = np.random.default_rng(_checks.integer("noisy_series", "seed", seed, low=0))
+    t = np.arange(count)
+    return 20.0 + 5.0 * np.sin(2 * np.pi * t / count) + 2.0 * rng.standard_normal(count)
+
+
+def ema_curves(
+    series: ArrayLike, betas: Sequence[float] = (0.5, 0.9, 0.98)
+) -> dict[float, tuple[F64, F64]]:
+    """β -> (raw, bias-corrected) averages of ``series`` (see :func:`ema`)."""
+    return {float(b): ema(series, b) for b in betas}
+
+
+def lr_decay(
+    lr: float = 0.1, rate: float = 0.05, epochs: int = 100, warmup: int = 10
+) -> dict[str, schedules.Schedule]:
+    """The notes' decay schedules as functions of the epoch, built by the run
+    builder :func:`gdlab.schedules.for_run` (what ``--schedule-unit epoch`` uses).
+    """
+    e = _checks.integer("lr_decay", "epochs", epochs, low=2)
+    w = _checks.integer("lr_decay", "warmup", warmup, low=1)
+    step = max(1, e // 5)
+    return {
+        f"lr₀·e^(−k·epoch), k = {rate:g}": schedules.for_run(
+            "exponential", lr, e, rate=rate
+        ),
+        f"lr₀/(1 + k·epoch), k = {rate:g}": schedules.for_run(
+            "inverse_time", lr, e, decay_rate=rate, decay_steps=1.0
+        ),
+        f"step: ×0.5 every {step} epochs": schedules.for_run(
+            "step", lr, e, step_size=step, gamma=0.5
+        ),
+        "polynomial: lr₀·(1 − epoch/max)²": schedules.for_run(
+            "polynomial", lr, e, power=2.0
+        ),
+        "cosine annealing": schedules.for_run("cosine", lr, e),
+        f"warm-up {w} epochs, then cosine": schedules.linear_warmup(
+            schedules.for_run("cosine", lr, e - w), w
+        ),
+    }
+
+
+__all__ = [
+    "EXAMPLES",
+    "BatchModes",
+    "Example",
+    "Slip",
+    "batch_modes",
+    "ema",
+    "ema_curves",
+    "get",
+    "lr_decay",
+    "names",
+    "noisy_line",
+    "noisy_series",
+    "summaries",
+]

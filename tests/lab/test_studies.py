@@ -1,0 +1,222 @@
+"""The studies: the numbers they report, the files they write, resuming."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from gdlab import data, models, outputs
+from gdlab.lab import studies
+from gdlab.lab.sharpness import training_loss
+from gdlab.report import studies as pages
+
+TINY: dict[str, Any] = {"samples": 100, "seeds": 1, "until": "steps:20"}
+
+
+def dense_hessian(model: models.Model, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Every column of the Hessian by central differences of the analytic gradient,
+    one unit vector at a time (no Lanczos, no library product)."""
+    theta = model.params.buffers[model.dtype]
+    start, h = theta.copy(), 1e-5
+    columns = []
+    for i in range(theta.size):
+        grads = []
+        for sign in (1.0, -1.0):
+            theta[...] = start
+            theta[i] += sign * h
+            grads.append(model.loss_and_grad(X, Y)[1].buffers[model.dtype].copy())
+        columns.append((grads[0] - grads[1]) / (2 * h))
+    theta[...] = start
+    H = np.column_stack(columns)
+    return 0.5 * (H + H.T)
+
+
+def test_lanczos_equals_a_dense_eigendecomposition() -> None:
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((20, 3)), rng.standard_normal((20, 2))
+    model = models.MLP([3, 4, 2], activation="tanh", loss="mse", seed=1)
+    expected = np.linalg.eigvalsh(dense_hessian(model, X, Y))[-1]
+    lam, v = studies.top_eigenpair(training_loss(model, X, Y), model.params)
+    assert lam == pytest.approx(expected, rel=1e-6)
+    again, _ = studies.top_eigenpair(training_loss(model, X, Y), model.params, v)
+    assert again == pytest.approx(expected, rel=1e-6)  # warm start: the same value
+
+
+def test_edge_of_stability_measures_the_dense_lambda_max_and_writes_results(
+    tmp_path: Path,
+) -> None:
+    lines: list[str] = []
+    kwargs: dict[str, Any] = {
+        "samples": 30,
+        "hidden": (4,),
+        "lrs": (0.5, 2.0),
+        "momentum": 0.5,
+        "steps": 6,
+        "every": 4,
+        "out": tmp_path,
+    }
+    result = studies.edge_of_stability(**kwargs, echo=lines.append)
+    ds = data.load("digits", dtype=np.float64, val_fraction=None)
+    X = ds.X_train[:30] - ds.X_train[:30].mean(axis=0)
+    Y = np.eye(10)[ds.y_train[:30]]
+    model = models.MLP([64, 4, 10], activation="tanh", loss="mse", seed=0)
+    start = np.linalg.eigvalsh(dense_hessian(model, X, Y))[-1]
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert [r["lr"] for r in saved["runs"]] == [0.5, 2.0]
+    for run, mine in zip(saved["runs"], result.runs, strict=True):
+        assert run["momentum"] == 0.5
+        assert run["threshold"] == pytest.approx(2 * 1.5 / run["lr"])
+        assert run["steps"] == [0, 4, 6]
+        assert len(run["lambda_max"]) == 3 and len(run["loss"]) == 7
+        assert run["lambda_max"][0] == pytest.approx(start, rel=1e-6)
+        assert run["loss"] == pytest.approx(mine.loss)
+    assert saved["findings"][0].startswith("0 of 2 runs rose to within 20%")
+    assert (tmp_path / "report.html").stat().st_size > 10_000
+    assert (tmp_path / "edge_of_stability.png").read_bytes()[:4] == b"\x89PNG"
+    assert outputs.owner(tmp_path) == "study edge-of-stability"
+    fig = Figure(layout="constrained")
+    assert pages.plot_edge_of_stability(saved, ax=fig.subplots()) is fig
+    assert len(fig.subfigs[0].axes) == 2
+    assert not any("already done" in line for line in lines)
+    lines.clear()
+    again = studies.edge_of_stability(**kwargs, echo=lines.append)
+    assert len(lines) == 2 and all("already done" in line for line in lines)
+    assert again.to_dict() == result.to_dict()
+
+
+def test_edge_run_verdicts() -> None:
+    def run(lams: list[float]) -> studies.EdgeRun:
+        steps = list(range(0, 10 * len(lams), 10))
+        return studies.EdgeRun(1.0, 0.0, 2.0, steps, lams, [1.0], False, 0.0)
+
+    at_edge = run([1.0, 1.5, 1.7, 2.1, 1.9, 2.0])
+    assert at_edge.reached_step == 20 and at_edge.near_fraction() == 1.0
+    assert at_edge.median_ratio() == pytest.approx(0.975)
+    left = run([1.0, 1.7, 1.0, 1.0])
+    assert left.near_fraction() == pytest.approx(1 / 3)
+    assert run([0.5, 0.6]).reached_step is None
+    assert "never came within 20%" in run([0.5, 0.6]).verdict()
+
+
+def test_epsilon_sharpness_is_zero_at_zero_and_grows_with_epsilon() -> None:
+    ds = data.load("digits")
+    model = models.MLP([64, 16, 10], seed=0)
+    X, y = ds.X_train[:200], ds.y_train[:200]
+    before = model.params.buffers[model.dtype].copy()
+    values = [studies.epsilon_sharpness(model, X, y, e) for e in (0, 1e-4, 1e-3, 1e-2)]
+    assert values[0] == 0.0
+    assert 0 < values[1] < values[2] < values[3]
+    assert np.array_equal(model.params.buffers[model.dtype], before)
+
+
+def test_interpolation_at_0_and_1_is_the_two_solutions(tmp_path: Path) -> None:
+    result = studies.batch_size_study(batch_sizes=(256, 32), out=tmp_path, **TINY)
+    assert 0.0 in studies.ALPHAS and 1.0 in studies.ALPHAS
+    line = result.interpolation
+    assert line is not None and (line["small"], line["large"]) == (32, 256)
+    small, large = sorted(result.runs, key=lambda r: r.batch_size)
+    for alpha, run in ((0.0, small), (1.0, large)):
+        k = line["alpha"].index(alpha)
+        assert line["train_loss"][k] == pytest.approx(run.train_loss, rel=1e-9)
+        assert line["test_loss"][k] == pytest.approx(run.test_loss, rel=1e-9)
+        assert line["test_acc"][k] == run.test_acc
+    assert small.steps == large.steps == 20 and small.reached and large.reached
+    assert small.train_acc is not None and small.test_acc is not None
+    assert small.gap == pytest.approx(small.train_acc - small.test_acc)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["interpolation"]["train_loss"] == line["train_loss"]
+    assert {r["batch_size"] for r in saved["summary"]} == {32, 256}
+    for name in ("report.html", "interpolation.png", "sharpness.png", "results.csv"):
+        assert (tmp_path / name).is_file()
+    assert outputs.owner(tmp_path) == "study batch-size"  # not compare's results.json
+    files = sorted(tmp_path.iterdir())
+    fig = Figure(layout="constrained")
+    left, right = fig.subplots(1, 2)  # the report's convention: draw into ``ax``
+    assert pages.plot_interpolation(saved["interpolation"], ax=left) is fig
+    assert pages.plot_batch_sharpness(saved, ax=right) is fig
+    assert right not in fig.axes and len(fig.subfigs) == 1  # two panels in its place
+    assert sorted(tmp_path.iterdir()) == files  # no path: nothing written
+
+
+def test_a_rerun_skips_finished_runs_and_a_changed_setting_reruns(
+    tmp_path: Path,
+) -> None:
+    lines: list[str] = []
+    first = studies.batch_size_study(batch_sizes=(32, 256), out=tmp_path, **TINY)
+    again = studies.batch_size_study(
+        batch_sizes=(32, 256),
+        out=tmp_path,
+        echo=lines.append,
+        **TINY,
+    )
+    assert len(lines) == 2 and all(line.endswith("(already done)") for line in lines)
+    assert again.to_dict() == first.to_dict()
+    lines.clear()
+    more = {**TINY, "seeds": 2}
+    studies.batch_size_study(
+        batch_sizes=(32, 256), out=tmp_path, echo=lines.append, **more
+    )
+    done = [line.endswith("(already done)") for line in lines]
+    assert done == [True, False, True, False]  # seed 1 is new, seed 0 the same runs
+    lines.clear()
+    other = {**TINY, "epsilon": 1e-3}
+    studies.batch_size_study(
+        batch_sizes=(32, 256), out=tmp_path, echo=lines.append, **other
+    )
+    assert not any(line.endswith("(already done)") for line in lines)
+
+
+def test_a_run_short_of_the_target_is_reported_and_warned_about() -> None:
+    result = studies.batch_size_study(
+        batch_sizes=(16, 1024), until="loss:0.3", max_epochs=2, samples=50, seeds=1
+    )
+    small, large = result.runs
+    assert small.reached and small.train_loss <= 0.3
+    assert not large.reached and large.steps == 4 and large.train_loss > 0.6
+    assert any("1024, seed 0 did not reach loss:0.3" in w for w in result.warnings)
+    assert any("x apart" in w for w in result.warnings)
+    assert [r["reached"] for r in result.summary()] == [1, 0]
+    assert "warning: " in result.format()
+    assert "more than 2x apart, not comparable" in result.findings()[0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"until": "loss:-1"}, r"until must be 'loss:X'.*got 'loss:-1'"),
+        ({"until": "steps:2.5"}, r"until must be .*got 'steps:2.5'"),
+        ({"until": "epochs:3"}, r"until must be .*got 'epochs:3'"),
+        ({"batch_sizes": (16, 16)}, r"batch_sizes must be at least two different"),
+        ({"epsilon": -1.0}, r"epsilon must be"),
+        ({"data": "regression"}, r"data must be a classification data set"),
+        ({"optimizer": "nope"}, r"unknown optimizer 'nope'"),
+    ],
+)
+def test_bad_batch_size_settings_are_refused_before_training(
+    kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        studies.batch_size_study(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lrs": ()}, r"lrs must be at least one learning rate"),
+        ({"lrs": (0.0,)}, r"lrs must be"),
+        ({"momentum": 1.0}, r"momentum must be"),
+        ({"loss": "hinge"}, r"loss must be one of"),
+        ({"activation": "gelu"}, r"activation must be one of"),
+        ({"every": 0}, r"every must be"),
+    ],
+)
+def test_bad_edge_of_stability_settings_are_refused(
+    kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        studies.edge_of_stability(**kwargs)

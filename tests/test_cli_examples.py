@@ -1,0 +1,147 @@
+"""The course from the command line: examples, figures, explain from a given state,
+and train's options for the notes' MNIST experiment."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gdlab.cli import main
+from gdlab.lab import examples
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_examples_lists_every_worked_example() -> None:
+    code, out, _ = run("examples")
+    assert code == 0
+    listed = [line.split()[0] for line in out.splitlines()[: len(examples.names())]]
+    assert listed == examples.names()
+
+
+def test_an_example_prints_the_right_numbers_beside_the_notes() -> None:
+    code, out, _ = run("examples", "regression")
+    assert code == 0
+    assert "MSE(m, b) = ½[(m + b − 3)² + (2m + b − 5)²] = 2.5" in out
+    assert "∂MSE/∂m: correct -3, notes -7" in out
+    assert "(m, b) after one step: correct (-0.7, 5.1), notes (-1.7, 5.3)" in out
+    code, out, _ = run("examples", "rmsprop")
+    assert "θ new: correct (0.79, 1.21, 0.49), notes (0.79, 1.11, 0.48)" in out
+
+
+def test_an_unknown_example_is_a_usage_error() -> None:
+    code, out, err = run("examples", "newton")
+    assert code == 2 and out == ""
+    assert err.startswith("gdlab: error: examples: name must be one of regression")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_state_option_sets_the_worked_examples_premise() -> None:
+    code, out, _ = run(
+        "explain", "rmsprop", "--param", "0.8,1.2,0.5", "--grad", "0.1,-0.3,0.2",
+        "--lr", "0.01", "--alpha", "0.9", "--state", "v=0.01,0.09,0.04",
+    )  # fmt: skip
+    assert code == 0
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith("θ[")]
+    assert [float(r[4]) for r in rows] == [0.01, 0.09, 0.04]  # v
+    assert [float(r[-1]) for r in rows] == [0.79, 1.21, 0.49]  # θ new
+    code, out, _ = run(
+        "explain", "adam", "--param", "1", "--grad", "0.5", "--lr", "0.1",
+        "--state", "exp_avg_sq=0.25", "--state", "m=0.5", "--start-step", "9",
+    )  # fmt: skip
+    assert code == 0 and "step 10" in out
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        ("foo=1,2", r"explain: state must be keyed by one of square_avg, .* got 'foo'"),
+        ("v=1", r"explain: state\['v'\] must be 2 numbers"),
+        ("v=-1,1", r"square_avg'\] must be finite and >= 0"),
+        ("v", r"--state must look like NAME=VALUE"),
+        ("v=1,x", r"--state v must be comma-separated numbers"),
+    ],
+)
+def test_a_bad_state_is_a_usage_error(state: str, message: str) -> None:
+    code, _, err = run(
+        "explain", "rmsprop", "--param", "1,2", "--grad", "1,1", "--state", state
+    )
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("gdlab: error: ")
+    assert re.search(message, err), err
+
+
+def test_figure_lists_every_figure_of_the_notes() -> None:
+    code, out, _ = run("figure")
+    assert code == 0
+    for name in ("regression-surface", "optimizers", "batch-modes", "ema", "lr-decay"):
+        assert f"{name}: " in out
+    assert "gdlab surface quadratic" in out and "Saito" in out
+    code, _, err = run("figure", "optimizers", "-o", "x.png")
+    assert code == 2 and "drawn by: gdlab surface quadratic" in err
+    code, _, err = run("figure", "ema")
+    assert code == 2 and "-o FILE is required" in err
+
+
+@pytest.mark.parametrize("name", ["batch-modes", "ema", "lr-decay"])
+def test_figure_draws_a_png(name: str, tmp_path: Path) -> None:
+    out_file = tmp_path / f"{name}.png"
+    code, out, err = run("figure", name, "-o", str(out_file))
+    assert code == 0, err
+    assert out_file.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {out_file}" in out
+
+
+def test_the_course_preset_sets_the_notes_experiment(tmp_path: Path) -> None:
+    code, _, err = run(
+        "train", "--preset", "course-mnist", "--data", "digits",
+        "--model", "mlp:64-50-10", "--iterations", "30", "--out", str(tmp_path),
+        "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    history = json.loads((tmp_path / "history.json").read_text())
+    config = history["config"]
+    assert config["sampling"] == "with-replacement" and config["eval_at_start"]
+    assert config["batch_size"] == 100 and config["iterations"] == 30
+    assert "activation='sigmoid'" in config["model"]
+    assert "init='normal:0.01'" in config["model"]
+    assert config["optimizer"] == "SGD" and config["param_groups"][0]["lr"] == 0.1
+    assert config["data"]["train"][0] == 1437  # no validation split held out
+    rows = history["epochs"]
+    assert [r["step"] for r in rows] == [0, 15, 30]  # step 0, each epoch, the end
+    assert rows[0]["train_acc"] == pytest.approx(0.1, abs=0.06)  # untrained
+
+
+def test_a_missing_mnist_names_the_data_path_option(tmp_path: Path) -> None:
+    code, _, err = run(
+        "train", "--data", "mnist", "--data-path", str(tmp_path / "none"),
+        "--out", str(tmp_path / "run"),
+    )  # fmt: skip
+    assert code == 2
+    assert "MNIST not found" in err and "--data-path DIR" in err
+
+
+def test_schedule_unit_epoch_steps_the_lr_once_per_epoch(tmp_path: Path) -> None:
+    code, _, err = run(
+        "train", "--data", "digits", "--model", "softmax", "--optimizer", "sgd",
+        "--lr", "0.1", "--batch-size", "500", "--epochs", "3",
+        "--schedule", "exponential", "--schedule-arg", "rate=0.5",
+        "--schedule-unit", "epoch", "--out", str(tmp_path), "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    lrs = json.loads((tmp_path / "history.json").read_text())["steps"]["lr"]
+    per_epoch = math.ceil(1293 / 500)  # digits: 1293 training samples besides val
+    expected = [0.1 * math.exp(-0.5 * (k // per_epoch)) for k in range(3 * per_epoch)]
+    np.testing.assert_allclose(lrs, expected, rtol=1e-12)
