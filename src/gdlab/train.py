@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from gdlab import _checks, checkpoint, losses, outputs
 from gdlab.data import Dataset, batches, num_batches
-from gdlab.models import Model
+from gdlab.models import Model, TrainableModel
 from gdlab.optim import Optimizer
 from gdlab.schedules import ReduceOnPlateau
 
@@ -164,7 +164,10 @@ class _Position:
 
 
 def fingerprint(
-    model: Model, optimizer: Optimizer, dataset: Dataset, settings: Mapping[str, Any]
+    model: TrainableModel,
+    optimizer: Optimizer,
+    dataset: Dataset,
+    settings: Mapping[str, Any],
 ) -> dict[str, Any]:
     """What a resumed run must share with the run it continues."""
     groups = [
@@ -338,7 +341,7 @@ def _differences(old: Any, new: Any, where: str = "") -> list[str]:
 class _Trainer:
     def __init__(
         self,
-        model: Model,
+        model: TrainableModel,
         optimizer: Optimizer,
         dataset: Dataset,
         settings: dict[str, Any],
@@ -572,10 +575,12 @@ class _Trainer:
         self.elapsed = float(meta["elapsed"])
 
 
-def evaluate(model: Model, X: np.ndarray, y: np.ndarray) -> tuple[float, float | None]:
+def evaluate(
+    model: TrainableModel, X: np.ndarray, y: np.ndarray
+) -> tuple[float, float | None]:
     """The model's cost (L2 term included) and accuracy (None for regression) on
     ``(X, y)``; softmax models take one forward pass per :data:`EVAL_CHUNK` rows."""
-    if model.loss_name != "softmax_cross_entropy":
+    if not (isinstance(model, Model) and model.loss_name == "softmax_cross_entropy"):
         return model.loss(X, y), (model.accuracy(X, y) if model.is_classifier else None)
     total_loss, correct = 0.0, 0
     for start in range(0, len(X), EVAL_CHUNK):
@@ -625,7 +630,7 @@ def _settings(
 
 
 def fit(
-    model: Model,
+    model: TrainableModel,
     optimizer: Optimizer,
     dataset: Dataset,
     epochs: int | None = 5,
@@ -719,7 +724,7 @@ def fit(
 
 def resume(
     checkpoint_dir: str | os.PathLike[str],
-    model: Model | None = None,
+    model: TrainableModel | None = None,
     optimizer: Optimizer | None = None,
     dataset: Dataset | None = None,
     *,
@@ -727,8 +732,9 @@ def resume(
     verbose: bool | None = None,
     plateau: ReduceOnPlateau | None = None,
     checkpoint_every: int | None = None,
-    rebuild: Callable[[dict[str, Any]], tuple[Model, Optimizer, Dataset]] | None = None,
-) -> tuple[History, Model, Optimizer]:
+    rebuild: Callable[[dict[str, Any]], tuple[TrainableModel, Optimizer, Dataset]]
+    | None = None,
+) -> tuple[History, TrainableModel, Optimizer]:
     """Continue the run whose checkpoints are in ``checkpoint_dir`` to its end.
 
     Pass the same kind of model, optimizer and dataset as the original run, or a

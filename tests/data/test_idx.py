@@ -172,7 +172,7 @@ def test_missing_file_and_folder_are_value_errors(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("dtype", [np.int64, np.uint16, np.bool_, np.complex128])
 def test_writer_refuses_dtypes_idx_lacks(tmp_path: Path, dtype: type) -> None:
-    with pytest.raises(ValueError, match=r"^write_idx: array dtype must be one of"):
+    with pytest.raises(ValueError, match=r"^write_idx .*: array dtype must be one of"):
         data.write_idx(tmp_path / "x", np.zeros(3, dtype=dtype))
     assert not (tmp_path / "x").exists()
 
@@ -247,3 +247,14 @@ def test_declared_sizes_do_not_overflow(tmp_path: Path, suffix: str) -> None:
     assert str(e.value).endswith(
         "shape (4194304, 2097152, 2097152) of uint8 needs 18446744073709551632"
     )
+
+
+def test_a_failed_write_leaves_the_previous_file_whole(tmp_path: Path) -> None:
+    path = tmp_path / "a.idx"
+    data.write_idx(path, np.arange(6, dtype=np.uint8))
+    before = path.read_bytes()
+    (tmp_path / "locked").mkdir()
+    with pytest.raises(OSError, match=r"cannot write .*locked"):
+        data.write_idx(tmp_path / "locked", np.arange(3, dtype=np.uint8))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

@@ -170,18 +170,21 @@ def write_idx(path: PathLike, array: ArrayLike) -> Path:
     """Write ``array`` as an IDX file, gzip-compressed if ``path`` ends in ``.gz``.
 
     The dtype must be one IDX knows: uint8, int8, int16, int32, float32 or float64.
-    Returns the path written.
+    The file is written atomically (:mod:`gdlab.outputs`). Returns the path written.
     """
+    from gdlab import outputs
+
     a = np.asarray(array)
     native = a.dtype.newbyteorder("=")
     if native not in _CODES:
         known = ", ".join(str(dt) for dt in _CODES)
         raise ValueError(
-            f"write_idx: array dtype must be one of {known}, got {a.dtype}"
+            f"write_idx {path}: array dtype must be one of {known}, got {a.dtype}"
         )
     if a.ndim > 255 or any(s >= 2**32 for s in a.shape):
         raise ValueError(
-            f"write_idx: array must have <= 255 dims each < 2**32, got shape {a.shape}"
+            f"write_idx {path}: array must have <= 255 dims each < 2**32, "
+            f"got shape {a.shape}"
         )
     header = bytes([0, 0, _CODES[native], a.ndim])
     header += np.asarray(a.shape, dtype=">u4").tobytes()
@@ -190,5 +193,4 @@ def write_idx(path: PathLike, array: ArrayLike) -> Path:
     if path.name.endswith(".gz"):
         compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
         data = compressor.compress(data) + compressor.flush()
-    path.write_bytes(data)
-    return path
+    return outputs.write_bytes(path, data)
