@@ -476,7 +476,7 @@ def _starts(owner: str, starts: ArrayLike) -> F64:
     return a
 
 
-def _point(owner: str, name: str, value: ArrayLike) -> F64:
+def as_point(owner: str, name: str, value: ArrayLike) -> F64:
     try:
         a = np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -667,7 +667,7 @@ def trajectory(
     Example:
         >>> path = trajectory("rosenbrock", "adam", (-2.0, 2.0), steps=500, lr=0.01)
     """
-    point = _point("trajectory", "start", get(f).start if start is None else start)
+    point = as_point("trajectory", "start", get(f).start if start is None else start)
     return trajectories(f, optimizer, point[None], lr=lr, steps=steps, **hyper)[:, 0]
 
 
@@ -717,7 +717,7 @@ def first_nonfinite(paths: ArrayLike) -> NDArray[np.intp]:
 
 
 @dataclass(frozen=True)
-class Run:
+class Trajectory:
     """One labelled trajectory on a surface and how it ended."""
 
     label: str
@@ -736,11 +736,11 @@ class Run:
         return np.asarray(self.path[-1], dtype=np.float64)
 
 
-class Trajectories(list[Run]):
-    """The runs of :func:`runs` on one surface: a list of :class:`Run` that shows
+class Trajectories(list[Trajectory]):
+    """The runs of :func:`runs` on one surface: a list of :class:`Trajectory` that shows
     itself in a notebook (a table, :meth:`plot`, :meth:`to_frame`)."""
 
-    def __init__(self, surface: Surface, runs: Sequence[Run] = ()) -> None:
+    def __init__(self, surface: Surface, runs: Sequence[Trajectory] = ()) -> None:
         super().__init__(runs)
         self.surface = surface
 
@@ -809,7 +809,7 @@ def runs(
     steps: int = 100,
 ) -> Trajectories:
     """Run each ``(optimizer, lr)`` pair from the same start, one vectorized call
-    per optimizer; a :class:`Trajectories` (a list of :class:`Run`).
+    per optimizer; a :class:`Trajectories` (a list of :class:`Trajectory`).
 
     ``optimizers`` and ``lrs`` pair up; a single optimizer runs once per lr, a single
     lr is used for every optimizer; ``None`` (or no ``lrs``) means the optimizer's
@@ -839,7 +839,7 @@ def runs(
     for lr in lr_list:
         if lr is not None:
             _checks.number(owner, "lr", lr, low=0.0)
-    point = _point(owner, "start", surface.start if start is None else start)
+    point = as_point(owner, "start", surface.start if start is None else start)
     n = _checks.integer(owner, "steps", steps, low=1)
     paths: dict[int, F64] = {}
     by_name: dict[str, list[int]] = {}
@@ -874,7 +874,7 @@ def runs(
             final_loss = float(surface.value(path[-1]))
             bad = first_nonfinite(path[:, None])[0]
             out.append(
-                Run(
+                Trajectory(
                     label=label,
                     optimizer=name,
                     lr=lr_value,
@@ -948,7 +948,7 @@ def loss_grid(
         _checks.fail(owner, "lrs and values", "non-empty", (lr_axis, value_axis))
     if name == "lr" or name in hyper:
         _checks.fail(owner, "name", "a hyperparameter other than lr and **hyper", name)
-    point = _point(owner, "start", surface.start if start is None else start)
+    point = as_point(owner, "start", surface.start if start is None else start)
     lr_grid, value_grid = np.meshgrid(lr_axis, value_axis)
     k = lr_grid.size
     finals = final_points(
@@ -979,8 +979,9 @@ def loss_grid(
 
 __all__ = [
     "LossGrid",
-    "Run",
     "Surface",
+    "Trajectories",
+    "Trajectory",
     "diverged",
     "final_points",
     "first_nonfinite",

@@ -280,7 +280,7 @@ class _Meta:
             plateau,
         )
         given = self.get("settings", dict, "an object")
-        names = inspect.signature(_settings).parameters
+        names = inspect.signature(check_settings).parameters
         required = {k for k, v in names.items() if v.default is inspect.Parameter.empty}
         self.need(
             required <= set(given) <= set(names),
@@ -293,7 +293,7 @@ class _Meta:
             spec is None or isinstance(spec, dict), "spec", "null or an object", spec
         )
         try:  # their own checks name the key
-            return _settings(**given), spec
+            return check_settings(**given), spec
         except (TypeError, ValueError) as error:
             raise ValueError(f"{self.owner}: {error}") from None
 
@@ -593,7 +593,7 @@ def evaluate(
     return total_loss / len(X) + penalty, correct / len(X)
 
 
-def _settings(
+def check_settings(
     epochs: int | None,
     batch_size: int | str,
     seed: int,
@@ -682,7 +682,7 @@ def fit(
     history keeps everything up to it, with ``diverged=True`` and a message naming
     the step, the loss and the learning rate.
     """
-    settings = _settings(
+    settings = check_settings(
         epochs,
         batch_size,
         seed,

@@ -31,7 +31,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from gdlab import _checks
 from gdlab.data.batching import Seed, as_generator
-from gdlab.data.idx import _read_view
+from gdlab.data.idx import read_view
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",
@@ -298,7 +298,7 @@ def _load_idx_set(
     paths = [files[stem] for stem in IDX_FILES]
     # zlib releases the GIL: the four files decompress in parallel.
     with ThreadPoolExecutor(len(paths)) as pool:
-        arrays = list(pool.map(_read_view, paths))
+        arrays = list(pool.map(read_view, paths))
     X_train, y_train = _images_and_labels(
         arrays[0], arrays[1], paths[0], paths[1], dtype
     )

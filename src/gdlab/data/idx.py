@@ -124,7 +124,7 @@ def parse_idx(data: bytes, path: PathLike = "<bytes>") -> NDArray[Any]:
     return _parse(io.BytesIO(data), path, len(data), f"{len(data)} bytes")
 
 
-def _read_view(path: PathLike) -> NDArray[Any]:
+def read_view(path: PathLike) -> NDArray[Any]:
     """Like :func:`read_idx` without the byte swap: the big-endian array as stored.
 
     gzip is decompressed as it is read, and a gzip member expands at most
@@ -160,7 +160,7 @@ def read_idx(path: PathLike) -> NDArray[Any]:
     The array has the file's shape and dtype (``uint8`` for MNIST); it is a fresh,
     writable array. A malformed file raises ``ValueError`` naming it and the problem.
     """
-    array = _read_view(path)
+    array = read_view(path)
     if array.dtype.isnative:
         return array
     return array.byteswap(inplace=True).view(array.dtype.newbyteorder())

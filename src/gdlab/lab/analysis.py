@@ -320,9 +320,9 @@ def stability(
     owner = "stability"
     surface = surfaces.get(f)
     origin = surface.start if start is None else start
-    start_point = surfaces._point(owner, "start", origin)
+    start_point = surfaces.as_point(owner, "start", origin)
     where = at if at is not None else (surface.minima or (start_point,))[0]
-    point = surfaces._point(owner, "at", where)
+    point = surfaces.as_point(owner, "at", where)
     n = _checks.integer(owner, "steps", steps, low=1)
     for name, p in (("at", point), ("start", start_point)):
         with np.errstate(over="ignore", invalid="ignore"):

@@ -209,7 +209,7 @@ def validate(
     """Build every distinct run (seeds aside) once, as a training run would, so that
     a bad value is a ValueError before anything trains; return the datasets loaded
     (and those already ``loaded``), by :func:`source`."""
-    from gdlab.train import _settings
+    from gdlab.train import check_settings
 
     datasets: dict[tuple[Any, ...], Dataset] = dict(loaded or {})
     seen: set[str] = set()
@@ -225,7 +225,7 @@ def validate(
             if where not in datasets:
                 datasets[where] = load_data(spec)
             run = build(probe, datasets[where])
-            _settings(**run.fit_arguments())
+            check_settings(**run.fit_arguments())
         except ValueError as error:
             raise ValueError(f"sweep: run {_describe(spec, names)}: {error}") from None
     return datasets
