@@ -837,7 +837,8 @@ def test_error_table_covers_every_schedule() -> None:
 def test_docstring_examples() -> None:
     globs = {**vars(S), "optim": optim, "np": np}
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    tests = doctest.DocTestFinder().find(S, globs=globs)
+    modules = [S, *(getattr(S, m) for m in ("closed_form", "registry", "plateau"))]
+    tests = [t for m in modules for t in doctest.DocTestFinder().find(m, globs=globs)]
     for test in tests:
         runner.run(test)
     result = runner.summarize(verbose=False)

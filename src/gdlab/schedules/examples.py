@@ -1,0 +1,76 @@
+"""Example arguments for every schedule, for plots and the CLI's ``--all``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gdlab import _checks
+from gdlab.schedules.closed_form import Constant, Cosine, Exponential, Schedule
+from gdlab.schedules.plateau import ReduceOnPlateau
+from gdlab.schedules.registry import REGISTRY, create, get
+
+
+def example_arguments(name: str, total_steps: int = 1000) -> dict[str, Any]:
+    """Sensible arguments for schedule ``name`` over a run of ``total_steps`` steps."""
+    t = _checks.integer("example_arguments", "total_steps", total_steps, low=1)
+    key = get(name).name
+    lr, gamma = 0.1, 0.01 ** (1 / t)  # gamma: down 100x over the run
+    table: dict[str, dict[str, Any]] = {
+        "constant": {"lr": lr},
+        "step": {"lr": lr, "step_size": max(1, t // 4), "gamma": 0.5},
+        "multistep": {"lr": lr, "milestones": [max(1, t // 2), max(2, 3 * t // 4)]},
+        "exponential": {"lr": lr, "gamma": gamma},
+        "inverse_time": {"lr": lr, "decay_rate": 1.0, "decay_steps": t / 10},
+        "polynomial": {"lr": lr, "total_steps": t, "power": 2.0},
+        "cosine": {"lr": lr, "total_steps": t},
+        "cosine_restarts": {"lr": lr, "period": max(1, t // 15), "period_mult": 2},
+        "linear_warmup": {"schedule": Cosine(lr, t - t // 10), "warmup_steps": t // 10},
+        "one_cycle": {"max_lr": lr, "total_steps": t},
+        "join": {
+            "schedules": [Constant(lr), Exponential(lr / 2, gamma)],
+            "boundaries": [max(1, t // 3)],
+        },
+        "per_epoch": {"schedule": Cosine(lr, 10), "steps_per_epoch": max(1, t // 10)},
+    }
+    return table[key]
+
+
+def examples(total_steps: int = 1000) -> dict[str, Schedule]:
+    """Every schedule type, built with :func:`example_arguments`."""
+    return {
+        name: create(name, **example_arguments(name, total_steps)) for name in REGISTRY
+    }
+
+
+@dataclass
+class _Groups:
+    param_groups: list[dict[str, Any]]
+
+
+def plateau_example(
+    total_steps: int = 1000, lr: float = 0.1, steps_per_epoch: int = 20, seed: int = 0
+) -> list[float]:
+    """The lr at each step of SGD on a noisy quadratic under :class:`ReduceOnPlateau`.
+
+    ``w`` descends ``½w²`` with gradient noise N(0, 1); the loss settles on a
+    noise floor proportional to the lr, stops improving, and the lr is halved —
+    each time lowering the floor. Used to draw reduce-on-plateau next to the pure
+    schedules.
+    """
+    t = _checks.integer("plateau_example", "total_steps", total_steps, low=1)
+
+    opt = _Groups([{"lr": lr}])
+    plateau = ReduceOnPlateau(opt, factor=0.5, patience=3, threshold=0.05)
+    rng = np.random.default_rng(seed)
+    w, lrs, losses = 3.0, [], []
+    for k in range(t):
+        eta = float(opt.param_groups[0]["lr"])
+        lrs.append(eta)
+        w -= eta * (w + float(rng.standard_normal()))
+        losses.append(0.5 * w * w)
+        if (k + 1) % steps_per_epoch == 0:
+            plateau.step(float(np.mean(losses[-steps_per_epoch:])))
+    return lrs
