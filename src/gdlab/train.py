@@ -588,9 +588,7 @@ def evaluate(
         t = y[start : start + EVAL_CHUNK]
         total_loss += losses.softmax_cross_entropy(z, t)[0] * len(t)
         correct += int(np.sum(np.argmax(z, axis=1) == t))
-    weights = [w for name, w in model.params.items() if name.startswith("W")]
-    penalty = 0.5 * model.l2 * sum(float(np.vdot(w, w)) for w in weights)
-    return total_loss / len(X) + penalty, correct / len(X)
+    return total_loss / len(X) + model.penalty(), correct / len(X)
 
 
 def check_settings(

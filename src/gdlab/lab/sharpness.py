@@ -93,8 +93,7 @@ class _FrozenReLU:
             grads[b] = d.sum(axis=0)
             if i:
                 d = (d @ p[w].T) * self.masks[i - 1]
-        penalty = 0.5 * l2 * sum(float(np.vdot(p[w], p[w])) for w, _ in self.layers)
-        return value + penalty, grads
+        return value + self.model.penalty(), grads
 
 
 def sharpness(

@@ -202,6 +202,10 @@ class Model:
         t = self._check_targets(y, x.shape[0])
         return self._loss.forward(self._forward(x), t) + self._l2_term(grad=False)
 
+    def penalty(self) -> float:
+        """The L2 term λ/2·Σ‖W‖² of the cost at the current weights (biases aside)."""
+        return self._l2_term(grad=False)
+
     def _l2_term(self, *, grad: bool) -> float:
         if not self.l2:
             return 0.0
