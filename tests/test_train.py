@@ -159,11 +159,11 @@ def crash_after(model: models.Model, steps: int) -> None:
     """Make the model's backprop raise on the call after ``steps`` calls."""
     original, calls = model.loss_and_grad, [0]
 
-    def loss_and_grad(X: np.ndarray, y: np.ndarray) -> tuple[float, object]:
+    def loss_and_grad(X: np.ndarray, y: np.ndarray, **out: Any) -> tuple[float, Any]:
         calls[0] += 1
         if calls[0] > steps:
             raise Crash
-        return original(X, y)
+        return original(X, y, **out)
 
     model.loss_and_grad = loss_and_grad  # type: ignore[method-assign,assignment]
 

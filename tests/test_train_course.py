@@ -77,11 +77,11 @@ def test_resume_with_replacement_is_bit_identical(tmp_path: Path) -> None:
     run = build(spec)
     calls, original = [0], run.model.loss_and_grad
 
-    def crashing(X: np.ndarray, y: np.ndarray) -> tuple[float, Any]:
+    def crashing(X: np.ndarray, y: np.ndarray, **out: Any) -> tuple[float, Any]:
         calls[0] += 1
         if calls[0] > 30:  # mid-epoch, two steps after the checkpoint at 28
             raise Crash
-        return original(X, y)
+        return original(X, y, **out)
 
     run.model.loss_and_grad = crashing  # type: ignore[method-assign,assignment]
     with pytest.raises(Crash):

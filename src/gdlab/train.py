@@ -430,7 +430,10 @@ class _Trainer:
 
     def _step(self, xb: np.ndarray, yb: np.ndarray, bar: Any) -> bool:
         pos = self.position
-        loss, grads = self.model.loss_and_grad(xb, yb)
+        if isinstance(self.model, Model):  # into the model's buffer: no allocation
+            loss, grads = self.model.loss_and_grad(xb, yb, out=self.model.grads)
+        else:
+            loss, grads = self.model.loss_and_grad(xb, yb)
         with np.errstate(over="ignore", invalid="ignore"):  # judged just below
             norm = math.sqrt(sum(float(np.dot(b, b)) for b in grads.buffers.values()))
         lr = self.optimizer.lr

@@ -113,7 +113,7 @@ def test_grads_share_the_params_layout() -> None:
     assert list(m.params) == ["W1", "b1", "W2", "b2"]
     assert m.params["W1"].shape == (4, 3) and m.params["b2"].shape == (2,)
     _, grads = m.loss_and_grad(np.ones((2, 4)), [0, 1])
-    assert isinstance(grads, Params) and grads is m.grads
+    assert isinstance(grads, Params) and grads is not m.grads
     assert m.params.same_layout(grads)
     # the weights live in the one buffer the optimizer updates
     buffer = m.params.buffers[np.dtype(np.float64)]
@@ -336,3 +336,23 @@ def test_finite_check_survives_huge_values() -> None:
     m = models.MLP([784, 3, 2], init="zeros", dtype=np.float32)
     X = np.full((2, 784), 3e38, dtype=np.float32)
     assert m.predict(X).shape == (2,)
+
+
+def test_loss_and_grad_returns_a_fresh_gradient_unless_asked_for_the_buffer() -> None:
+    m = models.MLP([4, 3, 2], seed=0, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    X1, X2 = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
+    y = np.array([0, 1, 0, 1, 1])
+    _, g1 = m.loss_and_grad(X1, y)
+    _, g2 = m.loss_and_grad(X2, y)
+    assert not np.shares_memory(
+        g1.buffers[np.dtype(np.float64)], m.grads.buffers[np.dtype(np.float64)]
+    )
+    assert not np.array_equal(g1["W1"], g2["W1"])  # the first is not overwritten
+    _, again = m.loss_and_grad(X1, y)
+    np.testing.assert_array_equal(again["W1"], g1["W1"])
+    _, own = m.loss_and_grad(X1, y, out=m.grads)
+    assert own is m.grads
+    np.testing.assert_array_equal(own["W1"], g1["W1"])
+    with pytest.raises(ValueError, match=r"out must be None or the model's grads"):
+        m.loss_and_grad(X1, y, out=m.grads.copy())

@@ -181,11 +181,15 @@ class Model:
 
     # --- training -------------------------------------------------------------
 
-    def loss_and_grad(self, X: ArrayLike, y: ArrayLike) -> tuple[float, Params]:
-        """The cost on the batch (L2 term included) and its gradient ``m.grads``.
+    def loss_and_grad(
+        self, X: ArrayLike, y: ArrayLike, *, out: Params | None = None
+    ) -> tuple[float, Params]:
+        """The cost on the batch (L2 term included) and its gradient.
 
-        ``grads`` has the layout of ``m.params`` (so ``opt.step(grads)`` is fused) and
-        is overwritten by the next call.
+        The gradient has the layout of ``m.params`` (so ``opt.step(grads)`` is
+        fused) and is a fresh Params, as NumPy returns fresh arrays; ``out=m.grads``
+        — the training loop's path — returns the model's own buffer instead, which
+        the next call overwrites.
         """
         x = self._check_X(X)
         t = self._check_targets(y, x.shape[0])
@@ -194,7 +198,12 @@ class Model:
         for layer in self._layers[:0:-1]:
             d = layer.backward(d)
         self._dense[0].backward_params(d)
-        return value + self._l2_term(grad=True), self._grads
+        value += self._l2_term(grad=True)
+        if out is None:
+            return value, self._grads.copy()
+        if out is not self._grads:
+            _checks.fail(self._owner, "out", "None or the model's grads", type(out))
+        return value, out
 
     def loss(self, X: ArrayLike, y: ArrayLike) -> float:
         """The cost on ``(X, y)``, L2 term included, without gradients."""
