@@ -111,7 +111,10 @@ def test_sharpness_from_the_command_line(tmp_path: Path) -> None:
         (["--grid", "seed=0,1"], "--grid seed repeats a field the options already"),
         (["--model", "mlp:64-10-3"], "model: sizes must be"),
         (["--backend", "dask"], "'dask' is not one of 'local', 'ray'"),
-        (["--workers", "0"], "sweep: workers must be an integer >= 1, got 0"),
+        (
+            ["--workers", "0"],
+            "Invalid value for '--workers': 0 is not in the range x>=1.",
+        ),
         (
             ["--grid", 'hyper={"lr":5}'],
             "RunSpec: hyper must be free of 'lr', which the run sets, got {'lr': 5}",

@@ -1451,15 +1451,7 @@ def _command_line(ctx: click.Context) -> str:
     help="measure λmax of the training loss at the end of each run",
 )
 @click.option("--sharpness-samples", default=1000, show_default=True, type=int)
-@click.option(
-    "--workers",
-    default=None,
-    type=int,
-    help="processes (or local Ray CPUs) [all cores]",
-)
-@click.option(
-    "--backend", default="local", show_default=True, type=click.Choice(["local", "ray"])
-)
+@_parallel_options
 @click.option(
     "--out",
     default=None,

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from gdlab import _checks
 from gdlab.optim.base import Group, Optimizer, State, unused
 from gdlab.optim.kernel import elementwise, prange
-from gdlab.optim.space import Axis, log_uniform, one_minus_log_uniform
+from gdlab.optim.space import Axis, adam_like
 from gdlab.params import Array
 
 
@@ -109,13 +109,7 @@ class Adam(Optimizer):
         "maximize": _checks.flag,
     }
     suggested_lr: ClassVar[float] = 0.001
-    search_space: ClassVar[dict[str, Axis]] = {
-        "lr": log_uniform(1e-5, 1e-1),
-        "beta1": one_minus_log_uniform(1e-2, 0.5),
-        "beta2": one_minus_log_uniform(1e-4, 1e-1),
-        "eps": log_uniform(1e-10, 1e-2),
-        "weight_decay": log_uniform(1e-6, 1e-2),
-    }
+    search_space: ClassVar[dict[str, Axis]] = adam_like()
 
     def decoupled(self, group: Group) -> bool:
         """Whether weight decay multiplies the weights (AdamW) or joins the gradient."""
@@ -181,9 +175,7 @@ class AdamW(Adam):
     defaults: ClassVar[dict[str, Any]] = {
         k: v for k, v in Adam.defaults.items() if k != "decoupled_weight_decay"
     } | {"weight_decay": 1e-2}
-    search_space: ClassVar[dict[str, Axis]] = Adam.search_space | {
-        "weight_decay": log_uniform(1e-5, 1e-1)
-    }
+    search_space: ClassVar[dict[str, Axis]] = adam_like(weight_decay=(1e-5, 1e-1))
 
     def decoupled(self, group: Group) -> bool:
         return True

@@ -9,7 +9,7 @@ import numpy as np
 
 from gdlab import _checks
 from gdlab.optim.base import Group, Optimizer, State
-from gdlab.optim.space import Axis, log_uniform, one_minus_log_uniform
+from gdlab.optim.space import Axis, adam_like
 from gdlab.params import Array
 
 
@@ -95,13 +95,7 @@ class AdamP(Optimizer):
         "nesterov": _checks.flag,
     }
     suggested_lr: ClassVar[float] = 0.001
-    search_space: ClassVar[dict[str, Axis]] = {
-        "lr": log_uniform(1e-5, 1e-1),
-        "beta1": one_minus_log_uniform(1e-2, 0.5),
-        "beta2": one_minus_log_uniform(1e-4, 1e-1),
-        "eps": log_uniform(1e-10, 1e-2),
-        "weight_decay": log_uniform(1e-6, 1e-2),
-    }
+    search_space: ClassVar[dict[str, Axis]] = adam_like()
     elementwise = False
 
     state_spec: ClassVar[dict[str, str]] = {

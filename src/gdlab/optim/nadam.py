@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from gdlab import _checks
 from gdlab.optim.base import Group, Optimizer, State
 from gdlab.optim.kernel import elementwise, prange
-from gdlab.optim.space import Axis, log_uniform, one_minus_log_uniform
+from gdlab.optim.space import Axis, adam_like
 from gdlab.params import Array
 
 
@@ -100,13 +100,7 @@ class NAdam(Optimizer):
         "maximize": _checks.flag,
     }
     suggested_lr: ClassVar[float] = 0.002
-    search_space: ClassVar[dict[str, Axis]] = {
-        "lr": log_uniform(1e-5, 1e-1),
-        "beta1": one_minus_log_uniform(1e-2, 0.5),
-        "beta2": one_minus_log_uniform(1e-4, 1e-1),
-        "eps": log_uniform(1e-10, 1e-2),
-        "weight_decay": log_uniform(1e-6, 1e-2),
-    }
+    search_space: ClassVar[dict[str, Axis]] = adam_like()
 
     state_spec: ClassVar[dict[str, str]] = {
         "exp_avg": "real",

@@ -79,6 +79,22 @@ def uniform(low: float, high: float) -> Axis:
     return Axis(low, high, "linear")
 
 
+def adam_like(
+    lr: tuple[float, float] = (1e-5, 1e-1),
+    weight_decay: tuple[float, float] = (1e-6, 1e-2),
+) -> dict[str, Axis]:
+    """The space of Adam and its relatives: lr, 1−β1 in [0.01, 0.5] (β1 from 0.5 to
+    0.99), 1−β2 in [1e-4, 0.1] (β2 from 0.9 to 0.9999), ε and weight decay, each
+    log-uniform."""
+    return {
+        "lr": log_uniform(*lr),
+        "beta1": one_minus_log_uniform(1e-2, 0.5),
+        "beta2": one_minus_log_uniform(1e-4, 1e-1),
+        "eps": log_uniform(1e-10, 1e-2),
+        "weight_decay": log_uniform(*weight_decay),
+    }
+
+
 def hyperparameter(axis_name: str) -> str:
     """The hyperparameter an axis sets: ``"beta1"`` -> ``"betas"``."""
     return PAIRS.get(axis_name, (axis_name, 0))[0]

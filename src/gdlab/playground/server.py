@@ -85,17 +85,7 @@ PAGE_HEADER = "X-Playground-Page"
 DEFAULT_STEPS = 100
 """The step count the page starts with; schedule defaults are shown for it."""
 
-SCHEDULES = (
-    "constant",
-    "step",
-    "multistep",
-    "exponential",
-    "inverse_time",
-    "polynomial",
-    "cosine",
-    "cosine_restarts",
-    "one_cycle",
-)
+SCHEDULES = schedules.RUN_SCHEDULES
 """Schedules a run may use (those whose arguments are numbers); each may be warmed."""
 
 _STATIC = {
@@ -213,14 +203,14 @@ def _schedule_lr_field(name: str) -> str:
 
 def _schedule_entry(name: str) -> dict[str, Any]:
     cls = schedules.get(name)
-    example = schedules.example_arguments(name, DEFAULT_STEPS)
+    example = schedules.for_run(name, 1.0, DEFAULT_STEPS)  # the run builder's defaults
     lr_field = _schedule_lr_field(name)
     args = []
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if f.name == lr_field:
             continue
         kind = {"int": "int", "float": "number"}.get(str(f.type), "list")
-        default = example.get(f.name, f.default)
+        default = getattr(example, f.name)
         args.append({"name": f.name, "kind": kind, "default": default})
     doc = (cls.__doc__ or name).strip().splitlines()[0]
     return {"name": name, "summary": doc, "lr_field": lr_field, "args": args}
@@ -341,11 +331,8 @@ def _schedule(where: str, value: object, lr: float, steps: int) -> schedules.Sch
             _checks.fail(
                 OWNER, where, f"an object with keys among {allowed} for {name}", key
             )
-    auto = schedules.example_arguments(name, steps - warmup)
-    arguments = {k: v for k, v in auto.items() if k != lr_field}
-    arguments.update({k: v for k, v in spec.items() if v is not None})
-    arguments[lr_field] = lr
-    built = schedules.create(name, **arguments)
+    given = {k: v for k, v in spec.items() if v is not None}
+    built = schedules.for_run(name, lr, steps - warmup, **given)
     return schedules.linear_warmup(built, warmup) if warmup else built
 
 
