@@ -185,3 +185,34 @@ def test_bad_input_is_refused_before_anything_trains(
     with pytest.raises(ValueError, match=message):
         run(tmp_path, **kwargs)
     assert not (tmp_path / "sweep.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda r: r["optimizers"]["sgd"]["reruns"][0]["history"]["epochs"][1].pop(
+                "val_acc"
+            ),
+            r"\['reruns'\]\[0\]\['history'\]\['epochs'\]\[1\] lacks 'val_acc'",
+        ),
+        (
+            lambda r: r["optimizers"]["adam"]["trials"][2].__setitem__("val_acc", "x"),
+            r"\['trials'\]\[2\]\['val_acc'\] must be int or float or null, got str",
+        ),
+        (
+            lambda r: r["protocol"].__setitem__("select", "test_acc"),
+            r"\['select'\] must be one of val_acc, val_loss, got 'test_acc'",
+        ),
+    ],
+)
+def test_a_hand_edited_results_file_is_refused_naming_the_key(
+    tmp_path: Path, edit: Any, message: str
+) -> None:
+    results = json.loads(json.dumps(run(tmp_path).results))
+    edit(results)
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    with pytest.raises(
+        ValueError, match=r"cannot read comparison results .*" + message
+    ):
+        compare.Comparison.load(tmp_path)

@@ -37,6 +37,7 @@ from gdlab import _checks, _display, optim, outputs
 from gdlab.experiment import RunSpec, load_data
 from gdlab.lab import sweep, tuning
 from gdlab.optim import space
+from gdlab.train import EPOCH_FIELDS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -251,6 +252,7 @@ class Comparison:
 
 _NUMBER = (int, float, type(None))
 _STATS = (dict, type(None))
+_FINAL = {m: _NUMBER for m in METRICS}
 RESULTS: Any = {
     "format": FORMAT,
     "version": VERSION,
@@ -268,22 +270,26 @@ RESULTS: Any = {
         "each",
         {
             "axes": dict,
-            "trials": [{"hyper": {"lr": _NUMBER}, "diverged": bool}],
+            "trials": [{"hyper": {"lr": _NUMBER}, "diverged": bool, **_FINAL}],
             "selected": {"trial": (int, type(None)), "hyper": {"lr": _NUMBER}},
             "tunability": [_NUMBER],
             "reruns": [
                 {
                     "seed": int,
                     "diverged": bool,
-                    "final": dict,
+                    "final": _FINAL,
+                    "to_target": (dict, type(None)),
                     "seconds": _NUMBER,
-                    "history": {"steps": dict, "epochs": [dict]},
+                    "history": {
+                        "steps": {"step": [_NUMBER], "loss": [_NUMBER]},
+                        "epochs": [{k: _NUMBER for k in EPOCH_FIELDS}],
+                    },
                 }
             ],
             "summary": {
                 **{m: _STATS for m in METRICS},
                 "diverged": int,
-                "to_target": dict,
+                "to_target": {"runs": int, "reached": int, "median_step": _NUMBER},
                 "seconds": _NUMBER,
             },
         },
