@@ -4,7 +4,8 @@ The same network (ReLU, softmax cross-entropy, plain SGD with lr 0.1, float32) i
 trained for a few epochs at each batch size, each framework on its own fastest
 idiomatic path:
 
-* gdlab: ``models.MLP`` + ``optim.SGD`` fed by ``data.batches`` (hand-written
+* gdlab: ``models.MLP`` + ``optim.SGD`` fed by ``data.batches``, the gradient
+  written into ``out=model.grads`` (the training loop's path; hand-written
   backprop, one fused update);
 * PyTorch on the CPU, ``torch.set_num_threads(cores)``: ``nn.Sequential(Linear,
   ReLU, Linear)`` + ``torch.optim.SGD``, indexing its own tensors with a
@@ -74,7 +75,7 @@ class Gdlab(Runner):
     def epoch(self) -> None:
         model, opt = self.model, self.opt
         for xb, yb in self.loader:
-            _, grads = model.loss_and_grad(xb, yb)
+            _, grads = model.loss_and_grad(xb, yb, out=model.grads)
             opt.step(grads)
 
     def accuracy(self) -> float:
@@ -105,7 +106,7 @@ class Gdlab(Runner):
 
         def epoch() -> None:
             for xb, yb in _timed_iter(spent, "batches (index)", iter(self.loader)):
-                _, grads = model.loss_and_grad(xb, yb)
+                _, grads = model.loss_and_grad(xb, yb, out=model.grads)
                 opt.step(grads)
 
         total = timed(epoch)

@@ -87,18 +87,21 @@ def main() -> None:
         f"({paths.nbytes / 1e6:.0f} MB): {summary(times, 3)} s = "
         f"{summary(gdlab_per, 1, 1e9)} ns/run-step"
     )
-    t0 = time.perf_counter()
-    surfaces.final_points("rosenbrock", "adam", starts, lr=args.lr, steps=n)
-    finals_only = time.perf_counter() - t0
+    finals_only = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        surfaces.final_points("rosenbrock", "adam", starts, lr=args.lr, steps=n)
+        finals_only.append(time.perf_counter() - t0)
     print(
-        f"gdlab surfaces.final_points (no trajectory kept): {finals_only:.3f} s = "
-        f"{finals_only / (k * n) * 1e9:.1f} ns/run-step"
+        f"gdlab surfaces.final_points (no trajectory kept): {summary(finals_only, 3)}"
+        f" s = {summary([t / (k * n) for t in finals_only], 1, 1e9)} ns/run-step"
     )
 
     m = min(args.torch_runs, k)
     for autograd in (True, False):
         label = "autograd" if autograd else "analytic grad"
         per, agree = [], 0.0
+        torch_runs(starts[:1], 10, args.lr, autograd=autograd)  # warm-up
         for _ in range(args.repeats):
             seconds, finals = torch_runs(starts[:m], n, args.lr, autograd=autograd)
             per.append(seconds / (m * n))
