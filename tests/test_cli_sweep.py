@@ -112,6 +112,14 @@ def test_sharpness_from_the_command_line(tmp_path: Path) -> None:
         (["--model", "mlp:64-10-3"], "model: sizes must be"),
         (["--backend", "dask"], "'dask' is not one of 'local', 'ray'"),
         (
+            ["--optimizers", "sgd,adam", "--hyper", "betas=0.8,0.99"],
+            "--hyper: sgd has no 'betas'; it takes momentum",
+        ),
+        (
+            ["--schedule", "step", "--schedule-arg", "gamma=high"],
+            "--schedule-arg gamma must be a number, got 'high'",
+        ),
+        (
             ["--workers", "0"],
             "Invalid value for '--workers': 0 is not in the range x>=1.",
         ),

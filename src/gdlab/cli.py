@@ -1413,8 +1413,28 @@ def _command_line(ctx: click.Context) -> str:
 @click.option(
     "--activation", default="relu", show_default=True, help="relu | tanh | sigmoid"
 )
-@click.option("--l2", default=0.0, show_default=True, type=float)
+@click.option(
+    "--l2",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="λ of the L2 term λ/2·Σ‖W‖² (weights, not biases; not divided by the batch)",
+)
 @click.option("--schedule", default="constant", show_default=True, help="as for train")
+@click.option(
+    "--schedule-arg",
+    "schedule_arg",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="a schedule argument, as for train",
+)
+@click.option(
+    "--hyper",
+    "hyper",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="an optimizer hyperparameter every swept optimizer takes, as for train",
+)
 @click.option("--warmup-epochs", default=0.0, show_default=True, type=float)
 @click.option("--dtype", default="float32", show_default=True, help="float32 | float64")
 @click.option("--epochs", default=5, show_default=True, type=int)
@@ -1431,7 +1451,7 @@ def _command_line(ctx: click.Context) -> str:
 )
 @click.option(
     "--batch-sizes",
-    default="32",
+    default="100",
     show_default=True,
     help="comma-separated; 'full' for batch GD",
 )
@@ -1461,6 +1481,7 @@ def _command_line(ctx: click.Context) -> str:
 @click.option("--quiet", is_flag=True, help="print only the table")
 def sweep_command(
     optimizers: str,
+    hyper: tuple[str, ...],
     lrs: str | None,
     batch_sizes: str,
     seeds: int,
@@ -1505,7 +1526,8 @@ def sweep_command(
                 f"--grid {name} repeats a field the options already vary"
             )
         grid[name] = _list(f"--grid {name}", values, _value, "values")
-    base = _spec(run)
+    given = [_hyper(name, hyper) for name in grid["optimizer"]]
+    base = _spec(run, hyper=given[0] if given else {})
     with _user_input():
         folder = outputs.claim(out or f"runs/sweep-{base.data}", "sweep")
     try:

@@ -12,7 +12,7 @@ dtype (a float32 prediction stays float32). With :math:`N` the number of element
 * ``binary_cross_entropy``: :math:`L=\frac1N\sum\log(1+e^z)-tz`, gradient
   :math:`\frac1N(\sigma(z)-t)`.
 
-``mse`` is the seeds' ``get_mse`` (and ``torch.nn.MSELoss``); ``sse`` is "Deep
+``mse`` is the course notes' ``get_mse`` (and ``torch.nn.MSELoss``); ``sse`` is "Deep
 Learning from Scratch"'s ``sum_squared_error`` (with the ½). The cross-entropies take
 logits and never form ``log(softmax)`` or ``log(sigmoid)`` directly: softmax uses
 :math:`\log\sum_j e^{z_j} = m + \log\sum_j e^{z_j-m}`, :math:`m=\max_j z_j`, and the
@@ -161,7 +161,7 @@ def _pred_target(
 def mse(pred: ArrayLike, target: ArrayLike) -> tuple[float, Array]:
     r"""Mean squared error :math:`\frac1N\sum(\hat y-t)^2` and its gradient.
 
-    The gradient is :math:`\frac2N(\hat y - t)`. For the seeds' two points
+    The gradient is :math:`\frac2N(\hat y - t)`. For the worked example's two points
     ``(1, 3), (2, 5)`` the mean is ½·sum, which is MISSION's
     :math:`\tfrac12[(m+b-3)^2+(2m+b-5)^2]`.
 
