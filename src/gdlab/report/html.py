@@ -12,10 +12,17 @@ from importlib import resources
 from string import Template
 
 
-def render(template: str, **fields: str) -> str:
-    """Fill ``template`` (a file of this package) and the shared ``report.css``."""
+def render(template: str, *, title: str, subtitle: str, **fields: str) -> str:
+    """Fill ``template`` (the body of a report, a file of this package) and put it
+    in the shared page: head, ``report.css``, title, subtitle, and the script that
+    lets a browser check every figure decoded."""
     package = resources.files("gdlab.report")
-    style = package.joinpath("report.css").read_text()
-    return Template(package.joinpath(template).read_text()).substitute(
-        style=style, **fields
+    body = Template(package.joinpath(template).read_text()).substitute(
+        title=title, subtitle=subtitle, **fields
+    )
+    return Template(package.joinpath("page.html").read_text()).substitute(
+        title=title,
+        subtitle=subtitle,
+        style=package.joinpath("report.css").read_text(),
+        body=body,
     )
