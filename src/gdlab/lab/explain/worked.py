@@ -1,0 +1,186 @@
+"""``explain()``: run the real optimizer on a copy and work out every quantity."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from gdlab import _checks, optim, surfaces
+from gdlab.lab.explain.rules import RULES, Rule
+from gdlab.lab.explain.steps import ExplainedStep, Explanation
+
+F64 = NDArray[np.float64]
+Group = Mapping[str, Any]
+State = Mapping[str, F64]
+
+
+Gradient = ArrayLike | Callable[[F64], ArrayLike] | surfaces.Surface
+
+
+def _f64(a: object) -> F64:
+    return np.array(a, dtype=np.float64)
+
+
+def _vector(owner: str, name: str, value: object, size: int | None = None) -> F64:
+    try:
+        a = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        _checks.fail(owner, name, "a list of numbers", value)
+    if a.ndim != 1 or a.size == 0 or (size is not None and a.size != size):
+        need = "a non-empty 1-D list of numbers" if size is None else f"{size} numbers"
+        _checks.fail(owner, name, need, value)
+    if not np.all(np.isfinite(a)):
+        _checks.fail(owner, name, "finite", a.tolist())
+    return a
+
+
+def _start_from(
+    opt: optim.Optimizer,
+    rule: Rule,
+    state: Mapping[str, ArrayLike] | None,
+    start_step: int,
+    size: int,
+) -> list[str]:
+    """Load ``state`` (by state key or displayed name) and ``start_step`` into the
+    fresh optimizer ``opt``; the optimizer checks the values. Returns the line the
+    formula shows about it (none for a fresh optimizer)."""
+    owner = "explain"
+    t0 = _checks.integer(owner, "start_step", start_step, low=0)
+    if not state and not t0:
+        return []
+    if state is not None and not isinstance(state, Mapping):
+        _checks.fail(owner, "state", "a mapping name -> values", state)
+    keys = type(opt).state_spec
+    given: dict[str, F64] = {}
+    for name, values in (state or {}).items():
+        key = rule.state_names.get(name, name)
+        if key not in keys:
+            known = [*keys, *(n for n, k in rule.state_names.items() if k in keys)]
+            _checks.fail(
+                owner, "state", f"keyed by one of {', '.join(known)}", str(name)
+            )
+        if key in given:
+            _checks.fail(owner, "state", f"given {key!r} once", str(name))
+        given[key] = _vector(owner, f"state[{name!r}]", values, size)
+    saved = opt.state_dict()
+    arrays = saved["state"]["θ"] if t0 else {}  # past step 0 the state is whole
+    saved["state"]["θ"] = {**arrays, **given}
+    saved["step"] = t0
+    try:
+        opt.load_state_dict(saved)
+    except ValueError as error:  # the optimizer's own check of the values
+        raise ValueError(f"{owner}: state: {error}") from None
+    given_keys = ", ".join(given) or "none"
+    return [f"(starting after {t0} step(s); state given: {given_keys})"]
+
+
+def explain(
+    name: str,
+    param: ArrayLike,
+    grad: Gradient,
+    steps: int = 1,
+    *,
+    state: Mapping[str, ArrayLike] | None = None,
+    start_step: int = 0,
+    **hyper: Any,
+) -> Explanation:
+    """Run ``steps`` steps of optimizer ``name`` on ``param`` and show every quantity.
+
+    Args:
+        name: a registered optimizer (``"rmsprop"``) or a preset (``"momentum"``,
+            ``"nesterov"``).
+        param: the parameter vector θ (1-D; not modified).
+        grad: the gradient — a fixed vector (used at every step, as in the source
+            notes' worked examples), a function θ -> gradient, or a
+            :class:`~gdlab.surfaces.Surface` (then θ is a point (x, y), the gradient
+            is the surface's and each step also shows the loss).
+        steps: number of steps >= 1.
+        state: the optimizer state before the first step, by state key or by the
+            column it is shown as (``{"square_avg": v}`` or ``{"v": v}`` for
+            RMSprop), one value per element. Arrays not given start as in a fresh
+            optimizer (a momentum buffer given is used at step 1 instead of g).
+        start_step: the optimizer's step count before the first step, >= 0 (the
+            first step shown is ``start_step + 1``; Adam's bias corrections and a
+            schedule use it). With ``start_step > 0`` arrays not given are the
+            optimizer's initial values.
+        **hyper: the optimizer's hyperparameters (``lr=0.01, alpha=0.9``).
+
+    Example:
+        >>> e = explain("rmsprop", [0.8, 1.2, 0.5], [0.1, -0.3, 0.2], lr=0.01)
+        >>> print(e.format())
+    """
+    owner = "explain"
+    base, preset = optim.resolve(name)
+    n = _checks.integer(owner, "steps", steps, low=1)
+    theta0 = _vector(owner, "param", param)
+    surface = grad if isinstance(grad, surfaces.Surface) else None
+    gradient: Callable[[F64], F64]
+    labels: tuple[str, ...]
+    if surface is not None:
+        if theta0.size != 2:
+            _checks.fail(owner, "param", f"a point (x, y) on {surface.name}", param)
+        gradient = surface.grad
+        labels = surface.labels
+    elif callable(grad):
+        fn = grad
+
+        def gradient(theta: F64) -> F64:
+            return _vector(owner, "grad(θ)", fn(theta), theta0.size)
+
+        labels = tuple(f"θ[{i}]" for i in range(theta0.size))
+    else:
+        fixed = _vector(owner, "grad", grad, theta0.size)
+
+        def gradient(theta: F64) -> F64:
+            return fixed.copy()
+
+        labels = tuple(f"θ[{i}]" for i in range(theta0.size))
+    rule = RULES[base]
+    formula = rule.formula
+    value_name = "loss"
+    if surface is not None:
+        value_name = surface.value_name
+        x, y = surface.labels
+        where = f"g = (∂{value_name}/∂{x}, ∂{value_name}/∂{y}) at θ = ({x}, {y}),"
+        problem = f"    {surface.formula}"
+    theta = theta0.copy()
+    opt = optim.create(base, {"θ": theta}, **{**preset, **hyper})
+    started = _start_from(opt, rule, state, start_step, theta0.size)
+    group = opt.param_groups[0]
+    shown_hyper = {k: v for k, v in group.items() if k != "params"}
+    worked = []
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for _ in range(n):
+            t = opt.step_count + 1
+            lr = opt.lr
+            before_theta = theta.copy()
+            g = gradient(before_theta)
+            loss = None if surface is None else float(surface.value(before_theta))
+            before = {k: _f64(a) for k, a in opt.state["θ"].items()}
+            opt.step({"θ": g})
+            after = {k: _f64(a) for k, a in opt.state["θ"].items()}
+            derived, scalars, subtracted = rule.derive(
+                group, t, lr, before_theta, g, before, after
+            )
+            columns = {"θ": before_theta, "g": g, **derived, "θ new": theta.copy()}
+            worked.append(ExplainedStep(t, lr, loss, scalars, columns, subtracted))
+        final_loss = None if surface is None else float(surface.value(theta))
+    return Explanation(
+        name=name,
+        optimizer=type(opt).__name__,
+        hyper=shown_hyper,
+        formula=tuple(
+            (formula(group) if surface is None else [where, problem, *formula(group)])
+            + started
+        ),
+        labels=tuple(labels),
+        steps=tuple(worked),
+        final_loss=final_loss,
+        value_name=value_name,
+    )
+
+
+__all__ = ["explain"]
