@@ -73,7 +73,7 @@ CASES: dict[str, Callable[[dict[str, Any]], Args]] = {
     "plot_accuracy": lambda d: (({"sgd": ([1, 2], [0.6, 0.8], [0.5, 0.7])},), {}),
     "plot_lrs": lambda d: (({"sgd": [0.1, 0.05, 0.025]},), {}),
     "plot_summary": lambda d: (({"sgd": (0.9, 0.01), "adam": (0.93, 0.02)},), {}),
-    "plot_trajectories": lambda d: (("rosenbrock", d["runs"]), {}),
+    "plot_trajectories": lambda d: ((surfaces.get("rosenbrock"), d["runs"]), {}),
     "plot_loss_grid": lambda d: ((d["grid"],), {}),
     "plot_lr_sensitivity": lambda d: ((d["rows"],), {}),
     "plot_sharpness": lambda d: ((d["rows"],), {}),
@@ -148,7 +148,7 @@ def test_a_three_d_trajectory_takes_the_place_of_its_ax(
     fig = Figure(figsize=(16.0, 10.0), layout="constrained")
     axes = fig.subplots(2, 2)
     out = report.plot_trajectories(
-        "rosenbrock", data["runs"], ax=axes[1, 1], three_d=True
+        surfaces.get("rosenbrock"), data["runs"], ax=axes[1, 1], three_d=True
     )
     assert out is fig and axes[1, 1] not in fig.axes
     (panels,) = fig.subfigs

@@ -323,6 +323,49 @@ def test_loss_grid_equals_cell_by_cell_runs() -> None:
     assert lr in lrs and m in momenta
 
 
+def test_table_shows_each_run_and_how_it_ended() -> None:
+    out = surfaces.runs(
+        "regression", ["sgd"], [0.5, 0.1, 0.005], start=(-1.0, 5.0), steps=30
+    )
+    assert out.table().splitlines() == [
+        "regression: MSE(m, b) = ½[(m + b − 3)² + (2m + b − 5)²]; minimum 0 at (2, 1)",
+        "start (-1, 5), MSE 2.5; 30 steps",
+        f"{'optimizer':<12}{'lr':>9}{'final (m, b)':>32}{'final MSE':>15}  diverged",
+        "sgd               0.5    (-1.36267e+11, -8.42178e+10)     8.7943e+22  yes",
+        "sgd               0.1             (0.315439, 3.72568)       0.748972  no",
+        "sgd             0.005            (-0.695522, 5.06141)        1.81679  no",
+    ]
+    assert list(out.paths()) == [
+        "sgd (lr=0.5), diverged",
+        "sgd (lr=0.1)",
+        "sgd (lr=0.005)",
+    ]
+    assert out.paths()["sgd (lr=0.1)"] is out[1].path
+    blown = surfaces.runs("rosenbrock", ["sgd"], [0.1], steps=12).table()
+    assert blown.splitlines()[-1].endswith("nan  yes (overflow at step 6)")
+    empty = surfaces.Trajectories(surfaces.get("bowl")).table().splitlines()
+    assert empty == [
+        "bowl: f(x, y) = x² + y²; minimum 0 at (0, 0)",
+        f"{'optimizer':<12}{'lr':>9}{'final (x, y)':>32}{'final f':>15}  diverged",
+    ]
+
+
+def test_loss_grid_summary_names_the_best_cell_unless_all_diverged() -> None:
+    grid = surfaces.loss_grid(
+        "bowl", "sgd", [0.1, 2.0], [0.2, 0.5], steps=10, nesterov=True
+    )
+    assert grid.label == "sgd (nesterov=True)"
+    assert grid.summary() == (
+        "bowl: sgd (nesterov=True), 2x2 runs of 10 steps from (-4, 3); 2 diverged; "
+        "best lr 0.1, momentum 0.5: final loss 0.002808"
+    )
+    lost = surfaces.loss_grid("bowl", "sgd", [1.5, 2.0], [0.2], steps=10)
+    assert bool(lost.diverged.all())
+    assert lost.summary() == (
+        "bowl: sgd, 2x1 runs of 10 steps from (-4, 3); 2 diverged"
+    )
+
+
 # --- errors ---------------------------------------------------------------------------
 
 

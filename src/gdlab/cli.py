@@ -968,7 +968,7 @@ def surface_command(
         --momentum-range 0,0.99 -o heat.png
     """
     from gdlab import surfaces
-    from gdlab.report import surfaces as pictures
+    from gdlab.report import landscape as pictures
 
     ctx = click.get_current_context()
     given = {k for k in ctx.params if ctx.get_parameter_source(k) == _COMMANDLINE}

@@ -1,4 +1,4 @@
-"""Reports drawn from results: PNG plots, surface pictures, the HTML report.
+"""Reports drawn from results: PNG plots, loss landscapes, the HTML reports.
 
 This layer reads histories and results; it never trains. Every ``plot_*`` function
 draws into ``ax`` (a new Figure when None), returns the Figure, and writes a PNG
@@ -12,6 +12,11 @@ from gdlab.report.compare import (
     plot_test_metrics,
     plot_tunability,
 )
+from gdlab.report.landscape import (
+    animate_trajectories,
+    plot_loss_grid,
+    plot_trajectories,
+)
 from gdlab.report.plots import (
     Curve,
     ema,
@@ -21,11 +26,6 @@ from gdlab.report.plots import (
     plot_schedule_grid,
     plot_schedules,
     plot_summary,
-)
-from gdlab.report.surfaces import (
-    animate_trajectories,
-    plot_loss_grid,
-    plot_trajectories,
 )
 from gdlab.report.sweep import (
     plot_lr_sensitivity,

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
 from gdlab import _checks
+from gdlab.report.landscape import plot_trajectories
 from gdlab.report.plots import (
     Curve,
     finish,
@@ -27,7 +28,6 @@ from gdlab.report.plots import (
     new_axes,
     new_panels,
 )
-from gdlab.report.surfaces import plot_trajectories
 
 if TYPE_CHECKING:  # the results this module draws; it never computes them
     from gdlab.lab.examples import BatchModes

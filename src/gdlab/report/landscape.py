@@ -2,7 +2,9 @@
 animations, and heat maps of the final loss over a hyperparameter grid.
 
 Like the other plots, figures use matplotlib's object API on the Agg canvas (no
-``pyplot``); they only read results (paths, grids) and never run an optimizer.
+``pyplot``); they only read results (a :class:`~gdlab.surfaces.Surface`, paths,
+grids) and never run an optimizer, so this module does not import
+:mod:`gdlab.surfaces` (whose ``plot`` methods import it).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
@@ -21,8 +23,11 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 from PIL import Image
 
-from gdlab import _checks, outputs, surfaces
+from gdlab import _checks, outputs
 from gdlab.report.plots import finish, label_colors, legend, new_axes, new_panels
+
+if TYPE_CHECKING:  # the results this module draws; it never computes them
+    from gdlab.surfaces import LossGrid, Surface
 
 F64 = NDArray[np.float64]
 Paths = Mapping[str, ArrayLike]
@@ -33,6 +38,12 @@ def _out(path: str | Path) -> Path:
     if not out.parent.exists():
         out.parent.mkdir(parents=True)
     return out
+
+
+def _surface(owner: str, f: Surface) -> Surface:
+    if not hasattr(f, "bounds"):  # a name: looking it up is the caller's job
+        _checks.fail(owner, "f", "a Surface, e.g. surfaces.get('rosenbrock')", f)
+    return f
 
 
 def _paths(owner: str, paths: Paths) -> dict[str, F64]:
@@ -49,7 +60,7 @@ def _paths(owner: str, paths: Paths) -> dict[str, F64]:
     return out
 
 
-def _view(f: surfaces.Surface, paths: Mapping[str, F64]) -> tuple[F64, F64]:
+def _view(f: Surface, paths: Mapping[str, F64]) -> tuple[F64, F64]:
     """The plotting window: the surface's bounds, grown to show starts and minima."""
     (x0, x1), (y0, y1) = f.bounds
     points = [p[0] for p in paths.values()] + [np.array(m) for m in f.minima]
@@ -60,7 +71,7 @@ def _view(f: surfaces.Surface, paths: Mapping[str, F64]) -> tuple[F64, F64]:
     return np.array([x0, x1]), np.array([y0, y1])
 
 
-def _mesh(f: surfaces.Surface, xs: F64, ys: F64, n: int = 300) -> tuple[F64, F64, F64]:
+def _mesh(f: Surface, xs: F64, ys: F64, n: int = 300) -> tuple[F64, F64, F64]:
     gx, gy = np.meshgrid(
         np.linspace(float(xs[0]), float(xs[1]), n),
         np.linspace(float(ys[0]), float(ys[1]), n),
@@ -69,7 +80,7 @@ def _mesh(f: surfaces.Surface, xs: F64, ys: F64, n: int = 300) -> tuple[F64, F64
     return gx, gy, z
 
 
-def _levels(f: surfaces.Surface, z: F64, count: int = 30) -> F64:
+def _levels(f: Surface, z: F64, count: int = 30) -> F64:
     lo, hi = float(np.min(z)), float(np.max(z))
     if f.log_levels and hi > lo:
         base = min(lo, f.min_value) if np.isfinite(f.min_value) else lo
@@ -79,7 +90,7 @@ def _levels(f: surfaces.Surface, z: F64, count: int = 30) -> F64:
 
 
 def _contour(
-    ax: Axes, f: surfaces.Surface, xs: F64, ys: F64, n: int = 300, count: int = 30
+    ax: Axes, f: Surface, xs: F64, ys: F64, n: int = 300, count: int = 30
 ) -> None:
     gx, gy, z = _mesh(f, xs, ys, n)
     levels = _levels(f, z, count)
@@ -92,7 +103,7 @@ def _contour(
     ax.set_ylim(*ys)
 
 
-def _landmarks(ax: Axes, f: surfaces.Surface, starts: list[F64]) -> None:
+def _landmarks(ax: Axes, f: Surface, starts: list[F64]) -> None:
     for k, m in enumerate(f.minima):
         ax.plot(
             m[0],
@@ -163,7 +174,7 @@ def _draw_paths(ax: Axes, paths: Mapping[str, F64], xs: F64, ys: F64) -> None:
             ax.plot(*shown[-1], marker="X", color=color, markersize=8, zorder=6)
 
 
-def _title(f: surfaces.Surface, title: str | None, paths: Mapping[str, F64]) -> str:
+def _title(f: Surface, title: str | None, paths: Mapping[str, F64]) -> str:
     if title is not None:
         return title
     steps = max(len(p) for p in paths.values()) - 1
@@ -171,7 +182,7 @@ def _title(f: surfaces.Surface, title: str | None, paths: Mapping[str, F64]) -> 
 
 
 def plot_trajectories(
-    f: surfaces.Surface | str,
+    f: Surface,
     paths: Paths,
     path: str | Path | None = None,
     *,
@@ -185,7 +196,7 @@ def plot_trajectories(
     (two panels). Non-finite points (a diverged run) are left out.
     """
     owner = "plot_trajectories"
-    surface = surfaces.get(f)
+    surface = _surface(owner, f)
     data = _paths(owner, paths)
     xs, ys = _view(surface, data)
     starts = [p[0] for p in data.values()]
@@ -209,9 +220,7 @@ def plot_trajectories(
     return finish(ax, path)
 
 
-def _surface3d(
-    ax: Any, f: surfaces.Surface, xs: F64, ys: F64, paths: Mapping[str, F64]
-) -> None:
+def _surface3d(ax: Any, f: Surface, xs: F64, ys: F64, paths: Mapping[str, F64]) -> None:
     gx, gy, z = _mesh(f, xs, ys, n=120)
     levels = _levels(f, z, 64)
     shade = np.interp(z, levels, np.linspace(0.0, 1.0, levels.size))
@@ -267,7 +276,7 @@ def _surface3d(
 
 
 def animate_trajectories(
-    f: surfaces.Surface | str,
+    f: Surface,
     paths: Paths,
     path: str | Path,
     *,
@@ -281,7 +290,7 @@ def animate_trajectories(
     shows the whole runs. Returns the path written.
     """
     owner = "animate_trajectories"
-    surface = surfaces.get(f)
+    surface = _surface(owner, f)
     data = _paths(owner, paths)
     rate = _checks.integer(owner, "fps", fps, low=1)
     frames_max = _checks.integer(owner, "max_frames", max_frames, low=2)
@@ -353,7 +362,7 @@ def _edges(centers: F64, log: bool) -> F64:
 
 
 def plot_loss_grid(
-    grid: surfaces.LossGrid,
+    grid: LossGrid,
     path: str | Path | None = None,
     *,
     ax: Axes | None = None,
@@ -411,12 +420,11 @@ def plot_loss_grid(
     ax.set_xlabel("learning rate")
     ax.set_ylabel(grid.name)
     legend(ax, "outside lower center", ncols=2)
-    extra = ", ".join(f"{k}={v}" for k, v in grid.hyper.items())
-    what = grid.optimizer + (f" ({extra})" if extra else "")
     start = f"({grid.start[0]:g}, {grid.start[1]:g})"
     ax.set_title(
         title
-        or f"{grid.surface}: {what}, final loss after {grid.steps} steps from {start}"
+        or f"{grid.surface}: {grid.label}, final loss after {grid.steps} steps "
+        f"from {start}"
     )
     return finish(ax, path)
 
