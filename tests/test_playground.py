@@ -3,6 +3,7 @@ driven in Debian's Chromium (through Playwright, with no browser download)."""
 
 from __future__ import annotations
 
+import ast
 import http.client
 import json
 import re
@@ -95,7 +96,7 @@ def test_surfaces_endpoint_lists_every_surface_with_its_grid(
         assert info["start"] == list(f.start)
         assert info["log_scale"] is f.log_levels
         grid = info["grid"]
-        assert grid["nx"] == grid["ny"] == playground.server.GRID == 120
+        assert grid["nx"] == grid["ny"] == playground.api.GRID == 120
         assert len(grid["values"]) == 120 * 120
         levels = np.array(info["levels"])
         assert levels.size == 24 and np.all(np.diff(levels) > 0)
@@ -602,6 +603,37 @@ def test_the_newest_request_of_a_page_cancels_its_older_ones(
             },
         )
     ] * 3
+
+
+def test_the_api_stops_before_the_next_run_once_cancelled() -> None:
+    """Without HTTP: ``cancelled()`` is asked before each run; the answer to an
+    uncancelled request is the same whether or not anyone asks."""
+    body = {"surface": "bowl", "steps": 5, "runs": [{"optimizer": "sgd"}] * 3}
+    asked: list[int] = []
+
+    def after_two() -> bool:
+        asked.append(1)
+        return len(asked) > 2
+
+    with pytest.raises(playground.Cancelled, match=r"cancelled before run 2"):
+        playground.trajectories_payload(body, after_two)
+    assert len(asked) == 3
+    assert playground.trajectories_payload(body, lambda: False) == (
+        playground.trajectories_payload(body)
+    )
+
+
+def test_the_api_module_speaks_no_http() -> None:
+    """api.py holds requests and payloads; HTTP is server.py's alone."""
+    source = Path(playground.api.__file__).read_text()
+    imported = {
+        alias.name if isinstance(node, ast.Import) else node.module or ""
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert not {m for m in imported if m.split(".")[0] in ("http", "socket")}
+    assert "gdlab.playground.server" not in imported
 
 
 # --- the command line ---------------------------------------------------------------

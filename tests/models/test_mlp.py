@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from gdlab import Params, data, models, optim
 
-from .helpers import randomize, targets
+from .helpers import numeric_grad, randomize, rel_error, targets
 
 ACTIVATIONS = ["relu", "tanh", "sigmoid"]
 LOSSES = ["softmax_cross_entropy", "binary_cross_entropy", "mse", "sse"]
@@ -356,3 +356,45 @@ def test_loss_and_grad_returns_a_fresh_gradient_unless_asked_for_the_buffer() ->
     np.testing.assert_array_equal(own["W1"], g1["W1"])
     with pytest.raises(ValueError, match=r"out must be None or the model's grads"):
         m.loss_and_grad(X1, y, out=m.grads.copy())
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_frozen_relu_is_the_gradient_with_the_masks_of_the_weights_it_froze_at(
+    loss: str,
+) -> None:
+    """Equal to the model's own cost and gradient where the masks were taken; once
+    the weights move across a kink, a different function, whose gradient is still
+    exact (central differences of the frozen cost, which has no kink there)."""
+    m = models.MLP([5, 4, 6, 3], "relu", loss=loss, l2=0.3, seed=1)
+    randomize(m, seed=2)
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((7, 5)), targets(loss, rng, 7, 3)
+    frozen = m.frozen_relu(X, y)
+    value, grads = frozen()
+    own_value, own = m.loss_and_grad(X, y)
+    assert value == pytest.approx(own_value, rel=1e-12)
+    for name in m.params:
+        np.testing.assert_allclose(grads[name], own[name], rtol=1e-12, atol=1e-15)
+
+    pre = X @ m.params["W1"] + m.params["b1"]
+    assert (pre < 0).any()
+    m.params["b1"][...] += 1.0 - pre.min()  # every unit of the first layer turns on
+    value, grads = frozen()
+    own_value, own = m.loss_and_grad(X, y)  # the model's ReLUs are not frozen
+    assert value != pytest.approx(own_value, rel=1e-6)
+    assert not np.allclose(grads["W1"], own["W1"], rtol=1e-6)
+    for name in m.params:
+        numeric = numeric_grad(lambda: frozen()[0], m.params[name])
+        assert rel_error(grads[name], numeric) < 1e-7, name
+
+
+def test_frozen_relu_of_a_smooth_model_is_its_own_gradient() -> None:
+    m = models.MLP([3, 4, 2], "tanh", loss="mse", seed=1)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    frozen = m.frozen_relu(X, y)
+    m.params["W1"][...] += 1.0
+    value, grads = frozen()
+    own_value, own = m.loss_and_grad(X, y)
+    assert value == own_value
+    np.testing.assert_array_equal(grads.buffers[m.dtype], own.buffers[m.dtype])

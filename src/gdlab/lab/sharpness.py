@@ -28,72 +28,26 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-from gdlab import _checks, losses
+from gdlab import _checks
 from gdlab.lab.analysis import hessian_top_eigenvalues
 from gdlab.models import Model
 
 DEFAULT_SAMPLES = 1000
 """Training samples the sharpness is measured on (the first ones)."""
 
-F64 = NDArray[np.float64]
 LossAndGrad = Callable[[Any], tuple[float, Any]]
-
-_LOSSES: dict[str, Callable[..., tuple[float, Any]]] = {
-    "softmax_cross_entropy": losses.softmax_cross_entropy,
-    "binary_cross_entropy": losses.binary_cross_entropy,
-    "mse": losses.mse,
-    "sse": losses.sse,
-}
 
 
 def training_loss(model: Model, X: ArrayLike, y: ArrayLike) -> LossAndGrad:
     """``loss_and_grad(params)`` of ``model``'s cost on ``(X, y)`` for
-    :func:`~gdlab.lab.hessian_top_eigenvalues`: the model's own for smooth
-    activations; for ReLU, the gradient with the units' on/off pattern frozen at the
-    current weights (smooth across the kinks a finite difference may cross)."""
-    if model.activation != "relu" or len(model.params) <= 2:
-        return lambda _params: model.loss_and_grad(X, y)
-    return _FrozenReLU(model, X, y)
-
-
-class _FrozenReLU:
-    """The cost and its gradient with every ReLU's mask fixed at construction."""
-
-    def __init__(self, model: Model, X: ArrayLike, y: ArrayLike) -> None:
-        self.model = model
-        self.X = np.asarray(X, dtype=model.dtype)
-        names = list(model.params)
-        self.layers = list(zip(names[0::2], names[1::2], strict=True))
-        self.loss = _LOSSES[model.loss_name]
-        model.loss_and_grad(self.X, y)  # checks X and y
-        target = np.asarray(y)
-        if model.loss_name != "softmax_cross_entropy" and target.ndim == 1:
-            target = target.reshape(-1, 1).astype(model.dtype)
-        self.y = target
-        self.masks: list[NDArray[np.bool_]] = []
-        a = self.X
-        for w, b in self.layers[:-1]:
-            z = a @ model.params[w] + model.params[b]
-            self.masks.append(z > 0)
-            a = z * self.masks[-1]
-
-    def __call__(self, _params: object) -> tuple[float, dict[str, F64]]:
-        p, l2 = self.model.params, self.model.l2
-        inputs = [self.X]
-        for (w, b), mask in zip(self.layers[:-1], self.masks, strict=True):
-            inputs.append((inputs[-1] @ p[w] + p[b]) * mask)
-        w_last, b_last = self.layers[-1]
-        value, d = self.loss(inputs[-1] @ p[w_last] + p[b_last], self.y)
-        grads: dict[str, F64] = {}
-        for i in range(len(self.layers) - 1, -1, -1):
-            w, b = self.layers[i]
-            grads[w] = inputs[i].T @ d + l2 * p[w]
-            grads[b] = d.sum(axis=0)
-            if i:
-                d = (d @ p[w].T) * self.masks[i - 1]
-        return value + self.model.penalty(), grads
+    :func:`~gdlab.lab.hessian_top_eigenvalues`: :meth:`~gdlab.models.Model.frozen_relu`,
+    the model's own gradient with every ReLU's on/off pattern frozen at the current
+    weights (smooth across the kinks a finite difference may cross; for smooth
+    activations, the model's own gradient)."""
+    frozen = model.frozen_relu(X, y)
+    return lambda _params: frozen()
 
 
 def sharpness(

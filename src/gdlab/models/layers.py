@@ -10,7 +10,8 @@ are analytic, by the chain rule:
 * :class:`Dense` :math:`y = xW + b`: :math:`\partial W = x^\top\partial y`,
   :math:`\partial b = \sum_\text{rows}\partial y`,
   :math:`\partial x = \partial y\,W^\top`;
-* :class:`ReLU` :math:`y = \max(x, 0)`: :math:`\partial x = \partial y\odot[y>0]`;
+* :class:`ReLU` :math:`y = \max(x, 0)`: :math:`\partial x = \partial y\odot[y>0]`
+  (or a mask frozen in advance);
 * :class:`Tanh` :math:`y=\tanh x`: :math:`\partial x = \partial y\odot(1-y^2)`;
 * :class:`Sigmoid` :math:`y=\sigma(x)`: :math:`\partial x=\partial y\odot y(1-y)`;
 * loss layers (:class:`SoftmaxCrossEntropy`, ...): ``forward(z, t)`` returns the loss
@@ -166,14 +167,24 @@ class _Activation:
 class ReLU(_Activation):
     r""":math:`y = \max(x, 0)`; :math:`\partial x = \partial y \odot [y > 0]`.
 
-    The derivative at 0 is taken as 0 (as in torch).
+    The derivative at 0 is taken as 0 (as in torch). With ``mask`` set (a boolean
+    array of the input's shape), the on/off pattern is that mask instead of
+    :math:`[x > 0]`: :math:`y = x \odot m`, :math:`\partial x = \partial y \odot m`,
+    a linear map (see :meth:`gdlab.models.Model.frozen_relu`).
     """
 
+    def __init__(self, *, inplace: bool = False) -> None:
+        super().__init__(inplace=inplace)
+        self.mask: NDArray[np.bool_] | None = None
+
     def _apply(self, x: Array, out: Array) -> None:
-        np.maximum(x, 0, out=out)
+        if self.mask is None:
+            np.maximum(x, 0, out=out)
+        else:
+            np.multiply(x, self.mask, out=out)
 
     def _derive(self, y: Array, dout: Array, dx: Array) -> None:
-        np.multiply(dout, y > 0, out=dx)
+        np.multiply(dout, y > 0 if self.mask is None else self.mask, out=dx)
 
 
 class Tanh(_Activation):

@@ -21,7 +21,7 @@ term :math:`\tfrac\lambda2\sum_l\lVert W_l\rVert^2` (weights only, not biases).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -210,6 +210,38 @@ class Model:
         x = self._check_X(X)
         t = self._check_targets(y, x.shape[0])
         return self._loss.forward(self._forward(x), t) + self._l2_term(grad=False)
+
+    def frozen_relu(
+        self, X: ArrayLike, y: ArrayLike
+    ) -> Callable[[], tuple[float, Params]]:
+        r"""``loss_and_grad(X, y)`` with every ReLU's on/off pattern frozen now.
+
+        The function returned gives the cost and a fresh gradient at the weights it
+        is called at, by the model's own layers with each ReLU :math:`\max(a, 0)`
+        replaced by :math:`a\odot[a_0 > 0]`, :math:`a_0` its input at today's
+        weights: the same cost and gradient here, and smooth in the weights nearby,
+        so that a finite difference of gradients crossing a kink does not jump
+        (:mod:`gdlab.lab.sharpness`). A model without ReLU gives its own.
+        """
+        x = self._check_X(X)
+        t = self._check_targets(y, x.shape[0])
+        relus = [layer for layer in self._layers if isinstance(layer, layers.ReLU)]
+        self._forward(x)
+        masks = []
+        for layer in relus:
+            assert layer.out is not None  # set by the forward pass
+            masks.append(layer.out > 0)
+
+        def loss_and_grad() -> tuple[float, Params]:
+            for layer, mask in zip(relus, masks, strict=True):
+                layer.mask = mask
+            try:
+                return self.loss_and_grad(x, t)
+            finally:
+                for layer in relus:
+                    layer.mask = None
+
+        return loss_and_grad
 
     def penalty(self) -> float:
         """The L2 term λ/2·Σ‖W‖² of the cost at the current weights (biases aside)."""

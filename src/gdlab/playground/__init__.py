@@ -9,31 +9,31 @@ server by :func:`gdlab.surfaces.trajectory` with the real optimizers::
 
 The server is the standard library's ``ThreadingHTTPServer``; the page is one
 HTML, one JavaScript and one CSS file with no outside dependency (it works
-offline). See :mod:`gdlab.playground.server` for the JSON API.
+offline). :mod:`gdlab.playground.api` computes the JSON answers (no HTTP);
+:mod:`gdlab.playground.server` serves them and the page.
 """
 
 from __future__ import annotations
 
-from gdlab.playground.server import (
-    MAX_BODY,
+from gdlab.playground.api import (
     MAX_RUNS,
     MAX_STEPS,
-    PlaygroundServer,
+    Cancelled,
     RunRequest,
     TrajectoriesRequest,
-    make_server,
     optimizers_payload,
     parse_request,
     run_trajectory,
-    serve,
     surfaces_payload,
     trajectories_payload,
 )
+from gdlab.playground.server import MAX_BODY, PlaygroundServer, make_server, serve
 
 __all__ = [
     "MAX_BODY",
     "MAX_RUNS",
     "MAX_STEPS",
+    "Cancelled",
     "PlaygroundServer",
     "RunRequest",
     "TrajectoriesRequest",
