@@ -95,9 +95,9 @@ class Model:
     Use :class:`MLP`, :class:`~gdlab.models.LinearRegression` or
     :class:`~gdlab.models.SoftmaxRegression`; this base holds what they share.
 
-    Arrays a model returns from ``loss_and_grad`` (``m.grads``) are overwritten by
-    the next call; ``grads.copy()`` keeps them. Inputs are cast to the model's dtype
-    (a float32 batch stays float32 for a float32 model).
+    ``loss_and_grad`` returns a fresh gradient unless given ``out=m.grads`` (the
+    training loop's path, overwritten by the next such call). Inputs are cast to the
+    model's dtype (a float32 batch stays float32 for a float32 model).
     """
 
     def __init__(
