@@ -22,15 +22,15 @@ from gdlab.report.plots import (
     plot_schedules,
     plot_summary,
 )
+from gdlab.report.sensitivity import (
+    plot_lr_sensitivity,
+    plot_sharpness,
+    plot_sharpness_accuracy,
+)
 from gdlab.report.surfaces import (
     animate_trajectories,
     plot_loss_grid,
     plot_trajectories,
-)
-from gdlab.report.sweep import (
-    plot_lr_sensitivity,
-    plot_sharpness,
-    plot_sharpness_accuracy,
 )
 
 __all__ = [
