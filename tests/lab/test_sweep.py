@@ -345,8 +345,6 @@ SWEEP_SCRIPT = """
 import sys
 from gdlab.experiment import RunSpec
 from gdlab.lab import sweep
-from gdlab.lab.sweep import backends, worker
-from gdlab.lab.sweep.store import exclusive
 
 try:
     sweep.run(RunSpec(**{spec!r}), {{"seed": [0, 1]}}, sys.argv[1], progress=False,
@@ -394,8 +392,6 @@ def start_sweep(store: Path) -> subprocess.Popen[str]:
         f"""
         from gdlab.experiment import RunSpec
         from gdlab.lab import sweep
-from gdlab.lab.sweep import backends, worker
-from gdlab.lab.sweep.store import exclusive
 
         if __name__ == "__main__":
             sweep.run(
