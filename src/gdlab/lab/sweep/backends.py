@@ -4,8 +4,9 @@
 ``workers`` *spawned* processes (fresh interpreters, no fork of a threaded
 process); ``workers=1`` trains in this process. ``backend="ray"``: ``ray.init()``
 joins the cluster ``RAY_ADDRESS`` names, or starts a local one with
-``num_cpus=workers``. Either way every result comes back to this process, which
-``record`` s it.
+``num_cpus=workers``. Either way every result comes back to this process and goes
+to the caller's ``record`` (which stores it), and the workers run the functions of
+:mod:`.worker`, found there by their module path.
 
 **On a Ray cluster** every node needs gdlab installed, not the data: each data set
 is put once in Ray's object store, from which each node fetches it once. A run
