@@ -29,6 +29,7 @@ import pytest
 from gdlab import data
 from gdlab.experiment import RunSpec, load_data
 from gdlab.lab import sweep
+from gdlab.lab.sweep import worker
 
 ray = pytest.importorskip("ray")
 cluster_utils = pytest.importorskip("ray.cluster_utils")
@@ -38,7 +39,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc"
 BASE = RunSpec(data="digits", model="mlp:64-8-10", epochs=1, batch_size=64)
 GRID = {"optimizer": ["sgd", "adam"], "seed": [0, 1, 2]}
 LONG = BASE.replace(epochs=100)  # 0.5 s a run: long enough to be caught running
-RUNNING = "ray::_execute_in_ray"  # the title of a worker while it trains a run
+RUNNING = f"ray::{worker.execute_in_ray.__name__}"  # a worker training a run
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 

@@ -1,9 +1,10 @@
-"""Sweeps: the grid, SQLite results, exact resume after kills, sharpness, reports."""
+"""Sweeps: the grid, SQLite results, exact resume after kills, sharpness, Ray.
+
+The report a sweep writes is tested in tests/test_report_sensitivity.py."""
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import os
 import re
 import signal
@@ -26,6 +27,8 @@ from gdlab import lab, models
 from gdlab.experiment import RunSpec, build
 from gdlab.lab import sweep
 from gdlab.lab.sharpness import sharpness, training_loss
+from gdlab.lab.sweep import backends, worker
+from gdlab.lab.sweep.store import exclusive
 from gdlab.train import History, fit
 
 BASE = RunSpec(data="digits", model="mlp:64-16-10", epochs=2, batch_size=64)
@@ -173,13 +176,14 @@ def test_resume_runs_only_what_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    real = sweep.execute
+    real = worker.execute
 
     def counting(key: str, options: Any, *data: Any) -> dict[str, Any]:
         calls.append(key)
         return real(key, options, *data)
 
-    monkeypatch.setattr(sweep, "execute", counting)
+    # where the local backend looks it up (workers=1 runs it in this process)
+    monkeypatch.setattr(backends, "execute", counting)
     store = tmp_path / "sweep.db"
     base = BASE.replace(optimizer="sgd", epochs=1)
     first = sweep.run(base, {"lr": [0.05], "seed": [0, 1]}, store, **quiet(workers=1))
@@ -224,7 +228,7 @@ def test_a_store_of_another_sweep_is_refused(tmp_path: Path) -> None:
 def test_one_writer_at_a_time_and_only_real_stores(tmp_path: Path) -> None:
     store = tmp_path / "sweep.db"
     with (
-        sweep._exclusive(store),
+        exclusive(store),
         pytest.raises(ValueError, match="another sweep is writing"),
     ):
         sweep.run(BASE, {"seed": [0]}, store, **quiet(workers=1))
@@ -582,90 +586,6 @@ def test_relu_sharpness_is_the_exact_hessian_of_autograd(
     hessian = torch.autograd.functional.hessian(loss, flat).numpy()
     exact = np.linalg.eigvalsh(hessian)[-1]
     assert sharpness(model, X, y) == pytest.approx(exact, rel=1e-7)
-
-
-# --- reports -------------------------------------------------------------------------
-
-
-def test_the_report_marks_divergence_and_is_redrawn_from_the_store(
-    tmp_path: Path,
-) -> None:
-    """Regression with plain SGD: lr 2 overflows (the loss goes to inf) for both
-    seeds; the plot marks it and the table shows it."""
-    base = RunSpec(data="synthetic-regression", model="linear", optimizer="sgd")
-    base = base.replace(epochs=10, batch_size=32)
-    grid = {"lr": [0.03, 0.3, 2.0], "seed": [0, 1]}
-    result = sweep.run(base, grid, tmp_path / "sweep.db", workers=1, progress=False)
-    rows = result.rows()
-    assert [r["diverged"] for r in rows] == [False] * 4 + [True] * 2
-    assert all(r["final_test_acc"] is None for r in rows)
-    assert rows[2]["final_train_loss"] < 0.02  # noise 0.1: MSE about 0.01
-    assert result.report == tmp_path / "report.html"
-    page = result.report.read_text()
-    assert page.count("data:image/png;base64,") == 1  # lr sensitivity only
-    runs_table = page[
-        page.index('<table id="runs">') : page.index(
-            "</table>", page.index('<table id="runs">')
-        )
-    ]
-    assert runs_table.count("<tr class=") == 6
-    assert runs_table.count('<tr class="diverged">') == 2
-    with open(tmp_path / "results.csv", newline="") as f:
-        table = list(csv.DictReader(f))
-    assert [float(r["lr"]) for r in table] == [0.03, 0.03, 0.3, 0.3, 2.0, 2.0]
-    assert [r["diverged"] for r in table] == ["False"] * 4 + ["True"] * 2
-    assert float(table[0]["final_train_loss"]) == rows[0]["final_train_loss"]
-    with open(tmp_path / "summary.csv", newline="") as f:
-        summary = list(csv.DictReader(f))
-    assert [int(r["diverged"]) for r in summary] == [0, 0, 2]
-    # Everything can be redrawn from sweep.db alone.
-    first = {n: (tmp_path / n).read_bytes() for n in ("results.csv", "summary.csv")}
-    for name in ("results.csv", "summary.csv", "report.html", "lr_sensitivity.png"):
-        (tmp_path / name).unlink()
-    assert sweep.write_report(tmp_path / "sweep.db") == tmp_path / "report.html"
-    assert {n: (tmp_path / n).read_bytes() for n in first} == first
-    assert (tmp_path / "lr_sensitivity.png").stat().st_size > 20_000
-
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
-def test_the_report_opens_in_a_browser_with_every_figure(tmp_path: Path) -> None:
-    base = RunSpec(model="mlp:64-16-10", activation="tanh", optimizer="sgd", epochs=2)
-    grid = {"lr": [0.05, 0.2], "batch_size": [16, 128], "seed": [0, 1]}
-    result = sweep.run(
-        base, grid, tmp_path / "sweep.db", workers=2, sharpness=True, progress=False
-    )
-    assert result.report is not None
-    with tempfile.TemporaryDirectory() as profile:
-        dom = subprocess.run(
-            [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--virtual-time-budget=5000",
-                f"--user-data-dir={profile}",
-                "--dump-dom",
-                result.report.as_uri(),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        ).stdout
-    body = re.search(r"<body[^>]*>", dom)
-    assert body is not None
-    assert 'data-figures="3"' in body.group(0)
-    assert 'data-figures-loaded="3"' in body.group(0)
-    runs_table = dom[dom.index('<table id="runs">') :]
-    assert runs_table[: runs_table.index("</table>")].count("<tr class=") == 8
 
 
 # --- Ray -----------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from gdlab.report.plots import (
     plot_schedules,
     plot_summary,
 )
-from gdlab.report.sweep import (
+from gdlab.report.sensitivity import (
     plot_lr_sensitivity,
     plot_sharpness,
     plot_sharpness_accuracy,

@@ -3,7 +3,7 @@ stylesheet, so that one ``report.html`` opens offline with its figures embedded.
 
 The reports themselves are drawn where their data lives: a comparison in
 :mod:`gdlab.report.compare`, a benchmark in :mod:`gdlab.report.benchmark`, a sweep
-in :mod:`gdlab.report.sweep`, a study in :mod:`gdlab.report.studies`.
+in :mod:`gdlab.report.sensitivity`, a study in :mod:`gdlab.report.studies`.
 """
 
 from __future__ import annotations

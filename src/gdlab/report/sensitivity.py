@@ -491,7 +491,7 @@ def sweep_report(
         + ", ".join(fixed)
     )
     page = render(
-        "sweep_template.html",
+        "sensitivity_template.html",
         title=html.escape(f"Sweep on {base.get('data', '?')}"),
         subtitle=html.escape(subtitle),
         summary=_table(summary_header, summary_rows),

@@ -1,0 +1,175 @@
+"""Where a sweep's runs execute: a local process pool, or Ray tasks.
+
+``backend="local"``: a :class:`~concurrent.futures.ProcessPoolExecutor` of
+``workers`` *spawned* processes (fresh interpreters, no fork of a threaded
+process); ``workers=1`` trains in this process. ``backend="ray"``: ``ray.init()``
+joins the cluster ``RAY_ADDRESS`` names, or starts a local one with
+``num_cpus=workers``. Either way every result comes back to this process and goes
+to the caller's ``record`` (which stores it), and the workers run the functions of
+:mod:`.worker`, found there by their module path.
+
+**On a Ray cluster** every node needs gdlab installed, not the data: each data set
+is put once in Ray's object store, from which each node fetches it once. A run
+whose worker or node dies is tried again elsewhere, at most :data:`RAY_RETRIES`
+more times; one that fails on every try is an error, like any failed run. If this
+process is killed, Ray stops its tasks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from gdlab.data import Dataset
+from gdlab.experiment import RunSpec
+from gdlab.lab.sweep.grid import describe
+from gdlab.lab.sweep.worker import execute, execute_in_ray, init_worker
+
+BACKENDS = ("local", "ray")
+RAY_RETRIES = 3
+"""How many more times Ray tries a run whose worker or node died (Ray's default,
+made explicit); a run that raises is not tried again: it would raise again."""
+
+
+class SweepError(RuntimeError):
+    """A sweep stopped before its end (a worker died, a run raised); every run that
+    finished is in the store and running the same sweep again continues it."""
+
+
+def run_local(
+    todo: Mapping[str, Dataset],
+    options: Mapping[str, Any],
+    workers: int,
+    record: Callable[[dict[str, Any]], None],
+) -> list[BaseException]:
+    """``todo``: key -> its data, as loaded here (spawned workers load their own)."""
+    if workers == 1:
+        for key, dataset in todo.items():
+            record(execute(key, options, dataset))
+        return []
+    errors: list[BaseException] = []
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker,
+        initargs=(os.getpid(),),
+    )
+    try:
+        futures: list[Future[dict[str, Any]]] = [
+            pool.submit(execute, key, options) for key in todo
+        ]
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except Exception as error:  # BrokenProcessPool too: a worker died
+                errors.append(error)
+                continue
+            record(result)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return errors
+
+
+def import_ray() -> Any:
+    """Ray, or a ValueError saying how to install it."""
+    try:
+        return importlib.import_module("ray")
+    except ImportError:
+        raise ValueError(
+            "sweep: backend 'ray' needs Ray, which is not installed: "
+            "pip install 'gdlab[cluster]'"
+        ) from None
+
+
+def run_ray(
+    todo: Mapping[str, Dataset],
+    options: Mapping[str, Any],
+    workers: int,
+    record: Callable[[dict[str, Any]], None],
+) -> list[BaseException]:
+    """``todo``: key -> its data, put once in the object store for every node."""
+    ray = import_ray()
+    started = not ray.is_initialized()
+    local = started and not os.environ.get("RAY_ADDRESS")
+    before = _descendants() if local else set()
+    errors: list[BaseException] = []
+    try:
+        if local:
+            ray.init(num_cpus=workers, include_dashboard=False)
+        elif started:
+            ray.init()  # joins the cluster RAY_ADDRESS names
+        task = ray.remote(num_cpus=1, max_retries=RAY_RETRIES)(execute_in_ray)
+        shipped: dict[int, Any] = {}  # id(dataset) -> its ObjectRef
+        tasks: dict[Future[dict[str, Any]], tuple[str, Any]] = {}  # -> key, task
+        for key, dataset in todo.items():
+            if id(dataset) not in shipped:
+                shipped[id(dataset)] = ray.put(dataset)
+            ref = task.remote(key, dict(options), shipped[id(dataset)])
+            tasks[ref.future()] = (key, ref)
+        try:
+            # futures, not ray.wait(): 14 ms a call over 10,000 pending tasks
+            for future in as_completed(tasks):
+                try:
+                    result = future.result()
+                except ray.exceptions.RayTaskError as error:  # the run raised
+                    errors.append(error)
+                    continue
+                except ray.exceptions.RayError as error:  # lost on every try
+                    errors.append(_lost(tasks[future][0], error))
+                    continue
+                record(result)
+        except BaseException:
+            for future, (_, ref) in tasks.items():
+                if not future.done():
+                    ray.cancel(ref, force=True)
+            raise
+    finally:
+        if started:
+            ray.shutdown()
+        if local:  # what ray.shutdown() missed: see _descendants
+            for pid in _descendants() - before:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+    return errors
+
+
+def _lost(key: str, error: BaseException) -> SweepError:
+    spec = RunSpec.from_dict(json.loads(key))
+    lost = SweepError(
+        f"run {describe(spec)} failed on Ray ({type(error).__name__}: {error}); "
+        f"a run whose worker or node dies is tried {1 + RAY_RETRIES} times"
+    )
+    lost.__cause__ = error
+    return lost
+
+
+def _descendants() -> set[int]:
+    """The ids of this process's descendants (read from /proc; none elsewhere).
+
+    A SIGTERM while ``ray.init()`` starts the local instance is a SystemExit (Ray's
+    handler) before Ray has recorded its processes, so ``ray.shutdown()`` cannot stop
+    them and the raylet's agents linger for a minute: the processes that appeared
+    while the sweep's own Ray instance ran are killed after it.
+    """
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [os.getpid()]
+    while todo:
+        for pid in children.get(todo.pop(), []):
+            found.add(pid)
+            todo.append(pid)
+    return found

@@ -1,0 +1,249 @@
+"""Running a sweep: what is missing from the store trains, on the chosen backend,
+with a progress line per finished run; errors become one :class:`SweepError`."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from gdlab import _checks
+from gdlab.data import Dataset
+from gdlab.experiment import RunSpec, load_data
+from gdlab.lab.sharpness import DEFAULT_SAMPLES
+from gdlab.lab.sweep.backends import (
+    BACKENDS,
+    SweepError,
+    import_ray,
+    run_local,
+    run_ray,
+)
+from gdlab.lab.sweep.grid import expand, plain, source, spec_key, validate
+from gdlab.lab.sweep.store import (
+    FORMAT,
+    VERSION,
+    Folder,
+    StoredRun,
+    check_same_sweep,
+    now,
+    open_for_writing,
+)
+from gdlab.lab.sweep.summary import SweepResult, write_report
+
+
+def run(
+    base: RunSpec,
+    grid: Mapping[str, Sequence[Any]],
+    store: Folder,
+    *,
+    workers: int | None = None,
+    backend: str = "local",
+    sharpness: bool = False,
+    sharpness_samples: int = DEFAULT_SAMPLES,
+    progress: bool = True,
+    report: bool = True,
+    command: str | None = None,
+) -> SweepResult:
+    """Train every run of ``grid`` over ``base`` that ``store`` does not hold yet.
+
+    Args:
+        base: the spec every run starts from.
+        grid: RunSpec field -> non-empty list of values, e.g. ``{"optimizer":
+            ["sgd", "adam"], "lr": [1e-3, 1e-2], "seed": [0, 1, 2]}``.
+        store: the SQLite file (created with its folder if missing); a store
+            holding runs of the same sweep is resumed.
+        workers: processes (``"local"``) or local Ray CPUs (default:
+            ``os.cpu_count()``); 1 trains in this process. A cluster
+            (``RAY_ADDRESS``) runs one run per CPU it has.
+        backend: ``"local"`` or ``"ray"`` (``pip install 'gdlab[cluster]'``).
+        sharpness: also measure λmax of the training loss at the final weights.
+        sharpness_samples: how many (first) training samples λmax is taken on.
+        progress: print a line per finished run.
+        report: write ``results.csv``, ``summary.csv``, the PNGs and
+            ``report.html`` next to the store when done.
+        command: the command line shown in the report.
+
+    Raises:
+        ValueError: bad grid or spec (before anything trains), a store of another
+            sweep, a store another sweep is writing, or Ray missing.
+        SweepError: runs failed or a worker died; finished runs are stored.
+    """
+    _checks.flag("sweep", "sharpness", sharpness)
+    options = {
+        "sharpness": sharpness,
+        "sharpness_samples": _checks.integer(
+            "sweep", "sharpness_samples", sharpness_samples, low=1
+        ),
+    }
+    specs = expand(base, grid)
+    axes = list(grid)
+    shown = [a for a in axes if len({json.dumps(plain(v)) for v in grid[a]}) > 1]
+    path = Path(store)
+    stored, done_before, errors = run_specs(
+        base,
+        specs,
+        path,
+        axes=axes,
+        options=options,
+        workers=workers,
+        backend=backend,
+        progress=progress,
+        shown=shown,
+    )
+    result = SweepResult(
+        path,
+        base,
+        axes,
+        specs,
+        stored,
+        done_before,
+        len(stored) - done_before,
+        sharpness,
+    )
+    if report and not errors:
+        result.report = write_report(path, command=command)
+    raise_for(errors, stored, len(result.specs), path)
+    return result
+
+
+def run_specs(
+    base: RunSpec,
+    specs: Sequence[RunSpec],
+    store: Folder,
+    *,
+    axes: Sequence[str],
+    options: Mapping[str, Any] | None = None,
+    workers: int | None = None,
+    backend: str = "local",
+    progress: bool = True,
+    shown: Sequence[str] | None = None,
+    datasets: Mapping[tuple[Any, ...], Dataset] | None = None,
+) -> tuple[list[StoredRun], int, list[BaseException]]:
+    """The engine of sweeps and comparisons: train every spec of ``specs`` (runs of
+    ``base`` with the fields ``axes`` varied) that ``store`` does not hold yet.
+
+    Returns the stored runs in the order of ``specs``, how many were done before,
+    and the errors of runs that failed (see :func:`run`; the caller raises them).
+    ``datasets`` are data already loaded by :func:`validate`: the runs are then not
+    checked once more, and train on these very datasets (Ray ships them to the
+    nodes).
+    """
+    owner = "sweep"
+    backend = _checks.choice(owner, "backend", backend, BACKENDS)
+    n_workers = _checks.integer(
+        owner, "workers", (os.cpu_count() or 1) if workers is None else workers, low=1
+    )
+    options = dict(
+        options or {"sharpness": False, "sharpness_samples": DEFAULT_SAMPLES}
+    )
+    if backend == "ray":
+        import_ray()
+    datasets = dict(validate(specs, axes) if datasets is None else datasets)
+    for spec in specs:  # any the caller did not load
+        if source(spec) not in datasets:
+            datasets[source(spec)] = load_data(spec)
+    keys = list(dict.fromkeys(spec_key(s) for s in specs))
+    path = Path(store)
+    with open_for_writing(path) as db:
+        meta = db.meta()
+        if meta:
+            check_same_sweep(path, meta, base, axes, options)
+            known = list(dict.fromkeys([*meta.get("axes", []), *axes]))
+        else:
+            known = list(axes)
+        db.set_meta(
+            {
+                "format": FORMAT,
+                "version": VERSION,
+                "base": plain(base.to_dict()) if not meta else meta["base"],
+                "axes": known,
+                "options": options,
+                "created": meta.get("created", now()),
+                "gdlab": _version(),
+            }
+        )
+        finished = db.keys()
+        todo = [k for k in keys if k not in finished]
+        done_before = len(keys) - len(todo)
+        if progress:
+            cluster = os.environ.get("RAY_ADDRESS") if backend == "ray" else None
+            where = (
+                f" on the Ray cluster at {cluster}"
+                if cluster
+                else f" on {min(n_workers, len(todo))} workers"
+            )
+            print(
+                f"{len(keys)} runs ({done_before} already done in {path}, "
+                f"{len(todo)} to run" + (where if todo else "") + ")",
+                flush=True,
+            )
+        by_key = {spec_key(s): s for s in specs}
+        counter = itertools.count(done_before + 1)
+        labels = list(axes) if shown is None else list(shown)
+
+        def record(result: dict[str, Any]) -> None:
+            db.add(result)
+            if progress:
+                print(
+                    _progress_line(
+                        next(counter), len(keys), by_key[result["key"]], labels, result
+                    ),
+                    flush=True,
+                )
+
+        errors: list[BaseException] = []
+        if todo:
+            runner = run_local if backend == "local" else run_ray
+            data = {k: datasets[source(by_key[k])] for k in todo}
+            errors = runner(data, options, min(n_workers, len(todo)), record)
+        stored = db.runs(keys)
+    return stored, done_before, errors
+
+
+def raise_for(
+    errors: Sequence[BaseException], stored: Sequence[StoredRun], total: int, path: Path
+) -> None:
+    """Raise the first of ``errors`` as one :class:`SweepError` that says how many
+    of the ``total`` runs are saved in ``path`` and how to continue."""
+    if errors:
+        first = errors[0]
+        what = (
+            "a worker process died (killed, or out of memory)"
+            if isinstance(first, BrokenProcessPool)
+            else f"{len(errors)} runs failed ({type(first).__name__}: {first})"
+        )
+        raise SweepError(
+            f"sweep stopped: {what}; {len(stored)} of {total} runs are saved in "
+            f"{path}; run the same command again to continue"
+        ) from first
+
+
+def _version() -> str:
+    import gdlab
+
+    return gdlab.__version__
+
+
+def _progress_line(
+    index: int, total: int, spec: RunSpec, shown: Sequence[str], result: Any
+) -> str:
+    m = result["metrics"]
+    width = len(str(total))
+    what = " ".join(f"{a}={getattr(spec, a)}" for a in shown) or "run"
+    parts = [f"  [{index:>{width}}/{total}] {what}"]
+    if m["final_train_loss"] is not None:
+        parts.append(f"train loss {m['final_train_loss']:.4f}")
+    if m["final_val_acc"] is not None:
+        parts.append(f"val acc {m['final_val_acc']:.3f}")
+    if m["final_test_acc"] is not None:
+        parts.append(f"test acc {m['final_test_acc']:.3f}")
+    if m.get("lambda_max") is not None:
+        parts.append(f"λmax {m['lambda_max']:.3g}")
+    if m["diverged"]:
+        parts.append("diverged")
+    parts.append(f"{m['seconds']:.2f}s")
+    return "  ".join(parts)

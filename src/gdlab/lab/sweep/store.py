@@ -1,0 +1,396 @@
+"""A sweep's SQLite store: its base spec and options, one row per finished run.
+
+**One writer, one transaction per run.** Only the process that runs the sweep
+writes the file (WAL mode), each finished run in its own committed transaction, so
+a crash, Ctrl-C or SIGKILL loses no finished run. A lock file refuses a second
+sweep writing the same store, and :func:`check_same_sweep` one with another base
+spec or other options (new grid values are welcome).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gdlab.experiment import RunSpec
+from gdlab.lab.sweep.grid import FIELDS, describe, plain
+from gdlab.train import History
+
+FORMAT = "gdlab-sweep"
+VERSION = 3
+"""Version 3 added the column ``ray_node_id``."""
+METRICS = (
+    "final_train_loss",
+    "final_train_acc",
+    "final_val_loss",
+    "final_val_acc",
+    "best_val_acc",
+    "final_test_loss",
+    "final_test_acc",
+    "diverged",
+    "steps",
+    "seconds",
+    "lambda_max",
+)
+"""The numbers stored for every run: the last evaluation's, the best validation
+accuracy (an epoch chosen on validation data, never on the test set), how it
+ended; test numbers are None for runs with ``evaluate_test=False``,
+``lambda_max`` unless measured."""
+
+Folder = str | os.PathLike[str]
+
+
+def now() -> str:
+    """The store's timestamps: UTC, ISO 8601, to the microsecond."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    key TEXT PRIMARY KEY,
+    optimizer TEXT NOT NULL,
+    lr REAL NOT NULL,
+    batch_size,
+    seed INTEGER NOT NULL,
+    final_train_loss REAL,
+    final_train_acc REAL,
+    final_val_loss REAL,
+    final_val_acc REAL,
+    best_val_acc REAL,
+    final_test_loss REAL,
+    final_test_acc REAL,
+    diverged INTEGER NOT NULL,
+    steps INTEGER NOT NULL,
+    seconds REAL NOT NULL,
+    lambda_max REAL,
+    message TEXT NOT NULL,
+    history TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    ray_node_id TEXT
+);
+"""
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """One finished run as the store holds it."""
+
+    key: str
+    spec: RunSpec
+    metrics: dict[str, Any]
+    message: str
+    started_at: str
+    finished_at: str
+    host: str
+    pid: int
+    ray_node_id: str | None
+    """The Ray node that ran it (hex, as ``ray.nodes()`` names it); None if local."""
+    history_json: str = field(repr=False)
+    store: Path | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def history(self) -> History:
+        """The run's history (a ValueError naming the store if it is damaged)."""
+        try:
+            return History.from_dict(json.loads(self.history_json))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(
+                f"sweep: {self.store}: the history of the run {describe(self.spec)} "
+                f"is damaged ({type(error).__name__}: {error})"
+            ) from None
+
+
+def _json(text: object, path: Path, what: str) -> Any:
+    """``text`` decoded, or a ValueError naming the store and what is damaged."""
+    try:
+        return json.loads(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"sweep: {path}: {what} is not valid JSON ({error})") from None
+
+
+class Store:
+    """A sweep's SQLite file: its base spec and options, and one row per finished run.
+
+    ``Store(path)`` opens (or, with ``create=True``, creates) it; plain SQL works on
+    it too, e.g. ``SELECT optimizer, lr, avg(final_test_acc) FROM runs GROUP BY 1, 2``
+    (``json_extract(key, '$.l2')`` reaches any field of a run's spec).
+    """
+
+    def __init__(self, path: Folder, *, create: bool = False) -> None:
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise ValueError(f"no sweep store at {self.path}")
+        try:
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+            if create and not tables:
+                self._db.executescript(_SCHEMA)
+                tables = {"meta", "runs"}
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            meta = self.meta() if {"meta", "runs"} <= tables else {"format": None}
+        except (sqlite3.Error, OSError) as error:
+            raise ValueError(f"cannot open sweep store {self.path}: {error}") from None
+        if meta and meta.get("format") != FORMAT:
+            self._db.close()
+            raise ValueError(f"{self.path} is not a gdlab sweep store")
+        if meta and meta.get("version") != VERSION:
+            self._db.close()
+            raise ValueError(
+                f"{self.path} was written by another version of gdlab (store "
+                f"version {meta.get('version')}, this one reads {VERSION}); use "
+                "another store"
+            )
+
+    # --- plumbing ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _sqlite(self, doing: str) -> Iterator[None]:
+        """SQLite's complaints about the file (a corrupted page, a read-only file)
+        as one line naming it; a misuse of the API (ProgrammingError) is a bug."""
+        try:
+            yield
+        except sqlite3.ProgrammingError:
+            raise
+        except sqlite3.DatabaseError as error:
+            raise ValueError(f"sweep: cannot {doing} {self.path}: {error}") from None
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._sqlite("write"):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- what it holds -------------------------------------------------------------
+
+    def meta(self) -> dict[str, Any]:
+        """``format``, ``version``, ``base`` (a spec dict), ``axes`` (every grid field
+        any sweep into this store varied), ``options``, ``created``."""
+        with self._sqlite("read"):
+            rows = self._db.execute("SELECT key, value FROM meta").fetchall()
+        return {k: _json(v, self.path, f"meta {k!r}") for k, v in rows}
+
+    def set_meta(self, values: Mapping[str, Any]) -> None:
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [(k, json.dumps(v, sort_keys=True)) for k, v in values.items()],
+            )
+
+    def keys(self) -> set[str]:
+        """The keys of every finished run."""
+        with self._sqlite("read"):
+            return {r[0] for r in self._db.execute("SELECT key FROM runs")}
+
+    def count(self) -> int:
+        with self._sqlite("read"):
+            return int(self._db.execute("SELECT count(*) FROM runs").fetchone()[0])
+
+    def _spec(self, key: str) -> RunSpec:
+        value = _json(key, self.path, f"the run key {key!r}")
+        try:
+            return RunSpec.from_dict(value)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"sweep: {self.path}: the run key {key!r} is not a RunSpec ({error})"
+            ) from None
+
+    def add(self, result: Mapping[str, Any]) -> bool:
+        """Record one finished run (what :func:`.worker.execute` returned) in its
+        own transaction; False if its key was already there."""
+        spec = self._spec(result["key"])
+        m = result["metrics"]
+        row = (
+            result["key"],
+            spec.optimizer,
+            spec.learning_rate,
+            spec.batch_size,
+            spec.seed,
+            *(m.get(k) for k in METRICS[:7]),
+            int(bool(m["diverged"])),
+            int(m["steps"]),
+            float(m["seconds"]),
+            m.get("lambda_max"),
+            str(result.get("message", "")),
+            json.dumps(result["history"]),
+            result["started_at"],
+            now(),
+            str(result["host"]),
+            int(result["pid"]),
+            result.get("ray_node_id"),
+        )
+        with self._transaction() as db:
+            cursor = db.execute(
+                f"INSERT OR IGNORE INTO runs VALUES ({', '.join('?' * len(row))})",
+                row,
+            )
+        return cursor.rowcount == 1
+
+    def runs(self, keys: Sequence[str] | None = None) -> list[StoredRun]:
+        """The finished runs (those of ``keys``, in that order, when given; else all,
+        in the order they finished)."""
+        columns = ", ".join(
+            (
+                "key",
+                *METRICS,
+                "message",
+                "started_at",
+                "finished_at",
+                "host",
+                "pid",
+                "ray_node_id",
+            )
+        )
+        query = f"SELECT {columns}, history FROM runs ORDER BY finished_at, key"
+        found: dict[str, StoredRun] = {}
+        with self._sqlite("read"):
+            rows = self._db.execute(query).fetchall()
+        for row in rows:
+            values = dict(zip(("key", *METRICS), row[: 1 + len(METRICS)], strict=True))
+            values["diverged"] = bool(values["diverged"])
+            key = str(values.pop("key"))
+            message, started, finished, host, pid, node, history = row[
+                1 + len(METRICS) :
+            ]
+            found[key] = StoredRun(
+                key,
+                self._spec(key),
+                values,
+                message,
+                started,
+                finished,
+                host,
+                pid,
+                node,
+                history,
+                self.path,
+            )
+        if keys is None:
+            return list(found.values())
+        return [found[k] for k in keys if k in found]
+
+    def rows(self, axes: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """One flat dict per finished run: its values of ``axes`` (default: the
+        store's), the effective learning rate, then its metrics."""
+        names = list(self.meta().get("axes", []) if axes is None else axes)
+        return [as_row(r, names) for r in self.runs()]
+
+
+def as_row(run: StoredRun, axes: Sequence[str]) -> dict[str, Any]:
+    """``run`` as one flat dict: its values of ``axes``, the learning rate used,
+    optimizer, batch size and seed, then its metrics."""
+    row = {name: plain(getattr(run.spec, name)) for name in axes}
+    row["lr"] = run.spec.learning_rate
+    for name in ("optimizer", "batch_size", "seed"):
+        row.setdefault(name, getattr(run.spec, name))
+    return {**row, **run.metrics}
+
+
+@contextlib.contextmanager
+def exclusive(store: Path) -> Iterator[None]:
+    """Refuse a second sweep writing the same store at the same time."""
+    try:
+        import fcntl
+    except ImportError:  # not on Unix: no lock
+        yield
+        return
+    try:
+        lock = open(store.with_name(store.name + ".lock"), "a+")  # noqa: SIM115
+    except OSError as error:
+        raise ValueError(
+            f"sweep: cannot write {store}: its lock file: {error.strerror or error}"
+        ) from None
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(
+                f"another sweep is writing {store}; wait for it or use another store"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def check_same_sweep(
+    path: Path,
+    meta: Mapping[str, Any],
+    base: RunSpec,
+    axes: Sequence[str],
+    options: Any,
+) -> None:
+    """Refuse a sweep into a store that holds another one: the base spec (grid
+    axes aside) and the options must be the stored ones."""
+    if not (
+        isinstance(meta.get("base"), dict)
+        and isinstance(meta.get("axes", []), list)
+        and isinstance(meta.get("options", {}), dict)
+    ):
+        raise ValueError(
+            f"sweep: {path}: its meta table is damaged (base must be an object, "
+            "axes a list, options an object)"
+        )
+    old_base, new_base = meta["base"], plain(base.to_dict())
+    free = set(meta.get("axes", [])) | set(axes)
+    changed = [
+        f"{name}: {old_base.get(name)!r} -> {new_base[name]!r}"
+        for name in FIELDS
+        if name not in free and old_base.get(name) != new_base[name]
+    ]
+    old_options = meta.get("options", {})
+    changed += [
+        f"{name}: {old_options.get(name)!r} -> {value!r}"
+        for name, value in plain(options).items()
+        if old_options.get(name) != value
+    ]
+    if changed:
+        raise ValueError(
+            f"sweep: {path} holds a sweep with a different base spec or options ("
+            + "; ".join(changed)
+            + "); run it with the same settings (new grid values are fine) or use "
+            "another store"
+        )
+
+
+@contextlib.contextmanager
+def open_for_writing(path: Path) -> Iterator[Store]:
+    """The store at ``path`` (created with its folder if missing), locked for this
+    sweep alone while the block runs."""
+    if path.exists() and path.is_dir():
+        raise ValueError(f"sweep: store {path} is a folder; give a file like sweep.db")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(
+            f"sweep: cannot create {path.parent}: {error.strerror or error}"
+        ) from None
+    with exclusive(path), Store(path, create=True) as db:
+        yield db

@@ -1,0 +1,139 @@
+"""One run of a sweep, wherever it executes: in this process, a worker process or
+a Ray task.
+
+**One BLAS thread per run**, wherever it runs. Workers then share the cores
+without oversubscribing them, and — as important — OpenBLAS's matrix products
+change in their last bits with the thread count (a float32 1437x64 by 64x16 product
+differs by 8e-6 between one and two threads), so a run's numbers would otherwise
+depend on where it ran. A stored history is bit-identical to ``fit()`` of the same
+spec under ``threadpoolctl.threadpool_limits(1)``.
+
+Worker processes watch their parent and exit when it dies. The functions here are
+what the pool and Ray call, by their module path: they must stay importable
+top-level functions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from gdlab.data import Dataset
+from gdlab.experiment import RunSpec, build, load_data
+from gdlab.lab.sharpness import DEFAULT_SAMPLES
+from gdlab.lab.sweep.grid import source
+from gdlab.lab.sweep.store import now
+from gdlab.train import History, fit
+
+_DATASETS: dict[tuple[Any, ...], Dataset] = {}
+_LIMITS: list[Any] = []
+
+
+def _dataset(spec: RunSpec) -> Dataset:
+    """The run's data, loaded once per process."""
+    where = source(spec)
+    if where not in _DATASETS:
+        _DATASETS[where] = load_data(spec)
+    return _DATASETS[where]
+
+
+def _one_thread() -> None:
+    """One BLAS (and Numba) thread in this process, so workers share the cores."""
+    if not _LIMITS:
+        threadpoolctl = importlib.import_module("threadpoolctl")
+        _LIMITS.append(threadpoolctl.threadpool_limits(limits=1))
+        import numba
+
+        numba.set_num_threads(1)
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit when the parent dies (its orphans would otherwise wait forever)."""
+    while os.getppid() == parent:
+        time.sleep(0.25)
+    os._exit(1)
+
+
+def init_worker(parent: int) -> None:
+    """Set up a pool's worker process: one BLAS thread, and exit with the parent."""
+    _one_thread()
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _metrics(history: History) -> dict[str, Any]:
+    """A diverged run's last evaluation is from before its parameters went bad:
+    its final numbers are None (not measurable), never averaged in."""
+    epochs = history.epochs
+    last = epochs[-1] if epochs and not history.diverged else {}
+    accs = [float(a) for e in epochs if (a := e.get("val_acc")) is not None]
+    return {
+        "final_train_loss": last.get("train_loss"),
+        "final_train_acc": last.get("train_acc"),
+        "final_val_loss": last.get("val_loss"),
+        "final_val_acc": last.get("val_acc"),
+        "best_val_acc": max(accs) if accs and not history.diverged else None,
+        "final_test_loss": last.get("test_loss"),
+        "final_test_acc": last.get("test_acc"),
+        "diverged": bool(history.diverged),
+        "steps": len(history.steps),
+    }
+
+
+def execute(
+    key: str, options: Mapping[str, Any], dataset: Dataset | None = None
+) -> dict[str, Any]:
+    """Train the run whose key is ``key`` on ``dataset`` (default: its data, loaded
+    once per process), and measure its sharpness if asked; return plain data for
+    the store. What every worker calls."""
+    from gdlab.lab.sharpness import sharpness
+
+    spec = RunSpec.from_dict(json.loads(key))
+    dataset = _dataset(spec) if dataset is None else dataset
+    started_at = now()
+    threadpoolctl = importlib.import_module("threadpoolctl")
+    with threadpoolctl.threadpool_limits(limits=1):  # see "One BLAS thread" at the top
+        run = build(spec, dataset)
+        started = time.perf_counter()
+        history = fit(
+            run.model, run.optimizer, dataset, **run.fit_arguments(), progress=False
+        )
+        seconds = time.perf_counter() - started
+        lam: float | None = None
+        if options.get("sharpness") and not history.diverged:
+            lam = sharpness(
+                run.model,
+                dataset.X_train,
+                dataset.y_train,
+                samples=int(options.get("sharpness_samples", DEFAULT_SAMPLES)),
+            )
+            if not math.isfinite(lam):
+                lam = None
+    return {
+        "key": key,
+        "metrics": {**_metrics(history), "seconds": seconds, "lambda_max": lam},
+        "history": history.to_dict(),
+        "message": history.message,
+        "started_at": started_at,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "ray_node_id": None,
+    }
+
+
+def execute_in_ray(
+    key: str, options: Mapping[str, Any], dataset: Dataset
+) -> dict[str, Any]:
+    """A Ray task: ``dataset`` comes from the object store (Ray resolves the
+    ObjectRef the driver passed), so the node needs no data files."""
+    _one_thread()
+    result = execute(key, options, dataset)
+    ray = importlib.import_module("ray")  # installed: this runs on a Ray node
+    result["ray_node_id"] = ray.get_runtime_context().get_node_id()
+    return result
