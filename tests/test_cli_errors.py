@@ -207,14 +207,23 @@ USAGE = [
         "Invalid value for '--steps': 0 is not in the range x>=1.",
     ),
     (
-        ["schedule", "one_cycle", "--total-steps", "10", "--steps", "20"],
-        "schedule: --steps 20 goes past the schedule: one_cycle: step must be <= "
-        "total_steps (10), got 19",
+        ["schedule", "one_cycle", "--schedule-arg", "total_steps=10", "--steps", "20"],
+        "schedule: a run of 20 steps goes past the schedule: one_cycle: step must be "
+        "<= total_steps (10), got 19",
     ),
     (
         ["schedule", "--all", "--lr", "0.5"],
         "schedule: --all draws each schedule with its example arguments; give "
         "--steps and -o only",
+    ),
+    (
+        ["explain", "adam", "--param", "1", "--grad", "1", "--hyper", "lr=0.1"],
+        "--hyper lr: give the learning rate with --lr",
+    ),
+    (
+        ["explain", "momentum", "--param", "1", "--grad", "1", "--hyper", "beta=1"],
+        "--hyper: momentum has no 'beta'; it takes momentum, dampening, "
+        "weight_decay, nesterov, maximize",
     ),
     (["train", "--out", ""], "--out must name a folder, got ''"),
     (["compare", "--out", ""], "--out must name a folder, got ''"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,7 @@ def test_an_unknown_example_is_a_usage_error() -> None:
 def test_the_state_option_sets_the_worked_examples_premise() -> None:
     code, out, _ = run(
         "explain", "rmsprop", "--param", "0.8,1.2,0.5", "--grad", "0.1,-0.3,0.2",
-        "--lr", "0.01", "--alpha", "0.9", "--state", "v=0.01,0.09,0.04",
+        "--lr", "0.01", "--hyper", "alpha=0.9", "--state", "v=0.01,0.09,0.04",
     )  # fmt: skip
     assert code == 0
     rows = [line.split() for line in out.splitlines() if line.strip().startswith("θ[")]
@@ -61,6 +62,20 @@ def test_the_state_option_sets_the_worked_examples_premise() -> None:
         "--state", "exp_avg_sq=0.25", "--state", "m=0.5", "--start-step", "9",
     )  # fmt: skip
     assert code == 0 and "step 10" in out
+
+
+def test_every_examples_command_runs() -> None:
+    """The command an example points to (``step by step: gdlab explain ...``) is
+    one the CLI takes."""
+    commands = [examples.get(n).command for n in examples.names()]
+    commands = [c for c in commands if c]
+    assert len(commands) >= 7
+    for command in commands:
+        words = shlex.split(command)
+        assert words[0] == "gdlab"
+        code, out, err = run(*words[1:])
+        assert code == 0, f"{command}: {err}"
+        assert "step 1" in out, command
 
 
 @pytest.mark.parametrize(

@@ -111,8 +111,8 @@ def test_explain_rmsprop() -> None:
         "0.01",
         "--steps",
         "2",
-        "--alpha",
-        "0.9",
+        "--hyper",
+        "alpha=0.9",
     )
     assert result.exit_code == 0, result.output
     out = result.output
@@ -133,7 +133,7 @@ def test_explain_the_seeds_regression_step() -> None:
     assert lines[-3].split() == ["b", "5", "-1", "-0.1", "5.1"]
 
 
-def test_explain_tuple_and_flag_options() -> None:
+def test_explain_tuple_and_flag_hyperparameters() -> None:
     result = run(
         "explain",
         "adam",
@@ -142,9 +142,10 @@ def test_explain_tuple_and_flag_options() -> None:
         "--grad",
         "1",
         "--lr=0.1",
-        "--betas",
-        "0.5,0.9",
-        "--amsgrad",
+        "--hyper",
+        "betas=0.5,0.9",
+        "--hyper",
+        "amsgrad=true",
     )
     assert result.exit_code == 0, result.output
     assert "betas=(0.5, 0.9)" in result.output and "amsgrad=True" in result.output
@@ -167,8 +168,16 @@ def test_stability_regression() -> None:
         (("surface", "bowl", "--optimizers", "sgdd"), "unknown optimizer 'sgdd'"),
         (("surface", "bowl", "--lrs", "-0.1"), "surface runs: lr must be >= 0"),
         (
+            ("explain", "sgd", "--param", "1", "--grad", "1", "--hyper", "alpha=0.9"),
+            "--hyper: sgd has no 'alpha'; it takes momentum, dampening,",
+        ),
+        (
             ("explain", "sgd", "--param", "1", "--grad", "1", "--alpha", "0.9"),
-            "explain: unknown option '--alpha' for sgd; it takes --lr, --momentum",
+            "No such option '--alpha'",
+        ),
+        (
+            ("explain", "adam", "--param", "1", "--grad", "1", "--hyper", "amsgrad"),
+            "--hyper must look like NAME=VALUE, got 'amsgrad'",
         ),
         (("explain", "sgd", "--param", "1"), "explain: give --param and --grad"),
         (("stability", "bowl", "--lrs", "a"), "--lrs must be comma-separated numbers"),

@@ -1,5 +1,5 @@
 """gdlab loads only what it uses: no plotting, SciPy, scikit-learn, Ray or torch
-for `import gdlab`, the optimizers, or `gdlab --help`."""
+for `import gdlab`, the optimizers, `gdlab --help` or any command's `--help`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ HEAVY = ("matplotlib", "scipy", "sklearn", "ray", "torch", "pandas", "numba")
         "from gdlab import optim, Params",
         "import gdlab.cli",
         "from gdlab.cli import main; main(['--help'], standalone_mode=False)",
+        "from gdlab.cli import main\n"
+        "for name, command in main.commands.items():\n"
+        "    for sub in [*getattr(command, 'commands', {}), None]:\n"
+        "        args = [name] + ([sub] if sub else []) + ['--help']\n"
+        "        main(args, standalone_mode=False)",
     ],
 )
 def test_light_imports(code: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 from gdlab import report
 from gdlab import schedules as S
 from gdlab.cli import main
+from gdlab.experiment import RunSpec, build_schedule
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -91,15 +93,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
 def test_cli_draws_and_prints_a_warmed_cosine(tmp_path: Path) -> None:
     out = tmp_path / "schedule.png"
     code, stdout, stderr = invoke(
-        "cosine",
-        "--lr",
-        "0.1",
-        "--total-steps",
-        "1000",
-        "--warmup",
-        "100",
-        "-o",
-        str(out),
+        "cosine", "--lr", "0.1", "--steps", "1000", "--warmup", "100", "-o", str(out)
     )
     assert code == 0, stderr
     assert is_png(out)
@@ -114,20 +108,61 @@ def test_cli_draws_and_prints_a_warmed_cosine(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "built"),
     [
-        ["step", "--step-size", "30", "--gamma", "0.5", "--steps", "100"],
-        ["multistep", "--milestones", "30,80", "--steps", "100"],
-        ["one-cycle", "--max-lr", "0.3", "--total-steps", "200"],
-        ["cosine_restarts", "--period", "10", "--period-mult", "2"],
-        ["inverse_time", "--decay-rate", "0.5"],
-        ["join"],
+        (
+            ["step", "--schedule-arg", "step_size=30", "--schedule-arg", "gamma=0.5",
+             "--steps", "100"],
+            S.step(0.1, 30, gamma=0.5),
+        ),
+        (
+            ["multistep", "--schedule-arg", "milestones=30,80", "--steps", "100"],
+            S.multistep(0.1, [30, 80], gamma=0.1),
+        ),
+        (["one-cycle", "--lr", "0.3", "--steps", "200"], S.one_cycle(0.3, 200)),
+        (
+            ["cosine_restarts", "--schedule-arg", "period=10",
+             "--schedule-arg", "period_mult=2"],
+            S.cosine_restarts(0.1, 10, period_mult=2),
+        ),
+        (
+            ["inverse_time", "--schedule-arg", "decay_rate=0.5"],
+            S.inverse_time(0.1, decay_rate=0.5, decay_steps=100.0),
+        ),
+        (
+            ["exponential", "--schedule-arg", "rate=0.01", "--steps", "50"],
+            S.exponential(0.1, gamma=math.exp(-0.01)),
+        ),
+        (["step", "--steps", "400"], S.step(0.1, 100, gamma=0.5)),
     ],
-)
-def test_cli_every_kind_of_option(args: list[str]) -> None:
+)  # fmt: skip
+def test_cli_schedule_arguments_build_what_a_run_uses(
+    args: list[str], built: S.Schedule
+) -> None:
     code, stdout, stderr = invoke(*args)
     assert code == 0, stderr
-    assert stdout.splitlines()[1].split() == ["step", "lr"]
+    lines = stdout.splitlines()
+    assert lines[0] == repr(built)
+    assert lines[1].split() == ["step", "lr"]
+    rows = [line.split() for line in lines[2:]]
+    assert {int(k): float(v) for k, v in rows} == pytest.approx(
+        {int(k): built(int(k)) for k, _ in rows}, rel=1e-5
+    )
+
+
+def test_cli_schedule_is_the_schedule_train_builds() -> None:
+    """``gdlab schedule`` and ``train --schedule`` share one builder: the same
+    arguments give the same schedule."""
+    spec = RunSpec(
+        lr=0.05, schedule="step", schedule_args={"gamma": 0.2}, warmup_epochs=2
+    )
+    trained = build_schedule(spec, total_steps=500, per_epoch=25)
+    code, stdout, stderr = invoke(
+        "step", "--lr", "0.05", "--steps", "500", "--warmup", "50",
+        "--schedule-arg", "gamma=0.2",
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert stdout.splitlines()[0] == repr(trained)
 
 
 def test_cli_all_draws_a_grid(tmp_path: Path) -> None:
@@ -143,23 +178,38 @@ def test_cli_all_draws_a_grid(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["cosin"], "unknown schedule 'cosin'; known schedules: constant,"),
-        (["cosine", "--lr", "abc"], "schedule: --lr must be a number, got 'abc'"),
+        (["join"], "schedule: name must be one of constant, step, multistep,"),
+        (["cosine", "--lr", "abc"], "'--lr': 'abc' is not a valid float"),
         (["cosine", "--lr", "-1"], "cosine: lr must be >= 0, got -1.0"),
-        (["cosine", "--total-steps", "1.5"], "schedule: --total-steps must be an int"),
         (
-            ["cosine", "--total-steps", "0"],
+            ["cosine", "--schedule-arg", "total_steps=1.5"],
+            "--schedule-arg total_steps must be an integer, got '1.5'",
+        ),
+        (
+            ["cosine", "--schedule-arg", "total_steps=0"],
             "cosine: total_steps must be an integer >= 1",
         ),
-        (["cosine", "--gamma", "0.5"], "cosine: keyword 'gamma' must be one of lr,"),
-        (["cosine", "--warmup", "1000"], "schedule: --warmup must be < --total-steps"),
         (
-            ["multistep", "--milestones", "80,30"],
+            ["cosine", "--schedule-arg", "gamma=0.5"],
+            "--schedule-arg: schedule cosine has no 'gamma'; it takes total_steps, "
+            "final_lr",
+        ),
+        (["cosine", "--gamma", "0.5"], "No such option '--gamma'"),
+        (
+            ["cosine", "--warmup", "1000"],
+            "schedule: warmup must be < the run's steps (1000), got 1000",
+        ),
+        (
+            ["multistep", "--schedule-arg", "milestones=80,30"],
             "milestones must be strictly increasing",
         ),
-        (["multistep", "--milestones", "3,x"], "--milestones must be comma-separated"),
         (
-            ["one_cycle", "--total-steps", "9", "--steps", "20"],
-            "one_cycle: step must be",
+            ["multistep", "--schedule-arg", "milestones=3,x"],
+            "--schedule-arg milestones must be integers separated by commas",
+        ),
+        (
+            ["one_cycle", "--schedule-arg", "total_steps=9", "--steps", "20"],
+            "schedule: a run of 20 steps goes past the schedule: one_cycle: step must",
         ),
         ([], "schedule: give a schedule NAME or --all"),
         (["cosine", "--all"], "schedule: give a schedule NAME or --all"),

@@ -843,3 +843,84 @@ def test_docstring_examples() -> None:
         runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.attempted > 20 and result.failed == 0
+
+
+# --- the run builder and the tables of gdlab schedule ---------------------------------
+
+
+def test_for_run_warms_up_then_decays_over_the_rest() -> None:
+    s = S.for_run("cosine", 0.1, 1000, warmup=100)
+    assert s == S.linear_warmup(S.cosine(0.1, 900), 100)
+    assert [s(k) for k in (0, 50, 100)] == [0.0, 0.05, 0.1]
+    assert s(550) == pytest.approx(0.05)  # half-way through the 900 decay steps
+    stepped = S.for_run("step", 0.1, 1000, warmup=200)  # step_size = 800 // 4
+    assert [stepped(k) for k in (200, 399, 400, 600)] == [0.1, 0.1, 0.05, 0.025]
+    assert S.for_run("constant", 0.1, 10, warmup=0) == S.constant(0.1)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: S.for_run("cosine", 0.1, 10, warmup=10),
+            r"schedule: warmup must be < the run's steps \(10\), got 10",
+        ),
+        (
+            lambda: S.for_run("cosine", 0.1, 10, warmup=-1),
+            r"schedule: warmup must be an integer >= 0, got -1",
+        ),
+        (
+            lambda: S.argument_types("join"),
+            r"schedule: name must be one of constant, step, .*, got 'join'",
+        ),
+        (
+            lambda: S.table(S.one_cycle(0.1, 10), 20),
+            r"schedule: a run of 20 steps goes past the schedule: one_cycle: step "
+            r"must be <= total_steps \(10\), got 19",
+        ),
+        (lambda: S.shown_steps(0), r"schedule: steps must be an integer >= 1, got 0"),
+    ],
+)
+def test_run_builder_and_table_errors(call: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_shown_steps() -> None:
+    assert S.shown_steps(1000, warmup=100) == [0, 100, 250, 500, 750, 999]
+    assert S.shown_steps(1000) == [0, 100, 250, 500, 750, 999]
+    assert S.shown_steps(40, warmup=3) == [0, 3, 4, 10, 20, 30, 39]
+    assert S.shown_steps(5) == [0, 1, 2, 3, 4]
+    assert S.shown_steps(1) == [0]
+
+
+def test_table_of_a_warmed_cosine() -> None:
+    s = S.for_run("cosine", 0.1, 1000, warmup=100)
+    assert S.table(s, 1000, warmup=100).splitlines() == [
+        "linear_warmup(schedule=cosine(lr=0.1, total_steps=900, final_lr=0.0), "
+        "warmup_steps=100, start_lr=0.0)",
+        "    step  lr",
+        "       0  0",
+        "     100  0.1",
+        "     250  0.0933013",  # 0.05·(1 + cos(π·150/900))
+        "     500  0.0586824",  # 0.05·(1 + cos(π·400/900))
+        "     750  0.0178606",
+        "     999  3.04617e-07",
+    ]
+
+
+def test_gallery_table_rows() -> None:
+    curves = S.gallery(400)
+    assert list(curves) == [*S.names(), "reduce_on_plateau"]
+    lines = S.gallery_table(curves, 400).splitlines()
+    assert lines[0] == f"{'schedule':<18}" + "".join(
+        f"{f'step {k}':>12}" for k in (0, 100, 200, 300, 399)
+    )
+    rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in lines[1:]}
+    assert rows["constant"] == [0.1] * 5
+    assert rows["step"] == [0.1, 0.05, 0.025, 0.0125, 0.0125]  # ×0.5 every 100 steps
+    assert rows["multistep"] == [0.1, 0.1, 0.01, 0.001, 0.001]  # at 200 and 300
+    assert rows["exponential"] == pytest.approx(
+        [0.1 * 0.01 ** (k / 400) for k in (0, 100, 200, 300, 399)], rel=1e-3
+    )
+    assert rows["reduce_on_plateau"][0] == 0.1

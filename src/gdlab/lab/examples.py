@@ -233,7 +233,7 @@ def rmsprop() -> Example:
             ),
         ),
         command="gdlab explain rmsprop --param 0.8,1.2,0.5 --grad 0.1,-0.3,0.2 "
-        "--lr 0.01 --alpha 0.9 --state v=0.01,0.09,0.04",
+        "--lr 0.01 --hyper alpha=0.9 --state v=0.01,0.09,0.04",
     )
 
 
@@ -272,7 +272,7 @@ def adam_first_step() -> Example:
             "β2 = 0.99 averages g² over ~100 steps instead of ~1000.",
         ),
         command="gdlab explain adam --param 0.8,1.2,0.5 --grad 0.1,-0.3,0.2 "
-        "--lr 0.001 --betas 0.9,0.99",
+        "--lr 0.001 --hyper betas=0.9,0.99",
     )
 
 
@@ -509,7 +509,7 @@ def adadelta() -> Example:
             "Zeiler's rule",
         ),
         command="gdlab explain adadelta --param 0.8,1.2,0.5 --grad 0.1,-0.3,0.2 "
-        "--lr 1 --rho 0.9 --eps 1e-6 --steps 5",
+        "--lr 1 --hyper rho=0.9 --hyper eps=1e-6 --steps 5",
     )
 
 
@@ -658,8 +658,8 @@ def lr_decay(
             "polynomial", lr, e, power=2.0
         ),
         "cosine annealing": schedules.for_run("cosine", lr, e),
-        f"warm-up {w} epochs, then cosine": schedules.linear_warmup(
-            schedules.for_run("cosine", lr, e - w), w
+        f"warm-up {w} epochs, then cosine": schedules.for_run(
+            "cosine", lr, e, warmup=w
         ),
     }
 

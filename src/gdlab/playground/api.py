@@ -280,8 +280,7 @@ def _schedule(where: str, value: object, lr: float, steps: int) -> schedules.Sch
                 OWNER, where, f"an object with keys among {allowed} for {name}", key
             )
     given = {k: v for k, v in spec.items() if v is not None}
-    built = schedules.for_run(name, lr, steps - warmup, **given)
-    return schedules.linear_warmup(built, warmup) if warmup else built
+    return schedules.for_run(name, lr, steps, warmup=warmup, **given)
 
 
 @functools.cache

@@ -47,7 +47,15 @@ from gdlab.schedules.closed_form import (
     polynomial,
     step,
 )
-from gdlab.schedules.examples import example_arguments, examples, plateau_example
+from gdlab.schedules.examples import (
+    example_arguments,
+    examples,
+    gallery,
+    gallery_table,
+    plateau_example,
+    shown_steps,
+    table,
+)
 from gdlab.schedules.plateau import HasParamGroups, ReduceOnPlateau
 from gdlab.schedules.registry import (
     REGISTRY,
@@ -91,6 +99,8 @@ __all__ = [
     "exponential",
     "for_run",
     "from_dict",
+    "gallery",
+    "gallery_table",
     "get",
     "inverse_time",
     "join",
@@ -101,5 +111,7 @@ __all__ = [
     "per_epoch",
     "plateau_example",
     "polynomial",
+    "shown_steps",
     "step",
+    "table",
 ]

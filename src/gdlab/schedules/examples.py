@@ -1,14 +1,23 @@
-"""Example arguments for every schedule, for plots and the CLI's ``--all``."""
+"""Example schedules and the tables that show them: every schedule type with
+example arguments (``gdlab schedule --all``), and the lr of one schedule at a few
+steps of a run (``gdlab schedule NAME``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from gdlab import _checks
-from gdlab.schedules.closed_form import Constant, Cosine, Exponential, Schedule
+from gdlab.schedules.closed_form import (
+    Constant,
+    Cosine,
+    Exponential,
+    Schedule,
+    ScheduleFn,
+)
 from gdlab.schedules.plateau import ReduceOnPlateau
 from gdlab.schedules.registry import REGISTRY, create, get
 
@@ -74,3 +83,52 @@ def plateau_example(
         if (k + 1) % steps_per_epoch == 0:
             plateau.step(float(np.mean(losses[-steps_per_epoch:])))
     return lrs
+
+
+def gallery(total_steps: int = 1000) -> dict[str, Schedule | list[float]]:
+    """:func:`examples` and reduce-on-plateau as :func:`plateau_example` records it:
+    what ``gdlab schedule --all`` draws and tabulates."""
+    return {
+        **examples(total_steps),
+        "reduce_on_plateau": plateau_example(total_steps),
+    }
+
+
+def gallery_table(
+    curves: Mapping[str, ScheduleFn | Sequence[float]], steps: int
+) -> str:
+    """One row per curve: its lr at the first step, 1/4, 1/2 and 3/4 of the way
+    through ``steps`` and at the last step."""
+    n = _checks.integer("gallery_table", "steps", steps, low=1)
+    shown = sorted({0, n // 4, n // 2, 3 * n // 4, n - 1})
+    lines = [f"{'schedule':<18}" + "".join(f"{f'step {k}':>12}" for k in shown)]
+    for label, curve in curves.items():
+        lrs = [curve(k) if callable(curve) else curve[k] for k in shown]
+        lines.append(f"{label:<18}" + "".join(f"{v:>12.4g}" for v in lrs))
+    return "\n".join(lines)
+
+
+def shown_steps(steps: int, warmup: int = 0) -> list[int]:
+    """The steps :func:`table` shows of a run of ``steps`` steps: the first, the end
+    of the warm-up, 1/10, 1/4, 1/2 and 3/4 of the way, and the last."""
+    n = _checks.integer("schedule", "steps", steps, low=1)
+    w = _checks.integer("schedule", "warmup", warmup, low=0)
+    marks = {0, w, n // 10, n // 4, n // 2, 3 * n // 4, n - 1}
+    return sorted(k for k in marks if k < n)
+
+
+def table(schedule: Schedule, steps: int, warmup: int = 0) -> str:
+    """``schedule``'s repr, then its lr at the :func:`shown_steps` of a run of
+    ``steps`` steps, one step per line.
+
+    A run longer than the schedule allows (``one_cycle`` has no lr past its
+    ``total_steps``) is a ``ValueError`` before anything is shown."""
+    shown = shown_steps(steps, warmup)
+    try:
+        schedule(steps - 1)
+    except ValueError as error:
+        raise ValueError(
+            f"schedule: a run of {steps} steps goes past the schedule: {error}"
+        ) from None
+    rows = [f"{k:>8}  {schedule(k):.6g}" for k in shown]
+    return "\n".join([repr(schedule), f"{'step':>8}  lr", *rows])

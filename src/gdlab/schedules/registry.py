@@ -126,17 +126,25 @@ RUN_DEFAULTS: dict[str, str] = {
 """What each run schedule takes for the arguments not given (shown in ``--help``)."""
 
 
-def for_run(name: str, lr: float, steps: int, **arguments: Any) -> Schedule:
-    """Schedule ``name`` decaying from ``lr`` over ``steps`` steps: ``arguments``
-    as given, the others as :data:`RUN_DEFAULTS` states.
+def for_run(
+    name: str, lr: float, steps: int, *, warmup: int = 0, **arguments: Any
+) -> Schedule:
+    """Schedule ``name`` for a run of ``steps`` steps: a linear warm-up from 0 over
+    the first ``warmup`` steps, then a decay from ``lr`` over the rest, with
+    ``arguments`` as given and the others as :data:`RUN_DEFAULTS` states.
 
     ``for_run("step", 0.1, 1000)`` is ``Step(0.1, step_size=250, gamma=0.5)``;
     ``for_run("exponential", 0.1, 1000, rate=0.01)`` is ``Exponential(0.1,
-    gamma=e^-0.01)``, the notes' ``lr0 * e^(-k * t)``.
+    gamma=e^-0.01)``, the notes' ``lr0 * e^(-k * t)``; ``for_run("cosine", 0.1,
+    1000, warmup=100)`` is ``LinearWarmup(Cosine(0.1, total_steps=900), 100)``.
     """
     owner = "schedule"
     key = _checks.choice(owner, "name", get(name).name, RUN_SCHEDULES)
     steps = _checks.integer(owner, "steps", steps, low=1)
+    warmup = _checks.integer(owner, "warmup", warmup, low=0)
+    if warmup >= steps:
+        _checks.fail(owner, "warmup", f"< the run's steps ({steps})", warmup)
+    decay = steps - warmup
     given = dict(arguments)
     if key == "exponential" and "rate" in given:
         if "gamma" in given:
@@ -147,26 +155,26 @@ def for_run(name: str, lr: float, steps: int, **arguments: Any) -> Schedule:
         _checks.fail(owner, key, "given its peak as the run's lr, not here", given)
     table: dict[str, dict[str, Any]] = {
         "constant": {},
-        "step": {"step_size": max(1, steps // 4), "gamma": 0.5},
+        "step": {"step_size": max(1, decay // 4), "gamma": 0.5},
         "multistep": {
-            "milestones": sorted({max(1, steps // 2), max(2, 3 * steps // 4)})
+            "milestones": sorted({max(1, decay // 2), max(2, 3 * decay // 4)})
         },
-        "exponential": {"gamma": 0.01 ** (1 / steps)},
-        "inverse_time": {"decay_rate": 1.0, "decay_steps": max(1.0, steps / 10)},
-        "polynomial": {"total_steps": steps},
-        "cosine": {"total_steps": steps},
-        "cosine_restarts": {"period": max(1, steps // 4)},
-        "one_cycle": {"total_steps": steps},
+        "exponential": {"gamma": 0.01 ** (1 / decay)},
+        "inverse_time": {"decay_rate": 1.0, "decay_steps": max(1.0, decay / 10)},
+        "polynomial": {"total_steps": decay},
+        "cosine": {"total_steps": decay},
+        "cosine_restarts": {"period": max(1, decay // 4)},
+        "one_cycle": {"total_steps": decay},
     }
-    defaults = table[key]
     peak = {"max_lr": lr} if key == "one_cycle" else {"lr": lr}
-    return create(key, **{**peak, **defaults, **given})
+    schedule = create(key, **{**peak, **table[key], **given})
+    return LinearWarmup(schedule, warmup) if warmup else schedule
 
 
 def argument_types(name: str) -> dict[str, Any]:
-    """The arguments a run schedule takes from the user, with their types
+    """The arguments run schedule ``name`` takes from the user, with their types
     (``int``, ``float`` or ``list`` of int), for typed command-line parsing."""
-    cls = get(name)
+    cls = get(_checks.choice("schedule", "name", get(name).name, RUN_SCHEDULES))
     hints = {"milestones": list}
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]

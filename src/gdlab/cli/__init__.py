@@ -1,0 +1,95 @@
+"""The ``gdlab`` command line: thin click commands, one library call each.
+
+Bad user input is a ``click.UsageError``: one line on stderr, exit status 2 (see
+:mod:`gdlab.cli.options`). A file that cannot be written (full disk, size limit)
+is one line and exit status 1. Each command lives in the module of its name (or of
+its close group) and imports the library where it runs, so ``gdlab --help`` loads
+no plotting, SciPy or Numba.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from gdlab import optim, outputs
+from gdlab.cli import (
+    compare,
+    course,
+    playground,
+    schedule,
+    study,
+    surface,
+    sweep,
+    train,
+)
+from gdlab.cli.options import user_input
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:  # a bad option: one line, not a usage page
+            click.echo(f"gdlab: error: {error.format_message()}", err=True)
+            ctx.exit(2)
+        except outputs.WriteError as error:  # the message names the file
+            click.echo(f"gdlab: error: {error}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gdlab")
+def main() -> None:
+    """gdlab: a laboratory for gradient-descent optimization."""
+
+
+for _command in (
+    schedule.schedule,
+    train.train,
+    train.report_command,
+    compare.compare,
+    compare.benchmark,
+    sweep.sweep_command,
+    surface.surface_command,
+    surface.stability_command,
+    course.explain_command,
+    course.examples_command,
+    course.figure_command,
+    study.study_group,
+    playground.playground_command,
+):
+    main.add_command(_command)
+
+
+def _load_plugins(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """``--plugin MODULE`` (repeatable): import modules that register optimizers."""
+    for plugin in value or ():
+        with user_input():
+            optim.load_plugin(plugin)
+    ctx.meta["plugin"] = tuple(value or ())
+
+
+def _with_plugin_option(command: click.Command) -> None:
+    """Give every command ``--plugin``, read before its other options."""
+    command.params.append(
+        click.Option(
+            ["--plugin"],
+            multiple=True,
+            metavar="MODULE",
+            expose_value=False,
+            is_eager=True,
+            callback=_load_plugins,
+            help="a module or .py file that registers optimizers (repeatable)",
+        )
+    )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_plugin_option(sub)
+
+
+for _command in main.commands.values():  # after every command is added
+    _with_plugin_option(_command)
+
+__all__ = ["main"]

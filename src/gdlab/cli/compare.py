@@ -1,0 +1,214 @@
+"""``gdlab compare`` and ``gdlab benchmark``: the fair comparison, on one
+workload or on a suite."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gdlab import outputs
+from gdlab.cli.options import (
+    check_folder,
+    command_line,
+    parallel_options,
+    parse_names,
+    run_options,
+    run_spec,
+    user_input,
+)
+
+
+@click.command()
+@run_options
+@click.option(
+    "--optimizers",
+    default=None,
+    help="comma-separated names [every registered optimizer and preset]",
+)
+@click.option("--epochs", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--budget",
+    default=8,
+    show_default=True,
+    type=int,
+    help="trials of quasi-random search per optimizer; 0: suggested settings only",
+)
+@click.option(
+    "--tune",
+    default="lr",
+    show_default=True,
+    help="search-space axes to tune, e.g. lr,momentum or all",
+)
+@click.option(
+    "--select",
+    default="val_acc",
+    show_default=True,
+    type=click.Choice(["val_acc", "val_loss"]),
+    help="the validation metric that picks the trial",
+)
+@click.option(
+    "--seeds",
+    default=3,
+    show_default=True,
+    type=int,
+    help="reruns of the selected settings, on the test set",
+)
+@click.option(
+    "--target",
+    default=None,
+    type=float,
+    help="validation value for time-to-target [digits 0.95, fashion-mnist 0.85]",
+)
+@click.option("--search-seed", default=0, show_default=True, type=int)
+@parallel_options
+@click.option(
+    "--out",
+    default=None,
+    callback=check_folder,
+    help="output folder [runs/compare-DATA]",
+)
+@click.option("--quiet", is_flag=True, help="print only the table")
+def compare(
+    optimizers: str | None,
+    budget: int,
+    tune: str,
+    select: str,
+    seeds: int,
+    target: float | None,
+    search_seed: int,
+    workers: int | None,
+    backend: str,
+    out: str | None,
+    quiet: bool,
+    **run: Any,
+) -> None:
+    """Compare optimizers fairly: each gets the same BUDGET of quasi-random trials
+    over its own search space, the trial with the best validation metric is
+    selected and rerun over SEEDS new seeds, and only those reruns touch the test
+    set. Prints the table; writes report.html and results.json beside sweep.db
+    (run the same command again to continue after a kill).
+
+    \b
+    gdlab compare --optimizers sgd,momentum,adam --budget 8 --seeds 3
+    """
+    from gdlab.lab import compare as comparing
+    from gdlab.lab import runs
+
+    names = None if optimizers is None else parse_names("--optimizers", optimizers)
+    protocol = comparing.Protocol(
+        budget=budget,
+        seeds=seeds,
+        tune=tuple(parse_names("--tune", tune)),
+        select=select,
+        search_seed=search_seed,
+        target=target,
+    )
+    spec = run_spec(run)
+    with user_input():
+        protocol.checked()
+        folder = outputs.claim(out or f"runs/compare-{spec.data}", "compare")
+    if not quiet:
+        shown = len(names) if names else len(comparing.all_optimizers())
+        click.echo(
+            f"comparing {shown} optimizers on {spec.data}: {budget} trials each, "
+            f"then {seeds} reruns of the selected settings"
+        )
+    try:
+        with user_input():  # ValueErrors here are the input's, before any training
+            result, page = runs.compare_into(
+                folder,
+                spec,
+                names,
+                protocol,
+                workers=workers,
+                backend=backend,
+                progress=not quiet,
+                command=command_line(click.get_current_context()),
+            )
+    except _sweep_error() as error:
+        click.echo(f"gdlab: error: {error}", err=True)
+        sys.exit(1)
+    click.echo(comparing.format_table(result))
+    click.echo(f"report: {page}")
+
+
+@click.command()
+@click.option(
+    "--suite",
+    default="small",
+    show_default=True,
+    help="a built-in suite (small) or a TOML/JSON file of workloads",
+)
+@click.option(
+    "--optimizers",
+    default=None,
+    help="comma-separated names [every registered optimizer and preset]",
+)
+@click.option("--budget", default=4, show_default=True, type=int)
+@click.option("--seeds", default=2, show_default=True, type=int)
+@click.option("--tune", default="lr", show_default=True, help="axes, as for compare")
+@click.option("--search-seed", default=0, show_default=True, type=int)
+@parallel_options
+@click.option(
+    "--out",
+    default=None,
+    callback=check_folder,
+    help="output folder [runs/benchmark-SUITE]",
+)
+@click.option("--quiet", is_flag=True, help="print only the table")
+def benchmark(
+    suite: str,
+    optimizers: str | None,
+    budget: int,
+    seeds: int,
+    tune: str,
+    search_seed: int,
+    workers: int | None,
+    backend: str,
+    out: str | None,
+    quiet: bool,
+) -> None:
+    """Run the fair comparison on every workload of a suite and rank the
+    optimizers by performance profiles of their steps to each validation target.
+
+    \b
+    gdlab benchmark --suite small --budget 4 --seeds 2 --workers 2
+    """
+    from gdlab.lab import benchmark as benchmarking
+    from gdlab.lab import compare as comparing
+
+    names = None if optimizers is None else parse_names("--optimizers", optimizers)
+    protocol = comparing.Protocol(
+        budget=budget, seeds=seeds, tune=tuple(parse_names("--tune", tune)),
+        search_seed=search_seed,
+    )  # fmt: skip
+    label = suite if suite in benchmarking.SUITES else Path(suite).stem
+    with user_input():
+        protocol.checked()
+        workloads = benchmarking.load_suite(suite)
+        folder = outputs.claim(out or f"runs/benchmark-{label}", "benchmark")
+    try:
+        with user_input():  # ValueErrors here are the input's, before any training
+            results = benchmarking.benchmark(
+                workloads,
+                folder,
+                names,
+                protocol,
+                workers=workers,
+                backend=backend,
+                progress=not quiet,
+            )
+    except _sweep_error() as error:
+        click.echo(f"gdlab: error: {error}", err=True)
+        sys.exit(1)
+    click.echo(benchmarking.format_table(results))
+    click.echo(f"report: {results['report']}")
+
+
+def _sweep_error() -> type[Exception]:
+    from gdlab.lab.sweep import SweepError
+
+    return SweepError

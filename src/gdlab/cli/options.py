@@ -1,0 +1,366 @@
+"""What every command shares: the typed ``NAME=VALUE`` parser of hyperparameters
+and schedule arguments, option sets, and the callbacks that turn bad input into a
+usage error (one line, exit status 2).
+
+The library reports bad arguments as ``ValueError``s; they become usage errors only
+where a command hands it what the user typed (``with user_input():``), so a
+``ValueError`` anywhere else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from gdlab import optim, outputs
+
+if TYPE_CHECKING:
+    from gdlab.experiment import RunSpec
+
+COMMANDLINE = click.core.ParameterSource.COMMANDLINE
+"""Where an option was given: ``ctx.get_parameter_source(name) == COMMANDLINE``."""
+
+
+@contextlib.contextmanager
+def user_input() -> Iterator[None]:
+    """Around a library call that checks what the user typed: its ValueError is a
+    usage error (one line, exit 2)."""
+    try:
+        yield
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+
+
+# --- click callbacks -----------------------------------------------------------------
+
+
+def check_folder(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """A click callback: a folder option may be absent, not empty."""
+    if value == "":
+        name = param.opts[0] if isinstance(param, click.Option) else "FOLDER"
+        raise click.UsageError(f"{name} must name a folder, got ''")
+    return value
+
+
+def check_output_file(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> Any:
+    """A click callback: a file to write, in a folder that can be written to
+    (created if missing)."""
+    if value is None:
+        return None
+    option = param.opts[-1]
+    if value == "":
+        raise click.UsageError(f"{option} must name a file, got ''")
+    with user_input():
+        outputs.writable(Path(value).parent, f"the folder of {option}")
+    return value
+
+
+def _number(kind: type[float] | type[int]) -> Any:
+    """A click callback parsing an option as ``kind``; a bad value a usage error."""
+
+    def parse(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+        if value is None:
+            return None
+        try:
+            return kind(value)
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            command = ctx.command.name
+            raise click.UsageError(
+                f"{command}: {param.opts[0]} must be {what}, got {value!r}"
+            ) from None
+
+    return parse
+
+
+FLOAT, INT = _number(float), _number(int)
+
+
+def parse_batch_size(
+    ctx: click.Context, param: click.Parameter, value: str
+) -> int | str:
+    """A click callback: an integer, or ``full``."""
+    if value == "full":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise click.UsageError(
+            f"--batch-size must be an integer or 'full', got {value!r}"
+        ) from None
+
+
+# --- lists and NAME=VALUE pairs ------------------------------------------------------
+
+
+def parse_floats(option: str, text: str, count: int | None = None) -> list[float]:
+    """``"-7,2"`` -> [-7.0, 2.0]; a malformed list is a usage error."""
+    try:
+        values = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        values = []
+    if not values or (count is not None and len(values) != count):
+        need = (
+            f"{count} comma-separated numbers" if count else "comma-separated numbers"
+        )
+        raise click.UsageError(f"{option} must be {need}, got {text!r}")
+    return values
+
+
+def parse_list(
+    option: str, text: str, parse: Callable[[str], Any], what: str
+) -> list[Any]:
+    """``"1e-3,1e-2"`` -> [0.001, 0.01]; empty items or bad values: a usage error."""
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or not all(parts):
+        raise click.UsageError(
+            f"{option} must be a comma-separated list of {what}, got {text!r}"
+        )
+    try:
+        return [parse(p) for p in parts]
+    except ValueError:
+        raise click.UsageError(
+            f"{option} must be a comma-separated list of {what}, got {text!r}"
+        ) from None
+
+
+def parse_names(option: str, text: str) -> list[str]:
+    """``"sgd, adam"`` -> ["sgd", "adam"]; at least one."""
+    found = [n.strip() for n in text.split(",") if n.strip()]
+    if not found:
+        raise click.UsageError(f"{option} must name at least one, got {text!r}")
+    return found
+
+
+def parse_pairs(option: str, given: tuple[str, ...]) -> dict[str, str]:
+    """``NAME=VALUE`` options as name -> text, each name once."""
+    values: dict[str, str] = {}
+    for pair in given:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key or not text:
+            raise click.UsageError(f"{option} must look like NAME=VALUE, got {pair!r}")
+        if key in values:
+            raise click.UsageError(f"{option} {key} is given twice")
+        values[key] = text.strip()
+    return values
+
+
+def _typed(option: str, key: str, text: str, kind: Any) -> Any:
+    """``text`` as a value of ``kind`` (bool, int, float, tuple or list of numbers)."""
+    try:
+        if kind is bool:
+            if text.lower() not in ("true", "false"):
+                raise ValueError
+            return text.lower() == "true"
+        if kind in (tuple, list):
+            items = [float(x) for x in text.split(",")]
+            if kind is list:  # milestones: step counts
+                return [int(x) if x.is_integer() else x for x in items]
+            return tuple(items)
+        return (
+            kind(float(text))
+            if kind is int and float(text).is_integer()
+            else (kind(text))
+        )
+    except ValueError:
+        need = {
+            bool: "true or false",
+            int: "an integer",
+            float: "a number",
+            tuple: "numbers separated by commas",
+            list: "integers separated by commas",
+        }[kind]
+        raise click.UsageError(f"{option} {key} must be {need}, got {text!r}") from None
+
+
+def assignments(
+    option: str, given: tuple[str, ...], types: dict[str, Any], owner: str
+) -> dict[str, Any]:
+    """``KEY=VALUE`` options parsed by the type each key takes: the one syntax of
+    hyperparameters (``--hyper betas=0.9,0.99``) and schedule arguments
+    (``--schedule-arg step_size=100``) in every command."""
+    values: dict[str, Any] = {}
+    for key, text in parse_pairs(option, given).items():
+        if key not in types:
+            known = ", ".join(types) or "none"
+            raise click.UsageError(
+                f"{option}: {owner} has no {key!r}; it takes {known}"
+            )
+        values[key] = _typed(option, key, text, types[key])
+    return values
+
+
+def parse_hyper(name: str, given: tuple[str, ...]) -> dict[str, Any]:
+    """``--hyper momentum=0.9 --hyper nesterov=true`` for optimizer ``name`` (a
+    preset included), typed by its defaults; the lr has its own option."""
+    if any(p.partition("=")[0].strip() == "lr" for p in given):
+        raise click.UsageError("--hyper lr: give the learning rate with --lr")
+    with user_input():
+        defaults = optim.get(name).defaults
+    types = {k: type(v) for k, v in defaults.items() if k != "lr"}
+    return assignments("--hyper", given, types, name)
+
+
+HYPER_HELP = (
+    "an optimizer hyperparameter, e.g. --hyper momentum=0.9 --hyper betas=0.9,0.99 "
+    "--hyper nesterov=true (repeatable)"
+)
+
+
+def parse_schedule_args(name: str, given: tuple[str, ...]) -> dict[str, Any]:
+    """``--schedule-arg gamma=0.5`` for run schedule ``name``, typed by its
+    fields."""
+    from gdlab import schedules
+
+    with user_input():
+        types = schedules.argument_types(name)
+    return assignments("--schedule-arg", given, types, f"schedule {name}")
+
+
+def _schedule_help() -> str:
+    from gdlab import schedules
+
+    return "; ".join(
+        f"{name} ({text})" if text else name
+        for name, text in schedules.RUN_DEFAULTS.items()
+    )
+
+
+SCHEDULE_HELP = _schedule_help()
+"""Every run schedule with the defaults of the arguments not given."""
+
+
+# --- option sets ---------------------------------------------------------------------
+
+
+def run_spec(run: dict[str, Any], **more: Any) -> RunSpec:
+    """The RunSpec of the run options (``--schedule-arg`` parsed for its schedule)."""
+    from gdlab.experiment import RunSpec
+
+    given = run.pop("schedule_arg", ())
+    args = parse_schedule_args(run["schedule"], given) if given else {}
+    return RunSpec(**run, schedule_args=args, **more)
+
+
+def run_options(function: Any) -> Any:
+    """The options that describe a run (shared by train and compare)."""
+    options = [
+        click.option(
+            "--data",
+            default="digits",
+            show_default=True,
+            help="digits | fashion-mnist | mnist | regression",
+        ),
+        click.option("--data-path", default=None, help="folder with the IDX files"),
+        click.option(
+            "--val-fraction",
+            default=0.1,
+            show_default=True,
+            type=float,
+            help="share of the training set held out for validation, in (0, 0.5]",
+        ),
+        click.option(
+            "--split-seed",
+            default=0,
+            show_default=True,
+            type=click.IntRange(min=0),
+            help="seed of the validation split (the same for every run)",
+        ),
+        click.option(
+            "--model",
+            default="mlp",
+            show_default=True,
+            help="mlp | mlp:784-256-128-10 | softmax | linear",
+        ),
+        click.option(
+            "--activation",
+            default="relu",
+            show_default=True,
+            help="relu | tanh | sigmoid",
+        ),
+        click.option(
+            "--l2",
+            default=0.0,
+            show_default=True,
+            type=float,
+            help="λ of the L2 term λ/2·Σ‖W‖² added to the cost (weights, not "
+            "biases; not divided by the batch size)",
+        ),
+        click.option(
+            "--schedule",
+            default="constant",
+            show_default=True,
+            help="how the lr decays after the warm-up: " + SCHEDULE_HELP,
+        ),
+        click.option(
+            "--schedule-arg",
+            "schedule_arg",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="a schedule argument, e.g. --schedule-arg gamma=0.5",
+        ),
+        click.option("--warmup-epochs", default=0.0, show_default=True, type=float),
+        click.option(
+            "--batch-size",
+            default="100",
+            show_default=True,
+            callback=parse_batch_size,
+            help="an integer, or 'full' (batch GD)",
+        ),
+        click.option("--seed", default=0, show_default=True, type=int),
+        click.option(
+            "--dtype", default="float32", show_default=True, help="float32 | float64"
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def parallel_options(function: Any) -> Any:
+    """--workers and --backend, for every command that runs a sweep."""
+    function = click.option(
+        "--backend",
+        default="local",
+        show_default=True,
+        type=click.Choice(["local", "ray"]),
+        help="local processes, or Ray (RAY_ADDRESS picks a cluster)",
+    )(function)
+    return click.option(
+        "--workers",
+        default=None,
+        type=click.IntRange(min=1),
+        help="processes (or local Ray CPUs) [all cores]",
+    )(function)
+
+
+def command_line(ctx: click.Context) -> str:
+    """The options given on the command line, as a command that repeats them
+    (``gdlab study NAME ...`` for a subcommand of a group)."""
+    parts = [
+        "gdlab",
+        *([ctx.parent.info_name or ""] if ctx.parent and ctx.parent.parent else []),
+        ctx.info_name or "",
+    ]
+    for param in ctx.command.params:
+        name = param.name or ""
+        if ctx.get_parameter_source(name) != COMMANDLINE:
+            continue
+        value = ctx.params.get(name, ctx.meta.get(name))  # --plugin: in meta
+        option = param.opts[0]
+        if isinstance(param, click.Option) and param.is_flag:
+            parts.append(option)
+        elif isinstance(value, tuple):
+            for item in value:
+                parts += [option, str(item)]
+        else:
+            parts += [option, str(value)]
+    return shlex.join(parts)

@@ -1,0 +1,153 @@
+"""``gdlab study``: batch size and sharpness; the edge of stability."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from gdlab import outputs
+from gdlab.cli.options import check_folder, command_line, parse_list, user_input
+
+
+@click.group("study")
+def study_group() -> None:
+    """Studies: batch size and sharpness at equal training loss; the edge of
+    stability of full-batch gradient descent."""
+
+
+@study_group.command("batch-size")
+@click.option(
+    "--data", default="digits", show_default=True, help="digits | fashion-mnist | mnist"
+)
+@click.option("--data-path", default=None, help="folder with the IDX files")
+@click.option("--model", default="mlp", show_default=True, help="mlp | mlp:64-32-10")
+@click.option("--activation", default="relu", show_default=True)
+@click.option("--optimizer", default="sgd", show_default=True)
+@click.option("--lr", default=0.5, show_default=True, type=float)
+@click.option("--batch-sizes", default="16,32,64,128,256,512,1024", show_default=True)
+@click.option(
+    "--until",
+    default="loss:0.01",
+    show_default=True,
+    help="loss:X (train each to training loss X) or steps:N",
+)
+@click.option(
+    "--seeds", default=3, show_default=True, type=int, help="seeds 0..N-1 per size"
+)
+@click.option("--epsilon", default=1e-2, show_default=True, type=float)
+@click.option(
+    "--samples",
+    default=1000,
+    show_default=True,
+    type=int,
+    help="training rows λmax and ε-sharpness are measured on",
+)
+@click.option(
+    "--max-epochs",
+    default=3000,
+    show_default=True,
+    type=int,
+    help="budget of a loss:X run",
+)
+@click.option("--dtype", default="float32", show_default=True)
+@click.option(
+    "--out", default=None, callback=check_folder, help="[runs/study-batch-size-DATA]"
+)
+@click.option("--quiet", is_flag=True, help="print only the table")
+def study_batch_size(
+    batch_sizes: str, out: str | None, quiet: bool, **options: Any
+) -> None:
+    """Train one model at each batch size from the same weights until the same
+    training loss; compare λmax, ε-sharpness, accuracy and the loss along the line
+    between the smallest and the largest batch's solutions (Keskar et al., 2017).
+    Rerunning the same command skips the runs already done.
+
+    \b
+    gdlab study batch-size --batch-sizes 16,1024 --until loss:0.01 --seeds 3
+    """
+    from gdlab.lab import studies
+
+    sizes = parse_list("--batch-sizes", batch_sizes, int, "integers")
+    with user_input():
+        folder = outputs.claim(
+            out or f"runs/study-batch-size-{options['data']}", "study batch-size"
+        )
+        result = studies.batch_size_study(
+            batch_sizes=sizes,
+            out=folder,
+            command=command_line(click.get_current_context()),
+            echo=None if quiet else click.echo,
+            **options,
+        )
+    click.echo(result.format())
+    click.echo(f"report: {folder / 'report.html'}")
+
+
+@study_group.command("edge-of-stability")
+@click.option(
+    "--data", default="digits", show_default=True, help="digits | fashion-mnist | mnist"
+)
+@click.option("--data-path", default=None, help="folder with the IDX files")
+@click.option(
+    "--samples", default=1000, show_default=True, type=int, help="training rows"
+)
+@click.option(
+    "--hidden", default="100-100-100-100", show_default=True, help="hidden widths"
+)
+@click.option("--activation", default="tanh", show_default=True)
+@click.option(
+    "--loss",
+    default="mse",
+    show_default=True,
+    type=click.Choice(["mse", "cross-entropy"]),
+)
+@click.option(
+    "--lrs", default="0.5,0.6,0.7", show_default=True, help="learning rates η"
+)
+@click.option(
+    "--momentum", default=0.0, show_default=True, type=float, help="heavy-ball β"
+)
+@click.option("--steps", default=1500, show_default=True, type=int)
+@click.option(
+    "--every", default=25, show_default=True, type=int, help="steps between λmax"
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--out",
+    default=None,
+    callback=check_folder,
+    help="[runs/study-edge-of-stability-DATA]",
+)
+@click.option("--quiet", is_flag=True, help="print only the table")
+def study_edge_of_stability(
+    hidden: str, lrs: str, out: str | None, quiet: bool, **options: Any
+) -> None:
+    """Full-batch gradient descent at each learning rate: the loss every step and
+    λmax every few steps, against the stability threshold 2(1+β)/η (Cohen et al.,
+    2021). Rerunning the same command skips the runs already done.
+
+    \b
+    gdlab study edge-of-stability --momentum 0.9 --lrs 0.95,1.33
+    """
+    from gdlab.lab import studies
+
+    widths = parse_list(
+        "--hidden", hidden.replace("-", ","), int, "integers joined by -"
+    )
+    rates = parse_list("--lrs", lrs, float, "numbers")
+    with user_input():
+        folder = outputs.claim(
+            out or f"runs/study-edge-of-stability-{options['data']}",
+            "study edge-of-stability",
+        )
+        result = studies.edge_of_stability(
+            hidden=widths,
+            lrs=rates,
+            out=folder,
+            command=command_line(click.get_current_context()),
+            echo=None if quiet else click.echo,
+            **options,
+        )
+    click.echo(result.format())
+    click.echo(f"report: {folder / 'report.html'}")

@@ -1,0 +1,189 @@
+"""``gdlab sweep``: every combination of a grid, in parallel, into one store."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from gdlab import outputs
+from gdlab.cli.options import (
+    check_folder,
+    command_line,
+    parallel_options,
+    parse_hyper,
+    parse_list,
+    run_spec,
+    user_input,
+)
+
+
+def _value(text: str) -> Any:
+    """A grid value: JSON (numbers, true, null) or else the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+@click.command("sweep")
+@click.option(
+    "--data",
+    default="digits",
+    show_default=True,
+    help="digits | fashion-mnist | mnist | regression",
+)
+@click.option("--data-path", default=None, help="folder with the IDX files")
+@click.option(
+    "--model",
+    default="mlp",
+    show_default=True,
+    help="mlp | mlp:64-32-10 | softmax | linear",
+)
+@click.option(
+    "--activation", default="relu", show_default=True, help="relu | tanh | sigmoid"
+)
+@click.option(
+    "--l2",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="λ of the L2 term λ/2·Σ‖W‖² (weights, not biases; not divided by the batch)",
+)
+@click.option("--schedule", default="constant", show_default=True, help="as for train")
+@click.option(
+    "--schedule-arg",
+    "schedule_arg",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="a schedule argument, as for train",
+)
+@click.option(
+    "--hyper",
+    "hyper",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="an optimizer hyperparameter every swept optimizer takes, as for train",
+)
+@click.option("--warmup-epochs", default=0.0, show_default=True, type=float)
+@click.option("--dtype", default="float32", show_default=True, help="float32 | float64")
+@click.option("--epochs", default=5, show_default=True, type=int)
+@click.option(
+    "--optimizers",
+    default="sgd,adam",
+    show_default=True,
+    help="comma-separated names; momentum and nesterov are SGD presets",
+)
+@click.option(
+    "--lrs",
+    default=None,
+    help="comma-separated learning rates [each optimizer's default]",
+)
+@click.option(
+    "--batch-sizes",
+    default="100",
+    show_default=True,
+    help="comma-separated; 'full' for batch GD",
+)
+@click.option(
+    "--seeds", default=3, show_default=True, type=int, help="seeds 0..N-1 per setting"
+)
+@click.option(
+    "--grid",
+    "extra",
+    multiple=True,
+    metavar="FIELD=V1,V2",
+    help="vary another RunSpec field too, e.g. --grid l2=0,1e-4",
+)
+@click.option(
+    "--sharpness",
+    is_flag=True,
+    help="measure λmax of the training loss at the end of each run",
+)
+@click.option("--sharpness-samples", default=1000, show_default=True, type=int)
+@parallel_options
+@click.option(
+    "--out",
+    default=None,
+    callback=check_folder,
+    help="folder for sweep.db and the report [runs/sweep-DATA]",
+)
+@click.option("--quiet", is_flag=True, help="print only the table")
+def sweep_command(
+    optimizers: str,
+    hyper: tuple[str, ...],
+    lrs: str | None,
+    batch_sizes: str,
+    seeds: int,
+    extra: tuple[str, ...],
+    sharpness: bool,
+    sharpness_samples: int,
+    workers: int | None,
+    backend: str,
+    out: str | None,
+    quiet: bool,
+    **run: Any,
+) -> None:
+    """Train every combination of optimizers, learning rates, batch sizes and seeds
+    (in parallel processes, or on Ray); results go to SQLite as each run ends, so
+    running the same command again continues where it stopped. Prints a summary and
+    writes results.csv, the lr-sensitivity (and sharpness) plots and report.html.
+
+    \b
+    gdlab sweep --optimizers sgd,adam --lrs 1e-3,1e-2,1e-1 --batch-sizes 32,256 \\
+        --seeds 2 --epochs 5 --sharpness --workers 2 --out runs/sweep
+    """
+    from gdlab.lab import sweep
+
+    if seeds < 1:
+        raise click.UsageError(f"--seeds must be >= 1, got {seeds}")
+    grid: dict[str, list[Any]] = {
+        "optimizer": parse_list("--optimizers", optimizers, str, "names"),
+    }
+    if lrs is not None:
+        grid["lr"] = parse_list("--lrs", lrs, float, "numbers")
+    grid["batch_size"] = parse_list(
+        "--batch-sizes", batch_sizes, lambda t: t if t == "full" else int(t), "integers"
+    )
+    grid["seed"] = list(range(seeds))
+    for item in extra:
+        name, sep, values = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise click.UsageError(f"--grid must look like FIELD=V1,V2, got {item!r}")
+        if name in grid:
+            raise click.UsageError(
+                f"--grid {name} repeats a field the options already vary"
+            )
+        grid[name] = parse_list(f"--grid {name}", values, _value, "values")
+    given = [parse_hyper(name, hyper) for name in grid["optimizer"]]
+    base = run_spec(run, hyper=given[0] if given else {})
+    with user_input():
+        folder = outputs.claim(out or f"runs/sweep-{base.data}", "sweep")
+    try:
+        # sweep.run raises ValueError only for its input, before anything trains, and
+        # for its store; a run that fails is a SweepError.
+        with user_input():
+            result = sweep.run(
+                base,
+                grid,
+                folder / "sweep.db",
+                workers=workers,
+                backend=backend,
+                sharpness=sharpness,
+                sharpness_samples=sharpness_samples,
+                progress=not quiet,
+                command=command_line(click.get_current_context()),
+            )
+    except sweep.SweepError as error:
+        click.echo(f"gdlab: error: {error}", err=True)
+        sys.exit(1)
+    total = len(result.runs)
+    click.echo(
+        f"{total} runs: {result.already_done} were already done, {result.ran} ran now"
+    )
+    by = [a for a in result.axes if a != "seed"]
+    click.echo(sweep.format_table(result.summary(), by))
+    click.echo(f"report: {result.report}")

@@ -1,0 +1,217 @@
+"""``gdlab train`` and ``gdlab report``: one run into a folder; a comparison's
+page redrawn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from gdlab import outputs
+from gdlab.cli.options import (
+    COMMANDLINE,
+    HYPER_HELP,
+    INT,
+    check_folder,
+    parse_hyper,
+    run_options,
+    run_spec,
+    user_input,
+)
+
+_PRESETS: dict[str, dict[str, Any]] = {
+    "course-mnist": {  # the notes' code: Saito's ch. 4 train_neuralnet.py
+        "data": "fashion-mnist",  # shipped by Debian; --data mnist --data-path DIR
+        "val_fraction": None,
+        "model": "mlp:784-50-10",
+        "activation": "sigmoid",
+        "init": "normal:0.01",
+        "optimizer": "sgd",
+        "lr": 0.1,
+        "batch_size": 100,
+        "iterations": 10000,
+        "sampling": "with-replacement",
+        "eval_at_start": True,
+    },
+}
+"""Run options set together by ``train --preset``."""
+
+
+@click.command()
+@run_options
+@click.option(
+    "--optimizer",
+    default="adam",
+    show_default=True,
+    help="a registry name, or the SGD presets momentum / nesterov",
+)
+@click.option("--lr", default=None, type=float, help="learning rate [per optimizer]")
+@click.option(
+    "--hyper",
+    "--opt",
+    "hyper",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help=HYPER_HELP,
+)
+@click.option("--epochs", default=5, show_default=True, type=int)
+@click.option("--iterations", default=None, type=int, help="steps, instead of epochs")
+@click.option("--clip-grad-norm", default=None, type=float)
+@click.option(
+    "--eval-every",
+    default="epoch",
+    show_default=True,
+    callback=lambda ctx, param, v: v if v == "epoch" else INT(ctx, param, v),
+    help="'epoch', or steps between evaluations",
+)
+@click.option(
+    "--checkpoint-every",
+    default=None,
+    type=int,
+    help="steps between checkpoints (and every epoch)",
+)
+@click.option(
+    "--out",
+    default=None,
+    callback=check_folder,
+    help="output folder (history, plots, checkpoints)",
+)
+@click.option(
+    "--resume",
+    default=None,
+    callback=check_folder,
+    help="continue the run in this folder",
+)
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+@click.option(
+    "--init",
+    default=None,
+    help="weight initialization: he | glorot | zeros | normal:STD, e.g. "
+    "normal:0.01 [he for relu, glorot for tanh/sigmoid]",
+)
+@click.option(
+    "--sampling",
+    default="without-replacement",
+    show_default=True,
+    type=click.Choice(["without-replacement", "with-replacement"]),
+    help="batches from a permutation per epoch, or each drawn anew with "
+    "replacement (the course notes' np.random.choice)",
+)
+@click.option(
+    "--schedule-unit",
+    default="step",
+    show_default=True,
+    type=click.Choice(["step", "epoch"]),
+    help="the schedule (and warm-up) counts optimizer steps, or epochs "
+    "(e.g. --schedule exponential --schedule-arg rate=0.05 --schedule-unit epoch "
+    "is lr·e^(-0.05·epoch))",
+)
+@click.option(
+    "--eval-at-start",
+    is_flag=True,
+    help="also evaluate the untrained model (a row at step 0)",
+)
+@click.option(
+    "--preset",
+    default=None,
+    type=click.Choice(list(_PRESETS)),
+    help="course-mnist: the course notes' MNIST experiment as written (784-50-10 "
+    "sigmoid net, 0.01·N(0, 1) weights, SGD lr 0.1, batches of 100 drawn with "
+    "replacement, 10,000 iterations, no validation split, accuracy from step 0); "
+    "options given beside it win",
+)
+def train(
+    hyper: tuple[str, ...],
+    out: str | None,
+    resume: str | None,
+    checkpoint_every: int | None,
+    no_progress: bool,
+    preset: str | None,
+    **run: Any,
+) -> None:
+    """Train a model and write history.json/csv, loss and accuracy plots and
+    checkpoints into --out; --resume continues a run exactly.
+
+    \b
+    gdlab train --preset course-mnist --out runs/course-mnist
+    gdlab train --preset course-mnist --data mnist --data-path DIR --out runs/mnist
+    """
+    from gdlab import experiment
+    from gdlab.lab import runs
+
+    ctx = click.get_current_context()
+    given_here = {k for k in ctx.params if ctx.get_parameter_source(k) == COMMANDLINE}
+    if preset is not None:
+        fixed = given_here | ({"iterations"} if "epochs" in given_here else set())
+        settings = {k: v for k, v in _PRESETS[preset].items() if k not in fixed}
+        run |= settings
+        given_here |= set(settings)
+    if run["iterations"] is not None:
+        if "epochs" in given_here:
+            raise click.UsageError("give --epochs or --iterations, not both")
+        run["epochs"] = None
+    if resume is not None:
+        if out is not None:
+            raise click.UsageError(
+                "give --out or --resume, not both: a run resumes in its own folder"
+            )
+        with user_input():
+            stored = runs.stored_spec(resume)
+            outputs.claim(resume, "train", "--resume")
+        if "schedule_arg" in given_here:
+            given_here |= {"schedule_args"}
+        with_args = run_spec(
+            dict(run), hyper=parse_hyper(run["optimizer"], hyper)
+        ).to_dict()
+        given = {k: v for k, v in with_args.items() if k in given_here}
+        if hyper:
+            given["hyper"] = with_args["hyper"]
+        changed = [
+            f"{k}: {getattr(stored, k)!r} -> {v!r}"
+            for k, v in given.items()
+            if getattr(stored, k) != v
+        ]
+        if changed:
+            raise click.UsageError(
+                f"cannot resume {resume} with a changed configuration: "
+                + "; ".join(changed)
+            )
+        history = runs.resume_into(
+            resume, checkpoint_every=checkpoint_every, progress=not no_progress
+        )
+        folder = resume
+    else:
+        if out is None:
+            raise click.UsageError(
+                "--out is required: the folder for the history, plots and checkpoints"
+            )
+        spec = run_spec(run, hyper=parse_hyper(run["optimizer"], hyper))
+        with user_input():
+            runs.train_folder(out)
+            built = experiment.build(spec)
+        history = runs.train_into(
+            out, built, checkpoint_every=checkpoint_every, progress=not no_progress
+        )
+        folder = out
+    last = history.epochs[-1] if history.epochs else None
+    if last is not None:
+        acc = "" if last["test_acc"] is None else f", test acc {last['test_acc']:.4f}"
+        click.echo(
+            f"final: train loss {last['train_loss']:.4f}{acc} "
+            f"after {last['step']} steps"
+        )
+    click.echo(f"wrote {folder}/history.json, history.csv, loss.png, accuracy.png")
+    if history.diverged:
+        click.echo(f"gdlab: {history.message}", err=True)
+        ctx.exit(1)
+
+
+@click.command("report")
+@click.argument("folder", callback=check_folder)
+def report_command(folder: str) -> None:
+    """Redraw report.html from the results.json of a comparison in FOLDER."""
+    from gdlab.lab import runs
+
+    with user_input():
+        result = runs.load_comparison(folder)
+    click.echo(f"report: {runs.report_from(folder, result)}")
