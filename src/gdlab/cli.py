@@ -397,7 +397,8 @@ def _spec(run: dict[str, Any], **more: Any) -> RunSpec:
 
     pairs = run.pop("schedule_arg", ())
     args = _schedule_args(run["schedule"], pairs) if pairs else {}
-    return RunSpec(**run, schedule_args=args, **more)
+    with _user_input():
+        return RunSpec.from_dict({**run, "schedule_args": args, **more})
 
 
 _PRESETS: dict[str, dict[str, Any]] = {
@@ -824,7 +825,7 @@ def train(
                 "give --out or --resume, not both: a run resumes in its own folder"
             )
         with _user_input():
-            stored = runs.stored_spec(resume)
+            stored = runs.stored_spec(resume).to_dict()
             outputs.claim(resume, "train", "--resume")
         if "schedule_arg" in given_here:
             given_here |= {"schedule_args"}
@@ -833,9 +834,7 @@ def train(
         if hyper:
             given["hyper"] = with_args["hyper"]
         changed = [
-            f"{k}: {getattr(stored, k)!r} -> {v!r}"
-            for k, v in given.items()
-            if getattr(stored, k) != v
+            f"{k}: {stored[k]!r} -> {v!r}" for k, v in given.items() if stored[k] != v
         ]
         if changed:
             raise click.UsageError(

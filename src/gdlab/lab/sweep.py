@@ -4,8 +4,9 @@
 
     from gdlab.experiment import RunSpec
     from gdlab.lab import sweep
+    from gdlab.train import TrainConfig
 
-    base = RunSpec(data="digits", model="mlp:64-32-10", epochs=5)
+    base = RunSpec(data="digits", model="mlp:64-32-10", train=TrainConfig(epochs=5))
     grid = {"optimizer": ["sgd", "adam"], "lr": [1e-3, 1e-2, 1e-1],
             "batch_size": [32, 256], "seed": [0, 1, 2]}
     result = sweep.run(base, grid, store="runs/sweep/sweep.db", workers=2)
@@ -59,7 +60,6 @@ continues it. ``docs/design/scale.md`` says what limits a sweep of 10,000 runs.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import importlib
 import itertools
 import json
@@ -82,7 +82,7 @@ from typing import TYPE_CHECKING, Any
 
 from gdlab import _checks, _display
 from gdlab.data import Dataset
-from gdlab.experiment import RunSpec, build, load_data
+from gdlab.experiment import FIELDS, RunSpec, build, load_data
 from gdlab.lab.sharpness import DEFAULT_SAMPLES
 from gdlab.train import History, fit
 
@@ -97,7 +97,6 @@ BACKENDS = ("local", "ray")
 RAY_RETRIES = 3
 """How many more times Ray tries a run whose worker or node died (Ray's default,
 made explicit); a run that raises is not tried again: it would raise again."""
-FIELDS = tuple(f.name for f in dataclasses.fields(RunSpec))
 METRICS = (
     "final_train_loss",
     "final_train_acc",
@@ -140,8 +139,9 @@ def normalized(spec: RunSpec) -> RunSpec:
     """Numbers in the type their field holds, so that ``lr=1`` and ``lr=1.0`` are
     one run; anything else is left for the checks of :func:`build`."""
     changes: dict[str, Any] = {}
+    values = spec.to_dict()
     for name in (*_FLOAT_FIELDS, *_INT_FIELDS, "batch_size"):
-        value = getattr(spec, name)
+        value = values[name]
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
         if name in _FLOAT_FIELDS:
@@ -209,13 +209,10 @@ def validate(
     """Build every distinct run (seeds aside) once, as a training run would, so that
     a bad value is a ValueError before anything trains; return the datasets loaded
     (and those already ``loaded``), by :func:`source`."""
-    from gdlab.train import check_settings
-
     datasets: dict[tuple[Any, ...], Dataset] = dict(loaded or {})
     seen: set[str] = set()
     for spec in specs:
         try:
-            _checks.integer("RunSpec", "seed", spec.seed, low=0)
             probe = spec.replace(seed=0)
             key = spec_key(probe)
             if key in seen:
@@ -224,8 +221,7 @@ def validate(
             where = source(spec)
             if where not in datasets:
                 datasets[where] = load_data(spec)
-            run = build(probe, datasets[where])
-            check_settings(**run.fit_arguments())
+            build(probe, datasets[where])
         except ValueError as error:
             raise ValueError(f"sweep: run {_describe(spec, names)}: {error}") from None
     return datasets
@@ -233,7 +229,8 @@ def validate(
 
 def _describe(spec: RunSpec, names: Sequence[str] | None = None) -> str:
     shown = names if names is not None else ("optimizer", "lr", "batch_size", "seed")
-    return " ".join(f"{n}={getattr(spec, n)}" for n in shown)
+    values = spec.to_dict()
+    return " ".join(f"{n}={values[n]}" for n in shown)
 
 
 # --- one run, wherever it executes ---------------------------------------------------
@@ -311,9 +308,7 @@ def execute(
     with threadpoolctl.threadpool_limits(limits=1):  # see "One BLAS thread" above
         run = build(spec, dataset)
         started = time.perf_counter()
-        history = fit(
-            run.model, run.optimizer, dataset, **run.fit_arguments(), progress=False
-        )
+        history = fit(run.model, run.optimizer, dataset, spec.train, progress=False)
         seconds = time.perf_counter() - started
         lam: float | None = None
         if options.get("sharpness") and not history.diverged:
@@ -533,8 +528,8 @@ class Store:
             result["key"],
             spec.optimizer,
             spec.learning_rate,
-            spec.batch_size,
-            spec.seed,
+            spec.train.batch_size,
+            spec.train.seed,
             *(m.get(k) for k in METRICS[:7]),
             int(bool(m["diverged"])),
             int(m["steps"]),
@@ -606,10 +601,11 @@ class Store:
 
 
 def _row(run: StoredRun, axes: Sequence[str]) -> dict[str, Any]:
-    row = {name: plain(getattr(run.spec, name)) for name in axes}
+    values = run.spec.to_dict()
+    row = {name: plain(values[name]) for name in axes}
     row["lr"] = run.spec.learning_rate
     for name in ("optimizer", "batch_size", "seed"):
-        row.setdefault(name, getattr(run.spec, name))
+        row.setdefault(name, values[name])
     return {**row, **run.metrics}
 
 
@@ -1130,7 +1126,8 @@ def _progress_line(
 ) -> str:
     m = result["metrics"]
     width = len(str(total))
-    what = " ".join(f"{a}={getattr(spec, a)}" for a in shown) or "run"
+    values = spec.to_dict()
+    what = " ".join(f"{a}={values[a]}" for a in shown) or "run"
     parts = [f"  [{index:>{width}}/{total}] {what}"]
     if m["final_train_loss"] is not None:
         parts.append(f"train loss {m['final_train_loss']:.4f}")
