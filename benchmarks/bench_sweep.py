@@ -29,23 +29,21 @@ from common import machine, summary
 
 from gdlab.experiment import RunSpec
 from gdlab.lab import sweep
+from gdlab.train import TrainConfig
 
 TINY = RunSpec(
     data="digits",
     model="mlp:64-16-10",
     optimizer="sgd",
     lr=0.1,
-    batch_size=32,
-    epochs=None,
-    iterations=3,
+    train=TrainConfig(batch_size=32, epochs=None, iterations=3),
 )
 REAL = RunSpec(
     data="digits",
     model="mlp:64-64-10",
     optimizer="sgd",
     lr=0.1,
-    batch_size=32,
-    epochs=300,
+    train=TrainConfig(batch_size=32, epochs=300),
 )
 
 
@@ -79,7 +77,8 @@ def main() -> None:
     print(f"bench_sweep: {machine()}")
     few, many = 20, args.runs
     print(
-        f"\n1. tiny runs ({TINY.iterations} steps of {TINY.model} on {TINY.data}): "
+        f"\n1. tiny runs ({TINY.train.iterations} steps of {TINY.model} on "
+        f"{TINY.data}): "
         f"sweeps of {few} and {many} runs, median (range) over {args.repeats} repeats"
     )
     print(
@@ -112,7 +111,7 @@ def main() -> None:
 
     runs = 8
     print(
-        f"\n2. {runs} real runs ({REAL.epochs} epochs of {REAL.model} on "
+        f"\n2. {runs} real runs ({REAL.train.epochs} epochs of {REAL.model} on "
         f"{REAL.data}), local"
     )
     one, two = [], []

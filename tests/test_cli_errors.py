@@ -16,6 +16,7 @@ from gdlab import outputs
 from gdlab.cli import main
 from gdlab.experiment import RunSpec
 from gdlab.lab import runs
+from gdlab.train import TrainConfig
 
 SMALL = ["--model", "mlp:64-16-10", "--batch-size", "64"]
 
@@ -48,7 +49,9 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def test_a_size_limit_during_report_keeps_the_old_report(tmp_path: Path) -> None:
-    spec = RunSpec(data="digits", model="mlp:64-16-10", epochs=1, batch_size=64)
+    spec = RunSpec(
+        data="digits", model="mlp:64-16-10", train=TrainConfig(epochs=1, batch_size=64)
+    )
     runs.compare_into(tmp_path / "cmp", spec, ["sgd", "adam"], progress=False)
     before = snapshot(tmp_path / "cmp")
     assert len(before["report.html"]) > 100 * 1024

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from gdlab import checkpoint
 from gdlab.cli import main
 
 SMALL = ["--model", "mlp:64-16-10", "--batch-size", "64"]
@@ -94,10 +95,30 @@ def test_train_writes_history_plots_and_checkpoints_then_resumes(
         f"gdlab: error: cannot resume {out} with a changed configuration: "
         "lr: 0.05 -> 0.5"
     )
+    code, _, err = run("train", "--resume", str(out), "--epochs", "3")
+    assert code == 2 and err.strip().endswith(
+        "with a changed configuration: epochs: 2 -> 3"
+    )
     # Starting again in the same folder would overwrite the run: refused.
     code, _, err = run("train", *SMALL, "--out", str(out), "--no-progress")
     assert code == 2 and "already holds a run" in err
     assert json.loads((out / "history.json").read_text()) == history
+
+
+def test_train_resume_refuses_a_checkpoint_of_another_layout(tmp_path: Path) -> None:
+    code, _, err = run("train", *SMALL, "--epochs", "1", "--out", str(tmp_path))
+    assert code == 0, err
+    for path in checkpoint.paths(tmp_path / "checkpoints"):
+        arrays, meta = checkpoint.read(path)
+        meta["version"] = 1
+        checkpoint.save(path.parent, meta["position"]["step"], arrays, meta)
+    code, _, err = run("train", "--resume", str(tmp_path))
+    assert code == 2
+    assert err.startswith("gdlab: error: checkpoint ") and err.count("\n") == 1
+    assert err.strip().endswith(
+        "version must be 2, got 1: it was written by another version of gdlab and "
+        "cannot be resumed; start the run again"
+    )
 
 
 def test_train_iterations_and_extra_hyperparameters(tmp_path: Path) -> None:

@@ -23,19 +23,18 @@ FLOORS = (
         "gdlab.schedules",
         "gdlab.losses",
         "gdlab.data",
-        "gdlab.checkpoint",
         "gdlab.report",
     ),
     ("gdlab.models", "gdlab.surfaces", "gdlab.testing"),
-    ("gdlab.train",),
+    ("gdlab.train", "gdlab.train_config", "gdlab.history", "gdlab.checkpoint"),
     ("gdlab.experiment",),
     ("gdlab.lab", "gdlab.playground"),
     ("gdlab.cli",),
 )
 """Floors from the bottom: params and checks; the pieces (optimizers, schedules,
-losses, data, checkpoint files, pictures); models and surfaces; the training loop;
-runs built from names; the lab; the command line. ``gdlab/__init__`` (the public
-names, lazily) stands outside."""
+losses, data, pictures); models and surfaces; the training loop (its config, its
+history, its checkpoints); runs built from names; the lab; the command line.
+``gdlab/__init__`` (the public names, lazily) stands outside."""
 
 
 def floor(module: str) -> int | None:

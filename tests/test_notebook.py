@@ -15,9 +15,11 @@ from matplotlib.figure import Figure
 
 from gdlab import surfaces, train
 from gdlab.experiment import RunSpec, build
+from gdlab.history import EPOCH_FIELDS
 from gdlab.lab import compare, sweep
+from gdlab.train import TrainConfig
 
-SPEC = RunSpec(data="digits", model="mlp:64-16-10", epochs=1)
+SPEC = RunSpec(data="digits", model="mlp:64-16-10", train=TrainConfig(epochs=1))
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +29,7 @@ def history() -> train.History:
         run.model,
         run.optimizer,
         run.dataset,
-        epochs=1,
-        batch_size=16,
-        eval_every=5,
+        TrainConfig(epochs=1, batch_size=16, eval_every=5),
         progress=False,
     )
 
@@ -75,7 +75,7 @@ def _in_ax(draw: Any) -> None:
 
 def test_history(history: train.History) -> None:
     frame = history.to_frame()
-    assert list(frame.columns) == list(train.EPOCH_FIELDS)
+    assert list(frame.columns) == list(EPOCH_FIELDS)
     assert frame["step"].tolist() == [e["step"] for e in history.epochs]
     assert frame["val_acc"].tolist() == [e["val_acc"] for e in history.epochs]
     steps = history.to_frame(per="step")

@@ -12,6 +12,7 @@ import pytest
 
 from gdlab.experiment import RunSpec
 from gdlab.lab import compare, runs
+from gdlab.train import TrainConfig
 
 CHROMIUM = shutil.which("chromium")
 FLAGS = [
@@ -45,7 +46,9 @@ def chromium(*args: str) -> str:
     CHROMIUM is None, reason="needs Debian's chromium (make test installs it)"
 )
 def test_report_opens_offline_with_every_figure_and_the_table(tmp_path: Path) -> None:
-    spec = RunSpec(data="digits", model="mlp:64-32-10", epochs=3, batch_size=64)
+    spec = RunSpec(
+        data="digits", model="mlp:64-32-10", train=TrainConfig(epochs=3, batch_size=64)
+    )
     protocol = compare.Protocol(budget=3, seeds=2)
     _, page = runs.compare_into(
         tmp_path,

@@ -18,6 +18,7 @@ from gdlab import report, surfaces
 from gdlab import schedules as S
 from gdlab.experiment import RunSpec
 from gdlab.lab import benchmark, compare, sweep, tuning
+from gdlab.train import TrainConfig
 
 PNG = b"\x89PNG\r\n\x1a\n"
 Args = tuple[tuple[Any, ...], dict[str, Any]]
@@ -28,7 +29,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Small real results: a comparison and a sweep on digits, surface runs, the
     profiles of two workloads."""
     root = tmp_path_factory.mktemp("results")
-    spec = RunSpec(data="digits", model="mlp:64-16-10", epochs=1)
+    spec = RunSpec(data="digits", model="mlp:64-16-10", train=TrainConfig(epochs=1))
     found = compare.compare(
         spec,
         ["sgd", "adam"],

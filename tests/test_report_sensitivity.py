@@ -13,6 +13,7 @@ import pytest
 
 from gdlab.experiment import RunSpec
 from gdlab.lab import sweep
+from gdlab.train import TrainConfig
 
 
 def test_the_report_marks_divergence_and_is_redrawn_from_the_store(
@@ -61,7 +62,12 @@ CHROMIUM = "/usr/bin/chromium"
 @pytest.mark.slow
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 def test_the_report_opens_in_a_browser_with_every_figure(tmp_path: Path) -> None:
-    base = RunSpec(model="mlp:64-16-10", activation="tanh", optimizer="sgd", epochs=2)
+    base = RunSpec(
+        model="mlp:64-16-10",
+        activation="tanh",
+        optimizer="sgd",
+        train=TrainConfig(epochs=2),
+    )
     grid = {"lr": [0.05, 0.2], "batch_size": [16, 128], "seed": [0, 1]}
     result = sweep.run(
         base, grid, tmp_path / "sweep.db", workers=2, sharpness=True, progress=False

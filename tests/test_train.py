@@ -17,17 +17,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gdlab import checkpoint, data, models, optim, train
+from gdlab import checkpoint, data, models, optim, train, train_config
 from gdlab.experiment import RunSpec, build
 from gdlab.lab.runs import rebuild
+from gdlab.train import TrainConfig
 
 SPEC = RunSpec(
     data="digits",
     model="mlp:64-32-10",
     optimizer="adam",
     lr=0.01,
-    epochs=3,
-    batch_size=64,
+    train=TrainConfig(epochs=3, batch_size=64),
 )
 
 
@@ -38,7 +38,7 @@ def fresh(spec: RunSpec = SPEC) -> tuple[models.Model, optim.Optimizer, data.Dat
 
 def test_fit_records_every_step_and_epoch_and_learns() -> None:
     model, opt, ds = fresh()
-    hist = train.fit(model, opt, ds, epochs=3, batch_size=64, progress=False)
+    hist = train.fit(model, opt, ds, SPEC.train, progress=False)
     per_epoch = math.ceil(ds.n_train / 64)
     assert [s["step"] for s in hist.steps] == list(range(1, 3 * per_epoch + 1))
     assert [e["epoch"] for e in hist.epochs] == [1, 2, 3]
@@ -54,9 +54,8 @@ def test_fit_records_every_step_and_epoch_and_learns() -> None:
 def test_iterations_instead_of_epochs_ends_mid_epoch() -> None:
     model, opt, ds = fresh()
     per_epoch = math.ceil(ds.n_train / 100)
-    hist = train.fit(
-        model, opt, ds, batch_size=100, iterations=2 * per_epoch + 5, progress=False
-    )
+    config = TrainConfig(batch_size=100, iterations=2 * per_epoch + 5)
+    hist = train.fit(model, opt, ds, config, progress=False)
     assert len(hist.steps) == 2 * per_epoch + 5
     assert [e["epoch"] for e in hist.epochs] == [1, 2, round(2 + 5 / per_epoch, 4)]
 
@@ -64,9 +63,8 @@ def test_iterations_instead_of_epochs_ends_mid_epoch() -> None:
 def test_evaluation_every_n_steps() -> None:
     model, opt, ds = fresh()
     per_epoch = math.ceil(ds.n_train / 64)
-    hist = train.fit(
-        model, opt, ds, epochs=2, batch_size=64, eval_every=10, progress=False
-    )
+    config = TrainConfig(epochs=2, batch_size=64, eval_every=10)
+    hist = train.fit(model, opt, ds, config, progress=False)
     expected = [*range(10, 2 * per_epoch + 1, 10), 2 * per_epoch]
     assert [e["step"] for e in hist.epochs] == sorted(set(expected))
     assert hist.epochs[0]["epoch"] == round(10 / per_epoch, 4)
@@ -74,13 +72,15 @@ def test_evaluation_every_n_steps() -> None:
 
 def test_full_batch_is_one_step_per_epoch() -> None:
     model, opt, ds = fresh()
-    hist = train.fit(model, opt, ds, epochs=4, batch_size="full", progress=False)
+    hist = train.fit(
+        model, opt, ds, TrainConfig(epochs=4, batch_size="full"), progress=False
+    )
     assert len(hist.steps) == 4
 
 
 def test_progress_prints_one_line_per_epoch(capsys: pytest.CaptureFixture[str]) -> None:
     model, opt, ds = fresh()
-    train.fit(model, opt, ds, epochs=2, batch_size=64, progress=True)
+    train.fit(model, opt, ds, TrainConfig(epochs=2, batch_size=64), progress=True)
     lines = [
         ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("epoch")
     ]
@@ -97,7 +97,8 @@ def test_divergence_stops_before_the_bad_update() -> None:
     # The worked example diverges for lr > 2 / 6.854; at lr = 5 it overflows fast.
     spec = RunSpec(data="regression", model="linear", optimizer="sgd", lr=5.0)
     model, opt, ds = fresh(spec)
-    hist = train.fit(model, opt, ds, iterations=5000, batch_size="full", progress=False)
+    config = TrainConfig(iterations=5000, batch_size="full")
+    hist = train.fit(model, opt, ds, config, progress=False)
     assert hist.diverged
     step = len(hist.steps) + 1
     assert 10 < step < 5000
@@ -113,16 +114,16 @@ def test_clipping_bounds_every_update() -> None:
     model, _, ds = fresh()
     opt = optim.SGD(model.params, lr=1.0)
     before = model.params.copy()
-    train.fit(
-        model, opt, ds, iterations=1, batch_size=64, clip_grad_norm=1e-3, progress=False
-    )
+    config = TrainConfig(iterations=1, batch_size=64, clip_grad_norm=1e-3)
+    train.fit(model, opt, ds, config, progress=False)
     moved = sum(float(np.sum((model.params[n] - before[n]) ** 2)) for n in before)
     assert math.sqrt(moved) == pytest.approx(1e-3, rel=1e-3)
 
 
 def test_history_round_trips_through_json_and_csv(tmp_path: Path) -> None:
     model, opt, ds = fresh()
-    hist = train.fit(model, opt, ds, epochs=2, batch_size=64, progress=False)
+    config = TrainConfig(epochs=2, batch_size=64)
+    hist = train.fit(model, opt, ds, config, progress=False)
     hist.to_json(tmp_path / "h.json")
     again = train.History.from_json(tmp_path / "h.json")
     assert again == hist
@@ -142,7 +143,7 @@ def test_history_round_trips_through_json_and_csv(tmp_path: Path) -> None:
 
 def uninterrupted(spec: RunSpec) -> tuple[train.History, models.Model]:
     model, opt, ds = fresh(spec)
-    hist = train.fit(model, opt, ds, **build(spec).fit_arguments(), progress=False)
+    hist = train.fit(model, opt, ds, spec.train, progress=False)
     return hist, model
 
 
@@ -181,7 +182,7 @@ def test_resume_after_a_crash_is_bit_identical(
             run.model,
             run.optimizer,
             run.dataset,
-            **run.fit_arguments(),
+            run.spec.train,
             checkpoint_dir=tmp_path,
             checkpoint_every=every,
             progress=False,
@@ -203,7 +204,7 @@ def test_resuming_a_finished_run_changes_nothing(tmp_path: Path) -> None:
         run.model,
         run.optimizer,
         run.dataset,
-        **run.fit_arguments(),
+        run.spec.train,
         checkpoint_dir=tmp_path,
         progress=False,
         spec=SPEC.to_dict(),
@@ -219,7 +220,7 @@ from gdlab import train
 from gdlab.experiment import RunSpec, build
 spec = RunSpec.from_dict({spec})
 run = build(spec)
-train.fit(run.model, run.optimizer, run.dataset, **run.fit_arguments(),
+train.fit(run.model, run.optimizer, run.dataset, run.spec.train,
           checkpoint_dir=sys.argv[1], checkpoint_every=3, progress=False,
           spec=spec.to_dict())
 """
@@ -263,7 +264,7 @@ def test_corrupt_newest_checkpoint_falls_back_with_a_warning(tmp_path: Path) -> 
             run.model,
             run.optimizer,
             run.dataset,
-            **run.fit_arguments(),
+            run.spec.train,
             checkpoint_dir=tmp_path,
             checkpoint_every=4,
             progress=False,
@@ -279,12 +280,14 @@ def test_corrupt_newest_checkpoint_falls_back_with_a_warning(tmp_path: Path) -> 
 
 def test_resume_with_a_changed_configuration_is_refused(tmp_path: Path) -> None:
     model, opt, ds = fresh()
-    train.fit(
-        model, opt, ds, epochs=1, batch_size=64, checkpoint_dir=tmp_path, progress=False
-    )
+    config = TrainConfig(epochs=1, batch_size=64)
+    train.fit(model, opt, ds, config, checkpoint_dir=tmp_path, progress=False)
     other, _, ds = fresh(SPEC.replace(model="mlp:64-16-10"))
     with pytest.raises(
-        ValueError, match=r"cannot resume: the configuration differs.*model: "
+        ValueError,
+        match=r"^cannot resume: the model, optimizer or data differ from the "
+        r"checkpoint's: model: \"MLP\(sizes=\[64, 32, 10\].*\" -> "
+        r"\"MLP\(sizes=\[64, 16",
     ):
         train.resume(
             tmp_path, other, optim.Adam(other.params, lr=0.01), ds, progress=False
@@ -296,9 +299,8 @@ def test_resume_with_a_changed_configuration_is_refused(tmp_path: Path) -> None:
 
 def test_resume_needs_objects_or_a_spec(tmp_path: Path) -> None:
     model, opt, ds = fresh()
-    train.fit(
-        model, opt, ds, epochs=1, batch_size=64, checkpoint_dir=tmp_path, progress=False
-    )
+    config = TrainConfig(epochs=1, batch_size=64)
+    train.fit(model, opt, ds, config, checkpoint_dir=tmp_path, progress=False)
     with pytest.raises(
         ValueError, match=r"cannot resume .*: pass model, optimizer and dataset to"
     ):
@@ -312,9 +314,8 @@ def test_resume_without_checkpoints(tmp_path: Path) -> None:
 
 def test_checkpoints_are_plain_npz_and_json(tmp_path: Path) -> None:
     model, opt, ds = fresh()
-    train.fit(
-        model, opt, ds, epochs=1, batch_size=64, checkpoint_dir=tmp_path, progress=False
-    )
+    config = TrainConfig(epochs=1, batch_size=64)
+    train.fit(model, opt, ds, config, checkpoint_dir=tmp_path, progress=False)
     path = checkpoint.paths(tmp_path)[0]
     with np.load(path, allow_pickle=False) as npz:
         assert {"param/W1", "optim/W1/exp_avg", "meta.json"} <= set(npz.files)
@@ -334,8 +335,7 @@ def test_only_the_newest_two_checkpoints_are_kept(tmp_path: Path) -> None:
         model,
         opt,
         ds,
-        epochs=3,
-        batch_size=64,
+        TrainConfig(epochs=3, batch_size=64),
         checkpoint_dir=tmp_path,
         checkpoint_every=5,
         progress=False,
@@ -347,18 +347,59 @@ def test_only_the_newest_two_checkpoints_are_kept(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"epochs": 0}, r"fit: epochs must be an integer >= 1, got 0"),
-        ({"batch_size": 0}, r"fit: batch_size must be an integer >= 1, got 0"),
-        ({"iterations": -1}, r"fit: iterations must be an integer >= 1"),
-        ({"clip_grad_norm": 0.0}, r"fit: clip_grad_norm must be > 0"),
-        ({"seed": -1}, r"fit: seed must be an integer >= 0"),
-        ({"eval_every": 0}, r"fit: eval_every must be an integer >= 1, got 0"),
+        ({"epochs": 0}, r"epochs must be an integer >= 1, got 0"),
+        ({"epochs": None}, r"epochs must be an integer >= 1, got None"),
+        ({"epochs": 2.5}, r"epochs must be an integer >= 1, got 2\.5"),
+        ({"batch_size": 0}, r"batch_size must be an integer >= 1, got 0"),
+        ({"batch_size": "half"}, r"batch_size must be an integer >= 1, got 'half'"),
+        ({"iterations": -1}, r"iterations must be an integer >= 1, got -1"),
+        ({"clip_grad_norm": 0.0}, r"clip_grad_norm must be > 0, got 0\.0"),
+        ({"clip_grad_norm": "1"}, r"clip_grad_norm must be a real number > 0"),
+        ({"seed": -1}, r"seed must be an integer >= 0, got -1"),
+        ({"seed": True}, r"seed must be an integer >= 0, got True"),
+        ({"eval_every": 0}, r"eval_every must be an integer >= 1, got 0"),
+        ({"eval_every": "step"}, r"eval_every must be an integer >= 1, got 'step'"),
+        ({"sampling": "bootstrap"}, r"sampling must be one of without-replacement"),
+        ({"eval_at_start": 1}, r"eval_at_start must be True or False, got 1"),
+        ({"evaluate_test": "no"}, r"evaluate_test must be True or False, got 'no'"),
     ],
 )
-def test_bad_fit_arguments(kwargs: dict[str, object], message: str) -> None:
+def test_bad_train_config_values_are_refused(
+    kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=rf"^TrainConfig: {message}"):
+        TrainConfig(**kwargs)
+
+
+def test_train_config_normalizes_and_round_trips() -> None:
+    config = TrainConfig(epochs=3.0, batch_size=np.int64(64), clip_grad_norm=1)
+    assert (config.epochs, config.batch_size, config.clip_grad_norm) == (3, 64, 1.0)
+    assert type(config.batch_size) is int and type(config.clip_grad_norm) is float
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    assert TrainConfig.from_dict({"seed": 4}) == TrainConfig(seed=4)
+    assert TrainConfig(iterations=10, epochs=None).total_steps(1000) == 10
+    assert TrainConfig(epochs=2, batch_size="full").total_steps(1000) == 2
+
+
+def test_train_config_from_dict_refuses_unknown_keys() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"^TrainConfig: each field must be one of batch_size, sampling, epochs, "
+        r".*evaluate_test, got 'batchsize'$",
+    ):
+        TrainConfig.from_dict({"batchsize": 64})
+
+
+def test_fit_takes_a_train_config() -> None:
     model, opt, ds = fresh()
-    with pytest.raises(ValueError, match=message):
-        train.fit(model, opt, ds, progress=False, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^fit: config must be a TrainConfig, got 3"):
+        train.fit(model, opt, ds, 3, progress=False)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="epochs"):
+        train.fit(model, opt, ds, epochs=3)  # type: ignore[call-arg]
+    with pytest.raises(
+        ValueError, match=r"^fit: spec must be in agreement with config, got 'seed=1'"
+    ):
+        train.fit(model, opt, ds, SPEC.train, spec={"seed": 1, "model": "mlp"})
 
 
 def test_optimizer_of_another_model_is_refused() -> None:
@@ -382,7 +423,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
         run.model,
         run.optimizer,
         run.dataset,
-        **run.fit_arguments(),
+        run.spec.train,
         checkpoint_dir=folder,
         progress=False,
         spec=spec.to_dict(),
@@ -466,19 +507,39 @@ EDITS: list[tuple[str, Callable[[dict[str, Any], dict[str, Any]], None], str]] =
         lambda m, a: m.update(elapsed="1s"),
         r"elapsed must be a real number >= 0, got '1s'",
     ),
-    ("version", lambda m, a: m.update(version=2), r"version must be 1, got 2"),
     (
-        "settings-batch",
-        lambda m, a: m["settings"].update(batch_size=-5),
-        r"fit: batch_size must be an integer >= 1, got -5",
+        "version",
+        lambda m, a: m.update(version=3),
+        r"version must be 2, got 3: it was written by another version of gdlab",
     ),
     (
-        "settings-unknown",
-        lambda m, a: m["settings"].update(speed=3),
-        r"settings must be an object with keys epochs, batch_size, seed, iterations, "
-        r"clip_grad_norm, eval_every\b.*, got \{'batch_size'",
+        "config-batch",
+        lambda m, a: m["config"].update(batch_size=-5),
+        r"TrainConfig: batch_size must be an integer >= 1, got -5",
+    ),
+    (
+        "config-unknown",
+        lambda m, a: m["config"].update(speed=3),
+        r"config must be an object with keys batch_size, sampling, epochs, "
+        r"iterations, seed, clip_grad_norm, eval_every\b.*, got \{'batch_size'",
+    ),
+    (
+        "config-missing",
+        lambda m, a: m["config"].pop("seed"),
+        r"config must be an object with keys batch_size, .*seed",
+    ),
+    ("config-list", lambda m, a: m.update(config=[]), r"config must be an object"),
+    (
+        "no-fingerprint",
+        lambda m, a: m.pop("fingerprint"),
+        r"fingerprint must be an object, got None",
     ),
     ("spec-number", lambda m, a: m.update(spec=3), r"spec must be null or an object"),
+    (
+        "spec-with-settings",
+        lambda m, a: m["spec"].update(seed=0),
+        r"spec must be free of the run-length settings, which config holds, got \{",
+    ),
     (
         "spec-field",
         lambda m, a: m["spec"].update(colour="red"),
@@ -521,6 +582,56 @@ def test_metadata_edited_by_hand_is_refused_naming_the_file_and_key(
         train.resume(tmp_path, progress=False, rebuild=rebuild)
     assert "\n" not in str(error.value)
     assert re.match(rf"checkpoint {re.escape(str(path))}: {message}", str(error.value))
+
+
+def keys_named(value: Any, names: set[str], where: str = "") -> list[str]:
+    """The paths of every key in ``names`` in a JSON value."""
+    if isinstance(value, dict):
+        return [
+            found
+            for k, v in value.items()
+            for found in ([f"{where}{k}"] if k in names else [])
+            + keys_named(v, names, f"{where}{k}.")
+        ]
+    if isinstance(value, list):
+        return [p for v in value for p in keys_named(v, names, where + "[].")]
+    return []
+
+
+def test_a_checkpoint_stores_the_run_length_settings_once(finished: Path) -> None:
+    _, meta = checkpoint.read(finished)
+    names = set(train_config.FIELDS)
+    assert sorted(keys_named(meta, names)) == sorted(
+        [f"config.{k}" for k in names] + ["history.epochs"]  # the evaluations' list
+    )
+    assert meta["config"] == SPEC.replace(epochs=1).train.to_dict()
+    assert meta["version"] == 2 and "config" not in meta["history"]
+    assert set(meta["fingerprint"]) == {"model", "optimizer", "param_groups", "data"}
+    given: list[dict[str, Any]] = []
+
+    def recording(values: dict[str, Any]) -> Any:
+        given.append(values)
+        return rebuild(values)
+
+    hist, _, _ = train.resume(finished.parent, progress=False, rebuild=recording)
+    assert given == [SPEC.replace(epochs=1).to_dict()]  # the spec, made whole
+    assert hist.config["epochs"] == 1 and hist.config["optimizer"] == "Adam"
+
+
+def test_a_checkpoint_of_version_1_is_refused_naming_its_version(
+    tmp_path: Path, finished: Path
+) -> None:
+    arrays, meta = checkpoint.read(finished)
+    settings = meta.pop("config")  # what version 1 wrote, three times
+    meta.update(version=1, settings=settings, spec={**meta["spec"], **settings})
+    meta["history"]["config"] = {**meta.pop("fingerprint"), **settings}
+    path = checkpoint.save(tmp_path, 21, arrays, meta)
+    with pytest.raises(ValueError) as error:
+        train.resume(tmp_path, progress=False, rebuild=rebuild)
+    assert str(error.value) == (
+        f"checkpoint {path}: version must be 2, got 1: it was written by another "
+        "version of gdlab and cannot be resumed; start the run again"
+    )
 
 
 def test_resume_removes_what_a_killed_save_left(tmp_path: Path, finished: Path) -> None:

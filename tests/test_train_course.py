@@ -14,18 +14,18 @@ import pytest
 from gdlab import schedules, train
 from gdlab.experiment import RunSpec, build, build_schedule
 from gdlab.lab.runs import rebuild
+from gdlab.train import TrainConfig
 
 SPEC = RunSpec(
     data="digits",
     model="mlp:64-32-10",
     optimizer="sgd",
     lr=0.1,
-    epochs=2,
-    batch_size=64,
-    sampling="with-replacement",
-    eval_at_start=True,
     init="normal:0.01",
     activation="sigmoid",
+    train=TrainConfig(
+        epochs=2, batch_size=64, sampling="with-replacement", eval_at_start=True
+    ),
 )
 
 
@@ -34,7 +34,7 @@ def test_eval_at_start_and_sampling_with_replacement() -> None:
     w1 = run.model.params["W1"].copy()
     assert np.std(w1) == pytest.approx(0.01, rel=0.1)
     hist = train.fit(
-        run.model, run.optimizer, run.dataset, **run.fit_arguments(), progress=False
+        run.model, run.optimizer, run.dataset, run.spec.train, progress=False
     )
     per_epoch = math.ceil(run.dataset.n_train / 64)
     assert [e["step"] for e in hist.epochs] == [0, per_epoch, 2 * per_epoch]
@@ -47,7 +47,7 @@ def test_eval_at_start_and_sampling_with_replacement() -> None:
         without.model,
         without.optimizer,
         without.dataset,
-        **without.fit_arguments(),
+        without.spec.train,
         progress=False,
     )
     assert [e["step"] for e in other.epochs] == [per_epoch, 2 * per_epoch]
@@ -55,9 +55,10 @@ def test_eval_at_start_and_sampling_with_replacement() -> None:
 
 
 def test_bad_sampling_is_refused() -> None:
-    run = build(SPEC)
-    with pytest.raises(ValueError, match=r"^fit: sampling must be one of without"):
-        train.fit(run.model, run.optimizer, run.dataset, sampling="bootstrap")
+    with pytest.raises(
+        ValueError, match=r"^TrainConfig: sampling must be one of without"
+    ):
+        SPEC.replace(sampling="bootstrap")
 
 
 class Crash(Exception):
@@ -71,7 +72,7 @@ def test_resume_with_replacement_is_bit_identical(tmp_path: Path) -> None:
         expected.model,
         expected.optimizer,
         expected.dataset,
-        **expected.fit_arguments(),
+        expected.spec.train,
         progress=False,
     )
     run = build(spec)
@@ -89,7 +90,7 @@ def test_resume_with_replacement_is_bit_identical(tmp_path: Path) -> None:
             run.model,
             run.optimizer,
             run.dataset,
-            **run.fit_arguments(),
+            run.spec.train,
             checkpoint_dir=tmp_path,
             checkpoint_every=7,
             progress=False,

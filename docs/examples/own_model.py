@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from gdlab import Params, optim
 from gdlab.data import Dataset
-from gdlab.train import fit
+from gdlab.train import TrainConfig, fit
 
 
 class CircleClassifier:
@@ -69,7 +69,7 @@ def main() -> float:
     """Train with Adam for 20 epochs; return the test accuracy."""
     data, model = circle(2000), CircleClassifier()
     opt = optim.create("adam", model.params, lr=0.05)
-    fit(model, opt, data, epochs=20, batch_size=50, progress=False)
+    fit(model, opt, data, TrainConfig(epochs=20, batch_size=50), progress=False)
     return model.accuracy(data.X_test, data.y_test)
 
 

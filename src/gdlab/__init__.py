@@ -19,6 +19,7 @@ SUBPACKAGES = (
     "checkpoint",
     "data",
     "experiment",
+    "history",
     "lab",
     "losses",
     "models",
@@ -29,6 +30,7 @@ SUBPACKAGES = (
     "surfaces",
     "testing",
     "train",
+    "train_config",
 )
 
 

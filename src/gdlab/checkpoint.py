@@ -2,8 +2,12 @@
 
 A checkpoint holds named arrays (``param/W1``, ``optim/W1/exp_avg``, ...) and one
 JSON document (``meta.json``, stored as bytes) with everything else: the step, the
-position in the epoch, the RNG state, the history and the run's configuration.
-Opening one never runs code (``np.load(..., allow_pickle=False)`` and ``json``).
+position in the epoch, the RNG state, the history, the run's
+:class:`~gdlab.train_config.TrainConfig` (``config``, stored once), the
+:func:`fingerprint` of its model, optimizer and data, and the ``spec`` it was built
+from (without the settings ``config`` holds). Opening one never runs code
+(``np.load(..., allow_pickle=False)`` and ``json``); :class:`Meta` checks the JSON
+before a resume reads it, as input a user may have edited.
 
 Writes go to a temporary file in the same folder, are flushed and fsynced, then
 renamed over the final name, so a crash or SIGKILL leaves either the old checkpoint
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import reprlib
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -23,10 +28,20 @@ from typing import Any
 
 import numpy as np
 
+from gdlab import _checks, train_config
+from gdlab.data import Dataset
+from gdlab.history import STEP_FIELDS
+from gdlab.models import TrainableModel
+from gdlab.optim import Optimizer
 from gdlab.outputs import write_atomic
+from gdlab.schedules import ReduceOnPlateau
+from gdlab.train_config import TrainConfig
 
 PREFIX = "checkpoint-"
 META = "meta.json"
+VERSION = 2
+"""The layout of ``meta.json``. Version 2 stores the run-length settings once, as
+``config``; version 1 stored them three times and cannot be resumed."""
 
 
 def save(
@@ -94,3 +109,250 @@ def load_latest(
             continue
         return arrays, meta, path
     raise ValueError(f"no readable checkpoint in {folder}: " + "; ".join(problems))
+
+
+# --- what a training checkpoint holds ----------------------------------------------
+
+
+def fingerprint(
+    model: TrainableModel, optimizer: Optimizer, dataset: Dataset
+) -> dict[str, Any]:
+    """What a resumed run must share with the run it continues, besides its
+    config: the model, the optimizer and its param_groups, the data (plain JSON)."""
+    groups = [
+        {k: repr(v) if callable(v) else v for k, v in g.items() if k != "params"}
+        for g in optimizer.param_groups
+    ]
+    found = {
+        "model": repr(model),
+        "optimizer": type(optimizer).__name__,
+        "param_groups": groups,
+        "data": {
+            "name": dataset.name,
+            "train": list(dataset.X_train.shape),
+            "test": list(dataset.X_test.shape),
+        },
+    }
+    plain: dict[str, Any] = json.loads(json.dumps(found))
+    return plain
+
+
+def state_arrays(
+    model: TrainableModel, optimizer: Optimizer
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The parameters and the optimizer's per-parameter state as named arrays, and
+    the rest of the optimizer's state (plain values, for ``meta.json``)."""
+    state = optimizer.state_dict()
+    arrays = {f"param/{k}": np.asarray(v) for k, v in model.params.items()}
+    for name, s in state.pop("state").items():
+        arrays.update({f"optim/{name}/{k}": a for k, a in s.items()})
+    return arrays, state
+
+
+def differences(old: Any, new: Any, where: str = "") -> list[str]:
+    """``"key.path: old -> new"`` for every leaf where two JSON values differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [
+            d
+            for k in sorted(set(old) | set(new), key=str)
+            for d in differences(
+                old.get(k), new.get(k), f"{where}.{k}" if where else str(k)
+            )
+        ]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [
+            d
+            for i, (a, b) in enumerate(zip(old, new, strict=True))
+            for d in differences(a, b, f"{where}[{i}]")
+        ]
+    return [] if old == new else [f"{where}: {old!r} -> {new!r}"]
+
+
+def _uint(value: object, bits: int | None = None) -> bool:
+    """Whether ``value`` is an int >= 0 (and < 2**bits when given)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return False
+    return bits is None or value < 2**bits
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class Meta:
+    """Checks of a checkpoint's metadata: a file a user may have edited by hand, so
+    input like any other; each error names the file and the key."""
+
+    def __init__(self, meta: Mapping[str, Any], path: Path) -> None:
+        self.meta, self.owner = meta, f"checkpoint {path}"
+
+    def need(self, ok: bool, key: str, requirement: str, value: object) -> None:
+        if not ok:
+            shown = reprlib.repr(value)  # a history can be long
+            raise ValueError(f"{self.owner}: {key} must be {requirement}, got {shown}")
+
+    def get(self, key: str, kind: type, requirement: str) -> Any:
+        value = self.meta.get(key)
+        self.need(isinstance(value, kind), key, requirement, value)
+        return value
+
+    def check(self) -> tuple[TrainConfig, dict[str, Any] | None]:
+        """Check every key a resume reads; return the config and the spec made
+        whole again (its run-length settings are the config's), None if none."""
+        version = self.meta.get("version")
+        if version != VERSION:
+            raise ValueError(
+                f"{self.owner}: version must be {VERSION}, got {version!r}: it was "
+                "written by another version of gdlab and cannot be resumed; start "
+                "the run again"
+            )
+        p = self.get("position", dict, "an object")
+        for key in ("step", "epoch", "batch"):
+            self.need(
+                _uint(p.get(key)), f"position.{key}", "an integer >= 0", p.get(key)
+            )
+        rng = p.get("rng_state")
+        self.need(
+            isinstance(rng, dict)
+            and set(rng) == {"bit_generator", "state", "has_uint32", "uinteger"}
+            and rng["bit_generator"] == "PCG64"
+            and isinstance(rng["state"], dict)
+            and set(rng["state"]) == {"state", "inc"}
+            and all(_uint(v, 128) for v in rng["state"].values())
+            and _uint(rng["has_uint32"], 1)
+            and _uint(rng["uinteger"], 32),
+            "position.rng_state",
+            "a PCG64 state as numpy's bit_generator.state gives it",
+            rng,
+        )
+        h = self.get("history", dict, "an object")
+        steps = h.get("steps")
+        self.need(
+            isinstance(steps, dict)
+            and set(steps) == set(STEP_FIELDS)
+            and all(
+                isinstance(c, list) and all(map(_is_number, c)) for c in steps.values()
+            )
+            and len({len(c) for c in steps.values()}) == 1,
+            "history.steps",
+            f"columns {', '.join(STEP_FIELDS)} of as many numbers",
+            steps,
+        )
+        epochs = h.get("epochs")
+        self.need(
+            isinstance(epochs, list) and all(isinstance(e, dict) for e in epochs),
+            "history.epochs",
+            "a list of objects",
+            epochs,
+        )
+        for key, kind, what in (
+            ("diverged", bool, "true or false"),
+            ("message", str, "a string"),
+        ):
+            self.need(isinstance(h.get(key), kind), f"history.{key}", what, h.get(key))
+        _checks.number(self.owner, "elapsed", self.meta.get("elapsed"), low=0.0)
+        self.get("optimizer", dict, "an object")
+        self.get("fingerprint", dict, "an object")
+        plateau = self.meta.get("plateau")
+        self.need(
+            plateau is None or isinstance(plateau, dict),
+            "plateau",
+            "null or an object",
+            plateau,
+        )
+        fields = train_config.FIELDS
+        given = self.get("config", dict, "an object")
+        self.need(
+            set(given) == set(fields),
+            "config",
+            f"an object with keys {', '.join(fields)}",
+            given,
+        )
+        try:  # its own checks name the key
+            config = TrainConfig.from_dict(given)
+        except ValueError as error:
+            raise ValueError(f"{self.owner}: {error}") from None
+        spec = self.meta.get("spec")
+        self.need(
+            spec is None or isinstance(spec, dict), "spec", "null or an object", spec
+        )
+        if spec is None:
+            return config, None
+        self.need(
+            not set(spec) & set(fields),
+            "spec",
+            "free of the run-length settings, which config holds",
+            spec,
+        )
+        return config, {**spec, **config.to_dict()}
+
+    def position(self, per_epoch: int, total: int) -> None:
+        """Check that the position fits this run (its batches per epoch, its steps)."""
+        p = self.meta["position"]
+        self.need(p["step"] <= total, "position.step", f"at most {total}", p["step"])
+        self.need(
+            p["batch"] <= per_epoch,
+            "position.batch",
+            f"at most {per_epoch} (batches per epoch)",
+            p["batch"],
+        )
+        at = p["epoch"] * per_epoch + p["batch"]
+        self.need(
+            p["step"] == at,
+            "position.step",
+            f"epoch x {per_epoch} + batch = {at}",
+            p["step"],
+        )
+        steps = len(self.meta["history"]["steps"]["step"])
+        self.need(
+            steps == at, "history.steps", f"{at} rows (one per step)", f"{steps} rows"
+        )
+
+    def same_run(self, found: Mapping[str, Any]) -> None:
+        """Refuse a resume whose model, optimizer or data (their :func:`fingerprint`
+        ``found``) differ from the checkpoint's, listing every difference."""
+        changed = differences(self.meta["fingerprint"], found)
+        if changed:
+            raise ValueError(
+                "cannot resume: the model, optimizer or data differ from the "
+                "checkpoint's: " + "; ".join(changed)
+            )
+
+    def load(
+        self,
+        arrays: Mapping[str, np.ndarray],
+        model: TrainableModel,
+        optimizer: Optimizer,
+        plateau: ReduceOnPlateau | None,
+    ) -> None:
+        """Load the checkpoint's parameters and states into these objects."""
+        params = model.params
+        names = {k.split("/", 1)[1] for k in arrays if k.startswith("param/")}
+        if names != set(params):
+            raise ValueError(
+                f"cannot resume: the checkpoint has parameters {sorted(names)}, "
+                f"the model {sorted(params)}"
+            )
+        for name, p in params.items():
+            a = arrays[f"param/{name}"]
+            if (a.shape, a.dtype) != (p.shape, p.dtype):
+                raise ValueError(
+                    f"{self.owner}: param/{name} must have shape {p.shape} and dtype "
+                    f"{p.dtype}, got shape {a.shape} and dtype {a.dtype}"
+                )
+        state = dict(self.meta["optimizer"])
+        state["state"] = {name: {} for name in params}
+        for key, a in arrays.items():
+            if key.startswith("optim/"):
+                parts = key.split("/", 2)
+                ok = len(parts) == 3 and parts[1] in params
+                self.need(ok, "arrays", "named optim/<parameter>/<state>", key)
+                state["state"][parts[1]][parts[2]] = a
+        try:
+            optimizer.load_state_dict(state)
+            if plateau is not None and self.meta.get("plateau") is not None:
+                plateau.load_state_dict(self.meta["plateau"])
+        except ValueError as error:
+            raise ValueError(f"{self.owner}: {error}") from None
+        for name in params:
+            params[name][...] = arrays[f"param/{name}"]

@@ -1,10 +1,10 @@
 """A training run described by names, and built into objects.
 
 ``RunSpec`` is what the CLI and the lab pass around: the data set, the model, the
-optimizer and its schedule, the batch size and length of the run, all as plain
-values that fit in JSON. ``build(spec)`` turns it into a model, an optimizer and a
-dataset; a checkpoint stores the spec so that ``train.resume(dir)`` can rebuild the
-run without the code that started it.
+optimizer and its schedule, and the run's :class:`~gdlab.train.TrainConfig` (batch
+size, length, seed), all as plain values that fit in JSON. ``build(spec)`` turns it
+into a model, an optimizer and a dataset; a checkpoint stores the spec so that
+``train.resume(dir)`` can rebuild the run without the code that started it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from gdlab import _checks, data, models, optim, schedules
+from gdlab import _checks, data, models, optim, schedules, train_config
 from gdlab.data import Dataset
+from gdlab.train_config import TrainConfig
 
 MODEL_KINDS = ("mlp", "softmax", "linear")
 UNITS = ("step", "epoch")
@@ -33,10 +34,12 @@ class RunSpec:
     ``"epoch"`` steps the schedule (and the warm-up, in whole epochs) once per epoch
     instead of once per optimizer step. ``init`` names the weight initialization
     (None: the model's default; ``"normal:0.01"`` as the course notes' MNIST
-    experiment); ``sampling`` is ``"without-replacement"`` (a permutation per
-    epoch) or ``"with-replacement"`` (the notes' ``np.random.choice``);
-    ``eval_at_start`` adds an evaluation before the first step;
-    ``evaluate_test=False`` keeps the test set unread (a tuning trial).
+    experiment). ``train`` is the run's length, batches, seed and evaluations (a
+    :class:`~gdlab.train.TrainConfig`, handed to :func:`gdlab.train.fit`).
+
+    Its plain form is flat: :meth:`to_dict`, :meth:`from_dict`, :meth:`replace`
+    and sweep grids name the TrainConfig fields beside the others
+    (``spec.replace(seed=1, lr=0.1)``); :data:`FIELDS` lists them all.
     """
 
     data: str = "digits"
@@ -55,60 +58,58 @@ class RunSpec:
     schedule_args: dict[str, Any] = field(default_factory=dict)
     schedule_unit: str = "step"
     warmup_epochs: float = 0.0
-    batch_size: int | str = 100
-    sampling: str = "without-replacement"
-    epochs: int | None = 5
-    iterations: int | None = None
-    seed: int = 0
-    clip_grad_norm: float | None = None
-    eval_every: int | str = "epoch"
-    eval_at_start: bool = False
-    evaluate_test: bool = True
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def replace(self, **changes: Any) -> RunSpec:
+        """A copy with ``changes``; TrainConfig fields go into ``train``."""
+        moved = {k: changes.pop(k) for k in train_config.FIELDS if k in changes}
+        if moved:
+            changes["train"] = dataclasses.replace(
+                changes.get("train", self.train), **moved
+            )
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The flat plain form: every field of :data:`FIELDS`."""
+        values = dataclasses.asdict(self)
+        values.update(values.pop("train"))
+        return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunSpec:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        """The spec of a flat dict like :meth:`to_dict`'s; missing fields take
+        their defaults."""
+        unknown = sorted(set(values) - set(FIELDS))
         if unknown:
             _checks.fail(
-                "RunSpec", f"field {unknown[0]!r}", f"one of {sorted(known)}", ""
+                "RunSpec", f"field {unknown[0]!r}", f"one of {sorted(FIELDS)}", ""
             )
-        return cls(**values)
+        train = {k: v for k, v in values.items() if k in train_config.FIELDS}
+        own = {k: v for k, v in values.items() if k not in train}
+        return cls(**own, train=TrainConfig(**train))
 
     @property
     def learning_rate(self) -> float:
         return optim.suggested_lr(self.optimizer) if self.lr is None else self.lr
 
 
+FIELDS = (
+    *(f.name for f in dataclasses.fields(RunSpec) if f.name != "train"),
+    *train_config.FIELDS,
+)
+"""RunSpec's flat field names, in the order of :meth:`RunSpec.to_dict`."""
+
+
 @dataclass
 class Run:
-    """A spec built into objects, ready for :func:`gdlab.train.fit`."""
+    """A spec built into objects, ready for :func:`gdlab.train.fit` (with
+    ``spec.train``)."""
 
     spec: RunSpec
     model: models.Model
     optimizer: optim.Optimizer
     dataset: Dataset
     total_steps: int
-
-    def fit_arguments(self) -> dict[str, Any]:
-        s = self.spec
-        return {
-            "epochs": s.epochs,
-            "iterations": s.iterations,
-            "batch_size": s.batch_size,
-            "seed": s.seed,
-            "clip_grad_norm": s.clip_grad_norm,
-            "eval_every": s.eval_every,
-            "evaluate_test": s.evaluate_test,
-            "sampling": s.sampling,
-            "eval_at_start": s.eval_at_start,
-        }
 
 
 def parse_model(spec: str, n_features: int, n_outputs: int) -> tuple[str, list[int]]:
@@ -152,7 +153,10 @@ def build_model(spec: RunSpec, dataset: Dataset) -> models.Model:
         if not regression:
             _checks.fail("model", "linear", "used with regression data", dataset.name)
         return models.LinearRegression(
-            n_features=dataset.n_features, seed=spec.seed, dtype=spec.dtype, **init
+            n_features=dataset.n_features,
+            seed=spec.train.seed,
+            dtype=spec.dtype,
+            **init,
         )
     if kind == "softmax":
         if regression:
@@ -162,7 +166,7 @@ def build_model(spec: RunSpec, dataset: Dataset) -> models.Model:
         return models.SoftmaxRegression(
             n_features=sizes[0],
             n_classes=sizes[-1],
-            seed=spec.seed,
+            seed=spec.train.seed,
             l2=spec.l2,
             dtype=spec.dtype,
             **init,
@@ -170,16 +174,12 @@ def build_model(spec: RunSpec, dataset: Dataset) -> models.Model:
     return models.MLP(
         sizes,
         activation=spec.activation,
-        seed=spec.seed,
+        seed=spec.train.seed,
         l2=spec.l2,
         dtype=spec.dtype,
         **init,
         **({"loss": "mse"} if regression else {}),
     )
-
-
-def steps_per_epoch(spec: RunSpec, n_train: int) -> int:
-    return data.num_batches(n_train, spec.batch_size)  # type: ignore[arg-type]
 
 
 def build_schedule(
@@ -237,11 +237,8 @@ def build(spec: RunSpec, dataset: Dataset | None = None) -> Run:
     data unless the (already loaded) ``dataset`` is given."""
     dataset = load_data(spec) if dataset is None else dataset
     model = build_model(spec, dataset)
-    per_epoch = steps_per_epoch(spec, dataset.n_train)
-    if spec.iterations is not None:
-        total = _checks.integer("RunSpec", "iterations", spec.iterations, low=1)
-    else:
-        total = _checks.integer("RunSpec", "epochs", spec.epochs, low=1) * per_epoch
+    per_epoch = spec.train.steps_per_epoch(dataset.n_train)
+    total = spec.train.total_steps(dataset.n_train)
     name, preset = optim.resolve(spec.optimizer)
     lr = build_schedule(spec, total, per_epoch)
     for key in ("params", "lr"):  # the run sets them: create() would get them twice

@@ -79,7 +79,7 @@ def test_the_built_in_suite_has_five_workloads() -> None:
         "deep-mlp-fashion",
         "full-batch-digits",
     ]
-    assert suite[4].spec.batch_size == "full" and suite[2].target == 0.84
+    assert suite[4].spec.train.batch_size == "full" and suite[2].target == 0.84
 
 
 @pytest.mark.parametrize(

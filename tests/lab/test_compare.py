@@ -14,8 +14,11 @@ import pytest
 from gdlab import data, optim
 from gdlab.experiment import RunSpec
 from gdlab.lab import compare, sweep, tuning
+from gdlab.train import TrainConfig
 
-BASE = RunSpec(data="digits", model="mlp:64-16-10", epochs=3, batch_size=64)
+BASE = RunSpec(
+    data="digits", model="mlp:64-16-10", train=TrainConfig(epochs=3, batch_size=64)
+)
 QUICK = compare.Protocol(budget=3, seeds=2)
 
 

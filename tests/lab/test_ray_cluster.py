@@ -30,13 +30,16 @@ from gdlab import data
 from gdlab.experiment import RunSpec, load_data
 from gdlab.lab import sweep
 from gdlab.lab.sweep import worker
+from gdlab.train import TrainConfig
 
 ray = pytest.importorskip("ray")
 cluster_utils = pytest.importorskip("ray.cluster_utils")
 
 pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 
-BASE = RunSpec(data="digits", model="mlp:64-8-10", epochs=1, batch_size=64)
+BASE = RunSpec(
+    data="digits", model="mlp:64-8-10", train=TrainConfig(epochs=1, batch_size=64)
+)
 GRID = {"optimizer": ["sgd", "adam"], "seed": [0, 1, 2]}
 LONG = BASE.replace(epochs=100)  # 0.5 s a run: long enough to be caught running
 RUNNING = f"ray::{worker.execute_in_ray.__name__}"  # a worker training a run
@@ -376,8 +379,7 @@ def test_nodes_train_fashion_mnist_without_its_files(
         data_path=str(fashion_subset),
         model="mlp:784-8-10",
         optimizer="adam",
-        epochs=2,
-        batch_size=64,
+        train=TrainConfig(epochs=2, batch_size=64),
     )
     specs = sweep.expand(base, {"seed": [0, 1, 2, 3]})
     loaded = sweep.validate(specs)  # the driver reads the files, once

@@ -29,9 +29,11 @@ from gdlab.lab import sweep
 from gdlab.lab.sharpness import sharpness, training_loss
 from gdlab.lab.sweep import backends, worker
 from gdlab.lab.sweep.store import exclusive
-from gdlab.train import History, fit
+from gdlab.train import History, TrainConfig, fit
 
-BASE = RunSpec(data="digits", model="mlp:64-16-10", epochs=2, batch_size=64)
+BASE = RunSpec(
+    data="digits", model="mlp:64-16-10", train=TrainConfig(epochs=2, batch_size=64)
+)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -47,7 +49,7 @@ def direct(spec: RunSpec) -> tuple[History, Any]:
     run = build(spec)
     with threadpool_limits(limits=1):
         history = fit(
-            run.model, run.optimizer, run.dataset, **run.fit_arguments(), progress=False
+            run.model, run.optimizer, run.dataset, run.spec.train, progress=False
         )
     return history, run
 
@@ -63,14 +65,14 @@ def test_the_grid_is_a_cartesian_product_first_field_slowest() -> None:
     grid = {"optimizer": ["sgd", "adam"], "lr": [1e-3, 1], "seed": [0, 1, 2]}
     specs = sweep.expand(BASE, grid)
     assert len(specs) == 12
-    assert [(s.optimizer, s.lr, s.seed) for s in specs[:4]] == [
+    assert [(s.optimizer, s.lr, s.train.seed) for s in specs[:4]] == [
         ("sgd", 1e-3, 0),
         ("sgd", 1e-3, 1),
         ("sgd", 1e-3, 2),
         ("sgd", 1.0, 0),
     ]
-    assert specs[-1].optimizer == "adam" and specs[-1].seed == 2
-    assert all(s.model == "mlp:64-16-10" and s.epochs == 2 for s in specs)
+    assert specs[-1].optimizer == "adam" and specs[-1].train.seed == 2
+    assert all(s.model == "mlp:64-16-10" and s.train.epochs == 2 for s in specs)
     # lr=1 and lr=1.0 are one run: numbers are normalized before the key is taken.
     assert isinstance(specs[3].lr, float)
     assert sweep.spec_key(BASE.replace(lr=1)) == sweep.spec_key(BASE.replace(lr=1.0))
@@ -94,7 +96,7 @@ def test_the_grid_is_a_cartesian_product_first_field_slowest() -> None:
         ({"optimizer": ["sgd", "adamm"]}, r"unknown optimizer 'adamm'"),
         (
             {"batch_size": [32, 0]},
-            r"sweep: run batch_size=0: num_batches: batch_size must be an integer >= 1",
+            r"TrainConfig: batch_size must be an integer >= 1, got 0",
         ),
         ({"seed": [-1]}, r"seed must be an integer >= 0, got -1"),
         ({"model": ["mlp:64-10-3"]}, r"model: sizes must be"),
@@ -155,7 +157,7 @@ def test_workers_give_the_histories_of_fit_in_this_process(tmp_path: Path) -> No
     assert rows[2]["final_test_acc"] == pytest.approx(0.3056, abs=1e-4)
     # With the default BLAS threads fit() differs in the last bits only.
     run = build(result.specs[3])
-    free = fit(run.model, run.optimizer, run.dataset, **run.fit_arguments())
+    free = fit(run.model, run.optimizer, run.dataset, run.spec.train)
     np.testing.assert_allclose(
         [e["train_loss"] for e in free.epochs],
         [e["train_loss"] for e in result.runs[3].history.epochs],
@@ -246,7 +248,9 @@ def test_one_writer_at_a_time_and_only_real_stores(tmp_path: Path) -> None:
 
 # --- damaged stores ------------------------------------------------------------------
 
-SMALL = RunSpec(data="digits", model="mlp:64-16-10", epochs=1, batch_size=64)
+SMALL = RunSpec(
+    data="digits", model="mlp:64-16-10", train=TrainConfig(epochs=1, batch_size=64)
+)
 
 
 @pytest.fixture(scope="module")
@@ -347,8 +351,8 @@ from gdlab.experiment import RunSpec
 from gdlab.lab import sweep
 
 try:
-    sweep.run(RunSpec(**{spec!r}), {{"seed": [0, 1]}}, sys.argv[1], progress=False,
-              report=False, {options})
+    sweep.run(RunSpec.from_dict({spec!r}), {{"seed": [0, 1]}}, sys.argv[1],
+              progress=False, report=False, {options})
 except ValueError as error:
     print(error)
     sys.exit(2)
@@ -383,7 +387,9 @@ def test_a_read_only_store_is_one_line_naming_it(
 
 # --- kills ---------------------------------------------------------------------------
 
-KILL_BASE = RunSpec(data="digits", model="mlp:64-32-10", epochs=4, batch_size=16)
+KILL_BASE = RunSpec(
+    data="digits", model="mlp:64-32-10", train=TrainConfig(epochs=4, batch_size=16)
+)
 KILL_GRID = {"optimizer": ["sgd", "adam"], "lr": [0.01, 0.1], "seed": [0, 1, 2]}
 
 
@@ -395,7 +401,7 @@ def start_sweep(store: Path) -> subprocess.Popen[str]:
 
         if __name__ == "__main__":
             sweep.run(
-                RunSpec(**{KILL_BASE.to_dict()!r}),
+                RunSpec.from_dict({KILL_BASE.to_dict()!r}),
                 {KILL_GRID!r},
                 {str(store)!r},
                 workers=2,
@@ -512,7 +518,11 @@ def test_sharpness_grows_with_the_batch_size(tmp_path: Path) -> None:
     about 3.2 (batch 256) for every seed. (The larger batches take fewer steps and
     end at a higher loss: this is the equal-epochs comparison of the paper.)"""
     base = RunSpec(
-        model="mlp:64-32-10", activation="tanh", optimizer="sgd", lr=0.1, epochs=10
+        model="mlp:64-32-10",
+        activation="tanh",
+        optimizer="sgd",
+        lr=0.1,
+        train=TrainConfig(epochs=10),
     )
     grid = {"batch_size": [16, 64, 256], "seed": [0, 1, 2]}
     result = sweep.run(

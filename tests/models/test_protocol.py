@@ -14,7 +14,7 @@ import pytest
 
 from gdlab import optim
 from gdlab.models import MLP, LinearRegression, SoftmaxRegression, TrainableModel
-from gdlab.train import fit, resume
+from gdlab.train import TrainConfig, fit, resume
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "own_model.py"
 
@@ -71,8 +71,7 @@ def test_the_example_checkpoints_and_resumes(
         model,
         optim.create("adam", model.params, lr=0.05),
         data,
-        epochs=2,
-        batch_size=20,
+        TrainConfig(epochs=2, batch_size=20),
         progress=False,
         checkpoint_dir=tmp_path,
     )

@@ -247,7 +247,8 @@ def run_spec(run: dict[str, Any], **more: Any) -> RunSpec:
 
     given = run.pop("schedule_arg", ())
     args = parse_schedule_args(run["schedule"], given) if given else {}
-    return RunSpec(**run, schedule_args=args, **more)
+    with user_input():
+        return RunSpec.from_dict({**run, "schedule_args": args, **more})
 
 
 def run_options(function: Any) -> Any:

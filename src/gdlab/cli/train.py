@@ -156,7 +156,7 @@ def train(
                 "give --out or --resume, not both: a run resumes in its own folder"
             )
         with user_input():
-            stored = runs.stored_spec(resume)
+            stored = runs.stored_spec(resume).to_dict()
             outputs.claim(resume, "train", "--resume")
         if "schedule_arg" in given_here:
             given_here |= {"schedule_args"}
@@ -167,9 +167,7 @@ def train(
         if hyper:
             given["hyper"] = with_args["hyper"]
         changed = [
-            f"{k}: {getattr(stored, k)!r} -> {v!r}"
-            for k, v in given.items()
-            if getattr(stored, k) != v
+            f"{k}: {stored[k]!r} -> {v!r}" for k, v in given.items() if stored[k] != v
         ]
         if changed:
             raise click.UsageError(

@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 
 from gdlab import _checks, _display, optim, outputs
 from gdlab.experiment import RunSpec, load_data
+from gdlab.history import EPOCH_FIELDS
 from gdlab.lab import sweep, tuning
 from gdlab.optim import space
-from gdlab.train import EPOCH_FIELDS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -364,7 +364,7 @@ def compare(
     names = _names(optimizers)
     for name in names:
         axes_for(name, protocol.tune)
-    tuning_seed = base.seed
+    tuning_seed = base.train.seed
     rerun_seeds = [tuning_seed + 1 + k for k in range(protocol.seeds)]
     chosen = trials(base, names, protocol)
     trial_specs = {
@@ -547,7 +547,7 @@ def _rerun(run: sweep.StoredRun, select: str, target: float | None) -> dict[str,
             history.epochs, select, target, higher_is_better=select == "val_acc"
         )
     return {
-        "seed": run.spec.seed,
+        "seed": run.spec.train.seed,
         "diverged": run.metrics["diverged"],
         "message": run.message,
         "final": _final(run),

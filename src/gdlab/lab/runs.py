@@ -71,7 +71,7 @@ def train_into(
         run.model,
         run.optimizer,
         run.dataset,
-        **run.fit_arguments(),
+        run.spec.train,
         checkpoint_dir=root / "checkpoints",
         checkpoint_every=checkpoint_every,
         progress=progress,
@@ -85,7 +85,7 @@ def train_into(
 def stored_spec(folder: Folder) -> RunSpec:
     """The spec of the run whose checkpoints are in ``folder/checkpoints``."""
     _, meta, path = checkpoint.load_latest(Path(folder) / "checkpoints")
-    spec = meta.get("spec")
+    _, spec = checkpoint.Meta(meta, path).check()
     if spec is None:
         raise ValueError(
             f"the checkpoints in {folder} do not record how the run was built"

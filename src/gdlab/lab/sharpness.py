@@ -66,7 +66,9 @@ def sharpness(
     is not changed. ``seed`` seeds the Lanczos start vector.
 
     Example:
-        >>> run = build(RunSpec(model="mlp:64-32-10", batch_size=512)); fit(...)
+        >>> spec = RunSpec(model="mlp:64-32-10", train=TrainConfig(batch_size=512))
+        >>> run = build(spec)
+        >>> history = fit(run.model, run.optimizer, run.dataset, run.spec.train)
         >>> sharpness(run.model, run.dataset.X_train, run.dataset.y_train)
         4.21...
     """

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,7 +37,7 @@ from gdlab.lab.studies.records import (
     saved_run,
     strict_json,
 )
-from gdlab.train import evaluate, fit
+from gdlab.train import TrainConfig, evaluate, fit
 
 F64 = NDArray[np.float64]
 Echo = Callable[[str], None] | None
@@ -209,21 +209,25 @@ class _Trainer:
     def __init__(self, spec: RunSpec, dataset: data.Dataset) -> None:
         run = build(spec, dataset)
         self.model, self.optimizer, self.dataset = run.model, run.optimizer, dataset
-        self.batch_size = int(spec.batch_size)
-        self.seed = spec.seed
-        self.per_epoch = data.num_batches(dataset.n_train, self.batch_size)
+        self.batch_size = int(spec.train.batch_size)
+        self.seed = spec.train.seed
+        self.per_epoch = spec.train.steps_per_epoch(dataset.n_train)
         self.steps = 0
         self.message = ""
 
-    def _fit(self, epoch: int, steps: int, every: int | str = "epoch") -> Any:
+    def _fit(
+        self, epoch: int, steps: int, every: int | Literal["epoch"] = "epoch"
+    ) -> Any:
         return fit(
             self.model,
             self.optimizer,
             self.dataset,
-            iterations=steps,
-            batch_size=self.batch_size,
-            seed=_epoch_seed(self.seed, epoch),
-            eval_every=every,
+            TrainConfig(
+                iterations=steps,
+                batch_size=self.batch_size,
+                seed=_epoch_seed(self.seed, epoch),
+                eval_every=every,
+            ),
             progress=False,
             verbose=False,
         )
@@ -233,7 +237,7 @@ class _Trainer:
         X, y = self.dataset.X_train, self.dataset.y_train
         if kind == "loss" and evaluate(self.model, X, y)[0] <= target:
             return True
-        every: int | str = "epoch"
+        every: int | Literal["epoch"] = "epoch"
         if kind == "loss":
             every = math.ceil(self.per_epoch / self.CHECKS_PER_EPOCH)
         for epoch in range(max_epochs) if kind == "loss" else itertools.count():
@@ -288,7 +292,7 @@ def _batch_size_run(
     gap = None if train_acc is None or test_acc is None else train_acc - test_acc
     run = BatchSizeRun(
         batch_size=trainer.batch_size,
-        seed=spec.seed,
+        seed=spec.train.seed,
         steps=trainer.steps,
         epochs=round(trainer.steps / trainer.per_epoch, 4),
         reached=outcome is True,
@@ -405,7 +409,7 @@ def batch_size_study(
         dtype=dtype,
         optimizer=optimizer,
         lr=rate,
-        epochs=1,
+        train=TrainConfig(epochs=1),
     )
     dataset = load_data(base)
     if not dataset.classes:

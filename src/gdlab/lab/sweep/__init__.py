@@ -4,8 +4,9 @@
 
     from gdlab.experiment import RunSpec
     from gdlab.lab import sweep
+    from gdlab.train import TrainConfig
 
-    base = RunSpec(data="digits", model="mlp:64-32-10", epochs=5)
+    base = RunSpec(data="digits", model="mlp:64-32-10", train=TrainConfig(epochs=5))
     grid = {"optimizer": ["sgd", "adam"], "lr": [1e-3, 1e-2, 1e-1],
             "batch_size": [32, 256], "seed": [0, 1, 2]}
     result = sweep.run(base, grid, store="runs/sweep/sweep.db", workers=2)
@@ -39,9 +40,9 @@ Worker processes are *spawned* (fresh interpreters), so a script that calls
 of 10,000 runs on a Ray cluster.
 """
 
+from gdlab.experiment import FIELDS
 from gdlab.lab.sweep.backends import BACKENDS, RAY_RETRIES, SweepError
 from gdlab.lab.sweep.grid import (
-    FIELDS,
     expand,
     normalized,
     plain,

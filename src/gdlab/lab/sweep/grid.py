@@ -6,7 +6,6 @@ same run is recognized whatever grid produced it.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 from collections.abc import Mapping, Sequence
@@ -14,9 +13,7 @@ from typing import Any
 
 from gdlab import _checks
 from gdlab.data import Dataset
-from gdlab.experiment import RunSpec, build, load_data
-
-FIELDS = tuple(f.name for f in dataclasses.fields(RunSpec))
+from gdlab.experiment import FIELDS, RunSpec, build, load_data
 
 _FLOAT_FIELDS = ("lr", "l2", "warmup_epochs", "clip_grad_norm")
 _INT_FIELDS = ("seed", "epochs", "iterations")
@@ -31,8 +28,9 @@ def normalized(spec: RunSpec) -> RunSpec:
     """Numbers in the type their field holds, so that ``lr=1`` and ``lr=1.0`` are
     one run; anything else is left for the checks of :func:`build`."""
     changes: dict[str, Any] = {}
+    values = spec.to_dict()
     for name in (*_FLOAT_FIELDS, *_INT_FIELDS, "batch_size"):
-        value = getattr(spec, name)
+        value = values[name]
         if isinstance(value, bool) or not isinstance(value, int | float):
             continue
         if name in _FLOAT_FIELDS:
@@ -61,7 +59,8 @@ def describe(spec: RunSpec, names: Sequence[str] | None = None) -> str:
     """The run in error messages: ``name=value`` of ``names`` (default: optimizer,
     lr, batch size, seed)."""
     shown = names if names is not None else ("optimizer", "lr", "batch_size", "seed")
-    return " ".join(f"{n}={getattr(spec, n)}" for n in shown)
+    values = spec.to_dict()
+    return " ".join(f"{n}={values[n]}" for n in shown)
 
 
 def _axes(grid: object) -> dict[str, list[Any]]:
@@ -112,13 +111,10 @@ def validate(
     """Build every distinct run (seeds aside) once, as a training run would, so that
     a bad value is a ValueError before anything trains; return the datasets loaded
     (and those already ``loaded``), by :func:`source`."""
-    from gdlab.train import check_settings
-
     datasets: dict[tuple[Any, ...], Dataset] = dict(loaded or {})
     seen: set[str] = set()
     for spec in specs:
         try:
-            _checks.integer("RunSpec", "seed", spec.seed, low=0)
             probe = spec.replace(seed=0)
             key = spec_key(probe)
             if key in seen:
@@ -127,8 +123,7 @@ def validate(
             where = source(spec)
             if where not in datasets:
                 datasets[where] = load_data(spec)
-            run = build(probe, datasets[where])
-            check_settings(**run.fit_arguments())
+            build(probe, datasets[where])
         except ValueError as error:
             raise ValueError(f"sweep: run {describe(spec, names)}: {error}") from None
     return datasets

@@ -233,7 +233,8 @@ def _progress_line(
 ) -> str:
     m = result["metrics"]
     width = len(str(total))
-    what = " ".join(f"{a}={getattr(spec, a)}" for a in shown) or "run"
+    values = spec.to_dict()
+    what = " ".join(f"{a}={values[a]}" for a in shown) or "run"
     parts = [f"  [{index:>{width}}/{total}] {what}"]
     if m["final_train_loss"] is not None:
         parts.append(f"train loss {m['final_train_loss']:.4f}")

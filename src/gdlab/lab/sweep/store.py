@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gdlab.experiment import RunSpec
-from gdlab.lab.sweep.grid import FIELDS, describe, plain
+from gdlab.experiment import FIELDS, RunSpec
+from gdlab.lab.sweep.grid import describe, plain
 from gdlab.train import History
 
 FORMAT = "gdlab-sweep"
@@ -231,8 +231,8 @@ class Store:
             result["key"],
             spec.optimizer,
             spec.learning_rate,
-            spec.batch_size,
-            spec.seed,
+            spec.train.batch_size,
+            spec.train.seed,
             *(m.get(k) for k in METRICS[:7]),
             int(bool(m["diverged"])),
             int(m["steps"]),
@@ -306,10 +306,11 @@ class Store:
 def as_row(run: StoredRun, axes: Sequence[str]) -> dict[str, Any]:
     """``run`` as one flat dict: its values of ``axes``, the learning rate used,
     optimizer, batch size and seed, then its metrics."""
-    row = {name: plain(getattr(run.spec, name)) for name in axes}
+    values = run.spec.to_dict()
+    row = {name: plain(values[name]) for name in axes}
     row["lr"] = run.spec.learning_rate
     for name in ("optimizer", "batch_size", "seed"):
-        row.setdefault(name, getattr(run.spec, name))
+        row.setdefault(name, values[name])
     return {**row, **run.metrics}
 
 

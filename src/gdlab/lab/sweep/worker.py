@@ -101,9 +101,7 @@ def execute(
     with threadpoolctl.threadpool_limits(limits=1):  # see "One BLAS thread" at the top
         run = build(spec, dataset)
         started = time.perf_counter()
-        history = fit(
-            run.model, run.optimizer, dataset, **run.fit_arguments(), progress=False
-        )
+        history = fit(run.model, run.optimizer, dataset, spec.train, progress=False)
         seconds = time.perf_counter() - started
         lam: float | None = None
         if options.get("sharpness") and not history.diverged:

@@ -1,0 +1,141 @@
+"""What a training run recorded: its steps, its evaluations and how it ended.
+
+:func:`gdlab.train.fit` returns a :class:`History`; it writes itself as JSON or CSV,
+becomes a pandas DataFrame, draws its loss curve and shows as a table in a notebook.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from gdlab import _checks, outputs
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+STEP_FIELDS = ("step", "loss", "lr")
+EPOCH_FIELDS = (
+    "epoch",
+    "step",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "test_loss",
+    "test_acc",
+    "lr",
+    "seconds",
+)
+
+
+@dataclass
+class History:
+    """What a run recorded: per step ``{step, loss, lr}``; per evaluation ``{epoch,
+    step, train_loss, train_acc, val_loss, val_acc, test_loss, test_acc, lr,
+    seconds}`` (accuracies are None for regression, validation numbers without a
+    validation split, test numbers when the run keeps the test set unread).
+    ``diverged`` and ``message`` say how it stopped. ``config`` says what ran, for
+    reports and ``history.json``: the model, the optimizer and its param_groups,
+    the data and the run's :class:`~gdlab.train.TrainConfig` (a checkpoint keeps
+    these apart, each once, and leaves ``config`` out of its history)."""
+
+    steps: list[dict[str, float]] = field(default_factory=list)
+    epochs: list[dict[str, float | None]] = field(default_factory=list)
+    diverged: bool = False
+    message: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "steps": {k: [s[k] for s in self.steps] for k in STEP_FIELDS},
+            "epochs": self.epochs,
+            "diverged": self.diverged,
+            "message": self.message,
+            "config": self.config,
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> History:
+        columns = values["steps"]
+        steps = [
+            dict(zip(STEP_FIELDS, row, strict=True))
+            for row in zip(*(columns[k] for k in STEP_FIELDS), strict=True)
+        ]
+        return cls(
+            steps,
+            list(values["epochs"]),
+            bool(values["diverged"]),
+            str(values["message"]),
+            dict(values["config"]),
+        )
+
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        """Write the history as JSON (atomically)."""
+        outputs.write_text(path, json.dumps(self.to_dict(), indent=1))
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> History:
+        """Read a history written by :meth:`to_json` (plain JSON: runs no code)."""
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"history {path} is unreadable: {error}") from None
+
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        """Write the per-epoch rows as CSV (atomically)."""
+
+        def draw(f: IO[str]) -> None:
+            writer = csv.DictWriter(f, fieldnames=EPOCH_FIELDS)
+            writer.writeheader()
+            writer.writerows(self.epochs)
+
+        outputs.write_csv(path, draw)
+
+    def to_frame(self, per: str = "epoch") -> Any:
+        """The evaluations (``per="epoch"``) or the steps (``per="step"``) as a
+        pandas DataFrame (``pip install 'gdlab[notebook]'``)."""
+        from gdlab import _display
+
+        if per not in ("epoch", "step"):
+            _checks.fail("History.to_frame", "per", "'epoch' or 'step'", per)
+        if per == "step":
+            return _display.frame("History.to_frame", self.steps, STEP_FIELDS)
+        return _display.frame("History.to_frame", self.epochs, EPOCH_FIELDS)
+
+    def plot(self, ax: Axes | None = None) -> Figure:
+        """The training loss of every step and its moving average, drawn into
+        ``ax`` (a new Figure when None); returns the Figure."""
+        from gdlab.report.plots import plot_loss_curves
+
+        if not self.steps:
+            _checks.fail("History.plot", "the history", "at least one step", 0)
+        label = str(self.config.get("optimizer", "train (mini-batch)"))
+        return plot_loss_curves({label: [s["loss"] for s in self.steps]}, ax=ax)
+
+    def _repr_html_(self) -> str:
+        from gdlab import _display
+
+        shown = [
+            k for k in EPOCH_FIELDS if any(e.get(k) is not None for e in self.epochs)
+        ]
+        what = str(self.config.get("optimizer") or "a run")
+        if "data" in self.config:
+            what += f" on {self.config['data'].get('name', '?')}"
+        state = "diverged" if self.diverged else "finished"
+        caption = (
+            f"History of {what}: {len(self.steps)} steps, "
+            f"{len(self.epochs)} evaluations, {state}"
+        )
+        if self.message:
+            caption += f" ({self.message})"
+        return _display.table(caption, self.epochs, shown)
+
+
+__all__ = ["EPOCH_FIELDS", "STEP_FIELDS", "History"]

@@ -1,0 +1,118 @@
+"""How long a training run is and how it draws and evaluates: :class:`TrainConfig`.
+
+:func:`gdlab.train.fit` takes one; :class:`gdlab.experiment.RunSpec` embeds one; a
+checkpoint stores one (once), so that a resumed run continues the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from gdlab import _checks
+from gdlab.data.batching import BatchSize, num_batches
+
+SAMPLING = ("without-replacement", "with-replacement")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The run-length settings of a training run, checked when made.
+
+    Fields:
+        batch_size: samples per step, an integer >= 1, or ``"full"`` for batch
+            gradient descent (default 100).
+        sampling: ``"without-replacement"`` (a permutation per epoch, the default)
+            or ``"with-replacement"`` (each batch drawn anew, as the course notes'
+            ``np.random.choice``; an epoch is then as many batches).
+        epochs: passes over the training set (default 5); ignored when
+            ``iterations`` is given.
+        iterations: optimizer steps instead of epochs, as in "10,000 iterations of
+            batch 100" (default None).
+        seed: seeds the batch order, an integer >= 0 (default 0).
+        clip_grad_norm: rescale the gradient to this L2 norm (> 0) when it is
+            larger (default None: no clipping).
+        eval_every: ``"epoch"`` (the default), or a number of steps between
+            evaluations of the loss and accuracy on the whole train, validation
+            and test sets (and at the end).
+        eval_at_start: also evaluate before the first step (the untrained model,
+            a row at step 0; default False).
+        evaluate_test: False keeps the test set unread (a tuning trial: every
+            choice is made on the validation split; default True).
+
+    Example:
+        >>> TrainConfig(epochs=3, batch_size=64).total_steps(n_train=1617)
+        78
+    """
+
+    batch_size: BatchSize = 100
+    sampling: str = "without-replacement"
+    epochs: int | None = 5
+    iterations: int | None = None
+    seed: int = 0
+    clip_grad_norm: float | None = None
+    eval_every: int | Literal["epoch"] = "epoch"
+    eval_at_start: bool = False
+    evaluate_test: bool = True
+
+    def __post_init__(self) -> None:
+        owner = "TrainConfig"
+        checked: dict[str, Any] = {}
+        if self.iterations is not None:
+            checked["iterations"] = _checks.integer(
+                owner, "iterations", self.iterations, low=1
+            )
+        if self.iterations is None or self.epochs is not None:
+            checked["epochs"] = _checks.integer(owner, "epochs", self.epochs, low=1)
+        if self.batch_size != "full":
+            checked["batch_size"] = _checks.integer(
+                owner, "batch_size", self.batch_size, low=1
+            )
+        checked["sampling"] = _checks.choice(owner, "sampling", self.sampling, SAMPLING)
+        checked["seed"] = _checks.integer(owner, "seed", self.seed, low=0)
+        if self.clip_grad_norm is not None:
+            checked["clip_grad_norm"] = _checks.number(
+                owner, "clip_grad_norm", self.clip_grad_norm, low=0.0, low_open=True
+            )
+        if self.eval_every != "epoch":
+            checked["eval_every"] = _checks.integer(
+                owner, "eval_every", self.eval_every, low=1
+            )
+        for name in ("eval_at_start", "evaluate_test"):
+            checked[name] = _checks.flag(owner, name, getattr(self, name))
+        for name, value in checked.items():  # 3.0 -> 3: one run, one JSON form
+            object.__setattr__(self, name, value)
+
+    def steps_per_epoch(self, n_train: int) -> int:
+        """Batches in one pass over ``n_train`` samples."""
+        return num_batches(n_train, self.batch_size)
+
+    def total_steps(self, n_train: int) -> int:
+        """The run's optimizer steps on ``n_train`` samples."""
+        if self.iterations is not None:
+            return self.iterations
+        assert self.epochs is not None  # __post_init__ checked it
+        return self.epochs * self.steps_per_epoch(n_train)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
+        """The config of a :meth:`to_dict`; missing fields take their defaults, an
+        unknown one is a ValueError."""
+        if not isinstance(values, Mapping):
+            _checks.fail("TrainConfig", "values", "a mapping", values)
+        for name in values:
+            if name not in FIELDS:
+                _checks.fail(
+                    "TrainConfig", "each field", f"one of {', '.join(FIELDS)}", name
+                )
+        return cls(**values)
+
+
+FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+__all__ = ["FIELDS", "SAMPLING", "TrainConfig"]

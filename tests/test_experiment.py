@@ -1,0 +1,67 @@
+"""RunSpec embeds a TrainConfig and keeps its flat plain form."""
+
+from __future__ import annotations
+
+import pytest
+
+from gdlab.experiment import FIELDS, RunSpec
+from gdlab.lab import sweep
+from gdlab.train import TrainConfig
+
+SPEC = RunSpec(
+    data="digits",
+    model="mlp:64-16-10",
+    train=TrainConfig(epochs=2, batch_size=64, seed=3, clip_grad_norm=1),
+)
+
+# What spec_key gave this run before RunSpec embedded a TrainConfig: stores keep it.
+KEY = (
+    '{"activation":"relu","batch_size":64,"clip_grad_norm":1.0,"data":"digits",'
+    '"data_path":null,"dtype":"float32","epochs":2,"eval_at_start":false,'
+    '"eval_every":"epoch","evaluate_test":true,"hyper":{},"init":null,'
+    '"iterations":null,"l2":0.0,"lr":null,"model":"mlp:64-16-10",'
+    '"optimizer":"adam","sampling":"without-replacement","schedule":"constant",'
+    '"schedule_args":{},"schedule_unit":"step","seed":3,"split_seed":0,'
+    '"val_fraction":0.1,"warmup_epochs":0.0}'
+)
+
+
+def test_the_flat_form_is_unchanged_and_round_trips() -> None:
+    values = SPEC.to_dict()
+    assert tuple(values) == FIELDS
+    assert FIELDS[-9:] == (
+        "batch_size",
+        "sampling",
+        "epochs",
+        "iterations",
+        "seed",
+        "clip_grad_norm",
+        "eval_every",
+        "eval_at_start",
+        "evaluate_test",
+    )
+    assert "train" not in values
+    assert RunSpec.from_dict(values) == SPEC
+    assert sweep.spec_key(SPEC) == KEY
+    assert sweep.FIELDS == FIELDS
+
+
+def test_replace_routes_train_config_fields_into_train() -> None:
+    changed = SPEC.replace(seed=7, lr=0.1, batch_size="full")
+    assert changed.train == TrainConfig(
+        epochs=2, batch_size="full", seed=7, clip_grad_norm=1.0
+    )
+    assert changed.lr == 0.1 and SPEC.train.seed == 3
+    both = SPEC.replace(train=TrainConfig(epochs=9), seed=1)
+    assert both.train == TrainConfig(epochs=9, seed=1)
+    with pytest.raises(ValueError, match=r"^TrainConfig: seed must be an integer >= 0"):
+        SPEC.replace(seed=-1)
+
+
+def test_from_dict_checks_the_train_config_and_unknown_fields() -> None:
+    with pytest.raises(
+        ValueError, match=r"^TrainConfig: batch_size must be an integer >= 1, got 0"
+    ):
+        RunSpec.from_dict({"batch_size": 0})
+    with pytest.raises(ValueError, match=r"^RunSpec: field 'train' must be one of"):
+        RunSpec.from_dict({"train": {"epochs": 1}})
