@@ -199,8 +199,7 @@ def build_schedule(
     total = math.ceil(total_steps / per_unit)
     warmup = math.ceil(epochs if unit == "epoch" else epochs * per_epoch)
     name = _checks.choice("RunSpec", "schedule", spec.schedule, schedules.RUN_SCHEDULES)
-    decay_steps = total - warmup
-    if decay_steps < 1:
+    if warmup >= total:
         _checks.fail(
             "RunSpec",
             "warmup_epochs",
@@ -215,9 +214,7 @@ def build_schedule(
         )
     if name == "constant" and not warmup:
         return lr
-    schedule = schedules.for_run(name, lr, decay_steps, **spec.schedule_args)
-    if warmup:
-        schedule = schedules.linear_warmup(schedule, warmup)
+    schedule = schedules.for_run(name, lr, total, warmup=warmup, **spec.schedule_args)
     return schedules.per_epoch(schedule, per_epoch) if unit == "epoch" else schedule
 
 

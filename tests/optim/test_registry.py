@@ -63,6 +63,36 @@ def test_a_registered_optimizer_is_known_everywhere_names_are() -> None:
     assert optim.resolve("fast_sign") == ("sign", {})
 
 
+@pytest.mark.usefixtures("clean_registry")
+def test_a_registered_optimizer_reaches_every_command(tmp_path: Path) -> None:
+    """README: adding an optimizer touches its file, its register line and its case;
+    compare, sweep, the playground and the CLI read the registry."""
+    from click.testing import CliRunner
+
+    from gdlab.cli import main
+    from gdlab.experiment import RunSpec, build
+    from gdlab.lab import compare
+    from gdlab.playground import api
+    from gdlab.train import TrainConfig
+
+    optim.register("sign", Sign)
+    assert "sign" in compare.all_optimizers()
+    spec = RunSpec(model="softmax", optimizer="sign", train=TrainConfig(epochs=1))
+    assert isinstance(build(spec).optimizer, Sign)
+    assert build(spec).optimizer.param_groups[0]["lr"] == 0.01  # its suggested lr
+    api.optimizers_json.cache_clear()
+    try:
+        listed = [o["name"] for o in api.optimizers_payload()["optimizers"]]
+    finally:
+        api.optimizers_json.cache_clear()
+    assert "sign" in listed
+    out = tmp_path / "run"
+    args = "train --optimizer sign --model softmax --epochs 1 --no-progress --out"
+    result = CliRunner().invoke(main, [*args.split(), str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "history.json").is_file()
+
+
 class NoSpace(Sign):
     search_space: ClassVar[dict[str, Axis]] = {}
 
