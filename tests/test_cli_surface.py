@@ -189,3 +189,29 @@ def test_errors_are_one_line(args: tuple[str, ...], message: str) -> None:
     assert result.stderr.startswith("gdlab: error: ")
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_surface_hyper_reaches_every_optimizer() -> None:
+    """--hyper, as in train and sweep: each listed optimizer takes it; the table
+    is the library's run with that hyperparameter."""
+    from gdlab import surfaces
+
+    args = ["surface", "rosenbrock", "--optimizers", "sgd,adam", "--lrs", "1e-3"]
+    result = run(*args, "--steps", "50", "--hyper", "weight_decay=0.5")
+    assert result.exit_code == 0, result.output
+    expected = surfaces.runs(
+        "rosenbrock", ["sgd", "adam"], [1e-3], steps=50, weight_decay=0.5
+    )
+    plain = surfaces.runs("rosenbrock", ["sgd", "adam"], [1e-3], steps=50)
+    assert result.output.strip() == expected.table()
+    assert expected.table() != plain.table()
+    assert [t.hyper for t in expected] == [{"weight_decay": 0.5}] * 2
+    refused = run(*args, "--hyper", "momentum=0.5")
+    assert refused.exit_code == 2
+    assert "--hyper: adam has no 'momentum'" in refused.output
+    grid = run(
+        "surface", "quadratic", "--heatmap", "--grid", "3", "--steps", "20",
+        "--momentum-range", "0.1,0.9", "--hyper", "nesterov=true",
+    )  # fmt: skip
+    assert grid.exit_code == 0, grid.output
+    assert "sgd (nesterov=True)" in grid.output

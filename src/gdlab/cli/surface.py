@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 import numpy as np
 
 from gdlab.cli.options import (
     COMMANDLINE,
+    HYPER_HELP,
     check_output_file,
     parse_floats,
+    parse_hyper,
     user_input,
 )
 
@@ -30,6 +34,7 @@ from gdlab.cli.options import (
     default=None,
     help="learning rates: one per optimizer, or several for one optimizer",
 )
+@click.option("--hyper", "hyper", multiple=True, metavar="NAME=VALUE", help=HYPER_HELP)
 @click.option("--start", default=None, help="x,y (default: the surface's start)")
 @click.option("--steps", default=300, show_default=True, type=click.IntRange(min=1))
 @click.option(
@@ -58,6 +63,7 @@ def surface_command(
     name: str,
     optimizers: str,
     lrs: str | None,
+    hyper: tuple[str, ...],
     start: str | None,
     steps: int,
     output: str | None,
@@ -104,6 +110,9 @@ def surface_command(
         raise click.UsageError(
             f"surface: --heatmap takes one optimizer, got {optimizers!r}"
         )
+    shared: dict[str, Any] = {}
+    for optimizer in names:  # every optimizer must take each --hyper
+        shared = parse_hyper(optimizer, hyper)
     with user_input():
         f = surfaces.get(name)
     point = f.start if start is None else tuple(parse_floats("--start", start, 2))
@@ -122,6 +131,7 @@ def surface_command(
                 np.linspace(m_lo, m_hi, grid),
                 start=point,
                 steps=steps,
+                **shared,
             )
         click.echo(cells.summary())
         if output:
@@ -130,7 +140,7 @@ def surface_command(
         return
     rates = None if lrs is None else list(parse_floats("--lrs", lrs))
     with user_input():
-        results = surfaces.runs(f, names, rates, start=point, steps=steps)
+        results = surfaces.runs(f, names, rates, start=point, steps=steps, **shared)
     click.echo(results.table())
     paths = results.paths()
     if output:

@@ -143,13 +143,15 @@ def runs(
     *,
     start: ArrayLike | None = None,
     steps: int = 100,
+    **hyper: Any,
 ) -> Trajectories:
     """Run each ``(optimizer, lr)`` pair from the same start, one vectorized call
     per optimizer; a :class:`Trajectories` (a list of :class:`Trajectory`).
 
     ``optimizers`` and ``lrs`` pair up; a single optimizer runs once per lr, a single
     lr is used for every optimizer; ``None`` (or no ``lrs``) means the optimizer's
-    default lr.
+    default lr. ``hyper`` (``momentum=0.5``) goes to every optimizer, over a
+    preset's own values.
     """
     owner = "surface runs"
     surface = get(f)
@@ -192,6 +194,7 @@ def runs(
             np.repeat(point[None], len(idx), axis=0),
             lr=lr_values,
             steps=n,
+            **hyper,
         )
         for j, i in enumerate(idx):
             paths[i] = block[:, j].copy()
@@ -214,7 +217,7 @@ def runs(
                     label=label,
                     optimizer=name,
                     lr=lr_value,
-                    hyper=preset,
+                    hyper={**preset, **hyper},
                     path=path,
                     start_loss=start_loss,
                     final_loss=final_loss,
