@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from gdlab import optim, surfaces
-from gdlab.lab import examples
+from gdlab.lab import examples, figures
 from gdlab.report import course
 
 
@@ -145,11 +145,11 @@ def test_line_fit_is_the_regression_surface_on_the_notes_points() -> None:
 
 
 @pytest.fixture(scope="module")
-def modes() -> examples.BatchModes:
-    return examples.batch_modes()
+def modes() -> figures.BatchModes:
+    return figures.batch_modes()
 
 
-def test_batch_modes_use_sampled_gradients(modes: examples.BatchModes) -> None:
+def test_batch_modes_use_sampled_gradients(modes: figures.BatchModes) -> None:
     full, mini, single = modes.paths
     # Full batch: exactly plain GD on the whole data set's MSE.
     gd = surfaces.trajectory(modes.surface, "sgd", (-1.0, 5.0), lr=0.1, steps=100)
@@ -166,7 +166,7 @@ def test_batch_modes_use_sampled_gradients(modes: examples.BatchModes) -> None:
 
 
 def test_batch_modes_figure_holds_the_paths_and_costs(
-    modes: examples.BatchModes, tmp_path: Path
+    modes: figures.BatchModes, tmp_path: Path
 ) -> None:
     fig = course.plot_batch_modes(modes, tmp_path / "b.png")
     assert isinstance(fig, Figure) and (tmp_path / "b.png").stat().st_size > 0
@@ -180,8 +180,8 @@ def test_batch_modes_figure_holds_the_paths_and_costs(
 
 
 def test_ema_figure_holds_raw_and_corrected_curves() -> None:
-    series = examples.noisy_series(50)
-    curves = examples.ema_curves(series)
+    series = figures.noisy_series(50)
+    curves = figures.ema_curves(series)
     assert list(curves) == [0.5, 0.9, 0.98]
     fig = course.plot_ema_curves(series, curves)
     lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines()}
@@ -199,7 +199,7 @@ def test_ema_figure_holds_raw_and_corrected_curves() -> None:
 
 
 def test_lr_decay_curves_use_the_notes_parameterizations(tmp_path: Path) -> None:
-    decay = examples.lr_decay(lr=0.1, rate=0.05, epochs=100, warmup=10)
+    decay = figures.lr_decay(lr=0.1, rate=0.05, epochs=100, warmup=10)
     fig = course.plot_lr_decay(decay, 100, ax=None)
     lines = {ln.get_label(): ln.get_ydata() for ln in fig.axes[0].get_lines()}
     epochs = np.arange(100)
@@ -226,6 +226,6 @@ def test_lr_decay_curves_use_the_notes_parameterizations(tmp_path: Path) -> None
 def test_a_figure_draws_into_a_given_axes() -> None:
     fig = Figure()
     ax = fig.add_subplot(1, 2, 2)
-    series = examples.noisy_series(10)
-    assert course.plot_ema_curves(series, examples.ema_curves(series), ax=ax) is fig
+    series = figures.noisy_series(10)
+    assert course.plot_ema_curves(series, figures.ema_curves(series), ax=ax) is fig
     assert len(ax.get_lines()) == 7

@@ -184,11 +184,11 @@ def figure_command(name: str | None, output: str | None) -> None:
         )
     if output is None:
         raise click.UsageError("figure: -o FILE is required: the PNG to write")
-    from gdlab.lab import examples
+    from gdlab.lab import figures
     from gdlab.report import course
 
     if name == "batch-modes":
-        modes = examples.batch_modes()
+        modes = figures.batch_modes()
         course.plot_batch_modes(modes, output)
         for label, cost in modes.costs.items():
             m, b = modes.paths[label][-1]
@@ -202,8 +202,8 @@ def figure_command(name: str | None, output: str | None) -> None:
             f"{modes.surface.minima[0][1]:.4g})"
         )
     elif name == "ema":
-        series = examples.noisy_series()
-        curves = examples.ema_curves(series)
+        series = figures.noisy_series()
+        curves = figures.ema_curves(series)
         course.plot_ema_curves(series, curves, output)
         for beta, (raw, corrected) in curves.items():
             click.echo(
@@ -213,7 +213,7 @@ def figure_command(name: str | None, output: str | None) -> None:
             )
     else:
         epochs = 100
-        decay = examples.lr_decay(epochs=epochs)
+        decay = figures.lr_decay(epochs=epochs)
         course.plot_lr_decay(decay, epochs, output)
         shown = (0, 10, 25, 50, 99)
         click.echo(f"{'schedule':<36}" + "".join(f"{f'epoch {e}':>11}" for e in shown))

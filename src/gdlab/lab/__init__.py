@@ -8,7 +8,8 @@
   time to target, performance profiles;
 * :mod:`~gdlab.lab.explain` — every quantity of an optimizer's update;
 * :mod:`~gdlab.lab.examples` — the course notes' worked examples, their slips
-  beside the right numbers, and the data of the notes' figures;
+  beside the right numbers; :mod:`~gdlab.lab.figures` — the data of the notes'
+  figures;
 * :mod:`~gdlab.lab.analysis` — Hessian eigenvalues from Hessian-vector products,
   :func:`stability` (λmax, the plain-GD limit 2/λmax and runs on either side);
 * :mod:`~gdlab.lab.sharpness` — λmax of a trained model's training loss;
@@ -30,6 +31,7 @@ MODULES = (
     "compare",
     "examples",
     "explain",
+    "figures",
     "runs",
     "sharpness",
     "studies",

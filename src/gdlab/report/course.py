@@ -1,4 +1,4 @@
-"""The course notes' figures that gdlab draws from :mod:`gdlab.lab.examples`:
+"""The course notes' figures that gdlab draws from :mod:`gdlab.lab.figures`:
 batch / mini-batch / stochastic paths and their costs, EMA curves, learning-rate
 decay.
 
@@ -30,7 +30,7 @@ from gdlab.report.plots import (
 )
 
 if TYPE_CHECKING:  # the results this module draws; it never computes them
-    from gdlab.lab.examples import BatchModes
+    from gdlab.lab.figures import BatchModes
 
 F64 = NDArray[np.float64]
 
