@@ -364,6 +364,10 @@ def test_loss_grid_summary_names_the_best_cell_unless_all_diverged() -> None:
     assert lost.summary() == (
         "bowl: sgd, 2x1 runs of 10 steps from (-4, 3); 2 diverged"
     )
+    with pytest.raises(
+        ValueError, match=r"^LossGrid: every one of the 2 runs diverged$"
+    ):
+        lost.best()
 
 
 # --- errors ---------------------------------------------------------------------------

@@ -39,7 +39,12 @@ class LossGrid:
             )
 
     def best(self) -> tuple[float, float, float]:
-        """``(lr, value, final loss)`` of the cell with the lowest final loss."""
+        """``(lr, value, final loss)`` of the cell with the lowest final loss among
+        those that did not diverge; a ValueError when every cell diverged."""
+        if self.diverged.all():
+            raise ValueError(
+                f"LossGrid: every one of the {self.diverged.size} runs diverged"
+            )
         loss = np.where(self.diverged, np.inf, self.final_loss)
         i, j = np.unravel_index(int(np.argmin(loss)), loss.shape)
         return float(self.lrs[j]), float(self.values[i]), float(self.final_loss[i, j])
