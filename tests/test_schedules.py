@@ -924,3 +924,16 @@ def test_gallery_table_rows() -> None:
         [0.1 * 0.01 ** (k / 400) for k in (0, 100, 200, 300, 399)], rel=1e-3
     )
     assert rows["reduce_on_plateau"][0] == 0.1
+
+
+def test_tables_of_long_runs_keep_their_columns_apart() -> None:
+    """Step numbers wider than the default columns widen them (no 'step 0step 25')."""
+    curves = {"constant": S.for_run("constant", 0.1, 10**8)}
+    header, row = S.gallery_table(curves, 10**8).splitlines()
+    steps = ["0", "25000000", "50000000", "75000000", "99999999"]
+    assert header.split() == ["schedule", *(w for k in steps for w in ("step", k))]
+    assert len(header) == len(row) and row.split()[1:] == ["0.1"] * 5
+    lines = S.table(S.for_run("cosine", 0.1, 10**9), 10**9).splitlines()
+    assert lines[1] == "     step  lr"
+    assert lines[-1] == "999999999  0"
+    assert all(line[9:11] == "  " and line[:9].strip().isdigit() for line in lines[2:])

@@ -101,10 +101,11 @@ def gallery_table(
     through ``steps`` and at the last step."""
     n = _checks.integer("gallery_table", "steps", steps, low=1)
     shown = sorted({0, n // 4, n // 2, 3 * n // 4, n - 1})
-    lines = [f"{'schedule':<18}" + "".join(f"{f'step {k}':>12}" for k in shown)]
+    width = max(12, len(f"step {n - 1}") + 2)
+    lines = [f"{'schedule':<18}" + "".join(f"{f'step {k}':>{width}}" for k in shown)]
     for label, curve in curves.items():
         lrs = [curve(k) if callable(curve) else curve[k] for k in shown]
-        lines.append(f"{label:<18}" + "".join(f"{v:>12.4g}" for v in lrs))
+        lines.append(f"{label:<18}" + "".join(f"{v:>{width}.4g}" for v in lrs))
     return "\n".join(lines)
 
 
@@ -130,5 +131,6 @@ def table(schedule: Schedule, steps: int, warmup: int = 0) -> str:
         raise ValueError(
             f"schedule: a run of {steps} steps goes past the schedule: {error}"
         ) from None
-    rows = [f"{k:>8}  {schedule(k):.6g}" for k in shown]
-    return "\n".join([repr(schedule), f"{'step':>8}  lr", *rows])
+    width = max(8, len(str(steps - 1)))
+    rows = [f"{k:>{width}}  {schedule(k):.6g}" for k in shown]
+    return "\n".join([repr(schedule), f"{'step':>{width}}  lr", *rows])
