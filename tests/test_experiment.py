@@ -65,3 +65,7 @@ def test_from_dict_checks_the_train_config_and_unknown_fields() -> None:
         RunSpec.from_dict({"batch_size": 0})
     with pytest.raises(ValueError, match=r"^RunSpec: field 'train' must be one of"):
         RunSpec.from_dict({"train": {"epochs": 1}})
+    with pytest.raises(
+        ValueError, match=r"^RunSpec: train must be a TrainConfig, got \{'epochs': 1\}"
+    ):
+        RunSpec(train={"epochs": 1})  # type: ignore[arg-type]

@@ -60,6 +60,10 @@ class RunSpec:
     warmup_epochs: float = 0.0
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.train, TrainConfig):
+            _checks.fail("RunSpec", "train", "a TrainConfig", self.train)
+
     def replace(self, **changes: Any) -> RunSpec:
         """A copy with ``changes``; TrainConfig fields go into ``train``."""
         moved = {k: changes.pop(k) for k in train_config.FIELDS if k in changes}
