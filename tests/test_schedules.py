@@ -551,6 +551,31 @@ def test_resume_with_reduce_on_plateau() -> None:
     assert plateau2.state_dict() == plateau.state_dict()
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"factor": 5}, r"^ReduceOnPlateau: factor must be in \(0, 1\), got 5"),
+        ({"mode": "zz"}, r"^ReduceOnPlateau: mode must be one of"),
+        ({"min_lrs": 3}, r"^ReduceOnPlateau: state_dict\['min_lrs'\] must be a list"),
+        ({"min_lrs": [0, 0]}, r"^ReduceOnPlateau: min_lr must be a number or 1 "),
+        ({"best": "x"}, r"^ReduceOnPlateau: state_dict\['best'\] must be a number"),
+        ({"best": math.nan}, r"state_dict\['best'\] must be a number"),
+        ({"last_epoch": -1}, r"state_dict\['last_epoch'\] must be an integer >= 0"),
+        ({"num_bad_epochs": 1.5}, r"state_dict\['num_bad_epochs'\] must be an int"),
+    ],
+)
+def test_plateau_state_is_checked_as_its_arguments_are(
+    change: dict[str, Any], message: str
+) -> None:
+    plateau = S.ReduceOnPlateau(_sgd(), factor=0.5, patience=2)
+    plateau.step(1.0)
+    before = plateau.state_dict()
+    with pytest.raises(ValueError, match=message):
+        plateau.load_state_dict({**before, **change})
+    assert plateau.state_dict() == before
+    assert repr(plateau).startswith("ReduceOnPlateau(mode='min', factor=0.5")
+
+
 # --- bad arguments -----------------------------------------------------------------
 
 

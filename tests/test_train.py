@@ -297,6 +297,129 @@ def test_resume_with_a_changed_configuration_is_refused(tmp_path: Path) -> None:
         train.resume(tmp_path, m2, optim.Adam(m2.params, lr=0.05), ds, progress=False)
 
 
+SCHEDULE_MODULE = """
+def decay(step):
+    return 0.01 / (1 + 0.01 * step)
+"""
+
+
+def test_a_plain_function_lr_resumes_in_another_process(tmp_path: Path) -> None:
+    """A function's repr holds its address, which differs between processes: the
+    fingerprint names it instead, so a killed run with it resumes elsewhere."""
+    (tmp_path / "lrs.py").write_text(SCHEDULE_MODULE)
+    folder = tmp_path / "run"
+    script = f"""
+import sys
+sys.path.insert(0, {str(tmp_path)!r})
+import lrs
+from gdlab import optim, train
+from gdlab.experiment import RunSpec, build
+run = build(RunSpec(model="softmax"))
+opt = optim.SGD(run.model.params, lr=lrs.decay)
+train.fit(run.model, opt, run.dataset, train.TrainConfig(epochs=2, batch_size=64),
+          checkpoint_dir={str(folder)!r}, progress=False)
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import lrs  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(tmp_path))
+    run = build(RunSpec(model="softmax"))
+    opt = optim.SGD(run.model.params, lr=lrs.decay)
+    meta = checkpoint.read(checkpoint.paths(folder)[0])[1]
+    assert meta["fingerprint"]["param_groups"][0]["lr"] == "lrs.decay"
+    hist, _, _ = train.resume(folder, run.model, opt, run.dataset, progress=False)
+    assert hist.steps[-1]["step"] == meta["position"]["step"]
+    other = optim.SGD(run.model.params, lr=lambda t: 0.01)
+    with pytest.raises(ValueError, match=r"lr: 'lrs\.decay' -> '.*<lambda>'"):
+        train.resume(folder, run.model, other, run.dataset, progress=False)
+
+
+def test_fit_refuses_a_checkpoint_folder_it_cannot_use(tmp_path: Path) -> None:
+    model, opt, ds = fresh()
+    config = TrainConfig(epochs=1, batch_size=64)
+    train.fit(model, opt, ds, config, checkpoint_dir=tmp_path, progress=False)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    model, opt, ds = fresh()
+    with pytest.raises(ValueError, match=r"holds another run's checkpoints: resume"):
+        train.fit(model, opt, ds, config, checkpoint_dir=tmp_path, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    (tmp_path / "file").write_text("")
+    for bad, message in [
+        (tmp_path / "file", r"it is a file, not a folder"),
+        ("", r"checkpoint_dir must name a folder, got ''"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            train.fit(model, opt, ds, config, checkpoint_dir=bad, progress=False)
+    assert model.params["W1"].tobytes() == fresh()[0].params["W1"].tobytes()
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (SPEC, r"^fit: spec must be a dict such as RunSpec.to_dict\(\)"),
+        ({**SPEC.to_dict(), "l2": np.float32(0)}, r"^fit: spec must be plain JSON"),
+        ({**SPEC.to_dict(), "seed": 4}, r"^fit: spec must be in agreement with "),
+    ],
+)
+def test_fit_checks_the_spec_before_training(spec: Any, message: str) -> None:
+    model, opt, ds = fresh()
+    with pytest.raises(ValueError, match=message):
+        train.fit(model, opt, ds, SPEC.train, spec=spec, progress=False)
+    short = SPEC.replace(iterations=1)
+    nan_l2 = {**short.to_dict(), "l2": math.nan}  # not a setting of the config
+    train.fit(model, opt, ds, short.train, spec=nan_l2, progress=False)
+
+
+def test_resume_tells_another_split_of_the_same_size_apart(tmp_path: Path) -> None:
+    model, opt, ds = fresh()
+    config = TrainConfig(epochs=1, batch_size=64)
+    train.fit(model, opt, ds, config, checkpoint_dir=tmp_path, progress=False)
+    other, opt2, split = fresh(SPEC.replace(split_seed=7))
+    assert split.X_train.shape == ds.X_train.shape
+    with pytest.raises(ValueError, match=r"data\.digest: '[0-9a-f]{8}' -> '"):
+        train.resume(tmp_path, other, opt2, split, progress=False)
+
+
+def plateau_run(
+    tmp_path: Path, crash: int | None
+) -> tuple[models.Model, optim.Optimizer, data.Dataset, Any]:
+    from gdlab.schedules import ReduceOnPlateau
+
+    model, opt, ds = fresh(SPEC.replace(optimizer="sgd", lr=0.5, epochs=6))
+    plateau = ReduceOnPlateau(opt, mode="max", factor=0.5, patience=0)
+    if crash is not None:
+        crash_after(model, crash)
+    return model, opt, ds, plateau
+
+
+def test_resume_of_a_plateau_run_needs_the_same_plateau(tmp_path: Path) -> None:
+    from gdlab.schedules import ReduceOnPlateau
+
+    config = SPEC.replace(epochs=6).train
+    expected_model, opt, ds, plateau = plateau_run(tmp_path, None)
+    expected = train.fit(
+        expected_model, opt, ds, config, plateau=plateau, progress=False
+    )
+    lrs = [e["lr"] for e in expected.epochs]
+    assert lrs[-1] < lrs[0]  # the plateau did reduce it
+    folder = tmp_path / "run"
+    m, o, d, p = plateau_run(tmp_path, 100)
+    with pytest.raises(Crash):
+        train.fit(m, o, d, config, plateau=p, checkpoint_dir=folder, progress=False)
+    m, o, d, _ = plateau_run(tmp_path, None)
+    with pytest.raises(ValueError, match=r"^cannot resume: the run stepped a Reduce"):
+        train.resume(folder, m, o, d, progress=False)
+    other = ReduceOnPlateau(o, mode="max", factor=0.9, patience=0)
+    with pytest.raises(ValueError, match=r"plateau differs .*: factor: 0\.5 -> 0\.9"):
+        train.resume(folder, m, o, d, plateau=other, progress=False)
+    m, o, d, p = plateau_run(tmp_path, None)
+    hist, model, _ = train.resume(folder, m, o, d, plateau=p, progress=False)
+    assert [e["lr"] for e in hist.epochs] == lrs
+    params_equal(model, expected_model)
+
+
 def test_resume_needs_objects_or_a_spec(tmp_path: Path) -> None:
     model, opt, ds = fresh()
     config = TrainConfig(epochs=1, batch_size=64)
@@ -560,6 +683,21 @@ EDITS: list[tuple[str, Callable[[dict[str, Any], dict[str, Any]], None], str]] =
         "optim-array-name",
         lambda m, a: a.update({"optim/W9/exp_avg": np.zeros(3)}),
         r"arrays must be named optim/<parameter>/<state>, got 'optim/W9/exp_avg'",
+    ),
+    (
+        "epoch-row-empty",
+        lambda m, a: m["history"]["epochs"].append({}),
+        r"history\.epochs\[1\] must be an object of epoch, step, .*: numbers or null",
+    ),
+    (
+        "epoch-row-text",
+        lambda m, a: m["history"]["epochs"][0].update(train_acc="abc"),
+        r"history\.epochs\[0\] must be an object of epoch, step, .*, got \{",
+    ),
+    (
+        "epoch-row-step",
+        lambda m, a: m["history"]["epochs"][0].update(step="x"),
+        r"history\.epochs\[0\] must be",
     ),
 ]
 

@@ -22,6 +22,7 @@ import os
 import reprlib
 import warnings
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ import numpy as np
 
 from gdlab import _checks, train_config
 from gdlab.data import Dataset
-from gdlab.history import STEP_FIELDS
+from gdlab.history import EPOCH_FIELDS, STEP_FIELDS
 from gdlab.models import TrainableModel
 from gdlab.optim import Optimizer
 from gdlab.outputs import write_atomic
@@ -114,24 +115,58 @@ def load_latest(
 # --- what a training checkpoint holds ----------------------------------------------
 
 
+def _described(value: object) -> object:
+    """A hyperparameter as the fingerprint records it: a schedule by its repr, a
+    plain function by its qualified name (its repr holds an address that changes
+    from one process to the next)."""
+    if not callable(value):
+        return value
+    text = repr(value)
+    if " at 0x" in text:
+        kind = type(value)
+        name = getattr(value, "__qualname__", kind.__qualname__)
+        return f"{getattr(value, '__module__', kind.__module__)}.{name}"
+    return text
+
+
+def _digest(*arrays: np.ndarray | None) -> str:
+    """A CRC-32 of the arrays' bytes: the same split of the same data, or not."""
+    crc = 0
+    for a in arrays:
+        if a is not None:
+            crc = zlib.crc32(np.ascontiguousarray(a).data.cast("B"), crc)
+    return f"{crc:08x}"
+
+
 def fingerprint(
-    model: TrainableModel, optimizer: Optimizer, dataset: Dataset
+    model: TrainableModel,
+    optimizer: Optimizer,
+    dataset: Dataset,
+    *,
+    digest: bool = False,
 ) -> dict[str, Any]:
     """What a resumed run must share with the run it continues, besides its
-    config: the model, the optimizer and its param_groups, the data (plain JSON)."""
+    config: the model, the optimizer and its param_groups, the data (plain JSON);
+    with ``digest``, a CRC-32 of the train and validation arrays too (so another
+    split of the same size is told apart)."""
     groups = [
-        {k: repr(v) if callable(v) else v for k, v in g.items() if k != "params"}
+        {k: _described(v) for k, v in g.items() if k != "params"}
         for g in optimizer.param_groups
     ]
+    ds = dataset
+    data: dict[str, Any] = {
+        "name": ds.name,
+        "train": list(ds.X_train.shape),
+        "val": None if ds.X_val is None else list(ds.X_val.shape),
+        "test": list(ds.X_test.shape),
+    }
+    if digest:
+        data["digest"] = _digest(ds.X_train, ds.y_train, ds.X_val, ds.y_val)
     found = {
         "model": repr(model),
         "optimizer": type(optimizer).__name__,
         "param_groups": groups,
-        "data": {
-            "name": dataset.name,
-            "train": list(dataset.X_train.shape),
-            "test": list(dataset.X_test.shape),
-        },
+        "data": data,
     }
     plain: dict[str, Any] = json.loads(json.dumps(found))
     return plain
@@ -239,12 +274,19 @@ class Meta:
             steps,
         )
         epochs = h.get("epochs")
-        self.need(
-            isinstance(epochs, list) and all(isinstance(e, dict) for e in epochs),
-            "history.epochs",
-            "a list of objects",
-            epochs,
-        )
+        self.need(isinstance(epochs, list), "history.epochs", "a list", epochs)
+        for i, row in enumerate(epochs):
+            self.need(
+                isinstance(row, dict)
+                and set(row) == set(EPOCH_FIELDS)
+                and _uint(row["step"])
+                and all(
+                    v is None or _is_number(v) for k, v in row.items() if k != "step"
+                ),
+                f"history.epochs[{i}]",
+                f"an object of {', '.join(EPOCH_FIELDS)}: numbers or null",
+                row,
+            )
         for key, kind, what in (
             ("diverged", bool, "true or false"),
             ("message", str, "a string"),
@@ -348,10 +390,26 @@ class Meta:
                 ok = len(parts) == 3 and parts[1] in params
                 self.need(ok, "arrays", "named optim/<parameter>/<state>", key)
                 state["state"][parts[1]][parts[2]] = a
+        stored = self.meta.get("plateau")
+        if (stored is None) != (plateau is None):
+            had = "stepped a ReduceOnPlateau" if plateau is None else "had none"
+            raise ValueError(
+                f"cannot resume: the run {had}; resume with the plateau it had "
+                f"({'plateau=' if plateau is None else 'no plateau'}), or its lrs "
+                "would not be the uninterrupted run's"
+            )
+        if plateau is not None and stored is not None:
+            settings = plateau.settings()
+            changed = differences({k: stored.get(k) for k in settings}, settings)
+            if changed:
+                raise ValueError(
+                    "cannot resume: the plateau differs from the checkpoint's: "
+                    + "; ".join(changed)
+                )
         try:
             optimizer.load_state_dict(state)
-            if plateau is not None and self.meta.get("plateau") is not None:
-                plateau.load_state_dict(self.meta["plateau"])
+            if plateau is not None and stored is not None:
+                plateau.load_state_dict(stored)
         except ValueError as error:
             raise ValueError(f"{self.owner}: {error}") from None
         for name in params:

@@ -14,6 +14,7 @@ killed run to bit-identical parameters.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from gdlab import _checks, checkpoint, losses, train_config
+from gdlab import _checks, checkpoint, losses, outputs, train_config
 from gdlab.data import Dataset, batches
 from gdlab.history import History
 from gdlab.models import Model, TrainableModel
@@ -71,7 +72,9 @@ class _Trainer:
         self.n_epochs = math.ceil(self.total / self.per_epoch)
         self.rng = np.random.default_rng(config.seed)
         self.position = _Position(dict(self.rng.bit_generator.state))
-        self.fingerprint = checkpoint.fingerprint(model, optimizer, dataset)
+        self.fingerprint = checkpoint.fingerprint(
+            model, optimizer, dataset, digest=options.checkpoint_dir is not None
+        )
         self.history = History(config={**self.fingerprint, **config.to_dict()})
         self.elapsed = 0.0
 
@@ -324,10 +327,26 @@ def fit(
             f"{list(model.params)}, not {list(optimizer.state)}"
         )
     if spec is not None:
+        if not isinstance(spec, Mapping):
+            _checks.fail("fit", "spec", "a dict such as RunSpec.to_dict()", spec)
+        try:
+            json.dumps(spec, allow_nan=True)
+        except (TypeError, ValueError):
+            _checks.fail("fit", "spec", "plain JSON values", spec)
         values = config.to_dict()
-        clash = [f"{k}={v!r}" for k, v in spec.items() if values.get(k, v) != v]
+        clash = [
+            f"{k}={v!r}" for k, v in spec.items() if k in values and values[k] != v
+        ]
         if clash:
             _checks.fail("fit", "spec", "in agreement with config", ", ".join(clash))
+    if checkpoint_dir is not None:
+        outputs.writable(checkpoint_dir, "fit: checkpoint_dir")
+        if checkpoint.paths(checkpoint_dir):
+            raise ValueError(
+                f"fit: checkpoint_dir {checkpoint_dir} holds another run's "
+                "checkpoints: resume() continues that run; give an empty folder for "
+                "a new one"
+            )
     options = _Options(
         checkpoint_dir,
         checkpoint_every,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from numbers import Real
 from typing import Any, ClassVar, Protocol
 
 from gdlab import _checks
@@ -174,32 +175,44 @@ class ReduceOnPlateau:
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
 
-    def state_dict(self) -> dict[str, Any]:
-        """The arguments and counters (JSON-serializable; ``best`` may be ±inf)."""
-        return {k: getattr(self, k) for k in (*self._config, *self._counters)} | {
+    def settings(self) -> dict[str, Any]:
+        """The arguments (``min_lr`` as ``min_lrs``, one per group)."""
+        return {k: getattr(self, k) for k in self._config} | {
             "min_lrs": list(self.min_lrs)
         }
 
+    def state_dict(self) -> dict[str, Any]:
+        """The arguments and counters (JSON-serializable; ``best`` may be ±inf)."""
+        return self.settings() | {k: getattr(self, k) for k in self._counters}
+
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore a :meth:`state_dict`, counters and arguments."""
+        """Restore a :meth:`state_dict`, counters and arguments, each checked as
+        the constructor checks it; a ValueError changes nothing."""
+        owner = self.name
+        if not isinstance(state_dict, Mapping):
+            _checks.fail(owner, "state_dict", "a mapping", state_dict)
         missing = [k for k in (*self._config, *self._counters) if k not in state_dict]
         if missing:
-            _checks.fail(
-                self.name,
-                "state_dict",
-                f"one with {', '.join(missing)}",
-                sorted(state_dict),
-            )
-        if len(state_dict["min_lrs"]) != len(self.optimizer.param_groups):
-            _checks.fail(
-                self.name,
-                "state_dict['min_lrs']",
-                f"{len(self.optimizer.param_groups)} values (one per group)",
-                state_dict["min_lrs"],
-            )
-        for key in (*self._config, *self._counters):
-            value = state_dict[key]
-            setattr(self, key, list(value) if key == "min_lrs" else value)
+            need = f"a mapping with {', '.join(missing)}"
+            _checks.fail(owner, "state_dict", need, sorted(state_dict))
+        min_lrs = state_dict["min_lrs"]
+        if not isinstance(min_lrs, list):
+            _checks.fail(owner, "state_dict['min_lrs']", "a list", min_lrs)
+        args = {k: state_dict[k] for k in self._config if k != "min_lrs"}
+        checked = ReduceOnPlateau(self.optimizer, min_lr=min_lrs, **args)
+        best = state_dict["best"]
+        if isinstance(best, bool) or not isinstance(best, Real) or math.isnan(best):
+            need = "a number (±inf before the first step)"
+            _checks.fail(owner, "state_dict['best']", need, best)
+        counters = {
+            k: _checks.integer(owner, f"state_dict[{k!r}]", state_dict[k], low=0)
+            for k in ("num_bad_epochs", "cooldown_counter", "last_epoch")
+        }
+        for key in self._config:
+            setattr(self, key, getattr(checked, key))
+        self.best = float(best)
+        for key, value in counters.items():
+            setattr(self, key, value)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._config)
