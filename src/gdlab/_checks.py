@@ -8,13 +8,27 @@ argument and the bad value.
 from __future__ import annotations
 
 import math
+import reprlib
 from numbers import Real
 from typing import NoReturn
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 200
+_SHOWN.maxlong = 40
+
+
+def shown(value: object) -> str:
+    """``repr(value)``, shortened: a bad value may be a 5,000-digit integer."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        digits = math.floor(math.log10(abs(value))) + 1 if value else 1
+        if digits > 40:
+            return f"an integer of {digits} digits"
+    return _SHOWN.repr(value)
 
 
 def fail(owner: str, name: str, requirement: str, value: object) -> NoReturn:
     """Raise the one error format: ``ValueError("Adam: lr must be >= 0, got -1.0")``."""
-    raise ValueError(f"{owner}: {name} must be {requirement}, got {value!r}")
+    raise ValueError(f"{owner}: {name} must be {requirement}, got {shown(value)}")
 
 
 def _interval(
@@ -43,11 +57,22 @@ def number(
 ) -> float:
     """Return ``value`` as a float after checking it is finite and in range."""
     requirement = _interval(low, high, low_open, high_open)
+    bounded = low is not None or high is not None
     if isinstance(value, bool) or not isinstance(value, Real):
-        fail(owner, name, f"a real number {requirement}", value)
-    x = float(value)
+        fail(
+            owner,
+            name,
+            f"a real number {requirement}" if bounded else "a real number",
+            value,
+        )
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond float's range
+        x = math.inf
     if not math.isfinite(x):
-        fail(owner, name, f"finite and {requirement}", value)
+        fail(
+            owner, name, f"finite and {requirement}" if bounded else requirement, value
+        )
     below = low is not None and (x <= low if low_open else x < low)
     above = high is not None and (x >= high if high_open else x > high)
     if below or above:
