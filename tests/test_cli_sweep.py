@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -127,6 +128,10 @@ def test_sharpness_from_the_command_line(tmp_path: Path) -> None:
             ["--grid", 'hyper={"lr":5}'],
             "RunSpec: hyper must be free of 'lr', which the run sets, got {'lr': 5}",
         ),
+        (
+            ["--grid", "hyper=null"],
+            "RunSpec: hyper must be a dict with string keys, got None",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -169,3 +174,31 @@ def test_a_changed_setting_on_rerun_is_refused(tmp_path: Path) -> None:
     assert (
         "holds a sweep with a different base spec or options (l2: 0.0 -> 0.01)" in err
     )
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        (
+            """UPDATE meta SET value = '["zzz"]' WHERE key = 'axes'""",
+            "meta 'axes' is damaged (it must be a list of RunSpec fields, got ['zzz'])",
+        ),
+        (
+            "UPDATE runs SET final_val_acc = 'abc'",
+            "is damaged (final_val_acc must be a number, got 'abc')",
+        ),
+    ],
+    ids=["axes", "metric"],
+)
+def test_a_hand_edited_store_is_one_line_naming_it(
+    tmp_path: Path, sql: str, message: str
+) -> None:
+    code, _, err = run("sweep", *SMALL, "--seeds", "1", "--out", str(tmp_path))
+    assert code == 0, err
+    with sqlite3.connect(tmp_path / "sweep.db") as db:
+        db.execute(sql)
+    db.close()
+    code, _, err = run("sweep", *SMALL, "--seeds", "1", "--out", str(tmp_path))
+    assert code == 2
+    assert err.startswith(f"gdlab: error: sweep: {tmp_path / 'sweep.db'}: ")
+    assert message in err and err.count("\n") == 1, err

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 import pytest
 
 from gdlab.experiment import FIELDS, RunSpec
@@ -69,3 +72,37 @@ def test_from_dict_checks_the_train_config_and_unknown_fields() -> None:
         ValueError, match=r"^RunSpec: train must be a TrainConfig, got \{'epochs': 1\}"
     ):
         RunSpec(train={"epochs": 1})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: RunSpec.from_dict(None),
+            "RunSpec: values must be a mapping, got None",
+        ),
+        (
+            lambda: RunSpec.from_dict([("lr", 1)]),
+            "RunSpec: values must be a mapping, got [('lr', 1)]",
+        ),
+        (lambda: SPEC.replace(nonfield=1), "RunSpec: field 'nonfield' must be one of"),
+        (
+            lambda: RunSpec(hyper=None),
+            "RunSpec: hyper must be a dict with string keys, got None",
+        ),
+        (
+            lambda: RunSpec(hyper={1: 2}),
+            "RunSpec: hyper must be a dict with string keys, got {1: 2}",
+        ),
+        (
+            lambda: RunSpec(schedule="cosine", schedule_args={1: 2}),
+            "RunSpec: schedule_args must be a dict with string keys, got {1: 2}",
+        ),
+    ],
+    ids=["none", "list", "replace-unknown", "hyper-none", "hyper-key", "args-key"],
+)
+def test_a_spec_of_bad_shape_is_a_value_error_naming_the_field(
+    make: Callable[[], object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+        make()

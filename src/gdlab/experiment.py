@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,9 +64,14 @@ class RunSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.train, TrainConfig):
             _checks.fail("RunSpec", "train", "a TrainConfig", self.train)
+        for name in ("hyper", "schedule_args"):  # keyword arguments, built later
+            value = getattr(self, name)
+            if not (isinstance(value, dict) and all(isinstance(k, str) for k in value)):
+                _checks.fail("RunSpec", name, "a dict with string keys", value)
 
     def replace(self, **changes: Any) -> RunSpec:
         """A copy with ``changes``; TrainConfig fields go into ``train``."""
+        _known(changes, (*FIELDS, "train"))
         moved = {k: changes.pop(k) for k in train_config.FIELDS if k in changes}
         if moved:
             changes["train"] = dataclasses.replace(
@@ -80,14 +86,12 @@ class RunSpec:
         return values
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> RunSpec:
+    def from_dict(cls, values: Mapping[str, Any]) -> RunSpec:
         """The spec of a flat dict like :meth:`to_dict`'s; missing fields take
         their defaults."""
-        unknown = sorted(set(values) - set(FIELDS))
-        if unknown:
-            _checks.fail(
-                "RunSpec", f"field {unknown[0]!r}", f"one of {sorted(FIELDS)}", ""
-            )
+        if not isinstance(values, Mapping):
+            _checks.fail("RunSpec", "values", "a mapping", values)
+        _known(values, FIELDS)
         train = {k: v for k, v in values.items() if k in train_config.FIELDS}
         own = {k: v for k, v in values.items() if k not in train}
         return cls(**own, train=TrainConfig(**train))
@@ -102,6 +106,13 @@ FIELDS = (
     *train_config.FIELDS,
 )
 """RunSpec's flat field names, in the order of :meth:`RunSpec.to_dict`."""
+
+
+def _known(names: Iterable[object], known: Sequence[str]) -> None:
+    """Refuse a name that is not a field (the first one)."""
+    for name in names:
+        if name not in known:
+            _checks.fail("RunSpec", f"field {name!r}", f"one of {sorted(known)}", "")
 
 
 @dataclass
@@ -210,8 +221,6 @@ def build_schedule(
             f"shorter than the run ({total} {unit}s)",
             spec.warmup_epochs,
         )
-    if not isinstance(spec.schedule_args, dict):
-        _checks.fail("RunSpec", "schedule_args", "a dict", spec.schedule_args)
     if name == "constant" and spec.schedule_args:
         _checks.fail(
             "RunSpec", "schedule_args", "empty for constant", spec.schedule_args

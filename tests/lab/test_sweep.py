@@ -81,6 +81,35 @@ def test_the_grid_is_a_cartesian_product_first_field_slowest() -> None:
     assert RunSpec.from_dict(__import__("json").loads(keys[5])) == specs[5]
 
 
+def test_one_run_has_one_key_whatever_the_number_types() -> None:
+    momentum = BASE.replace(optimizer="momentum")
+    same = [
+        (BASE.replace(split_seed=1), BASE.replace(split_seed=1.0)),
+        (
+            momentum.replace(hyper={"momentum": 1, "nesterov": True}),
+            momentum.replace(hyper={"momentum": 1.0, "nesterov": True}),
+        ),
+        (
+            BASE.replace(hyper={"betas": (1, 0.99), "eps": np.float64(1e-7)}),
+            BASE.replace(hyper={"betas": [1.0, 0.99], "eps": 1e-7}),
+        ),
+        (BASE.replace(seed=np.int64(2), lr=np.float32(0.5)), BASE.replace(lr=0.5)),
+    ]
+    for a, b in same[:3]:
+        assert sweep.spec_key(a) == sweep.spec_key(b)
+    # NumPy scalars become Python numbers (np.float32(0.5) is exactly 0.5).
+    kept = sweep.normalized(same[3][0])
+    assert kept == same[3][1].replace(seed=2)
+    assert type(kept.lr) is float and type(kept.train.seed) is int
+    # A bool stays a bool, and lr=None is not the suggested lr.
+    assert sweep.normalized(same[1][0]).hyper == {"momentum": 1.0, "nesterov": True}
+    assert sweep.spec_key(BASE) != sweep.spec_key(BASE.replace(lr=1e-3))
+    specs = sweep.expand(BASE, {"seed": [np.int64(0), np.int64(1)]})
+    assert [type(s.train.seed) for s in specs] == [int, int]
+    with pytest.raises(ValueError, match=r"grid\['split_seed'\] must be distinct"):
+        sweep.expand(BASE, {"split_seed": [1, 1.0]})
+
+
 @pytest.mark.parametrize(
     ("grid", "message"),
     [
@@ -101,6 +130,11 @@ def test_the_grid_is_a_cartesian_product_first_field_slowest() -> None:
         ({"seed": [-1]}, r"seed must be an integer >= 0, got -1"),
         ({"model": ["mlp:64-10-3"]}, r"model: sizes must be"),
         (["lr"], r"grid must be a mapping"),
+        ({"hyper": [None]}, r"^RunSpec: hyper must be a dict with string keys"),
+        (
+            {"schedule": ["cosine"], "schedule_args": [{1: 2}]},
+            r"^RunSpec: schedule_args must be a dict with string keys, got \{1: 2\}",
+        ),
     ],
 )
 def test_bad_grids_are_refused_before_anything_runs(
@@ -120,6 +154,23 @@ def test_ray_missing_is_a_clear_error(
         sweep.run(BASE, {"seed": [0]}, tmp_path / "s.db", backend="ray", **quiet())
     with pytest.raises(ValueError, match="backend must be one of local, ray"):
         sweep.run(BASE, {"seed": [0]}, tmp_path / "s.db", backend="dask", **quiet())
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"progress": "yes"}, "sweep: progress must be True or False, got 'yes'"),
+        ({"report": None}, "sweep: report must be True or False, got None"),
+        ({"store": None}, "sweep: store must be a path to a file like sweep.db"),
+    ],
+)
+def test_bad_options_are_refused_before_anything_runs(
+    tmp_path: Path, options: dict[str, Any], message: str
+) -> None:
+    given = {**quiet(workers=1), "store": tmp_path / "sweep.db", **options}
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+        sweep.run(BASE, {"seed": [0]}, **given)
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- results -------------------------------------------------------------------------
@@ -304,8 +355,7 @@ def test_a_corrupted_page_is_one_line_naming_the_store(
         ),
         (
             "UPDATE meta SET value = '5' WHERE key = 'base'",
-            "{store}: its meta table is damaged (base must be an object, axes a "
-            "list, options an object)",
+            "{store}: meta 'base' is damaged (it must be an object, got 5)",
         ),
         (
             "UPDATE runs SET key = '[1' WHERE seed = 1",
@@ -327,6 +377,66 @@ def test_bad_json_in_the_store_names_the_store(
     with pytest.raises(ValueError) as error:
         sweep.run(SMALL, {"seed": [0, 1]}, store, **quiet(workers=1))
     assert str(error.value).startswith("sweep: " + message.format(store=store))
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        (
+            """UPDATE meta SET value = '["zzz"]' WHERE key = 'axes'""",
+            "meta 'axes' is damaged (it must be a list of RunSpec fields, got ['zzz'])",
+        ),
+        (
+            "UPDATE meta SET value = '[1, 2]' WHERE key = 'axes'",
+            "meta 'axes' is damaged (it must be a list of RunSpec fields, got [1, 2])",
+        ),
+        (
+            """UPDATE meta SET value = '"seed"' WHERE key = 'axes'""",
+            "meta 'axes' is damaged (it must be a list of RunSpec fields, got 'seed')",
+        ),
+        (
+            "UPDATE runs SET final_val_acc = 'abc' WHERE seed = 1",
+            "the run optimizer=adam lr=None batch_size=64 seed=1 is damaged "
+            "(final_val_acc must be a number, got 'abc')",
+        ),
+        (
+            "UPDATE runs SET seconds = 'x' WHERE seed = 1",
+            "the run optimizer=adam lr=None batch_size=64 seed=1 is damaged "
+            "(seconds must be a number, got 'x')",
+        ),
+        (
+            "UPDATE runs SET lambda_max = 'x' WHERE seed = 0",
+            "the run optimizer=adam lr=None batch_size=64 seed=0 is damaged "
+            "(lambda_max must be a number, got 'x')",
+        ),
+        (
+            "UPDATE runs SET diverged = 'maybe' WHERE seed = 0",
+            "the run optimizer=adam lr=None batch_size=64 seed=0 is damaged "
+            "(diverged must be 0 or 1, got 'maybe')",
+        ),
+    ],
+    ids=[
+        "axes-unknown",
+        "axes-numbers",
+        "axes-text",
+        "metric",
+        "seconds",
+        "lambda",
+        "diverged",
+    ],
+)
+def test_damaged_meta_and_metrics_name_the_store(
+    tmp_path: Path, small_store: Path, sql: str, message: str
+) -> None:
+    store = copy_of(small_store, tmp_path)
+    execute(store, sql)
+    expected = f"^{re.escape(f'sweep: {store}: {message}')}$"
+    with pytest.raises(ValueError, match=expected):
+        sweep.Store(store).rows()
+    with pytest.raises(ValueError, match=expected):
+        sweep.run(SMALL, {"seed": [0, 1]}, store, **quiet(workers=1))
+    with pytest.raises(ValueError, match=expected):
+        sweep.write_report(store)
 
 
 def test_a_damaged_history_names_the_store_and_the_run(

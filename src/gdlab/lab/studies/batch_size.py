@@ -33,10 +33,10 @@ from gdlab.lab.studies.measures import epsilon_sharpness, interpolate
 from gdlab.lab.studies.records import (
     REFERENCES,
     nan_if_none,
-    one_blas_thread,
     saved_run,
     strict_json,
 )
+from gdlab.lab.threads import one_blas_thread
 from gdlab.train import TrainConfig, evaluate, fit
 
 F64 = NDArray[np.float64]

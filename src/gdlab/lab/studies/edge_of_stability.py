@@ -30,10 +30,10 @@ from gdlab.lab.studies.measures import top_eigenpair
 from gdlab.lab.studies.records import (
     REFERENCES,
     nan_if_none,
-    one_blas_thread,
     saved_run,
     strict_json,
 )
+from gdlab.lab.threads import one_blas_thread
 
 F64 = NDArray[np.float64]
 Echo = Callable[[str], None] | None

@@ -3,7 +3,6 @@ settings, and the references the reports cite."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 from collections.abc import Mapping
@@ -18,13 +17,6 @@ REFERENCES = {
     "Networks Typically Occurs at the Edge of Stability, ICLR 2021. "
     "https://arxiv.org/abs/2103.00065",
 }
-
-
-def one_blas_thread() -> Any:
-    """One BLAS thread, as every run of a sweep: these products are too small to
-    share between threads, and the numbers then do not depend on the thread count
-    (so a resumed study matches an uninterrupted one bit for bit)."""
-    return importlib.import_module("threadpoolctl").threadpool_limits(limits=1)
 
 
 def strict_json(value: Any) -> str:
@@ -61,4 +53,4 @@ def nan_if_none(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-__all__ = ["REFERENCES", "nan_if_none", "one_blas_thread", "saved_run", "strict_json"]
+__all__ = ["REFERENCES", "nan_if_none", "saved_run", "strict_json"]

@@ -11,12 +11,14 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gdlab import _checks
+import numpy as np
+
+from gdlab import _checks, optim, train_config
 from gdlab.data import Dataset
 from gdlab.experiment import FIELDS, RunSpec, build, load_data
 
-_FLOAT_FIELDS = ("lr", "l2", "warmup_epochs", "clip_grad_norm")
-_INT_FIELDS = ("seed", "epochs", "iterations")
+_FLOAT_FIELDS = ("lr", "l2", "warmup_epochs")
+"""TrainConfig normalizes its own fields; these are RunSpec's."""
 
 
 def plain(value: Any) -> Any:
@@ -24,20 +26,70 @@ def plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
+def _python(value: Any) -> Any:
+    """``value`` with NumPy scalars as Python numbers (in dicts, lists and tuples
+    too), as TrainConfig takes them: ``np.int64(1)`` -> 1."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: _python(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_python(v) for v in value)
+    return value
+
+
+def _like(value: Any, default: Any) -> Any:
+    """``value`` in the type of ``default`` where only the number type differs
+    (1 -> 1.0 for a float default, 2.0 -> 2 for an int one), as the CLI's typed
+    ``--hyper`` parser gives it; a bool, or anything else, is left for the
+    optimizer's checks."""
+    if isinstance(value, bool) or isinstance(default, bool):
+        return value
+    if isinstance(default, float) and isinstance(value, int):
+        return float(value)
+    if isinstance(default, int) and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if (
+        isinstance(default, tuple)
+        and isinstance(value, list | tuple)
+        and len(value) == len(default)
+    ):
+        return type(value)(_like(v, d) for v, d in zip(value, default, strict=True))
+    return value
+
+
+def _hyper(optimizer: str, hyper: dict[str, Any]) -> dict[str, Any]:
+    """``hyper`` typed by the optimizer's defaults (an unknown optimizer or name is
+    left for :func:`build` to refuse)."""
+    try:
+        defaults = optim.get(optimizer).defaults
+    except (TypeError, ValueError):
+        return hyper
+    typed = {k: d for k, d in defaults.items() if k != "lr"}  # the run sets the lr
+    return {k: _like(v, typed[k]) if k in typed else v for k, v in hyper.items()}
+
+
 def normalized(spec: RunSpec) -> RunSpec:
-    """Numbers in the type their field holds, so that ``lr=1`` and ``lr=1.0`` are
-    one run; anything else is left for the checks of :func:`build`."""
-    changes: dict[str, Any] = {}
-    values = spec.to_dict()
-    for name in (*_FLOAT_FIELDS, *_INT_FIELDS, "batch_size"):
-        value = values[name]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        if name in _FLOAT_FIELDS:
-            changes[name] = float(value)
-        elif float(value).is_integer():
-            changes[name] = int(value)
-    return spec.replace(**changes) if changes else spec
+    """Numbers in the type their field holds, so that ``lr=1`` and ``lr=1.0``, or
+    ``hyper={"momentum": 1}`` and ``{"momentum": 1.0}``, are one run, and NumPy
+    scalars as Python numbers; anything else is left for the checks of
+    :func:`build`. (TrainConfig normalizes its own fields.)"""
+    values = {
+        name: _python(value)
+        for name, value in spec.to_dict().items()
+        if name not in train_config.FIELDS
+    }
+    for name in _FLOAT_FIELDS:
+        if _real(values[name]):
+            values[name] = float(values[name])
+    if _real(values["split_seed"]) and float(values["split_seed"]).is_integer():
+        values["split_seed"] = int(values["split_seed"])
+    values["hyper"] = _hyper(values["optimizer"], values["hyper"])
+    return spec.replace(**values)
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def spec_key(spec: RunSpec) -> str:
@@ -63,7 +115,7 @@ def describe(spec: RunSpec, names: Sequence[str] | None = None) -> str:
     return " ".join(f"{n}={values[n]}" for n in shown)
 
 
-def _axes(grid: object) -> dict[str, list[Any]]:
+def _axes(base: RunSpec, grid: object) -> dict[str, list[Any]]:
     owner = "sweep"
     if not isinstance(grid, Mapping):
         _checks.fail(owner, "grid", "a mapping field -> list of values", grid)
@@ -78,7 +130,8 @@ def _axes(grid: object) -> dict[str, list[Any]]:
             _checks.fail(owner, f"grid[{name!r}]", "a list of values", values)
         if not values:
             _checks.fail(owner, f"grid[{name!r}]", "a non-empty list", list(values))
-        texts = [json.dumps(plain(v), sort_keys=True) for v in values]
+        kept = [normalized(base.replace(**{name: v})).to_dict()[name] for v in values]
+        texts = [json.dumps(plain(v), sort_keys=True) for v in kept]
         if len(set(texts)) != len(texts):
             _checks.fail(owner, f"grid[{name!r}]", "distinct values", list(values))
         if name == "lr":
@@ -91,11 +144,11 @@ def _axes(grid: object) -> dict[str, list[Any]]:
 def expand(base: RunSpec, grid: Mapping[str, Sequence[Any]]) -> list[RunSpec]:
     """Every run of the grid: ``base`` with each combination of the grid's values
     (the first field varies slowest), numbers normalized. Checks the field names
-    and that every list is non-empty and distinct, nothing else (see
+    and that every list is non-empty and distinct once normalized, nothing else (see
     :func:`validate`)."""
     if not isinstance(base, RunSpec):
         _checks.fail("sweep", "base", "a RunSpec", base)
-    axes = _axes(grid)
+    axes = _axes(base, grid)
     names = list(axes)
     return [
         normalized(base.replace(**dict(zip(names, combo, strict=True))))

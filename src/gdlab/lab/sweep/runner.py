@@ -73,6 +73,7 @@ def run(
         SweepError: runs failed or a worker died; finished runs are stored.
     """
     _checks.flag("sweep", "sharpness", sharpness)
+    _checks.flag("sweep", "report", report)  # progress: run_specs checks it
     options = {
         "sharpness": sharpness,
         "sharpness_samples": _checks.integer(
@@ -81,8 +82,9 @@ def run(
     }
     specs = expand(base, grid)
     axes = list(grid)
-    shown = [a for a in axes if len({json.dumps(plain(v)) for v in grid[a]}) > 1]
-    path = Path(store)
+    values = [s.to_dict() for s in specs]
+    shown = [a for a in axes if len({json.dumps(plain(v[a])) for v in values}) > 1]
+    path = _path(store)
     stored, done_before, errors = run_specs(
         base,
         specs,
@@ -133,6 +135,8 @@ def run_specs(
     nodes).
     """
     owner = "sweep"
+    path = _path(store)
+    _checks.flag(owner, "progress", progress)
     backend = _checks.choice(owner, "backend", backend, BACKENDS)
     n_workers = _checks.integer(
         owner, "workers", (os.cpu_count() or 1) if workers is None else workers, low=1
@@ -147,7 +151,6 @@ def run_specs(
         if source(spec) not in datasets:
             datasets[source(spec)] = load_data(spec)
     keys = list(dict.fromkeys(spec_key(s) for s in specs))
-    path = Path(store)
     with open_for_writing(path) as db:
         meta = db.meta()
         if meta:
@@ -220,6 +223,12 @@ def raise_for(
             f"sweep stopped: {what}; {len(stored)} of {total} runs are saved in "
             f"{path}; run the same command again to continue"
         ) from first
+
+
+def _path(store: object) -> Path:
+    if not isinstance(store, str | os.PathLike):
+        _checks.fail("sweep", "store", "a path to a file like sweep.db", store)
+    return Path(store)
 
 
 def _version() -> str:

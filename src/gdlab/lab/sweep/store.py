@@ -119,6 +119,35 @@ def _json(text: object, path: Path, what: str) -> Any:
         raise ValueError(f"sweep: {path}: {what} is not valid JSON ({error})") from None
 
 
+def _check_meta(path: Path, meta: Mapping[str, Any]) -> None:
+    """Refuse a file that is not a whole store of this version (an empty meta
+    table: a new store)."""
+    if not meta:
+        return
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a gdlab sweep store")
+    if meta.get("version") != VERSION:
+        raise ValueError(
+            f"{path} was written by another version of gdlab (store version "
+            f"{meta.get('version')}, this one reads {VERSION}); use another store"
+        )
+    for key, need, whole in (
+        ("base", "an object", isinstance(meta.get("base"), dict)),
+        ("options", "an object", isinstance(meta.get("options"), dict)),
+        (
+            "axes",
+            "a list of RunSpec fields",
+            isinstance(meta.get("axes"), list)
+            and all(isinstance(a, str) and a in FIELDS for a in meta["axes"]),
+        ),
+    ):
+        if not whole:
+            raise ValueError(
+                f"sweep: {path}: meta {key!r} is damaged (it must be {need}, got "
+                f"{meta.get(key)!r})"
+            )
+
+
 class Store:
     """A sweep's SQLite file: its base spec and options, and one row per finished run.
 
@@ -144,16 +173,11 @@ class Store:
             meta = self.meta() if {"meta", "runs"} <= tables else {"format": None}
         except (sqlite3.Error, OSError) as error:
             raise ValueError(f"cannot open sweep store {self.path}: {error}") from None
-        if meta and meta.get("format") != FORMAT:
+        try:
+            _check_meta(self.path, meta)
+        except ValueError:
             self._db.close()
-            raise ValueError(f"{self.path} is not a gdlab sweep store")
-        if meta and meta.get("version") != VERSION:
-            self._db.close()
-            raise ValueError(
-                f"{self.path} was written by another version of gdlab (store "
-                f"version {meta.get('version')}, this one reads {VERSION}); use "
-                "another store"
-            )
+            raise
 
     # --- plumbing ----------------------------------------------------------------
 
@@ -274,14 +298,16 @@ class Store:
             rows = self._db.execute(query).fetchall()
         for row in rows:
             values = dict(zip(("key", *METRICS), row[: 1 + len(METRICS)], strict=True))
-            values["diverged"] = bool(values["diverged"])
             key = str(values.pop("key"))
             message, started, finished, host, pid, node, history = row[
                 1 + len(METRICS) :
             ]
+            spec = self._spec(key)
+            self._check_row(spec, {**values, "pid": pid})
+            values["diverged"] = bool(values["diverged"])
             found[key] = StoredRun(
                 key,
-                self._spec(key),
+                spec,
                 values,
                 message,
                 started,
@@ -295,6 +321,24 @@ class Store:
         if keys is None:
             return list(found.values())
         return [found[k] for k in keys if k in found]
+
+    def _check_row(self, spec: RunSpec, values: Mapping[str, Any]) -> None:
+        """Refuse a run row whose numbers are not numbers (a hand-edited store)."""
+        for name, value in values.items():
+            if name == "diverged":
+                need, whole = "0 or 1", value in (0, 1)
+            elif name in ("steps", "pid"):
+                need, whole = "an integer >= 0", isinstance(value, int) and value >= 0
+            else:  # REAL columns; only seconds is NOT NULL
+                need = "a number"
+                whole = isinstance(value, int | float) or (
+                    value is None and name != "seconds"
+                )
+            if not whole:
+                raise ValueError(
+                    f"sweep: {self.path}: the run {describe(spec)} is damaged "
+                    f"({name} must be {need}, got {value!r})"
+                )
 
     def rows(self, axes: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """One flat dict per finished run: its values of ``axes`` (default: the
@@ -349,24 +393,16 @@ def check_same_sweep(
     options: Any,
 ) -> None:
     """Refuse a sweep into a store that holds another one: the base spec (grid
-    axes aside) and the options must be the stored ones."""
-    if not (
-        isinstance(meta.get("base"), dict)
-        and isinstance(meta.get("axes", []), list)
-        and isinstance(meta.get("options", {}), dict)
-    ):
-        raise ValueError(
-            f"sweep: {path}: its meta table is damaged (base must be an object, "
-            "axes a list, options an object)"
-        )
+    axes aside) and the options must be the stored ones (``meta``: a whole meta
+    table, as :class:`Store` checks it when it opens)."""
     old_base, new_base = meta["base"], plain(base.to_dict())
-    free = set(meta.get("axes", [])) | set(axes)
+    free = set(meta["axes"]) | set(axes)
     changed = [
         f"{name}: {old_base.get(name)!r} -> {new_base[name]!r}"
         for name in FIELDS
         if name not in free and old_base.get(name) != new_base[name]
     ]
-    old_options = meta.get("options", {})
+    old_options = meta["options"]
     changed += [
         f"{name}: {old_options.get(name)!r} -> {value!r}"
         for name, value in plain(options).items()

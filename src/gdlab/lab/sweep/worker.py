@@ -1,12 +1,9 @@
 """One run of a sweep, wherever it executes: in this process, a worker process or
 a Ray task.
 
-**One BLAS thread per run**, wherever it runs. Workers then share the cores
-without oversubscribing them, and — as important — OpenBLAS's matrix products
-change in their last bits with the thread count (a float32 1437x64 by 64x16 product
-differs by 8e-6 between one and two threads), so a run's numbers would otherwise
-depend on where it ran. A stored history is bit-identical to ``fit()`` of the same
-spec under ``threadpoolctl.threadpool_limits(1)``.
+**One BLAS thread per run**, wherever it runs (:mod:`gdlab.lab.threads` says
+why): a stored history is bit-identical to ``fit()`` of the same spec under
+``threadpoolctl.threadpool_limits(1)``.
 
 Worker processes watch their parent and exit when it dies. The functions here are
 what the pool and Ray call, by their module path: they must stay importable
@@ -30,6 +27,7 @@ from gdlab.experiment import RunSpec, build, load_data
 from gdlab.lab.sharpness import DEFAULT_SAMPLES
 from gdlab.lab.sweep.grid import source
 from gdlab.lab.sweep.store import now
+from gdlab.lab.threads import one_blas_thread
 from gdlab.train import History, fit
 
 _DATASETS: dict[tuple[Any, ...], Dataset] = {}
@@ -47,8 +45,7 @@ def _dataset(spec: RunSpec) -> Dataset:
 def _one_thread() -> None:
     """One BLAS (and Numba) thread in this process, so workers share the cores."""
     if not _LIMITS:
-        threadpoolctl = importlib.import_module("threadpoolctl")
-        _LIMITS.append(threadpoolctl.threadpool_limits(limits=1))
+        _LIMITS.append(one_blas_thread())
         import numba
 
         numba.set_num_threads(1)
@@ -97,8 +94,7 @@ def execute(
     spec = RunSpec.from_dict(json.loads(key))
     dataset = _dataset(spec) if dataset is None else dataset
     started_at = now()
-    threadpoolctl = importlib.import_module("threadpoolctl")
-    with threadpoolctl.threadpool_limits(limits=1):  # see "One BLAS thread" at the top
+    with one_blas_thread():
         run = build(spec, dataset)
         started = time.perf_counter()
         history = fit(run.model, run.optimizer, dataset, spec.train, progress=False)
