@@ -119,11 +119,11 @@ def test_a_value_error_that_is_a_bug_keeps_its_traceback(
 
 USAGE = [
     (
-        ["train", "--opt", "lr=5", "--out", "{tmp}/a"],
+        ["train", "--hyper", "lr=5", "--out", "{tmp}/a"],
         "--hyper lr: give the learning rate with --lr",
     ),
     (
-        ["train", "--opt", "params=1", "--out", "{tmp}/a"],
+        ["train", "--hyper", "params=1", "--out", "{tmp}/a"],
         "--hyper: adam has no 'params'; it takes betas, eps, weight_decay, amsgrad, "
         "decoupled_weight_decay, maximize",
     ),

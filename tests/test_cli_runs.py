@@ -127,9 +127,9 @@ def test_train_iterations_and_extra_hyperparameters(tmp_path: Path) -> None:
         *SMALL,
         "--optimizer",
         "sgd",
-        "--opt",
+        "--hyper",
         "momentum=0.9",
-        "--opt",
+        "--hyper",
         "nesterov=true",
         "--iterations",
         "30",
@@ -173,6 +173,63 @@ def test_a_diverging_run_exits_1_with_the_message_and_keeps_its_files(
     assert code == 1
     assert err.startswith("gdlab: diverged at step ") and "with lr 5" in err
     assert json.loads((tmp_path / "history.json").read_text())["diverged"] is True
+
+
+REJECTED = [
+    ["--data", "cifar"],
+    ["--model", "cnn"],
+    ["--l2", "nan"],
+    ["--val-fraction", "0.7"],
+    ["--init", "bogus"],
+    ["--warmup-epochs", "-1"],
+    ["--checkpoint-every", "0"],
+    ["--checkpoint-every", "-1"],
+]
+
+
+@pytest.mark.parametrize("args", REJECTED, ids=" ".join)
+def test_a_rejected_train_leaves_no_folder_behind(
+    tmp_path: Path, args: list[str]
+) -> None:
+    code, out, err = run("train", *args, "--out", str(tmp_path / "a"))
+    assert code == 2 and len(err.strip().splitlines()) == 1, out + err
+    assert not (tmp_path / "a").exists()
+
+
+def test_resume_checks_its_options_against_the_stored_run(tmp_path: Path) -> None:
+    out = tmp_path / "t1"
+    code, _, err = run(
+        "train", *SMALL, "--optimizer", "sgd", "--hyper", "momentum=0.9",
+        "--hyper", "nesterov=true", "--iterations", "3", "--schedule", "multistep",
+        "--schedule-arg", "gamma=0.3", "--schedule-arg", "milestones=1,2",
+        "--out", str(out), "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    # --hyper and --schedule-arg name the stored optimizer's and schedule's
+    # arguments, each compared with the stored value it would change.
+    for given in (
+        ["--schedule-arg", "gamma=0.3"],
+        ["--hyper", "momentum=0.9"],
+        ["--checkpoint-every", "2"],
+    ):
+        code, _, err = run("train", "--resume", str(out), *given, "--no-progress")
+        assert code == 0, err
+    code, _, err = run("train", "--resume", str(out), "--schedule-arg", "gamma=0.5")
+    assert code == 2 and err.strip().endswith(
+        "with a changed configuration: schedule_args: {'gamma': 0.3, "
+        "'milestones': [1, 2]} -> {'gamma': 0.5, 'milestones': [1, 2]}"
+    ), err
+    for every in ("0", "-1"):
+        code, _, err = run("train", "--resume", str(out), "--checkpoint-every", every)
+        assert code == 2 and err.strip() == (
+            f"gdlab: error: Invalid value for '--checkpoint-every': {every} is not "
+            "in the range x>=1."
+        )
+
+
+def test_train_has_no_undocumented_opt_alias() -> None:
+    code, _, err = run("train", "--opt", "momentum=0.9")
+    assert code == 2 and "No such option '--opt'" in err
 
 
 BAD = [
@@ -232,7 +289,7 @@ BAD = [
         r"Adam: betas[0] must be in [0, 1), got 1.0",
     ),
     (
-        ["train", "--opt", "bogus=1", "--out", "{tmp}/a"],
+        ["train", "--hyper", "bogus=1", "--out", "{tmp}/a"],
         "--hyper: adam has no 'bogus'; it takes betas",
     ),
     (

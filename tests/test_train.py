@@ -297,6 +297,23 @@ def test_resume_with_a_changed_configuration_is_refused(tmp_path: Path) -> None:
         train.resume(tmp_path, m2, optim.Adam(m2.params, lr=0.05), ds, progress=False)
 
 
+@pytest.mark.parametrize("every", [0, -1, 2.5])
+def test_resume_refuses_a_bad_checkpoint_every_before_it_trains(
+    tmp_path: Path, every: float
+) -> None:
+    model, opt, ds = fresh()
+    config = TrainConfig(iterations=3, batch_size=64)
+    train.fit(model, opt, ds, config, checkpoint_dir=tmp_path, progress=False)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    model, opt, ds = fresh()
+    with pytest.raises(
+        ValueError,
+        match=rf"^resume: checkpoint_every must be an integer >= 1, got {every}$",
+    ):
+        train.resume(tmp_path, model, opt, ds, progress=False, checkpoint_every=every)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
 SCHEDULE_MODULE = """
 def decay(step):
     return 0.01 / (1 + 0.01 * step)

@@ -381,6 +381,10 @@ def resume(
     what differs; metadata edited out of shape is a ValueError naming the file and
     the key. Temporary files of a save that was killed are removed first.
     """
+    if checkpoint_every is not None:
+        checkpoint_every = _checks.integer(
+            "resume", "checkpoint_every", checkpoint_every, low=1
+        )
     checkpoint.remove_leftovers(checkpoint_dir)
     arrays, meta, path = checkpoint.load_latest(checkpoint_dir)
     checked = checkpoint.Meta(meta, path)

@@ -48,7 +48,6 @@ _PRESETS: dict[str, dict[str, Any]] = {
 @click.option("--lr", default=None, type=float, help="learning rate [per optimizer]")
 @click.option(
     "--hyper",
-    "--opt",
     "hyper",
     multiple=True,
     metavar="NAME=VALUE",
@@ -67,7 +66,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
 @click.option(
     "--checkpoint-every",
     default=None,
-    type=int,
+    type=click.IntRange(min=1),
     help="steps between checkpoints (and every epoch)",
 )
 @click.option(
@@ -158,14 +157,16 @@ def train(
         with user_input():
             stored = runs.stored_spec(resume).to_dict()
             outputs.claim(resume, "train", "--resume")
-        if "schedule_arg" in given_here:
-            given_here |= {"schedule_args"}
+        for key in ("optimizer", "schedule"):  # what --hyper, --schedule-arg name
+            if key not in given_here:
+                run[key] = stored[key]
         with_args = run_spec(
             dict(run), hyper=parse_hyper(run["optimizer"], hyper)
         ).to_dict()
         given = {k: v for k, v in with_args.items() if k in given_here}
-        if hyper:
-            given["hyper"] = with_args["hyper"]
+        for key, option in (("hyper", hyper), ("schedule_args", run["schedule_arg"])):
+            if option:  # the values given change the stored ones, one by one
+                given[key] = {**stored[key], **with_args[key]}
         changed = [
             f"{k}: {stored[k]!r} -> {v!r}" for k, v in given.items() if stored[k] != v
         ]
@@ -184,9 +185,9 @@ def train(
                 "--out is required: the folder for the history, plots and checkpoints"
             )
         spec = run_spec(run, hyper=parse_hyper(run["optimizer"], hyper))
-        with user_input():
-            runs.train_folder(out)
+        with user_input():  # checks the options before the folder is claimed
             built = experiment.build(spec)
+            runs.train_folder(out)
         history = runs.train_into(
             out, built, checkpoint_every=checkpoint_every, progress=not no_progress
         )
