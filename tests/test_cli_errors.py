@@ -338,3 +338,61 @@ def test_report_on_malformed_results_names_the_file_and_the_fault(
     path = tmp_path / "results.json"
     assert err.startswith(f"gdlab: error: cannot read comparison results {path}: ")
     assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["compare", "--budget", "100000000000"],
+            "compare: budget must be an integer <= 1000, got 100000000000",
+        ),
+        (
+            ["compare", "--budget", "0", "--seeds", "100000000000000"],
+            "compare: seeds must be an integer <= 100, got 100000000000000",
+        ),
+        (
+            ["benchmark", "--budget", "1001"],
+            "compare: budget must be an integer <= 1000, got 1001",
+        ),
+    ],
+)
+def test_compare_and_benchmark_bound_budget_and_seeds(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    code, _, err = invoke(*args, "--out", str(tmp_path / "out"))
+    assert code == 2 and err == f"gdlab: error: {message}\n"
+    assert not (tmp_path / "out" / "sweep.db").exists()
+
+
+def test_the_bounds_are_in_the_help() -> None:
+    from gdlab.lab import compare
+
+    _, out, _ = invoke("compare", "--help")
+    out = " ".join(out.split())
+    assert f"at most {compare.MAX_BUDGET}" in out
+    assert f"(at most {compare.MAX_SEEDS})" in out
+
+
+@pytest.mark.parametrize("command", ["compare", "sweep", "benchmark"])
+def test_a_value_error_while_training_keeps_its_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    from gdlab.lab import compare, sweep
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("a bug, not the user's mistake")
+
+    monkeypatch.setattr(runs, "compare", broken)  # compare and benchmark
+    monkeypatch.setattr(sweep, "run", broken)
+    assert compare.check  # the input is checked first, and passes
+    args = [command, "--out", str(tmp_path / "out")]
+    if command == "benchmark":
+        suite = tmp_path / "suite.toml"
+        suite.write_text('[d]\ndata = "digits"\ntarget = 0.5\n')
+        args += ["--suite", str(suite), "--optimizers", "sgd"]
+    elif command == "compare":
+        args += ["--optimizers", "sgd"]
+    result = CliRunner().invoke(main, [*args, "--workers", "1"])
+    assert result.exit_code == 1
+    assert str(result.exception) == "a bug, not the user's mistake"

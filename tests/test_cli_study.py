@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,37 @@ def test_a_study_folder_is_not_another_commands(tmp_path: Path) -> None:
     code, _, err = run(*EDGE, "--out", str(tmp_path))
     assert code == 2
     assert "holds the output of gdlab study batch-size" in err
+
+
+def test_a_diverged_batch_size_run_is_reported_not_a_usage_error(
+    tmp_path: Path,
+) -> None:
+    code, out, err = run(
+        "study", "batch-size", "--lr", "1e10", "--batch-sizes", "64,128",
+        "--seeds", "1", "--until", "steps:5", "--samples", "50",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "batch 64 seed 0: diverged (diverged at step 3" in out
+    assert "fewer than two batch sizes trained without diverging" in out
+    assert err == ""
+    runs = json.loads((tmp_path / "results.json").read_text())["runs"]
+    assert [r["diverged"] for r in runs] == [True, True]
+
+
+@pytest.mark.parametrize("args", [BATCH, EDGE], ids=["batch-size", "edge"])
+def test_a_value_error_while_a_study_trains_keeps_its_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    def broken(*args: object) -> None:
+        raise ValueError("a bug, not the user's mistake")
+
+    # the modules, by name: the package's edge_of_stability is the function
+    for module, name in (
+        ("batch_size", "_batch_size_run"),
+        ("edge_of_stability", "_edge_run"),
+    ):
+        monkeypatch.setattr(sys.modules[f"gdlab.lab.studies.{module}"], name, broken)
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert str(result.exception) == "a bug, not the user's mistake"

@@ -219,3 +219,24 @@ def test_a_hand_edited_results_file_is_refused_naming_the_key(
         ValueError, match=r"cannot read comparison results .*" + message
     ):
         compare.Comparison.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "message"),
+    [
+        (
+            compare.Protocol(budget=compare.MAX_BUDGET + 1),
+            "compare: budget must be an integer <= 1000, got 1001",
+        ),
+        (
+            compare.Protocol(budget=0, seeds=10**14),
+            "compare: seeds must be an integer <= 100, got 100000000000000",
+        ),
+    ],
+)
+def test_budget_and_seeds_have_upper_bounds(
+    tmp_path: Path, protocol: compare.Protocol, message: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        compare.check(BASE, ["sgd"], protocol, store=tmp_path / "sweep.db")
+    assert not (tmp_path / "sweep.db").exists()

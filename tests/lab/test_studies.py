@@ -220,3 +220,31 @@ def test_bad_edge_of_stability_settings_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         studies.edge_of_stability(**kwargs)
+
+
+def test_a_diverged_batch_size_run_is_a_result_with_nan_measures() -> None:
+    study = studies.batch_size_study(
+        lr=1e10, batch_sizes=[64, 128], until="steps:5", seeds=1, samples=200
+    )
+    for run in study.runs:
+        assert run.diverged and run.message.startswith("diverged at step ")
+        assert np.isnan([run.train_loss, run.test_loss, run.lambda_max]).all()
+        assert run.train_acc is None and run.test_acc is None
+    assert study.findings() == ["fewer than two batch sizes trained without diverging"]
+
+
+def test_the_check_steps_take_the_studies_arguments_and_refuse_as_they_do() -> None:
+    import inspect
+
+    for check, study in (
+        (studies.check_batch_size_study, studies.batch_size_study),
+        (studies.check_edge_of_stability, studies.edge_of_stability),
+    ):
+        whole = inspect.signature(study).parameters
+        mine = inspect.signature(check).parameters
+        assert list(mine) == [n for n in whole if n not in ("out", "command", "echo")]
+        assert all(mine[n].default == whole[n].default for n in mine)
+    with pytest.raises(ValueError, match="batch_sizes must be at least two"):
+        studies.check_batch_size_study(batch_sizes=[32])
+    with pytest.raises(ValueError, match="steps must be an integer >= 1"):
+        studies.check_edge_of_stability(steps=0)

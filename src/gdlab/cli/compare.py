@@ -34,7 +34,8 @@ from gdlab.cli.options import (
     default=8,
     show_default=True,
     type=int,
-    help="trials of quasi-random search per optimizer; 0: suggested settings only",
+    help="trials of quasi-random search per optimizer, at most 1000; 0: suggested "
+    "settings only",
 )
 @click.option(
     "--tune",
@@ -54,7 +55,7 @@ from gdlab.cli.options import (
     default=3,
     show_default=True,
     type=int,
-    help="reruns of the selected settings, on the test set",
+    help="reruns of the selected settings, on the test set (at most 100)",
 )
 @click.option(
     "--target",
@@ -107,9 +108,14 @@ def compare(
         target=target,
     )
     spec = run_spec(run)
+    engine: dict[str, Any] = {
+        "workers": workers,
+        "backend": backend,
+        "progress": not quiet,
+    }
     with user_input():
-        protocol.checked()
         folder = outputs.claim(out or f"runs/compare-{spec.data}", "compare")
+        comparing.check(spec, names, protocol, store=folder / "sweep.db", **engine)
     if not quiet:
         shown = len(names) if names else len(comparing.all_optimizers())
         click.echo(
@@ -117,17 +123,14 @@ def compare(
             f"then {seeds} reruns of the selected settings"
         )
     try:
-        with user_input():  # ValueErrors here are the input's, before any training
-            result, page = runs.compare_into(
-                folder,
-                spec,
-                names,
-                protocol,
-                workers=workers,
-                backend=backend,
-                progress=not quiet,
-                command=command_line(click.get_current_context()),
-            )
+        result, page = runs.compare_into(
+            folder,
+            spec,
+            names,
+            protocol,
+            command=command_line(click.get_current_context()),
+            **engine,
+        )
     except _sweep_error() as error:
         click.echo(f"gdlab: error: {error}", err=True)
         sys.exit(1)
@@ -147,8 +150,10 @@ def compare(
     default=None,
     help="comma-separated names [every registered optimizer and preset]",
 )
-@click.option("--budget", default=4, show_default=True, type=int)
-@click.option("--seeds", default=2, show_default=True, type=int)
+@click.option(
+    "--budget", default=4, show_default=True, type=int, help="as for compare"
+)
+@click.option("--seeds", default=2, show_default=True, type=int, help="as for compare")
 @click.option("--tune", default="lr", show_default=True, help="axes, as for compare")
 @click.option("--search-seed", default=0, show_default=True, type=int)
 @parallel_options
@@ -186,21 +191,16 @@ def benchmark(
         search_seed=search_seed,
     )  # fmt: skip
     label = suite if suite in benchmarking.SUITES else Path(suite).stem
+    engine: dict[str, Any] = {
+        "workers": workers,
+        "backend": backend,
+        "progress": not quiet,
+    }
+    folder = out or f"runs/benchmark-{label}"
     with user_input():
-        protocol.checked()
-        workloads = benchmarking.load_suite(suite)
-        folder = outputs.claim(out or f"runs/benchmark-{label}", "benchmark")
+        benchmarking.check(suite, folder, names, protocol, **engine)
     try:
-        with user_input():  # ValueErrors here are the input's, before any training
-            results = benchmarking.benchmark(
-                workloads,
-                folder,
-                names,
-                protocol,
-                workers=workers,
-                backend=backend,
-                progress=not quiet,
-            )
+        results = benchmarking.benchmark(suite, folder, names, protocol, **engine)
     except _sweep_error() as error:
         click.echo(f"gdlab: error: {error}", err=True)
         sys.exit(1)

@@ -70,16 +70,17 @@ def study_batch_size(
 
     sizes = parse_list("--batch-sizes", batch_sizes, int, "integers")
     with user_input():
+        studies.check_batch_size_study(batch_sizes=sizes, **options)
         folder = outputs.claim(
             out or f"runs/study-batch-size-{options['data']}", "study batch-size"
         )
-        result = studies.batch_size_study(
-            batch_sizes=sizes,
-            out=folder,
-            command=command_line(click.get_current_context()),
-            echo=None if quiet else click.echo,
-            **options,
-        )
+    result = studies.batch_size_study(
+        batch_sizes=sizes,
+        out=folder,
+        command=command_line(click.get_current_context()),
+        echo=None if quiet else click.echo,
+        **options,
+    )
     click.echo(result.format())
     click.echo(f"report: {folder / 'report.html'}")
 
@@ -137,17 +138,18 @@ def study_edge_of_stability(
     )
     rates = parse_list("--lrs", lrs, float, "numbers")
     with user_input():
+        studies.check_edge_of_stability(hidden=widths, lrs=rates, **options)
         folder = outputs.claim(
             out or f"runs/study-edge-of-stability-{options['data']}",
             "study edge-of-stability",
         )
-        result = studies.edge_of_stability(
-            hidden=widths,
-            lrs=rates,
-            out=folder,
-            command=command_line(click.get_current_context()),
-            echo=None if quiet else click.echo,
-            **options,
-        )
+    result = studies.edge_of_stability(
+        hidden=widths,
+        lrs=rates,
+        out=folder,
+        command=command_line(click.get_current_context()),
+        echo=None if quiet else click.echo,
+        **options,
+    )
     click.echo(result.format())
     click.echo(f"report: {folder / 'report.html'}")

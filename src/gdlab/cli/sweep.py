@@ -160,23 +160,24 @@ def sweep_command(
         grid[name] = parse_list(f"--grid {name}", values, _value, "values")
     given = [parse_hyper(name, hyper) for name in grid["optimizer"]]
     base = run_spec(run, hyper=given[0] if given else {})
+    settings: dict[str, Any] = {
+        "workers": workers,
+        "backend": backend,
+        "sharpness": sharpness,
+        "sharpness_samples": sharpness_samples,
+        "progress": not quiet,
+    }
     with user_input():
         folder = outputs.claim(out or f"runs/sweep-{base.data}", "sweep")
+        sweep.check(base, grid, folder / "sweep.db", **settings)
     try:
-        # sweep.run raises ValueError only for its input, before anything trains, and
-        # for its store; a run that fails is a SweepError.
-        with user_input():
-            result = sweep.run(
-                base,
-                grid,
-                folder / "sweep.db",
-                workers=workers,
-                backend=backend,
-                sharpness=sharpness,
-                sharpness_samples=sharpness_samples,
-                progress=not quiet,
-                command=command_line(click.get_current_context()),
-            )
+        result = sweep.run(
+            base,
+            grid,
+            folder / "sweep.db",
+            command=command_line(click.get_current_context()),
+            **settings,
+        )
     except sweep.SweepError as error:
         click.echo(f"gdlab: error: {error}", err=True)
         sys.exit(1)

@@ -109,6 +109,53 @@ def profile_area(rho: Sequence[float], taus: Sequence[float] = TAUS) -> float:
     return float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(x)) / (x[-1] - x[0]))
 
 
+def check(
+    suite: str | os.PathLike[str] | Sequence[Workload],
+    folder: str | os.PathLike[str],
+    optimizers: Sequence[str] | None = None,
+    protocol: compare.Protocol | None = None,
+    *,
+    workers: int | None = None,
+    backend: str = "local",
+    progress: bool = True,
+) -> None:
+    """What :func:`benchmark` checks before anything trains, as a step of its own
+    (a command checks what its user typed with it, then runs): the suite, and every
+    workload's comparison (:func:`~gdlab.lab.compare.check`); claims the folders."""
+    protocol = protocol or compare.Protocol(budget=4, seeds=2)
+    _checked(suite, folder, optimizers, protocol, workers, backend, progress)
+
+
+def _checked(
+    suite: str | os.PathLike[str] | Sequence[Workload],
+    folder: str | os.PathLike[str],
+    optimizers: Sequence[str] | None,
+    protocol: compare.Protocol,
+    workers: int | None,
+    backend: str,
+    progress: bool,
+) -> tuple[list[Workload], Path]:
+    """:func:`check`, giving back the workloads and the claimed folder."""
+    workloads = (
+        list(suite)
+        if isinstance(suite, Sequence) and not isinstance(suite, str)
+        else load_suite(suite)
+    )
+    root = outputs.claim(folder, "benchmark")
+    for workload in workloads:
+        where = outputs.claim(root / workload.name, "compare")
+        compare.check(
+            workload.spec,
+            optimizers,
+            dataclasses.replace(protocol, target=workload.target),
+            store=where / "sweep.db",
+            workers=workers,
+            backend=backend,
+            progress=progress,
+        )
+    return workloads, root
+
+
 def benchmark(
     suite: str | os.PathLike[str] | Sequence[Workload],
     folder: str | os.PathLike[str],
@@ -123,13 +170,10 @@ def benchmark(
     ``folder/<workload>``, resumable); return the profiles as plain data."""
     from gdlab.lab.runs import compare_into
 
-    workloads = (
-        list(suite)
-        if isinstance(suite, Sequence) and not isinstance(suite, str)
-        else load_suite(suite)
-    )
     protocol = protocol or compare.Protocol(budget=4, seeds=2)
-    root = outputs.claim(folder, "benchmark")
+    workloads, root = _checked(
+        suite, folder, optimizers, protocol, workers, backend, progress
+    )
     results: dict[str, Any] = {"format": FORMAT, "workloads": {}}
     times: dict[str, dict[str, float | None]] = {}
     for k, workload in enumerate(workloads, 1):

@@ -31,9 +31,10 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gdlab import _checks, _display, optim, outputs
+from gdlab.data import Dataset
 from gdlab.experiment import RunSpec, load_data
 from gdlab.history import EPOCH_FIELDS
 from gdlab.lab import sweep, tuning
@@ -52,6 +53,10 @@ DEFAULT_TARGETS: dict[str, float] = {
     "fashion-mnist": 0.85,
 }
 """Validation accuracy targets for time-to-result, per dataset (AlgoPerf-style)."""
+MAX_BUDGET = 1000
+"""The most trials per optimizer: each trains a whole run."""
+MAX_SEEDS = 100
+"""The most reruns of the selected settings."""
 METRICS = ("train_loss", "val_loss", "val_acc", "test_loss", "test_acc")
 ENGINE_AXES = ("optimizer", "lr", "hyper", "seed", "evaluate_test")
 """The RunSpec fields a comparison varies over its base spec."""
@@ -82,8 +87,12 @@ class Protocol:
 
     def checked(self) -> Protocol:
         owner = "compare"
-        _checks.integer(owner, "budget", self.budget, low=0)
-        _checks.integer(owner, "seeds", self.seeds, low=1)
+        for name, value, low, high in (
+            ("budget", self.budget, 0, MAX_BUDGET),
+            ("seeds", self.seeds, 1, MAX_SEEDS),
+        ):
+            if _checks.integer(owner, name, value, low=low) > high:
+                _checks.fail(owner, name, f"an integer <= {high}", value)
         _checks.integer(owner, "search_seed", self.search_seed, low=0)
         _checks.choice(owner, "select", self.select, SELECT)
         if isinstance(self.tune, str) or not self.tune:
@@ -343,7 +352,18 @@ def _check(value: Any, shape: Any, where: str) -> None:
         )
 
 
-def compare(
+class _Plan(NamedTuple):
+    """A comparison checked and laid out, before anything trains."""
+
+    protocol: Protocol
+    names: list[str]
+    chosen: dict[str, list[dict[str, Any]]]
+    trial_specs: dict[str, list[RunSpec]]
+    rerun_seeds: list[int]
+    datasets: dict[tuple[Any, ...], Dataset]
+
+
+def check(
     base: RunSpec,
     optimizers: Sequence[str] | None = None,
     protocol: Protocol | None = None,
@@ -352,14 +372,22 @@ def compare(
     workers: int | None = None,
     backend: str = "local",
     progress: bool = True,
-) -> Comparison:
-    """Compare ``optimizers`` (default: all) on ``base`` under ``protocol``; trials
-    and reruns are stored in the SQLite file ``store`` (resumed if it holds some).
+) -> None:
+    """What :func:`compare` checks before anything trains, as a step of its own (a
+    command checks what its user typed with it, then runs): the names, axes and
+    protocol, every run built once, the data, and a store of the same comparison."""
+    _plan(base, optimizers, protocol, store, workers, backend, progress)
 
-    Raises:
-        ValueError: a bad name, axis, protocol or spec (before anything trains).
-        sweep.SweepError: runs failed; finished runs are stored.
-    """
+
+def _plan(
+    base: RunSpec,
+    optimizers: Sequence[str] | None,
+    protocol: Protocol | None,
+    store: str | os.PathLike[str],
+    workers: int | None,
+    backend: str,
+    progress: bool,
+) -> _Plan:
     protocol = (protocol or Protocol()).checked()
     names = _names(optimizers)
     for name in names:
@@ -392,6 +420,41 @@ def compare(
             f"compare: select val_acc needs classification data; {base.data} is "
             "regression: select val_loss"
         )
+    sweep.check_specs(
+        base,
+        everything,
+        store,
+        axes=ENGINE_AXES,
+        workers=workers,
+        backend=backend,
+        progress=progress,
+        datasets=datasets,
+    )
+    return _Plan(protocol, names, chosen, trial_specs, rerun_seeds, datasets)
+
+
+def compare(
+    base: RunSpec,
+    optimizers: Sequence[str] | None = None,
+    protocol: Protocol | None = None,
+    *,
+    store: str | os.PathLike[str],
+    workers: int | None = None,
+    backend: str = "local",
+    progress: bool = True,
+) -> Comparison:
+    """Compare ``optimizers`` (default: all) on ``base`` under ``protocol``; trials
+    and reruns are stored in the SQLite file ``store`` (resumed if it holds some).
+
+    Raises:
+        ValueError: a bad name, axis, protocol or spec (before anything trains).
+        sweep.SweepError: runs failed; finished runs are stored.
+    """
+    protocol, names, chosen, trial_specs, rerun_seeds, datasets = _plan(
+        base, optimizers, protocol, store, workers, backend, progress
+    )
+    tuning_seed = base.train.seed
+    everything = [s for specs in trial_specs.values() for s in specs]
     target = protocol.target
     if target is None and protocol.select == "val_acc":
         target = DEFAULT_TARGETS.get(base.data)

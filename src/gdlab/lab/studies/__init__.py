@@ -23,6 +23,7 @@ from gdlab.lab.studies.batch_size import (
     BatchSizeRun,
     BatchSizeStudy,
     batch_size_study,
+    check_batch_size_study,
     parse_until,
 )
 from gdlab.lab.studies.edge_of_stability import (
@@ -31,6 +32,7 @@ from gdlab.lab.studies.edge_of_stability import (
     STAY,
     EdgeOfStability,
     EdgeRun,
+    check_edge_of_stability,
     edge_of_stability,
 )
 from gdlab.lab.studies.measures import (
@@ -51,6 +53,8 @@ __all__ = [
     "EdgeOfStability",
     "EdgeRun",
     "batch_size_study",
+    "check_batch_size_study",
+    "check_edge_of_stability",
     "edge_of_stability",
     "epsilon_sharpness",
     "interpolate",

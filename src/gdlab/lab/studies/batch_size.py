@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -218,19 +218,22 @@ class _Trainer:
     def _fit(
         self, epoch: int, steps: int, every: int | Literal["epoch"] = "epoch"
     ) -> Any:
-        return fit(
-            self.model,
-            self.optimizer,
-            self.dataset,
-            TrainConfig(
-                iterations=steps,
-                batch_size=self.batch_size,
-                seed=_epoch_seed(self.seed, epoch),
-                eval_every=every,
-            ),
-            progress=False,
-            verbose=False,
+        config = TrainConfig(
+            iterations=steps,
+            batch_size=self.batch_size,
+            seed=_epoch_seed(self.seed, epoch),
+            eval_every=every,
         )
+        # a run that overflows is reported as diverged, by fit, without warnings
+        with np.errstate(over="ignore", invalid="ignore"):
+            return fit(
+                self.model,
+                self.optimizer,
+                self.dataset,
+                config,
+                progress=False,
+                verbose=False,
+            )
 
     def run(self, kind: str, target: float, max_epochs: int) -> bool | None:
         """Train to ``target``; True if reached, False if not, None if diverged."""
@@ -280,10 +283,15 @@ def _batch_size_run(
     model = trainer.model
     theta = model.params.buffers[model.dtype].astype(np.float64)
     ds = dataset
-    with np.errstate(over="ignore", invalid="ignore"):
-        train_loss, train_acc = evaluate(model, ds.X_train, ds.y_train)
-        test_loss, test_acc = evaluate(model, ds.X_test, ds.y_test)
-    diverged = outcome is None or not math.isfinite(train_loss)
+    diverged = outcome is None
+    train_loss = test_loss = math.nan  # a diverged run is measured by none of them
+    train_acc: float | None = None
+    test_acc: float | None = None
+    if not diverged:
+        with np.errstate(over="ignore", invalid="ignore"):
+            train_loss, train_acc = evaluate(model, ds.X_train, ds.y_train)
+            test_loss, test_acc = evaluate(model, ds.X_test, ds.y_test)
+        diverged = not math.isfinite(train_loss)
     lam = eps_sharp = math.nan
     if not diverged:
         n = len(ds.X_train) if samples is None else samples
@@ -339,6 +347,104 @@ def _warnings(runs: Sequence[BatchSizeRun], until: str, max_epochs: int) -> list
     return notes
 
 
+class _Setup(NamedTuple):
+    """A study checked, before anything trains."""
+
+    settings: dict[str, Any]
+    base: RunSpec
+    dataset: data.Dataset
+    until: tuple[str, float]
+    budget: int
+
+
+def check_batch_size_study(
+    data: str = "digits",
+    *,
+    data_path: str | None = None,
+    model: str = "mlp",
+    activation: str = "relu",
+    optimizer: str = "sgd",
+    lr: float = 0.5,
+    batch_sizes: Sequence[int] = (16, 32, 64, 128, 256, 512, 1024),
+    until: str = "loss:0.01",
+    seeds: int = 3,
+    epsilon: float = 1e-2,
+    samples: int | None = DEFAULT_SAMPLES,
+    max_epochs: int = 3000,
+    dtype: str = "float32",
+) -> None:
+    """What :func:`batch_size_study` checks before anything trains (its arguments
+    but ``out``, ``command`` and ``echo``), as a step of its own: a command checks
+    what its user typed with it, then runs."""
+    _checked(
+        data=data, data_path=data_path, model=model, activation=activation,
+        optimizer=optimizer, lr=lr, batch_sizes=batch_sizes, until=until,
+        seeds=seeds, epsilon=epsilon, samples=samples, max_epochs=max_epochs,
+        dtype=dtype,
+    )  # fmt: skip
+
+
+def _checked(
+    *,
+    data: str,
+    data_path: str | None,
+    model: str,
+    activation: str,
+    optimizer: str,
+    lr: float,
+    batch_sizes: Sequence[int],
+    until: str,
+    seeds: int,
+    epsilon: float,
+    samples: int | None,
+    max_epochs: int,
+    dtype: str,
+) -> _Setup:
+    owner = "batch_size_study"
+    kind_target = parse_until(until)
+    sizes = [_checks.integer(owner, "batch_sizes", b, low=1) for b in batch_sizes]
+    if len(set(sizes)) < 2:
+        _checks.fail(owner, "batch_sizes", "at least two different sizes", batch_sizes)
+    sizes = sorted(set(sizes))
+    n_seeds = _checks.integer(owner, "seeds", seeds, low=1)
+    eps = _checks.number(owner, "epsilon", epsilon, low=0.0)
+    budget = _checks.integer(owner, "max_epochs", max_epochs, low=1)
+    if samples is not None:
+        samples = _checks.integer(owner, "samples", samples, low=1)
+    rate = _checks.number(owner, "lr", lr, low=0.0, low_open=True)
+    base = RunSpec(
+        data=data,
+        data_path=data_path,
+        model=model,
+        activation=activation,
+        dtype=dtype,
+        optimizer=optimizer,
+        lr=rate,
+        train=TrainConfig(epochs=1),
+    )
+    dataset = load_data(base)
+    if not dataset.classes:
+        _checks.fail(owner, "data", "a classification data set", data)
+    build(base.replace(batch_size=sizes[0]), dataset)  # checks the names now
+    settings: dict[str, Any] = {
+        "data": data,
+        "data_path": data_path,
+        "model": model,
+        "activation": activation,
+        "optimizer": optimizer,
+        "lr": rate,
+        "dtype": dtype,
+        "batch_sizes": sizes,
+        "until": until,
+        "seeds": n_seeds,
+        "epsilon": eps,
+        "samples": samples,
+        "max_epochs": budget,
+        "n_train": dataset.n_train,
+    }
+    return _Setup(settings, base, dataset, kind_target, budget)
+
+
 def batch_size_study(
     data: str = "digits",
     *,
@@ -389,48 +495,15 @@ def batch_size_study(
     slope, not at a minimum), and ε-sharpness then ranks the solutions by their
     gradient, not their curvature. The defaults take about half a minute.
     """
-    owner = "batch_size_study"
-    kind_target = parse_until(until)
-    sizes = [_checks.integer(owner, "batch_sizes", b, low=1) for b in batch_sizes]
-    if len(set(sizes)) < 2:
-        _checks.fail(owner, "batch_sizes", "at least two different sizes", batch_sizes)
-    sizes = sorted(set(sizes))
-    n_seeds = _checks.integer(owner, "seeds", seeds, low=1)
-    eps = _checks.number(owner, "epsilon", epsilon, low=0.0)
-    budget = _checks.integer(owner, "max_epochs", max_epochs, low=1)
-    if samples is not None:
-        samples = _checks.integer(owner, "samples", samples, low=1)
-    rate = _checks.number(owner, "lr", lr, low=0.0, low_open=True)
-    base = RunSpec(
-        data=data,
-        data_path=data_path,
-        model=model,
-        activation=activation,
+    setup = _checked(
+        data=data, data_path=data_path, model=model, activation=activation,
+        optimizer=optimizer, lr=lr, batch_sizes=batch_sizes, until=until,
+        seeds=seeds, epsilon=epsilon, samples=samples, max_epochs=max_epochs,
         dtype=dtype,
-        optimizer=optimizer,
-        lr=rate,
-        train=TrainConfig(epochs=1),
-    )
-    dataset = load_data(base)
-    if not dataset.classes:
-        _checks.fail(owner, "data", "a classification data set", data)
-    build(base.replace(batch_size=sizes[0]), dataset)  # checks the names now
-    settings: dict[str, Any] = {
-        "data": data,
-        "data_path": data_path,
-        "model": model,
-        "activation": activation,
-        "optimizer": optimizer,
-        "lr": rate,
-        "dtype": dtype,
-        "batch_sizes": sizes,
-        "until": until,
-        "seeds": n_seeds,
-        "epsilon": eps,
-        "samples": samples,
-        "max_epochs": budget,
-        "n_train": dataset.n_train,
-    }
+    )  # fmt: skip
+    settings, base, dataset = setup.settings, setup.base, setup.dataset
+    sizes, n_seeds, budget = settings["batch_sizes"], settings["seeds"], setup.budget
+    kind_target, samples, eps = setup.until, settings["samples"], settings["epsilon"]
     folder = None if out is None else outputs.writable(out, "out") / BATCH_SIZE_RUNS
     if folder is not None:
         folder.mkdir(exist_ok=True)
@@ -523,5 +596,6 @@ __all__ = [
     "BatchSizeRun",
     "BatchSizeStudy",
     "batch_size_study",
+    "check_batch_size_study",
     "parse_until",
 ]

@@ -221,7 +221,7 @@ def _edge_run(
     )
 
 
-def edge_of_stability(
+def check_edge_of_stability(
     data: str = "digits",
     *,
     data_path: str | None = None,
@@ -234,38 +234,33 @@ def edge_of_stability(
     steps: int = 1500,
     every: int = 25,
     seed: int = 0,
-    out: Folder | None = None,
-    command: str = "gdlab study edge-of-stability",
-    echo: Echo = None,
-) -> EdgeOfStability:
-    """Full-batch gradient descent (heavy-ball momentum if ``momentum`` > 0) at each
-    learning rate from the same initial weights; the loss every step, λmax every
-    ``every`` steps.
+) -> None:
+    """What :func:`edge_of_stability` checks before anything trains (its arguments
+    but ``out``, ``command`` and ``echo``), as a step of its own: a command checks
+    what its user typed with it, then runs."""
+    _checked(
+        data=data, data_path=data_path, samples=samples, hidden=hidden,
+        activation=activation, loss=loss, lrs=lrs, momentum=momentum, steps=steps,
+        every=every, seed=seed,
+    )  # fmt: skip
 
-    Args:
-        data, data_path: a classification data set; the first ``samples`` training
-            rows are used, centered (their mean subtracted).
-        hidden, activation: the MLP's hidden widths and activation.
-        loss: ``"mse"`` (on one-hot targets, :func:`gdlab.losses.mse`: the mean
-            over samples *and* outputs) or ``"cross-entropy"``.
-        lrs: learning rates η; each run's threshold is 2(1 + momentum)/η.
-        momentum: β of heavy-ball momentum (``optim.SGD(momentum=β)``).
-        steps, every: GD steps per run; λmax every ``every`` steps (and at the end),
-            Lanczos warm-started from the previous top eigenvector.
-        seed: the initial weights.
-        out: a folder for one file per run, ``results.json``, the figure and
-            ``report.html``; a rerun with the same settings skips finished runs.
-        echo: called with one line per run.
 
-    Defaults, and why: 1000 digits, a tanh MLP of four hidden layers of 100, MSE,
-    as Cohen et al. do (tanh and MSE: a smooth loss and the clearest progressive
-    sharpening). Depth matters: with one or two hidden layers λmax grows from about
-    1.5 to barely 2 in 3000 steps, with four from 2 to about 5. The learning rates
-    put 2/η at 4, 3.3 and 2.9 — above λmax at the start (2.1), below where it would
-    otherwise go — so each run sharpens, reaches 2/η within a few hundred steps,
-    and stays there. Fashion-MNIST starts sharp (λmax ≈ 10) and flattens first.
-    About half a minute per learning rate on two idle cores.
-    """
+def _checked(
+    *,
+    data: str,
+    data_path: str | None,
+    samples: int,
+    hidden: Sequence[int],
+    activation: str,
+    loss: str,
+    lrs: Sequence[float],
+    momentum: float,
+    steps: int,
+    every: int,
+    seed: int,
+) -> tuple[dict[str, Any], F64, NDArray[Any], Callable[[], models.Model]]:
+    """:func:`check_edge_of_stability`, giving back the settings, the data (inputs,
+    targets) and a maker of the initial model."""
     owner = "edge_of_stability"
     widths = [_checks.integer(owner, "hidden", h, low=1) for h in hidden]
     rates = [_checks.number(owner, "lrs", r, low=0.0, low_open=True) for r in lrs]
@@ -313,6 +308,61 @@ def edge_of_stability(
         "every": k,
         "seed": seed,
     }
+    return settings, X, Y, fresh
+
+
+def edge_of_stability(
+    data: str = "digits",
+    *,
+    data_path: str | None = None,
+    samples: int = 1000,
+    hidden: Sequence[int] = (100, 100, 100, 100),
+    activation: str = "tanh",
+    loss: str = "mse",
+    lrs: Sequence[float] = (0.5, 0.6, 0.7),
+    momentum: float = 0.0,
+    steps: int = 1500,
+    every: int = 25,
+    seed: int = 0,
+    out: Folder | None = None,
+    command: str = "gdlab study edge-of-stability",
+    echo: Echo = None,
+) -> EdgeOfStability:
+    """Full-batch gradient descent (heavy-ball momentum if ``momentum`` > 0) at each
+    learning rate from the same initial weights; the loss every step, λmax every
+    ``every`` steps.
+
+    Args:
+        data, data_path: a classification data set; the first ``samples`` training
+            rows are used, centered (their mean subtracted).
+        hidden, activation: the MLP's hidden widths and activation.
+        loss: ``"mse"`` (on one-hot targets, :func:`gdlab.losses.mse`: the mean
+            over samples *and* outputs) or ``"cross-entropy"``.
+        lrs: learning rates η; each run's threshold is 2(1 + momentum)/η.
+        momentum: β of heavy-ball momentum (``optim.SGD(momentum=β)``).
+        steps, every: GD steps per run; λmax every ``every`` steps (and at the end),
+            Lanczos warm-started from the previous top eigenvector.
+        seed: the initial weights.
+        out: a folder for one file per run, ``results.json``, the figure and
+            ``report.html``; a rerun with the same settings skips finished runs.
+        echo: called with one line per run.
+
+    Defaults, and why: 1000 digits, a tanh MLP of four hidden layers of 100, MSE,
+    as Cohen et al. do (tanh and MSE: a smooth loss and the clearest progressive
+    sharpening). Depth matters: with one or two hidden layers λmax grows from about
+    1.5 to barely 2 in 3000 steps, with four from 2 to about 5. The learning rates
+    put 2/η at 4, 3.3 and 2.9 — above λmax at the start (2.1), below where it would
+    otherwise go — so each run sharpens, reaches 2/η within a few hundred steps,
+    and stays there. Fashion-MNIST starts sharp (λmax ≈ 10) and flattens first.
+    About half a minute per learning rate on two idle cores.
+    """
+    settings, X, Y, fresh = _checked(
+        data=data, data_path=data_path, samples=samples, hidden=hidden,
+        activation=activation, loss=loss, lrs=lrs, momentum=momentum, steps=steps,
+        every=every, seed=seed,
+    )  # fmt: skip
+    rates, beta = settings["lrs"], settings["momentum"]
+    n_steps, k = settings["steps"], settings["every"]
     folder = None if out is None else outputs.writable(out, "out") / EOS_RUNS
     if folder is not None:
         folder.mkdir(exist_ok=True)
@@ -356,5 +406,6 @@ __all__ = [
     "STAY",
     "EdgeOfStability",
     "EdgeRun",
+    "check_edge_of_stability",
     "edge_of_stability",
 ]

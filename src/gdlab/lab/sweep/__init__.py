@@ -50,7 +50,7 @@ from gdlab.lab.sweep.grid import (
     spec_key,
     validate,
 )
-from gdlab.lab.sweep.runner import raise_for, run, run_specs
+from gdlab.lab.sweep.runner import check, check_specs, raise_for, run, run_specs
 from gdlab.lab.sweep.store import FORMAT, METRICS, VERSION, Store, StoredRun
 from gdlab.lab.sweep.summary import (
     SweepResult,
@@ -71,6 +71,8 @@ __all__ = [
     "StoredRun",
     "SweepError",
     "SweepResult",
+    "check",
+    "check_specs",
     "execute",
     "expand",
     "format_table",

@@ -27,12 +27,15 @@ from gdlab.lab.sweep.store import (
     FORMAT,
     VERSION,
     Folder,
+    Store,
     StoredRun,
     check_same_sweep,
     now,
     open_for_writing,
 )
 from gdlab.lab.sweep.summary import SweepResult, write_report
+
+_NO_OPTIONS = {"sharpness": False, "sharpness_samples": DEFAULT_SAMPLES}
 
 
 def run(
@@ -72,15 +75,10 @@ def run(
             sweep, a store another sweep is writing, or Ray missing.
         SweepError: runs failed or a worker died; finished runs are stored.
     """
-    _checks.flag("sweep", "sharpness", sharpness)
-    _checks.flag("sweep", "report", report)  # progress: run_specs checks it
-    options = {
-        "sharpness": sharpness,
-        "sharpness_samples": _checks.integer(
-            "sweep", "sharpness_samples", sharpness_samples, low=1
-        ),
-    }
-    specs = expand(base, grid)
+    specs, options, datasets = _checked(
+        base, grid, store, workers, backend, sharpness, sharpness_samples, progress
+    )
+    _checks.flag("sweep", "report", report)
     axes = list(grid)
     values = [s.to_dict() for s in specs]
     shown = [a for a in axes if len({json.dumps(plain(v[a])) for v in values}) > 1]
@@ -95,6 +93,7 @@ def run(
         backend=backend,
         progress=progress,
         shown=shown,
+        datasets=datasets,
     )
     result = SweepResult(
         path,
@@ -134,22 +133,20 @@ def run_specs(
     checked once more, and train on these very datasets (Ray ships them to the
     nodes).
     """
-    owner = "sweep"
     path = _path(store)
-    _checks.flag(owner, "progress", progress)
-    backend = _checks.choice(owner, "backend", backend, BACKENDS)
-    n_workers = _checks.integer(
-        owner, "workers", (os.cpu_count() or 1) if workers is None else workers, low=1
+    options = dict(options or _NO_OPTIONS)
+    datasets = check_specs(
+        base,
+        specs,
+        path,
+        axes=axes,
+        options=options,
+        workers=workers,
+        backend=backend,
+        progress=progress,
+        datasets=datasets,
     )
-    options = dict(
-        options or {"sharpness": False, "sharpness_samples": DEFAULT_SAMPLES}
-    )
-    if backend == "ray":
-        import_ray()
-    datasets = dict(validate(specs, axes) if datasets is None else datasets)
-    for spec in specs:  # any the caller did not load
-        if source(spec) not in datasets:
-            datasets[source(spec)] = load_data(spec)
+    n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
     keys = list(dict.fromkeys(spec_key(s) for s in specs))
     with open_for_writing(path) as db:
         meta = db.meta()
@@ -205,6 +202,94 @@ def run_specs(
             errors = runner(data, options, min(n_workers, len(todo)), record)
         stored = db.runs(keys)
     return stored, done_before, errors
+
+
+def check(
+    base: RunSpec,
+    grid: Mapping[str, Sequence[Any]],
+    store: Folder,
+    *,
+    workers: int | None = None,
+    backend: str = "local",
+    sharpness: bool = False,
+    sharpness_samples: int = DEFAULT_SAMPLES,
+    progress: bool = True,
+) -> None:
+    """What :func:`run` checks before anything trains, as a step of its own (a
+    command checks what its user typed with it, then runs): the grid, every run
+    built once, the options, and a ``store`` that holds no other sweep."""
+    _checked(
+        base, grid, store, workers, backend, sharpness, sharpness_samples, progress
+    )
+
+
+def _checked(
+    base: RunSpec,
+    grid: Mapping[str, Sequence[Any]],
+    store: Folder,
+    workers: int | None,
+    backend: str,
+    sharpness: bool,
+    sharpness_samples: int,
+    progress: bool,
+) -> tuple[list[RunSpec], dict[str, Any], dict[tuple[Any, ...], Dataset]]:
+    """:func:`check`, giving back the runs, the options and the datasets loaded."""
+    _checks.flag("sweep", "sharpness", sharpness)
+    options = {
+        "sharpness": sharpness,
+        "sharpness_samples": _checks.integer(
+            "sweep", "sharpness_samples", sharpness_samples, low=1
+        ),
+    }
+    specs = expand(base, grid)
+    datasets = check_specs(
+        base,
+        specs,
+        store,
+        axes=list(grid),
+        options=options,
+        workers=workers,
+        backend=backend,
+        progress=progress,
+    )
+    return specs, options, datasets
+
+
+def check_specs(
+    base: RunSpec,
+    specs: Sequence[RunSpec],
+    store: Folder,
+    *,
+    axes: Sequence[str],
+    options: Mapping[str, Any] | None = None,
+    workers: int | None = None,
+    backend: str = "local",
+    progress: bool = True,
+    datasets: Mapping[tuple[Any, ...], Dataset] | None = None,
+) -> dict[tuple[Any, ...], Dataset]:
+    """What :func:`run_specs` checks before anything trains: the options, every run
+    built once (:func:`validate`, unless ``datasets`` holds its data already) and a
+    ``store`` that holds no other sweep and no damaged run. Returns the datasets of
+    the runs."""
+    owner = "sweep"
+    path = _path(store)
+    _checks.flag(owner, "progress", progress)
+    backend = _checks.choice(owner, "backend", backend, BACKENDS)
+    if workers is not None:
+        _checks.integer(owner, "workers", workers, low=1)
+    if backend == "ray":
+        import_ray()
+    loaded = dict(validate(specs, axes) if datasets is None else datasets)
+    for spec in specs:  # any the caller did not load
+        if source(spec) not in loaded:
+            loaded[source(spec)] = load_data(spec)
+    if path.is_file():
+        with Store(path) as db:
+            meta = db.meta()
+            db.runs()  # a hand-edited run row is refused now, not after training
+        if meta:
+            check_same_sweep(path, meta, base, axes, dict(options or _NO_OPTIONS))
+    return loaded
 
 
 def raise_for(
