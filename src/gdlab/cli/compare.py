@@ -150,9 +150,7 @@ def compare(
     default=None,
     help="comma-separated names [every registered optimizer and preset]",
 )
-@click.option(
-    "--budget", default=4, show_default=True, type=int, help="as for compare"
-)
+@click.option("--budget", default=4, show_default=True, type=int, help="as for compare")
 @click.option("--seeds", default=2, show_default=True, type=int, help="as for compare")
 @click.option("--tune", default="lr", show_default=True, help="axes, as for compare")
 @click.option("--search-seed", default=0, show_default=True, type=int)
