@@ -110,6 +110,20 @@ def test_divergence_stops_before_the_bad_update() -> None:
         assert np.all(np.isfinite(buffer))
 
 
+def test_logits_that_overflow_at_an_evaluation_stop_the_run() -> None:
+    """A mini-batch loss can be finite while the whole set's logits overflow:
+    evaluate() gives NaN and fit stops the run as diverged, with a message."""
+    model, opt, ds = fresh()
+    model.params["W1"][...] = 3e38  # float32: the hidden layer overflows
+    assert all(math.isnan(v) for v in train.evaluate(model, ds.X_train, ds.y_train))
+    config = TrainConfig(epochs=2, batch_size=64, eval_at_start=True)
+    hist = train.fit(model, opt, ds, config, progress=False)
+    assert hist.diverged and hist.steps == [] and hist.epochs == []
+    assert hist.message.startswith(
+        "diverged at step 0: the training loss is nan at the evaluation, with lr 0.01"
+    )
+
+
 def test_clipping_bounds_every_update() -> None:
     model, _, ds = fresh()
     opt = optim.SGD(model.params, lr=1.0)

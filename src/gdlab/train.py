@@ -115,6 +115,8 @@ class _Trainer:
                         break
                     if every != "epoch" and pos.step % every == 0:
                         self._evaluate(started, bar)
+                        if self.history.diverged:
+                            break
                     if pos.step == self.total:
                         break
                     if (
@@ -171,7 +173,16 @@ class _Trainer:
 
     def _evaluate(self, started: float, bar: Any) -> None:
         pos, ds = self.position, self.dataset
-        train_loss, train_acc = evaluate(self.model, ds.X_train, ds.y_train)
+        with np.errstate(over="ignore", invalid="ignore"):  # judged just below
+            train_loss, train_acc = evaluate(self.model, ds.X_train, ds.y_train)
+        if not math.isfinite(train_loss):
+            self.history.diverged = True
+            self.history.message = (
+                f"diverged at step {pos.step}: the training loss is {train_loss} at "
+                f"the evaluation, with lr {self.optimizer.lr:g} — try a smaller "
+                "learning rate"
+            )
+            return
         val_loss, val_acc = (
             (None, None)
             if ds.X_val is None or ds.y_val is None
@@ -260,12 +271,16 @@ def evaluate(
     model: TrainableModel, X: np.ndarray, y: np.ndarray
 ) -> tuple[float, float | None]:
     """The model's cost (L2 term included) and accuracy (None for regression) on
-    ``(X, y)``; softmax models take one forward pass per :data:`EVAL_CHUNK` rows."""
+    ``(X, y)``; softmax models take one forward pass per :data:`EVAL_CHUNK` rows,
+    and give NaN for both when their logits overflow (weights that diverged)."""
     if not (isinstance(model, Model) and model.loss_name == "softmax_cross_entropy"):
         return model.loss(X, y), (model.accuracy(X, y) if model.is_classifier else None)
     total_loss, correct = 0.0, 0
     for start in range(0, len(X), EVAL_CHUNK):
-        z = model.forward(X[start : start + EVAL_CHUNK])
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = model.forward(X[start : start + EVAL_CHUNK])
+        if losses.count_nonfinite(z):
+            return math.nan, math.nan
         t = y[start : start + EVAL_CHUNK]
         total_loss += losses.softmax_cross_entropy(z, t)[0] * len(t)
         correct += int(np.sum(np.argmax(z, axis=1) == t))
