@@ -210,3 +210,16 @@ def test_where_the_gradient_overflows_is_a_value_error_not_an_arpack_error() -> 
         lab.stability("rosenbrock", at=[1e200, 1e200])
     with pytest.raises(ValueError, match=r"stability: start must be a point where"):
         lab.stability("rosenbrock", start=[-1e200, 1e200])
+
+
+def test_a_flat_loss_has_zero_curvature_instead_of_an_arpack_error() -> None:
+    """A linear loss (or a network whose outputs saturated) maps every vector to a
+    zero Hessian-vector product, which ARPACK cannot start from."""
+    c = np.arange(1.0, 7.0)
+
+    def linear(p: np.ndarray) -> tuple[float, np.ndarray]:
+        return float(c @ p), c.copy()
+
+    values = lab.hessian_top_eigenvalues(linear, np.zeros(6), 2)
+    assert isinstance(values, np.ndarray)
+    assert values.tolist() == [0.0, 0.0]

@@ -181,7 +181,9 @@ def hessian_top_eigenvalues(
 
     ``eigsh`` with a ``LinearOperator`` of Hessian-vector products does the work;
     when ``k`` is not below the number of parameters it applies the products to
-    the unit vectors and solves the small dense problem instead.
+    the unit vectors and solves the small dense problem instead. A Hessian that
+    maps the random start vector to exactly zero (a linear loss, a network whose
+    outputs have saturated) has eigenvalues 0.
 
     Example:
         >>> f = surfaces.get("regression")
@@ -199,9 +201,11 @@ def hessian_top_eigenvalues(
     if k > n:
         _checks.fail(owner, "k", f"<= the number of parameters ({n})", k)
     product = _hvp(loss_and_grad, flat, theta, _step_size(flat, theta, eps))
-    if k < n:
+    v0 = np.random.default_rng(seed).uniform(0.5, 1.5, n)
+    if k < n and not np.any(product(v0)):  # a flat loss: ARPACK cannot start
+        values, vectors = np.zeros(k), np.eye(n, k)
+    elif k < n:
         op = LinearOperator((n, n), matvec=product, dtype=np.float64)
-        v0 = np.random.default_rng(seed).uniform(0.5, 1.5, n)
         values, vectors = eigsh(op, k=k, which=which, v0=v0, tol=tol)
     else:
         dense = np.column_stack([product(e) for e in np.eye(n)])
