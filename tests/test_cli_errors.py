@@ -141,7 +141,8 @@ USAGE = [
     ),
     (
         ["train", "--schedule", "step", "--schedule-arg", "step_size=x", "--out", "x"],
-        "--schedule-arg step_size must be an integer, got 'x'",
+        "--schedule-arg step_size must be an integer (as 1e3 only up to 2**53), "
+        "got 'x'",
     ),
     (
         ["schedule", "cosine", "-o", "{tmp}/file/s.png"],
@@ -161,7 +162,10 @@ USAGE = [
         "cannot write to the folder of --animate {tmp}/file: it is a file, not a "
         "folder",
     ),
-    (["schedule", "cosine", "-o", ""], "--output must name a file, got ''"),
+    (
+        ["schedule", "cosine", "-o", ""],
+        "--output must name a .png file (that format is written), got ''",
+    ),
     (
         ["stability", "rosenbrock", "--at", "1e200,1e200"],
         "stability: at must be a point where the gradient is finite, "

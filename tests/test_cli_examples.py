@@ -83,9 +83,13 @@ def test_every_examples_command_runs() -> None:
     [
         ("foo=1,2", r"explain: state must be keyed by one of square_avg, .* got 'foo'"),
         ("v=1", r"explain: state\['v'\] must be 2 numbers"),
-        ("v=-1,1", r"square_avg'\] must be finite and >= 0"),
+        (
+            "v=-1,1",
+            r"explain: state\['v'\] must be >= 0 \(RMSprop keeps square_avg "
+            r"nonnegative\), got \[-1.0, 1.0\]",
+        ),
         ("v", r"--state must look like NAME=VALUE"),
-        ("v=1,x", r"--state v must be comma-separated numbers"),
+        ("v=1,x", r"--state v must be comma-separated finite numbers"),
     ],
 )
 def test_a_bad_state_is_a_usage_error(state: str, message: str) -> None:

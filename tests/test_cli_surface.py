@@ -180,7 +180,10 @@ def test_stability_regression() -> None:
             "--hyper must look like NAME=VALUE, got 'amsgrad'",
         ),
         (("explain", "sgd", "--param", "1"), "explain: give --param and --grad"),
-        (("stability", "bowl", "--lrs", "a"), "--lrs must be comma-separated numbers"),
+        (
+            ("stability", "bowl", "--lrs", "a"),
+            "--lrs must be comma-separated finite numbers",
+        ),
     ],
 )
 def test_errors_are_one_line(args: tuple[str, ...], message: str) -> None:
@@ -215,3 +218,148 @@ def test_surface_hyper_reaches_every_optimizer() -> None:
     )  # fmt: skip
     assert grid.exit_code == 0, grid.output
     assert "sgd (nesterov=True)" in grid.output
+
+
+HUGE = str(10**400)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("schedule", "cosine_restarts", "--schedule-arg", f"period_mult={HUGE}"),
+            "cosine_restarts: period_mult must be an integer in [1, 2**53]",
+        ),
+        (
+            ("schedule", "cosine_restarts", "--schedule-arg", f"period={HUGE}"),
+            "cosine_restarts: period must be an integer in [1, 2**53]",
+        ),
+        (
+            ("schedule", "step", "--schedule-arg", f"step_size={HUGE}"),
+            "step: step_size must be an integer in [1, 2**53]",
+        ),
+        (
+            ("schedule", "step", "--schedule-arg", "step_size=1e30"),
+            "--schedule-arg step_size must be an integer (as 1e3 only up to 2**53), "
+            "got '1e30'",
+        ),
+        (
+            ("schedule", "multistep", "--schedule-arg", "milestones=10,1e30"),
+            "--schedule-arg milestones must be integers separated by commas",
+        ),
+        (
+            ("explain", "adam", "--param", "1", "--grad", "1", "--start-step", HUGE),
+            "explain: start_step must be <= 2**53",
+        ),
+        (
+            ("surface", "quadratic", "--steps", "100000000000"),
+            "surface runs: steps must be <= 1,000,000",
+        ),
+        (
+            ("stability", "regression", "--steps", "100000000000"),
+            "stability: steps must be <= 1,000,000",
+        ),
+        (
+            ("explain", "adam", "--param", "1", "--grad", "1", "--steps", "100000000"),
+            "explain: steps must be <= 1000 (one table per step)",
+        ),
+        (
+            ("surface", "rosenbrock", "--heatmap", "--grid", "200", "--steps", "100"),
+            "loss_grid: steps must be <= 50 for 40000 cells",
+        ),
+        (
+            ("surface", "rosenbrock", "--heatmap", "--optimizers", "adam"),
+            "loss_grid: optimizer must be one that takes momentum",
+        ),
+        (
+            ("surface", "rosenbrock", "--heatmap", "--hyper", "momentum=0.5"),
+            "surface: --hyper momentum: the heat map varies momentum",
+        ),
+        (
+            ("surface", "rosenbrock", "--heatmap", "--lr-range", "0.01,inf"),
+            "--lr-range must be 2 comma-separated finite numbers, got '0.01,inf'",
+        ),
+        (
+            ("surface", "rosenbrock", "--heatmap", "--momentum-range", "0.9,0.1"),
+            "--momentum-range must be low < high, got '0.9,0.1'",
+        ),
+        (
+            ("surface", "quadratic", "--start", "1,,2"),
+            "--start must be 2 comma-separated finite numbers, got '1,,2'",
+        ),
+        (
+            ("surface", "quadratic", "--lrs", "0.1,,0.2"),
+            "--lrs must be comma-separated finite numbers, got '0.1,,0.2'",
+        ),
+        (
+            ("explain", "adam", "--param", "1,,2", "--grad", "1,,2"),
+            "--param must be comma-separated finite numbers, got '1,,2'",
+        ),
+        (
+            (
+                "explain",
+                "adam",
+                "--param",
+                "1,2",
+                "--grad",
+                "1,2",
+                "--state",
+                "exp_avg_sq=-1,1",
+            ),
+            "explain: state['exp_avg_sq'] must be >= 0 (Adam keeps exp_avg_sq "
+            "nonnegative), got [-1.0, 1.0]",
+        ),
+        (
+            ("explain", "sgd", "--problem", "regression", "--start", "nan,1"),
+            "--start must be 2 comma-separated finite numbers, got 'nan,1'",
+        ),
+        (
+            ("explain", "sgd", "--param", "1,2", "--grad", "1,2", "--start", "1,2"),
+            "explain: --start needs --problem (a surface)",
+        ),
+        (
+            ("schedule", "plateau"),
+            "schedule: name must be one of constant, step, multistep, exponential, "
+            "inverse_time, polynomial, cosine, cosine_restarts, one_cycle, "
+            "got 'plateau'",
+        ),
+        (("schedule", "join"), "schedule: name must be one of constant,"),
+        (("schedule", "cosine", "--plugin", ""), "--plugin must name a module"),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_its_bound(
+    args: tuple[str, ...], message: str
+) -> None:
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"gdlab: error: {message}"), result.output
+    assert result.output.count("\n") == 1
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "suffix"),
+    [
+        (("surface", "quadratic", "-o"), "--output", ".png"),
+        (("surface", "quadratic", "--animate"), "--animate", ".gif"),
+        (("schedule", "cosine", "-o"), "--output", ".png"),
+        (("figure", "ema", "-o"), "--output", ".png"),
+    ],
+)
+def test_an_output_named_for_another_format_is_refused(
+    tmp_path: Path, args: tuple[str, ...], option: str, suffix: str
+) -> None:
+    wrong = tmp_path / ("out.gif" if suffix == ".png" else "out.png")
+    result = run(*args, str(wrong))
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"gdlab: error: {option} must name a {suffix} file (that format is "
+        f"written), got {str(wrong)!r}\n"
+    )
+    assert not wrong.exists()
+
+
+def test_a_schedule_arg_integer_in_float_form_is_exact() -> None:
+    result = run("schedule", "step", "--schedule-arg", "step_size=3e2")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "step(lr=0.1, step_size=300, gamma=0.5)"

@@ -962,3 +962,38 @@ def test_tables_of_long_runs_keep_their_columns_apart() -> None:
     assert lines[1] == "     step  lr"
     assert lines[-1] == "999999999  0"
     assert all(line[9:11] == "  " and line[:9].strip().isdigit() for line in lines[2:])
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "message"),
+    [
+        ("step", {"step_size": 2**53 + 1}, r"step: step_size must be an integer in"),
+        ("cosine_restarts", {"period": 10**400}, r"period must be an integer in \["),
+        ("cosine_restarts", {"period": 1, "period_mult": 10**400}, "period_mult"),
+        ("multistep", {"milestones": [1, 10**400]}, r"milestones\[1\] must be"),
+        ("cosine", {"total_steps": 10**20}, r"total_steps must be an integer in"),
+    ],
+)
+def test_a_step_count_beyond_2_53_is_a_value_error(
+    name: str, arguments: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        S.create(name, lr=0.1, **arguments)
+
+
+def test_restarts_with_a_huge_period_product_stay_finite() -> None:
+    s = S.cosine_restarts(0.1, period=2, period_mult=2**53)
+    assert s(2) == 0.1  # the second period is 2**54 steps long
+    assert s(3) == pytest.approx(0.1)
+
+
+def test_a_run_schedule_name_lists_only_run_schedules() -> None:
+    for name in ("join", "linear_warmup", "per_epoch", "plateau"):
+        with pytest.raises(ValueError) as error:
+            S.argument_types(name)
+        assert str(error.value) == (
+            "schedule: name must be one of "
+            + ", ".join(S.RUN_SCHEDULES)
+            + f", got {name!r}"
+        )
+    assert S.argument_types("One-Cycle") == S.argument_types("one_cycle")

@@ -429,3 +429,37 @@ def test_loss_grid_summary_names_the_best_cell_unless_all_diverged() -> None:
 def test_errors_name_the_problem(call: Callable[[], object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_paths_that_would_take_over_a_gibibyte_are_refused_up_front() -> None:
+    starts = np.zeros((100, 2))
+    with pytest.raises(ValueError) as error:
+        surfaces.trajectories("quadratic", "sgd", starts, lr=0.1, steps=700_000)
+    assert str(error.value) == (
+        "trajectories: steps must be <= 671,087 for 100 run(s): the paths would "
+        "take 1.04 GiB (the limit is 1 GiB), got 700000"
+    )
+    assert surfaces.trajectories("quadratic", "sgd", starts, steps=3).shape == (
+        4,
+        100,
+        2,
+    )
+
+
+def test_a_grid_of_too_many_runs_times_steps_is_refused() -> None:
+    lrs, values = np.geomspace(1e-3, 1e-1, 100), np.linspace(0, 0.9, 100)
+    with pytest.raises(ValueError, match=r"steps must be <= 200 for 10000 cells"):
+        surfaces.loss_grid("rosenbrock", "sgd", lrs, values, steps=201)
+    with pytest.raises(ValueError, match="optimizer must be one that takes momentum"):
+        surfaces.loss_grid("rosenbrock", "adam", lrs[:2], values[:2], steps=2)
+    with pytest.raises(ValueError, match=r"\*\*hyper momentum must be left out"):
+        surfaces.loss_grid("rosenbrock", "sgd", lrs[:2], values[:2], momentum=0.5)
+
+
+def test_every_run_in_the_table_shows_its_lr() -> None:
+    table = surfaces.runs("quadratic", ["sgd", "adam"], steps=2).table()
+    assert "default" not in table
+    assert [line.split()[:2] for line in table.splitlines()[3:]] == [
+        ["sgd", "0.001"],
+        ["adam", "0.001"],
+    ]

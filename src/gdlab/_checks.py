@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import reprlib
-from numbers import Real
+from numbers import Integral, Real
 from typing import NoReturn
 
 _SHOWN = reprlib.Repr()
@@ -83,11 +83,14 @@ def number(
 def integer(owner: str, name: str, value: object, *, low: int | None = None) -> int:
     """Return ``value`` as an int after checking it is an integer >= ``low``."""
     requirement = "an integer" if low is None else f"an integer >= {low}"
-    if isinstance(value, bool) or not isinstance(value, int | Real):
+    if isinstance(value, bool) or not isinstance(value, Real):
         fail(owner, name, requirement, value)
-    if isinstance(value, Real) and not float(value).is_integer():
+    if isinstance(value, Integral):  # exact: a huge int does not go through float
+        n = int(value)
+    elif float(value).is_integer():
+        n = int(float(value))
+    else:
         fail(owner, name, requirement, value)
-    n = int(float(value))
     if low is not None and n < low:
         fail(owner, name, requirement, value)
     return n

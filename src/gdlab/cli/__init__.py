@@ -66,6 +66,10 @@ for _command in (
 def _load_plugins(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     """``--plugin MODULE`` (repeatable): import modules that register optimizers."""
     for plugin in value or ():
+        if not plugin.strip():
+            raise click.UsageError(
+                f"--plugin must name a module or .py file, got {plugin!r}"
+            )
         with user_input():
             optim.load_plugin(plugin)
     ctx.meta["plugin"] = tuple(value or ())

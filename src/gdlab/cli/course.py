@@ -7,7 +7,7 @@ import click
 
 from gdlab.cli.options import (
     HYPER_HELP,
-    check_output_file,
+    output_file,
     parse_floats,
     parse_hyper,
     parse_pairs,
@@ -23,7 +23,13 @@ from gdlab.cli.options import (
 @click.option("--grad", default=None, help="the gradient: comma-separated numbers")
 @click.option("--problem", default=None, help="a surface: the gradient is its own")
 @click.option("--start", default=None, help="x,y on the --problem surface")
-@click.option("--steps", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--steps",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="steps to work out, at most 1000 (one table each)",
+)
 @click.option(
     "--state",
     "state",
@@ -37,7 +43,8 @@ from gdlab.cli.options import (
     default=0,
     show_default=True,
     type=click.IntRange(min=0),
-    help="steps the optimizer has taken before (bias corrections, schedules)",
+    help="steps the optimizer has taken before (bias corrections, schedules), "
+    "at most 2**53",
 )
 def explain_command(
     name: str,
@@ -81,7 +88,9 @@ def explain_command(
         with user_input():
             worked = lab.explain.explain(name, point, f, steps, **given)
     else:
-        if param is None or grad is None or start is not None:
+        if start is not None:
+            raise click.UsageError("explain: --start needs --problem (a surface)")
+        if param is None or grad is None:
             raise click.UsageError(
                 "explain: give --param and --grad (or --problem and --start)"
             )
@@ -160,7 +169,7 @@ _DRAWN_HERE = ("batch-modes", "ema", "lr-decay")
     "-o",
     "--output",
     type=click.Path(dir_okay=False),
-    callback=check_output_file,
+    callback=output_file(".png"),
     help="PNG to write",
 )
 def figure_command(name: str | None, output: str | None) -> None:

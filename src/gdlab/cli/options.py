@@ -10,6 +10,7 @@ where a command hands it what the user typed (``with user_input():``), so a
 from __future__ import annotations
 
 import contextlib
+import math
 import shlex
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,19 +48,25 @@ def check_folder(ctx: click.Context, param: click.Parameter, value: str | None) 
     return value
 
 
-def check_output_file(
-    ctx: click.Context, param: click.Parameter, value: str | None
-) -> Any:
-    """A click callback: a file to write, in a folder that can be written to
+def output_file(suffix: str) -> Any:
+    """A click callback for a file to write: it ends in ``suffix`` (the format
+    written; another would be a file misnamed) and its folder can be written to
     (created if missing)."""
-    if value is None:
-        return None
-    option = param.opts[-1]
-    if value == "":
-        raise click.UsageError(f"{option} must name a file, got ''")
-    with user_input():
-        outputs.writable(Path(value).parent, f"the folder of {option}")
-    return value
+
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+        if value is None:
+            return None
+        option = param.opts[-1]
+        if Path(value).suffix.lower() != suffix:
+            raise click.UsageError(
+                f"{option} must name a {suffix} file (that format is written), "
+                f"got {value!r}"
+            )
+        with user_input():
+            outputs.writable(Path(value).parent, f"the folder of {option}")
+        return value
+
+    return check
 
 
 def _number(kind: type[float] | type[int]) -> Any:
@@ -101,16 +108,21 @@ def parse_batch_size(
 
 
 def parse_floats(option: str, text: str, count: int | None = None) -> list[float]:
-    """``"-7,2"`` -> [-7.0, 2.0]; a malformed list is a usage error."""
+    """``"-7,2"`` -> [-7.0, 2.0]; an empty item, a non-finite or malformed number,
+    or the wrong count is a usage error."""
     try:
-        values = [float(p) for p in text.split(",") if p.strip()]
+        values = [float(p) for p in text.split(",")]
     except ValueError:
         values = []
-    if not values or (count is not None and len(values) != count):
-        need = (
-            f"{count} comma-separated numbers" if count else "comma-separated numbers"
+    if (
+        not values
+        or not all(math.isfinite(v) for v in values)
+        or (count is not None and len(values) != count)
+    ):
+        many = f"{count} " if count else ""
+        raise click.UsageError(
+            f"{option} must be {many}comma-separated finite numbers, got {text!r}"
         )
-        raise click.UsageError(f"{option} must be {need}, got {text!r}")
     return values
 
 
@@ -153,27 +165,34 @@ def parse_pairs(option: str, given: tuple[str, ...]) -> dict[str, str]:
     return values
 
 
+def _integer(text: str) -> int:
+    """``"300"`` or ``"3e2"`` -> 300, exactly: a float form only up to 2**53 (beyond,
+    float64 no longer holds the integer the text names)."""
+    try:
+        return int(text)
+    except ValueError:
+        x = float(text)
+        if not x.is_integer() or abs(x) > 2**53:
+            raise ValueError(text) from None
+        return int(x)
+
+
 def _typed(option: str, key: str, text: str, kind: Any) -> Any:
-    """``text`` as a value of ``kind`` (bool, int, float, tuple or list of numbers)."""
+    """``text`` as a value of ``kind`` (bool, int, float, tuple or list of integers)."""
     try:
         if kind is bool:
             if text.lower() not in ("true", "false"):
                 raise ValueError
             return text.lower() == "true"
-        if kind in (tuple, list):
-            items = [float(x) for x in text.split(",")]
-            if kind is list:  # milestones: step counts
-                return [int(x) if x.is_integer() else x for x in items]
-            return tuple(items)
-        return (
-            kind(float(text))
-            if kind is int and float(text).is_integer()
-            else (kind(text))
-        )
+        if kind is tuple:
+            return tuple(float(x) for x in text.split(","))
+        if kind is list:  # milestones: step counts
+            return [_integer(x) for x in text.split(",")]
+        return _integer(text) if kind is int else kind(text)
     except ValueError:
         need = {
             bool: "true or false",
-            int: "an integer",
+            int: "an integer (as 1e3 only up to 2**53)",
             float: "a number",
             tuple: "numbers separated by commas",
             list: "integers separated by commas",

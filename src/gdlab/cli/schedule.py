@@ -7,7 +7,7 @@ import click
 from gdlab.cli.options import (
     COMMANDLINE,
     SCHEDULE_HELP,
-    check_output_file,
+    output_file,
     parse_schedule_args,
     user_input,
 )
@@ -54,7 +54,7 @@ from gdlab.cli.options import (
     "-o",
     "--output",
     type=click.Path(dir_okay=False),
-    callback=check_output_file,
+    callback=output_file(".png"),
     help="PNG to write",
 )
 def schedule(

@@ -10,7 +10,7 @@ import numpy as np
 from gdlab.cli.options import (
     COMMANDLINE,
     HYPER_HELP,
-    check_output_file,
+    output_file,
     parse_floats,
     parse_hyper,
     user_input,
@@ -25,7 +25,8 @@ from gdlab.cli.options import (
     "optimizers",
     default="sgd,momentum,adam",
     show_default=True,
-    help="comma-separated names; momentum and nesterov are SGD presets",
+    help="comma-separated names; momentum and nesterov are SGD presets; "
+    "--heatmap takes one that has momentum [sgd]",
 )
 @click.option(
     "--lrs",
@@ -36,19 +37,26 @@ from gdlab.cli.options import (
 )
 @click.option("--hyper", "hyper", multiple=True, metavar="NAME=VALUE", help=HYPER_HELP)
 @click.option("--start", default=None, help="x,y (default: the surface's start)")
-@click.option("--steps", default=300, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--steps",
+    default=300,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="steps per run, at most 10^6; the paths kept take 16 bytes per step and "
+    "run, at most 1 GiB",
+)
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False),
-    callback=check_output_file,
+    callback=output_file(".png"),
     help="PNG to write",
 )
 @click.option("--3d", "three_d", is_flag=True, help="draw the 3-D surface too")
 @click.option(
     "--animate",
     type=click.Path(dir_okay=False),
-    callback=check_output_file,
+    callback=output_file(".gif"),
     help="GIF to write",
 )
 @click.option(
@@ -56,9 +64,25 @@ from gdlab.cli.options import (
     is_flag=True,
     help="final loss over an (lr, momentum) grid, one vectorized run",
 )
-@click.option("--lr-range", default="1e-4,1e-1", show_default=True, help="heat map")
-@click.option("--momentum-range", default="0,0.99", show_default=True, help="heat map")
-@click.option("--grid", default=25, show_default=True, type=click.IntRange(2, 200))
+@click.option(
+    "--lr-range",
+    default="1e-4,1e-1",
+    show_default=True,
+    help="heat map: LOW,HIGH with 0 < LOW < HIGH",
+)
+@click.option(
+    "--momentum-range",
+    default="0,0.99",
+    show_default=True,
+    help="heat map: LOW,HIGH with LOW < HIGH",
+)
+@click.option(
+    "--grid",
+    default=25,
+    show_default=True,
+    type=click.IntRange(2, 200),
+    help="heat map: N×N runs; N² × --steps at most 2,000,000",
+)
 def surface_command(
     name: str,
     optimizers: str,
@@ -110,6 +134,11 @@ def surface_command(
         raise click.UsageError(
             f"surface: --heatmap takes one optimizer, got {optimizers!r}"
         )
+    if heatmap and any(p.partition("=")[0].strip() == "momentum" for p in hyper):
+        raise click.UsageError(
+            "surface: --hyper momentum: the heat map varies momentum over "
+            "--momentum-range"
+        )
     shared: dict[str, Any] = {}
     for optimizer in names:  # every optimizer must take each --hyper
         shared = parse_hyper(optimizer, hyper)
@@ -122,6 +151,10 @@ def surface_command(
         if not 0 < lo < hi:
             raise click.UsageError(
                 f"--lr-range must be 0 < low < high, got {lr_range!r}"
+            )
+        if not m_lo < m_hi:
+            raise click.UsageError(
+                f"--momentum-range must be low < high, got {momentum_range!r}"
             )
         with user_input():
             cells = surfaces.loss_grid(
@@ -155,7 +188,14 @@ def surface_command(
 @click.option("--lrs", default=None, help="plain-GD learning rates to run")
 @click.option("--start", default=None, help="x,y where the runs start")
 @click.option("--at", default=None, help="x,y where the Hessian is taken")
-@click.option("--steps", default=500, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--steps",
+    default=500,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="GD steps per run, at most 10^6; the paths kept take 16 bytes per step "
+    "and run, at most 1 GiB",
+)
 def stability_command(
     name: str, lrs: str | None, start: str | None, at: str | None, steps: int
 ) -> None:

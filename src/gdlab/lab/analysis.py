@@ -317,7 +317,8 @@ def stability(
         start: where the runs start (default: the surface's start).
         at: where the Hessian is taken (default: the surface's first minimum, or
             the start if it has none); for a quadratic it is the same everywhere.
-        steps: GD steps per run.
+        steps: GD steps per run, in [1, 10^6], the paths at most 1 GiB (see
+            :func:`~gdlab.surfaces.check_steps`).
 
     The runs are one vectorized :func:`~gdlab.surfaces.trajectories` call of SGD.
     """
@@ -327,7 +328,8 @@ def stability(
     start_point = surfaces.as_point(owner, "start", origin)
     where = at if at is not None else (surface.minima or (start_point,))[0]
     point = surfaces.as_point(owner, "at", where)
-    n = _checks.integer(owner, "steps", steps, low=1)
+    lrs = None if lrs is None else list(lrs)
+    n = surfaces.check_steps(owner, steps, 2 if lrs is None else len(lrs))
     for name, p in (("at", point), ("start", start_point)):
         with np.errstate(over="ignore", invalid="ignore"):
             finite = np.all(np.isfinite(surface.grad(p)))

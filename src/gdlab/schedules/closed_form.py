@@ -18,6 +18,24 @@ ScheduleFn = Callable[[int], float]
 """Anything an optimizer accepts as a schedule: a function step -> lr."""
 
 
+MAX_STEPS = 2**53
+"""The largest step count a schedule argument may be: float64, in which the lr is
+computed, holds every integer up to 2**53 exactly (and no bigger one converts)."""
+
+
+def _count(owner: str, name: str, value: object, low: int) -> int:
+    """A step count (or a factor of one): an integer in [low, 2**53]."""
+    n = _checks.integer(owner, name, value, low=low)
+    if n > MAX_STEPS:
+        _checks.fail(
+            owner,
+            name,
+            f"an integer in [{low}, 2**53] (float64 counts steps exactly up to 2**53)",
+            value,
+        )
+    return n
+
+
 def _step_arg(owner: str, step: object) -> int:
     if isinstance(step, bool):
         _checks.fail(owner, "step", "an integer >= 0", step)
@@ -46,9 +64,7 @@ def _final_lr_arg(owner: str, lr: float, final_lr: object) -> float:
 def _increasing(owner: str, name: str, values: object, low: int) -> tuple[int, ...]:
     if isinstance(values, str | bytes) or not isinstance(values, Sequence):
         _checks.fail(owner, name, "a sequence of integers", values)
-    out = tuple(
-        _checks.integer(owner, f"{name}[{k}]", v, low=low) for k, v in enumerate(values)
-    )
+    out = tuple(_count(owner, f"{name}[{k}]", v, low) for k, v in enumerate(values))
     if any(b <= a for a, b in itertools.pairwise(out)):
         _checks.fail(owner, name, "strictly increasing", list(values))
     return out
@@ -157,9 +173,7 @@ class Step(Schedule):
 
     def __post_init__(self) -> None:
         self._set("lr", _checks.number(self.name, "lr", self.lr, low=0.0))
-        self._set(
-            "step_size", _checks.integer(self.name, "step_size", self.step_size, low=1)
-        )
+        self._set("step_size", _count(self.name, "step_size", self.step_size, 1))
         self._set(
             "gamma",
             _checks.number(self.name, "gamma", self.gamma, low=0.0, low_open=True),
@@ -313,7 +327,7 @@ class Polynomial(Schedule):
         self._set("lr", _checks.number(self.name, "lr", self.lr, low=0.0))
         self._set(
             "total_steps",
-            _checks.integer(self.name, "total_steps", self.total_steps, low=1),
+            _count(self.name, "total_steps", self.total_steps, 1),
         )
         self._set("power", _checks.number(self.name, "power", self.power, low=0.0))
         self._set("final_lr", _final_lr_arg(self.name, self.lr, self.final_lr))
@@ -367,7 +381,7 @@ class Cosine(Schedule):
         self._set("lr", _checks.number(self.name, "lr", self.lr, low=0.0))
         self._set(
             "total_steps",
-            _checks.integer(self.name, "total_steps", self.total_steps, low=1),
+            _count(self.name, "total_steps", self.total_steps, 1),
         )
         self._set("final_lr", _final_lr_arg(self.name, self.lr, self.final_lr))
 
@@ -419,10 +433,10 @@ class CosineRestarts(Schedule):
 
     def __post_init__(self) -> None:
         self._set("lr", _checks.number(self.name, "lr", self.lr, low=0.0))
-        self._set("period", _checks.integer(self.name, "period", self.period, low=1))
+        self._set("period", _count(self.name, "period", self.period, 1))
         self._set(
             "period_mult",
-            _checks.integer(self.name, "period_mult", self.period_mult, low=1),
+            _count(self.name, "period_mult", self.period_mult, 1),
         )
         self._set("final_lr", _final_lr_arg(self.name, self.lr, self.final_lr))
 
@@ -436,7 +450,7 @@ class CosineRestarts(Schedule):
                 t_i *= self.period_mult
         return (
             self.final_lr
-            + (self.lr - self.final_lr) * (1 + math.cos(math.pi * t_cur / t_i)) / 2
+            + (self.lr - self.final_lr) * (1 + math.cos(math.pi * (t_cur / t_i))) / 2
         )
 
 
@@ -476,7 +490,7 @@ class LinearWarmup(Schedule):
 
     def __post_init__(self) -> None:
         self._set("schedule", _schedule_arg(self.name, "schedule", self.schedule))
-        w = _checks.integer(self.name, "warmup_steps", self.warmup_steps, low=0)
+        w = _count(self.name, "warmup_steps", self.warmup_steps, 0)
         inner = getattr(self.schedule, "length", None)
         if isinstance(inner, int) and w > inner:
             _checks.fail(
@@ -553,7 +567,7 @@ class OneCycle(Schedule):
         self._set("max_lr", _checks.number(self.name, "max_lr", self.max_lr, low=0.0))
         self._set(
             "total_steps",
-            _checks.integer(self.name, "total_steps", self.total_steps, low=1),
+            _count(self.name, "total_steps", self.total_steps, 1),
         )
         p = _checks.number(
             self.name, "pct_start", self.pct_start, low=0.0, high=1.0, high_open=True
@@ -696,7 +710,7 @@ class PerEpoch(Schedule):
         self._set("schedule", _schedule_arg(self.name, "schedule", self.schedule))
         self._set(
             "steps_per_epoch",
-            _checks.integer(self.name, "steps_per_epoch", self.steps_per_epoch, low=1),
+            _count(self.name, "steps_per_epoch", self.steps_per_epoch, 1),
         )
 
     @property

@@ -126,6 +126,13 @@ RUN_DEFAULTS: dict[str, str] = {
 """What each run schedule takes for the arguments not given (shown in ``--help``)."""
 
 
+def run_name(name: str) -> str:
+    """``name`` as a run schedule's key; any other name, a schedule of the registry
+    that a run does not take included, is a ValueError listing those it does."""
+    key = name.lower().replace("-", "_") if isinstance(name, str) else name
+    return _checks.choice("schedule", "name", key, RUN_SCHEDULES)
+
+
 def for_run(
     name: str, lr: float, steps: int, *, warmup: int = 0, **arguments: Any
 ) -> Schedule:
@@ -139,7 +146,7 @@ def for_run(
     1000, warmup=100)`` is ``LinearWarmup(Cosine(0.1, total_steps=900), 100)``.
     """
     owner = "schedule"
-    key = _checks.choice(owner, "name", get(name).name, RUN_SCHEDULES)
+    key = run_name(name)
     steps = _checks.integer(owner, "steps", steps, low=1)
     warmup = _checks.integer(owner, "warmup", warmup, low=0)
     if warmup >= steps:
@@ -174,7 +181,7 @@ def for_run(
 def argument_types(name: str) -> dict[str, Any]:
     """The arguments run schedule ``name`` takes from the user, with their types
     (``int``, ``float`` or ``list`` of int), for typed command-line parsing."""
-    cls = get(_checks.choice("schedule", "name", get(name).name, RUN_SCHEDULES))
+    cls = get(run_name(name))
     hints = {"milestones": list}
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]

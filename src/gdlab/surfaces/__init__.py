@@ -18,7 +18,10 @@ from gdlab.surfaces.catalogue import Surface, get, line_fit, names
 from gdlab.surfaces.grid import LossGrid, loss_grid
 from gdlab.surfaces.results import Trajectories, Trajectory, runs
 from gdlab.surfaces.runner import (
+    MAX_POINTS,
+    MAX_STEPS,
     as_point,
+    check_steps,
     diverged,
     final_points,
     first_nonfinite,
@@ -27,11 +30,14 @@ from gdlab.surfaces.runner import (
 )
 
 __all__ = [
+    "MAX_POINTS",
+    "MAX_STEPS",
     "LossGrid",
     "Surface",
     "Trajectories",
     "Trajectory",
     "as_point",
+    "check_steps",
     "diverged",
     "final_points",
     "first_nonfinite",

@@ -9,9 +9,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gdlab import _checks
+from gdlab import _checks, optim
 from gdlab.surfaces.catalogue import F64, Surface, get
-from gdlab.surfaces.runner import as_point, final_points
+from gdlab.surfaces.runner import as_point, check_steps, final_points
+
+MAX_RUN_STEPS = 2_000_000
+"""The most runs × steps of one grid: each cell is its own optimizer group, stepped
+from Python (microseconds each), so this is a minute or less."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,8 @@ def loss_grid(
     """The final loss for every (lr, ``name``) pair, from one vectorized call.
 
     ``lrs`` and ``values`` are 1-D; the result's ``final_loss`` has shape
-    ``(len(values), len(lrs))``.
+    ``(len(values), len(lrs))``. ``optimizer`` must take ``name``; cells × ``steps``
+    is at most :data:`MAX_RUN_STEPS` (each cell is its own optimizer group).
 
     Example:
         >>> g = loss_grid("rosenbrock", "sgd", np.geomspace(1e-4, 1e-2, 20),
@@ -98,8 +103,26 @@ def loss_grid(
     value_axis = np.array(values, dtype=np.float64).reshape(-1)
     if lr_axis.size == 0 or value_axis.size == 0:
         _checks.fail(owner, "lrs and values", "non-empty", (lr_axis, value_axis))
-    if name == "lr" or name in hyper:
-        _checks.fail(owner, "name", "a hyperparameter other than lr and **hyper", name)
+    if name == "lr":
+        _checks.fail(owner, "name", "a hyperparameter other than lr", name)
+    if name in hyper:
+        _checks.fail(
+            owner, f"**hyper {name}", f"left out: {name} is the grid's axis", hyper
+        )
+    if name not in optim.get(optim.resolve(optimizer)[0]).defaults:
+        _checks.fail(
+            owner, "optimizer", f"one that takes {name} (the grid varies it)", optimizer
+        )
+    cells = lr_axis.size * value_axis.size
+    n = check_steps(owner, steps, cells, kept=False)
+    if cells * n > MAX_RUN_STEPS:
+        _checks.fail(
+            owner,
+            "steps",
+            f"<= {MAX_RUN_STEPS // cells:,} for {cells} cells (runs × steps at most "
+            f"{MAX_RUN_STEPS:,}: each cell is its own optimizer group)",
+            n,
+        )
     point = as_point(owner, "start", surface.start if start is None else start)
     lr_grid, value_grid = np.meshgrid(lr_axis, value_axis)
     k = lr_grid.size
@@ -108,7 +131,7 @@ def loss_grid(
         optimizer,
         np.repeat(point[None], k, axis=0),
         lr=lr_grid.reshape(-1),
-        steps=steps,
+        steps=n,
         **{name: value_grid.reshape(-1)},
         **hyper,
     )
@@ -124,9 +147,9 @@ def loss_grid(
         start=point,
         start_loss=float(surface.value(point)),
         min_value=surface.min_value,
-        steps=int(steps),
+        steps=n,
         hyper=dict(hyper),
     )
 
 
-__all__ = ["LossGrid", "loss_grid"]
+__all__ = ["MAX_RUN_STEPS", "LossGrid", "loss_grid"]

@@ -13,7 +13,13 @@ from numpy.typing import ArrayLike
 
 from gdlab import _checks, _display, optim
 from gdlab.surfaces.catalogue import F64, Surface, get
-from gdlab.surfaces.runner import as_point, diverged, first_nonfinite, trajectories
+from gdlab.surfaces.runner import (
+    as_point,
+    check_steps,
+    diverged,
+    first_nonfinite,
+    trajectories,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -26,7 +32,7 @@ class Trajectory:
 
     label: str
     optimizer: str
-    lr: float | None
+    lr: float  # the optimizer's default when none was given
     hyper: dict[str, Any]
     path: F64
     start_loss: float
@@ -113,7 +119,7 @@ class Trajectories(list[Trajectory]):
             f"  {'final ' + f.value_name:>13}  diverged"
         )
         for r in self:
-            lr = "default" if r.lr is None else f"{r.lr:g}"
+            lr = f"{r.lr:g}"
             final = f"({r.final[0]:.6g}, {r.final[1]:.6g})"
             note = "yes" if r.diverged else "no"
             if r.nonfinite_at is not None:
@@ -178,7 +184,7 @@ def runs(
         if lr is not None:
             _checks.number(owner, "lr", lr, low=0.0)
     point = as_point(owner, "start", surface.start if start is None else start)
-    n = _checks.integer(owner, "steps", steps, low=1)
+    n = check_steps(owner, steps, len(names_))
     paths: dict[int, F64] = {}
     by_name: dict[str, list[int]] = {}
     for i, name in enumerate(names_):

@@ -25,6 +25,34 @@ from gdlab import _checks, optim
 from gdlab.params import Params
 from gdlab.surfaces.catalogue import F64, Surface, get
 
+MAX_STEPS = 1_000_000
+"""The most steps a run on a surface takes: every step is an optimizer call from
+Python (tens of microseconds), so this is about half a minute."""
+
+MAX_POINTS = 2**26
+"""The most points :func:`trajectories` keeps, ``(steps + 1) × runs``: 16 bytes
+each, 1 GiB."""
+
+
+def check_steps(owner: str, steps: object, runs: int, *, kept: bool = True) -> int:
+    """``steps`` for ``runs`` runs as an int in [1, :data:`MAX_STEPS`], their paths
+    (when ``kept``) at most :data:`MAX_POINTS` points; else the one error format."""
+    n = _checks.integer(owner, "steps", steps, low=1)
+    if n > MAX_STEPS:
+        _checks.fail(
+            owner, "steps", f"<= {MAX_STEPS:,} (about half a minute per run)", n
+        )
+    if kept and (n + 1) * runs > MAX_POINTS:
+        most = MAX_POINTS // runs - 1
+        _checks.fail(
+            owner,
+            "steps",
+            f"<= {most:,} for {runs} run(s): the paths would take "
+            f"{16 * (n + 1) * runs / 2**30:.3g} GiB (the limit is 1 GiB)",
+            n,
+        )
+    return n
+
 
 def _starts(owner: str, starts: ArrayLike) -> F64:
     try:
@@ -186,7 +214,8 @@ def trajectories(
         starts: ``(K, 2)`` start points (default: the surface's start, K = 1).
         lr: a number, a schedule (step -> lr) or one value per run (list or 1-D
             array); None for the optimizer's default.
-        steps: optimizer steps >= 1.
+        steps: optimizer steps, in [1, 10^6]; with K runs at most 2^26 / K - 1
+            (the paths kept take 16 bytes per point, at most 1 GiB).
         **hyper: the optimizer's hyperparameters, each shared (a scalar, or a tuple
             for ``betas``) or per run (a list/1-D array of K values; K rows for
             ``betas``).
@@ -199,9 +228,9 @@ def trajectories(
         >>> paths = trajectories("rosenbrock", "adam", S, lr=0.01, steps=1000)
     """
     owner = "trajectories"
-    n = _checks.integer(owner, "steps", steps, low=1)
     runs = _setup(owner, f, optimizer, starts, lr, hyper)
     k = runs.x.shape[0]
+    n = check_steps(owner, steps, k)
     out = np.empty((n + 1, k, 2), dtype=np.float64)
     order = runs.order
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -246,7 +275,7 @@ def final_points(
 ) -> F64:
     """Like :func:`trajectories`, keeping only the last points: ``(K, 2)``."""
     owner = "final_points"
-    n = _checks.integer(owner, "steps", steps, low=1)
+    n = check_steps(owner, steps, 1, kept=False)
     runs = _setup(owner, f, optimizer, starts, lr, hyper)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for _ in range(n):
@@ -278,7 +307,10 @@ def first_nonfinite(paths: ArrayLike) -> NDArray[np.intp]:
 
 
 __all__ = [
+    "MAX_POINTS",
+    "MAX_STEPS",
     "as_point",
+    "check_steps",
     "diverged",
     "final_points",
     "first_nonfinite",

@@ -19,6 +19,13 @@ State = Mapping[str, F64]
 
 Gradient = ArrayLike | Callable[[F64], ArrayLike] | surfaces.Surface
 
+MAX_STEPS = 1000
+"""The most steps :func:`explain` works out: each is a table to read."""
+
+MAX_START_STEP = 2**53
+"""The largest ``start_step``: float64, in which bias corrections such as
+``1 - β^t`` are computed, holds every step count up to it exactly."""
+
 
 def _f64(a: object) -> F64:
     return np.array(a, dtype=np.float64)
@@ -49,6 +56,13 @@ def _start_from(
     formula shows about it (none for a fresh optimizer)."""
     owner = "explain"
     t0 = _checks.integer(owner, "start_step", start_step, low=0)
+    if t0 > MAX_START_STEP:
+        _checks.fail(
+            owner,
+            "start_step",
+            "<= 2**53 (float64 counts steps exactly up to 2**53)",
+            start_step,
+        )
     if not state and not t0:
         return []
     if state is not None and not isinstance(state, Mapping):
@@ -65,6 +79,13 @@ def _start_from(
         if key in given:
             _checks.fail(owner, "state", f"given {key!r} once", str(name))
         given[key] = _vector(owner, f"state[{name!r}]", values, size)
+        if keys[key] == "nonnegative" and np.any(given[key] < 0):
+            _checks.fail(
+                owner,
+                f"state[{name!r}]",
+                f">= 0 ({type(opt).__name__} keeps {key} nonnegative)",
+                given[key].tolist(),
+            )
     saved = opt.state_dict()
     arrays = saved["state"]["θ"] if t0 else {}  # past step 0 the state is whole
     saved["state"]["θ"] = {**arrays, **given}
@@ -97,15 +118,15 @@ def explain(
             notes' worked examples), a function θ -> gradient, or a
             :class:`~gdlab.surfaces.Surface` (then θ is a point (x, y), the gradient
             is the surface's and each step also shows the loss).
-        steps: number of steps >= 1.
+        steps: number of steps, in [1, 1000] (one table each).
         state: the optimizer state before the first step, by state key or by the
             column it is shown as (``{"square_avg": v}`` or ``{"v": v}`` for
             RMSprop), one value per element. Arrays not given start as in a fresh
             optimizer (a momentum buffer given is used at step 1 instead of g).
-        start_step: the optimizer's step count before the first step, >= 0 (the
-            first step shown is ``start_step + 1``; Adam's bias corrections and a
-            schedule use it). With ``start_step > 0`` arrays not given are the
-            optimizer's initial values.
+        start_step: the optimizer's step count before the first step, in [0,
+            2**53] (the first step shown is ``start_step + 1``; Adam's bias
+            corrections and a schedule use it). With ``start_step > 0`` arrays
+            not given are the optimizer's initial values.
         **hyper: the optimizer's hyperparameters (``lr=0.01, alpha=0.9``).
 
     Example:
@@ -115,6 +136,8 @@ def explain(
     owner = "explain"
     base, preset = optim.resolve(name)
     n = _checks.integer(owner, "steps", steps, low=1)
+    if n > MAX_STEPS:
+        _checks.fail(owner, "steps", f"<= {MAX_STEPS} (one table per step)", n)
     theta0 = _vector(owner, "param", param)
     surface = grad if isinstance(grad, surfaces.Surface) else None
     gradient: Callable[[F64], F64]
