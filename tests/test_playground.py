@@ -248,6 +248,11 @@ def test_the_step_and_run_caps(server: playground.PlaygroundServer) -> None:
 
 
 KNOWN = ", ".join(surfaces.names())
+NAN = float("nan")
+HUGE = (
+    "playground: the numbers in the request body must be within float range "
+    "(below 1.8e308), got an integer of 401 digits"
+)
 BAD: list[tuple[object, str]] = [
     ([], "playground: the request must be a JSON object, got []"),
     (
@@ -360,6 +365,51 @@ BAD: list[tuple[object, str]] = [
         },
         "step: gamma must be > 0, got -1",
     ),
+    (
+        {"surface": "bowl", "runs": [{"optimizer": "sgd", "hyper": {"momentum": NAN}}]},
+        "playground: runs[0].hyper.momentum must be a finite number, got nan",
+    ),
+    (
+        {
+            "surface": "bowl",
+            "runs": [{"optimizer": "adam", "hyper": {"betas": [0.9, NAN]}}],
+        },
+        "playground: runs[0].hyper.betas[1] must be a finite number, got nan",
+    ),
+    *(
+        (body, HUGE)
+        for body in (
+            {"surface": "bowl", "runs": [{"optimizer": "sgd", "lr": 10**400}]},
+            {
+                "surface": "bowl",
+                "start": [-(10**400), 1],
+                "runs": [{"optimizer": "sgd"}],
+            },
+            {
+                "surface": "bowl",
+                "runs": [{"optimizer": "sgd", "hyper": {"momentum": 10**400}}],
+            },
+            {
+                "surface": "bowl",
+                "runs": [{"optimizer": "adam", "hyper": {"betas": [10**400, 0.9]}}],
+            },
+            *(
+                {
+                    "surface": "bowl",
+                    "runs": [
+                        {"optimizer": "sgd", "schedule": {"name": name, key: 10**400}}
+                    ],
+                }
+                for name, key in [
+                    ("step", "gamma"),
+                    ("step", "step_size"),
+                    ("cosine", "total_steps"),
+                    ("cosine_restarts", "period"),
+                    ("cosine_restarts", "period_mult"),
+                ]
+            ),
+        )
+    ),
 ]
 
 
@@ -405,14 +455,16 @@ def raw_request(
     srv: playground.PlaygroundServer,
     method: str,
     path: str,
-    headers: dict[str, str],
+    headers: dict[str, str] | list[tuple[str, str]],
     body: bytes | None = None,
 ) -> tuple[int, Any]:
-    """(status, decoded JSON or None) of a request with exactly these headers."""
+    """(status, decoded JSON or None) of a request with exactly these headers
+    (a list of pairs may repeat one)."""
     connection = http.client.HTTPConnection("127.0.0.1", srv.server_port, timeout=60)
+    pairs = list(headers.items()) if isinstance(headers, dict) else headers
     try:
         connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        for name, value in headers.items():
+        for name, value in pairs:
             connection.putheader(name, value)
         if body is not None:
             connection.putheader("Content-Length", str(len(body)))
@@ -480,6 +532,96 @@ def test_only_this_servers_host_and_origin_and_json_posts_are_served(
     )
 
 
+def test_the_host_is_checked_first_and_other_methods_get_a_json_405(
+    server: playground.PlaygroundServer,
+) -> None:
+    port = server.server_port
+    host = {"Host": f"127.0.0.1:{port}"}
+    for method in ("PUT", "DELETE", "OPTIONS", "PATCH"):
+        status, data = raw_request(server, method, "/api/trajectories", host)
+        assert (status, data) == (
+            405,
+            {"error": f"playground: '/api/trajectories' takes no {method}"},
+        )
+    # a method nobody knows: the standard library's refusal, in the same JSON
+    assert raw_request(server, "BREW", "/", host) == (
+        501,
+        {"error": "playground: Unsupported method ('BREW')"},
+    )
+    evil = {"Host": "evil.example", "Content-Type": "application/json"}
+    for method, path in [("POST", "/nowhere"), ("PUT", "/"), ("OPTIONS", "/x")]:
+        status, data = raw_request(server, method, path, evil, b"{}")
+        assert status == 403
+        assert data["error"].startswith("playground: the Host header must be")
+
+
+def test_a_repeated_header_or_json_key_is_refused(
+    server: playground.PlaygroundServer,
+) -> None:
+    port = server.server_port
+    good = [("Host", f"127.0.0.1:{port}"), ("Content-Type", "application/json")]
+    own = f"http://127.0.0.1:{port}"
+    added = {  # the second copy is what a check of the first would miss
+        "Host": [("Host", "evil.example")],
+        "Origin": [("Origin", own), ("Origin", "http://evil.example")],
+        "Content-Type": [("Content-Type", "text/plain")],
+        "Content-Length": [("Content-Length", "2")],
+        "X-Playground-Page": [("X-Playground-Page", "a"), ("X-Playground-Page", "b")],
+    }
+    for name, extra in added.items():
+        headers = [*good, *extra]
+        status, data = raw_request(
+            server, "POST", "/api/trajectories", headers, SMALL.encode()
+        )
+        message = f"playground: the request must have at most one {name} header"
+        assert (status, data) == (400, {"error": f"{message}, got 2"}), name
+    body = b'{"surface": "bowl", "runs": [{"optimizer": "sgd", "lr": 0.1, "lr": 9}]}'
+    status, _, raw = fetch(server, "/api/trajectories", body)
+    assert (status, json.loads(raw)) == (
+        400,
+        {"error": "playground: the request body must not repeat a key, got 'lr' twice"},
+    )
+
+
+def test_a_number_of_5000_digits_is_a_400_in_the_one_format(
+    server: playground.PlaygroundServer,
+) -> None:
+    """Past 4300 digits Python itself refuses to convert an integer, with a message
+    about sys.set_int_max_str_digits()."""
+    body = b'{"surface": "bowl", "runs": [{"optimizer": "sgd", "lr": 1%s}]}' % (
+        b"0" * 5000
+    )
+    status, _, raw = fetch(server, "/api/trajectories", body)
+    assert (status, json.loads(raw)) == (
+        400,
+        {
+            "error": "playground: the numbers in the request body must be within "
+            "float range (below 1.8e308), got an integer of 5001 digits"
+        },
+    )
+    # the largest float is still a number (refused by the lr check, not the body's)
+    top = str(int(sys.float_info.max)).encode()
+    body = b'{"surface": "bowl", "runs": [{"optimizer": "sgd", "lr": -%s}]}' % top
+    status, _, raw = fetch(server, "/api/trajectories", body)
+    assert status == 400
+    assert json.loads(raw)["error"].startswith("playground: runs[0].lr must be >= 0")
+
+
+def test_an_unterminated_run_of_escaped_quotes_is_a_fast_400(
+    server: playground.PlaygroundServer,
+) -> None:
+    """The depth scan is one pass: skipping strings with a regex took 12 s here."""
+    body = b'"' + b'\\"' * 32000
+    assert len(body) <= playground.MAX_BODY
+    started = time.perf_counter()
+    status, _, raw = fetch(server, "/api/trajectories", body)
+    assert time.perf_counter() - started < 2
+    assert status == 400
+    assert json.loads(raw)["error"].endswith(
+        "(Unterminated string starting at: line 1 column 1 (char 0))"
+    )
+
+
 def test_a_server_bound_to_every_interface_takes_ip_addresses_not_names() -> None:
     srv = playground.make_server("0.0.0.0", port=0)
     with srv:
@@ -493,7 +635,8 @@ def test_a_server_bound_to_every_interface_takes_ip_addresses_not_names() -> Non
 def test_deeply_nested_json_is_a_400_not_a_recursion_error(
     server: playground.PlaygroundServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for body in (b"[" * 30000, b"[" * 17 + b"]" * 17, b'{"a":' * 5000 + b"1"):
+    escaped = b'["\\\\", ' + b"[" * 16 + b"]" * 17  # the string ends at its quote
+    for body in (b"[" * 30000, b"[" * 17 + b"]" * 17, b'{"a":' * 5000 + b"1", escaped):
         status, _, raw = fetch(server, "/api/trajectories", body)
         assert status == 400
         assert json.loads(raw)["error"].startswith(
@@ -650,6 +793,16 @@ def test_cli_port_in_use_is_one_line_and_exit_2() -> None:
         f"gdlab: error: playground: cannot listen on 127.0.0.1:{port}: "
         "Address already in use\n"
     )
+
+
+def test_cli_empty_host_is_one_line_and_exit_2() -> None:
+    """An empty host would bind every interface, silently."""
+    message = "playground: host must be an address (0.0.0.0 for every interface)"
+    with pytest.raises(ValueError, match=re.escape(f"{message}, got ''")):
+        playground.make_server("", port=0).server_close()
+    result = CliRunner().invoke(main, ["playground", "--host", "", "--port", "0"])
+    assert result.exit_code == 2
+    assert result.stderr == f"gdlab: error: {message}, got ''\n"
 
 
 def test_cli_serves_on_a_free_port_until_interrupted() -> None:

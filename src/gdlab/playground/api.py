@@ -247,7 +247,9 @@ def _hyper(where: str, base: str, value: object) -> dict[str, Any]:
             ok = isinstance(v, list) and len(v) == len(default)
             if not ok or not all(_is_number(x) for x in v):
                 _checks.fail(OWNER, name, f"a list of {len(default)} numbers", v)
-            out[key] = tuple(_checks.number(OWNER, name, x) for x in v)
+            out[key] = tuple(
+                _checks.number(OWNER, f"{name}[{j}]", x) for j, x in enumerate(v)
+            )
         else:
             if not _is_number(v):
                 _checks.fail(OWNER, name, "a number", v)

@@ -14,16 +14,20 @@ is computed by :mod:`gdlab.playground.api`. Endpoints:
 
 A bad request gets HTTP 400 and ``{"error": "..."}``: one line in the project's
 message format (``"playground: steps must be an integer in [1, 5000], got 9000"``),
-never a traceback. Work per request is bounded (the API's limits on steps and runs,
-:data:`MAX_BODY` bytes, :data:`MAX_DEPTH` levels of JSON) and one request computes
-at a time.
+never a traceback; so is a body that repeats a key or holds an integer beyond
+float's range. Another method gets 405, and the standard library's own refusals
+(a malformed request line) come in the same JSON. Work per request is bounded (the
+API's limits on steps and runs, :data:`MAX_BODY` bytes, :data:`MAX_DEPTH` levels of
+JSON, checked in one pass) and one request computes at a time.
 
 **Only its own page drives it.** Any web page the user visits can send requests to
-``127.0.0.1``, so the server refuses (403) a ``Host`` other than its bound address,
-``localhost``, ``127.0.0.1`` or ``[::1]`` with its port (a DNS-rebinding page
-arrives with its own name), an ``Origin`` other than its own, and (415) a POST whose
-``Content-Type`` is not ``application/json`` (a cross-site form cannot send that, and
-a cross-site ``fetch`` of it needs a CORS preflight, which is not answered).
+``127.0.0.1``, so the server refuses, before looking at the method or path, (403) a
+``Host`` other than its bound address, ``localhost``, ``127.0.0.1`` or ``[::1]``
+with its port (a DNS-rebinding page arrives with its own name) and an ``Origin``
+other than its own; then (415) a POST whose ``Content-Type`` is not
+``application/json`` (a cross-site form cannot send that, and a cross-site ``fetch``
+of it needs a CORS preflight, which is not answered). A header it reads (``Host``,
+``Origin``, ``Content-Type``, ``Content-Length``, the page's) given twice is a 400.
 
 **The newest request of a page wins.** The page names itself in the
 ``X-Playground-Page`` header and aborts its previous request when it sends a new
@@ -41,7 +45,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
-import re
 import sys
 import threading
 import traceback
@@ -91,17 +94,56 @@ def _static(name: str) -> bytes:
     return (resources.files("gdlab.playground") / "static" / name).read_bytes()
 
 
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
-
-
 def _depth(text: str) -> int:
     """How deep arrays and objects nest in the JSON ``text``, counted without
-    parsing it: Python's parser recurses, and ``"[" * 30000`` would overflow it."""
+    parsing it: Python's parser recurses, and ``"[" * 30000`` would overflow it.
+    One pass over the characters (brackets inside strings do not count): a regex
+    skipping strings took quadratic time on an unterminated run of ``\\"``."""
     depth = deepest = 0
-    for c in re.sub(r"[^\[\]{}]", "", _STRINGS.sub("", text)):
-        depth += 1 if c in "[{" else -1
-        deepest = max(deepest, depth)
+    in_string = escaped = False
+    for c in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth -= 1
     return deepest
+
+
+def _integer(text: str) -> int:
+    """A JSON integer, refused beyond float's range: the page sends doubles, and a
+    longer one is an OverflowError downstream (or, past 4300 digits, Python's own
+    refusal to convert it)."""
+    digits = len(text.removeprefix("-"))
+    if digits > 309 or abs(int(text)) > sys.float_info.max:
+        raise _Reject(
+            HTTPStatus.BAD_REQUEST,
+            f"{OWNER}: the numbers in the request body must be within float range "
+            f"(below 1.8e308), got an integer of {digits} digits",
+        )
+    return int(text)
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when a key repeats (json would keep the last one)."""
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _Reject(
+                HTTPStatus.BAD_REQUEST,
+                f"{OWNER}: the request body must not repeat a key, got {key!r} twice",
+            )
+        seen.add(key)
+    return dict(pairs)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -135,37 +177,58 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: HTTPStatus, message: str) -> None:
         self._json(status, {"error": " ".join(message.split())})
 
+    def send_error(
+        self, code: int, message: str | None = None, explain: str | None = None
+    ) -> None:
+        """The standard library's own refusals (a bad request line, an unknown
+        method, headers too long) in the one JSON format, not its HTML page."""
+        status = HTTPStatus(code)
+        self.close_connection = True
+        self._error(status, f"{OWNER}: {message or status.phrase}")
+
+    def _header(self, name: str) -> str | None:
+        """The one ``name`` header, or None; a repeated one is refused: which copy
+        counts would differ between this check and what reads it."""
+        values = self.headers.get_all(name) or []
+        if len(values) > 1:
+            raise _Reject(
+                HTTPStatus.BAD_REQUEST,
+                f"{OWNER}: the request must have at most one {name} header, "
+                f"got {len(values)}",
+            )
+        return values[0] if values else None
+
     def _check_headers(self) -> None:
-        """Refuse what only another web page would send (see the module docstring)."""
-        host = self.headers.get("Host", "")
+        """Refuse what only another web page would send (see the module docstring);
+        asked first, whatever the method and path."""
+        host = self._header("Host") or ""
         if not self.server.allows_host(host):
             raise _Reject(
                 HTTPStatus.FORBIDDEN,
                 f"{OWNER}: the Host header must be this server's address "
                 f"({self.server.url}), got {host!r}",
             )
-        origin = self.headers.get("Origin")
+        origin = self._header("Origin")
         if origin is not None and origin.lower() != f"http://{host.lower()}":
             raise _Reject(
                 HTTPStatus.FORBIDDEN,
                 f"{OWNER}: requests from another origin are refused, got {origin!r}",
             )
-        if self.command == "POST" and self.headers.get_content_type() != (
-            "application/json"
-        ):
-            raise _Reject(
-                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                f"{OWNER}: a POST must have Content-Type application/json, "
-                f"got {self.headers.get('Content-Type')!r}",
-            )
 
-    def do_GET(self) -> None:
+    def _answer(self, respond: Callable[[str], None]) -> None:
+        """Check the headers, then ``respond(path)``; a refusal is its one line."""
         try:
             self._check_headers()
+            respond(self.path.split("?", 1)[0])
         except _Reject as reject:
             self._error(reject.status, str(reject))
-            return
-        path = self.path.split("?", 1)[0]
+
+    def do_GET(self) -> None:
+        self._answer(self._get)
+
+    do_HEAD = do_GET
+
+    def _get(self, path: str) -> None:
         if path in _STATIC:
             name, content_type = _STATIC[path]
             self._send(HTTPStatus.OK, _static(name), content_type)
@@ -185,10 +248,26 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._error(HTTPStatus.NOT_FOUND, f"{OWNER}: no such page {path!r}")
 
-    do_HEAD = do_GET
+    def _not_allowed(self) -> None:
+        def refuse(path: str) -> None:
+            self._error(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                f"{OWNER}: {path!r} takes no {self.command}",
+            )
+
+        self._answer(refuse)
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _not_allowed
 
     def _body(self) -> object:
-        length_text = self.headers.get("Content-Length")
+        content_type = self._header("Content-Type")
+        if self.headers.get_content_type() != "application/json":
+            raise _Reject(
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                f"{OWNER}: a POST must have Content-Type application/json, "
+                f"got {content_type!r}",
+            )
+        length_text = self._header("Content-Length")
         if length_text is None or not length_text.strip().isdigit():
             raise _Reject(
                 HTTPStatus.LENGTH_REQUIRED,
@@ -219,7 +298,7 @@ class _Handler(BaseHTTPRequestHandler):
                     f"{OWNER}: the request body must nest arrays and objects at most "
                     f"{MAX_DEPTH} deep, got {depth}",
                 )
-            return json.loads(text)
+            return json.loads(text, parse_int=_integer, object_pairs_hook=_object)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             shown = raw[:60].decode("utf-8", "replace")
             raise _Reject(
@@ -228,19 +307,19 @@ class _Handler(BaseHTTPRequestHandler):
             ) from None
 
     def do_POST(self) -> None:
-        path = self.path.split("?", 1)[0]
+        self._answer(self._post)
+
+    def _post(self, path: str) -> None:
         if path != "/api/trajectories":
             known = path in _STATIC or path.startswith("/api/")
             status = HTTPStatus.METHOD_NOT_ALLOWED if known else HTTPStatus.NOT_FOUND
             self._error(status, f"{OWNER}: {path!r} takes no POST")
             return
+        body = self._body()  # HTTP/1.0: one request per connection
+        page = self._header(PAGE_HEADER)
         try:
-            self._check_headers()
-            body = self._body()  # HTTP/1.0: one request per connection
-            with self.server.computing(self.headers.get(PAGE_HEADER)) as cancelled:
+            with self.server.computing(page) as cancelled:
                 payload = api.trajectories_payload(body, cancelled)
-        except _Reject as reject:
-            self._error(reject.status, str(reject))
         except api.Cancelled:
             self._error(
                 HTTPStatus.CONFLICT,
@@ -341,6 +420,8 @@ def make_server(
 
     A port already in use (or any other failure to listen) is a one-line ValueError.
     """
+    if not isinstance(host, str) or not host.strip():  # "" would bind every interface
+        _checks.fail(OWNER, "host", "an address (0.0.0.0 for every interface)", host)
     port = _checks.integer(OWNER, "port", port, low=0)
     if port > 65535:
         _checks.fail(OWNER, "port", "an integer in [0, 65535]", port)
