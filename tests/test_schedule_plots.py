@@ -214,6 +214,10 @@ def test_cli_all_draws_a_grid(tmp_path: Path) -> None:
         ),
         ([], "schedule: give a schedule NAME or --all"),
         (["cosine", "--all"], "schedule: give a schedule NAME or --all"),
+        (
+            ["--all", "--steps", "1000001"],
+            "schedule: with --all, --steps must be at most 1,000,000 (reduce-on",
+        ),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(
@@ -225,3 +229,15 @@ def test_cli_bad_input_is_one_line_and_exit_2(
     assert stderr.startswith("gdlab: error: ") and stderr.count("\n") == 1
     assert message in stderr
     assert stdout == "" and not out.exists()
+
+
+def test_a_long_schedule_is_drawn_at_spaced_steps(tmp_path: Path) -> None:
+    """A run of 10**9 steps is drawn at 20,000 of them, the first and last
+    included; a short one at every step."""
+    assert report.plots.drawn_steps(5) == [0, 1, 2, 3, 4]
+    s = S.for_run("step", 0.1, 10**9)
+    fig = report.plot_schedules({"step": s}, 10**9, tmp_path / "long.png")
+    x, y = fig.axes[0].lines[0].get_data()
+    assert len(x) == report.plots.DRAWN_STEPS and (x[0], x[-1]) == (0, 10**9 - 1)
+    assert list(y) == [s(int(t)) for t in x]
+    assert is_png(tmp_path / "long.png")

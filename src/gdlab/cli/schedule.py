@@ -27,7 +27,7 @@ from gdlab.cli.options import (
     default=1000,
     show_default=True,
     type=click.IntRange(min=1),
-    help="steps of the run, warm-up included",
+    help="steps of the run, warm-up included (with --all at most 1,000,000)",
 )
 @click.option(
     "--warmup",
@@ -87,6 +87,12 @@ def schedule(
             raise click.UsageError(
                 "schedule: --all draws each schedule with its example arguments; "
                 "give --steps and -o only"
+            )
+        if steps > schedules.PLATEAU_STEPS:
+            raise click.UsageError(
+                f"schedule: with --all, --steps must be at most "
+                f"{schedules.PLATEAU_STEPS:,} (reduce-on-plateau is simulated step "
+                f"by step), got {steps}"
             )
         curves = schedules.gallery(steps)
         click.echo(schedules.gallery_table(curves, steps))

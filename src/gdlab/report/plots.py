@@ -32,9 +32,27 @@ Curve = Callable[[int], float] | Sequence[float]
 """A schedule (step -> lr) or the lr already recorded at each step."""
 
 
-def _values(owner: str, label: str, curve: Curve, steps: int) -> list[float]:
+DRAWN_STEPS = 20_000
+"""At most this many steps of a schedule are drawn: every step of a shorter run,
+evenly spaced ones (the first and the last included) of a longer one, which a
+figure a few thousand pixels wide cannot tell apart."""
+
+
+def drawn_steps(steps: int) -> list[int]:
+    """The steps of a run of ``steps`` steps that a schedule's line is drawn at."""
+    if steps <= DRAWN_STEPS:
+        return list(range(steps))
+    last = DRAWN_STEPS - 1
+    return [k * (steps - 1) // last for k in range(DRAWN_STEPS)]
+
+
+def _values(
+    owner: str, label: str, curve: Curve, steps: int
+) -> tuple[list[int], list[float]]:
+    """The steps drawn and the lr at each of them."""
+    at = drawn_steps(steps)
     if callable(curve):
-        return [float(curve(t)) for t in range(steps)]
+        return at, [float(curve(t)) for t in at]
     if isinstance(curve, str) or not isinstance(curve, Sequence):
         _checks.fail(
             owner, f"schedules[{label!r}]", "a schedule or a list of lrs", curve
@@ -43,7 +61,7 @@ def _values(owner: str, label: str, curve: Curve, steps: int) -> list[float]:
         _checks.fail(
             owner, f"schedules[{label!r}]", f"at least {steps} values", len(curve)
         )
-    return [float(v) for v in curve[:steps]]
+    return at, [float(curve[t]) for t in at]
 
 
 def _labelled(owner: str, curves: object) -> dict[str, Curve]:
@@ -148,9 +166,12 @@ def legend(
         ax.legend(handles, shown, fontsize="small", **kwargs)
 
 
-def _draw(ax: Axes, values: list[float], label: str | None = None) -> None:
-    ax.plot(range(len(values)), values, label=label, linewidth=1.6)
-    ax.set_xlim(0, max(1, len(values) - 1))
+def _draw(
+    ax: Axes, curve: tuple[list[int], list[float]], label: str | None = None
+) -> None:
+    steps, values = curve
+    ax.plot(steps, values, label=label, linewidth=1.6)
+    ax.set_xlim(0, max(1, steps[-1]))
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
 

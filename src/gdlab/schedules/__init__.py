@@ -48,6 +48,7 @@ from gdlab.schedules.closed_form import (
     step,
 )
 from gdlab.schedules.examples import (
+    PLATEAU_STEPS,
     example_arguments,
     examples,
     gallery,
@@ -70,6 +71,7 @@ from gdlab.schedules.registry import (
 )
 
 __all__ = [
+    "PLATEAU_STEPS",
     "REGISTRY",
     "RUN_DEFAULTS",
     "RUN_SCHEDULES",

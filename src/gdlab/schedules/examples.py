@@ -59,6 +59,11 @@ class _Groups:
     param_groups: list[dict[str, Any]]
 
 
+PLATEAU_STEPS = 1_000_000
+"""The longest run :func:`plateau_example` (and so ``gdlab schedule --all``)
+simulates, step by step."""
+
+
 def plateau_example(
     total_steps: int = 1000, lr: float = 0.1, steps_per_epoch: int = 20, seed: int = 0
 ) -> list[float]:
@@ -70,6 +75,13 @@ def plateau_example(
     schedules.
     """
     t = _checks.integer("plateau_example", "total_steps", total_steps, low=1)
+    if t > PLATEAU_STEPS:
+        _checks.fail(
+            "plateau_example",
+            "total_steps",
+            f"at most {PLATEAU_STEPS:,} (it simulates every step)",
+            t,
+        )
 
     opt = _Groups([{"lr": lr}])
     plateau = ReduceOnPlateau(opt, factor=0.5, patience=3, threshold=0.05)
