@@ -5,6 +5,7 @@ The report a sweep writes is tested in tests/test_report_sensitivity.py."""
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import signal
@@ -134,6 +135,14 @@ def test_one_run_has_one_key_whatever_the_number_types() -> None:
         (
             {"schedule": ["cosine"], "schedule_args": [{1: 2}]},
             r"^RunSpec: schedule_args must be a dict with string keys, got \{1: 2\}",
+        ),
+        (
+            {"l2": [0.0, math.nan]},
+            r"^sweep: run l2=nan: RunSpec: l2 must be finite \(JSON has no NaN",
+        ),
+        (
+            {"hyper": [{"weight_decay": math.inf}]},
+            r"RunSpec: hyper must be finite \(JSON has no NaN or inf\), got \{'weight",
         ),
     ],
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -93,13 +94,26 @@ def _real(value: Any) -> bool:
 
 
 def spec_key(spec: RunSpec) -> str:
-    """The run's key: the canonical JSON of its whole spec (sorted, compact)."""
-    return json.dumps(
-        normalized(spec).to_dict(),
-        sort_keys=True,
-        separators=(",", ":"),
-        allow_nan=False,
-    )
+    """The run's key: the canonical JSON of its whole spec (sorted, compact); a
+    ValueError naming the fields that hold NaN or infinity, which JSON cannot."""
+    values = normalized(spec).to_dict()
+    try:
+        return json.dumps(
+            values, sort_keys=True, separators=(",", ":"), allow_nan=False
+        )
+    except ValueError:
+        bad = next(k for k, v in values.items() if not _finite_json(v))
+        _checks.fail("RunSpec", bad, "finite (JSON has no NaN or inf)", values[bad])
+
+
+def _finite_json(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(map(_finite_json, value.values()))
+    if isinstance(value, list | tuple):
+        return all(map(_finite_json, value))
+    return True
 
 
 def source(spec: RunSpec) -> tuple[Any, ...]:
@@ -178,5 +192,6 @@ def validate(
                 datasets[where] = load_data(spec)
             build(probe, datasets[where])
         except ValueError as error:
-            raise ValueError(f"sweep: run {describe(spec, names)}: {error}") from None
+            run = describe(spec, names) or "(the base spec)"
+            raise ValueError(f"sweep: run {run}: {error}") from None
     return datasets
