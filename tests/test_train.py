@@ -533,6 +533,11 @@ def test_train_config_normalizes_and_round_trips() -> None:
     assert TrainConfig.from_dict({"seed": 4}) == TrainConfig(seed=4)
     assert TrainConfig(iterations=10, epochs=None).total_steps(1000) == 10
     assert TrainConfig(epochs=2, batch_size="full").total_steps(1000) == 2
+    # iterations set the length: the epochs given beside them are one run's config
+    assert TrainConfig(iterations=10, epochs=3) == TrainConfig(iterations=10)
+    assert TrainConfig(iterations=10).epochs is None
+    with pytest.raises(ValueError, match=r"^TrainConfig: epochs must be an integer"):
+        TrainConfig(iterations=10, epochs=0)
 
 
 def test_train_config_from_dict_refuses_unknown_keys() -> None:

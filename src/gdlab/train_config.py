@@ -27,8 +27,9 @@ class TrainConfig:
         sampling: ``"without-replacement"`` (a permutation per epoch, the default)
             or ``"with-replacement"`` (each batch drawn anew, as the course notes'
             ``np.random.choice``; an epoch is then as many batches).
-        epochs: passes over the training set (default 5); ignored when
-            ``iterations`` is given.
+        epochs: passes over the training set (default 5); None when
+            ``iterations`` is given (a given value is checked, then dropped, so
+            that one run has one config).
         iterations: optimizer steps instead of epochs, as in "10,000 iterations of
             batch 100" (default None).
         seed: seeds the batch order, an integer >= 0 (default 0).
@@ -66,6 +67,8 @@ class TrainConfig:
             )
         if self.iterations is None or self.epochs is not None:
             checked["epochs"] = _checks.integer(owner, "epochs", self.epochs, low=1)
+        if self.iterations is not None:  # the run's length: one setting, one run
+            checked["epochs"] = None
         if self.batch_size != "full":
             checked["batch_size"] = _checks.integer(
                 owner, "batch_size", self.batch_size, low=1

@@ -109,6 +109,8 @@ def test_one_run_has_one_key_whatever_the_number_types() -> None:
     assert [type(s.train.seed) for s in specs] == [int, int]
     with pytest.raises(ValueError, match=r"grid\['split_seed'\] must be distinct"):
         sweep.expand(BASE, {"split_seed": [1, 1.0]})
+    steps = BASE.replace(iterations=5)  # epochs beside iterations: one run
+    assert sweep.spec_key(steps.replace(epochs=1)) == sweep.spec_key(steps)
 
 
 @pytest.mark.parametrize(
