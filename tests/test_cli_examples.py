@@ -124,23 +124,31 @@ def test_figure_draws_a_png(name: str, tmp_path: Path) -> None:
 
 
 def test_the_course_preset_sets_the_notes_experiment(tmp_path: Path) -> None:
-    code, _, err = run(
+    code, out, err = run(
         "train", "--preset", "course-mnist", "--data", "digits",
-        "--model", "mlp:64-50-10", "--iterations", "30", "--out", str(tmp_path),
-        "--no-progress",
+        "--model", "mlp:64-50-10", "--batch-size", "479", "--iterations", "10",
+        "--out", str(tmp_path), "--no-progress",
     )  # fmt: skip
     assert code == 0, err
     history = json.loads((tmp_path / "history.json").read_text())
     config = history["config"]
-    assert config["sampling"] == "with-replacement" and config["eval_at_start"]
-    assert config["batch_size"] == 100 and config["iterations"] == 30
+    assert config["sampling"] == "with-replacement" and config["notes_loop"]
+    assert not config["eval_at_start"]
+    assert config["batch_size"] == 479 and config["iterations"] == 10
     assert "activation='sigmoid'" in config["model"]
     assert "init='normal:0.01'" in config["model"]
     assert config["optimizer"] == "SGD" and config["param_groups"][0]["lr"] == 0.1
     assert config["data"]["train"][0] == 1437  # no validation split held out
-    rows = history["epochs"]
-    assert [r["step"] for r in rows] == [0, 15, 30]  # step 0, each epoch, the end
-    assert rows[0]["train_acc"] == pytest.approx(0.1, abs=0.06)  # untrained
+    # iter_per_epoch = 1437/479 = 3.0: the notes evaluate after update i + 1 for
+    # i = 0, 3, 6, 9, and not again at the end or at step 0.
+    assert [r["step"] for r in history["epochs"]] == [1, 4, 7, 10]
+    assert "the course notes' MNIST experiment, on digits 8×8" in out
+    assert "where this run differs from the notes' loop:" in out
+    assert "accuracy curves land in the zoom panel" in out
+    assert "on real MNIST this loop reaches about 0.94-0.95" in out
+    assert "final: train loss" not in out
+    for name in ("loss.png", "accuracy.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_missing_mnist_names_the_data_path_option(tmp_path: Path) -> None:

@@ -110,10 +110,14 @@ class _Trainer:
                 for _ in range(pos.batch):
                     next(loader)
                 every = self.config.eval_every
+                notes = self.config.notes_loop
                 for xb, yb in loader:
                     if not self._step(xb, yb, bar):
                         break
-                    if every != "epoch" and pos.step % every == 0:
+                    if notes:
+                        if self.config.notes_evaluates(pos.step, self.dataset.n_train):
+                            self._evaluate(started, bar)
+                    elif every != "epoch" and pos.step % every == 0:
                         self._evaluate(started, bar)
                         if self.history.diverged:
                             break
@@ -130,7 +134,11 @@ class _Trainer:
                     pos.epoch, pos.batch = pos.epoch + 1, 0
                     pos.rng_state = self.rng.bit_generator.state
                 last = self.history.epochs[-1]["step"] if self.history.epochs else 0
-                if (every == "epoch" or pos.step == self.total) and last != pos.step:
+                if (
+                    (every == "epoch" or pos.step == self.total)
+                    and last != pos.step
+                    and not notes
+                ):
                     self._evaluate(started, bar)
                 self._save(started)
         finally:
@@ -163,6 +171,8 @@ class _Trainer:
             for b in grads.buffers.values():
                 b *= clip / (norm + 1e-6)
         self.optimizer.step(grads)
+        if self.config.notes_loop:  # the notes record the loss after the update
+            loss = self.model.loss(xb, yb)
         pos.step += 1
         pos.batch += 1
         self.history.steps.append({"step": pos.step, "loss": loss, "lr": lr})

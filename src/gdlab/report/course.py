@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
 from gdlab import _checks
+from gdlab.i18n import gettext as _
 from gdlab.report.landscape import plot_trajectories
 from gdlab.report.plots import (
     Curve,
@@ -164,10 +165,69 @@ def plot_lr_decay(
     return finish(ax, path)
 
 
+def plot_notes_loss(
+    losses: ArrayLike,
+    title: str,
+    path: str | Path | None = None,
+    *,
+    zoom: int = 1000,
+) -> Figure:
+    """The loss of every iteration as the course notes draw it (Saito's
+    ``train_neuralnet.py``): linear, on 0–3, above a panel zoomed on the first
+    ``zoom`` iterations."""
+    values = np.asarray(losses, dtype=np.float64)
+    if values.ndim != 1 or values.size == 0:
+        _checks.fail("plot_notes_loss", "losses", "a non-empty 1-D array", values.shape)
+    fig = Figure(figsize=(8.0, 7.0), layout="constrained")
+    whole, first = fig.subplots(2, 1)
+    x = np.arange(values.size)
+    shown = min(int(zoom), values.size)
+    for ax, end in ((whole, values.size), (first, shown)):
+        ax.plot(x[:end], values[:end], label=_("loss"))
+        ax.set_xlabel(_("iteration"))
+        ax.set_ylabel(_("loss"))
+        ax.set_ylim(0.0, 3.0)
+        ax.grid(True, alpha=0.3)
+    whole.set_title(title)
+    first.set_title(_("the first {n} iterations").format(n=shown))
+    return finish(fig, path)
+
+
+def plot_notes_accuracy(
+    train: ArrayLike,
+    test: ArrayLike,
+    title: str,
+    path: str | Path | None = None,
+) -> Figure:
+    """Train (solid) and test (dashed) accuracy at each of the notes' evaluations,
+    on 0–1, legend lower right: their figure 4-12, in its own figure (the notes'
+    code draws it into the zoom panel of the loss figure)."""
+    a = np.asarray(train, dtype=np.float64)
+    b = np.asarray(test, dtype=np.float64)
+    if a.ndim != 1 or a.shape != b.shape or a.size == 0:
+        _checks.fail(
+            "plot_notes_accuracy", "train, test", "two 1-D arrays of one length",
+            (a.shape, b.shape),
+        )  # fmt: skip
+    ax = new_axes(None, (8.0, 4.8))
+    x = np.arange(a.size)
+    ax.plot(x, a, label=_("train acc"))
+    ax.plot(x, b, label=_("test acc"), linestyle="--")
+    ax.set_xlabel(_("epochs"))
+    ax.set_ylabel(_("accuracy"))
+    ax.set_ylim(0.0, 1.0)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right")
+    return finish(ax, path)
+
+
 __all__ = [
     "plot_batch_costs",
     "plot_batch_modes",
     "plot_batch_paths",
     "plot_ema_curves",
     "plot_lr_decay",
+    "plot_notes_accuracy",
+    "plot_notes_loss",
 ]

@@ -63,9 +63,7 @@ def _sgd_formula(group: Group) -> list[str]:
         return [*lines, f"step = {step}", "θ new = θ − step"]
     tau = "(1−τ)·" if group["dampening"] else ""
     term = f"({d})" if len(d) > 1 else d
-    lines.append(
-        f"buf = μ·buf + {tau}{term}  (buf = {d} at step 1; μ = momentum)"
-    )
+    lines.append(f"buf = μ·buf + {tau}{term}  (buf = {d} at step 1; μ = momentum)")
     if group["nesterov"]:
         lines += [f"g+μ·buf = {term} + μ·buf  (Nesterov)", "step = η·(g+μ·buf)"]
     else:
