@@ -15,10 +15,10 @@ translation (the tests use it to fail on an untranslated message).
 
 from __future__ import annotations
 
-import gettext
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from gettext import GNUTranslations, NullTranslations
 from pathlib import Path
 
 from gdlab import _checks
@@ -27,7 +27,7 @@ DOMAIN = "gdlab"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGES = ("en", "ko")
 
-_state: dict[str, object] = {"language": "en", "catalog": gettext.NullTranslations()}
+_state: dict[str, object] = {"language": "en", "catalog": NullTranslations()}
 _missing: list[set[str]] = []
 
 
@@ -48,7 +48,7 @@ def use(language: str | None = None) -> str:
     lang = from_environment() if language is None else language
     lang = _checks.choice("i18n", "language", lang, LANGUAGES)
     if lang == "en":
-        catalog: gettext.NullTranslations = gettext.NullTranslations()
+        catalog: NullTranslations = NullTranslations()
     else:
         mo = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
         if not mo.is_file():
@@ -57,7 +57,7 @@ def use(language: str | None = None) -> str:
                 "(msgfmt, from Debian's gettext package) to compile it"
             )
         with mo.open("rb") as handle:
-            catalog = gettext.GNUTranslations(handle)
+            catalog = GNUTranslations(handle)
     _state["language"], _state["catalog"] = lang, catalog
     return lang
 
@@ -70,7 +70,7 @@ def language() -> str:
 def gettext(message: str) -> str:
     """``message`` in the language in use (itself in English)."""
     catalog = _state["catalog"]
-    assert isinstance(catalog, gettext.NullTranslations)
+    assert isinstance(catalog, NullTranslations)
     out = catalog.gettext(message)
     if _missing and language() != "en" and out == message:
         _missing[-1].add(message)
