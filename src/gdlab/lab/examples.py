@@ -199,8 +199,7 @@ def regression() -> Example:
             ),
         ),
         command="gdlab explain sgd --problem regression --start -1,5 --lr 0.1",
-        figure="gdlab surface regression --optimizers sgd --lrs 0.5,0.1,0.005 "
-        "--start -1,5 --steps 30 --3d -o regression.png",
+        figure="gdlab figure regression-surface -o regression.png",
     )
 
 
@@ -451,9 +450,7 @@ def momentum_forms() -> Example:
         ),
         command="gdlab explain momentum --problem regression --start -1,5 --lr 0.1 "
         "--steps 3",
-        figure="gdlab surface quadratic --optimizers sgd,momentum,adagrad,adam "
-        "--lrs 0.95,0.1,1.5,0.3 --start -7,2 --steps 30 -o quadratic.png  "
-        "(after Saito, Deep Learning from Scratch, ch. 6)",
+        figure="gdlab figure optimizers -o optimizers.png",
     )
 
 
@@ -491,6 +488,7 @@ def nag() -> Example:
         {"max |look-ahead − SGD|": (gap,), "MSE, Nesterov vs momentum": final},
         command="gdlab explain nesterov --problem regression --start -1,5 --lr 0.1 "
         "--steps 3",
+        figure="gdlab figure momentum-nag -o momentum-nag.png",
     )
 
 
