@@ -52,6 +52,7 @@ from gdlab.i18n import gettext as _
     help="steps the optimizer has taken before (bias corrections, schedules), "
     "at most 2**53",
 )
+@click.option("--lang", default=None, type=click.Choice(["en", "ko"]), help=LANG_HELP)
 def explain_command(
     name: str,
     lr: float | None,
@@ -63,6 +64,7 @@ def explain_command(
     steps: int,
     state: tuple[str, ...],
     start_step: int,
+    lang: str | None,
 ) -> None:
     """Work out optimizer NAME's update step by step: every quantity of its rule, for
     every element, with the formula above. Hyperparameters are named as in
@@ -77,6 +79,7 @@ def explain_command(
     """
     from gdlab import lab, surfaces
 
+    use_language(lang)
     given = parse_hyper(name, hyper) | ({} if lr is None else {"lr": lr})
     given["state"] = {
         key: parse_floats(f"--state {key}", text)
@@ -108,7 +111,8 @@ def explain_command(
 
 @click.command("examples")
 @click.argument("name", required=False)
-def examples_command(name: str | None) -> None:
+@click.option("--lang", default=None, type=click.Choice(["en", "ko"]), help=LANG_HELP)
+def examples_command(name: str | None, lang: str | None) -> None:
     """The course notes' worked examples, worked out: without NAME the list; with
     NAME every intermediate quantity and, where the notes' numbers differ, theirs
     beside the right ones with the reason.
@@ -116,15 +120,18 @@ def examples_command(name: str | None) -> None:
     \b
     gdlab examples
     gdlab examples regression
+    gdlab examples regression --lang ko
     """
     from gdlab.lab import examples
 
+    use_language(lang)
     if name is None:
         width = max(map(len, examples.names()))
         for key, text in examples.summaries().items():
             click.echo(f"{key:<{width}}  {text}")
         click.echo(
-            "\ngdlab examples NAME works one out; gdlab figure lists the figures"
+            "\n"
+            + _("gdlab examples NAME works one out; gdlab figure lists the figures")
         )
         return
     with user_input():
@@ -313,32 +320,35 @@ def _draw(
         for label, cost in modes.costs.items():
             m, b = modes.paths[label][-1]
             lines.append(
-                f"{label}: MSE {cost[0]:.4g} -> {cost[-1]:.4g} after "
-                f"{cost.size - 1} iterations, (m, b) = ({m:.4g}, {b:.4g})"
+                _(
+                    "{label}: MSE {a:.4g} -> {b:.4g} after {n} iterations, "
+                    "(m, b) = ({m:.4g}, {c:.4g})"
+                ).format(label=label, a=cost[0], b=cost[-1], n=cost.size - 1, m=m, c=b)
             )
         lines.append(
-            f"least-squares minimum: MSE {modes.surface.min_value:.4g} at "
-            f"(m, b) = ({modes.surface.minima[0][0]:.4g}, "
-            f"{modes.surface.minima[0][1]:.4g})"
-        )
+            _("least-squares minimum: MSE {v:.4g} at (m, b) = ({m:.4g}, {b:.4g})")
+            .format(v=modes.surface.min_value, m=modes.surface.minima[0][0],
+                    b=modes.surface.minima[0][1])
+        )  # fmt: skip
     elif name == "ema":
         series = figures.noisy_series()
         curves = figures.ema_curves(series)
         course.plot_ema_curves(series, curves, output)
         for beta, (raw, corrected) in curves.items():
             lines.append(
-                f"β = {beta:g}: window ≈ {1 / (1 - beta):.3g} values; v_1 raw "
-                f"{raw[0]:.4g}, bias-corrected {corrected[0]:.4g} (θ_1 = "
-                f"{series[0]:.4g})"
-            )
+                _(
+                    "β = {beta:g}: window ≈ {w:.3g} values; v_1 raw {raw:.4g}, "
+                    "bias-corrected {c:.4g} (θ_1 = {t:.4g})"
+                ).format(beta=beta, w=1 / (1 - beta), raw=raw[0], c=corrected[0],
+                         t=series[0])
+            )  # fmt: skip
     else:
         epochs = 100
         decay = figures.lr_decay(epochs=epochs)
         course.plot_lr_decay(decay, epochs, output)
         shown = (0, 10, 25, 50, 99)
-        lines.append(
-            f"{'schedule':<36}" + "".join(f"{f'epoch {e}':>11}" for e in shown)
-        )
+        head = "".join(f"{_('epoch {n}').format(n=e):>11}" for e in shown)
+        lines.append(f"{_('schedule'):<36}" + head)
         for label, s in decay.items():
             lines.append(f"{label:<36}" + "".join(f"{s(e):>11.4g}" for e in shown))
     return lines

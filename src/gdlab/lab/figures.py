@@ -83,11 +83,12 @@ def batch_modes(
     sizes: dict[str, int] = {}
     for size in batch_sizes:
         b = _checks.integer(owner, "batch_sizes[i]", size, low=1)
-        label = (
-            f"batch GD ({x.size} per step)"
-            if b >= x.size
-            else ("stochastic GD (1 per step)" if b == 1 else f"mini-batch GD ({b})")
-        )
+        if b >= x.size:
+            label = _("batch GD ({n} per step)").format(n=x.size)
+        elif b == 1:
+            label = _("stochastic GD (1 per step)")
+        else:
+            label = _("mini-batch GD ({n})").format(n=b)
         theta = np.array(start, dtype=np.float64)
         opt = optim.SGD({"θ": theta}, lr=lr)
         loader = data.batches(x, y, b, seed=seed)
@@ -134,14 +135,14 @@ def lr_decay(
         f"lr₀/(1 + k·epoch), k = {rate:g}": schedules.for_run(
             "inverse_time", lr, e, decay_rate=rate, decay_steps=1.0
         ),
-        f"step: ×0.5 every {step} epochs": schedules.for_run(
+        _("step: ×0.5 every {n} epochs").format(n=step): schedules.for_run(
             "step", lr, e, step_size=step, gamma=0.5
         ),
-        "polynomial: lr₀·(1 − epoch/max)²": schedules.for_run(
+        _("polynomial: lr₀·(1 − epoch/max)²"): schedules.for_run(
             "polynomial", lr, e, power=2.0
         ),
-        "cosine annealing": schedules.for_run("cosine", lr, e),
-        f"warm-up {w} epochs, then cosine": schedules.for_run(
+        _("cosine annealing"): schedules.for_run("cosine", lr, e),
+        _("warm-up {n} epochs, then cosine").format(n=w): schedules.for_run(
             "cosine", lr, e, warmup=w
         ),
     }

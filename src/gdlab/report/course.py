@@ -45,7 +45,9 @@ F64 = NDArray[np.float64]
 
 def _modes_title(modes: BatchModes) -> str:
     steps = max(len(p) for p in modes.paths.values()) - 1
-    return f"{modes.x.size} noisy points, {steps} iterations, lr {modes.lr:g}"
+    return _("{n} noisy points, {steps} iterations, lr {lr:g}").format(
+        n=modes.x.size, steps=steps, lr=modes.lr
+    )
 
 
 def plot_batch_paths(
@@ -71,12 +73,12 @@ def plot_batch_costs(
         modes.surface.min_value,
         color="0.4",
         linestyle=":",
-        label="least-squares minimum",
+        label=_("least-squares minimum"),
     )
     ax.set_yscale("log")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("MSE on all the data (log scale)")
-    ax.set_title(f"cost per iteration — {_modes_title(modes)}")
+    ax.set_xlabel(_("iteration"))
+    ax.set_ylabel(_("MSE on all the data (log scale)"))
+    ax.set_title(_("cost per iteration — {what}").format(what=_modes_title(modes)))
     ax.grid(True, which="both", alpha=0.25)
     legend(ax)
     return finish(ax, path)
@@ -90,7 +92,7 @@ def plot_batch_modes(
     left, right = fig.subplots(1, 2)
     plot_batch_paths(modes, ax=left)
     plot_batch_costs(modes, ax=right)
-    fig.suptitle("batch vs mini-batch vs stochastic gradient descent")
+    fig.suptitle(_("batch vs mini-batch vs stochastic gradient descent"))
     return finish(fig, path)
 
 
@@ -121,7 +123,9 @@ def plot_ema_curves(
             np.asarray(corrected, dtype=np.float64),
             color=color,
             linewidth=1.8,
-            label=f"β = {beta:g} (≈{window:.3g} values), bias-corrected",
+            label=_("β = {beta:g} (≈{window:.3g} values), bias-corrected").format(
+                beta=beta, window=window
+            ),
         )
         ax.plot(
             t,
@@ -129,11 +133,11 @@ def plot_ema_curves(
             color=color,
             linewidth=1.2,
             linestyle="--",
-            label=f"β = {beta:g}, raw",
+            label=_("β = {beta:g}, raw").format(beta=beta),
         )
     ax.set_xlabel("t")
-    ax.set_ylabel("value")
-    ax.set_title("exponentially weighted averages v_t = β·v_(t−1) + (1−β)·θ_t")
+    ax.set_ylabel(_("value"))
+    ax.set_title(_("exponentially weighted averages v_t = β·v_(t−1) + (1−β)·θ_t"))
     ax.grid(True, alpha=0.3)
     legend(ax)
     return finish(ax, path)
@@ -164,9 +168,9 @@ def plot_lr_decay(
         ax.plot(x, y, linewidth=1.8, label=label)
     ax.set_xlim(0, max(1, n - 1))
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("learning rate")
-    ax.set_title("learning-rate decay, per epoch")
+    ax.set_xlabel(_("epoch"))
+    ax.set_ylabel(_("learning rate"))
+    ax.set_title(_("learning-rate decay, per epoch"))
     ax.grid(True, alpha=0.3)
     legend(ax)
     return finish(ax, path)
