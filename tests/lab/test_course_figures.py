@@ -31,12 +31,12 @@ def test_residuals_and_the_loss_curve_of_note_001() -> None:
 def test_sse_against_cross_entropy_on_saitos_output() -> None:
     c = figures.sse_vs_cee()
     _, wrong = c.outputs.values()
-    assert c.sse["right (0.6 on 2)"] == pytest.approx(0.0975)
-    assert c.sse["wrong (0.6 on 7)"] == pytest.approx(0.5975)
-    assert c.cee["right (0.6 on 2)"] == pytest.approx(-math.log(0.6))
-    assert c.cee["wrong (0.6 on 7)"] == pytest.approx(-math.log(0.1))
+    assert c.sse["right (0.6 on class 2)"] == pytest.approx(0.0975)
+    assert c.sse["wrong (0.6 on class 7)"] == pytest.approx(0.5975)
+    assert c.cee["right (0.6 on class 2)"] == pytest.approx(-math.log(0.6))
+    assert c.cee["wrong (0.6 on class 7)"] == pytest.approx(-math.log(0.1))
     t = np.eye(10)[2]
-    assert losses.sse(wrong, t)[0] == pytest.approx(c.sse["wrong (0.6 on 7)"])
+    assert losses.sse(wrong, t)[0] == pytest.approx(c.sse["wrong (0.6 on class 7)"])
     # near p = 0 SSE stays bounded while cross-entropy grows without bound
     assert c.sse_curve[0] < 0.6 and c.cee_curve[0] > 4.5
     fig = course.plot_sse_vs_cee(c)

@@ -298,9 +298,11 @@ def _draw(
         course.plot_flat_sharp(f, output)
         for label, gap in f.gaps().items():
             lines.append(
-                _("{label} minimum at {x:g}: test − train = {gap:.3g}").format(
-                    label=label, x=f.minima[label], gap=gap
-                )
+                (
+                    _("flat minimum at {x:g}: test − train = {gap:.3g}")
+                    if label == "flat"
+                    else _("sharp minimum at {x:g}: test − train = {gap:.3g}")
+                ).format(x=f.minima[label], gap=gap)
             )
     elif name == "adamp":
         p = figures.adamp_projection()
@@ -347,8 +349,9 @@ def _draw(
         decay = figures.lr_decay(epochs=epochs)
         course.plot_lr_decay(decay, epochs, output)
         shown = (0, 10, 25, 50, 99)
-        head = "".join(f"{_('epoch {n}').format(n=e):>11}" for e in shown)
-        lines.append(f"{_('schedule'):<36}" + head)
+        epoch, schedule = _("epoch {n}"), _("schedule")
+        head = "".join(f"{epoch.format(n=e):>11}" for e in shown)
+        lines.append(f"{schedule:<36}" + head)
         for label, s in decay.items():
             lines.append(f"{label:<36}" + "".join(f"{s(e):>11.4g}" for e in shown))
     return lines

@@ -263,7 +263,7 @@ def sse_vs_cee() -> LossComparison:
     wrong[[2, 7]] = wrong[[7, 2]]
     t = np.zeros(10)
     t[2] = 1.0
-    outputs = {"right (0.6 on 2)": right, "wrong (0.6 on 7)": wrong}
+    outputs = {_("right (0.6 on class 2)"): right, _("wrong (0.6 on class 7)"): wrong}
     sse = {k: losses.sse(v, t)[0] for k, v in outputs.items()}
     cee = {k: float(-np.log(v[2])) for k, v in outputs.items()}
     p = np.linspace(0.01, 1.0, 100)

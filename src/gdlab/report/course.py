@@ -352,7 +352,8 @@ def plot_flat_sharp(f: FlatSharp, path: str | Path | None = None) -> Figure:
             arrowprops={"arrowstyle": "<->", "color": "0.3"},
         )  # fmt: skip
         name = _("flat minimum") if label == "flat" else _("sharp minimum")
-        ax.annotate(f"{name}\n{_('test − train')} = {gap:.3g}", (at, f.train[k]),
+        text = name + "\n" + _("test − train = {gap:.3g}").format(gap=gap)
+        ax.annotate(text, (at, f.train[k]),
                     xytext=(10, -28), textcoords="offset points")  # fmt: skip
     ax.set_xlabel(_("parameter"))
     ax.set_ylabel(_("loss"))

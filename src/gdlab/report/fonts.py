@@ -3,8 +3,8 @@ Korean text would be drawn as empty boxes (tofu).
 
 :func:`hangul_font` finds an installed font that holds the Hangul syllables (Debian's
 ``fonts-nanum``, which ``make system`` installs, or ``fonts-noto-cjk``);
-:func:`use_hangul` puts it first in matplotlib's sans-serif list, DejaVu Sans after
-it for the glyphs it lacks (matplotlib falls back glyph by glyph).
+:func:`use_hangul` makes it matplotlib's font, DejaVu Sans after it for the glyphs
+it lacks (−, ², √, ...: matplotlib falls back glyph by glyph).
 """
 
 from __future__ import annotations
@@ -52,10 +52,8 @@ def use_hangul() -> str:
             "fonts: no installed font holds Hangul, so Korean figures would show "
             "empty boxes: install Debian's fonts-nanum (make system) and run again"
         )
-    matplotlib.rcParams["font.family"] = ["sans-serif"]
-    rest = [f for f in matplotlib.rcParams["font.sans-serif"] if f != family]
-    matplotlib.rcParams["font.sans-serif"] = [family, *rest]
-    matplotlib.rcParams["axes.unicode_minus"] = False
+    # Named families (not the generic "sans-serif") fall back glyph by glyph.
+    matplotlib.rcParams["font.family"] = [family, "DejaVu Sans"]
     return family
 
 
