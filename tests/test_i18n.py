@@ -171,3 +171,17 @@ def test_a_korean_figure_is_drawn_without_tofu(tmp_path: Path) -> None:
     assert code == 0, err
     assert out.read_bytes()[:4] == b"\x89PNG"
     assert "저장함" in stdout
+
+
+def test_the_course_mnist_summary_and_plots_speak_korean(tmp_path: Path) -> None:
+    with i18n.missing() as untranslated:
+        code, out, err = run(
+            "train", "--preset", "course-mnist", "--data", "digits",
+            "--model", "mlp:64-50-10", "--batch-size", "479", "--iterations", "4",
+            "--out", str(tmp_path), "--no-progress", "--lang", "ko",
+        )  # fmt: skip
+    assert code == 0, err
+    assert untranslated == set()
+    assert "강의 노트의 MNIST 실험, 데이터: digits 8×8" in out
+    assert "이 실행이 노트의 루프와 다른 점:" in out
+    assert (tmp_path / "loss.png").is_file() and (tmp_path / "accuracy.png").is_file()
