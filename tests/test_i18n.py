@@ -152,7 +152,7 @@ def test_an_unknown_language_is_refused() -> None:
     assert code == 2 and "'fr' is not one of 'en', 'ko'" in err
 
 
-def test_a_font_with_hangul_is_found_and_used() -> None:
+def test_a_font_with_hangul_is_found_and_used(caplog: pytest.LogCaptureFixture) -> None:
     family = fonts.hangul_font()
     assert family is not None, "install fonts-nanum (make system)"
     path = matplotlib.font_manager.findfont(family, fallback_to_default=False)
@@ -161,8 +161,11 @@ def test_a_font_with_hangul_is_found_and_used() -> None:
     # Drawing Korean text warns of no missing glyph (warnings are errors here).
     fig = Figure()
     ax = fig.add_subplot()
-    ax.set_title("지수 가중 이동 평균, 편향 보정")
+    ax.set_title("지수 가중 이동 평균, 편향 보정 − ²√")
+    ax.plot([1, 2, 3], [0.01, 0.1, 1.0])
+    ax.set_yscale("log")  # mathtext tick labels: 10^-2
     fig.canvas.draw()
+    assert "glyph" not in caplog.text  # matplotlib logs a mathtext dummy symbol
 
 
 def test_a_korean_figure_is_drawn_without_tofu(tmp_path: Path) -> None:

@@ -3,8 +3,8 @@ Korean text would be drawn as empty boxes (tofu).
 
 :func:`hangul_font` finds an installed font that holds the Hangul syllables (Debian's
 ``fonts-nanum``, which ``make system`` installs, or ``fonts-noto-cjk``);
-:func:`use_hangul` makes it matplotlib's font, DejaVu Sans after it for the glyphs
-it lacks (−, ², √, ...: matplotlib falls back glyph by glyph).
+:func:`use_hangul` adds it to matplotlib's fonts after DejaVu Sans, for the glyphs
+DejaVu Sans lacks (matplotlib falls back glyph by glyph).
 """
 
 from __future__ import annotations
@@ -52,8 +52,11 @@ def use_hangul() -> str:
             "fonts: no installed font holds Hangul, so Korean figures would show "
             "empty boxes: install Debian's fonts-nanum (make system) and run again"
         )
-    # Named families (not the generic "sans-serif") fall back glyph by glyph.
-    matplotlib.rcParams["font.family"] = [family, "DejaVu Sans"]
+    # Named families (not the generic "sans-serif") fall back glyph by glyph:
+    # DejaVu Sans first for Latin, Greek and math (mathtext's log-axis ticks such
+    # as 10⁻¹ use the first family only, and Hangul fonts lack U+2212 MINUS SIGN),
+    # the Hangul font for what DejaVu Sans lacks.
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", family]
     return family
 
 
