@@ -158,3 +158,37 @@ def test_explain_momentum_on_the_regression_does_not_reuse_b() -> None:
     assert "buf = μ·buf + g" in out
     rows = [line.split() for line in out.splitlines() if line.startswith("  b ")]
     assert rows == [["b", "5", "-1", "-1", "-0.1", "5.1"]]  # b: the intercept only
+
+
+def test_the_notes_plotting_code_draws_accuracy_into_the_zoom_panel() -> None:
+    """The notes' code, run as written: plt.plot after plt.subplots(2, 1) draws into
+    the current axes, ax2 (the zoom panel), whose ylim plt.ylim then resets to
+    0-1; course_mnist names this difference and draws accuracy on its own."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    iters_num = 1200
+    train_loss_list = list(np.linspace(2.3, 0.3, iters_num))
+    train_acc_list, test_acc_list = [0.1, 0.8], [0.1, 0.79]
+    try:
+        _, (ax1, ax2) = plt.subplots(2, 1)
+        x = np.array(range(iters_num))
+        ax1.plot(x, train_loss_list, label="loss")
+        ax1.set_ylim(0, 3.0)
+        ax2.plot(x[:1000], train_loss_list[:1000], label="loss")
+        ax2.set_ylim(0, 3.0)
+        x = np.arange(len(train_acc_list))
+        plt.plot(x, train_acc_list, label="train acc")
+        plt.plot(x, test_acc_list, label="test acc", linestyle="--")
+        plt.ylim(0, 1.0)
+        assert [ln.get_label() for ln in ax2.get_lines()] == [
+            "loss", "train acc", "test acc",
+        ]  # fmt: skip
+        assert len(ax1.get_lines()) == 1 and ax2.get_ylim() == (0.0, 1.0)
+    finally:
+        plt.close("all")
+    config = {"data": {"name": "mnist", "train": [60000, 784]}, "batch_size": 100,
+              "seed": 0}  # fmt: skip
+    assert any("zoom panel (ax2)" in d for d in course_mnist.differences(config))
