@@ -235,7 +235,7 @@ def test_train_has_no_undocumented_opt_alias() -> None:
 BAD = [
     (
         ["compare", "--optimizers", "sgd,adamm"],
-        "unknown optimizer 'adamm'; known optimizers: sgd",
+        "unknown optimizer 'adamm' (did you mean 'adam'?); known optimizers: sgd",
     ),
     (["compare", "--data", "cifar"], "load: name must be one of digits"),
     (

@@ -157,11 +157,21 @@ def test_to_frame_without_pandas_names_the_extra(
         ("Trajectories", runs),
     ]:
         with pytest.raises(
-            ValueError,
+            ImportError,
             match=rf"^{owner}.to_frame: a DataFrame needs pandas, which is not "
             r"installed: pip install 'gdlab\[notebook\]'$",
         ):
             result.to_frame()
+
+
+def test_history_repr_is_one_line_however_long_the_run(
+    history: train.History,
+) -> None:
+    text = repr(history)
+    assert "\n" not in text and len(text) < 300
+    assert text.startswith(f"History({len(history.steps)} steps, ")
+    last = history.epochs[-1]
+    assert f"train_loss={last['train_loss']:.4g}" in text
 
 
 def test_import_gdlab_loads_neither_matplotlib_nor_pandas(tmp_path: Path) -> None:

@@ -119,6 +119,22 @@ class History:
         label = str(self.config.get("optimizer", "train (mini-batch)"))
         return plot_loss_curves({label: [s["loss"] for s in self.steps]}, ax=ax)
 
+    def __repr__(self) -> str:
+        """One line: the counts, how it ended and the last evaluation (a history
+        holds every step; ``to_frame`` shows them)."""
+        state = "diverged" if self.diverged else "finished"
+        last = self.epochs[-1] if self.epochs else {}
+        shown = ", ".join(
+            f"{k}={v:.4g}"
+            for k, v in last.items()
+            if k not in ("epoch", "step", "lr", "seconds") and isinstance(v, float)
+        )
+        tail = f", last evaluation at step {last['step']}: {shown}" if shown else ""
+        return (
+            f"History({len(self.steps)} steps, {len(self.epochs)} evaluations, "
+            f"{state}{tail})"
+        )
+
     def _repr_html_(self) -> str:
         from gdlab import _display
 

@@ -113,8 +113,10 @@ def compare(
         "backend": backend,
         "progress": not quiet,
     }
-    with user_input():
-        folder = outputs.claim(out or f"runs/compare-{spec.data}", "compare")
+    with (
+        user_input(),
+        outputs.claiming(out or f"runs/compare-{spec.data}", "compare") as folder,
+    ):
         comparing.check(spec, names, protocol, store=folder / "sweep.db", **engine)
     if not quiet:
         shown = len(names) if names else len(comparing.all_optimizers())

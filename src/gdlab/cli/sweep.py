@@ -167,8 +167,10 @@ def sweep_command(
         "sharpness_samples": sharpness_samples,
         "progress": not quiet,
     }
-    with user_input():
-        folder = outputs.claim(out or f"runs/sweep-{base.data}", "sweep")
+    with (
+        user_input(),
+        outputs.claiming(out or f"runs/sweep-{base.data}", "sweep") as folder,
+    ):
         sweep.check(base, grid, folder / "sweep.db", **settings)
     try:
         result = sweep.run(

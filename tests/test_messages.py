@@ -1,0 +1,57 @@
+"""Messages speak the user's words: a misspelled name gets the closest one."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from gdlab import _checks, optim, schedules
+from gdlab.cli import main
+from gdlab.data import datasets
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("adm", "adam"), ("Adm", "adam"), ("rmsporp", "rmsprop"), ("nesterv", "nesterov")],
+)
+def test_a_misspelled_optimizer_names_the_closest(typed: str, meant: str) -> None:
+    with pytest.raises(ValueError, match=rf"did you mean '{meant}'\?"):
+        optim.resolve(typed)
+
+
+def test_a_name_far_from_every_option_gets_no_guess() -> None:
+    with pytest.raises(ValueError) as error:
+        optim.resolve("zzzzqqq")
+    assert "did you mean" not in str(error.value)
+    assert _checks.did_you_mean("zzzzqqq", ["adam", "sgd"]) == ""
+    assert _checks.did_you_mean(3, ["adam"]) == ""
+
+
+def test_schedules_and_choices_suggest_too() -> None:
+    with pytest.raises(ValueError, match=r"did you mean 'cosine'\?"):
+        schedules.get("cosin")
+    with pytest.raises(ValueError, match=r"did you mean 'fashion-mnist'\?"):
+        datasets.load("fashion-mnst")
+
+
+def test_the_cli_suggests_in_its_one_line() -> None:
+    result = CliRunner().invoke(main, ["compare", "--optimizers", "sgd,adm"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "did you mean 'adam'?" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["compare", "--optimizers", "sgd", "--model", "mlp:784-10"],
+        ["sweep", "--optimizers", "sgd", "--lrs", "0.1", "--model", "mlp:784-10"],
+    ],
+)
+def test_a_refused_command_leaves_no_folder(
+    args: list[str], tmp_path: pytest.TempPathFactory
+) -> None:
+    out = tmp_path / "deep" / "out"  # type: ignore[operator]
+    result = CliRunner().invoke(main, [*args, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert not (tmp_path / "deep").exists()  # type: ignore[operator]
