@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -55,3 +61,36 @@ def test_a_refused_command_leaves_no_folder(
     result = CliRunner().invoke(main, [*args, "--out", str(out)])
     assert result.exit_code == 2, result.output
     assert not (tmp_path / "deep").exists()  # type: ignore[operator]
+
+
+def test_a_zero_learning_rate_is_warned_about(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["train", "--lr", "0", "--epochs", "1", "--out", str(tmp_path / "r")],
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: --lr 0 leaves the weights unchanged" in result.output
+    quiet = CliRunner().invoke(
+        main, ["train", "--lr", "0.1", "--epochs", "1", "--out", str(tmp_path / "s")]
+    )
+    assert "warning" not in quiet.output
+
+
+def test_ctrl_c_says_how_to_continue(tmp_path: Path) -> None:
+    gdlab = Path(sys.executable).with_name("gdlab")
+    out = tmp_path / "run"
+    args = ["train", "--epochs", "100000", "--checkpoint-every", "50"]
+    proc = subprocess.Popen(
+        [str(gdlab), *args, "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not any(out.glob("checkpoints/*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Aborted!" not in err
+    assert "interrupted" in err and "gdlab train --resume" in err

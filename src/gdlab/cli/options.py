@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,24 @@ def user_input() -> Iterator[None]:
         raise click.UsageError(str(error)) from None
 
 
+def warn_zero_lr(option: str, values: Iterable[float | None]) -> None:
+    """A warning on stderr when a learning rate is 0: legal (a frozen run), but
+    a run that trains nothing is almost always a typo."""
+    if any(v == 0 for v in values):
+        click.echo(
+            f"gdlab: warning: {option} 0 leaves the weights unchanged: "
+            "the run will train nothing",
+            err=True,
+        )
+
+
 # --- click callbacks -----------------------------------------------------------------
+
+
+def zero_lr_warning(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A click callback for a ``--lr`` option: :func:`warn_zero_lr`."""
+    warn_zero_lr(param.opts[0] if isinstance(param, click.Option) else "lr", [value])
+    return value
 
 
 def check_folder(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:

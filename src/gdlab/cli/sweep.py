@@ -17,6 +17,7 @@ from gdlab.cli.options import (
     parse_list,
     run_spec,
     user_input,
+    warn_zero_lr,
 )
 
 
@@ -144,6 +145,7 @@ def sweep_command(
     }
     if lrs is not None:
         grid["lr"] = parse_list("--lrs", lrs, float, "numbers")
+        warn_zero_lr("--lrs", grid["lr"])
     grid["batch_size"] = parse_list(
         "--batch-sizes", batch_sizes, lambda t: t if t == "full" else int(t), "integers"
     )
