@@ -94,3 +94,34 @@ def test_ctrl_c_says_how_to_continue(tmp_path: Path) -> None:
     assert proc.returncode == 130
     assert "Aborted!" not in err
     assert "interrupted" in err and "gdlab train --resume" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["train", "--data", "cifar"], "--data must be one of digits"),
+        (["train", "--model", "cnn"], "--model must be one of mlp"),
+        (
+            ["train", "--model", "mlp:784-256-128-10"],
+            "--model must be the data's 64 features first and its 10 outputs last, "
+            "like mlp:64-100-10",
+        ),
+        (["compare", "--budget", "-1"], "--budget must be an integer >= 0"),
+        (["compare", "--val-fraction", "0.9"], "--val-fraction must be in (0, 0.5]"),
+    ],
+)
+def test_messages_name_the_option_typed(
+    args: list[str], line: str, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"gdlab: error: {line}")
+
+
+def test_a_field_set_by_another_option_keeps_its_owner(tmp_path: Path) -> None:
+    """`--grid hyper=null` sets RunSpec's hyper, but --hyper was not typed."""
+    result = CliRunner().invoke(
+        main, ["sweep", "--grid", "hyper=null", "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2
+    assert "RunSpec: hyper must be a dict" in result.output

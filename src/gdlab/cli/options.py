@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import shlex
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -27,14 +28,40 @@ COMMANDLINE = click.core.ParameterSource.COMMANDLINE
 """Where an option was given: ``ctx.get_parameter_source(name) == COMMANDLINE``."""
 
 
+_OPTION_OF = {("load", "name"): "data", ("model", "kind"): "model"}
+"""Library fields that a command's option of another name sets."""
+_OWNERS = ("RunSpec", "TrainConfig", "load", "model", "compare", "sweep", "benchmark")
+"""The owners whose fields are a command's options (not an optimizer's: its
+hyperparameters are what --hyper typed, named as the user typed them)."""
+
+
+def user_words(message: str) -> str:
+    """``"RunSpec: schedule must be ..."`` as ``"--schedule must be ..."``: a
+    library message about a field that an option of the current command set, as
+    typed, names that option."""
+    match = re.match(r"(\w+): (\w+)( must .*)", message, re.DOTALL)
+    ctx = click.get_current_context(silent=True)
+    if match is None or ctx is None or match[1] not in _OWNERS:
+        return message
+    field = _OPTION_OF.get((match[1], match[2]), match[2])
+    if match[1] == "model":
+        field = "model"
+    options = {
+        p.name: p.opts for p in ctx.command.params if isinstance(p, click.Option)
+    }
+    if field not in options or ctx.get_parameter_source(field) != COMMANDLINE:
+        return message  # not typed as that option (a --grid field, say)
+    return f"{max(options[field], key=len)}{match[3]}"
+
+
 @contextlib.contextmanager
 def user_input() -> Iterator[None]:
     """Around a library call that checks what the user typed: its ValueError is a
-    usage error (one line, exit 2)."""
+    usage error (one line, exit 2) in the user's words (:func:`user_words`)."""
     try:
         yield
     except ValueError as error:
-        raise click.UsageError(str(error)) from None
+        raise click.UsageError(user_words(str(error))) from None
 
 
 def warn_zero_lr(option: str, values: Iterable[float | None]) -> None:
@@ -315,7 +342,9 @@ def run_options(function: Any) -> Any:
             "--model",
             default="mlp",
             show_default=True,
-            help="mlp | mlp:784-256-128-10 | softmax | linear",
+            help="mlp (one hidden layer of 100) | mlp:IN-HIDDEN...-OUT, sized for the"
+            " data (mlp:64-32-10 on digits, mlp:784-256-128-10 on fashion-mnist) |"
+            " softmax | linear",
         ),
         click.option(
             "--activation",
