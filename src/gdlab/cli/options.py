@@ -10,6 +10,8 @@ where a command hands it what the user typed (``with user_input():``), so a
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import math
 import re
 import shlex
@@ -73,6 +75,33 @@ def warn_zero_lr(option: str, values: Iterable[float | None]) -> None:
             "the run will train nothing",
             err=True,
         )
+
+
+_NOT_PLAN = frozenset({"out", "workers", "backend", "quiet", "no_progress"})
+"""Options that change where or how fast a plan runs, not what it computes."""
+
+
+def default_out(prefix: str) -> str:
+    """The default output folder of the current command: ``prefix`` when every
+    option that shapes its results has its default value, else ``prefix-`` and 8
+    hex digits of a hash of those that differ (plugins included). So a comparison
+    of other optimizers or settings never replaces another's results, and the same
+    command run again finds its own folder and continues there."""
+    ctx = click.get_current_context()
+    defaults = {p.name: p.get_default(ctx) for p in ctx.command.params}
+    plan = {
+        name: value
+        for name, value in sorted(ctx.params.items())
+        if name not in _NOT_PLAN
+        and ctx.get_parameter_source(name) == COMMANDLINE
+        and value != defaults.get(name)
+    }
+    if ctx.meta.get("plugin"):
+        plan["plugin"] = list(ctx.meta["plugin"])
+    if not plan:
+        return prefix
+    key = json.dumps(plan, sort_keys=True, default=str)
+    return f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
 # --- click callbacks -----------------------------------------------------------------

@@ -10,6 +10,7 @@ from gdlab import outputs
 from gdlab.cli.options import (
     check_folder,
     command_line,
+    default_out,
     parse_list,
     user_input,
     warn_zero_lr,
@@ -81,7 +82,8 @@ def study_batch_size(
     with user_input():
         studies.check_batch_size_study(batch_sizes=sizes, **options)
         folder = outputs.claim(
-            out or f"runs/study-batch-size-{options['data']}", "study batch-size"
+            out or default_out(f"runs/study-batch-size-{options['data']}"),
+            "study batch-size",
         )
     result = studies.batch_size_study(
         batch_sizes=sizes,
@@ -150,7 +152,7 @@ def study_edge_of_stability(
     with user_input():
         studies.check_edge_of_stability(hidden=widths, lrs=rates, **options)
         folder = outputs.claim(
-            out or f"runs/study-edge-of-stability-{options['data']}",
+            out or default_out(f"runs/study-edge-of-stability-{options['data']}"),
             "study edge-of-stability",
         )
     result = studies.edge_of_stability(

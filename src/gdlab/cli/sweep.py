@@ -12,6 +12,7 @@ from gdlab import outputs
 from gdlab.cli.options import (
     check_folder,
     command_line,
+    default_out,
     parallel_options,
     parse_hyper,
     parse_list,
@@ -109,7 +110,7 @@ def _value(text: str) -> Any:
     "--out",
     default=None,
     callback=check_folder,
-    help="folder for sweep.db and the report [runs/sweep-DATA]",
+    help="folder for sweep.db and the report [runs/sweep-DATA, -HASH as for compare]",
 )
 @click.option("--quiet", is_flag=True, help="print only the table")
 def sweep_command(
@@ -171,7 +172,9 @@ def sweep_command(
     }
     with (
         user_input(),
-        outputs.claiming(out or f"runs/sweep-{base.data}", "sweep") as folder,
+        outputs.claiming(
+            out or default_out(f"runs/sweep-{base.data}"), "sweep"
+        ) as folder,
     ):
         sweep.check(base, grid, folder / "sweep.db", **settings)
     try:
