@@ -3,7 +3,7 @@ page redrawn."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +19,9 @@ from gdlab.cli.options import (
     user_input,
     zero_lr_warning,
 )
+
+if TYPE_CHECKING:
+    from gdlab.callbacks import Callback
 
 _PRESETS: dict[str, dict[str, Any]] = {
     "course-mnist": {  # the notes' code: Saito's ch. 4 train_neuralnet.py
@@ -77,6 +80,13 @@ _PRESETS: dict[str, dict[str, Any]] = {
     help="steps between checkpoints (and every epoch)",
 )
 @click.option(
+    "--tensorboard",
+    default=None,
+    metavar="DIR",
+    callback=check_folder,
+    help="also write TensorBoard event files into DIR (needs gdlab[tensorboard])",
+)
+@click.option(
     "--out",
     default=None,
     callback=check_folder,
@@ -131,6 +141,7 @@ def train(
     out: str | None,
     resume: str | None,
     checkpoint_every: int | None,
+    tensorboard: str | None,
     no_progress: bool,
     preset: str | None,
     **run: Any,
@@ -183,7 +194,10 @@ def train(
                 + "; ".join(changed)
             )
         history = runs.resume_into(
-            resume, checkpoint_every=checkpoint_every, progress=not no_progress
+            resume,
+            checkpoint_every=checkpoint_every,
+            progress=not no_progress,
+            callbacks=_watchers(tensorboard),
         )
         folder = resume
     else:
@@ -196,7 +210,11 @@ def train(
             built = experiment.build(spec)
             runs.train_folder(out)
         history = runs.train_into(
-            out, built, checkpoint_every=checkpoint_every, progress=not no_progress
+            out,
+            built,
+            checkpoint_every=checkpoint_every,
+            progress=not no_progress,
+            callbacks=_watchers(tensorboard),
         )
         folder = out
     last = history.epochs[-1] if history.epochs else None
@@ -210,6 +228,19 @@ def train(
     if history.diverged:
         click.echo(f"gdlab: {history.message}", err=True)
         ctx.exit(1)
+
+
+def _watchers(tensorboard: str | None) -> list[Callback]:
+    """The callbacks --tensorboard asks for (made once the run's input is checked,
+    so that a refused run leaves no log folder)."""
+    if tensorboard is None:
+        return []
+    from gdlab.callbacks import TensorBoard
+
+    try:
+        return [TensorBoard(tensorboard)]
+    except ImportError as error:
+        raise click.UsageError(f"--tensorboard: {error}") from None
 
 
 @click.command("report")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gdlab import checkpoint, outputs
+from gdlab.callbacks import Callback
 from gdlab.experiment import Run, RunSpec, build
 from gdlab.lab.compare import Comparison, Protocol, compare
 from gdlab.report import plots
@@ -62,6 +63,7 @@ def train_into(
     *,
     checkpoint_every: int | None = None,
     progress: bool = True,
+    callbacks: Sequence[Callback] = (),
 ) -> History:
     """Train ``spec`` (or the run already built from it, as the CLI does to check
     its options first) with checkpoints in ``folder/checkpoints``; write its files."""
@@ -77,6 +79,7 @@ def train_into(
         progress=progress,
         verbose=True,
         spec=run.spec.to_dict(),
+        callbacks=callbacks,
     )
     write_history(root, history)
     return history
@@ -111,7 +114,11 @@ def rebuild(values: dict[str, Any]) -> tuple[Any, Any, Any]:
 
 
 def resume_into(
-    folder: Folder, *, checkpoint_every: int | None = None, progress: bool = True
+    folder: Folder,
+    *,
+    checkpoint_every: int | None = None,
+    progress: bool = True,
+    callbacks: Sequence[Callback] = (),
 ) -> History:
     """Continue the run in ``folder`` to its end; rewrite its files."""
     root = Path(folder)
@@ -127,6 +134,7 @@ def resume_into(
         progress=progress,
         verbose=True,
         checkpoint_every=checkpoint_every,
+        callbacks=callbacks,
     )
     write_history(root, history)
     return history
