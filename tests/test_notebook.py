@@ -227,3 +227,21 @@ def test_the_widget_playground_checks_its_arguments(
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
     with pytest.raises(ValueError, match=r"pip install 'gdlab\[notebook\]'"):
         Playground()
+
+
+def test_the_accuracy_plot_shows_validation_beside_train_and_test() -> None:
+    from gdlab.report.plots import plot_accuracy
+
+    epochs = [1.0, 2.0, 3.0]
+    figure = plot_accuracy(
+        {"run": (epochs, [0.5, 0.7, 0.8], [0.4, 0.6, 0.7])},
+        validation={"run": [0.45, 0.65, 0.75]},
+    )
+    dotted = [
+        line
+        for line in figure.axes[0].get_lines()
+        if line.get_linestyle() == ":" and len(line.get_xdata())
+    ]
+    assert [list(line.get_ydata()) for line in dotted] == [[0.45, 0.65, 0.75]]
+    labels = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert "validation (dotted)" in labels

@@ -36,12 +36,23 @@ def write_history(folder: Path, history: History) -> list[Path]:
         written.append(folder / "loss.png")
     rows = [e for e in history.epochs if e["train_acc"] is not None]
     if rows:
-        curve = tuple(
-            [float(e[k] or 0.0) for e in rows]
-            for k in ("epoch", "train_acc", "test_acc")
+
+        def column(key: str) -> list[float]:
+            values = [e[key] for e in rows]
+            return (
+                [float(v) for v in values if v is not None]
+                if None not in values
+                else []
+            )
+
+        curves = (column("epoch"), column("train_acc"), column("test_acc"))
+        accuracy = {"accuracy": curves}
+        val = column("val_acc")
+        plots.plot_accuracy(
+            accuracy,
+            path=folder / "accuracy.png",
+            validation={"accuracy": val} if val else None,
         )
-        accuracy = {"accuracy": (curve[0], curve[1], curve[2])}
-        plots.plot_accuracy(accuracy, path=folder / "accuracy.png")
         written.append(folder / "accuracy.png")
     return written
 
