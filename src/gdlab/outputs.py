@@ -174,15 +174,18 @@ _HELD: dict[Path, int] = {}
 
 
 @contextlib.contextmanager
-def locked(lock: Path_, busy: str) -> Iterator[None]:
+def locked(lock: Path_, busy: str, *, nested: bool = False) -> Iterator[None]:
     """Hold an exclusive ``flock`` on the file ``lock`` (created if missing) while
     the block runs; ``busy`` is the ValueError's message when another process
     holds it. The file is opened with ``O_NOFOLLOW`` and must be a regular file,
-    so a symbolic link planted in its place is refused, not followed. The same
-    process may nest it (the CLI takes the lock while it checks, the library again
-    while it writes)."""
+    so a symbolic link planted in its place is refused, not followed. With
+    ``nested``, this process may take it again while it holds it (the CLI takes
+    the lock while it checks, the library again while it writes); else that is
+    refused as another holder would be."""
     path = Path(lock)
     key = path.parent.resolve() / path.name
+    if key in _HELD and not nested:
+        raise ValueError(busy)
     if key in _HELD:
         _HELD[key] += 1
         try:
