@@ -141,3 +141,30 @@ def test_a_plugin_whose_code_changed_is_refused(tmp_path: Path) -> None:
 def test_the_code_digest_is_the_plugin_files_and_none_for_gdlab() -> None:
     assert inputs.code_digest("adam") is None
     assert inputs.code_digest("nesterov") is None
+
+
+def test_compare_into_the_same_out_with_other_data_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from gdlab.cli import main
+
+    idx_folder(tmp_path / "g1" / "mnist", seed=1)
+    idx_folder(tmp_path / "g2" / "mnist", seed=2)
+    args = [
+        "compare", "--data", "mnist", "--model", "mlp:784-32-10", "--optimizers",
+        "sgd", "--budget", "2", "--seeds", "1", "--epochs", "2", "--workers", "1",
+        "--quiet", "--out", str(tmp_path / "s"),
+    ]  # fmt: skip
+    monkeypatch.setenv("GDLAB_DATA", str(tmp_path / "g1"))
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    monkeypatch.setenv("GDLAB_DATA", str(tmp_path / "g2"))
+    second = CliRunner().invoke(main, args)
+    assert second.exit_code == 2, second.output
+    assert second.stderr.startswith(
+        f"gdlab: error: sweep: {tmp_path / 's' / 'sweep.db'}: the data of 'mnist' "
+        "changed since this store was written (data "
+    )
+    assert second.stderr.count("\n") == 1
