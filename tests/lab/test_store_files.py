@@ -111,3 +111,26 @@ def test_json_is_strict_nan_and_infinity_are_null(tmp_path: Path) -> None:
     assert json.loads(text) == {"a": [None, 1.5, None], "b": [2]}
     outputs.write_json(tmp_path / "x.json", {"loss": float("inf")})
     assert (tmp_path / "x.json").read_text() == '{\n "loss": null\n}\n'
+
+
+def test_compare_into_a_prepared_folder_is_one_line_and_touches_nothing(
+    tmp_path: Path,
+) -> None:
+    from click.testing import CliRunner
+
+    from gdlab.cli import main
+
+    out = prepared(tmp_path)
+    (out / "sweep.db.lock").symlink_to(Path("..") / "victim" / "created_by_lock")
+    result = CliRunner().invoke(
+        main,
+        ["compare", "--optimizers", "sgd", "--budget", "1", "--seeds", "1",
+         "--epochs", "1", "--workers", "1", "--quiet", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"gdlab: error: sweep: cannot write {out / 'sweep.db.lock'}: it is a "
+        "symbolic link, and gdlab writes only files of its own; remove it or "
+        "choose another folder\n"
+    )
+    assert list((tmp_path / "victim").iterdir()) == []

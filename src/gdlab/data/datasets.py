@@ -162,7 +162,7 @@ class Dataset:
     @functools.cached_property
     def digest(self) -> str:
         """The :func:`~gdlab.data.digest.digest` of all six arrays (computed once
-        per Dataset: ~0.5 s for Fashion-MNIST)."""
+        per Dataset: about 0.6 s for Fashion-MNIST)."""
         return digest(
             self.X_train, self.y_train, self.X_val, self.y_val, self.X_test, self.y_test
         )

@@ -30,6 +30,7 @@ from gdlab.lab.sweep.store import (
     Folder,
     Store,
     StoredRun,
+    check_own_files,
     check_same_sweep,
     now,
     open_for_writing,
@@ -287,7 +288,8 @@ def check_specs(
     for spec in specs:  # any the caller did not load
         if source(spec) not in loaded:
             loaded[source(spec)] = load_data(spec)
-    if path.is_file() or path.is_symlink():
+    check_own_files(path)  # no link planted as the store or its lock
+    if path.is_file():
         with Store(path) as db:
             meta = db.meta()
             db.runs()  # a hand-edited run row is refused now, not after training

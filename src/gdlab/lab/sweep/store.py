@@ -189,6 +189,16 @@ def _check_meta(path: Path, meta: Mapping[str, Any]) -> None:
             )
 
 
+def check_own_files(path: Path) -> None:
+    """Refuse a store whose file, lock or SQLite side files are symbolic links or
+    not regular files: gdlab writes only files of its own."""
+    for file in (path, *(Path(f"{path}{suffix}") for suffix in _SIDE_FILES)):
+        try:
+            outputs.own_file(file)
+        except outputs.WriteError as error:
+            raise ValueError(f"sweep: {error}") from None
+
+
 class Store:
     """A sweep's SQLite file: its base spec and options, and one row per finished run.
 
@@ -199,11 +209,7 @@ class Store:
 
     def __init__(self, path: Folder, *, create: bool = False) -> None:
         self.path = Path(path)
-        for file in (self.path, *(Path(f"{self.path}{s}") for s in _SIDE_FILES)):
-            try:
-                outputs.own_file(file)
-            except outputs.WriteError as error:
-                raise ValueError(f"sweep: {error}") from None
+        check_own_files(self.path)
         if not create and not self.path.is_file():
             raise ValueError(f"no sweep store at {self.path}")
         try:
