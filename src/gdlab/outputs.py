@@ -174,18 +174,24 @@ _HELD: dict[Path, int] = {}
 
 
 @contextlib.contextmanager
-def locked(lock: Path_, busy: str, *, nested: bool = False) -> Iterator[None]:
+def locked(
+    lock: Path_,
+    busy: str,
+    *,
+    nested: bool = False,
+    error: type[ValueError] = ValueError,
+) -> Iterator[None]:
     """Hold an exclusive ``flock`` on the file ``lock`` (created if missing) while
-    the block runs; ``busy`` is the ValueError's message when another process
-    holds it. The file is opened with ``O_NOFOLLOW`` and must be a regular file,
-    so a symbolic link planted in its place is refused, not followed. With
-    ``nested``, this process may take it again while it holds it (the CLI takes
-    the lock while it checks, the library again while it writes); else that is
-    refused as another holder would be."""
+    the block runs; ``busy`` is the message of the ``error`` (a ValueError) raised
+    when another process holds it. The file is opened with ``O_NOFOLLOW`` and must
+    be a regular file, so a symbolic link planted in its place is refused, not
+    followed. With ``nested``, this process may take it again while it holds it
+    (the CLI takes the lock while it checks, the library again while it writes);
+    else that is refused as another holder would be."""
     path = Path(lock)
     key = path.parent.resolve() / path.name
     if key in _HELD and not nested:
-        raise ValueError(busy)
+        raise error(busy)
     if key in _HELD:
         _HELD[key] += 1
         try:
@@ -201,8 +207,8 @@ def locked(lock: Path_, busy: str, *, nested: bool = False) -> Iterator[None]:
     flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW
     try:
         fd = os.open(path, flags, _MODE)
-    except OSError as error:
-        problem = _foreign(path) or error.strerror or str(error)
+    except OSError as failed:
+        problem = _foreign(path) or failed.strerror or str(failed)
         raise ValueError(f"cannot write {path}: {problem}") from None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -210,7 +216,7 @@ def locked(lock: Path_, busy: str, *, nested: bool = False) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ValueError(busy) from None
+            raise error(busy) from None
         _HELD[key] = 1
         try:
             yield

@@ -134,3 +134,24 @@ def test_compare_into_a_prepared_folder_is_one_line_and_touches_nothing(
         "choose another folder\n"
     )
     assert list((tmp_path / "victim").iterdir()) == []
+
+
+def test_a_checkpoints_folder_symlinked_outside_is_refused(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from gdlab.cli import main
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".gdlab.json").write_text(json.dumps({"kind": "train"}))
+    (tmp_path / "victim").mkdir()
+    (out / "checkpoints").symlink_to(tmp_path / "victim")
+    result = CliRunner().invoke(
+        main, ["train", "--model", "mlp:64-8-10", "--epochs", "1", "--out", str(out)]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"gdlab: error: --out {out}: {out / 'checkpoints'} is a symbolic link, and "
+        "gdlab writes only files of its own; remove it or choose another folder\n"
+    )
+    assert list((tmp_path / "victim").iterdir()) == []

@@ -417,12 +417,18 @@ def as_row(run: StoredRun, axes: Sequence[str]) -> dict[str, Any]:
     return {**row, **run.metrics}
 
 
+class StoreBusy(ValueError):
+    """Another sweep is writing the store: the user's second command, told in one
+    line (the data is safe)."""
+
+
 def exclusive(store: Path) -> contextlib.AbstractContextManager[None]:
     """Refuse a second sweep writing the same store at the same time (a lock on
     ``<store>.lock``, never followed through a symbolic link)."""
     return outputs.locked(
         store.with_name(store.name + ".lock"),
         f"another sweep is writing {store}; wait for it or use another store",
+        error=StoreBusy,
     )
 
 
