@@ -29,11 +29,10 @@ def test_a_second_train_into_a_folder_being_written_is_refused(tmp_path: Path) -
     )  # fmt: skip
     try:
         started = time.monotonic()
-        while not (out / ".gdlab.lock").exists() and time.monotonic() < started + 8:
-            assert first.poll() is None
+        while not (out / ".gdlab.lock").exists():  # the first holds the folder
+            assert first.poll() is None and time.monotonic() < started + 120
             time.sleep(0.05)
-        time.sleep(0.2)
-        assert not checkpoint.paths(out / "checkpoints")  # the first is in epoch 1
+        time.sleep(0.2)  # from creating the lock file to holding it
         second = CliRunner().invoke(
             main,
             ["train", "--optimizer", "adam", "--model", "mlp:64-16-10", "--epochs",
