@@ -290,11 +290,33 @@ def claim(folder: Path_, kind: str, option: str = "--out") -> Path:
     return path
 
 
+@contextlib.contextmanager
+def claiming(folder: Path_, kind: str, option: str = "--out") -> Iterator[Path]:
+    """:func:`claim` ``folder`` for a block that checks the rest of the input:
+    when the block raises, the folders this call created are removed again, so a
+    refused command leaves nothing behind (they held only the marker)."""
+    path = Path(folder)
+    created = [p for p in (path, *path.parents) if not p.exists()]
+    claimed = claim(folder, kind, option)
+    try:
+        yield claimed
+    except BaseException:
+        if created:
+            (claimed / MARKER).unlink(missing_ok=True)
+            for made in created:  # deepest first; rmdir leaves a non-empty one
+                try:
+                    made.rmdir()
+                except OSError:
+                    break
+        raise
+
+
 __all__ = [
     "KINDS",
     "MARKER",
     "WriteError",
     "claim",
+    "claiming",
     "json_text",
     "locked",
     "own_file",

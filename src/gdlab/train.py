@@ -18,7 +18,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from gdlab import _checks, checkpoint, losses, outputs, train_config
+from gdlab.callbacks import Callback, Step
 from gdlab.data import Dataset, batches
 from gdlab.history import History
 from gdlab.models import Model, TrainableModel
@@ -54,6 +55,7 @@ class _Options:
     verbose: bool = True
     plateau: ReduceOnPlateau | None = None
     spec: Mapping[str, Any] | None = None
+    callbacks: tuple[Callback, ...] = ()
 
 
 class _Trainer:
@@ -77,6 +79,7 @@ class _Trainer:
         )
         self.history = History(config={**self.fingerprint, **config.to_dict()})
         self.elapsed = 0.0
+        self.stopped_by: Callback | None = None
 
     # --- the loop ----------------------------------------------------------------
 
@@ -96,7 +99,7 @@ class _Trainer:
         try:
             if self.config.eval_at_start and not self.history.epochs:
                 self._evaluate(started, bar)  # the untrained model: step 0
-            while pos.step < self.total and not self.history.diverged:
+            while pos.step < self.total and not self._ended():
                 self.rng.bit_generator.state = pos.rng_state
                 loader = iter(
                     batches(
@@ -115,9 +118,9 @@ class _Trainer:
                         break
                     if every != "epoch" and pos.step % every == 0:
                         self._evaluate(started, bar)
-                        if self.history.diverged:
+                        if self._ended():
                             break
-                    if pos.step == self.total:
+                    if pos.step == self.total or self.stopped_by is not None:
                         break
                     if (
                         self.options.checkpoint_every
@@ -130,12 +133,26 @@ class _Trainer:
                     pos.epoch, pos.batch = pos.epoch + 1, 0
                     pos.rng_state = self.rng.bit_generator.state
                 last = self.history.epochs[-1]["step"] if self.history.epochs else 0
-                if (every == "epoch" or pos.step == self.total) and last != pos.step:
+                ends = pos.step == self.total or self.stopped_by is not None
+                if (every == "epoch" or ends) and last != pos.step:
                     self._evaluate(started, bar)
                 self._save(started)
         finally:
             bar.close()
+            for callback in self.options.callbacks:
+                callback.on_end()
+        if self.stopped_by is not None and not self.history.diverged:
+            self.history.message = f"stopped by {self.stopped_by!r} at step {pos.step}"
         return self.history
+
+    def _ended(self) -> bool:
+        return self.history.diverged or self.stopped_by is not None
+
+    def _tell(self, hook: str, value: Any) -> None:
+        """Call ``hook`` of every callback; the first that returns True stops."""
+        for callback in self.options.callbacks:
+            if getattr(callback, hook)(value, self.optimizer) and not self.stopped_by:
+                self.stopped_by = callback
 
     def _step(self, xb: np.ndarray, yb: np.ndarray, bar: Any) -> bool:
         pos = self.position
@@ -166,6 +183,9 @@ class _Trainer:
         pos.step += 1
         pos.batch += 1
         self.history.steps.append({"step": pos.step, "loss": loss, "lr": lr})
+        if self.options.callbacks:
+            epoch = pos.epoch + pos.batch / self.per_epoch
+            self._tell("on_step", Step(pos.step, epoch, loss, lr))
         bar.update()
         if self.options.progress and pos.step % 25 == 0:
             bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
@@ -208,6 +228,7 @@ class _Trainer:
             "seconds": round(seconds, 3),
         }
         self.history.epochs.append(row)
+        self._tell("on_evaluation", row)
         if self.options.plateau is not None and val_loss is not None:
             self.options.plateau.step(val_loss)  # a choice: made on validation data
         if self.options.verbose:
@@ -299,6 +320,7 @@ def fit(
     verbose: bool | None = None,
     plateau: ReduceOnPlateau | None = None,
     spec: Mapping[str, Any] | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> History:
     """Train ``model`` on ``dataset.X_train`` with ``optimizer`` for the run that
     ``config`` describes (its length, batches, seed, clipping, evaluations).
@@ -317,6 +339,9 @@ def fit(
             kept in checkpoints so that a ``rebuild`` given to :func:`resume` can make
             them again. Its run-length settings must agree with ``config``, which
             the checkpoint holds in their place.
+        callbacks: :class:`~gdlab.callbacks.Callback` objects told of every step and
+            evaluation; one that returns True stops the run there (e.g.
+            ``StopAt("loss", below=0.01)``; ``TensorBoard(logdir)`` logs the run).
 
     Example:
         >>> fit(model, opt, data, TrainConfig(epochs=3, batch_size=64))
@@ -369,8 +394,17 @@ def fit(
         progress if verbose is None else verbose,
         plateau,
         spec,
+        _callbacks("fit", callbacks),
     )
     return _Trainer(model, optimizer, dataset, config, options).run()
+
+
+def _callbacks(owner: str, callbacks: object) -> tuple[Callback, ...]:
+    if not isinstance(callbacks, Sequence) or not all(
+        isinstance(c, Callback) for c in callbacks
+    ):
+        _checks.fail(owner, "callbacks", "a list of callbacks.Callback", callbacks)
+    return tuple(callbacks)
 
 
 class Resumed:
@@ -398,6 +432,7 @@ def restore(
     checkpoint_every: int | None = None,
     rebuild: Callable[[dict[str, Any]], tuple[TrainableModel, Optimizer, Dataset]]
     | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> Resumed:
     """What :func:`resume` does before it trains: read, check and load the newest
     checkpoint (a ValueError naming the file and the field if it disagrees with
@@ -428,6 +463,7 @@ def restore(
         progress if verbose is None else verbose,
         plateau,
         spec,
+        _callbacks("resume", callbacks),
     )
     trainer = _Trainer(model, optimizer, dataset, config, options)
     trainer.restore(arrays, checked)
@@ -446,6 +482,7 @@ def resume(
     checkpoint_every: int | None = None,
     rebuild: Callable[[dict[str, Any]], tuple[TrainableModel, Optimizer, Dataset]]
     | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> tuple[History, TrainableModel, Optimizer]:
     """Continue the run whose checkpoints are in ``checkpoint_dir`` to its end, with
     the config the checkpoint holds.
@@ -469,6 +506,7 @@ def resume(
         plateau=plateau,
         checkpoint_every=checkpoint_every,
         rebuild=rebuild,
+        callbacks=callbacks,
     )
     return resumed.run(), resumed.model, resumed.optimizer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,7 +19,11 @@ from gdlab.cli.options import (
     run_options,
     run_spec,
     user_input,
+    zero_lr_warning,
 )
+
+if TYPE_CHECKING:
+    from gdlab.callbacks import Callback
 
 _PRESETS: dict[str, dict[str, Any]] = {
     "course-mnist": {  # the notes' code: Saito's ch. 4 train_neuralnet.py
@@ -47,7 +51,13 @@ _PRESETS: dict[str, dict[str, Any]] = {
     show_default=True,
     help="a registry name, or the SGD presets momentum / nesterov",
 )
-@click.option("--lr", default=None, type=float, help="learning rate [per optimizer]")
+@click.option(
+    "--lr",
+    default=None,
+    type=float,
+    callback=zero_lr_warning,
+    help="learning rate [per optimizer]",
+)
 @click.option(
     "--hyper",
     "hyper",
@@ -70,6 +80,13 @@ _PRESETS: dict[str, dict[str, Any]] = {
     default=None,
     type=click.IntRange(min=1),
     help="steps between checkpoints (and every epoch)",
+)
+@click.option(
+    "--tensorboard",
+    default=None,
+    metavar="DIR",
+    callback=check_folder,
+    help="also write TensorBoard event files into DIR (needs gdlab[tensorboard])",
 )
 @click.option(
     "--out",
@@ -126,6 +143,7 @@ def train(
     out: str | None,
     resume: str | None,
     checkpoint_every: int | None,
+    tensorboard: str | None,
     no_progress: bool,
     preset: str | None,
     **run: Any,
@@ -184,6 +202,7 @@ def train(
                         resume,
                         checkpoint_every=checkpoint_every,
                         progress=not no_progress,
+                        callbacks=_watchers(tensorboard),
                     )
                 )
             history = resumed.run()
@@ -200,7 +219,11 @@ def train(
                 built = experiment.build(spec)
                 held.enter_context(runs.training_folder(out))  # locked while it runs
             history = runs.train_into(
-                out, built, checkpoint_every=checkpoint_every, progress=not no_progress
+                out,
+                built,
+                checkpoint_every=checkpoint_every,
+                progress=not no_progress,
+                callbacks=_watchers(tensorboard),
             )
         folder = out
     last = history.epochs[-1] if history.epochs else None
@@ -214,6 +237,19 @@ def train(
     if history.diverged:
         click.echo(f"gdlab: {history.message}", err=True)
         ctx.exit(1)
+
+
+def _watchers(tensorboard: str | None) -> list[Callback]:
+    """The callbacks --tensorboard asks for (made once the run's input is checked,
+    so that a refused run leaves no log folder)."""
+    if tensorboard is None:
+        return []
+    from gdlab.callbacks import TensorBoard
+
+    try:
+        return [TensorBoard(tensorboard)]
+    except ImportError as error:
+        raise click.UsageError(f"--tensorboard: {error}") from None
 
 
 @click.command("report")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gdlab import checkpoint, outputs
+from gdlab.callbacks import Callback
 from gdlab.experiment import Run, RunSpec, build
 from gdlab.lab.compare import Comparison, Protocol, compare
 from gdlab.report import plots
@@ -94,6 +95,7 @@ def train_into(
     *,
     checkpoint_every: int | None = None,
     progress: bool = True,
+    callbacks: Sequence[Callback] = (),
 ) -> History:
     """Train ``spec`` (or the run already built from it, as the CLI does to check
     its options first) with checkpoints in ``folder/checkpoints``; write its files."""
@@ -109,6 +111,7 @@ def train_into(
             progress=progress,
             verbose=True,
             spec=run.spec.to_dict(),
+            callbacks=callbacks,
         )
         write_history(root, history)
     return history
@@ -144,7 +147,11 @@ def rebuild(values: dict[str, Any]) -> tuple[Any, Any, Any]:
 
 @contextlib.contextmanager
 def resuming(
-    folder: Folder, *, checkpoint_every: int | None = None, progress: bool = True
+    folder: Folder,
+    *,
+    checkpoint_every: int | None = None,
+    progress: bool = True,
+    callbacks: Sequence[Callback] = (),
 ) -> Iterator[Resumed]:
     """The run in ``folder``, checked and restored from its newest checkpoint
     (:func:`gdlab.train.restore`: a ValueError names the file and the field of a
@@ -164,15 +171,23 @@ def resuming(
             progress=progress,
             verbose=True,
             checkpoint_every=checkpoint_every,
+            callbacks=callbacks,
         )
 
 
 def resume_into(
-    folder: Folder, *, checkpoint_every: int | None = None, progress: bool = True
+    folder: Folder,
+    *,
+    checkpoint_every: int | None = None,
+    progress: bool = True,
+    callbacks: Sequence[Callback] = (),
 ) -> History:
     """Continue the run in ``folder`` to its end; rewrite its files."""
     with resuming(
-        folder, checkpoint_every=checkpoint_every, progress=progress
+        folder,
+        checkpoint_every=checkpoint_every,
+        progress=progress,
+        callbacks=callbacks,
     ) as resumed:
         history = resumed.run()
         write_history(Path(folder), history)

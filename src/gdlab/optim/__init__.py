@@ -19,6 +19,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from gdlab import _checks
 from gdlab.optim.adadelta import Adadelta
 from gdlab.optim.adagrad import Adagrad
 from gdlab.optim.adam import Adam, AdamW
@@ -188,8 +189,11 @@ def _lookup(name: object) -> str | None:
 
 
 def _unknown(name: object) -> ValueError:
-    known = ", ".join([*REGISTRY, *PRESETS])
-    return ValueError(f"unknown optimizer {name!r}; known optimizers: {known}")
+    known = [*REGISTRY, *PRESETS]
+    return ValueError(
+        f"unknown optimizer {name!r}{_checks.did_you_mean(name, known)}; "
+        f"known optimizers: {', '.join(known)}"
+    )
 
 
 def resolve(name: str) -> tuple[str, dict[str, Any]]:
