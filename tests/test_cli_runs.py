@@ -116,7 +116,7 @@ def test_train_resume_refuses_a_checkpoint_of_another_layout(tmp_path: Path) -> 
     assert code == 2
     assert err.startswith("gdlab: error: checkpoint ") and err.count("\n") == 1
     assert err.strip().endswith(
-        "version must be 2, got 1: it was written by another version of gdlab and "
+        "version must be 3, got 1: it was written by another version of gdlab and "
         "cannot be resumed; start the run again"
     )
 

@@ -77,8 +77,9 @@ class History:
         )
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Write the history as JSON (atomically)."""
-        outputs.write_text(path, json.dumps(self.to_dict(), indent=1))
+        """Write the history as strict JSON (atomically): a NaN or infinite number
+        (an evaluation of diverged weights) is written as ``null``."""
+        outputs.write_json(path, self.to_dict())
 
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> History:

@@ -370,7 +370,7 @@ def fit(
         if not isinstance(spec, Mapping):
             _checks.fail("fit", "spec", "a dict such as RunSpec.to_dict()", spec)
         try:
-            json.dumps(spec, allow_nan=True)
+            json.dumps(spec)
         except (TypeError, ValueError):
             _checks.fail("fit", "spec", "plain JSON values", spec)
         values = config.to_dict()
@@ -407,7 +407,20 @@ def _callbacks(owner: str, callbacks: object) -> tuple[Callback, ...]:
     return tuple(callbacks)
 
 
-def resume(
+class Resumed:
+    """A run restored from its newest checkpoint, every check passed (see
+    :func:`restore`): :meth:`run` trains it to its end."""
+
+    def __init__(self, trainer: _Trainer) -> None:
+        self._trainer = trainer
+        self.model, self.optimizer = trainer.model, trainer.optimizer
+
+    def run(self) -> History:
+        """Train to the end of the run, with checkpoints; the whole history."""
+        return self._trainer.run()
+
+
+def restore(
     checkpoint_dir: str | os.PathLike[str],
     model: TrainableModel | None = None,
     optimizer: Optimizer | None = None,
@@ -420,17 +433,10 @@ def resume(
     rebuild: Callable[[dict[str, Any]], tuple[TrainableModel, Optimizer, Dataset]]
     | None = None,
     callbacks: Sequence[Callback] = (),
-) -> tuple[History, TrainableModel, Optimizer]:
-    """Continue the run whose checkpoints are in ``checkpoint_dir`` to its end, with
-    the config the checkpoint holds.
-
-    Pass the same kind of model, optimizer and dataset as the original run, or a
-    ``rebuild`` that makes them from the ``spec`` the run stored (given back whole,
-    its run-length settings the config's; :func:`gdlab.lab.runs.resume_into`
-    rebuilds a RunSpec). Objects that differ from the run's are refused, listing
-    what differs; metadata edited out of shape is a ValueError naming the file and
-    the key. Temporary files of a save that was killed are removed first.
-    """
+) -> Resumed:
+    """What :func:`resume` does before it trains: read, check and load the newest
+    checkpoint (a ValueError naming the file and the field if it disagrees with
+    itself or with the run), so that a command can check its user's files first."""
     if checkpoint_every is not None:
         checkpoint_every = _checks.integer(
             "resume", "checkpoint_every", checkpoint_every, low=1
@@ -461,7 +467,48 @@ def resume(
     )
     trainer = _Trainer(model, optimizer, dataset, config, options)
     trainer.restore(arrays, checked)
-    return trainer.run(), model, optimizer
+    return Resumed(trainer)
 
 
-__all__ = ["History", "TrainConfig", "evaluate", "fit", "resume"]
+def resume(
+    checkpoint_dir: str | os.PathLike[str],
+    model: TrainableModel | None = None,
+    optimizer: Optimizer | None = None,
+    dataset: Dataset | None = None,
+    *,
+    progress: bool = True,
+    verbose: bool | None = None,
+    plateau: ReduceOnPlateau | None = None,
+    checkpoint_every: int | None = None,
+    rebuild: Callable[[dict[str, Any]], tuple[TrainableModel, Optimizer, Dataset]]
+    | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> tuple[History, TrainableModel, Optimizer]:
+    """Continue the run whose checkpoints are in ``checkpoint_dir`` to its end, with
+    the config the checkpoint holds.
+
+    Pass the same kind of model, optimizer and dataset as the original run, or a
+    ``rebuild`` that makes them from the ``spec`` the run stored (given back whole,
+    its run-length settings the config's; :func:`gdlab.lab.runs.resume_into`
+    rebuilds a RunSpec). Objects that differ from the run's are refused, listing
+    what differs; a checkpoint that disagrees with itself or with the run (an
+    array of another dtype or shape, an lr edited, a history out of shape) is a
+    ValueError naming the file and the field, before anything changes. Temporary
+    files of a save that was killed are removed first.
+    """
+    resumed = restore(
+        checkpoint_dir,
+        model,
+        optimizer,
+        dataset,
+        progress=progress,
+        verbose=verbose,
+        plateau=plateau,
+        checkpoint_every=checkpoint_every,
+        rebuild=rebuild,
+        callbacks=callbacks,
+    )
+    return resumed.run(), resumed.model, resumed.optimizer
+
+
+__all__ = ["History", "Resumed", "TrainConfig", "evaluate", "fit", "restore", "resume"]

@@ -3,6 +3,8 @@ page redrawn."""
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -193,12 +195,18 @@ def train(
                 f"cannot resume {resume} with a changed configuration: "
                 + "; ".join(changed)
             )
-        history = runs.resume_into(
-            resume,
-            checkpoint_every=checkpoint_every,
-            progress=not no_progress,
-            callbacks=_watchers(tensorboard),
-        )
+        with contextlib.ExitStack() as held:
+            with user_input():  # the checkpoint is a file the user handed over
+                resumed = held.enter_context(
+                    runs.resuming(
+                        resume,
+                        checkpoint_every=checkpoint_every,
+                        progress=not no_progress,
+                        callbacks=_watchers(tensorboard),
+                    )
+                )
+            history = resumed.run()
+            runs.write_history(Path(resume), history)
         folder = resume
     else:
         if out is None:
@@ -206,16 +214,17 @@ def train(
                 "--out is required: the folder for the history, plots and checkpoints"
             )
         spec = run_spec(run, hyper=parse_hyper(run["optimizer"], hyper))
-        with user_input():  # checks the options before the folder is claimed
-            built = experiment.build(spec)
-            runs.train_folder(out)
-        history = runs.train_into(
-            out,
-            built,
-            checkpoint_every=checkpoint_every,
-            progress=not no_progress,
-            callbacks=_watchers(tensorboard),
-        )
+        with contextlib.ExitStack() as held:
+            with user_input():  # checks the options before the folder is claimed
+                built = experiment.build(spec)
+                held.enter_context(runs.training_folder(out))  # locked while it runs
+            history = runs.train_into(
+                out,
+                built,
+                checkpoint_every=checkpoint_every,
+                progress=not no_progress,
+                callbacks=_watchers(tensorboard),
+            )
         folder = out
     last = history.epochs[-1] if history.epochs else None
     if last is not None:

@@ -210,7 +210,7 @@ def benchmark(
     }
     results["profiles"] = {"taus": TAUS, "rho": rho}
     results["scores"] = {name: profile_area(r) for name, r in rho.items()}
-    outputs.write_text(root / "benchmark.json", json.dumps(results, indent=1))
+    outputs.write_json(root / "benchmark.json", results)  # strict: NaN, inf as null
     from gdlab.report.benchmark import benchmark_report
 
     results["report"] = str(benchmark_report(results, root))

@@ -2,15 +2,18 @@
 
 ``train_into(folder, spec)`` trains with checkpoints in ``folder/checkpoints`` and
 writes ``history.json``, ``history.csv``, ``loss.png`` and ``accuracy.png``;
-``resume_into(folder)`` continues it. ``compare_into(folder, spec, ...)`` keeps
-its trials and reruns in ``folder/sweep.db`` and writes ``results.json``, the PNGs
-and ``report.html``.
+``resume_into(folder)`` continues it. A training folder is locked while a run
+writes it (``.gdlab.lock``), so a second ``gdlab train`` into it is refused
+instead of both writing and one run's files silently replacing the other's.
+``compare_into(folder, spec, ...)`` keeps its trials and reruns in
+``folder/sweep.db`` and writes ``results.json``, the PNGs and ``report.html``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,10 @@ from gdlab.experiment import Run, RunSpec, build
 from gdlab.lab.compare import Comparison, Protocol, compare
 from gdlab.report import plots
 from gdlab.report.compare import comparison_report
-from gdlab.train import History, fit, resume
+from gdlab.train import History, Resumed, fit, restore
+
+LOCK = ".gdlab.lock"
+"""The lock file of a training folder, held while a run writes it."""
 
 Folder = str | os.PathLike[str]
 
@@ -57,15 +63,41 @@ def write_history(folder: Path, history: History) -> list[Path]:
     return written
 
 
-def train_folder(folder: Folder, option: str = "--out") -> Path:
-    """Claim ``folder`` for a new training run; refused if it holds one already."""
-    root = outputs.claim(folder, "train", option)
-    if checkpoint.paths(root / "checkpoints"):
+def _locked(root: Path, option: str) -> contextlib.AbstractContextManager[None]:
+    checkpoints = root / "checkpoints"
+    if checkpoints.is_symlink():
         raise ValueError(
-            f"{root} already holds a run: resume it with --resume {root}, "
-            "or choose another --out"
+            f"{option} {root}: {checkpoints} is a symbolic link, and gdlab writes "
+            "only files of its own; remove it or choose another folder"
         )
-    return root
+    return outputs.locked(
+        root / LOCK,
+        f"another gdlab train is writing {root}; wait for it to finish or choose "
+        f"another {option}",
+        nested=True,
+    )
+
+
+def train_folder(folder: Folder, option: str = "--out") -> Path:
+    """Claim ``folder`` for a new training run; refused if it holds one already,
+    or if a run is writing it."""
+    with training_folder(folder, option) as root:
+        return root
+
+
+@contextlib.contextmanager
+def training_folder(folder: Folder, option: str = "--out") -> Iterator[Path]:
+    """``folder`` claimed for a new training run and locked while the block runs
+    (a command takes it while it checks its options and keeps it while it
+    trains); refused if it holds a run already, or if another run is writing it."""
+    root = outputs.claim(folder, "train", option)
+    with _locked(root, option):
+        if checkpoint.paths(root / "checkpoints"):
+            raise ValueError(
+                f"{root} already holds a run: resume it with --resume {root}, "
+                "or choose another --out"
+            )
+        yield root
 
 
 def train_into(
@@ -78,21 +110,21 @@ def train_into(
 ) -> History:
     """Train ``spec`` (or the run already built from it, as the CLI does to check
     its options first) with checkpoints in ``folder/checkpoints``; write its files."""
-    root = train_folder(folder)
-    run = build(spec) if isinstance(spec, RunSpec) else spec
-    history = fit(
-        run.model,
-        run.optimizer,
-        run.dataset,
-        run.spec.train,
-        checkpoint_dir=root / "checkpoints",
-        checkpoint_every=checkpoint_every,
-        progress=progress,
-        verbose=True,
-        spec=run.spec.to_dict(),
-        callbacks=callbacks,
-    )
-    write_history(root, history)
+    with training_folder(folder) as root:
+        run = build(spec) if isinstance(spec, RunSpec) else spec
+        history = fit(
+            run.model,
+            run.optimizer,
+            run.dataset,
+            run.spec.train,
+            checkpoint_dir=root / "checkpoints",
+            checkpoint_every=checkpoint_every,
+            progress=progress,
+            verbose=True,
+            spec=run.spec.to_dict(),
+            callbacks=callbacks,
+        )
+        write_history(root, history)
     return history
 
 
@@ -124,6 +156,36 @@ def rebuild(values: dict[str, Any]) -> tuple[Any, Any, Any]:
     return run.model, run.optimizer, run.dataset
 
 
+@contextlib.contextmanager
+def resuming(
+    folder: Folder,
+    *,
+    checkpoint_every: int | None = None,
+    progress: bool = True,
+    callbacks: Sequence[Callback] = (),
+) -> Iterator[Resumed]:
+    """The run in ``folder``, checked and restored from its newest checkpoint
+    (:func:`gdlab.train.restore`: a ValueError names the file and the field of a
+    checkpoint that disagrees with itself or its spec), the folder locked while
+    the block runs; ``.run()`` continues it."""
+    root = Path(folder)
+    if not checkpoint.paths(root / "checkpoints"):
+        raise ValueError(
+            f"no checkpoint in {root / 'checkpoints'}: nothing to resume; "
+            f"start the run with --out {root}"
+        )
+    root = outputs.claim(root, "train", "--resume")
+    with _locked(root, "--resume"):
+        yield restore(
+            root / "checkpoints",
+            rebuild=rebuild,
+            progress=progress,
+            verbose=True,
+            checkpoint_every=checkpoint_every,
+            callbacks=callbacks,
+        )
+
+
 def resume_into(
     folder: Folder,
     *,
@@ -132,22 +194,14 @@ def resume_into(
     callbacks: Sequence[Callback] = (),
 ) -> History:
     """Continue the run in ``folder`` to its end; rewrite its files."""
-    root = Path(folder)
-    if not checkpoint.paths(root / "checkpoints"):
-        raise ValueError(
-            f"no checkpoint in {root / 'checkpoints'}: nothing to resume; "
-            f"start the run with --out {root}"
-        )
-    root = outputs.claim(root, "train", "--resume")
-    history, _, _ = resume(
-        root / "checkpoints",
-        rebuild=rebuild,
-        progress=progress,
-        verbose=True,
+    with resuming(
+        folder,
         checkpoint_every=checkpoint_every,
+        progress=progress,
         callbacks=callbacks,
-    )
-    write_history(root, history)
+    ) as resumed:
+        history = resumed.run()
+        write_history(Path(folder), history)
     return history
 
 

@@ -32,7 +32,8 @@ from gdlab.lab.sharpness import DEFAULT_SAMPLES, sharpness
 from gdlab.lab.studies.measures import epsilon_sharpness, interpolate
 from gdlab.lab.studies.records import (
     REFERENCES,
-    nan_if_none,
+    checked_run,
+    load_weights,
     saved_run,
     strict_json,
 )
@@ -288,11 +289,65 @@ def _batch_size_run(
     return run, theta
 
 
-def _load_run(record: dict[str, Any]) -> BatchSizeRun:
-    values = dict(record)
-    for key in ("train_loss", "test_loss", "lambda_max", "epsilon_sharpness"):
-        values[key] = nan_if_none(values[key])
-    return BatchSizeRun(**values)
+_RUN_KINDS = {
+    "batch_size": "count",
+    "seed": "count",
+    "steps": "count",
+    "epochs": "number",
+    "reached": "flag",
+    "diverged": "flag",
+    "message": "text",
+    "train_loss": "measure",
+    "train_acc": "optional",
+    "test_loss": "measure",
+    "test_acc": "optional",
+    "gap": "optional",
+    "lambda_max": "measure",
+    "epsilon_sharpness": "measure",
+    "seconds": "number",
+}
+"""What each field of a saved :class:`BatchSizeRun` holds (see records.KINDS)."""
+
+
+def _saved_runs(
+    out: Folder | None, setup: _Setup
+) -> dict[tuple[int, int], tuple[BatchSizeRun, F64]]:
+    """The runs already done in ``out`` with these settings (a record and its
+    weights each), read and checked before anything trains: a record edited out of
+    shape is a ValueError naming the file and the field."""
+    folder = None if out is None else Path(out) / BATCH_SIZE_RUNS
+    if folder is None or not folder.is_dir():
+        return {}
+    settings, base = setup.settings, setup.base
+    model = build(
+        base.replace(batch_size=settings["batch_sizes"][0]), setup.dataset
+    ).model
+    size = model.params.buffers[model.dtype].size
+    found = {}
+    for batch in settings["batch_sizes"]:
+        for seed in range(settings["seeds"]):
+            own = _own(settings, batch, seed)
+            name = f"bs{batch}-seed{seed}"
+            record = saved_run(folder / f"{name}.json", own)
+            weights = folder / f"{name}.npy"
+            if record is None or not weights.is_file():
+                continue
+            values = checked_run(folder / f"{name}.json", record, _RUN_KINDS)
+            if (values["batch_size"], values["seed"]) != (batch, seed):
+                raise ValueError(
+                    f"study record {folder / f'{name}.json'}: run.batch_size and "
+                    f"run.seed must be {batch} and {seed}, got "
+                    f"{values['batch_size']} and {values['seed']}"
+                )
+            found[batch, seed] = (BatchSizeRun(**values), load_weights(weights, size))
+    return found
+
+
+def _own(settings: dict[str, Any], batch: int, seed: int) -> dict[str, Any]:
+    """The settings of one run, as its record keeps them."""
+    own = {**settings, "batch_size": batch, "seed": seed}
+    del own["batch_sizes"], own["seeds"]
+    return own
 
 
 def _warnings(runs: Sequence[BatchSizeRun], until: str, max_epochs: int) -> list[str]:
@@ -342,16 +397,18 @@ def check_batch_size_study(
     samples: int | None = DEFAULT_SAMPLES,
     max_epochs: int = 3000,
     dtype: str = "float32",
+    out: Folder | None = None,
 ) -> None:
     """What :func:`batch_size_study` checks before anything trains (its arguments
-    but ``out``, ``command`` and ``echo``), as a step of its own: a command checks
-    what its user typed with it, then runs."""
-    _checked(
+    but ``command`` and ``echo``), as a step of its own: a command checks what its
+    user typed with it, and the records of runs done in ``out``, then runs."""
+    setup = _checked(
         data=data, data_path=data_path, model=model, activation=activation,
         optimizer=optimizer, lr=lr, batch_sizes=batch_sizes, until=until,
         seeds=seeds, epsilon=epsilon, samples=samples, max_epochs=max_epochs,
         dtype=dtype,
     )  # fmt: skip
+    _saved_runs(out, setup)
 
 
 def _checked(
@@ -477,17 +534,16 @@ def batch_size_study(
     folder = None if out is None else outputs.writable(out, "out") / BATCH_SIZE_RUNS
     if folder is not None:
         folder.mkdir(exist_ok=True)
+    saved = _saved_runs(out, setup)
     runs: list[BatchSizeRun] = []
     thetas: dict[tuple[int, int], F64] = {}
     for size in sizes:
         for seed in range(n_seeds):
-            own = {**settings, "batch_size": size, "seed": seed}
-            del own["batch_sizes"], own["seeds"]
+            own = _own(settings, size, seed)
             name = f"bs{size}-seed{seed}"
-            record = None if folder is None else saved_run(folder / f"{name}.json", own)
             weights = None if folder is None else folder / f"{name}.npy"
-            if record is not None and weights is not None and weights.is_file():
-                run, theta = _load_run(record), np.load(weights)
+            if (size, seed) in saved:
+                run, theta = saved[size, seed]
                 done = " (already done)"
             else:
                 spec = base.replace(batch_size=size, seed=seed)
