@@ -193,6 +193,7 @@ def test_a_run_short_of_the_target_is_reported_and_warned_about() -> None:
         ({"until": "epochs:3"}, r"until must be .*got 'epochs:3'"),
         ({"batch_sizes": (16, 16)}, r"batch_sizes must be at least two different"),
         ({"epsilon": -1.0}, r"epsilon must be"),
+        ({"epsilon": 0.0}, r"epsilon must be > 0, got 0.0"),  # every value 0: 0/0
         ({"data": "regression"}, r"data must be a classification data set"),
         ({"optimizer": "nope"}, r"unknown optimizer 'nope'"),
     ],
