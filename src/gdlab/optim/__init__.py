@@ -9,8 +9,10 @@ group, loaded the first time a name is not found.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
+import json
 import math
 import os
 import sys
@@ -39,7 +41,10 @@ from gdlab.optim.space import PAIRS, Axis, hyperparameter
 
 ENTRY_POINT_GROUP = "gdlab.optimizers"
 PLUGINS_ENV = "GDLAB_PLUGINS"
-"""Plugins loaded with :func:`load_plugin`, for worker processes to load too."""
+"""Plugins loaded with :func:`load_plugin`, for worker processes to load too: a
+JSON list of module names and absolute ``.py`` paths (a path may hold ``:``); a
+value not starting with ``[``, as a person may set it, is split on
+``os.pathsep``."""
 
 
 @dataclass(frozen=True)
@@ -143,9 +148,15 @@ def load_plugin(plugin: str) -> None:
     ``$GDLAB_PLUGINS``, so that the worker processes of a sweep load it too."""
     path = Path(plugin)
     if plugin.endswith(".py"):
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError as error:  # a name too long, a loop of links
+            raise ValueError(f"plugin {plugin}: {error.strerror or error}") from None
+        if not found:
             raise ValueError(f"plugin {plugin}: no such file")
-        name = f"gdlab_plugin_{path.stem}"
+        # one module per file: dirA/opt.py and dirB/opt.py are two plugins
+        where = hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:12]
+        name = f"gdlab_plugin_{path.stem}_{where}"
         if name not in sys.modules:
             spec = importlib.util.spec_from_file_location(name, path)
             assert spec is not None and spec.loader is not None
@@ -161,10 +172,34 @@ def load_plugin(plugin: str) -> None:
         try:
             importlib.import_module(plugin)
         except ModuleNotFoundError as error:
-            raise ValueError(f"plugin {plugin}: cannot import it ({error})") from None
-    loaded = [p for p in os.environ.get(PLUGINS_ENV, "").split(os.pathsep) if p]
+            hint = ""
+            top = plugin.partition(".")[0]
+            if error.name == top and Path(f"{plugin}.py").is_file():
+                hint = f"; to load the file, give a path: ./{plugin}.py"
+            raise ValueError(
+                f"plugin {plugin}: cannot import it ({error}){hint}"
+            ) from None
+    loaded = plugins_in_env()
     if plugin not in loaded:
-        os.environ[PLUGINS_ENV] = os.pathsep.join([*loaded, plugin])
+        os.environ[PLUGINS_ENV] = json.dumps([*loaded, plugin])
+
+
+def plugins_in_env() -> list[str]:
+    """The plugins ``$GDLAB_PLUGINS`` names (see :data:`PLUGINS_ENV`)."""
+    text = os.environ.get(PLUGINS_ENV, "")
+    if not text.lstrip().startswith("["):
+        return [p for p in text.split(os.pathsep) if p]
+    try:
+        listed = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"${PLUGINS_ENV} is not a JSON list: {error}") from None
+    if not isinstance(listed, list) or not all(isinstance(p, str) for p in listed):
+        raise ValueError(f"${PLUGINS_ENV} must be a JSON list of strings, got {text}")
+    return [p for p in listed if p]
+
+
+_plugin_failures: list[str] = []
+"""Plugins of ``$GDLAB_PLUGINS`` that did not load, said with an unknown name."""
 
 
 def _load_entry_points() -> None:
@@ -175,9 +210,16 @@ def _load_entry_points() -> None:
         _entry_points_loaded = True
         for point in entry_points(group=ENTRY_POINT_GROUP):
             point.load()
-        for plugin in os.environ.get(PLUGINS_ENV, "").split(os.pathsep):
-            if plugin:
+        try:
+            listed = plugins_in_env()
+        except ValueError as error:
+            _plugin_failures.append(str(error))
+            return
+        for plugin in listed:
+            try:
                 load_plugin(plugin)
+            except ValueError as error:  # missing: the name asked for is unknown
+                _plugin_failures.append(str(error))
 
 
 def _lookup(name: object) -> str | None:
@@ -189,7 +231,11 @@ def _lookup(name: object) -> str | None:
 
 def _unknown(name: object) -> ValueError:
     known = ", ".join([*REGISTRY, *PRESETS])
-    return ValueError(f"unknown optimizer {name!r}; known optimizers: {known}")
+    failed = "".join(
+        f" (${PLUGINS_ENV} names a plugin that did not load: {f})"
+        for f in _plugin_failures
+    )
+    return ValueError(f"unknown optimizer {name!r}; known optimizers: {known}{failed}")
 
 
 def resolve(name: str) -> tuple[str, dict[str, Any]]:
@@ -265,6 +311,7 @@ __all__ = [
     "get",
     "load_plugin",
     "names",
+    "plugins_in_env",
     "register",
     "register_preset",
     "resolve",
