@@ -250,6 +250,53 @@ USAGE = [
         "--out {tmp} holds files gdlab did not write; gdlab train writes only into "
         "its own folders or an empty one: choose another",
     ),
+    # names longer than the file system takes: was OSError "File name too long"
+    *[
+        (
+            [*command, *([option] if option else []), "{tmp}/" + "a" * 300],
+            f"{option or 'FOLDER'} must name a path whose parts have at most 255 "
+            "bytes, got a part of 300",
+        )
+        for command, option in (
+            (["compare"], "--out"),
+            (["train"], "--out"),
+            (["train"], "--resume"),
+            (["sweep"], "--out"),
+            (["study", "batch-size"], "--out"),
+            (["study", "edge-of-stability"], "--out"),
+            (["benchmark"], "--out"),
+            (["report"], ""),
+        )
+    ],
+    (
+        ["compare", "--data", "mnist", "--data-path", "{tmp}/" + "a" * 300],
+        "MNIST not found in {tmp}/" + "a" * 300 + " (File name too long): or pass "
+        "path=/dir with the four IDX files (train-images-idx3-ubyte, "
+        "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, "
+        "each .gz or raw; --data-path DIR in the gdlab command), or set GDLAB_DATA "
+        "to a folder holding mnist/ with them",
+    ),
+    (
+        ["compare", "--split-seed", "99999999999999999999999", "--out", "{tmp}/a"],
+        "Invalid value for '--split-seed': 99999999999999999999999 is not in the "
+        "range 0<=x<=4294967295.",
+    ),  # was scikit-learn's message about random_state
+    (
+        [
+            "train",
+            "--schedule",
+            "exponential",
+            "--schedule-arg",
+            "rate=1e308",
+            "--out",
+            "{tmp}/a",
+        ],
+        "schedule: rate must be in [0, 745], got 1e+308",
+    ),  # was "exponential: gamma must be > 0, got 0.0"
+    (
+        ["sweep", "--optimizers", "sgd,SGD", "--out", "{tmp}/a"],
+        "sweep: grid['optimizer'] must be distinct values, got ['sgd', 'SGD']",
+    ),  # was: the same runs trained twice
 ]
 
 
