@@ -447,3 +447,25 @@ def test_a_value_error_while_training_keeps_its_traceback(
     result = CliRunner().invoke(main, [*args, "--workers", "1"])
     assert result.exit_code == 1
     assert str(result.exception) == "a bug, not the user's mistake"
+
+
+@pytest.mark.parametrize("command", ["compare", "sweep"])
+def test_a_second_command_into_a_folder_being_written_is_one_line(
+    tmp_path: Path, command: str
+) -> None:
+    import fcntl
+
+    out = tmp_path / "out"
+    outputs.claim(out, command)
+    with open(out / "sweep.db.lock", "a+") as lock:  # the first command, running
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        code, _, err = invoke(
+            command, "--model", "mlp:64-16-10", "--optimizers", "sgd", "--epochs",
+            "1", "--seeds", "1", *(["--budget", "1"] if command == "compare" else []),
+            "--workers", "1", "--quiet", "--out", str(out),
+        )  # fmt: skip
+    assert code == 2  # was a traceback ending in ValueError
+    assert err == (
+        f"gdlab: error: another sweep is writing {out / 'sweep.db'}; wait for it or "
+        "use another store\n"
+    )

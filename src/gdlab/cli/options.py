@@ -38,6 +38,18 @@ def user_input() -> Iterator[None]:
         raise click.UsageError(str(error)) from None
 
 
+@contextlib.contextmanager
+def store_in_use() -> Iterator[None]:
+    """Around a command's sweep: a store that another sweep is writing means the
+    user started two commands into one folder; a usage error (the data is safe)."""
+    from gdlab.lab.sweep import StoreBusy
+
+    try:
+        yield
+    except StoreBusy as error:
+        raise click.UsageError(str(error)) from None
+
+
 # --- click callbacks -----------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from gdlab.cli.options import (
     parse_hyper,
     parse_list,
     run_spec,
+    store_in_use,
     user_input,
 )
 
@@ -171,13 +172,14 @@ def sweep_command(
         folder = outputs.claim(out or f"runs/sweep-{base.data}", "sweep")
         sweep.check(base, grid, folder / "sweep.db", **settings)
     try:
-        result = sweep.run(
-            base,
-            grid,
-            folder / "sweep.db",
-            command=command_line(click.get_current_context()),
-            **settings,
-        )
+        with store_in_use():
+            result = sweep.run(
+                base,
+                grid,
+                folder / "sweep.db",
+                command=command_line(click.get_current_context()),
+                **settings,
+            )
     except sweep.SweepError as error:
         click.echo(f"gdlab: error: {error}", err=True)
         sys.exit(1)

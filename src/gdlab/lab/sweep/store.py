@@ -358,6 +358,11 @@ def as_row(run: StoredRun, axes: Sequence[str]) -> dict[str, Any]:
     return {**row, **run.metrics}
 
 
+class StoreBusy(ValueError):
+    """Another sweep is writing the store: the user's second command, told in one
+    line (the data is safe)."""
+
+
 @contextlib.contextmanager
 def exclusive(store: Path) -> Iterator[None]:
     """Refuse a second sweep writing the same store at the same time."""
@@ -376,7 +381,7 @@ def exclusive(store: Path) -> Iterator[None]:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ValueError(
+            raise StoreBusy(
                 f"another sweep is writing {store}; wait for it or use another store"
             ) from None
         try:
