@@ -90,7 +90,15 @@ def _check_class(name: str, cls: object) -> type[Optimizer]:
     try:
         group = dict(cls.defaults)
         cls.check(group)
-        value = group["lr"] if cls.suggested_lr is None else cls.suggested_lr
+        default = group["lr"]  # check() leaves the lr to the constructor
+        if not (
+            isinstance(default, int | float)
+            and not isinstance(default, bool)
+            and math.isfinite(default)
+            and default > 0
+        ):
+            raise ValueError(f"defaults['lr'] must be a number > 0, got {default!r}")
+        value = default if cls.suggested_lr is None else cls.suggested_lr
         if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
             raise ValueError(f"suggested_lr must be a number > 0, got {value!r}")
         kinds = set(cls.state_spec.values()) - set(STATE_KINDS)
