@@ -279,6 +279,10 @@ def _check_pair(
             f"IDX file {str(label_file)!r}: labels must be 1-D uint8, got "
             f"{labels.dtype.name} {labels.shape}"
         )
+    if len(images) == 0:  # nothing to train on or to evaluate
+        raise ValueError(
+            f"IDX file {str(image_file)!r}: must hold at least one image, got 0"
+        )
     if len(labels) != len(images):
         raise ValueError(
             f"IDX file {str(label_file)!r}: {len(labels)} labels for {len(images)} "
