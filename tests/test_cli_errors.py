@@ -469,3 +469,15 @@ def test_a_second_command_into_a_folder_being_written_is_one_line(
         f"gdlab: error: another sweep is writing {out / 'sweep.db'}; wait for it or "
         "use another store\n"
     )
+
+
+def test_explain_with_a_step_that_overflows_exits_1_and_says_so() -> None:
+    code, out, err = invoke(
+        "explain", "adam", "--lr", "1e308", "--param", "1,2", "--grad", "0.5,1"
+    )
+    assert code == 1  # was 0, with a table of inf and NaN
+    assert "θ[0]  1  0.5" in out
+    assert err == (
+        "gdlab: diverged at step 1: θ new = (-inf, -inf) is not finite, with lr "
+        "1e+308 — try a smaller learning rate\n"
+    )
