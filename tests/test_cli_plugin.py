@@ -41,7 +41,10 @@ def test_compare_runs_a_plugin_in_worker_processes(tmp_path: Path) -> None:
     [
         ("no/such/file.py", "plugin no/such/file.py: no such file"),
         ("no_such_module_here", "plugin no_such_module_here: cannot import it"),
+        ("a" * 300 + ".py", "plugin " + "a" * 300 + ".py: File name too long"),
+        ("a" * 300, "plugin " + "a" * 300 + ": cannot import it"),
     ],
+    ids=["file", "module", "long-file", "long-module"],
 )
 def test_a_missing_plugin_is_one_line(plugin: str, message: str) -> None:
     done = gdlab("train", "--plugin", plugin, "--out", "x")

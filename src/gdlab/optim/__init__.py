@@ -182,7 +182,7 @@ def load_plugin(plugin: str) -> None:
         except ModuleNotFoundError as error:
             hint = ""
             top = plugin.partition(".")[0]
-            if error.name == top and Path(f"{plugin}.py").is_file():
+            if error.name == top and _is_file(Path(f"{plugin}.py")):
                 hint = f"; to load the file, give a path: ./{plugin}.py"
             raise ValueError(
                 f"plugin {plugin}: cannot import it ({error}){hint}"
@@ -190,6 +190,13 @@ def load_plugin(plugin: str) -> None:
     loaded = plugins_in_env()
     if plugin not in loaded:
         os.environ[PLUGINS_ENV] = json.dumps([*loaded, plugin])
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long
+        return False
 
 
 def plugins_in_env() -> list[str]:
