@@ -140,5 +140,12 @@ def test_a_suite_is_read_from_a_regular_file_of_bounded_size(tmp_path: Path) -> 
     big.write_text("# " + "x" * benchmark.SUITE_MAX_BYTES + "\n[a]\ntarget = 0.5\n")
     with pytest.raises(ValueError, match=r"must be at most 1048576 bytes, got more"):
         benchmark.load_suite(big)
+    for name, text in (
+        ("deep.json", "[" * 100_000 + "]" * 100_000),
+        ("deep.toml", "a = " + "[" * 100_000 + "]" * 100_000),
+    ):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ValueError, match=r"arrays nest too deeply"):
+            benchmark.load_suite(tmp_path / name)  # was a RecursionError
     (tmp_path / "fine.toml").write_text("# " + "x" * 1000 + "\n[a]\ntarget = 0.5\n")
     assert [w.name for w in benchmark.load_suite(tmp_path / "fine.toml")] == ["a"]

@@ -79,6 +79,10 @@ def load_suite(suite: str | os.PathLike[str]) -> list[Workload]:
             )
         except (ValueError, tomllib.TOMLDecodeError) as error:
             raise ValueError(f"{where} is not valid TOML/JSON: {error}") from None
+        except RecursionError:  # both parsers recurse into nested arrays
+            raise ValueError(
+                f"{where} is not valid TOML/JSON: its arrays nest too deeply"
+            ) from None
     if not isinstance(table, dict) or not table:
         _checks.fail(where, "its content", "a table of workloads", table)
     workloads = []
