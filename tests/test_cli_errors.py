@@ -294,6 +294,11 @@ USAGE = [
         "schedule: rate must be in [0, 745], got 1e+308",
     ),  # was "exponential: gamma must be > 0, got 0.0"
     (
+        ["sweep", "--grid", "l2=" + "[" * 5_000, "--out", "{tmp}/a"],
+        "--grid values must be JSON or text, got arrays nested too deeply "
+        "('[[[[[[[[[[[[[[[[[[[['...)",
+    ),  # was a RecursionError
+    (
         ["sweep", "--optimizers", "sgd,SGD", "--out", "{tmp}/a"],
         "sweep: grid['optimizer'] must be distinct values, got ['sgd', 'SGD']",
     ),  # was: the same runs trained twice

@@ -27,6 +27,11 @@ def _value(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+    except RecursionError:  # arrays nested 1000s deep: no grid value
+        raise click.UsageError(
+            f"--grid values must be JSON or text, got arrays nested too deeply "
+            f"({text[:20]!r}...)"
+        ) from None
 
 
 @click.command("sweep")
