@@ -267,5 +267,10 @@ def test_a_step_that_overflows_stops_the_explanation_and_says_so() -> None:
         "smaller learning rate"
     )
     assert on.steps[-1].loss is not None and math.isfinite(on.steps[-1].loss)
+    squared = lab.explain.explain("adam", [1.0], [1e200], 1)
+    assert squared.diverged == (
+        "diverged at step 1: exp_avg_sq = (inf) is not finite, with lr 0.001 — try "
+        "smaller values"
+    )  # g² overflowed, whatever the lr
     fine = lab.explain.explain("sgd", [1.0], [1.0], 3, lr=0.1)
     assert fine.diverged is None and "stopped" not in fine.format()

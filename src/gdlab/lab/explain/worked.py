@@ -227,15 +227,15 @@ def _not_finite(
     objective after it."""
     bad = {"θ new": theta} if not np.all(np.isfinite(theta)) else {}
     bad |= {k: a for k, a in state.items() if not np.all(np.isfinite(a))}
+    advice = "try a smaller learning rate"
     if bad:
         name, values = next(iter(bad.items()))
         what = f"{name} = ({', '.join(f'{v:g}' for v in values.tolist())})"
+        if name != "θ new":  # the state takes no lr: g (or g²) overflowed
+            advice = "try smaller values"
     else:
         what = f"{value_name} after it = {value:g}"
-    return (
-        f"diverged at step {t}: {what} is not finite, with lr {lr:g} — try a "
-        "smaller learning rate"
-    )
+    return f"diverged at step {t}: {what} is not finite, with lr {lr:g} — {advice}"
 
 
 __all__ = ["explain"]
