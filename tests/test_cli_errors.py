@@ -171,7 +171,7 @@ USAGE = [
         "stability: at must be a point where the gradient is finite, "
         "got (1e+200, 1e+200)",
     ),
-    (["compare", "--budget", "-1"], "compare: budget must be an integer >= 0, got -1"),
+    (["compare", "--budget", "-1"], "--budget must be an integer >= 0, got -1"),
     (
         ["compare", "--optimizers", "sgd,adam", "--tune", "lr,momentum"],
         "tune: adam has no axis 'momentum' to tune; its search space has lr, beta1, "
@@ -179,11 +179,11 @@ USAGE = [
     ),
     (
         ["compare", "--val-fraction", "0.7", "--budget", "1", "--seeds", "1"],
-        "load: val_fraction must be in (0, 0.5], got 0.7",
+        "--val-fraction must be in (0, 0.5], got 0.7",
     ),
     (
         ["compare", "--target", "2", "--budget", "1"],
-        "compare: target must be in (0, 1], got 2.0",
+        "--target must be in (0, 1], got 2.0",
     ),
     (
         ["train", "--epochs", "3", "--iterations", "10", "--out", "{tmp}/a"],
@@ -239,11 +239,11 @@ USAGE = [
     (["report", ""], "FOLDER must name a folder, got ''"),
     (
         ["train", "--model", "mlp:", "--out", "{tmp}/a"],
-        "model: sizes must be integers joined by '-', like mlp:784-100-10, got 'mlp:'",
+        "--model must be integers joined by '-', like mlp:784-100-10, got 'mlp:'",
     ),
     (
         ["train", "--model", "softmax:", "--out", "{tmp}/a"],
-        "model: softmax must be given without sizes, got 'softmax:'",
+        "--model must be given without sizes, got 'softmax:'",
     ),
     (
         ["train", "--out", "{tmp}"],
@@ -401,15 +401,15 @@ def test_report_on_malformed_results_names_the_file_and_the_fault(
     [
         (
             ["compare", "--budget", "100000000000"],
-            "compare: budget must be an integer <= 1000, got 100000000000",
+            "--budget must be an integer <= 1000, got 100000000000",
         ),
         (
             ["compare", "--budget", "0", "--seeds", "100000000000000"],
-            "compare: seeds must be an integer <= 100, got 100000000000000",
+            "--seeds must be an integer <= 100, got 100000000000000",
         ),
         (
             ["benchmark", "--budget", "1001"],
-            "compare: budget must be an integer <= 1000, got 1001",
+            "--budget must be an integer <= 1000, got 1001",
         ),
     ],
 )

@@ -157,11 +157,31 @@ def test_to_frame_without_pandas_names_the_extra(
         ("Trajectories", runs),
     ]:
         with pytest.raises(
-            ValueError,
+            ImportError,
             match=rf"^{owner}.to_frame: a DataFrame needs pandas, which is not "
             r"installed: pip install 'gdlab\[notebook\]'$",
         ):
             result.to_frame()
+
+
+def test_history_plot_shows_the_validation_loss(history: train.History) -> None:
+    figure = history.plot()
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    shown = lines["validation loss (evaluated)"]
+    evaluated = [e for e in history.epochs if e["val_loss"] is not None and e["step"]]
+    assert list(shown.get_ydata()) == [e["val_loss"] for e in evaluated]
+    assert list(shown.get_xdata()) == [e["step"] for e in evaluated]
+    assert len(figure.legends) == 1
+
+
+def test_history_repr_is_one_line_however_long_the_run(
+    history: train.History,
+) -> None:
+    text = repr(history)
+    assert "\n" not in text and len(text) < 300
+    assert text.startswith(f"History({len(history.steps)} steps, ")
+    last = history.epochs[-1]
+    assert f"train_loss={last['train_loss']:.4g}" in text
 
 
 def test_import_gdlab_loads_neither_matplotlib_nor_pandas(tmp_path: Path) -> None:

@@ -151,8 +151,8 @@ def parse_model(spec: str, n_features: int, n_outputs: int) -> tuple[str, list[i
         _checks.fail(
             "model",
             "sizes",
-            f"to start with the data's {n_features} features and end with its "
-            f"{n_outputs} outputs",
+            f"the data's {n_features} features first and its {n_outputs} outputs "
+            f"last, like mlp:{n_features}-100-{n_outputs}",
             spec,
         )
     return kind, sizes

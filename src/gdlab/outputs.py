@@ -13,11 +13,12 @@ holding other files, unless it is empty.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -172,11 +173,33 @@ def claim(folder: Path_, kind: str, option: str = "--out") -> Path:
     return path
 
 
+@contextlib.contextmanager
+def claiming(folder: Path_, kind: str, option: str = "--out") -> Iterator[Path]:
+    """:func:`claim` ``folder`` for a block that checks the rest of the input:
+    when the block raises, the folders this call created are removed again, so a
+    refused command leaves nothing behind (they held only the marker)."""
+    path = Path(folder)
+    created = [p for p in (path, *path.parents) if not p.exists()]
+    claimed = claim(folder, kind, option)
+    try:
+        yield claimed
+    except BaseException:
+        if created:
+            (claimed / MARKER).unlink(missing_ok=True)
+            for made in created:  # deepest first; rmdir leaves a non-empty one
+                try:
+                    made.rmdir()
+                except OSError:
+                    break
+        raise
+
+
 __all__ = [
     "KINDS",
     "MARKER",
     "WriteError",
     "claim",
+    "claiming",
     "owner",
     "writable",
     "write_atomic",

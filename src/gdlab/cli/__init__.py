@@ -37,6 +37,14 @@ class _Group(click.Group):
         except outputs.WriteError as error:  # the message names the file
             click.echo(f"gdlab: error: {error}", err=True)
             ctx.exit(1)
+        except KeyboardInterrupt:  # Ctrl-C: say what is kept and how to go on
+            click.echo(
+                "\ngdlab: interrupted. Finished runs and checkpoints are kept: run "
+                "the same command again to continue (gdlab train --resume FOLDER "
+                "for a training run).",
+                err=True,
+            )
+            ctx.exit(130)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -13,6 +13,7 @@ from gdlab import outputs
 from gdlab.cli.options import (
     check_folder,
     command_line,
+    default_out,
     parallel_options,
     parse_names,
     run_options,
@@ -70,7 +71,8 @@ from gdlab.cli.options import (
     "--out",
     default=None,
     callback=check_folder,
-    help="output folder [runs/compare-DATA]",
+    help="output folder [runs/compare-DATA, or runs/compare-DATA-HASH named after"
+    " the options that differ from the defaults]",
 )
 @click.option("--quiet", is_flag=True, help="print only the table")
 def compare(
@@ -114,8 +116,12 @@ def compare(
         "backend": backend,
         "progress": not quiet,
     }
-    with user_input():
-        folder = outputs.claim(out or f"runs/compare-{spec.data}", "compare")
+    with (
+        user_input(),
+        outputs.claiming(
+            out or default_out(f"runs/compare-{spec.data}"), "compare"
+        ) as folder,
+    ):
         comparing.check(spec, names, protocol, store=folder / "sweep.db", **engine)
     if not quiet:
         shown = len(names) if names else len(comparing.all_optimizers())
@@ -161,7 +167,7 @@ def compare(
     "--out",
     default=None,
     callback=check_folder,
-    help="output folder [runs/benchmark-SUITE]",
+    help="output folder [runs/benchmark-SUITE, -HASH as for compare]",
 )
 @click.option("--quiet", is_flag=True, help="print only the table")
 def benchmark(
@@ -196,7 +202,7 @@ def benchmark(
         "backend": backend,
         "progress": not quiet,
     }
-    folder = out or f"runs/benchmark-{label}"
+    folder = out or default_out(f"runs/benchmark-{label}")
     with user_input():
         benchmarking.check(suite, folder, names, protocol, **engine)
     try:

@@ -14,12 +14,19 @@ from gdlab.cli.options import (
     parse_hyper,
     parse_pairs,
     user_input,
+    zero_lr_warning,
 )
 
 
 @click.command("explain")
 @click.argument("name")
-@click.option("--lr", default=None, type=float, help="learning rate [per optimizer]")
+@click.option(
+    "--lr",
+    default=None,
+    type=float,
+    callback=zero_lr_warning,
+    help="learning rate [per optimizer]",
+)
 @click.option("--hyper", "hyper", multiple=True, metavar="NAME=VALUE", help=HYPER_HELP)
 @click.option("--param", default=None, help="θ: comma-separated numbers")
 @click.option("--grad", default=None, help="the gradient: comma-separated numbers")

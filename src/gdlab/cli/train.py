@@ -17,6 +17,7 @@ from gdlab.cli.options import (
     run_options,
     run_spec,
     user_input,
+    zero_lr_warning,
 )
 
 _PRESETS: dict[str, dict[str, Any]] = {
@@ -45,7 +46,13 @@ _PRESETS: dict[str, dict[str, Any]] = {
     show_default=True,
     help="a registry name, or the SGD presets momentum / nesterov",
 )
-@click.option("--lr", default=None, type=float, help="learning rate [per optimizer]")
+@click.option(
+    "--lr",
+    default=None,
+    type=float,
+    callback=zero_lr_warning,
+    help="learning rate [per optimizer]",
+)
 @click.option(
     "--hyper",
     "hyper",

@@ -21,6 +21,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from gdlab import _checks
 from gdlab.optim.adadelta import Adadelta
 from gdlab.optim.adagrad import Adagrad
 from gdlab.optim.adam import Adam, AdamW
@@ -245,12 +246,15 @@ def _lookup(name: object) -> str | None:
 
 
 def _unknown(name: object) -> ValueError:
-    known = ", ".join([*REGISTRY, *PRESETS])
+    known = [*REGISTRY, *PRESETS]
     failed = "".join(
         f" (${PLUGINS_ENV} names a plugin that did not load: {f})"
         for f in _plugin_failures
     )
-    return ValueError(f"unknown optimizer {name!r}; known optimizers: {known}{failed}")
+    return ValueError(
+        f"unknown optimizer {name!r}{_checks.did_you_mean(name, known)}; "
+        f"known optimizers: {', '.join(known)}{failed}"
+    )
 
 
 def resolve(name: str) -> tuple[str, dict[str, Any]]:

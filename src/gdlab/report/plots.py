@@ -148,7 +148,8 @@ def legend(
     """The figure's legend outside the axes (``loc`` as for ``Figure.legend``)
     when ``ax`` has a laid-out figure to itself; otherwise the axes' own legend,
     so a panel of a user's figure keeps its legend to itself. ``labels`` replace
-    the artists' labels (wrapped text, say)."""
+    the artists' labels (wrapped text, say). Called again, it replaces the
+    legend it drew."""
     handles, own = ax.get_legend_handles_labels()
     shown = list(own if labels is None else labels)
     fig = ax.get_figure()
@@ -161,6 +162,8 @@ def legend(
         and panels == [ax]
         and isinstance(engine, ConstrainedLayoutEngine)
     ):
+        for drawn in list(fig.legends):  # drawn again: one legend, not two
+            drawn.remove()
         fig.legend(handles, shown, loc=loc, fontsize="small", **kwargs)
     else:
         ax.legend(handles, shown, fontsize="small", **kwargs)

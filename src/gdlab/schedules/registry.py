@@ -54,7 +54,8 @@ def get(name: str) -> type[Schedule]:
     key = name.lower().replace("-", "_") if isinstance(name, str) else name
     if key not in REGISTRY:
         raise ValueError(
-            f"unknown schedule {name!r}; known schedules: {', '.join(REGISTRY)}"
+            f"unknown schedule {name!r}{_checks.did_you_mean(key, list(REGISTRY))}; "
+            f"known schedules: {', '.join(REGISTRY)}"
         )
     return REGISTRY[key]
 

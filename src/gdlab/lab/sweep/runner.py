@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -184,16 +185,18 @@ def run_specs(
         by_key = {spec_key(s): s for s in specs}
         counter = itertools.count(done_before + 1)
         labels = list(axes) if shown is None else list(shown)
+        started = time.perf_counter()
 
         def record(result: dict[str, Any]) -> None:
             db.add(result)
             if progress:
-                print(
-                    _progress_line(
-                        next(counter), len(keys), by_key[result["key"]], labels, result
-                    ),
-                    flush=True,
+                index = next(counter)
+                line = _progress_line(
+                    index, len(keys), by_key[result["key"]], labels, result
                 )
+                elapsed = time.perf_counter() - started
+                eta = _eta(elapsed, index - done_before, len(keys) - index)
+                print(f"{line}  ({eta})", flush=True)
 
         errors: list[BaseException] = []
         if todo:
@@ -320,6 +323,24 @@ def _version() -> str:
     import gdlab
 
     return gdlab.__version__
+
+
+def _eta(elapsed: float, done: int, left: int) -> str:
+    """``"12 s so far, about 30 s left"``: the rate of the runs done this time."""
+    so_far = f"{_duration(elapsed)} so far"
+    if not left:
+        return so_far
+    return f"{so_far}, about {_duration(elapsed / done * left)} left"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _progress_line(
