@@ -261,8 +261,9 @@ BAD: list[tuple[object, str]] = [
     ),
     (
         {"surface": "bowl", "runs": [{"optimizer": "adamz"}]},
-        "unknown optimizer 'adamz'; known optimizers: sgd, adagrad, adadelta, "
-        "rmsprop, adam, adamw, nadam, radam, adamax, adamp, momentum, nesterov",
+        "unknown optimizer 'adamz' (did you mean 'adam'?); known optimizers: sgd, "
+        "adagrad, adadelta, rmsprop, adam, adamw, nadam, radam, adamax, adamp, "
+        "momentum, nesterov",
     ),
     (
         {"surface": "bowl", "runs": [{"optimizer": "sgd", "lr": -1}]},
