@@ -570,6 +570,49 @@ def test_optimizer_of_another_model_is_refused() -> None:
         train.fit(model, optim.SGD({"w": np.zeros(3)}, lr=0.1), ds, progress=False)
 
 
+def test_an_optimizer_on_another_models_parameters_is_refused() -> None:
+    model, _, ds = fresh()
+    other, _, _ = fresh()  # the same names and shapes, other arrays
+    before = model.params.buffers[np.dtype(np.float32)].copy()
+    with pytest.raises(
+        ValueError,
+        match=r"^fit: the optimizer must hold the model's own parameter arrays, got "
+        r"other arrays for \['W1', 'b1', 'W2', 'b2'\]; build it on model.params$",
+    ):  # was accepted: the other model trained, this one stayed at loss 2.357
+        train.fit(model, optim.Adam(other.params), ds, progress=False)
+    copied = {n: np.array(a) for n, a in model.params.items()}
+    with pytest.raises(
+        ValueError, match=r"other arrays for \['W1', 'b1', 'W2', 'b2'\]"
+    ):
+        train.fit(model, optim.Adam(copied), ds, progress=False)
+    np.testing.assert_array_equal(model.params.buffers[np.dtype(np.float32)], before)
+    held = {n: model.params[n] for n in model.params}  # views of the model's own
+    history = train.fit(
+        model, optim.SGD(held, lr=0.1), ds, TrainConfig(iterations=3), progress=False
+    )
+    assert len(history.steps) == 3
+    assert not np.array_equal(model.params.buffers[np.dtype(np.float32)], before)
+
+
+def test_numpy_scalar_hyperparameters_are_checkpointed_as_numbers(
+    tmp_path: Path,
+) -> None:
+    config = TrainConfig(iterations=5, batch_size=64)
+    runs = []
+    for lr, betas, folder in (
+        (np.float32(0.01), (np.float64(0.9), np.float32(0.99)), tmp_path / "numpy"),
+        (float(np.float32(0.01)), (0.9, float(np.float32(0.99))), tmp_path / "py"),
+    ):
+        model, _, ds = fresh()
+        opt = optim.Adam(model.params, lr=lr, betas=betas)
+        runs.append(
+            train.fit(model, opt, ds, config, checkpoint_dir=folder, progress=False)
+        )  # was: "Object of type float32 is not JSON serializable" at the end
+        assert type(opt.param_groups[0]["lr"]) is float
+        assert checkpoint.paths(folder)
+    assert runs[0].steps == runs[1].steps  # the same values, bit for bit
+
+
 # --- checkpoints edited by hand ------------------------------------------------------
 
 

@@ -366,6 +366,8 @@ def fit(
             f"fit: the optimizer must update the model's parameters "
             f"{list(model.params)}, not {list(optimizer.state)}"
         )
+    _check_holds(model, optimizer)
+    _plain_numbers(optimizer)
     if spec is not None:
         if not isinstance(spec, Mapping):
             _checks.fail("fit", "spec", "a dict such as RunSpec.to_dict()", spec)
@@ -418,6 +420,42 @@ class Resumed:
     def run(self) -> History:
         """Train to the end of the run, with checkpoints; the whole history."""
         return self._trainer.run()
+
+
+def _check_holds(model: TrainableModel, optimizer: Optimizer) -> None:
+    """The optimizer must update the model's own arrays: one built on another
+    model's parameters of the same names would train that model, not this one."""
+    held = {n: a for g in optimizer.param_groups for n, a in g["params"].items()}
+    foreign = []
+    for name in model.params:
+        mine, theirs = np.asarray(model.params[name]), np.asarray(held[name])
+        same_memory = (
+            mine.__array_interface__["data"][0] == theirs.__array_interface__["data"][0]
+        )
+        if not (same_memory and mine.shape == theirs.shape):
+            foreign.append(name)
+    if foreign:
+        raise ValueError(
+            f"fit: the optimizer must hold the model's own parameter arrays, got "
+            f"other arrays for {foreign}; build it on model.params"
+        )
+
+
+def _plain_numbers(optimizer: Optimizer) -> None:
+    """NumPy scalars among the hyperparameters (``lr=np.float32(0.01)``) as the
+    Python numbers of the same value, as a checkpoint's JSON holds them."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, tuple | list):
+            return type(value)(plain(v) for v in value)
+        return value
+
+    for group in optimizer.param_groups:
+        for key, value in group.items():
+            if key != "params":
+                group[key] = plain(value)
 
 
 def restore(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -90,6 +92,17 @@ def test_the_built_in_suite_has_five_workloads() -> None:
         ("[a]\ntarget = 0.5\ncolour = 'red'\n", r"workload 'a': RunSpec: field"),
         ("[a\n", r"is not valid TOML/JSON"),
         ("['../x']\ntarget = 0.5\n", r"a workload name must be letters"),
+        # a folder beside the benchmark's own files: was "Is a directory" after
+        # every workload had trained
+        *[
+            (
+                f"['{name}']\ntarget = 0.5\n",
+                rf"must be a folder name not ending .*'{n}'",
+            )
+            for name in ("benchmark.json", "report.html", "profiles.png", "R.HTML")
+            for n in [re.escape(name)]
+        ],
+        ("[A]\ntarget = 0.5\n[a]\ntarget = 0.5\n", r"name must be other than 'A'"),
     ],
 )
 def test_bad_suites_are_refused(tmp_path: Path, text: str, message: str) -> None:
@@ -98,3 +111,41 @@ def test_bad_suites_are_refused(tmp_path: Path, text: str, message: str) -> None
         benchmark.load_suite(tmp_path / "s.toml")
     with pytest.raises(ValueError, match=r"cannot read it"):
         benchmark.load_suite(tmp_path / "missing.toml")
+
+
+def test_a_json_suite_names_each_workload_once(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text('{"a": {"target": 0.5}, "a": {"target": 0.9}}')
+    with pytest.raises(ValueError, match=r"not valid TOML/JSON: the key 'a' is given"):
+        benchmark.load_suite(path)  # was: the last kept, silently
+    path.write_text('{"a": {"target": 0.5, "target": 0.9}}')
+    with pytest.raises(ValueError, match=r"the key 'target' is given twice"):
+        benchmark.load_suite(path)
+    path.write_text('{"a": {"target": 0.5}}')
+    assert [(w.name, w.target) for w in benchmark.load_suite(path)] == [("a", 0.5)]
+
+
+def test_a_suite_is_read_from_a_regular_file_of_bounded_size(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=r"fifo.toml: cannot read it \(not a regular"):
+        benchmark.load_suite(fifo)  # was: blocked forever
+    zero = tmp_path / "zero.toml"
+    zero.symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match=r"zero.toml: cannot read it \(not a regular"):
+        benchmark.load_suite(zero)  # was: read without bound
+    with pytest.raises(ValueError, match=r"cannot read it \(a folder\)"):
+        benchmark.load_suite(tmp_path)
+    big = tmp_path / "big.toml"
+    big.write_text("# " + "x" * benchmark.SUITE_MAX_BYTES + "\n[a]\ntarget = 0.5\n")
+    with pytest.raises(ValueError, match=r"must be at most 1048576 bytes, got more"):
+        benchmark.load_suite(big)
+    for name, text in (
+        ("deep.json", "[" * 100_000 + "]" * 100_000),
+        ("deep.toml", "a = " + "[" * 100_000 + "]" * 100_000),
+    ):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ValueError, match=r"arrays nest too deeply"):
+            benchmark.load_suite(tmp_path / name)  # was a RecursionError
+    (tmp_path / "fine.toml").write_text("# " + "x" * 1000 + "\n[a]\ntarget = 0.5\n")
+    assert [w.name for w in benchmark.load_suite(tmp_path / "fine.toml")] == ["a"]

@@ -240,3 +240,17 @@ def test_budget_and_seeds_have_upper_bounds(
     with pytest.raises(ValueError, match=f"^{message}$"):
         compare.check(BASE, ["sgd"], protocol, store=tmp_path / "sweep.db")
     assert not (tmp_path / "sweep.db").exists()
+
+
+def test_the_table_shows_every_selected_value_a_pair_included(tmp_path: Path) -> None:
+    found = run(
+        tmp_path,
+        BASE.replace(epochs=1),
+        optimizers=["adam"],
+        protocol=compare.Protocol(budget=1, seeds=1, tune=("beta1", "beta2", "eps")),
+    )
+    hyper = found.results["optimizers"]["adam"]["selected"]["hyper"]
+    beta1, beta2 = hyper["betas"]
+    row = compare.format_table(found).splitlines()[2]
+    # the betas were left out of the "selected" column (a list, skipped)
+    assert f"betas=({beta1:.3g}, {beta2:.3g}), eps={hyper['eps']:.3g}" in row

@@ -18,6 +18,7 @@ from gdlab.cli.options import (
     parse_names,
     run_options,
     run_spec,
+    store_in_use,
     user_input,
 )
 
@@ -129,14 +130,15 @@ def compare(
             f"then {seeds} reruns of the selected settings"
         )
     try:
-        result, page = runs.compare_into(
-            folder,
-            spec,
-            names,
-            protocol,
-            command=command_line(click.get_current_context()),
-            **engine,
-        )
+        with store_in_use():
+            result, page = runs.compare_into(
+                folder,
+                spec,
+                names,
+                protocol,
+                command=command_line(click.get_current_context()),
+                **engine,
+            )
     except _sweep_error() as error:
         click.echo(f"gdlab: error: {error}", err=True)
         sys.exit(1)
@@ -204,7 +206,8 @@ def benchmark(
     with user_input():
         benchmarking.check(suite, folder, names, protocol, **engine)
     try:
-        results = benchmarking.benchmark(suite, folder, names, protocol, **engine)
+        with store_in_use():
+            results = benchmarking.benchmark(suite, folder, names, protocol, **engine)
     except _sweep_error() as error:
         click.echo(f"gdlab: error: {error}", err=True)
         sys.exit(1)

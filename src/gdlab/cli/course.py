@@ -3,6 +3,8 @@ worked steps and figures."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from gdlab.cli.options import (
@@ -105,6 +107,9 @@ def explain_command(
         with user_input():
             worked = lab.explain.explain(name, theta, grads, steps, **given)
     click.echo(worked.format())
+    if worked.diverged is not None:  # as train does: the tables, then exit 1
+        click.echo(f"gdlab: {worked.diverged}", err=True)
+        sys.exit(1)
 
 
 @click.command("examples")

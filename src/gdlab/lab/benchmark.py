@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+import stat
 import statistics
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -51,8 +52,17 @@ class Workload:
     target: float
 
 
+SUITE_MAX_BYTES = 1 << 20
+"""The largest suite file read (1 MiB; a suite of a hundred workloads is 20 KB):
+a link to ``/dev/zero`` must not be read without bound."""
+RESERVED_SUFFIXES = (".json", ".html", ".png", ".csv", ".db", ".lock", ".tmp")
+"""A workload's folder sits beside the benchmark's own files (``benchmark.json``,
+``report.html``, ``profiles.png``): its name may not end like one of them."""
+
+
 def load_suite(suite: str | os.PathLike[str]) -> list[Workload]:
-    """The workloads of a built-in suite (``"small"``) or of a TOML/JSON file."""
+    """The workloads of a built-in suite (``"small"``) or of a TOML/JSON file: a
+    regular file of at most :data:`SUITE_MAX_BYTES`, each workload named once."""
     if isinstance(suite, str) and suite in SUITES:
         text = resources.files("gdlab.lab").joinpath(f"suites/{suite}.toml").read_text()
         where = f"suite {suite!r}"
@@ -60,22 +70,39 @@ def load_suite(suite: str | os.PathLike[str]) -> list[Workload]:
     else:
         path = Path(suite)
         where = f"suite {path}"
+        text = _read_suite(path, where)
         try:
-            text = path.read_text()
-            table = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-        except OSError as error:
-            raise ValueError(
-                f"{where}: cannot read it ({error.strerror or error}); give a "
-                f"TOML or JSON file, or one of {', '.join(SUITES)}"
-            ) from None
+            table = (
+                json.loads(text, object_pairs_hook=_unique_keys)
+                if path.suffix == ".json"
+                else tomllib.loads(text)
+            )
         except (ValueError, tomllib.TOMLDecodeError) as error:
             raise ValueError(f"{where} is not valid TOML/JSON: {error}") from None
+        except RecursionError:  # both parsers recurse into nested arrays
+            raise ValueError(
+                f"{where} is not valid TOML/JSON: its arrays nest too deeply"
+            ) from None
     if not isinstance(table, dict) or not table:
         _checks.fail(where, "its content", "a table of workloads", table)
     workloads = []
+    seen: dict[str, str] = {}
     for name, fields in table.items():
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
             _checks.fail(where, "a workload name", "letters, digits, _ . -", name)
+        if name.lower().endswith(RESERVED_SUFFIXES):
+            _checks.fail(
+                where,
+                "a workload name",
+                f"a folder name not ending in {', '.join(RESERVED_SUFFIXES)} (the "
+                "benchmark's own files sit beside it)",
+                name,
+            )
+        if name.lower() in seen:  # one folder on a case-insensitive file system
+            _checks.fail(
+                where, "a workload name", f"other than {seen[name.lower()]!r}", name
+            )
+        seen[name.lower()] = name
         if not isinstance(fields, dict):
             _checks.fail(where, f"workload {name!r}", "a table of fields", fields)
         values = dict(fields)
@@ -89,6 +116,51 @@ def load_suite(suite: str | os.PathLike[str]) -> list[Workload]:
             raise ValueError(f"{where}: workload {name!r}: {error}") from None
         workloads.append(Workload(str(name), spec, target))
     return workloads
+
+
+def _read_suite(path: Path, where: str) -> str:
+    """The text of suite file ``path``: a regular file (a FIFO would block, a
+    device never end) of at most :data:`SUITE_MAX_BYTES`, in UTF-8."""
+    cannot = f"; give a TOML or JSON file, or one of {', '.join(SUITES)}"
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        raise ValueError(
+            f"{where}: cannot read it ({error.strerror or error}){cannot}"
+        ) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+            raise ValueError(f"{where}: cannot read it ({kind}){cannot}")
+        chunks, size = [], 0
+        while size <= SUITE_MAX_BYTES and (chunk := os.read(fd, 1 << 16)):
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as error:
+        raise ValueError(
+            f"{where}: cannot read it ({error.strerror or error}){cannot}"
+        ) from None
+    finally:
+        os.close(fd)
+    if size > SUITE_MAX_BYTES:
+        raise ValueError(
+            f"{where}: a suite file must be at most {SUITE_MAX_BYTES} bytes, got more"
+        )
+    try:
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{where} is not valid TOML/JSON: {error}") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are distinct (``json`` keeps the last silently)."""
+    table: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in table:
+            raise ValueError(f"the key {key!r} is given twice")
+        table[key] = value
+    return table
 
 
 def time_to_target(entry: Mapping[str, Any]) -> float:

@@ -642,6 +642,15 @@ def _summary(reruns: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _shown(value: Any) -> str:
+    """A selected value in the table: ``0.00123``, ``(0.9, 0.999)`` for a pair."""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, list | tuple):  # betas: a pair (a list, read from JSON)
+        return "(" + ", ".join(_shown(v) for v in value) + ")"
+    return str(value)
+
+
 def format_table(comparison: Comparison) -> str:
     """The comparison as an aligned text table: the selected hyperparameters and
     the reruns' test numbers (mean ± 95% interval)."""
@@ -662,11 +671,7 @@ def format_table(comparison: Comparison) -> str:
     for name, o in results["optimizers"].items():
         s = o["summary"]
         hyper = o["selected"]["hyper"]
-        shown = ", ".join(
-            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-            for k, v in hyper.items()
-            if not isinstance(v, list)
-        )
+        shown = ", ".join(f"{k}={_shown(v)}" for k, v in hyper.items())
         line = [
             name,
             shown,

@@ -157,7 +157,8 @@ def for_run(
     if key == "exponential" and "rate" in given:
         if "gamma" in given:
             _checks.fail(owner, "exponential", "given gamma or rate, not both", given)
-        rate = _checks.number(owner, "rate", given.pop("rate"), low=0.0)
+        # beyond 745, e^-rate is 0 in float64 (it would be refused as gamma = 0)
+        rate = _checks.number(owner, "rate", given.pop("rate"), low=0.0, high=745.0)
         given["gamma"] = math.exp(-rate)
     if "lr" in given or "max_lr" in given:
         _checks.fail(owner, key, "given its peak as the run's lr, not here", given)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -175,6 +176,7 @@ def explain(
     group = opt.param_groups[0]
     shown_hyper = {k: v for k, v in group.items() if k != "params"}
     worked = []
+    diverged = None
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for _ in range(n):
             t = opt.step_count + 1
@@ -190,6 +192,12 @@ def explain(
             )
             columns = {"θ": before_theta, "g": g, **derived, "θ new": theta.copy()}
             worked.append(ExplainedStep(t, lr, loss, scalars, columns, subtracted))
+            reached = None if surface is None else float(surface.value(theta))
+            if not all(np.all(np.isfinite(a)) for a in (theta, *after.values())) or (
+                reached is not None and not math.isfinite(reached)
+            ):
+                diverged = _not_finite(t, lr, theta, after, value_name, reached)
+                break
         final_loss = None if surface is None else float(surface.value(theta))
     return Explanation(
         name=name,
@@ -203,7 +211,31 @@ def explain(
         steps=tuple(worked),
         final_loss=final_loss,
         value_name=value_name,
+        diverged=diverged,
     )
+
+
+def _not_finite(
+    t: int,
+    lr: float,
+    theta: F64,
+    state: Mapping[str, F64],
+    value_name: str,
+    value: float | None,
+) -> str:
+    """What a step that overflowed float64 gave: θ new, a state array, or the
+    objective after it."""
+    bad = {"θ new": theta} if not np.all(np.isfinite(theta)) else {}
+    bad |= {k: a for k, a in state.items() if not np.all(np.isfinite(a))}
+    advice = "try a smaller learning rate"
+    if bad:
+        name, values = next(iter(bad.items()))
+        what = f"{name} = ({', '.join(f'{v:g}' for v in values.tolist())})"
+        if name != "θ new":  # the state takes no lr: g (or g²) overflowed
+            advice = "try smaller values"
+    else:
+        what = f"{value_name} after it = {value:g}"
+    return f"diverged at step {t}: {what} is not finite, with lr {lr:g} — {advice}"
 
 
 __all__ = ["explain"]

@@ -139,9 +139,10 @@ class BatchSizeStudy:
         lines, sharper = [], []
         for key, name in (("lambda_max", "λmax"), ("epsilon_sharpness", "ε-sharpness")):
             lo, hi = small[key], large[key]
+            ratio = f"{hi / lo:.2g}x" if lo != 0 else "no ratio to 0"
             lines.append(
                 f"{name}: {lo:.3g} ± {small[key + '_std']:.2g} at batch {b}, "
-                f"{hi:.3g} ± {large[key + '_std']:.2g} at batch {big} ({hi / lo:.2g}x)"
+                f"{hi:.3g} ± {large[key + '_std']:.2g} at batch {big} ({ratio})"
             )
             if hi > lo:
                 sharper.append(name)
@@ -434,7 +435,8 @@ def _checked(
         _checks.fail(owner, "batch_sizes", "at least two different sizes", batch_sizes)
     sizes = sorted(set(sizes))
     n_seeds = _checks.integer(owner, "seeds", seeds, low=1)
-    eps = _checks.number(owner, "epsilon", epsilon, low=0.0)
+    # ε = 0 makes every ε-sharpness 0: nothing to compare, and no ratio to print
+    eps = _checks.number(owner, "epsilon", epsilon, low=0.0, low_open=True)
     budget = _checks.integer(owner, "max_epochs", max_epochs, low=1)
     if samples is not None:
         samples = _checks.integer(owner, "samples", samples, low=1)
@@ -502,7 +504,8 @@ def batch_size_study(
         until: ``"loss:X"`` — stop at the first evaluation (8 per epoch) whose
             training loss is <= X; or ``"steps:N"`` — N optimizer steps each.
         seeds: runs per batch size (initial weights and batch order).
-        epsilon: the box of :func:`epsilon_sharpness` (Keskar used 1e-3; see below).
+        epsilon: the box of :func:`epsilon_sharpness`, > 0 (Keskar used 1e-3; see
+            below).
         samples: the first training rows λmax and ε-sharpness are measured on
             (None: all).
         max_epochs: the budget of a ``loss:`` run; one that has not reached the
