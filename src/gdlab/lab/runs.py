@@ -23,6 +23,7 @@ from gdlab.report.compare import comparison_report
 from gdlab.train import History, fit, resume
 
 Folder = str | os.PathLike[str]
+"""An output folder's path."""
 
 
 def write_history(folder: Path, history: History) -> list[Path]:

@@ -24,6 +24,7 @@ from gdlab.lab.sweep.grid import describe, plain
 from gdlab.train import History
 
 FORMAT = "gdlab-sweep"
+"""The ``format`` of a sweep store (``sweep.db``)."""
 VERSION = 3
 """Version 3 added the column ``ray_node_id``."""
 METRICS = (
