@@ -41,6 +41,11 @@ source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb", ".rst": "restructuredtex
 autodoc_default_options = {"members": True, "member-order": "bysource"}
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
+# numpy's ArrayLike would be spelt out as a union of eleven private types.
+autodoc_type_aliases = {
+    "ArrayLike": "numpy.typing.ArrayLike",
+    "DTypeLike": "numpy.typing.DTypeLike",
+}
 autodoc_preserve_defaults = True
 autodoc_class_signature = "separated"
 napoleon_google_docstring = True
