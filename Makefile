@@ -32,8 +32,8 @@ demo: $(BIN)/.runtime
 	$(BIN)/gdlab compare --out runs/compare-digits
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs/conf.py docs/_ext
+	$(BIN)/ruff format --check src tests benchmarks docs/conf.py docs/_ext
 	$(BIN)/mypy
 
 test: system lint
