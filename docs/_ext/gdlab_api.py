@@ -3,7 +3,8 @@
 The public API is what a user reaches from ``import gdlab``: the names in a module's
 ``__all__`` (or, for a module without one, the functions, classes and values it
 defines at top level whose names do not begin with ``_``), walked from ``gdlab``
-through every public module those names hold. ``tests/test_docs.py`` checks that
+and each of its top-level modules (but the command line) through every public
+module those names hold. ``tests/test_docs.py`` checks that
 each public class and function has a docstring; the Sphinx extension here checks,
 on every ``make docs``, that each public name is described on some page of the site
 and that each public module has a page, and reports every miss as a warning (which
@@ -21,6 +22,7 @@ import ast
 import importlib
 import inspect
 import itertools
+import pkgutil
 import types
 from dataclasses import dataclass
 from typing import Any
@@ -65,9 +67,25 @@ def public_names(module: types.ModuleType) -> list[str]:
     return list(declared) if declared is not None else defined_names(module)
 
 
+COMMAND_LINE = ("cli", "__main__")
+"""Top-level modules that README documents as commands, not as an API."""
+
+
+def top_level() -> list[str]:
+    """Every top-level module and package of gdlab without a leading ``_``."""
+    package = importlib.import_module(ROOT)
+    return [
+        f"{ROOT}.{info.name}"
+        for info in pkgutil.iter_modules(package.__path__)
+        if not info.name.startswith("_") and info.name not in COMMAND_LINE
+    ]
+
+
 def walk() -> tuple[list[str], list[Name]]:
-    """The public modules (sorted) and every public name that is not a module."""
-    todo, modules, names = [ROOT], set(), []
+    """The public modules (sorted) and every public name that is not a module:
+    from ``gdlab`` and each top-level module, through the modules their public
+    names hold."""
+    todo, modules, names = [ROOT, *top_level()], set(), []
     while todo:
         current = todo.pop(0)
         if current in modules:
