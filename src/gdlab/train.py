@@ -343,8 +343,9 @@ def fit(
             evaluation; one that returns True stops the run there (e.g.
             ``StopAt("loss", below=0.01)``; ``TensorBoard(logdir)`` logs the run).
 
-    Example:
-        >>> fit(model, opt, data, TrainConfig(epochs=3, batch_size=64))
+    Example::
+
+        fit(model, opt, data, TrainConfig(epochs=3, batch_size=64))
 
     The first non-finite loss or gradient stops the run before the update: the
     history keeps everything up to it, with ``diverged=True`` and a message naming

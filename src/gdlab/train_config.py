@@ -15,6 +15,7 @@ from gdlab import _checks
 from gdlab.data.batching import BatchSize, num_batches
 
 SAMPLING = ("without-replacement", "with-replacement")
+"""How batches are drawn: see :class:`TrainConfig`'s ``sampling``."""
 
 
 @dataclass(frozen=True)
@@ -117,5 +118,6 @@ class TrainConfig:
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+"""The names of :class:`TrainConfig`'s fields, in order."""
 
 __all__ = ["FIELDS", "SAMPLING", "TrainConfig"]

@@ -37,10 +37,13 @@ from gdlab.experiment import RunSpec
 from gdlab.lab import compare, tuning
 
 SUITES = ("small",)
+"""The built-in suites (``src/gdlab/lab/suites/NAME.toml``)."""
 TAU_MAX = 10.0
+"""The largest factor τ the performance profiles reach, and so their score's range."""
 TAUS = [float(t) for t in np.exp(np.linspace(0.0, math.log(TAU_MAX), 41))]
 """The factors tau at which the profiles are given: 1 to TAU_MAX, log-spaced."""
 FORMAT = "gdlab-benchmark"
+"""The ``format`` of ``benchmark.json``."""
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,11 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 FORMAT = "gdlab-compare"
+"""The ``format`` of a comparison's ``results.json``."""
 VERSION = 2
+"""The layout version of ``results.json``."""
 SELECT = ("val_acc", "val_loss")
+"""The validation measures a trial can be selected by."""
 DEFAULT_TARGETS: dict[str, float] = {
     "digits": 0.95,
     "mnist": 0.97,
@@ -58,6 +61,7 @@ MAX_BUDGET = 1000
 MAX_SEEDS = 100
 """The most reruns of the selected settings."""
 METRICS = ("train_loss", "val_loss", "val_acc", "test_loss", "test_acc")
+"""The final measures of each run."""
 ENGINE_AXES = ("optimizer", "lr", "hyper", "seed", "evaluate_test")
 """The RunSpec fields a comparison varies over its base spec."""
 

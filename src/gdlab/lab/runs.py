@@ -29,6 +29,7 @@ LOCK = ".gdlab.lock"
 """The lock file of a training folder, held while a run writes it."""
 
 Folder = str | os.PathLike[str]
+"""An output folder's path."""
 
 
 def write_history(folder: Path, history: History) -> list[Path]:

@@ -13,7 +13,8 @@ optimizer-benchmarking literature:
   E[max of k] = sum_{i=k..N} v(i) * C(i-1, k-1) / C(N, k);
 * a 95% interval over n seeds from Student's t with n - 1 degrees of freedom;
 * time to target t(p, s) and the performance profile
-  rho_s(tau) = |{p : t(p, s) <= tau * min_s' t(p, s')}| / |P| (Dolan & Moré 2002).
+  ``rho_s(tau) = |{p : t(p, s) <= tau * min_s' t(p, s')}| / |P|`` (Dolan & Moré
+  2002).
 """
 
 from __future__ import annotations

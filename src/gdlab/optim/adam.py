@@ -87,8 +87,12 @@ class Adam(Optimizer):
         https://openreview.net/forum?id=ryQu7f-RZ
 
     Example:
-        >>> opt = Adam(model.params, lr=1e-3)
-        >>> opt.step(grads)
+        >>> import numpy as np
+        >>> w = np.array([1.0, -2.0])
+        >>> opt = Adam({"w": w}, lr=0.1)
+        >>> opt.step({"w": 2 * w})  # the first step moves each entry by about lr
+        >>> w.round(6)
+        array([ 0.9, -1.9])
     """
 
     defaults: ClassVar[dict[str, Any]] = {

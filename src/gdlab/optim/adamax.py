@@ -48,9 +48,9 @@ class Adamax(Optimizer):
         weight_decay (λ): >= 0, default 0.
         maximize: ascend the objective instead.
 
-    Convention: ε is added to |g| inside the max (torch), not to the denominator as
-    in the paper's Algorithm 2 (which has none); matches ``torch.optim.Adamax`` to
-    1e-10 in float64.
+    Convention: ε is added to :math:`|g|` inside the max (torch), not to the
+    denominator as in the paper's Algorithm 2 (which has none); matches
+    ``torch.optim.Adamax`` to 1e-10 in float64.
 
     References:
         Kingma & Ba, *Adam: A Method for Stochastic Optimization*, §7.1, ICLR 2015.

@@ -82,8 +82,12 @@ class SGD(Optimizer):
         learning*, ICML 2013. http://proceedings.mlr.press/v28/sutskever13.html
 
     Example:
+        >>> import numpy as np
+        >>> w = np.array([1.0])
         >>> opt = SGD({"w": w}, lr=0.1, momentum=0.9, nesterov=True)
-        >>> opt.step({"w": grad})
+        >>> opt.step({"w": 2 * w})  # b = g = 2, w -= lr·(g + μ·b) = 0.38
+        >>> w
+        array([0.62])
     """
 
     defaults: ClassVar[dict[str, Any]] = {

@@ -42,6 +42,7 @@ REGISTRY: dict[str, type[Schedule]] = {
         PerEpoch,
     )
 }
+"""Registry name -> schedule class (``"cosine"`` -> :class:`Cosine`)."""
 
 
 def names() -> list[str]:

@@ -133,6 +133,17 @@ def explain(
     Example:
         >>> e = explain("rmsprop", [0.8, 1.2, 0.5], [0.1, -0.3, 0.2], lr=0.01)
         >>> print(e.format())
+        RMSprop  lr=0.01, alpha=0.99, eps=1e-08, ...
+          g² = g·g
+          v = α·v + (1−α)·g²
+          step = η·g/(√v+ε)
+          θ new = θ − step
+        <BLANKLINE>
+        step 1
+                  θ     g    g²       v  √v+ε       step  θ new
+          θ[0]  0.8   0.1  0.01  0.0001  0.01  0.0999999    0.7
+          θ[1]  1.2  -0.3  0.09  0.0009  0.03       -0.1    1.3
+          θ[2]  0.5   0.2  0.04  0.0004  0.02        0.1    0.4
     """
     owner = "explain"
     base, preset = optim.resolve(name)
