@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gdlab import _checks, surfaces
+from gdlab import _checks, optim, surfaces
 from gdlab.lab.explain import explain
 
 F64 = NDArray[np.float64]
@@ -43,6 +43,15 @@ class Slip:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A sentence of the course notes that is wrong, and its correction."""
+
+    note: str
+    said: str
+    correction: str
+
+
+@dataclass(frozen=True)
 class Example:
     """One worked example: the derivation, its numbers and the notes' slips.
 
@@ -53,6 +62,7 @@ class Example:
         values: the right numbers by name (what the tests check).
         slips: where the notes differ, with the reason.
         remarks: conventions worth knowing (defaults that differ, ...).
+        claims: the notes' wrong sentences about the concept, corrected.
         command: a gdlab command that shows the same numbers step by step.
         figure: the gdlab command that draws the notes' figure of it.
     """
@@ -64,6 +74,7 @@ class Example:
     slips: tuple[Slip, ...] = ()
     remarks: tuple[str, ...] = ()
     command: str = ""
+    claims: tuple[Claim, ...] = ()
     figure: str = ""
 
     def format(self) -> str:
@@ -76,6 +87,10 @@ class Example:
                     f"notes {_show(s.notes)}"
                 )
                 out.append(f"    why: {s.reason}")
+        if self.claims:
+            out += ["", "where the course notes' claims are wrong:"]
+            for c in self.claims:
+                out += [f"  note {c.note}: {c.said}", f"    correction: {c.correction}"]
         if self.remarks:
             out += ["", *(f"note: {r}" for r in self.remarks)]
         if self.command or self.figure:
@@ -115,6 +130,9 @@ def regression() -> Example:
     worked = explain("sgd", start, f, lr=lr)
     new = worked.params
     times_x_twice = (float(np.sum(x * x * r)), float(np.sum(x * r)))
+    notes_grad = (-7.0, -3.0)  # the notes' ∂m and ∂b
+    as_written = (-1.0 - 7.0 * lr, 5.0 - 3.0 * lr)  # 'm ≔ −1 −7λ', 'b ≔ 5 −3λ'
+    by_rule = (-1.0 - lr * notes_grad[0], 5.0 - lr * notes_grad[1])
     lam = np.linalg.eigvalsh(f.hessian(start))
     limit = 2.0 / lam[-1]
     finals = {
@@ -152,6 +170,8 @@ def regression() -> Example:
             "MSE after one step": (float(worked.final_loss or 0.0),),
             "Σ x²·r, Σ x·r": times_x_twice,
             "largest stable lr": (limit,),
+            "the notes' step lines as written": as_written,
+            "θ − λ·(the notes' gradient)": by_rule,
         },
         slips=(
             Slip(
@@ -172,8 +192,10 @@ def regression() -> Example:
                 "(m, b) after one step",
                 _t(new),
                 (-1.7, 5.3),
-                "their own −7 gives m = −1 − 0.1·(−7) = −0.3: −1.7 adds the step "
-                "(a sign slip); 5.3 follows from their ∂b = −3",
+                f"the two lines use opposite signs: 'm ≔ −1 − 7λ = −1.7' drops ∂m's "
+                f"sign (their rule on their −7 gives {_num(by_rule[0])}), while "
+                f"'b ≔ 5 − 3λ = 5.3' is, as written, {_num(as_written[1])}: 5.3 is "
+                "5 − λ·(−3), their ∂b with its sign kept",
             ),
         ),
         command="gdlab explain sgd --problem regression --start -1,5 --lr 0.1",
@@ -192,6 +214,7 @@ def rmsprop() -> Example:
     ).steps[0]
     cols = worked.columns
     own_rates = np.array([0.01, 0.09, 0.02]) / np.sqrt([0.009, 0.081, 0.038])
+    their_new = theta - own_rates * np.abs(g)  # the notes' rule with their rates
     lines = (
         f"θ = {_show(theta)}, g = {_show(g)}, α = {alpha:g}; the notes' premise: "
         f"the previous average v = g² = {_show(previous)}",
@@ -212,6 +235,7 @@ def rmsprop() -> Example:
             "step": _t(cols["step"]),
             "θ new": _t(worked.new),
             "the notes' g²/√v": _t(own_rates),
+            "θ − (the notes' g²/√v)·|g|": _t(their_new),
         },
         slips=(
             Slip(
@@ -225,9 +249,12 @@ def rmsprop() -> Example:
                 "θ new",
                 _t(worked.new),
                 (0.79, 1.11, 0.48),
-                "the notes take g²/√v as a learning rate (by their v "
-                f"{_show(np.round(own_rates, 3))}; they write 0.1, 0.3, 0.2) times "
-                "|g|; the step is η·g/(√v+ε), so θ[1] (g < 0) goes up",
+                "the notes take g²/√v as a learning rate, computed from their v as "
+                f"{_show(np.round(own_rates, 3))} (written 0.1, 0.3, 0.2), and "
+                "subtract it times |g|: θ − (g²/√v)·|g| = "
+                f"{_show(their_new)}, rounded {_show(np.round(their_new, 2))}. "
+                "The written 0.2 would give 0.5 − 0.2·0.2 = 0.46: their 0.48 is "
+                "0.5 − 0.103·0.2. The step is η·g/(√v+ε), so θ[1] (g < 0) goes up",
             ),
         ),
         command="gdlab explain rmsprop --param 0.8,1.2,0.5 --grad 0.1,-0.3,0.2 "
@@ -353,6 +380,27 @@ def _momentum_paths(
     }
 
 
+MOMENTUM_CLAIMS = (
+    Claim(
+        "000",
+        "momentum SGD prevents overfitting (과적합(overfitting)을 방지)",
+        "momentum changes how fast and how smoothly the training loss falls, not "
+        "what the model fits; overfitting is held back by more data, "
+        "regularization (an L2 term, early stopping on validation data), not by "
+        "the update rule",
+    ),
+    Claim(
+        "002",
+        "Momentum 문제점: 느림, 평탄한 지점에서 학습 불가 (momentum is slow and "
+        "cannot learn on flat regions)",
+        "that is plain SGD's problem, which momentum was made to solve: its "
+        "buffer keeps moving where the gradient is small, and it speeds up "
+        "along a shallow, consistent slope by up to 1/(1−β) = 10× at β = 0.9",
+    ),
+)
+"""The notes' wrong claims about momentum, with their corrections."""
+
+
 def momentum_forms() -> Example:
     """Saito's, torch's and Ng's momentum: one trajectory, three spellings."""
     f = surfaces.get("regression")
@@ -396,6 +444,7 @@ def momentum_forms() -> Example:
             "max |dampening=β − EMA form|": (float(off.max()),),
             "final point": _t(sgd[-1]),
         },
+        claims=MOMENTUM_CLAIMS,
         remarks=(
             "the notes' 'Deep Learning Basic 05' writes W ← W − η·g_(t+1) after "
             "a ← βa + g: the update must use a, or the momentum is never applied",
@@ -446,32 +495,49 @@ def nag() -> Example:
 
 
 def adagrad() -> Example:
-    """A constant gradient: Adagrad's step shrinks as η/√t."""
-    theta, g, lr, steps = np.array(THETA), np.array(GRAD), 0.01, 5
-    worked = explain("adagrad", theta, g, steps, lr=lr)
+    """Adagrad: a rarely-updated weight takes the larger step."""
+    theta, lr = np.array(THETA), 0.01
+    seen = np.array(
+        [[1, 1, 0], [1, 0, 0], [1, 1, 0], [1, 0, 0], [1, 1, 1]], dtype=np.float64
+    )  # which weights get a gradient at t = 1..5: every step, every other, once
+    grads = 0.1 * seen
+    opt = optim.Adagrad({"θ": theta}, lr=lr)
     lines = [
-        f"θ = {_show(theta)}, the same g = {_show(g)} at every step, η = {lr:g}",
-        "sum = sum + g² = t·g²;  step = η·g/(√sum + ε) = η/√t · sign(g)",
+        f"θ = {_show(THETA)}, η = {lr:g}; the gradient is 0.1 where a weight is "
+        "used and 0 where it is not: θ[0] at every step, θ[1] at every other, "
+        "θ[2] only at t = 5",
+        "sum = sum + g²;  step = η·g/(√sum + ε)",
     ]
-    sizes = []
-    for s in worked.steps:
-        sizes.append(float(abs(s.columns["step"][0])))
+    steps = []
+    for t, g in enumerate(grads, start=1):
+        before = theta.copy()
+        opt.step({"θ": g})
+        steps.append(before - theta)
+        total = opt.state["θ"]["sum"]
         lines.append(
-            f"  t = {s.t}: sum = {_show(s.columns['sum'])}, step = "
-            f"{_show(s.columns['step'])}  (η/√t = {_num(lr / math.sqrt(s.t))})"
+            f"  t = {t}: g = {_show(g)}, sum = {_show(total)}, step = "
+            f"{_show(steps[-1])}"
         )
-    lines.append(
-        "every parameter moves by η/√t whatever its gradient; after 10,000 steps "
-        "by η/100: the sum only grows, so learning stalls (Adadelta and RMSProp "
-        "replace it by an average)"
-    )
+    last = steps[-1]
+    lines += [
+        f"at t = 5 every weight has the same g = 0.1, yet the steps are "
+        f"{_show(last)}: η·0.1/√(k·0.01) = η/√k for a weight updated k times, so "
+        f"the once-updated θ[2] moves {_num(last[2] / last[0])}× as far as θ[0]",
+        "the sum only grows: a weight updated at every step moves by η/√t, after "
+        "10,000 steps by η/100, so learning stalls (Adadelta and RMSProp replace "
+        "the sum by an average)",
+    ]
     return Example(
         "adagrad",
-        "Adagrad's step shrinks as η/√t",
+        "Adagrad gives rarely-updated weights larger steps, and stalls",
         tuple(lines),
-        {"|step| at t = 1..5": tuple(sizes)},
-        command="gdlab explain adagrad --param 0.8,1.2,0.5 --grad 0.1,-0.3,0.2 "
-        "--lr 0.01 --steps 5",
+        {
+            "step at t = 5": _t(last),
+            "θ after 5 steps": _t(theta),
+            "|step[0]| at t = 1..5": tuple(float(s[0]) for s in steps),
+        },
+        command="gdlab explain adagrad --param 0.8,1.2,0.5 --grad 0.1,0.1,0.1 "
+        "--lr 0.01 --state sum=0.04,0.02,0",
     )
 
 
@@ -542,6 +608,8 @@ def get(name: str) -> Example:
 
 __all__ = [
     "EXAMPLES",
+    "MOMENTUM_CLAIMS",
+    "Claim",
     "Example",
     "Slip",
     "ema",

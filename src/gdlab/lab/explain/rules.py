@@ -63,11 +63,13 @@ def _sgd_formula(group: Group) -> list[str]:
         return [*lines, f"step = {step}", "θ new = θ − step"]
     tau = "(1−τ)·" if group["dampening"] else ""
     term = f"({d})" if len(d) > 1 else d
-    lines.append(f"b = μ·b + {tau}{term}  (b = {d} at step 1; μ = momentum)")
+    lines.append(
+        f"buf = μ·buf + {tau}{term}  (buf = {d} at step 1; μ = momentum)"
+    )
     if group["nesterov"]:
-        lines += [f"g+μb = {term} + μ·b  (Nesterov)", "step = η·(g+μb)"]
+        lines += [f"g+μ·buf = {term} + μ·buf  (Nesterov)", "step = η·(g+μ·buf)"]
     else:
-        lines.append("step = η·b")
+        lines.append("step = η·buf")
     return [*lines, "θ new = θ − step"]
 
 
@@ -77,13 +79,13 @@ def _sgd(
     cols: Columns = {}
     d = _effective(group, theta, g, cols)
     if group["momentum"]:
-        b = after["momentum_buffer"]
-        cols["b"] = b
+        buf = after["momentum_buffer"]
+        cols["buf"] = buf
         if group["nesterov"]:
-            d = d + group["momentum"] * b
-            cols["g+μb"] = d
+            d = d + group["momentum"] * buf
+            cols["g+μ·buf"] = d
         else:
-            d = b
+            d = buf
     cols["step"] = lr * d
     return cols, {}, ("step",)
 
@@ -151,7 +153,7 @@ def _rmsprop_formula(group: Group) -> list[str]:
         lines += ["ḡ = α·ḡ + (1−α)·g  (centered)", "√(v−ḡ²)+ε"]
         root = "√(v−ḡ²)+ε"
     if group["momentum"]:
-        lines += [f"b = μ·b + g/({root})", "step = η·b"]
+        lines += [f"buf = μ·buf + g/({root})", "step = η·buf"]
     else:
         lines.append(f"step = η·g/({root})")
     return [*lines, "θ new = θ − step"]
@@ -174,7 +176,7 @@ def _rmsprop(
     denom = np.sqrt(variance) + group["eps"]
     cols[root] = denom
     if group["momentum"]:
-        cols["b"] = after["momentum_buffer"]
+        cols["buf"] = after["momentum_buffer"]
         cols["step"] = lr * after["momentum_buffer"]
     else:
         cols["step"] = lr * d / denom
@@ -416,7 +418,7 @@ def _adamp(
 
 
 RULES: dict[str, Rule] = {
-    "sgd": Rule(_sgd_formula, _sgd, {"b": "momentum_buffer"}),
+    "sgd": Rule(_sgd_formula, _sgd, {"buf": "momentum_buffer"}),
     "adagrad": Rule(_adagrad_formula, _adagrad, {"sum": "sum"}),
     "adadelta": Rule(
         _adadelta_formula, _adadelta, {"v": "square_avg", "u": "acc_delta"}
@@ -424,7 +426,7 @@ RULES: dict[str, Rule] = {
     "rmsprop": Rule(
         _rmsprop_formula,
         _rmsprop,
-        {"v": "square_avg", "ḡ": "grad_avg", "b": "momentum_buffer"},
+        {"v": "square_avg", "ḡ": "grad_avg", "buf": "momentum_buffer"},
     ),
     "adam": Rule(
         _adam_formula,
