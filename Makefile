@@ -5,10 +5,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SYSTEM_PACKAGES := dataset-fashion-mnist chromium
+SYSTEM_PACKAGES := dataset-fashion-mnist chromium gettext fonts-nanum
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test lint system bench docs clean
+.PHONY: demo test lint system bench docs clean locale pot
 
 system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -17,6 +17,22 @@ system:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+# The Korean catalogue: gdlab.po is the source, msgfmt (Debian's gettext) compiles
+# the gdlab.mo that ships in the package; `make pot` re-extracts the messages of the
+# course commands and merges them into the .po (tests/test_i18n.py checks all three
+# are in step).
+LOCALE := src/gdlab/locale
+PO := $(LOCALE)/ko/LC_MESSAGES/gdlab.po
+I18N_SOURCES = $$(grep -rl 'gettext as _' src/gdlab --include='*.py' | sort)
+
+locale: system
+	msgfmt --check --check-format -o $(LOCALE)/ko/LC_MESSAGES/gdlab.mo $(PO)
+
+pot: system
+	xgettext -L Python --from-code=UTF-8 --keyword=_ --keyword=_n --no-wrap \
+		--sort-by-file --package-name=gdlab -o $(LOCALE)/gdlab.pot $(I18N_SOURCES)
+	msgmerge --quiet --update --no-wrap --backup=none $(PO) $(LOCALE)/gdlab.pot
 
 $(BIN)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +52,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check src tests benchmarks docs/conf.py docs/_ext
 	$(BIN)/mypy
 
-test: system lint
+test: system locale lint
 	$(BIN)/pytest
 
 $(BIN)/.docs: $(BIN)/.runtime

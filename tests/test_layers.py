@@ -17,7 +17,7 @@ import gdlab
 
 SOURCE = Path(gdlab.__file__).parent
 FLOORS = (
-    ("gdlab._checks", "gdlab._display", "gdlab.params", "gdlab.outputs"),
+    ("gdlab._checks", "gdlab._display", "gdlab.params", "gdlab.outputs", "gdlab.i18n"),
     (
         "gdlab.optim",
         "gdlab.schedules",

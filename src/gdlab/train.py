@@ -113,10 +113,14 @@ class _Trainer:
                 for _ in range(pos.batch):
                     next(loader)
                 every = self.config.eval_every
+                notes = self.config.notes_loop
                 for xb, yb in loader:
                     if not self._step(xb, yb, bar):
                         break
-                    if every != "epoch" and pos.step % every == 0:
+                    if notes:
+                        if self.config.notes_evaluates(pos.step, self.dataset.n_train):
+                            self._evaluate(started, bar)
+                    elif every != "epoch" and pos.step % every == 0:
                         self._evaluate(started, bar)
                         if self._ended():
                             break
@@ -134,7 +138,7 @@ class _Trainer:
                     pos.rng_state = self.rng.bit_generator.state
                 last = self.history.epochs[-1]["step"] if self.history.epochs else 0
                 ends = pos.step == self.total or self.stopped_by is not None
-                if (every == "epoch" or ends) and last != pos.step:
+                if (every == "epoch" or ends) and last != pos.step and not notes:
                     self._evaluate(started, bar)
                 self._save(started)
         finally:
@@ -180,6 +184,8 @@ class _Trainer:
             for b in grads.buffers.values():
                 b *= clip / (norm + 1e-6)
         self.optimizer.step(grads)
+        if self.config.notes_loop:  # the notes record the loss after the update
+            loss = self.model.loss(xb, yb)
         pos.step += 1
         pos.batch += 1
         self.history.steps.append({"step": pos.step, "loss": loss, "lr": lr})

@@ -147,7 +147,7 @@ def test_the_notes_wrong_claims_about_momentum_are_corrected() -> None:
     assert "note 000: momentum SGD prevents overfitting" in text
     assert "note 002: Momentum 문제점: 느림, 평탄한 지점에서 학습 불가" in text
     assert "plain SGD's problem" in text
-    assert [c.note for c in examples.MOMENTUM_CLAIMS] == ["000", "002"]
+    assert [c.note for c in examples.momentum_claims()] == ["000", "002"]
 
 
 def test_adadelta_first_step_by_hand() -> None:

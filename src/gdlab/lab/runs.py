@@ -20,6 +20,7 @@ from typing import Any
 from gdlab import checkpoint, outputs
 from gdlab.callbacks import Callback
 from gdlab.experiment import Run, RunSpec, build
+from gdlab.lab import course_mnist
 from gdlab.lab.compare import Comparison, Protocol, compare
 from gdlab.report import plots
 from gdlab.report.compare import comparison_report
@@ -33,10 +34,13 @@ Folder = str | os.PathLike[str]
 
 
 def write_history(folder: Path, history: History) -> list[Path]:
-    """history.json/csv, the loss per iteration and the accuracy per epoch."""
+    """history.json/csv, the loss per iteration and the accuracy per epoch (for
+    the course notes' loop, as the notes draw them)."""
     history.to_json(folder / "history.json")
     history.to_csv(folder / "history.csv")
     written = [folder / "history.json", folder / "history.csv"]
+    if history.config.get("notes_loop"):  # the course notes' run, drawn their way
+        return written + course_mnist.write_plots(folder, history)
     losses = [s["loss"] for s in history.steps]
     if losses:
         plots.plot_loss_curves({"train (mini-batch)": losses}, path=folder / "loss.png")

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from gdlab.i18n import gettext as _
 from gdlab.optim.nadam import momentum_at
 
 F64 = NDArray[np.float64]
@@ -49,9 +50,9 @@ def _effective(group: Group, theta: F64, g: F64, cols: Columns) -> F64:
 def _effective_formula(group: Group) -> list[str]:
     sign = "−g" if group.get("maximize") else "g"
     if group.get("weight_decay"):
-        return [f"{sign}+λθ  (the gradient the rule uses, λ = weight_decay)"]
+        return [f"{sign}+λθ  " + _("(the gradient the rule uses, λ = weight_decay)")]
     if group.get("maximize"):
-        return ["−g  (maximize: ascend)"]
+        return ["−g  " + _("(maximize: ascend)")]
     return []
 
 
@@ -64,7 +65,8 @@ def _sgd_formula(group: Group) -> list[str]:
     tau = "(1−τ)·" if group["dampening"] else ""
     term = f"({d})" if len(d) > 1 else d
     lines.append(
-        f"buf = μ·buf + {tau}{term}  (buf = {d} at step 1; μ = momentum)"
+        f"buf = μ·buf + {tau}{term}  "
+        + _("(buf = {d} at step 1; μ = momentum)").format(d=d)
     )
     if group["nesterov"]:
         lines += [f"g+μ·buf = {term} + μ·buf  (Nesterov)", "step = η·(g+μ·buf)"]
@@ -118,7 +120,7 @@ def _adadelta_formula(group: Group) -> list[str]:
     return [
         *_effective_formula(group),
         "v = ρ·v + (1−ρ)·g²",
-        "Δ = √(u+ε)/√(v+ε)·g  (u from the previous step)",
+        "Δ = √(u+ε)/√(v+ε)·g  " + _("(u from the previous step)"),
         "u = ρ·u + (1−ρ)·Δ²",
         "step = η·Δ",
         "θ new = θ − step",
@@ -206,7 +208,10 @@ def _adam_formula(group: Group, *, always_decoupled: bool = False) -> list[str]:
         "step = η·m̂/(√v̂+ε)",
     ]
     if decoupled:
-        lines += ["decay = η·λ·θ  (decoupled weight decay)", "θ new = θ − decay − step"]
+        lines += [
+            "decay = η·λ·θ  " + _("(decoupled weight decay)"),
+            "θ new = θ − decay − step",
+        ]
     else:
         lines.append("θ new = θ − step")
     return lines
@@ -318,7 +323,8 @@ def _radam_formula(group: Group) -> list[str]:
         "ρ∞ = 2/(1−β2) − 1,  ρ_t = ρ∞ − 2t·β2^t/(1−β2^t)",
         "if ρ_t > 5: r_t = √((ρ_t−4)(ρ_t−2)ρ∞ / ((ρ∞−4)(ρ∞−2)ρ_t)),",
         "            step = η·r_t·m̂·√(1−β2^t)/(√v+ε)",
-        "else:       step = η·m̂  (SGD with momentum while the variance is untamed)",
+        "else:       step = η·m̂  "
+        + _("(SGD with momentum while the variance is untamed)"),
     ]
     if _decoupled(group):
         return [*lines, "decay = η·λ·θ", "θ new = θ − decay − step"]

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gdlab import _checks, optim, surfaces
+from gdlab.i18n import gettext as _
 from gdlab.lab.explain.rules import RULES, Rule
 from gdlab.lab.explain.steps import ExplainedStep, Explanation
 
@@ -95,8 +96,12 @@ def _start_from(
         opt.load_state_dict(saved)
     except ValueError as error:  # the optimizer's own check of the values
         raise ValueError(f"{owner}: state: {error}") from None
-    given_keys = ", ".join(given) or "none"
-    return [f"(starting after {t0} step(s); state given: {given_keys})"]
+    given_keys = ", ".join(given) or _("none")
+    return [
+        _("(starting after {t} step(s); state given: {keys})").format(
+            t=t0, keys=given_keys
+        )
+    ]
 
 
 def explain(
@@ -175,11 +180,13 @@ def explain(
         labels = tuple(f"θ[{i}]" for i in range(theta0.size))
     rule = RULES[base]
     formula = rule.formula
-    value_name = "loss"
+    value_name = _("loss")
     if surface is not None:
         value_name = surface.value_name
         x, y = surface.labels
-        where = f"g = (∂{value_name}/∂{x}, ∂{value_name}/∂{y}) at θ = ({x}, {y}),"
+        where = _("g = (∂{f}/∂{x}, ∂{f}/∂{y}) at θ = ({x}, {y}),").format(
+            f=value_name, x=x, y=y
+        )
         problem = f"    {surface.formula}"
     theta = theta0.copy()
     opt = optim.create(base, {"θ": theta}, **{**preset, **hyper})
@@ -189,7 +196,7 @@ def explain(
     worked = []
     diverged = None
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for _ in range(n):
+        for _step in range(n):
             t = opt.step_count + 1
             lr = opt.lr
             before_theta = theta.copy()
