@@ -30,9 +30,11 @@ def test_expected_best_equals_the_mean_over_every_subset(higher: bool) -> None:
 
 
 def test_expected_best_refuses_missing_scores() -> None:
-    with pytest.raises(ValueError, match=r"^expected_best: scores must be finite"):
+    with pytest.raises(ValueError, match=r"^expected_best: scores must be numbers"):
         tuning.expected_best([0.5, math.nan])
-    with pytest.raises(ValueError, match=r"scores must be finite numbers, got \[\]"):
+    with pytest.raises(
+        ValueError, match=r"scores must be numbers, worst as inf, got \[\]"
+    ):
         tuning.expected_best([])
 
 
@@ -81,7 +83,11 @@ def test_time_to_target() -> None:
         {"step": 20, "seconds": 2.0, "val_acc": None},
         {"step": 30, "seconds": 3.0, "val_acc": 0.91},
     ]
-    assert tuning.time_to_target(rows, "val_acc", 0.9) == {"step": 30, "seconds": 3}
+    assert tuning.time_to_target(rows, "val_acc", 0.9) == {
+        "step": 30,
+        "seconds": 3,
+        "evaluation": 2,
+    }
     assert tuning.time_to_target(rows, "val_acc", 0.95) is None
     losses = [{"step": 5, "seconds": 0.5, "val_loss": 0.2}]
     assert tuning.time_to_target(losses, "val_loss", 0.3, higher_is_better=False)
