@@ -212,6 +212,37 @@ def test_the_built_in_suite_has_five_workloads() -> None:
         "full-batch-digits",
     ]
     assert suite[4].spec.train.batch_size == "full" and suite[2].target == 0.84
+    # evaluations every few steps, not once an epoch; the target's provenance
+    assert [w.spec.train.eval_every for w in suite] == [5, 5, 100, 100, 5]
+    assert all(w.calibrated_by and "--calibrate" in w.calibrated_by for w in suite)
+
+
+def test_calibration_sets_targets_from_the_baselines_and_records_how(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "suite.toml").write_text(SUITE.split("[tiny-mlp]")[0])
+    command = "gdlab benchmark --suite suite.toml --calibrate --budget 2"
+    done = benchmark.calibrate(
+        tmp_path / "suite.toml",
+        tmp_path / "out",
+        ["sgd", "adam"],
+        compare.Protocol(budget=2, seeds=1, studies=3),
+        command=command,
+        workers=1,
+        progress=False,
+    )
+    found = compare.Comparison.load(tmp_path / "out" / "tiny-softmax")
+    values = []
+    for entry in found.results["optimizers"].values():
+        per_study = [
+            max(e["val_acc"] for e in st["reruns"][0]["history"]["epochs"])
+            for st in entry["studies"]
+        ]
+        values.append(sorted(per_study)[1])
+    assert done[0].target == math.floor(max(values) * 1000) / 1000
+    assert done[0].calibrated_by == command
+    again = benchmark.load_suite(tmp_path / "out" / "suite.toml")
+    assert again == done
 
 
 @pytest.mark.parametrize(

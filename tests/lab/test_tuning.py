@@ -12,6 +12,7 @@ from scipy import stats
 
 from gdlab import optim
 from gdlab.lab import tuning
+from gdlab.optim import space
 
 
 @pytest.mark.parametrize("higher", [True, False])
@@ -65,14 +66,16 @@ def test_a_trial_maps_the_unit_point_onto_the_search_space() -> None:
     hyper = tuning.trial("adam", ["lr", "beta1"], [0.5, 0.0])
     assert hyper["lr"] == pytest.approx(space["lr"].value(0.5))
     assert hyper["betas"] == (pytest.approx(0.99), 0.999)
-    # a preset keeps what it fixes; momentum tuned replaces it
+    # a preset keeps what it fixes; its lr axis is the effective step
+    # lr / (1 - momentum): at u = 0, sgd's lowest step 1e-3, so lr = 1e-4
     assert tuning.trial("nesterov", ["lr"], [0.0]) == {
-        "lr": pytest.approx(1e-3),
+        "lr": pytest.approx(1e-4),
         "momentum": 0.9,
         "nesterov": True,
     }
     tuned = tuning.trial("momentum", ["lr", "momentum"], [0.0, 0.0])
     assert tuned["momentum"] == pytest.approx(0.99)
+    assert tuned["lr"] == pytest.approx(1e-3 * 0.01)  # momentum tuned: its own
     with pytest.raises(ValueError, match=r"tune: sgd has no axis 'beta1' to tune"):
         tuning.check_axes("sgd", ["lr", "beta1"])
 
@@ -103,3 +106,28 @@ def test_performance_profiles() -> None:
     assert rho["a"] == pytest.approx([1 / 3, 1 / 3, 2 / 3, 2 / 3])
     assert rho["b"] == pytest.approx([1 / 3, 1 / 3, 2 / 3, 2 / 3])
     assert rho["c"] == pytest.approx([0, 1 / 3, 1 / 3, 1 / 3])
+
+
+@pytest.mark.parametrize("name", optim.names())
+def test_every_lr_range_spans_the_same_decades_around_the_suggested_lr(
+    name: str,
+) -> None:
+    """The one rule of gdlab.optim.space: [suggested / 100, suggested * 100]."""
+    lr = optim.search_space(name)["lr"]
+    suggested = optim.suggested_lr(name)
+    assert math.log10(lr.high / lr.low) == pytest.approx(space.LR_DECADES)
+    assert math.sqrt(lr.low * lr.high) == pytest.approx(suggested)
+
+
+@pytest.mark.parametrize("name", ["momentum", "nesterov"])
+def test_momentum_presets_try_the_steps_plain_sgd_tries(name: str) -> None:
+    points = tuning.sobol_points(8, 1, seed=3)
+    for u in points:
+        plain = tuning.trial("sgd", ["lr"], u)["lr"]
+        preset = tuning.trial(name, ["lr"], u)
+        effective = preset["lr"] / (1 - preset["momentum"])
+        assert effective == pytest.approx(plain)
+    assert tuning.describe_axis(name, "lr").startswith(
+        "effective step lr/(1 - momentum) log-uniform in [0.001, 10]"
+    )
+    assert tuning.describe_axis("sgd", "lr") == "log-uniform in [0.001, 10]"

@@ -182,6 +182,13 @@ def compare(
 )
 @click.option("--tune", default="lr", show_default=True, help="axes, as for compare")
 @click.option("--search-seed", default=0, show_default=True, type=int)
+@click.option(
+    "--calibrate",
+    is_flag=True,
+    help="set each workload's target from well-tuned baselines (--optimizers, "
+    "default momentum,adam; use a large --budget) and write OUT/suite.toml with "
+    "the targets and this command as their provenance",
+)
 @parallel_options
 @click.option(
     "--out",
@@ -198,6 +205,7 @@ def benchmark(
     studies: int,
     tune: str,
     search_seed: int,
+    calibrate: bool,
     workers: int | None,
     backend: str,
     out: str | None,
@@ -210,6 +218,7 @@ def benchmark(
 
     \b
     gdlab benchmark --suite small --budget 4 --seeds 2 --studies 3 --workers 2
+    gdlab benchmark --suite small --calibrate --budget 16 --studies 3
     """
     from gdlab.lab import benchmark as benchmarking
     from gdlab.lab import compare as comparing
@@ -226,8 +235,27 @@ def benchmark(
         "progress": not quiet,
     }
     folder = out or f"runs/benchmark-{label}"
+    if calibrate:
+        names = names or list(benchmarking.CALIBRATION_BASELINES)
     with user_input():
         benchmarking.check(suite, folder, names, protocol, **engine)
+    if calibrate:
+        try:
+            done = benchmarking.calibrate(
+                suite,
+                folder,
+                names,
+                protocol,
+                command=command_line(click.get_current_context()),
+                **engine,
+            )
+        except _sweep_error() as error:
+            click.echo(f"gdlab: error: {error}", err=True)
+            sys.exit(1)
+        for w in done:
+            click.echo(f"{w.name}: target {w.target:g}")
+        click.echo(f"suite: {Path(folder) / 'suite.toml'}")
+        return
     try:
         results = benchmarking.benchmark(suite, folder, names, protocol, **engine)
     except _sweep_error() as error:

@@ -33,6 +33,7 @@ import json
 import math
 import os
 import re
+import statistics
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -342,6 +343,100 @@ def _intervals(
             "high": max(xs),
         }
     return out
+
+
+CALIBRATION_BASELINES = ("momentum", "adam")
+"""The well-tuned baselines whose results set a suite's targets."""
+
+
+def calibrate(
+    suite: str | os.PathLike[str] | Sequence[Workload],
+    folder: str | os.PathLike[str],
+    baselines: Sequence[str] | None = None,
+    protocol: compare.Protocol | None = None,
+    *,
+    command: str,
+    workers: int | None = None,
+    backend: str = "local",
+    progress: bool = True,
+) -> list[Workload]:
+    """Set each workload's target as AlgoPerf does, from well-tuned baselines run
+    with a large budget: each baseline is compared (``protocol``, by default 16
+    trials, 3 studies, 2 reruns); its value is the median over studies of the
+    mean over its reruns of the best validation accuracy reached; the target is
+    the best baseline's value, rounded down to 0.001. Writes ``suite.toml`` into
+    ``folder`` with every target and ``calibrated_by = command``; returns the
+    calibrated workloads."""
+    from gdlab.lab.runs import compare_into
+
+    protocol = protocol or compare.Protocol(budget=16, seeds=2, studies=3)
+    names = list(baselines or CALIBRATION_BASELINES)
+    workloads, root = _checked(
+        suite, folder, names, protocol, workers, backend, progress
+    )
+    out = []
+    for workload in workloads:
+        found, _ = compare_into(
+            root / workload.name,
+            workload.spec,
+            names,
+            dataclasses.replace(protocol, target=workload.target),
+            workers=workers,
+            backend=backend,
+            progress=progress,
+            command=command,
+        )
+        values = [
+            _baseline_value(e["studies"]) for e in found.results["optimizers"].values()
+        ]
+        target = math.floor(max(values) * 1000) / 1000
+        out.append(dataclasses.replace(workload, target=target, calibrated_by=command))
+    outputs.write_text(root / "suite.toml", suite_toml(out))
+    return out
+
+
+def _baseline_value(studies: Sequence[Mapping[str, Any]]) -> float:
+    per_study = []
+    for st in studies:
+        best = [
+            max(
+                (e["val_acc"] for e in r["history"]["epochs"] if e["val_acc"]),
+                default=0,
+            )
+            for r in st["reruns"]
+        ]
+        per_study.append(statistics.fmean(best))
+    return float(statistics.median(per_study))
+
+
+def suite_toml(workloads: Sequence[Workload]) -> str:
+    """A suite file for ``workloads``: their fields that differ from RunSpec's
+    defaults, the target and its provenance."""
+    default = RunSpec().to_dict()
+    lines = ["# written by gdlab benchmark --calibrate"]
+    for w in workloads:
+        lines += ["", f"[{w.name}]"]
+        for key, value in w.spec.to_dict().items():
+            if value != default.get(key) and value is not None:
+                lines.append(f"{key} = {_toml(value)}")
+        lines.append(f"target = {w.target!r}")
+        if w.calibrated_by is not None:
+            lines.append(f"calibrated_by = {_toml(w.calibrated_by)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    raise ValueError(f"suite_toml: cannot write {value!r}")
 
 
 def format_table(results: Mapping[str, Any]) -> str:

@@ -681,8 +681,7 @@ def compare(
     entries: dict[str, dict[str, Any]] = {
         name: {
             "axes": {
-                a: optim.search_space(name)[a].describe()
-                for a in axes_for(name, protocol.tune)
+                a: tuning.describe_axis(name, a) for a in axes_for(name, protocol.tune)
             },
             "studies": [],
         }

@@ -64,16 +64,40 @@ def check_axes(name: str, axes: Sequence[str]) -> list[str]:
 
 def trial(name: str, axes: Sequence[str], u: Sequence[float]) -> dict[str, Any]:
     """The hyperparameters (``lr`` included) that the unit point ``u`` gives ``name``
-    on ``axes``; the other hyperparameters keep the preset's or class's defaults."""
+    on ``axes``; the other hyperparameters keep the preset's or class's defaults.
+
+    For heavy-ball SGD with momentum β > 0 (the ``momentum`` and ``nesterov``
+    presets, or a tuned momentum) the lr axis is the *effective step*
+    lr / (1 − β): the lr returned is the drawn step times (1 − β), so that every
+    member of the SGD family tries the same steps (:mod:`gdlab.optim.space`)."""
     base, preset = optim.resolve(name)
     hyper = {**optim.get(base).defaults, **preset}
     hyper["lr"] = optim.suggested_lr(name)
     search = optim.search_space(name)
     for axis, x in zip(axes, u, strict=True):
         space.assign(hyper, axis, search[axis].value(float(x)))
+    if "lr" in axes and heavy_ball(name, hyper):
+        hyper["lr"] *= 1.0 - float(hyper["momentum"])
     changed = {k: v for k, v in hyper.items() if k == "lr" or k in preset}
     tuned = {space.hyperparameter(a) for a in axes}
     return changed | {k: hyper[k] for k in tuned}
+
+
+def heavy_ball(name: str, hyper: Mapping[str, Any]) -> bool:
+    """Whether ``name`` with ``hyper`` is SGD with momentum (its lr axis is then
+    the effective step lr / (1 − momentum))."""
+    base, _ = optim.resolve(name)
+    return base == "sgd" and float(hyper.get("momentum") or 0.0) > 0.0
+
+
+def describe_axis(name: str, axis: str) -> str:
+    """How ``name``'s ``axis`` is drawn, e.g. ``"log-uniform in [0.001, 10]"``."""
+    text = optim.search_space(name)[axis].describe()
+    base, preset = optim.resolve(name)
+    defaults = {**optim.get(base).defaults, **preset}
+    if axis == "lr" and heavy_ball(name, defaults):
+        text = f"effective step lr/(1 - momentum) {text}"
+    return text
 
 
 def expected_best(
