@@ -879,7 +879,7 @@ def _edges(
     out = {a: {"low": 0, "high": 0} for a in axes}
     for st in per_study:
         best = st["selected"]["trial"]
-        if best is None or len(st["trials"]) < 2:
+        if best is None or len(st["trials"]) < 4:  # with fewer, always an end
             continue
         for axis in axes:
             values = [
