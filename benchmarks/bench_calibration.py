@@ -12,9 +12,13 @@ paired t-test over studies, Holm-adjusted, level 0.05), on digits (MLP 64-16-10,
   the **power**, the share where adam is declared better (at least 90%);
 * the same for ``sgd`` (its A/A copy ``sgd_aa``).
 
-Comparisons run in ``--workers`` processes, each registering the copies::
+Comparisons run in ``--workers`` processes, each registering the copies.
+``--repeat-demo`` also runs ``make demo``'s comparison (all 12 optimizers, the
+default protocol and workload) with master seeds 0–4 and counts the claims made
+and the pairs claimed both ways (contradictions; there must be none)::
 
     python benchmarks/bench_calibration.py [--comparisons 20] [--workers 2]
+        [--repeat-demo]
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--comparisons", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat-demo", action="store_true")
     args = parser.parse_args()
     print(machine())
     start = time.perf_counter()
@@ -80,6 +85,10 @@ def main() -> None:
         with ProcessPoolExecutor(args.workers, initializer=_register) as pool:
             found = list(pool.map(_one, jobs))
     n = args.comparisons
+    if n == 0:
+        if args.repeat_demo:
+            repeat_demo(args.workers)
+        return
     print(
         f"{n} comparisons per pair, default protocol {compare.Protocol()}, "
         f"{time.perf_counter() - start:.0f} s"
@@ -102,6 +111,37 @@ def main() -> None:
                 f"(95% CI {lo:.0%}–{hi:.0%}; requirement >= 90%); "
                 f"declared better in {wrong}"
             )
+
+    if args.repeat_demo:
+        repeat_demo(args.workers)
+
+
+def repeat_demo(workers: int) -> None:
+    """make demo's comparison with master seeds 0-4: claims and contradictions."""
+    base = RunSpec(data="digits", train=TrainConfig(epochs=10))
+    said: dict[tuple[str, str], set[str]] = {}
+    made = 0
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        for master in range(5):
+            found = compare.compare(
+                base,
+                None,
+                compare.Protocol(search_seed=master),
+                store=Path(folder) / f"{master}.db",
+                workers=workers,
+                progress=False,
+            )
+            for claim in found.pairs:
+                if claim.winner is not None:
+                    made += 1
+                    said.setdefault((claim.a, claim.b), set()).add(claim.winner)
+            print(f"master seed {master}: {found.results['established']}")
+    both = [pair for pair, winners in said.items() if len(winners) > 1]
+    print(
+        f"make demo x 5 master seeds ({time.perf_counter() - start:.0f} s): "
+        f"{made} claims over {len(said)} distinct pairs; {len(both)} contradictions"
+    )
 
 
 if __name__ == "__main__":

@@ -765,6 +765,11 @@ def compare(
                 "numbers are over the others only (a study whose reruns all "
                 "diverged scores worst in the claims)"
             )
+        if s[protocol.metric]["ci95"] == 0.0:
+            notes.append(
+                f"{name}: its interval over studies has zero width — a sign of too "
+                "few samples (discrete accuracies), not of certainty"
+            )
         for axis, edge in s["edge"].items():
             for side, count in edge.items():
                 if protocol.budget >= 4 and 2 * count > protocol.studies:
