@@ -261,3 +261,18 @@ def test_bad_suites_are_refused(tmp_path: Path, text: str, message: str) -> None
         benchmark.load_suite(tmp_path / "s.toml")
     with pytest.raises(ValueError, match=r"cannot read it"):
         benchmark.load_suite(tmp_path / "missing.toml")
+
+
+def test_a_profile_checks_itself_and_round_trips() -> None:
+    profile = benchmark.Profile.of({"p": {"x": 30.0, "y": 20.0}, "q": {"x": 5.0}})
+    assert profile.rho["y"][0] == 0.5 and profile.rho["x"][0] == 0.5
+    again = benchmark.Profile.from_dict(json.loads(json.dumps(profile.to_dict())))
+    assert again == profile
+    values = profile.to_dict()
+    for key, bad, message in (
+        ("taus", [2.0, 1.0], "taus must be an increasing"),
+        ("rho", {"x": [1.5] * 100, "y": [0.0] * 100}, r"rho\['x'\] must be shares"),
+        ("scores", {"x": 0.5}, "scores must be one per solver"),
+    ):
+        with pytest.raises(ValueError, match="Profile: " + message):
+            benchmark.Profile.from_dict({**values, key: bad})

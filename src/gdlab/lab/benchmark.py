@@ -158,6 +158,71 @@ def algoperf_profiles(
     }
 
 
+@dataclass(frozen=True)
+class Profile:
+    """AlgoPerf's performance profiles and scores of some times to target:
+    ``rho[s][k]`` is rho_s(taus[k]); ``scores[s]`` its normalized integral."""
+
+    taus: tuple[float, ...]
+    rho: dict[str, tuple[float, ...]]
+    scores: dict[str, float]
+
+    def __post_init__(self) -> None:
+        owner = "Profile"
+        if not self.taus or any(
+            b <= a for a, b in zip(self.taus, self.taus[1:], strict=False)
+        ):
+            _checks.fail(owner, "taus", "an increasing non-empty grid", self.taus)
+        if set(self.rho) != set(self.scores):
+            _checks.fail(owner, "scores", "one per solver of rho", sorted(self.scores))
+        for name, values in self.rho.items():
+            if len(values) != len(self.taus) or any(
+                not 0.0 <= v <= 1.0 for v in values
+            ):
+                _checks.fail(
+                    owner, f"rho[{name!r}]", "shares in [0, 1], one a tau", values
+                )
+            _checks.number(
+                owner, f"scores[{name!r}]", self.scores[name], low=0.0, high=1.0
+            )
+
+    @classmethod
+    def of(
+        cls,
+        times: Mapping[str, Mapping[str, float | None]],
+        taus: Sequence[float] = ALGOPERF_TAUS,
+    ) -> Profile:
+        """Steps 3–6 on ``times[workload][solver]``."""
+        rho = algoperf_profiles(times, taus)
+        return cls(
+            tuple(taus),
+            {n: tuple(r) for n, r in rho.items()},
+            {n: algoperf_score(r, taus) for n, r in rho.items()},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Profile:
+        names = [f.name for f in dataclasses.fields(cls)]
+        if not isinstance(values, Mapping) or sorted(values) != sorted(names):
+            _checks.fail("Profile", "value", f"an object of {', '.join(names)}", values)
+        return cls(
+            tuple(values["taus"]),
+            {n: tuple(r) for n, r in values["rho"].items()},
+            dict(values["scores"]),
+        )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 def _time(value: float | None) -> float:
     return math.inf if value is None else float(value)
 
@@ -288,18 +353,14 @@ def benchmark(
             },
             "report": str(page.relative_to(root)),
         }
-    rho = algoperf_profiles(times)
+    profile = Profile.of(times)
     results["protocol"] = {
         k: v for k, v in dataclasses.asdict(protocol).items() if k != "target"
     }
-    results["profiles"] = {"taus": ALGOPERF_TAUS, "rho": rho}
-    results["scores"] = {name: algoperf_score(r) for name, r in rho.items()}
+    results["profiles"] = profile.to_dict()
+    results["scores"] = profile.scores
     results["intervals"] = _intervals(per_study, protocol.studies)
-    by_seconds = algoperf_profiles(seconds)
-    results["seconds"] = {
-        "rho": by_seconds,
-        "scores": {n: algoperf_score(r) for n, r in by_seconds.items()},
-    }
+    results["seconds"] = Profile.of(seconds).to_dict()
     own = tuning.performance_profiles(times, TAUS)
     results["own_view"] = {
         "label": OWN_VIEW,
@@ -330,8 +391,8 @@ def _intervals(
             w: {n: ts[i] for n, ts in by_name.items()}
             for w, by_name in per_study.items()
         }
-        for n, r in algoperf_profiles(times).items():
-            scores[n].append(algoperf_score(r))
+        for n, score in Profile.of(times).scores.items():
+            scores[n].append(score)
     out = {}
     for n, xs in scores.items():
         stats = tuning.interval95(xs)
