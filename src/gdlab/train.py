@@ -35,6 +35,8 @@ from gdlab.schedules import ReduceOnPlateau
 from gdlab.train_config import TrainConfig
 
 EVAL_CHUNK = 10_000
+ABSURD_LOSS = 1e20
+"""A finite loss above this counts as diverged: no model trains back from it."""
 
 
 @dataclass
@@ -167,10 +169,10 @@ class _Trainer:
         with np.errstate(over="ignore", invalid="ignore"):  # judged just below
             norm = math.sqrt(sum(float(np.dot(b, b)) for b in grads.buffers.values()))
         lr = self.optimizer.lr
-        if not (math.isfinite(loss) and math.isfinite(norm)):
+        if not (math.isfinite(loss) and math.isfinite(norm)) or loss > ABSURD_LOSS:
             what = (
                 f"loss = {loss}"
-                if not math.isfinite(loss)
+                if not math.isfinite(loss) or loss > ABSURD_LOSS
                 else f"gradient norm = {norm}"
             )
             self.history.diverged = True
@@ -201,7 +203,7 @@ class _Trainer:
         pos, ds = self.position, self.dataset
         with np.errstate(over="ignore", invalid="ignore"):  # judged just below
             train_loss, train_acc = evaluate(self.model, ds.X_train, ds.y_train)
-        if not math.isfinite(train_loss):
+        if not math.isfinite(train_loss) or train_loss > ABSURD_LOSS:
             self.history.diverged = True
             self.history.message = (
                 f"diverged at step {pos.step}: the training loss is {train_loss} at "

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+import shutil
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -233,8 +234,36 @@ def compare_into(
         backend=backend,
         progress=progress,
     )
-    result.save(root)
-    return result, comparison_report(result.to_dict(), root, command=command)
+    page = publish(
+        root,
+        lambda stage: (
+            result.save(stage),
+            comparison_report(result.to_dict(), stage, command=command),
+        ),
+    )
+    return result, page
+
+
+STAGE = ".staging"
+"""The folder inside an output folder where a set of files is written first."""
+
+
+def publish(root: Path, write: Callable[[Path], object]) -> Path:
+    """Write a set of files (results.json, the PNGs, report.html) consistently:
+    ``write(stage)`` writes them all into ``root/.staging``; only when every one
+    is written are they renamed into ``root`` (a rename does not fail for lack of
+    space or a size limit). A failed write removes the stage and leaves the
+    previous set whole. Returns ``root/report.html``."""
+    stage = root / STAGE
+    shutil.rmtree(stage, ignore_errors=True)  # left by a killed process
+    stage.mkdir()
+    try:
+        write(stage)
+        for path in sorted(stage.iterdir()):
+            os.replace(path, root / path.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return root / "report.html"
 
 
 def load_comparison(folder: Folder) -> Comparison:
@@ -260,4 +289,6 @@ def report_from(folder: Folder, result: Comparison | None = None) -> Path:
     """Redraw ``report.html`` from the ``results.json`` a comparison left there
     (or from ``result``, already read by :func:`load_comparison`)."""
     loaded = load_comparison(folder) if result is None else result
-    return comparison_report(loaded.to_dict(), Path(folder))
+    return publish(
+        Path(folder), lambda stage: comparison_report(loaded.to_dict(), stage)
+    )

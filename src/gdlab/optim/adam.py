@@ -113,7 +113,7 @@ class Adam(Optimizer):
         "maximize": _checks.flag,
     }
     suggested_lr: ClassVar[float] = 0.001
-    search_space: ClassVar[dict[str, Axis]] = adam_like()
+    search_space: ClassVar[dict[str, Axis]] = adam_like(suggested_lr)
 
     def decoupled(self, group: Group) -> bool:
         """Whether weight decay multiplies the weights (AdamW) or joins the gradient."""
@@ -179,7 +179,9 @@ class AdamW(Adam):
     defaults: ClassVar[dict[str, Any]] = {
         k: v for k, v in Adam.defaults.items() if k != "decoupled_weight_decay"
     } | {"weight_decay": 1e-2}
-    search_space: ClassVar[dict[str, Axis]] = adam_like(weight_decay=(1e-5, 1e-1))
+    search_space: ClassVar[dict[str, Axis]] = adam_like(
+        Adam.suggested_lr, weight_decay=(1e-5, 1e-1)
+    )
 
     def decoupled(self, group: Group) -> bool:
         return True
