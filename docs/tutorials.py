@@ -572,18 +572,21 @@ with its start factor, so its first epoch trains:""",
 One run says little about an optimizer: its learning rate may suit it better than
 another's suits that one. A fair comparison gives every optimizer the same tuning
 budget (here 3 quasi-random learning rates each), selects on the validation split
-and reruns the selected setting on new seeds (here 2) for the test numbers, with
-95% intervals: with two seeds they are wide (Student's t for one degree of freedom
-is 12.7), so this table establishes no ranking. (`gdlab compare` does it from the
-command line, with more seeds and a report.)""",
+and reruns the selected setting on new seeds (here 2) for the test numbers. And it
+repeats that whole procedure (here 3 studies, each with its own search), because
+the search itself varies most: a ranking is claimed only where a paired t-test
+over the studies, Holm-adjusted over the pairs, says so. Optimizers that share a
+group letter have no claim between them. (`gdlab compare` does it from the
+command line, with more studies and a report.)""",
         """## 노트 너머: 공정한 비교
 
 한 번의 실행은 옵티마이저에 대해 말해 주는 것이 적습니다: 그 학습률이 다른 옵티마이저의
 학습률보다 더 잘 맞았을 수 있습니다. 공정한 비교는 모든 옵티마이저에 같은 튜닝 예산(여기서는
 준난수 학습률 3개씩)을 주고, 검증 데이터로 고른 뒤, 고른 설정을 새 시드(여기서는 2개)로
-다시 돌려 시험 값을 95% 구간과 함께 냅니다. 시드가 두 개뿐이라 구간이 넓으므로 (자유도
-1인 t 분포의 값은 12.7) 이 표로는 순위를 정할 수 없습니다. (`gdlab compare`가 명령줄에서
-더 많은 시드와 보고서로 해 줍니다.)""",
+다시 돌려 시험 값을 냅니다. 그리고 탐색 자체가 가장 크게 흔들리므로 이 절차 전체를
+반복합니다(여기서는 스터디 3번, 각자 자신의 탐색). 스터디에 대한 대응 t-검정이 쌍 전체에
+대해 Holm 보정 후에도 차이를 말할 때만 순위를 주장합니다. 같은 그룹 문자를 가진 옵티마이저
+사이에는 주장이 없습니다. (`gdlab compare`가 명령줄에서 더 많은 스터디와 보고서로 해 줍니다.)""",
     ),
     (
         "code",
@@ -592,12 +595,14 @@ command line, with more seeds and a report.)""",
 with tempfile.TemporaryDirectory() as folder:
     fair = compare.compare(
         RunSpec(data="digits", model="mlp:64-32-10", train=TrainConfig(epochs=3)),
-        ["sgd", "adam"], compare.Protocol(budget=3, seeds=2),
+        ["sgd", "adam"], compare.Protocol(budget=3, seeds=2, studies=3),
         store=folder + "/compare.db", workers=1, progress=False,
     )
+print(fair.results["established"])
 for row in fair.summary():  # .to_frame() gives this table to pandas users
-    print(f"{row['optimizer']:<6} lr {row['selected_lr']:.3g}  test acc "
-          f"{row['test_acc']:.3f} ± {row['test_acc_ci95'] or 0:.3f}")""",
+    lrs = ", ".join(f"{lr:.3g}" for lr in row["selected_lr"])
+    print(f"group {row['group']:<3} {row['optimizer']:<6} lr per study {lrs}  "
+          f"test acc (median) {row['test_acc']:.3f}")""",
     ),
     (
         "figure",

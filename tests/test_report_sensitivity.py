@@ -100,3 +100,21 @@ def test_the_report_opens_in_a_browser_with_every_figure(tmp_path: Path) -> None
     assert 'data-figures-loaded="3"' in body.group(0)
     runs_table = dom[dom.index('<table id="runs">') :]
     assert runs_table[: runs_table.index("</table>")].count("<tr class=") == 8
+
+
+def test_the_highlighted_setting_is_chosen_on_validation(tmp_path: Path) -> None:
+    """The report's highlighted row is the best final validation accuracy, and
+    the page says what its ± is (a standard deviation, not an interval)."""
+    base = RunSpec(data="digits", model="softmax", optimizer="sgd")
+    base = base.replace(epochs=1, batch_size=64)
+    grid = {"lr": [0.001, 0.03, 1.0], "seed": [0]}
+    result = sweep.run(base, grid, tmp_path / "sweep.db", workers=1, progress=False)
+    rows = result.rows()
+    best = max(rows, key=lambda r: r["final_val_acc"])
+    page = result.report.read_text()
+    summary = page[page.index('<table id="summary">') :]
+    marked = re.search(r'<tr class="best">(.*?)</tr>', summary, re.S)
+    assert marked is not None
+    assert f"<td>{best['lr']:g}</td>" in marked.group(1)
+    assert "standard deviation over seeds" in page and "not a confidence" in page
+    assert "best final test" not in page

@@ -707,7 +707,11 @@ def test_bad_arguments_raise_one_clear_error(
         (lambda: S.one_cycle(0.1, 10, 0.1), r"must be != 1 \(a warm-up phase of zero"),
         (lambda: S.join([S.constant(0.1)] * 2, []), r"boundaries must be 1 integers"),
         (lambda: S.cosine(0.1, 10)(-1), r"step must be an integer >= 0, got -1"),
-        (lambda: S.create("cosin"), r"^unknown schedule 'cosin'; known schedules: con"),
+        (
+            lambda: S.create("cosin"),
+            r"^unknown schedule 'cosin' \(did you mean 'cosine'\?\); "
+            r"known schedules: con",
+        ),
         (
             lambda: S.ReduceOnPlateau(_sgd(S.constant(0.1))),
             r"must be a number, not a schedule \(a scheduled lr cannot be reduced\)",

@@ -7,6 +7,7 @@ argument and the bad value.
 
 from __future__ import annotations
 
+import difflib
 import math
 import reprlib
 from numbers import Integral, Real
@@ -123,8 +124,21 @@ def flag(owner: str, name: str, value: object) -> bool:
     return value
 
 
+def did_you_mean(value: object, options: tuple[str, ...] | list[str]) -> str:
+    """``" (did you mean 'adam'?)"`` for the closest of ``options`` to a
+    misspelled name, ``""`` when none is close (``difflib``'s ratio >= 0.75)."""
+    if not isinstance(value, str):
+        return ""
+    close = difflib.get_close_matches(value.lower(), list(options), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def choice(owner: str, name: str, value: object, options: tuple[str, ...]) -> str:
-    """Return ``value`` after checking it is one of ``options``."""
+    """Return ``value`` after checking it is one of ``options``; a near miss
+    names the closest option."""
     if value not in options:
-        fail(owner, name, f"one of {', '.join(options)}", value)
+        raise ValueError(
+            f"{owner}: {name} must be one of {', '.join(options)}, got "
+            f"{shown(value)}{did_you_mean(value, options)}"
+        )
     return str(value)

@@ -18,12 +18,12 @@ Row = Mapping[str, Any]
 
 def frame(owner: str, rows: Sequence[Row], columns: Sequence[str] | None = None) -> Any:
     """``rows`` as a pandas DataFrame (``columns`` in that order; default: the
-    union of the rows' keys); a ValueError naming the extra when pandas is
-    missing."""
+    union of the rows' keys); an ImportError with the install hint when pandas is
+    missing, as pandas' own optional dependencies do."""
     try:
         pandas = importlib.import_module("pandas")
     except ImportError:
-        raise ValueError(
+        raise ImportError(
             f"{owner}: a DataFrame needs pandas, which is not installed: "
             "pip install 'gdlab[notebook]'"
         ) from None

@@ -20,8 +20,11 @@ from gdlab.data import Dataset
 from gdlab.train_config import TrainConfig
 
 MODEL_KINDS = ("mlp", "softmax", "linear")
+"""The kinds of model a spec's ``model`` names (``mlp:64-100-10``)."""
 UNITS = ("step", "epoch")
+"""What a schedule's ``schedule_unit`` counts: optimizer steps or epochs."""
 DEFAULT_HIDDEN = (100,)
+"""The hidden layer sizes of an MLP whose spec gives none."""
 
 
 @dataclass(frozen=True)
@@ -151,8 +154,8 @@ def parse_model(spec: str, n_features: int, n_outputs: int) -> tuple[str, list[i
         _checks.fail(
             "model",
             "sizes",
-            f"to start with the data's {n_features} features and end with its "
-            f"{n_outputs} outputs",
+            f"the data's {n_features} features first and its {n_outputs} outputs "
+            f"last, like mlp:{n_features}-100-{n_outputs}",
             spec,
         )
     return kind, sizes

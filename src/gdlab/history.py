@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 STEP_FIELDS = ("step", "loss", "lr")
+"""The columns of the per-step record."""
 EPOCH_FIELDS = (
     "epoch",
     "step",
@@ -33,6 +34,7 @@ EPOCH_FIELDS = (
     "lr",
     "seconds",
 )
+"""The columns of the per-epoch (or per-evaluation) record."""
 
 
 @dataclass
@@ -77,8 +79,9 @@ class History:
         )
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Write the history as JSON (atomically)."""
-        outputs.write_text(path, json.dumps(self.to_dict(), indent=1))
+        """Write the history as strict JSON (atomically): a NaN or infinite number
+        (an evaluation of diverged weights) is written as ``null``."""
+        outputs.write_json(path, self.to_dict())
 
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> History:
@@ -110,14 +113,52 @@ class History:
         return _display.frame("History.to_frame", self.epochs, EPOCH_FIELDS)
 
     def plot(self, ax: Axes | None = None) -> Figure:
-        """The training loss of every step and its moving average, drawn into
-        ``ax`` (a new Figure when None); returns the Figure."""
-        from gdlab.report.plots import plot_loss_curves
+        """The training loss of every step and its moving average, with the
+        evaluated training and validation losses at their steps, drawn into ``ax``
+        (a new Figure when None); returns the Figure."""
+        from gdlab.report.plots import legend, plot_loss_curves
 
         if not self.steps:
             _checks.fail("History.plot", "the history", "at least one step", 0)
         label = str(self.config.get("optimizer", "train (mini-batch)"))
-        return plot_loss_curves({label: [s["loss"] for s in self.steps]}, ax=ax)
+        figure = plot_loss_curves({label: [s["loss"] for s in self.steps]}, ax=ax)
+        drawn = ax if ax is not None else figure.axes[0]
+        for key, style in (("train_loss", "s-"), ("val_loss", "o--")):
+            points = [
+                (e["step"], e[key])
+                for e in self.epochs
+                if e.get(key) is not None and e["step"]
+            ]
+            if points:
+                steps, values = zip(*points, strict=True)
+                name = key.replace("_", " ").replace("val", "validation")
+                drawn.plot(
+                    steps,
+                    values,
+                    style,
+                    color="0.2",
+                    markersize=4,
+                    linewidth=1.0,
+                    label=f"{name} (evaluated)",
+                )
+        legend(drawn)
+        return figure
+
+    def __repr__(self) -> str:
+        """One line: the counts, how it ended and the last evaluation (a history
+        holds every step; ``to_frame`` shows them)."""
+        state = "diverged" if self.diverged else "finished"
+        last = self.epochs[-1] if self.epochs else {}
+        shown = ", ".join(
+            f"{k}={v:.4g}"
+            for k, v in last.items()
+            if k not in ("epoch", "step", "lr", "seconds") and isinstance(v, float)
+        )
+        tail = f", last evaluation at step {last['step']}: {shown}" if shown else ""
+        return (
+            f"History({len(self.steps)} steps, {len(self.epochs)} evaluations, "
+            f"{state}{tail})"
+        )
 
     def _repr_html_(self) -> str:
         from gdlab import _display

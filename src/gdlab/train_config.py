@@ -15,6 +15,7 @@ from gdlab import _checks
 from gdlab.data.batching import BatchSize, num_batches
 
 SAMPLING = ("without-replacement", "with-replacement")
+"""How batches are drawn: see :class:`TrainConfig`'s ``sampling``."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class TrainConfig:
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+"""The names of :class:`TrainConfig`'s fields, in order."""
 LATER = {"notes_loop": False}
 """Fields added after stores keyed runs and checkpoints stored configs, with their
 defaults: a sweep key leaves them out at their default, so a run keeps its key, and

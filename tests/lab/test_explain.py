@@ -250,3 +250,27 @@ def test_start_step_sets_the_bias_correction_and_the_schedule() -> None:
 def test_state_errors(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         lab.explain.explain("adagrad", [1.0], [1.0], **kwargs)
+
+
+def test_a_step_that_overflows_stops_the_explanation_and_says_so() -> None:
+    e = lab.explain.explain("adam", [1.0, 2.0], [0.5, 1.0], 3, lr=1e308)
+    assert len(e.steps) == 1  # was three tables of inf and NaN, silently
+    assert e.diverged == (
+        "diverged at step 1: θ new = (-inf, -inf) is not finite, with lr 1e+308 — "
+        "try a smaller learning rate"
+    )
+    assert e.format().endswith(f"\nstopped: {e.diverged}")
+    on = lab.explain.explain("sgd", [-2.0, 2.0], surfaces.get("rosenbrock"), 9, lr=0.1)
+    assert len(on.steps) == 4  # θ ≈ 1e80 is finite, its f ≈ 100·x⁴ is not
+    assert on.diverged == (
+        "diverged at step 4: f after it = inf is not finite, with lr 0.1 — try a "
+        "smaller learning rate"
+    )
+    assert on.steps[-1].loss is not None and math.isfinite(on.steps[-1].loss)
+    squared = lab.explain.explain("adam", [1.0], [1e200], 1)
+    assert squared.diverged == (
+        "diverged at step 1: exp_avg_sq = (inf) is not finite, with lr 0.001 — try "
+        "smaller values"
+    )  # g² overflowed, whatever the lr
+    fine = lab.explain.explain("sgd", [1.0], [1.0], 3, lr=0.1)
+    assert fine.diverged is None and "stopped" not in fine.format()

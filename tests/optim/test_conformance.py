@@ -135,7 +135,9 @@ def test_every_registered_optimizer_has_a_case() -> None:
 
 def test_unknown_name_lists_the_known_ones() -> None:
     with pytest.raises(
-        ValueError, match=r"unknown optimizer 'adamm'; known optimizers: sgd, adagrad"
+        ValueError,
+        match=r"unknown optimizer 'adamm' \(did you mean 'adam'\?\); "
+        r"known optimizers: sgd, adagrad",
     ):
         optim.create("adamm", {"w": np.zeros(2)})
 

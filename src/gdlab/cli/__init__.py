@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from gdlab import optim, outputs
+from gdlab import __version__, optim, outputs
 from gdlab.cli import (
     compare,
     course,
@@ -37,10 +37,18 @@ class _Group(click.Group):
         except outputs.WriteError as error:  # the message names the file
             click.echo(f"gdlab: error: {error}", err=True)
             ctx.exit(1)
+        except KeyboardInterrupt:  # Ctrl-C: say what is kept and how to go on
+            click.echo(
+                "\ngdlab: interrupted. Finished runs and checkpoints are kept: run "
+                "the same command again to continue (gdlab train --resume FOLDER "
+                "for a training run).",
+                err=True,
+            )
+            ctx.exit(130)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="gdlab")
+@click.version_option(__version__, prog_name="gdlab")
 def main() -> None:
     """gdlab: a laboratory for gradient-descent optimization."""
 

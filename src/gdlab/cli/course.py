@@ -3,6 +3,7 @@ worked steps and figures."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -16,6 +17,7 @@ from gdlab.cli.options import (
     parse_pairs,
     use_language,
     user_input,
+    zero_lr_warning,
 )
 from gdlab.history import History
 from gdlab.i18n import gettext as _
@@ -23,7 +25,13 @@ from gdlab.i18n import gettext as _
 
 @click.command("explain")
 @click.argument("name")
-@click.option("--lr", default=None, type=float, help="learning rate [per optimizer]")
+@click.option(
+    "--lr",
+    default=None,
+    type=float,
+    callback=zero_lr_warning,
+    help="learning rate [per optimizer]",
+)
 @click.option("--hyper", "hyper", multiple=True, metavar="NAME=VALUE", help=HYPER_HELP)
 @click.option("--param", default=None, help="θ: comma-separated numbers")
 @click.option("--grad", default=None, help="the gradient: comma-separated numbers")
@@ -107,6 +115,9 @@ def explain_command(
         with user_input():
             worked = lab.explain.explain(name, theta, grads, steps, **given)
     click.echo(worked.format())
+    if worked.diverged is not None:  # as train does: the tables, then exit 1
+        click.echo(f"gdlab: {worked.diverged}", err=True)
+        sys.exit(1)
 
 
 @click.command("examples")

@@ -10,9 +10,13 @@ where a command hands it what the user typed (``with user_input():``), so a
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import math
+import os
+import re
 import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,13 +31,89 @@ COMMANDLINE = click.core.ParameterSource.COMMANDLINE
 """Where an option was given: ``ctx.get_parameter_source(name) == COMMANDLINE``."""
 
 
+_OPTION_OF = {("load", "name"): "data", ("model", "kind"): "model"}
+"""Library fields that a command's option of another name sets."""
+_OWNERS = ("RunSpec", "TrainConfig", "load", "model", "compare", "sweep", "benchmark")
+"""The owners whose fields are a command's options (not an optimizer's: its
+hyperparameters are what --hyper typed, named as the user typed them)."""
+
+
+def user_words(message: str) -> str:
+    """``"RunSpec: schedule must be ..."`` as ``"--schedule must be ..."``: a
+    library message about a field that an option of the current command set, as
+    typed, names that option."""
+    match = re.match(r"(\w+): (\w+)( must .*)", message, re.DOTALL)
+    ctx = click.get_current_context(silent=True)
+    if match is None or ctx is None or match[1] not in _OWNERS:
+        return message
+    field = _OPTION_OF.get((match[1], match[2]), match[2])
+    if match[1] == "model":
+        field = "model"
+    options = {
+        p.name: p.opts for p in ctx.command.params if isinstance(p, click.Option)
+    }
+    if field not in options or ctx.get_parameter_source(field) != COMMANDLINE:
+        return message  # not typed as that option (a --grid field, say)
+    return f"{max(options[field], key=len)}{match[3]}"
+
+
 @contextlib.contextmanager
 def user_input() -> Iterator[None]:
     """Around a library call that checks what the user typed: its ValueError is a
-    usage error (one line, exit 2)."""
+    usage error (one line, exit 2) in the user's words (:func:`user_words`)."""
     try:
         yield
     except ValueError as error:
+        raise click.UsageError(user_words(str(error))) from None
+
+
+def warn_zero_lr(option: str, values: Iterable[float | None]) -> None:
+    """A warning on stderr when a learning rate is 0: legal (a frozen run), but
+    a run that trains nothing is almost always a typo."""
+    if any(v == 0 for v in values):
+        click.echo(
+            f"gdlab: warning: {option} 0 leaves the weights unchanged: "
+            "the run will train nothing",
+            err=True,
+        )
+
+
+_NOT_PLAN = frozenset({"out", "workers", "backend", "quiet", "no_progress"})
+"""Options that change where or how fast a plan runs, not what it computes."""
+
+
+def default_out(prefix: str) -> str:
+    """The default output folder of the current command: ``prefix`` when every
+    option that shapes its results has its default value, else ``prefix-`` and 8
+    hex digits of a hash of those that differ (plugins included). So a comparison
+    of other optimizers or settings never replaces another's results, and the same
+    command run again finds its own folder and continues there."""
+    ctx = click.get_current_context()
+    defaults = {p.name: p.get_default(ctx) for p in ctx.command.params}
+    plan = {
+        name: value
+        for name, value in sorted(ctx.params.items())
+        if name not in _NOT_PLAN
+        and ctx.get_parameter_source(name) == COMMANDLINE
+        and value != defaults.get(name)
+    }
+    if ctx.meta.get("plugin"):
+        plan["plugin"] = list(ctx.meta["plugin"])
+    if not plan:
+        return prefix
+    key = json.dumps(plan, sort_keys=True, default=str)
+    return f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+@contextlib.contextmanager
+def store_in_use() -> Iterator[None]:
+    """Around a command's sweep: a store that another sweep is writing means the
+    user started two commands into one folder; a usage error (the data is safe)."""
+    from gdlab.lab.sweep import StoreBusy
+
+    try:
+        yield
+    except StoreBusy as error:
         raise click.UsageError(str(error)) from None
 
 
@@ -57,12 +137,42 @@ LANG_HELP = "language of the output: en or ko (Korean) [from LC_ALL/LC_MESSAGES/
 # --- click callbacks -----------------------------------------------------------------
 
 
-def check_folder(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    """A click callback: a folder option may be absent, not empty."""
-    if value == "":
-        name = param.opts[0] if isinstance(param, click.Option) else "FOLDER"
-        raise click.UsageError(f"{name} must name a folder, got ''")
+def zero_lr_warning(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A click callback for a ``--lr`` option: :func:`warn_zero_lr`."""
+    warn_zero_lr(param.opts[0] if isinstance(param, click.Option) else "lr", [value])
     return value
+
+
+def check_folder(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """A click callback: a folder option may be absent, not empty, and its name fits
+    the file system (the OS's "File name too long" would come as a traceback)."""
+    name = param.opts[0] if isinstance(param, click.Option) else "FOLDER"
+    if value == "":
+        raise click.UsageError(f"{name} must name a folder, got ''")
+    if value is not None:
+        check_name_length(name, value)
+    return value
+
+
+def check_name_length(option: str, value: str) -> None:
+    """A usage error if a part of path ``value`` is longer than the file system's
+    NAME_MAX (255 bytes on Linux and macOS) or the whole longer than PATH_MAX."""
+    try:
+        part_max = os.pathconf(".", "PC_NAME_MAX")
+        path_max = os.pathconf(".", "PC_PATH_MAX")
+    except (AttributeError, OSError, ValueError):  # no pathconf (Windows)
+        part_max, path_max = 255, 4096
+    longest = max(len(os.fsencode(p)) for p in Path(value).parts or [""])
+    if longest > part_max:
+        raise click.UsageError(
+            f"{option} must name a path whose parts have at most {part_max} bytes, "
+            f"got a part of {longest}"
+        )
+    if len(os.fsencode(value)) >= path_max:
+        raise click.UsageError(
+            f"{option} must name a path of fewer than {path_max} bytes, "
+            f"got {len(os.fsencode(value))}"
+        )
 
 
 def output_file(suffix: str) -> Any:
@@ -308,14 +418,16 @@ def run_options(function: Any) -> Any:
             "--split-seed",
             default=0,
             show_default=True,
-            type=click.IntRange(min=0),
+            type=click.IntRange(min=0, max=2**32 - 1),  # scikit-learn's bound
             help="seed of the validation split (the same for every run)",
         ),
         click.option(
             "--model",
             default="mlp",
             show_default=True,
-            help="mlp | mlp:784-256-128-10 | softmax | linear",
+            help="mlp (one hidden layer of 100) | mlp:IN-HIDDEN...-OUT, sized for the"
+            " data (mlp:64-32-10 on digits, mlp:784-256-128-10 on fashion-mnist) |"
+            " softmax | linear",
         ),
         click.option(
             "--activation",

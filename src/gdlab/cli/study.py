@@ -7,7 +7,15 @@ from typing import Any
 import click
 
 from gdlab import outputs
-from gdlab.cli.options import check_folder, command_line, parse_list, user_input
+from gdlab.cli.options import (
+    check_folder,
+    command_line,
+    default_out,
+    parse_list,
+    user_input,
+    warn_zero_lr,
+    zero_lr_warning,
+)
 
 
 @click.group("study")
@@ -24,7 +32,9 @@ def study_group() -> None:
 @click.option("--model", default="mlp", show_default=True, help="mlp | mlp:64-32-10")
 @click.option("--activation", default="relu", show_default=True)
 @click.option("--optimizer", default="sgd", show_default=True)
-@click.option("--lr", default=0.5, show_default=True, type=float)
+@click.option(
+    "--lr", default=0.5, show_default=True, type=float, callback=zero_lr_warning
+)
 @click.option("--batch-sizes", default="16,32,64,128,256,512,1024", show_default=True)
 @click.option(
     "--until",
@@ -69,11 +79,10 @@ def study_batch_size(
     from gdlab.lab import studies
 
     sizes = parse_list("--batch-sizes", batch_sizes, int, "integers")
-    with user_input():
-        studies.check_batch_size_study(batch_sizes=sizes, **options)
-        folder = outputs.claim(
-            out or f"runs/study-batch-size-{options['data']}", "study batch-size"
-        )
+    where = out or default_out(f"runs/study-batch-size-{options['data']}")
+    with user_input():  # the options, and the records of the runs done there
+        studies.check_batch_size_study(batch_sizes=sizes, out=where, **options)
+        folder = outputs.claim(where, "study batch-size")
     result = studies.batch_size_study(
         batch_sizes=sizes,
         out=folder,
@@ -137,10 +146,11 @@ def study_edge_of_stability(
         "--hidden", hidden.replace("-", ","), int, "integers joined by -"
     )
     rates = parse_list("--lrs", lrs, float, "numbers")
+    warn_zero_lr("--lrs", rates)
     with user_input():
         studies.check_edge_of_stability(hidden=widths, lrs=rates, **options)
         folder = outputs.claim(
-            out or f"runs/study-edge-of-stability-{options['data']}",
+            out or default_out(f"runs/study-edge-of-stability-{options['data']}"),
             "study edge-of-stability",
         )
     result = studies.edge_of_stability(

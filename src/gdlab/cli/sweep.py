@@ -12,11 +12,14 @@ from gdlab import outputs
 from gdlab.cli.options import (
     check_folder,
     command_line,
+    default_out,
     parallel_options,
     parse_hyper,
     parse_list,
     run_spec,
+    store_in_use,
     user_input,
+    warn_zero_lr,
 )
 
 
@@ -26,6 +29,11 @@ def _value(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+    except RecursionError:  # arrays nested 1000s deep: no grid value
+        raise click.UsageError(
+            f"--grid values must be JSON or text, got arrays nested too deeply "
+            f"({text[:20]!r}...)"
+        ) from None
 
 
 @click.command("sweep")
@@ -108,7 +116,7 @@ def _value(text: str) -> Any:
     "--out",
     default=None,
     callback=check_folder,
-    help="folder for sweep.db and the report [runs/sweep-DATA]",
+    help="folder for sweep.db and the report [runs/sweep-DATA, -HASH as for compare]",
 )
 @click.option("--quiet", is_flag=True, help="print only the table")
 def sweep_command(
@@ -144,6 +152,7 @@ def sweep_command(
     }
     if lrs is not None:
         grid["lr"] = parse_list("--lrs", lrs, float, "numbers")
+        warn_zero_lr("--lrs", grid["lr"])
     grid["batch_size"] = parse_list(
         "--batch-sizes", batch_sizes, lambda t: t if t == "full" else int(t), "integers"
     )
@@ -167,17 +176,22 @@ def sweep_command(
         "sharpness_samples": sharpness_samples,
         "progress": not quiet,
     }
-    with user_input():
-        folder = outputs.claim(out or f"runs/sweep-{base.data}", "sweep")
+    with (
+        user_input(),
+        outputs.claiming(
+            out or default_out(f"runs/sweep-{base.data}"), "sweep"
+        ) as folder,
+    ):
         sweep.check(base, grid, folder / "sweep.db", **settings)
     try:
-        result = sweep.run(
-            base,
-            grid,
-            folder / "sweep.db",
-            command=command_line(click.get_current_context()),
-            **settings,
-        )
+        with store_in_use():
+            result = sweep.run(
+                base,
+                grid,
+                folder / "sweep.db",
+                command=command_line(click.get_current_context()),
+                **settings,
+            )
     except sweep.SweepError as error:
         click.echo(f"gdlab: error: {error}", err=True)
         sys.exit(1)

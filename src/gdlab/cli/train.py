@@ -3,7 +3,9 @@ page redrawn."""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,7 +20,11 @@ from gdlab.cli.options import (
     run_spec,
     use_language,
     user_input,
+    zero_lr_warning,
 )
+
+if TYPE_CHECKING:
+    from gdlab.callbacks import Callback
 
 _PRESETS: dict[str, dict[str, Any]] = {
     "course-mnist": {  # the notes' code: Saito's ch. 4 train_neuralnet.py
@@ -46,7 +52,13 @@ _PRESETS: dict[str, dict[str, Any]] = {
     show_default=True,
     help="a registry name, or the SGD presets momentum / nesterov",
 )
-@click.option("--lr", default=None, type=float, help="learning rate [per optimizer]")
+@click.option(
+    "--lr",
+    default=None,
+    type=float,
+    callback=zero_lr_warning,
+    help="learning rate [per optimizer]",
+)
 @click.option(
     "--hyper",
     "hyper",
@@ -69,6 +81,13 @@ _PRESETS: dict[str, dict[str, Any]] = {
     default=None,
     type=click.IntRange(min=1),
     help="steps between checkpoints (and every epoch)",
+)
+@click.option(
+    "--tensorboard",
+    default=None,
+    metavar="DIR",
+    callback=check_folder,
+    help="also write TensorBoard event files into DIR (needs gdlab[tensorboard])",
 )
 @click.option(
     "--out",
@@ -132,6 +151,7 @@ def train(
     out: str | None,
     resume: str | None,
     checkpoint_every: int | None,
+    tensorboard: str | None,
     no_progress: bool,
     preset: str | None,
     lang: str | None,
@@ -187,9 +207,18 @@ def train(
                 f"cannot resume {resume} with a changed configuration: "
                 + "; ".join(changed)
             )
-        history = runs.resume_into(
-            resume, checkpoint_every=checkpoint_every, progress=not no_progress
-        )
+        with contextlib.ExitStack() as held:
+            with user_input():  # the checkpoint is a file the user handed over
+                resumed = held.enter_context(
+                    runs.resuming(
+                        resume,
+                        checkpoint_every=checkpoint_every,
+                        progress=not no_progress,
+                        callbacks=_watchers(tensorboard),
+                    )
+                )
+            history = resumed.run()
+            runs.write_history(Path(resume), history)
         folder = resume
     else:
         if out is None:
@@ -197,12 +226,17 @@ def train(
                 "--out is required: the folder for the history, plots and checkpoints"
             )
         spec = run_spec(run, hyper=parse_hyper(run["optimizer"], hyper))
-        with user_input():  # checks the options before the folder is claimed
-            built = experiment.build(spec)
-            runs.train_folder(out)
-        history = runs.train_into(
-            out, built, checkpoint_every=checkpoint_every, progress=not no_progress
-        )
+        with contextlib.ExitStack() as held:
+            with user_input():  # checks the options before the folder is claimed
+                built = experiment.build(spec)
+                held.enter_context(runs.training_folder(out))  # locked while it runs
+            history = runs.train_into(
+                out,
+                built,
+                checkpoint_every=checkpoint_every,
+                progress=not no_progress,
+                callbacks=_watchers(tensorboard),
+            )
         folder = out
     last = history.epochs[-1] if history.epochs else None
     if last is not None and not history.config.get("notes_loop"):
@@ -217,6 +251,19 @@ def train(
     if history.diverged:
         click.echo(f"gdlab: {history.message}", err=True)
         ctx.exit(1)
+
+
+def _watchers(tensorboard: str | None) -> list[Callback]:
+    """The callbacks --tensorboard asks for (made once the run's input is checked,
+    so that a refused run leaves no log folder)."""
+    if tensorboard is None:
+        return []
+    from gdlab.callbacks import TensorBoard
+
+    try:
+        return [TensorBoard(tensorboard)]
+    except ImportError as error:
+        raise click.UsageError(f"--tensorboard: {error}") from None
 
 
 @click.command("report")

@@ -42,6 +42,7 @@ REGISTRY: dict[str, type[Schedule]] = {
         PerEpoch,
     )
 }
+"""Registry name -> schedule class (``"cosine"`` -> :class:`Cosine`)."""
 
 
 def names() -> list[str]:
@@ -54,7 +55,8 @@ def get(name: str) -> type[Schedule]:
     key = name.lower().replace("-", "_") if isinstance(name, str) else name
     if key not in REGISTRY:
         raise ValueError(
-            f"unknown schedule {name!r}; known schedules: {', '.join(REGISTRY)}"
+            f"unknown schedule {name!r}{_checks.did_you_mean(key, list(REGISTRY))}; "
+            f"known schedules: {', '.join(REGISTRY)}"
         )
     return REGISTRY[key]
 
@@ -162,7 +164,8 @@ def for_run(
     if key == "exponential" and "rate" in given:
         if "gamma" in given:
             _checks.fail(owner, "exponential", "given gamma or rate, not both", given)
-        rate = _checks.number(owner, "rate", given.pop("rate"), low=0.0)
+        # beyond 745, e^-rate is 0 in float64 (it would be refused as gamma = 0)
+        rate = _checks.number(owner, "rate", given.pop("rate"), low=0.0, high=745.0)
         given["gamma"] = math.exp(-rate)
     if "lr" in given or "max_lr" in given:
         _checks.fail(owner, key, "given its peak as the run's lr, not here", given)

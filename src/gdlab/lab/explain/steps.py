@@ -55,6 +55,9 @@ class Explanation:
     steps: tuple[ExplainedStep, ...]
     final_loss: float | None
     value_name: str = "loss"
+    diverged: str | None = None
+    """Why the steps stopped early: the first step whose numbers are not finite
+    (float64 overflowed), shown as its last table; None if every step is finite."""
 
     @property
     def params(self) -> F64:
@@ -111,7 +114,9 @@ class Explanation:
                 "  " + "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
                 for row in cells
             )
-        if self.final_loss is not None:
+        if self.diverged is not None:
+            lines += ["", f"stopped: {self.diverged}"]
+        elif self.final_loss is not None:
             lines.append("")
             point = ", ".join(
                 f"{label} = {num(float(v))}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -23,12 +24,14 @@ from gdlab.lab.sweep.backends import (
     run_ray,
 )
 from gdlab.lab.sweep.grid import expand, plain, source, spec_key, validate
+from gdlab.lab.sweep.inputs import check_same_inputs, inputs, merged
 from gdlab.lab.sweep.store import (
     FORMAT,
     VERSION,
     Folder,
     Store,
     StoredRun,
+    check_own_files,
     check_same_sweep,
     now,
     open_for_writing,
@@ -148,10 +151,12 @@ def run_specs(
     )
     n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
     keys = list(dict.fromkeys(spec_key(s) for s in specs))
+    found = inputs(specs, datasets)
     with open_for_writing(path) as db:
         meta = db.meta()
         if meta:
             check_same_sweep(path, meta, base, axes, options)
+            check_same_inputs(path, meta["inputs"], found)
             known = list(dict.fromkeys([*meta.get("axes", []), *axes]))
         else:
             known = list(axes)
@@ -162,6 +167,7 @@ def run_specs(
                 "base": plain(base.to_dict()) if not meta else meta["base"],
                 "axes": known,
                 "options": options,
+                "inputs": merged(meta.get("inputs", {}), found),
                 "created": meta.get("created", now()),
                 "gdlab": _version(),
             }
@@ -184,16 +190,18 @@ def run_specs(
         by_key = {spec_key(s): s for s in specs}
         counter = itertools.count(done_before + 1)
         labels = list(axes) if shown is None else list(shown)
+        started = time.perf_counter()
 
         def record(result: dict[str, Any]) -> None:
             db.add(result)
             if progress:
-                print(
-                    _progress_line(
-                        next(counter), len(keys), by_key[result["key"]], labels, result
-                    ),
-                    flush=True,
+                index = next(counter)
+                line = _progress_line(
+                    index, len(keys), by_key[result["key"]], labels, result
                 )
+                elapsed = time.perf_counter() - started
+                eta = _eta(elapsed, index - done_before, len(keys) - index)
+                print(f"{line}  ({eta})", flush=True)
 
         errors: list[BaseException] = []
         if todo:
@@ -283,12 +291,14 @@ def check_specs(
     for spec in specs:  # any the caller did not load
         if source(spec) not in loaded:
             loaded[source(spec)] = load_data(spec)
+    check_own_files(path)  # no link planted as the store or its lock
     if path.is_file():
         with Store(path) as db:
             meta = db.meta()
             db.runs()  # a hand-edited run row is refused now, not after training
         if meta:
             check_same_sweep(path, meta, base, axes, dict(options or _NO_OPTIONS))
+            check_same_inputs(path, meta["inputs"], inputs(specs, loaded))
     return loaded
 
 
@@ -320,6 +330,24 @@ def _version() -> str:
     import gdlab
 
     return gdlab.__version__
+
+
+def _eta(elapsed: float, done: int, left: int) -> str:
+    """``"12 s so far, about 30 s left"``: the rate of the runs done this time."""
+    so_far = f"{_duration(elapsed)} so far"
+    if not left:
+        return so_far
+    return f"{so_far}, about {_duration(elapsed / done * left)} left"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _progress_line(
