@@ -92,9 +92,38 @@ SHORTENED: dict[str, str] = {
     "gdlab examples": "",
     "gdlab examples regression": "",
     "gdlab figure": "",
-    "gdlab figure batch-modes -o batch-modes.png": "",
-    "gdlab figure ema -o ema.png": "",
-    "gdlab figure lr-decay -o lr-decay.png": "",
+    "gdlab examples adadelta": "",
+    "gdlab examples adagrad": "",
+    "gdlab examples adam-first-step": "",
+    "gdlab examples ema": "",
+    "gdlab examples momentum-forms": "",
+    "gdlab examples nag": "",
+    "gdlab examples regression --lang ko": "",
+    "gdlab examples rmsprop": "",
+    "gdlab examples sse-vs-cee": "",
+    "gdlab explain momentum --problem regression --start -1,5 --lang ko": "",
+    "gdlab explain radam --param 1,2 --grad 0.5,-1": "",
+    "gdlab figure adamp -o a.png": "",
+    "gdlab figure batch-modes -o b.png": "",
+    "gdlab figure ema -o e.png": "",
+    "gdlab figure ema -o ema.png --lang ko": "",
+    "gdlab figure flat-sharp -o f.png": "",
+    "gdlab figure lr-decay -o l.png": "",
+    "gdlab figure mnist-curves -o m.png": "--iterations 30",
+    "gdlab figure mnist-curves --run runs/course-mnist -o mnist.png": "",
+    "gdlab figure momentum-nag -o n.png": "",
+    "gdlab figure optimizers -o o.png": "",
+    "gdlab figure regression-surface -o g.png": "",
+    "gdlab figure regression-surface -o regression.png": "",
+    "gdlab figure residuals -o r.png": "",
+    "gdlab figure sse-vs-cee -o s.png": "",
+    "gdlab schedule cosine --warmup 100 -o s.png": "",
+    "gdlab surface quadratic --optimizers sgd,momentum,adagrad,rmsprop,adam --lrs "
+    "0.95,0.1,1.5,0.3,0.3 --start -7,2 --steps 30": "",
+    "gdlab train --batch-size full --out runs/full-batch": "--epochs 1",
+    "gdlab train --preset course-mnist --lang ko --out runs/course-mnist-ko": (
+        "--iterations 600"
+    ),
     "gdlab study batch-size": "--batch-sizes 16,1024 --seeds 1 --until steps:40",
     "gdlab study batch-size --batch-sizes 16,1024 --until loss:0.01 --seeds 3": (
         "--seeds 1 --until steps:40"
@@ -119,6 +148,11 @@ ELSEWHERE: dict[str, str] = {
     "gdlab playground --open": "tests/test_playground.py serves the page and "
     "drives it in Chromium; the server runs until stopped",
     "gdlab playground --port 0": "tests/test_playground.py (as above)",
+    "make system": "installs the Debian packages (make test runs it first)",
+    "make locale": "tests/test_i18n.py compiles gdlab.po with msgfmt and compares "
+    "the shipped gdlab.mo",
+    "make pot": "tests/test_i18n.py extracts the messages with xgettext and checks "
+    "each has a translation",
     "gdlab schedule": "names the command; its examples are run above",
     "gdlab surface": "names the command; its examples are run above",
 }
@@ -198,6 +232,9 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 NEEDS = {
     "gdlab train --resume runs/fmnist-adam": "runs/fmnist-adam",
     "gdlab report runs/compare-digits": "runs/compare-digits",
+    "gdlab figure mnist-curves --run runs/course-mnist -o mnist.png": (
+        "runs/course-mnist"
+    ),
 }
 """Commands that read the output of an earlier one (made first if missing)."""
 
