@@ -110,6 +110,8 @@ RAY = "tests/lab/test_ray_cluster.py runs compare, benchmark and sweep on Ray"
 ELSEWHERE: dict[str, str] = {
     "make test": "this suite (.ci/run runs it)",
     "make bench": "benchmarks/*.py: minutes of timing, not a test",
+    "make docs": ".ci/run builds the site after make test; tests/test_docs.py "
+    "checks what it is built from",
     "ray start --head --port=6379 --num-cpus=0": RAY,
     "ray start --address=10.0.0.1:6379": RAY,
     "RAY_ADDRESS=10.0.0.1:6379 gdlab sweep --backend ray --data fashion-mnist "
