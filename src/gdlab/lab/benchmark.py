@@ -17,7 +17,8 @@ The score, AlgoPerf's six steps:
 2. t(p, s) = median over studies of t_i(p, s).
 3. t(p, s) > 4 · min_s' t(p, s') becomes inf.
 4. r(p, s) = t(p, s) / min_s' t(p, s').
-5. rho_s(tau) = |{p : r(p, s) <= tau}| / |P| on 100 linearly spaced tau in [1, 4].
+5. ``rho_s(tau) = |{p : r(p, s) <= tau}| / |P|`` on 100 linearly spaced tau in
+   [1, 4].
 6. score = trapezoid integral of rho_s over that grid / (4 − 1).
 
 Every score gets an interval over studies: the same six steps run on each study's
@@ -63,6 +64,7 @@ OWN_VIEW = (
     "gdlab's own view, not AlgoPerf's: the Dolan & Moré profile of the same "
     "times on a log axis up to tau = 10, its area divided by log 10"
 )
+"""The words that label gdlab's own profile view wherever it is shown."""
 FORMAT = "gdlab-benchmark"
 """The ``format`` of ``benchmark.json``."""
 VERSION = 2
