@@ -173,9 +173,9 @@ USAGE = [
     ),
     (["compare", "--budget", "-1"], "--budget must be an integer >= 0, got -1"),
     (
-        ["compare", "--optimizers", "sgd,adam", "--tune", "lr,momentum"],
-        "tune: adam has no axis 'momentum' to tune; its search space has lr, beta1, "
-        "beta2, eps, weight_decay",
+        ["compare", "--optimizers", "sgd,adam", "--tune", "lr,rho"],
+        "tune: no optimizer compared has an axis 'rho'; sgd has lr, momentum, "
+        "weight_decay; adam has lr, beta1, beta2, eps, weight_decay",
     ),
     (
         ["compare", "--val-fraction", "0.7", "--budget", "1", "--seeds", "1"],
@@ -330,7 +330,7 @@ def test_one_commands_folder_is_not_anothers(tmp_path: Path) -> None:
     trained = snapshot(run)
     code, _, err = invoke(
         "compare", *SMALL, "--optimizers", "sgd", "--epochs", "1", "--seeds", "1",
-        "--workers", "1", "--out", str(run),
+        "--studies", "1", "--workers", "1", "--out", str(run),
     )  # fmt: skip
     assert code == 2
     assert err == (
@@ -341,7 +341,8 @@ def test_one_commands_folder_is_not_anothers(tmp_path: Path) -> None:
 
     code, _, err = invoke(
         "compare", *SMALL, "--optimizers", "Adam", "--epochs", "1", "--seeds", "1",
-        "--budget", "2", "--workers", "1", "--out", str(cmp), "--quiet",
+        "--budget", "2", "--studies", "2", "--workers", "1", "--out", str(cmp),
+        "--quiet",
     )  # fmt: skip
     assert code == 0, err  # names are case-insensitive, as everywhere
     results = json.loads((cmp / "results.json").read_text())
@@ -370,14 +371,15 @@ MALFORMED = [
     ("[1, 2]", "the results must be a JSON object, got list"),
     ('{"spec": {}}', "the results lacks 'format'"),
     (
-        '{"format": "gdlab-compare", "version": 1}',
-        "the results['version'] must be 2, got 1",
+        '{"format": "gdlab-compare", "version": 2}',
+        "the results['version'] must be 3, got 2; run gdlab compare again",
     ),
     (
-        '{"format": "gdlab-compare", "version": 2, "spec": {"data": "digits", '
+        '{"format": "gdlab-compare", "version": 3, "spec": {"data": "digits", '
         '"model": "mlp", "batch_size": 100}, "protocol": {"budget": 1, "tune": '
-        '["lr"], "select": "val_acc", "search_seed": 0, "tuning_seed": 0, "seeds": '
-        '[1], "target": null}, "optimizers": {"sgd": [1]}}',
+        '["lr"], "select": "val_acc", "search_seed": 0, "seeds": 1, "studies": 1, '
+        '"target": null, "metric": "test_acc"}, "studies": [], '
+        '"optimizers": {"sgd": [1]}}',
         "the results['optimizers']['sgd'] must be a JSON object, got list",
     ),
     ("{", "Expecting property name enclosed in double quotes"),

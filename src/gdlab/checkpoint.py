@@ -18,11 +18,11 @@ that cannot be read falls back to the one before, with a warning.
 from __future__ import annotations
 
 import json
+import math
 import os
 import reprlib
 import warnings
 import zipfile
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,15 +34,19 @@ from gdlab.data import Dataset
 from gdlab.history import EPOCH_FIELDS, STEP_FIELDS
 from gdlab.models import TrainableModel
 from gdlab.optim import Optimizer
-from gdlab.outputs import write_atomic
+from gdlab.outputs import json_text, write_atomic
 from gdlab.schedules import ReduceOnPlateau
 from gdlab.train_config import TrainConfig
 
 PREFIX = "checkpoint-"
+"""The start of a checkpoint's file name (``checkpoint-000000100.npz``)."""
 META = "meta.json"
-VERSION = 2
+"""The name of the run's description inside each checkpoint file."""
+VERSION = 3
 """The layout of ``meta.json``. Version 2 stores the run-length settings once, as
-``config``; version 1 stored them three times and cannot be resumed."""
+``config``; version 1 stored them three times and cannot be resumed. Version 3
+fingerprints the data by :func:`gdlab.data.digest` of all its arrays (version 2:
+a CRC-32 of the training and validation arrays) and writes strict JSON."""
 
 
 def save(
@@ -56,7 +60,7 @@ def save(
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
     path = root / f"{PREFIX}{step:09d}.npz"
-    text = json.dumps(meta, allow_nan=True).encode()
+    text = json_text(meta).encode()
     payload = {**arrays, META: np.frombuffer(text, dtype=np.uint8)}
     write_atomic(path, lambda f: np.savez(f, **payload))  # type: ignore[arg-type]
     for old in sorted(root.glob(f"{PREFIX}*.npz"))[:-keep]:
@@ -129,15 +133,6 @@ def _described(value: object) -> object:
     return text
 
 
-def _digest(*arrays: np.ndarray | None) -> str:
-    """A CRC-32 of the arrays' bytes: the same split of the same data, or not."""
-    crc = 0
-    for a in arrays:
-        if a is not None:
-            crc = zlib.crc32(np.ascontiguousarray(a).data.cast("B"), crc)
-    return f"{crc:08x}"
-
-
 def fingerprint(
     model: TrainableModel,
     optimizer: Optimizer,
@@ -147,8 +142,8 @@ def fingerprint(
 ) -> dict[str, Any]:
     """What a resumed run must share with the run it continues, besides its
     config: the model, the optimizer and its param_groups, the data (plain JSON);
-    with ``digest``, a CRC-32 of the train and validation arrays too (so another
-    split of the same size is told apart)."""
+    with ``digest``, the data's :attr:`~gdlab.data.Dataset.digest` too (so another
+    split of the same size, or other data of the same shapes, is told apart)."""
     groups = [
         {k: _described(v) for k, v in g.items() if k != "params"}
         for g in optimizer.param_groups
@@ -161,14 +156,14 @@ def fingerprint(
         "test": list(ds.X_test.shape),
     }
     if digest:
-        data["digest"] = _digest(ds.X_train, ds.y_train, ds.X_val, ds.y_val)
+        data["digest"] = ds.digest
     found = {
         "model": repr(model),
         "optimizer": type(optimizer).__name__,
         "param_groups": groups,
         "data": data,
     }
-    plain: dict[str, Any] = json.loads(json.dumps(found))
+    plain: dict[str, Any] = json.loads(json_text(found))
     return plain
 
 
@@ -211,7 +206,12 @@ def _uint(value: object, bits: int | None = None) -> bool:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """Whether ``value`` is a finite number (JSON's, not a bool)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
 
 
 class Meta:
@@ -221,9 +221,13 @@ class Meta:
     def __init__(self, meta: Mapping[str, Any], path: Path) -> None:
         self.meta, self.owner = meta, f"checkpoint {path}"
 
-    def need(self, ok: bool, key: str, requirement: str, value: object) -> None:
+    def need(
+        self, ok: bool, key: str, requirement: str, value: object, said: bool = False
+    ) -> None:
+        """Refuse ``key`` unless ``ok``; ``value`` shown as its repr (shortened: a
+        history can be long), or as it is if ``said`` (a description)."""
         if not ok:
-            shown = reprlib.repr(value)  # a history can be long
+            shown = str(value) if said else reprlib.repr(value)
             raise ValueError(f"{self.owner}: {key} must be {requirement}, got {shown}")
 
     def get(self, key: str, kind: type, requirement: str) -> Any:
@@ -270,8 +274,14 @@ class Meta:
             )
             and len({len(c) for c in steps.values()}) == 1,
             "history.steps",
-            f"columns {', '.join(STEP_FIELDS)} of as many numbers",
+            f"columns {', '.join(STEP_FIELDS)} of as many finite numbers",
             steps,
+        )
+        self.need(
+            steps["step"] == list(range(1, len(steps["step"]) + 1)),
+            "history.steps.step",
+            "1, 2, 3, ... (one row per step)",
+            steps["step"],
         )
         epochs = h.get("epochs")
         self.need(isinstance(epochs, list), "history.epochs", "a list", epochs)
@@ -284,7 +294,7 @@ class Meta:
                     v is None or _is_number(v) for k, v in row.items() if k != "step"
                 ),
                 f"history.epochs[{i}]",
-                f"an object of {', '.join(EPOCH_FIELDS)}: numbers or null",
+                f"an object of {', '.join(EPOCH_FIELDS)}: finite numbers or null",
                 row,
             )
         for key, kind, what in (
@@ -293,7 +303,20 @@ class Meta:
         ):
             self.need(isinstance(h.get(key), kind), f"history.{key}", what, h.get(key))
         _checks.number(self.owner, "elapsed", self.meta.get("elapsed"), low=0.0)
-        self.get("optimizer", dict, "an object")
+        state = self.get("optimizer", dict, "an object")
+        self.need(
+            _uint(state.get("step")) and state["step"] >= p["step"],
+            "optimizer.step",
+            f"an integer >= position.step ({p['step']})",
+            state.get("step"),
+        )
+        self.need(
+            isinstance(state.get("param_groups"), list)
+            and all(isinstance(g, dict) for g in state["param_groups"]),
+            "optimizer.param_groups",
+            "a list of objects",
+            state.get("param_groups"),
+        )
         self.get("fingerprint", dict, "an object")
         plateau = self.meta.get("plateau")
         self.need(
@@ -349,6 +372,18 @@ class Meta:
         self.need(
             steps == at, "history.steps", f"{at} rows (one per step)", f"{steps} rows"
         )
+        last = 0
+        for i, row in enumerate(self.meta["history"]["epochs"]):
+            done, batch = divmod(row["step"], per_epoch)
+            when = round(done + batch / per_epoch, 4)  # as the run computes it
+            self.need(
+                last <= row["step"] <= at and row["epoch"] == when,
+                f"history.epochs[{i}]",
+                f"an evaluation at a step in [{last}, {at}], at epoch "
+                f"step / {per_epoch} ({when})",
+                row,
+            )
+            last = row["step"]
 
     def same_run(self, found: Mapping[str, Any]) -> None:
         """Refuse a resume whose model, optimizer or data (their :func:`fingerprint`
@@ -356,8 +391,8 @@ class Meta:
         changed = differences(self.meta["fingerprint"], found)
         if changed:
             raise ValueError(
-                "cannot resume: the model, optimizer or data differ from the "
-                "checkpoint's: " + "; ".join(changed)
+                f"{self.owner}: cannot resume: the model, optimizer or data differ "
+                "from the checkpoint's: fingerprint." + "; fingerprint.".join(changed)
             )
 
     def load(
@@ -369,28 +404,18 @@ class Meta:
     ) -> None:
         """Load the checkpoint's parameters and states into these objects."""
         params = model.params
-        names = {k.split("/", 1)[1] for k in arrays if k.startswith("param/")}
-        if names != set(params):
-            raise ValueError(
-                f"cannot resume: the checkpoint has parameters {sorted(names)}, "
-                f"the model {sorted(params)}"
-            )
-        for name, p in params.items():
-            a = arrays[f"param/{name}"]
-            if (a.shape, a.dtype) != (p.shape, p.dtype):
-                raise ValueError(
-                    f"{self.owner}: param/{name} must have shape {p.shape} and dtype "
-                    f"{p.dtype}, got shape {a.shape} and dtype {a.dtype}"
-                )
+        self._check_arrays(arrays, params, optimizer)
         state = dict(self.meta["optimizer"])
         state["state"] = {name: {} for name in params}
         for key, a in arrays.items():
             if key.startswith("optim/"):
-                parts = key.split("/", 2)
-                ok = len(parts) == 3 and parts[1] in params
-                self.need(ok, "arrays", "named optim/<parameter>/<state>", key)
-                state["state"][parts[1]][parts[2]] = a
+                _, name, slot = key.split("/", 2)
+                state["state"][name][slot] = a
         stored = self.meta.get("plateau")
+        if isinstance(stored, dict) and stored.get("best", 0.0) is None:
+            # strict JSON wrote the infinity a plateau starts from as null
+            best = math.inf if stored.get("mode") == "min" else -math.inf
+            stored = {**stored, "best": best}
         if (stored is None) != (plateau is None):
             had = "stepped a ReduceOnPlateau" if plateau is None else "had none"
             raise ValueError(
@@ -406,6 +431,7 @@ class Meta:
                     "cannot resume: the plateau differs from the checkpoint's: "
                     + "; ".join(changed)
                 )
+        self._check_groups(optimizer, plateau)
         try:
             optimizer.load_state_dict(state)
             if plateau is not None and stored is not None:
@@ -414,3 +440,94 @@ class Meta:
             raise ValueError(f"{self.owner}: {error}") from None
         for name in params:
             params[name][...] = arrays[f"param/{name}"]
+
+    def _check_arrays(
+        self,
+        arrays: Mapping[str, np.ndarray],
+        params: Mapping[str, np.ndarray],
+        optimizer: Optimizer,
+    ) -> None:
+        """Every array is one the model or the optimizer declares, with exactly its
+        dtype and shape; the parameters and the state the optimizer holds from its
+        creation are all there."""
+        declared = optimizer.state_spec
+        for key, a in arrays.items():
+            kind, _, rest = key.partition("/")
+            name, _, slot = rest.partition("/") if kind == "optim" else (rest, "", "")
+            self.need(
+                (kind == "param" and name in params and not slot)
+                or (kind == "optim" and name in params and slot in declared),
+                f"arrays[{key!r}]",
+                f"param/<parameter> or optim/<parameter>/<state> of parameters "
+                f"{sorted(params)} and states {sorted(declared)}",
+                "an array of neither",
+                said=True,
+            )
+            p = params[name]
+            shape, dtype = (
+                ((), np.dtype(np.float64))
+                if kind == "optim" and declared[slot] == "scalar"
+                else (p.shape, p.dtype)
+            )
+            self.need(
+                a.shape == shape and a.dtype == dtype,
+                f"arrays[{key!r}]",
+                f"of shape {shape} and dtype {dtype}",
+                f"shape {a.shape} and dtype {a.dtype}",
+                said=True,
+            )
+        for name in params:
+            needed = [f"param/{name}"] + [
+                f"optim/{name}/{slot}" for slot in optimizer.state.get(name, {})
+            ]
+            for key in needed:
+                self.need(
+                    key in arrays, f"arrays[{key!r}]", "present", "missing", said=True
+                )
+
+    def _check_groups(
+        self, optimizer: Optimizer, plateau: ReduceOnPlateau | None
+    ) -> None:
+        """The checkpoint's param_groups are the run's: every hyperparameter is the
+        optimizer's (built from the run's spec) but a float lr, which may only be
+        one a plateau reached by its reductions."""
+        saved = self.meta["optimizer"]["param_groups"]
+        mine = optimizer.state_dict()["param_groups"]
+        self.need(
+            len(saved) == len(mine),
+            "optimizer.param_groups",
+            f"a list of {len(mine)} groups",
+            saved,
+        )
+        for i, (theirs, own) in enumerate(zip(saved, mine, strict=True)):
+            where = f"optimizer.param_groups[{i}]"
+            self.need(
+                set(theirs) == set(own),
+                where,
+                f"an object with keys {', '.join(sorted(own))}",
+                sorted(theirs),
+            )
+            for key, value in own.items():
+                plain = json.loads(json_text(value))
+                got = theirs[key]
+                ok = got == plain
+                if key == "lr" and not callable(optimizer.param_groups[i]["lr"]):
+                    ok = _is_number(got) and got in _reachable(value, plateau, i)
+                self.need(ok, f"{where}.{key}", f"the run's {plain!r}", got)
+
+
+def _reachable(lr: float, plateau: ReduceOnPlateau | None, group: int) -> list[float]:
+    """The lrs a run starting at ``lr`` can hold: ``lr`` alone, or with a plateau
+    every value its reductions reach (``max(lr·factor, min_lr)``, while they change
+    it by more than its eps)."""
+    found = [float(lr)]
+    if plateau is None:
+        return found
+    floor = plateau.min_lrs[group]
+    while len(found) < 10_000:
+        old = found[-1]
+        new = max(old * plateau.factor, floor)
+        if not old - new > plateau.eps:
+            break
+        found.append(new)
+    return found

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 STEP_FIELDS = ("step", "loss", "lr")
+"""The columns of the per-step record."""
 EPOCH_FIELDS = (
     "epoch",
     "step",
@@ -33,6 +34,7 @@ EPOCH_FIELDS = (
     "lr",
     "seconds",
 )
+"""The columns of the per-epoch (or per-evaluation) record."""
 
 
 @dataclass
@@ -77,8 +79,9 @@ class History:
         )
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Write the history as JSON (atomically)."""
-        outputs.write_text(path, json.dumps(self.to_dict(), indent=1))
+        """Write the history as strict JSON (atomically): a NaN or infinite number
+        (an evaluation of diverged weights) is written as ``null``."""
+        outputs.write_json(path, self.to_dict())
 
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> History:

@@ -8,7 +8,12 @@ either the old file or the new one, never half of one. A write that fails is a
 
 An output folder belongs to the command that made it: :func:`claim` records the
 command in ``.gdlab.json`` and refuses a folder another command made, or one
-holding other files, unless it is empty.
+holding other files, unless it is empty. gdlab never writes through a file it does
+not own: a target that is a symbolic link, or not a regular file, is refused
+(:func:`own_file`), and a lock file (:func:`locked`) is opened with ``O_NOFOLLOW``.
+
+JSON is written strict (:func:`json_text`): a NaN or an infinity (a diverged loss)
+is written as ``null``, never as the bare ``NaN`` token that JSON parsers refuse.
 """
 
 from __future__ import annotations
@@ -16,13 +21,16 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 MARKER = ".gdlab.json"
+"""The file that names the command owning an output folder."""
 
 KINDS = {
     # first: a study's folder holds a results.json too, and the first sign found wins
@@ -53,14 +61,44 @@ class WriteError(OSError):
     """A file could not be written (disk full, size limit, no permission, ...)."""
 
 
+def _foreign(path: Path) -> str | None:
+    """Why gdlab must not write ``path`` (a symbolic link, not a regular file), or
+    None if it is missing or a regular file (checked with ``lstat``)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        return str(error.strerror or error)
+    if stat.S_ISLNK(mode):
+        return (
+            "it is a symbolic link, and gdlab writes only files of its own; remove "
+            "it or choose another folder"
+        )
+    return None if stat.S_ISREG(mode) else "it is not a regular file"
+
+
+def own_file(path: Path_) -> Path:
+    """``path`` if it is missing or a regular file; a :class:`WriteError` if it is
+    a symbolic link or anything else (a folder, a FIFO, a device), which gdlab
+    never writes through or over."""
+    out = Path(path)
+    problem = _foreign(out)
+    if problem is not None:
+        raise WriteError(f"cannot write {out}: {problem}")
+    return out
+
+
 def write_atomic(path: Path_, write: Callable[[IO[bytes]], Any]) -> Path:
     """Call ``write(file)`` on a temporary binary file beside ``path``, fsync it,
     then rename it over ``path``; return ``path``.
 
     Any ``OSError`` becomes a :class:`WriteError` naming ``path``; on any failure
-    the temporary file is removed and the previous ``path`` is left untouched.
+    the temporary file is removed and the previous ``path`` is left untouched. A
+    ``path`` that is a symbolic link or not a regular file is refused
+    (:func:`own_file`).
     """
-    out = Path(path)
+    out = own_file(path)
     tmp: str | None = None
     try:
         fd, tmp = tempfile.mkstemp(
@@ -92,6 +130,28 @@ def write_text(path: Path_, text: str) -> Path:
     return write_bytes(path, text.encode())
 
 
+def json_text(value: Any, indent: int | None = None) -> str:
+    """``value`` as strict JSON: NaN and infinities (in dicts, lists and tuples)
+    become ``null``, so every parser reads it; anything else JSON cannot hold is a
+    TypeError, as ``json.dumps`` gives it."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(value), indent=indent, allow_nan=False)
+
+
+def write_json(path: Path_, value: Any, indent: int | None = 1) -> Path:
+    """Write ``value`` as strict JSON (:func:`json_text`) to ``path`` atomically."""
+    return write_text(path, json_text(value, indent) + "\n")
+
+
 def write_csv(path: Path_, draw: Callable[[IO[str]], Any]) -> Path:
     """Call ``draw(text_file)`` (a ``csv.writer`` target), write the text atomically."""
     buffer = io.StringIO(newline="")
@@ -108,6 +168,64 @@ def _fsync_dir(folder: Path) -> None:
 
 
 # --- folders -------------------------------------------------------------------------
+
+
+_HELD: dict[Path, int] = {}
+"""Lock files this process holds, and how many times (:func:`locked` nests)."""
+
+
+@contextlib.contextmanager
+def locked(
+    lock: Path_,
+    busy: str,
+    *,
+    nested: bool = False,
+    error: type[ValueError] = ValueError,
+) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the file ``lock`` (created if missing) while
+    the block runs; ``busy`` is the message of the ``error`` (a ValueError) raised
+    when another process holds it. The file is opened with ``O_NOFOLLOW`` and must
+    be a regular file, so a symbolic link planted in its place is refused, not
+    followed. With ``nested``, this process may take it again while it holds it
+    (the CLI takes the lock while it checks, the library again while it writes);
+    else that is refused as another holder would be."""
+    path = Path(lock)
+    key = path.parent.resolve() / path.name
+    if key in _HELD and not nested:
+        raise error(busy)
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
+    try:
+        import fcntl
+    except ImportError:  # not on Unix: no lock
+        yield
+        return
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags, _MODE)
+    except OSError as failed:
+        problem = _foreign(path) or failed.strerror or str(failed)
+        raise ValueError(f"cannot write {path}: {problem}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"cannot write {path}: it is not a regular file")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise error(busy) from None
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            del _HELD[key]
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def writable(folder: Path_, option: str = "--out") -> Path:
@@ -169,7 +287,7 @@ def claim(folder: Path_, kind: str, option: str = "--out") -> Path:
             "folders or an empty one: choose another"
         )
     if made_by != kind or not (path / MARKER).is_file():
-        write_text(path / MARKER, json.dumps({"kind": kind}) + "\n")
+        write_json(path / MARKER, {"kind": kind}, indent=None)
     return path
 
 
@@ -200,10 +318,14 @@ __all__ = [
     "WriteError",
     "claim",
     "claiming",
+    "json_text",
+    "locked",
+    "own_file",
     "owner",
     "writable",
     "write_atomic",
     "write_bytes",
     "write_csv",
+    "write_json",
     "write_text",
 ]

@@ -18,7 +18,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from gdlab import _checks, checkpoint, losses, outputs, train_config
+from gdlab.callbacks import Callback, Step
 from gdlab.data import Dataset, batches
 from gdlab.history import History
 from gdlab.models import Model, TrainableModel
@@ -34,6 +35,8 @@ from gdlab.schedules import ReduceOnPlateau
 from gdlab.train_config import TrainConfig
 
 EVAL_CHUNK = 10_000
+ABSURD_LOSS = 1e20
+"""A finite loss above this counts as diverged: no model trains back from it."""
 
 
 @dataclass
@@ -54,6 +57,7 @@ class _Options:
     verbose: bool = True
     plateau: ReduceOnPlateau | None = None
     spec: Mapping[str, Any] | None = None
+    callbacks: tuple[Callback, ...] = ()
 
 
 class _Trainer:
@@ -77,6 +81,7 @@ class _Trainer:
         )
         self.history = History(config={**self.fingerprint, **config.to_dict()})
         self.elapsed = 0.0
+        self.stopped_by: Callback | None = None
 
     # --- the loop ----------------------------------------------------------------
 
@@ -96,7 +101,7 @@ class _Trainer:
         try:
             if self.config.eval_at_start and not self.history.epochs:
                 self._evaluate(started, bar)  # the untrained model: step 0
-            while pos.step < self.total and not self.history.diverged:
+            while pos.step < self.total and not self._ended():
                 self.rng.bit_generator.state = pos.rng_state
                 loader = iter(
                     batches(
@@ -110,14 +115,18 @@ class _Trainer:
                 for _ in range(pos.batch):
                     next(loader)
                 every = self.config.eval_every
+                notes = self.config.notes_loop
                 for xb, yb in loader:
                     if not self._step(xb, yb, bar):
                         break
-                    if every != "epoch" and pos.step % every == 0:
+                    if notes:
+                        if self.config.notes_evaluates(pos.step, self.dataset.n_train):
+                            self._evaluate(started, bar)
+                    elif every != "epoch" and pos.step % every == 0:
                         self._evaluate(started, bar)
-                        if self.history.diverged:
+                        if self._ended():
                             break
-                    if pos.step == self.total:
+                    if pos.step == self.total or self.stopped_by is not None:
                         break
                     if (
                         self.options.checkpoint_every
@@ -130,12 +139,26 @@ class _Trainer:
                     pos.epoch, pos.batch = pos.epoch + 1, 0
                     pos.rng_state = self.rng.bit_generator.state
                 last = self.history.epochs[-1]["step"] if self.history.epochs else 0
-                if (every == "epoch" or pos.step == self.total) and last != pos.step:
+                ends = pos.step == self.total or self.stopped_by is not None
+                if (every == "epoch" or ends) and last != pos.step and not notes:
                     self._evaluate(started, bar)
                 self._save(started)
         finally:
             bar.close()
+            for callback in self.options.callbacks:
+                callback.on_end()
+        if self.stopped_by is not None and not self.history.diverged:
+            self.history.message = f"stopped by {self.stopped_by!r} at step {pos.step}"
         return self.history
+
+    def _ended(self) -> bool:
+        return self.history.diverged or self.stopped_by is not None
+
+    def _tell(self, hook: str, value: Any) -> None:
+        """Call ``hook`` of every callback; the first that returns True stops."""
+        for callback in self.options.callbacks:
+            if getattr(callback, hook)(value, self.optimizer) and not self.stopped_by:
+                self.stopped_by = callback
 
     def _step(self, xb: np.ndarray, yb: np.ndarray, bar: Any) -> bool:
         pos = self.position
@@ -146,10 +169,10 @@ class _Trainer:
         with np.errstate(over="ignore", invalid="ignore"):  # judged just below
             norm = math.sqrt(sum(float(np.dot(b, b)) for b in grads.buffers.values()))
         lr = self.optimizer.lr
-        if not (math.isfinite(loss) and math.isfinite(norm)):
+        if not (math.isfinite(loss) and math.isfinite(norm)) or loss > ABSURD_LOSS:
             what = (
                 f"loss = {loss}"
-                if not math.isfinite(loss)
+                if not math.isfinite(loss) or loss > ABSURD_LOSS
                 else f"gradient norm = {norm}"
             )
             self.history.diverged = True
@@ -163,9 +186,14 @@ class _Trainer:
             for b in grads.buffers.values():
                 b *= clip / (norm + 1e-6)
         self.optimizer.step(grads)
+        if self.config.notes_loop:  # the notes record the loss after the update
+            loss = self.model.loss(xb, yb)
         pos.step += 1
         pos.batch += 1
         self.history.steps.append({"step": pos.step, "loss": loss, "lr": lr})
+        if self.options.callbacks:
+            epoch = pos.epoch + pos.batch / self.per_epoch
+            self._tell("on_step", Step(pos.step, epoch, loss, lr))
         bar.update()
         if self.options.progress and pos.step % 25 == 0:
             bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
@@ -175,7 +203,7 @@ class _Trainer:
         pos, ds = self.position, self.dataset
         with np.errstate(over="ignore", invalid="ignore"):  # judged just below
             train_loss, train_acc = evaluate(self.model, ds.X_train, ds.y_train)
-        if not math.isfinite(train_loss):
+        if not math.isfinite(train_loss) or train_loss > ABSURD_LOSS:
             self.history.diverged = True
             self.history.message = (
                 f"diverged at step {pos.step}: the training loss is {train_loss} at "
@@ -208,6 +236,7 @@ class _Trainer:
             "seconds": round(seconds, 3),
         }
         self.history.epochs.append(row)
+        self._tell("on_evaluation", row)
         if self.options.plateau is not None and val_loss is not None:
             self.options.plateau.step(val_loss)  # a choice: made on validation data
         if self.options.verbose:
@@ -299,6 +328,7 @@ def fit(
     verbose: bool | None = None,
     plateau: ReduceOnPlateau | None = None,
     spec: Mapping[str, Any] | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> History:
     """Train ``model`` on ``dataset.X_train`` with ``optimizer`` for the run that
     ``config`` describes (its length, batches, seed, clipping, evaluations).
@@ -317,9 +347,13 @@ def fit(
             kept in checkpoints so that a ``rebuild`` given to :func:`resume` can make
             them again. Its run-length settings must agree with ``config``, which
             the checkpoint holds in their place.
+        callbacks: :class:`~gdlab.callbacks.Callback` objects told of every step and
+            evaluation; one that returns True stops the run there (e.g.
+            ``StopAt("loss", below=0.01)``; ``TensorBoard(logdir)`` logs the run).
 
-    Example:
-        >>> fit(model, opt, data, TrainConfig(epochs=3, batch_size=64))
+    Example::
+
+        fit(model, opt, data, TrainConfig(epochs=3, batch_size=64))
 
     The first non-finite loss or gradient stops the run before the update: the
     history keeps everything up to it, with ``diverged=True`` and a message naming
@@ -347,7 +381,7 @@ def fit(
         if not isinstance(spec, Mapping):
             _checks.fail("fit", "spec", "a dict such as RunSpec.to_dict()", spec)
         try:
-            json.dumps(spec, allow_nan=True)
+            json.dumps(spec)
         except (TypeError, ValueError):
             _checks.fail("fit", "spec", "plain JSON values", spec)
         values = config.to_dict()
@@ -371,8 +405,30 @@ def fit(
         progress if verbose is None else verbose,
         plateau,
         spec,
+        _callbacks("fit", callbacks),
     )
     return _Trainer(model, optimizer, dataset, config, options).run()
+
+
+def _callbacks(owner: str, callbacks: object) -> tuple[Callback, ...]:
+    if not isinstance(callbacks, Sequence) or not all(
+        isinstance(c, Callback) for c in callbacks
+    ):
+        _checks.fail(owner, "callbacks", "a list of callbacks.Callback", callbacks)
+    return tuple(callbacks)
+
+
+class Resumed:
+    """A run restored from its newest checkpoint, every check passed (see
+    :func:`restore`): :meth:`run` trains it to its end."""
+
+    def __init__(self, trainer: _Trainer) -> None:
+        self._trainer = trainer
+        self.model, self.optimizer = trainer.model, trainer.optimizer
+
+    def run(self) -> History:
+        """Train to the end of the run, with checkpoints; the whole history."""
+        return self._trainer.run()
 
 
 def _check_holds(model: TrainableModel, optimizer: Optimizer) -> None:
@@ -411,7 +467,7 @@ def _plain_numbers(optimizer: Optimizer) -> None:
                 group[key] = plain(value)
 
 
-def resume(
+def restore(
     checkpoint_dir: str | os.PathLike[str],
     model: TrainableModel | None = None,
     optimizer: Optimizer | None = None,
@@ -423,17 +479,11 @@ def resume(
     checkpoint_every: int | None = None,
     rebuild: Callable[[dict[str, Any]], tuple[TrainableModel, Optimizer, Dataset]]
     | None = None,
-) -> tuple[History, TrainableModel, Optimizer]:
-    """Continue the run whose checkpoints are in ``checkpoint_dir`` to its end, with
-    the config the checkpoint holds.
-
-    Pass the same kind of model, optimizer and dataset as the original run, or a
-    ``rebuild`` that makes them from the ``spec`` the run stored (given back whole,
-    its run-length settings the config's; :func:`gdlab.lab.runs.resume_into`
-    rebuilds a RunSpec). Objects that differ from the run's are refused, listing
-    what differs; metadata edited out of shape is a ValueError naming the file and
-    the key. Temporary files of a save that was killed are removed first.
-    """
+    callbacks: Sequence[Callback] = (),
+) -> Resumed:
+    """What :func:`resume` does before it trains: read, check and load the newest
+    checkpoint (a ValueError naming the file and the field if it disagrees with
+    itself or with the run), so that a command can check its user's files first."""
     if checkpoint_every is not None:
         checkpoint_every = _checks.integer(
             "resume", "checkpoint_every", checkpoint_every, low=1
@@ -460,10 +510,52 @@ def resume(
         progress if verbose is None else verbose,
         plateau,
         spec,
+        _callbacks("resume", callbacks),
     )
     trainer = _Trainer(model, optimizer, dataset, config, options)
     trainer.restore(arrays, checked)
-    return trainer.run(), model, optimizer
+    return Resumed(trainer)
 
 
-__all__ = ["History", "TrainConfig", "evaluate", "fit", "resume"]
+def resume(
+    checkpoint_dir: str | os.PathLike[str],
+    model: TrainableModel | None = None,
+    optimizer: Optimizer | None = None,
+    dataset: Dataset | None = None,
+    *,
+    progress: bool = True,
+    verbose: bool | None = None,
+    plateau: ReduceOnPlateau | None = None,
+    checkpoint_every: int | None = None,
+    rebuild: Callable[[dict[str, Any]], tuple[TrainableModel, Optimizer, Dataset]]
+    | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> tuple[History, TrainableModel, Optimizer]:
+    """Continue the run whose checkpoints are in ``checkpoint_dir`` to its end, with
+    the config the checkpoint holds.
+
+    Pass the same kind of model, optimizer and dataset as the original run, or a
+    ``rebuild`` that makes them from the ``spec`` the run stored (given back whole,
+    its run-length settings the config's; :func:`gdlab.lab.runs.resume_into`
+    rebuilds a RunSpec). Objects that differ from the run's are refused, listing
+    what differs; a checkpoint that disagrees with itself or with the run (an
+    array of another dtype or shape, an lr edited, a history out of shape) is a
+    ValueError naming the file and the field, before anything changes. Temporary
+    files of a save that was killed are removed first.
+    """
+    resumed = restore(
+        checkpoint_dir,
+        model,
+        optimizer,
+        dataset,
+        progress=progress,
+        verbose=verbose,
+        plateau=plateau,
+        checkpoint_every=checkpoint_every,
+        rebuild=rebuild,
+        callbacks=callbacks,
+    )
+    return resumed.run(), resumed.model, resumed.optimizer
+
+
+__all__ = ["History", "Resumed", "TrainConfig", "evaluate", "fit", "restore", "resume"]

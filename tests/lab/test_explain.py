@@ -127,7 +127,7 @@ def test_sgd_momentum_buffer() -> None:
     worked = lab.explain.explain("momentum", [0.0, 0.0], grad, steps=3, lr=0.1)
     buffers = [grad, 1.9 * grad, 2.71 * grad]  # b = g, then b = 0.9 b + g
     for step, b in zip(worked.steps, buffers, strict=True):
-        np.testing.assert_allclose(step.columns["b"], b, rtol=1e-15)
+        np.testing.assert_allclose(step.columns["buf"], b, rtol=1e-15)
         np.testing.assert_allclose(step.columns["step"], 0.1 * b, rtol=1e-15)
     np.testing.assert_allclose(worked.params, -0.1 * 5.61 * grad, rtol=1e-14)
 
@@ -202,9 +202,9 @@ def test_a_given_state_is_the_optimizers_state_before_the_first_step() -> None:
     np.testing.assert_array_equal(by_column.params, by_key.params)
     np.testing.assert_allclose(by_column.steps[0].columns["v"], g * g, rtol=1e-15)
     np.testing.assert_allclose(by_column.params, [0.79, 1.21, 0.49], rtol=1e-8)
-    # A momentum buffer given is used at step 1 (torch: b = μ·b + g), not b = g.
-    sgd = lab.explain.explain("momentum", theta, g, lr=0.1, state={"b": [1, 1, 1]})
-    np.testing.assert_allclose(sgd.steps[0].columns["b"], 0.9 + g)
+    # A momentum buffer given is used at step 1 (torch: buf = μ·buf + g), not buf = g.
+    sgd = lab.explain.explain("momentum", theta, g, lr=0.1, state={"buf": [1, 1, 1]})
+    np.testing.assert_allclose(sgd.steps[0].columns["buf"], 0.9 + g)
 
 
 def test_start_step_sets_the_bias_correction_and_the_schedule() -> None:

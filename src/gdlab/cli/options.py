@@ -117,6 +117,23 @@ def store_in_use() -> Iterator[None]:
         raise click.UsageError(str(error)) from None
 
 
+def use_language(language: str | None) -> str:
+    """Speak ``language`` (None: from LC_ALL / LC_MESSAGES / LANG) in the course
+    commands' messages and, in Korean, draw figures with a Hangul font."""
+    from gdlab import i18n
+
+    with user_input():
+        chosen = i18n.use(language)
+        if chosen == "ko":
+            from gdlab.report import fonts
+
+            fonts.use_hangul()
+    return chosen
+
+
+LANG_HELP = "language of the output: en or ko (Korean) [from LC_ALL/LC_MESSAGES/LANG]"
+
+
 # --- click callbacks -----------------------------------------------------------------
 
 

@@ -79,12 +79,10 @@ def study_batch_size(
     from gdlab.lab import studies
 
     sizes = parse_list("--batch-sizes", batch_sizes, int, "integers")
-    with user_input():
-        studies.check_batch_size_study(batch_sizes=sizes, **options)
-        folder = outputs.claim(
-            out or default_out(f"runs/study-batch-size-{options['data']}"),
-            "study batch-size",
-        )
+    where = out or default_out(f"runs/study-batch-size-{options['data']}")
+    with user_input():  # the options, and the records of the runs done there
+        studies.check_batch_size_study(batch_sizes=sizes, out=where, **options)
+        folder = outputs.claim(where, "study batch-size")
     result = studies.batch_size_study(
         batch_sizes=sizes,
         out=folder,

@@ -3,7 +3,9 @@ page redrawn."""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,9 +18,13 @@ from gdlab.cli.options import (
     parse_hyper,
     run_options,
     run_spec,
+    use_language,
     user_input,
     zero_lr_warning,
 )
+
+if TYPE_CHECKING:
+    from gdlab.callbacks import Callback
 
 _PRESETS: dict[str, dict[str, Any]] = {
     "course-mnist": {  # the notes' code: Saito's ch. 4 train_neuralnet.py
@@ -32,7 +38,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "batch_size": 100,
         "iterations": 10000,
         "sampling": "with-replacement",
-        "eval_at_start": True,
+        "notes_loop": True,  # loss after the update; evaluations as the notes'
     },
 }
 """Run options set together by ``train --preset``."""
@@ -75,6 +81,13 @@ _PRESETS: dict[str, dict[str, Any]] = {
     default=None,
     type=click.IntRange(min=1),
     help="steps between checkpoints (and every epoch)",
+)
+@click.option(
+    "--tensorboard",
+    default=None,
+    metavar="DIR",
+    callback=check_folder,
+    help="also write TensorBoard event files into DIR (needs gdlab[tensorboard])",
 )
 @click.option(
     "--out",
@@ -123,16 +136,25 @@ _PRESETS: dict[str, dict[str, Any]] = {
     type=click.Choice(list(_PRESETS)),
     help="course-mnist: the course notes' MNIST experiment as written (784-50-10 "
     "sigmoid net, 0.01·N(0, 1) weights, SGD lr 0.1, batches of 100 drawn with "
-    "replacement, 10,000 iterations, no validation split, accuracy from step 0); "
-    "options given beside it win",
+    "replacement, 10,000 iterations, no validation split, the loss after each "
+    "update, accuracy when i % iter_per_epoch == 0, plots as the notes draw "
+    "them); options given beside it win",
+)
+@click.option(
+    "--lang",
+    default=None,
+    type=click.Choice(["en", "ko"]),
+    help="language of the course-mnist summary and plots [from LC_ALL/LANG]",
 )
 def train(
     hyper: tuple[str, ...],
     out: str | None,
     resume: str | None,
     checkpoint_every: int | None,
+    tensorboard: str | None,
     no_progress: bool,
     preset: str | None,
+    lang: str | None,
     **run: Any,
 ) -> None:
     """Train a model and write history.json/csv, loss and accuracy plots and
@@ -143,7 +165,10 @@ def train(
     gdlab train --preset course-mnist --data mnist --data-path DIR --out runs/mnist
     """
     from gdlab import experiment
-    from gdlab.lab import runs
+    from gdlab.lab import course_mnist, runs
+
+    if preset is not None:
+        use_language(lang)
 
     ctx = click.get_current_context()
     given_here = {k for k in ctx.params if ctx.get_parameter_source(k) == COMMANDLINE}
@@ -182,9 +207,18 @@ def train(
                 f"cannot resume {resume} with a changed configuration: "
                 + "; ".join(changed)
             )
-        history = runs.resume_into(
-            resume, checkpoint_every=checkpoint_every, progress=not no_progress
-        )
+        with contextlib.ExitStack() as held:
+            with user_input():  # the checkpoint is a file the user handed over
+                resumed = held.enter_context(
+                    runs.resuming(
+                        resume,
+                        checkpoint_every=checkpoint_every,
+                        progress=not no_progress,
+                        callbacks=_watchers(tensorboard),
+                    )
+                )
+            history = resumed.run()
+            runs.write_history(Path(resume), history)
         folder = resume
     else:
         if out is None:
@@ -192,24 +226,44 @@ def train(
                 "--out is required: the folder for the history, plots and checkpoints"
             )
         spec = run_spec(run, hyper=parse_hyper(run["optimizer"], hyper))
-        with user_input():  # checks the options before the folder is claimed
-            built = experiment.build(spec)
-            runs.train_folder(out)
-        history = runs.train_into(
-            out, built, checkpoint_every=checkpoint_every, progress=not no_progress
-        )
+        with contextlib.ExitStack() as held:
+            with user_input():  # checks the options before the folder is claimed
+                built = experiment.build(spec)
+                held.enter_context(runs.training_folder(out))  # locked while it runs
+            history = runs.train_into(
+                out,
+                built,
+                checkpoint_every=checkpoint_every,
+                progress=not no_progress,
+                callbacks=_watchers(tensorboard),
+            )
         folder = out
     last = history.epochs[-1] if history.epochs else None
-    if last is not None:
+    if last is not None and not history.config.get("notes_loop"):
         acc = "" if last["test_acc"] is None else f", test acc {last['test_acc']:.4f}"
         click.echo(
             f"final: train loss {last['train_loss']:.4f}{acc} "
             f"after {last['step']} steps"
         )
+    if history.config.get("notes_loop"):
+        click.echo("\n".join(course_mnist.summary(history)))
     click.echo(f"wrote {folder}/history.json, history.csv, loss.png, accuracy.png")
     if history.diverged:
         click.echo(f"gdlab: {history.message}", err=True)
         ctx.exit(1)
+
+
+def _watchers(tensorboard: str | None) -> list[Callback]:
+    """The callbacks --tensorboard asks for (made once the run's input is checked,
+    so that a refused run leaves no log folder)."""
+    if tensorboard is None:
+        return []
+    from gdlab.callbacks import TensorBoard
+
+    try:
+        return [TensorBoard(tensorboard)]
+    except ImportError as error:
+        raise click.UsageError(f"--tensorboard: {error}") from None
 
 
 @click.command("report")

@@ -10,12 +10,14 @@
 
 from gdlab.data.batching import Batches, batches, num_batches
 from gdlab.data.datasets import Dataset, load, names, synthetic_regression
+from gdlab.data.digest import digest
 from gdlab.data.idx import read_idx, write_idx
 
 __all__ = [
     "Batches",
     "Dataset",
     "batches",
+    "digest",
     "load",
     "names",
     "num_batches",

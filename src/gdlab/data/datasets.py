@@ -18,6 +18,7 @@ Image pixels are scaled to [0, 1]; class labels are int64. Nothing is cached on 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from gdlab import _checks
 from gdlab.data.batching import Seed, as_generator
+from gdlab.data.digest import digest
 from gdlab.data.idx import read_view
 
 FASHION_MNIST_CLASSES = (
@@ -155,6 +157,14 @@ class Dataset:
         )
         return dataclasses.replace(
             self, X_train=X_train, y_train=y_train, X_val=X_val, y_val=y_val
+        )
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """The :func:`~gdlab.data.digest.digest` of all six arrays (computed once
+        per Dataset: about 0.6 s for Fashion-MNIST)."""
+        return digest(
+            self.X_train, self.y_train, self.X_val, self.y_val, self.X_test, self.y_test
         )
 
     @property

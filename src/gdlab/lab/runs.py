@@ -2,58 +2,108 @@
 
 ``train_into(folder, spec)`` trains with checkpoints in ``folder/checkpoints`` and
 writes ``history.json``, ``history.csv``, ``loss.png`` and ``accuracy.png``;
-``resume_into(folder)`` continues it. ``compare_into(folder, spec, ...)`` keeps
-its trials and reruns in ``folder/sweep.db`` and writes ``results.json``, the PNGs
-and ``report.html``.
+``resume_into(folder)`` continues it. A training folder is locked while a run
+writes it (``.gdlab.lock``), so a second ``gdlab train`` into it is refused
+instead of both writing and one run's files silently replacing the other's.
+``compare_into(folder, spec, ...)`` keeps its trials and reruns in
+``folder/sweep.db`` and writes ``results.json``, the PNGs and ``report.html``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import shutil
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from gdlab import checkpoint, outputs
+from gdlab.callbacks import Callback
 from gdlab.experiment import Run, RunSpec, build
+from gdlab.lab import course_mnist
 from gdlab.lab.compare import Comparison, Protocol, compare
 from gdlab.report import plots
 from gdlab.report.compare import comparison_report
-from gdlab.train import History, fit, resume
+from gdlab.train import History, Resumed, fit, restore
+
+LOCK = ".gdlab.lock"
+"""The lock file of a training folder, held while a run writes it."""
 
 Folder = str | os.PathLike[str]
+"""An output folder's path."""
 
 
 def write_history(folder: Path, history: History) -> list[Path]:
-    """history.json/csv, the loss per iteration and the accuracy per epoch."""
+    """history.json/csv, the loss per iteration and the accuracy per epoch (for
+    the course notes' loop, as the notes draw them)."""
     history.to_json(folder / "history.json")
     history.to_csv(folder / "history.csv")
     written = [folder / "history.json", folder / "history.csv"]
+    if history.config.get("notes_loop"):  # the course notes' run, drawn their way
+        return written + course_mnist.write_plots(folder, history)
     losses = [s["loss"] for s in history.steps]
     if losses:
         plots.plot_loss_curves({"train (mini-batch)": losses}, path=folder / "loss.png")
         written.append(folder / "loss.png")
     rows = [e for e in history.epochs if e["train_acc"] is not None]
     if rows:
-        curve = tuple(
-            [float(e[k] or 0.0) for e in rows]
-            for k in ("epoch", "train_acc", "test_acc")
+
+        def column(key: str) -> list[float]:
+            values = [e[key] for e in rows]
+            return (
+                [float(v) for v in values if v is not None]
+                if None not in values
+                else []
+            )
+
+        curves = (column("epoch"), column("train_acc"), column("test_acc"))
+        accuracy = {"accuracy": curves}
+        val = column("val_acc")
+        plots.plot_accuracy(
+            accuracy,
+            path=folder / "accuracy.png",
+            validation={"accuracy": val} if val else None,
         )
-        accuracy = {"accuracy": (curve[0], curve[1], curve[2])}
-        plots.plot_accuracy(accuracy, path=folder / "accuracy.png")
         written.append(folder / "accuracy.png")
     return written
 
 
-def train_folder(folder: Folder, option: str = "--out") -> Path:
-    """Claim ``folder`` for a new training run; refused if it holds one already."""
-    root = outputs.claim(folder, "train", option)
-    if checkpoint.paths(root / "checkpoints"):
+def _locked(root: Path, option: str) -> contextlib.AbstractContextManager[None]:
+    checkpoints = root / "checkpoints"
+    if checkpoints.is_symlink():
         raise ValueError(
-            f"{root} already holds a run: resume it with --resume {root}, "
-            "or choose another --out"
+            f"{option} {root}: {checkpoints} is a symbolic link, and gdlab writes "
+            "only files of its own; remove it or choose another folder"
         )
-    return root
+    return outputs.locked(
+        root / LOCK,
+        f"another gdlab train is writing {root}; wait for it to finish or choose "
+        f"another {option}",
+        nested=True,
+    )
+
+
+def train_folder(folder: Folder, option: str = "--out") -> Path:
+    """Claim ``folder`` for a new training run; refused if it holds one already,
+    or if a run is writing it."""
+    with training_folder(folder, option) as root:
+        return root
+
+
+@contextlib.contextmanager
+def training_folder(folder: Folder, option: str = "--out") -> Iterator[Path]:
+    """``folder`` claimed for a new training run and locked while the block runs
+    (a command takes it while it checks its options and keeps it while it
+    trains); refused if it holds a run already, or if another run is writing it."""
+    root = outputs.claim(folder, "train", option)
+    with _locked(root, option):
+        if checkpoint.paths(root / "checkpoints"):
+            raise ValueError(
+                f"{root} already holds a run: resume it with --resume {root}, "
+                "or choose another --out"
+            )
+        yield root
 
 
 def train_into(
@@ -62,23 +112,25 @@ def train_into(
     *,
     checkpoint_every: int | None = None,
     progress: bool = True,
+    callbacks: Sequence[Callback] = (),
 ) -> History:
     """Train ``spec`` (or the run already built from it, as the CLI does to check
     its options first) with checkpoints in ``folder/checkpoints``; write its files."""
-    root = train_folder(folder)
-    run = build(spec) if isinstance(spec, RunSpec) else spec
-    history = fit(
-        run.model,
-        run.optimizer,
-        run.dataset,
-        run.spec.train,
-        checkpoint_dir=root / "checkpoints",
-        checkpoint_every=checkpoint_every,
-        progress=progress,
-        verbose=True,
-        spec=run.spec.to_dict(),
-    )
-    write_history(root, history)
+    with training_folder(folder) as root:
+        run = build(spec) if isinstance(spec, RunSpec) else spec
+        history = fit(
+            run.model,
+            run.optimizer,
+            run.dataset,
+            run.spec.train,
+            checkpoint_dir=root / "checkpoints",
+            checkpoint_every=checkpoint_every,
+            progress=progress,
+            verbose=True,
+            spec=run.spec.to_dict(),
+            callbacks=callbacks,
+        )
+        write_history(root, history)
     return history
 
 
@@ -110,10 +162,18 @@ def rebuild(values: dict[str, Any]) -> tuple[Any, Any, Any]:
     return run.model, run.optimizer, run.dataset
 
 
-def resume_into(
-    folder: Folder, *, checkpoint_every: int | None = None, progress: bool = True
-) -> History:
-    """Continue the run in ``folder`` to its end; rewrite its files."""
+@contextlib.contextmanager
+def resuming(
+    folder: Folder,
+    *,
+    checkpoint_every: int | None = None,
+    progress: bool = True,
+    callbacks: Sequence[Callback] = (),
+) -> Iterator[Resumed]:
+    """The run in ``folder``, checked and restored from its newest checkpoint
+    (:func:`gdlab.train.restore`: a ValueError names the file and the field of a
+    checkpoint that disagrees with itself or its spec), the folder locked while
+    the block runs; ``.run()`` continues it."""
     root = Path(folder)
     if not checkpoint.paths(root / "checkpoints"):
         raise ValueError(
@@ -121,14 +181,33 @@ def resume_into(
             f"start the run with --out {root}"
         )
     root = outputs.claim(root, "train", "--resume")
-    history, _, _ = resume(
-        root / "checkpoints",
-        rebuild=rebuild,
-        progress=progress,
-        verbose=True,
+    with _locked(root, "--resume"):
+        yield restore(
+            root / "checkpoints",
+            rebuild=rebuild,
+            progress=progress,
+            verbose=True,
+            checkpoint_every=checkpoint_every,
+            callbacks=callbacks,
+        )
+
+
+def resume_into(
+    folder: Folder,
+    *,
+    checkpoint_every: int | None = None,
+    progress: bool = True,
+    callbacks: Sequence[Callback] = (),
+) -> History:
+    """Continue the run in ``folder`` to its end; rewrite its files."""
+    with resuming(
+        folder,
         checkpoint_every=checkpoint_every,
-    )
-    write_history(root, history)
+        progress=progress,
+        callbacks=callbacks,
+    ) as resumed:
+        history = resumed.run()
+        write_history(Path(folder), history)
     return history
 
 
@@ -155,8 +234,36 @@ def compare_into(
         backend=backend,
         progress=progress,
     )
-    result.save(root)
-    return result, comparison_report(result.to_dict(), root, command=command)
+    page = publish(
+        root,
+        lambda stage: (
+            result.save(stage),
+            comparison_report(result.to_dict(), stage, command=command),
+        ),
+    )
+    return result, page
+
+
+STAGE = ".staging"
+"""The folder inside an output folder where a set of files is written first."""
+
+
+def publish(root: Path, write: Callable[[Path], object]) -> Path:
+    """Write a set of files (results.json, the PNGs, report.html) consistently:
+    ``write(stage)`` writes them all into ``root/.staging``; only when every one
+    is written are they renamed into ``root`` (a rename does not fail for lack of
+    space or a size limit). A failed write removes the stage and leaves the
+    previous set whole. Returns ``root/report.html``."""
+    stage = root / STAGE
+    shutil.rmtree(stage, ignore_errors=True)  # left by a killed process
+    stage.mkdir()
+    try:
+        write(stage)
+        for path in sorted(stage.iterdir()):
+            os.replace(path, root / path.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return root / "report.html"
 
 
 def load_comparison(folder: Folder) -> Comparison:
@@ -182,4 +289,6 @@ def report_from(folder: Folder, result: Comparison | None = None) -> Path:
     """Redraw ``report.html`` from the ``results.json`` a comparison left there
     (or from ``result``, already read by :func:`load_comparison`)."""
     loaded = load_comparison(folder) if result is None else result
-    return comparison_report(loaded.to_dict(), Path(folder))
+    return publish(
+        Path(folder), lambda stage: comparison_report(loaded.to_dict(), stage)
+    )

@@ -41,6 +41,7 @@ from gdlab.optim.sgd import SGD
 from gdlab.optim.space import PAIRS, Axis, hyperparameter
 
 ENTRY_POINT_GROUP = "gdlab.optimizers"
+"""The entry-point group an installed package registers its optimizers under."""
 PLUGINS_ENV = "GDLAB_PLUGINS"
 """Plugins loaded with :func:`load_plugin`, for worker processes to load too: a
 JSON list of module names and absolute ``.py`` paths (a path may hold ``:``); a

@@ -14,25 +14,26 @@ from __future__ import annotations
 
 import csv
 import functools
-import itertools
 import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any, Literal, NamedTuple
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from gdlab import _checks, data, outputs
-from gdlab.experiment import RunSpec, build, load_data
+from gdlab.callbacks import StopAt
+from gdlab.experiment import Run, RunSpec, build, load_data
 from gdlab.lab.sharpness import DEFAULT_SAMPLES, sharpness
 from gdlab.lab.studies.measures import epsilon_sharpness, interpolate
 from gdlab.lab.studies.records import (
     REFERENCES,
-    nan_if_none,
+    checked_run,
+    load_weights,
     saved_run,
     strict_json,
 )
@@ -195,79 +196,49 @@ class BatchSizeStudy:
         return "\n".join([*lines, *self.findings()])
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    """The batch-order seed of one epoch of a run."""
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+CHECKS_PER_EPOCH = 8
+"""Evaluations of the training loss per epoch while a run trains to a loss."""
 
 
-class _Trainer:
-    """Trains one run epoch by epoch with :func:`~gdlab.train.fit`; to a training
-    loss, it evaluates 8 times per epoch and stops at the first evaluation that
-    reaches it (the epoch is redone from a copy up to there: fit does not stop)."""
+class _Trained(NamedTuple):
+    outcome: bool | None  # reached the target, did not, or diverged (None)
+    steps: int
+    message: str
 
-    CHECKS_PER_EPOCH = 8
 
-    def __init__(self, spec: RunSpec, dataset: data.Dataset) -> None:
-        run = build(spec, dataset)
-        self.model, self.optimizer, self.dataset = run.model, run.optimizer, dataset
-        self.batch_size = int(spec.train.batch_size)
-        self.seed = spec.train.seed
-        self.per_epoch = spec.train.steps_per_epoch(dataset.n_train)
-        self.steps = 0
-        self.message = ""
-
-    def _fit(
-        self, epoch: int, steps: int, every: int | Literal["epoch"] = "epoch"
-    ) -> Any:
-        config = TrainConfig(
-            iterations=steps,
-            batch_size=self.batch_size,
-            seed=_epoch_seed(self.seed, epoch),
-            eval_every=every,
-        )
-        # a run that overflows is reported as diverged, by fit, without warnings
-        with np.errstate(over="ignore", invalid="ignore"):
-            return fit(
-                self.model,
-                self.optimizer,
-                self.dataset,
-                config,
-                progress=False,
-                verbose=False,
-            )
-
-    def run(self, kind: str, target: float, max_epochs: int) -> bool | None:
-        """Train to ``target``; True if reached, False if not, None if diverged."""
-        X, y = self.dataset.X_train, self.dataset.y_train
-        if kind == "loss" and evaluate(self.model, X, y)[0] <= target:
-            return True
-        every: int | Literal["epoch"] = "epoch"
-        if kind == "loss":
-            every = math.ceil(self.per_epoch / self.CHECKS_PER_EPOCH)
-        for epoch in range(max_epochs) if kind == "loss" else itertools.count():
-            todo = self.per_epoch
-            if kind == "steps":
-                todo = min(todo, int(target) - self.steps)
-                if todo == 0:
-                    return True
-            params, state = self.model.params.copy(), self.optimizer.state_dict()
-            history = self._fit(epoch, todo, every)
-            if history.diverged:
-                self.steps += len(history.steps)
-                self.message = history.message
-                return None
-            reached = (e["step"] for e in history.epochs if e["train_loss"] <= target)
-            first = next(reached, None) if kind == "loss" else None
-            if first is not None:
-                if first < todo:
-                    for dtype, buffer in params.buffers.items():
-                        self.model.params.buffers[dtype][...] = buffer
-                    self.optimizer.load_state_dict(state)
-                    self._fit(epoch, int(first))
-                self.steps += int(first)
-                return True
-            self.steps += todo
-        return False
+def _train_to(run: Run, until: tuple[str, float], max_epochs: int) -> _Trained:
+    """Train ``run`` with :func:`~gdlab.train.fit`: to a training loss
+    (``("loss", L)``: evaluated 8 times per epoch, stopped by
+    :class:`~gdlab.callbacks.StopAt` at the first evaluation at or below L, at
+    most ``max_epochs``), or for a number of steps (``("steps", N)``)."""
+    kind, target = until
+    ds, train = run.dataset, run.spec.train
+    if kind == "loss" and evaluate(run.model, ds.X_train, ds.y_train)[0] <= target:
+        return _Trained(True, 0, "")
+    per_epoch = train.steps_per_epoch(ds.n_train)
+    length: dict[str, Any] = (
+        {"epochs": max_epochs, "eval_every": math.ceil(per_epoch / CHECKS_PER_EPOCH)}
+        if kind == "loss"
+        else {"iterations": int(target)}
+    )
+    config = TrainConfig(
+        batch_size=train.batch_size, seed=train.seed, evaluate_test=False, **length
+    )
+    stop = [StopAt("train_loss", below=target)] if kind == "loss" else []
+    # a run that overflows is reported as diverged, by fit, without warnings
+    with np.errstate(over="ignore", invalid="ignore"):
+        history = fit(
+            run.model, run.optimizer, ds, config, progress=False, verbose=False,
+            callbacks=stop,
+        )  # fmt: skip
+    steps = len(history.steps)
+    if history.diverged:
+        return _Trained(None, steps, history.message)
+    reached = kind == "steps" or any(
+        e["train_loss"] is not None and e["train_loss"] <= target
+        for e in history.epochs
+    )
+    return _Trained(reached, steps, "")
 
 
 def _batch_size_run(
@@ -279,9 +250,9 @@ def _batch_size_run(
     epsilon: float,
 ) -> tuple[BatchSizeRun, F64]:
     started = time.perf_counter()
-    trainer = _Trainer(spec, dataset)
-    outcome = trainer.run(*until, max_epochs)
-    model = trainer.model
+    built = build(spec, dataset)
+    trained = _train_to(built, until, max_epochs)
+    outcome, model = trained.outcome, built.model
     theta = model.params.buffers[model.dtype].astype(np.float64)
     ds = dataset
     diverged = outcome is None
@@ -300,13 +271,13 @@ def _batch_size_run(
         eps_sharp = epsilon_sharpness(model, ds.X_train[:n], ds.y_train[:n], epsilon)
     gap = None if train_acc is None or test_acc is None else train_acc - test_acc
     run = BatchSizeRun(
-        batch_size=trainer.batch_size,
+        batch_size=int(spec.train.batch_size),
         seed=spec.train.seed,
-        steps=trainer.steps,
-        epochs=round(trainer.steps / trainer.per_epoch, 4),
+        steps=trained.steps,
+        epochs=round(trained.steps / spec.train.steps_per_epoch(ds.n_train), 4),
         reached=outcome is True,
         diverged=diverged,
-        message=trainer.message,
+        message=trained.message,
         train_loss=train_loss,
         train_acc=train_acc,
         test_loss=test_loss,
@@ -319,11 +290,65 @@ def _batch_size_run(
     return run, theta
 
 
-def _load_run(record: dict[str, Any]) -> BatchSizeRun:
-    values = dict(record)
-    for key in ("train_loss", "test_loss", "lambda_max", "epsilon_sharpness"):
-        values[key] = nan_if_none(values[key])
-    return BatchSizeRun(**values)
+_RUN_KINDS = {
+    "batch_size": "count",
+    "seed": "count",
+    "steps": "count",
+    "epochs": "number",
+    "reached": "flag",
+    "diverged": "flag",
+    "message": "text",
+    "train_loss": "measure",
+    "train_acc": "optional",
+    "test_loss": "measure",
+    "test_acc": "optional",
+    "gap": "optional",
+    "lambda_max": "measure",
+    "epsilon_sharpness": "measure",
+    "seconds": "number",
+}
+"""What each field of a saved :class:`BatchSizeRun` holds (see records.KINDS)."""
+
+
+def _saved_runs(
+    out: Folder | None, setup: _Setup
+) -> dict[tuple[int, int], tuple[BatchSizeRun, F64]]:
+    """The runs already done in ``out`` with these settings (a record and its
+    weights each), read and checked before anything trains: a record edited out of
+    shape is a ValueError naming the file and the field."""
+    folder = None if out is None else Path(out) / BATCH_SIZE_RUNS
+    if folder is None or not folder.is_dir():
+        return {}
+    settings, base = setup.settings, setup.base
+    model = build(
+        base.replace(batch_size=settings["batch_sizes"][0]), setup.dataset
+    ).model
+    size = model.params.buffers[model.dtype].size
+    found = {}
+    for batch in settings["batch_sizes"]:
+        for seed in range(settings["seeds"]):
+            own = _own(settings, batch, seed)
+            name = f"bs{batch}-seed{seed}"
+            record = saved_run(folder / f"{name}.json", own)
+            weights = folder / f"{name}.npy"
+            if record is None or not weights.is_file():
+                continue
+            values = checked_run(folder / f"{name}.json", record, _RUN_KINDS)
+            if (values["batch_size"], values["seed"]) != (batch, seed):
+                raise ValueError(
+                    f"study record {folder / f'{name}.json'}: run.batch_size and "
+                    f"run.seed must be {batch} and {seed}, got "
+                    f"{values['batch_size']} and {values['seed']}"
+                )
+            found[batch, seed] = (BatchSizeRun(**values), load_weights(weights, size))
+    return found
+
+
+def _own(settings: dict[str, Any], batch: int, seed: int) -> dict[str, Any]:
+    """The settings of one run, as its record keeps them."""
+    own = {**settings, "batch_size": batch, "seed": seed}
+    del own["batch_sizes"], own["seeds"]
+    return own
 
 
 def _warnings(runs: Sequence[BatchSizeRun], until: str, max_epochs: int) -> list[str]:
@@ -373,16 +398,18 @@ def check_batch_size_study(
     samples: int | None = DEFAULT_SAMPLES,
     max_epochs: int = 3000,
     dtype: str = "float32",
+    out: Folder | None = None,
 ) -> None:
     """What :func:`batch_size_study` checks before anything trains (its arguments
-    but ``out``, ``command`` and ``echo``), as a step of its own: a command checks
-    what its user typed with it, then runs."""
-    _checked(
+    but ``command`` and ``echo``), as a step of its own: a command checks what its
+    user typed with it, and the records of runs done in ``out``, then runs."""
+    setup = _checked(
         data=data, data_path=data_path, model=model, activation=activation,
         optimizer=optimizer, lr=lr, batch_sizes=batch_sizes, until=until,
         seeds=seeds, epsilon=epsilon, samples=samples, max_epochs=max_epochs,
         dtype=dtype,
     )  # fmt: skip
+    _saved_runs(out, setup)
 
 
 def _checked(
@@ -510,17 +537,16 @@ def batch_size_study(
     folder = None if out is None else outputs.writable(out, "out") / BATCH_SIZE_RUNS
     if folder is not None:
         folder.mkdir(exist_ok=True)
+    saved = _saved_runs(out, setup)
     runs: list[BatchSizeRun] = []
     thetas: dict[tuple[int, int], F64] = {}
     for size in sizes:
         for seed in range(n_seeds):
-            own = {**settings, "batch_size": size, "seed": seed}
-            del own["batch_sizes"], own["seeds"]
+            own = _own(settings, size, seed)
             name = f"bs{size}-seed{seed}"
-            record = None if folder is None else saved_run(folder / f"{name}.json", own)
             weights = None if folder is None else folder / f"{name}.npy"
-            if record is not None and weights is not None and weights.is_file():
-                run, theta = _load_run(record), np.load(weights)
+            if (size, seed) in saved:
+                run, theta = saved[size, seed]
                 done = " (already done)"
             else:
                 spec = base.replace(batch_size=size, seed=seed)

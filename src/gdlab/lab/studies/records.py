@@ -1,13 +1,26 @@
 """A study's files: one JSON record per finished run, reused by a rerun with the same
-settings, and the references the reports cite."""
+settings, and the references the reports cite.
+
+A record is a file the user may have edited: :func:`checked_run` checks every field
+of the run it holds (a missing or extra key, a number that is text) and
+:func:`load_weights` reads a ``.npy`` without pickle, as float64 of the expected
+length only; either refuses with one ValueError naming the file and the field.
+Records are strict JSON: a NaN measure (a diverged run's) is written as null.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gdlab import outputs
 
 REFERENCES = {
     "keskar": "Keskar, Mudigere, Nocedal, Smelyanskiy, Tang, On Large-Batch Training "
@@ -21,17 +34,7 @@ REFERENCES = {
 
 def strict_json(value: Any) -> str:
     """Strict JSON: NaN and infinities become null."""
-
-    def clean(v: Any) -> Any:
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [clean(x) for x in v]
-        return v
-
-    return json.dumps(clean(value), indent=1, allow_nan=False) + "\n"
+    return outputs.json_text(value, indent=1) + "\n"
 
 
 def saved_run(path: Path, settings: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -53,4 +56,86 @@ def nan_if_none(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-__all__ = ["REFERENCES", "nan_if_none", "saved_run", "strict_json"]
+KINDS = {
+    "count": "an integer >= 0",
+    "number": "a finite number",
+    "measure": "a finite number, or null (not measured)",
+    "optional": "a finite number or null",
+    "flag": "true or false",
+    "text": "a string",
+}
+"""What a field of a run record may hold, by the kind :func:`checked_run` names."""
+
+
+def _fits(kind: str, value: object) -> bool:
+    number = (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
+    if kind == "count":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if kind == "number":
+        return number
+    if kind in ("measure", "optional"):
+        return value is None or number
+    if kind == "flag":
+        return isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def checked_run(
+    path: Path, run: Mapping[str, Any], kinds: Mapping[str, str]
+) -> dict[str, Any]:
+    """The ``run`` of the record ``path``, each field of ``kinds`` present and of
+    its kind (see :data:`KINDS`), no other field; a ``"measure"`` null read back
+    as NaN. A ValueError names the file and the field."""
+    owner = f"study record {path}"
+    extra = sorted(set(run) - set(kinds), key=str)
+    if extra:
+        raise ValueError(
+            f"{owner}: run must hold only {', '.join(kinds)}, got the key {extra[0]!r}"
+        )
+    values = {}
+    for key, kind in kinds.items():
+        if key not in run:
+            raise ValueError(f"{owner}: run.{key} must be {KINDS[kind]}, got nothing")
+        value = run[key]
+        if not _fits(kind, value):
+            raise ValueError(f"{owner}: run.{key} must be {KINDS[kind]}, got {value!r}")
+        values[key] = nan_if_none(value) if kind == "measure" else value
+    return values
+
+
+def load_weights(path: Path, size: int) -> NDArray[np.float64]:
+    """The weights saved at ``path`` (``np.save``), read without pickle: a float64
+    array of ``size`` numbers, or a ValueError naming the file."""
+    owner = f"study record {path}"
+    try:
+        theta = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"{owner}: must be a .npy array of {size} float64 weights ({error})"
+        ) from None
+    if not isinstance(theta, np.ndarray) or theta.dtype != np.float64:
+        kind = getattr(theta, "dtype", type(theta).__name__)
+        raise ValueError(
+            f"{owner}: must be a .npy array of {size} float64 weights, got {kind}"
+        )
+    if theta.shape != (size,):
+        raise ValueError(
+            f"{owner}: must be a .npy array of {size} float64 weights, got shape "
+            f"{theta.shape}"
+        )
+    return theta
+
+
+__all__ = [
+    "KINDS",
+    "REFERENCES",
+    "checked_run",
+    "load_weights",
+    "nan_if_none",
+    "saved_run",
+    "strict_json",
+]

@@ -24,12 +24,14 @@ from gdlab.lab.sweep.backends import (
     run_ray,
 )
 from gdlab.lab.sweep.grid import expand, plain, source, spec_key, validate
+from gdlab.lab.sweep.inputs import check_same_inputs, inputs, merged
 from gdlab.lab.sweep.store import (
     FORMAT,
     VERSION,
     Folder,
     Store,
     StoredRun,
+    check_own_files,
     check_same_sweep,
     now,
     open_for_writing,
@@ -149,10 +151,12 @@ def run_specs(
     )
     n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
     keys = list(dict.fromkeys(spec_key(s) for s in specs))
+    found = inputs(specs, datasets)
     with open_for_writing(path) as db:
         meta = db.meta()
         if meta:
             check_same_sweep(path, meta, base, axes, options)
+            check_same_inputs(path, meta["inputs"], found)
             known = list(dict.fromkeys([*meta.get("axes", []), *axes]))
         else:
             known = list(axes)
@@ -163,6 +167,7 @@ def run_specs(
                 "base": plain(base.to_dict()) if not meta else meta["base"],
                 "axes": known,
                 "options": options,
+                "inputs": merged(meta.get("inputs", {}), found),
                 "created": meta.get("created", now()),
                 "gdlab": _version(),
             }
@@ -286,12 +291,14 @@ def check_specs(
     for spec in specs:  # any the caller did not load
         if source(spec) not in loaded:
             loaded[source(spec)] = load_data(spec)
+    check_own_files(path)  # no link planted as the store or its lock
     if path.is_file():
         with Store(path) as db:
             meta = db.meta()
             db.runs()  # a hand-edited run row is refused now, not after training
         if meta:
             check_same_sweep(path, meta, base, axes, dict(options or _NO_OPTIONS))
+            check_same_inputs(path, meta["inputs"], inputs(specs, loaded))
     return loaded
 
 

@@ -5,6 +5,18 @@ writes the file (WAL mode), each finished run in its own committed transaction, 
 a crash, Ctrl-C or SIGKILL loses no finished run. A lock file refuses a second
 sweep writing the same store, and :func:`check_same_sweep` one with another base
 spec or other options (new grid values are welcome).
+
+**Only its own file.** The store, its lock and SQLite's ``-wal``/``-shm``/
+``-journal`` files beside it must be regular files (a symbolic link is refused, not
+followed), and an existing file is recognized as a gdlab store by its ``meta``
+table *before* anything is written to it (no ``PRAGMA journal_mode=WAL`` on a
+foreign database).
+
+**Stale results are refused.** A run's key names its data and optimizer, not
+their contents, so the store also records the digest of each dataset it trained on
+and of each plugin optimizer's source (meta ``inputs``, see :mod:`.inputs`). A
+sweep into a store whose data or plugin code has changed since is refused, naming
+what changed, rather than returning the old numbers as the new ones'.
 """
 
 from __future__ import annotations
@@ -19,13 +31,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gdlab import outputs
 from gdlab.experiment import FIELDS, RunSpec
 from gdlab.lab.sweep.grid import describe, plain
 from gdlab.train import History
 
 FORMAT = "gdlab-sweep"
-VERSION = 3
-"""Version 3 added the column ``ray_node_id``."""
+"""The ``format`` of a sweep store (``sweep.db``)."""
+VERSION = 4
+"""Version 3 added the column ``ray_node_id``; version 4 the meta ``inputs`` (the
+digests of the data and of plugin code, see :mod:`.inputs`)."""
 METRICS = (
     "final_train_loss",
     "final_train_acc",
@@ -51,6 +66,9 @@ def now() -> str:
     """The store's timestamps: UTC, ISO 8601, to the microsecond."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
+
+_SIDE_FILES = ("-wal", "-shm", "-journal", ".lock")
+"""The files SQLite (and the lock) keep beside the store: all must be its own."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -111,12 +129,31 @@ class StoredRun:
             ) from None
 
 
+def _strict(value: object) -> str:
+    """Strict JSON (NaN as null), keys sorted."""
+    return json.dumps(json.loads(outputs.json_text(value)), sort_keys=True)
+
+
 def _json(text: object, path: Path, what: str) -> Any:
     """``text`` decoded, or a ValueError naming the store and what is damaged."""
     try:
         return json.loads(text)  # type: ignore[arg-type]
     except (TypeError, ValueError) as error:
         raise ValueError(f"sweep: {path}: {what} is not valid JSON ({error})") from None
+
+
+def _digests(value: object) -> bool:
+    """Whether ``value`` is a meta ``inputs``: {"data": {...}, "code": {...}} of
+    strings."""
+    return (
+        isinstance(value, dict)
+        and set(value) == {"data", "code"}
+        and all(
+            isinstance(m, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in m.items())
+            for m in value.values()
+        )
+    )
 
 
 def _check_meta(path: Path, meta: Mapping[str, Any]) -> None:
@@ -135,6 +172,11 @@ def _check_meta(path: Path, meta: Mapping[str, Any]) -> None:
         ("base", "an object", isinstance(meta.get("base"), dict)),
         ("options", "an object", isinstance(meta.get("options"), dict)),
         (
+            "inputs",
+            "an object of data and code, each a map of names to digests",
+            _digests(meta.get("inputs")),
+        ),
+        (
             "axes",
             "a list of RunSpec fields",
             isinstance(meta.get("axes"), list)
@@ -148,6 +190,16 @@ def _check_meta(path: Path, meta: Mapping[str, Any]) -> None:
             )
 
 
+def check_own_files(path: Path) -> None:
+    """Refuse a store whose file, lock or SQLite side files are symbolic links or
+    not regular files: gdlab writes only files of its own."""
+    for file in (path, *(Path(f"{path}{suffix}") for suffix in _SIDE_FILES)):
+        try:
+            outputs.own_file(file)
+        except outputs.WriteError as error:
+            raise ValueError(f"sweep: {error}") from None
+
+
 class Store:
     """A sweep's SQLite file: its base spec and options, and one row per finished run.
 
@@ -158,26 +210,34 @@ class Store:
 
     def __init__(self, path: Folder, *, create: bool = False) -> None:
         self.path = Path(path)
+        check_own_files(self.path)
         if not create and not self.path.is_file():
             raise ValueError(f"no sweep store at {self.path}")
         try:
             if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
-            if create and not tables:
-                self._db.executescript(_SCHEMA)
-                tables = {"meta", "runs"}
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            meta = self.meta() if {"meta", "runs"} <= tables else {"format": None}
         except (sqlite3.Error, OSError) as error:
             raise ValueError(f"cannot open sweep store {self.path}: {error}") from None
         try:
-            _check_meta(self.path, meta)
-        except ValueError:
+            self._open(create)
+        except BaseException:
             self._db.close()
             raise
+
+    def _open(self, create: bool) -> None:
+        """Recognize the file as a store (reading only), then set it up."""
+        try:
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+            if tables:  # whose is it? Read, before anything is written
+                meta = self.meta() if {"meta", "runs"} <= tables else {"format": None}
+                _check_meta(self.path, meta)
+            elif create:
+                self._db.executescript(_SCHEMA)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+        except (sqlite3.Error, OSError) as error:
+            raise ValueError(f"cannot open sweep store {self.path}: {error}") from None
 
     # --- plumbing ----------------------------------------------------------------
 
@@ -225,7 +285,7 @@ class Store:
         with self._transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                [(k, json.dumps(v, sort_keys=True)) for k, v in values.items()],
+                [(k, _strict(v)) for k, v in values.items()],
             )
 
     def keys(self) -> set[str]:
@@ -263,7 +323,7 @@ class Store:
             float(m["seconds"]),
             m.get("lambda_max"),
             str(result.get("message", "")),
-            json.dumps(result["history"]),
+            outputs.json_text(result["history"]),
             result["started_at"],
             now(),
             str(result["host"]),
@@ -363,31 +423,14 @@ class StoreBusy(ValueError):
     line (the data is safe)."""
 
 
-@contextlib.contextmanager
-def exclusive(store: Path) -> Iterator[None]:
-    """Refuse a second sweep writing the same store at the same time."""
-    try:
-        import fcntl
-    except ImportError:  # not on Unix: no lock
-        yield
-        return
-    try:
-        lock = open(store.with_name(store.name + ".lock"), "a+")  # noqa: SIM115
-    except OSError as error:
-        raise ValueError(
-            f"sweep: cannot write {store}: its lock file: {error.strerror or error}"
-        ) from None
-    with lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StoreBusy(
-                f"another sweep is writing {store}; wait for it or use another store"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+def exclusive(store: Path) -> contextlib.AbstractContextManager[None]:
+    """Refuse a second sweep writing the same store at the same time (a lock on
+    ``<store>.lock``, never followed through a symbolic link)."""
+    return outputs.locked(
+        store.with_name(store.name + ".lock"),
+        f"another sweep is writing {store}; wait for it or use another store",
+        error=StoreBusy,
+    )
 
 
 def check_same_sweep(

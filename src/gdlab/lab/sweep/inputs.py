@@ -1,0 +1,108 @@
+"""What a run's numbers depend on besides its spec: the data's contents and the
+code of a plugin optimizer.
+
+A run's key names its data by name and path (``mnist``, ``$GDLAB_DATA``) and its
+optimizer by registry name, not by contents. A store therefore records, beside its
+runs, the :func:`~gdlab.data.digest` of each dataset it trained on and a digest of
+the source files of each plugin optimizer it used, and :func:`check_same_inputs`
+refuses to reuse the store when one of them has changed since: its stored results
+would be returned as the new data's or code's (another IDX folder in
+``$GDLAB_DATA``, labels edited in place, a plugin's update rule fixed). gdlab's own
+optimizers are identified by gdlab's version, which the store records too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gdlab import optim
+from gdlab.data import Dataset
+from gdlab.experiment import RunSpec
+from gdlab.lab.sweep.grid import source
+
+
+def data_name(spec: RunSpec) -> str:
+    """The run's data as the store records it: the JSON of its :func:`source`
+    (name, path, dtype, validation fraction and split seed)."""
+    return json.dumps(list(source(spec)))
+
+
+def code_digest(optimizer: str) -> str | None:
+    """A SHA-256 (16 hex digits) of the source files of the classes behind
+    ``optimizer`` that are not gdlab's own (a plugin's class and its bases); None
+    for gdlab's own optimizers. A class with no file (typed into a notebook) is
+    identified by its source text, or, failing that, by its name alone."""
+    cls = optim.get(optimizer)
+    h = hashlib.sha256()
+    foreign = False
+    for klass in cls.__mro__:
+        module = klass.__module__
+        if module == "builtins" or module == "gdlab" or module.startswith("gdlab."):
+            continue
+        foreign = True
+        h.update(f"{module}.{klass.__qualname__};".encode())
+        file = getattr(sys.modules.get(module), "__file__", None)
+        if file is not None and Path(file).is_file():
+            h.update(Path(file).read_bytes())
+            continue
+        with contextlib.suppress(OSError, TypeError):  # no source: the name only
+            h.update(inspect.getsource(klass).encode())
+    return h.hexdigest()[:16] if foreign else None
+
+
+def inputs(
+    specs: Sequence[RunSpec], datasets: Mapping[tuple[Any, ...], Dataset]
+) -> dict[str, dict[str, str]]:
+    """``{"data": {data_name: digest}, "code": {optimizer: digest}}`` for the runs
+    of ``specs`` (their data already loaded in ``datasets``, keyed by source)."""
+    data = {data_name(s): datasets[source(s)].digest for s in specs}
+    code = {}
+    for name in dict.fromkeys(s.optimizer for s in specs):
+        found = code_digest(name)
+        if found is not None:
+            code[name] = found
+    return {"data": data, "code": code}
+
+
+def check_same_inputs(
+    path: Path, stored: Mapping[str, Any], found: Mapping[str, Mapping[str, str]]
+) -> None:
+    """Refuse ``found`` when a dataset or plugin that ``stored`` (a store's meta
+    ``inputs``) records has another digest now, naming each one."""
+    changed = []
+    for kind, what in (("data", "the data of"), ("code", "the code of optimizer")):
+        old = stored.get(kind, {})
+        for name, digest in found.get(kind, {}).items():
+            if name in old and old[name] != digest:
+                shown = json.loads(name)[0] if kind == "data" else name
+                changed.append(
+                    f"{what} {shown!r} changed since this store was written "
+                    f"({kind} {name}: digest {old[name]} -> {digest})"
+                )
+    if changed:
+        raise ValueError(
+            f"sweep: {path}: "
+            + "; ".join(changed)
+            + "; its runs are not those of the present data and code: use another "
+            "store (or delete this one)"
+        )
+
+
+def merged(
+    stored: Mapping[str, Any], found: Mapping[str, Mapping[str, str]]
+) -> dict[str, dict[str, str]]:
+    """The store's ``inputs`` with those of ``found`` added."""
+    return {
+        kind: {**stored.get(kind, {}), **found.get(kind, {})}
+        for kind in ("data", "code")
+    }
+
+
+__all__ = ["check_same_inputs", "code_digest", "data_name", "inputs", "merged"]
