@@ -513,7 +513,7 @@ def format_table(results: Mapping[str, Any]) -> str:
         for w in workloads:
             t = results["workloads"][w]["steps_to_target"].get(name)
             sec = results["workloads"][w]["seconds_to_target"].get(name)
-            cells.append("—" if t is None else f"{t:g} ({sec:.2f} s)")
+            cells.append("—" if t is None else f"{t:g} ({sec:.3g} s)")
         cells.append(f"{results['scores'][name]:.3f}")
         iv = results["intervals"][name]
         cells.append(
