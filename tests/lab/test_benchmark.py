@@ -283,3 +283,11 @@ def test_a_profile_checks_itself_and_round_trips() -> None:
     ):
         with pytest.raises(ValueError, match="Profile: " + message):
             benchmark.Profile.from_dict({**values, key: bad})
+
+
+def test_select_picks_workloads_by_name() -> None:
+    chosen = benchmark.select("small", ["full-batch-digits", "softmax-digits"])
+    assert [w.name for w in chosen] == ["softmax-digits", "full-batch-digits"]
+    assert len(benchmark.select("small", None)) == 5
+    with pytest.raises(ValueError, match=r"benchmark: --only must be one of"):
+        benchmark.select("small", ["nope"])
