@@ -494,7 +494,7 @@ def suite_toml(workloads: Sequence[Workload]) -> str:
     for w in workloads:
         lines += ["", f"[{w.name}]"]
         for key, value in w.spec.to_dict().items():
-            if value != default.get(key) and value is not None:
+            if (value != default.get(key) or key == "data") and value is not None:
                 lines.append(f"{key} = {_toml(value)}")
         lines.append(f"target = {w.target!r}")
         if w.calibrated_by is not None:
