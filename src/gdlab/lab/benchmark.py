@@ -340,6 +340,26 @@ def check(
     _checked(suite, folder, optimizers, protocol, workers, backend, progress)
 
 
+def select(
+    suite: str | os.PathLike[str] | Sequence[Workload], only: Sequence[str] | None
+) -> list[Workload]:
+    """The workloads of ``suite`` named in ``only`` (all when None), in suite order."""
+    workloads = _workloads(suite)
+    known = [w.name for w in workloads]
+    for name in only or []:
+        if name not in known:
+            _checks.fail("benchmark", "--only", f"one of {', '.join(known)}", name)
+    return [w for w in workloads if only is None or w.name in only]
+
+
+def _workloads(
+    suite: str | os.PathLike[str] | Sequence[Workload],
+) -> list[Workload]:
+    if isinstance(suite, Sequence) and not isinstance(suite, str):
+        return list(suite)
+    return load_suite(suite)
+
+
 def _checked(
     suite: str | os.PathLike[str] | Sequence[Workload],
     folder: str | os.PathLike[str],
@@ -350,11 +370,7 @@ def _checked(
     progress: bool,
 ) -> tuple[list[Workload], Path]:
     """:func:`check`, giving back the workloads and the claimed folder."""
-    workloads = (
-        list(suite)
-        if isinstance(suite, Sequence) and not isinstance(suite, str)
-        else load_suite(suite)
-    )
+    workloads = _workloads(suite)
     root = outputs.claim(folder, "benchmark")
     for workload in workloads:
         where = outputs.claim(root / workload.name, "compare")
@@ -504,8 +520,8 @@ def calibrate(
     trials, 3 studies, 2 reruns); its value is the median over studies of the
     mean over its reruns of the best validation accuracy reached; the target is
     the best baseline's value, rounded down to 0.001. Writes ``suite.toml`` into
-    ``folder`` with every target and ``calibrated_by = command``; returns the
-    calibrated workloads."""
+    ``folder`` with the workloads, their targets and ``calibrated_by = command``
+    (:func:`select` picks some workloads of a suite); returns them calibrated."""
     from gdlab.lab.runs import compare_into
 
     protocol = protocol or compare.Protocol(budget=16, seeds=2, studies=3)
@@ -556,7 +572,7 @@ def suite_toml(workloads: Sequence[Workload]) -> str:
     for w in workloads:
         lines += ["", f"[{w.name}]"]
         for key, value in w.spec.to_dict().items():
-            if value != default.get(key) and value is not None:
+            if (value != default.get(key) or key == "data") and value is not None:
                 lines.append(f"{key} = {_toml(value)}")
         lines.append(f"target = {w.target!r}")
         if w.calibrated_by is not None:
@@ -591,7 +607,7 @@ def format_table(results: Mapping[str, Any]) -> str:
         for w in workloads:
             t = results["workloads"][w]["steps_to_target"].get(name)
             sec = results["workloads"][w]["seconds_to_target"].get(name)
-            cells.append("—" if t is None else f"{t:g} ({sec:.2f} s)")
+            cells.append("—" if t is None else f"{t:g} ({sec:.3g} s)")
         cells.append(f"{results['scores'][name]:.3f}")
         iv = results["intervals"][name]
         cells.append(
