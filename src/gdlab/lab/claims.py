@@ -37,7 +37,9 @@ from gdlab import _checks
 LEVEL = 0.05
 """The family-wise error rate of the claims of one comparison."""
 Verdict = Literal["a", "b", "none"]
+"""A pair's verdict: ``"a"`` or ``"b"`` is better, or ``"none"`` (no claim)."""
 VERDICTS = ("a", "b", "none")
+"""The verdicts a :class:`Claim` may hold."""
 
 
 @dataclass(frozen=True)
