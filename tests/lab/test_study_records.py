@@ -119,3 +119,18 @@ def test_untouched_records_are_reused(done: Path) -> None:
     result = CliRunner().invoke(main, [*BATCH, "--out", str(done)])
     assert result.exit_code == 0, result.output
     assert result.stdout.count("(already done)") == 2
+
+
+def test_a_runs_folder_symlinked_outside_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    out.mkdir()
+    (out / ".gdlab.json").write_text(json.dumps({"kind": "study batch-size"}))
+    (tmp_path / "victim").mkdir()
+    (out / RUNS).symlink_to(tmp_path / "victim")
+    result = CliRunner().invoke(main, [*BATCH, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"gdlab: error: cannot write into {out / RUNS}: it is a symbolic link, and "
+        "gdlab writes only files of its own; remove it or choose another folder\n"
+    )
+    assert list((tmp_path / "victim").iterdir()) == []
