@@ -173,9 +173,9 @@ USAGE = [
     ),
     (["compare", "--budget", "-1"], "--budget must be an integer >= 0, got -1"),
     (
-        ["compare", "--optimizers", "sgd,adam", "--tune", "lr,momentum"],
-        "tune: adam has no axis 'momentum' to tune; its search space has lr, beta1, "
-        "beta2, eps, weight_decay",
+        ["compare", "--optimizers", "sgd,adam", "--tune", "lr,rho"],
+        "tune: no optimizer compared has an axis 'rho'; sgd has lr, momentum, "
+        "weight_decay; adam has lr, beta1, beta2, eps, weight_decay",
     ),
     (
         ["compare", "--val-fraction", "0.7", "--budget", "1", "--seeds", "1"],
@@ -250,6 +250,58 @@ USAGE = [
         "--out {tmp} holds files gdlab did not write; gdlab train writes only into "
         "its own folders or an empty one: choose another",
     ),
+    # names longer than the file system takes: was OSError "File name too long"
+    *[
+        (
+            [*command, *([option] if option else []), "{tmp}/" + "a" * 300],
+            f"{option or 'FOLDER'} must name a path whose parts have at most 255 "
+            "bytes, got a part of 300",
+        )
+        for command, option in (
+            (["compare"], "--out"),
+            (["train"], "--out"),
+            (["train"], "--resume"),
+            (["sweep"], "--out"),
+            (["study", "batch-size"], "--out"),
+            (["study", "edge-of-stability"], "--out"),
+            (["benchmark"], "--out"),
+            (["report"], ""),
+        )
+    ],
+    (
+        ["compare", "--data", "mnist", "--data-path", "{tmp}/" + "a" * 300],
+        "MNIST not found in {tmp}/" + "a" * 300 + " (File name too long): or pass "
+        "path=/dir with the four IDX files (train-images-idx3-ubyte, "
+        "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, "
+        "each .gz or raw; --data-path DIR in the gdlab command), or set GDLAB_DATA "
+        "to a folder holding mnist/ with them",
+    ),
+    (
+        ["compare", "--split-seed", "99999999999999999999999", "--out", "{tmp}/a"],
+        "Invalid value for '--split-seed': 99999999999999999999999 is not in the "
+        "range 0<=x<=4294967295.",
+    ),  # was scikit-learn's message about random_state
+    (
+        [
+            "train",
+            "--schedule",
+            "exponential",
+            "--schedule-arg",
+            "rate=1e308",
+            "--out",
+            "{tmp}/a",
+        ],
+        "schedule: rate must be in [0, 745], got 1e+308",
+    ),  # was "exponential: gamma must be > 0, got 0.0"
+    (
+        ["sweep", "--grid", "l2=" + "[" * 5_000, "--out", "{tmp}/a"],
+        "--grid values must be JSON or text, got arrays nested too deeply "
+        "('[[[[[[[[[[[[[[[[[[[['...)",
+    ),  # was a RecursionError
+    (
+        ["sweep", "--optimizers", "sgd,SGD", "--out", "{tmp}/a"],
+        "sweep: grid['optimizer'] must be distinct values, got ['sgd', 'SGD']",
+    ),  # was: the same runs trained twice
 ]
 
 
@@ -278,7 +330,7 @@ def test_one_commands_folder_is_not_anothers(tmp_path: Path) -> None:
     trained = snapshot(run)
     code, _, err = invoke(
         "compare", *SMALL, "--optimizers", "sgd", "--epochs", "1", "--seeds", "1",
-        "--workers", "1", "--out", str(run),
+        "--studies", "1", "--workers", "1", "--out", str(run),
     )  # fmt: skip
     assert code == 2
     assert err == (
@@ -289,7 +341,8 @@ def test_one_commands_folder_is_not_anothers(tmp_path: Path) -> None:
 
     code, _, err = invoke(
         "compare", *SMALL, "--optimizers", "Adam", "--epochs", "1", "--seeds", "1",
-        "--budget", "2", "--workers", "1", "--out", str(cmp), "--quiet",
+        "--budget", "2", "--studies", "2", "--workers", "1", "--out", str(cmp),
+        "--quiet",
     )  # fmt: skip
     assert code == 0, err  # names are case-insensitive, as everywhere
     results = json.loads((cmp / "results.json").read_text())
@@ -318,14 +371,15 @@ MALFORMED = [
     ("[1, 2]", "the results must be a JSON object, got list"),
     ('{"spec": {}}', "the results lacks 'format'"),
     (
-        '{"format": "gdlab-compare", "version": 1}',
-        "the results['version'] must be 2, got 1",
+        '{"format": "gdlab-compare", "version": 2}',
+        "the results['version'] must be 3, got 2; run gdlab compare again",
     ),
     (
-        '{"format": "gdlab-compare", "version": 2, "spec": {"data": "digits", '
+        '{"format": "gdlab-compare", "version": 3, "spec": {"data": "digits", '
         '"model": "mlp", "batch_size": 100}, "protocol": {"budget": 1, "tune": '
-        '["lr"], "select": "val_acc", "search_seed": 0, "tuning_seed": 0, "seeds": '
-        '[1], "target": null}, "optimizers": {"sgd": [1]}}',
+        '["lr"], "select": "val_acc", "search_seed": 0, "seeds": 1, "studies": 1, '
+        '"target": null, "metric": "test_acc"}, "studies": [], '
+        '"optimizers": {"sgd": [1]}}',
         "the results['optimizers']['sgd'] must be a JSON object, got list",
     ),
     ("{", "Expecting property name enclosed in double quotes"),
@@ -400,3 +454,37 @@ def test_a_value_error_while_training_keeps_its_traceback(
     result = CliRunner().invoke(main, [*args, "--workers", "1"])
     assert result.exit_code == 1
     assert str(result.exception) == "a bug, not the user's mistake"
+
+
+@pytest.mark.parametrize("command", ["compare", "sweep"])
+def test_a_second_command_into_a_folder_being_written_is_one_line(
+    tmp_path: Path, command: str
+) -> None:
+    import fcntl
+
+    out = tmp_path / "out"
+    outputs.claim(out, command)
+    with open(out / "sweep.db.lock", "a+") as lock:  # the first command, running
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        code, _, err = invoke(
+            command, "--model", "mlp:64-16-10", "--optimizers", "sgd", "--epochs",
+            "1", "--seeds", "1", *(["--budget", "1"] if command == "compare" else []),
+            "--workers", "1", "--quiet", "--out", str(out),
+        )  # fmt: skip
+    assert code == 2  # was a traceback ending in ValueError
+    assert err == (
+        f"gdlab: error: another sweep is writing {out / 'sweep.db'}; wait for it or "
+        "use another store\n"
+    )
+
+
+def test_explain_with_a_step_that_overflows_exits_1_and_says_so() -> None:
+    code, out, err = invoke(
+        "explain", "adam", "--lr", "1e308", "--param", "1,2", "--grad", "0.5,1"
+    )
+    assert code == 1  # was 0, with a table of inf and NaN
+    assert "θ[0]  1  0.5" in out
+    assert err == (
+        "gdlab: diverged at step 1: θ new = (-inf, -inf) is not finite, with lr "
+        "1e+308 — try a smaller learning rate\n"
+    )

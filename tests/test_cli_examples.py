@@ -102,45 +102,79 @@ def test_a_bad_state_is_a_usage_error(state: str, message: str) -> None:
     assert re.search(message, err), err
 
 
+FIGURES = (
+    "regression-surface", "residuals", "sse-vs-cee", "batch-modes", "mnist-curves",
+    "flat-sharp", "optimizers", "momentum-nag", "ema", "adamp", "lr-decay",
+)  # fmt: skip
+
+
 def test_figure_lists_every_figure_of_the_notes() -> None:
     code, out, _ = run("figure")
     assert code == 0
-    for name in ("regression-surface", "optimizers", "batch-modes", "ema", "lr-decay"):
-        assert f"{name}: " in out
-    assert "gdlab surface quadratic" in out and "Saito" in out
-    code, _, err = run("figure", "optimizers", "-o", "x.png")
-    assert code == 2 and "drawn by: gdlab surface quadratic" in err
+    listed = [ln.split(":")[0] for ln in out.splitlines() if not ln.startswith(" ")]
+    assert tuple(listed) == FIGURES
+    for name in FIGURES:
+        assert f"    gdlab figure {name} -o {name}.png" in out
+    assert "Saito" in out
     code, _, err = run("figure", "ema")
     assert code == 2 and "-o FILE is required" in err
+    code, _, err = run("figure", "ema", "--run", ".", "-o", "x.png")
+    assert code == 2 and "--run and --iterations apply to mnist-curves" in err
 
 
-@pytest.mark.parametrize("name", ["batch-modes", "ema", "lr-decay"])
-def test_figure_draws_a_png(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", FIGURES)
+def test_every_listed_figure_draws_a_png(name: str, tmp_path: Path) -> None:
     out_file = tmp_path / f"{name}.png"
-    code, out, err = run("figure", name, "-o", str(out_file))
+    more = ["--iterations", "12"] if name == "mnist-curves" else []
+    code, out, err = run("figure", name, "-o", str(out_file), *more)
     assert code == 0, err
     assert out_file.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"wrote {out_file}" in out
 
 
-def test_the_course_preset_sets_the_notes_experiment(tmp_path: Path) -> None:
+def test_mnist_curves_draws_a_course_mnist_run(tmp_path: Path) -> None:
     code, _, err = run(
         "train", "--preset", "course-mnist", "--data", "digits",
-        "--model", "mlp:64-50-10", "--iterations", "30", "--out", str(tmp_path),
-        "--no-progress",
+        "--model", "mlp:64-50-10", "--batch-size", "479", "--iterations", "7",
+        "--out", str(tmp_path / "run"), "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    png = tmp_path / "mnist.png"
+    code, out, err = run(
+        "figure", "mnist-curves", "--run", str(tmp_path / "run"), "-o", str(png)
+    )
+    assert code == 0, err
+    assert "3 evaluations" in out and png.is_file()
+    code, _, err = run("figure", "mnist-curves", "--run", str(tmp_path), "-o", "x.png")
+    assert code == 2, err
+
+
+def test_the_course_preset_sets_the_notes_experiment(tmp_path: Path) -> None:
+    code, out, err = run(
+        "train", "--preset", "course-mnist", "--data", "digits",
+        "--model", "mlp:64-50-10", "--batch-size", "479", "--iterations", "10",
+        "--out", str(tmp_path), "--no-progress",
     )  # fmt: skip
     assert code == 0, err
     history = json.loads((tmp_path / "history.json").read_text())
     config = history["config"]
-    assert config["sampling"] == "with-replacement" and config["eval_at_start"]
-    assert config["batch_size"] == 100 and config["iterations"] == 30
+    assert config["sampling"] == "with-replacement" and config["notes_loop"]
+    assert not config["eval_at_start"]
+    assert config["batch_size"] == 479 and config["iterations"] == 10
     assert "activation='sigmoid'" in config["model"]
     assert "init='normal:0.01'" in config["model"]
     assert config["optimizer"] == "SGD" and config["param_groups"][0]["lr"] == 0.1
     assert config["data"]["train"][0] == 1437  # no validation split held out
-    rows = history["epochs"]
-    assert [r["step"] for r in rows] == [0, 15, 30]  # step 0, each epoch, the end
-    assert rows[0]["train_acc"] == pytest.approx(0.1, abs=0.06)  # untrained
+    # iter_per_epoch = 1437/479 = 3.0: the notes evaluate after update i + 1 for
+    # i = 0, 3, 6, 9, and not again at the end or at step 0.
+    assert [r["step"] for r in history["epochs"]] == [1, 4, 7, 10]
+    assert "the course notes' MNIST experiment, on digits 8×8" in out
+    assert "where this run differs from the notes' loop:" in out
+    assert "accuracy curves land in the zoom panel" in out
+    assert "on real MNIST this loop reaches about 0.94-0.95" in out
+    assert "final: train loss" not in out
+    for name in ("loss.png", "accuracy.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_missing_mnist_names_the_data_path_option(tmp_path: Path) -> None:

@@ -24,25 +24,29 @@ def run(*args: str) -> tuple[int, str, str]:
 def test_compare_prints_the_table_and_writes_the_report(tmp_path: Path) -> None:
     code, out, err = run(
         "compare", *SMALL, "--optimizers", "sgd,nesterov,adam", "--epochs", "2",
-        "--budget", "2", "--seeds", "2", "--workers", "1", "--out", str(tmp_path),
+        "--budget", "2", "--seeds", "2", "--studies", "1", "--workers", "1",
+        "--out", str(tmp_path),
     )  # fmt: skip
     assert code == 0, err
     lines = out.splitlines()
-    header = next(i for i, ln in enumerate(lines) if ln.startswith("optimizer"))
-    assert [ln.split()[0] for ln in lines[header + 2 : header + 5]] == [
-        "sgd",
-        "nesterov",
-        "adam",
+    header = next(i for i, ln in enumerate(lines) if ln.startswith("group"))
+    assert lines[header - 2].startswith("established nothing: 1 study cannot")
+    # no claim, one group: the rows are in name order, not ranked
+    assert [ln.split()[:2] for ln in lines[header + 2 : header + 5]] == [
+        ["a", "adam"],
+        ["a", "nesterov"],
+        ["a", "sgd"],
     ]
     assert f"report: {tmp_path / 'report.html'}" in out
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["protocol"]["seeds"] == [1, 2]
-    nesterov = results["optimizers"]["nesterov"]
-    assert len(nesterov["trials"]) == 2 and len(nesterov["reruns"]) == 2
+    assert results["protocol"]["seeds"] == 2 and results["protocol"]["studies"] == 1
+    nesterov = results["optimizers"]["nesterov"]["studies"]
+    assert len(nesterov[0]["trials"]) == 2 and len(nesterov[0]["reruns"]) == 2
     # run again: every run is in sweep.db, nothing trains, the same numbers
     code, again, err = run(
         "compare", *SMALL, "--optimizers", "sgd,nesterov,adam", "--epochs", "2",
-        "--budget", "2", "--seeds", "2", "--workers", "1", "--out", str(tmp_path),
+        "--budget", "2", "--seeds", "2", "--studies", "1", "--workers", "1",
+        "--out", str(tmp_path),
     )  # fmt: skip
     assert code == 0, err
     assert "6 runs (6 already done" in again and "0 to run" in again
@@ -52,13 +56,15 @@ def test_compare_prints_the_table_and_writes_the_report(tmp_path: Path) -> None:
 def test_compare_with_a_budget_of_zero_and_a_schedule(tmp_path: Path) -> None:
     code, out, err = run(
         "compare", *SMALL, "--optimizers", "sgd,adam", "--budget", "0", "--epochs",
-        "2", "--seeds", "1", "--schedule", "step", "--schedule-arg", "gamma=0.1",
+        "2", "--seeds", "1", "--studies", "2", "--schedule", "step",
+        "--schedule-arg", "gamma=0.1",
         "--workers", "1", "--out", str(tmp_path), "--quiet",
     )  # fmt: skip
     assert code == 0, err
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["spec"]["schedule_args"] == {"gamma": 0.1}
-    assert results["optimizers"]["adam"]["selected"]["hyper"] == {"lr": 0.001}
+    for study in results["optimizers"]["adam"]["studies"]:
+        assert study["selected"]["hyper"] == {"lr": 0.001}
     assert "note: budget 0" in out
 
 
@@ -274,7 +280,7 @@ BAD = [
     ),
     (
         ["compare", "--tune", "lr,beta9", "--optimizers", "adam"],
-        "tune: adam has no axis 'beta9' to tune",
+        "tune: no optimizer compared has an axis 'beta9'; adam has lr, beta1,",
     ),
     (
         [
@@ -335,11 +341,12 @@ def test_benchmark_prints_the_profile_table(tmp_path: Path) -> None:
     )
     code, out, err = run(
         "benchmark", "--suite", str(suite), "--optimizers", "sgd,adam", "--budget",
-        "1", "--seeds", "1", "--workers", "1", "--out", str(tmp_path / "b"), "--quiet",
+        "1", "--seeds", "1", "--studies", "2", "--workers", "1",
+        "--out", str(tmp_path / "b"), "--quiet",
     )  # fmt: skip
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].split() == ["optimizer", "one", "score"]
+    assert lines[0].split()[:4] == ["optimizer", "one", "score", "(AlgoPerf)"]
     assert {ln.split()[0] for ln in lines[2:4]} == {"sgd", "adam"}
     assert out.endswith(f"report: {tmp_path / 'b' / 'report.html'}\n")
     code, _, err = run("benchmark", "--suite", str(tmp_path / "nope.toml"))

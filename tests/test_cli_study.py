@@ -58,6 +58,7 @@ def test_edge_of_stability_prints_a_table_and_writes_a_report(tmp_path: Path) ->
         (["batch-size", "--batch-sizes", "16"], "at least two different sizes"),
         (["batch-size", "--batch-sizes", "16,x"], "--batch-sizes must be a comma"),
         (["batch-size", "--data", "nope"], "--data must be one of"),
+        (["batch-size", "--epsilon", "0"], "epsilon must be > 0, got 0.0"),
         (["edge-of-stability", "--lrs", "0.1,a"], "--lrs must be a comma"),
         (["edge-of-stability", "--hidden", "4-"], "--hidden must be a comma"),
         (["edge-of-stability", "--momentum", "1.5"], "momentum must be"),

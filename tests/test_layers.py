@@ -17,7 +17,7 @@ import gdlab
 
 SOURCE = Path(gdlab.__file__).parent
 FLOORS = (
-    ("gdlab._checks", "gdlab._display", "gdlab.params", "gdlab.outputs"),
+    ("gdlab._checks", "gdlab._display", "gdlab.params", "gdlab.outputs", "gdlab.i18n"),
     (
         "gdlab.optim",
         "gdlab.schedules",
@@ -35,11 +35,12 @@ FLOORS = (
     ),
     ("gdlab.experiment",),
     ("gdlab.lab", "gdlab.playground"),
-    ("gdlab.cli",),
+    ("gdlab.cli", "gdlab.__main__"),
 )
 """Floors from the bottom: params and checks; the pieces (optimizers, schedules,
 losses, data, pictures); models and surfaces; the training loop (its config, its
-history, its checkpoints); runs built from names; the lab; the command line.
+history, its checkpoints); runs built from names; the lab; the command line (and
+``python -m gdlab``).
 ``gdlab/__init__`` (the public names, lazily) stands outside."""
 
 

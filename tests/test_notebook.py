@@ -39,7 +39,7 @@ def comparison(tmp_path_factory: pytest.TempPathFactory) -> compare.Comparison:
     return compare.compare(
         SPEC,
         ["sgd", "adam"],
-        compare.Protocol(budget=2, seeds=2),
+        compare.Protocol(budget=2, seeds=2, studies=2),
         store=tmp_path_factory.mktemp("compare") / "store.db",
         workers=1,
         progress=False,
@@ -95,12 +95,12 @@ def test_history(history: train.History) -> None:
 
 def test_comparison(comparison: compare.Comparison) -> None:
     frame = comparison.to_frame()
-    assert frame["optimizer"].tolist() == ["sgd", "adam"]
+    assert sorted(frame["optimizer"].tolist()) == ["adam", "sgd"]
     assert frame.to_dict("records") == comparison.summary()
     html = comparison._repr_html_()
-    assert "Comparison on digits: 2 trials per optimizer, 2 reruns" in html
+    assert "Comparison on digits: 2 studies of 2 trials and 2 reruns" in html
     for row in comparison.summary():
-        mean, ci = row["test_acc"], row["test_acc_ci95"]
+        mean, ci = row["test_acc_study_mean"], row["test_acc_study_ci95"]
         assert f"<td>{mean:.4g} ± {ci:.4g}</td>" in html
     assert html.count('src="data:image/png;base64,') == 1
     _in_ax(lambda ax: comparison.plot(ax=ax))
@@ -227,3 +227,21 @@ def test_the_widget_playground_checks_its_arguments(
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
     with pytest.raises(ValueError, match=r"pip install 'gdlab\[notebook\]'"):
         Playground()
+
+
+def test_the_accuracy_plot_shows_validation_beside_train_and_test() -> None:
+    from gdlab.report.plots import plot_accuracy
+
+    epochs = [1.0, 2.0, 3.0]
+    figure = plot_accuracy(
+        {"run": (epochs, [0.5, 0.7, 0.8], [0.4, 0.6, 0.7])},
+        validation={"run": [0.45, 0.65, 0.75]},
+    )
+    dotted = [
+        line
+        for line in figure.axes[0].get_lines()
+        if line.get_linestyle() == ":" and len(line.get_xdata())
+    ]
+    assert [list(line.get_ydata()) for line in dotted] == [[0.45, 0.65, 0.75]]
+    labels = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert "validation (dotted)" in labels

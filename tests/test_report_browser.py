@@ -49,8 +49,8 @@ def test_report_opens_offline_with_every_figure_and_the_table(tmp_path: Path) ->
     spec = RunSpec(
         data="digits", model="mlp:64-32-10", train=TrainConfig(epochs=3, batch_size=64)
     )
-    protocol = compare.Protocol(budget=3, seeds=2)
-    _, page = runs.compare_into(
+    protocol = compare.Protocol(budget=3, seeds=2, studies=2)
+    found, page = runs.compare_into(
         tmp_path,
         spec,
         ["sgd", "momentum", "adam", "rmsprop"],
@@ -65,13 +65,12 @@ def test_report_opens_offline_with_every_figure_and_the_table(tmp_path: Path) ->
     loaded = re.search(r'data-figures-loaded="(\d+)"', body.group(0))
     assert figures is not None and loaded is not None, body.group(0)
     assert int(figures.group(1)) == int(loaded.group(1)) == 5
-    table = dom[dom.index('<table id="results">') : dom.index("</table>")]
-    assert [m for m in re.findall(r"<tr class=\"[^\"]*\"><td>(\w+)</td>", table)] == [
-        "sgd",
-        "momentum",
-        "adam",
-        "rmsprop",
-    ]
+    start = dom.index('<table id="results">')
+    table = dom[start : dom.index("</table>", start)]
+    rows = re.findall(r"<tr class=\"[^\"]*\"><td>(\w+)</td><td>(\w+)</td>", table)
+    assert rows == [(r["group"], r["optimizer"]) for r in found.summary()]
+    assert sorted(name for _, name in rows) == ["adam", "momentum", "rmsprop", "sgd"]
+    assert "What was established" in dom
     shot = tmp_path / "report.png"
     chromium("--window-size=1280,1800", f"--screenshot={shot}", page.as_uri())
     assert (

@@ -33,7 +33,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     found = compare.compare(
         spec,
         ["sgd", "adam"],
-        compare.Protocol(budget=2, seeds=2),
+        compare.Protocol(budget=2, seeds=2, studies=2),
         store=root / "compare.db",
         workers=1,
         progress=False,
@@ -50,6 +50,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     times = {"a": {"sgd": 120.0, "adam": 60.0}, "b": {"sgd": 40.0, "adam": None}}
     rho = tuning.performance_profiles(times, benchmark.TAUS)
+    algoperf = benchmark.algoperf_profiles(times)
     return {
         "comparison": found.results,
         "rows": swept.rows(),
@@ -58,8 +59,13 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "rosenbrock", "sgd", np.geomspace(1e-4, 1e-3, 3), [0.0, 0.9], steps=20
         ),
         "profiles": {
-            "profiles": {"taus": benchmark.TAUS, "rho": rho},
-            "scores": {name: benchmark.profile_area(r) for name, r in rho.items()},
+            "profiles": {"taus": benchmark.ALGOPERF_TAUS, "rho": algoperf},
+            "scores": {n: benchmark.algoperf_score(r) for n, r in algoperf.items()},
+            "own_view": {
+                "taus": benchmark.TAUS,
+                "rho": rho,
+                "scores": {n: benchmark.profile_area(r) for n, r in rho.items()},
+            },
         },
     }
 

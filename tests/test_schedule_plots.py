@@ -101,7 +101,7 @@ def test_cli_draws_and_prints_a_warmed_cosine(tmp_path: Path) -> None:
     assert lines[0].startswith("linear_warmup(schedule=cosine(lr=0.1, total_steps=900")
     values = {int(k): float(v) for k, v in (ln.split() for ln in lines[2:-1])}
     assert list(values) == [0, 100, 250, 500, 750, 999]
-    s = S.linear_warmup(S.cosine(0.1, 900), 100)
+    s = S.linear_warmup(S.cosine(0.1, 900), 100, start_lr=0.1 / 101)
     assert values == pytest.approx({k: s(k) for k in values}, rel=1e-5)
     assert values[100] == 0.1
     assert lines[-1] == f"wrote {out}"

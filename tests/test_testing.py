@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from typing import Any, ClassVar
@@ -190,6 +191,22 @@ def test_registered_names_and_presets_are_checked_too() -> None:
         check_optimizer(torch.optim.SGD)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"steps must be an integer >= 1, got 0"):
         check_optimizer(Heavy, steps=0)
+
+
+@pytest.mark.parametrize(
+    ("tolerance", "message"),
+    [
+        ({"rtol": -1.0}, r"^check_optimizer: rtol must be >= 0, got -1.0$"),
+        ({"rtol": math.nan}, r"^check_optimizer: rtol must be finite and >= 0"),
+        ({"atol": -1e-12}, r"^check_optimizer: atol must be >= 0, got -1e-12$"),
+        ({"atol": "0"}, r"^check_optimizer: atol must be a real number >= 0"),
+    ],
+)
+def test_a_tolerance_that_cannot_fail_or_pass_is_refused(
+    tolerance: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):  # were accepted
+        check_optimizer(Heavy, steps=1, **tolerance)
 
 
 def test_torch_is_imported_only_for_a_reference() -> None:

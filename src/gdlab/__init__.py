@@ -8,12 +8,23 @@ subpackages when first touched (``gdlab.report``, ``gdlab.lab``, ...).
 from __future__ import annotations
 
 import importlib
+from importlib import metadata
 from typing import Any
 
 from gdlab import optim
 from gdlab.params import Params
 
-__version__ = "0.1.0"
+
+def _version() -> str:
+    try:
+        return metadata.version("gdlab")
+    except metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+        return "0+unknown"
+
+
+__version__ = _version()
+"""gdlab's version, read from the installed package's metadata: pyproject.toml
+holds the one copy, and ``gdlab --version`` prints this."""
 
 SUBPACKAGES = (
     "checkpoint",

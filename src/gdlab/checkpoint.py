@@ -39,7 +39,9 @@ from gdlab.schedules import ReduceOnPlateau
 from gdlab.train_config import TrainConfig
 
 PREFIX = "checkpoint-"
+"""The start of a checkpoint's file name (``checkpoint-000000100.npz``)."""
 META = "meta.json"
+"""The name of the run's description inside each checkpoint file."""
 VERSION = 3
 """The layout of ``meta.json``. Version 2 stores the run-length settings once, as
 ``config``; version 1 stored them three times and cannot be resumed. Version 3

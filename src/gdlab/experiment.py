@@ -20,8 +20,11 @@ from gdlab.data import Dataset
 from gdlab.train_config import TrainConfig
 
 MODEL_KINDS = ("mlp", "softmax", "linear")
+"""The kinds of model a spec's ``model`` names (``mlp:64-100-10``)."""
 UNITS = ("step", "epoch")
+"""What a schedule's ``schedule_unit`` counts: optimizer steps or epochs."""
 DEFAULT_HIDDEN = (100,)
+"""The hidden layer sizes of an MLP whose spec gives none."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 STEP_FIELDS = ("step", "loss", "lr")
+"""The columns of the per-step record."""
 EPOCH_FIELDS = (
     "epoch",
     "step",
@@ -33,6 +34,7 @@ EPOCH_FIELDS = (
     "lr",
     "seconds",
 )
+"""The columns of the per-epoch (or per-evaluation) record."""
 
 
 @dataclass

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 MARKER = ".gdlab.json"
+"""The file that names the command owning an output folder."""
 
 KINDS = {
     # first: a study's folder holds a results.json too, and the first sign found wins

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 Array = NDArray[np.floating]
+"""A floating-point NumPy array: a parameter, a gradient or a state buffer."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from gdlab import optim
+from gdlab import _checks, optim
 from gdlab.optim import Optimizer
 from gdlab.params import Array, Params
 
@@ -105,13 +105,17 @@ def check_optimizer(
         OptimizerCheckError: an AssertionError listing every failed check, with the
             size of each difference (and chained to the first unexpected error).
     """
+    tolerances = (
+        _checks.number("check_optimizer", "rtol", rtol, low=0.0),
+        _checks.number("check_optimizer", "atol", atol, low=0.0),
+    )  # a negative or NaN tolerance passes or fails every comparison
     checker = _Checker(
         _subject(optimizer),
         reference,
         _checked_steps(steps),
         [{}, *(dict(c) for c in configs if c)],
         convergence_lr,
-        (rtol, atol),
+        tolerances,
     )
     unknown = sorted(set(skip) - set(CHECKS))
     if unknown:

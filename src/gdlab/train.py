@@ -35,6 +35,8 @@ from gdlab.schedules import ReduceOnPlateau
 from gdlab.train_config import TrainConfig
 
 EVAL_CHUNK = 10_000
+ABSURD_LOSS = 1e20
+"""A finite loss above this counts as diverged: no model trains back from it."""
 
 
 @dataclass
@@ -113,10 +115,14 @@ class _Trainer:
                 for _ in range(pos.batch):
                     next(loader)
                 every = self.config.eval_every
+                notes = self.config.notes_loop
                 for xb, yb in loader:
                     if not self._step(xb, yb, bar):
                         break
-                    if every != "epoch" and pos.step % every == 0:
+                    if notes:
+                        if self.config.notes_evaluates(pos.step, self.dataset.n_train):
+                            self._evaluate(started, bar)
+                    elif every != "epoch" and pos.step % every == 0:
                         self._evaluate(started, bar)
                         if self._ended():
                             break
@@ -134,7 +140,7 @@ class _Trainer:
                     pos.rng_state = self.rng.bit_generator.state
                 last = self.history.epochs[-1]["step"] if self.history.epochs else 0
                 ends = pos.step == self.total or self.stopped_by is not None
-                if (every == "epoch" or ends) and last != pos.step:
+                if (every == "epoch" or ends) and last != pos.step and not notes:
                     self._evaluate(started, bar)
                 self._save(started)
         finally:
@@ -163,10 +169,10 @@ class _Trainer:
         with np.errstate(over="ignore", invalid="ignore"):  # judged just below
             norm = math.sqrt(sum(float(np.dot(b, b)) for b in grads.buffers.values()))
         lr = self.optimizer.lr
-        if not (math.isfinite(loss) and math.isfinite(norm)):
+        if not (math.isfinite(loss) and math.isfinite(norm)) or loss > ABSURD_LOSS:
             what = (
                 f"loss = {loss}"
-                if not math.isfinite(loss)
+                if not math.isfinite(loss) or loss > ABSURD_LOSS
                 else f"gradient norm = {norm}"
             )
             self.history.diverged = True
@@ -180,6 +186,8 @@ class _Trainer:
             for b in grads.buffers.values():
                 b *= clip / (norm + 1e-6)
         self.optimizer.step(grads)
+        if self.config.notes_loop:  # the notes record the loss after the update
+            loss = self.model.loss(xb, yb)
         pos.step += 1
         pos.batch += 1
         self.history.steps.append({"step": pos.step, "loss": loss, "lr": lr})
@@ -195,7 +203,7 @@ class _Trainer:
         pos, ds = self.position, self.dataset
         with np.errstate(over="ignore", invalid="ignore"):  # judged just below
             train_loss, train_acc = evaluate(self.model, ds.X_train, ds.y_train)
-        if not math.isfinite(train_loss):
+        if not math.isfinite(train_loss) or train_loss > ABSURD_LOSS:
             self.history.diverged = True
             self.history.message = (
                 f"diverged at step {pos.step}: the training loss is {train_loss} at "
@@ -343,8 +351,9 @@ def fit(
             evaluation; one that returns True stops the run there (e.g.
             ``StopAt("loss", below=0.01)``; ``TensorBoard(logdir)`` logs the run).
 
-    Example:
-        >>> fit(model, opt, data, TrainConfig(epochs=3, batch_size=64))
+    Example::
+
+        fit(model, opt, data, TrainConfig(epochs=3, batch_size=64))
 
     The first non-finite loss or gradient stops the run before the update: the
     history keeps everything up to it, with ``diverged=True`` and a message naming
@@ -366,6 +375,8 @@ def fit(
             f"fit: the optimizer must update the model's parameters "
             f"{list(model.params)}, not {list(optimizer.state)}"
         )
+    _check_holds(model, optimizer)
+    _plain_numbers(optimizer)
     if spec is not None:
         if not isinstance(spec, Mapping):
             _checks.fail("fit", "spec", "a dict such as RunSpec.to_dict()", spec)
@@ -418,6 +429,42 @@ class Resumed:
     def run(self) -> History:
         """Train to the end of the run, with checkpoints; the whole history."""
         return self._trainer.run()
+
+
+def _check_holds(model: TrainableModel, optimizer: Optimizer) -> None:
+    """The optimizer must update the model's own arrays: one built on another
+    model's parameters of the same names would train that model, not this one."""
+    held = {n: a for g in optimizer.param_groups for n, a in g["params"].items()}
+    foreign = []
+    for name in model.params:
+        mine, theirs = np.asarray(model.params[name]), np.asarray(held[name])
+        same_memory = (
+            mine.__array_interface__["data"][0] == theirs.__array_interface__["data"][0]
+        )
+        if not (same_memory and mine.shape == theirs.shape):
+            foreign.append(name)
+    if foreign:
+        raise ValueError(
+            f"fit: the optimizer must hold the model's own parameter arrays, got "
+            f"other arrays for {foreign}; build it on model.params"
+        )
+
+
+def _plain_numbers(optimizer: Optimizer) -> None:
+    """NumPy scalars among the hyperparameters (``lr=np.float32(0.01)``) as the
+    Python numbers of the same value, as a checkpoint's JSON holds them."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, tuple | list):
+            return type(value)(plain(v) for v in value)
+        return value
+
+    for group in optimizer.param_groups:
+        for key, value in group.items():
+            if key != "params":
+                group[key] = plain(value)
 
 
 def restore(

@@ -15,6 +15,7 @@ from gdlab import _checks
 from gdlab.data.batching import BatchSize, num_batches
 
 SAMPLING = ("without-replacement", "with-replacement")
+"""How batches are drawn: see :class:`TrainConfig`'s ``sampling``."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,12 @@ class TrainConfig:
             a row at step 0; default False).
         evaluate_test: False keeps the test set unread (a tuning trial: every
             choice is made on the validation split; default True).
+        notes_loop: run the course notes' loop (Saito's ``train_neuralnet.py``,
+            default False): each step records the loss on its batch *after* the
+            update, and the model is evaluated after step ``i + 1`` when
+            ``i % iter_per_epoch == 0`` for ``iter_per_epoch = max(n_train /
+            batch_size, 1)`` (a float, as written: 17 evaluations in 10,000 steps
+            of 600 per epoch), instead of every ``eval_every`` and at the end.
 
     Example:
         >>> TrainConfig(epochs=3, batch_size=64).total_steps(n_train=1617)
@@ -57,6 +64,7 @@ class TrainConfig:
     eval_every: int | Literal["epoch"] = "epoch"
     eval_at_start: bool = False
     evaluate_test: bool = True
+    notes_loop: bool = False
 
     def __post_init__(self) -> None:
         owner = "TrainConfig"
@@ -83,7 +91,7 @@ class TrainConfig:
             checked["eval_every"] = _checks.integer(
                 owner, "eval_every", self.eval_every, low=1
             )
-        for name in ("eval_at_start", "evaluate_test"):
+        for name in ("eval_at_start", "evaluate_test", "notes_loop"):
             checked[name] = _checks.flag(owner, name, getattr(self, name))
         for name, value in checked.items():  # 3.0 -> 3: one run, one JSON form
             object.__setattr__(self, name, value)
@@ -91,6 +99,12 @@ class TrainConfig:
     def steps_per_epoch(self, n_train: int) -> int:
         """Batches in one pass over ``n_train`` samples."""
         return num_batches(n_train, self.batch_size)
+
+    def notes_evaluates(self, step: int, n_train: int) -> bool:
+        """Whether the notes' loop evaluates after optimizer step ``step`` (>= 1):
+        their ``i % iter_per_epoch == 0`` with ``i = step - 1``."""
+        size = n_train if self.batch_size == "full" else self.batch_size
+        return (step - 1) % max(n_train / size, 1) == 0
 
     def total_steps(self, n_train: int) -> int:
         """The run's optimizer steps on ``n_train`` samples."""
@@ -117,5 +131,6 @@ class TrainConfig:
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+"""The names of :class:`TrainConfig`'s fields, in order."""
 
 __all__ = ["FIELDS", "SAMPLING", "TrainConfig"]

@@ -177,6 +177,18 @@ def test_mismatched_files_are_refused(
     assert str(bad) in str(info.value)
 
 
+@pytest.mark.parametrize("kind", ["train", "t10k"])
+def test_a_set_of_zero_images_is_refused(tmp_path: Path, kind: str) -> None:
+    fake_idx_folder(tmp_path)
+    bad = _replace(
+        tmp_path, f"{kind}-images-idx3-ubyte", np.zeros((0, 28, 28), np.uint8)
+    )
+    _replace(tmp_path, f"{kind}-labels-idx1-ubyte", np.zeros(0, np.uint8))
+    message = f"IDX file {str(bad)!r}: must hold at least one image, got 0"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        data.load("mnist", path=tmp_path)  # was numpy's "cannot reshape array"
+
+
 def test_a_corrupted_file_in_the_folder_is_named(tmp_path: Path) -> None:
     fake_idx_folder(tmp_path)
     path = tmp_path / "t10k-images-idx3-ubyte.gz"
@@ -357,6 +369,17 @@ def test_validation_is_stratified_seeded_and_independent_of_the_test_set() -> No
 def test_bad_val_fraction_is_refused(fraction: object) -> None:
     with pytest.raises(ValueError, match=r"^load: val_fraction must be"):
         data.load("digits", val_fraction=fraction)  # type: ignore[arg-type]
+
+
+def test_a_split_seed_beyond_scikit_learns_bound_is_named() -> None:
+    big = 2**32
+    message = f"load: split_seed must be an integer in [0, {big - 1}], got {big}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        data.load("digits", split_seed=big)  # was random_state's message
+    whole = data.load("digits", val_fraction=None)
+    with pytest.raises(ValueError, match=r"validation split: split_seed must be an"):
+        whole.split_validation(0.1, big)
+    assert data.load("digits", split_seed=big - 1).n_val == 144
 
 
 def test_a_split_that_cannot_hold_every_class_is_refused(tmp_path: Path) -> None:

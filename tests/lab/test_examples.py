@@ -105,10 +105,49 @@ def test_nesterov_look_ahead_form_is_sgd_nesterov() -> None:
     assert nesterov < momentum
 
 
-def test_adagrad_step_shrinks_as_one_over_root_t() -> None:
+def test_adagrad_gives_the_rarely_updated_weight_the_larger_step() -> None:
     e = examples.get("adagrad")
+    # At t = 5 each weight has g = 0.1 and has been updated 5, 3 and 1 times.
+    np.testing.assert_allclose(
+        e.values["step at t = 5"],
+        [0.01 / math.sqrt(5), 0.01 / math.sqrt(3), 0.01],
+        rtol=1e-7,
+    )
+    step = e.values["step at t = 5"]
+    assert step[2] > step[1] > step[0]
     expected = tuple(0.01 / math.sqrt(t) for t in range(1, 6))
-    np.testing.assert_allclose(e.values["|step| at t = 1..5"], expected, rtol=1e-7)
+    np.testing.assert_allclose(e.values["|step[0]| at t = 1..5"], expected, rtol=1e-7)
+
+
+def test_the_notes_step_lines_reproduce_their_numbers() -> None:
+    e = examples.get("regression")
+    m, b = e.values["the notes' step lines as written"]
+    assert m == pytest.approx(-1.7)  # 'm ≔ −1 −7λ = −1.7': arithmetic right
+    assert b == pytest.approx(4.7) != 5.3  # 'b ≔ 5 −3λ = 5.3': as written, 4.7
+    rule = e.values["θ − λ·(the notes' gradient)"]
+    close(rule, (-0.3, 5.3))  # their 5.3 is the rule applied to their −3
+    why = slip(e, "(m, b) after one step").reason
+    assert "4.7" in why and "5 − λ·(−3)" in why
+
+
+def test_the_notes_rmsprop_update_is_their_rate_times_abs_g() -> None:
+    e = examples.get("rmsprop")
+    theirs = np.array(e.values["θ − (the notes' g²/√v)·|g|"])
+    assert tuple(np.round(theirs, 2)) == slip(e, "θ new").notes == (0.79, 1.11, 0.48)
+    # The written "lr" 0.2 times |g| would give 0.46, not 0.48.
+    assert round(0.5 - 0.2 * 0.2, 2) == 0.46
+    assert theirs[2] == pytest.approx(0.5 - 0.02 / math.sqrt(0.038) * 0.2)
+    why = slip(e, "θ new").reason
+    assert "0.46" in why and "0.103" in why
+
+
+def test_the_notes_wrong_claims_about_momentum_are_corrected() -> None:
+    text = examples.get("momentum-forms").format()
+    assert "where the course notes' claims are wrong:" in text
+    assert "note 000: momentum SGD prevents overfitting" in text
+    assert "note 002: Momentum 문제점: 느림, 평탄한 지점에서 학습 불가" in text
+    assert "plain SGD's problem" in text
+    assert [c.note for c in examples.momentum_claims()] == ["000", "002"]
 
 
 def test_adadelta_first_step_by_hand() -> None:
@@ -219,7 +258,8 @@ def test_lr_decay_curves_use_the_notes_parameterizations(tmp_path: Path) -> None
         lines["cosine annealing"], 0.05 * (1 + np.cos(np.pi * epochs / 100)), atol=1e-15
     )
     warm = lines["warm-up 10 epochs, then cosine"]
-    np.testing.assert_allclose(warm[:11], np.linspace(0, 0.1, 11), atol=1e-15)
+    # torch's LinearLR with start_factor 1/(W+1): lr·(t+1)/(W+1), then the decay
+    np.testing.assert_allclose(warm[:11], 0.1 * np.arange(1, 12) / 11, atol=1e-15)
     assert not list(tmp_path.iterdir())  # no path: nothing written
 
 

@@ -127,7 +127,7 @@ def test_sgd_momentum_buffer() -> None:
     worked = lab.explain.explain("momentum", [0.0, 0.0], grad, steps=3, lr=0.1)
     buffers = [grad, 1.9 * grad, 2.71 * grad]  # b = g, then b = 0.9 b + g
     for step, b in zip(worked.steps, buffers, strict=True):
-        np.testing.assert_allclose(step.columns["b"], b, rtol=1e-15)
+        np.testing.assert_allclose(step.columns["buf"], b, rtol=1e-15)
         np.testing.assert_allclose(step.columns["step"], 0.1 * b, rtol=1e-15)
     np.testing.assert_allclose(worked.params, -0.1 * 5.61 * grad, rtol=1e-14)
 
@@ -202,9 +202,9 @@ def test_a_given_state_is_the_optimizers_state_before_the_first_step() -> None:
     np.testing.assert_array_equal(by_column.params, by_key.params)
     np.testing.assert_allclose(by_column.steps[0].columns["v"], g * g, rtol=1e-15)
     np.testing.assert_allclose(by_column.params, [0.79, 1.21, 0.49], rtol=1e-8)
-    # A momentum buffer given is used at step 1 (torch: b = μ·b + g), not b = g.
-    sgd = lab.explain.explain("momentum", theta, g, lr=0.1, state={"b": [1, 1, 1]})
-    np.testing.assert_allclose(sgd.steps[0].columns["b"], 0.9 + g)
+    # A momentum buffer given is used at step 1 (torch: buf = μ·buf + g), not buf = g.
+    sgd = lab.explain.explain("momentum", theta, g, lr=0.1, state={"buf": [1, 1, 1]})
+    np.testing.assert_allclose(sgd.steps[0].columns["buf"], 0.9 + g)
 
 
 def test_start_step_sets_the_bias_correction_and_the_schedule() -> None:
@@ -250,3 +250,27 @@ def test_start_step_sets_the_bias_correction_and_the_schedule() -> None:
 def test_state_errors(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         lab.explain.explain("adagrad", [1.0], [1.0], **kwargs)
+
+
+def test_a_step_that_overflows_stops_the_explanation_and_says_so() -> None:
+    e = lab.explain.explain("adam", [1.0, 2.0], [0.5, 1.0], 3, lr=1e308)
+    assert len(e.steps) == 1  # was three tables of inf and NaN, silently
+    assert e.diverged == (
+        "diverged at step 1: θ new = (-inf, -inf) is not finite, with lr 1e+308 — "
+        "try a smaller learning rate"
+    )
+    assert e.format().endswith(f"\nstopped: {e.diverged}")
+    on = lab.explain.explain("sgd", [-2.0, 2.0], surfaces.get("rosenbrock"), 9, lr=0.1)
+    assert len(on.steps) == 4  # θ ≈ 1e80 is finite, its f ≈ 100·x⁴ is not
+    assert on.diverged == (
+        "diverged at step 4: f after it = inf is not finite, with lr 0.1 — try a "
+        "smaller learning rate"
+    )
+    assert on.steps[-1].loss is not None and math.isfinite(on.steps[-1].loss)
+    squared = lab.explain.explain("adam", [1.0], [1e200], 1)
+    assert squared.diverged == (
+        "diverged at step 1: exp_avg_sq = (inf) is not finite, with lr 0.001 — try "
+        "smaller values"
+    )  # g² overflowed, whatever the lr
+    fine = lab.explain.explain("sgd", [1.0], [1.0], 3, lr=0.1)
+    assert fine.diverged is None and "stopped" not in fine.format()

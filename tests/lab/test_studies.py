@@ -89,6 +89,39 @@ def test_edge_of_stability_measures_the_dense_lambda_max_and_writes_results(
     assert again.to_dict() == result.to_dict()
 
 
+def test_edge_of_stability_runs_that_g_rounds_alike_keep_their_own_files(
+    tmp_path: Path,
+) -> None:
+    kwargs: dict[str, Any] = {
+        "samples": 20, "hidden": (3,), "lrs": (0.5, 0.5000001), "steps": 3,
+        "every": 3, "out": tmp_path,
+    }  # fmt: skip
+    first = studies.edge_of_stability(**kwargs)
+    runs = tmp_path / studies.EOS_RUNS
+    assert sorted(p.name for p in runs.iterdir()) == [
+        "lr0.5-momentum0.json",
+        "lr0.5000001-momentum0.json",
+    ]  # was one file, lr0.5-momentum0.json, the second run over the first
+    lines: list[str] = []
+    again = studies.edge_of_stability(**kwargs, echo=lines.append)
+    assert len(lines) == 2 and all(line.endswith("(already done)") for line in lines)
+    assert again.to_dict() == first.to_dict()
+    from gdlab.lab.studies.edge_of_stability import run_file
+
+    assert run_file(1e-3, 0.9) == "lr0.001-momentum0.9.json"
+    assert run_file(0.1 + 0.2, 0.0) == "lr0.30000000000000004-momentum0.json"
+    # a folder written before: the run of 0.5000001 under its :g name is read
+    # back (the record's settings say which lr it holds), not trained again
+    (runs / "lr0.5-momentum0.json").unlink()
+    (runs / "lr0.5000001-momentum0.json").rename(runs / "lr0.5-momentum0.json")
+    lines.clear()
+    legacy = studies.edge_of_stability(
+        **{**kwargs, "lrs": (0.5000001,)}, echo=lines.append
+    )
+    assert lines[0].endswith("(already done)")
+    assert legacy.runs[0].to_dict() == first.runs[1].to_dict()
+
+
 def test_edge_run_verdicts() -> None:
     def run(lams: list[float]) -> studies.EdgeRun:
         steps = list(range(0, 10 * len(lams), 10))
@@ -193,6 +226,7 @@ def test_a_run_short_of_the_target_is_reported_and_warned_about() -> None:
         ({"until": "epochs:3"}, r"until must be .*got 'epochs:3'"),
         ({"batch_sizes": (16, 16)}, r"batch_sizes must be at least two different"),
         ({"epsilon": -1.0}, r"epsilon must be"),
+        ({"epsilon": 0.0}, r"epsilon must be > 0, got 0.0"),  # every value 0: 0/0
         ({"data": "regression"}, r"data must be a classification data set"),
         ({"optimizer": "nope"}, r"unknown optimizer 'nope'"),
     ],

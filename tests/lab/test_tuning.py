@@ -12,6 +12,7 @@ from scipy import stats
 
 from gdlab import optim
 from gdlab.lab import tuning
+from gdlab.optim import space
 
 
 @pytest.mark.parametrize("higher", [True, False])
@@ -30,9 +31,11 @@ def test_expected_best_equals_the_mean_over_every_subset(higher: bool) -> None:
 
 
 def test_expected_best_refuses_missing_scores() -> None:
-    with pytest.raises(ValueError, match=r"^expected_best: scores must be finite"):
+    with pytest.raises(ValueError, match=r"^expected_best: scores must be numbers"):
         tuning.expected_best([0.5, math.nan])
-    with pytest.raises(ValueError, match=r"scores must be finite numbers, got \[\]"):
+    with pytest.raises(
+        ValueError, match=r"scores must be numbers, worst as inf, got \[\]"
+    ):
         tuning.expected_best([])
 
 
@@ -63,14 +66,16 @@ def test_a_trial_maps_the_unit_point_onto_the_search_space() -> None:
     hyper = tuning.trial("adam", ["lr", "beta1"], [0.5, 0.0])
     assert hyper["lr"] == pytest.approx(space["lr"].value(0.5))
     assert hyper["betas"] == (pytest.approx(0.99), 0.999)
-    # a preset keeps what it fixes; momentum tuned replaces it
+    # a preset keeps what it fixes; its lr axis is the effective step
+    # lr / (1 - momentum): at u = 0, sgd's lowest step 1e-3, so lr = 1e-4
     assert tuning.trial("nesterov", ["lr"], [0.0]) == {
-        "lr": pytest.approx(1e-3),
+        "lr": pytest.approx(1e-4),
         "momentum": 0.9,
         "nesterov": True,
     }
     tuned = tuning.trial("momentum", ["lr", "momentum"], [0.0, 0.0])
     assert tuned["momentum"] == pytest.approx(0.99)
+    assert tuned["lr"] == pytest.approx(1e-3 * 0.01)  # momentum tuned: its own
     with pytest.raises(ValueError, match=r"tune: sgd has no axis 'beta1' to tune"):
         tuning.check_axes("sgd", ["lr", "beta1"])
 
@@ -81,7 +86,11 @@ def test_time_to_target() -> None:
         {"step": 20, "seconds": 2.0, "val_acc": None},
         {"step": 30, "seconds": 3.0, "val_acc": 0.91},
     ]
-    assert tuning.time_to_target(rows, "val_acc", 0.9) == {"step": 30, "seconds": 3}
+    assert tuning.time_to_target(rows, "val_acc", 0.9) == {
+        "step": 30,
+        "seconds": 3,
+        "evaluation": 2,
+    }
     assert tuning.time_to_target(rows, "val_acc", 0.95) is None
     losses = [{"step": 5, "seconds": 0.5, "val_loss": 0.2}]
     assert tuning.time_to_target(losses, "val_loss", 0.3, higher_is_better=False)
@@ -97,3 +106,28 @@ def test_performance_profiles() -> None:
     assert rho["a"] == pytest.approx([1 / 3, 1 / 3, 2 / 3, 2 / 3])
     assert rho["b"] == pytest.approx([1 / 3, 1 / 3, 2 / 3, 2 / 3])
     assert rho["c"] == pytest.approx([0, 1 / 3, 1 / 3, 1 / 3])
+
+
+@pytest.mark.parametrize("name", optim.names())
+def test_every_lr_range_spans_the_same_decades_around_the_suggested_lr(
+    name: str,
+) -> None:
+    """The one rule of gdlab.optim.space: [suggested / 100, suggested * 100]."""
+    lr = optim.search_space(name)["lr"]
+    suggested = optim.suggested_lr(name)
+    assert math.log10(lr.high / lr.low) == pytest.approx(space.LR_DECADES)
+    assert math.sqrt(lr.low * lr.high) == pytest.approx(suggested)
+
+
+@pytest.mark.parametrize("name", ["momentum", "nesterov"])
+def test_momentum_presets_try_the_steps_plain_sgd_tries(name: str) -> None:
+    points = tuning.sobol_points(8, 1, seed=3)
+    for u in points:
+        plain = tuning.trial("sgd", ["lr"], u)["lr"]
+        preset = tuning.trial(name, ["lr"], u)
+        effective = preset["lr"] / (1 - preset["momentum"])
+        assert effective == pytest.approx(plain)
+    assert tuning.describe_axis(name, "lr").startswith(
+        "effective step lr/(1 - momentum) log-uniform in [0.001, 10]"
+    )
+    assert tuning.describe_axis("sgd", "lr") == "log-uniform in [0.001, 10]"

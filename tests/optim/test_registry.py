@@ -104,6 +104,11 @@ class BadDefault(Sign):
     }
 
 
+class NegativeLr(Sign):
+    defaults: ClassVar[dict[str, Any]] = {"lr": -1.0}
+    suggested_lr = 0.1  # the default lr itself is what is refused
+
+
 class NoLr(Sign):
     defaults: ClassVar[dict[str, Any]] = {"rate": 0.01}
 
@@ -131,6 +136,12 @@ class StrayAxis(Sign):
         ("sign", NoSpace, r"NoSpace.search_space must map 'lr'"),
         ("sign", BadDefault, r"BadDefault's BadDefault: momentum must be >= 0"),
         ("sign", NoLr, r"NoLr.defaults must be a dict with 'lr'"),
+        (
+            "sign",
+            NegativeLr,
+            r"^register\('sign'\): NegativeLr's defaults\['lr'\] must be a number "
+            r"> 0, got -1.0$",
+        ),  # was accepted
         (
             "sign",
             StrayAxis,

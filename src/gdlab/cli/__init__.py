@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from gdlab import optim, outputs
+from gdlab import __version__, optim, outputs
 from gdlab.cli import (
     compare,
     course,
@@ -48,7 +48,7 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="gdlab")
+@click.version_option(__version__, prog_name="gdlab")
 def main() -> None:
     """gdlab: a laboratory for gradient-descent optimization."""
 

@@ -18,6 +18,7 @@ from gdlab.cli.options import (
     parse_names,
     run_options,
     run_spec,
+    store_in_use,
     user_input,
 )
 
@@ -29,20 +30,29 @@ from gdlab.cli.options import (
     default=None,
     help="comma-separated names [every registered optimizer and preset]",
 )
-@click.option("--epochs", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--budget",
-    default=8,
+    default=4,
     show_default=True,
     type=int,
-    help="trials of quasi-random search per optimizer, at most 1000; 0: suggested "
-    "settings only",
+    help="trials of quasi-random search per optimizer and study, at most 1000; 0: "
+    "suggested settings only",
+)
+@click.option(
+    "--studies",
+    default=5,
+    show_default=True,
+    type=int,
+    help="independent repetitions of the whole procedure (search, selection, "
+    "reruns), at most 100; claims need 2 or more",
 )
 @click.option(
     "--tune",
     default="lr",
     show_default=True,
-    help="search-space axes to tune, e.g. lr,momentum or all",
+    help="search-space axes to tune, e.g. lr,momentum or all; an axis is tuned "
+    "where the optimizer has it",
 )
 @click.option(
     "--select",
@@ -53,10 +63,10 @@ from gdlab.cli.options import (
 )
 @click.option(
     "--seeds",
-    default=3,
+    default=2,
     show_default=True,
     type=int,
-    help="reruns of the selected settings, on the test set (at most 100)",
+    help="reruns of the selected settings per study, on the test set (at most 100)",
 )
 @click.option(
     "--target",
@@ -64,7 +74,13 @@ from gdlab.cli.options import (
     type=float,
     help="validation value for time-to-target [digits 0.95, fashion-mnist 0.85]",
 )
-@click.option("--search-seed", default=0, show_default=True, type=int)
+@click.option(
+    "--search-seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="the master seed: every study's search, tuning and rerun seeds derive from it",
+)
 @parallel_options
 @click.option(
     "--out",
@@ -77,6 +93,7 @@ from gdlab.cli.options import (
 def compare(
     optimizers: str | None,
     budget: int,
+    studies: int,
     tune: str,
     select: str,
     seeds: int,
@@ -88,14 +105,17 @@ def compare(
     quiet: bool,
     **run: Any,
 ) -> None:
-    """Compare optimizers fairly: each gets the same BUDGET of quasi-random trials
-    over its own search space, the trial with the best validation metric is
-    selected and rerun over SEEDS new seeds, and only those reruns touch the test
-    set. Prints the table; writes report.html and results.json beside sweep.db
-    (run the same command again to continue after a kill).
+    """Compare optimizers fairly, STUDIES times over: in each study every
+    optimizer gets the same BUDGET of quasi-random trials over its own search
+    space, the trial with the best validation metric is selected and rerun over
+    SEEDS seeds (the same for every optimizer), and only those reruns touch the
+    test set. A pair is ranked only when a paired t-test over the studies,
+    Holm-adjusted over all pairs, says so. Prints what was established and the
+    table; writes report.html and results.json beside sweep.db (run the same
+    command again to continue after a kill).
 
     \b
-    gdlab compare --optimizers sgd,momentum,adam --budget 8 --seeds 3
+    gdlab compare --optimizers sgd,momentum,adam --studies 5 --budget 4 --seeds 2
     """
     from gdlab.lab import compare as comparing
     from gdlab.lab import runs
@@ -108,6 +128,7 @@ def compare(
         select=select,
         search_seed=search_seed,
         target=target,
+        studies=studies,
     )
     spec = run_spec(run)
     engine: dict[str, Any] = {
@@ -125,18 +146,20 @@ def compare(
     if not quiet:
         shown = len(names) if names else len(comparing.all_optimizers())
         click.echo(
-            f"comparing {shown} optimizers on {spec.data}: {budget} trials each, "
-            f"then {seeds} reruns of the selected settings"
+            f"comparing {shown} optimizers on {spec.data}: {studies} studies, each "
+            f"of {budget} trials per optimizer, then {seeds} reruns of the "
+            "selected settings"
         )
     try:
-        result, page = runs.compare_into(
-            folder,
-            spec,
-            names,
-            protocol,
-            command=command_line(click.get_current_context()),
-            **engine,
-        )
+        with store_in_use():
+            result, page = runs.compare_into(
+                folder,
+                spec,
+                names,
+                protocol,
+                command=command_line(click.get_current_context()),
+                **engine,
+            )
     except _sweep_error() as error:
         click.echo(f"gdlab: error: {error}", err=True)
         sys.exit(1)
@@ -158,8 +181,22 @@ def compare(
 )
 @click.option("--budget", default=4, show_default=True, type=int, help="as for compare")
 @click.option("--seeds", default=2, show_default=True, type=int, help="as for compare")
+@click.option(
+    "--studies",
+    default=3,
+    show_default=True,
+    type=int,
+    help="independent studies per workload (AlgoPerf runs 3)",
+)
 @click.option("--tune", default="lr", show_default=True, help="axes, as for compare")
 @click.option("--search-seed", default=0, show_default=True, type=int)
+@click.option(
+    "--calibrate",
+    is_flag=True,
+    help="set each workload's target from well-tuned baselines (--optimizers, "
+    "default momentum,adam; use a large --budget) and write OUT/suite.toml with "
+    "the targets and this command as their provenance",
+)
 @parallel_options
 @click.option(
     "--out",
@@ -173,18 +210,23 @@ def benchmark(
     optimizers: str | None,
     budget: int,
     seeds: int,
+    studies: int,
     tune: str,
     search_seed: int,
+    calibrate: bool,
     workers: int | None,
     backend: str,
     out: str | None,
     quiet: bool,
 ) -> None:
-    """Run the fair comparison on every workload of a suite and rank the
-    optimizers by performance profiles of their steps to each validation target.
+    """Run the fair comparison on every workload of a suite and score the
+    optimizers as AlgoPerf does: the fastest trial per study to reach each
+    validation target, the median over studies, the 4x cut, performance
+    profiles on a linear tau axis over [1, 4] and their normalized integral.
 
     \b
-    gdlab benchmark --suite small --budget 4 --seeds 2 --workers 2
+    gdlab benchmark --suite small --budget 4 --seeds 2 --studies 3 --workers 2
+    gdlab benchmark --suite small --calibrate --budget 16 --studies 3
     """
     from gdlab.lab import benchmark as benchmarking
     from gdlab.lab import compare as comparing
@@ -192,7 +234,7 @@ def benchmark(
     names = None if optimizers is None else parse_names("--optimizers", optimizers)
     protocol = comparing.Protocol(
         budget=budget, seeds=seeds, tune=tuple(parse_names("--tune", tune)),
-        search_seed=search_seed,
+        search_seed=search_seed, studies=studies,
     )  # fmt: skip
     label = suite if suite in benchmarking.SUITES else Path(suite).stem
     engine: dict[str, Any] = {
@@ -201,10 +243,30 @@ def benchmark(
         "progress": not quiet,
     }
     folder = out or default_out(f"runs/benchmark-{label}")
+    if calibrate:
+        names = names or list(benchmarking.CALIBRATION_BASELINES)
     with user_input():
         benchmarking.check(suite, folder, names, protocol, **engine)
+    if calibrate:
+        try:
+            done = benchmarking.calibrate(
+                suite,
+                folder,
+                names,
+                protocol,
+                command=command_line(click.get_current_context()),
+                **engine,
+            )
+        except _sweep_error() as error:
+            click.echo(f"gdlab: error: {error}", err=True)
+            sys.exit(1)
+        for w in done:
+            click.echo(f"{w.name}: target {w.target:g}")
+        click.echo(f"suite: {Path(folder) / 'suite.toml'}")
+        return
     try:
-        results = benchmarking.benchmark(suite, folder, names, protocol, **engine)
+        with store_in_use():
+            results = benchmarking.benchmark(suite, folder, names, protocol, **engine)
     except _sweep_error() as error:
         click.echo(f"gdlab: error: {error}", err=True)
         sys.exit(1)

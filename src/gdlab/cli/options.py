@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import math
+import os
 import re
 import shlex
 from collections.abc import Callable, Iterable, Iterator
@@ -104,6 +105,35 @@ def default_out(prefix: str) -> str:
     return f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
+@contextlib.contextmanager
+def store_in_use() -> Iterator[None]:
+    """Around a command's sweep: a store that another sweep is writing means the
+    user started two commands into one folder; a usage error (the data is safe)."""
+    from gdlab.lab.sweep import StoreBusy
+
+    try:
+        yield
+    except StoreBusy as error:
+        raise click.UsageError(str(error)) from None
+
+
+def use_language(language: str | None) -> str:
+    """Speak ``language`` (None: from LC_ALL / LC_MESSAGES / LANG) in the course
+    commands' messages and, in Korean, draw figures with a Hangul font."""
+    from gdlab import i18n
+
+    with user_input():
+        chosen = i18n.use(language)
+        if chosen == "ko":
+            from gdlab.report import fonts
+
+            fonts.use_hangul()
+    return chosen
+
+
+LANG_HELP = "language of the output: en or ko (Korean) [from LC_ALL/LC_MESSAGES/LANG]"
+
+
 # --- click callbacks -----------------------------------------------------------------
 
 
@@ -114,11 +144,35 @@ def zero_lr_warning(ctx: click.Context, param: click.Parameter, value: Any) -> A
 
 
 def check_folder(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    """A click callback: a folder option may be absent, not empty."""
+    """A click callback: a folder option may be absent, not empty, and its name fits
+    the file system (the OS's "File name too long" would come as a traceback)."""
+    name = param.opts[0] if isinstance(param, click.Option) else "FOLDER"
     if value == "":
-        name = param.opts[0] if isinstance(param, click.Option) else "FOLDER"
         raise click.UsageError(f"{name} must name a folder, got ''")
+    if value is not None:
+        check_name_length(name, value)
     return value
+
+
+def check_name_length(option: str, value: str) -> None:
+    """A usage error if a part of path ``value`` is longer than the file system's
+    NAME_MAX (255 bytes on Linux and macOS) or the whole longer than PATH_MAX."""
+    try:
+        part_max = os.pathconf(".", "PC_NAME_MAX")
+        path_max = os.pathconf(".", "PC_PATH_MAX")
+    except (AttributeError, OSError, ValueError):  # no pathconf (Windows)
+        part_max, path_max = 255, 4096
+    longest = max(len(os.fsencode(p)) for p in Path(value).parts or [""])
+    if longest > part_max:
+        raise click.UsageError(
+            f"{option} must name a path whose parts have at most {part_max} bytes, "
+            f"got a part of {longest}"
+        )
+    if len(os.fsencode(value)) >= path_max:
+        raise click.UsageError(
+            f"{option} must name a path of fewer than {path_max} bytes, "
+            f"got {len(os.fsencode(value))}"
+        )
 
 
 def output_file(suffix: str) -> Any:
@@ -364,7 +418,7 @@ def run_options(function: Any) -> Any:
             "--split-seed",
             default=0,
             show_default=True,
-            type=click.IntRange(min=0),
+            type=click.IntRange(min=0, max=2**32 - 1),  # scikit-learn's bound
             help="seed of the validation split (the same for every run)",
         ),
         click.option(

@@ -34,7 +34,8 @@ from gdlab.cli.options import (
     default=0,
     show_default=True,
     type=click.IntRange(min=0),
-    help="steps of linear warm-up from 0, before the decay",
+    help="steps of linear warm-up from lr/(W+1) (torch LinearLR's start factor), "
+    "before the decay",
 )
 @click.option(
     "--schedule-arg",

@@ -17,6 +17,7 @@ from gdlab.cli.options import (
     parse_hyper,
     parse_list,
     run_spec,
+    store_in_use,
     user_input,
     warn_zero_lr,
 )
@@ -28,6 +29,11 @@ def _value(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+    except RecursionError:  # arrays nested 1000s deep: no grid value
+        raise click.UsageError(
+            f"--grid values must be JSON or text, got arrays nested too deeply "
+            f"({text[:20]!r}...)"
+        ) from None
 
 
 @click.command("sweep")
@@ -178,13 +184,14 @@ def sweep_command(
     ):
         sweep.check(base, grid, folder / "sweep.db", **settings)
     try:
-        result = sweep.run(
-            base,
-            grid,
-            folder / "sweep.db",
-            command=command_line(click.get_current_context()),
-            **settings,
-        )
+        with store_in_use():
+            result = sweep.run(
+                base,
+                grid,
+                folder / "sweep.db",
+                command=command_line(click.get_current_context()),
+                **settings,
+            )
     except sweep.SweepError as error:
         click.echo(f"gdlab: error: {error}", err=True)
         sys.exit(1)

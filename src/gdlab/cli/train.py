@@ -18,6 +18,7 @@ from gdlab.cli.options import (
     parse_hyper,
     run_options,
     run_spec,
+    use_language,
     user_input,
     zero_lr_warning,
 )
@@ -37,7 +38,7 @@ _PRESETS: dict[str, dict[str, Any]] = {
         "batch_size": 100,
         "iterations": 10000,
         "sampling": "with-replacement",
-        "eval_at_start": True,
+        "notes_loop": True,  # loss after the update; evaluations as the notes'
     },
 }
 """Run options set together by ``train --preset``."""
@@ -135,8 +136,15 @@ _PRESETS: dict[str, dict[str, Any]] = {
     type=click.Choice(list(_PRESETS)),
     help="course-mnist: the course notes' MNIST experiment as written (784-50-10 "
     "sigmoid net, 0.01·N(0, 1) weights, SGD lr 0.1, batches of 100 drawn with "
-    "replacement, 10,000 iterations, no validation split, accuracy from step 0); "
-    "options given beside it win",
+    "replacement, 10,000 iterations, no validation split, the loss after each "
+    "update, accuracy when i % iter_per_epoch == 0, plots as the notes draw "
+    "them); options given beside it win",
+)
+@click.option(
+    "--lang",
+    default=None,
+    type=click.Choice(["en", "ko"]),
+    help="language of the course-mnist summary and plots [from LC_ALL/LANG]",
 )
 def train(
     hyper: tuple[str, ...],
@@ -146,6 +154,7 @@ def train(
     tensorboard: str | None,
     no_progress: bool,
     preset: str | None,
+    lang: str | None,
     **run: Any,
 ) -> None:
     """Train a model and write history.json/csv, loss and accuracy plots and
@@ -156,7 +165,10 @@ def train(
     gdlab train --preset course-mnist --data mnist --data-path DIR --out runs/mnist
     """
     from gdlab import experiment
-    from gdlab.lab import runs
+    from gdlab.lab import course_mnist, runs
+
+    if preset is not None:
+        use_language(lang)
 
     ctx = click.get_current_context()
     given_here = {k for k in ctx.params if ctx.get_parameter_source(k) == COMMANDLINE}
@@ -227,12 +239,14 @@ def train(
             )
         folder = out
     last = history.epochs[-1] if history.epochs else None
-    if last is not None:
+    if last is not None and not history.config.get("notes_loop"):
         acc = "" if last["test_acc"] is None else f", test acc {last['test_acc']:.4f}"
         click.echo(
             f"final: train loss {last['train_loss']:.4f}{acc} "
             f"after {last['step']} steps"
         )
+    if history.config.get("notes_loop"):
+        click.echo("\n".join(course_mnist.summary(history)))
     click.echo(f"wrote {folder}/history.json, history.csv, loss.png, accuracy.png")
     if history.diverged:
         click.echo(f"gdlab: {history.message}", err=True)

@@ -127,7 +127,7 @@ class Dataset:
         fraction = _checks.number(
             owner, "val_fraction", fraction, low=0.0, high=0.5, low_open=True
         )
-        seed = _checks.integer(owner, "split_seed", seed, low=0)
+        seed = _split_seed(owner, seed)
         n_val = math.ceil(fraction * self.n_train)
         stratify = None
         if self.classes:
@@ -200,6 +200,18 @@ class Dataset:
         )
 
 
+SPLIT_SEED_MAX = 2**32 - 1
+"""The largest ``split_seed``: scikit-learn's ``random_state`` takes no more."""
+
+
+def _split_seed(owner: str, seed: object) -> int:
+    """``seed`` as a split seed, an integer in [0, SPLIT_SEED_MAX]."""
+    n = _checks.integer(owner, "split_seed", seed, low=0)
+    if n > SPLIT_SEED_MAX:
+        _checks.fail(owner, "split_seed", f"an integer in [0, {SPLIT_SEED_MAX}]", seed)
+    return n
+
+
 # --- IDX image sets ---------------------------------------------------------------
 
 
@@ -243,6 +255,13 @@ def _locate(title: str, name: str, path: str | os.PathLike[str] | None) -> Path:
         folders.append(SYSTEM_DATA / name)
     searched = []
     for folder in folders:
+        try:
+            folder.stat()
+        except FileNotFoundError:
+            pass  # said below
+        except OSError as error:  # a name too long, a loop of links, no access
+            searched.append(f"{folder} ({error.strerror or error})")
+            continue
         found, missing = _find_idx_files(folder)
         if not missing:
             return folder
@@ -269,6 +288,10 @@ def _check_pair(
         raise ValueError(
             f"IDX file {str(label_file)!r}: labels must be 1-D uint8, got "
             f"{labels.dtype.name} {labels.shape}"
+        )
+    if len(images) == 0:  # nothing to train on or to evaluate
+        raise ValueError(
+            f"IDX file {str(image_file)!r}: must hold at least one image, got 0"
         )
     if len(labels) != len(images):
         raise ValueError(
@@ -472,7 +495,7 @@ def load(
         _checks.number(
             "load", "val_fraction", val_fraction, low=0, high=0.5, low_open=True
         )
-    _checks.integer("load", "split_seed", split_seed, low=0)
+    _split_seed("load", split_seed)
     dataset: Dataset = loader(dt, path) if name in _FROM_FILES else loader(dt)
     if val_fraction is None or name == "regression":  # two points: none to hold out
         return dataset

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+import shutil
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from gdlab import checkpoint, outputs
 from gdlab.callbacks import Callback
 from gdlab.experiment import Run, RunSpec, build
+from gdlab.lab import course_mnist
 from gdlab.lab.compare import Comparison, Protocol, compare
 from gdlab.report import plots
 from gdlab.report.compare import comparison_report
@@ -29,25 +31,40 @@ LOCK = ".gdlab.lock"
 """The lock file of a training folder, held while a run writes it."""
 
 Folder = str | os.PathLike[str]
+"""An output folder's path."""
 
 
 def write_history(folder: Path, history: History) -> list[Path]:
-    """history.json/csv, the loss per iteration and the accuracy per epoch."""
+    """history.json/csv, the loss per iteration and the accuracy per epoch (for
+    the course notes' loop, as the notes draw them)."""
     history.to_json(folder / "history.json")
     history.to_csv(folder / "history.csv")
     written = [folder / "history.json", folder / "history.csv"]
+    if history.config.get("notes_loop"):  # the course notes' run, drawn their way
+        return written + course_mnist.write_plots(folder, history)
     losses = [s["loss"] for s in history.steps]
     if losses:
         plots.plot_loss_curves({"train (mini-batch)": losses}, path=folder / "loss.png")
         written.append(folder / "loss.png")
     rows = [e for e in history.epochs if e["train_acc"] is not None]
     if rows:
-        curve = tuple(
-            [float(e[k] or 0.0) for e in rows]
-            for k in ("epoch", "train_acc", "test_acc")
+
+        def column(key: str) -> list[float]:
+            values = [e[key] for e in rows]
+            return (
+                [float(v) for v in values if v is not None]
+                if None not in values
+                else []
+            )
+
+        curves = (column("epoch"), column("train_acc"), column("test_acc"))
+        accuracy = {"accuracy": curves}
+        val = column("val_acc")
+        plots.plot_accuracy(
+            accuracy,
+            path=folder / "accuracy.png",
+            validation={"accuracy": val} if val else None,
         )
-        accuracy = {"accuracy": (curve[0], curve[1], curve[2])}
-        plots.plot_accuracy(accuracy, path=folder / "accuracy.png")
         written.append(folder / "accuracy.png")
     return written
 
@@ -217,8 +234,36 @@ def compare_into(
         backend=backend,
         progress=progress,
     )
-    result.save(root)
-    return result, comparison_report(result.to_dict(), root, command=command)
+    page = publish(
+        root,
+        lambda stage: (
+            result.save(stage),
+            comparison_report(result.to_dict(), stage, command=command),
+        ),
+    )
+    return result, page
+
+
+STAGE = ".staging"
+"""The folder inside an output folder where a set of files is written first."""
+
+
+def publish(root: Path, write: Callable[[Path], object]) -> Path:
+    """Write a set of files (results.json, the PNGs, report.html) consistently:
+    ``write(stage)`` writes them all into ``root/.staging``; only when every one
+    is written are they renamed into ``root`` (a rename does not fail for lack of
+    space or a size limit). A failed write removes the stage and leaves the
+    previous set whole. Returns ``root/report.html``."""
+    stage = root / STAGE
+    shutil.rmtree(stage, ignore_errors=True)  # left by a killed process
+    stage.mkdir()
+    try:
+        write(stage)
+        for path in sorted(stage.iterdir()):
+            os.replace(path, root / path.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return root / "report.html"
 
 
 def load_comparison(folder: Folder) -> Comparison:
@@ -244,4 +289,6 @@ def report_from(folder: Folder, result: Comparison | None = None) -> Path:
     """Redraw ``report.html`` from the ``results.json`` a comparison left there
     (or from ``result``, already read by :func:`load_comparison`)."""
     loaded = load_comparison(folder) if result is None else result
-    return comparison_report(loaded.to_dict(), Path(folder))
+    return publish(
+        Path(folder), lambda stage: comparison_report(loaded.to_dict(), stage)
+    )

@@ -65,12 +65,12 @@ def sharpness(
     behind each Hessian-vector product are accurate to about 1e-8; ``model`` itself
     is not changed. ``seed`` seeds the Lanczos start vector.
 
-    Example:
-        >>> spec = RunSpec(model="mlp:64-32-10", train=TrainConfig(batch_size=512))
-        >>> run = build(spec)
-        >>> history = fit(run.model, run.optimizer, run.dataset, run.spec.train)
-        >>> sharpness(run.model, run.dataset.X_train, run.dataset.y_train)
-        4.21...
+    Example (it trains a model first)::
+
+        spec = RunSpec(model="mlp:64-32-10", train=TrainConfig(batch_size=512))
+        run = build(spec)
+        history = fit(run.model, run.optimizer, run.dataset, run.spec.train)
+        sharpness(run.model, run.dataset.X_train, run.dataset.y_train)  # λmax
     """
     owner = "sharpness"
     X = np.asarray(X)

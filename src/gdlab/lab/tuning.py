@@ -8,12 +8,16 @@ optimizer-benchmarking literature:
 * trials are the first N points of a scrambled Sobol sequence in [0, 1)^d mapped
   onto each optimizer's search space (Bergstra & Bengio 2012; AlgoPerf, Dahl et al.
   2023), the same N for every optimizer;
-* the expected best of k trials drawn without replacement from the N run, k = 1..N
-  (Dodge et al. 2019; Sivaprasad et al. 2020), with v(1) <= ... <= v(N) sorted:
+* the best of the first k trials of one study, k = 1..N: what the procedure
+  run actually gives (a study's tunability curve);
+* the expected best of k trials drawn *without* replacement from the N run,
+  k = 1..N, with v(1) <= ... <= v(N) sorted — random search over these points,
+  the unbiased estimator (Dodge et al. 2019's code samples with replacement):
   E[max of k] = sum_{i=k..N} v(i) * C(i-1, k-1) / C(N, k);
 * a 95% interval over n seeds from Student's t with n - 1 degrees of freedom;
 * time to target t(p, s) and the performance profile
-  rho_s(tau) = |{p : t(p, s) <= tau * min_s' t(p, s')}| / |P| (Dolan & Moré 2002).
+  ``rho_s(tau) = |{p : t(p, s) <= tau * min_s' t(p, s')}| / |P|`` (Dolan & Moré
+  2002).
 """
 
 from __future__ import annotations
@@ -61,37 +65,87 @@ def check_axes(name: str, axes: Sequence[str]) -> list[str]:
 
 def trial(name: str, axes: Sequence[str], u: Sequence[float]) -> dict[str, Any]:
     """The hyperparameters (``lr`` included) that the unit point ``u`` gives ``name``
-    on ``axes``; the other hyperparameters keep the preset's or class's defaults."""
+    on ``axes``; the other hyperparameters keep the preset's or class's defaults.
+
+    For heavy-ball SGD with momentum β > 0 (the ``momentum`` and ``nesterov``
+    presets, or a tuned momentum) the lr axis is the *effective step*
+    lr / (1 − β): the lr returned is the drawn step times (1 − β), so that every
+    member of the SGD family tries the same steps (:mod:`gdlab.optim.space`)."""
     base, preset = optim.resolve(name)
     hyper = {**optim.get(base).defaults, **preset}
     hyper["lr"] = optim.suggested_lr(name)
     search = optim.search_space(name)
     for axis, x in zip(axes, u, strict=True):
         space.assign(hyper, axis, search[axis].value(float(x)))
+    if "lr" in axes and heavy_ball(name, hyper):
+        hyper["lr"] *= 1.0 - float(hyper["momentum"])
     changed = {k: v for k, v in hyper.items() if k == "lr" or k in preset}
     tuned = {space.hyperparameter(a) for a in axes}
     return changed | {k: hyper[k] for k in tuned}
 
 
+def heavy_ball(name: str, hyper: Mapping[str, Any]) -> bool:
+    """Whether ``name`` with ``hyper`` is SGD with momentum (its lr axis is then
+    the effective step lr / (1 − momentum))."""
+    base, _ = optim.resolve(name)
+    return base == "sgd" and float(hyper.get("momentum") or 0.0) > 0.0
+
+
+def describe_axis(name: str, axis: str) -> str:
+    """How ``name``'s ``axis`` is drawn, e.g. ``"log-uniform in [0.001, 10]"``."""
+    text = optim.search_space(name)[axis].describe()
+    base, preset = optim.resolve(name)
+    defaults = {**optim.get(base).defaults, **preset}
+    if axis == "lr" and heavy_ball(name, defaults):
+        text = f"effective step lr/(1 - momentum) {text}"
+    return text
+
+
 def expected_best(
     scores: Sequence[float], *, higher_is_better: bool = True
 ) -> list[float]:
-    """E[best of k trials drawn without replacement from ``scores``], k = 1..N.
+    """E[best of k trials drawn without replacement from ``scores``], k = 1..N:
+    *random search over these points* (the unbiased estimator; Dodge et al.
+    2019's code samples with replacement instead).
 
-    ``scores`` must be finite: give a diverged trial the worst value there is (for
-    an accuracy, 0), not NaN. At k = N the result is the best score.
+    A diverged trial scores the worst value there is: -inf when higher is
+    better, +inf otherwise (an accuracy may use 0); NaN and an infinity on the
+    good side are refused. At k = N the result is the best score; a k whose
+    draws can all be diverged trials gets that worst value.
     """
     values = sorted(float(s) for s in scores)
-    if not values or not all(math.isfinite(v) for v in values):
-        _checks.fail("expected_best", "scores", "finite numbers", list(scores))
+    bad = math.inf if higher_is_better else -math.inf
+    if not values or any(math.isnan(v) or v == bad for v in values):
+        _checks.fail("expected_best", "scores", "numbers, worst as inf", list(scores))
     if not higher_is_better:
         values = [-v for v in reversed(values)]
     n = len(values)
     out = []
     for k in range(1, n + 1):
         total = math.comb(n, k)
-        e = sum(values[i - 1] * math.comb(i - 1, k - 1) for i in range(k, n + 1))
-        out.append(e / total if higher_is_better else -e / total)
+        terms = [
+            values[i - 1] * math.comb(i - 1, k - 1)
+            for i in range(k, n + 1)
+            if math.comb(i - 1, k - 1)
+        ]
+        e = sum(terms) / total
+        out.append(e if higher_is_better else -e)
+    return out
+
+
+def best_of_first(
+    scores: Sequence[float], *, higher_is_better: bool = True
+) -> list[float]:
+    """The best of the first k scores, k = 1..N: what a search that stops after
+    k of its quasi-random trials selects (one study's tunability curve)."""
+    out: list[float] = []
+    for value in scores:
+        v = float(value)
+        if math.isnan(v):
+            _checks.fail("best_of_first", "scores", "numbers, not NaN", list(scores))
+        if out:
+            v = max(out[-1], v) if higher_is_better else min(out[-1], v)
+        out.append(v)
     return out
 
 
@@ -119,15 +173,20 @@ def time_to_target(
     *,
     higher_is_better: bool = True,
 ) -> dict[str, float] | None:
-    """The first evaluation whose ``metric`` reaches ``target``: its ``step`` and
-    ``seconds``; None when none does."""
-    for row in evaluations:
+    """The first evaluation whose ``metric`` reaches ``target``: its ``step``,
+    ``seconds`` and ``evaluation`` (its index among the evaluations); None when
+    none does."""
+    for k, row in enumerate(evaluations):
         value = row.get(metric)
         if value is None:
             continue
         reached = value >= target if higher_is_better else value <= target
         if reached:
-            return {"step": float(row["step"]), "seconds": float(row["seconds"])}
+            return {
+                "step": float(row["step"]),
+                "seconds": float(row["seconds"]),
+                "evaluation": float(k),
+            }
     return None
 
 

@@ -38,6 +38,7 @@ class LinearRegression(Model):
     3m+2b-8 = -1`, and one SGD step with λ = 0.1 gives ``m = -0.7, b = 5.1``
     (``loss="sse"`` gives the same numbers for these two points)::
 
+        >>> from gdlab import optim
         >>> m = LinearRegression(n_features=1)
         >>> m.params["W"][...] = -1.0; m.params["b"][...] = 5.0
         >>> loss, g = m.loss_and_grad([1.0, 2.0], [3.0, 5.0])

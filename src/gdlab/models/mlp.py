@@ -434,7 +434,9 @@ class MLP(Model):
         Saito, *Deep Learning from Scratch*, ch. 5 (``TwoLayerNet``).
 
     Example:
+        >>> from gdlab import optim
         >>> m = MLP([784, 50, 10], seed=0)
+        >>> X, y = np.zeros((2, 784)), np.array([3, 7])
         >>> loss, grads = m.loss_and_grad(X, y)
         >>> optim.SGD(m.params, lr=0.1).step(grads)
     """

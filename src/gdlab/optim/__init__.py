@@ -9,8 +9,10 @@ group, loaded the first time a name is not found.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
+import json
 import math
 import os
 import sys
@@ -39,8 +41,12 @@ from gdlab.optim.sgd import SGD
 from gdlab.optim.space import PAIRS, Axis, hyperparameter
 
 ENTRY_POINT_GROUP = "gdlab.optimizers"
+"""The entry-point group an installed package registers its optimizers under."""
 PLUGINS_ENV = "GDLAB_PLUGINS"
-"""Plugins loaded with :func:`load_plugin`, for worker processes to load too."""
+"""Plugins loaded with :func:`load_plugin`, for worker processes to load too: a
+JSON list of module names and absolute ``.py`` paths (a path may hold ``:``); a
+value not starting with ``[``, as a person may set it, is split on
+``os.pathsep``."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,15 @@ def _check_class(name: str, cls: object) -> type[Optimizer]:
     try:
         group = dict(cls.defaults)
         cls.check(group)
-        value = group["lr"] if cls.suggested_lr is None else cls.suggested_lr
+        default = group["lr"]  # check() leaves the lr to the constructor
+        if not (
+            isinstance(default, int | float)
+            and not isinstance(default, bool)
+            and math.isfinite(default)
+            and default > 0
+        ):
+            raise ValueError(f"defaults['lr'] must be a number > 0, got {default!r}")
+        value = default if cls.suggested_lr is None else cls.suggested_lr
         if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
             raise ValueError(f"suggested_lr must be a number > 0, got {value!r}")
         kinds = set(cls.state_spec.values()) - set(STATE_KINDS)
@@ -144,9 +158,15 @@ def load_plugin(plugin: str) -> None:
     ``$GDLAB_PLUGINS``, so that the worker processes of a sweep load it too."""
     path = Path(plugin)
     if plugin.endswith(".py"):
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError as error:  # a name too long, a loop of links
+            raise ValueError(f"plugin {plugin}: {error.strerror or error}") from None
+        if not found:
             raise ValueError(f"plugin {plugin}: no such file")
-        name = f"gdlab_plugin_{path.stem}"
+        # one module per file: dirA/opt.py and dirB/opt.py are two plugins
+        where = hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:12]
+        name = f"gdlab_plugin_{path.stem}_{where}"
         if name not in sys.modules:
             spec = importlib.util.spec_from_file_location(name, path)
             assert spec is not None and spec.loader is not None
@@ -162,10 +182,41 @@ def load_plugin(plugin: str) -> None:
         try:
             importlib.import_module(plugin)
         except ModuleNotFoundError as error:
-            raise ValueError(f"plugin {plugin}: cannot import it ({error})") from None
-    loaded = [p for p in os.environ.get(PLUGINS_ENV, "").split(os.pathsep) if p]
+            hint = ""
+            top = plugin.partition(".")[0]
+            if error.name == top and _is_file(Path(f"{plugin}.py")):
+                hint = f"; to load the file, give a path: ./{plugin}.py"
+            raise ValueError(
+                f"plugin {plugin}: cannot import it ({error}){hint}"
+            ) from None
+    loaded = plugins_in_env()
     if plugin not in loaded:
-        os.environ[PLUGINS_ENV] = os.pathsep.join([*loaded, plugin])
+        os.environ[PLUGINS_ENV] = json.dumps([*loaded, plugin])
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long
+        return False
+
+
+def plugins_in_env() -> list[str]:
+    """The plugins ``$GDLAB_PLUGINS`` names (see :data:`PLUGINS_ENV`)."""
+    text = os.environ.get(PLUGINS_ENV, "")
+    if not text.lstrip().startswith("["):
+        return [p for p in text.split(os.pathsep) if p]
+    try:
+        listed = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"${PLUGINS_ENV} is not a JSON list: {error}") from None
+    if not isinstance(listed, list) or not all(isinstance(p, str) for p in listed):
+        raise ValueError(f"${PLUGINS_ENV} must be a JSON list of strings, got {text}")
+    return [p for p in listed if p]
+
+
+_plugin_failures: list[str] = []
+"""Plugins of ``$GDLAB_PLUGINS`` that did not load, said with an unknown name."""
 
 
 def _load_entry_points() -> None:
@@ -176,9 +227,16 @@ def _load_entry_points() -> None:
         _entry_points_loaded = True
         for point in entry_points(group=ENTRY_POINT_GROUP):
             point.load()
-        for plugin in os.environ.get(PLUGINS_ENV, "").split(os.pathsep):
-            if plugin:
+        try:
+            listed = plugins_in_env()
+        except ValueError as error:
+            _plugin_failures.append(str(error))
+            return
+        for plugin in listed:
+            try:
                 load_plugin(plugin)
+            except ValueError as error:  # missing: the name asked for is unknown
+                _plugin_failures.append(str(error))
 
 
 def _lookup(name: object) -> str | None:
@@ -190,9 +248,13 @@ def _lookup(name: object) -> str | None:
 
 def _unknown(name: object) -> ValueError:
     known = [*REGISTRY, *PRESETS]
+    failed = "".join(
+        f" (${PLUGINS_ENV} names a plugin that did not load: {f})"
+        for f in _plugin_failures
+    )
     return ValueError(
         f"unknown optimizer {name!r}{_checks.did_you_mean(name, known)}; "
-        f"known optimizers: {', '.join(known)}"
+        f"known optimizers: {', '.join(known)}{failed}"
     )
 
 
@@ -269,6 +331,7 @@ __all__ = [
     "get",
     "load_plugin",
     "names",
+    "plugins_in_env",
     "register",
     "register_preset",
     "resolve",

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from gdlab import _checks
 from gdlab.optim.base import Group, Optimizer, State
 from gdlab.optim.kernel import elementwise, prange
-from gdlab.optim.space import Axis, log_uniform
+from gdlab.optim.space import Axis, log_uniform, lr_around
 from gdlab.params import Array
 
 
@@ -78,7 +78,7 @@ class Adagrad(Optimizer):
     }
     suggested_lr: ClassVar[float] = 0.05
     search_space: ClassVar[dict[str, Axis]] = {
-        "lr": log_uniform(1e-3, 1.0),
+        "lr": lr_around(suggested_lr),
         "eps": log_uniform(1e-10, 1e-2),
         "weight_decay": log_uniform(1e-6, 1e-2),
     }

@@ -87,8 +87,12 @@ class Adam(Optimizer):
         https://openreview.net/forum?id=ryQu7f-RZ
 
     Example:
-        >>> opt = Adam(model.params, lr=1e-3)
-        >>> opt.step(grads)
+        >>> import numpy as np
+        >>> w = np.array([1.0, -2.0])
+        >>> opt = Adam({"w": w}, lr=0.1)
+        >>> opt.step({"w": 2 * w})  # the first step moves each entry by about lr
+        >>> w.round(6)
+        array([ 0.9, -1.9])
     """
 
     defaults: ClassVar[dict[str, Any]] = {
@@ -109,7 +113,7 @@ class Adam(Optimizer):
         "maximize": _checks.flag,
     }
     suggested_lr: ClassVar[float] = 0.001
-    search_space: ClassVar[dict[str, Axis]] = adam_like()
+    search_space: ClassVar[dict[str, Axis]] = adam_like(suggested_lr)
 
     def decoupled(self, group: Group) -> bool:
         """Whether weight decay multiplies the weights (AdamW) or joins the gradient."""
@@ -175,7 +179,9 @@ class AdamW(Adam):
     defaults: ClassVar[dict[str, Any]] = {
         k: v for k, v in Adam.defaults.items() if k != "decoupled_weight_decay"
     } | {"weight_decay": 1e-2}
-    search_space: ClassVar[dict[str, Axis]] = adam_like(weight_decay=(1e-5, 1e-1))
+    search_space: ClassVar[dict[str, Axis]] = adam_like(
+        Adam.suggested_lr, weight_decay=(1e-5, 1e-1)
+    )
 
     def decoupled(self, group: Group) -> bool:
         return True

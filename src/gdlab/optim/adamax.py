@@ -48,9 +48,9 @@ class Adamax(Optimizer):
         weight_decay (λ): >= 0, default 0.
         maximize: ascend the objective instead.
 
-    Convention: ε is added to |g| inside the max (torch), not to the denominator as
-    in the paper's Algorithm 2 (which has none); matches ``torch.optim.Adamax`` to
-    1e-10 in float64.
+    Convention: ε is added to :math:`|g|` inside the max (torch), not to the
+    denominator as in the paper's Algorithm 2 (which has none); matches
+    ``torch.optim.Adamax`` to 1e-10 in float64.
 
     References:
         Kingma & Ba, *Adam: A Method for Stochastic Optimization*, §7.1, ICLR 2015.
@@ -71,7 +71,7 @@ class Adamax(Optimizer):
         "maximize": _checks.flag,
     }
     suggested_lr: ClassVar[float] = 0.002
-    search_space: ClassVar[dict[str, Axis]] = adam_like()
+    search_space: ClassVar[dict[str, Axis]] = adam_like(suggested_lr)
 
     state_spec: ClassVar[dict[str, str]] = {"exp_avg": "real", "exp_inf": "nonnegative"}
 

@@ -95,7 +95,7 @@ class AdamP(Optimizer):
         "nesterov": _checks.flag,
     }
     suggested_lr: ClassVar[float] = 0.001
-    search_space: ClassVar[dict[str, Axis]] = adam_like()
+    search_space: ClassVar[dict[str, Axis]] = adam_like(suggested_lr)
     elementwise = False
 
     state_spec: ClassVar[dict[str, str]] = {

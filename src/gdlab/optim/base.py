@@ -34,7 +34,9 @@ LrSchedule = Callable[[int], float]
 """A learning-rate schedule: a pure function of the step count (0 at the first step)."""
 
 LearningRate = float | LrSchedule
+"""What ``lr`` takes: a number, or a schedule evaluated at each step."""
 ParamsLike = Mapping[str, Array]
+"""Parameters by name: a :class:`~gdlab.Params` or a plain dict of arrays."""
 Group = dict[str, Any]
 
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))

@@ -74,8 +74,9 @@ class NAdam(Optimizer):
         maximize: ascend the objective instead.
 
     Convention: matches ``torch.optim.NAdam`` to 1e-10 in float64. The product
-    :math:`\Pi_t` is a pure function of the step, recomputed from the group's
-    current β1 and ψ (torch accumulates it, so changing β1 mid-run differs).
+    :math:`\Pi_t` is accumulated in the state (``mu_product``), as torch does:
+    each step multiplies in its own :math:`\mu_t`, from the group's β1 and ψ at
+    that step, so a β1 changed mid-run changes only the factors after the change.
 
     References:
         Dozat, *Incorporating Nesterov Momentum into Adam*, ICLR 2016 workshop.
@@ -100,7 +101,7 @@ class NAdam(Optimizer):
         "maximize": _checks.flag,
     }
     suggested_lr: ClassVar[float] = 0.002
-    search_space: ClassVar[dict[str, Axis]] = adam_like()
+    search_space: ClassVar[dict[str, Axis]] = adam_like(suggested_lr)
 
     state_spec: ClassVar[dict[str, str]] = {
         "exp_avg": "real",

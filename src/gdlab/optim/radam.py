@@ -98,7 +98,7 @@ class RAdam(Optimizer):
         "maximize": _checks.flag,
     }
     suggested_lr: ClassVar[float] = 0.002
-    search_space: ClassVar[dict[str, Axis]] = adam_like()
+    search_space: ClassVar[dict[str, Axis]] = adam_like(suggested_lr)
 
     state_spec: ClassVar[dict[str, str]] = {
         "exp_avg": "real",

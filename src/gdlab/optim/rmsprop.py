@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from gdlab import _checks
 from gdlab.optim.base import Group, Optimizer, State, unused
 from gdlab.optim.kernel import elementwise, prange
-from gdlab.optim.space import Axis, log_uniform, one_minus_log_uniform
+from gdlab.optim.space import Axis, log_uniform, lr_around, one_minus_log_uniform
 from gdlab.params import Array
 
 
@@ -99,7 +99,7 @@ class RMSprop(Optimizer):
     }
     suggested_lr: ClassVar[float] = 0.001
     search_space: ClassVar[dict[str, Axis]] = {
-        "lr": log_uniform(1e-5, 1e-1),
+        "lr": lr_around(suggested_lr),
         "alpha": one_minus_log_uniform(1e-3, 0.5),
         "momentum": one_minus_log_uniform(1e-2, 0.5),
         "eps": log_uniform(1e-10, 1e-2),

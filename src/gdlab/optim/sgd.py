@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from gdlab import _checks
 from gdlab.optim.base import Group, Optimizer, State, unused
 from gdlab.optim.kernel import elementwise, prange
-from gdlab.optim.space import Axis, log_uniform, one_minus_log_uniform
+from gdlab.optim.space import Axis, log_uniform, lr_around, one_minus_log_uniform
 from gdlab.params import Array
 
 
@@ -82,8 +82,12 @@ class SGD(Optimizer):
         learning*, ICML 2013. http://proceedings.mlr.press/v28/sutskever13.html
 
     Example:
+        >>> import numpy as np
+        >>> w = np.array([1.0])
         >>> opt = SGD({"w": w}, lr=0.1, momentum=0.9, nesterov=True)
-        >>> opt.step({"w": grad})
+        >>> opt.step({"w": 2 * w})  # b = g = 2, w -= lr·(g + μ·b) = 0.38
+        >>> w
+        array([0.62])
     """
 
     defaults: ClassVar[dict[str, Any]] = {
@@ -103,7 +107,7 @@ class SGD(Optimizer):
     }
     suggested_lr: ClassVar[float] = 0.1
     search_space: ClassVar[dict[str, Axis]] = {
-        "lr": log_uniform(1e-3, 1.0),
+        "lr": lr_around(suggested_lr),
         "momentum": one_minus_log_uniform(1e-2, 0.5),
         "weight_decay": log_uniform(1e-6, 1e-2),
     }

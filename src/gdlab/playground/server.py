@@ -20,6 +20,13 @@ float's range. Another method gets 405, and the standard library's own refusals
 API's limits on steps and runs, :data:`MAX_BODY` bytes, :data:`MAX_DEPTH` levels of
 JSON, checked in one pass) and one request computes at a time.
 
+**Under load.** The listen backlog is :data:`BACKLOG` connections (the standard
+library's 5 made 200 parallel requests wait for TCP retransmissions, up to minutes,
+or be reset). Requests that wait for the computation are served by priority: those
+of a page (with the ``X-Playground-Page`` header) first, then the others, each in
+the order they came. A request whose client has closed its connection is dropped,
+while it waits and before each run of its work: nobody reads the answer.
+
 **Only its own page drives it.** Any web page the user visits can send requests to
 ``127.0.0.1``, so the server refuses, before looking at the method or path, (403) a
 ``Host`` other than its bound address, ``localhost``, ``127.0.0.1`` or ``[::1]``
@@ -43,8 +50,12 @@ client that goes away is dropped without a traceback.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import ipaddress
+import itertools
 import json
+import select
+import socket
 import sys
 import threading
 import traceback
@@ -67,6 +78,12 @@ REQUEST_TIMEOUT = 10.0
 """Seconds a client may take to send its request."""
 PAGE_HEADER = "X-Playground-Page"
 """The header that names the page a request comes from (see "newest request wins")."""
+BACKLOG = 1024
+"""Connections the kernel queues before the server accepts them (capped by the
+system's ``somaxconn``)."""
+WAIT_POLL = 0.1
+"""Seconds between two checks, while a request waits for the computation, that
+its client is still there and its page has sent nothing newer."""
 
 _STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -144,6 +161,62 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             )
         seen.add(key)
     return dict(pairs)
+
+
+def _closed(connection: socket.socket) -> bool:
+    """Whether the client has closed (or reset) its side of ``connection``. After
+    its body a client sends nothing (HTTP/1.0: one request per connection), so a
+    readable socket with nothing to read is one at its end."""
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(connection, select.POLLIN)
+            events = poller.poll(0)
+            if not events:
+                return False
+            if events[0][1] & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                return True
+        elif not select.select([connection], [], [], 0)[0]:
+            return False
+        return connection.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):  # reset, or already closed here
+        return True
+
+
+class _Queue:
+    """The one computation slot, handed to waiting requests by priority (lower
+    first), then by arrival; a waiter that ``stop()`` says is no longer wanted
+    leaves without computing."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._busy = False
+        self._waiting: list[tuple[int, int]] = []
+        self._arrivals = itertools.count()
+
+    @contextlib.contextmanager
+    def slot(self, priority: int, stop: Callable[[], bool]) -> Iterator[None]:
+        """Hold the slot while the block runs; :class:`api.Cancelled` if ``stop()``
+        becomes true before it is this request's turn."""
+        ticket = (priority, next(self._arrivals))
+        with self._changed:
+            heapq.heappush(self._waiting, ticket)
+            try:
+                while self._busy or self._waiting[0] != ticket:
+                    if stop():
+                        raise api.Cancelled(f"{OWNER}: cancelled while waiting")
+                    self._changed.wait(WAIT_POLL)
+            finally:
+                self._waiting.remove(ticket)
+                heapq.heapify(self._waiting)
+                self._changed.notify_all()
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._busy = False
+                self._changed.notify_all()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -317,10 +390,17 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self._body()  # HTTP/1.0: one request per connection
         page = self._header(PAGE_HEADER)
+
+        def gone() -> bool:
+            return _closed(self.connection)
+
         try:
-            with self.server.computing(page) as cancelled:
+            with self.server.computing(page, gone) as cancelled:
                 payload = api.trajectories_payload(body, cancelled)
         except api.Cancelled:
+            if gone():  # nobody to answer
+                self.close_connection = True
+                return
             self._error(
                 HTTPStatus.CONFLICT,
                 f"{OWNER}: cancelled: a newer request from the same page arrived",
@@ -341,7 +421,7 @@ class PlaygroundServer(ThreadingHTTPServer):
     """The playground's HTTP server; ``url`` is where the page is."""
 
     daemon_threads = True
-
+    request_queue_size = BACKLOG
     request_timeout = REQUEST_TIMEOUT
 
     def __init__(
@@ -351,7 +431,7 @@ class PlaygroundServer(ThreadingHTTPServer):
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.log = log
-        self.work = threading.Lock()  # one computation at a time: bounded work
+        self.work = _Queue()  # one computation at a time: bounded work
         self._pages = threading.Lock()
         self._latest: dict[str, object] = {}  # page -> its newest request
         super().__init__((host, port), _Handler)
@@ -390,16 +470,25 @@ class PlaygroundServer(ThreadingHTTPServer):
         return True
 
     @contextlib.contextmanager
-    def computing(self, page: str | None) -> Iterator[Callable[[], bool]]:
-        """Hold the one computation slot; yield a test of whether a newer request
-        from the same ``page`` has arrived since this one did (then this one stops)."""
+    def computing(
+        self, page: str | None, gone: Callable[[], bool] = lambda: False
+    ) -> Iterator[Callable[[], bool]]:
+        """Hold the one computation slot (a page's requests before the others);
+        yield a test of whether this request should stop: a newer request from the
+        same ``page`` has arrived since, or ``gone()`` says its client left. A
+        request stopped while it waits raises :class:`api.Cancelled`."""
         mine = object()
         if page is not None:
             with self._pages:
                 self._latest[page] = mine
+
+        def stop() -> bool:
+            newer = page is not None and self._latest.get(page) is not mine
+            return newer or gone()
+
         try:
-            with self.work:
-                yield lambda: page is not None and self._latest.get(page) is not mine
+            with self.work.slot(0 if page is not None else 1, stop):
+                yield stop
         finally:
             if page is not None:
                 with self._pages:
@@ -452,6 +541,7 @@ def serve(
 
 
 __all__ = [
+    "BACKLOG",
     "MAX_BODY",
     "MAX_DEPTH",
     "PAGE_HEADER",

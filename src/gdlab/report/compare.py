@@ -38,6 +38,11 @@ def _axes(ax: Axes | None, size: tuple[float, float] = (7.0, 4.4)) -> Axes:
 _finish = finish
 
 
+def _reruns(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every rerun of every study of one optimizer."""
+    return [r for st in entry["studies"] for r in st["reruns"]]
+
+
 def plot_test_metrics(
     results: Mapping[str, Any],
     metric: str = "test_acc",
@@ -45,23 +50,25 @@ def plot_test_metrics(
     ax: Axes | None = None,
     path: str | Path | None = None,
 ) -> Figure:
-    """Each optimizer's reruns: ``metric`` per seed (dots) and the mean with its 95%
-    interval (bar)."""
+    """Each optimizer's reruns of every study: ``metric`` per rerun (dots), and
+    the mean over studies with its 95% interval over studies (bar)."""
     ax = _axes(ax)
     names = list(results["optimizers"])
     colors = label_colors(names)
     for k, name in enumerate(names):
-        reruns = results["optimizers"][name]["reruns"]
+        entry = results["optimizers"][name]
         values = [
-            r["final"][metric] for r in reruns if r["final"].get(metric) is not None
+            r["final"][metric]
+            for r in _reruns(entry)
+            if r["final"].get(metric) is not None
         ]
-        summary = results["optimizers"][name]["summary"].get(metric) or {}
-        ax.scatter([k] * len(values), values, color=colors[name], alpha=0.5, s=14)
-        if summary.get("mean") is not None:
+        stats = entry["summary"].get(metric) or {}
+        ax.scatter([k] * len(values), values, color=colors[name], alpha=0.4, s=12)
+        if stats.get("mean") is not None:
             ax.errorbar(
                 [k],
-                [summary["mean"]],
-                yerr=[[summary["ci95"] or 0.0], [summary["ci95"] or 0.0]],
+                [stats["mean"]],
+                yerr=[[stats["ci95"] or 0.0], [stats["ci95"] or 0.0]],
                 fmt="o",
                 color=colors[name],
                 capsize=5,
@@ -70,7 +77,8 @@ def plot_test_metrics(
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
     ax.set_ylabel(METRIC_NAMES.get(metric, metric))
     ax.set_title(
-        f"{METRIC_NAMES.get(metric, metric).capitalize()} of the reruns: mean ± 95% CI"
+        f"{METRIC_NAMES.get(metric, metric).capitalize()}: reruns, and the mean "
+        "over studies ± 95% CI"
     )
     ax.grid(True, axis="y", alpha=0.3)
     return _finish(ax, path)
@@ -82,26 +90,53 @@ def plot_tunability(
     ax: Axes | None = None,
     path: str | Path | None = None,
 ) -> Figure:
-    """Expected best validation score of k trials, k = 1..N, per optimizer: a curve
-    that rises late means the optimizer needs its budget."""
+    """The best validation score of a study's first k trials, k = 1..N: median
+    over studies (solid) and range (band); dotted, the expected best of k drawn
+    from the same points (random search over these points)."""
     ax = _axes(ax)
     select = results["protocol"]["select"]
     names = list(results["optimizers"])
     colors = label_colors(names)
     for name in names:
         curve = results["optimizers"][name]["tunability"]
-        ks = [k + 1 for k, v in enumerate(curve) if v is not None]
+        ks = [k + 1 for k, v in enumerate(curve["median"]) if v is not None]
         ax.plot(
             ks,
-            [v for v in curve if v is not None],
+            [v for v in curve["median"] if v is not None],
             marker="o",
             markersize=3,
             color=colors[name],
             label=name,
         )
+        band = [
+            (k + 1, lo, hi)
+            for k, (lo, hi) in enumerate(zip(curve["low"], curve["high"], strict=True))
+            if lo is not None and hi is not None
+        ]
+        if band:
+            ax.fill_between(
+                [b[0] for b in band],
+                [b[1] for b in band],
+                [b[2] for b in band],
+                color=colors[name],
+                alpha=0.12,
+                linewidth=0,
+            )
+        rs = [(k + 1, v) for k, v in enumerate(curve["random_search"]) if v is not None]
+        if rs:
+            ax.plot(
+                [p[0] for p in rs],
+                [p[1] for p in rs],
+                linestyle=":",
+                color=colors[name],
+                linewidth=1,
+            )
     ax.set_xlabel("trials k")
-    ax.set_ylabel(f"expected best {METRIC_NAMES.get(select, select)}")
-    ax.set_title("Tunability: the expected best of k trials")
+    ax.set_ylabel(f"best {METRIC_NAMES.get(select, select)} of the first k")
+    ax.set_title(
+        "Tunability: best of the first k trials (median, range over studies;\n"
+        "dotted: random search over these points)"
+    )
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return _finish(ax, path)
@@ -113,29 +148,30 @@ def plot_sensitivity(
     ax: Axes | None = None,
     path: str | Path | None = None,
 ) -> Figure:
-    """Every trial's validation score against its learning rate; diverged trials
-    as crosses along the bottom."""
+    """Every trial of every study: validation score against learning rate;
+    diverged trials as crosses along the bottom."""
     ax = _axes(ax)
     select = results["protocol"]["select"]
     names = list(results["optimizers"])
     colors = label_colors(names)
-    scores = [
-        t[select]
+    every = {
+        name: [t for st in results["optimizers"][name]["studies"] for t in st["trials"]]
         for name in names
-        for t in results["optimizers"][name]["trials"]
-        if t.get(select) is not None
+    }
+    scores = [
+        t[select] for ts in every.values() for t in ts if t.get(select) is not None
     ]
     bottom = min(scores) if scores else 0.0
     for name in names:
-        trials = results["optimizers"][name]["trials"]
-        ok = [t for t in trials if not t["diverged"] and t.get(select) is not None]
-        bad = [t for t in trials if t["diverged"]]
+        ok = [t for t in every[name] if not t["diverged"] and t.get(select) is not None]
+        bad = [t for t in every[name] if t["diverged"]]
         order = sorted(ok, key=lambda t: t["hyper"]["lr"])
         ax.plot(
             [t["hyper"]["lr"] for t in order],
             [t[select] for t in order],
             marker="o",
-            markersize=4,
+            markersize=3,
+            linestyle="none",
             color=colors[name],
             label=name,
         )
@@ -150,7 +186,9 @@ def plot_sensitivity(
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel(METRIC_NAMES.get(select, select))
-    ax.set_title("Learning-rate sensitivity over all trials (× = diverged)")
+    ax.set_title(
+        "Learning-rate sensitivity over all trials of all studies (× = diverged)"
+    )
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize="small")
     return _finish(ax, path)
@@ -181,12 +219,13 @@ def plot_curves(
     ax: Axes | None = None,
     path: str | Path | None = None,
 ) -> Figure:
-    """``metric`` per epoch of the reruns: the mean over seeds and its min-max band."""
+    """``metric`` per epoch of the reruns of every study: the mean and the
+    min-max band."""
     ax = _axes(ax)
     names = list(results["optimizers"])
     colors = label_colors(names)
     for name in names:
-        x, mean, low, high = _band(results["optimizers"][name]["reruns"], metric)
+        x, mean, low, high = _band(_reruns(results["optimizers"][name]), metric)
         if x:
             ax.plot(x, mean, color=colors[name], label=name, linewidth=1.6)
             ax.fill_between(x, low, high, color=colors[name], alpha=0.15, linewidth=0)
@@ -195,7 +234,7 @@ def plot_curves(
     ax.set_xlabel("epoch")
     ax.set_ylabel(METRIC_NAMES.get(metric, metric))
     name = METRIC_NAMES.get(metric, metric)
-    ax.set_title(f"{name.capitalize()} of the reruns (band: min–max over seeds)")
+    ax.set_title(f"{name.capitalize()} of the reruns (band: min–max)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return _finish(ax, path)
@@ -204,58 +243,83 @@ def plot_curves(
 # --- the page ------------------------------------------------------------------------
 
 
-def _interval(summary: Mapping[str, Any] | None, digits: int) -> str:
-    if not summary or summary.get("mean") is None:
+def ranked(results: Mapping[str, Any]) -> list[str]:
+    """The optimizers in the order of the table: by group letters (claims only),
+    then by name — no order is implied inside a group."""
+    entries = results["optimizers"]
+    return sorted(entries, key=lambda n: (entries[n]["summary"]["group"], n))
+
+
+def edge_text(edge: Mapping[str, Mapping[str, int]], studies: int) -> str:
+    """E.g. ``"lr high 4/5"`` for each axis whose selection sat at one end of
+    the values tried in most studies."""
+    parts = [
+        f"{axis} {side} {count}/{studies}"
+        for axis, sides in edge.items()
+        for side, count in sides.items()
+        if 2 * count > studies
+    ]
+    return ", ".join(parts)
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _stats(stats: Mapping[str, Any], digits: int) -> str:
+    if stats.get("median") is None:
         return "—"
-    text = f"{summary['mean']:.{digits}f}"
-    if summary.get("ci95") is not None:
-        text += f" ± {summary['ci95']:.{digits}f}"
-    return f"{text} (n={summary['n']})"
-
-
-def _hyper(hyper: Mapping[str, Any]) -> str:
-    def show(v: Any) -> str:
-        if isinstance(v, list | tuple):
-            return "(" + ", ".join(show(x) for x in v) + ")"
-        return f"{v:.3g}" if isinstance(v, float) else str(v)
-
-    return ", ".join(f"{k}={show(v)}" for k, v in hyper.items())
+    text = (
+        f"{stats['median']:.{digits}f} [{_fmt(stats['q1'], digits)}, "
+        f"{_fmt(stats['q3'], digits)}]"
+    )
+    if stats.get("mean") is not None:
+        text += f"; {stats['mean']:.{digits}f}"
+        if stats.get("ci95") is not None:
+            text += f" ± {stats['ci95']:.{digits}f}"
+    return text
 
 
 def _table(results: Mapping[str, Any]) -> tuple[str, str]:
     protocol = results["protocol"]
     target = protocol.get("target")
+    select = METRIC_NAMES[protocol["select"]]
     header = (
+        "group",
         "optimizer",
-        "selected hyperparameters",
-        f"{METRIC_NAMES[protocol['select']]} (trial)",
-        "test accuracy",
-        "test loss",
+        "selected lr per study",
+        f"winner's curse: {select} of the selected trial → of its reruns",
+        "test accuracy: median [IQR]; study mean ± 95% CI",
+        "test loss: median [IQR]; study mean ± 95% CI",
         "steps to target" if target is not None else "",
         "diverged",
+        "selection at the range's edge",
         "time per run",
     )
     rows = []
-    for name, o in results["optimizers"].items():
+    for name in ranked(results):
+        o = results["optimizers"][name]
         s = o["summary"]
-        trial = o["selected"]["trial"]
-        score = None if trial is None else o["trials"][trial].get(protocol["select"])
         reached = s["to_target"]
+        curse = s["winners_curse"]
+        lrs = ", ".join(f"{st['selected']['hyper']['lr']:.3g}" for st in o["studies"])
         cells = [
+            html.escape(s["group"]),
             html.escape(name),
-            html.escape(_hyper(o["selected"]["hyper"])),
-            "—" if score is None else f"{score:.4f}",
-            _interval(s.get("test_acc"), 3),
-            _interval(s.get("test_loss"), 4),
+            html.escape(lrs),
+            f"{_fmt(curse['selected'], 4)} → {_fmt(curse['reruns'], 4)}",
+            _stats(s["test_acc"], 3),
+            _stats(s["test_loss"], 4),
             (
                 f"{reached['median_step']:g} "
                 f"({reached['reached']}/{reached['runs']} reached)"
                 if reached["median_step"] is not None
-                else f"not reached (0/{reached['runs']})"
+                else f"not reached ({reached['reached']}/{reached['runs']} reached)"
             )
             if target is not None
             else "",
-            f"{s['diverged']}/{len(o['reruns'])}",
+            f"{s['diverged']}/{s['runs']}",
+            html.escape(edge_text(s["edge"], protocol["studies"]) or "—"),
             f"{s['seconds']:.2f} s" if s.get("seconds") is not None else "—",
         ]
         css = "diverged" if s["diverged"] else ""
@@ -266,13 +330,67 @@ def _table(results: Mapping[str, Any]) -> tuple[str, str]:
     return head, "\n".join(rows)
 
 
+def _claims(results: Mapping[str, Any]) -> str:
+    """The lead of the page: what was established, and every pair's claim."""
+    protocol = results["protocol"]
+    metric = METRIC_NAMES[protocol["metric"]]
+    rows = []
+    for p in results["pairs"]:
+        ci = p["ci95"]
+        shown = {"a": p["a"], "b": p["b"]}.get(p["verdict"], "no claim")
+        rows.append(
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(str(c))}</td>"
+                for c in (
+                    f"{p['a']} − {p['b']}",
+                    _fmt(p["difference"], 4),
+                    "—" if ci is None else f"[{ci[0]:.4f}, {ci[1]:.4f}]",
+                    f"{p['p_adjusted']:.3g}",
+                    shown if shown == "no claim" else f"{shown} better",
+                )
+            )
+            + "</tr>"
+        )
+    table = (
+        "<details><summary>Every pair: paired difference in "
+        f"{html.escape(metric)} over studies</summary><table><thead><tr>"
+        "<th>pair</th><th>mean difference</th><th>95% CI</th>"
+        "<th>Holm-adjusted p</th><th>verdict</th></tr></thead><tbody>"
+        + "\n".join(rows)
+        + "</tbody></table></details>"
+        if rows
+        else ""
+    )
+    return (
+        f'<h2>What was established</h2><p class="lead">'
+        f"{html.escape(results['established'])}.</p>"
+        f'<p class="note">{html.escape(" ".join(EXPLAIN.split()))}</p>{table}'
+    )
+
+
+EXPLAIN = """How to read this: the whole tuning procedure (search, selection on
+validation data, reruns on the test set) was repeated in independent studies. In
+each study every optimizer was scored by the mean test result of its reruns, on
+rerun seeds shared by all optimizers. For each pair, the study-by-study
+differences were tested with a paired t-test (df = studies − 1) and the p-values
+Holm-adjusted over all pairs; "A better than B" is claimed only when the adjusted
+p is below 0.05. Optimizers sharing a group letter have no claim between them:
+their order in the table means nothing. The study-level interval treats the
+study as the unit of replication; the median [IQR] pools studies and reruns and
+only describes the spread."""
+
+
 CAPTIONS = {
-    "test.png": "Test accuracy of the reruns of each optimizer's selected "
-    "hyperparameters: one dot per seed, mean ± 95% t-interval. The test set was "
-    "evaluated only here.",
-    "tunability.png": "Expected best validation score of k trials drawn from the N "
-    "run (Dodge et al. 2019): how much each optimizer depends on its budget.",
-    "sensitivity.png": "Validation score of every trial against its learning rate.",
+    "test.png": "Test results of the reruns of every study (one dot per rerun), "
+    "and the mean over studies ± its 95% t-interval over studies. The test set "
+    "was evaluated only here.",
+    "tunability.png": "Best validation score of each study's first k trials "
+    "(the procedure run: median and range over studies); dotted: expected best of "
+    "k drawn without replacement from the same points — random search over these "
+    "points (not the procedure run; Dodge et al. 2019 sample with replacement).",
+    "sensitivity.png": "Validation score of every trial of every study against its "
+    "learning rate.",
     "curves.png": "Validation accuracy per epoch of the reruns (mean, min–max band).",
     "loss.png": "Training loss per epoch of the reruns (mean, min–max band).",
 }
@@ -281,16 +399,11 @@ CAPTIONS = {
 def draw(results: Mapping[str, Any], folder: Path) -> list[tuple[str, str]]:
     """Write the comparison's PNGs into ``folder``; return (file, caption) pairs."""
     figures = []
-    classification = any(
-        (o["summary"].get("test_acc") or {}).get("mean") is not None
-        for o in results["optimizers"].values()
+    classification = results["protocol"]["metric"] == "test_acc"
+    plot_test_metrics(
+        results, "test_acc" if classification else "test_loss", path=folder / "test.png"
     )
-    if classification:
-        plot_test_metrics(results, "test_acc", path=folder / "test.png")
-        figures.append("test.png")
-    else:
-        plot_test_metrics(results, "test_loss", path=folder / "test.png")
-        figures.append("test.png")
+    figures.append("test.png")
     if results["protocol"]["budget"] > 0:
         plot_tunability(results, path=folder / "tunability.png")
         plot_sensitivity(results, path=folder / "sensitivity.png")
@@ -303,15 +416,18 @@ def draw(results: Mapping[str, Any], folder: Path) -> list[tuple[str, str]]:
     return [(f, CAPTIONS[f]) for f in figures]
 
 
-PROTOCOL_TEXT = """Each optimizer got the same budget: {budget} trials of quasi-random
-search (scrambled Sobol points, seed {search_seed}) over its own documented search
-space ({tune}), trained with seed {tuning_seed}. The trial with the best final
-{select} on a validation split ({val} of the training set, stratified, the same for
-every optimizer) was selected, and its hyperparameters were trained again with seeds
-{seeds}; only those reruns touched the test set. Intervals are 95% Student-t
-intervals over the reruns; differences smaller than them are not a ranking.
-References: Choi et al. 2019; Sivaprasad et al. 2020; Schmidt et al. 2021; Dahl et
-al. 2023 (AlgoPerf)."""
+PROTOCOL_TEXT = """The procedure was repeated in {studies} independent studies
+(master seed {search_seed}). In each study every optimizer got the same budget:
+{budget} trials of quasi-random search (the study's own scrambled Sobol points)
+over its own documented search space ({tune}), trained with the study's tuning
+seed. The trial with the best final {select} on a validation split ({val} of the
+training set, stratified, the same for every optimizer; ties broken by validation
+loss) was selected, and its hyperparameters were trained again with {seeds} rerun
+seeds, the same for every optimizer; only those reruns touched the test set.
+Claims: paired t-test over studies on the per-study mean {metric}, Holm-adjusted
+over all pairs, level 0.05. References: Choi et al. 2019; Sivaprasad et al. 2020;
+Schmidt et al. 2021; Dahl et al. 2023 (AlgoPerf: studies, quasi-random search);
+Holm 1979."""
 
 
 def comparison_report(
@@ -341,22 +457,25 @@ def comparison_report(
     subtitle = (
         f"{spec['model']} ({spec['activation']}) on {spec['data']}, batch size "
         f"{spec['batch_size']}, {length}, schedule {spec['schedule']}, "
-        f"budget {protocol['budget']} trials, {len(protocol['seeds'])} reruns"
+        f"{protocol['studies']} studies × ({protocol['budget']} trials + "
+        f"{protocol['seeds']} reruns)"
     )
     text = PROTOCOL_TEXT.format(
+        studies=protocol["studies"],
         budget=protocol["budget"],
         search_seed=protocol["search_seed"],
         tune=", ".join(protocol["tune"]),
-        tuning_seed=protocol["tuning_seed"],
         select=METRIC_NAMES[protocol["select"]],
         val=f"{spec.get('val_fraction', 0.1):g}",
-        seeds=", ".join(map(str, protocol["seeds"])),
+        seeds=protocol["seeds"],
+        metric=METRIC_NAMES[protocol["metric"]],
     )
     if protocol["budget"] == 0:
         text = (
-            "Budget 0: each optimizer ran once at its suggested learning rate and "
-            "defaults (a one-shot baseline, not a tuned comparison), then with seeds "
-            f"{', '.join(map(str, protocol['seeds']))} on the test set."
+            "Budget 0: each optimizer ran at its suggested learning rate and "
+            "defaults (a one-shot baseline, not a tuned comparison), with "
+            f"{protocol['seeds']} rerun seeds per study on the test set, in "
+            f"{protocol['studies']} studies."
         )
     notes = "".join(
         f'<p class="note">{html.escape(n)}</p>' for n in results.get("notes", [])
@@ -365,6 +484,7 @@ def comparison_report(
         "compare_template.html",
         title=html.escape(f"Optimizer comparison on {spec['data']}"),
         subtitle=html.escape(subtitle),
+        lead=_claims(results),
         header=head,
         rows=rows,
         notes=notes,

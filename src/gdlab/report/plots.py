@@ -304,18 +304,27 @@ def plot_accuracy(
     *,
     ax: Axes | None = None,
     title: str = "Accuracy per epoch",
+    validation: Mapping[str, Sequence[float]] | None = None,
 ) -> Figure:
     """Train (solid) and test (dashed) accuracy per epoch; ``epochs`` maps a label
-    to ``(epoch numbers, train accuracies, test accuracies)``."""
+    to ``(epoch numbers, train accuracies, test accuracies)`` (an empty test list:
+    the test set was not read); ``validation`` adds a label's validation accuracy
+    at the same epochs (dotted)."""
     owner = "plot_accuracy"
     if not epochs:
         _checks.fail(owner, "epochs", "at least one curve", epochs)
     ax = new_axes(ax, (11.0, 4.8))
     colors = label_colors(list(epochs))
+    validation = validation or {}
     for label, (x, train, test) in epochs.items():
         ax.plot(x, train, color=colors[label], linewidth=1.6, label=label)
-        ax.plot(x, test, color=colors[label], linewidth=1.6, linestyle="--")
+        if len(test):
+            ax.plot(x, test, color=colors[label], linewidth=1.6, linestyle="--")
+        if label in validation:
+            ax.plot(x, validation[label], color=colors[label], linestyle=":")
     ax.plot([], [], color="0.3", label="train (solid)")
+    if validation:
+        ax.plot([], [], color="0.3", linestyle=":", label="validation (dotted)")
     ax.plot([], [], color="0.3", linestyle="--", label="test (dashed)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")

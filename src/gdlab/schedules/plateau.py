@@ -44,6 +44,8 @@ class ReduceOnPlateau:
     lrs themselves live in the optimizer's state dict).
 
     Example:
+        >>> import numpy as np
+        >>> from gdlab import optim
         >>> opt = optim.SGD({"w": np.zeros(3)}, lr=0.1)
         >>> plateau = ReduceOnPlateau(opt, factor=0.5, patience=2)
         >>> for validation_loss in [1.0, 0.9, 0.9, 0.9, 0.9]:

@@ -42,6 +42,7 @@ REGISTRY: dict[str, type[Schedule]] = {
         PerEpoch,
     )
 }
+"""Registry name -> schedule class (``"cosine"`` -> :class:`Cosine`)."""
 
 
 def names() -> list[str]:
@@ -137,14 +138,20 @@ def run_name(name: str) -> str:
 def for_run(
     name: str, lr: float, steps: int, *, warmup: int = 0, **arguments: Any
 ) -> Schedule:
-    """Schedule ``name`` for a run of ``steps`` steps: a linear warm-up from 0 over
-    the first ``warmup`` steps, then a decay from ``lr`` over the rest, with
+    """Schedule ``name`` for a run of ``steps`` steps: a linear warm-up over the
+    first ``warmup`` steps, then a decay from ``lr`` over the rest, with
     ``arguments`` as given and the others as :data:`RUN_DEFAULTS` states.
+
+    The warm-up starts above zero, as torch's ``LinearLR`` does with its start
+    factor: step t < W runs at ``s(0)·(t + 1)/(W + 1)``, which is
+    ``LinearLR(start_factor=1/(W + 1), total_iters=W)``. (From 0, the first step,
+    or with ``schedule_unit="epoch"`` the whole first epoch, would not train.)
 
     ``for_run("step", 0.1, 1000)`` is ``Step(0.1, step_size=250, gamma=0.5)``;
     ``for_run("exponential", 0.1, 1000, rate=0.01)`` is ``Exponential(0.1,
     gamma=e^-0.01)``, the notes' ``lr0 * e^(-k * t)``; ``for_run("cosine", 0.1,
-    1000, warmup=100)`` is ``LinearWarmup(Cosine(0.1, total_steps=900), 100)``.
+    1000, warmup=100)`` is ``LinearWarmup(Cosine(0.1, total_steps=900), 100,
+    start_lr=0.1/101)``.
     """
     owner = "schedule"
     key = run_name(name)
@@ -157,7 +164,8 @@ def for_run(
     if key == "exponential" and "rate" in given:
         if "gamma" in given:
             _checks.fail(owner, "exponential", "given gamma or rate, not both", given)
-        rate = _checks.number(owner, "rate", given.pop("rate"), low=0.0)
+        # beyond 745, e^-rate is 0 in float64 (it would be refused as gamma = 0)
+        rate = _checks.number(owner, "rate", given.pop("rate"), low=0.0, high=745.0)
         given["gamma"] = math.exp(-rate)
     if "lr" in given or "max_lr" in given:
         _checks.fail(owner, key, "given its peak as the run's lr, not here", given)
@@ -176,7 +184,9 @@ def for_run(
     }
     peak = {"max_lr": lr} if key == "one_cycle" else {"lr": lr}
     schedule = create(key, **{**peak, **table[key], **given})
-    return LinearWarmup(schedule, warmup) if warmup else schedule
+    if not warmup:
+        return schedule
+    return LinearWarmup(schedule, warmup, start_lr=float(schedule(0)) / (warmup + 1))
 
 
 def argument_types(name: str) -> dict[str, Any]:

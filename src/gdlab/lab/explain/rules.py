@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from gdlab.i18n import gettext as _
 from gdlab.optim.nadam import momentum_at
 
 F64 = NDArray[np.float64]
@@ -49,9 +50,9 @@ def _effective(group: Group, theta: F64, g: F64, cols: Columns) -> F64:
 def _effective_formula(group: Group) -> list[str]:
     sign = "−g" if group.get("maximize") else "g"
     if group.get("weight_decay"):
-        return [f"{sign}+λθ  (the gradient the rule uses, λ = weight_decay)"]
+        return [f"{sign}+λθ  " + _("(the gradient the rule uses, λ = weight_decay)")]
     if group.get("maximize"):
-        return ["−g  (maximize: ascend)"]
+        return ["−g  " + _("(maximize: ascend)")]
     return []
 
 
@@ -63,11 +64,14 @@ def _sgd_formula(group: Group) -> list[str]:
         return [*lines, f"step = {step}", "θ new = θ − step"]
     tau = "(1−τ)·" if group["dampening"] else ""
     term = f"({d})" if len(d) > 1 else d
-    lines.append(f"b = μ·b + {tau}{term}  (b = {d} at step 1; μ = momentum)")
+    lines.append(
+        f"buf = μ·buf + {tau}{term}  "
+        + _("(buf = {d} at step 1; μ = momentum)").format(d=d)
+    )
     if group["nesterov"]:
-        lines += [f"g+μb = {term} + μ·b  (Nesterov)", "step = η·(g+μb)"]
+        lines += [f"g+μ·buf = {term} + μ·buf  (Nesterov)", "step = η·(g+μ·buf)"]
     else:
-        lines.append("step = η·b")
+        lines.append("step = η·buf")
     return [*lines, "θ new = θ − step"]
 
 
@@ -77,13 +81,13 @@ def _sgd(
     cols: Columns = {}
     d = _effective(group, theta, g, cols)
     if group["momentum"]:
-        b = after["momentum_buffer"]
-        cols["b"] = b
+        buf = after["momentum_buffer"]
+        cols["buf"] = buf
         if group["nesterov"]:
-            d = d + group["momentum"] * b
-            cols["g+μb"] = d
+            d = d + group["momentum"] * buf
+            cols["g+μ·buf"] = d
         else:
-            d = b
+            d = buf
     cols["step"] = lr * d
     return cols, {}, ("step",)
 
@@ -116,7 +120,7 @@ def _adadelta_formula(group: Group) -> list[str]:
     return [
         *_effective_formula(group),
         "v = ρ·v + (1−ρ)·g²",
-        "Δ = √(u+ε)/√(v+ε)·g  (u from the previous step)",
+        "Δ = √(u+ε)/√(v+ε)·g  " + _("(u from the previous step)"),
         "u = ρ·u + (1−ρ)·Δ²",
         "step = η·Δ",
         "θ new = θ − step",
@@ -151,7 +155,7 @@ def _rmsprop_formula(group: Group) -> list[str]:
         lines += ["ḡ = α·ḡ + (1−α)·g  (centered)", "√(v−ḡ²)+ε"]
         root = "√(v−ḡ²)+ε"
     if group["momentum"]:
-        lines += [f"b = μ·b + g/({root})", "step = η·b"]
+        lines += [f"buf = μ·buf + g/({root})", "step = η·buf"]
     else:
         lines.append(f"step = η·g/({root})")
     return [*lines, "θ new = θ − step"]
@@ -174,7 +178,7 @@ def _rmsprop(
     denom = np.sqrt(variance) + group["eps"]
     cols[root] = denom
     if group["momentum"]:
-        cols["b"] = after["momentum_buffer"]
+        cols["buf"] = after["momentum_buffer"]
         cols["step"] = lr * after["momentum_buffer"]
     else:
         cols["step"] = lr * d / denom
@@ -204,7 +208,10 @@ def _adam_formula(group: Group, *, always_decoupled: bool = False) -> list[str]:
         "step = η·m̂/(√v̂+ε)",
     ]
     if decoupled:
-        lines += ["decay = η·λ·θ  (decoupled weight decay)", "θ new = θ − decay − step"]
+        lines += [
+            "decay = η·λ·θ  " + _("(decoupled weight decay)"),
+            "θ new = θ − decay − step",
+        ]
     else:
         lines.append("θ new = θ − step")
     return lines
@@ -316,7 +323,8 @@ def _radam_formula(group: Group) -> list[str]:
         "ρ∞ = 2/(1−β2) − 1,  ρ_t = ρ∞ − 2t·β2^t/(1−β2^t)",
         "if ρ_t > 5: r_t = √((ρ_t−4)(ρ_t−2)ρ∞ / ((ρ∞−4)(ρ∞−2)ρ_t)),",
         "            step = η·r_t·m̂·√(1−β2^t)/(√v+ε)",
-        "else:       step = η·m̂  (SGD with momentum while the variance is untamed)",
+        "else:       step = η·m̂  "
+        + _("(SGD with momentum while the variance is untamed)"),
     ]
     if _decoupled(group):
         return [*lines, "decay = η·λ·θ", "θ new = θ − decay − step"]
@@ -416,7 +424,7 @@ def _adamp(
 
 
 RULES: dict[str, Rule] = {
-    "sgd": Rule(_sgd_formula, _sgd, {"b": "momentum_buffer"}),
+    "sgd": Rule(_sgd_formula, _sgd, {"buf": "momentum_buffer"}),
     "adagrad": Rule(_adagrad_formula, _adagrad, {"sum": "sum"}),
     "adadelta": Rule(
         _adadelta_formula, _adadelta, {"v": "square_avg", "u": "acc_delta"}
@@ -424,7 +432,7 @@ RULES: dict[str, Rule] = {
     "rmsprop": Rule(
         _rmsprop_formula,
         _rmsprop,
-        {"v": "square_avg", "ḡ": "grad_avg", "b": "momentum_buffer"},
+        {"v": "square_avg", "ḡ": "grad_avg", "buf": "momentum_buffer"},
     ),
     "adam": Rule(
         _adam_formula,

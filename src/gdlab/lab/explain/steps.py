@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from gdlab.i18n import gettext as _
+
 F64 = NDArray[np.float64]
 Group = Mapping[str, Any]
 State = Mapping[str, F64]
@@ -53,6 +55,9 @@ class Explanation:
     steps: tuple[ExplainedStep, ...]
     final_loss: float | None
     value_name: str = "loss"
+    diverged: str | None = None
+    """Why the steps stopped early: the first step whose numbers are not finite
+    (float64 overflowed), shown as its last table; None if every step is finite."""
 
     @property
     def params(self) -> F64:
@@ -82,9 +87,12 @@ class Explanation:
         for s in self.steps:
             lines.append("")
             scheduled = callable(self.hyper.get("lr"))
-            head = f"step {s.t}" + (f"  (lr {num(s.lr)})" if scheduled else "")
+            head = _("step {t}").format(t=s.t)
+            head += f"  (lr {num(s.lr)})" if scheduled else ""
             if s.loss is not None:
-                head += f"  {self.value_name} before the step: {num(s.loss)}"
+                head += "  " + _("{value} before the step: {x}").format(
+                    value=self.value_name, x=num(s.loss)
+                )
             lines.append(head)
             if s.scalars:
                 lines.append(
@@ -106,16 +114,20 @@ class Explanation:
                 "  " + "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
                 for row in cells
             )
-        if self.final_loss is not None:
+        if self.diverged is not None:
+            lines += ["", f"stopped: {self.diverged}"]
+        elif self.final_loss is not None:
             lines.append("")
             point = ", ".join(
                 f"{label} = {num(float(v))}"
                 for label, v in zip(self.labels, self.params, strict=True)
             )
             lines.append(
-                f"after {len(self.steps)} step(s): {point}; "
-                f"{self.value_name} {num(self.final_loss)}"
-            )
+                _("after {n} step(s): {point}; {value} {x}").format(
+                    n=len(self.steps), point=point, value=self.value_name,
+                    x=num(self.final_loss),
+                )
+            )  # fmt: skip
         return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gdlab import _checks, optim, surfaces
+from gdlab.i18n import gettext as _
 from gdlab.lab.explain.rules import RULES, Rule
 from gdlab.lab.explain.steps import ExplainedStep, Explanation
 
@@ -94,8 +96,12 @@ def _start_from(
         opt.load_state_dict(saved)
     except ValueError as error:  # the optimizer's own check of the values
         raise ValueError(f"{owner}: state: {error}") from None
-    given_keys = ", ".join(given) or "none"
-    return [f"(starting after {t0} step(s); state given: {given_keys})"]
+    given_keys = ", ".join(given) or _("none")
+    return [
+        _("(starting after {t} step(s); state given: {keys})").format(
+            t=t0, keys=given_keys
+        )
+    ]
 
 
 def explain(
@@ -132,6 +138,17 @@ def explain(
     Example:
         >>> e = explain("rmsprop", [0.8, 1.2, 0.5], [0.1, -0.3, 0.2], lr=0.01)
         >>> print(e.format())
+        RMSprop  lr=0.01, alpha=0.99, eps=1e-08, ...
+          g² = g·g
+          v = α·v + (1−α)·g²
+          step = η·g/(√v+ε)
+          θ new = θ − step
+        <BLANKLINE>
+        step 1
+                  θ     g    g²       v  √v+ε       step  θ new
+          θ[0]  0.8   0.1  0.01  0.0001  0.01  0.0999999    0.7
+          θ[1]  1.2  -0.3  0.09  0.0009  0.03       -0.1    1.3
+          θ[2]  0.5   0.2  0.04  0.0004  0.02        0.1    0.4
     """
     owner = "explain"
     base, preset = optim.resolve(name)
@@ -163,11 +180,13 @@ def explain(
         labels = tuple(f"θ[{i}]" for i in range(theta0.size))
     rule = RULES[base]
     formula = rule.formula
-    value_name = "loss"
+    value_name = _("loss")
     if surface is not None:
         value_name = surface.value_name
         x, y = surface.labels
-        where = f"g = (∂{value_name}/∂{x}, ∂{value_name}/∂{y}) at θ = ({x}, {y}),"
+        where = _("g = (∂{f}/∂{x}, ∂{f}/∂{y}) at θ = ({x}, {y}),").format(
+            f=value_name, x=x, y=y
+        )
         problem = f"    {surface.formula}"
     theta = theta0.copy()
     opt = optim.create(base, {"θ": theta}, **{**preset, **hyper})
@@ -175,8 +194,9 @@ def explain(
     group = opt.param_groups[0]
     shown_hyper = {k: v for k, v in group.items() if k != "params"}
     worked = []
+    diverged = None
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for _ in range(n):
+        for _step in range(n):
             t = opt.step_count + 1
             lr = opt.lr
             before_theta = theta.copy()
@@ -190,6 +210,12 @@ def explain(
             )
             columns = {"θ": before_theta, "g": g, **derived, "θ new": theta.copy()}
             worked.append(ExplainedStep(t, lr, loss, scalars, columns, subtracted))
+            reached = None if surface is None else float(surface.value(theta))
+            if not all(np.all(np.isfinite(a)) for a in (theta, *after.values())) or (
+                reached is not None and not math.isfinite(reached)
+            ):
+                diverged = _not_finite(t, lr, theta, after, value_name, reached)
+                break
         final_loss = None if surface is None else float(surface.value(theta))
     return Explanation(
         name=name,
@@ -203,7 +229,31 @@ def explain(
         steps=tuple(worked),
         final_loss=final_loss,
         value_name=value_name,
+        diverged=diverged,
     )
+
+
+def _not_finite(
+    t: int,
+    lr: float,
+    theta: F64,
+    state: Mapping[str, F64],
+    value_name: str,
+    value: float | None,
+) -> str:
+    """What a step that overflowed float64 gave: θ new, a state array, or the
+    objective after it."""
+    bad = {"θ new": theta} if not np.all(np.isfinite(theta)) else {}
+    bad |= {k: a for k, a in state.items() if not np.all(np.isfinite(a))}
+    advice = "try a smaller learning rate"
+    if bad:
+        name, values = next(iter(bad.items()))
+        what = f"{name} = ({', '.join(f'{v:g}' for v in values.tolist())})"
+        if name != "θ new":  # the state takes no lr: g (or g²) overflowed
+            advice = "try smaller values"
+    else:
+        what = f"{value_name} after it = {value:g}"
+    return f"diverged at step {t}: {what} is not finite, with lr {lr:g} — {advice}"
 
 
 __all__ = ["explain"]

@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import csv
 import functools
-import itertools
 import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any, Literal, NamedTuple
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from gdlab import _checks, data, outputs
-from gdlab.experiment import RunSpec, build, load_data
+from gdlab.callbacks import StopAt
+from gdlab.experiment import Run, RunSpec, build, load_data
 from gdlab.lab.sharpness import DEFAULT_SAMPLES, sharpness
 from gdlab.lab.studies.measures import epsilon_sharpness, interpolate
 from gdlab.lab.studies.records import (
@@ -139,9 +139,10 @@ class BatchSizeStudy:
         lines, sharper = [], []
         for key, name in (("lambda_max", "λmax"), ("epsilon_sharpness", "ε-sharpness")):
             lo, hi = small[key], large[key]
+            ratio = f"{hi / lo:.2g}x" if lo != 0 else "no ratio to 0"
             lines.append(
                 f"{name}: {lo:.3g} ± {small[key + '_std']:.2g} at batch {b}, "
-                f"{hi:.3g} ± {large[key + '_std']:.2g} at batch {big} ({hi / lo:.2g}x)"
+                f"{hi:.3g} ± {large[key + '_std']:.2g} at batch {big} ({ratio})"
             )
             if hi > lo:
                 sharper.append(name)
@@ -195,79 +196,49 @@ class BatchSizeStudy:
         return "\n".join([*lines, *self.findings()])
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    """The batch-order seed of one epoch of a run."""
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+CHECKS_PER_EPOCH = 8
+"""Evaluations of the training loss per epoch while a run trains to a loss."""
 
 
-class _Trainer:
-    """Trains one run epoch by epoch with :func:`~gdlab.train.fit`; to a training
-    loss, it evaluates 8 times per epoch and stops at the first evaluation that
-    reaches it (the epoch is redone from a copy up to there: fit does not stop)."""
+class _Trained(NamedTuple):
+    outcome: bool | None  # reached the target, did not, or diverged (None)
+    steps: int
+    message: str
 
-    CHECKS_PER_EPOCH = 8
 
-    def __init__(self, spec: RunSpec, dataset: data.Dataset) -> None:
-        run = build(spec, dataset)
-        self.model, self.optimizer, self.dataset = run.model, run.optimizer, dataset
-        self.batch_size = int(spec.train.batch_size)
-        self.seed = spec.train.seed
-        self.per_epoch = spec.train.steps_per_epoch(dataset.n_train)
-        self.steps = 0
-        self.message = ""
-
-    def _fit(
-        self, epoch: int, steps: int, every: int | Literal["epoch"] = "epoch"
-    ) -> Any:
-        config = TrainConfig(
-            iterations=steps,
-            batch_size=self.batch_size,
-            seed=_epoch_seed(self.seed, epoch),
-            eval_every=every,
-        )
-        # a run that overflows is reported as diverged, by fit, without warnings
-        with np.errstate(over="ignore", invalid="ignore"):
-            return fit(
-                self.model,
-                self.optimizer,
-                self.dataset,
-                config,
-                progress=False,
-                verbose=False,
-            )
-
-    def run(self, kind: str, target: float, max_epochs: int) -> bool | None:
-        """Train to ``target``; True if reached, False if not, None if diverged."""
-        X, y = self.dataset.X_train, self.dataset.y_train
-        if kind == "loss" and evaluate(self.model, X, y)[0] <= target:
-            return True
-        every: int | Literal["epoch"] = "epoch"
-        if kind == "loss":
-            every = math.ceil(self.per_epoch / self.CHECKS_PER_EPOCH)
-        for epoch in range(max_epochs) if kind == "loss" else itertools.count():
-            todo = self.per_epoch
-            if kind == "steps":
-                todo = min(todo, int(target) - self.steps)
-                if todo == 0:
-                    return True
-            params, state = self.model.params.copy(), self.optimizer.state_dict()
-            history = self._fit(epoch, todo, every)
-            if history.diverged:
-                self.steps += len(history.steps)
-                self.message = history.message
-                return None
-            reached = (e["step"] for e in history.epochs if e["train_loss"] <= target)
-            first = next(reached, None) if kind == "loss" else None
-            if first is not None:
-                if first < todo:
-                    for dtype, buffer in params.buffers.items():
-                        self.model.params.buffers[dtype][...] = buffer
-                    self.optimizer.load_state_dict(state)
-                    self._fit(epoch, int(first))
-                self.steps += int(first)
-                return True
-            self.steps += todo
-        return False
+def _train_to(run: Run, until: tuple[str, float], max_epochs: int) -> _Trained:
+    """Train ``run`` with :func:`~gdlab.train.fit`: to a training loss
+    (``("loss", L)``: evaluated 8 times per epoch, stopped by
+    :class:`~gdlab.callbacks.StopAt` at the first evaluation at or below L, at
+    most ``max_epochs``), or for a number of steps (``("steps", N)``)."""
+    kind, target = until
+    ds, train = run.dataset, run.spec.train
+    if kind == "loss" and evaluate(run.model, ds.X_train, ds.y_train)[0] <= target:
+        return _Trained(True, 0, "")
+    per_epoch = train.steps_per_epoch(ds.n_train)
+    length: dict[str, Any] = (
+        {"epochs": max_epochs, "eval_every": math.ceil(per_epoch / CHECKS_PER_EPOCH)}
+        if kind == "loss"
+        else {"iterations": int(target)}
+    )
+    config = TrainConfig(
+        batch_size=train.batch_size, seed=train.seed, evaluate_test=False, **length
+    )
+    stop = [StopAt("train_loss", below=target)] if kind == "loss" else []
+    # a run that overflows is reported as diverged, by fit, without warnings
+    with np.errstate(over="ignore", invalid="ignore"):
+        history = fit(
+            run.model, run.optimizer, ds, config, progress=False, verbose=False,
+            callbacks=stop,
+        )  # fmt: skip
+    steps = len(history.steps)
+    if history.diverged:
+        return _Trained(None, steps, history.message)
+    reached = kind == "steps" or any(
+        e["train_loss"] is not None and e["train_loss"] <= target
+        for e in history.epochs
+    )
+    return _Trained(reached, steps, "")
 
 
 def _batch_size_run(
@@ -279,9 +250,9 @@ def _batch_size_run(
     epsilon: float,
 ) -> tuple[BatchSizeRun, F64]:
     started = time.perf_counter()
-    trainer = _Trainer(spec, dataset)
-    outcome = trainer.run(*until, max_epochs)
-    model = trainer.model
+    built = build(spec, dataset)
+    trained = _train_to(built, until, max_epochs)
+    outcome, model = trained.outcome, built.model
     theta = model.params.buffers[model.dtype].astype(np.float64)
     ds = dataset
     diverged = outcome is None
@@ -300,13 +271,13 @@ def _batch_size_run(
         eps_sharp = epsilon_sharpness(model, ds.X_train[:n], ds.y_train[:n], epsilon)
     gap = None if train_acc is None or test_acc is None else train_acc - test_acc
     run = BatchSizeRun(
-        batch_size=trainer.batch_size,
+        batch_size=int(spec.train.batch_size),
         seed=spec.train.seed,
-        steps=trainer.steps,
-        epochs=round(trainer.steps / trainer.per_epoch, 4),
+        steps=trained.steps,
+        epochs=round(trained.steps / spec.train.steps_per_epoch(ds.n_train), 4),
         reached=outcome is True,
         diverged=diverged,
-        message=trainer.message,
+        message=trained.message,
         train_loss=train_loss,
         train_acc=train_acc,
         test_loss=test_loss,
@@ -466,7 +437,8 @@ def _checked(
         _checks.fail(owner, "batch_sizes", "at least two different sizes", batch_sizes)
     sizes = sorted(set(sizes))
     n_seeds = _checks.integer(owner, "seeds", seeds, low=1)
-    eps = _checks.number(owner, "epsilon", epsilon, low=0.0)
+    # ε = 0 makes every ε-sharpness 0: nothing to compare, and no ratio to print
+    eps = _checks.number(owner, "epsilon", epsilon, low=0.0, low_open=True)
     budget = _checks.integer(owner, "max_epochs", max_epochs, low=1)
     if samples is not None:
         samples = _checks.integer(owner, "samples", samples, low=1)
@@ -534,7 +506,8 @@ def batch_size_study(
         until: ``"loss:X"`` — stop at the first evaluation (8 per epoch) whose
             training loss is <= X; or ``"steps:N"`` — N optimizer steps each.
         seeds: runs per batch size (initial weights and batch order).
-        epsilon: the box of :func:`epsilon_sharpness` (Keskar used 1e-3; see below).
+        epsilon: the box of :func:`epsilon_sharpness`, > 0 (Keskar used 1e-3; see
+            below).
         samples: the first training rows λmax and ε-sharpness are measured on
             (None: all).
         max_epochs: the budget of a ``loss:`` run; one that has not reached the

@@ -370,8 +370,10 @@ def edge_of_stability(
     for lr in rates:
         own = {**settings, "lr": lr}
         del own["lrs"]
-        path = None if folder is None else folder / f"lr{lr:g}-momentum{beta:g}.json"
+        path = None if folder is None else folder / run_file(lr, beta)
         record = None if path is None else saved_run(path, own)
+        if record is None and path is not None:  # a folder from before run_file
+            record = saved_run(path.with_name(f"lr{lr:g}-momentum{beta:g}.json"), own)
         if record is not None:
             values = {f.name: record[f.name] for f in dataclasses.fields(EdgeRun)}
             values["loss"] = [nan_if_none(v) for v in values["loss"]]
@@ -400,6 +402,18 @@ def edge_of_stability(
     return study
 
 
+def run_file(lr: float, momentum: float) -> str:
+    """The file of one run: ``lr0.5-momentum0.json``, each number as ``:g`` shows
+    it where that is exact, else its ``repr`` (``lr0.5000001``: two learning rates
+    that ``:g`` rounds alike wrote one file, the second over the first)."""
+
+    def exact(x: float) -> str:
+        short = f"{x:g}"
+        return short if float(short) == x else repr(float(x))
+
+    return f"lr{exact(lr)}-momentum{exact(momentum)}.json"
+
+
 __all__ = [
     "EOS_RUNS",
     "NEAR",
@@ -408,4 +422,5 @@ __all__ = [
     "EdgeRun",
     "check_edge_of_stability",
     "edge_of_stability",
+    "run_file",
 ]

@@ -51,7 +51,14 @@ from gdlab.lab.sweep.grid import (
     validate,
 )
 from gdlab.lab.sweep.runner import check, check_specs, raise_for, run, run_specs
-from gdlab.lab.sweep.store import FORMAT, METRICS, VERSION, Store, StoredRun
+from gdlab.lab.sweep.store import (
+    FORMAT,
+    METRICS,
+    VERSION,
+    Store,
+    StoreBusy,
+    StoredRun,
+)
 from gdlab.lab.sweep.summary import (
     SweepResult,
     format_table,
@@ -68,6 +75,7 @@ __all__ = [
     "RAY_RETRIES",
     "VERSION",
     "Store",
+    "StoreBusy",
     "StoredRun",
     "SweepError",
     "SweepResult",

@@ -34,6 +34,7 @@ from gdlab.lab.sweep.grid import describe
 from gdlab.lab.sweep.worker import execute, execute_in_ray, init_worker
 
 BACKENDS = ("local", "ray")
+"""Where a sweep's runs train: local processes, or a Ray cluster."""
 RAY_RETRIES = 3
 """How many more times Ray tries a run whose worker or node died (Ray's default,
 made explicit); a run that raises is not tried again: it would raise again."""

@@ -72,8 +72,9 @@ def _hyper(optimizer: str, hyper: dict[str, Any]) -> dict[str, Any]:
 
 def normalized(spec: RunSpec) -> RunSpec:
     """Numbers in the type their field holds, so that ``lr=1`` and ``lr=1.0``, or
-    ``hyper={"momentum": 1}`` and ``{"momentum": 1.0}``, are one run, and NumPy
-    scalars as Python numbers; anything else is left for the checks of
+    ``hyper={"momentum": 1}`` and ``{"momentum": 1.0}``, are one run, NumPy
+    scalars as Python numbers, and the optimizer's name in lower case (``SGD`` and
+    ``sgd`` are one run); anything else is left for the checks of
     :func:`build`. (TrainConfig normalizes its own fields.)"""
     values = {
         name: _python(value)
@@ -85,6 +86,8 @@ def normalized(spec: RunSpec) -> RunSpec:
             values[name] = float(values[name])
     if _real(values["split_seed"]) and float(values["split_seed"]).is_integer():
         values["split_seed"] = int(values["split_seed"])
+    if isinstance(values["optimizer"], str):  # names are case-insensitive
+        values["optimizer"] = values["optimizer"].lower()
     values["hyper"] = _hyper(values["optimizer"], values["hyper"])
     return spec.replace(**values)
 

@@ -37,6 +37,7 @@ from gdlab.lab.sweep.grid import describe, plain
 from gdlab.train import History
 
 FORMAT = "gdlab-sweep"
+"""The ``format`` of a sweep store (``sweep.db``)."""
 VERSION = 4
 """Version 3 added the column ``ray_node_id``; version 4 the meta ``inputs`` (the
 digests of the data and of plugin code, see :mod:`.inputs`)."""
