@@ -74,6 +74,7 @@ bench: system $(BIN)/.installed
 	$(BENCH) benchmarks/bench_mlp.py
 	$(BENCH) benchmarks/bench_surfaces.py
 	$(BENCH) benchmarks/bench_sweep.py --ray
+	$(BENCH) benchmarks/bench_playground.py
 
 clean:
 	rm -rf $(VENV) build docs/_build docs/guide src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -10,7 +10,9 @@ from __future__ import annotations
 import doctest
 import importlib
 import inspect
+import re
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -142,3 +144,15 @@ def test_docstring_examples_run(module: str) -> None:
         runner.run(test, out=report.append)
     assert runner.tries > 0
     assert runner.failures == 0, "".join(report)
+
+
+def test_make_docs_builds_with_warnings_as_errors_and_ci_runs_it() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^docs: .*\n\t(.*)$", makefile, re.MULTILINE)
+    assert recipe is not None and recipe[1].startswith("$(BIN)/sphinx-build -E -W ")
+    assert "make docs" in (ROOT / ".ci" / "run").read_text().splitlines()
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["docs"]
+    assert {r.split("==")[0] for r in extra} >= {"sphinx", "furo", "myst-nb"}
+    assert all("==" in r for r in extra)  # pinned: a new Sphinx may warn anew

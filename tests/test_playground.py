@@ -6,7 +6,9 @@ from __future__ import annotations
 import ast
 import http.client
 import json
+import os
 import re
+import selectors
 import signal
 import socket
 import subprocess
@@ -168,7 +170,7 @@ def test_trajectories_equal_the_library_bit_for_bit(
     )
     assert status == 200, data
     f = surfaces.get("quadratic")
-    warm = schedules.linear_warmup(schedules.cosine(0.1, total_steps=50), 10)
+    warm = schedules.for_run("cosine", 0.1, steps, warmup=10)  # train's warm-up
     expected = [
         surfaces.trajectory(f, "sgd", start, lr=0.95, steps=steps),
         surfaces.trajectory(f, "momentum", start, lr=0.1, steps=steps),
@@ -192,7 +194,7 @@ def test_trajectories_equal_the_library_bit_for_bit(
     assert labels[0] == "sgd (lr=0.95)"
     assert labels[5] == "nesterov (lr=0.1), cosine after 10 warm-up steps"
     assert data["runs"][5]["lrs"] == [warm(t) for t in range(steps)]
-    assert data["runs"][5]["lrs"][:3] == [0.0, 0.01, 0.02]
+    assert data["runs"][5]["lrs"][:3] == pytest.approx([0.1 / 11, 0.2 / 11, 0.3 / 11])
     # plain GD at lr 0.95 zig-zags in y but converges (|1 − 2·0.95| = 0.9 < 1);
     # at 1.2 it diverges (|1 − 2·1.2| = 1.4): y grows by 1.4 per step
     assert [r["diverged"] for r in data["runs"]] == [False] * 6 + [True]
@@ -1003,32 +1005,69 @@ def _timed_post(
     return connected, time.monotonic() - started, int(answer.split()[1])
 
 
+def _burst(port: int, body: bytes, n: int, deadline: float = 60.0) -> list[Any]:
+    """``n`` POSTs opened at once from one thread (non-blocking sockets, so no
+    client waits for another or for the GIL): per request (seconds to connect,
+    seconds to the whole answer, status), or the error it ended with."""
+    request = (
+        f"POST /api/trajectories HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    selector = selectors.DefaultSelector()
+    began: list[float] = []
+    connected: dict[int, float] = {}
+    answers: dict[int, bytes] = {}
+    results: list[Any] = [None] * n
+    for i in range(n):
+        client = socket.socket()
+        client.setblocking(False)
+        began.append(time.monotonic())
+        client.connect_ex(("127.0.0.1", port))  # EINPROGRESS: the SYN is sent
+        selector.register(client, selectors.EVENT_WRITE, i)
+    try:
+        stop = time.monotonic() + deadline
+        while any(r is None for r in results) and time.monotonic() < stop:
+            for key, _ in selector.select(timeout=1):
+                client, i = key.fileobj, key.data
+                assert isinstance(client, socket.socket)
+                now = time.monotonic()
+                try:
+                    if i not in connected:
+                        code = client.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                        if code:
+                            raise OSError(code, os.strerror(code))
+                        connected[i] = now - began[i]
+                        client.sendall(request)  # a few hundred bytes: one send
+                        selector.modify(client, selectors.EVENT_READ, i)
+                        continue
+                    chunk = client.recv(65536)
+                    if chunk:
+                        answers[i] = answers.get(i, b"") + chunk
+                        continue
+                    status = int(answers.get(i, b"HTTP/1.0 0").split()[1])
+                    results[i] = (connected[i], now - began[i], status)
+                except OSError as error:  # a reset: the test's failure
+                    results[i] = error
+                selector.unregister(client)
+                client.close()
+    finally:
+        for key in list(selector.get_map().values()):
+            key.fileobj.close()  # type: ignore[union-attr]
+        selector.close()
+    return results
+
+
 def test_200_parallel_light_requests_are_all_answered_promptly(
     server: playground.PlaygroundServer,
 ) -> None:
-    n = 200
-    gate = threading.Barrier(n)
-    results: list[tuple[float, float, int]] = []
-    errors: list[BaseException] = []
-
-    def client() -> None:
-        gate.wait()
-        try:
-            results.append(_timed_post(server.server_port, SMALL.encode()))
-        except BaseException as error:  # a reset: the test's failure
-            errors.append(error)
-
-    threads = [threading.Thread(target=client) for _ in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == [] and len(results) == n  # was: connection resets
-    assert [status for _, _, status in results] == [200] * n
-    # no connection waited for a TCP retransmission (the first one is after 1 s):
-    # with the standard library's backlog of 5, some waited 1, 3, 7 s or more
+    results = _burst(server.server_port, SMALL.encode(), 200)
+    errors = [r for r in results if not isinstance(r, tuple)]
+    assert errors == []  # was: 48 connections reset, others never answered
+    assert [status for _, _, status in results] == [200] * 200
+    # no connection waited for a TCP retransmission of its SYN (the first comes
+    # after 1 s): with the standard library's backlog of 5, many did
     assert max(connected for connected, _, _ in results) < 0.9
-    assert max(total for _, total, _ in results) < 30  # was a tail of 111 s
+    assert max(total for _, total, _ in results) < 30  # was a tail of 112 s
 
 
 def test_a_closed_connections_heavy_request_is_not_computed_to_the_end(

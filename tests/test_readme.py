@@ -39,16 +39,18 @@ SHORTENED: dict[str, str] = {
     "gdlab compare --out runs/compare-digits": "--optimizers sgd,adam " + SMALL,
     "gdlab compare": "--optimizers sgd,adam " + SMALL,
     "gdlab compare --data fashion-mnist --model mlp:784-256-10 --optimizers "
-    "sgd,momentum,adam --epochs 10 --budget 16 --tune lr,momentum,beta1 --seeds 5 "
-    "--workers 2": SMALL,
-    "gdlab compare --optimizers sgd,momentum,adam --budget 8 --seeds 3": SMALL,
+    "sgd,momentum,adam --epochs 10 --budget 16 --tune lr,momentum,beta1 --seeds 2 "
+    "--studies 5 --workers 2": SMALL + " --studies 2",
+    "gdlab compare --optimizers sgd,momentum,adam --studies 5 --budget 4 --seeds 2": (
+        SMALL + " --studies 2"
+    ),
     "gdlab compare --plugin docs/examples/lion.py --optimizers lion,adamw --budget 8 "
     "--seeds 3": SMALL,
-    "gdlab benchmark --suite small --budget 4 --seeds 2 --workers 2": (
-        "--optimizers sgd --budget 1 --seeds 1 --workers 1"
+    "gdlab benchmark --suite small --budget 4 --seeds 2 --studies 3 --workers 2": (
+        "--optimizers sgd --budget 1 --seeds 1 --studies 1 --workers 1"
     ),
-    "gdlab benchmark --suite small --budget 4 --seeds 2": (
-        "--optimizers sgd --budget 1 --seeds 1 --workers 1"
+    "gdlab benchmark --suite small --budget 4 --seeds 2 --studies 3": (
+        "--optimizers sgd --budget 1 --seeds 1 --studies 1 --workers 1"
     ),
     "gdlab report runs/compare-digits": "",
     "gdlab train --data fashion-mnist --model mlp:784-256-128-10 --activation relu "
@@ -92,9 +94,48 @@ SHORTENED: dict[str, str] = {
     "gdlab examples": "",
     "gdlab examples regression": "",
     "gdlab figure": "",
-    "gdlab figure batch-modes -o batch-modes.png": "",
-    "gdlab figure ema -o ema.png": "",
-    "gdlab figure lr-decay -o lr-decay.png": "",
+    **{
+        f"gdlab figure {name} -o {file}": ""
+        for name, file in [
+            ("adamp", "a.png"),
+            ("batch-modes", "b.png"),
+            ("ema", "e.png"),
+            ("flat-sharp", "f.png"),
+            ("lr-decay", "l.png"),
+            ("mnist-curves", "m.png"),
+            ("momentum-nag", "n.png"),
+            ("optimizers", "o.png"),
+            ("regression-surface", "g.png"),
+            ("regression-surface", "regression.png"),
+            ("residuals", "r.png"),
+            ("sse-vs-cee", "s.png"),
+        ]
+    },
+    "gdlab figure ema -o ema.png --lang ko": "",
+    "gdlab figure mnist-curves --run runs/course-mnist -o mnist.png": "",
+    **{
+        f"gdlab examples {name}": ""
+        for name in (
+            "adadelta",
+            "adagrad",
+            "adam-first-step",
+            "ema",
+            "momentum-forms",
+            "nag",
+            "rmsprop",
+            "sse-vs-cee",
+            "regression --lang ko",
+        )
+    },
+    "gdlab explain momentum --problem regression --start -1,5 --lang ko": "",
+    "gdlab explain radam --param 1,2 --grad 0.5,-1": "",
+    "gdlab schedule cosine --warmup 100 -o s.png": "",
+    "gdlab surface quadratic --optimizers sgd,momentum,adagrad,rmsprop,adam --lrs "
+    "0.95,0.1,1.5,0.3,0.3 --start -7,2 --steps 30": "",
+    "gdlab train --batch-size full --out runs/full-batch": "",
+    "gdlab train --preset course-mnist --lang ko --out runs/course-mnist-ko": (
+        "--iterations 600"
+    ),
     "gdlab study batch-size": "--batch-sizes 16,1024 --seeds 1 --until steps:40",
     "gdlab study batch-size --batch-sizes 16,1024 --until loss:0.01 --seeds 3": (
         "--seeds 1 --until steps:40"
@@ -107,9 +148,15 @@ SHORTENED: dict[str, str] = {
 """README's and --help's commands that run here, and what shortens each."""
 
 RAY = "tests/lab/test_ray_cluster.py runs compare, benchmark and sweep on Ray"
+CALIBRATE = (
+    "tunes two baselines on every workload with a large budget (an hour here); "
+    "tests/lab/test_benchmark.py runs --calibrate on a one-workload suite"
+)
 ELSEWHERE: dict[str, str] = {
     "make test": "this suite (.ci/run runs it)",
     "make bench": "benchmarks/*.py: minutes of timing, not a test",
+    "make docs": ".ci/run builds the site after make test; tests/test_docs.py "
+    "checks what it is built from",
     "ray start --head --port=6379 --num-cpus=0": RAY,
     "ray start --address=10.0.0.1:6379": RAY,
     "RAY_ADDRESS=10.0.0.1:6379 gdlab sweep --backend ray --data fashion-mnist "
@@ -120,6 +167,17 @@ ELSEWHERE: dict[str, str] = {
     "drives it in Chromium; the server runs until stopped",
     "gdlab playground --port 0": "tests/test_playground.py (as above)",
     "gdlab schedule": "names the command; its examples are run above",
+    "gdlab train --out": "names the option",
+    "gdlab figure NAME -o NAME.png": "the pattern of the figure commands run above",
+    "make system": "make test runs it first (the Debian packages)",
+    "make locale": "make test runs it (tests/test_i18n.py checks the .mo is current)",
+    "make pot": "regenerates the catalogue's template; tests/test_i18n.py fails on "
+    "a message without a translation",
+    "gdlab benchmark --suite small --calibrate --budget 16 --studies 3": CALIBRATE,
+    "gdlab benchmark --suite small --calibrate --budget 16 --studies 3 "
+    "--workers 2": CALIBRATE,
+    "gdlab benchmark --suite small --calibrate --only softmax-digits,mlp-digits,"
+    "full-batch-digits --budget 16 --studies 3 --workers 2": CALIBRATE,
     "gdlab surface": "names the command; its examples are run above",
 }
 """Commands that cannot run in a test as printed, and where their work is tested."""
@@ -198,6 +256,9 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 NEEDS = {
     "gdlab train --resume runs/fmnist-adam": "runs/fmnist-adam",
     "gdlab report runs/compare-digits": "runs/compare-digits",
+    "gdlab figure mnist-curves --run runs/course-mnist -o mnist.png": (
+        "runs/course-mnist"
+    ),
 }
 """Commands that read the output of an earlier one (made first if missing)."""
 
@@ -211,11 +272,7 @@ def _run(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-FAILING = {
-    "gdlab compare --data fashion-mnist --model mlp:784-256-10 --optimizers "
-    "sgd,momentum,adam --epochs 10 --budget 16 --tune lr,momentum,beta1 --seeds 5 "
-    "--workers 2": "sgd has no axis 'beta1' to tune (issue 22: --tune per family)",
-}
+FAILING: dict[str, str] = {}
 """README commands known to fail today, each with why (strict: fixed, it fails)."""
 
 

@@ -170,3 +170,17 @@ def test_an_ax_outside_a_grid_is_refused() -> None:
     ax = fig.add_axes((0.1, 0.1, 0.8, 0.8))
     with pytest.raises(ValueError, match=r"plot_schedule_grid: ax must be an Axes"):
         report.plot_schedule_grid({"c": S.constant(0.1)}, 10, ax=ax)
+
+
+def test_twelve_optimizers_get_ten_hues_before_a_shade_repeats() -> None:
+    import colorsys
+
+    from gdlab.report.plots import label_colors
+
+    colors = list(label_colors([f"opt{k}" for k in range(12)]).values())
+    hues = [round(colorsys.rgb_to_hsv(*c[:3])[0], 2) for c in colors[:10]]
+    assert len(set(colors)) == 12
+    assert len(set(hues)) >= 9  # tab10's grey has no hue of its own
+    for k in range(11):  # neighbours in a legend differ in hue or in lightness
+        assert colors[k] != colors[k + 1]
+    assert label_colors(["a"])["a"] == colors[0]  # the same colour at any count

@@ -27,6 +27,7 @@ __version__ = _version()
 holds the one copy, and ``gdlab --version`` prints this."""
 
 SUBPACKAGES = (
+    "callbacks",
     "checkpoint",
     "data",
     "experiment",

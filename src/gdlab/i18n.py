@@ -25,7 +25,9 @@ from gdlab import _checks
 
 DOMAIN = "gdlab"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+"""The folder of the message catalogs (``LANG/LC_MESSAGES/gdlab.mo``)."""
 LANGUAGES = ("en", "ko")
+"""The languages gdlab speaks."""
 
 _state: dict[str, object] = {"language": "en", "catalog": NullTranslations()}
 _missing: list[set[str]] = []

@@ -72,7 +72,14 @@ def test_a_suite_runs_every_workload_and_scores_it_as_algoperf(
     assert "gdlab's own view" in results["own_view"]["label"]
     saved = json.loads((tmp_path / "out" / "benchmark.json").read_text())
     assert saved["scores"] == results["scores"]
-    assert (tmp_path / "out" / "report.html").is_file()
+    page = (tmp_path / "out" / "report.html").read_text()
+    for w in results["workloads"].values():  # each count is of the studies reached
+        for per_study in w["study_steps"].values():
+            reached = sum(t is not None for t in per_study)
+            assert f"({reached}/3 studies reached)" in page
+    assert "gdlab&#x27;s own view, not AlgoPerf&#x27;s" in page or (
+        "gdlab's own view, not AlgoPerf's" in page
+    )
     table = benchmark.format_table(results)
     assert table.splitlines()[0].split()[:5] == [
         "optimizer",
@@ -327,3 +334,11 @@ def test_a_profile_checks_itself_and_round_trips() -> None:
     ):
         with pytest.raises(ValueError, match="Profile: " + message):
             benchmark.Profile.from_dict({**values, key: bad})
+
+
+def test_select_picks_workloads_by_name() -> None:
+    chosen = benchmark.select("small", ["full-batch-digits", "softmax-digits"])
+    assert [w.name for w in chosen] == ["softmax-digits", "full-batch-digits"]
+    assert len(benchmark.select("small", None)) == 5
+    with pytest.raises(ValueError, match=r"benchmark: --only must be one of"):
+        benchmark.select("small", ["nope"])

@@ -244,7 +244,15 @@ def test_bad_input_is_refused_before_anything_trains(
         ),
         (
             lambda r: r["studies"].pop(),
-            r"\['sgd'\] has 2 studies, not 1",
+            r"the results hold 1 studies, not the protocol's 2",
+        ),
+        (
+            lambda r: r["optimizers"]["sgd"]["studies"].pop(),
+            r"\['sgd'\] has 1 studies, not 2",
+        ),
+        (
+            lambda r: r["pairs"][0].__setitem__("a", "lion"),
+            r"the results' pairs name 'lion', not an optimizer",
         ),
         (
             lambda r: r["protocol"].__setitem__("select", "test_acc"),

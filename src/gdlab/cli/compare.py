@@ -197,6 +197,11 @@ def compare(
     "default momentum,adam; use a large --budget) and write OUT/suite.toml with "
     "the targets and this command as their provenance",
 )
+@click.option(
+    "--only",
+    default=None,
+    help="comma-separated workloads of the suite to run or calibrate [all]",
+)
 @parallel_options
 @click.option(
     "--out",
@@ -214,6 +219,7 @@ def benchmark(
     tune: str,
     search_seed: int,
     calibrate: bool,
+    only: str | None,
     workers: int | None,
     backend: str,
     out: str | None,
@@ -246,17 +252,21 @@ def benchmark(
     if calibrate:
         names = names or list(benchmarking.CALIBRATION_BASELINES)
     with user_input():
-        benchmarking.check(suite, folder, names, protocol, **engine)
+        chosen = benchmarking.select(
+            suite, None if only is None else parse_names("--only", only)
+        )
+        benchmarking.check(chosen, folder, names, protocol, **engine)
     if calibrate:
         try:
-            done = benchmarking.calibrate(
-                suite,
-                folder,
-                names,
-                protocol,
-                command=command_line(click.get_current_context()),
-                **engine,
-            )
+            with store_in_use():
+                done = benchmarking.calibrate(
+                    chosen,
+                    folder,
+                    names,
+                    protocol,
+                    command=command_line(click.get_current_context()),
+                    **engine,
+                )
         except _sweep_error() as error:
             click.echo(f"gdlab: error: {error}", err=True)
             sys.exit(1)
@@ -266,7 +276,7 @@ def benchmark(
         return
     try:
         with store_in_use():
-            results = benchmarking.benchmark(suite, folder, names, protocol, **engine)
+            results = benchmarking.benchmark(chosen, folder, names, protocol, **engine)
     except _sweep_error() as error:
         click.echo(f"gdlab: error: {error}", err=True)
         sys.exit(1)

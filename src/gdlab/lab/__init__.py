@@ -1,7 +1,12 @@
 """Experiments, one module each (imported when first used):
 
 * :mod:`~gdlab.lab.compare` — optimizers compared fairly: equal tuning budgets,
-  selection on validation data, the test set touched once by the reruns;
+  selection on validation data, the test set touched once by the reruns, the
+  whole procedure repeated over studies;
+* :mod:`~gdlab.lab.claims` — pairwise claims: a paired t-test over studies,
+  Holm-adjusted, and the groups they leave; :mod:`~gdlab.lab.calibration` — A/A
+  and power checks of those claims;
+* :mod:`~gdlab.lab.benchmark` — suites of workloads scored as AlgoPerf scores;
 * :mod:`~gdlab.lab.sweep` — grids of runs in parallel processes or on Ray, results
   in SQLite, resumable: the engine comparisons run on;
 * :mod:`~gdlab.lab.tuning` — quasi-random trials, expected best of k, intervals,
@@ -28,6 +33,8 @@ from typing import Any
 MODULES = (
     "analysis",
     "benchmark",
+    "calibration",
+    "claims",
     "compare",
     "examples",
     "explain",

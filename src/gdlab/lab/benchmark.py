@@ -17,7 +17,8 @@ The score, AlgoPerf's six steps:
 2. t(p, s) = median over studies of t_i(p, s).
 3. t(p, s) > 4 · min_s' t(p, s') becomes inf.
 4. r(p, s) = t(p, s) / min_s' t(p, s').
-5. rho_s(tau) = |{p : r(p, s) <= tau}| / |P| on 100 linearly spaced tau in [1, 4].
+5. ``rho_s(tau) = |{p : r(p, s) <= tau}| / |P|`` on 100 linearly spaced tau in
+   [1, 4].
 6. score = trapezoid integral of rho_s over that grid / (4 − 1).
 
 Every score gets an interval over studies: the same six steps run on each study's
@@ -63,6 +64,7 @@ OWN_VIEW = (
     "gdlab's own view, not AlgoPerf's: the Dolan & Moré profile of the same "
     "times on a log axis up to tau = 10, its area divided by log 10"
 )
+"""The words that label gdlab's own profile view wherever it is shown."""
 FORMAT = "gdlab-benchmark"
 """The ``format`` of ``benchmark.json``."""
 VERSION = 2
@@ -338,6 +340,26 @@ def check(
     _checked(suite, folder, optimizers, protocol, workers, backend, progress)
 
 
+def select(
+    suite: str | os.PathLike[str] | Sequence[Workload], only: Sequence[str] | None
+) -> list[Workload]:
+    """The workloads of ``suite`` named in ``only`` (all when None), in suite order."""
+    workloads = _workloads(suite)
+    known = [w.name for w in workloads]
+    for name in only or []:
+        if name not in known:
+            _checks.fail("benchmark", "--only", f"one of {', '.join(known)}", name)
+    return [w for w in workloads if only is None or w.name in only]
+
+
+def _workloads(
+    suite: str | os.PathLike[str] | Sequence[Workload],
+) -> list[Workload]:
+    if isinstance(suite, Sequence) and not isinstance(suite, str):
+        return list(suite)
+    return load_suite(suite)
+
+
 def _checked(
     suite: str | os.PathLike[str] | Sequence[Workload],
     folder: str | os.PathLike[str],
@@ -348,11 +370,7 @@ def _checked(
     progress: bool,
 ) -> tuple[list[Workload], Path]:
     """:func:`check`, giving back the workloads and the claimed folder."""
-    workloads = (
-        list(suite)
-        if isinstance(suite, Sequence) and not isinstance(suite, str)
-        else load_suite(suite)
-    )
+    workloads = _workloads(suite)
     root = outputs.claim(folder, "benchmark")
     for workload in workloads:
         where = outputs.claim(root / workload.name, "compare")
@@ -502,8 +520,8 @@ def calibrate(
     trials, 3 studies, 2 reruns); its value is the median over studies of the
     mean over its reruns of the best validation accuracy reached; the target is
     the best baseline's value, rounded down to 0.001. Writes ``suite.toml`` into
-    ``folder`` with every target and ``calibrated_by = command``; returns the
-    calibrated workloads."""
+    ``folder`` with the workloads, their targets and ``calibrated_by = command``
+    (:func:`select` picks some workloads of a suite); returns them calibrated."""
     from gdlab.lab.runs import compare_into
 
     protocol = protocol or compare.Protocol(budget=16, seeds=2, studies=3)
@@ -554,7 +572,7 @@ def suite_toml(workloads: Sequence[Workload]) -> str:
     for w in workloads:
         lines += ["", f"[{w.name}]"]
         for key, value in w.spec.to_dict().items():
-            if value != default.get(key) and value is not None:
+            if (value != default.get(key) or key == "data") and value is not None:
                 lines.append(f"{key} = {_toml(value)}")
         lines.append(f"target = {w.target!r}")
         if w.calibrated_by is not None:
@@ -589,7 +607,7 @@ def format_table(results: Mapping[str, Any]) -> str:
         for w in workloads:
             t = results["workloads"][w]["steps_to_target"].get(name)
             sec = results["workloads"][w]["seconds_to_target"].get(name)
-            cells.append("—" if t is None else f"{t:g} ({sec:.2f} s)")
+            cells.append("—" if t is None else f"{t:g} ({sec:.3g} s)")
         cells.append(f"{results['scores'][name]:.3f}")
         iv = results["intervals"][name]
         cells.append(

@@ -398,8 +398,18 @@ class Comparison:
             _check(values, RESULTS, "the results")
             for study in values["studies"]:
                 Study.from_dict(study)
+            if len(values["studies"]) != values["protocol"]["studies"]:
+                raise ValueError(
+                    f"the results hold {len(values['studies'])} studies, not the "
+                    f"protocol's {values['protocol']['studies']}"
+                )
             for pair in values["pairs"]:
-                claims.Claim.from_dict(pair)
+                claim = claims.Claim.from_dict(pair)
+                for name in (claim.a, claim.b):
+                    if name not in values["optimizers"]:
+                        raise ValueError(
+                            f"the results' pairs name {name!r}, not an optimizer"
+                        )
             for name, o in values["optimizers"].items():
                 if len(o["studies"]) != len(values["studies"]):
                     raise ValueError(

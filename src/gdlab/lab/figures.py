@@ -314,7 +314,7 @@ def flat_sharp(shift: float = 0.4) -> FlatSharp:
 @dataclass(frozen=True)
 class Projection:
     """Adam and AdamP on a scale-invariant loss: per optimizer, ‖w‖ and the loss
-    at each step, and the largest |cos(w, g)| against AdamP's threshold."""
+    at each step, and the largest ``|cos(w, g)|`` against AdamP's threshold."""
 
     norms: dict[str, F64]
     losses: dict[str, F64]
@@ -326,7 +326,7 @@ class Projection:
 def adamp_projection(steps: int = 100, lr: float = 0.1, dim: int = 8) -> Projection:
     """``L(w) = 1 − ⟨w/‖w‖, u⟩`` (w of shape (1, dim)) depends on w's direction
     only, as a weight before a normalization layer does: its gradient is
-    orthogonal to w, so AdamP's test |cos(w, g)| < δ/√dim holds at every step and
+    orthogonal to w, so AdamP's test ``|cos(w, g)| < δ/√dim`` holds at every step and
     it removes the radial part of Adam's update. Adam's ‖w‖ grows and its
     effective step η/‖w‖ shrinks; AdamP's barely grows (Heo et al., ICLR 2021)."""
     n = _checks.integer("adamp_projection", "steps", steps, low=1)

@@ -81,9 +81,11 @@ PAGE_HEADER = "X-Playground-Page"
 BACKLOG = 1024
 """Connections the kernel queues before the server accepts them (capped by the
 system's ``somaxconn``)."""
-WAIT_POLL = 0.1
+WAIT_POLL = 0.5
 """Seconds between two checks, while a request waits for the computation, that
-its client is still there and its page has sent nothing newer."""
+its client is still there and its page has sent nothing newer (a thread freed
+early; the check before its first run is what keeps it from computing): every
+waiter wakes this often."""
 
 _STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),

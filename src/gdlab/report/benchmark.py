@@ -65,7 +65,7 @@ def _cell(workload: Mapping[str, Any], name: str) -> str:
     shown = (
         f"not reached ({reached}/{len(studies)} studies reached)"
         if t is None
-        else f"{t:g} steps, {workload['seconds_to_target'][name]:.2f} s "
+        else f"{t:g} steps, {workload['seconds_to_target'][name]:.3g} s "
         f"({reached}/{len(studies)} studies reached)"
     )
     return shown + ("" if acc is None else f"; test {acc:.3f}")

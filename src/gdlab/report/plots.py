@@ -262,9 +262,13 @@ def ema(values: Sequence[float], beta: float) -> list[float]:
 
 
 def label_colors(labels: Sequence[str]) -> dict[str, Any]:
-    """One qualitative colour per label (tab10, or tab20 past ten labels)."""
-    cmap = matplotlib.colormaps["tab20" if len(labels) > 10 else "tab10"]
-    return {label: cmap(k % cmap.N) for k, label in enumerate(labels)}
+    """One qualitative colour per label: tab10's ten hues, then (past ten labels)
+    tab20's light shades of them, so that neighbours in a legend of twelve
+    optimizers never share a hue (tab20 in its own order pairs each hue with its
+    light shade: the first two labels were two blues)."""
+    tab20 = matplotlib.colormaps["tab20"]
+    order = [*range(0, 20, 2), *range(1, 20, 2)]
+    return {label: tab20(order[k % 20]) for k, label in enumerate(labels)}
 
 
 def plot_loss_curves(
