@@ -151,7 +151,10 @@ def test_train_iterations_and_extra_hyperparameters(tmp_path: Path) -> None:
     history = json.loads((tmp_path / "history.json").read_text())
     assert len(history["steps"]["step"]) == 30
     lrs = history["steps"]["lr"]
-    assert lrs[0] == 0.0 and max(lrs) == pytest.approx(0.1) and lrs[-1] < 0.01
+    # 0.2 of an epoch of 21 steps: a warm-up of 5 steps from lr/6 (LinearLR's
+    # start factor 1/(W + 1)), then the cosine from 0.1
+    assert lrs[:6] == pytest.approx([0.1 * k / 6 for k in range(1, 7)])
+    assert max(lrs) == pytest.approx(0.1) and lrs[-1] < 0.01
     assert history["config"]["param_groups"][0]["nesterov"] is True
 
 

@@ -188,3 +188,15 @@ def test_the_course_mnist_summary_and_plots_speak_korean(tmp_path: Path) -> None
     assert "강의 노트의 MNIST 실험, 데이터: digits 8×8" in out
     assert "이 실행이 노트의 루프와 다른 점:" in out
     assert (tmp_path / "loss.png").is_file() and (tmp_path / "accuracy.png").is_file()
+
+
+def test_printing_in_korean_needs_no_font(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a Hangul font the text commands still speak Korean; a figure in
+    Korean is refused in one line, saying which package to install."""
+    monkeypatch.setattr(fonts, "hangul_font", lambda: None)
+    code, out, _ = run("examples", "regression", "--lang", "ko")
+    assert code == 0 and "강의 노트와 다른 곳:" in out
+    code, out, _ = run("figure", "--lang", "ko")  # the list is text
+    assert code == 0 and "지수 가중 이동 평균" in out
+    code, _, err = run("figure", "ema", "-o", "x.png", "--lang", "ko")
+    assert code == 2 and "fonts-nanum" in err and len(err.strip().splitlines()) == 1

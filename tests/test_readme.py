@@ -168,7 +168,6 @@ ELSEWHERE: dict[str, str] = {
     "gdlab playground --port 0": "tests/test_playground.py (as above)",
     "gdlab schedule": "names the command; its examples are run above",
     "gdlab train --out": "names the option",
-    "gdlab figure NAME -o NAME.png": "the pattern of the figure commands run above",
     "make system": "make test runs it first (the Debian packages)",
     "make locale": "make test runs it (tests/test_i18n.py checks the .mo is current)",
     "make pot": "regenerates the catalogue's template; tests/test_i18n.py fails on "

@@ -879,8 +879,9 @@ def test_docstring_examples() -> None:
 
 def test_for_run_warms_up_then_decays_over_the_rest() -> None:
     s = S.for_run("cosine", 0.1, 1000, warmup=100)
-    assert s == S.linear_warmup(S.cosine(0.1, 900), 100)
-    assert [s(k) for k in (0, 50, 100)] == [0.0, 0.05, 0.1]
+    # the warm-up starts at lr/(W + 1), torch's LinearLR(start_factor=1/(W + 1))
+    assert s == S.linear_warmup(S.cosine(0.1, 900), 100, start_lr=0.1 / 101)
+    assert [s(k) for k in (0, 50, 100)] == pytest.approx([0.1 / 101, 5.1 / 101, 0.1])
     assert s(550) == pytest.approx(0.05)  # half-way through the 900 decay steps
     stepped = S.for_run("step", 0.1, 1000, warmup=200)  # step_size = 800 // 4
     assert [stepped(k) for k in (200, 399, 400, 600)] == [0.1, 0.1, 0.05, 0.025]
@@ -927,9 +928,9 @@ def test_table_of_a_warmed_cosine() -> None:
     s = S.for_run("cosine", 0.1, 1000, warmup=100)
     assert S.table(s, 1000, warmup=100).splitlines() == [
         "linear_warmup(schedule=cosine(lr=0.1, total_steps=900, final_lr=0.0), "
-        "warmup_steps=100, start_lr=0.0)",
+        "warmup_steps=100, start_lr=0.0009900990099009901)",
         "    step  lr",
-        "       0  0",
+        "       0  0.000990099",
         "     100  0.1",
         "     250  0.0933013",  # 0.05·(1 + cos(π·150/900))
         "     500  0.0586824",  # 0.05·(1 + cos(π·400/900))

@@ -558,7 +558,7 @@ def test_train_config_from_dict_refuses_unknown_keys() -> None:
     with pytest.raises(
         ValueError,
         match=r"^TrainConfig: each field must be one of batch_size, sampling, epochs, "
-        r".*evaluate_test, got 'batchsize'$",
+        r".*evaluate_test, notes_loop, got 'batchsize'$",
     ):
         TrainConfig.from_dict({"batchsize": 64})
 

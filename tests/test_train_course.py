@@ -109,9 +109,10 @@ def test_schedule_unit_epoch() -> None:
     )
     lr = build_schedule(spec.replace(schedule_unit="epoch"), 40, 10)
     assert isinstance(lr, schedules.Schedule)
-    # one epoch of warm-up from 0, then e^(−0.5·epoch) from the second epoch on
+    # one epoch of warm-up at lr/2 (from lr/(W + 1), as torch's LinearLR with
+    # start_factor 1/(W + 1)), then e^(−0.5·epoch) from the second epoch on
     assert [lr(k) for k in (0, 9, 10, 19, 20, 39)] == pytest.approx(
-        [0.0, 0.0, 0.1, 0.1, 0.1 * math.exp(-0.5), 0.1 * math.exp(-1.0)]
+        [0.05, 0.05, 0.1, 0.1, 0.1 * math.exp(-0.5), 0.1 * math.exp(-1.0)]
     )
     per_step = build_schedule(spec, 40, 10)
     assert isinstance(per_step, schedules.Schedule)

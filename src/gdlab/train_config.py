@@ -132,5 +132,9 @@ class TrainConfig:
 
 FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 """The names of :class:`TrainConfig`'s fields, in order."""
+LATER = {"notes_loop": False}
+"""Fields added after stores keyed runs and checkpoints stored configs, with their
+defaults: a sweep key leaves them out at their default, so a run keeps its key, and
+a checkpoint without them reads them as their default."""
 
-__all__ = ["FIELDS", "SAMPLING", "TrainConfig"]
+__all__ = ["FIELDS", "LATER", "SAMPLING", "TrainConfig"]

@@ -256,6 +256,7 @@ def figure_command(
         raise click.UsageError("figure: give --run or --iterations, not both")
     if output is None:
         raise click.UsageError("figure: -o FILE is required: the PNG to write")
+    use_language(lang, figures=True)  # in Korean, a font with Hangul
     for line in _draw(name, output, run_folder, iterations):
         click.echo(line)
     click.echo(_("wrote {path}").format(path=output))

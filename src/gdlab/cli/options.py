@@ -117,14 +117,15 @@ def store_in_use() -> Iterator[None]:
         raise click.UsageError(str(error)) from None
 
 
-def use_language(language: str | None) -> str:
+def use_language(language: str | None, *, figures: bool = False) -> str:
     """Speak ``language`` (None: from LC_ALL / LC_MESSAGES / LANG) in the course
-    commands' messages and, in Korean, draw figures with a Hangul font."""
+    commands' messages and, in Korean, draw ``figures`` with a Hangul font (a
+    command that only prints needs none)."""
     from gdlab import i18n
 
     with user_input():
         chosen = i18n.use(language)
-        if chosen == "ko":
+        if chosen == "ko" and figures:
             from gdlab.report import fonts
 
             fonts.use_hangul()

@@ -168,7 +168,7 @@ def train(
     from gdlab.lab import course_mnist, runs
 
     if preset is not None:
-        use_language(lang)
+        use_language(lang, figures=True)
 
     ctx = click.get_current_context()
     given_here = {k for k in ctx.params if ctx.get_parameter_source(k) == COMMANDLINE}

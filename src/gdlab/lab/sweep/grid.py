@@ -100,6 +100,9 @@ def spec_key(spec: RunSpec) -> str:
     """The run's key: the canonical JSON of its whole spec (sorted, compact); a
     ValueError naming the fields that hold NaN or infinity, which JSON cannot."""
     values = normalized(spec).to_dict()
+    for name, default in train_config.LATER.items():  # keys made before them stay
+        if values[name] == default:
+            del values[name]
     try:
         return json.dumps(
             values, sort_keys=True, separators=(",", ":"), allow_nan=False
