@@ -89,6 +89,23 @@ def own_file(path: Path_) -> Path:
     return out
 
 
+def own_folder(path: Path_) -> Path:
+    """``path`` as a subfolder gdlab writes into, created if missing; a ValueError
+    if it is a symbolic link (files written there would land outside the output
+    folder) or not a folder."""
+    folder = Path(path)
+    if folder.is_symlink():
+        raise ValueError(
+            f"cannot write into {folder}: it is a symbolic link, and gdlab writes "
+            "only files of its own; remove it or choose another folder"
+        )
+    try:
+        folder.mkdir(exist_ok=True)
+    except FileExistsError:
+        raise ValueError(f"cannot write into {folder}: it is not a folder") from None
+    return folder
+
+
 def write_atomic(path: Path_, write: Callable[[IO[bytes]], Any]) -> Path:
     """Call ``write(file)`` on a temporary binary file beside ``path``, fsync it,
     then rename it over ``path``; return ``path``.
@@ -321,6 +338,7 @@ __all__ = [
     "json_text",
     "locked",
     "own_file",
+    "own_folder",
     "owner",
     "writable",
     "write_atomic",

@@ -119,3 +119,92 @@ def test_untouched_records_are_reused(done: Path) -> None:
     result = CliRunner().invoke(main, [*BATCH, "--out", str(done)])
     assert result.exit_code == 0, result.output
     assert result.stdout.count("(already done)") == 2
+
+
+def test_a_runs_folder_symlinked_outside_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    out.mkdir()
+    (out / ".gdlab.json").write_text(json.dumps({"kind": "study batch-size"}))
+    (tmp_path / "victim").mkdir()
+    (out / RUNS).symlink_to(tmp_path / "victim")
+    result = CliRunner().invoke(main, [*BATCH, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"gdlab: error: cannot write into {out / RUNS}: it is a symbolic link, and "
+        "gdlab writes only files of its own; remove it or choose another folder\n"
+    )
+    assert list((tmp_path / "victim").iterdir()) == []
+
+
+EDGE = ["study", "edge-of-stability", "--samples", "40", "--hidden", "4-3"]
+EDGE += ["--lrs", "0.5", "--steps", "5", "--every", "2"]
+EDGE_RUNS = "edge-of-stability-runs"
+
+
+@pytest.fixture(scope="module")
+def edge_done(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("edge") / "edge"
+    result = CliRunner().invoke(main, [*EDGE, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def edge_edit(change: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
+    def apply(folder: Path) -> None:
+        path = folder / EDGE_RUNS / "lr0.5-momentum0.json"
+        record = json.loads(path.read_text())
+        change(record["run"])
+        path.write_text(json.dumps(record))
+
+    return apply
+
+
+EDGE_RECORD = r"study record .*lr0\.5-momentum0\.json: "
+EDGE_TAMPERED = {
+    "lambda_max missing": (
+        edge_edit(lambda r: r.pop("lambda_max")),
+        EDGE_RECORD + r"run\.lambda_max must be a list of finite numbers or nulls "
+        r"\(not measured\), got nothing",
+    ),
+    "lambda_max 'lots'": (
+        edge_edit(lambda r: r.update(lambda_max="lots")),
+        EDGE_RECORD + r"run\.lambda_max must be a list of .*, got 'lots'",
+    ),
+    "an extra key": (
+        edge_edit(lambda r: r.update(colour="red")),
+        EDGE_RECORD + r"run must hold only lr, .*got the key 'colour'",
+    ),
+    "a loss of text": (
+        edge_edit(lambda r: r["loss"].__setitem__(0, "x")),
+        EDGE_RECORD + r"run\.loss must be a list of finite numbers or nulls",
+    ),
+    "one lambda_max short": (
+        edge_edit(lambda r: r["lambda_max"].pop()),
+        EDGE_RECORD + r"run must be the run of lr 0\.5 and momentum 0\.0 with one "
+        r"lambda_max per step",
+    ),
+}
+
+
+@pytest.mark.parametrize("variant", list(EDGE_TAMPERED))
+def test_a_tampered_edge_record_is_one_line_naming_the_file_and_field(
+    edge_done: Path, tmp_path: Path, variant: str
+) -> None:
+    out = tmp_path / "edge"
+    shutil.copytree(edge_done, out)
+    change, message = EDGE_TAMPERED[variant]
+    change(out)
+    result = CliRunner().invoke(main, [*EDGE, "--out", str(out)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert result.stderr.count("\n") == 1
+    assert re.search(message, result.stderr), result.stderr
+    with pytest.raises(ValueError, match=message):
+        studies.edge_of_stability(
+            samples=40, hidden=(4, 3), lrs=(0.5,), steps=5, every=2, out=out
+        )
+
+
+def test_untouched_edge_records_are_reused(edge_done: Path) -> None:
+    result = CliRunner().invoke(main, [*EDGE, "--out", str(edge_done)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("(already done)") == 1

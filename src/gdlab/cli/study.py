@@ -147,12 +147,10 @@ def study_edge_of_stability(
     )
     rates = parse_list("--lrs", lrs, float, "numbers")
     warn_zero_lr("--lrs", rates)
-    with user_input():
-        studies.check_edge_of_stability(hidden=widths, lrs=rates, **options)
-        folder = outputs.claim(
-            out or default_out(f"runs/study-edge-of-stability-{options['data']}"),
-            "study edge-of-stability",
-        )
+    where = out or default_out(f"runs/study-edge-of-stability-{options['data']}")
+    with user_input():  # the options, and the records of the runs done there
+        studies.check_edge_of_stability(hidden=widths, lrs=rates, out=where, **options)
+        folder = outputs.claim(where, "study edge-of-stability")
     result = studies.edge_of_stability(
         hidden=widths,
         lrs=rates,

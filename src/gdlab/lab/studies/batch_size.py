@@ -317,6 +317,8 @@ def _saved_runs(
     weights each), read and checked before anything trains: a record edited out of
     shape is a ValueError naming the file and the field."""
     folder = None if out is None else Path(out) / BATCH_SIZE_RUNS
+    if folder is not None and folder.is_symlink():
+        outputs.own_folder(folder)  # the one-line refusal
     if folder is None or not folder.is_dir():
         return {}
     settings, base = setup.settings, setup.base
@@ -536,7 +538,7 @@ def batch_size_study(
     kind_target, samples, eps = setup.until, settings["samples"], settings["epsilon"]
     folder = None if out is None else outputs.writable(out, "out") / BATCH_SIZE_RUNS
     if folder is not None:
-        folder.mkdir(exist_ok=True)
+        outputs.own_folder(folder)  # a link planted there is refused, not followed
     saved = _saved_runs(out, setup)
     runs: list[BatchSizeRun] = []
     thetas: dict[tuple[int, int], F64] = {}

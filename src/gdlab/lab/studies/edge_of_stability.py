@@ -11,7 +11,6 @@ monotonically.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import statistics
 import time
@@ -29,7 +28,7 @@ from gdlab.lab.sharpness import training_loss
 from gdlab.lab.studies.measures import top_eigenpair
 from gdlab.lab.studies.records import (
     REFERENCES,
-    nan_if_none,
+    checked_run,
     saved_run,
     strict_json,
 )
@@ -234,15 +233,17 @@ def check_edge_of_stability(
     steps: int = 1500,
     every: int = 25,
     seed: int = 0,
+    out: Folder | None = None,
 ) -> None:
     """What :func:`edge_of_stability` checks before anything trains (its arguments
-    but ``out``, ``command`` and ``echo``), as a step of its own: a command checks
-    what its user typed with it, then runs."""
-    _checked(
+    but ``command`` and ``echo``), as a step of its own: a command checks what its
+    user typed with it, and the records of the runs done in ``out``, then runs."""
+    settings, *_ = _checked(
         data=data, data_path=data_path, samples=samples, hidden=hidden,
         activation=activation, loss=loss, lrs=lrs, momentum=momentum, steps=steps,
         every=every, seed=seed,
     )  # fmt: skip
+    _saved_runs(out, settings)
 
 
 def _checked(
@@ -365,19 +366,15 @@ def edge_of_stability(
     n_steps, k = settings["steps"], settings["every"]
     folder = None if out is None else outputs.writable(out, "out") / EOS_RUNS
     if folder is not None:
-        folder.mkdir(exist_ok=True)
+        outputs.own_folder(folder)  # a link planted there is refused, not followed
+    saved = _saved_runs(out, settings)
     runs = []
     for lr in rates:
         own = {**settings, "lr": lr}
         del own["lrs"]
         path = None if folder is None else folder / run_file(lr, beta)
-        record = None if path is None else saved_run(path, own)
-        if record is None and path is not None:  # a folder from before run_file
-            record = saved_run(path.with_name(f"lr{lr:g}-momentum{beta:g}.json"), own)
-        if record is not None:
-            values = {f.name: record[f.name] for f in dataclasses.fields(EdgeRun)}
-            values["loss"] = [nan_if_none(v) for v in values["loss"]]
-            run, done = EdgeRun(**values), " (already done)"
+        if lr in saved:
+            run, done = saved[lr], " (already done)"
         else:
             with one_blas_thread():
                 run, done = _edge_run(fresh(), X, Y, lr, beta, n_steps, k), ""
@@ -400,6 +397,54 @@ def edge_of_stability(
         outputs.write_text(Path(out) / "results.json", strict_json(results))
         edge_of_stability_report(results, out, command=command)
     return study
+
+
+_RUN_KINDS = {
+    "lr": "number",
+    "momentum": "number",
+    "threshold": "number",
+    "steps": "counts",
+    "lambda_max": "measures",
+    "loss": "measures",
+    "diverged": "flag",
+    "seconds": "number",
+}
+"""What each field of a saved :class:`EdgeRun` holds (see records.KINDS); the
+record's reached_step, near_fraction, median_ratio and verdict are computed again."""
+_DERIVED = ("reached_step", "near_fraction", "median_ratio", "verdict")
+
+
+def _saved_runs(out: Folder | None, settings: dict[str, Any]) -> dict[float, EdgeRun]:
+    """The runs already done in ``out`` with these settings, by lr, read and
+    checked before anything trains: a record edited out of shape is a ValueError
+    naming the file and the field."""
+    folder = None if out is None else Path(out) / EOS_RUNS
+    if folder is not None and folder.is_symlink():
+        outputs.own_folder(folder)  # the one-line refusal
+    if folder is None or not folder.is_dir():
+        return {}
+    beta, found = settings["momentum"], {}
+    for lr in settings["lrs"]:
+        own = {**settings, "lr": lr}
+        del own["lrs"]
+        path = folder / run_file(lr, beta)
+        record = saved_run(path, own)
+        if record is None:  # a folder from before run_file
+            path = path.with_name(f"lr{lr:g}-momentum{beta:g}.json")
+            record = saved_run(path, own)
+        if record is None:
+            continue
+        values = checked_run(path, record, _RUN_KINDS, _DERIVED)
+        steps, lams = values["steps"], values["lambda_max"]
+        if (values["lr"], values["momentum"]) != (lr, beta) or len(steps) != len(lams):
+            raise ValueError(
+                f"study record {path}: run must be the run of lr {lr} and momentum "
+                f"{beta} with one lambda_max per step, got lr {values['lr']}, "
+                f"momentum {values['momentum']}, {len(steps)} steps and "
+                f"{len(lams)} lambda_max"
+            )
+        found[lr] = EdgeRun(**values)
+    return found
 
 
 def run_file(lr: float, momentum: float) -> str:

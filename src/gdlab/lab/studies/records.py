@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,8 @@ KINDS = {
     "optional": "a finite number or null",
     "flag": "true or false",
     "text": "a string",
+    "counts": "a list of integers >= 0",
+    "measures": "a list of finite numbers or nulls (not measured)",
 }
 """What a field of a run record may hold, by the kind :func:`checked_run` names."""
 
@@ -81,17 +83,24 @@ def _fits(kind: str, value: object) -> bool:
         return value is None or number
     if kind == "flag":
         return isinstance(value, bool)
+    if kind in ("counts", "measures"):
+        one = "count" if kind == "counts" else "measure"
+        return isinstance(value, list) and all(_fits(one, v) for v in value)
     return isinstance(value, str)
 
 
 def checked_run(
-    path: Path, run: Mapping[str, Any], kinds: Mapping[str, str]
+    path: Path,
+    run: Mapping[str, Any],
+    kinds: Mapping[str, str],
+    derived: Collection[str] = (),
 ) -> dict[str, Any]:
     """The ``run`` of the record ``path``, each field of ``kinds`` present and of
-    its kind (see :data:`KINDS`), no other field; a ``"measure"`` null read back
-    as NaN. A ValueError names the file and the field."""
+    its kind (see :data:`KINDS`), no other field but the ``derived`` ones (dropped:
+    they are computed again); a ``"measure"`` null read back as NaN. A ValueError
+    names the file and the field."""
     owner = f"study record {path}"
-    extra = sorted(set(run) - set(kinds), key=str)
+    extra = sorted(set(run) - set(kinds) - set(derived), key=str)
     if extra:
         raise ValueError(
             f"{owner}: run must hold only {', '.join(kinds)}, got the key {extra[0]!r}"
@@ -103,7 +112,11 @@ def checked_run(
         value = run[key]
         if not _fits(kind, value):
             raise ValueError(f"{owner}: run.{key} must be {KINDS[kind]}, got {value!r}")
-        values[key] = nan_if_none(value) if kind == "measure" else value
+        if kind == "measure":
+            value = nan_if_none(value)
+        elif kind == "measures":
+            value = [nan_if_none(v) for v in value]
+        values[key] = value
     return values
 
 

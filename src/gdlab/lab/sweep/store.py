@@ -193,6 +193,8 @@ def _check_meta(path: Path, meta: Mapping[str, Any]) -> None:
 def check_own_files(path: Path) -> None:
     """Refuse a store whose file, lock or SQLite side files are symbolic links or
     not regular files: gdlab writes only files of its own."""
+    if path.is_dir() and not path.is_symlink():
+        raise ValueError(f"sweep: store {path} is a folder; give a file like sweep.db")
     for file in (path, *(Path(f"{path}{suffix}") for suffix in _SIDE_FILES)):
         try:
             outputs.own_file(file)
