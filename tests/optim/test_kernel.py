@@ -19,20 +19,20 @@ def test_flags_are_compiled_out_one_variant_per_combination() -> None:
     rng = np.random.default_rng(0)
     w = rng.standard_normal(50)
     g = {"w": rng.standard_normal(50)}
-    before = set(adam._adam.variants)
+    before = set(adam.Adam.rule.variants)
     for amsgrad in (False, True, False):
         opt = optim.Adam({"w": w.copy()}, amsgrad=amsgrad, maximize=True)
         opt.step(g)
-    new = set(adam._adam.variants) - before
-    assert adam._adam.flags == ["decoupled", "amsgrad", "maximize"]
+    new = set(adam.Adam.rule.variants) - before
+    assert adam.Adam.rule.flags == ["decoupled", "amsgrad", "maximize"]
     expected = {
         (np.dtype(np.float64), False, amsgrad, True) for amsgrad in (False, True)
     }
-    assert new <= expected and expected <= set(adam._adam.variants)
+    assert new <= expected and expected <= set(adam.Adam.rule.variants)
     for key in expected:
-        code = adam._adam.variants[key].py_func
+        code = adam.Adam.rule.variants[key].py_func
         read = {i.argval for i in dis.get_instructions(code) if "LOAD" in i.opname}
-        assert {"g", "m", "lr"} <= read and not read & set(adam._adam.flags)
+        assert {"g", "exp_avg", "lr"} <= read and not read & set(adam.Adam.rule.flags)
 
 
 def test_float32_parameters_are_updated_in_float32_arithmetic() -> None:

@@ -2,8 +2,10 @@
 or a schedule), state keyed by parameter name, and the fused loop over buffers.
 
 A subclass states its hyperparameters (``defaults``) and their ``constraints``,
-names its state (``state_spec``, ``initial_state``) and applies its update rule to
-one flat buffer (``update``). Everything else lives here, once.
+names its state (``state_spec``, ``initial_state``) and gives its update rule: an
+element-wise ``rule`` (a :class:`~gdlab.optim.kernel.Kernel`, whose arguments are
+bound by name, see :meth:`Optimizer.update`) or its own ``update`` for one buffer.
+Everything else lives here, once.
 
 Editing ``param_groups`` between steps works as in torch.optim: each ``step()``
 checks a group again when its hyperparameters changed (a bad value is a ValueError
@@ -27,7 +29,7 @@ import numpy as np
 
 from gdlab import _checks
 from gdlab.optim import kernel
-from gdlab.optim.space import Axis
+from gdlab.optim.space import PAIRS, Axis
 from gdlab.params import Array, Params
 
 LrSchedule = Callable[[int], float]
@@ -130,6 +132,8 @@ class Optimizer:
     """Tunable axis -> its range (see :mod:`gdlab.optim.space`); ``lr`` always."""
     elementwise: ClassVar[bool] = True
     """False for rules that need whole tensors (norms): they see each array shaped."""
+    rule: ClassVar[kernel.Kernel | None] = None
+    """The compiled element-wise rule that the default :meth:`update` calls."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -219,6 +223,13 @@ class Optimizer:
         each starts at."""
         return {}
 
+    def scalars(
+        self, group: Group, step: int, lr: float, state: State
+    ) -> dict[str, Any]:
+        """Values the :attr:`rule` takes that are computed each step (bias
+        corrections, a flag from the state); they win over every other binding."""
+        return {}
+
     def update(
         self,
         group: Group,
@@ -228,8 +239,39 @@ class Optimizer:
         g: Array,
         state: State,
     ) -> None:
-        """Apply the update rule to one flat buffer ``p`` with gradient ``g``."""
-        raise NotImplementedError
+        """Apply the update rule to one buffer ``p`` with gradient ``g``.
+
+        By default this calls :attr:`rule` with each argument after ``p`` bound by
+        its name: first :meth:`scalars`, then ``g``, ``lr`` and ``step``, a state
+        key of :attr:`state_spec` (an empty array when this group keeps none), a
+        hyperparameter, or one element of a pair (``beta1`` is ``betas[0]``).
+        """
+        rule = self.rule
+        if rule is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} must define rule or update()"
+            )
+        extra = self.scalars(group, step, lr, state)
+        fixed = {"g": g, "lr": lr, "step": step}
+        args: list[Any] = []
+        for name in rule.arguments:
+            if name in extra:
+                args.append(extra[name])
+            elif name in fixed:
+                args.append(fixed[name])
+            elif name in self.state_spec:
+                args.append(state.get(name, unused(p)))
+            elif name in group:
+                args.append(group[name])
+            elif name in PAIRS and PAIRS[name][0] in group:
+                key, index = PAIRS[name]
+                args.append(group[key][index])
+            else:
+                raise TypeError(
+                    f"{type(self).__name__}: the rule's argument {name!r} is no "
+                    "state key, hyperparameter or value of scalars()"
+                )
+        rule(p, *args)
 
     # --- the step -------------------------------------------------------------------
 

@@ -93,6 +93,8 @@ class Kernel:
         self.rule = rule
         self.__doc__ = rule.__doc__
         rest = list(inspect.signature(rule).parameters.values())[1:]
+        self.arguments = [a.name for a in rest]
+        """The rule's arguments after the parameter buffer, in order."""
         self.flags = [a.name for a in rest if a.annotation in ("bool", bool)]
         """The rule's ``bool`` arguments, constants in each compiled variant."""
         self._flag_at = [i for i, a in enumerate(rest) if a.name in self.flags]
