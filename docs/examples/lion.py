@@ -1,6 +1,7 @@
-"""A gdlab plugin: Lion, registered as ``lion`` when this file is imported::
+"""How a gdlab plugin looks: Lion, registered as ``mylion`` when this file is
+imported (gdlab ships the same rule built in as ``lion``)::
 
-    gdlab compare --plugin docs/examples/lion.py --optimizers lion,adamw
+    gdlab compare --plugin docs/examples/lion.py --optimizers mylion,adamw
 
 It uses only the public API: an Optimizer subclass declaring its hyperparameters,
 state and search space, one element-wise kernel (whose arguments gdlab binds by
@@ -89,4 +90,4 @@ class Lion(optim.Optimizer):
         return {"exp_avg": 0.0}
 
 
-optim.register("lion", Lion)
+optim.register("mylion", Lion)

@@ -162,7 +162,8 @@ class _Trainer:
         if clip is not None and norm > clip:
             for b in grads.buffers.values():
                 b *= clip / (norm + 1e-6)
-        self.optimizer.step(grads)
+        model = self.model
+        self.optimizer.step(grads, closure=lambda: model.loss_and_grad(xb, yb))
         pos.step += 1
         pos.batch += 1
         self.history.steps.append({"step": pos.step, "loss": loss, "lr": lr})
@@ -172,6 +173,10 @@ class _Trainer:
         return True
 
     def _evaluate(self, started: float, bar: Any) -> None:
+        with self.optimizer.evaluating():  # at the optimizer's evaluation point
+            self._evaluate_here(started, bar)
+
+    def _evaluate_here(self, started: float, bar: Any) -> None:
         pos, ds = self.position, self.dataset
         with np.errstate(over="ignore", invalid="ignore"):  # judged just below
             train_loss, train_acc = evaluate(self.model, ds.X_train, ds.y_train)

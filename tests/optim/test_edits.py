@@ -41,7 +41,11 @@ def edit_for(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
         "momentum_decay": 0.01,
         "lr_decay": 0.02,
     }
-    edit |= {k: v for k, v in new.items() if k in defaults}
+    edit |= {
+        k: v
+        for k, v in new.items()
+        if k in defaults and type(v) is type(defaults[k])  # Adafactor's eps is a pair
+    }
     # torch creates RMSprop's momentum buffer only at the first step: change it, do
     # not switch it on; SGD creates its buffer when first needed, as gdlab does.
     momentum = kwargs.get("momentum", 0.0)
@@ -51,7 +55,10 @@ def edit_for(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 EDITS = [
-    (name, kw) for name, case in CASES.items() if name != "adamp" for kw in case.configs
+    (name, kw)
+    for name, case in CASES.items()
+    if name not in ("adamp", "muon")  # Muon's reference is two torch optimizers
+    for kw in case.configs
 ] + [("adamp", CASES["adamp"].configs[0]), ("adamp", CASES["adamp"].configs[2])]
 
 

@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from gdlab.optim.adadelta import Adadelta
+from gdlab.optim.adafactor import Adafactor
 from gdlab.optim.adagrad import Adagrad
 from gdlab.optim.adam import Adam, AdamW
 from gdlab.optim.adamax import Adamax
 from gdlab.optim.adamp import AdamP
+from gdlab.optim.asgd import ASGD
 from gdlab.optim.base import (
     STATE_KINDS,
     LearningRate,
@@ -31,9 +33,13 @@ from gdlab.optim.base import (
     Optimizer,
     ParamsLike,
 )
+from gdlab.optim.lion import Lion
+from gdlab.optim.muon import Muon
 from gdlab.optim.nadam import NAdam
 from gdlab.optim.radam import RAdam
 from gdlab.optim.rmsprop import RMSprop
+from gdlab.optim.rprop import Rprop
+from gdlab.optim.schedulefree import AdamWScheduleFree, SGDScheduleFree
 from gdlab.optim.sgd import SGD
 from gdlab.optim.space import PAIRS, Axis, hyperparameter
 
@@ -235,32 +241,57 @@ def create(
     return REGISTRY[base](params, lr, **{**preset, **hyper})
 
 
-for _cls in (SGD, Adagrad, Adadelta, RMSprop, Adam, AdamW, NAdam, RAdam, Adamax, AdamP):
+for _cls in (
+    SGD,
+    Adagrad,
+    Adadelta,
+    RMSprop,
+    Adam,
+    AdamW,
+    NAdam,
+    RAdam,
+    Adamax,
+    AdamP,
+    Lion,
+    Rprop,
+    ASGD,
+    Adafactor,
+    Muon,
+):
     register(_cls.__name__.lower(), _cls)
+register("schedulefree_adamw", AdamWScheduleFree)
+register("schedulefree_sgd", SGDScheduleFree)
 register_preset("momentum", "sgd", momentum=0.9, suggested_lr=0.05)
 register_preset("nesterov", "sgd", momentum=0.9, nesterov=True, suggested_lr=0.05)
 
 __all__ = [
+    "ASGD",
     "ENTRY_POINT_GROUP",
     "PAIRS",
     "PRESETS",
     "REGISTRY",
     "SGD",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamP",
     "AdamW",
+    "AdamWScheduleFree",
     "Adamax",
     "Axis",
     "LearningRate",
+    "Lion",
     "LrSchedule",
+    "Muon",
     "NAdam",
     "Optimizer",
     "ParamsLike",
     "Preset",
     "RAdam",
     "RMSprop",
+    "Rprop",
+    "SGDScheduleFree",
     "create",
     "get",
     "load_plugin",
