@@ -30,7 +30,8 @@ CHECKS = {
     "hyperparameters": "each bad value raises a ValueError naming it, before any "
     "change (constructor, group dict, edited param_groups); each has a constraint",
     "defaults": "the reference's defaults",
-    "reference": "the reference's numbers in float64 over `steps` steps",
+    "reference": "the reference's numbers in float64 over `steps` steps (and, for a "
+    "reference with eval(), its evaluation point against eval_params())",
     "params_and_dict": "a Params and a dict of arrays give identical numbers",
     "dtypes": "float32 and float64 params and state keep their dtype (and, with a "
     "reference, agree with it to 1e-5)",
@@ -43,6 +44,9 @@ CHECKS = {
     "grads_untouched": "the gradients given to step() are not modified",
     "quadratic": "f < 1e-3 f0 after 1000 steps on an ill-conditioned quadratic",
     "rosenbrock": "f < 0.05 f0 after 5000 steps on Rosenbrock from (-1.5, 2)",
+    "least_squares": "f < 0.05 f0 after 1000 steps on a matrix least-squares problem "
+    "through two matrices (a hidden and an output layer, so a matrix rule's "
+    "convergence shows)",
 }
 """Every check :func:`check_optimizer` runs, by the name ``skip`` takes."""
 
@@ -83,7 +87,9 @@ def check_optimizer(
     rtol: float = 1e-10,
     atol: float = 1e-12,
     skip: Collection[str] = (),
-) -> None:
+    reference_names: Mapping[str, str] | None = None,
+    verbose: bool = True,
+) -> dict[str, float]:
     """Run the conformance checks (:data:`CHECKS`) on an optimizer class or name.
 
     Args:
@@ -95,24 +101,39 @@ def check_optimizer(
             included) over ``steps`` steps, at the defaults and at each of
             ``configs``, within ``rtol``/``atol``.
         configs: hyperparameter sets (beside the defaults) for the reference,
-            Params/dict, dtype and state_dict checks; cover every switch.
+            Params/dict, dtype and state_dict checks. One config per boolean
+            hyperparameter, flipped from its default, is added to them (unless a
+            given config already sets it), on top of the last given config.
         convergence_lr: the lr for the quadratic and Rosenbrock (one, or a pair);
             by default the suggested lr times each of :data:`LR_TRIES` is tried.
         skip: checks that do not apply, a documented exception (``"zero_gradient"``
             for a rule that moves without a gradient).
+        reference_names: our hyperparameter -> the reference's keyword, for a
+            reference that names them otherwise (``{"betas": "betas_pair"}``).
+        verbose: print each comparison's measured maximum difference, passing or
+            not.
+
+    Returns:
+        The largest relative difference measured by each comparison (check and
+        config) against the reference.
 
     Raises:
         OptimizerCheckError: an AssertionError listing every failed check, with the
             size of each difference (and chained to the first unexpected error).
     """
+    subject = _subject(optimizer)
+    given = [{}, *(dict(c) for c in configs if c)]
     checker = _Checker(
-        _subject(optimizer),
+        subject,
         reference,
         _checked_steps(steps),
-        [{}, *(dict(c) for c in configs if c)],
+        given + _flag_configs(subject, given),
         convergence_lr,
         (rtol, atol),
     )
+    checker.last_given = given[-1]  # the dtypes and grads checks run it
+    checker.names = dict(reference_names or {})
+    checker.verbose = verbose
     unknown = sorted(set(skip) - set(CHECKS))
     if unknown:
         raise ValueError(
@@ -125,6 +146,31 @@ def check_optimizer(
             f"callable like one, got {reference!r}"
         )
     checker.run(set(skip))
+    return checker.measured
+
+
+def _flag_configs(
+    subject: _Subject, given: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One config per boolean hyperparameter that no given config sets: the last
+    given config with the flag flipped (so that what the flag changes is switched
+    on: a decay, a momentum), else the flag alone; a flag the class refuses both
+    ways (Nesterov without momentum) is left to the given configs."""
+    extra = []
+    for name, default in subject.cls.defaults.items():
+        if not isinstance(default, bool) or name in subject.fixed:
+            continue
+        if any(name in config for config in given):
+            continue
+        for base in (given[-1], {}):  # on the last config: its decay, its momentum
+            config = {**base, name: not default}
+            try:
+                subject.cls.check({**subject.cls.defaults, **subject.fixed, **config})
+            except ValueError:
+                continue
+            extra.append(config)
+            break
+    return extra
 
 
 def _checked_steps(steps: object) -> int:
@@ -219,20 +265,29 @@ def _reference_descend(
     hyper: Mapping[str, Any],
     init: Mapping[str, Array],
     noise: Sequence[Mapping[str, Array]],
+    names: Mapping[str, str] | None = None,
+    evaluated: dict[str, Array] | None = None,
 ) -> dict[str, Array]:
+    """The reference's parameters after the steps; ``evaluated`` receives its
+    parameters after ``eval()`` when it has one (Schedule-Free's x)."""
     import torch
 
     default = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)  # torch keeps scalar state in it
     try:
         tensors = {n: torch.tensor(a) for n, a in init.items()}
-        opt = reference(list(tensors.values()), **hyper)
+        theirs = {(names or {}).get(k, k): v for k, v in hyper.items()}
+        opt = reference(list(tensors.values()), **theirs)
         for z in noise:
             g = _grads(z, {n: t.numpy() for n, t in tensors.items()})
             for n, t in tensors.items():
                 t.grad = torch.from_numpy(g[n])
             opt.step()
-        return {n: t.detach().numpy().copy() for n, t in tensors.items()}
+        after = {n: t.detach().numpy().copy() for n, t in tensors.items()}
+        if evaluated is not None and callable(getattr(opt, "eval", None)):
+            opt.eval()
+            evaluated.update({n: t.detach().numpy().copy() for n, t in tensors.items()})
+        return after
     finally:
         torch.set_default_dtype(default)
 
@@ -265,6 +320,10 @@ def _difference(
         return None
     bound = f" (rtol {rtol:g}, atol {atol:g})" if rtol or atol else ""
     return "; ".join(found) + bound
+
+
+def hyper_key(hyper: Mapping[str, Any]) -> str:
+    return repr(sorted(hyper.items()))
 
 
 def _label(hyper: Mapping[str, Any]) -> str:
@@ -336,6 +395,10 @@ class _Checker:
         self.errors: list[Exception] = []
         self.ran: list[str] = []
         self.skip: set[str] = set()
+        self.names: dict[str, str] = {}
+        self.last_given: dict[str, Any] = configs[-1] if configs else {}
+        self.verbose = True
+        self.measured: dict[str, float] = {}
 
     def run(self, skip: set[str]) -> None:
         self.skip, cls = skip, self.subject.cls
@@ -365,6 +428,25 @@ class _Checker:
 
     def fail(self, check: str, message: str) -> None:
         self.failures.append((check, message))
+
+    def measure(
+        self, check: str, got: Mapping[str, Array], expected: Mapping[str, Array]
+    ) -> None:
+        """Record (and print) the largest relative difference of a comparison."""
+        worst = 0.0
+        for n, b in expected.items():
+            a = np.asarray(got[n], dtype=np.float64)
+            if a.shape != np.shape(b) or a.size == 0:
+                continue
+            with np.errstate(all="ignore"):
+                gap = np.abs(a - b) / np.maximum(np.abs(b), 1e-300)
+            worst = max(worst, float(np.nan_to_num(gap, nan=np.inf).max()))
+        self.measured[check] = max(worst, self.measured.get(check, 0.0))
+        if self.verbose:
+            print(
+                f"check_optimizer({self.subject.label}) {check}: "
+                f"max relative difference {worst:.3g}"
+            )
 
     @contextmanager
     def guard(self, check: str) -> Iterator[None]:
@@ -470,6 +552,7 @@ class _Checker:
         """Run each config with a dict of arrays and with a Params; compare the two
         (bit for bit) and each with the reference, on one trajectory."""
         init, noise = _trajectory(FLOAT64, self.steps, seed=0)
+        points: dict[str, dict[str, Array]] = {}
         paths = "params_and_dict" not in self.skip
         with_reference = self.reference is not None and "reference" not in self.skip
         for hyper in self.configs:
@@ -478,18 +561,30 @@ class _Checker:
             with self.guard(f"{'params_and_dict' if paths else 'reference'}{label}"):
                 for way in ("a dict of arrays", "a Params"):
                     fused = way == "a Params"
-                    runs[way], _ = _descend(
+                    runs[way], opt = _descend(
                         self.subject, hyper, init, noise, fused=fused
                     )
+                    points[hyper_key(hyper)] = {
+                        n: np.array(a) for n, a in opt.eval_params().items()
+                    }
                 gap = paths and _difference(runs["a Params"], runs["a dict of arrays"])
                 if gap:
                     self.fail(f"params_and_dict{label}", f"a Params vs a dict: {gap}")
-            if with_reference and runs:
+            if with_reference and len(runs) < 2:
+                self.fail(
+                    f"reference{label}",
+                    "not compared: the optimizer's own runs raised",
+                )
+            elif with_reference:
                 assert self.reference is not None
                 with self.guard(f"reference{label}"):
                     theirs = {**self.subject.fixed, **hyper}
-                    expected = _reference_descend(self.reference, theirs, init, noise)
+                    at_eval: dict[str, Array] = {}
+                    expected = _reference_descend(
+                        self.reference, theirs, init, noise, self.names, at_eval
+                    )
                     for way, got in runs.items():
+                        self.measure(f"reference{label}", got, expected)
                         gap = _difference(got, expected, self.tolerance)
                         if gap:
                             self.fail(
@@ -497,9 +592,19 @@ class _Checker:
                                 f"with {way}, after {self.steps} steps: {gap}",
                             )
                             break
+                    if at_eval:
+                        mine = points[hyper_key(hyper)]
+                        self.measure(f"reference{label} at eval", mine, at_eval)
+                        gap = _difference(mine, at_eval, self.tolerance)
+                        if gap:
+                            self.fail(
+                                f"reference{label}",
+                                "at the evaluation point (eval_params() vs the "
+                                f"reference after eval()): {gap}",
+                            )
 
     def check_dtypes(self) -> None:
-        hyper = self.configs[-1]
+        hyper = self.last_given
         layout: Layout = {
             "w32": ((5, 3), np.float32),
             "w64": ((7,), np.float64),
@@ -509,7 +614,7 @@ class _Checker:
         expected = None
         if self.reference is not None:
             expected = _reference_descend(
-                self.reference, {**self.subject.fixed, **hyper}, init, noise
+                self.reference, {**self.subject.fixed, **hyper}, init, noise, self.names
             )
         for fused in (False, True):
             got, opt = _descend(self.subject, hyper, init, noise, fused=fused)
@@ -626,7 +731,7 @@ class _Checker:
             params: Mapping[str, Array] = (
                 Params(init) if fused else {n: a.copy() for n, a in init.items()}
             )
-            opt = self.subject.build(params, self.configs[-1])
+            opt = self.subject.build(params, self.last_given)
             for z in noise:
                 grads: Mapping[str, Array] = Params(z) if fused else dict(z)
                 before = {n: np.array(a) for n, a in grads.items()}
@@ -640,6 +745,50 @@ class _Checker:
                     return
 
     # --- convergence --------------------------------------------------------------
+
+    def check_least_squares(self) -> None:
+        rng = np.random.default_rng(21)
+        x = rng.standard_normal((64, 6))
+        target = x @ rng.standard_normal((6, 3))
+        start = {
+            "W1": rng.standard_normal((6, 8)) / 3,
+            "W2": rng.standard_normal((8, 3)) / 3,
+        }
+
+        def loss(w: Mapping[str, Array]) -> tuple[float, dict[str, Array]]:
+            hidden = x @ w["W1"]
+            r = hidden @ w["W2"] - target
+            n = len(x)
+            return 0.5 * float(np.sum(r * r)) / n, {
+                "W1": x.T @ (r @ w["W2"].T) / n,
+                "W2": hidden.T @ r / n,
+            }
+
+        f0, _ = loss(start)
+        lrs = [self.subject.lr * k for k in LR_TRIES]
+        best = math.inf
+        for lr in lrs:
+            w = {n: a.copy() for n, a in start.items()}
+            opt = self.subject.build(w, lr=lr)
+            ratio = math.inf
+            with np.errstate(over="ignore", invalid="ignore"):
+                for _ in range(1000):
+                    value, grads = loss(w)
+                    if not value <= 1e6 * f0:
+                        break
+                    opt.step(grads)
+                else:
+                    with opt.evaluating():
+                        ratio = loss(w)[0] / f0
+            if ratio < 0.05:
+                return
+            best = min(best, ratio)
+        tried = ", ".join(f"{lr:g}" for lr in lrs)
+        self.fail(
+            "least_squares",
+            f"reached f = {best:.3g} f0 at best in 1000 steps (lr tried: {tried}); "
+            "needs f < 0.05 f0",
+        )
 
     def converges(self, problem: str) -> None:
         f, start, steps, target = PROBLEMS[problem]

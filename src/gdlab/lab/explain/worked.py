@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gdlab import _checks, optim, surfaces
-from gdlab.lab.explain.rules import RULES, Rule
+from gdlab.lab.explain.rules import RULES, Rule, generic
 from gdlab.lab.explain.steps import ExplainedStep, Explanation
 
 F64 = NDArray[np.float64]
@@ -161,7 +161,7 @@ def explain(
             return fixed.copy()
 
         labels = tuple(f"θ[{i}]" for i in range(theta0.size))
-    rule = RULES[base]
+    rule = RULES[base] if base in RULES else generic(optim.get(base))
     formula = rule.formula
     value_name = "loss"
     if surface is not None:
@@ -188,6 +188,8 @@ def explain(
             derived, scalars, subtracted = rule.derive(
                 group, t, lr, before_theta, g, before, after
             )
+            if "step" in subtracted and "step" not in derived:  # a generic rule
+                derived["step"] = before_theta - theta
             columns = {"θ": before_theta, "g": g, **derived, "θ new": theta.copy()}
             worked.append(ExplainedStep(t, lr, loss, scalars, columns, subtracted))
         final_loss = None if surface is None else float(surface.value(theta))
