@@ -29,9 +29,15 @@ def newton_schulz(
     tall = matrix.shape[0] > matrix.shape[1]
     x = matrix.T if tall else matrix
     x = x / max(float(np.linalg.norm(x)), eps)
-    for _ in range(steps):
+    for _ in range(steps):  # in place where it can: the matrices are the cost
         gram = x @ x.T
-        x = a * x + (b * gram + c * (gram @ gram)) @ x
+        update = gram @ gram
+        update *= c
+        gram *= b
+        update += gram
+        step = update @ x
+        x *= a
+        x += step
     return np.ascontiguousarray(x.T if tall else x)
 
 
