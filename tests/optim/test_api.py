@@ -197,3 +197,16 @@ def test_fused_params_and_factored_state_agree() -> None:
         b.step(g)
     for n in init:
         np.testing.assert_array_equal(fused[n], plain[n])
+
+
+def test_warm_up_compiles_without_touching_the_optimizer() -> None:
+    params = Params({"W": np.ones((3, 2), np.float32), "b": np.ones(2)})
+    opt = optim.Adam(params, lr=0.1, amsgrad=True)
+    before = opt.state_dict()
+    opt.warm_up()
+    keys = {(np.dtype(np.float32), False, True, False)}
+    assert keys <= set(optim.Adam.rule.variants)  # type: ignore[union-attr]
+    assert opt.step_count == 0 and np.all(params["W"] == 1) and np.all(params["b"] == 1)
+    for n, state in before["state"].items():
+        for k, a in state.items():
+            np.testing.assert_array_equal(opt.state[n][k], a)
