@@ -12,6 +12,7 @@ failed with the size of the difference. torch is imported only for a ``reference
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import math
@@ -242,6 +243,22 @@ def _grads(noise: Mapping[str, Array], params: Mapping[str, Any]) -> dict[str, A
     return {n: np.asarray(z + 0.5 * params[n], dtype=z.dtype) for n, z in noise.items()}
 
 
+def _noise_loss(noise: Mapping[str, Array], params: Mapping[str, Any]) -> float:
+    """The objective whose gradient :func:`_grads` is: Σ z·θ + θ²/4."""
+    return float(
+        sum(
+            np.sum(np.asarray(z, np.float64) * np.asarray(params[n], np.float64))
+            + 0.25 * np.sum(np.square(np.asarray(params[n], np.float64)))
+            for n, z in noise.items()
+        )
+    )
+
+
+def _constant(grads: Any) -> Callable[[], tuple[float, Any]]:
+    """A closure that gives the same gradients wherever it is called (loss 0)."""
+    return lambda: (0.0, grads)
+
+
 def _descend(
     subject: _Subject,
     hyper: Mapping[str, Any],
@@ -255,8 +272,12 @@ def _descend(
     )
     opt = subject.build(params, hyper)
     for z in noise:
-        g = _grads(z, params)
-        opt.step(Params(g) if fused else g)
+
+        def closure(z: Mapping[str, Array] = z) -> tuple[float, Any]:
+            g = _grads(z, params)
+            return _noise_loss(z, params), Params(g) if fused else g
+
+        opt.step(closure()[1], closure)
     return {n: np.array(params[n]) for n in init}, opt
 
 
@@ -278,11 +299,18 @@ def _reference_descend(
         tensors = {n: torch.tensor(a) for n, a in init.items()}
         theirs = {(names or {}).get(k, k): v for k, v in hyper.items()}
         opt = reference(list(tensors.values()), **theirs)
+        takes_closure = bool(inspect.signature(opt.step).parameters)
         for z in noise:
-            g = _grads(z, {n: t.numpy() for n, t in tensors.items()})
-            for n, t in tensors.items():
-                t.grad = torch.from_numpy(g[n])
-            opt.step()
+
+            def closure(z: Mapping[str, Array] = z) -> Any:
+                now = {n: t.detach().numpy() for n, t in tensors.items()}
+                g = _grads(z, now)
+                for n, t in tensors.items():
+                    t.grad = torch.from_numpy(g[n])
+                return torch.tensor(_noise_loss(z, now))
+
+            closure()
+            opt.step(closure) if takes_closure else opt.step()
         after = {n: t.detach().numpy().copy() for n, t in tensors.items()}
         if evaluated is not None and callable(getattr(opt, "eval", None)):
             opt.eval()
@@ -502,7 +530,7 @@ class _Checker:
         check, owner = f"hyperparameters[{name}={value!r}]", self.subject.cls.__name__
         w = np.linspace(-1.0, 1.0, 3)
         edited = self.subject.build({"w": w.copy()}, lr=self.subject.lr)
-        edited.step({"w": w})
+        edited.step({"w": w}, _constant({"w": w}))
         params = edited.param_groups[0]["params"]
         before = edited.state_dict()["state"]["w"] | {"params": params["w"].copy()}
         edited.param_groups[0][name] = value
@@ -513,7 +541,9 @@ class _Checker:
             "a group dict": lambda: self.subject.build(
                 [{"params": {"w": w.copy()}, name: value}]
             ),
-            "step() after editing param_groups": lambda: edited.step({"w": w}),
+            "step() after editing param_groups": lambda: edited.step(
+                {"w": w}, _constant({"w": w})
+            ),
         }
         for way, attempt in ways.items():
             try:
@@ -645,7 +675,7 @@ class _Checker:
                 p = Params(init)
                 opt = self.subject.build(p, hyper)
                 for z in noise[:20]:
-                    opt.step(_grads(z, p))
+                    opt.step(_grads(z, p), _constant(_grads(z, p)))
                 saved_params, saved = p.copy(), opt.state_dict()
                 try:  # what a checkpoint writes as JSON
                     text = json.dumps({k: saved[k] for k in ("step", "param_groups")})
@@ -653,11 +683,12 @@ class _Checker:
                     self.fail(check, f"param_groups cannot be written as JSON: {error}")
                     continue
                 for z in noise[20:]:
-                    opt.step(_grads(z, p))
+                    opt.step(_grads(z, p), _constant(_grads(z, p)))
                 resumed = self.subject.build(saved_params, hyper)
                 resumed.load_state_dict({**json.loads(text), "state": saved["state"]})
                 for z in noise[20:]:
-                    resumed.step(_grads(z, saved_params))
+                    g = _grads(z, saved_params)
+                    resumed.step(g, _constant(g))
                 gap = _difference(saved_params, dict(p))
                 if gap or resumed.step_count != opt.step_count:
                     self.fail(
@@ -676,7 +707,8 @@ class _Checker:
             [{"params": frozen, "lr": 0.0}, {"params": moving}], lr=self.subject.lr
         )
         for z in noise:
-            opt.step(_grads(z, {**frozen, **moving}))
+            g = _grads(z, {**frozen, **moving})
+            opt.step(g, _constant(g))
         gap = _difference(frozen, {"W": init["W"]})
         if gap:
             self.fail("zero_lr_group", f"the lr = 0 group moved: {gap}")
@@ -694,8 +726,8 @@ class _Checker:
         for z in noise:
             g = _grads(z, up)
             negated = {n: -a for n, a in g.items()}
-            ascend.step(g)
-            descend.step(negated)
+            ascend.step(g, _constant(g))
+            descend.step(negated, _constant(negated))
         gap = _difference(dict(up), dict(down))
         if gap:
             self.fail("maximize", f"ascent on g vs descent on -g: {gap}")
@@ -707,7 +739,7 @@ class _Checker:
         p = Params(init)
         opt = self.subject.build(p, hyper, lr=self.subject.lr)
         for _ in range(5):
-            opt.step(p.zeros_like())
+            opt.step(p.zeros_like(), _constant(p.zeros_like()))
         gap = _difference(dict(p), init)
         if gap:
             self.fail("zero_gradient", f"5 steps with zero gradients moved: {gap}")
@@ -717,7 +749,8 @@ class _Checker:
             arrays = {"empty": np.zeros((0, 3)), "w": np.ones(2)}
             p: Mapping[str, Array] = Params(arrays) if fused else arrays
             opt = self.subject.build(p, lr=self.subject.lr)
-            opt.step({"empty": np.zeros((0, 3)), "w": np.ones(2)})
+            g = {"empty": np.zeros((0, 3)), "w": np.ones(2)}
+            opt.step(g, _constant(g))
             if p["empty"].shape != (0, 3) or not np.all(p["w"] < 1.0):
                 self.fail(
                     "zero_size",
@@ -735,7 +768,7 @@ class _Checker:
             for z in noise:
                 grads: Mapping[str, Array] = Params(z) if fused else dict(z)
                 before = {n: np.array(a) for n, a in grads.items()}
-                opt.step(grads)
+                opt.step(grads, _constant(grads))
                 gap = _difference(grads, before)
                 if gap:
                     way = "a Params" if fused else "a dict"
@@ -776,7 +809,7 @@ class _Checker:
                     value, grads = loss(w)
                     if not value <= 1e6 * f0:
                         break
-                    opt.step(grads)
+                    opt.step(grads, functools.partial(loss, w))
                 else:
                     with opt.evaluating():
                         ratio = loss(w)[0] / f0
@@ -824,7 +857,7 @@ class _Checker:
                 value, grad = f(w)
                 if not value <= 1e6 * f0:  # diverged, or not a number
                     return math.inf
-                opt.step({"w": grad})
+                opt.step({"w": grad}, lambda: (f(w)[0], {"w": f(w)[1]}))
             value, _ = f(w)
         return value / f0 if math.isfinite(value) else math.inf
 

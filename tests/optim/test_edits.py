@@ -57,7 +57,9 @@ def edit_for(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
 EDITS = [
     (name, kw)
     for name, case in CASES.items()
-    if name not in ("adamp", "muon")  # Muon's reference is two torch optimizers
+    # Muon's reference is two torch optimizers; L-BFGS solves each step to the
+    # rounding floor, where 120 steps part from torch (see cases.py)
+    if name not in ("adamp", "muon", "lbfgs")
     for kw in case.configs
 ] + [("adamp", CASES["adamp"].configs[0]), ("adamp", CASES["adamp"].configs[2])]
 
@@ -236,7 +238,7 @@ def test_array_like_gradients_are_accepted(name: str) -> None:
     def run(grads: dict[str, Any]) -> dict[str, np.ndarray]:
         params = {"s": np.array(1.5), "v": np.array([1.0, -2.0])}
         opt = optim.create(name, params, lr=0.1)
-        opt.step(grads)
+        opt.step(grads, lambda: (0.0, grads))
         return params
 
     scalar = np.array(2.0) * np.array(1.0)  # a NumPy scalar, not a 0-d array

@@ -33,6 +33,7 @@ from gdlab.optim.base import (
     Optimizer,
     ParamsLike,
 )
+from gdlab.optim.lbfgs import LBFGS
 from gdlab.optim.lion import Lion
 from gdlab.optim.muon import Muon
 from gdlab.optim.nadam import NAdam
@@ -257,6 +258,7 @@ for _cls in (
     ASGD,
     Adafactor,
     Muon,
+    LBFGS,
 ):
     register(_cls.__name__.lower(), _cls)
 register("schedulefree_adamw", AdamWScheduleFree)
@@ -267,6 +269,7 @@ register_preset("nesterov", "sgd", momentum=0.9, nesterov=True, suggested_lr=0.0
 __all__ = [
     "ASGD",
     "ENTRY_POINT_GROUP",
+    "LBFGS",
     "PAIRS",
     "PRESETS",
     "REGISTRY",

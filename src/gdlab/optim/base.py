@@ -373,6 +373,27 @@ class Optimizer:
         if type(self).prepare is not Optimizer.prepare:
             arrays = self.prepare(arrays)
             grads = arrays
+        lrs = self._begin_step()
+        size = sum(seg.param.size for segments in self._segments for seg in segments)
+        with kernel.threads(size):
+            for group, lr, segments in zip(
+                self.param_groups, lrs, self._segments, strict=True
+            ):
+                for seg in segments:
+                    self.update(
+                        group,
+                        self.step_count,
+                        lr,
+                        seg.param,
+                        self._flat_grad(seg, grads, arrays),
+                        seg.state,
+                    )
+                    seg.state.fresh.clear()
+        return None
+
+    def _begin_step(self) -> list[float]:
+        """Check edited groups, create the state they now need and count the step;
+        the lr of each group for this step. Nothing changes when a check fails."""
         groups = self._revalidated_groups()
         lrs = [self._lr_at(group, self.step_count) for group in groups]
         for lr in lrs:
@@ -392,22 +413,7 @@ class Optimizer:
                 for seg in segments:
                     self._allocate_state(group, seg)
         self.step_count += 1
-        size = sum(seg.param.size for segments in self._segments for seg in segments)
-        with kernel.threads(size):
-            for group, lr, segments in zip(
-                self.param_groups, lrs, self._segments, strict=True
-            ):
-                for seg in segments:
-                    self.update(
-                        group,
-                        self.step_count,
-                        lr,
-                        seg.param,
-                        self._flat_grad(seg, grads, arrays),
-                        seg.state,
-                    )
-                    seg.state.fresh.clear()
-        return None
+        return lrs
 
     def warm_up(self) -> None:
         """Compile what the coming steps run (each kernel variant for these dtypes
@@ -422,7 +428,7 @@ class Optimizer:
         }
         with np.errstate(all="ignore"):
             for _ in range(2):
-                twin.step(zeros)
+                twin.step(zeros, lambda: (0.0, zeros))
 
     # --- state ----------------------------------------------------------------------
 

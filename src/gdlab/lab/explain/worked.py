@@ -161,6 +161,11 @@ def explain(
             return fixed.copy()
 
         labels = tuple(f"θ[{i}]" for i in range(theta0.size))
+
+    def _loss_at(theta: F64) -> float:
+        """What a closure reports as the loss (L-BFGS): the surface's, else 0."""
+        return 0.0 if surface is None else float(surface.value(theta))
+
     rule = RULES[base] if base in RULES else generic(optim.get(base))
     formula = rule.formula
     value_name = "loss"
@@ -183,7 +188,7 @@ def explain(
             g = gradient(before_theta)
             loss = None if surface is None else float(surface.value(before_theta))
             before = {k: _f64(a) for k, a in opt.state["θ"].items()}
-            opt.step({"θ": g})
+            opt.step({"θ": g}, lambda: (_loss_at(theta), {"θ": gradient(theta)}))
             after = {k: _f64(a) for k, a in opt.state["θ"].items()}
             derived, scalars, subtracted = rule.derive(
                 group, t, lr, before_theta, g, before, after
