@@ -222,7 +222,7 @@ class LBFGS(Optimizer):
         "num_old": "scalar",
     }
     suggested_lr: ClassVar[float] = 1.0
-    search_space: ClassVar[dict[str, Axis]] = {"lr": log_uniform(1e-2, 1.0)}
+    search_space: ClassVar[dict[str, Axis]] = {"lr": log_uniform(0.03, 3.0)}
     elementwise = False
 
     def __init__(self, params: Any, lr: Any = None, **hyper: Any) -> None:
