@@ -328,3 +328,25 @@ def test_a_reference_with_other_names_takes_a_mapping_and_differences_print(
         check_optimizer(
             Heavy, reference=RenamedSGD, configs=MOMENTUM, skip=["defaults"]
         )
+
+
+class MatchRmsIgnored(optim.Muon):
+    """Muon whose adjust_lr_fn="match_rms_adamw" falls back to the original scale."""
+
+    def update(self, group: Any, step: int, lr: float, p: Any, g: Any, s: Any) -> None:
+        super().update({**group, "adjust_lr_fn": None}, step, lr, p, g, s)
+
+
+def test_each_declared_choice_gets_its_own_config() -> None:
+    from .optim.cases import MuonReference
+
+    with pytest.raises(OptimizerCheckError) as caught:
+        check_optimizer(
+            MatchRmsIgnored,
+            reference=MuonReference,
+            configs=[{"lr": 0.02, "adamw_last": False}],
+            steps=20,
+        )
+    assert {c for c, _ in caught.value.failures} == {
+        "reference[lr=0.02,adamw_last=False,adjust_lr_fn=match_rms_adamw]"
+    }

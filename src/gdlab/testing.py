@@ -104,7 +104,8 @@ def check_optimizer(
         configs: hyperparameter sets (beside the defaults) for the reference,
             Params/dict, dtype and state_dict checks. One config per boolean
             hyperparameter, flipped from its default, is added to them (unless a
-            given config already sets it), on top of the last given config.
+            given config already sets it), on top of the last given config; and one
+            per value of a declared choice (``Optimizer.choices``).
         convergence_lr: the lr for the quadratic and Rosenbrock (one, or a pair);
             by default the suggested lr times each of :data:`LR_TRIES` is tried.
         skip: checks that do not apply, a documented exception (``"zero_gradient"``
@@ -156,21 +157,28 @@ def _flag_configs(
     """One config per boolean hyperparameter that no given config sets: the last
     given config with the flag flipped (so that what the flag changes is switched
     on: a decay, a momentum), else the flag alone; a flag the class refuses both
-    ways (Nesterov without momentum) is left to the given configs."""
+    ways (Nesterov without momentum) is left to the given configs. The same for
+    each value of a declared choice (``Optimizer.choices``) but the default."""
     extra = []
-    for name, default in subject.cls.defaults.items():
-        if not isinstance(default, bool) or name in subject.fixed:
+    cls = subject.cls
+    for name, default in cls.defaults.items():
+        if name in subject.fixed:
             continue
-        if any(name in config for config in given):
-            continue
-        for base in (given[-1], {}):  # on the last config: its decay, its momentum
-            config = {**base, name: not default}
-            try:
-                subject.cls.check({**subject.cls.defaults, **subject.fixed, **config})
-            except ValueError:
+        if isinstance(default, bool):
+            values: tuple[Any, ...] = (not default,)
+        else:
+            values = tuple(v for v in cls.choices.get(name, ()) if v != default)
+        for value in values:
+            if any(config.get(name, default) == value for config in given):
                 continue
-            extra.append(config)
-            break
+            for base in (given[-1], {}):  # on the last config: its decay, momentum
+                config = {**base, name: value}
+                try:
+                    cls.check({**cls.defaults, **subject.fixed, **config})
+                except ValueError:
+                    continue
+                extra.append(config)
+                break
     return extra
 
 

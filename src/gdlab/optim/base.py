@@ -151,6 +151,10 @@ class Optimizer:
     """False for rules that need whole tensors (norms): they see each array shaped."""
     rule: ClassVar[kernel.Kernel | None] = None
     """The compiled element-wise rule that the default :meth:`update` calls."""
+    choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
+    """Hyperparameter -> the values it may take, for one that picks among a few
+    (Muon's ``adjust_lr_fn``): check_optimizer runs each one that is not the
+    default."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

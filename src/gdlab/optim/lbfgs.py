@@ -224,6 +224,9 @@ class LBFGS(Optimizer):
     suggested_lr: ClassVar[float] = 1.0
     search_space: ClassVar[dict[str, Axis]] = {"lr": log_uniform(0.03, 3.0)}
     elementwise = False
+    choices: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "line_search_fn": (None, "strong_wolfe")
+    }
 
     def __init__(self, params: Any, lr: Any = None, **hyper: Any) -> None:
         super().__init__(params, lr, **hyper)

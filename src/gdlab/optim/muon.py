@@ -151,6 +151,9 @@ class Muon(Optimizer):
         "weight_decay": log_uniform(1e-4, 0.3),
     }
     elementwise = False
+    choices: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "adjust_lr_fn": (None, "original", "match_rms_adamw")
+    }
     adamw = kernel.elementwise(adam_rule)
 
     def route(self, group: Group, name: str, shape: tuple[int, ...]) -> str:
