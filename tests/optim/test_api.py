@@ -210,3 +210,37 @@ def test_warm_up_compiles_without_touching_the_optimizer() -> None:
     for n, state in before["state"].items():
         for k, a in state.items():
             np.testing.assert_array_equal(opt.state[n][k], a)
+
+
+@pytest.mark.parametrize(
+    ("name", "lr"), [("schedulefree_adamw", 0.01), ("asgd", 0.1), ("lbfgs", 0.5)]
+)
+def test_resume_is_bit_identical_with_an_evaluation_point_or_a_closure(
+    tmp_path: Any, name: str, lr: float
+) -> None:
+    from gdlab.lab.runs import rebuild
+
+    from ..test_train import SPEC, Crash, crash_after, params_equal, uninterrupted
+
+    spec = SPEC.replace(
+        optimizer=name, lr=lr, hyper={"t0": 5.0} if name == "asgd" else {}
+    )
+    expected_hist, expected = uninterrupted(spec)
+    run = build(spec)
+    crash_after(run.model, 70 if name == "lbfgs" else 40)  # L-BFGS: up to 25 a step
+    with pytest.raises(Crash):
+        train.fit(
+            run.model,
+            run.optimizer,
+            run.dataset,
+            run.spec.train,
+            checkpoint_dir=tmp_path,
+            checkpoint_every=1,
+            progress=False,
+            spec=spec.to_dict(),
+        )
+    hist, model, _ = train.resume(tmp_path, progress=False, rebuild=rebuild)
+    params_equal(model, expected)
+    assert [e["val_loss"] for e in hist.epochs] == [
+        e["val_loss"] for e in expected_hist.epochs
+    ]
