@@ -244,3 +244,25 @@ def test_resume_is_bit_identical_with_an_evaluation_point_or_a_closure(
     assert [e["val_loss"] for e in hist.epochs] == [
         e["val_loss"] for e in expected_hist.epochs
     ]
+
+
+@pytest.mark.parametrize("shape", [(7, 3), (3, 7), (4, 4)])
+@pytest.mark.parametrize("steps", [0, 1, 5])
+def test_newton_schulz_in_the_gram_space_is_the_iteration_written_out(
+    shape: tuple[int, int], steps: int
+) -> None:
+    from gdlab.optim.muon import NS_COEFFICIENTS, newton_schulz
+
+    a, b, c = NS_COEFFICIENTS
+    g = np.random.default_rng(steps).standard_normal(shape)
+    x = g.T if shape[0] > shape[1] else g
+    x = x / np.linalg.norm(x)
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    expected = x.T if shape[0] > shape[1] else x
+    got = newton_schulz(g, NS_COEFFICIENTS, steps, 1e-7)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    if steps == 5:  # near-orthogonal: singular values within the quintic's band
+        s = np.linalg.svd(got, compute_uv=False)
+        assert np.all(s < 1.3) and np.median(s) > 0.5
