@@ -30,7 +30,7 @@ def torch_float64() -> Iterator[None]:
     torch.set_default_dtype(old)
 
 
-GENERIC = {"lion", "rprop", "asgd", "adafactor", "muon", "lbfgs"} | {
+GENERIC = {"lion", "rprop", "asgd", "adafactor", "muon", "lbfgs", "shampoo"} | {
     "schedulefree_adamw",
     "schedulefree_sgd",
 }

@@ -17,6 +17,7 @@ from typing import Any
 
 import adamp
 import lion_pytorch
+import pytorch_optimizer
 import schedulefree
 import torch
 
@@ -439,6 +440,28 @@ CASES: dict[str, Case] = {
         # sends the runs apart (measured: 4e-16 at 5 steps, 3e-11 at 10, 1e-5 at
         # 120). tests/optim/test_lbfgs.py compares away from that floor.
         steps=5,
+    ),
+    "shampoo": Case(
+        pytorch_optimizer.Shampoo,
+        [
+            {"lr": 0.01},
+            {"lr": 0.01, "momentum": 0.5, "maximize": True},
+            # roots reused for 3 steps: at ε = 1e-6 their condition lets rounding
+            # grow to 4e-8 relative (measured); at 1e-3, 2e-13
+            {"lr": 0.01, "preconditioning_compute_steps": 3, "matrix_eps": 1e-3},
+            {"lr": 0.01, "weight_decay": 0.1},
+            {"lr": 0.01, "weight_decay": 0.1, "weight_decouple": True},
+            {"lr": 0.01, "matrix_eps": 1e-3, "maximize": True},
+        ],
+        quadratic_lr=0.1,
+        rosenbrock_lr=0.1,
+        bad=[
+            ({"momentum": 1.0}, r"Shampoo: momentum must be in \[0, 1\)"),
+            (
+                {"preconditioning_compute_steps": 0},
+                r"Shampoo: preconditioning_compute_steps must be an integer >= 1",
+            ),
+        ],
     ),
     "schedulefree_adamw": Case(
         AdamWScheduleFreeReference,

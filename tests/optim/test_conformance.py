@@ -151,6 +151,7 @@ def test_every_registered_optimizer_has_a_case() -> None:
         "adafactor",
         "muon",
         "lbfgs",
+        "shampoo",
         "schedulefree_adamw",
         "schedulefree_sgd",
     ]
@@ -217,7 +218,7 @@ def test_matches_reference_on_scale_invariant_grads(
             )
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", [n for n in CASES if n != "shampoo"])  # 1M² roots
 def test_multithreaded_kernel_on_a_large_buffer(name: str) -> None:
     init = random_arrays(
         4, {"big": (PARALLEL_MIN_SIZE + 13,), "w": (40, 30)}, np.float64

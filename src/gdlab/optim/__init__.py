@@ -42,6 +42,7 @@ from gdlab.optim.rmsprop import RMSprop
 from gdlab.optim.rprop import Rprop
 from gdlab.optim.schedulefree import AdamWScheduleFree, SGDScheduleFree
 from gdlab.optim.sgd import SGD
+from gdlab.optim.shampoo import Shampoo
 from gdlab.optim.space import PAIRS, Axis, hyperparameter
 
 ENTRY_POINT_GROUP = "gdlab.optimizers"
@@ -259,6 +260,7 @@ for _cls in (
     Adafactor,
     Muon,
     LBFGS,
+    Shampoo,
 ):
     register(_cls.__name__.lower(), _cls)
 register("schedulefree_adamw", AdamWScheduleFree)
@@ -295,6 +297,7 @@ __all__ = [
     "RMSprop",
     "Rprop",
     "SGDScheduleFree",
+    "Shampoo",
     "create",
     "get",
     "load_plugin",
