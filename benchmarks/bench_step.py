@@ -25,8 +25,10 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import lion_pytorch
 import numba
 import numpy as np
+import schedulefree
 import torch
 from common import interleaved, machine, summary
 from numba import prange
@@ -35,7 +37,8 @@ from gdlab import Params, optim
 
 Step = Callable[[], object]
 
-# label -> (gdlab name, hyperparameters, torch class); lr small so 100 steps stay tame
+# label -> (gdlab name, hyperparameters, the reference's class: torch's where it has
+# one); lr small so 100 steps stay tame
 CONFIGS: dict[str, tuple[str, dict[str, Any], type[torch.optim.Optimizer]]] = {
     "sgd": ("sgd", {}, torch.optim.SGD),
     "sgd momentum": ("sgd", {"momentum": 0.9}, torch.optim.SGD),
@@ -54,6 +57,11 @@ CONFIGS: dict[str, tuple[str, dict[str, Any], type[torch.optim.Optimizer]]] = {
     "nadam": ("nadam", {}, torch.optim.NAdam),
     "radam": ("radam", {}, torch.optim.RAdam),
     "adamax": ("adamax", {}, torch.optim.Adamax),
+    "lion": ("lion", {}, lion_pytorch.Lion),
+    "rprop": ("rprop", {}, torch.optim.Rprop),
+    "asgd": ("asgd", {}, torch.optim.ASGD),
+    "schedulefree sgd": ("schedulefree_sgd", {}, schedulefree.SGDScheduleFree),
+    "schedulefree adamw": ("schedulefree_adamw", {}, schedulefree.AdamWScheduleFree),
 }
 LR = 1e-4
 
@@ -112,12 +120,17 @@ def arrays(sizes: list[int], seed: int) -> dict[str, np.ndarray]:
 def torch_step(
     cls: type[torch.optim.Optimizer], hyper: dict[str, Any], sizes: list[int]
 ) -> tuple[Step, str]:
-    """torch's step on tensors of ``sizes``, fused where torch has it."""
+    """The reference's step on tensors of ``sizes``, fused where torch has it, else
+    foreach where it has that (lion-pytorch has neither: "plain")."""
     tensors = [torch.from_numpy(a) for a in arrays(sizes, 0).values()]
     for t, g in zip(tensors, arrays(sizes, 1).values(), strict=True):
         t.grad = torch.from_numpy(g)
-    mode = "fused" if "fused" in inspect.signature(cls).parameters else "foreach"
-    return cls(tensors, lr=LR, **hyper, **{mode: True}).step, mode
+    known = inspect.signature(cls).parameters
+    mode = next((m for m in ("fused", "foreach") if m in known), "plain")
+    opt = cls(tensors, lr=LR, **hyper, **({mode: True} if mode != "plain" else {}))
+    if callable(getattr(opt, "train", None)):
+        opt.train()  # Schedule-Free steps only in train mode
+    return opt.step, mode
 
 
 def part1(n: int, repeats: int, steps: int) -> None:
@@ -200,7 +213,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--threads", type=int, default=numba.config.NUMBA_NUM_THREADS)
+    parser.add_argument(
+        "--only", default="", help="comma-separated labels of part 1 (and no part 2)"
+    )
     args = parser.parse_args()
+    if args.only:
+        wanted = [label.strip() for label in args.only.split(",")]
+        unknown = [label for label in wanted if label not in CONFIGS]
+        if unknown:
+            parser.error(f"--only: no setting {unknown[0]!r}; one of {list(CONFIGS)}")
+        for label in list(CONFIGS):
+            if label not in wanted:
+                del CONFIGS[label]
     torch.set_num_threads(args.threads)
     numba.set_num_threads(args.threads)
     print(
@@ -208,7 +232,8 @@ def main() -> None:
         f"{args.threads} threads for both\n{machine()}"
     )
     part1(args.size, args.repeats, args.steps)
-    part2(args.size, args.repeats, args.steps)
+    if not args.only:
+        part2(args.size, args.repeats, args.steps)
 
 
 if __name__ == "__main__":

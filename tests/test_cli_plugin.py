@@ -24,14 +24,14 @@ def gdlab(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_compare_runs_a_plugin_in_worker_processes(tmp_path: Path) -> None:
     done = gdlab(
-        "compare", "--plugin", str(LION), "--optimizers", "lion,adamw",
+        "compare", "--plugin", str(LION), "--optimizers", "mylion,adamw",
         "--model", "mlp:64-16-10", "--epochs", "2", "--budget", "2", "--seeds", "1",
         "--studies", "2", "--workers", "2", "--out", str(tmp_path), "--quiet",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     results = json.loads((tmp_path / "results.json").read_text())
-    assert list(results["optimizers"]) == ["lion", "adamw"]
-    lion = results["optimizers"]["lion"]
+    assert list(results["optimizers"]) == ["mylion", "adamw"]
+    lion = results["optimizers"]["mylion"]
     assert [len(st["trials"]) for st in lion["studies"]] == [2, 2]
     assert lion["summary"]["test_acc"]["mean"] > 0.2
     assert "--plugin" in (tmp_path / "report.html").read_text()

@@ -44,9 +44,9 @@ def lion() -> Iterator[ModuleType]:
 
 
 def test_lion_registers_and_matches_lion_pytorch(lion: ModuleType) -> None:
-    assert optim.get("lion") is lion.Lion
-    assert optim.suggested_lr("lion") == 3e-4
-    check_optimizer("lion", reference=lion_pytorch.Lion, configs=CONFIGS)
+    assert optim.get("mylion") is lion.Lion
+    assert optim.suggested_lr("mylion") == 3e-4
+    check_optimizer("mylion", reference=lion_pytorch.Lion, configs=CONFIGS)
 
 
 def test_a_sign_bug_fails_with_a_report_naming_the_difference(

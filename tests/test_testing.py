@@ -133,7 +133,7 @@ def test_a_correct_optimizer_passes_with_and_without_a_reference() -> None:
         (Normalized, {"params_and_dict"}, r"a Params vs a dict: scalar is"),
         (
             Ascending,
-            {"zero_size", "quadratic", "rosenbrock"},
+            {"zero_size", "quadratic", "rosenbrock", "least_squares"},
             r"rosenbrock: diverged at every lr in 5000 steps \(lr tried: 0.1, 0.01, 1,",
         ),
         (
@@ -217,3 +217,153 @@ def test_torch_is_imported_only_for_a_reference() -> None:
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- what the checks added for issue 25 catch -----------------------------------------
+
+
+class Crashing(Heavy):
+    """Raises in every step: the reference was never compared."""
+
+    def update(self, group: Any, step: int, lr: float, p: Any, g: Any, s: Any) -> None:
+        raise RuntimeError("boom")
+
+
+def test_a_reference_comparison_that_never_ran_is_not_passed() -> None:
+    with pytest.raises(OptimizerCheckError) as caught:
+        check_optimizer(Crashing, reference=torch.optim.SGD, steps=3)
+    report = str(caught.value)
+    assert "reference[defaults]: not compared: the optimizer's own runs raised" in (
+        report
+    )
+    passed = report.split("passed: ")[1]
+    assert "reference" not in passed and "params_and_dict" not in passed
+
+
+class MaximizeIgnored(Heavy):
+    """The maximize flag is ignored (a bug the default config cannot show)."""
+
+    def update(self, group: Any, step: int, lr: float, p: Any, g: Any, s: Any) -> None:
+        super().update({**group, "maximize": False}, step, lr, p, g, s)
+
+
+def test_each_flag_gets_its_own_config() -> None:
+    with pytest.raises(OptimizerCheckError) as caught:
+        check_optimizer(MaximizeIgnored, reference=torch.optim.SGD, skip=["maximize"])
+    assert {c for c, _ in caught.value.failures} == {"reference[maximize=True]"}
+
+
+class DecayAtZIgnored(optim.AdamWScheduleFree):
+    """Schedule-Free AdamW whose decay_at_z flag does nothing."""
+
+    def scalars(self, group: Any, step: int, lr: float, state: Any) -> dict[str, Any]:
+        return {**super().scalars(group, step, lr, state), "decay_at_z": False}
+
+
+class EvaluatesAtZ(optim.AdamWScheduleFree):
+    """Schedule-Free AdamW that evaluates at z instead of x."""
+
+    def eval_params(self) -> dict[str, Any]:
+        return {n: self.state[n]["z"] for n in self.state}
+
+
+def _schedulefree_reference(params: Any, **hyper: Any) -> Any:
+    import schedulefree
+
+    opt = schedulefree.AdamWScheduleFreeReference(params, **hyper)
+    opt.train()
+    return opt
+
+
+def test_a_flag_bug_and_an_evaluation_point_bug_are_caught() -> None:
+    config = [{"lr": 0.01, "weight_decay": 0.1}]
+    with pytest.raises(OptimizerCheckError) as caught:
+        check_optimizer(
+            DecayAtZIgnored,
+            reference=_schedulefree_reference,
+            configs=config,
+            skip=["zero_lr_group", "zero_gradient"],
+        )
+    assert {c for c, _ in caught.value.failures} == {
+        "reference[lr=0.01,weight_decay=0.1,decay_at_z=True]"
+    }
+    with pytest.raises(OptimizerCheckError) as caught:
+        check_optimizer(
+            EvaluatesAtZ,
+            reference=_schedulefree_reference,
+            configs=config,
+            skip=["zero_lr_group", "zero_gradient", "least_squares"],
+        )
+    assert "at the evaluation point (eval_params() vs the reference after eval())" in (
+        str(caught.value)
+    )
+
+
+class MuonWithoutOrthogonalization(optim.Muon):
+    """Steps along the momentum itself, scaled up: diverges on matrices only."""
+
+    def update(self, group: Any, step: int, lr: float, p: Any, g: Any, s: Any) -> None:
+        if "momentum_buffer" not in s:
+            super().update(group, step, lr, p, g, s)
+            return
+        s["momentum_buffer"][...] = g
+        p += lr * 50.0 * g
+
+
+def test_the_matrix_problem_shows_a_matrix_rules_convergence() -> None:
+    """The quadratic and Rosenbrock have one vector: Muon routes it to AdamW."""
+    with pytest.raises(OptimizerCheckError) as caught:
+        check_optimizer(
+            MuonWithoutOrthogonalization,
+            skip=[c for c in ("zero_gradient", "zero_lr_group", "maximize")],
+            steps=5,
+        )
+    assert failed(caught.value) == {"least_squares"}
+
+
+class RenamedSGD(torch.optim.SGD):
+    """torch's SGD, its momentum keyword renamed."""
+
+    def __init__(self, params: Any, lr: float = 1e-3, mu: float = 0.0, **rest: Any):
+        super().__init__(params, lr=lr, momentum=mu, **rest)
+
+
+def test_a_reference_with_other_names_takes_a_mapping_and_differences_print(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    measured = check_optimizer(
+        Heavy,
+        reference=RenamedSGD,
+        configs=MOMENTUM,
+        reference_names={"momentum": "mu"},
+        skip=["defaults"],
+    )
+    out = capsys.readouterr().out
+    assert "check_optimizer(Heavy) reference[lr=0.1,momentum=0.9]: max relative " in out
+    assert measured["reference[lr=0.1,momentum=0.9]"] < 1e-12
+    with pytest.raises(OptimizerCheckError):
+        check_optimizer(
+            Heavy, reference=RenamedSGD, configs=MOMENTUM, skip=["defaults"]
+        )
+
+
+class MatchRmsIgnored(optim.Muon):
+    """Muon whose adjust_lr_fn="match_rms_adamw" falls back to the original scale."""
+
+    def update(self, group: Any, step: int, lr: float, p: Any, g: Any, s: Any) -> None:
+        super().update({**group, "adjust_lr_fn": None}, step, lr, p, g, s)
+
+
+def test_each_declared_choice_gets_its_own_config() -> None:
+    from .optim.cases import MuonReference
+
+    with pytest.raises(OptimizerCheckError) as caught:
+        check_optimizer(
+            MatchRmsIgnored,
+            reference=MuonReference,
+            configs=[{"lr": 0.02, "adamw_last": False}],
+            steps=20,
+        )
+    assert {c for c, _ in caught.value.failures} == {
+        "reference[lr=0.02,adamw_last=False,adjust_lr_fn=match_rms_adamw]"
+    }

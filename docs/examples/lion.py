@@ -1,9 +1,12 @@
-"""A gdlab plugin: Lion, registered as ``lion`` when this file is imported::
+"""How a gdlab plugin looks: Lion, registered as ``mylion`` when this file is
+imported (gdlab ships the same rule built in as ``lion``)::
 
-    gdlab compare --plugin docs/examples/lion.py --optimizers lion,adamw
+    gdlab compare --plugin docs/examples/lion.py --optimizers mylion,adamw
 
 It uses only the public API: an Optimizer subclass declaring its hyperparameters,
-state and search space, one element-wise kernel, and ``optim.register``.
+state and search space, one element-wise kernel (whose arguments gdlab binds by
+name: the gradient ``g``, ``lr``, a state key, a hyperparameter or ``beta1`` for
+``betas[0]``), and ``optim.register``.
 """
 
 from __future__ import annotations
@@ -13,22 +16,25 @@ from typing import Any, ClassVar
 import numpy as np
 
 from gdlab import optim
-from gdlab.optim.base import Group, State
+from gdlab.optim.base import Group
 from gdlab.optim.kernel import elementwise, prange
 from gdlab.optim.space import Axis, log_uniform, lr_around, one_minus_log_uniform
 from gdlab.params import Array
 
 
 def lion_rule(
-    p: Array, g: Array, m: Array, lr: float, beta1: float, beta2: float, wd: float
+    p: Array,
+    g: Array,
+    exp_avg: Array,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    weight_decay: float,
 ) -> None:
     for i in prange(p.size):
-        p[i] *= 1.0 - lr * wd
-        p[i] -= lr * np.sign(beta1 * m[i] + (1.0 - beta1) * g[i])
-        m[i] = beta2 * m[i] + (1.0 - beta2) * g[i]
-
-
-_lion = elementwise(lion_rule)
+        p[i] *= 1.0 - lr * weight_decay
+        p[i] -= lr * np.sign(beta1 * exp_avg[i] + (1.0 - beta1) * g[i])
+        exp_avg[i] = beta2 * exp_avg[i] + (1.0 - beta2) * g[i]
 
 
 class Lion(optim.Optimizer):
@@ -78,14 +84,10 @@ class Lion(optim.Optimizer):
         "weight_decay": log_uniform(1e-5, 1.0),
     }
 
+    rule = elementwise(lion_rule)  # arguments bound by name: g, lr, state, hyper
+
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"exp_avg": 0.0}
 
-    def update(
-        self, group: Group, step: int, lr: float, p: Array, g: Array, state: State
-    ) -> None:
-        beta1, beta2 = group["betas"]
-        _lion(p, g, state["exp_avg"], lr, beta1, beta2, group["weight_decay"])
 
-
-optim.register("lion", Lion)
+optim.register("mylion", Lion)

@@ -96,6 +96,7 @@ class _Trainer:
             leave=False,
             dynamic_ncols=True,
         )
+        self.optimizer.warm_up()  # compile time is no part of a run's seconds
         started = time.perf_counter()
         replace = self.config.sampling == "with-replacement"
         try:
@@ -185,7 +186,8 @@ class _Trainer:
         if clip is not None and norm > clip:
             for b in grads.buffers.values():
                 b *= clip / (norm + 1e-6)
-        self.optimizer.step(grads)
+        model = self.model
+        self.optimizer.step(grads, closure=lambda: model.loss_and_grad(xb, yb))
         if self.config.notes_loop:  # the notes record the loss after the update
             loss = self.model.loss(xb, yb)
         pos.step += 1
@@ -200,6 +202,10 @@ class _Trainer:
         return True
 
     def _evaluate(self, started: float, bar: Any) -> None:
+        with self.optimizer.evaluating():  # at the optimizer's evaluation point
+            self._evaluate_here(started, bar)
+
+    def _evaluate_here(self, started: float, bar: Any) -> None:
         pos, ds = self.position, self.dataset
         with np.errstate(over="ignore", invalid="ignore"):  # judged just below
             train_loss, train_acc = evaluate(self.model, ds.X_train, ds.y_train)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,8 +30,47 @@ def torch_float64() -> Iterator[None]:
     torch.set_default_dtype(old)
 
 
-def test_every_registered_optimizer_has_a_rule() -> None:
-    assert set(RULES) == set(optim.names())
+GENERIC = {"lion", "rprop", "asgd", "adafactor", "muon", "lbfgs", "shampoo"} | {
+    "schedulefree_adamw",
+    "schedulefree_sgd",
+}
+"""Shown as their state before and after each step (no step-by-step display)."""
+
+
+def test_every_registered_optimizer_has_a_rule_or_the_generic_display() -> None:
+    assert set(RULES) == set(optim.names()) - GENERIC
+
+
+@pytest.mark.parametrize("name", sorted(GENERIC))
+def test_the_generic_display_shows_the_state_before_and_after(name: str) -> None:
+    worked = lab.explain.explain(name, PARAM, pulled, 3)
+    w = {"w": PARAM.copy()}
+    opt = optim.create(name, w)
+    for step in worked.steps:
+        before = {k: np.array(a) for k, a in opt.state["w"].items()}
+        opt.step({"w": pulled(w["w"].copy())}, lambda: (0.0, {"w": pulled(w["w"])}))
+        np.testing.assert_array_equal(step.new, w["w"])
+        np.testing.assert_array_equal(step.columns["step"], step.columns["θ"] - w["w"])
+        for key, after in opt.state["w"].items():
+            if after.shape == PARAM.shape:
+                np.testing.assert_array_equal(step.columns[f"{key} after"], after)
+                np.testing.assert_array_equal(
+                    step.columns[f"{key} before"], before[key]
+                )
+            elif after.shape == ():
+                assert step.scalars[key] == float(after)
+    assert "no step-by-step display" in worked.format()
+
+
+def test_explain_runs_a_plugins_optimizer() -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "gdlab"), "explain", "mylion", "--plugin",
+         str(Path(__file__).parents[2] / "docs" / "examples" / "lion.py"),
+         "--param", "0.8,1.2", "--grad", "0.1,-0.3", "--lr", "0.1"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "exp_avg after" in done.stdout and "0.7" in done.stdout
 
 
 def all_configs() -> list[tuple[str, dict[str, Any]]]:
@@ -50,12 +92,12 @@ def test_shown_quantities_reproduce_the_optimizers_numbers(
     # The reference: the optimizer alone, on its own copy.
     w = {"w": PARAM.copy()}
     opt = optim.create(name, w, **config)
-    keys = RULES[name].state_names
+    keys = RULES[name].state_names if name in RULES else {}
     for step in worked.steps:
         before = w["w"].copy()
         np.testing.assert_array_equal(step.columns["θ"], before)
         np.testing.assert_array_equal(step.columns["g"], pulled(before))
-        opt.step({"w": pulled(before)})
+        opt.step({"w": pulled(before)}, lambda: (0.0, {"w": pulled(w["w"])}))
         # θ new is the optimizer's own result, bit for bit.
         np.testing.assert_array_equal(step.new, w["w"])
         # State columns are the optimizer's state after the step.

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import inspect
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
 
 from gdlab import optim, schedules
+from gdlab.optim import kernel
+from gdlab.optim.base import Group, State
 
 
 def test_signature_shows_the_hyperparameters() -> None:
@@ -85,3 +88,55 @@ def test_repr_lists_groups() -> None:
     text = repr(opt)
     assert text.startswith("SGD (step 0)")
     assert "group 0: ['w'] lr=0.1" in text and "group 1: ['b'] lr=0.001" in text
+
+
+def scaled_rule(
+    p: np.ndarray,
+    g: np.ndarray,
+    trace: np.ndarray,
+    lr: float,
+    beta2: float,
+    scale: float,
+    step: int,
+) -> None:
+    for i in kernel.prange(p.size):
+        trace[i] = beta2 * trace[i] + g[i]
+        p[i] -= lr * scale * trace[i] + 0.0 * step
+
+
+class _Bound(optim.Optimizer):
+    """A rule whose arguments come from the state, a pair, lr, step and scalars()."""
+
+    defaults: ClassVar[dict[str, Any]] = {"lr": 0.1, "betas": (0.0, 0.5), "scale": 2.0}
+    state_spec: ClassVar[dict[str, str]] = {"trace": "real"}
+    rule = kernel.elementwise(scaled_rule)
+
+    def initial_state(self, group: Group) -> dict[str, float]:
+        return {"trace": 0.0}
+
+    def scalars(
+        self, group: Group, step: int, lr: float, state: State
+    ) -> dict[str, float]:
+        return {"scale": group["scale"] * step}  # scalars() wins over the group
+
+
+def test_rule_arguments_are_bound_by_name() -> None:
+    w = {"w": np.zeros(2)}
+    opt = _Bound(w)
+    opt.step({"w": np.ones(2)})  # trace 1, p -= 0.1 * 2 * 1
+    opt.step({"w": np.ones(2)})  # trace 1.5, p -= 0.1 * 4 * 1.5
+    np.testing.assert_allclose(w["w"], [-0.8, -0.8], rtol=1e-15)
+    np.testing.assert_array_equal(opt.state["w"]["trace"], [1.5, 1.5])
+
+
+def test_a_rule_argument_nothing_binds_is_a_type_error() -> None:
+    class Unbound(_Bound):
+        defaults: ClassVar[dict[str, Any]] = {"lr": 0.1, "betas": (0.0, 0.5)}
+
+        def scalars(
+            self, group: Group, step: int, lr: float, state: State
+        ) -> dict[str, float]:
+            return {}
+
+    with pytest.raises(TypeError, match=r"Unbound: the rule's argument 'scale'"):
+        Unbound({"w": np.zeros(2)}).step({"w": np.ones(2)})

@@ -75,12 +75,22 @@ def run_gdlab(
             {n: a.shape for n, a in init.items()},
             next(iter(init.values())).dtype,
         )
-        grads = {
-            n: gradient(noise[n], params[n], scale_invariant and k % 3 != 0)
-            for n in init
-        }
-        opt.step(Params(grads) if fused else grads)
+        projected = scale_invariant and k % 3 != 0
+
+        def closure(noise: Arrays = noise, projected: bool = projected) -> Any:
+            grads = {n: gradient(noise[n], params[n], projected) for n in init}
+            return loss(noise, params), Params(grads) if fused else grads
+
+        opt.step(closure()[1], closure)
     return {n: np.array(params[n]) for n in init}
+
+
+def loss(noise: Arrays, params: Any) -> float:
+    """Σ z·θ + θ²/4, whose gradient is ``gradient`` without the projection (what
+    L-BFGS's closure evaluates)."""
+    return float(
+        sum(np.sum(noise[n] * params[n] + 0.25 * params[n] ** 2) for n in noise)
+    )
 
 
 def run_reference(
@@ -95,11 +105,16 @@ def run_reference(
             {n: a.shape for n, a in init.items()},
             next(iter(init.values())).dtype,
         )
-        for t, n in zip(tensors, init, strict=True):
-            t.grad = torch.from_numpy(
-                gradient(noise[n], t.numpy(), scale_invariant and k % 3 != 0)
-            )
-        opt.step()
+        projected = scale_invariant and k % 3 != 0
+
+        def closure(noise: Arrays = noise, projected: bool = projected) -> Any:
+            now = {n: t.detach().numpy() for t, n in zip(tensors, init, strict=True)}
+            for t, n in zip(tensors, init, strict=True):
+                t.grad = torch.from_numpy(gradient(noise[n], now[n], projected))
+            return torch.tensor(loss(noise, now))
+
+        closure()
+        opt.step(closure)
     return {n: t.numpy() for n, t in zip(init, tensors, strict=True)}
 
 
@@ -130,6 +145,15 @@ def test_every_registered_optimizer_has_a_case() -> None:
         "radam",
         "adamax",
         "adamp",
+        "lion",
+        "rprop",
+        "asgd",
+        "adafactor",
+        "muon",
+        "lbfgs",
+        "shampoo",
+        "schedulefree_adamw",
+        "schedulefree_sgd",
     ]
 
 
@@ -145,7 +169,8 @@ def test_unknown_name_lists_the_known_ones() -> None:
 @pytest.mark.parametrize("name", CASES)
 def test_hyperparameters_are_the_references_and_documented(name: str) -> None:
     cls = optim.get(name)
-    reference = inspect.signature(CASES[name].reference.__init__).parameters
+    case = CASES[name]
+    reference = inspect.signature(case.signature or case.reference.__init__).parameters
     for key in cls.defaults:
         assert key in reference, f"{name}: {key} is not a reference hyperparameter"
     doc = cls.__doc__ or ""
@@ -161,9 +186,10 @@ def test_check_optimizer_passes_against_the_reference(name: str) -> None:
     check_optimizer(
         name,
         reference=case.reference,
-        steps=STEPS,
+        steps=case.steps,
         configs=case.configs,
         convergence_lr=(case.quadratic_lr, case.rosenbrock_lr),
+        skip=case.skip,
     )
 
 
@@ -194,7 +220,7 @@ def test_matches_reference_on_scale_invariant_grads(
             )
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", [n for n in CASES if n != "shampoo"])  # 1M² roots
 def test_multithreaded_kernel_on_a_large_buffer(name: str) -> None:
     init = random_arrays(
         4, {"big": (PARALLEL_MIN_SIZE + 13,), "w": (40, 30)}, np.float64
@@ -248,7 +274,8 @@ def test_adam_family_matches_over_hyperparameter_ranges(
 @pytest.mark.parametrize("name", CASES)
 def test_state_dict_for_other_names_is_refused(name: str) -> None:
     source = optim.create(name, {"W": np.ones((2, 2)), "b": np.ones(2)})
-    source.step({"W": np.ones((2, 2)), "b": np.ones(2)})
+    ones = {"W": np.ones((2, 2)), "b": np.ones(2)}
+    source.step(ones, lambda: (0.0, ones))
     target = optim.create(name, {"W1": np.ones((2, 2)), "b1": np.ones(2)})
     before = copy.deepcopy(target.state_dict())
     with pytest.raises(
@@ -309,10 +336,12 @@ def test_bad_grads_raise_and_update_nothing(
 ) -> None:
     params = {"W": np.ones((2, 2)), "b": np.ones(2)}
     opt = optim.create(name, params, lr=0.1)
-    opt.step({"W": np.ones((2, 2)), "b": np.ones(2)})
+    ones = {"W": np.ones((2, 2)), "b": np.ones(2)}
+    opt.step(ones, lambda: (0.0, ones))
     before_params, before_state = copy.deepcopy(params), copy.deepcopy(opt.state_dict())
     with pytest.raises(ValueError, match=message):
-        opt.step(corrupt({"W": np.ones((2, 2)), "b": np.ones(2)}))
+        bad = corrupt({"W": np.ones((2, 2)), "b": np.ones(2)})
+        opt.step(bad, lambda: (0.0, bad))
     assert opt.step_count == 1
     for n in params:
         np.testing.assert_array_equal(params[n], before_params[n])

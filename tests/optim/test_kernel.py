@@ -4,6 +4,10 @@ the parameters' dtype, and threads chosen by the size of the whole step."""
 from __future__ import annotations
 
 import dis
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numba
@@ -19,20 +23,20 @@ def test_flags_are_compiled_out_one_variant_per_combination() -> None:
     rng = np.random.default_rng(0)
     w = rng.standard_normal(50)
     g = {"w": rng.standard_normal(50)}
-    before = set(adam._adam.variants)
+    before = set(adam.Adam.rule.variants)
     for amsgrad in (False, True, False):
         opt = optim.Adam({"w": w.copy()}, amsgrad=amsgrad, maximize=True)
         opt.step(g)
-    new = set(adam._adam.variants) - before
-    assert adam._adam.flags == ["decoupled", "amsgrad", "maximize"]
+    new = set(adam.Adam.rule.variants) - before
+    assert adam.Adam.rule.flags == ["decoupled", "amsgrad", "maximize"]
     expected = {
         (np.dtype(np.float64), False, amsgrad, True) for amsgrad in (False, True)
     }
-    assert new <= expected and expected <= set(adam._adam.variants)
+    assert new <= expected and expected <= set(adam.Adam.rule.variants)
     for key in expected:
-        code = adam._adam.variants[key].py_func
+        code = adam.Adam.rule.variants[key].py_func
         read = {i.argval for i in dis.get_instructions(code) if "LOAD" in i.opname}
-        assert {"g", "m", "lr"} <= read and not read & set(adam._adam.flags)
+        assert {"g", "exp_avg", "lr"} <= read and not read & set(adam.Adam.rule.flags)
 
 
 def test_float32_parameters_are_updated_in_float32_arithmetic() -> None:
@@ -74,3 +78,34 @@ def test_threads_follow_the_size_of_the_whole_step(parts: int) -> None:
         assert opt.seen == [expected] * parts
         assert all((a == -0.1).all() for a in arrays.values())
     assert numba.get_num_threads() == threads  # restored after the step
+
+
+PLUGIN_RUN = """
+import importlib.util, sys
+import numpy as np
+from gdlab import optim
+spec = importlib.util.spec_from_file_location(sys.argv[1], sys.argv[2])
+module = importlib.util.module_from_spec(spec)
+sys.modules[sys.argv[1]] = module
+spec.loader.exec_module(module)
+opt = optim.create("mylion", {"w": np.ones(3)}, lr=0.1)
+opt.step({"w": np.ones(3)})
+(variant,) = module.Lion.rule.variants.values()
+print(sum(variant.stats.cache_hits.values()), sum(variant.stats.cache_misses.values()))
+"""
+
+
+def test_a_plugin_kernel_compiles_once_per_machine_under_any_module_name(
+    tmp_path: Path,
+) -> None:
+    plugin = Path(__file__).parents[2] / "docs" / "examples" / "lion.py"
+    env = {**os.environ, "GDLAB_KERNEL_CACHE": str(tmp_path)}
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", PLUGIN_RUN, name, str(plugin)],
+            capture_output=True, text=True, env=env, timeout=300, check=True,
+        ).stdout.split()
+        for name in ("first_name", "another_name")
+    ]  # fmt: skip
+    assert outputs == [["0", "1"], ["1", "0"]]  # compiled, then loaded from disk
+    assert len(list(tmp_path.glob("gdlab_kernel_*.py"))) == 1

@@ -305,6 +305,19 @@ def _integer(text: str) -> int:
         return int(x)
 
 
+def _optional(text: str) -> Any:
+    """A hyperparameter that is None by default (L-BFGS's line_search_fn and
+    max_eval): ``none`` -> None, else an integer, a number or the text itself."""
+    if text.lower() in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def _typed(option: str, key: str, text: str, kind: Any) -> Any:
     """``text`` as a value of ``kind`` (bool, int, float, tuple or list of integers)."""
     try:
@@ -316,6 +329,8 @@ def _typed(option: str, key: str, text: str, kind: Any) -> Any:
             return tuple(float(x) for x in text.split(","))
         if kind is list:  # milestones: step counts
             return [_integer(x) for x in text.split(",")]
+        if kind is type(None):  # None by default: none, a number or a word
+            return _optional(text)
         return _integer(text) if kind is int else kind(text)
     except ValueError:
         need = {

@@ -23,10 +23,12 @@ from typing import Any
 
 from gdlab import _checks
 from gdlab.optim.adadelta import Adadelta
+from gdlab.optim.adafactor import Adafactor
 from gdlab.optim.adagrad import Adagrad
 from gdlab.optim.adam import Adam, AdamW
 from gdlab.optim.adamax import Adamax
 from gdlab.optim.adamp import AdamP
+from gdlab.optim.asgd import ASGD
 from gdlab.optim.base import (
     STATE_KINDS,
     LearningRate,
@@ -34,10 +36,16 @@ from gdlab.optim.base import (
     Optimizer,
     ParamsLike,
 )
+from gdlab.optim.lbfgs import LBFGS
+from gdlab.optim.lion import Lion
+from gdlab.optim.muon import Muon
 from gdlab.optim.nadam import NAdam
 from gdlab.optim.radam import RAdam
 from gdlab.optim.rmsprop import RMSprop
+from gdlab.optim.rprop import Rprop
+from gdlab.optim.schedulefree import AdamWScheduleFree, SGDScheduleFree
 from gdlab.optim.sgd import SGD
+from gdlab.optim.shampoo import Shampoo
 from gdlab.optim.space import PAIRS, Axis, hyperparameter
 
 ENTRY_POINT_GROUP = "gdlab.optimizers"
@@ -301,32 +309,61 @@ def create(
     return REGISTRY[base](params, lr, **{**preset, **hyper})
 
 
-for _cls in (SGD, Adagrad, Adadelta, RMSprop, Adam, AdamW, NAdam, RAdam, Adamax, AdamP):
+for _cls in (
+    SGD,
+    Adagrad,
+    Adadelta,
+    RMSprop,
+    Adam,
+    AdamW,
+    NAdam,
+    RAdam,
+    Adamax,
+    AdamP,
+    Lion,
+    Rprop,
+    ASGD,
+    Adafactor,
+    Muon,
+    LBFGS,
+    Shampoo,
+):
     register(_cls.__name__.lower(), _cls)
+register("schedulefree_adamw", AdamWScheduleFree)
+register("schedulefree_sgd", SGDScheduleFree)
 register_preset("momentum", "sgd", momentum=0.9, suggested_lr=0.05)
 register_preset("nesterov", "sgd", momentum=0.9, nesterov=True, suggested_lr=0.05)
 
 __all__ = [
+    "ASGD",
     "ENTRY_POINT_GROUP",
+    "LBFGS",
     "PAIRS",
     "PRESETS",
     "REGISTRY",
     "SGD",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamP",
     "AdamW",
+    "AdamWScheduleFree",
     "Adamax",
     "Axis",
     "LearningRate",
+    "Lion",
     "LrSchedule",
+    "Muon",
     "NAdam",
     "Optimizer",
     "ParamsLike",
     "Preset",
     "RAdam",
     "RMSprop",
+    "Rprop",
+    "SGDScheduleFree",
+    "Shampoo",
     "create",
     "get",
     "load_plugin",

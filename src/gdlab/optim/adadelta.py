@@ -6,7 +6,7 @@ import math
 from typing import Any, ClassVar
 
 from gdlab import _checks
-from gdlab.optim.base import Group, Optimizer, State
+from gdlab.optim.base import Group, Optimizer
 from gdlab.optim.kernel import elementwise, prange
 from gdlab.optim.space import Axis, log_uniform, lr_around, one_minus_log_uniform
 from gdlab.params import Array
@@ -29,9 +29,6 @@ def adadelta_rule(
         delta = math.sqrt((acc_delta[i] + eps) / (square_avg[i] + eps)) * g_i
         acc_delta[i] = rho * acc_delta[i] + (1.0 - rho) * delta * delta
         p[i] -= lr * delta
-
-
-_adadelta = elementwise(adadelta_rule)
 
 
 class Adadelta(Optimizer):
@@ -92,23 +89,4 @@ class Adadelta(Optimizer):
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"square_avg": 0.0, "acc_delta": 0.0}
 
-    def update(
-        self,
-        group: Group,
-        step: int,
-        lr: float,
-        p: Array,
-        g: Array,
-        state: State,
-    ) -> None:
-        _adadelta(
-            p,
-            g,
-            state["square_avg"],
-            state["acc_delta"],
-            lr,
-            group["rho"],
-            group["eps"],
-            group["weight_decay"],
-            group["maximize"],
-        )
+    rule = elementwise(adadelta_rule)

@@ -15,7 +15,7 @@ from gdlab.params import Array
 def adagrad_rule(
     p: Array,
     g: Array,
-    state_sum: Array,
+    sum: Array,
     clr: float,
     eps: float,
     weight_decay: float,
@@ -23,11 +23,8 @@ def adagrad_rule(
 ) -> None:
     for i in prange(p.size):
         g_i = (-g[i] if maximize else g[i]) + weight_decay * p[i]
-        state_sum[i] += g_i * g_i
-        p[i] -= clr * g_i / (math.sqrt(state_sum[i]) + eps)
-
-
-_adagrad = elementwise(adagrad_rule)
+        sum[i] += g_i * g_i
+        p[i] -= clr * g_i / (math.sqrt(sum[i]) + eps)
 
 
 class Adagrad(Optimizer):
@@ -88,22 +85,9 @@ class Adagrad(Optimizer):
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"sum": group["initial_accumulator_value"]}
 
-    def update(
-        self,
-        group: Group,
-        step: int,
-        lr: float,
-        p: Array,
-        g: Array,
-        state: State,
-    ) -> None:
-        clr = lr / (1 + (step - 1) * group["lr_decay"])
-        _adagrad(
-            p,
-            g,
-            state["sum"],
-            clr,
-            group["eps"],
-            group["weight_decay"],
-            group["maximize"],
-        )
+    rule = elementwise(adagrad_rule)
+
+    def scalars(
+        self, group: Group, step: int, lr: float, state: State
+    ) -> dict[str, Any]:
+        return {"clr": lr / (1 + (step - 1) * group["lr_decay"])}

@@ -6,7 +6,7 @@ import math
 from typing import Any, ClassVar
 
 from gdlab import _checks
-from gdlab.optim.base import Group, Optimizer, State, unused
+from gdlab.optim.base import Group, Optimizer, State
 from gdlab.optim.kernel import elementwise, prange
 from gdlab.optim.space import Axis, adam_like
 from gdlab.params import Array
@@ -15,9 +15,9 @@ from gdlab.params import Array
 def adam_rule(
     p: Array,
     g: Array,
-    m: Array,
-    v: Array,
-    v_max: Array,
+    exp_avg: Array,
+    exp_avg_sq: Array,
+    max_exp_avg_sq: Array,
     lr: float,
     beta1: float,
     beta2: float,
@@ -35,21 +35,18 @@ def adam_rule(
             p[i] *= 1.0 - lr * weight_decay
         else:
             g_i += weight_decay * p[i]
-        m[i] = beta1 * m[i] + (1.0 - beta1) * g_i
-        v[i] = beta2 * v[i] + (1.0 - beta2) * g_i * g_i
-        v_hat = v[i]
+        exp_avg[i] = beta1 * exp_avg[i] + (1.0 - beta1) * g_i
+        exp_avg_sq[i] = beta2 * exp_avg_sq[i] + (1.0 - beta2) * g_i * g_i
+        v_hat = exp_avg_sq[i]
         if amsgrad:
-            v_max[i] = max(v_max[i], v[i])
-            v_hat = v_max[i]
+            max_exp_avg_sq[i] = max(max_exp_avg_sq[i], exp_avg_sq[i])
+            v_hat = max_exp_avg_sq[i]
         p[i] -= (
             lr
             / bias_correction1
-            * m[i]
+            * exp_avg[i]
             / (math.sqrt(v_hat) / bias_correction2_sqrt + eps)
         )
-
-
-_adam = elementwise(adam_rule)
 
 
 class Adam(Optimizer):
@@ -129,33 +126,17 @@ class Adam(Optimizer):
         state = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
         return {**state, "max_exp_avg_sq": 0.0} if group["amsgrad"] else state
 
-    def update(
-        self,
-        group: Group,
-        step: int,
-        lr: float,
-        p: Array,
-        g: Array,
-        state: State,
-    ) -> None:
+    rule = elementwise(adam_rule)
+
+    def scalars(
+        self, group: Group, step: int, lr: float, state: State
+    ) -> dict[str, Any]:
         beta1, beta2 = group["betas"]
-        _adam(
-            p,
-            g,
-            state["exp_avg"],
-            state["exp_avg_sq"],
-            state.get("max_exp_avg_sq", unused(p)),
-            lr,
-            beta1,
-            beta2,
-            group["eps"],
-            group["weight_decay"],
-            self.decoupled(group),
-            group["amsgrad"],
-            group["maximize"],
-            1.0 - beta1**step,
-            math.sqrt(1.0 - beta2**step),
-        )
+        return {
+            "decoupled": self.decoupled(group),
+            "bias_correction1": 1.0 - beta1**step,
+            "bias_correction2_sqrt": math.sqrt(1.0 - beta2**step),
+        }
 
 
 class AdamW(Adam):

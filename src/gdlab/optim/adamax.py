@@ -14,8 +14,8 @@ from gdlab.params import Array
 def adamax_rule(
     p: Array,
     g: Array,
-    m: Array,
-    u: Array,
+    exp_avg: Array,
+    exp_inf: Array,
     clr: float,
     beta1: float,
     beta2: float,
@@ -25,12 +25,9 @@ def adamax_rule(
 ) -> None:
     for i in prange(p.size):
         g_i = (-g[i] if maximize else g[i]) + weight_decay * p[i]
-        m[i] = beta1 * m[i] + (1.0 - beta1) * g_i
-        u[i] = max(beta2 * u[i], abs(g_i) + eps)
-        p[i] -= clr * m[i] / u[i]
-
-
-_adamax = elementwise(adamax_rule)
+        exp_avg[i] = beta1 * exp_avg[i] + (1.0 - beta1) * g_i
+        exp_inf[i] = max(beta2 * exp_inf[i], abs(g_i) + eps)
+        p[i] -= clr * exp_avg[i] / exp_inf[i]
 
 
 class Adamax(Optimizer):
@@ -78,25 +75,9 @@ class Adamax(Optimizer):
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"exp_avg": 0.0, "exp_inf": 0.0}
 
-    def update(
-        self,
-        group: Group,
-        step: int,
-        lr: float,
-        p: Array,
-        g: Array,
-        state: State,
-    ) -> None:
-        beta1, beta2 = group["betas"]
-        _adamax(
-            p,
-            g,
-            state["exp_avg"],
-            state["exp_inf"],
-            lr / (1.0 - beta1**step),
-            beta1,
-            beta2,
-            group["eps"],
-            group["weight_decay"],
-            group["maximize"],
-        )
+    rule = elementwise(adamax_rule)
+
+    def scalars(
+        self, group: Group, step: int, lr: float, state: State
+    ) -> dict[str, Any]:
+        return {"clr": lr / (1.0 - group["betas"][0] ** step)}

@@ -2,8 +2,18 @@
 or a schedule), state keyed by parameter name, and the fused loop over buffers.
 
 A subclass states its hyperparameters (``defaults``) and their ``constraints``,
-names its state (``state_spec``, ``initial_state``) and applies its update rule to
-one flat buffer (``update``). Everything else lives here, once.
+names its state (``state_spec``, ``initial_state``) and gives its update rule: an
+element-wise ``rule`` (a :class:`~gdlab.optim.kernel.Kernel`, whose arguments are
+bound by name, see :meth:`Optimizer.update`) or its own ``update`` for one buffer.
+Everything else lives here, once.
+
+An optimizer that needs whole tensors (``elementwise = False``) sees each parameter
+shaped, with its name (``state.names``), and may keep state that differs per
+parameter (:meth:`Optimizer.param_state`, :meth:`Optimizer.state_shape`: Adafactor's
+factored statistics, Muon's matrices without a second moment). Before the updates,
+:meth:`Optimizer.prepare` may transform all gradients together (a global norm clip);
+``step(grads, closure)`` hands a closure to rules that re-evaluate the loss (L-BFGS);
+:meth:`Optimizer.eval_params` is the point to evaluate at (Schedule-Free's average).
 
 Editing ``param_groups`` between steps works as in torch.optim: each ``step()``
 checks a group again when its hyperparameters changed (a bad value is a ValueError
@@ -16,10 +26,12 @@ that step. State that is no longer needed is kept, so switching back resumes it.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import inspect
 import itertools
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -27,7 +39,7 @@ import numpy as np
 
 from gdlab import _checks
 from gdlab.optim import kernel
-from gdlab.optim.space import Axis
+from gdlab.optim.space import Axis, element
 from gdlab.params import Array, Params
 
 LrSchedule = Callable[[int], float]
@@ -35,6 +47,8 @@ LrSchedule = Callable[[int], float]
 
 LearningRate = float | LrSchedule
 """What ``lr`` takes: a number, or a schedule evaluated at each step."""
+Closure = Callable[[], "tuple[float, Mapping[str, Any]]"]
+"""Re-evaluates the objective at the current parameters: ``(loss, grads)``."""
 ParamsLike = Mapping[str, Array]
 """Parameters by name: a :class:`~gdlab.Params` or a plain dict of arrays."""
 Group = dict[str, Any]
@@ -45,11 +59,13 @@ STATE_KINDS = ("real", "nonnegative", "scalar")
 
 class State(dict[str, Array]):
     """One segment's state arrays by key; ``fresh`` holds the keys created since
-    the segment's last update (SGD starts a new momentum buffer at the gradient)."""
+    the segment's last update (SGD starts a new momentum buffer at the gradient);
+    ``names`` the parameters the segment holds (one unless a Params is fused)."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.fresh: set[str] = set()
+        self.names = names
 
 
 @dataclass
@@ -60,6 +76,9 @@ class _Segment:
     param: Array
     source: Params | None = None  # the Params the buffer belongs to, if any
     state: State = field(default_factory=State)
+
+    def __post_init__(self) -> None:
+        self.state.names = self.names
 
 
 def _checked(owner: str, name: str, a: object, *, flat: bool) -> Array:
@@ -132,6 +151,12 @@ class Optimizer:
     """Tunable axis -> its range (see :mod:`gdlab.optim.space`); ``lr`` always."""
     elementwise: ClassVar[bool] = True
     """False for rules that need whole tensors (norms): they see each array shaped."""
+    rule: ClassVar[kernel.Kernel | None] = None
+    """The compiled element-wise rule that the default :meth:`update` calls."""
+    choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
+    """Hyperparameter -> the values it may take, for one that picks among a few
+    (Muon's ``adjust_lr_fn``): check_optimizer runs each one that is not the
+    default."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -143,6 +168,15 @@ class Optimizer:
             for k, v in cls.defaults.items()
         ]
         cls.__signature__ = inspect.Signature(shown)  # type: ignore[attr-defined]
+        per_param = any(
+            getattr(cls, m) is not getattr(Optimizer, m)
+            for m in ("param_state", "state_shape")
+        )
+        if cls.elementwise and per_param:
+            raise TypeError(
+                f"{cls.__name__}: state that differs per parameter needs "
+                "elementwise = False (a fused buffer shares one layout)"
+            )
         if cls.__doc__ and cls.search_space:
             axes = "".join(
                 f"\n        {name}: {axis.describe()}"
@@ -221,6 +255,65 @@ class Optimizer:
         each starts at."""
         return {}
 
+    def param_state(
+        self, group: Group, name: str, shape: tuple[int, ...]
+    ) -> dict[str, float]:
+        """The state parameter ``name`` of ``shape`` needs (``initial_state`` by
+        default); may differ per parameter when ``elementwise`` is False."""
+        return self.initial_state(group)
+
+    def state_shape(self, key: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of state ``key`` for a parameter of ``shape``: the parameter's
+        own, or () for a ``"scalar"``; factored statistics declare theirs."""
+        return () if self.state_spec.get(key) == "scalar" else shape
+
+    def state_layout(
+        self, name: str
+    ) -> dict[str, tuple[tuple[int, ...], np.dtype[Any]]]:
+        """Each state key parameter ``name`` may hold -> (shape, dtype): what a
+        loaded state array must be (a ``"scalar"`` is float64)."""
+        param = np.asarray(self._param(name))
+        return {
+            key: (
+                self.state_shape(key, param.shape),
+                np.dtype(np.float64) if kind == "scalar" else param.dtype,
+            )
+            for key, kind in self.state_spec.items()
+        }
+
+    def prepare(self, grads: dict[str, Array]) -> dict[str, Array]:
+        """A global pre-step on all gradients together, before any update (a norm
+        clip: see :func:`clipped`). Must return new arrays, never write to them."""
+        return grads
+
+    def eval_params(self) -> dict[str, Array]:
+        """The point to evaluate (and save a model) at, by name: the parameters
+        themselves, or a point the optimizer derives (Schedule-Free's average x)."""
+        return {n: g["params"][n] for g in self.param_groups for n in g["params"]}
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """Inside, the parameters hold :meth:`eval_params`; after, exactly what they
+        held before (restored from a copy, so training resumes bit-identical)."""
+        point = self.eval_params()
+        params = {n: g["params"][n] for g in self.param_groups for n in g["params"]}
+        moved = {n: a for n, a in point.items() if a is not params[n]}
+        saved = {n: params[n].copy() for n in moved}
+        try:
+            for n, a in moved.items():
+                params[n][...] = a
+            yield
+        finally:
+            for n, a in saved.items():
+                params[n][...] = a
+
+    def scalars(
+        self, group: Group, step: int, lr: float, state: State
+    ) -> dict[str, Any]:
+        """Values the :attr:`rule` takes that are computed each step (bias
+        corrections, a flag from the state); they win over every other binding."""
+        return {}
+
     def update(
         self,
         group: Group,
@@ -230,8 +323,38 @@ class Optimizer:
         g: Array,
         state: State,
     ) -> None:
-        """Apply the update rule to one flat buffer ``p`` with gradient ``g``."""
-        raise NotImplementedError
+        """Apply the update rule to one buffer ``p`` with gradient ``g``.
+
+        By default this calls :attr:`rule` with each argument after ``p`` bound by
+        its name: first :meth:`scalars`, then ``g``, ``lr`` and ``step``, a state
+        key of :attr:`state_spec` (an empty array when this group keeps none), a
+        hyperparameter, or one element of a pair (``beta1`` is ``betas[0]``).
+        """
+        rule = self.rule
+        if rule is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} must define rule or update()"
+            )
+        extra = self.scalars(group, step, lr, state)
+        fixed = {"g": g, "lr": lr, "step": step}
+        args: list[Any] = []
+        for name in rule.arguments:
+            if name in extra:
+                args.append(extra[name])
+            elif name in fixed:
+                args.append(fixed[name])
+            elif name in self.state_spec:
+                args.append(state.get(name, unused(p)))
+            elif name in group:
+                args.append(group[name])
+            elif (found := element(name)) and found[0] in group:
+                args.append(group[found[0]][found[1]])
+            else:
+                raise TypeError(
+                    f"{type(self).__name__}: the rule's argument {name!r} is no "
+                    "state key, hyperparameter or value of scalars()"
+                )
+        rule(p, *args)
 
     # --- the step -------------------------------------------------------------------
 
@@ -240,13 +363,43 @@ class Optimizer:
         """The learning rate the next step uses (of the first group)."""
         return self._lr_at(self.param_groups[0], self.step_count)
 
-    def step(self, grads: Mapping[str, Any]) -> None:
+    def step(
+        self, grads: Mapping[str, Any], closure: Closure | None = None
+    ) -> float | None:
         """Update every parameter in place from ``grads`` (same names and shapes).
 
         A gradient may be any real array-like of its parameter's shape (a NumPy
         scalar for a 0-d parameter); it is cast to the parameter's dtype.
+        ``closure``, torch's contract with gradients returned instead of stored in
+        ``.grad``: ``closure()`` re-evaluates ``(loss, grads)`` at the current
+        parameters. Rules that need more evaluations (L-BFGS) call it; the others
+        ignore it. Returns the first loss a closure gave, else None.
         """
         arrays = self._checked_grads(grads)
+        if type(self).prepare is not Optimizer.prepare:
+            arrays = self.prepare(arrays)
+            grads = arrays
+        lrs = self._begin_step()
+        size = sum(seg.param.size for segments in self._segments for seg in segments)
+        with kernel.threads(size):
+            for group, lr, segments in zip(
+                self.param_groups, lrs, self._segments, strict=True
+            ):
+                for seg in segments:
+                    self.update(
+                        group,
+                        self.step_count,
+                        lr,
+                        seg.param,
+                        self._flat_grad(seg, grads, arrays),
+                        seg.state,
+                    )
+                    seg.state.fresh.clear()
+        return None
+
+    def _begin_step(self) -> list[float]:
+        """Check edited groups, create the state they now need and count the step;
+        the lr of each group for this step. Nothing changes when a check fails."""
         groups = self._revalidated_groups()
         lrs = [self._lr_at(group, self.step_count) for group in groups]
         for lr in lrs:
@@ -266,21 +419,22 @@ class Optimizer:
                 for seg in segments:
                     self._allocate_state(group, seg)
         self.step_count += 1
-        size = sum(seg.param.size for segments in self._segments for seg in segments)
-        with kernel.threads(size):
-            for group, lr, segments in zip(
-                self.param_groups, lrs, self._segments, strict=True
-            ):
-                for seg in segments:
-                    self.update(
-                        group,
-                        self.step_count,
-                        lr,
-                        seg.param,
-                        self._flat_grad(seg, grads, arrays),
-                        seg.state,
-                    )
-                    seg.state.fresh.clear()
+        return lrs
+
+    def warm_up(self) -> None:
+        """Compile what the coming steps run (each kernel variant for these dtypes
+        and flags, loaded from disk when cached) before a run starts its clock: two
+        steps of a copy of this optimizer, on copies of the parameters, with zero
+        gradients. This optimizer and its parameters are untouched."""
+        twin = copy.deepcopy(self)
+        zeros = {
+            n: np.zeros_like(a)
+            for g in twin.param_groups
+            for n, a in g["params"].items()
+        }
+        with np.errstate(all="ignore"):
+            for _ in range(2):
+                twin.step(zeros, lambda: (0.0, zeros))
 
     # --- state ----------------------------------------------------------------------
 
@@ -322,13 +476,13 @@ class Optimizer:
             owner, "state_dict['step']", state_dict.get("step"), low=0
         )
         groups = self._loaded_groups(state_dict.get("param_groups"))
-        state = self._loaded_state(state_dict.get("state"), step)
+        state = self._loaded_state(state_dict.get("state"), step, groups)
         for i, (mine, theirs) in enumerate(zip(self.param_groups, groups, strict=True)):
             mine.update(theirs)
             self._checked_groups[i] = self._hyper(mine)
         for group, segments in zip(self.param_groups, self._segments, strict=True):
             for seg in segments:
-                seg.state = State()
+                seg.state = State(seg.names)
                 for name in seg.names:
                     self.state[name] = {}
                 for key in state[seg.names[0]]:
@@ -377,7 +531,9 @@ class Optimizer:
             loaded.append(self._validated(hyper, where="state_dict"))
         return loaded
 
-    def _loaded_state(self, state: object, step: int) -> dict[str, dict[str, Array]]:
+    def _loaded_state(
+        self, state: object, step: int, groups: list[Group]
+    ) -> dict[str, dict[str, Array]]:
         """The saved state arrays by name, checked against :attr:`state_spec`."""
         owner = type(self).__name__
         where = "state_dict['state']"
@@ -386,11 +542,20 @@ class Optimizer:
         unknown = sorted(set(state) - set(self.state), key=str)
         if unknown:
             _checks.fail(owner, where, "keyed by this optimizer's parameters", unknown)
-        # State every step creates: a state dict past step 0 without it is broken.
-        required = set(self.initial_state(dict(self.defaults))) if step > 0 else set()
+        # State every step creates, at the defaults and at the saved values: a
+        # state dict past step 0 without it is broken.
         loaded: dict[str, dict[str, Array]] = {}
-        for group, segments in zip(self.param_groups, self._segments, strict=True):
+        for group, saved, segments in zip(
+            self.param_groups, groups, self._segments, strict=True
+        ):
+            fresh = {**self.defaults, "params": group["params"]}
+            then = {**saved, "params": group["params"]}
             for seg in segments:
+                required = (
+                    set(self._initial(fresh, seg)) & set(self._initial(then, seg))
+                    if step > 0
+                    else set()
+                )
                 for name in seg.names:
                     arrays = self._loaded_arrays(name, state.get(name, {}), group)
                     missing = sorted(required - set(arrays))
@@ -419,14 +584,10 @@ class Optimizer:
         unknown = sorted(set(saved) - set(self.state_spec), key=str)
         if unknown:
             _checks.fail(owner, where, f"keys among {list(self.state_spec)}", unknown)
-        param = group["params"][name]
         arrays: dict[str, Array] = {}
         for key, value in saved.items():
             kind = self.state_spec[key]
-            if kind == "scalar":
-                shape, dtype = (), np.dtype(np.float64)
-            else:
-                shape, dtype = param.shape, param.dtype
+            shape, dtype = self.state_layout(name)[key]
             a = _as_array(value)
             if a.dtype.kind not in "fiu" or a.shape != shape:
                 _checks.fail(
@@ -536,9 +697,16 @@ class Optimizer:
             for name, a in mapping.items()
         ]
 
+    def _initial(self, group: Group, seg: _Segment) -> dict[str, float]:
+        """The state ``seg`` needs in ``group``: per parameter for one parameter."""
+        if len(seg.names) == 1:
+            name = seg.names[0]
+            return self.param_state(group, name, np.shape(self._param(name)))
+        return self.initial_state(group)
+
     def _allocate_state(self, group: Group, seg: _Segment) -> None:
         """Create the state ``group`` needs that ``seg`` does not hold yet."""
-        for key, value in self.initial_state(group).items():
+        for key, value in self._initial(group, seg).items():
             if key not in self.state_spec:
                 raise ValueError(
                     f"{type(self).__name__}.initial_state gives {key!r}, "
@@ -553,6 +721,12 @@ class Optimizer:
             scalar: Array = np.array(value, dtype=np.float64)
             seg.state[key] = scalar
             views = {name: scalar for name in seg.names}
+        elif len(seg.names) == 1:
+            name = seg.names[0]
+            shape = self.state_shape(key, self._shape_of(name))
+            array = np.full(shape, value, dtype=seg.param.dtype)
+            seg.state[key] = array.reshape(-1) if self.elementwise else array
+            views = {name: array}
         else:
             flat = np.full(seg.param.size, value, dtype=seg.param.dtype)
             seg.state[key] = flat.reshape(seg.param.shape)
@@ -567,9 +741,12 @@ class Optimizer:
             self.state[name][key] = view
 
     def _shape_of(self, name: str) -> tuple[int, ...]:
+        return tuple(np.shape(self._param(name)))
+
+    def _param(self, name: str) -> Array:
         for group in self.param_groups:
             if name in group["params"]:
-                return tuple(np.shape(group["params"][name]))
+                return group["params"][name]  # type: ignore[no-any-return]
         raise KeyError(name)
 
     def _checked_grads(self, grads: Mapping[str, Any]) -> dict[str, Array]:
@@ -621,6 +798,15 @@ class Optimizer:
             hyper = ", ".join(f"{k}={v!r}" for k, v in g.items() if k != "params")
             lines.append(f"  group {i}: {list(g['params'])} {hyper}")
         return "\n".join(lines)
+
+
+def clipped(grads: Mapping[str, Array], max_norm: float) -> dict[str, Array]:
+    """The gradients scaled by min(1, max_norm / ‖g‖) with ‖g‖ the norm of all of
+    them together (a global norm clip, as torch.nn.utils.clip_grad_norm_ with
+    its 1e-6 in the denominator); new arrays."""
+    norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+    scale = min(1.0, max_norm / (norm + 1e-6))
+    return {n: g * g.dtype.type(scale) for n, g in grads.items()}
 
 
 def unused(p: Array) -> Array:

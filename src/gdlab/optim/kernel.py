@@ -18,7 +18,11 @@ is only the arithmetic the step needs and moves no more bytes than it must:
 
 A variant is the rule's own source with the flags and the dtype substituted, so each
 rule is written once. Variants are cached on disk by Numba, keyed by the rule's
-source file and by this file's content.
+source file and by this file's content. A rule outside gdlab (a plugin's) is cached
+by its variant's source instead: the variant is written to
+``$GDLAB_KERNEL_CACHE`` (default ``~/.cache/gdlab/kernels``) as a module named after
+its hash, so every process on the machine — a sweep's workers — finds the machine
+code that the first one compiled, whatever name the plugin was imported under.
 
 Threads: :func:`threads` picks them for all the kernels of one optimizer step by the
 step's total size. Below :data:`PARALLEL_MIN_SIZE` elements they run on the calling
@@ -31,8 +35,12 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import hashlib
+import importlib.util
 import inspect
+import os
 import pathlib
+import sys
 import textwrap
 import zlib
 from collections.abc import Callable, Iterator
@@ -93,6 +101,8 @@ class Kernel:
         self.rule = rule
         self.__doc__ = rule.__doc__
         rest = list(inspect.signature(rule).parameters.values())[1:]
+        self.arguments = [a.name for a in rest]
+        """The rule's arguments after the parameter buffer, in order."""
         self.flags = [a.name for a in rest if a.annotation in ("bool", bool)]
         """The rule's ``bool`` arguments, constants in each compiled variant."""
         self._flag_at = [i for i, a in enumerate(rest) if a.name in self.flags]
@@ -128,16 +138,53 @@ class Kernel:
         import numba
 
         namespace = {**rule.__globals__, "_dtype": dtype.type, "prange": numba.prange}
-        exec(
-            compile(ast.fix_missing_locations(tree), inspect.getfile(rule), "exec"),
-            namespace,
+        if not rule.__module__.startswith("gdlab."):
+            # Numba's disk cache finds a function's module by name: a plugin
+            # imported under another name elsewhere would miss it. Its variant
+            # gets a module of its own, named by its source.
+            function = _by_source(ast.unparse(tree), fn.name, namespace)
+        else:
+            exec(
+                compile(ast.fix_missing_locations(tree), inspect.getfile(rule), "exec"),
+                namespace,
+            )
+            function = namespace[fn.name]
+        return numba.njit(function, cache=True, error_model="numpy", parallel=True)
+
+
+def cache_folder() -> pathlib.Path:
+    """Where plugin kernels are cached: ``$GDLAB_KERNEL_CACHE`` or
+    ``~/.cache/gdlab/kernels``."""
+    folder = os.environ.get("GDLAB_KERNEL_CACHE")
+    if folder:
+        return pathlib.Path(folder)
+    return pathlib.Path.home() / ".cache" / "gdlab" / "kernels"
+
+
+def _by_source(source: str, name: str, namespace: dict[str, Any]) -> Any:
+    """Function ``name`` of ``source`` (a variant), defined in a module named by
+    the hash of the source and written to :func:`cache_folder`, with the rule's
+    globals; the module stays in ``sys.modules`` for Numba's cache to find."""
+    key = hashlib.sha256(source.encode()).hexdigest()[:20]
+    module_name = f"gdlab_kernel_{key}"
+    module = sys.modules.get(module_name)
+    if module is None:
+        folder = cache_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{module_name}.py"
+        if not path.exists() or path.read_text() != source:
+            partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            partial.write_text(source)
+            os.replace(partial, path)  # atomic: a reader sees all of it or none
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        assert spec is not None
+        module = importlib.util.module_from_spec(spec)
+        module.__dict__.update(
+            {k: v for k, v in namespace.items() if not k.startswith("__")}
         )
-        # Numba's disk cache records the rule's module by name: a plugin loaded
-        # under another name in another process would not find it. Cache ours only.
-        cache = rule.__module__.startswith("gdlab.")
-        return numba.njit(
-            namespace[fn.name], cache=cache, error_model="numpy", parallel=True
-        )
+        sys.modules[module_name] = module
+        exec(compile(source, str(path), "exec"), module.__dict__)
+    return module.__dict__[name]
 
 
 def elementwise(rule: Callable[..., None]) -> Kernel:

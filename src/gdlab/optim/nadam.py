@@ -15,14 +15,14 @@ from gdlab.params import Array
 def nadam_rule(
     p: Array,
     g: Array,
-    m: Array,
-    v: Array,
+    exp_avg: Array,
+    exp_avg_sq: Array,
     lr: float,
     beta1: float,
     beta2: float,
     eps: float,
     weight_decay: float,
-    decoupled: bool,
+    decoupled_weight_decay: bool,
     maximize: bool,
     grad_coef: float,
     momentum_coef: float,
@@ -30,17 +30,14 @@ def nadam_rule(
 ) -> None:
     for i in prange(p.size):
         g_i = -g[i] if maximize else g[i]
-        if decoupled:
+        if decoupled_weight_decay:
             p[i] *= 1.0 - lr * weight_decay
         else:
             g_i += weight_decay * p[i]
-        m[i] = beta1 * m[i] + (1.0 - beta1) * g_i
-        v[i] = beta2 * v[i] + (1.0 - beta2) * g_i * g_i
-        denom = math.sqrt(v[i] / bias_correction2) + eps
-        p[i] -= (grad_coef * g_i + momentum_coef * m[i]) / denom
-
-
-_nadam = elementwise(nadam_rule)
+        exp_avg[i] = beta1 * exp_avg[i] + (1.0 - beta1) * g_i
+        exp_avg_sq[i] = beta2 * exp_avg_sq[i] + (1.0 - beta2) * g_i * g_i
+        denom = math.sqrt(exp_avg_sq[i] / bias_correction2) + eps
+        p[i] -= (grad_coef * g_i + momentum_coef * exp_avg[i]) / denom
 
 
 def momentum_at(beta1: float, momentum_decay: float, step: int) -> float:
@@ -112,33 +109,18 @@ class NAdam(Optimizer):
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0, "mu_product": 1.0}
 
-    def update(
-        self,
-        group: Group,
-        step: int,
-        lr: float,
-        p: Array,
-        g: Array,
-        state: State,
-    ) -> None:
+    rule = elementwise(nadam_rule)
+
+    def scalars(
+        self, group: Group, step: int, lr: float, state: State
+    ) -> dict[str, Any]:
         beta1, beta2 = group["betas"]
         psi = group["momentum_decay"]
         mu, mu_next = momentum_at(beta1, psi, step), momentum_at(beta1, psi, step + 1)
         state["mu_product"] *= mu  # Π_t, with the coefficients of each step
         mu_product = float(state["mu_product"])
-        _nadam(
-            p,
-            g,
-            state["exp_avg"],
-            state["exp_avg_sq"],
-            lr,
-            beta1,
-            beta2,
-            group["eps"],
-            group["weight_decay"],
-            group["decoupled_weight_decay"],
-            group["maximize"],
-            lr * (1.0 - mu) / (1.0 - mu_product),
-            lr * mu_next / (1.0 - mu_product * mu_next),
-            1.0 - beta2**step,
-        )
+        return {
+            "grad_coef": lr * (1.0 - mu) / (1.0 - mu_product),
+            "momentum_coef": lr * mu_next / (1.0 - mu_product * mu_next),
+            "bias_correction2": 1.0 - beta2**step,
+        }

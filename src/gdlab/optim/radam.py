@@ -15,14 +15,14 @@ from gdlab.params import Array
 def radam_rule(
     p: Array,
     g: Array,
-    m: Array,
-    v: Array,
+    exp_avg: Array,
+    exp_avg_sq: Array,
     lr: float,
     beta1: float,
     beta2: float,
     eps: float,
     weight_decay: float,
-    decoupled: bool,
+    decoupled_weight_decay: bool,
     maximize: bool,
     bias_correction1: float,
     bias_correction2: float,
@@ -31,25 +31,22 @@ def radam_rule(
 ) -> None:
     for i in prange(p.size):
         g_i = -g[i] if maximize else g[i]
-        if decoupled:
+        if decoupled_weight_decay:
             p[i] *= 1.0 - lr * weight_decay
         else:
             g_i += weight_decay * p[i]
-        m[i] = beta1 * m[i] + (1.0 - beta1) * g_i
-        v[i] = beta2 * v[i] + (1.0 - beta2) * g_i * g_i
-        m_hat = m[i] / bias_correction1
+        exp_avg[i] = beta1 * exp_avg[i] + (1.0 - beta1) * g_i
+        exp_avg_sq[i] = beta2 * exp_avg_sq[i] + (1.0 - beta2) * g_i * g_i
+        m_hat = exp_avg[i] / bias_correction1
         if adaptive:
             p[i] -= (
                 m_hat
                 * lr
-                * (math.sqrt(bias_correction2) / (math.sqrt(v[i]) + eps))
+                * (math.sqrt(bias_correction2) / (math.sqrt(exp_avg_sq[i]) + eps))
                 * rect
             )
         else:
             p[i] -= m_hat * lr
-
-
-_radam = elementwise(radam_rule)
 
 
 class RAdam(Optimizer):
@@ -108,15 +105,11 @@ class RAdam(Optimizer):
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0}
 
-    def update(
-        self,
-        group: Group,
-        step: int,
-        lr: float,
-        p: Array,
-        g: Array,
-        state: State,
-    ) -> None:
+    rule = elementwise(radam_rule)
+
+    def scalars(
+        self, group: Group, step: int, lr: float, state: State
+    ) -> dict[str, Any]:
         beta1, beta2 = group["betas"]
         bias_correction2 = 1.0 - beta2**step
         rho_inf = 2.0 / (1.0 - beta2) - 1.0
@@ -130,20 +123,9 @@ class RAdam(Optimizer):
                 * rho_inf
                 / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
             )
-        _radam(
-            p,
-            g,
-            state["exp_avg"],
-            state["exp_avg_sq"],
-            lr,
-            beta1,
-            beta2,
-            group["eps"],
-            group["weight_decay"],
-            group["decoupled_weight_decay"],
-            group["maximize"],
-            1.0 - beta1**step,
-            bias_correction2,
-            rect,
-            adaptive,
-        )
+        return {
+            "bias_correction1": 1.0 - beta1**step,
+            "bias_correction2": bias_correction2,
+            "rect": rect,
+            "adaptive": adaptive,
+        }

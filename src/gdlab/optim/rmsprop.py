@@ -6,7 +6,7 @@ import math
 from typing import Any, ClassVar
 
 from gdlab import _checks
-from gdlab.optim.base import Group, Optimizer, State, unused
+from gdlab.optim.base import Group, Optimizer
 from gdlab.optim.kernel import elementwise, prange
 from gdlab.optim.space import Axis, log_uniform, lr_around, one_minus_log_uniform
 from gdlab.params import Array
@@ -17,7 +17,7 @@ def rmsprop_rule(
     g: Array,
     square_avg: Array,
     grad_avg: Array,
-    buf: Array,
+    momentum_buffer: Array,
     lr: float,
     alpha: float,
     eps: float,
@@ -35,13 +35,10 @@ def rmsprop_rule(
             variance -= grad_avg[i] * grad_avg[i]
         denom = math.sqrt(variance) + eps
         if momentum > 0.0:
-            buf[i] = momentum * buf[i] + g_i / denom
-            p[i] -= lr * buf[i]
+            momentum_buffer[i] = momentum * momentum_buffer[i] + g_i / denom
+            p[i] -= lr * momentum_buffer[i]
         else:
             p[i] -= lr * g_i / denom
-
-
-_rmsprop = elementwise(rmsprop_rule)
 
 
 class RMSprop(Optimizer):
@@ -120,26 +117,4 @@ class RMSprop(Optimizer):
             state["momentum_buffer"] = 0.0
         return state
 
-    def update(
-        self,
-        group: Group,
-        step: int,
-        lr: float,
-        p: Array,
-        g: Array,
-        state: State,
-    ) -> None:
-        _rmsprop(
-            p,
-            g,
-            state["square_avg"],
-            state.get("grad_avg", unused(p)),
-            state.get("momentum_buffer", unused(p)),
-            lr,
-            group["alpha"],
-            group["eps"],
-            group["weight_decay"],
-            group["momentum"],
-            group["centered"],
-            group["maximize"],
-        )
+    rule = elementwise(rmsprop_rule)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from gdlab import _checks
-from gdlab.optim.base import Group, Optimizer, State, unused
+from gdlab.optim.base import Group, Optimizer, State
 from gdlab.optim.kernel import elementwise, prange
 from gdlab.optim.space import Axis, log_uniform, lr_around, one_minus_log_uniform
 from gdlab.params import Array
@@ -14,7 +14,7 @@ from gdlab.params import Array
 def sgd_rule(
     p: Array,
     g: Array,
-    buf: Array,
+    momentum_buffer: Array,
     lr: float,
     momentum: float,
     dampening: float,
@@ -27,13 +27,14 @@ def sgd_rule(
         d_p = -g[i] if maximize else g[i]
         d_p += weight_decay * p[i]
         if momentum != 0.0:
-            b = d_p if first else momentum * buf[i] + (1.0 - dampening) * d_p
-            buf[i] = b
+            b = (
+                d_p
+                if first
+                else momentum * momentum_buffer[i] + (1.0 - dampening) * d_p
+            )
+            momentum_buffer[i] = b
             d_p = d_p + momentum * b if nesterov else b
         p[i] -= lr * d_p
-
-
-_sgd = elementwise(sgd_rule)
 
 
 class SGD(Optimizer):
@@ -128,24 +129,9 @@ class SGD(Optimizer):
     def initial_state(self, group: Group) -> dict[str, float]:
         return {"momentum_buffer": 0.0} if group["momentum"] != 0 else {}
 
-    def update(
-        self,
-        group: Group,
-        step: int,
-        lr: float,
-        p: Array,
-        g: Array,
-        state: State,
-    ) -> None:
-        _sgd(
-            p,
-            g,
-            state.get("momentum_buffer", unused(p)),
-            lr,
-            group["momentum"],
-            group["dampening"],
-            group["weight_decay"],
-            group["nesterov"],
-            group["maximize"],
-            "momentum_buffer" in state.fresh,
-        )
+    rule = elementwise(sgd_rule)
+
+    def scalars(
+        self, group: Group, step: int, lr: float, state: State
+    ) -> dict[str, Any]:
+        return {"first": "momentum_buffer" in state.fresh}

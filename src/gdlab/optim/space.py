@@ -41,7 +41,19 @@ from gdlab import _checks
 Scale = Literal["log", "one_minus_log", "linear"]
 
 PAIRS = {"beta1": ("betas", 0), "beta2": ("betas", 1)}
-"""Axis names that set one element of a tuple hyperparameter."""
+"""Axis names that set one element of a tuple hyperparameter (``betaK`` sets
+``betas[K-1]`` for any K: Adan's ``beta3``)."""
+
+
+def element(axis_name: str) -> tuple[str, int] | None:
+    """The (tuple hyperparameter, index) an axis sets, or None for a whole one:
+    ``element("beta3") == ("betas", 2)``."""
+    if axis_name in PAIRS:
+        return PAIRS[axis_name]
+    digits = axis_name.removeprefix("beta")
+    if digits != axis_name and digits.isdigit() and not digits.startswith("0"):
+        return ("betas", int(digits) - 1)
+    return None
 
 
 @dataclass(frozen=True)
@@ -125,13 +137,15 @@ def adam_like(
 
 def hyperparameter(axis_name: str) -> str:
     """The hyperparameter an axis sets: ``"beta1"`` -> ``"betas"``."""
-    return PAIRS.get(axis_name, (axis_name, 0))[0]
+    found = element(axis_name)
+    return axis_name if found is None else found[0]
 
 
 def assign(hyper: dict[str, Any], axis_name: str, value: float) -> None:
     """Set the axis ``axis_name`` to ``value`` in ``hyper`` (a pair element-wise)."""
-    if axis_name in PAIRS:
-        key, index = PAIRS[axis_name]
+    found = element(axis_name)
+    if found is not None:
+        key, index = found
         pair = list(hyper[key])
         pair[index] = value
         hyper[key] = tuple(pair)
@@ -141,7 +155,8 @@ def assign(hyper: dict[str, Any], axis_name: str, value: float) -> None:
 
 def current(hyper: dict[str, Any], axis_name: str) -> Any:
     """The value an axis has in ``hyper``: ``current(h, "beta1") == h["betas"][0]``."""
-    if axis_name in PAIRS:
-        key, index = PAIRS[axis_name]
+    found = element(axis_name)
+    if found is not None:
+        key, index = found
         return hyper[key][index]
     return hyper[axis_name]

@@ -423,6 +423,37 @@ def _adamp(
     return cols, {"1−β1^t": bc1, "1−β2^t": bc2}, subtracted
 
 
+def generic(cls: type) -> Rule:
+    """A rule without a step-by-step display (a plugin's, Muon's, Schedule-Free's):
+    its name, then each state array before and after the step and the step taken
+    (``θ − θ new``, filled in by the caller); scalar state as per-step numbers."""
+    title = (cls.__doc__ or cls.__name__).strip().splitlines()[0]
+
+    def formula(group: Group) -> list[str]:
+        return [
+            title,
+            "(no step-by-step display for this rule: each state array before and "
+            "after the step; scalar state as it is after the step)",
+            "step = θ − θ new",
+        ]
+
+    def derive(
+        group: Group, t: int, lr: float, theta: F64, g: F64, before: State, after: State
+    ) -> Derived:
+        cols: Columns = {}
+        scalars: Scalars = {}
+        for key, new in after.items():
+            if new.shape == theta.shape:
+                if key in before:
+                    cols[f"{key} before"] = before[key]
+                cols[f"{key} after"] = new
+            elif new.shape == ():
+                scalars[key] = float(new)
+        return cols, scalars, ("step",)
+
+    return Rule(formula, derive, {})
+
+
 RULES: dict[str, Rule] = {
     "sgd": Rule(_sgd_formula, _sgd, {"buf": "momentum_buffer"}),
     "adagrad": Rule(_adagrad_formula, _adagrad, {"sum": "sum"}),

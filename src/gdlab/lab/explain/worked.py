@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from gdlab import _checks, optim, surfaces
 from gdlab.i18n import gettext as _
-from gdlab.lab.explain.rules import RULES, Rule
+from gdlab.lab.explain.rules import RULES, Rule, generic
 from gdlab.lab.explain.steps import ExplainedStep, Explanation
 
 F64 = NDArray[np.float64]
@@ -178,7 +178,12 @@ def explain(
             return fixed.copy()
 
         labels = tuple(f"θ[{i}]" for i in range(theta0.size))
-    rule = RULES[base]
+
+    def _loss_at(theta: F64) -> float:
+        """What a closure reports as the loss (L-BFGS): the surface's, else 0."""
+        return 0.0 if surface is None else float(surface.value(theta))
+
+    rule = RULES[base] if base in RULES else generic(optim.get(base))
     formula = rule.formula
     value_name = _("loss")
     if surface is not None:
@@ -203,11 +208,13 @@ def explain(
             g = gradient(before_theta)
             loss = None if surface is None else float(surface.value(before_theta))
             before = {k: _f64(a) for k, a in opt.state["θ"].items()}
-            opt.step({"θ": g})
+            opt.step({"θ": g}, lambda: (_loss_at(theta), {"θ": gradient(theta)}))
             after = {k: _f64(a) for k, a in opt.state["θ"].items()}
             derived, scalars, subtracted = rule.derive(
                 group, t, lr, before_theta, g, before, after
             )
+            if "step" in subtracted and "step" not in derived:  # a generic rule
+                derived["step"] = before_theta - theta
             columns = {"θ": before_theta, "g": g, **derived, "θ new": theta.copy()}
             worked.append(ExplainedStep(t, lr, loss, scalars, columns, subtracted))
             reached = None if surface is None else float(surface.value(theta))
