@@ -9,7 +9,7 @@ import numpy as np
 
 from gdlab.optim import constraints
 from gdlab.optim.base import Group, Optimizer, State
-from gdlab.optim.space import Axis, log_uniform
+from gdlab.optim.space import Axis, log_uniform, lr_around
 from gdlab.params import Array
 
 
@@ -88,7 +88,7 @@ class Adafactor(Optimizer):
     }
     suggested_lr: ClassVar[float] = 1e-2
     search_space: ClassVar[dict[str, Axis]] = {
-        "lr": log_uniform(1e-4, 1.0),
+        "lr": lr_around(suggested_lr),
         "weight_decay": log_uniform(1e-6, 1e-2),
     }
     elementwise = False

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from gdlab.optim import constraints
 from gdlab.optim.base import Group, Optimizer, State
 from gdlab.optim.kernel import elementwise, prange
-from gdlab.optim.space import Axis, log_uniform
+from gdlab.optim.space import Axis, log_uniform, lr_around
 from gdlab.params import Array
 
 
@@ -86,7 +86,7 @@ class ASGD(Optimizer):
     }
     suggested_lr: ClassVar[float] = 0.1
     search_space: ClassVar[dict[str, Axis]] = {
-        "lr": log_uniform(1e-3, 1.0),
+        "lr": lr_around(suggested_lr),
         "weight_decay": log_uniform(1e-6, 1e-2),
     }
     rule = elementwise(asgd_rule)

@@ -12,7 +12,7 @@ import numpy as np
 from gdlab import _checks
 from gdlab.optim import constraints
 from gdlab.optim.base import Closure, Group, Optimizer
-from gdlab.optim.space import Axis, log_uniform
+from gdlab.optim.space import Axis, lr_around
 from gdlab.params import Array
 
 Evaluate = Callable[[float], tuple[float, Array]]
@@ -222,7 +222,7 @@ class LBFGS(Optimizer):
         "num_old": "scalar",
     }
     suggested_lr: ClassVar[float] = 1.0
-    search_space: ClassVar[dict[str, Axis]] = {"lr": log_uniform(0.03, 3.0)}
+    search_space: ClassVar[dict[str, Axis]] = {"lr": lr_around(suggested_lr)}
     elementwise = False
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {
         "line_search_fn": (None, "strong_wolfe")

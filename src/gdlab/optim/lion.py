@@ -9,7 +9,7 @@ import numpy as np
 from gdlab.optim import constraints
 from gdlab.optim.base import Group, Optimizer
 from gdlab.optim.kernel import elementwise, prange
-from gdlab.optim.space import Axis, log_uniform, one_minus_log_uniform
+from gdlab.optim.space import Axis, log_uniform, lr_around, one_minus_log_uniform
 from gdlab.params import Array
 
 
@@ -71,7 +71,7 @@ class Lion(Optimizer):
     state_spec: ClassVar[dict[str, str]] = {"exp_avg": "real"}
     suggested_lr: ClassVar[float] = 3e-4
     search_space: ClassVar[dict[str, Axis]] = {
-        "lr": log_uniform(1e-6, 1e-2),
+        "lr": lr_around(suggested_lr),
         "beta1": one_minus_log_uniform(2e-2, 0.5),
         "beta2": one_minus_log_uniform(1e-3, 0.1),
         "weight_decay": log_uniform(1e-5, 1.0),

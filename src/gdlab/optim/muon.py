@@ -11,7 +11,7 @@ import numpy as np
 from gdlab.optim import constraints, kernel
 from gdlab.optim.adam import adam_rule
 from gdlab.optim.base import Group, Optimizer, State
-from gdlab.optim.space import Axis, log_uniform, one_minus_log_uniform
+from gdlab.optim.space import Axis, log_uniform, lr_around, one_minus_log_uniform
 from gdlab.params import Array
 
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
@@ -159,7 +159,7 @@ class Muon(Optimizer):
     }
     suggested_lr: ClassVar[float] = 0.02
     search_space: ClassVar[dict[str, Axis]] = {
-        "lr": log_uniform(1e-3, 0.3),
+        "lr": lr_around(suggested_lr),
         "momentum": one_minus_log_uniform(1e-2, 0.2),
         "weight_decay": log_uniform(1e-4, 0.3),
     }

@@ -9,7 +9,7 @@ import numpy as np
 from gdlab.optim import constraints
 from gdlab.optim.base import Group, Optimizer
 from gdlab.optim.kernel import elementwise, prange
-from gdlab.optim.space import Axis, log_uniform
+from gdlab.optim.space import Axis, lr_around
 from gdlab.params import Array
 
 
@@ -100,7 +100,7 @@ class Rprop(Optimizer):
     }
     state_spec: ClassVar[dict[str, str]] = {"prev": "real", "step_size": "nonnegative"}
     suggested_lr: ClassVar[float] = 1e-3
-    search_space: ClassVar[dict[str, Axis]] = {"lr": log_uniform(1e-5, 1e-1)}
+    search_space: ClassVar[dict[str, Axis]] = {"lr": lr_around(suggested_lr)}
     rule = elementwise(rprop_rule)
 
     def initial_state(self, group: Group) -> dict[str, float]:

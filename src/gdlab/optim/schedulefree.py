@@ -13,7 +13,13 @@ from typing import Any, ClassVar
 from gdlab.optim import constraints
 from gdlab.optim.base import Group, Optimizer, State
 from gdlab.optim.kernel import elementwise, prange
-from gdlab.optim.space import Axis, adam_like, log_uniform, one_minus_log_uniform
+from gdlab.optim.space import (
+    Axis,
+    adam_like,
+    log_uniform,
+    lr_around,
+    one_minus_log_uniform,
+)
 from gdlab.params import Array
 
 
@@ -152,7 +158,7 @@ class SGDScheduleFree(_ScheduleFree):
     }
     suggested_lr: ClassVar[float] = 0.1
     search_space: ClassVar[dict[str, Axis]] = {
-        "lr": log_uniform(1e-3, 10.0),
+        "lr": lr_around(suggested_lr),
         "momentum": one_minus_log_uniform(1e-2, 0.5),
         "weight_decay": log_uniform(1e-6, 1e-2),
     }
@@ -225,7 +231,7 @@ class AdamWScheduleFree(_ScheduleFree):
         "weight_sum": "scalar",
     }
     suggested_lr: ClassVar[float] = 2.5e-3
-    search_space: ClassVar[dict[str, Axis]] = adam_like()
+    search_space: ClassVar[dict[str, Axis]] = adam_like(suggested_lr)
     rule = elementwise(adamw_schedulefree_rule)
 
     def initial_state(self, group: Group) -> dict[str, float]:
