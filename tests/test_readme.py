@@ -44,8 +44,10 @@ SHORTENED: dict[str, str] = {
     "gdlab compare --optimizers sgd,momentum,adam --studies 5 --budget 4 --seeds 2": (
         SMALL + " --studies 2"
     ),
-    "gdlab compare --plugin docs/examples/lion.py --optimizers lion,adamw --budget 8 "
-    "--seeds 3": SMALL,
+    "gdlab compare --plugin docs/examples/lion.py --optimizers mylion,adamw "
+    "--budget 8 --seeds 3": SMALL,
+    "gdlab explain mylion --plugin docs/examples/lion.py --param 0.8,1.2 "
+    "--grad 0.1,-0.3": "",
     "gdlab benchmark --suite small --budget 4 --seeds 2 --studies 3 --workers 2": (
         "--optimizers sgd --budget 1 --seeds 1 --studies 1 --workers 1"
     ),
