@@ -33,16 +33,16 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
-SMALL = "--budget 1 --seeds 1 --epochs 1 --workers 1"
+SMALL = "--budget 1 --seeds 1 --studies 1 --epochs 1 --workers 1"
 SHORTENED: dict[str, str] = {
     # make demo runs this (checked against the Makefile below)
     "gdlab compare --out runs/compare-digits": "--optimizers sgd,adam " + SMALL,
     "gdlab compare": "--optimizers sgd,adam " + SMALL,
     "gdlab compare --data fashion-mnist --model mlp:784-256-10 --optimizers "
     "sgd,momentum,adam --epochs 10 --budget 16 --tune lr,momentum,beta1 --seeds 2 "
-    "--studies 5 --workers 2": SMALL + " --studies 2",
+    "--studies 5 --workers 2": SMALL,
     "gdlab compare --optimizers sgd,momentum,adam --studies 5 --budget 4 --seeds 2": (
-        SMALL + " --studies 2"
+        SMALL
     ),
     "gdlab compare --plugin docs/examples/lion.py --optimizers mylion,adamw "
     "--budget 8 --seeds 3": SMALL,
