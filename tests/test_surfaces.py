@@ -4,7 +4,7 @@ and against single runs, bit for bit."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,12 +40,7 @@ def _torch_functions() -> dict[str, Callable[[Tensor, Tensor], Tensor]]:
 TORCH = _torch_functions()
 
 
-@pytest.fixture(autouse=True)
-def torch_float64() -> Iterator[None]:
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("torch_float64")
 
 
 def test_names_cover_the_issue() -> None:

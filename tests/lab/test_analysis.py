@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -15,12 +14,7 @@ from gdlab import lab, models, surfaces
 LAMBDA_REGRESSION = (7 + math.sqrt(45)) / 2  # eigenvalues of [[5, 3], [3, 2]]
 
 
-@pytest.fixture(autouse=True)
-def torch_float64() -> Iterator[None]:
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("torch_float64")
 
 
 @pytest.mark.parametrize("name", ["quadratic", "bowl", "regression"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,7 @@ PARAM = np.array([0.8, -1.2, 0.5, 0.0])
 GRAD = np.array([0.1, -0.3, 0.2, 0.0])
 
 
-@pytest.fixture(autouse=True)
-def torch_float64() -> Iterator[None]:
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("torch_float64")
 
 
 GENERIC = {"lion", "rprop", "asgd", "adafactor", "muon", "lbfgs", "shampoo"} | {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -31,13 +30,7 @@ STEPS = 120
 Arrays = dict[str, np.ndarray]
 
 
-@pytest.fixture(autouse=True)
-def torch_float64() -> Iterator[None]:
-    """torch keeps scalar state (NAdam's mu_product) in the default dtype."""
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("torch_float64")
 
 
 def random_arrays(seed: int, shapes: dict[str, tuple[int, ...]], dtype: Any) -> Arrays:

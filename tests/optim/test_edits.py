@@ -4,7 +4,6 @@ that do not fit: torch's numbers where torch can do it, a ValueError otherwise."
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -19,12 +18,7 @@ from .test_conformance import SHAPES, gradient, random_arrays
 STEPS = 60
 
 
-@pytest.fixture(autouse=True)
-def torch_float64() -> Iterator[None]:
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("torch_float64")
 
 
 def edit_for(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:

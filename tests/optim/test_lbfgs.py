@@ -4,7 +4,7 @@ without the strong-Wolfe line search, on problems of several parameters."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,12 +16,7 @@ from gdlab import Params, optim
 Arrays = dict[str, np.ndarray]
 
 
-@pytest.fixture(autouse=True)
-def torch_float64() -> Iterator[None]:
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("torch_float64")
 
 
 def least_squares(seed: int) -> tuple[Arrays, Callable[[Any], Any]]:
