@@ -28,7 +28,9 @@ from gdlab.cli.options import (
 @click.option(
     "--optimizers",
     default=None,
-    help="comma-separated names [every registered optimizer and preset]",
+    help="comma-separated names, or all (every registered one) [the twelve of the"
+    " course: sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw,"
+    " nadam, radam, adamax, adamp]",
 )
 @click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option(
@@ -144,7 +146,7 @@ def compare(
     ):
         comparing.check(spec, names, protocol, store=folder / "sweep.db", **engine)
     if not quiet:
-        shown = len(names) if names else len(comparing.all_optimizers())
+        shown = len(comparing.chosen_optimizers(names))
         click.echo(
             f"comparing {shown} optimizers on {spec.data}: {studies} studies, each "
             f"of {budget} trials per optimizer, then {seeds} reruns of the "
@@ -177,7 +179,9 @@ def compare(
 @click.option(
     "--optimizers",
     default=None,
-    help="comma-separated names [every registered optimizer and preset]",
+    help="comma-separated names, or all (every registered one) [the twelve of the"
+    " course: sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw,"
+    " nadam, radam, adamax, adamp]",
 )
 @click.option("--budget", default=4, show_default=True, type=int, help="as for compare")
 @click.option("--seeds", default=2, show_default=True, type=int, help="as for compare")

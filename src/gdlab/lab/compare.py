@@ -81,9 +81,23 @@ SEED_LIMIT = 2**31
 """Study seeds are drawn below this bound."""
 
 
+COURSE_OPTIMIZERS = (
+    "sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "nadam", "radam",
+    "adamax", "adamp", "momentum", "nesterov",
+)  # fmt: skip
+"""What a comparison compares when not told: the course's optimizers and its
+further reading (SGD, its momentum presets, Adagrad to AdamP); ``"all"`` is every
+registered one (L-BFGS, Muon, Shampoo ... too, at twice the time)."""
+
+
 def all_optimizers() -> list[str]:
     """Every registered optimizer and preset, in registry order."""
     return optim.names(presets=True)
+
+
+def default_optimizers() -> list[str]:
+    """:data:`COURSE_OPTIMIZERS`, in registry order."""
+    return [n for n in all_optimizers() if n in COURSE_OPTIMIZERS]
 
 
 @dataclass(frozen=True)
@@ -593,7 +607,7 @@ def _plan(
     progress: bool,
 ) -> _Plan:
     protocol = (protocol or Protocol()).checked()
-    names = _names(optimizers)
+    names = chosen_optimizers(optimizers)
     lacking = missing_axes(names, protocol.tune)
     for name in names:
         axes_for(name, protocol.tune)
@@ -839,8 +853,13 @@ def _finite(values: Sequence[float]) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in values]
 
 
-def _names(optimizers: Sequence[str] | None) -> list[str]:
+def chosen_optimizers(optimizers: Sequence[str] | None) -> list[str]:
+    """The optimizers a comparison of ``optimizers`` compares: the names given
+    (checked, each once), :func:`default_optimizers` for None, every one for
+    ``["all"]``."""
     if optimizers is None:
+        return default_optimizers()
+    if list(optimizers) == ["all"]:
         return all_optimizers()
     if isinstance(optimizers, str) or not optimizers:
         _checks.fail("compare", "optimizers", "at least one name", optimizers)
