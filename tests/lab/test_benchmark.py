@@ -73,6 +73,7 @@ def test_a_suite_runs_every_workload_and_scores_it_as_algoperf(
     saved = json.loads((tmp_path / "out" / "benchmark.json").read_text())
     assert saved["scores"] == results["scores"]
     page = (tmp_path / "out" / "report.html").read_text()
+    assert "<code>benchmark.json</code> beside this file" in page  # not results.json
     for w in results["workloads"].values():  # each count is of the studies reached
         for per_study in w["study_steps"].values():
             reached = sum(t is not None for t in per_study)

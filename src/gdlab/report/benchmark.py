@@ -128,6 +128,7 @@ def benchmark_report(results: Mapping[str, Any], folder: str | Path) -> Path:
         rows="\n".join(rows),
         notes="",
         lead="",
+        data_file="benchmark.json",
         figures=figures,
         protocol=html.escape(
             "Each workload ran the fair comparison (gdlab compare) in independent "

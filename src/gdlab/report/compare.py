@@ -491,5 +491,6 @@ def comparison_report(
         figures="\n".join(blocks),
         protocol=html.escape(" ".join(text.split())),
         command=html.escape(command),
+        data_file="results.json",
     )
     return outputs.write_text(out / "report.html", page)
