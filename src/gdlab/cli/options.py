@@ -82,6 +82,15 @@ _NOT_PLAN = frozenset({"out", "workers", "backend", "quiet", "no_progress"})
 """Options that change where or how fast a plan runs, not what it computes."""
 
 
+def data_label(data: str) -> str:
+    """``data`` as part of a folder name: an npz path by its file's stem
+    (``my/cells.npz`` -> ``cells``; the hash of :func:`default_out` tells two
+    files of one stem apart)."""
+    if data.lower().endswith(".npz"):
+        return Path(data).name[: -len(".npz")] or "npz"
+    return data
+
+
 def default_out(prefix: str) -> str:
     """The default output folder of the current command: ``prefix`` when every
     option that shapes its results has its default value, else ``prefix-`` and 8
@@ -404,7 +413,8 @@ def run_options(function: Any) -> Any:
             "--data",
             default="digits",
             show_default=True,
-            help="digits | fashion-mnist | mnist | regression",
+            help="digits | fashion-mnist | mnist | regression | FILE.npz (your own"
+            " arrays: X_train, y_train, X_test, y_test)",
         ),
         click.option("--data-path", default=None, help="folder with the IDX files"),
         click.option(
