@@ -31,7 +31,11 @@ COMMANDLINE = click.core.ParameterSource.COMMANDLINE
 """Where an option was given: ``ctx.get_parameter_source(name) == COMMANDLINE``."""
 
 
-_OPTION_OF = {("load", "name"): "data", ("model", "kind"): "model"}
+_OPTION_OF = {
+    ("load", "name"): "data",
+    ("load", "path"): "data_path",
+    ("model", "kind"): "model",
+}
 """Library fields that a command's option of another name sets."""
 _OWNERS = ("RunSpec", "TrainConfig", "load", "model", "compare", "sweep", "benchmark")
 """The owners whose fields are a command's options (not an optimizer's: its
