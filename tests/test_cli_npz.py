@@ -55,7 +55,11 @@ def test_train_fits_a_regression_npz(tmp_path: Path, model: str) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     last = final(tmp_path / "run" / "history.json")
-    assert last["test_acc"] is None  # regression: no accuracy
+    assert last["test_acc"] is None  # regression: no accuracy, and no plot of it
+    assert done.stdout.splitlines()[-1] == (
+        "wrote run/history.json, history.csv, loss.png"
+    )
+    assert not (tmp_path / "run" / "accuracy.png").exists()
     # the targets' variance is |W|^2 = 14.25; the noise's is 0.01
     limit = 0.02 if model == "linear" else 0.2
     assert last["test_loss"] < limit and last["train_loss"] < limit
