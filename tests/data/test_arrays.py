@@ -5,12 +5,16 @@ from __future__ import annotations
 import io
 import pickle
 import re
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from gdlab import data
 from gdlab.data import arrays
@@ -380,3 +384,56 @@ def test_module_keys() -> None:
         "y_val",
         "classes",
     )
+
+
+def test_a_bad_npy_header_or_version_is_named(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(4))
+    npy = buffer.getvalue()
+    cases = {
+        "version": (
+            npy[:6] + b"\x03\x00" + npy[8:],
+            "member 'X_train.npy' is .npy version (3, 0), not 1.0 or 2.0",
+        ),
+        "header": (
+            npy.replace(b"'descr'", b"'dexcr'"),
+            "member 'X_train.npy' has a bad .npy header (",
+        ),
+    }
+    for name, (body, problem) in cases.items():
+        path = save(tmp_path / f"{name}.npz", **parts())
+        with zipfile.ZipFile(path) as z:
+            members = {n: z.read(n) for n in z.namelist()}
+        members["X_train.npy"] = body
+        with zipfile.ZipFile(path, "w") as z:
+            for member, data_ in members.items():
+                z.writestr(member, data_)
+        with pytest.raises(ValueError) as info:
+            data.load(str(path))
+        assert str(info.value).startswith(f"npz file {str(path)!r}: {problem}")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    base=hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(1, 6), st.integers(1, 4)),
+        elements=st.floats(0, 200, width=32),
+    ),
+    dtype=st.sampled_from([np.float32, np.float64, np.int16, np.uint8, np.bool_]),
+    labels=st.integers(1, 5),
+)
+def test_an_npz_round_trips_every_numeric_array(
+    base: np.ndarray, dtype: type, labels: int
+) -> None:
+    X = base.astype(dtype)
+    y = np.arange(len(X)) % labels
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save(Path(tmp) / "r.npz", X_train=X, y_train=y, X_test=X, y_test=y)
+        ds = data.load(str(path), val_fraction=None)
+    expected = X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
+    assert ds.X_train.dtype == expected.dtype
+    np.testing.assert_array_equal(ds.X_train, expected)
+    np.testing.assert_array_equal(ds.y_test, y)
+    assert ds.classes == tuple(str(c) for c in range(y.max() + 1))
+    assert ds.digest == data.from_arrays(X, y, X, y).digest

@@ -312,18 +312,19 @@ def _header(
     fmt = np.lib.format
     try:
         version = fmt.read_magic(f)
-        if version == (1, 0):
-            shape, _, dtype = fmt.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, _, dtype = fmt.read_array_header_2_0(f)
-        else:
-            raise _problem(
-                path, f"member {member!r} is .npy version {version}, not 1.0 or 2.0"
-            )
     except ValueError as error:
-        if str(error).startswith("npz file"):
-            raise
         raise _problem(path, f"member {member!r} is not .npy data ({error})") from None
+    if version not in ((1, 0), (2, 0)):
+        raise _problem(
+            path, f"member {member!r} is .npy version {version}, not 1.0 or 2.0"
+        )
+    read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+    try:
+        shape, _, dtype = read(f)
+    except ValueError as error:
+        raise _problem(
+            path, f"member {member!r} has a bad .npy header ({error})"
+        ) from None
     return tuple(int(s) for s in shape), np.dtype(dtype)
 
 
