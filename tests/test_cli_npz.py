@@ -3,6 +3,7 @@ in worker processes, benchmark with a user suite, and one-line errors for bad fi
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -202,3 +203,18 @@ def test_a_data_path_with_an_npz_is_a_usage_error(tmp_path: Path) -> None:
         "gdlab: error: --data-path must be None for an .npz file (its name is its "
         "path), got 'd'\n"
     )
+
+
+def test_sweep_reads_an_npz_in_ray_workers(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    make(tmp_path / "data", "classes")
+    done = gdlab(
+        tmp_path, "sweep", "--data", "data/classes.npz", "--model", "softmax",
+        "--optimizers", "sgd", "--lrs", "0.1", "--seeds", "1", "--epochs", "2",
+        "--workers", "2", "--backend", "ray", "--out", "ray", "--quiet",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with (tmp_path / "ray" / "results.csv").open() as f:
+        (row,) = csv.DictReader(f)
+    assert row["optimizer"] == "sgd" and int(row["steps"]) == 6  # 216 samples / 100
+    assert float(row["final_test_acc"]) > 0.7  # separable data, chance is 0.5
