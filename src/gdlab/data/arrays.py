@@ -44,8 +44,11 @@ from gdlab.data.datasets import Dataset
 from gdlab.data.idx import GZIP_FLOOR, GZIP_RATIO_LIMIT
 
 PARTS = ("train", "val", "test")
+"""The parts of a dataset, each an ``X_<part>`` and a ``y_<part>``."""
 REQUIRED_KEYS = ("X_train", "y_train", "X_test", "y_test")
+"""The keys every npz file holds."""
 OPTIONAL_KEYS = ("X_val", "y_val", "classes")
+"""The keys an npz file may hold besides: a validation set and the class names."""
 KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
 """The keys an npz file may hold."""
 MAX_CLASSES = 100_000
