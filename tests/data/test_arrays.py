@@ -259,6 +259,10 @@ def test_an_npz_of_float_targets_is_regression(tmp_path: Path) -> None:
 def test_an_npz_names_its_classes(tmp_path: Path) -> None:
     path = save(tmp_path / "c.npz", **parts(classes=np.array(["cat", "dog", "owl"])))
     assert data.load(str(path)).classes == ("cat", "dog", "owl")
+    raw = save(tmp_path / "b.npz", **parts(classes=np.array([b"cat", b"dog", b"owl"])))
+    assert data.load(str(raw)).classes == ("cat", "dog", "owl")  # not "b'cat'"
+    bad = save(tmp_path / "x.npz", **parts(classes=np.array([[1, 2]])))
+    npz_problem(bad, "classes must be a 1-D array of strings, got int64 (1, 2)")
     empty = save(tmp_path / "e.npz", **parts(classes=np.array([], dtype=str)))
     assert data.load(str(empty)).classes == ()  # regression on integer targets
 

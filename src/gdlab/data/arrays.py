@@ -370,7 +370,7 @@ def read_npz(
                 path,
                 f"classes must be a 1-D array of strings, got {c.dtype} {c.shape}",
             )
-        classes = tuple(str(v) for v in c)
+        classes = tuple(v.decode() if isinstance(v, bytes) else str(v) for v in c)
     stem = Path(shown).name[: -len(".npz")] if shown.lower().endswith(".npz") else None
     return _build(
         f"npz file {shown!r}", arrays, name or stem or Path(shown).name, classes, dtype
