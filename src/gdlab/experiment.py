@@ -235,7 +235,9 @@ def build_schedule(
 
 
 def load_data(spec: RunSpec) -> Dataset:
-    """The dataset ``spec`` names, in the spec's dtype."""
+    """The dataset ``spec`` names, in the spec's dtype: a name of
+    :func:`gdlab.data.names`, or a user's ``.npz`` file by its path (read in every
+    worker process from that path; a sweep store keys it by its digest)."""
     return data.load(
         spec.data,
         path=spec.data_path,

@@ -13,6 +13,7 @@ from gdlab import outputs
 from gdlab.cli.options import (
     check_folder,
     command_line,
+    data_label,
     default_out,
     parallel_options,
     parse_names,
@@ -141,7 +142,7 @@ def compare(
     with (
         user_input(),
         outputs.claiming(
-            out or default_out(f"runs/compare-{spec.data}"), "compare"
+            out or default_out(f"runs/compare-{data_label(spec.data)}"), "compare"
         ) as folder,
     ):
         comparing.check(spec, names, protocol, store=folder / "sweep.db", **engine)

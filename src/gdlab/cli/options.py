@@ -31,7 +31,11 @@ COMMANDLINE = click.core.ParameterSource.COMMANDLINE
 """Where an option was given: ``ctx.get_parameter_source(name) == COMMANDLINE``."""
 
 
-_OPTION_OF = {("load", "name"): "data", ("model", "kind"): "model"}
+_OPTION_OF = {
+    ("load", "name"): "data",
+    ("load", "path"): "data_path",
+    ("model", "kind"): "model",
+}
 """Library fields that a command's option of another name sets."""
 _OWNERS = ("RunSpec", "TrainConfig", "load", "model", "compare", "sweep", "benchmark")
 """The owners whose fields are a command's options (not an optimizer's: its
@@ -80,6 +84,15 @@ def warn_zero_lr(option: str, values: Iterable[float | None]) -> None:
 
 _NOT_PLAN = frozenset({"out", "workers", "backend", "quiet", "no_progress"})
 """Options that change where or how fast a plan runs, not what it computes."""
+
+
+def data_label(data: str) -> str:
+    """``data`` as part of a folder name: an npz path by its file's stem
+    (``my/cells.npz`` -> ``cells``; the hash of :func:`default_out` tells two
+    files of one stem apart)."""
+    if data.lower().endswith(".npz"):
+        return Path(data).name[: -len(".npz")] or "npz"
+    return data
 
 
 def default_out(prefix: str) -> str:
@@ -420,7 +433,8 @@ def run_options(function: Any) -> Any:
             "--data",
             default="digits",
             show_default=True,
-            help="digits | fashion-mnist | mnist | regression",
+            help="digits | fashion-mnist | mnist | regression | FILE.npz (your own"
+            " arrays: X_train, y_train, X_test, y_test)",
         ),
         click.option("--data-path", default=None, help="folder with the IDX files"),
         click.option(

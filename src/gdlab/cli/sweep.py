@@ -12,6 +12,7 @@ from gdlab import outputs
 from gdlab.cli.options import (
     check_folder,
     command_line,
+    data_label,
     default_out,
     parallel_options,
     parse_hyper,
@@ -41,7 +42,7 @@ def _value(text: str) -> Any:
     "--data",
     default="digits",
     show_default=True,
-    help="digits | fashion-mnist | mnist | regression",
+    help="digits | fashion-mnist | mnist | regression | FILE.npz (your arrays)",
 )
 @click.option("--data-path", default=None, help="folder with the IDX files")
 @click.option(
@@ -179,7 +180,7 @@ def sweep_command(
     with (
         user_input(),
         outputs.claiming(
-            out or default_out(f"runs/sweep-{base.data}"), "sweep"
+            out or default_out(f"runs/sweep-{data_label(base.data)}"), "sweep"
         ) as folder,
     ):
         sweep.check(base, grid, folder / "sweep.db", **settings)

@@ -247,7 +247,8 @@ def train(
         )
     if history.config.get("notes_loop"):
         click.echo("\n".join(course_mnist.summary(history)))
-    click.echo(f"wrote {folder}/history.json, history.csv, loss.png, accuracy.png")
+    plots = [p for p in ("loss.png", "accuracy.png") if (Path(folder) / p).is_file()]
+    click.echo(f"wrote {folder}/{', '.join(['history.json', 'history.csv', *plots])}")
     if history.diverged:
         click.echo(f"gdlab: {history.message}", err=True)
         ctx.exit(1)

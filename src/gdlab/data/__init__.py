@@ -4,10 +4,12 @@
 
     from gdlab import data
     ds = data.load("fashion-mnist")   # Dataset: X_train (60000, 784) float32, ...
+    ds = data.load("mine.npz")        # a user's arrays; data.from_arrays(X, y, ...)
     for xb, yb in data.batches(ds.X_train, ds.y_train, batch_size=100, seed=0):
         ...
 """
 
+from gdlab.data.arrays import from_arrays, read_npz
 from gdlab.data.batching import Batches, batches, num_batches
 from gdlab.data.datasets import Dataset, load, names, synthetic_regression
 from gdlab.data.digest import digest
@@ -18,10 +20,12 @@ __all__ = [
     "Dataset",
     "batches",
     "digest",
+    "from_arrays",
     "load",
     "names",
     "num_batches",
     "read_idx",
+    "read_npz",
     "synthetic_regression",
     "write_idx",
 ]

@@ -6,6 +6,7 @@ Every loader returns a :class:`Dataset` with 2-D float features and 1-D targets:
     ds = load("mnist", path="dir/with/four/idx/files")
     ds = load("digits")          # bundled with scikit-learn: the embedded default
     ds = load("regression")      # the worked example: points (1, 3) and (2, 5)
+    ds = load("mine.npz")        # a user's arrays (gdlab.data.arrays), as from_arrays
 
 Every dataset but the worked example (two points) carries a validation split carved
 from its training set (``val_fraction`` = 0.1 by default, stratified by class, seeded
@@ -447,6 +448,37 @@ _LOADERS: dict[str, tuple[np.dtype[Any], Callable[..., Dataset]]] = {
 _FROM_FILES = ("fashion-mnist", "mnist")
 
 
+NPZ = ".npz"
+"""A :func:`load` name ending so is the path of a user's npz file."""
+
+
+def _load_npz(
+    file: str | os.PathLike[str],
+    path: object,
+    dtype: DTypeLike | None,
+    val_fraction: float | None,
+    split_seed: int,
+) -> Dataset:
+    """The user's npz (:func:`gdlab.data.arrays.read_npz`), split like the others
+    unless it brings its own validation set."""
+    from gdlab.data.arrays import read_npz
+
+    if path is not None:
+        _checks.fail(
+            "load", "path", f"None for an {NPZ} file (its name is its path)", path
+        )
+    if val_fraction is not None:
+        _checks.number(
+            "load", "val_fraction", val_fraction, low=0, high=0.5, low_open=True
+        )
+    _split_seed("load", split_seed)
+    dt = None if dtype is None else _float_dtype("load", dtype)
+    dataset = read_npz(file, dtype=dt)
+    if val_fraction is None or dataset.X_val is not None:
+        return dataset
+    return dataset.split_validation(val_fraction, split_seed)
+
+
 def names() -> tuple[str, ...]:
     """The dataset names :func:`load` knows."""
     return tuple(_LOADERS)
@@ -464,8 +496,12 @@ def load(
 
     Args:
         name: ``"fashion-mnist"``, ``"mnist"``, ``"digits"``, ``"regression"`` (the
-            worked example: points (1, 3), (2, 5), train = test) or
-            ``"synthetic-regression"`` (:func:`synthetic_regression`'s defaults).
+            worked example: points (1, 3), (2, 5), train = test),
+            ``"synthetic-regression"`` (:func:`synthetic_regression`'s defaults),
+            or the path of a user's ``.npz`` file (:mod:`gdlab.data.arrays`: keys
+            ``X_train``, ``y_train``, ``X_test``, ``y_test``, optionally
+            ``X_val``/``y_val``, which are then its validation split, and
+            ``classes``).
         path: for ``"fashion-mnist"`` and ``"mnist"``: a folder with the four IDX
             files (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
             ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each .gz or raw).
@@ -479,9 +515,15 @@ def load(
             the whole training set (the official split only).
         split_seed: the seed of that split (not of any run).
     """
+    if isinstance(name, str | os.PathLike) and os.fspath(name).lower().endswith(NPZ):
+        return _load_npz(name, path, dtype, val_fraction, split_seed)
     if isinstance(name, str):
         name = name.lower().replace("_", "-")
-    _checks.choice("load", "name", name, names())
+    if name not in names():
+        raise ValueError(
+            f"load: name must be one of {', '.join(names())} or a path ending in "
+            f"{NPZ}, got {_checks.shown(name)}{_checks.did_you_mean(name, names())}"
+        )
     default, loader = _LOADERS[name]
     dt = default if dtype is None else _float_dtype("load", dtype)
     if name not in _FROM_FILES and path is not None:
