@@ -79,7 +79,7 @@ def test_a_reexported_value_takes_its_text_from_where_it_is_defined() -> None:
     assert gdlab_api.defining_module("gdlab.optim", "PAIRS") == "gdlab.optim.space"
     rst = "\n".join(gdlab_api.values_rst("gdlab.optim"))
     assert ".. py:data:: PAIRS\n   :module: gdlab.optim\n   :value: {'beta1'" in rst
-    assert "Axis names that set one element of a tuple hyperparameter." in rst
+    assert "Axis names that set one element of a tuple hyperparameter" in rst
     # REGISTRY is documented where it is written: automodule shows it
     assert "py:data:: REGISTRY" not in rst
 

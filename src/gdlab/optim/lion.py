@@ -55,8 +55,12 @@ class Lion(Optimizer):
         https://arxiv.org/abs/2302.06675
 
     Example:
-        >>> opt = Lion(model.params, lr=1e-4, weight_decay=0.1)
-        >>> opt.step(grads)
+        >>> import numpy as np
+        >>> w = np.array([1.0, -2.0])
+        >>> opt = Lion({"w": w}, lr=0.1)
+        >>> opt.step({"w": 2 * w})  # every entry moves by lr, against its sign
+        >>> w.round(6)
+        array([ 0.9, -1.9])
     """
 
     defaults: ClassVar[dict[str, Any]] = {
