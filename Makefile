@@ -72,6 +72,7 @@ BENCH := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python
 bench: system $(BIN)/.installed
 	$(BENCH) benchmarks/bench_step.py
 	$(BENCH) benchmarks/bench_mlp.py
+	$(BENCH) benchmarks/bench_paths.py
 	$(BENCH) benchmarks/bench_surfaces.py
 	$(BENCH) benchmarks/bench_sweep.py --ray
 	$(BENCH) benchmarks/bench_playground.py
