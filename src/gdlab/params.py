@@ -34,6 +34,27 @@ class Slot:
         return int(np.prod(self.shape, dtype=np.int64))
 
 
+def _view(buffers: Mapping[np.dtype[np.floating], Array], slot: Slot) -> Array:
+    flat = buffers[slot.dtype][slot.offset : slot.offset + slot.size]
+    return flat.reshape(slot.shape)
+
+
+class _Views(dict[str, Array]):
+    """The named views of a copy, each made when first asked for: a fresh gradient
+    (``loss_and_grad`` without ``out=``) is usually handed to ``opt.step`` whole,
+    which reads the buffers, never the views."""
+
+    def __init__(
+        self, buffers: Mapping[np.dtype[np.floating], Array], slots: Mapping[str, Slot]
+    ) -> None:
+        super().__init__()
+        self._buffers, self._slots = buffers, slots
+
+    def __missing__(self, name: str) -> Array:
+        view = self[name] = _view(self._buffers, self._slots[name])
+        return view
+
+
 class Params(Mapping[str, Array]):
     """An ordered mapping name -> float array, stored in one buffer per dtype.
 
@@ -75,8 +96,7 @@ class Params(Mapping[str, Array]):
             self._views[name][...] = a
 
     def _view(self, slot: Slot) -> Array:
-        flat = self.buffers[slot.dtype][slot.offset : slot.offset + slot.size]
-        return flat.reshape(slot.shape)
+        return _view(self.buffers, slot)
 
     @property
     def slots(self) -> Mapping[str, Slot]:
@@ -91,7 +111,7 @@ class Params(Mapping[str, Array]):
         new = object.__new__(Params)
         new._slots = self._slots
         new.buffers = buffers
-        new._views = {name: new._view(slot) for name, slot in self._slots.items()}
+        new._views = _Views(buffers, self._slots)
         return new
 
     def zeros_like(self) -> Params:
