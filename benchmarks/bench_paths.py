@@ -23,9 +23,9 @@ B, ...) in this one process so that a busy machine slows them alike:
 Prints, per path, seconds per epoch (wall) and CPU seconds per epoch of this
 process (``time.process_time``, all its threads: other jobs on the machine disturb
 it less than the wall clock), each as the median (range) over the epochs, and the
-ratio to torch's (per epoch, then the median). Goals (issue 29): ``readme`` and
-``fit``'s training part <= 0.8x torch at batch 100, <= 1.0x at batch 1000;
-``fit``'s evaluation <= 15% of its epoch::
+ratios to torch's on all cores and on one thread (epoch by epoch, then the
+median). Goals (issue 29): ``readme`` and ``fit``'s training part <= 0.8x torch at
+batch 100, <= 1.0x at batch 1000; ``fit``'s evaluation <= 15% of its epoch::
 
     .venv/bin/python benchmarks/bench_paths.py                  # batch 100 and 1000
     .venv/bin/python benchmarks/bench_paths.py --batch-sizes 100 --epochs 3
@@ -126,6 +126,11 @@ def torch_loop(ds: data.Dataset, batch: int, threads: int) -> Callable[[], None]
     return epoch
 
 
+def ratios(a: list[float], b: list[float]) -> list[float]:
+    """Epoch by epoch: each path ran beside the other in the same round."""
+    return [x / y for x, y in zip(a, b, strict=True)]
+
+
 def bench(ds: data.Dataset, batch: int, epochs: int, threads: int) -> None:
     fit_path = FitPath(ds, batch)
     paths: dict[str, Callable[[], object]] = {
@@ -160,15 +165,21 @@ def bench(ds: data.Dataset, batch: int, epochs: int, threads: int) -> None:
         f"\nbatch {batch}: {steps} steps/epoch, {epochs} epochs per path "
         f"(interleaved), load average (1 min) {min(loads):.2f}–{max(loads):.2f}"
     )
-    print(f"{'':18}{'s/epoch':>22}{'/ torch':>20}{'CPU s/epoch':>22}{'/ torch':>20}")
+    one = "torch 1 thread"
+    print(
+        f"{'':18}{'s/epoch':>22}{'/ torch':>18}{'/ torch 1 th.':>18}"
+        f"{'CPU s/epoch':>22}{'/ torch':>18}{'/ torch 1 th.':>18}"
+    )
     for name in rows:
         if name == "fit: evaluation":
             continue
-        ratio = [a / b for a, b in zip(rows[name], wall["torch"], strict=True)]
-        ratio_cpu = [a / b for a, b in zip(rows_cpu[name], cpu["torch"], strict=True)]
         print(
-            f"{name:18}{summary(rows[name], 3):>22}{summary(ratio):>20}"
-            f"{summary(rows_cpu[name], 3):>22}{summary(ratio_cpu):>20}"
+            f"{name:18}{summary(rows[name], 3):>22}"
+            f"{summary(ratios(rows[name], wall['torch'])):>18}"
+            f"{summary(ratios(rows[name], wall[one])):>18}"
+            f"{summary(rows_cpu[name], 3):>22}"
+            f"{summary(ratios(rows_cpu[name], cpu['torch'])):>18}"
+            f"{summary(ratios(rows_cpu[name], cpu[one])):>18}"
         )
     share = [e / f for e, f in zip(fw, wall["fit"], strict=True)]
     share_cpu = [e / f for e, f in zip(fc, cpu["fit"], strict=True)]
