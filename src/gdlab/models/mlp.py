@@ -326,7 +326,7 @@ class Model:
     # --- internals ------------------------------------------------------------
 
     def _forward(self, x: Array) -> Array:
-        """The layers' outputs, on one BLAS thread for a small batch (:mod:`_blas`)."""
+        """The layers' outputs, on one BLAS thread for a small batch (gdlab._blas)."""
         with _blas.threads_for(x.shape[0] * self._widest):
             for layer in self._layers:
                 x = layer.forward(x)
