@@ -1,13 +1,13 @@
 """BLAS threads chosen by the size of the work: one thread for small products.
 
 A matrix product of a mini-batch (100 x 784 by 784 x 100: 7.8 million multiply-adds)
-is too small to share between threads: waking a second OpenBLAS thread costs more
-than it saves, and on a machine whose cores are busy with other jobs the waiting
-threads spin (an epoch of the 784-100-10 MLP at batch 100 took 1.1 s on one thread
-and 24 s on two, at load 8 on 2 cores; ``benchmarks/bench_paths.py``). So the
-models run products of fewer than :data:`ONE_THREAD_BELOW` multiply-adds on one
-BLAS thread, and larger ones (an evaluation chunk of 10,000 rows) on as many as the
-process allows. A limit set by the user (``threadpoolctl.threadpool_limits``,
+gains little from a second thread, and on a machine whose cores are busy with other
+jobs the threads that wait for a core cost far more than that: an epoch of the
+784-100-10 MLP at batch 100 took 1.1 s on one OpenBLAS thread and 24 s on two (load
+8 on 2 cores, a one-off timing; ``benchmarks/bench_paths.py`` times the paths). So
+the models run products of fewer than :data:`ONE_THREAD_BELOW` multiply-adds on
+one BLAS thread, and larger ones (an evaluation chunk of 10,000 rows) on as many as
+the process allows. A limit set by the user (``threadpoolctl.threadpool_limits``,
 ``OPENBLAS_NUM_THREADS``) is never raised.
 
 The limit is set and restored around each call with OpenBLAS's own
