@@ -1,5 +1,6 @@
 """A copy of a Params (a fresh gradient) makes its named views when first asked for;
-they must behave as the original's: views into the copy's own buffer."""
+they must behave as the original's: views into the copy's own buffer. A pickled or
+deep-copied Params, too, has views of its own buffer (they were detached copies)."""
 
 from __future__ import annotations
 
@@ -54,3 +55,21 @@ def test_a_copy_of_a_copy_keeps_its_views_on_its_buffer(clone: object) -> None:
     d["b"][0] = 5.0
     assert d.buffers[np.dtype(np.float32)][6] == 5.0
     assert c["b"][0] == 7.0
+
+
+CLONES = [copy.deepcopy, lambda c: pickle.loads(pickle.dumps(c))]
+
+
+@pytest.mark.parametrize("clone", CLONES)
+@pytest.mark.parametrize("touched", [False, True])
+def test_a_clone_has_views_of_its_own_buffer(clone: object, touched: bool) -> None:
+    p = make()
+    if touched:
+        p.copy()["W"]  # a copy whose views were made
+        p = p.copy()
+        p["b"]
+    d = clone(p)  # type: ignore[operator]
+    d["b"][0] = 5.0
+    assert d.buffers[np.dtype(np.float32)][6] == 5.0
+    np.testing.assert_array_equal(d["W"], [[0, 1, 2], [3, 4, 5]])
+    assert p["b"][0] == 7.0

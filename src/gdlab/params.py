@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -97,6 +98,15 @@ class Params(Mapping[str, Array]):
 
     def _view(self, slot: Slot) -> Array:
         return _view(self.buffers, slot)
+
+    def __getstate__(self) -> dict[str, object]:
+        """The layout and the buffers: a pickled or deep-copied Params makes its
+        views again on its own buffers (views pickled apart would be copies)."""
+        return {"slots": self._slots, "buffers": self.buffers}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._slots, self.buffers = state["slots"], state["buffers"]
+        self._views = _Views(self.buffers, self._slots)
 
     @property
     def slots(self) -> Mapping[str, Slot]:
