@@ -17,7 +17,14 @@ import gdlab
 
 SOURCE = Path(gdlab.__file__).parent
 FLOORS = (
-    ("gdlab._checks", "gdlab._display", "gdlab.params", "gdlab.outputs", "gdlab.i18n"),
+    (
+        "gdlab._checks",
+        "gdlab._blas",
+        "gdlab._display",
+        "gdlab.params",
+        "gdlab.outputs",
+        "gdlab.i18n",
+    ),
     (
         "gdlab.optim",
         "gdlab.schedules",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -32,6 +33,27 @@ class Slot:
     @property
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
+
+
+def _view(buffers: Mapping[np.dtype[np.floating], Array], slot: Slot) -> Array:
+    flat = buffers[slot.dtype][slot.offset : slot.offset + slot.size]
+    return flat.reshape(slot.shape)
+
+
+class _Views(dict[str, Array]):
+    """The named views of a copy, each made when first asked for: a fresh gradient
+    (``loss_and_grad`` without ``out=``) is usually handed to ``opt.step`` whole,
+    which reads the buffers, never the views."""
+
+    def __init__(
+        self, buffers: Mapping[np.dtype[np.floating], Array], slots: Mapping[str, Slot]
+    ) -> None:
+        super().__init__()
+        self._buffers, self._slots = buffers, slots
+
+    def __missing__(self, name: str) -> Array:
+        view = self[name] = _view(self._buffers, self._slots[name])
+        return view
 
 
 class Params(Mapping[str, Array]):
@@ -75,8 +97,16 @@ class Params(Mapping[str, Array]):
             self._views[name][...] = a
 
     def _view(self, slot: Slot) -> Array:
-        flat = self.buffers[slot.dtype][slot.offset : slot.offset + slot.size]
-        return flat.reshape(slot.shape)
+        return _view(self.buffers, slot)
+
+    def __getstate__(self) -> dict[str, object]:
+        """The layout and the buffers: a pickled or deep-copied Params makes its
+        views again on its own buffers (views pickled apart would be copies)."""
+        return {"slots": self._slots, "buffers": self.buffers}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._slots, self.buffers = state["slots"], state["buffers"]
+        self._views = _Views(self.buffers, self._slots)
 
     @property
     def slots(self) -> Mapping[str, Slot]:
@@ -91,7 +121,7 @@ class Params(Mapping[str, Array]):
         new = object.__new__(Params)
         new._slots = self._slots
         new.buffers = buffers
-        new._views = {name: new._view(slot) for name, slot in self._slots.items()}
+        new._views = _Views(buffers, self._slots)
         return new
 
     def zeros_like(self) -> Params:

@@ -20,6 +20,7 @@ term :math:`\tfrac\lambda2\sum_l\lVert W_l\rVert^2` (weights only, not biases).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from gdlab import _checks
+from gdlab import _blas, _checks
 from gdlab.losses import Raw, as_array, as_float_array, check_labels, require_finite
 from gdlab.models import layers
 from gdlab.params import Array, Params
@@ -154,6 +155,7 @@ class Model:
         self._loss = LOSSES[self.loss_name](inplace=True)
         self._scratch = {w: np.empty_like(p[w]) for w in self._weights} if l2 else {}
         self._ones = np.ones(self.sizes[0], dtype=self.dtype)
+        self._widest = max(a * b for a, b in itertools.pairwise(self.sizes))
 
     # --- what a user reads ------------------------------------------------------------
 
@@ -191,14 +193,16 @@ class Model:
         — the training loop's path — returns the model's own buffer instead, which
         the next call overwrites.
         """
-        x = self._check_X(X)
-        t = self._check_targets(y, x.shape[0])
-        value = self._loss.forward(self._forward(x), t)
-        d = self._loss.backward()
-        for layer in self._layers[:0:-1]:
-            d = layer.backward(d)
-        self._dense[0].backward_params(d)
-        value += self._l2_term(grad=True)
+        rows = X.shape[0] if isinstance(X, np.ndarray) and X.ndim else 0
+        with _blas.threads_for(rows * self._widest):  # the input check's gemv too
+            x = self._check_X(X)
+            t = self._check_targets(y, x.shape[0])
+            value = self._loss.forward(self._forward(x), t)
+            d = self._loss.backward()
+            for layer in self._layers[:0:-1]:
+                d = layer.backward(d)
+            self._dense[0].backward_params(d)
+            value += self._l2_term(grad=True)
         if out is None:
             return value, self._grads.copy()
         if out is not self._grads:
@@ -322,8 +326,10 @@ class Model:
     # --- internals ------------------------------------------------------------
 
     def _forward(self, x: Array) -> Array:
-        for layer in self._layers:
-            x = layer.forward(x)
+        """The layers' outputs, on one BLAS thread for a small batch (gdlab._blas)."""
+        with _blas.threads_for(x.shape[0] * self._widest):
+            for layer in self._layers:
+                x = layer.forward(x)
         return x
 
     def _need_classifier(self, what: str) -> None:

@@ -1,0 +1,83 @@
+"""BLAS threads chosen by the size of the work: one thread for small products.
+
+A matrix product of a mini-batch (100 x 784 by 784 x 100: 7.8 million multiply-adds)
+gains little from a second thread, and on a machine whose cores are busy with other
+jobs the threads that wait for a core cost far more than that: an epoch of the
+784-100-10 MLP at batch 100 took 1.1 s on one OpenBLAS thread and 24 s on two (load
+8 on 2 cores, a one-off timing; ``benchmarks/bench_paths.py`` times the paths). So
+the models run products of fewer than :data:`ONE_THREAD_BELOW` multiply-adds on
+one BLAS thread, and larger ones (an evaluation chunk of 10,000 rows) on as many as
+the process allows. A limit set by the user (``threadpoolctl.threadpool_limits``,
+``OPENBLAS_NUM_THREADS``) is never raised.
+
+The limit is set and restored around each call with OpenBLAS's own
+``openblas_get/set_num_threads`` (found once through threadpoolctl; about 12 µs a
+call for both of NumPy's and SciPy's OpenBLAS, 19 µs through threadpoolctl's
+controllers), not with ``threadpool_limits``, which scans the loaded libraries on
+every use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+ONE_THREAD_BELOW = 100_000_000
+"""Multiply-adds of the largest product in a call under which BLAS runs on one
+thread (a batch of 1,000 rows through a 784 x 100 layer is 78 million)."""
+
+_libraries: list[tuple[Callable[[], Any], Callable[[int], Any]]] | None = None
+
+
+def _blas() -> list[tuple[Callable[[], Any], Callable[[int], Any]]]:
+    """``(get_num_threads, set_num_threads)`` of each BLAS library loaded now (found
+    once): OpenBLAS's C functions where it runs its own threads, else threadpoolctl's
+    controller methods."""
+    global _libraries
+    if _libraries is None:
+        threadpoolctl = importlib.import_module("threadpoolctl")
+        controller = threadpoolctl.ThreadpoolController()
+        _libraries = []
+        for lib in controller.select(user_api="blas").lib_controllers:
+            functions = None
+            if lib.internal_api == "openblas" and lib.threading_layer != "openmp":
+                functions = _openblas_functions(lib.dynlib)
+            _libraries.append(functions or (lib.get_num_threads, lib.set_num_threads))
+    return _libraries
+
+
+def _openblas_functions(
+    dynlib: Any,
+) -> tuple[Callable[[], Any], Callable[[int], Any]] | None:
+    """OpenBLAS's ``openblas_get/set_num_threads`` under the library's symbol
+    affixes (NumPy's wheels name them ``scipy_openblas_get_num_threads64_``)."""
+    for prefix in ("", "scipy_"):
+        for suffix in ("", "64_", "_64"):
+            get = getattr(dynlib, f"{prefix}openblas_get_num_threads{suffix}", None)
+            put = getattr(dynlib, f"{prefix}openblas_set_num_threads{suffix}", None)
+            if get is not None and put is not None:
+                return get, put
+    return None
+
+
+@contextlib.contextmanager
+def threads_for(multiply_adds: int) -> Iterator[None]:
+    """Run the block on one BLAS thread if its largest product has fewer than
+    :data:`ONE_THREAD_BELOW` multiply-adds; otherwise leave the threads as they are.
+    """
+    if multiply_adds >= ONE_THREAD_BELOW:
+        yield
+        return
+    lowered = []
+    for get, put in _blas():
+        n = get()
+        if n is not None and n > 1:
+            put(1)
+            lowered.append((put, n))
+    try:
+        yield
+    finally:
+        for put, n in lowered:
+            put(n)
