@@ -18,3 +18,11 @@ def test_the_default_is_the_course_twelve_and_all_is_every_one() -> None:
     assert compare.chosen_optimizers(["Adam", "sgd"]) == ["adam", "sgd"]
     with pytest.raises(ValueError, match=r"distinct names"):
         compare.chosen_optimizers(["adam", "ADAM"])
+
+
+def test_a_dash_stands_for_an_underscore_in_optimizer_names() -> None:
+    assert compare.chosen_optimizers(["schedulefree-adamw", "SGD"]) == [
+        "schedulefree_adamw",
+        "sgd",
+    ]
+    assert optim.resolve("Schedulefree-SGD")[0] == "schedulefree_sgd"

@@ -865,7 +865,7 @@ def chosen_optimizers(optimizers: Sequence[str] | None) -> list[str]:
         _checks.fail("compare", "optimizers", "at least one name", optimizers)
     for name in optimizers:
         optim.resolve(name)
-    names = [name.lower() for name in optimizers]
+    names = [name.lower().replace("-", "_") for name in optimizers]
     if len(set(names)) != len(names):
         _checks.fail("compare", "optimizers", "distinct names", list(optimizers))
     return names

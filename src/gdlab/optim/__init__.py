@@ -248,7 +248,9 @@ def _load_entry_points() -> None:
 
 
 def _lookup(name: object) -> str | None:
-    key = name.lower() if isinstance(name, str) else None
+    """The registry key of ``name``: case-insensitive, ``-`` standing for ``_``
+    (``schedulefree-adamw`` is ``schedulefree_adamw``, as schedules read)."""
+    key = name.lower().replace("-", "_") if isinstance(name, str) else None
     if key is not None and key not in REGISTRY and key not in PRESETS:
         _load_entry_points()
     return key if key in REGISTRY or key in PRESETS else None

@@ -87,7 +87,7 @@ def normalized(spec: RunSpec) -> RunSpec:
     if _real(values["split_seed"]) and float(values["split_seed"]).is_integer():
         values["split_seed"] = int(values["split_seed"])
     if isinstance(values["optimizer"], str):  # names are case-insensitive
-        values["optimizer"] = values["optimizer"].lower()
+        values["optimizer"] = values["optimizer"].lower().replace("-", "_")
     values["hyper"] = _hyper(values["optimizer"], values["hyper"])
     return spec.replace(**values)
 
