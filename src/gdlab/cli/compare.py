@@ -3,6 +3,7 @@ workload or on a suite."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from gdlab.cli.options import (
     data_label,
     default_out,
     parallel_options,
+    parse_fixed,
     parse_names,
     run_options,
     run_spec,
@@ -58,6 +60,14 @@ from gdlab.cli.options import (
     "where the optimizer has it",
 )
 @click.option(
+    "--hyper",
+    "hyper",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="a hyperparameter fixed for every compared optimizer that has it, e.g. "
+    "--hyper weight_decay=1e-4 (repeatable; not a tuned one)",
+)
+@click.option(
     "--select",
     default="val_acc",
     show_default=True,
@@ -98,6 +108,7 @@ def compare(
     budget: int,
     studies: int,
     tune: str,
+    hyper: tuple[str, ...],
     select: str,
     seeds: int,
     target: float | None,
@@ -133,7 +144,9 @@ def compare(
         target=target,
         studies=studies,
     )
-    spec = run_spec(run)
+    with user_input():
+        compared = comparing.chosen_optimizers(names)
+    spec = run_spec(run, hyper=parse_fixed(compared, hyper))
     engine: dict[str, Any] = {
         "workers": workers,
         "backend": backend,
@@ -194,6 +207,14 @@ def compare(
     help="independent studies per workload (AlgoPerf runs 3)",
 )
 @click.option("--tune", default="lr", show_default=True, help="axes, as for compare")
+@click.option(
+    "--hyper",
+    "hyper",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="a hyperparameter fixed for every compared optimizer that has it, e.g. "
+    "--hyper weight_decay=1e-4 (repeatable; not a tuned one)",
+)
 @click.option("--search-seed", default=0, show_default=True, type=int)
 @click.option(
     "--calibrate",
@@ -222,6 +243,7 @@ def benchmark(
     seeds: int,
     studies: int,
     tune: str,
+    hyper: tuple[str, ...],
     search_seed: int,
     calibrate: bool,
     only: str | None,
@@ -257,9 +279,13 @@ def benchmark(
     if calibrate:
         names = names or list(benchmarking.CALIBRATION_BASELINES)
     with user_input():
-        chosen = benchmarking.select(
-            suite, None if only is None else parse_names("--only", only)
-        )
+        fixed = parse_fixed(comparing.chosen_optimizers(names), hyper)
+        chosen = [
+            dataclasses.replace(w, spec=w.spec.replace(hyper={**w.spec.hyper, **fixed}))
+            for w in benchmarking.select(
+                suite, None if only is None else parse_names("--only", only)
+            )
+        ]
         benchmarking.check(chosen, folder, names, protocol, **engine)
     if calibrate:
         try:

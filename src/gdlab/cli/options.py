@@ -16,7 +16,7 @@ import math
 import os
 import re
 import shlex
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -382,6 +382,27 @@ def parse_hyper(name: str, given: tuple[str, ...]) -> dict[str, Any]:
         defaults = optim.get(name).defaults
     types = {k: type(v) for k, v in defaults.items() if k != "lr"}
     return assignments("--hyper", given, types, name)
+
+
+def parse_fixed(names: Sequence[str], given: tuple[str, ...]) -> dict[str, Any]:
+    """``--hyper NAME=VALUE`` of a comparison: a setting fixed for every compared
+    optimizer that has NAME (typed by the first that has it; the others keep
+    their own), refused when none has it."""
+    if any(p.partition("=")[0].strip() == "lr" for p in given):
+        raise click.UsageError("--hyper lr: the lr is what a comparison tunes")
+    types: dict[str, Any] = {}
+    with user_input():
+        for name in names:
+            for key, value in optim.get(name).defaults.items():
+                if key != "lr":
+                    types.setdefault(key, type(value))
+    for key in parse_pairs("--hyper", given):
+        if key not in types:
+            raise click.UsageError(
+                f"--hyper: none of {', '.join(names)} has {key!r}; they take "
+                f"{', '.join(types) or 'nothing'}"
+            )
+    return assignments("--hyper", given, types, "the compared optimizers")
 
 
 HYPER_HELP = (

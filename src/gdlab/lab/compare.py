@@ -258,10 +258,12 @@ def _trial_spec(
 ) -> RunSpec:
     values = dict(hyper)
     lr = float(values.pop("lr"))
-    _, preset = optim.resolve(name)
+    kind, preset = optim.resolve(name)
+    takes = optim.get(kind).defaults  # base.hyper: fixed where the optimizer has it
+    fixed = {k: v for k, v in base.hyper.items() if k in takes}
     extra = {k: v for k, v in values.items() if preset.get(k) != v}
     return sweep.normalized(
-        base.replace(optimizer=name, lr=lr, hyper={**base.hyper, **extra}, seed=seed)
+        base.replace(optimizer=name, lr=lr, hyper={**fixed, **extra}, seed=seed)
     )
 
 
@@ -609,6 +611,12 @@ def _plan(
     protocol = (protocol or Protocol()).checked()
     names = chosen_optimizers(optimizers)
     lacking = missing_axes(names, protocol.tune)
+    tuned = {space.hyperparameter(a) for n in names for a in axes_for(n, protocol.tune)}
+    if set(base.hyper) & tuned:
+        raise ValueError(
+            f"compare: hyper fixes {sorted(set(base.hyper) & tuned)}, which tune "
+            "tunes: fix it or tune it"
+        )
     for name in names:
         axes_for(name, protocol.tune)
     plan_studies = studies(protocol, base.train.seed)
