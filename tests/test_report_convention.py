@@ -184,3 +184,29 @@ def test_twelve_optimizers_get_ten_hues_before_a_shade_repeats() -> None:
     for k in range(11):  # neighbours in a legend differ in hue or in lightness
         assert colors[k] != colors[k + 1]
     assert label_colors(["a"])["a"] == colors[0]  # the same colour at any count
+
+
+def test_every_plot_function_takes_path_by_keyword_only() -> None:
+    """One API shape: ``plot_x(data, ..., path=None, ax=None)``; a positional
+    path in some and a keyword in others went unnoticed while tests passed it
+    by name (issue 21)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import gdlab.report
+
+    found = {}
+    for info in pkgutil.iter_modules(gdlab.report.__path__):
+        module = importlib.import_module(f"gdlab.report.{info.name}")
+        for name, function in vars(module).items():
+            here = getattr(function, "__module__", None) == module.__name__
+            own = inspect.isfunction(function) and here
+            if name.startswith("plot_") and own:
+                found[f"{info.name}.{name}"] = inspect.signature(function)
+    assert len(found) >= 30
+    for name, signature in found.items():
+        path = signature.parameters.get("path")
+        assert path is not None, f"{name} has no path"
+        assert path.kind is inspect.Parameter.KEYWORD_ONLY, name
+        assert path.default is None, name

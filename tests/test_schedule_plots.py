@@ -38,7 +38,9 @@ def test_plot_schedules_from_a_mapping(tmp_path: Path) -> None:
 
 
 def test_plot_schedules_from_a_sequence_or_one_schedule(tmp_path: Path) -> None:
-    report.plot_schedules([S.step(0.1, 10), S.cosine(0.1, 50)], 60, tmp_path / "a.png")
+    report.plot_schedules(
+        [S.step(0.1, 10), S.cosine(0.1, 50)], 60, path=tmp_path / "a.png"
+    )
     assert is_png(tmp_path / "a.png")  # the path may still be given by position
     report.plot_schedules(S.exponential(0.1, 0.9), 30, path=tmp_path / "b.png")
     assert is_png(tmp_path / "b.png")
@@ -55,23 +57,23 @@ def test_plot_schedule_grid(tmp_path: Path) -> None:
     ("call", "message"),
     [
         (
-            lambda p: report.plot_schedules([S.constant(0.1)], 0, p),
+            lambda p: report.plot_schedules([S.constant(0.1)], 0, path=p),
             r"plot_schedules: steps must be an integer >= 1, got 0",
         ),
         (
-            lambda p: report.plot_schedules([], 10, p),
+            lambda p: report.plot_schedules([], 10, path=p),
             r"plot_schedules: schedules must be at least one schedule",
         ),
         (
-            lambda p: report.plot_schedules({"x": [0.1, 0.2]}, 10, p),
+            lambda p: report.plot_schedules({"x": [0.1, 0.2]}, 10, path=p),
             r"plot_schedules: schedules\['x'\] must be at least 10 values, got 2",
         ),
         (
-            lambda p: report.plot_schedules(S.one_cycle(0.1, 10), 50, p),
+            lambda p: report.plot_schedules(S.one_cycle(0.1, 10), 50, path=p),
             r"one_cycle: step must be <= total_steps \(10\), got 11",
         ),
         (
-            lambda p: report.plot_schedule_grid([S.constant(0.1)], 10, p),
+            lambda p: report.plot_schedule_grid([S.constant(0.1)], 10, path=p),
             r"plot_schedule_grid: schedules must be a mapping",
         ),
     ],
@@ -236,7 +238,7 @@ def test_a_long_schedule_is_drawn_at_spaced_steps(tmp_path: Path) -> None:
     included; a short one at every step."""
     assert report.plots.drawn_steps(5) == [0, 1, 2, 3, 4]
     s = S.for_run("step", 0.1, 10**9)
-    fig = report.plot_schedules({"step": s}, 10**9, tmp_path / "long.png")
+    fig = report.plot_schedules({"step": s}, 10**9, path=tmp_path / "long.png")
     x, y = fig.axes[0].lines[0].get_data()
     assert len(x) == report.plots.DRAWN_STEPS and (x[0], x[-1]) == (0, 10**9 - 1)
     assert list(y) == [s(int(t)) for t in x]

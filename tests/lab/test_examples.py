@@ -207,7 +207,7 @@ def test_batch_modes_use_sampled_gradients(modes: figures.BatchModes) -> None:
 def test_batch_modes_figure_holds_the_paths_and_costs(
     modes: figures.BatchModes, tmp_path: Path
 ) -> None:
-    fig = course.plot_batch_modes(modes, tmp_path / "b.png")
+    fig = course.plot_batch_modes(modes, path=tmp_path / "b.png")
     assert isinstance(fig, Figure) and (tmp_path / "b.png").stat().st_size > 0
     paths_ax, costs_ax = fig.axes[:2]
     for label, p in modes.paths.items():

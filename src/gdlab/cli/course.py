@@ -276,7 +276,7 @@ def _draw(
             "optimizers": figures.optimizer_paths,
             "momentum-nag": figures.momentum_nag_paths,
         }[name]()
-        course.plot_paths(made, output, three_d=name == "regression-surface")
+        course.plot_paths(made, path=output, three_d=name == "regression-surface")
         for label, value in made.final_values().items():
             lines.append(
                 _("{label}: f = {value:.4g} after {steps} steps").format(
@@ -285,7 +285,7 @@ def _draw(
             )
     elif name == "residuals":
         r = figures.residuals()
-        course.plot_residuals(r, output)
+        course.plot_residuals(r, path=output)
         lines.append(
             _("residuals ŷ − y at m = {m:g}, b = {b:g}: {r}").format(
                 m=r.m, b=r.b, r=", ".join(f"{v:+g}" for v in r.residuals)
@@ -298,7 +298,7 @@ def _draw(
         )
     elif name == "sse-vs-cee":
         c = figures.sse_vs_cee()
-        course.plot_sse_vs_cee(c, output)
+        course.plot_sse_vs_cee(c, path=output)
         for label in c.outputs:
             lines.append(
                 _("{label}: SSE {sse:.4g}, cross-entropy {cee:.4g}").format(
@@ -307,7 +307,7 @@ def _draw(
             )
     elif name == "flat-sharp":
         f = figures.flat_sharp()
-        course.plot_flat_sharp(f, output)
+        course.plot_flat_sharp(f, path=output)
         for label, gap in f.gaps().items():
             lines.append(
                 (
@@ -318,7 +318,7 @@ def _draw(
             )
     elif name == "adamp":
         p = figures.adamp_projection()
-        course.plot_adamp(p, output)
+        course.plot_adamp(p, path=output)
         for opt, norms in p.norms.items():
             lines.append(
                 _("{opt}: ‖w‖ {a:.4g} -> {b:.4g}, loss {c:.3g} -> {d:.3g}").format(
@@ -330,7 +330,7 @@ def _draw(
         lines += _mnist_curves(output, run_folder, iterations)
     elif name == "batch-modes":
         modes = figures.batch_modes()
-        course.plot_batch_modes(modes, output)
+        course.plot_batch_modes(modes, path=output)
         for label, cost in modes.costs.items():
             m, b = modes.paths[label][-1]
             lines.append(
@@ -347,7 +347,7 @@ def _draw(
     elif name == "ema":
         series = figures.noisy_series()
         curves = figures.ema_curves(series)
-        course.plot_ema_curves(series, curves, output)
+        course.plot_ema_curves(series, curves, path=output)
         for beta, (raw, corrected) in curves.items():
             lines.append(
                 _(
@@ -359,7 +359,7 @@ def _draw(
     else:
         epochs = 100
         decay = figures.lr_decay(epochs=epochs)
-        course.plot_lr_decay(decay, epochs, output)
+        course.plot_lr_decay(decay, epochs, path=output)
         shown = (0, 10, 25, 50, 99)
         epoch, schedule = _("epoch {n}"), _("schedule")
         head = "".join(f"{epoch.format(n=e):>11}" for e in shown)
@@ -405,7 +405,7 @@ def _mnist_curves(
         _("the course notes' MNIST loop — {data}").format(
             data=course_mnist.data_title(history.config)
         ),
-        output,
+        path=output,
     )
     if rows:
         lines.append(

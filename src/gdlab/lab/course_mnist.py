@@ -119,7 +119,7 @@ def write_plots(folder: Path, history: History) -> list[Path]:
         course.plot_notes_loss(
             losses,
             _("loss per iteration — {data}").format(data=title),
-            folder / "loss.png",
+            path=folder / "loss.png",
         )
         written.append(folder / "loss.png")
     train = [e["train_acc"] for e in history.epochs]
@@ -129,7 +129,7 @@ def write_plots(folder: Path, history: History) -> list[Path]:
             [float(a or 0.0) for a in train],
             [float(a or 0.0) for a in test],
             _("train and test accuracy — {data}").format(data=title),
-            folder / "accuracy.png",
+            path=folder / "accuracy.png",
         )
         written.append(folder / "accuracy.png")
     return written

@@ -51,17 +51,17 @@ def _modes_title(modes: BatchModes) -> str:
 
 
 def plot_batch_paths(
-    modes: BatchModes, path: str | Path | None = None, *, ax: Axes | None = None
+    modes: BatchModes, *, path: str | Path | None = None, ax: Axes | None = None
 ) -> Figure:
     """The (m, b) path of each batch size on the contour of the whole data set's
     MSE: batch GD goes straight, smaller batches wander around it."""
     return plot_trajectories(
-        modes.surface, modes.paths, path, ax=ax, title=_modes_title(modes)
+        modes.surface, modes.paths, path=path, ax=ax, title=_modes_title(modes)
     )
 
 
 def plot_batch_costs(
-    modes: BatchModes, path: str | Path | None = None, *, ax: Axes | None = None
+    modes: BatchModes, *, path: str | Path | None = None, ax: Axes | None = None
 ) -> Figure:
     """The whole data set's MSE after each iteration, per batch size (log scale):
     noisy for small batches, but trending down."""
@@ -85,7 +85,7 @@ def plot_batch_costs(
 
 
 def plot_batch_modes(
-    modes: BatchModes, path: str | Path | None = None, *, ax: Axes | None = None
+    modes: BatchModes, *, path: str | Path | None = None, ax: Axes | None = None
 ) -> Figure:
     """Both panels side by side: the paths on the contour, the cost curves."""
     fig = new_panels("plot_batch_modes", ax, (15.0, 6.0))
@@ -99,8 +99,8 @@ def plot_batch_modes(
 def plot_ema_curves(
     series: ArrayLike,
     curves: Mapping[float, tuple[ArrayLike, ArrayLike]],
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """The series as dots and, per β, its average bias-corrected (solid) and raw
@@ -146,8 +146,8 @@ def plot_ema_curves(
 def plot_lr_decay(
     curves: Mapping[str, Curve],
     epochs: int,
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Learning rate against the epoch, one labelled curve per schedule (a
@@ -214,8 +214,8 @@ def _accuracies(owner: str, train: ArrayLike, test: ArrayLike) -> tuple[F64, F64
 def plot_notes_loss(
     losses: ArrayLike,
     title: str,
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     zoom: int = 1000,
 ) -> Figure:
     """The loss of every iteration as the course notes draw it (Saito's
@@ -236,6 +236,7 @@ def plot_notes_accuracy(
     train: ArrayLike,
     test: ArrayLike,
     title: str,
+    *,
     path: str | Path | None = None,
 ) -> Figure:
     """Train (solid) and test (dashed) accuracy at each of the notes' evaluations,
@@ -253,8 +254,8 @@ def plot_notes_run(
     train: ArrayLike,
     test: ArrayLike,
     title: str,
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     zoom: int = 1000,
 ) -> Figure:
     """The notes' three pictures in one figure: the loss (0–3), its first
@@ -275,15 +276,15 @@ def plot_notes_run(
 
 
 def plot_paths(
-    paths: Paths, path: str | Path | None = None, *, three_d: bool = False
+    paths: Paths, *, path: str | Path | None = None, three_d: bool = False
 ) -> Figure:
     """Optimizer paths on their surface's contour (and its 3-D surface)."""
     return plot_trajectories(
-        paths.surface, paths.paths, path, title=paths.title, three_d=three_d
+        paths.surface, paths.paths, path=path, title=paths.title, three_d=three_d
     )
 
 
-def plot_residuals(r: Residuals, path: str | Path | None = None) -> Figure:
+def plot_residuals(r: Residuals, *, path: str | Path | None = None) -> Figure:
     """Note 001's two pictures: the data, the line ŷ = m·x + b and the residuals
     ŷ − y; the loss curve MSE(m) at fixed b with gradient-descent steps on it."""
     fig = Figure(figsize=(13.0, 5.0), layout="constrained")
@@ -315,7 +316,7 @@ def plot_residuals(r: Residuals, path: str | Path | None = None) -> Figure:
     return finish(fig, path)
 
 
-def plot_sse_vs_cee(c: LossComparison, path: str | Path | None = None) -> Figure:
+def plot_sse_vs_cee(c: LossComparison, *, path: str | Path | None = None) -> Figure:
     """SSE and cross-entropy as the right class's probability p grows, with
     Saito's two outputs marked (0.6 on the right class; 0.6 on a wrong one)."""
     ax = new_axes(None, (9.0, 5.2))
@@ -338,7 +339,7 @@ def plot_sse_vs_cee(c: LossComparison, path: str | Path | None = None) -> Figure
     return finish(ax, path)
 
 
-def plot_flat_sharp(f: FlatSharp, path: str | Path | None = None) -> Figure:
+def plot_flat_sharp(f: FlatSharp, *, path: str | Path | None = None) -> Figure:
     """Keskar et al.'s sketch: the training loss (solid), the test loss shifted
     from it (dashed), and how much each minimum loses on the test curve."""
     ax = new_axes(None, (10.0, 5.0))
@@ -364,7 +365,7 @@ def plot_flat_sharp(f: FlatSharp, path: str | Path | None = None) -> Figure:
     return finish(ax, path)
 
 
-def plot_adamp(p: Projection, path: str | Path | None = None) -> Figure:
+def plot_adamp(p: Projection, *, path: str | Path | None = None) -> Figure:
     """‖w‖ and the loss per step for Adam and AdamP on a scale-invariant loss."""
     fig = Figure(figsize=(13.0, 5.0), layout="constrained")
     left, right = fig.subplots(1, 2)

@@ -184,8 +184,8 @@ def _title(f: Surface, title: str | None, paths: Mapping[str, F64]) -> str:
 def plot_trajectories(
     f: Surface,
     paths: Paths,
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     ax: Axes | None = None,
     title: str | None = None,
     three_d: bool = False,
@@ -363,8 +363,8 @@ def _edges(centers: F64, log: bool) -> F64:
 
 def plot_loss_grid(
     grid: LossGrid,
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Figure:

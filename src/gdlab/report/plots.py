@@ -182,8 +182,8 @@ def _draw(
 def plot_schedules(
     schedules: Sequence[Curve] | Mapping[str, Curve] | Curve,
     steps: int,
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     ax: Axes | None = None,
     title: str = "Learning-rate schedules",
 ) -> Figure:
@@ -212,8 +212,8 @@ def plot_schedules(
 def plot_schedule_grid(
     schedules: Mapping[str, Curve],
     steps: int,
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     ax: Axes | None = None,
     ncols: int = 4,
     title: str = "Learning-rate schedules",
@@ -273,8 +273,8 @@ def label_colors(labels: Sequence[str]) -> dict[str, Any]:
 
 def plot_loss_curves(
     losses: Series,
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     ax: Axes | None = None,
     title: str = "Training loss per iteration",
 ) -> Figure:
@@ -304,8 +304,8 @@ def plot_loss_curves(
 
 def plot_accuracy(
     epochs: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]],
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     ax: Axes | None = None,
     title: str = "Accuracy per epoch",
     validation: Mapping[str, Sequence[float]] | None = None,
@@ -340,8 +340,8 @@ def plot_accuracy(
 
 def plot_lrs(
     lrs: Series,
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     ax: Axes | None = None,
     title: str = "Learning rate at each step",
 ) -> Figure:
@@ -370,8 +370,8 @@ def plot_lrs(
 
 def plot_summary(
     values: Mapping[str, tuple[float, float]],
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     ax: Axes | None = None,
     xlabel: str = "best test accuracy",
     title: str = "Best test accuracy (mean ± std over seeds)",

@@ -189,8 +189,8 @@ def _draw_metric(
 
 def plot_lr_sensitivity(
     rows: Sequence[Row],
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     ax: Axes | None = None,
 ) -> Figure | None:
     """Final train loss and validation accuracy against the learning rate (log x),
@@ -229,8 +229,8 @@ def plot_lr_sensitivity(
 
 def plot_sharpness(
     rows: Sequence[Row],
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     ax: Axes | None = None,
 ) -> Figure | None:
     """λmax against batch size, log-log, one line per optimizer (and per value of
@@ -274,8 +274,8 @@ def plot_sharpness(
 
 def plot_sharpness_accuracy(
     rows: Sequence[Row],
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     ax: Axes | None = None,
 ) -> Figure | None:
     """Final test accuracy against λmax (log x), a point per run, colored by batch

@@ -31,8 +31,8 @@ def _finite(values: Sequence[Any]) -> list[float]:
 
 def plot_interpolation(
     interpolation: Mapping[str, Any],
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Keskar's Figure 3 (top): train (solid) and test (dashed) loss (left axis, log)
@@ -65,8 +65,8 @@ def plot_interpolation(
 
 def plot_batch_sharpness(
     results: Mapping[str, Any],
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Keskar's Figure 3 (bottom): λmax and ε-sharpness against the batch size, mean
@@ -111,8 +111,8 @@ def plot_batch_sharpness(
 
 def plot_edge_of_stability(
     results: Mapping[str, Any],
-    path: str | Path | None = None,
     *,
+    path: str | Path | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Cohen's Figure 1: the training loss per step (left) and λmax (right) with
@@ -221,7 +221,7 @@ def batch_size_report(
     settings = results["settings"]
     figures: Figures = []
     if results["interpolation"] is not None:
-        plot_interpolation(results["interpolation"], out / "interpolation.png")
+        plot_interpolation(results["interpolation"], path=out / "interpolation.png")
         figures.append(
             (
                 "interpolation.png",
@@ -232,7 +232,7 @@ def batch_size_report(
             )
         )
     if any(r["runs"] > r["diverged"] for r in results["summary"]):
-        plot_batch_sharpness(results, out / "sharpness.png")
+        plot_batch_sharpness(results, path=out / "sharpness.png")
         figures.append(
             (
                 "sharpness.png",
@@ -303,7 +303,7 @@ def edge_of_stability_report(
     """Draw the edge-of-stability figure and write ``report.html``."""
     out = Path(folder)
     settings = results["settings"]
-    plot_edge_of_stability(results, out / "edge_of_stability.png")
+    plot_edge_of_stability(results, path=out / "edge_of_stability.png")
     figures: Figures = [
         (
             "edge_of_stability.png",
