@@ -72,6 +72,19 @@ def table(
     )
 
 
+def fixed(value: float, digits: int) -> str:
+    """``digits`` decimals, or 3 significant digits for huge values (1.23e+28)."""
+    return f"{value:.{digits}f}" if abs(value) < 1e4 else f"{value:.3g}"
+
+
+def mean_std(row: Mapping[str, Any], key: str, digits: int) -> str:
+    """``row[key] ± row[key_std]`` at ``digits`` decimals; — without a value."""
+    value, std = row.get(key), row.get(f"{key}_std")
+    if value is None:
+        return "—"
+    return f"{fixed(value, digits)} ± {fixed(std or 0.0, digits)}"
+
+
 def pm(mean: Any, spread: Any) -> str | None:
     """``mean ± spread``: the mean alone without a spread (one run), None
     without a mean."""

@@ -19,6 +19,8 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 Array = NDArray[np.floating]
+F64 = NDArray[np.float64]
+"""A float64 array: the annotation of the lab's exact arithmetic."""
 """A floating-point NumPy array: a parameter, a gradient or a state buffer."""
 
 

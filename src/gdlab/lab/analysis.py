@@ -29,8 +29,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from gdlab import _checks, surfaces
+from gdlab.params import F64
 
-F64 = NDArray[np.float64]
 LossAndGrad = Callable[[Any], tuple[Any, Any]]
 
 

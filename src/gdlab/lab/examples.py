@@ -18,13 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from gdlab import _checks, losses, optim, surfaces
 from gdlab.i18n import gettext as _
 from gdlab.lab.explain import explain
+from gdlab.params import F64
 
-F64 = NDArray[np.float64]
 Numbers = tuple[float, ...]
 
 THETA = (0.8, 1.2, 0.5)

@@ -15,17 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from gdlab import _checks, data, losses, optim, schedules, surfaces
 from gdlab.experiment import RunSpec, build
 from gdlab.history import History
 from gdlab.i18n import gettext as _
 from gdlab.lab.examples import ema
+from gdlab.params import F64
 from gdlab.train import fit
 from gdlab.train_config import TrainConfig
-
-F64 = NDArray[np.float64]
 
 
 @dataclass(frozen=True)

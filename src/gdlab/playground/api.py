@@ -32,9 +32,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from gdlab import _checks, optim, schedules, surfaces
+from gdlab.params import F64
 
 OWNER = "playground"
 GRID = 120
@@ -50,8 +50,6 @@ DEFAULT_STEPS = 100
 
 SCHEDULES = schedules.RUN_SCHEDULES
 """Schedules a run may use (those whose arguments are numbers); each may be warmed."""
-
-F64 = NDArray[np.float64]
 
 
 class Cancelled(Exception):

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from gdlab import _checks
 from gdlab.i18n import gettext as _
+from gdlab.params import F64
 from gdlab.report.landscape import plot_trajectories
 from gdlab.report.plots import (
     Curve,
@@ -39,8 +40,6 @@ if TYPE_CHECKING:  # the results this module draws; it never computes them
         Projection,
         Residuals,
     )
-
-F64 = NDArray[np.float64]
 
 
 def _modes_title(modes: BatchModes) -> str:

@@ -24,12 +24,12 @@ from numpy.typing import ArrayLike, NDArray
 from PIL import Image
 
 from gdlab import _checks, outputs
+from gdlab.params import F64
 from gdlab.report.plots import finish, label_colors, legend, new_axes, new_panels
 
 if TYPE_CHECKING:  # the results this module draws; it never computes them
     from gdlab.surfaces import LossGrid, Surface
 
-F64 = NDArray[np.float64]
 Paths = Mapping[str, ArrayLike]
 
 

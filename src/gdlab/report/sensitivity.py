@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 
-from gdlab import outputs
+from gdlab import _display, outputs
 from gdlab.report.html import render
 from gdlab.report.plots import finish, label_colors, legend, new_axes, new_panels
 
@@ -360,20 +360,13 @@ def _csv_cell(value: Any) -> str:
     return text
 
 
-def _pm(row: Row, key: str, digits: int) -> str:
-    value, std = row.get(key), row.get(f"{key}_std")
-    if value is None:
-        return "—"
-    return f"{_fixed(value, digits)} ± {_fixed(std or 0.0, digits)}"
-
-
 def _number(value: Any, digits: int) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return _fixed(value, digits)
+        return _display.fixed(value, digits)
     return html.escape(str(value))
 
 
@@ -430,11 +423,11 @@ def sweep_report(
             [
                 *(html.escape(_text(r.get(b))) for b in by),
                 str(r["runs"]),
-                _pm(r, "final_train_loss", 4),
-                _pm(r, "final_val_acc", 3),
-                _pm(r, "best_val_acc", 3),
-                _pm(r, "final_test_acc", 3),
-                *([_pm(r, "lambda_max", 3)] if sharp else []),
+                _display.mean_std(r, "final_train_loss", 4),
+                _display.mean_std(r, "final_val_acc", 3),
+                _display.mean_std(r, "best_val_acc", 3),
+                _display.mean_std(r, "final_test_acc", 3),
+                *([_display.mean_std(r, "lambda_max", 3)] if sharp else []),
                 f"{r['diverged']}/{r['runs']}",
                 f"{r['seconds']:.2f} s",
             ],
@@ -515,11 +508,6 @@ def _best(summary: Sequence[Row]) -> Row | None:
         return max(scored, key=lambda r: float(r["final_val_acc"]))
     losses = [r for r in summary if r.get("final_train_loss") is not None]
     return min(losses, key=lambda r: float(r["final_train_loss"])) if losses else None
-
-
-def _fixed(value: float, digits: int) -> str:
-    """``digits`` decimals, or 3 significant digits for huge values (1.23e+28)."""
-    return f"{value:.{digits}f}" if abs(value) < 1e4 else f"{value:.3g}"
 
 
 __all__ = [

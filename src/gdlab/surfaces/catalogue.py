@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from gdlab import _checks
+from gdlab.params import F64
 
-F64 = NDArray[np.float64]
 Pair = tuple[float, float]
 _Value = Callable[[F64, F64], F64]
 _Grad = Callable[[F64, F64], tuple[F64, F64]]

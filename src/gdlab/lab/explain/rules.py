@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from gdlab.i18n import gettext as _
 from gdlab.optim.nadam import momentum_at
+from gdlab.params import F64
 
-F64 = NDArray[np.float64]
 Group = Mapping[str, Any]
 State = Mapping[str, F64]
 

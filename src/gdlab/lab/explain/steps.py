@@ -6,12 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
 from gdlab.i18n import gettext as _
+from gdlab.params import F64
 
-F64 = NDArray[np.float64]
 Group = Mapping[str, Any]
 State = Mapping[str, F64]
 

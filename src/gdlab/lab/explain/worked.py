@@ -7,14 +7,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from gdlab import _checks, optim, surfaces
 from gdlab.i18n import gettext as _
 from gdlab.lab.explain.rules import RULES, Rule, generic
 from gdlab.lab.explain.steps import ExplainedStep, Explanation
+from gdlab.params import F64
 
-F64 = NDArray[np.float64]
 Group = Mapping[str, Any]
 State = Mapping[str, F64]
 

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 import numpy as np
-from numpy.typing import NDArray
 
 from gdlab import _checks, data, outputs
 from gdlab.callbacks import StopAt
@@ -38,9 +37,9 @@ from gdlab.lab.studies.records import (
     strict_json,
 )
 from gdlab.lab.threads import one_blas_thread
+from gdlab.params import F64
 from gdlab.train import TrainConfig, evaluate, fit
 
-F64 = NDArray[np.float64]
 Echo = Callable[[str], None] | None
 Folder = str | Path
 

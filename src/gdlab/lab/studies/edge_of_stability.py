@@ -33,8 +33,8 @@ from gdlab.lab.studies.records import (
     strict_json,
 )
 from gdlab.lab.threads import one_blas_thread
+from gdlab.params import F64
 
-F64 = NDArray[np.float64]
 Echo = Callable[[str], None] | None
 Folder = str | Path
 

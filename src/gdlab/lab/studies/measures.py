@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from gdlab import _checks, data, models
 from gdlab.lab.analysis import hessian_vector_product
+from gdlab.params import F64
 from gdlab.train import evaluate
 
-F64 = NDArray[np.float64]
 Echo = Callable[[str], None] | None
 Folder = str | Path
 

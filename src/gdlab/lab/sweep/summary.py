@@ -155,12 +155,7 @@ def write_report(store: Store | Folder, *, command: str | None = None) -> Path:
 
 def format_table(summary: Sequence[Mapping[str, Any]], by: Sequence[str]) -> str:
     """The summary as an aligned text table (mean ± std over seeds)."""
-
-    def pm(row: Mapping[str, Any], key: str, digits: int) -> str:
-        value, std = row.get(key), row.get(f"{key}_std")
-        if value is None:
-            return "—"
-        return f"{_fixed(value, digits)} ± {_fixed(std or 0.0, digits)}"
+    pm = _display.mean_std
 
     sharp = any(r.get("lambda_max") is not None for r in summary)
     header = [
@@ -199,8 +194,3 @@ def format_table(summary: Sequence[Mapping[str, Any]], by: Sequence[str]) -> str
         for line in lines
     ]
     return "\n".join(out)
-
-
-def _fixed(value: float, digits: int) -> str:
-    """``digits`` decimals, or 3 significant digits for huge values (1.23e+28)."""
-    return f"{value:.{digits}f}" if abs(value) < 1e4 else f"{value:.3g}"
