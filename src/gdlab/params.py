@@ -19,9 +19,9 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 Array = NDArray[np.floating]
+"""A floating-point NumPy array: a parameter, a gradient or a state buffer."""
 F64 = NDArray[np.float64]
 """A float64 array: the annotation of the lab's exact arithmetic."""
-"""A floating-point NumPy array: a parameter, a gradient or a state buffer."""
 
 
 @dataclass(frozen=True)
