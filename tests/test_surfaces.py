@@ -378,7 +378,8 @@ def test_loss_grid_summary_names_the_best_cell_unless_all_diverged() -> None:
         ),
         (
             lambda: surfaces.trajectory("bowl", "adamx"),
-            r"unknown optimizer 'adamx' \(did you mean 'adamax'\?\); known optimizers: sgd, .*nesterov",
+            r"unknown optimizer 'adamx' \(did you mean 'adamax'\?\); "
+            r"known optimizers: sgd, .*nesterov",
         ),
         (
             lambda: surfaces.trajectory("bowl", "sgd", start=(1.0, 2.0, 3.0)),
