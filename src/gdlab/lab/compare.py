@@ -660,6 +660,28 @@ def compare(
         sweep.SweepError: runs failed; finished runs are stored.
     """
     plan = _plan(base, optimizers, protocol, store, workers, backend, progress)
+    everything = [
+        s for per in plan.trial_specs for specs in per.values() for s in specs
+    ]
+    # the reruns are about as many runs as the trials, of the same size
+    count = sweep.default_workers(everything, plan.datasets, workers)
+    if backend != "local" or count == 1:
+        return _compare(base, plan, store, workers, backend, progress, None)
+    # one set of workers, warm from the first trial to the last rerun
+    with sweep.Workers(count) as pool:
+        pool.start()
+        return _compare(base, plan, store, count, backend, progress, pool)
+
+
+def _compare(
+    base: RunSpec,
+    plan: _Plan,
+    store: str | os.PathLike[str],
+    workers: int | None,
+    backend: str,
+    progress: bool,
+    pool: sweep.Workers | None,
+) -> Comparison:
     protocol, names = plan.protocol, plan.names
     select = protocol.select
     everything = [
@@ -676,6 +698,7 @@ def compare(
         "backend": backend,
         "progress": progress,
         "datasets": plan.datasets,
+        "pool": pool,
     }
     if progress and everything:
         print(

@@ -58,6 +58,11 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)
 
 
+def ready() -> int:
+    """A worker's first task: it has started (imported gdlab); its process id."""
+    return os.getpid()
+
+
 def init_worker(parent: int) -> None:
     """Set up a pool's worker process: one BLAS thread, and exit with the parent."""
     _one_thread()
