@@ -46,7 +46,7 @@ import numpy as np
 
 from gdlab import _checks, _display, optim, outputs
 from gdlab.data import Dataset
-from gdlab.experiment import RunSpec, load_data
+from gdlab.experiment import RunSpec
 from gdlab.history import EPOCH_FIELDS
 from gdlab.lab import claims, sweep, tuning
 from gdlab.optim import space
@@ -614,7 +614,7 @@ def _plan(
         _trial_spec(base, n, tuning.trial(n, [], []), plan_studies[0].rerun_seeds[0])
         for n in names
     ]
-    dataset = load_data(base)  # its errors name the data, not a run
+    dataset = sweep.datacache.load(base)  # its errors name the data, not a run
     datasets = sweep.validate(
         [*everything, *defaults], loaded={sweep.source(base): dataset}
     )

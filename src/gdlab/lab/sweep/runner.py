@@ -14,8 +14,9 @@ from typing import Any
 
 from gdlab import _checks
 from gdlab.data import Dataset
-from gdlab.experiment import RunSpec, load_data
+from gdlab.experiment import RunSpec
 from gdlab.lab.sharpness import DEFAULT_SAMPLES
+from gdlab.lab.sweep import datacache
 from gdlab.lab.sweep.backends import (
     BACKENDS,
     SweepError,
@@ -303,7 +304,7 @@ def check_specs(
     loaded = dict(validate(specs, axes) if datasets is None else datasets)
     for spec in specs:  # any the caller did not load
         if source(spec) not in loaded:
-            loaded[source(spec)] = load_data(spec)
+            loaded[source(spec)] = datacache.load(spec)
     check_own_files(path)  # no link planted as the store or its lock
     if path.is_file():
         with Store(path) as db:
