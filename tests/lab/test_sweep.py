@@ -562,14 +562,21 @@ def wait_for_runs(store: Path, n: int, proc: subprocess.Popen[str]) -> None:
         time.sleep(0.02)
 
 
-def wait_for_a_worker(store: Path, proc: subprocess.Popen[str]) -> int:
-    """The process id of a worker (not the sweep's own process) that stored a run."""
-    deadline = time.monotonic() + 120
-    while not (pids := {pid for _, pid in finished_runs(store)} - {proc.pid}):
+def a_worker(proc: subprocess.Popen[str]) -> int:
+    """The process id of a pool worker the sweep ``proc`` spawned (a child running
+    multiprocessing's spawn_main, not its resource tracker)."""
+    deadline = time.monotonic() + 60
+    while True:
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) != proc.pid:
+                    continue
+                line = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                if b"spawn_main" in line and b"resource_tracker" not in line:
+                    return int(stat.parent.name)
         assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "no worker stored a run"
-        time.sleep(0.02)
-    return pids.pop()
+        assert time.monotonic() < deadline, "the sweep started no worker"
+        time.sleep(0.01)
 
 
 def gone(pid: int) -> bool:
@@ -629,8 +636,8 @@ def test_a_killed_worker_stops_the_sweep_and_a_rerun_completes_it(
 ) -> None:
     store = tmp_path / "sweep.db"
     proc = start_sweep(store)
-    worker = wait_for_a_worker(store, proc)
-    os.kill(worker, signal.SIGKILL)
+    wait_for_runs(store, 1, proc)
+    os.kill(a_worker(proc), signal.SIGKILL)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert "SweepError: sweep stopped: a worker process died" in err
