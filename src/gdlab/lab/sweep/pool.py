@@ -5,11 +5,14 @@ never slower than this process alone.
 process (this one) trains the runs unless they hold enough arithmetic to pay for
 starting others, by a rule on the work of the
 runs, ``W = Σ parameters × samples seen`` (samples seen = steps × batch size):
-processes when ``W ≥`` :data:`PARALLEL_WORK`, about 30 s of one core's training
-(gdlab's MLPs train at about 2·10⁹ parameter-samples per second on one core, and
-a spawned worker costs a few seconds to start: importing, loading its data,
-loading its kernels). The digits comparison of 22 runs of the 64-100-10 MLP is
-``W ≈ 5·10⁹``: one process; a Fashion-MNIST sweep of 784-100-10 runs is over it.
+processes when ``W ≥`` :data:`PARALLEL_WORK`, about 5 s of one core's training
+(gdlab's MLPs train at about 2·10⁹ parameter-samples per second on one core; a
+spawned worker costs 1–3 s of a core to start: importing, loading its data and
+kernels). The digits comparison of 22 runs of the 64-100-10 MLP for 20 epochs is
+``W ≈ 4.3·10⁹``: one process; 8 runs of 64-64-10 for 300 epochs (``W ≈ 1.5·10¹⁰``,
+which ``benchmarks/bench_sweep.py`` trains 1.5× faster on 2 processes) and
+Fashion-MNIST sweeps of the 784-100-10 MLP (``W ≈ 4.3·10⁹`` per run and epoch)
+from three run-epochs on are over it.
 
 **Started once** (:class:`Workers`): a comparison trains its trials, then its
 reruns, on the same warm processes; they start in the background as soon as the
@@ -40,9 +43,9 @@ from gdlab.data import Dataset
 from gdlab.experiment import RunSpec, build_model
 from gdlab.lab.sweep.worker import execute, init_worker, ready
 
-PARALLEL_WORK = 6e10
+PARALLEL_WORK = 1e10
 """Parameter-samples (Σ parameters × samples seen) from which the runs train on
-several processes by default: about 30 s of one core's training."""
+several processes: about 5 s of one core's training."""
 
 SHIPPED_BYTES = 32 * 2**20
 """Data up to this size travels to the workers with each run (pickled: about a
