@@ -4,6 +4,7 @@ calls, and more workers never slower than one."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -104,3 +105,18 @@ def test_more_workers_are_never_slower_than_one(
         one.append(_seconds(tmp_path / str(k), 1))
         two.append(_seconds(tmp_path / str(k), 2))
     assert min(two) <= 1.5 * min(one) + 0.5, (one, two)
+
+
+def test_the_threshold_can_be_set_in_the_environment(
+    datasets: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GDLAB_PARALLEL_WORK", "0")
+    assert sweep.default_workers([DIGITS] * 22, datasets, most=2) == 2
+    monkeypatch.setenv("GDLAB_PARALLEL_WORK", "1e9")
+    assert sweep.default_workers([DIGITS] * 3, datasets, most=2) == 1  # 5.9e8
+    assert sweep.default_workers([DIGITS] * 22, datasets, most=2) == 2  # 4.3e9
+    for bad in ("-1", "lots", "inf", "nan"):
+        monkeypatch.setenv("GDLAB_PARALLEL_WORK", bad)
+        message = f"sweep: $GDLAB_PARALLEL_WORK must be a number >= 0, got '{bad}'"
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            sweep.default_workers([DIGITS], datasets)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import multiprocessing
 import os
 import signal
@@ -46,6 +47,27 @@ from gdlab.lab.sweep.worker import execute, init_worker, ready
 PARALLEL_WORK = 1e10
 """Parameter-samples (Σ parameters × samples seen) from which the runs train on
 several processes: about 5 s of one core's training."""
+
+PARALLEL_WORK_ENV = "GDLAB_PARALLEL_WORK"
+"""The environment variable that sets another threshold (0: processes whenever
+``workers`` allows, as the tests of the worker processes need)."""
+
+
+def parallel_work() -> float:
+    """:data:`PARALLEL_WORK`, or the number in ``$GDLAB_PARALLEL_WORK``."""
+    given = os.environ.get(PARALLEL_WORK_ENV)
+    if given is None:
+        return PARALLEL_WORK
+    try:
+        value = float(given)
+    except ValueError:
+        value = math.nan
+    if not value >= 0 or math.isinf(value):
+        raise ValueError(
+            f"sweep: ${PARALLEL_WORK_ENV} must be a number >= 0, got {given!r}"
+        )
+    return value
+
 
 SHIPPED_BYTES = 32 * 2**20
 """Data up to this size travels to the workers with each run (pickled: about a
@@ -82,7 +104,7 @@ def default_workers(
     """How many processes train ``specs`` fastest, at most ``most`` (default: one
     per core): 1 (this process) under :data:`PARALLEL_WORK`, else one per run up
     to ``most``."""
-    if not specs or work(specs, datasets) < PARALLEL_WORK:
+    if not specs or work(specs, datasets) < parallel_work():
         return 1
     return max(1, min(most or os.cpu_count() or 1, len(specs)))
 

@@ -26,7 +26,7 @@ from gdlab.lab.sweep.backends import (
 )
 from gdlab.lab.sweep.grid import expand, plain, source, spec_key, validate
 from gdlab.lab.sweep.inputs import check_same_inputs, inputs, merged
-from gdlab.lab.sweep.pool import Workers, default_workers
+from gdlab.lab.sweep.pool import Workers, default_workers, parallel_work
 from gdlab.lab.sweep.store import (
     FORMAT,
     VERSION,
@@ -299,6 +299,7 @@ def check_specs(
     backend = _checks.choice(owner, "backend", backend, BACKENDS)
     if workers is not None:
         _checks.integer(owner, "workers", workers, low=1)
+    parallel_work()  # a bad $GDLAB_PARALLEL_WORK is refused before anything trains
     if backend == "ray":
         import_ray()
     loaded = dict(validate(specs, axes) if datasets is None else datasets)
