@@ -120,3 +120,11 @@ def test_the_threshold_can_be_set_in_the_environment(
         message = f"sweep: $GDLAB_PARALLEL_WORK must be a number >= 0, got '{bad}'"
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             sweep.default_workers([DIGITS], datasets)
+
+
+@pytest.mark.parametrize("count", [0, 1.5, "2", True])
+def test_a_bad_count_of_workers_is_refused(count: object) -> None:
+    with pytest.raises(
+        ValueError, match=r"^Workers: count must be an integer >= 1, got "
+    ):
+        sweep.Workers(count)  # type: ignore[arg-type]

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from gdlab import _checks
 from gdlab.data import Dataset
 from gdlab.experiment import RunSpec, build_model
 from gdlab.lab.sweep.worker import execute, init_worker, ready
@@ -114,12 +115,13 @@ class Workers:
     (in the background) and kept warm until :meth:`close`; a context manager."""
 
     def __init__(self, count: int) -> None:
-        self.count = count
+        self.count = _checks.integer("Workers", "count", count, low=1)
         self._pool: ProcessPoolExecutor | None = None
         self._ready: list[Future[int]] = []
         self._sent: list[Future[dict[str, Any]]] = []
 
     def __enter__(self) -> Workers:
+        """The workers, stopped at the end of the ``with`` block."""
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -127,6 +129,7 @@ class Workers:
 
     @property
     def spawned(self) -> int:
+        """The processes started besides this one."""
         return self.count - 1
 
     def start(self) -> None:
@@ -146,6 +149,7 @@ class Workers:
         return all(f.done() for f in self._ready)
 
     def submit(self, *args: Any) -> Future[dict[str, Any]]:
+        """Train a run on a worker: ``args`` as :func:`~.worker.execute` takes."""
         self.start()
         assert self._pool is not None
         future = self._pool.submit(execute, *args)
@@ -254,9 +258,11 @@ def _nbytes(dataset: Dataset) -> int:
 
 __all__ = [
     "PARALLEL_WORK",
+    "PARALLEL_WORK_ENV",
     "SHIPPED_BYTES",
     "Workers",
     "default_workers",
+    "parallel_work",
     "run",
     "work",
 ]
