@@ -85,6 +85,10 @@ def main() -> None:
         f"{'':18}{f'wall s, {many} runs':>20}{'training ms/run':>20}"
         f"{'start-up s':>20}{'overhead ms/run':>20}"
     )
+    # the processes themselves are measured: tiny runs would train in this process
+    # by the rule of gdlab.lab.sweep.pool (workers is a most); with 2, this
+    # process trains beside one spawned worker
+    sweep.pool.PARALLEL_WORK = 0
     setups = [("local, 1 worker", "local", 1), ("local, 2 workers", "local", 2)]
     if args.ray:
         setups.append(("ray, 2 workers", "ray", 2))

@@ -17,6 +17,7 @@ GDLAB = [str(Path(sys.executable).parent / "gdlab")]
 
 def gdlab(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "GDLAB_PLUGINS"}
+    env["GDLAB_PARALLEL_WORK"] = "0"  # worker processes even for these small runs
     return subprocess.run(
         [*GDLAB, *args], capture_output=True, text=True, timeout=300, env=env
     )

@@ -538,7 +538,8 @@ def parallel_options(function: Any) -> Any:
         "--workers",
         default=None,
         type=click.IntRange(min=1),
-        help="processes (or local Ray CPUs) [all cores]",
+        help="the most processes (or local Ray CPUs) [one per core; runs too small "
+        "to pay for starting processes train in this one]",
     )(function)
 
 

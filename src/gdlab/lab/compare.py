@@ -46,7 +46,7 @@ import numpy as np
 
 from gdlab import _checks, _display, optim, outputs
 from gdlab.data import Dataset
-from gdlab.experiment import RunSpec, load_data
+from gdlab.experiment import RunSpec
 from gdlab.history import EPOCH_FIELDS
 from gdlab.lab import claims, sweep, tuning
 from gdlab.optim import space
@@ -636,7 +636,7 @@ def _plan(
         _trial_spec(base, n, tuning.trial(n, [], []), plan_studies[0].rerun_seeds[0])
         for n in names
     ]
-    dataset = load_data(base)  # its errors name the data, not a run
+    dataset = sweep.datacache.load(base)  # its errors name the data, not a run
     datasets = sweep.validate(
         [*everything, *defaults], loaded={sweep.source(base): dataset}
     )
@@ -682,6 +682,28 @@ def compare(
         sweep.SweepError: runs failed; finished runs are stored.
     """
     plan = _plan(base, optimizers, protocol, store, workers, backend, progress)
+    everything = [
+        s for per in plan.trial_specs for specs in per.values() for s in specs
+    ]
+    # the reruns are about as many runs as the trials, of the same size
+    count = sweep.default_workers(everything, plan.datasets, workers)
+    if backend != "local" or count == 1:
+        return _compare(base, plan, store, workers, backend, progress, None)
+    # one set of workers, warm from the first trial to the last rerun
+    with sweep.Workers(count) as pool:
+        pool.start()
+        return _compare(base, plan, store, count, backend, progress, pool)
+
+
+def _compare(
+    base: RunSpec,
+    plan: _Plan,
+    store: str | os.PathLike[str],
+    workers: int | None,
+    backend: str,
+    progress: bool,
+    pool: sweep.Workers | None,
+) -> Comparison:
     protocol, names = plan.protocol, plan.names
     select = protocol.select
     everything = [
@@ -698,6 +720,7 @@ def compare(
         "backend": backend,
         "progress": progress,
         "datasets": plan.datasets,
+        "pool": pool,
     }
     if progress and everything:
         print(

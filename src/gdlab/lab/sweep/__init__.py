@@ -50,6 +50,7 @@ from gdlab.lab.sweep.grid import (
     spec_key,
     validate,
 )
+from gdlab.lab.sweep.pool import PARALLEL_WORK, Workers, default_workers
 from gdlab.lab.sweep.runner import check, check_specs, raise_for, run, run_specs
 from gdlab.lab.sweep.store import (
     FORMAT,
@@ -72,6 +73,7 @@ __all__ = [
     "FIELDS",
     "FORMAT",
     "METRICS",
+    "PARALLEL_WORK",
     "RAY_RETRIES",
     "VERSION",
     "Store",
@@ -79,8 +81,10 @@ __all__ = [
     "StoredRun",
     "SweepError",
     "SweepResult",
+    "Workers",
     "check",
     "check_specs",
+    "default_workers",
     "execute",
     "expand",
     "format_table",

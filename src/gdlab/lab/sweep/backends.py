@@ -1,8 +1,8 @@
 """Where a sweep's runs execute: a local process pool, or Ray tasks.
 
-``backend="local"``: a :class:`~concurrent.futures.ProcessPoolExecutor` of
-``workers`` *spawned* processes (fresh interpreters, no fork of a threaded
-process); ``workers=1`` trains in this process. ``backend="ray"``: ``ray.init()``
+``backend="local"``: this process and ``workers - 1`` *spawned* processes (fresh
+interpreters, no fork of a threaded process; :mod:`.pool` says how they share
+the runs); ``workers=1`` trains in this process only. ``backend="ray"``: ``ray.init()``
 joins the cluster ``RAY_ADDRESS`` names, or starts a local one with
 ``num_cpus=workers``. Either way every result comes back to this process and goes
 to the caller's ``record`` (which stores it), and the workers run the functions of
@@ -20,18 +20,19 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, as_completed
 from pathlib import Path
 from typing import Any
 
 from gdlab.data import Dataset
 from gdlab.experiment import RunSpec
 from gdlab.lab.sweep.grid import describe
-from gdlab.lab.sweep.worker import execute, execute_in_ray, init_worker
+from gdlab.lab.sweep.pool import Workers
+from gdlab.lab.sweep.pool import run as run_on
+from gdlab.lab.sweep.worker import execute, execute_in_ray
 
 BACKENDS = ("local", "ray")
 """Where a sweep's runs train: local processes, or a Ray cluster."""
@@ -50,35 +51,21 @@ def run_local(
     options: Mapping[str, Any],
     workers: int,
     record: Callable[[dict[str, Any]], None],
+    pool: Workers | None = None,
 ) -> list[BaseException]:
-    """``todo``: key -> its data, as loaded here (spawned workers load their own)."""
-    if workers == 1:
+    """``todo``: key -> its data, as loaded here (small data travels to the
+    workers with each run, larger data each worker loads once); ``pool``: warm
+    workers to train on (default: ``workers`` processes, this one included,
+    started for these runs only)."""
+    if pool is None and workers == 1:
         for key, dataset in todo.items():
             record(execute(key, options, dataset))
         return []
-    errors: list[BaseException] = []
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=init_worker,
-        initargs=(os.getpid(),),
-    )
-    try:
-        futures: list[Future[dict[str, Any]]] = [
-            pool.submit(execute, key, options) for key in todo
-        ]
-        for future in as_completed(futures):
-            try:
-                result = future.result()
-            except Exception as error:  # BrokenProcessPool too: a worker died
-                errors.append(error)
-                continue
-            record(result)
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    return errors
+    if pool is not None:
+        return run_on(todo, options, pool, record)
+    with Workers(workers) as own:
+        own.start()
+        return run_on(todo, options, own, record)
 
 
 def import_ray() -> Any:

@@ -16,7 +16,8 @@ import numpy as np
 
 from gdlab import _checks, optim, train_config
 from gdlab.data import Dataset
-from gdlab.experiment import FIELDS, RunSpec, build, load_data
+from gdlab.experiment import FIELDS, RunSpec, build
+from gdlab.lab.sweep import datacache
 
 _FLOAT_FIELDS = ("lr", "l2", "warmup_epochs")
 """TrainConfig normalizes its own fields; these are RunSpec's."""
@@ -195,7 +196,7 @@ def validate(
             seen.add(key)
             where = source(spec)
             if where not in datasets:
-                datasets[where] = load_data(spec)
+                datasets[where] = datacache.load(spec)
             build(probe, datasets[where])
         except ValueError as error:
             run = describe(spec, names) or "(the base spec)"

@@ -14,8 +14,9 @@ from typing import Any
 
 from gdlab import _checks
 from gdlab.data import Dataset
-from gdlab.experiment import RunSpec, load_data
+from gdlab.experiment import RunSpec
 from gdlab.lab.sharpness import DEFAULT_SAMPLES
+from gdlab.lab.sweep import datacache
 from gdlab.lab.sweep.backends import (
     BACKENDS,
     SweepError,
@@ -25,6 +26,7 @@ from gdlab.lab.sweep.backends import (
 )
 from gdlab.lab.sweep.grid import expand, plain, source, spec_key, validate
 from gdlab.lab.sweep.inputs import check_same_inputs, inputs, merged
+from gdlab.lab.sweep.pool import Workers, default_workers, parallel_work
 from gdlab.lab.sweep.store import (
     FORMAT,
     VERSION,
@@ -62,8 +64,10 @@ def run(
             ["sgd", "adam"], "lr": [1e-3, 1e-2], "seed": [0, 1, 2]}``.
         store: the SQLite file (created with its folder if missing); a store
             holding runs of the same sweep is resumed.
-        workers: processes (``"local"``) or local Ray CPUs (default:
-            ``os.cpu_count()``); 1 trains in this process. A cluster
+        workers: the most processes (``"local"``, this one included: fewer where
+            the runs are too small to pay for starting them, see :mod:`.pool`;
+            default: one per core) or local Ray CPUs (default: all cores); 1
+            trains in this process. A cluster
             (``RAY_ADDRESS``) runs one run per CPU it has.
         backend: ``"local"`` or ``"ray"`` (``pip install 'gdlab[cluster]'``).
         sharpness: also measure λmax of the training loss at the final weights.
@@ -126,6 +130,7 @@ def run_specs(
     progress: bool = True,
     shown: Sequence[str] | None = None,
     datasets: Mapping[tuple[Any, ...], Dataset] | None = None,
+    pool: Workers | None = None,
 ) -> tuple[list[StoredRun], int, list[BaseException]]:
     """The engine of sweeps and comparisons: train every spec of ``specs`` (runs of
     ``base`` with the fields ``axes`` varied) that ``store`` does not hold yet.
@@ -134,7 +139,8 @@ def run_specs(
     and the errors of runs that failed (see :func:`run`; the caller raises them).
     ``datasets`` are data already loaded by :func:`validate`: the runs are then not
     checked once more, and train on these very datasets (Ray ships them to the
-    nodes).
+    nodes). ``pool``: warm local workers (:class:`~.pool.Workers`) shared with
+    other calls, as a comparison's trials and reruns share them.
     """
     path = _path(store)
     options = dict(options or _NO_OPTIONS)
@@ -149,7 +155,6 @@ def run_specs(
         progress=progress,
         datasets=datasets,
     )
-    n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
     keys = list(dict.fromkeys(spec_key(s) for s in specs))
     found = inputs(specs, datasets)
     with open_for_writing(path) as db:
@@ -172,9 +177,16 @@ def run_specs(
                 "gdlab": _version(),
             }
         )
+        by_key = {spec_key(s): s for s in specs}
         finished = db.keys()
         todo = [k for k in keys if k not in finished]
         done_before = len(keys) - len(todo)
+        if pool is not None and backend == "local":
+            n_workers = pool.count
+        elif backend == "ray":
+            n_workers = (os.cpu_count() or 1) if workers is None else int(workers)
+        else:
+            n_workers = default_workers([by_key[k] for k in todo], datasets, workers)
         if progress:
             cluster = os.environ.get("RAY_ADDRESS") if backend == "ray" else None
             where = (
@@ -187,7 +199,6 @@ def run_specs(
                 f"{len(todo)} to run" + (where if todo else "") + ")",
                 flush=True,
             )
-        by_key = {spec_key(s): s for s in specs}
         counter = itertools.count(done_before + 1)
         labels = list(axes) if shown is None else list(shown)
         started = time.perf_counter()
@@ -205,9 +216,12 @@ def run_specs(
 
         errors: list[BaseException] = []
         if todo:
-            runner = run_local if backend == "local" else run_ray
             data = {k: datasets[source(by_key[k])] for k in todo}
-            errors = runner(data, options, min(n_workers, len(todo)), record)
+            count = min(n_workers, len(todo))
+            if backend == "local":
+                errors = run_local(data, options, count, record, pool)
+            else:
+                errors = run_ray(data, options, count, record)
         stored = db.runs(keys)
     return stored, done_before, errors
 
@@ -285,12 +299,13 @@ def check_specs(
     backend = _checks.choice(owner, "backend", backend, BACKENDS)
     if workers is not None:
         _checks.integer(owner, "workers", workers, low=1)
+    parallel_work()  # a bad $GDLAB_PARALLEL_WORK is refused before anything trains
     if backend == "ray":
         import_ray()
     loaded = dict(validate(specs, axes) if datasets is None else datasets)
     for spec in specs:  # any the caller did not load
         if source(spec) not in loaded:
-            loaded[source(spec)] = load_data(spec)
+            loaded[source(spec)] = datacache.load(spec)
     check_own_files(path)  # no link planted as the store or its lock
     if path.is_file():
         with Store(path) as db:

@@ -23,23 +23,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from gdlab.data import Dataset
-from gdlab.experiment import RunSpec, build, load_data
+from gdlab.experiment import RunSpec, build
 from gdlab.lab.sharpness import DEFAULT_SAMPLES
-from gdlab.lab.sweep.grid import source
+from gdlab.lab.sweep import datacache
 from gdlab.lab.sweep.store import now
 from gdlab.lab.threads import one_blas_thread
 from gdlab.train import History, fit
 
-_DATASETS: dict[tuple[Any, ...], Dataset] = {}
 _LIMITS: list[Any] = []
 
 
 def _dataset(spec: RunSpec) -> Dataset:
-    """The run's data, loaded once per process."""
-    where = source(spec)
-    if where not in _DATASETS:
-        _DATASETS[where] = load_data(spec)
-    return _DATASETS[where]
+    """The run's data, loaded once per process (while its files are unchanged)."""
+    return datacache.load(spec)
 
 
 def _one_thread() -> None:
@@ -56,6 +52,11 @@ def _watch_parent(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(0.25)
     os._exit(1)
+
+
+def ready() -> int:
+    """A worker's first task: it has started (imported gdlab); its process id."""
+    return os.getpid()
 
 
 def init_worker(parent: int) -> None:
