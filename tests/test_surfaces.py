@@ -459,3 +459,11 @@ def test_every_run_in_the_table_shows_its_lr() -> None:
         ["sgd", "0.001"],
         ["adam", "0.001"],
     ]
+
+
+def test_a_rule_that_needs_a_closure_is_refused_on_surfaces() -> None:
+    """L-BFGS's line search re-evaluates the loss within a step; batched runs of
+    a surface share one step, so it is refused with a reason, not run wrong."""
+    with pytest.raises(ValueError, match=r"lbfgs re-evaluates the loss within"):
+        surfaces.trajectory(surfaces.get("quadratic"), "lbfgs", [1.0, 1.0], steps=5)
+    assert not any(optim.get(n).needs_closure for n in optim.names() if n != "lbfgs")

@@ -465,9 +465,9 @@ class Meta:
                 said=True,
             )
             p = params[name]
-            shape, dtype = (
-                ((), np.dtype(np.float64))
-                if kind == "optim" and declared[slot] == "scalar"
+            shape, dtype = (  # the optimizer's layout: factored, history, scalar
+                optimizer.state_layout(name)[slot]
+                if kind == "optim"
                 else (p.shape, p.dtype)
             )
             self.need(

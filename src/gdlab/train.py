@@ -187,7 +187,7 @@ class _Trainer:
             for b in grads.buffers.values():
                 b *= clip / (norm + 1e-6)
         model = self.model
-        self.optimizer.step(grads, closure=lambda: model.loss_and_grad(xb, yb))
+        self.optimizer.step_with(grads, lambda: model.loss_and_grad(xb, yb))
         if self.config.notes_loop:  # the notes record the loss after the update
             loss = self.model.loss(xb, yb)
         pos.step += 1

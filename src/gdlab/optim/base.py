@@ -149,6 +149,10 @@ class Optimizer:
     when None): the one-shot baseline of a comparison with no tuning budget."""
     search_space: ClassVar[dict[str, Axis]] = {}
     """Tunable axis -> its range (see :mod:`gdlab.optim.space`); ``lr`` always."""
+    needs_closure: ClassVar[bool] = False
+    """Whether each step re-evaluates the loss through ``step(grads, closure)``
+    (L-BFGS's line search): such a rule cannot run where one step serves many
+    independent runs at once (the surfaces' batched trajectories)."""
     elementwise: ClassVar[bool] = True
     """False for rules that need whole tensors (norms): they see each array shaped."""
     rule: ClassVar[kernel.Kernel | None] = None
@@ -427,14 +431,22 @@ class Optimizer:
         steps of a copy of this optimizer, on copies of the parameters, with zero
         gradients. This optimizer and its parameters are untouched."""
         twin = copy.deepcopy(self)
-        zeros = {
-            n: np.zeros_like(a)
-            for g in twin.param_groups
-            for n, a in g["params"].items()
-        }
+        groups = [g["params"] for g in twin.param_groups]
+        zeros: Any = (  # in the form a step is given: one Params, or arrays by name
+            groups[0].zeros_like()
+            if len(groups) == 1 and isinstance(groups[0], Params)
+            else {n: np.zeros_like(a) for p in groups for n, a in p.items()}
+        )
         with np.errstate(all="ignore"):
             for _ in range(2):
-                twin.step(zeros, lambda: (0.0, zeros))
+                twin.step_with(zeros, lambda: (0.0, zeros))
+
+    def step_with(self, grads: Mapping[str, Any], closure: Closure) -> Any:
+        """``step(grads, closure)``; ``step(grads)`` for a subclass (a plugin
+        written before closures) whose ``step`` takes no closure."""
+        if "closure" in inspect.signature(type(self).step).parameters:
+            return self.step(grads, closure)
+        return self.step(grads)
 
     # --- state ----------------------------------------------------------------------
 

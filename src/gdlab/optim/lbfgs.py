@@ -221,6 +221,7 @@ class LBFGS(Optimizer):
         "func_evals": "scalar",
         "num_old": "scalar",
     }
+    needs_closure: ClassVar[bool] = True
     suggested_lr: ClassVar[float] = 1.0
     search_space: ClassVar[dict[str, Axis]] = {"lr": lr_around(suggested_lr)}
     elementwise = False

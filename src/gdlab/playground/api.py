@@ -43,8 +43,9 @@ LEVELS = 24
 """Contour levels per surface."""
 MAX_STEPS = 5000
 """The most optimizer steps one request may ask for."""
-MAX_RUNS = 12
-"""The most runs one request may hold."""
+MAX_RUNS = 24
+"""The most runs one request may hold: every registered optimizer and preset
+(21) at once, and a few more."""
 DEFAULT_STEPS = 100
 """The step count the page starts with; schedule defaults are shown for it."""
 
@@ -167,6 +168,7 @@ def optimizers_json() -> bytes:
     entries = [
         _optimizer_entry(n, n, {}, (optim.get(n).__doc__ or n).strip().splitlines()[0])
         for n in optim.names()
+        if not optim.get(n).needs_closure  # surfaces run batched: no line search
     ]
     for name, preset in optim.PRESETS.items():
         values = ", ".join(f"{k}={v}" for k, v in preset.hyper.items())

@@ -148,6 +148,11 @@ def _setup(
     surface = get(f)
     name, preset = optim.resolve(optimizer)
     cls = optim.get(name)
+    if cls.needs_closure:
+        raise ValueError(
+            f"{owner}: {name} re-evaluates the loss within each step (a closure), "
+            "which runs batched on a surface cannot give; train it with gdlab train"
+        )
     x0 = _starts(owner, [surface.start] if starts is None else starts)
     k = x0.shape[0]
     given = {**preset, **hyper}

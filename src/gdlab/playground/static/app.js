@@ -57,7 +57,7 @@
   let inflight = null; // the AbortController of the request on its way
   const state = {
     surfaces: [], surfaceByName: {}, optimizers: [], optimizerByName: {},
-    schedules: [], scheduleByName: {}, limits: { max_steps: 5000, max_runs: 12 },
+    schedules: [], scheduleByName: {}, limits: { max_steps: 5000, max_runs: 24 },
     surface: null, start: [0, 0], steps: 100, runs: [], nextId: 1,
     result: null, derived: [], t: 0, playing: false, speed: 20, request: 0,
     heat: null, lastFrame: null, raf: null, defaultSteps: 100, speedTouched: false,
