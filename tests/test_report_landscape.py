@@ -20,7 +20,7 @@ def test_a_name_is_refused_with_the_way_to_get_a_surface() -> None:
             match=r"^\w+: f must be a Surface, e\.g\. surfaces\.get\('rosenbrock'\), "
             r"got 'bowl'$",
         ):
-            draw("bowl", paths, "never.png")  # type: ignore[operator, arg-type]
+            draw("bowl", paths, path="never.png")  # type: ignore[operator, arg-type]
 
 
 def test_neither_module_loads_the_other_when_imported() -> None:

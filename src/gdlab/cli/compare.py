@@ -3,8 +3,10 @@ workload or on a suite."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -166,19 +168,15 @@ def compare(
             f"of {budget} trials per optimizer, then {seeds} reruns of the "
             "selected settings"
         )
-    try:
-        with store_in_use():
-            result, page = runs.compare_into(
-                folder,
-                spec,
-                names,
-                protocol,
-                command=command_line(click.get_current_context()),
-                **engine,
-            )
-    except _sweep_error() as error:
-        click.echo(f"gdlab: error: {error}", err=True)
-        sys.exit(1)
+    with _running():
+        result, page = runs.compare_into(
+            folder,
+            spec,
+            names,
+            protocol,
+            command=command_line(click.get_current_context()),
+            **engine,
+        )
     click.echo(comparing.format_table(result))
     click.echo(f"report: {page}")
 
@@ -288,34 +286,34 @@ def benchmark(
         ]
         benchmarking.check(chosen, folder, names, protocol, **engine)
     if calibrate:
-        try:
-            with store_in_use():
-                done = benchmarking.calibrate(
-                    chosen,
-                    folder,
-                    names,
-                    protocol,
-                    command=command_line(click.get_current_context()),
-                    **engine,
-                )
-        except _sweep_error() as error:
-            click.echo(f"gdlab: error: {error}", err=True)
-            sys.exit(1)
+        with _running():
+            done = benchmarking.calibrate(
+                chosen,
+                folder,
+                names,
+                protocol,
+                command=command_line(click.get_current_context()),
+                **engine,
+            )
         for w in done:
             click.echo(f"{w.name}: target {w.target:g}")
         click.echo(f"suite: {Path(folder) / 'suite.toml'}")
         return
-    try:
-        with store_in_use():
-            results = benchmarking.benchmark(chosen, folder, names, protocol, **engine)
-    except _sweep_error() as error:
-        click.echo(f"gdlab: error: {error}", err=True)
-        sys.exit(1)
+    with _running():
+        results = benchmarking.benchmark(chosen, folder, names, protocol, **engine)
     click.echo(benchmarking.format_table(results))
     click.echo(f"report: {results['report']}")
 
 
-def _sweep_error() -> type[Exception]:
+@contextlib.contextmanager
+def _running() -> Iterator[None]:
+    """Around a run of the sweep engine: a store another command is writing is a
+    usage error (:func:`store_in_use`), a run that failed is one line, exit 1."""
     from gdlab.lab.sweep import SweepError
 
-    return SweepError
+    try:
+        with store_in_use():
+            yield
+    except SweepError as error:
+        click.echo(f"gdlab: error: {error}", err=True)
+        sys.exit(1)

@@ -33,7 +33,10 @@ def _files(path: Path) -> tuple[tuple[str, int, int, int], ...]:
     """(path, size, mtime in ns, inode) of ``path`` and, for a folder, of the
     files in it (one level: the IDX files); () where it does not exist."""
     found = []
-    paths = [path, *sorted(path.iterdir())] if path.is_dir() else [path]
+    try:
+        paths = [path, *sorted(path.iterdir())] if path.is_dir() else [path]
+    except OSError:  # unreadable, or a name too long: load_data says which
+        return ()
     for p in paths:
         try:
             st = p.stat()
