@@ -165,3 +165,18 @@ def test_train_writes_tensorboard_files(tmp_path: Path) -> None:
                "--tensorboard", str(tmp_path / "tb2")],
     )  # fmt: skip
     assert refused.exit_code == 2 and not (tmp_path / "tb2").exists()
+
+
+def test_tensorboard_into_a_file_is_one_line_and_leaves_no_run(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboardX")
+    from click.testing import CliRunner
+
+    from gdlab.cli import main
+
+    (tmp_path / "afile").write_text("mine")
+    out = tmp_path / "run"
+    args = ["train", "--epochs", "1", "--out", str(out)]
+    result = CliRunner().invoke(main, [*args, "--tensorboard", str(tmp_path / "afile")])
+    assert result.exit_code == 2
+    assert "--tensorboard" in result.output and "it is a file" in result.output
+    assert not out.exists() and (tmp_path / "afile").read_text() == "mine"

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gdlab import _checks
+from gdlab import _checks, outputs
 
 if TYPE_CHECKING:
     from gdlab.optim import Optimizer
@@ -116,9 +116,7 @@ class TensorBoard(Callback):
                 "TensorBoard: writing event files needs tensorboardX: "
                 "pip install 'gdlab[tensorboard]'"
             ) from None
-        if not str(logdir):
-            raise ValueError("TensorBoard: logdir must name a folder, got ''")
-        self.logdir = os.fspath(logdir)
+        self.logdir = os.fspath(outputs.writable(logdir, "TensorBoard: logdir"))
         self._writer: Any = SummaryWriter(self.logdir)
 
     def on_step(self, step: Step, optimizer: Optimizer) -> None:

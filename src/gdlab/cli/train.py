@@ -229,13 +229,14 @@ def train(
         with contextlib.ExitStack() as held:
             with user_input():  # checks the options before the folder is claimed
                 built = experiment.build(spec)
+                watchers = _watchers(tensorboard)
                 held.enter_context(runs.training_folder(out))  # locked while it runs
             history = runs.train_into(
                 out,
                 built,
                 checkpoint_every=checkpoint_every,
                 progress=not no_progress,
-                callbacks=_watchers(tensorboard),
+                callbacks=watchers,
             )
         folder = out
     last = history.epochs[-1] if history.epochs else None
@@ -265,6 +266,9 @@ def _watchers(tensorboard: str | None) -> list[Callback]:
         return [TensorBoard(tensorboard)]
     except ImportError as error:
         raise click.UsageError(f"--tensorboard: {error}") from None
+    except ValueError as error:  # not a folder that can be written
+        message = str(error).replace("TensorBoard: logdir", "--tensorboard")
+        raise click.UsageError(message) from None
 
 
 @click.command("report")
