@@ -24,6 +24,7 @@ FLOORS = (
         "gdlab.params",
         "gdlab.outputs",
         "gdlab.i18n",
+        "gdlab.records",
     ),
     (
         "gdlab.optim",

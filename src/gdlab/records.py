@@ -1,0 +1,208 @@
+"""Declared records: frozen dataclasses that check their own fields when made.
+
+A record declares each field's check in ``constraints``, the same
+``(owner, name, value) -> value`` callables as
+:attr:`gdlab.optim.Optimizer.constraints` (and scikit-learn's
+``_parameter_constraints``). ``__post_init__`` applies them and keeps what each
+returns (``3.0`` becomes ``3``), so a record that exists is a valid one, and every
+later reader can trust it without checking again.
+
+Its plain form, ready for JSON, comes from its fields: :meth:`Record.to_dict` and
+:meth:`Record.from_dict` handle nested records and tuples of records, and
+``from_dict`` refuses an unknown or missing field by name.
+
+Example:
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Budget(Record):
+    ...     trials: int = 4
+    ...     constraints = {"trials": at_least(1)}
+    >>> Budget(trials=3.0)
+    Budget(trials=3)
+    >>> Budget.from_dict({"trials": 0})
+    Traceback (most recent call last):
+    ...
+    ValueError: Budget: trials must be an integer >= 1, got 0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
+
+from gdlab import _checks
+
+Constraint = Callable[[str, str, Any], Any]
+"""``(owner, name, value) -> value to keep``; raises ``ValueError`` otherwise."""
+
+R = TypeVar("R", bound="Record")
+
+
+class Record:
+    """Base of the declared records; subclasses are ``@dataclass(frozen=True)``.
+
+    A subclass that needs a check across fields overrides ``__post_init__`` and
+    calls ``super().__post_init__()`` first.
+    """
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {}
+    """Field -> its check, applied in declaration order when the record is made."""
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        for name, hint in _hints(type(self)).items():  # a list given for a tuple
+            value = getattr(self, name, None)
+            if typing.get_origin(hint) is tuple and isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+        for name, check in self.constraints.items():
+            object.__setattr__(self, name, check(owner, name, getattr(self, name)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain form: each field's value, nested records as dicts, tuples as
+        lists."""
+        return {
+            f.name: _plain(getattr(self, f.name))
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+        }
+
+    @classmethod
+    def from_dict(cls: type[R], values: object) -> R:
+        """The record of a plain form like :meth:`to_dict`'s; a missing field with
+        a default takes it."""
+        owner = cls.__name__
+        if not isinstance(values, Mapping):
+            _checks.fail(owner, "values", "a mapping", values)
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        for name in values:
+            if name not in fields:
+                hint = _checks.did_you_mean(name, list(fields))
+                _checks.fail(
+                    owner, f"field {name!r}", f"one of {', '.join(fields)}{hint}", ""
+                )
+        for name, f in fields.items():
+            required = (
+                f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING
+            )
+            if required and name not in values:
+                _checks.fail(owner, name, "given", "nothing")
+        hints = _hints(cls)
+        return cls(**{k: _typed(hints[k], v) for k, v in values.items()})
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved annotations of ``cls``'s fields (once per class)."""
+    if cls not in _HINTS:
+        names = {f.name for f in dataclasses.fields(cls)}
+        _HINTS[cls] = {
+            k: v for k, v in typing.get_type_hints(cls).items() if k in names
+        }
+    return _HINTS[cls]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value.to_dict()
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _typed(hint: Any, value: Any) -> Any:
+    """``value`` read as a field of type ``hint``: a dict for a record becomes one,
+    a list for a tuple of records becomes that tuple."""
+    if (
+        isinstance(hint, type)
+        and issubclass(hint, Record)
+        and isinstance(value, Mapping)
+    ):
+        return hint.from_dict(value)
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(hint):
+            if isinstance(option, type) and issubclass(option, Record):
+                return _typed(option, value)
+        return value
+    if origin is tuple and isinstance(value, Sequence) and not isinstance(value, str):
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_typed(args[0], v) for v in value)
+        return tuple(value)
+    return value
+
+
+# Constraint builders for Record.constraints: each returns a Constraint.
+
+
+def at_least(low: int) -> Constraint:
+    """An integer >= ``low``."""
+    return lambda owner, name, value: _checks.integer(owner, name, value, low=low)
+
+
+def number(
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> Constraint:
+    """A finite real number in the given range."""
+    return lambda owner, name, value: _checks.number(
+        owner, name, value, low=low, high=high, low_open=low_open, high_open=high_open
+    )
+
+
+def one_of(*options: str) -> Constraint:
+    """One of ``options`` (a near miss names the closest)."""
+    return lambda owner, name, value: _checks.choice(owner, name, value, options)
+
+
+def optional(check: Constraint) -> Constraint:
+    """None, or what ``check`` accepts."""
+    return lambda owner, name, value: (
+        None if value is None else check(owner, name, value)
+    )
+
+
+def each(check: Constraint) -> Constraint:
+    """A sequence (not a string) whose every item ``check`` accepts; kept as a
+    tuple."""
+
+    def checked(owner: str, name: str, value: Any) -> tuple[Any, ...]:
+        if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+            _checks.fail(owner, name, "a sequence", value)
+        return tuple(check(owner, f"{name}[{i}]", v) for i, v in enumerate(value))
+
+    return checked
+
+
+def text(owner: str, name: str, value: object) -> str:
+    """A non-empty string."""
+    if not isinstance(value, str) or not value:
+        _checks.fail(owner, name, "a non-empty string", value)
+    return value
+
+
+flag = _checks.flag
+"""True or False."""
+
+
+__all__ = [
+    "Constraint",
+    "Record",
+    "at_least",
+    "each",
+    "flag",
+    "number",
+    "one_of",
+    "optional",
+    "text",
+]

@@ -1,0 +1,83 @@
+"""Declared records check themselves when made and round-trip their plain form."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gdlab import records
+from gdlab.records import Record
+
+
+@dataclass(frozen=True)
+class Axis(Record):
+    name: str
+    low: float = 0.0
+    constraints: ClassVar[dict[str, records.Constraint]] = {
+        "name": records.text,
+        "low": records.number(low=0.0),
+    }
+
+
+@dataclass(frozen=True)
+class Plan(Record):
+    trials: int = 4
+    select: str = "val_loss"
+    seeds: tuple[int, ...] = (0,)
+    axes: tuple[Axis, ...] = ()
+    first: Axis | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+    constraints: ClassVar[dict[str, records.Constraint]] = {
+        "trials": records.at_least(1),
+        "select": records.one_of("val_loss", "val_accuracy"),
+        "seeds": records.each(records.at_least(0)),
+        "first": records.optional(lambda o, n, v: v),
+    }
+
+
+def test_fields_are_checked_and_normalized_when_made() -> None:
+    plan = Plan(trials=3.0, seeds=[1, 2])
+    assert plan.trials == 3 and type(plan.trials) is int
+    assert plan.seeds == (1, 2)
+    with pytest.raises(ValueError, match=r"^Plan: trials must be an integer >= 1"):
+        Plan(trials=0)
+    with pytest.raises(ValueError, match=r"^Plan: seeds\[1\] must be"):
+        Plan(seeds=(0, -1))
+    with pytest.raises(ValueError, match="did you mean 'val_loss'"):
+        Plan(select="val_los")
+
+
+def test_a_list_given_for_a_tuple_field_is_kept_as_a_tuple() -> None:
+    plan = Plan(axes=[Axis("lr")])
+    assert plan.axes == (Axis("lr"),)
+    assert hash(plan.axes)
+
+
+def test_from_dict_refuses_unknown_and_missing_fields_by_name() -> None:
+    with pytest.raises(ValueError, match=r"^Plan: field 'trails' must be .*'trials'"):
+        Plan.from_dict({"trails": 3})
+    with pytest.raises(ValueError, match=r"^Axis: name must be given"):
+        Axis.from_dict({"low": 1.0})
+    with pytest.raises(ValueError, match=r"^Plan: values must be a mapping"):
+        Plan.from_dict([("trials", 3)])
+
+
+names = st.text(min_size=1, max_size=8)
+axes = st.builds(Axis, name=names, low=st.floats(0, 1e6))
+
+
+@given(
+    trials=st.integers(1, 10**6),
+    seeds=st.lists(st.integers(0, 2**31), max_size=4),
+    axes=st.lists(axes, max_size=3),
+    first=st.none() | axes,
+)
+def test_plain_form_round_trips_through_json(trials, seeds, axes, first) -> None:
+    plan = Plan(trials=trials, seeds=seeds, axes=axes, first=first)
+    plain = json.loads(json.dumps(plan.to_dict()))
+    assert Plan.from_dict(plain) == plan
