@@ -31,8 +31,9 @@ KEY = (
 
 def test_the_flat_form_is_unchanged_and_round_trips() -> None:
     values = SPEC.to_dict()
-    assert tuple(values) == FIELDS and FIELDS[-1] == "notes_loop"
-    assert FIELDS[-10:-1] == (
+    assert tuple(values) == FIELDS
+    assert FIELDS[-2:] == ("notes_loop", "train_eval_rows")
+    assert FIELDS[-11:-2] == (
         "batch_size",
         "sampling",
         "epochs",
@@ -45,8 +46,10 @@ def test_the_flat_form_is_unchanged_and_round_trips() -> None:
     )
     assert "train" not in values
     assert RunSpec.from_dict(values) == SPEC
-    assert sweep.spec_key(SPEC) == KEY  # notes_loop came later: left out at False
+    assert sweep.spec_key(SPEC) == KEY  # later fields: left out at their defaults
     assert '"notes_loop":true' in sweep.spec_key(SPEC.replace(notes_loop=True))
+    key = sweep.spec_key(SPEC.replace(train_eval_rows=None))
+    assert '"train_eval_rows":null' in key
     assert sweep.FIELDS == FIELDS
 
 

@@ -51,6 +51,35 @@ def test_fit_records_every_step_and_epoch_and_learns() -> None:
     assert acc == model.accuracy(ds.X_test, ds.y_test) == hist.epochs[-1]["test_acc"]
 
 
+def test_training_metrics_are_taken_on_a_fixed_sample_of_the_training_rows() -> None:
+    model, opt, ds = fresh()
+    n = ds.n_train
+    config = TrainConfig(epochs=2, batch_size=64, train_eval_rows=400, seed=3)
+    index = config.train_eval_index(n)
+    assert index is not None and len(index) == 400 == len(set(index.tolist()))
+    assert list(index) == sorted(index) and index.max() < n
+    np.testing.assert_array_equal(index, config.train_eval_index(n))  # fixed
+    other = TrainConfig(train_eval_rows=400).train_eval_index(n)  # another seed
+    assert not np.array_equal(index, other)
+    assert TrainConfig().train_eval_index(n) is None  # 10,000 by default: all
+    assert TrainConfig(train_eval_rows=None).train_eval_index(60_000) is None
+    assert TrainConfig(notes_loop=True).train_eval_index(60_000) is None
+    assert TrainConfig().train_eval_index(60_000).shape == (10_000,)  # type: ignore[union-attr]
+    hist = train.fit(model, opt, ds, config, progress=False)
+    last = hist.epochs[-1]
+    sample = train.evaluate(model, ds.X_train[index], ds.y_train[index])
+    assert (last["train_loss"], last["train_acc"]) == sample
+    assert last["train_loss"] != train.evaluate(model, ds.X_train, ds.y_train)[0]
+    validation = train.evaluate(model, ds.X_val, ds.y_val)
+    assert (last["val_loss"], last["val_acc"]) == validation  # every row
+    assert hist.config["train_eval_rows"] == 400
+    # the sample changes no training step
+    model2, opt2, _ = fresh()
+    whole = TrainConfig(epochs=2, batch_size=64, seed=3, train_eval_rows=None)
+    hist2 = train.fit(model2, opt2, ds, whole, progress=False)
+    assert [s["loss"] for s in hist2.steps] == [s["loss"] for s in hist.steps]
+
+
 def test_iterations_instead_of_epochs_ends_mid_epoch() -> None:
     model, opt, ds = fresh()
     per_epoch = math.ceil(ds.n_train / 100)
@@ -222,6 +251,28 @@ def test_resume_after_a_crash_is_bit_identical(
     assert hist.epochs == [
         {**e, "seconds": h["seconds"]}
         for e, h in zip(expected_hist.epochs, hist.epochs, strict=True)
+    ]
+
+
+def test_resume_evaluates_the_same_training_rows(tmp_path: Path) -> None:
+    spec = SPEC.replace(train_eval_rows=300, epochs=2)
+    expected_hist, expected = uninterrupted(spec)
+    run = build(spec)
+    crash_after(run.model, 30)
+    with pytest.raises(Crash):
+        train.fit(
+            run.model,
+            run.optimizer,
+            run.dataset,
+            run.spec.train,
+            checkpoint_dir=tmp_path,
+            progress=False,
+            spec=spec.to_dict(),
+        )
+    hist, model, _ = train.resume(tmp_path, progress=False, rebuild=rebuild)
+    params_equal(model, expected)
+    assert [(e["train_loss"], e["train_acc"]) for e in hist.epochs] == [
+        (e["train_loss"], e["train_acc"]) for e in expected_hist.epochs
     ]
 
 
@@ -530,6 +581,8 @@ def test_only_the_newest_two_checkpoints_are_kept(tmp_path: Path) -> None:
         ({"sampling": "bootstrap"}, r"sampling must be one of without-replacement"),
         ({"eval_at_start": 1}, r"eval_at_start must be True or False, got 1"),
         ({"evaluate_test": "no"}, r"evaluate_test must be True or False, got 'no'"),
+        ({"train_eval_rows": 0}, r"train_eval_rows must be an integer >= 1, got 0"),
+        ({"train_eval_rows": 2.5}, r"train_eval_rows must be an integer >= 1"),
     ],
 )
 def test_bad_train_config_values_are_refused(
@@ -558,7 +611,7 @@ def test_train_config_from_dict_refuses_unknown_keys() -> None:
     with pytest.raises(
         ValueError,
         match=r"^TrainConfig: each field must be one of batch_size, sampling, epochs, "
-        r".*evaluate_test, notes_loop, got 'batchsize'$",
+        r".*evaluate_test, notes_loop, train_eval_rows, got 'batchsize'$",
     ):
         TrainConfig.from_dict({"batchsize": 64})
 

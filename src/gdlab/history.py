@@ -43,6 +43,10 @@ class History:
     step, train_loss, train_acc, val_loss, val_acc, test_loss, test_acc, lr,
     seconds}`` (accuracies are None for regression, validation numbers without a
     validation split, test numbers when the run keeps the test set unread).
+    ``train_loss`` and ``train_acc`` are taken on the run's train-eval rows: a
+    fixed sample of ``config["train_eval_rows"]`` training rows (10,000 by
+    default) when the training set is larger, else every row (see
+    :class:`~gdlab.train.TrainConfig`); validation and test numbers on every row.
     ``diverged`` and ``message`` say how it stopped. ``config`` says what ran, for
     reports and ``history.json``: the model, the optimizer and its param_groups,
     the data and the run's :class:`~gdlab.train.TrainConfig` (a checkpoint keeps

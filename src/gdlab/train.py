@@ -3,7 +3,9 @@
 Read it top to bottom: each step draws the next mini-batch, computes the loss and its
 gradient by backprop, stops the run if either is not finite, clips the gradient norm
 if asked, and lets the optimizer update the parameters. Each epoch ends with the loss
-and accuracy on the whole train and test sets, one printed line and a checkpoint.
+and accuracy on the validation and test sets and on a fixed sample of the training
+set (``TrainConfig.train_eval_rows``, 10,000 rows by default: an evaluation costs a
+small share of an epoch), one printed line and a checkpoint.
 
 How long a run is and how it draws its batches is a :class:`TrainConfig`. Checkpoints
 (see :mod:`gdlab.checkpoint`) hold the parameters, the optimizer state (its step
@@ -25,7 +27,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from gdlab import _checks, checkpoint, losses, outputs, train_config
+from gdlab import _checks, checkpoint, outputs, train_config
 from gdlab.callbacks import Callback, Step
 from gdlab.data import Dataset, batches
 from gdlab.history import History
@@ -34,7 +36,6 @@ from gdlab.optim import Optimizer
 from gdlab.schedules import ReduceOnPlateau
 from gdlab.train_config import TrainConfig
 
-EVAL_CHUNK = 10_000
 ABSURD_LOSS = 1e20
 """A finite loss above this counts as diverged: no model trains back from it."""
 
@@ -80,6 +81,12 @@ class _Trainer:
             model, optimizer, dataset, digest=options.checkpoint_dir is not None
         )
         self.history = History(config={**self.fingerprint, **config.to_dict()})
+        index = config.train_eval_index(dataset.n_train)  # the same rows each time
+        self.train_eval = (
+            (dataset.X_train, dataset.y_train)
+            if index is None
+            else (dataset.X_train[index], dataset.y_train[index])
+        )
         self.elapsed = 0.0
         self.stopped_by: Callback | None = None
 
@@ -208,7 +215,7 @@ class _Trainer:
     def _evaluate_here(self, started: float, bar: Any) -> None:
         pos, ds = self.position, self.dataset
         with np.errstate(over="ignore", invalid="ignore"):  # judged just below
-            train_loss, train_acc = evaluate(self.model, ds.X_train, ds.y_train)
+            train_loss, train_acc = evaluate(self.model, *self.train_eval)
         if not math.isfinite(train_loss) or train_loss > ABSURD_LOSS:
             self.history.diverged = True
             self.history.message = (
@@ -306,20 +313,12 @@ def evaluate(
     model: TrainableModel, X: np.ndarray, y: np.ndarray
 ) -> tuple[float, float | None]:
     """The model's cost (L2 term included) and accuracy (None for regression) on
-    ``(X, y)``; softmax models take one forward pass per :data:`EVAL_CHUNK` rows,
-    and give NaN for both when their logits overflow (weights that diverged)."""
-    if not (isinstance(model, Model) and model.loss_name == "softmax_cross_entropy"):
-        return model.loss(X, y), (model.accuracy(X, y) if model.is_classifier else None)
-    total_loss, correct = 0.0, 0
-    for start in range(0, len(X), EVAL_CHUNK):
-        with np.errstate(over="ignore", invalid="ignore"):
-            z = model.forward(X[start : start + EVAL_CHUNK])
-        if losses.count_nonfinite(z):
-            return math.nan, math.nan
-        t = y[start : start + EVAL_CHUNK]
-        total_loss += losses.softmax_cross_entropy(z, t)[0] * len(t)
-        correct += int(np.sum(np.argmax(z, axis=1) == t))
-    return total_loss / len(X) + model.penalty(), correct / len(X)
+    ``(X, y)``: gdlab's models by :meth:`~gdlab.models.Model.evaluate` (softmax
+    models in chunks, NaN for both when their logits overflow), any other model by
+    its ``loss`` and ``accuracy``."""
+    if isinstance(model, Model):
+        return model.evaluate(X, y)
+    return model.loss(X, y), (model.accuracy(X, y) if model.is_classifier else None)
 
 
 def fit(

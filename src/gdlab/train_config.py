@@ -11,10 +11,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+from numpy.typing import NDArray
+
 from gdlab import _checks
 from gdlab.data.batching import BatchSize, num_batches
 
 SAMPLING = ("without-replacement", "with-replacement")
+TRAIN_EVAL_ROWS = 10_000
+"""The default size of the training rows the training metrics are taken on."""
+_TRAIN_EVAL_STREAM = 0x7E57
+"""Mixed into ``seed`` for the train-eval sample: a stream of its own, so the
+sample never shares draws with the batch order."""
 """How batches are drawn: see :class:`TrainConfig`'s ``sampling``."""
 
 
@@ -37,8 +45,8 @@ class TrainConfig:
         clip_grad_norm: rescale the gradient to this L2 norm (> 0) when it is
             larger (default None: no clipping).
         eval_every: ``"epoch"`` (the default), or a number of steps between
-            evaluations of the loss and accuracy on the whole train, validation
-            and test sets (and at the end).
+            evaluations of the loss and accuracy on the train (see
+            ``train_eval_rows``), validation and test sets (and at the end).
         eval_at_start: also evaluate before the first step (the untrained model,
             a row at step 0; default False).
         evaluate_test: False keeps the test set unread (a tuning trial: every
@@ -49,6 +57,14 @@ class TrainConfig:
             ``i % iter_per_epoch == 0`` for ``iter_per_epoch = max(n_train /
             batch_size, 1)`` (a float, as written: 17 evaluations in 10,000 steps
             of 600 per epoch), instead of every ``eval_every`` and at the end.
+        train_eval_rows: the training-set metrics (``train_loss``,
+            ``train_acc``) are taken on this many training rows, a sample drawn
+            once per run from ``seed`` (DeepOBS's "train_eval" set, the size of
+            the test set), an integer >= 1; None, or a number of rows the training
+            set does not exceed, takes them all (default 10,000: digits' 1,617
+            rows are all evaluated, Fashion-MNIST's 54,000 sampled). Validation
+            and test metrics always take every row; ``notes_loop`` evaluates every
+            training row, as the notes do. It changes no training step.
 
     Example:
         >>> TrainConfig(epochs=3, batch_size=64).total_steps(n_train=1617)
@@ -65,6 +81,7 @@ class TrainConfig:
     eval_at_start: bool = False
     evaluate_test: bool = True
     notes_loop: bool = False
+    train_eval_rows: int | None = TRAIN_EVAL_ROWS
 
     def __post_init__(self) -> None:
         owner = "TrainConfig"
@@ -91,6 +108,10 @@ class TrainConfig:
             checked["eval_every"] = _checks.integer(
                 owner, "eval_every", self.eval_every, low=1
             )
+        if self.train_eval_rows is not None:
+            checked["train_eval_rows"] = _checks.integer(
+                owner, "train_eval_rows", self.train_eval_rows, low=1
+            )
         for name in ("eval_at_start", "evaluate_test", "notes_loop"):
             checked[name] = _checks.flag(owner, name, getattr(self, name))
         for name, value in checked.items():  # 3.0 -> 3: one run, one JSON form
@@ -105,6 +126,17 @@ class TrainConfig:
         their ``i % iter_per_epoch == 0`` with ``i = step - 1``."""
         size = n_train if self.batch_size == "full" else self.batch_size
         return (step - 1) % max(n_train / size, 1) == 0
+
+    def train_eval_index(self, n_train: int) -> NDArray[np.intp] | None:
+        """The training rows the training metrics are taken on, sorted (None: all
+        ``n_train``): ``train_eval_rows`` of them drawn without replacement from
+        a generator seeded by ``(seed, a stream number)``, so a resumed run
+        evaluates the same rows and the batch order is untouched."""
+        rows = self.train_eval_rows
+        if self.notes_loop or rows is None or rows >= n_train:
+            return None
+        rng = np.random.default_rng((self.seed, _TRAIN_EVAL_STREAM))
+        return np.sort(rng.choice(n_train, size=rows, replace=False))
 
     def total_steps(self, n_train: int) -> int:
         """The run's optimizer steps on ``n_train`` samples."""
@@ -132,9 +164,10 @@ class TrainConfig:
 
 FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 """The names of :class:`TrainConfig`'s fields, in order."""
-LATER = {"notes_loop": False}
+LATER = {"notes_loop": False, "train_eval_rows": TRAIN_EVAL_ROWS}
 """Fields added after stores keyed runs and checkpoints stored configs, with their
 defaults: a sweep key leaves them out at their default, so a run keeps its key, and
-a checkpoint without them reads them as their default."""
+a checkpoint without them reads them as their default (``train_eval_rows`` changes
+no training step, only which rows ``train_loss`` is taken on)."""
 
-__all__ = ["FIELDS", "LATER", "SAMPLING", "TrainConfig"]
+__all__ = ["FIELDS", "LATER", "SAMPLING", "TRAIN_EVAL_ROWS", "TrainConfig"]

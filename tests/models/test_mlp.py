@@ -180,6 +180,32 @@ def test_predict_accuracy_and_loss() -> None:
     assert m.loss(X, y) == m.loss_and_grad(X, y)[0]
 
 
+@pytest.mark.parametrize("chunk", [7, 20, 10_000])
+def test_evaluate_is_loss_and_accuracy_in_chunks(chunk: int) -> None:
+    m = models.MLP([4, 5, 3], seed=0, l2=0.1)
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((20, 4)), rng.integers(0, 3, 20)
+    loss, accuracy = m.evaluate(X, y, chunk=chunk)
+    assert loss == pytest.approx(m.loss(X, y), rel=1e-12)
+    assert accuracy == m.accuracy(X, y)
+    assert m.evaluate(X, np.eye(3)[y], chunk=chunk) == pytest.approx((loss, accuracy))
+    r = models.MLP([4, 2], loss="mse", seed=0)
+    assert r.evaluate(X, X[:, :2]) == (r.loss(X, X[:, :2]), None)
+    m.params["b2"][1] = np.inf  # logits that are not finite: NaN for both
+    assert all(np.isnan(v) for v in m.evaluate(X, y, chunk=chunk))
+
+
+def test_evaluate_checks_its_input() -> None:
+    m = models.MLP([4, 5, 3], seed=0)
+    X = np.zeros((5, 4))
+    with pytest.raises(ValueError, match=r"^MLP: y must be class ids of shape \(5,\)"):
+        m.evaluate(X, np.zeros(6, dtype=int))
+    with pytest.raises(ValueError, match=r"^MLP: X must be non-empty"):
+        m.evaluate(np.zeros((0, 4)), np.zeros(0, dtype=int))
+    with pytest.raises(ValueError, match=r"^MLP: chunk must be an integer >= 1"):
+        m.evaluate(X, np.zeros(5, dtype=int), chunk=0)
+
+
 def test_binary_and_regression_heads() -> None:
     rng = np.random.default_rng(0)
     X = rng.standard_normal((6, 3))
