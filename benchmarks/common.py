@@ -1,5 +1,6 @@
-"""What every benchmark shares: interleaved timing, "median (min–max)" figures and a
-line on the machine (cores, load, BLAS kernel, threading layers).
+"""What every benchmark shares: interleaved timing, "median (min–max)" figures, a
+line on the machine (cores, load, BLAS kernel, threading layers) and the check
+that no kernel compiles inside a timed region (:func:`no_compilation`).
 
 A figure is measured once per repeat (the median of a few interleaved calls) and
 printed as the median over repeats with the range of the repeats, so a claim quotes
@@ -8,10 +9,12 @@ how much it moved on the machine that printed it.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import threadpoolctl
 
@@ -51,6 +54,61 @@ def interleaved(
         for name, ts in times.items():
             out[name].append(statistics.median(ts))
     return out
+
+
+class CompiledWhileTimed(RuntimeError):
+    """A kernel compiled (or loaded from Numba's disk cache) inside a timed region:
+    the figure would include it. Warm up first (``Optimizer.warm_up()``, a call of
+    each path before the clock starts)."""
+
+
+def _signatures() -> int:
+    """Compiled signatures of every Numba dispatcher alive now (0 before Numba is
+    imported): one more for each kernel compiled or loaded from the disk cache."""
+    import sys
+
+    if "numba" not in sys.modules:
+        return 0
+    from numba.core.dispatcher import Dispatcher
+
+    # type(), not isinstance(): that would ask weak proxies and lazy modules
+    return sum(
+        len(o.signatures) for o in gc.get_objects() if issubclass(type(o), Dispatcher)
+    )
+
+
+@contextlib.contextmanager
+def no_compilation(what: str) -> Iterator[None]:
+    """Raise :class:`CompiledWhileTimed` if a Numba kernel compiles inside the block
+    (Numba's ``numba:compile`` events) or a dispatcher gains a signature (a variant
+    compiled, or loaded from the disk cache). Wrap a benchmark's whole timed loop:
+    the signature count is taken once before and once after (tens of ms each),
+    outside the figures."""
+    import sys
+
+    events: list[object] = []
+    listener = None
+    if "numba" in sys.modules:
+        from numba.core import event
+
+        listener = event.RecordingListener()
+        event.register("numba:compile", listener)
+    before = _signatures()
+    try:
+        yield
+    finally:
+        if listener is not None:
+            from numba.core import event
+
+            event.unregister("numba:compile", listener)
+            events = [e for e in listener.buffer if e[1].is_start]
+    after = _signatures()
+    if events or after != before:
+        raise CompiledWhileTimed(
+            f"{what}: {len(events)} Numba compilation(s) and {after - before} new "
+            "compiled signature(s) inside the timed region; warm the kernels up "
+            "before the clock starts"
+        )
 
 
 def machine() -> str:

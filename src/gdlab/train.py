@@ -81,12 +81,7 @@ class _Trainer:
             model, optimizer, dataset, digest=options.checkpoint_dir is not None
         )
         self.history = History(config={**self.fingerprint, **config.to_dict()})
-        index = config.train_eval_index(dataset.n_train)  # the same rows each time
-        self.train_eval = (
-            (dataset.X_train, dataset.y_train)
-            if index is None
-            else (dataset.X_train[index], dataset.y_train[index])
-        )
+        self._train_eval: tuple[np.ndarray, np.ndarray] | None = None
         self.elapsed = 0.0
         self.stopped_by: Callback | None = None
 
@@ -215,7 +210,7 @@ class _Trainer:
     def _evaluate_here(self, started: float, bar: Any) -> None:
         pos, ds = self.position, self.dataset
         with np.errstate(over="ignore", invalid="ignore"):  # judged just below
-            train_loss, train_acc = evaluate(self.model, *self.train_eval)
+            train_loss, train_acc = evaluate(self.model, *self._train_eval_rows())
         if not math.isfinite(train_loss) or train_loss > ABSURD_LOSS:
             self.history.diverged = True
             self.history.message = (
@@ -262,6 +257,19 @@ class _Trainer:
                 f"epoch {label}/{self.n_epochs}  loss {train_loss:.3f}{acc}"
                 f"  lr {row['lr']:.1e}  {seconds:.1f}s"
             )
+
+    def _train_eval_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The training rows the training metrics are taken on, gathered at the
+        first evaluation (its time is the evaluation's), the same rows each time."""
+        if self._train_eval is None:
+            ds = self.dataset
+            index = self.config.train_eval_index(ds.n_train)
+            self._train_eval = (
+                (ds.X_train, ds.y_train)
+                if index is None
+                else (ds.X_train[index], ds.y_train[index])
+            )
+        return self._train_eval
 
     # --- checkpoints -----------------------------------------------------------------
 
