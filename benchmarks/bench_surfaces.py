@@ -22,7 +22,7 @@ import time
 import numba
 import numpy as np
 import torch
-from common import machine, summary
+from common import machine, no_compilation, summary
 
 from gdlab import surfaces
 
@@ -73,46 +73,53 @@ def main() -> None:
         f"{numba.config.NUMBA_NUM_THREADS} CPU threads available\n{machine()}"
     )
 
+    # compiled before the clock starts (a compilation in a timed call fails it)
     surfaces.trajectories("rosenbrock", "adam", starts[:2], lr=args.lr, steps=2)
-    times = []
-    paths = np.empty(0)
-    for _ in range(args.repeats):
-        del paths  # free the previous (steps+1, K, 2) result before the next call
-        t0 = time.perf_counter()
-        paths = surfaces.trajectories("rosenbrock", "adam", starts, lr=args.lr, steps=n)
-        times.append(time.perf_counter() - t0)
-    gdlab_per = [t / (k * n) for t in times]
-    print(
-        f"gdlab surfaces.trajectories, one call -> {paths.shape} "
-        f"({paths.nbytes / 1e6:.0f} MB): {summary(times, 3)} s = "
-        f"{summary(gdlab_per, 1, 1e9)} ns/run-step"
-    )
-    finals_only = []
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        surfaces.final_points("rosenbrock", "adam", starts, lr=args.lr, steps=n)
-        finals_only.append(time.perf_counter() - t0)
-    print(
-        f"gdlab surfaces.final_points (no trajectory kept): {summary(finals_only, 3)}"
-        f" s = {summary([t / (k * n) for t in finals_only], 1, 1e9)} ns/run-step"
-    )
-
-    m = min(args.torch_runs, k)
-    for autograd in (True, False):
-        label = "autograd" if autograd else "analytic grad"
-        per, agree = [], 0.0
-        torch_runs(starts[:1], 10, args.lr, autograd=autograd)  # warm-up
+    surfaces.final_points("rosenbrock", "adam", starts[:2], lr=args.lr, steps=2)
+    torch_runs(starts[:1], 10, args.lr, autograd=True)
+    torch_runs(starts[:1], 10, args.lr, autograd=False)
+    with no_compilation("bench_surfaces"):
+        times = []
+        paths = np.empty(0)
         for _ in range(args.repeats):
-            seconds, finals = torch_runs(starts[:m], n, args.lr, autograd=autograd)
-            per.append(seconds / (m * n))
-            difference = np.abs(finals - paths[-1, :m])
-            agree = float(np.max(difference / np.maximum(np.abs(finals), 1e-12)))
-        ratio = [t / g for t, g in zip(per, gdlab_per, strict=True)]
+            del paths  # free the previous (steps+1, K, 2) result before the next call
+            t0 = time.perf_counter()
+            paths = surfaces.trajectories(
+                "rosenbrock", "adam", starts, lr=args.lr, steps=n
+            )
+            times.append(time.perf_counter() - t0)
+        gdlab_per = [t / (k * n) for t in times]
         print(
-            f"torch.optim.Adam loop ({label}), {m} runs x {n} steps: "
-            f"{summary(per, 1, 1e6)} µs/run-step; max rel. difference from gdlab "
-            f"{agree:.1e}; torch / gdlab {summary(ratio, 0)}x (goal >= 100x)"
+            f"gdlab surfaces.trajectories, one call -> {paths.shape} "
+            f"({paths.nbytes / 1e6:.0f} MB): {summary(times, 3)} s = "
+            f"{summary(gdlab_per, 1, 1e9)} ns/run-step"
         )
+        finals_only = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            surfaces.final_points("rosenbrock", "adam", starts, lr=args.lr, steps=n)
+            finals_only.append(time.perf_counter() - t0)
+        print(
+            "gdlab surfaces.final_points (no trajectory kept): "
+            f"{summary(finals_only, 3)} s = "
+            f"{summary([t / (k * n) for t in finals_only], 1, 1e9)} ns/run-step"
+        )
+
+        m = min(args.torch_runs, k)
+        for autograd in (True, False):
+            label = "autograd" if autograd else "analytic grad"
+            per, agree = [], 0.0
+            for _ in range(args.repeats):
+                seconds, finals = torch_runs(starts[:m], n, args.lr, autograd=autograd)
+                per.append(seconds / (m * n))
+                difference = np.abs(finals - paths[-1, :m])
+                agree = float(np.max(difference / np.maximum(np.abs(finals), 1e-12)))
+            ratio = [t / g for t, g in zip(per, gdlab_per, strict=True)]
+            print(
+                f"torch.optim.Adam loop ({label}), {m} runs x {n} steps: "
+                f"{summary(per, 1, 1e6)} µs/run-step; max rel. difference from gdlab "
+                f"{agree:.1e}; torch / gdlab {summary(ratio, 0)}x (goal >= 100x)"
+            )
 
 
 if __name__ == "__main__":

@@ -40,19 +40,21 @@ def interleaved(
     """Seconds per call of each contender, one median per repeat.
 
     Within a repeat, the contenders take turns call by call, so a noisy neighbour
-    slows them alike.
+    slows them alike. The ``warmup`` calls compile what they run: a kernel compiled
+    in the timed calls raises :class:`CompiledWhileTimed`.
     """
     for fn in contenders.values():
         for _ in range(warmup):
             fn()
     out: dict[str, list[float]] = {k: [] for k in contenders}
-    for _ in range(repeats):
-        times: dict[str, list[float]] = {k: [] for k in contenders}
-        for _ in range(calls):
-            for name, fn in contenders.items():
-                times[name].append(timed(fn))
-        for name, ts in times.items():
-            out[name].append(statistics.median(ts))
+    with no_compilation(", ".join(contenders)):
+        for _ in range(repeats):
+            times: dict[str, list[float]] = {k: [] for k in contenders}
+            for _ in range(calls):
+                for name, fn in contenders.items():
+                    times[name].append(timed(fn))
+            for name, ts in times.items():
+                out[name].append(statistics.median(ts))
     return out
 
 
