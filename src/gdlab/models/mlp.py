@@ -334,7 +334,8 @@ class Model:
         t_all = self._check_targets(y, n)
         total, correct = 0.0, 0
         for start in range(0, n, chunk):
-            x = self._check_X(X[start : start + chunk])
+            with _blas.threads_for(0):  # the check reads X once: one thread keeps up
+                x = self._check_X(X[start : start + chunk])
             t = t_all[start : start + chunk]
             with np.errstate(over="ignore", invalid="ignore"):
                 z = self._forward(x)  # a layer's buffer, overwritten below
