@@ -74,6 +74,7 @@ bench: system $(BIN)/.installed
 	$(BENCH) benchmarks/bench_muon.py
 	$(BENCH) benchmarks/bench_mlp.py
 	$(BENCH) benchmarks/bench_paths.py
+	$(BENCH) benchmarks/bench_report.py
 	$(BENCH) benchmarks/bench_surfaces.py
 	$(BENCH) benchmarks/bench_sweep.py --ray
 	$(BENCH) benchmarks/bench_compare_overhead.py

@@ -153,6 +153,13 @@ class Torch(Runner):
         self.rng = np.random.default_rng(seed)
         self.batch = batch
         self.ds = ds
+        self.threads = torch.get_num_threads()  # as main() set them
+
+    def _threads(self) -> None:
+        """Torch's threads, set again before each epoch: Numba's first parallel
+        kernel (gdlab's update, OpenMP layer) sets OpenMP's thread count to
+        every core, torch's included."""
+        torch.set_num_threads(self.threads)
 
     def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n, b = len(self.X), self.batch
@@ -170,6 +177,7 @@ class Torch(Runner):
         self.opt.zero_grad()
 
     def epoch(self) -> None:
+        self._threads()
         net, opt, loss_fn = self.net, self.opt, torch.nn.functional.cross_entropy
         for xb, yb in self._batches():
             opt.zero_grad()
@@ -178,6 +186,7 @@ class Torch(Runner):
             opt.step()
 
     def phases(self) -> Phases:
+        self._threads()
         spent: Phases = collections.defaultdict(float)
         net, opt, loss_fn = self.net, self.opt, torch.nn.functional.cross_entropy
 
@@ -296,7 +305,7 @@ def bench(ds: data.Dataset, batch: int, epochs: int, seed: int, sklearn: bool) -
     print(
         f"goal: gdlab <= {goal:.1f}x torch's time; max |W_gdlab - W_torch| after "
         f"{epochs} epochs {difference:.1e} (same batches; torch on "
-        f"{torch.get_num_threads()} thread(s): see the module's docstring)"
+        f"{th.threads} thread(s): see the module's docstring)"
     )
     split = {"gdlab": gd.phases(), "torch": th.phases()}
     labels = list(dict.fromkeys(k for s in split.values() for k in s))

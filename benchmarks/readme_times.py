@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy  # noqa: F401  (loaded, so that machine() names its BLAS)
 from common import machine
 
 HERE = Path(__file__).resolve().parent
@@ -110,7 +111,7 @@ COMMANDS = (
     Command(
         "fashion-epoch",
         "gdlab train on Fashion-MNIST, MLP 784-100-10, SGD, 1 epoch of batch 100 "
-        "(start-up and data loading included; fit's own seconds in its last line)",
+        "(start-up, data loading and the evaluations included)",
         (
             "train", "--data", "fashion-mnist", "--model", "mlp:784-100-10",
             "--optimizer", "sgd", "--lr", "0.1", "--epochs", "1", "--out", "{out}",
@@ -127,6 +128,7 @@ BENCH = (  # make bench's scripts, in its order; then their --quick arguments
     ("bench_muon.py", (), ("--repeats", "2", "--steps", "5")),
     ("bench_mlp.py", (), ("--batch-sizes", "100", "--epochs", "2", "--no-sklearn")),
     ("bench_paths.py", (), ("--batch-sizes", "100", "--epochs", "2")),
+    ("bench_report.py", (), ("--repeats", "2")),
     ("bench_surfaces.py", (), ("--runs", "200", "--steps", "100", "--repeats", "2")),
     ("bench_sweep.py", ("--ray",), ("--runs", "30", "--repeats", "1")),
     ("bench_compare_overhead.py", (), ("--repeats", "1")),
@@ -174,7 +176,7 @@ def run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, floa
 def measure(command: Command, quick: bool, repeats: int) -> None:
     args = command.quick if quick else command.args
     shown = " ".join(a for a in args if a not in ("{out}", "--out", "--quiet"))
-    note = "  [--quick: shortened]" if quick else ""
+    note = "  [--quick: shortened]" if args != command.args else ""
     print(f"\n{command.says}\n  gdlab {shown}{note}")
     gdlab = [sys.executable, "-m", "gdlab"]
     if command.cold:
