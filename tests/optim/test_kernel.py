@@ -29,8 +29,8 @@ def test_flags_are_compiled_out_one_variant_per_combination() -> None:
         opt.step(g)
     new = set(adam.Adam.rule.variants) - before
     assert adam.Adam.rule.flags == ["decoupled", "amsgrad", "maximize"]
-    expected = {
-        (np.dtype(np.float64), False, amsgrad, True) for amsgrad in (False, True)
+    expected = {  # a small step: the serial variants (parallel=False, last)
+        (np.dtype(np.float64), False, amsgrad, True, False) for amsgrad in (False, True)
     }
     assert new <= expected and expected <= set(adam.Adam.rule.variants)
     for key in expected:
@@ -50,6 +50,26 @@ def test_float32_parameters_are_updated_in_float32_arithmetic() -> None:
     opt = optim.SGD({"w": w}, lr=0.1, weight_decay=0.3)
     opt.step({"w": g})
     np.testing.assert_array_equal(w, in_float32)
+
+
+def test_the_serial_variant_computes_what_the_parallel_one_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal(5000).astype(np.float32)
+    grads = [{"w": rng.standard_normal(5000).astype(np.float32)} for _ in range(3)]
+    small, large = {"w": w.copy()}, {"w": w.copy()}
+    serial = optim.Adam(small, lr=0.1, amsgrad=True, weight_decay=0.1)
+    parallel = optim.Adam(large, lr=0.1, amsgrad=True, weight_decay=0.1)
+    for g in grads:
+        serial.step(g)
+    monkeypatch.setattr(kernel, "PARALLEL_MIN_SIZE", 1)  # every step parallel
+    for g in grads:
+        parallel.step(g)
+    np.testing.assert_array_equal(small["w"], large["w"])
+    variants = adam.Adam.rule.variants
+    for mode in (False, True):
+        assert (np.dtype(np.float32), False, True, False, mode) in variants
 
 
 class ThreadsSeen(optim.SGD):

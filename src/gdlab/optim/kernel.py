@@ -25,10 +25,12 @@ its hash, so every process on the machine — a sweep's workers — finds the ma
 code that the first one compiled, whatever name the plugin was imported under.
 
 Threads: :func:`threads` picks them for all the kernels of one optimizer step by the
-step's total size. Below :data:`PARALLEL_MIN_SIZE` elements they run on the calling
-thread only: a pool's start-up costs more than it saves there, and Numba's OpenMP
-workers spin after a parallel loop, stealing the cores that the BLAS of the next
-forward pass needs (a 784-100-10 MLP trained 17x slower that way).
+step's total size. Below :data:`PARALLEL_MIN_SIZE` elements they run their serial
+variant (the same source compiled without parallel loops, the same arithmetic) on
+the calling thread only: a pool's start-up costs more than it saves there,
+Numba's OpenMP workers spin after a parallel loop, stealing the cores that the
+BLAS of the next forward pass needs (a 784-100-10 MLP trained 17x slower that
+way), and even on one thread a parallel loop's scheduling cost 3x the loop.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import os
 import pathlib
 import sys
 import textwrap
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -59,21 +62,31 @@ prange = range
 _STAMP = f"{zlib.crc32(pathlib.Path(__file__).read_bytes()):08x}"
 
 
+_mode = threading.local()
+"""``serial``: whether the kernels called now run their serial variant (set by
+:func:`threads` for the thread that steps)."""
+
+
 @contextlib.contextmanager
 def threads(size: int) -> Iterator[None]:
     """Run the kernels called inside on every core if ``size`` (the elements that
-    they update together) is at least :data:`PARALLEL_MIN_SIZE`, else on one."""
+    they update together) is at least :data:`PARALLEL_MIN_SIZE`, else their serial
+    variant on the calling thread (and any other Numba code on one thread)."""
     import numba
 
-    before = numba.get_num_threads()
-    if size >= PARALLEL_MIN_SIZE or before == 1:
+    if size >= PARALLEL_MIN_SIZE:
         yield
         return
-    numba.set_num_threads(1)
+    before, serial = numba.get_num_threads(), getattr(_mode, "serial", False)
+    _mode.serial = True
+    if before > 1:
+        numba.set_num_threads(1)
     try:
         yield
     finally:
-        numba.set_num_threads(before)
+        _mode.serial = serial
+        if before > 1:
+            numba.set_num_threads(before)
 
 
 class _Specialize(ast.NodeTransformer):
@@ -107,26 +120,33 @@ class Kernel:
         """The rule's ``bool`` arguments, constants in each compiled variant."""
         self._flag_at = [i for i, a in enumerate(rest) if a.name in self.flags]
         self.variants: dict[tuple[Any, ...], Any] = {}
-        """(dtype, *flag values) -> the compiled variant, for those used so far."""
+        """(dtype, *flag values, parallel) -> the compiled variant, for those used
+        so far: ``parallel`` False is the serial variant :func:`threads` picks for
+        a small step (a parallel loop on one thread cost 3x the serial loop, 110
+        against 40 µs for 79,510 float32 SGD updates between BLAS calls)."""
 
     def __call__(self, p: np.ndarray, *args: Any) -> None:
-        key = (p.dtype, *[args[i] for i in self._flag_at])
+        parallel = not getattr(_mode, "serial", False)
+        key = (p.dtype, *[args[i] for i in self._flag_at], parallel)
         compiled = self.variants.get(key)
         if compiled is None:
             compiled = self.variants[key] = self._compile(key)
         compiled(p, *args)
 
     def _compile(self, key: tuple[Any, ...]) -> Any:
-        """The variant for ``key`` = (dtype, *flag values): the rule's source with
-        each flag a constant (the argument is kept, never read), each ``float``
-        argument cast to the dtype on entry and each float literal of the dtype."""
-        rule, (dtype, *values) = self.rule, key
+        """The variant for ``key`` = (dtype, *flag values, parallel): the rule's
+        source with each flag a constant (the argument is kept, never read), each
+        ``float`` argument cast to the dtype on entry and each float literal of the
+        dtype, compiled with Numba's parallel loops or as a plain loop (where
+        ``prange`` is ``range``)."""
+        rule, (dtype, *values, parallel) = self.rule, key
         flags = {k: bool(v) for k, v in zip(self.flags, values, strict=True)}
         tree = ast.parse(textwrap.dedent(inspect.getsource(rule)))
         fn = tree.body[0]
         assert isinstance(fn, ast.FunctionDef)
         bits = "".join(str(int(v)) for v in flags.values())
-        fn.name = f"{rule.__name__}__{dtype.name}_{bits}_{_STAMP}"
+        mode = "" if parallel else "_serial"
+        fn.name = f"{rule.__name__}__{dtype.name}_{bits}{mode}_{_STAMP}"
         fn.decorator_list, fn.returns = [], None
         casts = []
         for a in fn.args.args:
@@ -149,7 +169,9 @@ class Kernel:
                 namespace,
             )
             function = namespace[fn.name]
-        return numba.njit(function, cache=True, error_model="numpy", parallel=True)
+        return numba.njit(
+            function, cache=True, error_model="numpy", parallel=bool(parallel)
+        )
 
 
 def cache_folder() -> pathlib.Path:
