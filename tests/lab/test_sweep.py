@@ -24,12 +24,12 @@ import pytest
 import torch
 from threadpoolctl import threadpool_limits
 
-from gdlab import lab, models
+from gdlab import lab, models, train_config
 from gdlab.experiment import RunSpec, build
 from gdlab.lab import sweep
 from gdlab.lab.sharpness import sharpness, training_loss
 from gdlab.lab.sweep import backends, worker
-from gdlab.lab.sweep.store import exclusive
+from gdlab.lab.sweep.store import check_same_sweep, exclusive
 from gdlab.train import History, TrainConfig, fit
 
 BASE = RunSpec(
@@ -289,6 +289,20 @@ def test_a_store_of_another_sweep_is_refused(tmp_path: Path) -> None:
     result = sweep.run(base, {"lr": [0.01], "seed": [0, 1]}, store, **quiet(workers=1))
     assert (result.ran, result.already_done) == (1, 1)
     assert sweep.Store(store).meta()["axes"] == ["lr", "seed"]
+
+
+def test_a_store_made_before_a_later_field_is_the_same_sweep(tmp_path: Path) -> None:
+    """A store whose base spec predates a field of TrainConfig (train_eval_rows,
+    notes_loop) holds that field at its default: the same command continues it."""
+    store = tmp_path / "sweep.db"
+    sweep.run(BASE, {"lr": [0.01]}, store, **quiet(workers=1))
+    meta = dict(sweep.Store(store).meta())
+    old_base = {k: v for k, v in meta["base"].items() if k not in train_config.LATER}
+    options = meta["options"]
+    meta = {**meta, "base": old_base}
+    check_same_sweep(store, meta, BASE, ["lr"], options)  # no error
+    with pytest.raises(ValueError, match=r"train_eval_rows: 10000 -> None"):
+        check_same_sweep(store, meta, BASE.replace(train_eval_rows=None), [], options)
 
 
 def test_one_writer_at_a_time_and_only_real_stores(tmp_path: Path) -> None:

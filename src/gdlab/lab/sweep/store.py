@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gdlab import outputs
+from gdlab import outputs, train_config
 from gdlab.experiment import FIELDS, RunSpec
 from gdlab.lab.sweep.grid import describe, plain
 from gdlab.train import History
@@ -447,6 +447,7 @@ def check_same_sweep(
     table, as :class:`Store` checks it when it opens)."""
     old_base, new_base = meta["base"], plain(base.to_dict())
     free = set(meta["axes"]) | set(axes)
+    old_base = {**train_config.LATER, **old_base}  # fields added since: defaults
     changed = [
         f"{name}: {old_base.get(name)!r} -> {new_base[name]!r}"
         for name in FIELDS
