@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gdlab import checkpoint, data, models, optim, train, train_config
+from gdlab import checkpoint, data, losses, models, optim, train, train_config
 from gdlab.experiment import RunSpec, build
 from gdlab.lab.runs import rebuild
 from gdlab.train import TrainConfig
@@ -78,6 +78,31 @@ def test_training_metrics_are_taken_on_a_fixed_sample_of_the_training_rows() -> 
     whole = TrainConfig(epochs=2, batch_size=64, seed=3, train_eval_rows=None)
     hist2 = train.fit(model2, opt2, ds, whole, progress=False)
     assert [s["loss"] for s in hist2.steps] == [s["loss"] for s in hist.steps]
+
+
+def test_the_loss_kernel_is_compiled_before_the_clock_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 28: a kernel's compile time is no part of a run's seconds; fit warms
+    the model's loss kernel up (as the optimizer's) before the first step."""
+    model, opt, ds = fresh()
+    events: list[str] = []
+    kernel = losses.softmax_cross_entropy_inplace
+
+    def recorded(z: np.ndarray, labels: np.ndarray) -> float:
+        events.append(f"kernel {z.dtype} {len(z)}")
+        return kernel(z, labels)
+
+    monkeypatch.setattr(losses, "softmax_cross_entropy_inplace", recorded)
+    step = model.loss_and_grad
+
+    def first(X: np.ndarray, y: np.ndarray, **out: Any) -> tuple[float, Any]:
+        events.append("step")
+        return step(X, y, **out)
+
+    model.loss_and_grad = first  # type: ignore[method-assign,assignment]
+    train.fit(model, opt, ds, TrainConfig(iterations=1), progress=False)
+    assert events[:2] == ["kernel float32 1", "step"]
 
 
 def test_iterations_instead_of_epochs_ends_mid_epoch() -> None:

@@ -99,6 +99,8 @@ class _Trainer:
             dynamic_ncols=True,
         )
         self.optimizer.warm_up()  # compile time is no part of a run's seconds
+        if isinstance(self.model, Model):
+            self.model.warm_up()  # the loss's kernel
         started = time.perf_counter()
         replace = self.config.sampling == "with-replacement"
         try:

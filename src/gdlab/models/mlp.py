@@ -346,6 +346,14 @@ class Model:
             total += losses.softmax_cross_entropy_inplace(z, t) * len(t)
         return total / n + self.penalty(), correct / n
 
+    def warm_up(self) -> None:
+        """Compile (or load from Numba's disk cache) the loss's kernel for this
+        model's dtype, on one row of zeros, so that a run's clock does not count it;
+        parameters and gradients are untouched."""
+        if self.loss_name == "softmax_cross_entropy":  # the one compiled loss
+            z = np.zeros((1, self.n_outputs), dtype=self.dtype)
+            losses.softmax_cross_entropy_inplace(z, np.zeros(1, dtype=np.intp))
+
     # --- copies ---------------------------------------------------------------
 
     def astype(self, dtype: DTypeLike) -> Model:
