@@ -18,12 +18,13 @@ from gdlab import _checks
 from gdlab.data.batching import BatchSize, num_batches
 
 SAMPLING = ("without-replacement", "with-replacement")
+"""How batches are drawn: see :class:`TrainConfig`'s ``sampling``."""
 TRAIN_EVAL_ROWS = 10_000
-"""The default size of the training rows the training metrics are taken on."""
+"""The default number of training rows the training metrics are taken on (see
+:class:`TrainConfig`'s ``train_eval_rows``)."""
 _TRAIN_EVAL_STREAM = 0x7E57
 """Mixed into ``seed`` for the train-eval sample: a stream of its own, so the
 sample never shares draws with the batch order."""
-"""How batches are drawn: see :class:`TrainConfig`'s ``sampling``."""
 
 
 @dataclass(frozen=True)
