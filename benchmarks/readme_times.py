@@ -4,9 +4,10 @@ Each README command runs here as README prints it, in a fresh folder, as a new
 process (``python -m gdlab``: the gdlab this interpreter imports), and is measured
 by its wall time, its CPU time (the command and its worker processes:
 ``RUSAGE_CHILDREN``) and the machine's load average before and after, as a range
-over ``--repeats`` runs. ``make demo`` is also run once with an empty Numba cache
-(``NUMBA_CACHE_DIR`` in a fresh folder), as a fresh clone runs it: the kernels
-compile in that run and are loaded from the disk cache by every later one.
+over ``--repeats`` runs (the suite benchmark, about 25 minutes, runs once).
+``make demo`` is also run once with an empty Numba cache (``NUMBA_CACHE_DIR`` in
+a fresh folder), as a fresh clone runs it: the kernels compile in that run and
+are loaded from the disk cache by every later one.
 Then the scripts of ``make bench`` run, each printing its own figures (the rows
 of README's *Measured* tables)::
 
@@ -49,6 +50,7 @@ class Command:
     args: tuple[str, ...]
     quick: tuple[str, ...]
     cold: bool = False  # also once with an empty kernel cache
+    once: bool = False  # one run, whatever --repeats says (it takes many minutes)
 
 
 COMMANDS = (
@@ -73,6 +75,7 @@ COMMANDS = (
             "--studies", "2", "--workers", "2", "--out", "{out}", "--quiet",
             "--only", "softmax-digits", "--optimizers", "sgd,adam",
         ),
+        once=True,
     ),
     Command(
         "benchmark-calibrate",
@@ -175,6 +178,7 @@ def run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, floa
 
 def measure(command: Command, quick: bool, repeats: int) -> None:
     args = command.quick if quick else command.args
+    repeats = 1 if command.once else repeats
     shown = " ".join(a for a in args if a not in ("{out}", "--out", "--quiet"))
     note = "  [--quick: shortened]" if args != command.args else ""
     print(f"\n{command.says}\n  gdlab {shown}{note}")
