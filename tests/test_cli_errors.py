@@ -243,7 +243,8 @@ USAGE = [
     ),
     (
         ["train", "--model", "softmax:", "--out", "{tmp}/a"],
-        "--model must be given without sizes, got 'softmax:'",
+        "--model must be given without a shorthand (its options are key=value), "
+        "got 'softmax:'",
     ),
     (
         ["train", "--out", "{tmp}"],

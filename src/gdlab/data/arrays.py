@@ -301,6 +301,23 @@ def from_arrays(
     return _build("from_arrays", arrays, name, classes, dtype)
 
 
+def check_dataset(owner: str, dataset: object) -> Dataset:
+    """``dataset`` checked as strictly as :func:`from_arrays` checks arrays (a
+    registered loader's result): a :class:`Dataset` whose values are finite and,
+    for a classifier, whose labels are integers in ``0 .. n_classes - 1``."""
+    if not isinstance(dataset, Dataset):
+        raise _fail(owner, "its loader's result", "a gdlab.data.Dataset",
+                    type(dataset).__name__)  # fmt: skip
+    arrays = {
+        f"{xy}_{part}": getattr(dataset, f"{xy}_{part}")
+        for part in PARTS
+        for xy in ("X", "y")
+    }
+    X = dataset.X_train
+    dtype = X.dtype if X.dtype.kind == "f" else None
+    return _build(owner, arrays, dataset.name, dataset.classes, dtype)
+
+
 # --- .npz files --------------------------------------------------------------------
 
 
@@ -433,4 +450,4 @@ def _read_members(
     return arrays
 
 
-__all__ = ["KEYS", "MAX_CLASSES", "from_arrays", "read_npz"]
+__all__ = ["KEYS", "MAX_CLASSES", "check_dataset", "from_arrays", "read_npz"]

@@ -251,7 +251,7 @@ def _batch_size_run(
     started = time.perf_counter()
     built = build(spec, dataset)
     trained = _train_to(built, until, max_epochs)
-    outcome, model = trained.outcome, built.model
+    outcome, model = trained.outcome, built.own_model
     theta = model.params.buffers[model.dtype].astype(np.float64)
     ds = dataset
     diverged = outcome is None
@@ -323,7 +323,7 @@ def _saved_runs(
     settings, base = setup.settings, setup.base
     model = build(
         base.replace(batch_size=settings["batch_sizes"][0]), setup.dataset
-    ).model
+    ).own_model
     size = model.params.buffers[model.dtype].size
     found = {}
     for batch in settings["batch_sizes"]:
@@ -572,7 +572,7 @@ def batch_size_study(
             r for r in runs if r.seed == seed and r.batch_size in (sizes[0], sizes[-1])
         ]
         if all(not r.diverged for r in pair):
-            template = build(base.replace(batch_size=sizes[0]), dataset).model
+            template = build(base.replace(batch_size=sizes[0]), dataset).own_model
             with one_blas_thread():
                 curves = interpolate(
                     template, thetas[sizes[0], seed], thetas[sizes[-1], seed], dataset

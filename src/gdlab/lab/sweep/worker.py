@@ -104,7 +104,7 @@ def execute(
         lam: float | None = None
         if options.get("sharpness") and not history.diverged:
             lam = sharpness(
-                run.model,
+                run.own_model,
                 dataset.X_train,
                 dataset.y_train,
                 samples=int(options.get("sharpness_samples", DEFAULT_SAMPLES)),
