@@ -147,20 +147,23 @@ def check_options(
     *,
     fixed: Collection[str] = (),
     fields: Collection[str] = (),
+    positional: int = 0,
 ) -> None:
     """Refuse an option that ``function`` (``what``'s builder or loader) does not
-    take, naming those it does; ``fixed`` are the arguments gdlab itself passes
-    (not options), ``fields`` the options that came from a run's own fields."""
+    take, naming those it does; ``fixed`` are the keyword arguments gdlab itself
+    passes (not options) and ``positional`` how many arguments it passes first
+    by position (a builder's dataset); ``fields`` the options that came from a
+    run's own fields."""
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError):  # a builtin without a signature: let it say
         return
-    params = signature.parameters.values()
+    params = list(signature.parameters.values())
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return
     taken = [
         p.name
-        for p in params
+        for p in params[positional:]
         if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in fixed
     ]
     for name in options:

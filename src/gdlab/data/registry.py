@@ -138,6 +138,9 @@ def load(
     key, entry = found
     if any(k in options for k in ("dtype", "path", *SPLIT_ARGS)):
         _checks.fail("load", "options", "free of dtype, path and the split", text)
+    registry.check_options(
+        "load", key, entry.load, options, text, fixed=("dtype", "path", *SPLIT_ARGS)
+    )
     dt = entry.dtype if dtype is None else float_dtype("load", dtype)
     takes = _parameters(entry.load)
     if path is not None:
@@ -158,13 +161,15 @@ def load(
     own_split = all(k in takes for k in SPLIT_ARGS)
     if own_split:
         options.update(val_fraction=val_fraction, split_seed=split_seed)
-    registry.check_options(
-        "load", key, entry.load, options, text, fixed=("dtype", *SPLIT_ARGS)
-    )
-    dataset = entry.load(dtype=dt, **options)
-    if not entry.checked:
+    if entry.checked:
+        dataset = entry.load(dtype=dt, **options)
+    else:  # a user's loader: what it raises names it, and its result is checked
         from gdlab.data.arrays import check_dataset
 
+        try:
+            dataset = entry.load(dtype=dt, **options)
+        except ValueError as error:
+            raise ValueError(f"dataset {key!r}: {error}") from error
         dataset = check_dataset(f"dataset {key!r}", dataset)
     if own_split or val_fraction is None or not entry.split:
         return dataset

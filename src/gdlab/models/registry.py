@@ -120,7 +120,7 @@ def build(
         options[name] = value
     registry.check_options(
         OWNER, key, builder, options, text,
-        fixed=("dataset", "seed", "dtype"), fields=set(fields or ()),
+        fixed=("seed", "dtype"), fields=set(fields or ()), positional=1,
     )  # fmt: skip
     model = builder(dataset, seed=seed, dtype=dtype, **options)
     check_model(key, model, dataset)
