@@ -74,6 +74,7 @@ def gradcheck(
     h = _checks.number("gradcheck", "eps", eps, low=0.0, low_open=True)
     if max_entries is not None:
         _checks.integer("gradcheck", "max_entries", max_entries, low=1)
+    X, y = np.asarray(X), np.asarray(y)
     _, grads = m.loss_and_grad(X, y)
     analytic = grads.copy()
     rng = np.random.default_rng(seed)
