@@ -35,14 +35,16 @@ def test_a_suite_runs_every_workload_and_scores_it_as_algoperf(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "suite.toml").write_text(SUITE)
-    results = benchmark.benchmark(
+    plan = benchmark.plan(
         tmp_path / "suite.toml",
-        tmp_path / "out",
         ["sgd", "adam"],
         compare.Protocol(budget=2, seeds=1, studies=3),
         workers=1,
-        progress=False,
     )
+    result = benchmark.run(plan, out=tmp_path / "out", progress=False)
+    assert isinstance(result, benchmark.BenchmarkResult)
+    assert benchmark.BenchmarkResult.load(tmp_path / "out").scores == result.scores
+    results = result.to_dict()
     assert list(results["workloads"]) == ["tiny-softmax", "tiny-mlp"]
     times = {w: v["steps_to_target"] for w, v in results["workloads"].items()}
     for workload, by_optimizer in times.items():
@@ -81,7 +83,7 @@ def test_a_suite_runs_every_workload_and_scores_it_as_algoperf(
     assert "gdlab&#x27;s own view, not AlgoPerf&#x27;s" in page or (
         "gdlab's own view, not AlgoPerf's" in page
     )
-    table = benchmark.format_table(results)
+    table = benchmark.format_table(result)
     assert table.splitlines()[0].split()[:5] == [
         "optimizer",
         *times,
@@ -232,15 +234,13 @@ def test_calibration_sets_targets_from_the_baselines_and_records_how(
 ) -> None:
     (tmp_path / "suite.toml").write_text(SUITE.split("[tiny-mlp]")[0])
     command = "gdlab benchmark --suite suite.toml --calibrate --budget 2"
-    done = benchmark.calibrate(
+    plan = benchmark.plan(
         tmp_path / "suite.toml",
-        tmp_path / "out",
         ["sgd", "adam"],
         compare.Protocol(budget=2, seeds=1, studies=3),
-        command=command,
         workers=1,
-        progress=False,
     )
+    done = benchmark.calibrate(plan, tmp_path / "out", command=command, progress=False)
     found = compare.Comparison.load(tmp_path / "out" / "tiny-softmax")
     values = []
     for entry in found.results["optimizers"].values():
