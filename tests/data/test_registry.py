@@ -88,7 +88,7 @@ def test_a_loader_that_splits_itself_gets_the_split_arguments(
             "fraction",
             r"^dataset 'bad': y_train must be integer class labels, got 0.5 "
             r"at row 7",
-        ),  # fmt: skip
+        ),
         (
             "length",
             r"^dataset 'bad': Dataset: y_train must be of shape \(40,\), got "
@@ -98,7 +98,7 @@ def test_a_loader_that_splits_itself_gets_the_split_arguments(
             "object",
             r"^dataset 'bad': its loader's result must be a gdlab.data.Dataset,"
             r" got dict",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_bad_data_is_refused_when_loaded(

@@ -126,7 +126,7 @@ def test_a_registered_model_trains_by_name_with_its_options(
             "vector",
             r"^model: bad's loss must be one real number \(a scalar\), got "
             r"'an array of shape \(2,\)'",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_a_model_fit_cannot_train_is_refused_before_training(
@@ -145,8 +145,8 @@ def test_a_builder_must_return_a_trainable_model(
 ) -> None:
     models.register("nothing", lambda ds, *, seed, dtype: object())
     clean.append("nothing")
-    with pytest.raises(ValueError, match=r"^model: nothing's builder must be returning"
-                       r" a TrainableModel .*missing params, is_classifier"):  # fmt: skip
+    message = r"^model: nothing's builder must be returning a TrainableModel .*missing"
+    with pytest.raises(ValueError, match=message + r" params, is_classifier"):
         build_model(RunSpec(model="nothing"), digits)
 
 
@@ -154,8 +154,8 @@ def test_quadratic_deep_has_deepobs_spectrum_and_exact_gradients() -> None:
     q = quadratic.hessian()
     eigenvalues = np.sort(np.linalg.eigvalsh(q))
     assert q.shape == (100, 100) and np.array_equal(q, q.T)
-    assert 0 < eigenvalues[0] and eigenvalues[89] < 1  # 90 in (0, 1)
-    assert 30 < eigenvalues[90] and eigenvalues[99] < 60  # 10 in (30, 60)
+    assert eigenvalues[0] > 0 and eigenvalues[89] < 1  # 90 in (0, 1)
+    assert eigenvalues[90] > 30 and eigenvalues[99] < 60  # 10 in (30, 60)
     r = quadratic.haar_rotation(5, np.random.default_rng(1))
     np.testing.assert_allclose(r @ r.T, np.eye(5), atol=1e-12)
     assert np.linalg.det(r) == pytest.approx(1.0)
