@@ -214,7 +214,7 @@ def test_the_score_equals_a_transcription_of_algoperfs_scoring() -> None:
     assert benchmark.algoperf_score(rho["x"]) == pytest.approx(2.5 / 3, abs=0.02)
 
 
-def test_the_built_in_suite_has_five_workloads() -> None:
+def test_the_built_in_suite_has_seven_workloads() -> None:
     suite = benchmark.load_suite("small")
     assert [w.name for w in suite] == [
         "softmax-digits",
@@ -222,10 +222,13 @@ def test_the_built_in_suite_has_five_workloads() -> None:
         "mlp-fashion",
         "deep-mlp-fashion",
         "full-batch-digits",
+        "quadratic-deep",
+        "autoencoder-digits",
     ]
     assert suite[4].spec.train.batch_size == "full" and suite[2].target == 0.84
     # evaluations every few steps, not once an epoch; the target's provenance
-    assert [w.spec.train.eval_every for w in suite] == [5, 5, 100, 100, 5]
+    assert [w.spec.train.eval_every for w in suite] == [5, 5, 100, 100, 5, 5, 5]
+    assert [w.select for w in suite[-2:]] == ["val_loss", "val_loss"]
     assert all(w.calibrated_by and "--calibrate" in w.calibrated_by for w in suite)
 
 
@@ -340,6 +343,6 @@ def test_a_profile_checks_itself_and_round_trips() -> None:
 def test_select_picks_workloads_by_name() -> None:
     chosen = benchmark.select("small", ["full-batch-digits", "softmax-digits"])
     assert [w.name for w in chosen] == ["softmax-digits", "full-batch-digits"]
-    assert len(benchmark.select("small", None)) == 5
+    assert len(benchmark.select("small", None)) == 7
     with pytest.raises(ValueError, match=r"benchmark: --only must be one of"):
         benchmark.select("small", ["nope"])

@@ -145,8 +145,8 @@ def test_a_builder_must_return_a_trainable_model(
 ) -> None:
     models.register("nothing", lambda ds, *, seed, dtype: object())
     clean.append("nothing")
-    message = r"^model: nothing's builder must be returning a TrainableModel .*missing"
-    with pytest.raises(ValueError, match=message + r" params, is_classifier"):
+    message = r"^model: nothing's builder must be a function returning a Trainable"
+    with pytest.raises(ValueError, match=message + r"Model .*missing params, is_class"):
         build_model(RunSpec(model="nothing"), digits)
 
 

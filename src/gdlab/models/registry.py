@@ -140,7 +140,7 @@ def check_model(name: str, model: object, dataset: Dataset) -> None:
         _checks.fail(
             OWNER,
             f"{name}'s builder",
-            "returning a TrainableModel (params, is_classifier, loss_name, "
+            "a function returning a TrainableModel (params, is_classifier, loss_name, "
             f"loss_and_grad, loss, accuracy); missing {', '.join(missing) or '?'}",
             type(model).__name__,
         )
