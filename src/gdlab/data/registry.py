@@ -128,8 +128,9 @@ def load(
         return _load_npz(name, path, dtype, val_fraction, split_seed)
     text = name
     found = None
-    if isinstance(name, str):
-        base, _, options = registry.parse("load", name) if name.strip() else ("", 0, {})
+    options: dict[str, Any] = {}
+    if isinstance(name, str) and name.strip():
+        base, _, options = registry.parse("load", name)
         found = DATASETS.find(base)
     if found is None:
         raise ValueError(
@@ -186,14 +187,13 @@ def _loader(name: str) -> Loader:
 
 
 def _parameters(load: Loader) -> set[str]:
-    """The keyword arguments ``load`` takes (every one, for ``**options``)."""
+    """The arguments ``load`` names (a ``**options`` catch-all gets neither a
+    path nor the split: gdlab splits for it)."""
     try:
         params = inspect.signature(load).parameters.values()
     except (TypeError, ValueError):
         return set()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return {"path", *SPLIT_ARGS}
-    return {p.name for p in params}
+    return {p.name for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD}
 
 
 def _load_npz(

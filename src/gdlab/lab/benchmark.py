@@ -490,6 +490,12 @@ class BenchmarkResult(Record):
         if not isinstance(values, Mapping):
             _checks.fail("BenchmarkResult", "values", "a mapping", values)
         plain = dict(values)
+        fields = {f.name for f in dataclasses.fields(cls)}
+        if not {"workloads", "profiles", "seconds"} <= set(plain) <= fields:
+            _checks.fail(
+                "BenchmarkResult", "values", f"an object of {', '.join(fields)}",
+                sorted(plain),
+            )  # fmt: skip
         plain["workloads"] = {
             k: WorkloadResult.from_dict(v) for k, v in plain["workloads"].items()
         }
