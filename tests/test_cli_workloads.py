@@ -1,7 +1,7 @@
 """Issue 24's done-when, end to end: a user's model and dataset from one plugin
-file (docs/examples/own_workload.py), through ``gdlab compare`` with worker
-processes and through ``gdlab benchmark`` with a user suite; and the example run
-as a user would."""
+file (docs/examples/own_workload.py) through ``gdlab benchmark`` with a user suite
+(``gdlab compare`` with worker processes: tests/test_cli_plugin.py; on Ray:
+tests/lab/test_ray_cluster.py), and the example run as a user would."""
 
 from __future__ import annotations
 
@@ -55,21 +55,10 @@ def test_the_example_registers_a_model_and_a_dataset_in_a_few_lines() -> None:
         datasets.DATASETS.remove("blobs")
 
 
-def test_compare_and_benchmark_take_the_plugin_model_and_dataset(
+def test_benchmark_takes_the_plugin_model_and_dataset_in_a_user_suite(
     tmp_path: Path,
 ) -> None:
-    done = gdlab(
-        "compare", "--plugin", str(EXAMPLE), "--model", "my-softmax",
-        "--optimizers", "adam,sgd", "--workers", "2", "--epochs", "2", "--budget",
-        "1", "--seeds", "1", "--studies", "2", "--out", str(tmp_path / "c"),
-        "--quiet",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    results = json.loads((tmp_path / "c" / "results.json").read_text())
-    assert results["spec"]["model"] == "my-softmax" and results["spec"]["data"] == (
-        "digits"
-    )
-    assert list(results["optimizers"]) == ["adam", "sgd"]
+    # compare --plugin with worker processes: tests/test_cli_plugin.py
     (tmp_path / "suite.toml").write_text(
         "[mine]\ndata = 'blobs:n=200'\nmodel = 'my-softmax:scale=0.1'\n"
         "epochs = 2\nbatch_size = 32\ntarget = 0.8\n"
