@@ -109,3 +109,20 @@ def test_a_worker_process_loads_the_plugins_before_it_builds_a_run(
         result = workers.submit(key, {}, load_data(spec)).result(timeout=120)
     assert result["pid"] != os.getpid()
     assert result["metrics"]["final_val_acc"] > 0.5  # it trained the plugin's model
+
+
+def test_a_store_refuses_runs_of_a_plugin_model_whose_code_changed(
+    tmp_path: Path, loaded: list[str]
+) -> None:
+    plugin = model_plugin(tmp_path / "edited.py", "edited-net")
+    plugins.load(str(plugin))
+    loaded.append("edited-net")
+    spec = RunSpec(model="edited-net", train=TrainConfig(epochs=1, batch_size=256))
+    store = tmp_path / "sweep.db"
+    quiet = {"workers": 1, "progress": False, "report": False}
+    assert len(sweep.run(spec, {"seed": [0]}, store, **quiet).runs) == 1
+    assert sweep.run(spec, {"seed": [0]}, store, **quiet).ran == 0  # the same code
+    plugin.write_text(plugin.read_text() + "# the model's code, edited\n")
+    message = r"the code of model 'edited-net' changed since this store was written"
+    with pytest.raises(ValueError, match=message + r" \(code model:edited-net: "):
+        sweep.run(spec, {"seed": [0]}, store, **quiet)
