@@ -181,6 +181,8 @@ ELSEWHERE: dict[str, str] = {
     "--workers 2": CALIBRATE,
     "gdlab benchmark --suite small --calibrate --only softmax-digits,mlp-digits,"
     "full-batch-digits --budget 16 --studies 3 --workers 2": CALIBRATE,
+    "gdlab benchmark --suite medium --calibrate --only quadratic-deep,"
+    "autoencoder-digits --budget 16 --studies 3 --workers 2": CALIBRATE,
     "gdlab surface": "names the command; its examples are run above",
 }
 """Commands that cannot run in a test as printed, and where their work is tested."""
