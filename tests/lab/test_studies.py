@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from gdlab import data, models, outputs
+from gdlab import data, models, optim, outputs
 from gdlab.lab import studies
 from gdlab.lab.sharpness import training_loss
 from gdlab.report import studies as pages
@@ -119,6 +119,28 @@ def test_edge_of_stability_runs_that_g_rounds_alike_keep_their_own_files(
     )  # fmt: skip
     assert lines[0].endswith("(already done)")
     assert legacy.runs[0] == first.runs[1]
+
+
+def test_edge_of_stability_through_fit_is_plain_full_batch_gradient_descent() -> None:
+    plan = studies.EdgeOfStability(
+        samples=20, hidden=(3,), lrs=(0.5, 400.0), momentum=0.5, steps=5, every=2
+    )
+    kept, blown = studies.run(plan).runs
+    ds = data.load("digits", dtype=np.float64, val_fraction=None)
+    X = ds.X_train[:20] - ds.X_train[:20].mean(axis=0)
+    Y = np.eye(10)[ds.y_train[:20]]
+    model = models.MLP([64, 3, 10], activation="tanh", loss="mse", seed=0)
+    opt = optim.SGD(model.params, lr=0.5, momentum=0.5)
+    losses = []
+    for t in range(6):  # the loss at θ_0 .. θ_5, one update between each
+        loss, grads = model.loss_and_grad(X, Y)
+        losses.append(loss)
+        if t < 5:
+            opt.step(grads)
+    assert list(kept.loss) == losses  # bit for bit
+    assert kept.steps == (0, 2, 4, 5) and not kept.diverged
+    assert blown.diverged and len(blown.loss) < 6
+    assert blown.loss[-1] > 1e6 * blown.loss[0] or np.isnan(blown.loss[-1])
 
 
 def test_edge_run_verdicts() -> None:
