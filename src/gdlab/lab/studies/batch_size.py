@@ -526,7 +526,7 @@ class BatchSizeReady:
     def __init__(self, plan: BatchSize, out: Folder | None = None) -> None:
         self.setup = _setup(plan)
         self.saved = _saved_runs(out, self.setup)
-        self.out = None if out is None else outputs.claim(out, KIND, "out")
+        self.out = None if out is None else outputs.claim(out, KIND)
         self.folder = None
         if self.out is not None:  # a link planted there is refused, not followed
             self.folder = outputs.own_folder(self.out / BATCH_SIZE_RUNS)

@@ -392,7 +392,7 @@ class EdgeOfStabilityReady:
         self.fresh()  # the model of this plan can be built
         self.settings = {**plan.to_dict(), "samples": self.dataset.n_train}
         self.saved = _saved_runs(out, self.settings)
-        self.out = None if out is None else outputs.claim(out, KIND, "out")
+        self.out = None if out is None else outputs.claim(out, KIND)
         self.folder = None
         if self.out is not None:  # a link planted there is refused, not followed
             self.folder = outputs.own_folder(self.out / EOS_RUNS)
