@@ -367,7 +367,7 @@ class CheckpointMeta(Record):
         at = self.position.step
         if self.optimizer.step < at:
             _checks.fail(
-                "CheckpointMeta",
+                self.owner(),
                 "optimizer.step",
                 f"an integer >= position.step ({at})",
                 self.optimizer.step,

@@ -97,12 +97,12 @@ class StepColumns(Record):
         for name in ("loss", "lr"):
             if len(getattr(self, name)) != n:
                 _checks.fail(
-                    "StepColumns", name, f"{n} values, one per step",
+                    self.owner(), name, f"{n} values, one per step",
                     len(getattr(self, name)),
                 )  # fmt: skip
         if self.step != tuple(range(1, n + 1)):
             _checks.fail(
-                "StepColumns",
+                self.owner(),
                 "step",
                 "1, 2, 3, ... (one row per step)",
                 list(self.step),

@@ -223,7 +223,7 @@ def made(kind: type[R], value: object, owner: str, where: str = "") -> R:
     try:
         return kind(**value)
     except ValueError as error:
-        inner = f"{kind.__name__}: "
+        inner = f"{kind.owner()}: "
         message = str(error)
         if not message.startswith(inner):
             raise

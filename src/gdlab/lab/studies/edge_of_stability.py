@@ -153,7 +153,7 @@ class EdgeRun(Record):
         super().__post_init__()
         if len(self.lambda_max) != len(self.steps):
             _checks.fail(
-                "EdgeRun",
+                self.owner(),
                 "lambda_max",
                 f"one value per step of steps ({len(self.steps)} values)",
                 len(self.lambda_max),

@@ -97,7 +97,7 @@ def read_run(
     try:
         return kind.from_dict({k: v for k, v in run.items() if k not in derived})
     except ValueError as error:
-        text = str(error).removeprefix(f"{kind.__name__}: ")
+        text = str(error).removeprefix(f"{kind.owner()}: ")
         where = "run: " if text.startswith(("field ", "values ")) else "run."
         raise ValueError(f"study record {path}: {where}{text}") from None
 
