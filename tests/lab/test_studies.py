@@ -75,6 +75,8 @@ def test_edge_of_stability_measures_the_dense_lambda_max_and_writes_results(
         assert run["lambda_max"][0] == pytest.approx(start, rel=1e-6)
         assert run["loss"] == pytest.approx(list(mine.loss))
     assert saved["findings"][0].startswith("0 of 2 runs rose to within 20%")
+    plain = json.loads(json.dumps(result.to_dict()))
+    assert studies.EdgeOfStabilityResult.from_dict(plain) == result
     assert (tmp_path / "report.html").stat().st_size > 10_000
     assert (tmp_path / "edge_of_stability.png").read_bytes()[:4] == b"\x89PNG"
     assert outputs.owner(tmp_path) == "study edge-of-stability"
@@ -184,6 +186,8 @@ def test_interpolation_at_0_and_1_is_the_two_solutions(tmp_path: Path) -> None:
     assert small.gap == pytest.approx(small.train_acc - small.test_acc)
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["interpolation"]["train_loss"] == list(line.train_loss)
+    plain = json.loads(json.dumps(result.to_dict()))
+    assert studies.BatchSizeResult.from_dict(plain) == result  # typed, both ways
     assert {r["batch_size"] for r in saved["summary"]} == {32, 256}
     for name in ("report.html", "interpolation.png", "sharpness.png", "results.csv"):
         assert (tmp_path / name).is_file()

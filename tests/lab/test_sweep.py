@@ -5,6 +5,7 @@ The report a sweep writes is tested in tests/test_report_sensitivity.py."""
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import re
@@ -182,6 +183,7 @@ def test_a_plan_is_checked_when_made_and_its_folder_claimed_once(
     plan = sweep.Sweep(BASE, {"lr": [1, 0.1], "seed": [0, 1]})
     assert plan.grid == {"lr": (1, 0.1), "seed": (0, 1)}
     assert [s.lr for s in plan.specs] == [1.0, 1.0, 0.1, 0.1]  # normalized
+    assert sweep.Sweep.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
     taken = outputs.claim(tmp_path / "taken", "compare")
     (taken / "results.json").write_text("{}")
     with pytest.raises(ValueError, match="holds the output of gdlab compare"):

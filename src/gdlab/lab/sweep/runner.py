@@ -96,6 +96,14 @@ class Sweep(Record):
         object.__setattr__(self, "grid", {k: tuple(v) for k, v in self.grid.items()})
         object.__setattr__(self, "_specs", specs)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The plain form: the base spec's own, each grid axis a list."""
+        return {
+            "base": self.base.to_dict(),
+            "grid": {k: plain(list(v)) for k, v in self.grid.items()},
+            **self.options,
+        }
+
     @property
     def specs(self) -> list[RunSpec]:
         """Every run of the grid, numbers normalized (see :func:`.grid.expand`)."""
