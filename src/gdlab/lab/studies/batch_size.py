@@ -32,7 +32,6 @@ from gdlab.lab.studies.measures import epsilon_sharpness, interpolate
 from gdlab.lab.studies.records import (
     REFERENCES,
     any_text,
-    count,
     load_weights,
     measure,
     read_run,
@@ -177,9 +176,9 @@ class BatchSizeRun(Record):
     seconds: float
 
     constraints: ClassVar[dict[str, Constraint]] = {
-        "batch_size": count,
-        "seed": count,
-        "steps": count,
+        "batch_size": at_least(0),
+        "seed": at_least(0),
+        "steps": at_least(0),
         "epochs": number(),
         "reached": flag,
         "diverged": flag,

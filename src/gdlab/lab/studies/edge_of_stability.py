@@ -30,7 +30,6 @@ from gdlab.lab.sharpness import training_loss
 from gdlab.lab.studies.measures import top_eigenpair
 from gdlab.lab.studies.records import (
     REFERENCES,
-    count,
     measures,
     read_run,
     saved_run,
@@ -142,7 +141,7 @@ class EdgeRun(Record):
         "lr": number(),
         "momentum": number(),
         "threshold": number(),
-        "steps": each(count),
+        "steps": each(at_least(0)),
         "lambda_max": measures,
         "loss": measures,
         "diverged": flag,

@@ -55,11 +55,6 @@ def saved_run(path: Path, settings: Mapping[str, Any]) -> dict[str, Any] | None:
     return run if isinstance(run, dict) else None
 
 
-def count(owner: str, name: str, value: object) -> int:
-    """An integer >= 0 (a count of steps, a batch size, a seed)."""
-    return _checks.integer(owner, name, value, low=0)
-
-
 def measure(owner: str, name: str, value: object) -> float:
     """A finite number, or NaN (a diverged run's: JSON null when saved)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -128,7 +123,6 @@ def load_weights(path: Path, size: int) -> NDArray[np.float64]:
 __all__ = [
     "REFERENCES",
     "any_text",
-    "count",
     "load_weights",
     "measure",
     "measures",
