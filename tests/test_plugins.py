@@ -9,6 +9,7 @@ import os
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -118,11 +119,12 @@ def test_a_store_refuses_runs_of_a_plugin_model_whose_code_changed(
     plugins.load(str(plugin))
     loaded.append("edited-net")
     spec = RunSpec(model="edited-net", train=TrainConfig(epochs=1, batch_size=256))
-    store = tmp_path / "sweep.db"
-    quiet = {"workers": 1, "progress": False, "report": False}
-    assert len(sweep.run(spec, {"seed": [0]}, store, **quiet).runs) == 1
-    assert sweep.run(spec, {"seed": [0]}, store, **quiet).ran == 0  # the same code
+    plan = sweep.Sweep(spec, {"seed": [0]})
+    out = tmp_path / "out"
+    quiet: dict[str, Any] = {"workers": 1, "progress": False, "report": False}
+    assert len(sweep.run(plan, out=out, **quiet).runs) == 1
+    assert sweep.run(plan, out=out, **quiet).ran == 0  # the same code
     plugin.write_text(plugin.read_text() + "# the model's code, edited\n")
     message = r"the code of model 'edited-net' changed since this store was written"
     with pytest.raises(ValueError, match=message + r" \(code model:edited-net: "):
-        sweep.run(spec, {"seed": [0]}, store, **quiet)
+        sweep.run(plan, out=out, **quiet)
