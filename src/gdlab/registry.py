@@ -198,17 +198,4 @@ def typed(text: str) -> Any:
     return number if math.isfinite(number) else text
 
 
-def spec_text(name: str, shorthand: str | None, options: dict[str, Any]) -> str:
-    """The spec of (name, shorthand, options): the inverse of :func:`parse`."""
-    items = [] if shorthand is None else [shorthand]
-    items += [f"{k}={_text(v)}" for k, v in options.items()]
-    return f"{name}:{','.join(items)}" if items else name
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-__all__ = ["NAME", "Registry", "check_options", "key", "parse", "spec_text", "typed"]
+__all__ = ["NAME", "Registry", "check_options", "key", "parse", "typed"]
