@@ -113,3 +113,19 @@ def test_bad_data_is_refused_when_loaded(
     clean.append("bad")
     with pytest.raises(ValueError, match=message):
         data.load("bad")
+
+
+def test_a_loader_may_give_regression_data_several_targets_a_row(
+    clean: list[str],
+) -> None:
+    rng = np.random.default_rng(1)
+
+    def two_targets(*, dtype: Any) -> data.Dataset:
+        X = rng.standard_normal((30, 2))
+        Y = np.stack([X.sum(axis=1), X[:, 0]], axis=1)
+        return data.Dataset(X[:20], Y[:20], X[20:], Y[20:], (), "two")
+
+    data.register("two-targets", two_targets)
+    clean.append("two-targets")
+    ds = data.load("two-targets", dtype="float64")
+    assert (ds.y_train.shape, ds.y_val.shape) == ((18, 2), (2, 2))  # type: ignore[union-attr]

@@ -176,8 +176,11 @@ def _build(
     name: object,
     classes: object,
     dtype: DTypeLike | None,
+    *,
+    targets_2d: bool = False,
 ) -> Dataset:
-    """The checked Dataset of ``arrays`` (keys ``X_<part>``, ``y_<part>``)."""
+    """The checked Dataset of ``arrays`` (keys ``X_<part>``, ``y_<part>``);
+    ``targets_2d``: a regression set may hold ``(n, k)`` targets."""
     if not isinstance(name, str) or not name.strip():
         raise _fail(owner, "name", "a non-empty string", repr(name))
     if (arrays.get("X_val") is None) != (arrays.get("y_val") is None):
@@ -198,7 +201,8 @@ def _build(
             raise _fail(owner, f"X_{part}", "at least one sample", "0 rows")
         if X[part].shape[1] == 0:
             raise _fail(owner, f"X_{part}", "at least one feature", "0 columns")
-        if y[part].shape != (len(X[part]),):
+        several = targets_2d and y[part].ndim == 2 and len(y[part]) == len(X[part])
+        if y[part].shape != (len(X[part]),) and not several:
             raise _fail(
                 owner,
                 f"y_{part}",
@@ -304,7 +308,8 @@ def from_arrays(
 def check_dataset(owner: str, dataset: object) -> Dataset:
     """``dataset`` checked as strictly as :func:`from_arrays` checks arrays (a
     registered loader's result): a :class:`Dataset` whose values are finite and,
-    for a classifier, whose labels are integers in ``0 .. n_classes - 1``."""
+    for a classifier, whose labels are integers in ``0 .. n_classes - 1`` (a
+    regression set may hold ``(n, k)`` targets, as a Dataset may)."""
     if not isinstance(dataset, Dataset):
         raise _fail(owner, "its loader's result", "a gdlab.data.Dataset",
                     type(dataset).__name__)  # fmt: skip
@@ -315,7 +320,10 @@ def check_dataset(owner: str, dataset: object) -> Dataset:
     }
     X = dataset.X_train
     dtype = X.dtype if X.dtype.kind == "f" else None
-    return _build(owner, arrays, dataset.name, dataset.classes, dtype)
+    return _build(
+        owner, arrays, dataset.name, dataset.classes, dtype,
+        targets_2d=not dataset.classes,
+    )  # fmt: skip
 
 
 # --- .npz files --------------------------------------------------------------------
