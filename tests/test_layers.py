@@ -25,6 +25,8 @@ FLOORS = (
         "gdlab.outputs",
         "gdlab.i18n",
         "gdlab.records",
+        "gdlab.plugins",
+        "gdlab.registry",
     ),
     (
         "gdlab.optim",

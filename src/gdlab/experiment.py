@@ -15,16 +15,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gdlab import _checks, data, models, optim, schedules, train_config
+from gdlab import _checks, data, optim, schedules, train_config
 from gdlab.data import Dataset
+from gdlab.models import Model, TrainableModel, registry
+from gdlab.models.builtins import DEFAULT_HIDDEN as DEFAULT_HIDDEN
 from gdlab.train_config import TrainConfig
 
-MODEL_KINDS = ("mlp", "softmax", "linear")
-"""The kinds of model a spec's ``model`` names (``mlp:64-100-10``)."""
 UNITS = ("step", "epoch")
 """What a schedule's ``schedule_unit`` counts: optimizer steps or epochs."""
-DEFAULT_HIDDEN = (100,)
-"""The hidden layer sizes of an MLP whose spec gives none."""
+MODEL_FIELDS = ("activation", "l2", "init")
+"""The RunSpec fields a model builder gets when they are not their defaults."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,8 @@ class RunSpec:
         return optim.suggested_lr(self.optimizer) if self.lr is None else self.lr
 
 
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunSpec)}
+
 FIELDS = (
     *(f.name for f in dataclasses.fields(RunSpec) if f.name != "train"),
     *train_config.FIELDS,
@@ -124,79 +126,45 @@ class Run:
     ``spec.train``)."""
 
     spec: RunSpec
-    model: models.Model
+    model: TrainableModel
     optimizer: optim.Optimizer
     dataset: Dataset
     total_steps: int
 
-
-def parse_model(spec: str, n_features: int, n_outputs: int) -> tuple[str, list[int]]:
-    """``"mlp:784-256-10"`` -> ("mlp", sizes); ``"mlp"`` alone has one hidden layer of
-    100; ``"softmax"`` and ``"linear"`` take their sizes from the data."""
-    kind, colon, sizes_text = str(spec).partition(":")
-    kind = kind.strip().lower()
-    if kind not in MODEL_KINDS:
-        _checks.fail("model", "kind", f"one of {', '.join(MODEL_KINDS)}", spec)
-    if kind != "mlp" or not colon:
-        if colon:
-            _checks.fail("model", kind, "given without sizes", spec)
-        hidden = list(DEFAULT_HIDDEN) if kind == "mlp" else []
-        return kind, [n_features, *hidden, n_outputs]
-    try:
-        sizes = [int(s) for s in sizes_text.split("-")]
-    except ValueError:
-        _checks.fail(
-            "model", "sizes", "integers joined by '-', like mlp:784-100-10", spec
-        )
-    if len(sizes) < 2 or min(sizes) < 1:
-        _checks.fail("model", "sizes", "at least two positive sizes", spec)
-    if sizes[0] != n_features or sizes[-1] != n_outputs:
-        _checks.fail(
-            "model",
-            "sizes",
-            f"the data's {n_features} features first and its {n_outputs} outputs "
-            f"last, like mlp:{n_features}-100-{n_outputs}",
-            spec,
-        )
-    return kind, sizes
-
-
-def build_model(spec: RunSpec, dataset: Dataset) -> models.Model:
-    """The model ``spec.model`` names, sized for ``dataset`` and seeded."""
-    regression = not dataset.classes
-    n_outputs = 1 if regression else len(dataset.classes)
-    kind, sizes = parse_model(spec.model, dataset.n_features, n_outputs)
-    init: dict[str, Any] = {} if spec.init is None else {"init": spec.init}
-    if kind == "linear" or (regression and kind == "mlp" and len(sizes) == 2):
-        if not regression:
-            _checks.fail("model", "linear", "used with regression data", dataset.name)
-        return models.LinearRegression(
-            n_features=dataset.n_features,
-            seed=spec.train.seed,
-            dtype=spec.dtype,
-            **init,
-        )
-    if kind == "softmax":
-        if regression:
+    @property
+    def own_model(self) -> Model:
+        """:attr:`model` as one of gdlab's own layered models, which the
+        curvature measures (sharpness, interpolation) need; refused otherwise."""
+        if not isinstance(self.model, Model):
             _checks.fail(
-                "model", "softmax", "used with classification data", dataset.name
+                "RunSpec",
+                "model",
+                "one of gdlab's own (mlp, softmax, linear, autoencoder) to measure "
+                "its curvature",
+                self.spec.model,
             )
-        return models.SoftmaxRegression(
-            n_features=sizes[0],
-            n_classes=sizes[-1],
-            seed=spec.train.seed,
-            l2=spec.l2,
-            dtype=spec.dtype,
-            **init,
-        )
-    return models.MLP(
-        sizes,
-        activation=spec.activation,
-        seed=spec.train.seed,
-        l2=spec.l2,
-        dtype=spec.dtype,
-        **init,
-        **({"loss": "mse"} if regression else {}),
+        return self.model
+
+
+def parse_model(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"mlp:784-256-10"`` -> ("mlp", {"sizes": "784-256-10"}): the registered
+    model a spec's ``model`` names and its builder's options
+    (:func:`gdlab.registry.parse`)."""
+    return registry.parse(spec)
+
+
+def build_model(spec: RunSpec, dataset: Dataset) -> TrainableModel:
+    """The model ``spec.model`` names (a registered name with its options, see
+    :mod:`gdlab.models.registry`), built for ``dataset``, seeded, and checked;
+    ``activation``, ``l2`` and ``init`` go to its builder when not their
+    defaults."""
+    fields = {
+        name: getattr(spec, name)
+        for name in MODEL_FIELDS
+        if getattr(spec, name) != _DEFAULTS[name]
+    }
+    return registry.build(
+        spec.model, dataset, seed=spec.train.seed, dtype=spec.dtype, fields=fields
     )
 
 
@@ -235,9 +203,10 @@ def build_schedule(
 
 
 def load_data(spec: RunSpec) -> Dataset:
-    """The dataset ``spec`` names, in the spec's dtype: a name of
-    :func:`gdlab.data.names`, or a user's ``.npz`` file by its path (read in every
-    worker process from that path; a sweep store keys it by its digest)."""
+    """The dataset ``spec`` names, in the spec's dtype: a registered name with its
+    options (:func:`gdlab.data.names`, ``name:key=value``), or a user's ``.npz``
+    file by its path (read in every worker process from that path; a sweep store
+    keys it by its digest)."""
     return data.load(
         spec.data,
         path=spec.data_path,
