@@ -330,7 +330,7 @@ def test_a_store_made_before_a_later_field_is_the_same_sweep(tmp_path: Path) -> 
     """A store whose base spec predates a field of TrainConfig (train_eval_rows,
     notes_loop) holds that field at its default: the same command continues it."""
     store = tmp_path / "sweep.db"
-    sweep.run(BASE, {"lr": [0.01]}, store, **quiet(workers=1))
+    swept(BASE, {"lr": [0.01]}, store, **quiet(workers=1))
     meta = dict(sweep.Store(store).meta())
     old_base = {k: v for k, v in meta["base"].items() if k not in train_config.LATER}
     options = meta["options"]
