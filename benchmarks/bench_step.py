@@ -147,6 +147,7 @@ def part1(n: int, repeats: int, steps: int) -> None:
         p, g = arrays([n], 0)["w0"], arrays([n], 1)["w0"]
         opt = optim.create(name, {"w": p}, lr=LR, **hyper)
         grads = {"w": g}
+        opt.warm_up()  # every variant its steps meet (RAdam's from step 6)
         opt.step(grads)  # creates the state
         states = [a for a in opt.state["w"].values() if a.ndim]
         bound_args = [np.ones_like(p) * 0.5 for _ in range(len(states) + 2)]

@@ -199,6 +199,25 @@ def test_fused_params_and_factored_state_agree() -> None:
         np.testing.assert_array_equal(fused[n], plain[n])
 
 
+def test_warm_up_meets_the_variants_later_steps_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RAdam's rectified variant starts at step 6: warm_up steps that far, so no
+    kernel compiles inside a run's clock (issue 28; bench_step caught it)."""
+    seen: list[bool] = []
+    scalars = optim.RAdam.scalars
+
+    def recorded(self: Any, *args: Any) -> dict[str, Any]:
+        values = scalars(self, *args)
+        seen.append(values["adaptive"])
+        return values
+
+    monkeypatch.setattr(optim.RAdam, "scalars", recorded)
+    opt = optim.RAdam({"w": np.ones(3)}, lr=0.1)
+    opt.warm_up()
+    assert False in seen and True in seen and opt.step_count == 0
+
+
 def test_warm_up_compiles_without_touching_the_optimizer() -> None:
     params = Params({"W": np.ones((3, 2), np.float32), "b": np.ones(2)})
     opt = optim.Adam(params, lr=0.1, amsgrad=True)

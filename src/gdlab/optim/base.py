@@ -155,6 +155,10 @@ class Optimizer:
     independent runs at once (the surfaces' batched trajectories)."""
     elementwise: ClassVar[bool] = True
     """False for rules that need whole tensors (norms): they see each array shaped."""
+    warm_up_steps: ClassVar[int] = 2
+    """Steps :meth:`warm_up` takes: enough to meet every kernel variant a run meets
+    (the first step's and the others'; more where a flag of :meth:`scalars` turns
+    later, as RAdam's rectification)."""
     rule: ClassVar[kernel.Kernel | None] = None
     """The compiled element-wise rule that the default :meth:`update` calls."""
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
@@ -427,9 +431,10 @@ class Optimizer:
 
     def warm_up(self) -> None:
         """Compile what the coming steps run (each kernel variant for these dtypes
-        and flags, loaded from disk when cached) before a run starts its clock: two
-        steps of a copy of this optimizer, on copies of the parameters, with zero
-        gradients. This optimizer and its parameters are untouched."""
+        and flags, loaded from disk when cached) before a run starts its clock:
+        :attr:`warm_up_steps` steps of a copy of this optimizer, on copies of the
+        parameters, with zero gradients. This optimizer and its parameters are
+        untouched."""
         twin = copy.deepcopy(self)
         groups = [g["params"] for g in twin.param_groups]
         zeros: Any = (  # in the form a step is given: one Params, or arrays by name
@@ -438,7 +443,7 @@ class Optimizer:
             else {n: np.zeros_like(a) for p in groups for n, a in p.items()}
         )
         with np.errstate(all="ignore"):
-            for _ in range(2):
+            for _ in range(self.warm_up_steps):
                 twin.step_with(zeros, lambda: (0.0, zeros))
 
     def step_with(self, grads: Mapping[str, Any], closure: Closure) -> Any:

@@ -106,6 +106,7 @@ class RAdam(Optimizer):
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0}
 
     rule = elementwise(radam_rule)
+    warm_up_steps = 8  # the rectified variant starts at step 6 (7 for β2 = 0.8)
 
     def scalars(
         self, group: Group, step: int, lr: float, state: State
