@@ -29,10 +29,11 @@ from typing import Any
 
 from gdlab.data import Dataset
 from gdlab.experiment import RunSpec
+from gdlab.lab.sweep import populations
 from gdlab.lab.sweep.grid import describe
 from gdlab.lab.sweep.pool import Workers
 from gdlab.lab.sweep.pool import run as run_on
-from gdlab.lab.sweep.worker import execute, execute_in_ray
+from gdlab.lab.sweep.worker import execute_in_ray
 
 BACKENDS = ("local", "ray")
 """Where a sweep's runs train: local processes, or a Ray cluster."""
@@ -56,10 +57,10 @@ def run_local(
     """``todo``: key -> its data, as loaded here (small data travels to the
     workers with each run, larger data each worker loads once); ``pool``: warm
     workers to train on (default: ``workers`` processes, this one included,
-    started for these runs only)."""
+    started for these runs only). In this process alone, the runs of one
+    workload train as populations (:mod:`.populations`)."""
     if pool is None and workers == 1:
-        for key, dataset in todo.items():
-            record(execute(key, options, dataset))
+        populations.run_here(todo, options, record)
         return []
     if pool is not None:
         return run_on(todo, options, pool, record)

@@ -65,7 +65,7 @@ def init_worker(parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
-def _metrics(history: History) -> dict[str, Any]:
+def metrics(history: History) -> dict[str, Any]:
     """A diverged run's last evaluation is from before its parameters went bad:
     its final numbers are None (not measurable), never averaged in."""
     epochs = history.epochs
@@ -113,7 +113,7 @@ def execute(
                 lam = None
     return {
         "key": key,
-        "metrics": {**_metrics(history), "seconds": seconds, "lambda_max": lam},
+        "metrics": {**metrics(history), "seconds": seconds, "lambda_max": lam},
         "history": history.to_dict(),
         "message": history.message,
         "started_at": started_at,
