@@ -28,6 +28,7 @@ checkpoints; every member's config the same but for its seed.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
 import time
 from collections.abc import Sequence
@@ -111,7 +112,13 @@ def fit_population(
     if len({_shared(c) for c in configs}) != 1:
         _checks.fail(owner, "configs", "the same but for the seed", configs)
     trainer = _Trainer(list(models), list(optimizers), dataset, configs)
-    return trainer.run()
+    collecting = gc.isenabled()
+    gc.disable()  # the histories' many small dicts made each full collection slow
+    try:
+        return trainer.run()
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class _Trainer:
