@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from gdlab import _checks
-from gdlab.optim.base import Optimizer, State
+from gdlab.optim.base import Optimizer, State, unused
 from gdlab.params import Array, Params
 
 
@@ -57,10 +57,6 @@ def unsupported(optimizer: Optimizer) -> str | None:
     if not isinstance(params, Params) or len(params.buffers) != 1:
         return f"{name} does not hold one Params buffer"
     return None
-
-
-def _lr_at(lr: Any, step: int) -> float:
-    return float(lr(step)) if callable(lr) else float(lr)
 
 
 class Population:
@@ -107,15 +103,11 @@ class Population:
         if not params.flags.c_contiguous:
             _checks.fail(owner, "params", "C-contiguous", params.shape)
         names = tuple(first.param_groups[0]["params"])
-        keys = list(first.state[names[0]])
-        for member in members:
-            if list(member.state[names[0]]) != keys:
-                _checks.fail(
-                    owner,
-                    "members",
-                    f"optimizers keeping the same state {keys}",
-                    list(member.state[names[0]]),
-                )
+        # the state any run keeps; a run that keeps no such array (SGD without
+        # momentum) is given one that its rule never reads, as update() gives it
+        # an empty one
+        self._held = [list(m.state[names[0]]) for m in members]
+        keys = list(dict.fromkeys(key for held in self._held for key in held))
         self.members = list(members)
         self.rule = type(first).rule
         self.params = params
@@ -127,16 +119,54 @@ class Population:
             self.state[key] = np.stack(
                 [
                     np.concatenate([np.ravel(m.state[name][key]) for name in names])
-                    for m in members
+                    if key in held
+                    else np.zeros(n, dtype=params.dtype)
+                    for m, held in zip(members, self._held, strict=True)
                 ]
             )
         self.state.fresh = set(keys)
-        floats = set(self.rule.floats) if self.rule is not None else set()
         assert self.rule is not None
-        self._floats = [i for i, a in enumerate(self.rule.arguments) if a in floats]
-        self._flags = [
-            i for i, a in enumerate(self.rule.arguments) if a in self.rule.flags
+        self.arguments = self.rule.arguments
+        floats = set(self.rule.floats)
+        self._floats = [i for i, a in enumerate(self.arguments) if a in floats]
+        self._flags = [i for i, a in enumerate(self.arguments) if a in self.rule.flags]
+        self._scalars = type(first).scalars is not Optimizer.scalars
+        # Values bound from each run's hyperparameters do not change between
+        # steps: bound once (a (K,) array for a float), like update() binds them.
+        g = np.zeros(0, dtype=params.dtype)
+        p = params.reshape(-1)
+        bound = [
+            m.rule_arguments(m.param_groups[0], 1, 0.0, p, g, self._flat())
+            for m in self.members
         ]
+        self._computed = {"lr", "step", "g", *type(first).state_spec}
+        if self._scalars:
+            self._computed |= set(
+                first.scalars(first.param_groups[0], 1, 0.0, self._flat())
+            )
+        self._static: dict[int, Any] = {}
+        for i, name in enumerate(self.arguments):
+            if name not in self._computed:
+                self._static[i] = self._stacked(i, [a[i] for a in bound])
+
+    def _flat(self) -> State:
+        """The state as flat arrays ``(K·n,)``, as one segment's State."""
+        flat = State(self.names)
+        flat.update({key: a.reshape(-1) for key, a in self.state.items()})
+        flat.fresh = self.state.fresh
+        return flat
+
+    def _stacked(self, i: int, values: list[Any]) -> Any:
+        """Argument ``i`` of every run: a ``(K,)`` array of the dtype for a float,
+        the list for a flag, else the one value they share."""
+        if i in self._floats:
+            return np.array(values, dtype=self.params.dtype)
+        if i in self._flags:
+            return [bool(v) for v in values]
+        if any(v != values[0] for v in values):
+            name = self.arguments[i]
+            _checks.fail("Population", f"the rule's {name}", "one value", values)
+        return values[0]
 
     @property
     def size(self) -> int:
@@ -145,7 +175,11 @@ class Population:
 
     def lrs(self) -> list[float]:
         """Each run's learning rate for the next step (its schedule's value)."""
-        return [_lr_at(m.param_groups[0]["lr"], self.step_count) for m in self.members]
+        step = self.step_count
+        return [
+            float(lr(step)) if callable(lr) else float(lr)
+            for lr in (m.param_groups[0]["lr"] for m in self.members)
+        ]
 
     def step(self, grads: Array) -> None:
         """Update every run from ``grads`` (``(K, n)``, row k run k's gradient)."""
@@ -159,39 +193,58 @@ class Population:
         step = self.step_count + 1
         lrs = self.lrs()
         p, g = self.params.reshape(-1), np.ascontiguousarray(grads).reshape(-1)
-        flat = State(self.names)
-        flat.update({key: a.reshape(-1) for key, a in self.state.items()})
-        flat.fresh = self.state.fresh
-        per_run = [
-            m.rule_arguments(m.param_groups[0], step, lr, p, g, flat)
-            for m, lr in zip(self.members, lrs, strict=True)
-        ]
-        args = list(per_run[0])
-        dtype = self.params.dtype
-        for i in self._floats:
-            args[i] = np.array([a[i] for a in per_run], dtype=dtype)
-        flags = [tuple(bool(a[i]) for i in self._flags) for a in per_run]
-        assert self.rule is not None
+        flat = self._flat()
+        extra = (
+            [
+                m.scalars(m.param_groups[0], step, lr, flat)
+                for m, lr in zip(self.members, lrs, strict=True)
+            ]
+            if self._scalars
+            else []
+        )
+        args: list[Any] = []
+        for i, name in enumerate(self.arguments):
+            if i in self._static:
+                args.append(self._static[i])
+            elif extra and name in extra[0]:
+                args.append(self._stacked(i, [e[name] for e in extra]))
+            elif name == "lr":
+                args.append(self._stacked(i, lrs))
+            elif name == "step":
+                args.append(step)
+            elif name == "g":
+                args.append(g)
+            else:  # a state key (an empty array when the rule keeps none)
+                args.append(flat.get(name, unused(p)))
+        k = self.size
+        flags: list[tuple[bool, ...]] = (
+            list(zip(*[args[i] for i in self._flags], strict=True))
+            if self._flags
+            else [()] * k
+        )
         from gdlab.optim import kernel
 
         with kernel.threads(p.size):
             start = 0
-            for stop in range(1, self.size + 1):
-                if stop < self.size and flags[stop] == flags[start]:
+            for stop in range(1, k + 1):
+                if stop < k and flags[stop] == flags[start]:
                     continue
-                self._call(args, per_run[start], start, stop)
+                self._call(args, flags[start], start, stop)
                 start = stop
         self.state.fresh = set()
         self.step_count = step
 
-    def _call(self, args: list[Any], first: list[Any], start: int, stop: int) -> None:
+    def _call(
+        self, args: list[Any], flags: tuple[bool, ...], start: int, stop: int
+    ) -> None:
         """The rule over runs ``[start, stop)``: a slice of every array."""
         n = self.n
         whole = start == 0 and stop == self.size
-        call = []
+        call: list[Any] = []
+        values = iter(flags)
         for i, a in enumerate(args):
             if i in self._flags:
-                call.append(first[i])
+                call.append(next(values))
             elif isinstance(a, np.ndarray) and not whole:
                 if i in self._floats:
                     call.append(a[start:stop])
@@ -210,6 +263,12 @@ class Population:
         now ``params`` (``(len(rows), n)``, C-contiguous)."""
         index = np.asarray(rows, dtype=np.intp)
         self.members = [self.members[i] for i in index]
+        self._held = [self._held[i] for i in index]
+        for i, value in self._static.items():
+            if i in self._floats:
+                self._static[i] = value[index]
+            elif i in self._flags:
+                self._static[i] = [value[r] for r in index]
         for key in list(self.state):
             self.state[key] = np.ascontiguousarray(self.state[key][index])
         self.params = params
@@ -228,6 +287,7 @@ class Population:
             state[name] = {
                 key: a[row, offset : offset + size].reshape(shape)
                 for key, a in self.state.items()
+                if key in self._held[row]
             }
             offset += size
         saved = member.state_dict()
