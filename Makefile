@@ -77,6 +77,7 @@ bench: system $(BIN)/.installed
 	$(BENCH) benchmarks/bench_surfaces.py
 	$(BENCH) benchmarks/bench_sweep.py --ray
 	$(BENCH) benchmarks/bench_compare_overhead.py
+	$(BENCH) benchmarks/bench_populations.py
 	$(BENCH) benchmarks/bench_playground.py
 
 clean:

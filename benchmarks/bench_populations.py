@@ -273,6 +273,21 @@ def whole_runs(k: int) -> None:
     )
 
 
+def heat_map() -> None:
+    """``gdlab surface --heatmap``'s computation: 25 x 25 cells (lr x momentum) of
+    SGD on Rosenbrock, 400 steps; CPU milliseconds per step of all the cells."""
+    from gdlab.surfaces.grid import loss_grid
+
+    args = ("rosenbrock", "sgd", np.geomspace(1e-4, 1e-2, 25), np.linspace(0, 0.99, 25))
+    loss_grid(*args, steps=5)  # kernels: not timed
+    found = []
+    for _ in range(3):
+        started = time.process_time()
+        loss_grid(*args, steps=400)
+        found.append((time.process_time() - started) / 400)
+    print(f"\nheat map, 625 cells of SGD: {summary(found, 2, 1e3)} CPU ms per step")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -304,6 +319,7 @@ def main() -> None:
                 args,
             )
         whole_runs(32)
+        heat_map()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load after: {load}")
 
