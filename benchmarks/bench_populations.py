@@ -23,10 +23,13 @@ Numba thread, as a sweep's runs do. Digits' 64-100-10 at K = 1, 8, 32, 128;
 Fashion-MNIST's 784-100-10 at K = 1, 4, 8 (``--no-fashion`` skips it where the
 data is missing)::
 
-    python benchmarks/bench_populations.py [--repeats 3] [--steps 20]
+    python benchmarks/bench_populations.py [--repeats 3] [--steps 16]
 
-A last line times the whole runs (training and per-epoch evaluations) on digits
-at K = 32: ``fit_population`` against K calls of ``fit``.
+Then it times whole runs (training and per-epoch evaluations) on digits at K = 32,
+``fit_population`` against K calls of ``fit``, and the heat map of ``gdlab surface
+--heatmap`` (625 cells of SGD on Rosenbrock), CPU ms per step of all the cells;
+``--heat-map-only`` times only that, and runs on gdlab from before populations
+(``PYTHONPATH=<old checkout>/src``), for the before/after.
 """
 
 from __future__ import annotations
@@ -51,8 +54,6 @@ from common import machine, summary
 from gdlab import data, optim
 from gdlab.lab.threads import one_blas_thread
 from gdlab.models import MLP
-from gdlab.models.population import PopulationModel
-from gdlab.optim.population import Population
 
 BATCH = 100
 
@@ -74,6 +75,9 @@ def orders(n: int, k: int, steps: int) -> np.ndarray:
 
 
 def gdlab_population(X: Any, y: Any, sizes: list[int], k: int, steps: int) -> Any:
+    from gdlab.models.population import PopulationModel
+    from gdlab.optim.population import Population
+
     index = orders(len(X), k, steps)
     models = [MLP(sizes, seed=r, dtype=np.float32) for r in range(k)]
     members = [
@@ -293,12 +297,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--no-fashion", action="store_true")
+    parser.add_argument(
+        "--heat-map-only",
+        action="store_true",
+        help="only the heat map (runs on gdlab before populations too)",
+    )
     args = parser.parse_args()
     print(machine())
     with one_blas_thread():
         import numba
 
         numba.set_num_threads(1)
+        if args.heat_map_only:
+            heat_map()
+            return
         digits = data.load("digits", dtype="float32")
         table(
             "digits 64-100-10",
