@@ -11,7 +11,7 @@ from gdlab import data, optim, schedules
 from gdlab.models import MLP, LinearRegression, SoftmaxRegression
 from gdlab.optim.population import Population
 from gdlab.population import fit_population, unsupported
-from gdlab.train import TrainConfig, fit
+from gdlab.train import TrainConfig, fit, resume
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((160, 6))
@@ -199,3 +199,49 @@ def test_population_refuses_mixed_optimizers() -> None:
     stacked = np.stack([a.params.buffers[np.dtype(np.float64)]] * 2)
     with pytest.raises(ValueError, match="Population: members must be all SGD"):
         Population([optim.SGD(a.params), optim.Adam(b.params)], stacked)
+
+
+def test_each_member_writes_fits_checkpoints(tmp_path: Any) -> None:
+    from gdlab import checkpoint
+
+    config = TrainConfig(epochs=2, batch_size=30)  # 4 steps an epoch, the last short
+    settings = [{"lr": 0.05, "momentum": 0.9}, {"lr": 0.1, "momentum": 0.5}]
+
+    def make(s: dict[str, Any]) -> tuple[Any, Any]:
+        m = MLP([6, 4, 3], seed=3)
+        return m, optim.SGD(m.params, **s)
+
+    dirs = [tmp_path / f"alone{i}" for i in range(2)]
+    for s, d in zip(settings, dirs, strict=True):
+        m, o = make(s)
+        fit(m, o, DATA, config, progress=False, checkpoint_dir=d)
+    pairs = [make(s) for s in settings]
+    together = [tmp_path / f"member{i}" for i in range(2)]
+    fit_population(
+        [m for m, _ in pairs],
+        [o for _, o in pairs],
+        DATA,
+        [config] * 2,
+        checkpoint_dirs=together,
+    )
+    for a, b in zip(dirs, together, strict=True):
+        assert [p.name for p in checkpoint.paths(a)] == [
+            p.name for p in checkpoint.paths(b)
+        ]
+        arrays_a, meta_a, _ = checkpoint.load_latest(a)
+        arrays_b, meta_b, _ = checkpoint.load_latest(b)
+        for meta in (meta_a, meta_b):
+            del meta["elapsed"]
+            for row in meta["history"]["epochs"]:
+                del row["seconds"]
+        assert meta_a == meta_b
+        assert sorted(arrays_a) == sorted(arrays_b)
+        for name in arrays_a:
+            np.testing.assert_array_equal(arrays_a[name], arrays_b[name])
+    # a member's checkpoint of the first epoch continues alone to fit's end
+    checkpoint.paths(together[0])[-1].unlink()
+    m, o = make(settings[0])
+    history, _, _ = resume(together[0], m, o, DATA, progress=False)
+    arrays, _, _ = checkpoint.load_latest(dirs[0])
+    assert len(history.steps) == 8
+    np.testing.assert_array_equal(m.params["W1"], arrays["param/W1"])

@@ -30,12 +30,13 @@ from __future__ import annotations
 import dataclasses
 import gc
 import math
+import os
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
-from gdlab import _checks, checkpoint
+from gdlab import _checks, checkpoint, outputs
 from gdlab.data import Dataset
 from gdlab.history import History
 from gdlab.models import population as model_population
@@ -76,10 +77,16 @@ def fit_population(
     optimizers: Sequence[Optimizer],
     dataset: Dataset,
     configs: Sequence[TrainConfig],
+    *,
+    checkpoint_dirs: Sequence[str | os.PathLike[str]] | None = None,
 ) -> list[History]:
     """Train run k (``models[k]`` with ``optimizers[k]`` for ``configs[k]``) for
     every k as one population; each run's History, as :func:`gdlab.train.fit`
     gives it (without progress bar or printing).
+
+    ``checkpoint_dirs``: one empty folder per run, where its checkpoints go at the
+    end of every epoch, the ones ``fit(..., checkpoint_dir=)`` writes for the run
+    (:func:`gdlab.train.resume` continues a run from its own, alone).
 
     The models end holding their final weights and the optimizers their state,
     as after ``fit``. A diverged run's model holds its weights from before the
@@ -111,7 +118,19 @@ def fit_population(
             )
     if len({_shared(c) for c in configs}) != 1:
         _checks.fail(owner, "configs", "the same but for the seed", configs)
-    trainer = _Trainer(list(models), list(optimizers), dataset, configs)
+    folders: list[str | os.PathLike[str]] | None = None
+    if checkpoint_dirs is not None:
+        folders = list(checkpoint_dirs)
+        if len(folders) != k:
+            _checks.fail(owner, "checkpoint_dirs", f"{k} folders", len(folders))
+        for folder in folders:
+            outputs.writable(folder, f"{owner}: checkpoint_dirs")
+            if checkpoint.paths(folder):
+                raise ValueError(
+                    f"{owner}: checkpoint_dirs: {folder} holds another run's "
+                    "checkpoints; give an empty folder for a new run"
+                )
+    trainer = _Trainer(list(models), list(optimizers), dataset, configs, folders)
     collecting = gc.isenabled()
     gc.disable()  # the histories' many small dicts made each full collection slow
     try:
@@ -130,23 +149,23 @@ class _Trainer:
         optimizers: list[Optimizer],
         dataset: Dataset,
         configs: Sequence[TrainConfig],
+        folders: list[str | os.PathLike[str]] | None,
     ) -> None:
         self.dataset = dataset
+        self.folders = folders
         self.config = config = configs[0]
         self.per_epoch = config.steps_per_epoch(dataset.n_train)
         self.total = config.total_steps(dataset.n_train)
-        self.members = [
-            _Member(
-                History(
-                    config={
-                        **checkpoint.fingerprint(m, o, dataset),
-                        **c.to_dict(),
-                    }
-                ),
-                c.seed,
-            )
-            for m, o, c in zip(models, optimizers, configs, strict=True)
+        digest = folders is not None  # as fit's fingerprint with checkpoints
+        self.fingerprints = [
+            checkpoint.fingerprint(m, o, dataset, digest=digest)
+            for m, o in zip(models, optimizers, strict=True)
         ]
+        self.members = [
+            _Member(History(config={**f, **c.to_dict()}), c.seed)
+            for f, c in zip(self.fingerprints, configs, strict=True)
+        ]
+        self.configs = list(configs)
         # members of one seed draw the same batches: one generator each seed
         self.rngs = {c.seed: np.random.default_rng(c.seed) for c in configs}
         self.size = len(models)
@@ -171,6 +190,7 @@ class _Trainer:
         self.started = time.perf_counter()
         if self.config.eval_at_start:
             self._evaluate()
+        self._mark_epoch()
         while self.step < self.total and self.live:
             self.orders = self._orders(n, b, replace)
             stop = self.per_epoch * b
@@ -190,12 +210,19 @@ class _Trainer:
                 break
             if self.batch == self.per_epoch:
                 self.epoch, self.batch = self.epoch + 1, 0
+                self._mark_epoch()
             last = self._last_evaluated()
             ends = self.step == self.total
             if (every == "epoch" or ends) and last != self.step:
                 self._evaluate()
+            self._save()
         self._finish()
         return [m.history for m in self.members]
+
+    def _mark_epoch(self) -> None:
+        """Keep each batch order's generator state at the start of the epoch (a
+        checkpoint's, from which a resumed run draws the epoch again)."""
+        self.epoch_states = {s: r.bit_generator.state for s, r in self.rngs.items()}
 
     def _last_evaluated(self) -> int:
         epochs = self.members[self.live[0]].history.epochs
@@ -334,6 +361,36 @@ class _Trainer:
             )
         if bad:
             self._drop(bad)
+
+    def _save(self) -> None:
+        """Each live member's checkpoint, as fit's ``_save`` writes it."""
+        if self.folders is None:
+            return
+        elapsed = (time.perf_counter() - self.started) / self.size
+        for row, index in enumerate(self.live):
+            member = self.members[index]
+            model = self.model.write_back(row)
+            optimizer = self.optimizer.sync(row)
+            arrays, state = checkpoint.state_arrays(model, optimizer)
+            history = member.history.to_dict()
+            del history["config"]  # the config and the fingerprint are stored once
+            meta = {
+                "version": checkpoint.VERSION,
+                "position": {
+                    "step": self.step,
+                    "epoch": self.epoch,
+                    "batch": self.batch,
+                    "rng_state": self.epoch_states[member.seed],
+                },
+                "optimizer": state,
+                "plateau": None,
+                "history": history,
+                "elapsed": elapsed,
+                "config": self.configs[index].to_dict(),
+                "fingerprint": self.fingerprints[index],
+                "spec": None,
+            }
+            checkpoint.save(self.folders[index], self.step, arrays, meta)
 
     def _finish(self) -> None:
         """Every live member's model and optimizer hold the population's state."""
