@@ -131,6 +131,7 @@ def fit_population(
                     "checkpoints; give an empty folder for a new run"
                 )
     trainer = _Trainer(list(models), list(optimizers), dataset, configs, folders)
+    trainer.optimizer.warm_up()  # compile time is no part of a run's seconds
     collecting = gc.isenabled()
     gc.disable()  # the histories' many small dicts made each full collection slow
     try:

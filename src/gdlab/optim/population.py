@@ -30,6 +30,7 @@ Example::
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -257,6 +258,17 @@ class Population:
         assert self.rule is not None
         p = self.params.reshape(-1)
         self.rule.runs(p if whole else p[start * n : stop * n], n, *call)
+
+    def warm_up(self) -> None:
+        """Compile what the coming steps run (the per-run variants for these
+        flags, loaded from disk when cached) before a run starts its clock: two
+        steps of a copy of this population with zero gradients; this one is
+        untouched."""
+        twin = copy.deepcopy(self)
+        zeros = np.zeros_like(twin.params)
+        with np.errstate(all="ignore"):
+            for _ in range(2):
+                twin.step(zeros)
 
     def keep(self, rows: Sequence[int], params: Array) -> None:
         """Go on with runs ``rows`` only (the others stopped), whose parameters are

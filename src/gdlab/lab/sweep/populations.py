@@ -83,7 +83,6 @@ def execute_population(
             unsupported(r.model, r.optimizer, r.spec.train) for r in runs
         ):
             return [execute(k, options, dataset) for k in keys]
-        runs[0].optimizer.warm_up()  # compilation is no part of a run's time
         started = time.perf_counter()
         histories = fit_population(
             [r.model for r in runs],
@@ -91,7 +90,7 @@ def execute_population(
             dataset,
             [s.train for s in specs],
         )
-        seconds = (time.perf_counter() - started) / len(runs)
+        seconds = (time.perf_counter() - started) / len(runs)  # warm-up included
         results = []
         for key, run, history in zip(keys, runs, histories, strict=True):
             lam: float | None = None
