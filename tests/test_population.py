@@ -185,6 +185,8 @@ def test_what_cannot_run_as_a_population() -> None:
     assert "mse" in str(unsupported(r, optim.SGD(r.params), config))
     notes = TrainConfig(notes_loop=True)
     assert "notes" in str(unsupported(m, optim.SGD(m.params), notes))
+    with pytest.raises(ValueError, match="runs must be runs a population can train"):
+        fit_population([m], [optim.NAdam(m.params)], DATA, [config])
     with pytest.raises(ValueError, match="the same but for the seed"):
         fit_population(
             [m, MLP([6, 4, 3])],
@@ -245,3 +247,15 @@ def test_each_member_writes_fits_checkpoints(tmp_path: Any) -> None:
     arrays, _, _ = checkpoint.load_latest(dirs[0])
     assert len(history.steps) == 8
     np.testing.assert_array_equal(m.params["W1"], arrays["param/W1"])
+
+
+def test_float64_data_trains_float32_members_as_fit_does() -> None:
+    config = TrainConfig(epochs=1, batch_size=25)
+    alone = MLP([6, 4, 3], seed=2, dtype=np.float32)
+    history = fit(
+        alone, optim.Adam(alone.params, lr=0.01), DATA, config, progress=False
+    )
+    m = MLP([6, 4, 3], seed=2, dtype=np.float32)
+    (member,) = fit_population([m], [optim.Adam(m.params, lr=0.01)], DATA, [config])
+    same(history, member)
+    np.testing.assert_array_equal(m.params["W1"], alone.params["W1"])

@@ -110,11 +110,13 @@ def fit_population(
             _checks.fail(owner, "configs", "TrainConfigs", config)
         why = unsupported(model, optimizer, config)
         if why is not None:
-            raise ValueError(f"{owner}: a run cannot train in a population: {why}")
+            _checks.fail(owner, "runs", "runs a population can train", why)
         if set(optimizer.state) != set(model.params):
-            raise ValueError(
-                f"{owner}: each optimizer must update its model's parameters "
-                f"{list(model.params)}"
+            _checks.fail(
+                owner,
+                "optimizers",
+                f"each on its model's parameters {list(model.params)}",
+                list(optimizer.state),
             )
     if len({_shared(c) for c in configs}) != 1:
         _checks.fail(owner, "configs", "the same but for the seed", configs)
@@ -126,9 +128,11 @@ def fit_population(
         for folder in folders:
             outputs.writable(folder, f"{owner}: checkpoint_dirs")
             if checkpoint.paths(folder):
-                raise ValueError(
-                    f"{owner}: checkpoint_dirs: {folder} holds another run's "
-                    "checkpoints; give an empty folder for a new run"
+                _checks.fail(
+                    owner,
+                    "checkpoint_dirs",
+                    "empty folders (a new run's)",
+                    f"{folder}, which holds checkpoints",
                 )
     trainer = _Trainer(list(models), list(optimizers), dataset, configs, folders)
     trainer.optimizer.warm_up()  # compile time is no part of a run's seconds

@@ -67,7 +67,7 @@ class PopulationModel:
         for m in members:
             why = unsupported(m)
             if why is not None:
-                raise ValueError(f"{owner}: members must train as one: {why}")
+                _checks.fail(owner, "members", "models a population can train", why)
             same = (
                 type(m) is type(first)
                 and m.sizes == first.sizes
@@ -202,6 +202,7 @@ class PopulationModel:
         for one batch shared by every run; ``y``: class ids ``(K, batch)`` or
         ``(batch,)``."""
         k = self.size
+        x = x.astype(self.dtype, copy=False)  # as the model's input check casts it
         rows = x.shape[-2]
         with _blas.threads_for(rows * self._widest):
             z, inputs = self._forward(x)
@@ -250,6 +251,7 @@ class PopulationModel:
         chunks of ``chunk`` rows, as :func:`gdlab.train.evaluate` gives for one
         model (NaN for both when a run's logits overflow)."""
         k = self.size
+        X = X.astype(self.dtype, copy=False)  # as the model's input check casts it
         totals = [0.0] * k
         correct = [0] * k
         bad = [False] * k

@@ -80,7 +80,7 @@ class Population:
         for member in members:
             why = unsupported(member)
             if why is not None:
-                raise ValueError(f"{owner}: members must run as one: {why}")
+                _checks.fail(owner, "members", "optimizers that can run as one", why)
             if type(member) is not type(first):
                 _checks.fail(
                     owner, "members", f"all {type(first).__name__}", type(member)
