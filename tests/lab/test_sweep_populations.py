@@ -3,13 +3,18 @@ each member's result is the one its run alone gives."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
 
-from gdlab.experiment import RunSpec, load_data
+from gdlab.experiment import RunSpec, build, load_data
+from gdlab.lab import sweep
 from gdlab.lab.sweep import populations, spec_key, worker
-from gdlab.train import TrainConfig
+from gdlab.train import TrainConfig, fit
 
 BASE = RunSpec(
     data="digits", model="mlp:64-8-10", train=TrainConfig(epochs=1, batch_size=256)
@@ -70,3 +75,31 @@ def test_members_come_back_as_their_runs_alone() -> None:
     assert [
         without_time(r) for r in populations.execute_population(nadam, options, dataset)
     ] == [without_time(worker.execute(k, options, dataset)) for k in nadam]
+
+
+def test_worker_processes_train_chunks_as_populations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sweep.pool, "PARALLEL_WORK", 0)  # processes even for these
+    base = BASE.replace(optimizer="sgd")
+    grid = {"lr": [0.05, 0.1], "seed": [0, 1]}
+    keys = [spec_key(s) for s in sweep.expand(base, grid)]
+    chunked = populations.in_chunks(dict.fromkeys(keys, load_data(base)), 2)
+    assert [json.loads(k) for k in chunked] == [keys[:2], keys[2:]]
+    result = sweep.run(
+        base, grid, tmp_path / "sweep.db", workers=2, progress=False, report=False
+    )
+    assert result.ran == 4
+    for spec, stored in zip(result.specs, result.runs, strict=True):
+        run = build(spec)
+        with threadpool_limits(limits=1):
+            history = fit(
+                run.model, run.optimizer, run.dataset, spec.train, progress=False
+            )
+        want = history.to_dict()
+        got = stored.history.to_dict()
+        for h in (want, got):
+            h["epochs"] = [
+                {k: v for k, v in e.items() if k != "seconds"} for e in h["epochs"]
+            ]
+        assert got == want

@@ -57,16 +57,18 @@ def run_local(
     """``todo``: key -> its data, as loaded here (small data travels to the
     workers with each run, larger data each worker loads once); ``pool``: warm
     workers to train on (default: ``workers`` processes, this one included,
-    started for these runs only). In this process alone, the runs of one
-    workload train as populations (:mod:`.populations`)."""
+    started for these runs only). The runs of one workload train as populations
+    (:mod:`.populations`), at least one per process."""
     if pool is None and workers == 1:
         populations.run_here(todo, options, record)
         return []
+    chunked = populations.in_chunks(todo, pool.count if pool is not None else workers)
+    each = populations.members(record)
     if pool is not None:
-        return run_on(todo, options, pool, record)
+        return run_on(chunked, options, pool, each)
     with Workers(workers) as own:
         own.start()
-        return run_on(todo, options, own, record)
+        return run_on(chunked, options, own, each)
 
 
 def import_ray() -> Any:

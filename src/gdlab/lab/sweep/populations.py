@@ -10,6 +10,11 @@ and metrics; its ``seconds`` is its share of the population's time. The store
 records each member as its own run when its chunk ends, so a kill loses at most
 the chunk in training, and a resumed sweep trains only the runs it lacks.
 
+With worker processes (``backend="local"``, ``workers > 1``) each workload's runs
+are cut in at least one chunk per process, and a chunk travels to a worker as one
+key, the JSON list of its runs' keys (:func:`in_chunks`); its result holds each
+member's, recorded one by one (:func:`members`). Ray trains one run per task.
+
 Runs that cannot train as a population (another model or optimizer kind, see
 :func:`gdlab.population.unsupported`) and groups of one train alone, as before.
 """
@@ -28,6 +33,7 @@ from typing import Any
 from gdlab.data import Dataset
 from gdlab.experiment import RunSpec, build
 from gdlab.lab.sharpness import DEFAULT_SAMPLES
+from gdlab.lab.sweep import datacache
 from gdlab.lab.sweep.store import now
 from gdlab.lab.sweep.worker import execute, metrics
 from gdlab.lab.threads import one_blas_thread
@@ -124,6 +130,42 @@ def execute_population(
     return results
 
 
+def execute_chunk(
+    key: str, options: Mapping[str, Any], dataset: Dataset | None = None
+) -> dict[str, Any]:
+    """:func:`execute_population` of the keys in ``key`` (a JSON list of run keys,
+    as :func:`in_chunks` makes them), where a worker process calls it: ``{"key":
+    key, "members": [each run's result]}``."""
+    keys = json.loads(key)
+    if dataset is None:
+        dataset = datacache.load(RunSpec.from_dict(json.loads(keys[0])))
+    return {"key": key, "members": execute_population(keys, options, dataset)}
+
+
+def in_chunks(todo: Mapping[str, Dataset], parts: int) -> dict[str, Dataset]:
+    """``todo`` (key -> its data) with the runs of each workload in at least
+    ``parts`` chunks (one per process), each chunk of two or more runs one key:
+    the JSON list of its runs' keys, which :func:`~.worker.execute` trains as one
+    population."""
+    out: dict[str, Dataset] = {}
+    for group in groups(list(todo)):
+        dataset = todo[group[0]]
+        for chunk in chunks(group, _parameters(group[0], dataset), parts):
+            key = chunk[0] if len(chunk) == 1 else json.dumps(chunk)
+            out[key] = dataset
+    return out
+
+
+def members(record: Callable[[dict[str, Any]], None]) -> Callable[[Any], None]:
+    """``record`` for results that may be a population's: each member's alone."""
+
+    def each(result: dict[str, Any]) -> None:
+        for one in result.get("members", [result]):
+            record(one)
+
+    return each
+
+
 def run_here(
     todo: Mapping[str, Dataset],
     options: Mapping[str, Any],
@@ -151,8 +193,11 @@ __all__ = [
     "MOST",
     "MOST_ELEMENTS",
     "chunks",
+    "execute_chunk",
     "execute_population",
     "groups",
+    "in_chunks",
+    "members",
     "run_here",
     "workload",
 ]

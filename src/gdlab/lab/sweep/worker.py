@@ -89,9 +89,14 @@ def execute(
 ) -> dict[str, Any]:
     """Train the run whose key is ``key`` on ``dataset`` (default: its data, loaded
     once per process), and measure its sharpness if asked; return plain data for
-    the store. What every worker calls."""
+    the store. What every worker calls. A key that is a JSON list of keys is a
+    population's: the result holds each member's under ``"members"``."""
     from gdlab.lab.sharpness import sharpness
 
+    if key.startswith("["):  # a population's keys (see .populations)
+        from gdlab.lab.sweep.populations import execute_chunk
+
+        return execute_chunk(key, options, dataset)
     spec = RunSpec.from_dict(json.loads(key))
     dataset = _dataset(spec) if dataset is None else dataset
     started_at = now()
