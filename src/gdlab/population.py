@@ -13,16 +13,19 @@ once, not K times.
 
 Each member's :class:`~gdlab.history.History` is the one :func:`gdlab.train.fit`
 gives for the same run alone: the same steps, losses, learning rates and
-evaluations (in float64 to 1e-10 over a whole run; products batched over runs may
-round differently), the same divergence report. A diverged member stops alone, at
-the same step as alone; the others go on. ``seconds`` in a member's rows is its
-share of the population's wall time (the elapsed time over K).
+evaluations, the same divergence report; bit for bit, since each run's products
+are the very BLAS calls of its model alone and its update the rule's own
+arithmetic (the tests hold float64 runs to 1e-10, and find them equal). A
+diverged member stops alone, at the same step as alone; the others go on.
+``seconds`` in a member's rows is its share of the population's wall time (the
+elapsed time over K).
 
 What runs as a population (:func:`unsupported` says why not): a gdlab MLP or
 softmax regression with the softmax cross-entropy loss, an element-wise optimizer
 of the base's update (see :func:`gdlab.optim.population.unsupported`), a
-:class:`~gdlab.train.TrainConfig` without the notes' loop, no callbacks, plateau or
-checkpoints; every member's config the same but for its seed.
+:class:`~gdlab.train.TrainConfig` without the notes' loop, no callbacks or
+plateau; every member's config the same but for its seed. Checkpoints: each
+member's, as ``fit`` writes them (``checkpoint_dirs``).
 """
 
 from __future__ import annotations
