@@ -259,3 +259,26 @@ def test_float64_data_trains_float32_members_as_fit_does() -> None:
     (member,) = fit_population([m], [optim.Adam(m.params, lr=0.01)], DATA, [config])
     same(history, member)
     np.testing.assert_array_equal(m.params["W1"], alone.params["W1"])
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_smooth_activations_equal_fit(activation: str) -> None:
+    config = TrainConfig(epochs=1, batch_size=20)
+    histories, weights = [], []
+    for _ in range(2):  # alone, then as a population of two
+        models = [MLP([6, 5, 3], activation, seed=s) for s in (0, 1)]
+        opts = [optim.SGD(m.params, lr=0.3, momentum=0.5) for m in models]
+        if not histories:
+            histories.append(
+                [
+                    fit(m, o, DATA, config, progress=False)
+                    for m, o in zip(models, opts, strict=True)
+                ]
+            )
+        else:
+            histories.append(fit_population(models, opts, DATA, [config] * 2))
+        weights.append([m.params["W2"].copy() for m in models])
+    for a, b in zip(*histories, strict=True):
+        same(a, b)
+    for p, q in zip(*weights, strict=True):
+        np.testing.assert_allclose(q, p, rtol=0, atol=1e-10)
