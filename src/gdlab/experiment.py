@@ -33,7 +33,7 @@ DEFAULT_HIDDEN = (100,)
 """The hidden layer sizes of an MLP whose spec gives none."""
 
 
-S = TypeVar("S", bound="RunSpec")
+_S = TypeVar("_S", bound="RunSpec")
 
 
 def _keywords(owner: str, name: str, value: object) -> dict[str, Any]:
@@ -154,7 +154,7 @@ class RunSpec(records.Record):
         return values
 
     @classmethod
-    def from_dict(cls: type[S], values: object) -> S:
+    def from_dict(cls: type[_S], values: object) -> _S:
         """The spec of a flat dict like :meth:`to_dict`'s; missing fields take
         their defaults."""
         if not isinstance(values, Mapping):

@@ -118,7 +118,8 @@ def _plain(value: Any) -> Any:
 
 def _typed(hint: Any, value: Any) -> Any:
     """``value`` read as a field of type ``hint``: a dict for a record becomes one,
-    a list for a tuple of records becomes that tuple."""
+    a list for a tuple of records becomes that tuple, a dict of dicts for a
+    ``dict[str, SomeRecord]`` a dict of records."""
     if (
         isinstance(hint, type)
         and issubclass(hint, Record)
@@ -131,6 +132,8 @@ def _typed(hint: Any, value: Any) -> Any:
             if isinstance(option, type) and issubclass(option, Record):
                 return _typed(option, value)
         return value
+    if origin is dict and isinstance(value, Mapping):  # names -> records
+        return {k: _typed(typing.get_args(hint)[1], v) for k, v in value.items()}
     if origin is tuple and isinstance(value, Sequence) and not isinstance(value, str):
         args = typing.get_args(hint)
         if len(args) == 2 and args[1] is Ellipsis:

@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 
-from gdlab import outputs
 from gdlab.cli.options import (
     check_folder,
     command_line,
@@ -25,6 +24,7 @@ from gdlab.cli.options import (
     run_spec,
     store_in_use,
     user_input,
+    user_words,
 )
 
 
@@ -134,51 +134,40 @@ def compare(
     gdlab compare --optimizers sgd,momentum,adam --studies 5 --budget 4 --seeds 2
     """
     from gdlab.lab import compare as comparing
-    from gdlab.lab import runs
 
     names = None if optimizers is None else parse_names("--optimizers", optimizers)
-    protocol = comparing.Protocol(
-        budget=budget,
-        seeds=seeds,
-        tune=tuple(parse_names("--tune", tune)),
-        select=select,
-        search_seed=search_seed,
-        target=target,
-        studies=studies,
-    )
     with user_input():
+        protocol = comparing.Protocol(
+            budget=budget,
+            seeds=seeds,
+            tune=tuple(parse_names("--tune", tune)),
+            select=select,
+            search_seed=search_seed,
+            target=target,
+            studies=studies,
+        )
         compared = comparing.chosen_optimizers(names)
     spec = run_spec(run, hyper=parse_fixed(compared, hyper))
-    engine: dict[str, Any] = {
-        "workers": workers,
-        "backend": backend,
-        "progress": not quiet,
-    }
-    with (
-        user_input(),
-        outputs.claiming(
-            out or default_out(f"runs/compare-{data_label(spec.data)}"), "compare"
-        ) as folder,
-    ):
-        comparing.check(spec, names, protocol, store=folder / "sweep.db", **engine)
-    if not quiet:
-        shown = len(comparing.chosen_optimizers(names))
-        click.echo(
-            f"comparing {shown} optimizers on {spec.data}: {studies} studies, each "
-            f"of {budget} trials per optimizer, then {seeds} reruns of the "
-            "selected settings"
+    with user_input():
+        plan = comparing.plan(
+            spec, compared, protocol, workers=workers, backend=backend
         )
+    if not quiet:
+        click.echo(
+            f"comparing {len(plan.names)} optimizers on {spec.data}: {studies} "
+            f"studies, each of {budget} trials per optimizer, then {seeds} reruns "
+            "of the selected settings"
+        )
+    folder = out or default_out(f"runs/compare-{data_label(spec.data)}")
     with _running():
-        result, page = runs.compare_into(
-            folder,
-            spec,
-            names,
-            protocol,
+        result = comparing.run(
+            plan,
+            out=folder,
+            progress=not quiet,
             command=command_line(click.get_current_context()),
-            **engine,
         )
     click.echo(comparing.format_table(result))
-    click.echo(f"report: {page}")
+    click.echo(f"report: {Path(folder) / 'report.html'}")
 
 
 @click.command()
@@ -263,10 +252,11 @@ def benchmark(
     from gdlab.lab import compare as comparing
 
     names = None if optimizers is None else parse_names("--optimizers", optimizers)
-    protocol = comparing.Protocol(
-        budget=budget, seeds=seeds, tune=tuple(parse_names("--tune", tune)),
-        search_seed=search_seed, studies=studies,
-    )  # fmt: skip
+    with user_input():
+        protocol = comparing.Protocol(
+            budget=budget, seeds=seeds, tune=tuple(parse_names("--tune", tune)),
+            search_seed=search_seed, studies=studies,
+        )  # fmt: skip
     label = suite if suite in benchmarking.SUITES else Path(suite).stem
     engine: dict[str, Any] = {
         "workers": workers,
@@ -307,13 +297,17 @@ def benchmark(
 
 @contextlib.contextmanager
 def _running() -> Iterator[None]:
-    """Around a run of the sweep engine: a store another command is writing is a
-    usage error (:func:`store_in_use`), a run that failed is one line, exit 1."""
+    """Around a run of the sweep engine: a store another command is writing, or an
+    output folder refused before anything trains, is a usage error
+    (:func:`store_in_use`), a run that failed is one line, exit 1."""
+    from gdlab.lab.compare import Refused
     from gdlab.lab.sweep import SweepError
 
     try:
         with store_in_use():
             yield
+    except Refused as error:
+        raise click.UsageError(user_words(str(error))) from None
     except SweepError as error:
         click.echo(f"gdlab: error: {error}", err=True)
         sys.exit(1)

@@ -335,7 +335,7 @@ def check(
 ) -> None:
     """What :func:`benchmark` checks before anything trains, as a step of its own
     (a command checks what its user typed with it, then runs): the suite, and every
-    workload's comparison (:func:`~gdlab.lab.compare.check`); claims the folders."""
+    workload's comparison (:func:`~gdlab.lab.compare.plan`); claims the folders."""
     protocol = protocol or compare.Protocol(budget=4, seeds=2, studies=3)
     _checked(suite, folder, optimizers, protocol, workers, backend, progress)
 
@@ -373,15 +373,13 @@ def _checked(
     workloads = _workloads(suite)
     root = outputs.claim(folder, "benchmark")
     for workload in workloads:
-        where = outputs.claim(root / workload.name, "compare")
-        compare.check(
+        outputs.claim(root / workload.name, "compare")
+        compare.plan(
             workload.spec,
             optimizers,
             dataclasses.replace(protocol, target=workload.target),
-            store=where / "sweep.db",
             workers=workers,
             backend=backend,
-            progress=progress,
         )
     return workloads, root
 
@@ -422,7 +420,7 @@ def benchmark(
             progress=progress,
             command=f"gdlab benchmark ... ({workload.name})",
         )
-        entries = found.results["optimizers"]
+        entries = found.to_dict()["optimizers"]  # plain: study_time reads JSON
         times[workload.name] = {
             n: _finite(workload_time(e, "step")) for n, e in entries.items()
         }
@@ -433,7 +431,7 @@ def benchmark(
             n: [study_time(st) for st in e["studies"]] for n, e in entries.items()
         }
         results["workloads"][workload.name] = {
-            "spec": found.results["spec"],
+            "spec": found.spec,
             "target": workload.target,
             "calibrated_by": workload.calibrated_by,
             "steps_to_target": times[workload.name],
@@ -542,7 +540,8 @@ def calibrate(
             command=command,
         )
         values = [
-            _baseline_value(e["studies"]) for e in found.results["optimizers"].values()
+            _baseline_value(e["studies"])
+            for e in found.to_dict()["optimizers"].values()
         ]
         target = math.floor(max(values) * 1000) / 1000
         out.append(dataclasses.replace(workload, target=target, calibrated_by=command))
