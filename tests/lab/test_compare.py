@@ -38,6 +38,12 @@ def run(tmp_path: Path, base: RunSpec = BASE, **kwargs: Any) -> compare.Comparis
     )
 
 
+@pytest.fixture(scope="module")
+def found(tmp_path_factory: pytest.TempPathFactory) -> compare.Comparison:
+    """One quick comparison of sgd and adam, for the tests that only read it."""
+    return run(tmp_path_factory.mktemp("found"))
+
+
 def write_digits_as_idx(folder: Path, *, shuffle_test_labels: bool) -> None:
     """scikit-learn's digits as MNIST IDX files (8x8 scaled up to 28x28)."""
     ds = data.load("digits", val_fraction=None, dtype=np.float64)
@@ -295,9 +301,9 @@ def test_a_protocol_checks_itself_when_made(
     ],
 )
 def test_a_hand_edited_results_file_is_refused_naming_the_field(
-    tmp_path: Path, edit: Any, message: str
+    tmp_path: Path, found: compare.Comparison, edit: Any, message: str
 ) -> None:
-    results = json.loads(json.dumps(run(tmp_path).to_dict()))
+    results = json.loads(json.dumps(found.to_dict()))
     edit(results)
     (tmp_path / "results.json").write_text(json.dumps(results))
     with pytest.raises(ValueError, match=HEAD + message):
@@ -374,14 +380,13 @@ def test_tune_all_keeps_sgd_plain_and_axes_apply_where_they_exist(
 
 
 def test_the_report_counts_the_reruns_that_reached_the_target(
-    tmp_path: Path,
+    found: compare.Comparison,
 ) -> None:
     from dataclasses import replace
 
     from gdlab.report.compare import _table
     from gdlab.results import Reached
 
-    found = run(tmp_path)
     sgd = found.optimizers["sgd"]
     reached = Reached(runs=3, reached=1, median_step=None, median_seconds=None)
     edited = replace(
@@ -405,8 +410,9 @@ def test_a_failed_write_leaves_the_previous_outputs_whole(
     from gdlab.lab import runs
 
     folder = tmp_path / "out"
-    protocol = compare.Protocol(budget=2, seeds=1, studies=2)
-    runs.compare_into(folder, BASE, ["sgd"], protocol, workers=1, progress=False)
+    base = BASE.replace(epochs=1)
+    protocol = compare.Protocol(budget=1, seeds=1, studies=2)
+    runs.compare_into(folder, base, ["sgd"], protocol, workers=1, progress=False)
 
     def files() -> dict[str, bytes]:
         return {
@@ -425,9 +431,9 @@ def test_a_failed_write_leaves_the_previous_outputs_whole(
         return real(path, text)
 
     monkeypatch.setattr(outputs, "write_text", full_disk)
-    other = compare.Protocol(budget=2, seeds=1, studies=2, select="val_loss")
+    other = compare.Protocol(budget=1, seeds=1, studies=2, select="val_loss")
     with pytest.raises(outputs.WriteError, match="File too large"):
-        runs.compare_into(folder, BASE, ["sgd"], other, workers=1, progress=False)
+        runs.compare_into(folder, base, ["sgd"], other, workers=1, progress=False)
     assert files() == before  # results.json and the PNGs were not replaced
     assert not (folder / runs.STAGE).exists()
 

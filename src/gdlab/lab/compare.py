@@ -285,8 +285,10 @@ def plan(
     _checks.choice("compare", "backend", backend, BACKENDS)
     if workers is not None:
         workers = _checks.integer("compare", "workers", workers, low=1)
-    if not isinstance(base, RunSpec) or not isinstance(protocol, Protocol):
-        _checks.fail("compare", "base, protocol", "a RunSpec, a Protocol", base)
+    if not isinstance(base, RunSpec):
+        _checks.fail("compare", "base", "a RunSpec", base)
+    if not isinstance(protocol, Protocol):
+        _checks.fail("compare", "protocol", "a Protocol", protocol)
     names = chosen_optimizers(optimizers)
     lacking = missing_axes(names, protocol.tune)
     tuned = {space.hyperparameter(a) for n in names for a in axes_for(n, protocol.tune)}
