@@ -10,6 +10,7 @@ import importlib
 import inspect
 import re
 from collections.abc import Iterator
+from functools import cached_property
 from types import ModuleType
 
 import pytest
@@ -33,9 +34,10 @@ ALLOWED = {
     "gdlab.results.Trial.hyper": "an optimizer's keyword arguments",
     "gdlab.results.Selected.hyper": "an optimizer's keyword arguments",
     "gdlab.lab.compare.trials -> return": "each trial's keyword arguments",
-    "gdlab.lab.compare.Plan.chosen": "each trial's keyword arguments",
+    "gdlab.lab.compare.Plan.chosen -> return": "each trial's keyword arguments",
     # plain forms of records on a higher floor than gdlab.results
     "gdlab.results.Rerun.history": "a gdlab.history.History's plain form",
+    "gdlab.results.Rerun.epochs -> return": "a History's rows (gdlab.history)",
     "gdlab.results.ComparisonResult.spec": "a RunSpec's flat plain form",
     "gdlab.report.sensitivity.sweep_report(base)": "a sweep store's meta base",
     # a sweep store's rows: the sweep's records (lab.sweep, not this path)
@@ -83,7 +85,13 @@ def _public(module: ModuleType) -> Iterator[tuple[str, object]]:
             yield f"{module.__name__}.{name}", value
         elif inspect.isclass(value):
             for attr, member in vars(value).items():
-                if not attr.startswith("_") and inspect.isfunction(
+                if isinstance(member, property | cached_property):
+                    getter = (
+                        member.fget if isinstance(member, property) else member.func
+                    )
+                    if not attr.startswith("_") and getter is not None:
+                        yield f"{module.__name__}.{name}.{attr}", getter
+                elif not attr.startswith("_") and inspect.isfunction(
                     getattr(member, "__func__", member)
                 ):
                     yield (

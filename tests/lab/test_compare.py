@@ -461,6 +461,12 @@ def test_a_plan_loads_the_data_once_and_run_checks_nothing_again(
     planned = compare.plan(BASE.replace(epochs=1), ["sgd"], protocol, workers=1)
     assert calls == {"load": 1, "validate": 1}
     assert [s.optimizer for s in planned.specs] == ["sgd"]
+    # a declared record: its plain form round-trips (the layout is derived)
+    assert compare.Plan.from_dict(json.loads(json.dumps(planned.to_dict()))) == planned
+    with pytest.raises(ValueError, match=r"^Plan: workers must be an integer >= 1"):
+        compare.Plan(BASE, ("sgd",), protocol, workers=0)
+    with pytest.raises(ValueError, match=r"^Plan: base must be a RunSpec"):
+        compare.Plan(BASE.to_dict(), ("sgd",))  # type: ignore[arg-type]
     assert not tmp_path.joinpath("out").exists()  # planning writes nothing
     found = compare.run(planned, out=tmp_path / "out", progress=False, report=False)
     assert calls["validate"] == 1  # the runs were not built again

@@ -44,13 +44,14 @@ import math
 import os
 import statistics
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from gdlab import _checks, _display, optim, outputs
+from gdlab import _checks, _display, optim, outputs, records
 from gdlab.data import Dataset
 from gdlab.experiment import RunSpec
 from gdlab.lab import claims, sweep, tuning
@@ -228,30 +229,123 @@ def trials(
 # --- plan ------------------------------------------------------------------------
 
 
+def _instance(kind: type) -> records.Constraint:
+    def checked(owner: str, name: str, value: object) -> Any:
+        if not isinstance(value, kind):
+            _checks.fail(owner, name, f"a {kind.__name__}", value)
+        return value
+
+    return checked
+
+
 @dataclass(frozen=True)
-class Plan:
-    """A comparison checked and laid out, before anything trains (made by
-    :func:`plan`): the optimizers, every study's seeds, trial hyperparameters and
-    trial specs, the data loaded once, and where the runs train."""
+class Plan(records.Record):
+    """A comparison, declared: ``optimizers`` (None: :func:`default_optimizers`;
+    ``["all"]``: every one) compared on ``base`` under ``protocol``, trained by
+    ``workers`` processes (None: by the work's size) on ``backend``.
+
+    It checks itself when made (names, axes, the protocol against the base's fixed
+    hyperparameters); its layout (every study's seeds, trials and trial runs, and
+    the data) is derived once, when first used. :func:`plan` makes one and
+    builds every run once, so that all the input is checked before anything
+    trains; :func:`run` runs it."""
 
     base: RunSpec
-    names: tuple[str, ...]
-    protocol: Protocol
-    studies: tuple[Study, ...]
-    chosen: tuple[dict[str, list[Hyper]], ...]
-    """Per study: each optimizer's trial hyperparameters."""
-    trial_specs: tuple[dict[str, list[RunSpec]], ...]
-    """Per study: each optimizer's trial runs."""
-    datasets: Mapping[tuple[Any, ...], Dataset]
-    lacking: Mapping[str, list[str]]
-    """Per axis of ``tune``: the optimizers that lack it."""
-    workers: int | None
-    backend: str
+    optimizers: tuple[str, ...] | None = None
+    protocol: Protocol = field(default_factory=Protocol)
+    workers: int | None = None
+    backend: str = "local"
+
+    constraints: ClassVar[Mapping[str, records.Constraint]] = {
+        "base": _instance(RunSpec),
+        "optimizers": lambda o, n, v: tuple(chosen_optimizers(v)),
+        "protocol": _instance(Protocol),
+        "workers": records.optional(records.at_least(1)),
+        "backend": records.one_of(*BACKENDS),
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _ = self.lacking  # an axis no optimizer has is refused now
+        tuned = {space.hyperparameter(a) for n in self.names for a in self.axes(n)}
+        if set(self.base.hyper) & tuned:
+            raise ValueError(
+                f"compare: hyper fixes {sorted(set(self.base.hyper) & tuned)}, "
+                "which tune tunes: fix it or tune it"
+            )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The optimizers compared."""
+        assert self.optimizers is not None  # the constraint chose them
+        return self.optimizers
+
+    def axes(self, name: str) -> list[str]:
+        """The axes tuned for optimizer ``name``."""
+        return axes_for(name, self.protocol.tune)
+
+    @cached_property
+    def lacking(self) -> dict[str, list[str]]:
+        """Per axis of ``tune``: the optimizers that lack it."""
+        return missing_axes(self.names, self.protocol.tune)
+
+    @cached_property
+    def studies(self) -> tuple[Study, ...]:
+        """Every study's seeds."""
+        return tuple(studies(self.protocol, self.base.train.seed))
+
+    @cached_property
+    def chosen(self) -> tuple[dict[str, list[Hyper]], ...]:
+        """Per study: each optimizer's trial hyperparameters."""
+        return tuple(
+            trials(self.names, self.protocol, st.search_seed) for st in self.studies
+        )
+
+    @cached_property
+    def trial_specs(self) -> tuple[dict[str, list[RunSpec]], ...]:
+        """Per study: each optimizer's trial runs (the test set unread)."""
+        return tuple(
+            {
+                n: [
+                    _trial_spec(self.base, n, h, st.tuning_seed).replace(
+                        evaluate_test=False
+                    )
+                    for h in hs
+                ]
+                for n, hs in per.items()
+            }
+            for st, per in zip(self.studies, self.chosen, strict=True)
+        )
 
     @property
     def specs(self) -> list[RunSpec]:
         """Every trial run, study by study, optimizer by optimizer."""
         return [s for per in self.trial_specs for v in per.values() for s in v]
+
+    @cached_property
+    def datasets(self) -> dict[tuple[Any, ...], Dataset]:
+        """The data, loaded once, by :func:`gdlab.lab.sweep.source`, after every
+        trial run and each optimizer's suggested settings were built once."""
+        dataset = sweep.datacache.load(self.base)  # its errors name the data
+        first = self.studies[0].rerun_seeds[0]
+        defaults = [
+            _trial_spec(self.base, n, tuning.trial(n, [], []), first)
+            for n in self.names
+        ]
+        datasets = sweep.validate(
+            [*self.specs, *defaults], loaded={sweep.source(self.base): dataset}
+        )
+        if self.protocol.budget and dataset.X_val is None:
+            raise ValueError(
+                f"compare: {self.base.data} has no validation split to select "
+                "trials on; use budget 0 or another dataset"
+            )
+        if self.protocol.select == "val_acc" and not dataset.classes:
+            raise ValueError(
+                f"compare: select val_acc needs classification data; "
+                f"{self.base.data} is regression: select val_loss"
+            )
+        return datasets
 
     @property
     def target(self) -> float | None:
@@ -260,10 +354,6 @@ class Plan:
         if self.protocol.target is None and self.protocol.select == "val_acc":
             return DEFAULT_TARGETS.get(self.base.data)
         return self.protocol.target
-
-    def axes(self, name: str) -> list[str]:
-        """The axes tuned for optimizer ``name``."""
-        return axes_for(name, self.protocol.tune)
 
 
 def plan(
@@ -274,64 +364,21 @@ def plan(
     workers: int | None = None,
     backend: str = "local",
 ) -> Plan:
-    """Check a comparison of ``optimizers`` (None: :func:`default_optimizers`)
-    on ``base`` under ``protocol`` once, load its data once and build every trial
-    run once; nothing trains and no file is written.
+    """The :class:`Plan` of a comparison, with its data loaded and every run
+    built once: all the input is checked, nothing trains and no file is written.
 
     Raises:
         ValueError: a bad name, axis, protocol, spec or data for the protocol.
     """
-    protocol = Protocol() if protocol is None else protocol
-    _checks.choice("compare", "backend", backend, BACKENDS)
-    if workers is not None:
-        workers = _checks.integer("compare", "workers", workers, low=1)
-    if not isinstance(base, RunSpec):
-        _checks.fail("compare", "base", "a RunSpec", base)
-    if not isinstance(protocol, Protocol):
-        _checks.fail("compare", "protocol", "a Protocol", protocol)
-    names = chosen_optimizers(optimizers)
-    lacking = missing_axes(names, protocol.tune)
-    tuned = {space.hyperparameter(a) for n in names for a in axes_for(n, protocol.tune)}
-    if set(base.hyper) & tuned:
-        raise ValueError(
-            f"compare: hyper fixes {sorted(set(base.hyper) & tuned)}, which tune "
-            "tunes: fix it or tune it"
-        )
-    laid = studies(protocol, base.train.seed)
-    chosen = tuple(trials(names, protocol, st.search_seed) for st in laid)
-    trial_specs = tuple(
-        {
-            n: [
-                _trial_spec(base, n, h, st.tuning_seed).replace(evaluate_test=False)
-                for h in hs
-            ]
-            for n, hs in per.items()
-        }
-        for st, per in zip(laid, chosen, strict=True)
+    planned = Plan(
+        base,
+        None if optimizers is None else tuple(optimizers),
+        Protocol() if protocol is None else protocol,
+        workers,
+        backend,
     )
-    defaults = [
-        _trial_spec(base, n, tuning.trial(n, [], []), laid[0].rerun_seeds[0])
-        for n in names
-    ]
-    dataset = sweep.datacache.load(base)  # its errors name the data, not a run
-    everything = [s for per in trial_specs for v in per.values() for s in v]
-    datasets = sweep.validate(
-        [*everything, *defaults], loaded={sweep.source(base): dataset}
-    )
-    if protocol.budget and dataset.X_val is None:
-        raise ValueError(
-            f"compare: {base.data} has no validation split to select trials on; "
-            "use budget 0 or another dataset"
-        )
-    if protocol.select == "val_acc" and not dataset.classes:
-        raise ValueError(
-            f"compare: select val_acc needs classification data; {base.data} is "
-            "regression: select val_loss"
-        )
-    return Plan(
-        base, tuple(names), protocol, tuple(laid), chosen, trial_specs,
-        datasets, lacking, workers, backend,
-    )  # fmt: skip
+    _ = planned.datasets
+    return planned
 
 
 # --- run -------------------------------------------------------------------------
