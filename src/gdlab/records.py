@@ -132,14 +132,20 @@ def _typed(hint: Any, value: Any) -> Any:
             if isinstance(option, type) and issubclass(option, Record):
                 return _typed(option, value)
         return value
-    if origin is dict and isinstance(value, Mapping):  # names -> records
-        return {k: _typed(typing.get_args(hint)[1], v) for k, v in value.items()}
+    args = typing.get_args(hint)
+    if origin is dict and isinstance(value, Mapping) and _is_record(args[1]):
+        return {k: _typed(args[1], v) for k, v in value.items()}  # names -> records
     if origin is tuple and isinstance(value, Sequence) and not isinstance(value, str):
-        args = typing.get_args(hint)
-        if len(args) == 2 and args[1] is Ellipsis:
+        if len(args) == 2 and args[1] is Ellipsis and _is_record(args[0]):
             return tuple(_typed(args[0], v) for v in value)
         return tuple(value)
     return value
+
+
+def _is_record(hint: Any) -> bool:
+    """Whether ``hint`` is a record type, or a union holding one."""
+    options = typing.get_args(hint) if typing.get_origin(hint) else (hint,)
+    return any(isinstance(o, type) and issubclass(o, Record) for o in options)
 
 
 # Constraint builders for Record.constraints: each returns a Constraint.
