@@ -443,7 +443,7 @@ def test_a_value_error_while_training_keeps_its_traceback(
     def broken(*args: object, **kwargs: object) -> None:
         raise ValueError("a bug, not the user's mistake")
 
-    monkeypatch.setattr(compare, "run", broken)  # compare and benchmark
+    monkeypatch.setattr(compare.Ready, "run", broken)  # compare and benchmark
     monkeypatch.setattr(sweep, "run", broken)
     assert compare.plan  # the input is checked first, and passes
     args = [command, "--out", str(tmp_path / "out")]

@@ -481,6 +481,6 @@ def test_a_folder_of_another_command_is_refused_before_anything_trains(
 ) -> None:
     (tmp_path / "mine.txt").write_text("a user's file")
     planned = compare.plan(BASE, ["sgd"], compare.Protocol(budget=1, studies=1))
-    with pytest.raises(compare.Refused, match="holds files gdlab did not write"):
-        compare.run(planned, out=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="holds files gdlab did not write"):
+        compare.prepare(planned, out=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]

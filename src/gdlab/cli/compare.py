@@ -24,7 +24,6 @@ from gdlab.cli.options import (
     run_spec,
     store_in_use,
     user_input,
-    user_words,
 )
 
 
@@ -148,23 +147,21 @@ def compare(
         )
         compared = comparing.chosen_optimizers(names)
     spec = run_spec(run, hyper=parse_fixed(compared, hyper))
-    with user_input():
+    folder = out or default_out(f"runs/compare-{data_label(spec.data)}")
+    with user_input():  # the plan, every run built once, the store in the folder
         plan = comparing.plan(
             spec, compared, protocol, workers=workers, backend=backend
         )
+        ready = comparing.prepare(plan, out=folder)
     if not quiet:
         click.echo(
             f"comparing {len(plan.names)} optimizers on {spec.data}: {studies} "
             f"studies, each of {budget} trials per optimizer, then {seeds} reruns "
             "of the selected settings"
         )
-    folder = out or default_out(f"runs/compare-{data_label(spec.data)}")
     with _running():
-        result = comparing.run(
-            plan,
-            out=folder,
-            progress=not quiet,
-            command=command_line(click.get_current_context()),
+        result = ready.run(
+            progress=not quiet, command=command_line(click.get_current_context())
         )
     click.echo(comparing.format_table(result))
     click.echo(f"report: {Path(folder) / 'report.html'}")
@@ -297,17 +294,13 @@ def benchmark(
 
 @contextlib.contextmanager
 def _running() -> Iterator[None]:
-    """Around a run of the sweep engine: a store another command is writing, or an
-    output folder refused before anything trains, is a usage error
-    (:func:`store_in_use`), a run that failed is one line, exit 1."""
-    from gdlab.lab.compare import Refused
+    """Around a run of the sweep engine: a store another command is writing is a
+    usage error (:func:`store_in_use`), a run that failed is one line, exit 1."""
     from gdlab.lab.sweep import SweepError
 
     try:
         with store_in_use():
             yield
-    except Refused as error:
-        raise click.UsageError(user_words(str(error))) from None
     except SweepError as error:
         click.echo(f"gdlab: error: {error}", err=True)
         sys.exit(1)

@@ -32,9 +32,10 @@ processes or Ray. The same inputs give the same ``results.json``, timings aside.
 
 A comparison is planned, then run: :func:`plan` checks the input once (names,
 axes, protocol, the base spec), loads the data once and builds every run once;
-:func:`run` claims its output folder once, trains, and returns a
-:class:`Comparison`, the typed result (:mod:`gdlab.results`) it writes as
-``results.json`` beside the report. :func:`compare` is ``run(plan(...))``.
+:func:`prepare` claims its output folder once and checks the store in it; its
+``run()`` trains and returns a :class:`Comparison`, the typed result
+(:mod:`gdlab.results`) it writes as ``results.json`` beside the report.
+:func:`run` is ``prepare(...).run()``, :func:`compare` is ``run(plan(...))``.
 """
 
 from __future__ import annotations
@@ -384,9 +385,56 @@ def plan(
 # --- run -------------------------------------------------------------------------
 
 
-class Refused(ValueError):
-    """The output folder given to :func:`run` was refused before anything
-    trained: it holds another command's files, or its store another comparison."""
+def prepare(planned: Plan, *, out: str | os.PathLike[str]) -> Ready:
+    """What :func:`run` checks of its folder before anything trains, as a step of
+    its own (a command hands it what its user typed): ``out`` is claimed for the
+    comparison (a refused one is left as it was) and the store in it must hold no
+    other comparison and no damaged run. A ValueError says what is wrong."""
+    with outputs.claiming(out, "compare") as root:
+        sweep.check_specs(
+            planned.base,
+            planned.specs,
+            root / "sweep.db",
+            axes=ENGINE_AXES,
+            workers=planned.workers,
+            backend=planned.backend,
+            datasets=planned.datasets,
+        )
+    return Ready(planned, root)
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A planned comparison and its claimed, checked folder (from :func:`prepare`)."""
+
+    plan: Plan
+    out: Path
+
+    def run(
+        self,
+        *,
+        progress: bool = True,
+        report: bool = True,
+        command: str = "gdlab compare",
+    ) -> Comparison:
+        """Train the comparison: its trials and reruns are stored in
+        ``out/sweep.db`` (resumed if it holds some), and ``results.json`` (with
+        ``report.html`` and its PNGs, unless ``report=False``) is written there,
+        all of them or none.
+
+        Raises:
+            sweep.SweepError: runs failed; finished runs are stored.
+        """
+        _checks.flag("compare", "progress", progress)
+        _checks.flag("compare", "report", report)
+        planned = self.plan
+        # the reruns are about as many runs as the trials, of the same size
+        count = sweep.default_workers(planned.specs, planned.datasets, planned.workers)
+        with _workers(planned, count) as pool:
+            engine = _Engine(planned, self.out / "sweep.db", progress, pool, count)
+            found = _run(planned, engine)
+        _publish(found, self.out, report, command)
+        return found
 
 
 def run(
@@ -397,45 +445,16 @@ def run(
     report: bool = True,
     command: str = "gdlab compare",
 ) -> Comparison:
-    """Run the comparison ``planned`` in folder ``out``: its trials and reruns are
-    stored in ``out/sweep.db`` (resumed if it holds some), and ``results.json``
-    (with ``report.html`` and its PNGs, unless ``report=False``) is written there,
-    all of them or none.
+    """``prepare(planned, out=out).run(...)``: run the comparison ``planned`` in
+    folder ``out``.
 
     Raises:
-        Refused: ``out`` is another command's folder, or its store another
+        ValueError: ``out`` is another command's folder, or its store another
             comparison's (before anything trains).
         sweep.SweepError: runs failed; finished runs are stored.
     """
-    _checks.flag("compare", "progress", progress)
-    root = _open(planned, out, progress)
-    store = root / "sweep.db"
-    # the reruns are about as many runs as the trials, of the same size
-    count = sweep.default_workers(planned.specs, planned.datasets, planned.workers)
-    with _workers(planned, count) as pool:
-        engine = _Engine(planned, store, progress, pool, count)
-        found = _run(planned, engine)
-    _publish(found, root, report, command)
-    return found
-
-
-def _open(planned: Plan, out: str | os.PathLike[str], progress: bool) -> Path:
-    """Claim ``out`` for the comparison and check the store in it."""
-    try:
-        with outputs.claiming(out, "compare") as root:
-            sweep.check_specs(
-                planned.base,
-                planned.specs,
-                root / "sweep.db",
-                axes=ENGINE_AXES,
-                workers=planned.workers,
-                backend=planned.backend,
-                progress=progress,
-                datasets=planned.datasets,
-            )
-    except ValueError as error:
-        raise Refused(str(error)) from None
-    return root
+    ready = prepare(planned, out=out)
+    return ready.run(progress=progress, report=report, command=command)
 
 
 @contextlib.contextmanager
@@ -1051,10 +1070,11 @@ __all__ = [
     "Comparison",
     "Plan",
     "Protocol",
-    "Refused",
+    "Ready",
     "Study",
     "compare",
     "format_table",
     "plan",
+    "prepare",
     "run",
 ]
