@@ -25,6 +25,7 @@ FLOORS = (
         "gdlab.outputs",
         "gdlab.i18n",
         "gdlab.records",
+        "gdlab.results",
         "gdlab.plugins",
         "gdlab.registry",
     ),

@@ -122,21 +122,18 @@ def benchmark(
             workers=workers,
             backend=backend,
         )
-        benchmarking.check(plan, folder, progress=progress)
+        ready = benchmarking.prepare(plan, folder)
     if calibrate:
         with running():
-            done = benchmarking.calibrate(
-                plan,
-                folder,
-                command=command_line(click.get_current_context()),
-                progress=progress,
+            done = ready.calibrate(
+                command=command_line(click.get_current_context()), progress=progress
             )
         for w in done:
             click.echo(f"{w.name}: target {w.target:g}")
         click.echo(f"suite: {Path(folder) / 'suite.toml'}")
         return
     with running():
-        result = benchmarking.run(plan, folder, progress=progress)
+        result = ready.run(progress=progress)
     click.echo(benchmarking.format_table(result))
     click.echo(f"report: {result.report}")
 

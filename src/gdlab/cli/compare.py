@@ -6,11 +6,11 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
 
-from gdlab import outputs
 from gdlab.cli.options import (
     check_folder,
     command_line,
@@ -132,51 +132,38 @@ def compare(
     gdlab compare --optimizers sgd,momentum,adam --studies 5 --budget 4 --seeds 2
     """
     from gdlab.lab import compare as comparing
-    from gdlab.lab import runs
 
     names = None if optimizers is None else parse_names("--optimizers", optimizers)
-    protocol = comparing.Protocol(
-        budget=budget,
-        seeds=seeds,
-        tune=tuple(parse_names("--tune", tune)),
-        select=select,
-        search_seed=search_seed,
-        target=target,
-        studies=studies,
-    )
     with user_input():
+        protocol = comparing.Protocol(
+            budget=budget,
+            seeds=seeds,
+            tune=tuple(parse_names("--tune", tune)),
+            select=select,
+            search_seed=search_seed,
+            target=target,
+            studies=studies,
+        )
         compared = comparing.chosen_optimizers(names)
     spec = run_spec(run, hyper=parse_fixed(compared, hyper))
-    engine: dict[str, Any] = {
-        "workers": workers,
-        "backend": backend,
-        "progress": not quiet,
-    }
-    with (
-        user_input(),
-        outputs.claiming(
-            out or default_out(f"runs/compare-{data_label(spec.data)}"), "compare"
-        ) as folder,
-    ):
-        comparing.check(spec, names, protocol, store=folder / "sweep.db", **engine)
+    folder = out or default_out(f"runs/compare-{data_label(spec.data)}")
+    with user_input():  # the plan, every run built once, the store in the folder
+        plan = comparing.plan(
+            spec, compared, protocol, workers=workers, backend=backend
+        )
+        ready = comparing.prepare(plan, out=folder)
     if not quiet:
-        shown = len(comparing.chosen_optimizers(names))
         click.echo(
-            f"comparing {shown} optimizers on {spec.data}: {studies} studies, each "
-            f"of {budget} trials per optimizer, then {seeds} reruns of the "
-            "selected settings"
+            f"comparing {len(plan.names)} optimizers on {spec.data}: {studies} "
+            f"studies, each of {budget} trials per optimizer, then {seeds} reruns "
+            "of the selected settings"
         )
     with running():
-        result, page = runs.compare_into(
-            folder,
-            spec,
-            names,
-            protocol,
-            command=command_line(click.get_current_context()),
-            **engine,
+        result = ready.run(
+            progress=not quiet, command=command_line(click.get_current_context())
         )
     click.echo(comparing.format_table(result))
-    click.echo(f"report: {page}")
+    click.echo(f"report: {Path(folder) / 'report.html'}")
 
 
 @contextlib.contextmanager

@@ -37,7 +37,16 @@ _OPTION_OF = {
     ("model", "kind"): "model",
 }
 """Library fields that a command's option of another name sets."""
-_OWNERS = ("RunSpec", "TrainConfig", "load", "model", "compare", "sweep", "benchmark")
+_OWNERS = (
+    "RunSpec",
+    "TrainConfig",
+    "load",
+    "model",
+    "compare",
+    "Protocol",
+    "sweep",
+    "benchmark",
+)
 """The owners whose fields are a command's options (not an optimizer's: its
 hyperparameters are what --hyper typed, named as the user typed them)."""
 
