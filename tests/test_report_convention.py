@@ -34,17 +34,16 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         spec,
         ["sgd", "adam"],
         compare.Protocol(budget=2, seeds=2, studies=2),
-        store=root / "compare.db",
+        out=root / "compare",
         workers=1,
         progress=False,
+        report=False,
     )
+    grid = {"optimizer": ["sgd"], "lr": [0.03, 0.3], "batch_size": [16, 64]}
     swept = sweep.run(
-        spec,
-        {"optimizer": ["sgd"], "lr": [0.03, 0.3], "batch_size": [16, 64]},
-        root / "sweep.db",
+        sweep.Sweep(spec, grid, sharpness=True, sharpness_samples=100),
+        out=root / "sweep",
         workers=1,
-        sharpness=True,
-        sharpness_samples=100,
         progress=False,
         report=False,
     )
@@ -52,7 +51,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     rho = tuning.performance_profiles(times, benchmark.TAUS)
     algoperf = benchmark.algoperf_profiles(times)
     return {
-        "comparison": found.results,
+        "comparison": found,
         "rows": swept.rows(),
         "runs": {r.label: r.path for r in surfaces.runs("rosenbrock", ["sgd", "adam"])},
         "grid": surfaces.loss_grid(

@@ -51,8 +51,13 @@ class Record:
     constraints: ClassVar[Mapping[str, Constraint]] = {}
     """Field -> its check, applied in declaration order when the record is made."""
 
+    @classmethod
+    def owner(cls) -> str:
+        """The name its error messages begin with: the class's."""
+        return cls.__name__
+
     def __post_init__(self) -> None:
-        owner = type(self).__name__
+        owner = self.owner()
         for name, hint in _hints(type(self)).items():  # a list given for a tuple
             value = getattr(self, name, None)
             if typing.get_origin(hint) is tuple and isinstance(value, list):
@@ -72,7 +77,7 @@ class Record:
     def from_dict(cls: type[R], values: object) -> R:
         """The record of a plain form like :meth:`to_dict`'s; a missing field with
         a default takes it."""
-        owner = cls.__name__
+        owner = cls.owner()
         if not isinstance(values, Mapping):
             _checks.fail(owner, "values", "a mapping", values)
         fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
@@ -118,7 +123,8 @@ def _plain(value: Any) -> Any:
 
 def _typed(hint: Any, value: Any) -> Any:
     """``value`` read as a field of type ``hint``: a dict for a record becomes one,
-    a list for a tuple of records becomes that tuple."""
+    a list for a tuple of records becomes that tuple, a dict of dicts for a
+    ``dict[str, SomeRecord]`` a dict of records."""
     if (
         isinstance(hint, type)
         and issubclass(hint, Record)
@@ -131,12 +137,20 @@ def _typed(hint: Any, value: Any) -> Any:
             if isinstance(option, type) and issubclass(option, Record):
                 return _typed(option, value)
         return value
+    args = typing.get_args(hint)
+    if origin is dict and isinstance(value, Mapping) and _is_record(args[1]):
+        return {k: _typed(args[1], v) for k, v in value.items()}  # names -> records
     if origin is tuple and isinstance(value, Sequence) and not isinstance(value, str):
-        args = typing.get_args(hint)
-        if len(args) == 2 and args[1] is Ellipsis:
+        if len(args) == 2 and args[1] is Ellipsis and _is_record(args[0]):
             return tuple(_typed(args[0], v) for v in value)
         return tuple(value)
     return value
+
+
+def _is_record(hint: Any) -> bool:
+    """Whether ``hint`` is a record type, or a union holding one."""
+    options = typing.get_args(hint) if typing.get_origin(hint) else (hint,)
+    return any(isinstance(o, type) and issubclass(o, Record) for o in options)
 
 
 # Constraint builders for Record.constraints: each returns a Constraint.
@@ -184,6 +198,47 @@ def each(check: Constraint) -> Constraint:
     return checked
 
 
+def record(kind: type[R]) -> Constraint:
+    """A ``kind`` record, or a mapping of its fields made one (see :func:`made`):
+    an error inside it names the field by its path (``position.rng_state.inc``)."""
+    return lambda owner, name, value: made(kind, value, owner, name)
+
+
+def made(kind: type[R], value: object, owner: str, where: str = "") -> R:
+    """``kind`` made from ``value`` (a mapping of its fields, or one already made),
+    each error in ``owner``'s words with the path of its field: ``"checkpoint x:
+    history.epochs[0].train_loss must be ..."`` where :meth:`Record.from_dict`
+    would say ``"Evaluation: train_loss must be ..."``. Nested fields whose
+    constraint is :func:`record` (or ``each(record(...))``) are named likewise."""
+    if isinstance(value, kind):
+        return value
+    at = f"{where}." if where else ""
+    if not isinstance(value, Mapping):
+        _checks.fail(owner, where or "values", "an object", value)
+    fields = {f.name: f for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
+    extra = [name for name in value if name not in fields]
+    if extra:
+        raise ValueError(
+            f"{owner}: {where or 'values'} must be an object of "
+            f"{', '.join(fields)}, got the key {extra[0]!r}"
+        )
+    for name, f in fields.items():
+        required = (
+            f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        )
+        if required and name not in value:
+            _checks.fail(owner, f"{at}{name}", "given", "nothing")
+    try:
+        return kind(**value)
+    except ValueError as error:
+        inner = f"{kind.owner()}: "
+        message = str(error)
+        if not message.startswith(inner):
+            raise
+        raise ValueError(f"{owner}: {at}{message[len(inner) :]}") from None
+
+
 def text(owner: str, name: str, value: object) -> str:
     """A non-empty string."""
     if not isinstance(value, str) or not value:
@@ -201,8 +256,10 @@ __all__ = [
     "at_least",
     "each",
     "flag",
+    "made",
     "number",
     "one_of",
     "optional",
+    "record",
     "text",
 ]

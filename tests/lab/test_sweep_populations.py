@@ -87,7 +87,7 @@ def test_worker_processes_train_chunks_as_populations(
     chunked = populations.in_chunks(dict.fromkeys(keys, load_data(base)), 2)
     assert [json.loads(k) for k in chunked] == [keys[:2], keys[2:]]
     result = sweep.run(
-        base, grid, tmp_path / "sweep.db", workers=2, progress=False, report=False
+        sweep.Sweep(base, grid), out=tmp_path, workers=2, progress=False, report=False
     )
     assert result.ran == 4
     for spec, stored in zip(result.specs, result.runs, strict=True):

@@ -37,7 +37,16 @@ _OPTION_OF = {
     ("model", "kind"): "model",
 }
 """Library fields that a command's option of another name sets."""
-_OWNERS = ("RunSpec", "TrainConfig", "load", "model", "compare", "sweep", "benchmark")
+_OWNERS = (
+    "RunSpec",
+    "TrainConfig",
+    "load",
+    "model",
+    "compare",
+    "Protocol",
+    "sweep",
+    "benchmark",
+)
 """The owners whose fields are a command's options (not an optimizer's: its
 hyperparameters are what --hyper typed, named as the user typed them)."""
 
@@ -447,6 +456,24 @@ def run_spec(run: dict[str, Any], **more: Any) -> RunSpec:
         return RunSpec.from_dict({**run, "schedule_args": args, **more})
 
 
+VAL_FRACTION = click.option(
+    "--val-fraction",
+    default=0.1,
+    show_default=True,
+    type=float,
+    help="share of the training set held out for validation, in (0, 0.5]",
+)
+"""The validation split's size (train, compare, sweep)."""
+SPLIT_SEED = click.option(
+    "--split-seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0, max=2**32 - 1),  # scikit-learn's bound
+    help="seed of the validation split (the same for every run)",
+)
+"""The validation split's seed (train, compare, sweep)."""
+
+
 def run_options(function: Any) -> Any:
     """The options that describe a run (shared by train and compare)."""
     options = [
@@ -454,31 +481,21 @@ def run_options(function: Any) -> Any:
             "--data",
             default="digits",
             show_default=True,
-            help="digits | fashion-mnist | mnist | regression | FILE.npz (your own"
-            " arrays: X_train, y_train, X_test, y_test)",
+            help="digits | fashion-mnist | mnist | regression | quadratic-deep |"
+            " FILE.npz (your own arrays: X_train, y_train, X_test, y_test) | a"
+            " registered dataset (--plugin), options as name:key=value",
         ),
         click.option("--data-path", default=None, help="folder with the IDX files"),
-        click.option(
-            "--val-fraction",
-            default=0.1,
-            show_default=True,
-            type=float,
-            help="share of the training set held out for validation, in (0, 0.5]",
-        ),
-        click.option(
-            "--split-seed",
-            default=0,
-            show_default=True,
-            type=click.IntRange(min=0, max=2**32 - 1),  # scikit-learn's bound
-            help="seed of the validation split (the same for every run)",
-        ),
+        VAL_FRACTION,
+        SPLIT_SEED,
         click.option(
             "--model",
             default="mlp",
             show_default=True,
             help="mlp (one hidden layer of 100) | mlp:IN-HIDDEN...-OUT, sized for the"
             " data (mlp:64-32-10 on digits, mlp:784-256-128-10 on fashion-mnist) |"
-            " softmax | linear",
+            " softmax | linear | autoencoder:HIDDEN | quadratic-deep | a registered"
+            " model (--plugin), options as name:key=value",
         ),
         click.option(
             "--activation",

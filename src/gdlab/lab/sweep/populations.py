@@ -91,7 +91,7 @@ def execute_population(
             return [execute(k, options, dataset) for k in keys]
         started = time.perf_counter()
         histories = fit_population(
-            [r.model for r in runs],
+            [r.own_model for r in runs],  # unsupported() said each is gdlab's
             [r.optimizer for r in runs],
             dataset,
             [s.train for s in specs],
@@ -104,7 +104,7 @@ def execute_population(
                 from gdlab.lab.sharpness import sharpness
 
                 lam = sharpness(
-                    run.model,
+                    run.own_model,
                     dataset.X_train,
                     dataset.y_train,
                     samples=int(options.get("sharpness_samples", DEFAULT_SAMPLES)),
