@@ -72,7 +72,7 @@ def test_a_size_limit_during_train_is_one_line(tmp_path: Path) -> None:
         "1",
         "--out",
         "run",
-        "--no-progress",
+        "--quiet",
         cwd=tmp_path,
     )
     assert done.returncode == 1, done.stderr
@@ -324,7 +324,7 @@ def test_usage_errors_are_one_line_and_exit_2(
 def test_one_commands_folder_is_not_anothers(tmp_path: Path) -> None:
     run, cmp = tmp_path / "run", tmp_path / "cmp"
     code, _, err = invoke(
-        "train", *SMALL, "--iterations", "5", "--out", str(run), "--no-progress"
+        "train", *SMALL, "--iterations", "5", "--out", str(run), "--quiet"
     )
     assert code == 0, err
     trained = snapshot(run)

@@ -130,7 +130,7 @@ def test_an_epoch_warm_up_trains_in_its_first_epoch(tmp_path: Path) -> None:
     code, _, err = run(
         "train", "--data", "digits", "--optimizer", "sgd", "--lr", "0.1",
         "--schedule", "cosine", "--warmup-epochs", "2", "--schedule-unit", "epoch",
-        "--epochs", "4", "--eval-at-start", "--out", str(tmp_path), "--no-progress",
+        "--epochs", "4", "--eval-at-start", "--out", str(tmp_path), "--quiet",
     )  # fmt: skip
     assert code == 0, err
     history = json.loads((tmp_path / "history.json").read_text())

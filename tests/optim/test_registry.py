@@ -87,7 +87,7 @@ def test_a_registered_optimizer_reaches_every_command(tmp_path: Path) -> None:
         api.optimizers_json.cache_clear()
     assert "sign" in listed
     out = tmp_path / "run"
-    args = "train --optimizer sign --model softmax --epochs 1 --no-progress --out"
+    args = "train --optimizer sign --model softmax --epochs 1 --quiet --out"
     result = CliRunner().invoke(main, [*args.split(), str(out)])
     assert result.exit_code == 0, result.output
     assert (out / "history.json").is_file()

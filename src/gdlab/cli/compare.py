@@ -14,15 +14,21 @@ import click
 
 from gdlab import outputs
 from gdlab.cli.options import (
-    check_folder,
+    FIXED_HYPER_HELP,
+    OPTIMIZERS_HELP,
     command_line,
     data_label,
     default_out,
+    epochs_option,
+    hyper_option,
+    out_option,
     parallel_options,
     parse_fixed,
     parse_names,
+    quiet_option,
     run_options,
     run_spec,
+    search_seed_option,
     store_in_use,
     user_input,
 )
@@ -30,14 +36,8 @@ from gdlab.cli.options import (
 
 @click.command()
 @run_options
-@click.option(
-    "--optimizers",
-    default=None,
-    help="comma-separated names, or all (every registered one) [the twelve of the"
-    " course: sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw,"
-    " nadam, radam, adamax, adamp]",
-)
-@click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--optimizers", default=None, help=OPTIMIZERS_HELP)
+@epochs_option(10, type=click.IntRange(min=1))
 @click.option(
     "--budget",
     default=4,
@@ -61,14 +61,7 @@ from gdlab.cli.options import (
     help="search-space axes to tune, e.g. lr,momentum or all; an axis is tuned "
     "where the optimizer has it",
 )
-@click.option(
-    "--hyper",
-    "hyper",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="a hyperparameter fixed for every compared optimizer that has it, e.g. "
-    "--hyper weight_decay=1e-4 (repeatable; not a tuned one)",
-)
+@hyper_option(FIXED_HYPER_HELP)
 @click.option(
     "--select",
     default="val_acc",
@@ -89,22 +82,13 @@ from gdlab.cli.options import (
     type=float,
     help="validation value for time-to-target [digits 0.95, fashion-mnist 0.85]",
 )
-@click.option(
-    "--search-seed",
-    default=0,
-    show_default=True,
-    type=int,
-    help="the master seed: every study's search, tuning and rerun seeds derive from it",
-)
+@search_seed_option
 @parallel_options
-@click.option(
-    "--out",
-    default=None,
-    callback=check_folder,
-    help="output folder [runs/compare-DATA, or runs/compare-DATA-HASH named after"
-    " the options that differ from the defaults]",
+@out_option(
+    "runs/compare-DATA, or runs/compare-DATA-HASH named after the options that "
+    "differ from the defaults"
 )
-@click.option("--quiet", is_flag=True, help="print only the table")
+@quiet_option
 def compare(
     optimizers: str | None,
     budget: int,
@@ -188,13 +172,7 @@ def compare(
     show_default=True,
     help="a built-in suite (small) or a TOML/JSON file of workloads",
 )
-@click.option(
-    "--optimizers",
-    default=None,
-    help="comma-separated names, or all (every registered one) [the twelve of the"
-    " course: sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw,"
-    " nadam, radam, adamax, adamp]",
-)
+@click.option("--optimizers", default=None, help=OPTIMIZERS_HELP)
 @click.option("--budget", default=4, show_default=True, type=int, help="as for compare")
 @click.option("--seeds", default=2, show_default=True, type=int, help="as for compare")
 @click.option(
@@ -205,15 +183,8 @@ def compare(
     help="independent studies per workload (AlgoPerf runs 3)",
 )
 @click.option("--tune", default="lr", show_default=True, help="axes, as for compare")
-@click.option(
-    "--hyper",
-    "hyper",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="a hyperparameter fixed for every compared optimizer that has it, e.g. "
-    "--hyper weight_decay=1e-4 (repeatable; not a tuned one)",
-)
-@click.option("--search-seed", default=0, show_default=True, type=int)
+@hyper_option(FIXED_HYPER_HELP)
+@search_seed_option
 @click.option(
     "--calibrate",
     is_flag=True,
@@ -227,13 +198,8 @@ def compare(
     help="comma-separated workloads of the suite to run or calibrate [all]",
 )
 @parallel_options
-@click.option(
-    "--out",
-    default=None,
-    callback=check_folder,
-    help="output folder [runs/benchmark-SUITE, -HASH as for compare]",
-)
-@click.option("--quiet", is_flag=True, help="print only the table")
+@out_option("runs/benchmark-SUITE, -HASH as for compare")
+@quiet_option
 def benchmark(
     suite: str,
     optimizers: str | None,

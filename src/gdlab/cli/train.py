@@ -12,10 +12,13 @@ import click
 from gdlab import outputs
 from gdlab.cli.options import (
     COMMANDLINE,
-    HYPER_HELP,
     INT,
     check_folder,
+    epochs_option,
+    hyper_option,
+    out_option,
     parse_hyper,
+    quiet_option,
     run_options,
     run_spec,
     use_language,
@@ -59,14 +62,8 @@ _PRESETS: dict[str, dict[str, Any]] = {
     callback=zero_lr_warning,
     help="learning rate [per optimizer]",
 )
-@click.option(
-    "--hyper",
-    "hyper",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help=HYPER_HELP,
-)
-@click.option("--epochs", default=5, show_default=True, type=int)
+@hyper_option()
+@epochs_option(5)
 @click.option("--iterations", default=None, type=int, help="steps, instead of epochs")
 @click.option("--clip-grad-norm", default=None, type=float)
 @click.option(
@@ -89,19 +86,14 @@ _PRESETS: dict[str, dict[str, Any]] = {
     callback=check_folder,
     help="also write TensorBoard event files into DIR (needs gdlab[tensorboard])",
 )
-@click.option(
-    "--out",
-    default=None,
-    callback=check_folder,
-    help="output folder (history, plots, checkpoints)",
-)
+@out_option("required without --resume", "history, plots, checkpoints")
 @click.option(
     "--resume",
     default=None,
     callback=check_folder,
     help="continue the run in this folder",
 )
-@click.option("--no-progress", is_flag=True, help="no progress bar")
+@quiet_option
 @click.option(
     "--init",
     default=None,
@@ -152,7 +144,7 @@ def train(
     resume: str | None,
     checkpoint_every: int | None,
     tensorboard: str | None,
-    no_progress: bool,
+    quiet: bool,
     preset: str | None,
     lang: str | None,
     **run: Any,
@@ -213,7 +205,7 @@ def train(
                     runs.resuming(
                         resume,
                         checkpoint_every=checkpoint_every,
-                        progress=not no_progress,
+                        progress=not quiet,
                         callbacks=_watchers(tensorboard),
                     )
                 )
@@ -235,7 +227,7 @@ def train(
                 out,
                 built,
                 checkpoint_every=checkpoint_every,
-                progress=not no_progress,
+                progress=not quiet,
                 callbacks=watchers,
             )
         folder = out
