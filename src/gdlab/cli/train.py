@@ -211,6 +211,7 @@ def train(
                 )
             history = resumed.run()
             runs.write_history(Path(resume), history)
+            runs.write_model(resume, resumed.model.params, resumed.optimizer)
         folder = resume
     else:
         if out is None:
@@ -241,7 +242,8 @@ def train(
     if history.config.get("notes_loop"):
         click.echo("\n".join(course_mnist.summary(history)))
     plots = [p for p in ("loss.png", "accuracy.png") if (Path(folder) / p).is_file()]
-    click.echo(f"wrote {folder}/{', '.join(['history.json', 'history.csv', *plots])}")
+    written = ["history.json", "history.csv", *plots, "model.npz"]
+    click.echo(f"wrote {folder}/{', '.join(written)}")
     if history.diverged:
         click.echo(f"gdlab: {history.message}", err=True)
         ctx.exit(1)
