@@ -1,9 +1,12 @@
-"""Fixtures shared by the test modules."""
+"""Fixtures and helpers shared by the test modules: torch in float64, the error
+format's ``raises_about``, and ``--slow-over`` (which tests make ``make test-fast``
+slow)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -36,3 +39,40 @@ def raises_about(
     if got is not None:
         pattern += rf".*, got {re.escape(got)}$"
     return pytest.raises(error, match=pattern)
+
+
+# --- make test-fast: which tests are slow ---------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow-over",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="after the run, list the tests not marked slow whose call took longer "
+        "(candidates for @pytest.mark.slow; make test-fast passes 5)",
+    )
+
+
+_SLOW: dict[str, Any] = {"limit": None, "found": []}
+"""--slow-over's limit and the (seconds, test) pairs over it."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _SLOW["limit"] = config.getoption("--slow-over")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    limit = _SLOW["limit"]
+    over = limit is not None and report.when == "call" and report.duration > limit
+    if over and "slow" not in report.keywords:
+        _SLOW["found"].append((report.duration, report.nodeid))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _SLOW["found"]:
+        return
+    terminalreporter.section(f"tests over {_SLOW['limit']:g} s not marked slow")
+    for seconds, nodeid in sorted(_SLOW["found"], reverse=True):
+        terminalreporter.write_line(f"{seconds:6.1f}s {nodeid}")

@@ -48,6 +48,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.slow
 def test_a_size_limit_during_report_keeps_the_old_report(tmp_path: Path) -> None:
     spec = RunSpec(
         data="digits", model="mlp:64-16-10", train=TrainConfig(epochs=1, batch_size=64)
@@ -92,6 +93,7 @@ def test_a_size_limit_while_drawing_a_schedule_keeps_the_old_picture(
     assert snapshot(tmp_path) == {"s.png": b"the old picture"}
 
 
+@pytest.mark.slow
 def test_a_size_limit_while_animating_keeps_the_old_gif(tmp_path: Path) -> None:
     (tmp_path / "a.gif").write_bytes(b"the old animation")
     done = gdlab_limited(

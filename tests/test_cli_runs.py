@@ -21,6 +21,7 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+@pytest.mark.slow
 def test_compare_prints_the_table_and_writes_the_report(tmp_path: Path) -> None:
     code, out, err = run(
         "compare", *SMALL, "--optimizers", "sgd,nesterov,adam", "--epochs", "2",

@@ -15,6 +15,7 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
 
 
+@pytest.mark.slow
 def test_surface_quadratic_writes_contour_3d_and_animation(tmp_path: Path) -> None:
     png, gif = tmp_path / "paths.png", tmp_path / "paths.gif"
     result = run(

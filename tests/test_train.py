@@ -255,6 +255,7 @@ train.fit(run.model, run.optimizer, run.dataset, run.spec.train,
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.0, 0.15, 0.4])
 def test_sigkill_at_any_point_then_resume_is_bit_identical(
     tmp_path: Path, delay: float

@@ -143,6 +143,7 @@ def test_schedulefree_evaluates_at_x_and_restores_y_bit_for_bit() -> None:
     np.testing.assert_array_equal(w["w"], y)
 
 
+@pytest.mark.slow
 def test_fit_evaluates_schedulefree_at_x() -> None:
     spec = RunSpec(
         data="digits",
@@ -208,6 +209,7 @@ def test_warm_up_compiles_without_touching_the_optimizer() -> None:
             np.testing.assert_array_equal(opt.state[n][k], a)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "lr"), [("schedulefree_adamw", 0.01), ("asgd", 0.1), ("lbfgs", 0.5)]
 )

@@ -65,6 +65,7 @@ def test_a_registered_optimizer_is_known_everywhere_names_are() -> None:
     assert optim.resolve("fast_sign") == ("sign", {})
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("clean_registry")
 def test_a_registered_optimizer_reaches_every_command(tmp_path: Path) -> None:
     """README: adding an optimizer touches its file, its register line and its case;
