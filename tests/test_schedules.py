@@ -554,25 +554,25 @@ def test_resume_with_reduce_on_plateau() -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("change", "field"),
     [
-        ({"factor": 5}, r"^ReduceOnPlateau: factor must be in \(0, 1\), got 5"),
-        ({"mode": "zz"}, r"^ReduceOnPlateau: mode must be one of"),
-        ({"min_lrs": 3}, r"^ReduceOnPlateau: state_dict\['min_lrs'\] must be a list"),
-        ({"min_lrs": [0, 0]}, r"^ReduceOnPlateau: min_lr must be a number or 1 "),
-        ({"best": "x"}, r"^ReduceOnPlateau: state_dict\['best'\] must be a number"),
-        ({"best": math.nan}, r"state_dict\['best'\] must be a number"),
-        ({"last_epoch": -1}, r"state_dict\['last_epoch'\] must be an integer >= 0"),
-        ({"num_bad_epochs": 1.5}, r"state_dict\['num_bad_epochs'\] must be an int"),
+        ({"factor": 5}, "factor"),
+        ({"mode": "zz"}, "mode"),
+        ({"min_lrs": 3}, "state_dict['min_lrs']"),
+        ({"min_lrs": [0, 0]}, "min_lr"),
+        ({"best": "x"}, "state_dict['best']"),
+        ({"best": math.nan}, "state_dict['best']"),
+        ({"last_epoch": -1}, "state_dict['last_epoch']"),
+        ({"num_bad_epochs": 1.5}, "state_dict['num_bad_epochs']"),
     ],
 )
 def test_plateau_state_is_checked_as_its_arguments_are(
-    change: dict[str, Any], message: str
+    change: dict[str, Any], field: str
 ) -> None:
     plateau = S.ReduceOnPlateau(_sgd(), factor=0.5, patience=2)
     plateau.step(1.0)
     before = plateau.state_dict()
-    with pytest.raises(ValueError, match=message):
+    with raises_about("ReduceOnPlateau", field):
         plateau.load_state_dict({**before, **change})
     assert plateau.state_dict() == before
     assert repr(plateau).startswith("ReduceOnPlateau(mode='min', factor=0.5")
@@ -970,19 +970,19 @@ def test_tables_of_long_runs_keep_their_columns_apart() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "arguments", "message"),
+    ("name", "arguments", "field"),
     [
-        ("step", {"step_size": 2**53 + 1}, r"step: step_size must be an integer in"),
-        ("cosine_restarts", {"period": 10**400}, r"period must be an integer in \["),
+        ("step", {"step_size": 2**53 + 1}, "step_size"),
+        ("cosine_restarts", {"period": 10**400}, "period"),
         ("cosine_restarts", {"period": 1, "period_mult": 10**400}, "period_mult"),
-        ("multistep", {"milestones": [1, 10**400]}, r"milestones\[1\] must be"),
-        ("cosine", {"total_steps": 10**20}, r"total_steps must be an integer in"),
+        ("multistep", {"milestones": [1, 10**400]}, "milestones[1]"),
+        ("cosine", {"total_steps": 10**20}, "total_steps"),
     ],
 )
 def test_a_step_count_beyond_2_53_is_a_value_error(
-    name: str, arguments: dict[str, Any], message: str
+    name: str, arguments: dict[str, Any], field: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
+    with raises_about(name, field):
         S.create(name, lr=0.1, **arguments)
 
 
