@@ -87,14 +87,10 @@ def test_stop_at_a_validation_accuracy() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"callbacks": [print]}, r"^fit: callbacks must be a list of callbacks"),
-        ({"callbacks": StopAt("loss", below=1)}, r"^fit: callbacks must be a list"),
-    ],
+    "kwargs", [{"callbacks": [print]}, {"callbacks": StopAt("loss", below=1)}]
 )
-def test_bad_callbacks_are_refused(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+def test_bad_callbacks_are_refused(kwargs: dict[str, object]) -> None:
+    with raises_about("fit", "callbacks"):
         run(TrainConfig(epochs=1), **kwargs)
 
 
