@@ -26,7 +26,6 @@ SPEC = RunSpec(
 )
 
 
-@pytest.mark.slow
 def test_the_model_file_holds_x_scores_what_the_history_says_and_resumes(
     tmp_path: Path,
 ) -> None:
