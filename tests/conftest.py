@@ -1,6 +1,6 @@
 """Fixtures and helpers shared by the test modules: torch in float64, the error
-format's ``raises_about``, and ``--slow-over`` (which tests make ``make test-fast``
-slow)."""
+format's ``raises_about``, ``run_cli`` (a command in this process), and
+``--slow-over`` (which tests make ``make test-fast`` slow)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,19 @@ def raises_about(
     if got is not None:
         pattern += rf".*, got {re.escape(got)}$"
     return pytest.raises(error, match=pattern)
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """``gdlab ARGS`` in this process: exit status, stdout, stderr; an exception
+    other than the exit is raised with its traceback (a bug, not a usage error)."""
+    from click.testing import CliRunner
+
+    from gdlab.cli import main
+
+    result = CliRunner().invoke(main, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
 
 
 # --- make test-fast: which tests are slow ---------------------------------------------

@@ -6,19 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from gdlab import checkpoint
-from gdlab.cli import main
+
+from .conftest import run_cli as run
 
 SMALL = ["--model", "mlp:64-16-10", "--batch-size", "64"]
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.mark.slow

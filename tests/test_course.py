@@ -10,23 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from matplotlib.lines import Line2D
 
 from gdlab import schedules, train
-from gdlab.cli import main
 from gdlab.experiment import RunSpec, build
 from gdlab.lab import course_mnist
 from gdlab.report import course
 from gdlab.train import TrainConfig
 
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
+from .conftest import run_cli as run
 
 # --- the notes' loop -----------------------------------------------------------------
 
