@@ -541,22 +541,24 @@ def data_options(kinds: str = "digits | fashion-mnist | mnist | regression | "
     )
 
 
-split_options = options(
-    click.option(
-        "--val-fraction",
-        default=0.1,
-        show_default=True,
-        type=float,
-        help="share of the training set held out for validation, in (0, 0.5]",
-    ),
-    click.option(
-        "--split-seed",
-        default=0,
-        show_default=True,
-        type=click.IntRange(min=0, max=2**32 - 1),  # scikit-learn's bound
-        help="seed of the validation split (the same for every run)",
-    ),
+VAL_FRACTION = click.option(
+    "--val-fraction",
+    default=0.1,
+    show_default=True,
+    type=float,
+    help="share of the training set held out for validation, in (0, 0.5]",
 )
+"""The validation split's size (train, compare, sweep)."""
+SPLIT_SEED = click.option(
+    "--split-seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0, max=2**32 - 1),  # scikit-learn's bound
+    help="seed of the validation split (the same for every run)",
+)
+"""The validation split's seed (train, compare, sweep)."""
+
+split_options = options(VAL_FRACTION, SPLIT_SEED)
 """``--val-fraction`` and ``--split-seed``: the validation split."""
 
 MODEL_HELP = (

@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from gdlab import outputs
 from gdlab.cli.options import (
     activation_option,
     command_line,
@@ -29,6 +28,7 @@ from gdlab.cli.options import (
     schedule_options,
     seeds_option,
     sharpness_samples_option,
+    split_options,
     store_in_use,
     user_input,
     warn_zero_lr,
@@ -50,6 +50,7 @@ def _value(text: str) -> Any:
 
 @click.command("sweep")
 @data_options()
+@split_options
 @model_option()
 @activation_option()
 @l2_option
@@ -141,28 +142,17 @@ def sweep_command(
         grid[name] = parse_list(f"--grid {name}", values, _value, "values")
     given = [parse_hyper(name, hyper) for name in grid["optimizer"]]
     base = run_spec(run, hyper=given[0] if given else {})
-    settings: dict[str, Any] = {
-        "workers": workers,
-        "backend": backend,
-        "sharpness": sharpness,
-        "sharpness_samples": sharpness_samples,
-        "progress": not quiet,
-    }
-    with (
-        user_input(),
-        outputs.claiming(
-            out or default_out(f"runs/sweep-{data_label(base.data)}"), "sweep"
-        ) as folder,
-    ):
-        sweep.check(base, grid, folder / "sweep.db", **settings)
+    where = out or default_out(f"runs/sweep-{data_label(base.data)}")
+    with user_input():  # the plan, every run built once, the store in the folder
+        plan = sweep.Sweep(
+            base, grid, sharpness=sharpness, sharpness_samples=sharpness_samples
+        )
+        ready = sweep.prepare(plan, out=where, workers=workers, backend=backend)
     try:
         with store_in_use():
-            result = sweep.run(
-                base,
-                grid,
-                folder / "sweep.db",
+            result = ready.run(
+                progress=not quiet,
                 command=command_line(click.get_current_context()),
-                **settings,
             )
     except sweep.SweepError as error:
         click.echo(f"gdlab: error: {error}", err=True)
