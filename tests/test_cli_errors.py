@@ -467,7 +467,7 @@ def test_a_value_error_while_training_keeps_its_traceback(
         raise ValueError("a bug, not the user's mistake")
 
     monkeypatch.setattr(runs, "compare", broken)  # compare and benchmark
-    monkeypatch.setattr(sweep, "run", broken)
+    monkeypatch.setattr(sweep.SweepReady, "run", broken)  # sweep: plan, then run
     assert compare.check  # the input is checked first, and passes
     args = [command, "--out", str(tmp_path / "out")]
     if command == "benchmark":
