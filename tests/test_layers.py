@@ -44,6 +44,7 @@ FLOORS = (
         "gdlab.checkpoint",
         "gdlab.callbacks",
         "gdlab.population",
+        "gdlab.weights",
     ),
     ("gdlab.experiment",),
     ("gdlab.lab", "gdlab.playground"),
