@@ -19,7 +19,11 @@ nn = torch.nn
 from gdlab import checkpoint, data, optim, train  # noqa: E402
 from gdlab.models import TrainableModel  # noqa: E402
 from gdlab.models.torch import RNG_BUFFER, TorchModel  # noqa: E402
-from gdlab.models.torch_nets import build_2c2d, build_cnn  # noqa: E402
+from gdlab.models.torch_nets import (  # noqa: E402
+    build_2c2d,
+    build_cnn,
+    two_conv_two_dense,
+)
 
 
 def digits(rows: int = 240) -> data.Dataset:
@@ -143,6 +147,27 @@ def test_small_work_runs_torch_on_one_thread_and_restores_the_count(
         model.loss_and_grad(small.X_train[:32], small.y_train[:32])
         assert module.threads[-1] == 1  # 32 rows x 640 multiply-adds: tiny
         assert torch.get_num_threads() == 2
+        model.threads = 2  # as TorchModel(..., threads=2): the count asked for
+        model.loss_and_grad(small.X_train[:32], small.y_train[:32])
+        assert module.threads[-1] == 2
+        torch.set_num_threads(1)
+        model.loss(small.X_train, small.y_train)
+        assert module.threads[-1] == 2
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_gdlab_kernels_give_torch_its_thread_count_back() -> None:
+    """Numba's OpenMP calls bind to torch's libgomp when torch loaded first (as
+    here): Numba's ``set_num_threads`` around a small step set torch's count to
+    Numba's, and torch then ran every later op on every core."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        w = {"w": np.zeros(10)}
+        optim.Adam(w, lr=0.1).step({"w": np.ones(10)})
+        assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
 
@@ -225,14 +250,20 @@ def test_a_checkpoint_without_the_models_buffers_is_refused(tmp_path: Path) -> N
 
 
 def test_fmnist_2c2d_has_deepobs_architecture_and_initialization() -> None:
+    net = two_conv_two_dense(28, 10)  # Fashion-MNIST's images
+    assert sum(p.numel() for p in net.parameters()) == 3_274_634
+    w = net[7].weight.detach().numpy()
+    assert w.shape == (1024, 3136)
+    assert np.abs(w).max() <= 0.1
+    assert 0.04 < float(w.std()) < 0.05  # a normal of std 0.05 cut at 2 std: 0.044
     rng = np.random.default_rng(0)
-    fake = data.Dataset(
-        rng.random((8, 784)),
+    fake = data.Dataset(  # 8x8 images: the same layers, a small dense one
+        rng.random((8, 64)),
         rng.integers(0, 10, 8),
-        rng.random((4, 784)),
+        rng.random((4, 64)),
         rng.integers(0, 10, 4),
         tuple("0123456789"),
-        "fake-fmnist",
+        "fake",
     )
     model = build_2c2d(fake, seed=0, dtype="float32")
     shapes = {n: model.params[n].shape for n in model.params}
@@ -241,15 +272,11 @@ def test_fmnist_2c2d_has_deepobs_architecture_and_initialization() -> None:
         "0.bias": (32,),
         "3.weight": (64, 32, 5, 5),
         "3.bias": (64,),
-        "7.weight": (1024, 3136),
+        "7.weight": (1024, 256),
         "7.bias": (1024,),
         "9.weight": (10, 1024),
         "9.bias": (10,),
     }
-    assert sum(a.size for a in model.params.values()) == 3_274_634
-    w = model.params["7.weight"]
-    assert np.abs(w).max() <= 0.1
-    assert 0.04 < float(w.std()) < 0.05  # a normal of std 0.05 cut at 2 std: 0.044
     assert np.all(model.params["0.bias"] == np.float32(0.05))
     assert model.loss(fake.X_train, fake.y_train) > 0
 

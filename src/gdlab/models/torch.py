@@ -21,16 +21,18 @@ behave as in PyTorch's own loops. Buffers (BatchNorm's running statistics) and t
 model's own random stream (dropout's masks) are :attr:`TorchModel.buffers`, which
 checkpoints save and ``resume`` restores, so a resumed run is bit-identical.
 
-Threads: :func:`set_threads` gives torch's intra-op pool, Numba's kernels and
-BLAS one count (by default one thread for a small network: two OpenMP pools on
-two busy cores spin against each other, ``benchmarks/bench_torch_threads.py``).
+Threads: torch's ops take one thread where the work is small, by the rule
+gdlab's own models follow for BLAS (:mod:`gdlab._blas`) and its optimizers for
+Numba (:mod:`gdlab.optim.kernel`): fewer than 10⁸ multiply-adds in a step or an
+evaluation chunk. torch's OpenMP pool and Numba's are two pools; each taking every
+core of a busy machine, they spin against each other (an 8-epoch fit of the digits
+CNN: ``benchmarks/bench_torch_threads.py``). ``threads=`` fixes the count instead.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -84,6 +86,9 @@ class TorchModel:
             kept apart from torch's global one and saved in checkpoints.
         name: how ``repr`` names the model (a checkpoint compares it on resume);
             default: the module's repr on one line.
+        threads: torch's threads for the module's work; default: one for a
+            step or evaluation chunk under 10⁸ multiply-adds, else torch's own
+            count.
 
     Raises ValueError for a module that is none, has no parameters to train,
     mixes dtypes or lives off the CPU, and (from :meth:`check` and each step) for
@@ -100,6 +105,7 @@ class TorchModel:
         classifier: bool | None = None,
         seed: int = 0,
         name: str | None = None,
+        threads: int | None = None,
     ) -> None:
         owner = "TorchModel"
         if not isinstance(module, nn.Module):
@@ -107,6 +113,9 @@ class TorchModel:
         if not callable(loss):
             _checks.fail(owner, "loss", "a callable loss(output, target)", loss)
         seed = _checks.integer(owner, "seed", seed, low=0)
+        if threads is not None:
+            threads = _checks.integer(owner, "threads", threads, low=1)
+        self.threads = threads
         trained = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         if not trained:
             _checks.fail(owner, "module", "a module with parameters to train", module)
@@ -325,12 +334,14 @@ class TorchModel:
         :data:`gdlab._blas.ONE_THREAD_BELOW` multiply-adds (the rule gdlab's
         models follow for BLAS; Numba's kernels take one thread below their own
         size, :mod:`gdlab.optim.kernel`)."""
-        before = torch.get_num_threads()
-        work = passes * len(x) * self._work_per_row(x)
-        if before == 1 or work >= _blas.ONE_THREAD_BELOW:
+        before, wanted = torch.get_num_threads(), self.threads
+        if wanted is None:
+            work = passes * len(x) * self._work_per_row(x)
+            wanted = 1 if work < _blas.ONE_THREAD_BELOW else before
+        if wanted == before:
             yield
             return
-        torch.set_num_threads(1)
+        torch.set_num_threads(wanted)
         try:
             yield
         finally:
@@ -381,21 +392,4 @@ class TorchModel:
             torch.set_rng_state(outside)
 
 
-def set_threads(threads: int | None = None, *, work: int | None = None) -> int:
-    """Give torch's intra-op pool, Numba's kernels and BLAS the same thread count,
-    and return it: ``threads``, or by the ``work`` of one training step (multiply-
-    adds): one thread below 10⁸, every core at or above (the rule of
-    :mod:`gdlab._blas`). Two pools that each take every core oversubscribe them."""
-    cores = os.cpu_count() or 1
-    if threads is None:
-        threads = cores if (work or 0) >= 100_000_000 else 1
-    threads = _checks.integer("set_threads", "threads", threads, low=1)
-    torch.set_num_threads(threads)
-    import numba
-
-    most = int(getattr(numba.config, "NUMBA_NUM_THREADS", threads))
-    numba.set_num_threads(min(threads, most))
-    return threads
-
-
-__all__ = ["RNG_BUFFER", "TorchModel", "set_threads"]
+__all__ = ["RNG_BUFFER", "TorchModel"]
