@@ -82,6 +82,29 @@ def test_a_size_limit_during_train_is_one_line(tmp_path: Path) -> None:
     assert list((tmp_path / "run" / "checkpoints").iterdir()) == []
 
 
+def test_a_size_limit_on_the_sweep_store_is_one_line(tmp_path: Path) -> None:
+    done = gdlab_limited(
+        20,
+        "compare",
+        *SMALL,
+        "--optimizers",
+        "sgd",
+        "--budget",
+        "1",
+        "--studies",
+        "1",
+        "--epochs",
+        "1",
+        "--out",
+        "cmp",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1, done.stderr  # the disk's fault, not the input's
+    assert done.stderr.startswith("gdlab: error: cannot ")
+    assert "cmp/sweep.db: disk I/O error" in done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
 def test_a_size_limit_while_drawing_a_schedule_keeps_the_old_picture(
     tmp_path: Path,
 ) -> None:

@@ -51,8 +51,13 @@ class Record:
     constraints: ClassVar[Mapping[str, Constraint]] = {}
     """Field -> its check, applied in declaration order when the record is made."""
 
+    @classmethod
+    def owner(cls) -> str:
+        """The name its error messages begin with: the class's."""
+        return cls.__name__
+
     def __post_init__(self) -> None:
-        owner = type(self).__name__
+        owner = self.owner()
         for name, hint in _hints(type(self)).items():  # a list given for a tuple
             value = getattr(self, name, None)
             if typing.get_origin(hint) is tuple and isinstance(value, list):
@@ -72,7 +77,7 @@ class Record:
     def from_dict(cls: type[R], values: object) -> R:
         """The record of a plain form like :meth:`to_dict`'s; a missing field with
         a default takes it."""
-        owner = cls.__name__
+        owner = cls.owner()
         if not isinstance(values, Mapping):
             _checks.fail(owner, "values", "a mapping", values)
         fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]

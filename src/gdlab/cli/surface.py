@@ -111,11 +111,44 @@ def surface_command(
         --momentum-range 0,0.99 -o heat.png
     """
     from gdlab import surfaces
-    from gdlab.report import landscape
 
     ctx = click.get_current_context()
     given = {k for k in ctx.params if ctx.get_parameter_source(k) == COMMANDLINE}
-    if heatmap:  # options of the other mode would be silently ignored: refused
+    _refuse_other_mode(heatmap, given)
+    names = [n.strip() for n in optimizers.split(",") if n.strip()]
+    if heatmap and "optimizers" not in given:
+        names = ["sgd"]  # the grid varies its momentum
+    if heatmap:
+        _one_heat_map_optimizer(names, hyper)
+    shared: dict[str, Any] = {}
+    for optimizer in names:  # every optimizer must take each --hyper
+        shared = parse_hyper(optimizer, hyper)
+    with user_input():
+        f = surfaces.get(name)
+    point = f.start if start is None else tuple(parse_floats("--start", start, 2))
+    if heatmap:
+        _heat_map(
+            f,
+            names[0],
+            shared,
+            point,
+            steps,
+            lr_range,
+            momentum_range,
+            grid,
+            output,
+        )
+        return
+    rates = None if lrs is None else list(parse_floats("--lrs", lrs))
+    with user_input():
+        results = surfaces.runs(f, names, rates, start=point, steps=steps, **shared)
+    click.echo(results.table())
+    _draw_paths(f, results.paths(), output, three_d, animate)
+
+
+def _refuse_other_mode(heatmap: bool, given: set[str]) -> None:
+    """An option of the other mode would be silently ignored: refused."""
+    if heatmap:
         other = {"lrs": "--lrs", "three_d": "--3d", "animate": "--animate"}
     else:
         other = {
@@ -127,55 +160,67 @@ def surface_command(
         if key in given:
             where = "does not apply to" if heatmap else "applies only to"
             raise click.UsageError(f"surface: {option} {where} --heatmap")
-    names = [n.strip() for n in optimizers.split(",") if n.strip()]
-    if heatmap and "optimizers" not in given:
-        names = ["sgd"]  # the grid varies its momentum
-    if heatmap and len(names) != 1:
+
+
+def _one_heat_map_optimizer(names: list[str], hyper: tuple[str, ...]) -> None:
+    """The heat map varies one optimizer's lr and momentum."""
+    if len(names) != 1:
         raise click.UsageError(
-            f"surface: --heatmap takes one optimizer, got {optimizers!r}"
+            f"surface: --heatmap takes one optimizer, got {','.join(names)!r}"
         )
-    if heatmap and any(p.partition("=")[0].strip() == "momentum" for p in hyper):
+    if any(p.partition("=")[0].strip() == "momentum" for p in hyper):
         raise click.UsageError(
             "surface: --hyper momentum: the heat map varies momentum over "
             "--momentum-range"
         )
-    shared: dict[str, Any] = {}
-    for optimizer in names:  # every optimizer must take each --hyper
-        shared = parse_hyper(optimizer, hyper)
+
+
+def _heat_map(
+    f: Any,
+    optimizer: str,
+    shared: dict[str, Any],
+    point: tuple[float, ...],
+    steps: int,
+    lr_range: str,
+    momentum_range: str,
+    grid: int,
+    output: str | None = None,
+) -> None:
+    """The final loss over an (lr, momentum) grid of one optimizer: a table, and
+    a picture into ``output``."""
+    from gdlab import surfaces
+    from gdlab.report import landscape
+
+    lo, hi = parse_floats("--lr-range", lr_range, 2)
+    m_lo, m_hi = parse_floats("--momentum-range", momentum_range, 2)
+    if not 0 < lo < hi:
+        raise click.UsageError(f"--lr-range must be 0 < low < high, got {lr_range!r}")
+    if not m_lo < m_hi:
+        raise click.UsageError(
+            f"--momentum-range must be low < high, got {momentum_range!r}"
+        )
     with user_input():
-        f = surfaces.get(name)
-    point = f.start if start is None else tuple(parse_floats("--start", start, 2))
-    if heatmap:
-        lo, hi = parse_floats("--lr-range", lr_range, 2)
-        m_lo, m_hi = parse_floats("--momentum-range", momentum_range, 2)
-        if not 0 < lo < hi:
-            raise click.UsageError(
-                f"--lr-range must be 0 < low < high, got {lr_range!r}"
-            )
-        if not m_lo < m_hi:
-            raise click.UsageError(
-                f"--momentum-range must be low < high, got {momentum_range!r}"
-            )
-        with user_input():
-            cells = surfaces.loss_grid(
-                f,
-                names[0],
-                np.geomspace(lo, hi, grid),
-                np.linspace(m_lo, m_hi, grid),
-                start=point,
-                steps=steps,
-                **shared,
-            )
-        click.echo(cells.summary())
-        if output:
-            landscape.plot_loss_grid(cells, path=output)
-            click.echo(f"wrote {output}")
-        return
-    rates = None if lrs is None else list(parse_floats("--lrs", lrs))
-    with user_input():
-        results = surfaces.runs(f, names, rates, start=point, steps=steps, **shared)
-    click.echo(results.table())
-    paths = results.paths()
+        cells = surfaces.loss_grid(
+            f,
+            optimizer,
+            np.geomspace(lo, hi, grid),
+            np.linspace(m_lo, m_hi, grid),
+            start=point,
+            steps=steps,
+            **shared,
+        )
+    click.echo(cells.summary())
+    if output:
+        landscape.plot_loss_grid(cells, path=output)
+        click.echo(f"wrote {output}")
+
+
+def _draw_paths(
+    f: Any, paths: Any, output: str | None, three_d: bool, animate: str | None
+) -> None:
+    """The trajectories drawn into ``output`` (PNG) and ``animate`` (GIF)."""
+    from gdlab.report import landscape
+
     if output:
         landscape.plot_trajectories(f, paths, path=output, three_d=three_d)
         click.echo(f"wrote {output}")

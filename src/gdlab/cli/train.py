@@ -25,6 +25,7 @@ from gdlab.cli.options import (
 
 if TYPE_CHECKING:
     from gdlab.callbacks import Callback
+    from gdlab.history import History
 
 _PRESETS: dict[str, dict[str, Any]] = {
     "course-mnist": {  # the notes' code: Saito's ch. 4 train_neuralnet.py
@@ -164,9 +165,7 @@ def train(
     gdlab train --preset course-mnist --out runs/course-mnist
     gdlab train --preset course-mnist --data mnist --data-path DIR --out runs/mnist
     """
-    from gdlab import experiment
-    from gdlab.lab import course_mnist, runs
-
+    progress = not no_progress
     if preset is not None:
         use_language(lang, figures=True)
 
@@ -186,73 +185,110 @@ def train(
             raise click.UsageError(
                 "give --out or --resume, not both: a run resumes in its own folder"
             )
-        with user_input():
-            stored = runs.stored_spec(resume).to_dict()
-            outputs.claim(resume, "train", "--resume")
-        for key in ("optimizer", "schedule"):  # what --hyper, --schedule-arg name
-            if key not in given_here:
-                run[key] = stored[key]
-        with_args = run_spec(
-            dict(run), hyper=parse_hyper(run["optimizer"], hyper)
-        ).to_dict()
-        given = {k: v for k, v in with_args.items() if k in given_here}
-        for key, option in (("hyper", hyper), ("schedule_args", run["schedule_arg"])):
-            if option:  # the values given change the stored ones, one by one
-                given[key] = {**stored[key], **with_args[key]}
-        changed = [
-            f"{k}: {stored[k]!r} -> {v!r}" for k, v in given.items() if stored[k] != v
-        ]
-        if changed:
-            raise click.UsageError(
-                f"cannot resume {resume} with a changed configuration: "
-                + "; ".join(changed)
-            )
-        with contextlib.ExitStack() as held:
-            with user_input():  # the checkpoint is a file the user handed over
-                resumed = held.enter_context(
-                    runs.resuming(
-                        resume,
-                        checkpoint_every=checkpoint_every,
-                        progress=not no_progress,
-                        callbacks=_watchers(tensorboard),
-                    )
-                )
-            history = resumed.run()
-            runs.write_history(Path(resume), history)
+        history = _resume(
+            resume, run, hyper, given_here, checkpoint_every, progress, tensorboard
+        )
         folder = resume
     else:
         if out is None:
             raise click.UsageError(
                 "--out is required: the folder for the history, plots and checkpoints"
             )
-        spec = run_spec(run, hyper=parse_hyper(run["optimizer"], hyper))
-        with contextlib.ExitStack() as held:
-            with user_input():  # checks the options before the folder is claimed
-                built = experiment.build(spec)
-                watchers = _watchers(tensorboard)
-                held.enter_context(runs.training_folder(out))  # locked while it runs
-            history = runs.train_into(
-                out,
-                built,
-                checkpoint_every=checkpoint_every,
-                progress=not no_progress,
-                callbacks=watchers,
-            )
+        history = _start(out, run, hyper, checkpoint_every, progress, tensorboard)
         folder = out
+    _say_done(history, folder)
+    if history.diverged:
+        click.echo(f"gdlab: {history.message}", err=True)
+        ctx.exit(1)
+
+
+def _start(
+    out: str,
+    run: dict[str, Any],
+    hyper: tuple[str, ...],
+    checkpoint_every: int | None,
+    progress: bool,
+    tensorboard: str | None,
+) -> History:
+    """A new run into ``out``, its options checked before the folder is claimed."""
+    from gdlab import experiment
+    from gdlab.lab import runs
+
+    spec = run_spec(run, hyper=parse_hyper(run["optimizer"], hyper))
+    with contextlib.ExitStack() as held:
+        with user_input():
+            built = experiment.build(spec)
+            watchers = _watchers(tensorboard)
+            held.enter_context(runs.training_folder(out))  # locked while it runs
+        return runs.train_into(
+            out,
+            built,
+            checkpoint_every=checkpoint_every,
+            progress=progress,
+            callbacks=watchers,
+        )
+
+
+def _resume(
+    folder: str,
+    run: dict[str, Any],
+    hyper: tuple[str, ...],
+    given_here: set[str],
+    checkpoint_every: int | None,
+    progress: bool,
+    tensorboard: str | None,
+) -> History:
+    """The run in ``folder`` continued, refused when an option given here changes
+    how it was configured."""
+    from gdlab.lab import runs
+
+    with user_input():
+        stored = runs.stored_spec(folder)
+        outputs.claim(folder, "train", "--resume")
+    for key in ("optimizer", "schedule"):  # what --hyper, --schedule-arg name
+        if key not in given_here:
+            run[key] = getattr(stored, key)
+    named = given_here | {"hyper"} if hyper else given_here
+    if run["schedule_arg"]:
+        named = named | {"schedule_args"}
+    given = run_spec(dict(run), hyper=parse_hyper(run["optimizer"], hyper))
+    changed = runs.changes(stored, given, named)
+    if changed:
+        raise click.UsageError(
+            f"cannot resume {folder} with a changed configuration: "
+            + "; ".join(changed)
+        )
+    with contextlib.ExitStack() as held:
+        with user_input():  # the checkpoint is a file the user handed over
+            resumed = held.enter_context(
+                runs.resuming(
+                    folder,
+                    checkpoint_every=checkpoint_every,
+                    progress=progress,
+                    callbacks=_watchers(tensorboard),
+                )
+            )
+        history = resumed.run()
+        runs.write_history(Path(folder), history)
+    return history
+
+
+def _say_done(history: History, folder: str) -> None:
+    """The final numbers (or the notes' summary) and the files written."""
+    from gdlab.lab import course_mnist
+
+    notes = history.config.get("notes_loop")
     last = history.epochs[-1] if history.epochs else None
-    if last is not None and not history.config.get("notes_loop"):
+    if last is not None and not notes:
         acc = "" if last["test_acc"] is None else f", test acc {last['test_acc']:.4f}"
         click.echo(
             f"final: train loss {last['train_loss']:.4f}{acc} "
             f"after {last['step']} steps"
         )
-    if history.config.get("notes_loop"):
+    if notes:
         click.echo("\n".join(course_mnist.summary(history)))
     plots = [p for p in ("loss.png", "accuracy.png") if (Path(folder) / p).is_file()]
     click.echo(f"wrote {folder}/{', '.join(['history.json', 'history.csv', *plots])}")
-    if history.diverged:
-        click.echo(f"gdlab: {history.message}", err=True)
-        ctx.exit(1)
 
 
 def _watchers(tensorboard: str | None) -> list[Callback]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +143,21 @@ def stored_spec(folder: Folder) -> RunSpec:
             f"the checkpoints in {folder} do not record how the run was built"
         )
     return _spec(spec, path)
+
+
+def changes(stored: RunSpec, given: RunSpec, names: Collection[str]) -> list[str]:
+    """``"lr: 0.1 -> 0.2"`` for each of the fields ``names`` in which ``given``
+    differs from ``stored`` (a run resumed with other settings); the ``hyper`` and
+    ``schedule_args`` given update the stored ones key by key."""
+    old, new = stored.to_dict(), given.to_dict()
+    changed = []
+    for name in (n for n in new if n in names):
+        value = new[name]
+        if name in ("hyper", "schedule_args"):
+            value = {**old[name], **value}
+        if value != old[name]:
+            changed.append(f"{name}: {old[name]!r} -> {value!r}")
+    return changed
 
 
 def _spec(values: object, path: Path) -> RunSpec:

@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from gdlab import _checks
+from gdlab import _checks, records
+from gdlab.records import Constraint, Record
 
 ScheduleFn = Callable[[int], float]
 """Anything an optimizer accepts as a schedule: a function step -> lr."""
@@ -36,6 +37,22 @@ def _count(owner: str, name: str, value: object, low: int) -> int:
     return n
 
 
+def _steps(low: int) -> Constraint:
+    """A step count (or a factor of one) >= ``low``."""
+    return lambda owner, name, value: _count(owner, name, value, low)
+
+
+def _increasing_steps(low: int) -> Constraint:
+    """A strictly increasing sequence of step counts >= ``low``."""
+    return lambda owner, name, value: _increasing(owner, name, value, low)
+
+
+_RATE = records.number(low=0.0)
+"""A learning rate (or a rate of decay): finite and >= 0."""
+_FACTOR = records.number(low=0.0, low_open=True)
+"""A factor: finite and > 0."""
+
+
 def _step_arg(owner: str, step: object) -> int:
     if isinstance(step, bool):
         _checks.fail(owner, "step", "an integer >= 0", step)
@@ -54,11 +71,17 @@ def _schedule_arg(owner: str, name: str, value: object) -> ScheduleFn:
     return value
 
 
-def _final_lr_arg(owner: str, lr: float, final_lr: object) -> float:
-    x = _checks.number(owner, "final_lr", final_lr, low=0.0)
-    if x > lr:
-        _checks.fail(owner, "final_lr", f"<= lr ({lr:g})", final_lr)
-    return x
+def _schedules(owner: str, name: str, parts: object) -> tuple[ScheduleFn, ...]:
+    if isinstance(parts, str | bytes) or not isinstance(parts, Sequence) or not parts:
+        _checks.fail(owner, name, "a non-empty sequence of schedules", parts)
+    return tuple(_schedule_arg(owner, f"{name}[{k}]", s) for k, s in enumerate(parts))
+
+
+def _final_lr_at_most_lr(schedule: Any) -> None:
+    if schedule.final_lr > schedule.lr:
+        _checks.fail(
+            schedule.name, "final_lr", f"<= lr ({schedule.lr:g})", schedule.final_lr
+        )
 
 
 def _increasing(owner: str, name: str, values: object, low: int) -> tuple[int, ...]:
@@ -70,14 +93,19 @@ def _increasing(owner: str, name: str, values: object, low: int) -> tuple[int, .
     return out
 
 
-class Schedule:
+class Schedule(Record):
     """Base class: a frozen, describable function ``step -> lr``.
 
-    A subclass is a frozen dataclass with a ``name``, checks its arguments in
-    ``__post_init__`` and computes the lr in ``at(step)`` for an integer step >= 0.
+    A subclass is a frozen dataclass with a ``name``, declares its arguments'
+    checks in ``constraints`` (a :class:`gdlab.records.Record`) and computes the lr
+    in ``at(step)`` for an integer step >= 0.
     """
 
     name: ClassVar[str] = "schedule"
+
+    @classmethod
+    def owner(cls) -> str:
+        return cls.name
 
     def __call__(self, step: int) -> float:
         """The learning rate at ``step`` (0 at the first optimizer step)."""
@@ -94,9 +122,6 @@ class Schedule:
 
     def _fields(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
-
-    def _set(self, name: str, value: object) -> None:
-        object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict[str, Any]:
         """``{"name": ..., **arguments}``, JSON-serializable; see :func:`from_dict`."""
@@ -139,9 +164,7 @@ class Constant(Schedule):
 
     name: ClassVar[str] = "constant"
     lr: float
-
-    def __post_init__(self) -> None:
-        self._set("lr", _checks.number(self.name, "lr", self.lr, low=0.0))
+    constraints: ClassVar[dict[str, Constraint]] = {"lr": _RATE}
 
     def at(self, step: int) -> float:
         return self.lr
@@ -170,14 +193,11 @@ class Step(Schedule):
     lr: float
     step_size: int
     gamma: float = 0.1
-
-    def __post_init__(self) -> None:
-        self._set("lr", _checks.number(self.name, "lr", self.lr, low=0.0))
-        self._set("step_size", _count(self.name, "step_size", self.step_size, 1))
-        self._set(
-            "gamma",
-            _checks.number(self.name, "gamma", self.gamma, low=0.0, low_open=True),
-        )
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "lr": _RATE,
+        "step_size": _steps(1),
+        "gamma": _FACTOR,
+    }
 
     def at(self, step: int) -> float:
         return self.lr * self.gamma ** (step // self.step_size)
@@ -207,16 +227,11 @@ class MultiStep(Schedule):
     lr: float
     milestones: Sequence[int]
     gamma: float = 0.1
-
-    def __post_init__(self) -> None:
-        self._set("lr", _checks.number(self.name, "lr", self.lr, low=0.0))
-        self._set(
-            "milestones", _increasing(self.name, "milestones", self.milestones, 0)
-        )
-        self._set(
-            "gamma",
-            _checks.number(self.name, "gamma", self.gamma, low=0.0, low_open=True),
-        )
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "lr": _RATE,
+        "milestones": _increasing_steps(0),
+        "gamma": _FACTOR,
+    }
 
     def at(self, step: int) -> float:
         return self.lr * self.gamma ** bisect.bisect_right(self.milestones, step)
@@ -242,13 +257,7 @@ class Exponential(Schedule):
     name: ClassVar[str] = "exponential"
     lr: float
     gamma: float
-
-    def __post_init__(self) -> None:
-        self._set("lr", _checks.number(self.name, "lr", self.lr, low=0.0))
-        self._set(
-            "gamma",
-            _checks.number(self.name, "gamma", self.gamma, low=0.0, low_open=True),
-        )
+    constraints: ClassVar[dict[str, Constraint]] = {"lr": _RATE, "gamma": _FACTOR}
 
     def at(self, step: int) -> float:
         return self.lr * self.gamma**step
@@ -277,19 +286,11 @@ class InverseTime(Schedule):
     lr: float
     decay_rate: float
     decay_steps: float = 1
-
-    def __post_init__(self) -> None:
-        self._set("lr", _checks.number(self.name, "lr", self.lr, low=0.0))
-        self._set(
-            "decay_rate",
-            _checks.number(self.name, "decay_rate", self.decay_rate, low=0.0),
-        )
-        self._set(
-            "decay_steps",
-            _checks.number(
-                self.name, "decay_steps", self.decay_steps, low=0.0, low_open=True
-            ),
-        )
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "lr": _RATE,
+        "decay_rate": _RATE,
+        "decay_steps": _FACTOR,
+    }
 
     def at(self, step: int) -> float:
         return self.lr / (1.0 + self.decay_rate * step / self.decay_steps)
@@ -322,15 +323,16 @@ class Polynomial(Schedule):
     total_steps: int
     power: float = 1.0
     final_lr: float = 0.0
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "lr": _RATE,
+        "total_steps": _steps(1),
+        "power": _RATE,
+        "final_lr": _RATE,
+    }
 
     def __post_init__(self) -> None:
-        self._set("lr", _checks.number(self.name, "lr", self.lr, low=0.0))
-        self._set(
-            "total_steps",
-            _count(self.name, "total_steps", self.total_steps, 1),
-        )
-        self._set("power", _checks.number(self.name, "power", self.power, low=0.0))
-        self._set("final_lr", _final_lr_arg(self.name, self.lr, self.final_lr))
+        super().__post_init__()
+        _final_lr_at_most_lr(self)
 
     @property
     def length(self) -> int:
@@ -376,14 +378,15 @@ class Cosine(Schedule):
     lr: float
     total_steps: int
     final_lr: float = 0.0
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "lr": _RATE,
+        "total_steps": _steps(1),
+        "final_lr": _RATE,
+    }
 
     def __post_init__(self) -> None:
-        self._set("lr", _checks.number(self.name, "lr", self.lr, low=0.0))
-        self._set(
-            "total_steps",
-            _count(self.name, "total_steps", self.total_steps, 1),
-        )
-        self._set("final_lr", _final_lr_arg(self.name, self.lr, self.final_lr))
+        super().__post_init__()
+        _final_lr_at_most_lr(self)
 
     @property
     def length(self) -> int:
@@ -430,15 +433,16 @@ class CosineRestarts(Schedule):
     period: int
     period_mult: int = 1
     final_lr: float = 0.0
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "lr": _RATE,
+        "period": _steps(1),
+        "period_mult": _steps(1),
+        "final_lr": _RATE,
+    }
 
     def __post_init__(self) -> None:
-        self._set("lr", _checks.number(self.name, "lr", self.lr, low=0.0))
-        self._set("period", _count(self.name, "period", self.period, 1))
-        self._set(
-            "period_mult",
-            _count(self.name, "period_mult", self.period_mult, 1),
-        )
-        self._set("final_lr", _final_lr_arg(self.name, self.lr, self.final_lr))
+        super().__post_init__()
+        _final_lr_at_most_lr(self)
 
     def at(self, step: int) -> float:
         t_cur, t_i = step, self.period
@@ -487,22 +491,22 @@ class LinearWarmup(Schedule):
     schedule: ScheduleFn
     warmup_steps: int
     start_lr: float = 0.0
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "schedule": _schedule_arg,
+        "warmup_steps": _steps(0),
+        "start_lr": _RATE,
+    }
 
     def __post_init__(self) -> None:
-        self._set("schedule", _schedule_arg(self.name, "schedule", self.schedule))
-        w = _count(self.name, "warmup_steps", self.warmup_steps, 0)
+        super().__post_init__()
         inner = getattr(self.schedule, "length", None)
-        if isinstance(inner, int) and w > inner:
+        if isinstance(inner, int) and self.warmup_steps > inner:
             _checks.fail(
                 self.name,
                 "warmup_steps",
                 f"<= the length of the schedule it warms ({inner} steps)",
                 self.warmup_steps,
             )
-        self._set("warmup_steps", w)
-        self._set(
-            "start_lr", _checks.number(self.name, "start_lr", self.start_lr, low=0.0)
-        )
 
     @property
     def length(self) -> int | None:
@@ -562,40 +566,23 @@ class OneCycle(Schedule):
     pct_start: float = 0.3
     div_factor: float = 25.0
     final_div_factor: float = 1e4
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "max_lr": _RATE,
+        "total_steps": _steps(1),
+        "pct_start": records.number(low=0.0, high=1.0, high_open=True),
+        "div_factor": _FACTOR,
+        "final_div_factor": _FACTOR,
+    }
 
     def __post_init__(self) -> None:
-        self._set("max_lr", _checks.number(self.name, "max_lr", self.max_lr, low=0.0))
-        self._set(
-            "total_steps",
-            _count(self.name, "total_steps", self.total_steps, 1),
-        )
-        p = _checks.number(
-            self.name, "pct_start", self.pct_start, low=0.0, high=1.0, high_open=True
-        )
-        if float(p * self.total_steps) == 1.0:
+        super().__post_init__()
+        if float(self.pct_start * self.total_steps) == 1.0:
             _checks.fail(
                 self.name,
                 "pct_start * total_steps",
                 "!= 1 (a warm-up phase of zero length)",
-                f"{p} * {self.total_steps}",
+                f"{self.pct_start} * {self.total_steps}",
             )
-        self._set("pct_start", p)
-        self._set(
-            "div_factor",
-            _checks.number(
-                self.name, "div_factor", self.div_factor, low=0.0, low_open=True
-            ),
-        )
-        self._set(
-            "final_div_factor",
-            _checks.number(
-                self.name,
-                "final_div_factor",
-                self.final_div_factor,
-                low=0.0,
-                low_open=True,
-            ),
-        )
 
     @property
     def length(self) -> int:
@@ -643,33 +630,20 @@ class Join(Schedule):
     name: ClassVar[str] = "join"
     schedules: Sequence[ScheduleFn]
     boundaries: Sequence[int]
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "schedules": _schedules,
+        "boundaries": _increasing_steps(1),
+    }
 
     def __post_init__(self) -> None:
-        parts = self.schedules
-        if (
-            isinstance(parts, str | bytes)
-            or not isinstance(parts, Sequence)
-            or not parts
-        ):
-            _checks.fail(
-                self.name, "schedules", "a non-empty sequence of schedules", parts
-            )
-        self._set(
-            "schedules",
-            tuple(
-                _schedule_arg(self.name, f"schedules[{k}]", s)
-                for k, s in enumerate(parts)
-            ),
-        )
-        bounds = _increasing(self.name, "boundaries", self.boundaries, 1)
-        if len(bounds) != len(parts) - 1:
+        super().__post_init__()
+        if len(self.boundaries) != len(self.schedules) - 1:
             _checks.fail(
                 self.name,
                 "boundaries",
-                f"{len(parts) - 1} integers (one fewer than schedules)",
+                f"{len(self.schedules) - 1} integers (one fewer than schedules)",
                 list(self.boundaries),
             )
-        self._set("boundaries", bounds)
 
     @property
     def length(self) -> int | None:
@@ -705,13 +679,10 @@ class PerEpoch(Schedule):
     name: ClassVar[str] = "per_epoch"
     schedule: ScheduleFn
     steps_per_epoch: int
-
-    def __post_init__(self) -> None:
-        self._set("schedule", _schedule_arg(self.name, "schedule", self.schedule))
-        self._set(
-            "steps_per_epoch",
-            _count(self.name, "steps_per_epoch", self.steps_per_epoch, 1),
-        )
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "schedule": _schedule_arg,
+        "steps_per_epoch": _steps(1),
+    }
 
     @property
     def length(self) -> int | None:

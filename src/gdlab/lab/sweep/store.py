@@ -36,6 +36,10 @@ from gdlab.experiment import FIELDS, RunSpec
 from gdlab.lab.sweep.grid import describe, plain
 from gdlab.train import History
 
+_WRITE_FAILURES = (10, 13)
+"""SQLite's primary result codes of a failed write (SQLITE_IOERR: a size limit,
+an I/O error; SQLITE_FULL: a full disk): the machine's, not the store's fault."""
+
 FORMAT = "gdlab-sweep"
 """The ``format`` of a sweep store (``sweep.db``)."""
 VERSION = 4
@@ -220,7 +224,10 @@ class Store:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         except (sqlite3.Error, OSError) as error:
-            raise ValueError(f"cannot open sweep store {self.path}: {error}") from None
+            message = f"cannot open sweep store {self.path}: {error}"
+            if getattr(error, "sqlite_errorcode", 0) & 0xFF in _WRITE_FAILURES:
+                raise outputs.WriteError(message) from None
+            raise ValueError(message) from None
         try:
             self._open(create)
         except BaseException:
@@ -239,7 +246,10 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
         except (sqlite3.Error, OSError) as error:
-            raise ValueError(f"cannot open sweep store {self.path}: {error}") from None
+            message = f"cannot open sweep store {self.path}: {error}"
+            if getattr(error, "sqlite_errorcode", 0) & 0xFF in _WRITE_FAILURES:
+                raise outputs.WriteError(message) from None
+            raise ValueError(message) from None
 
     # --- plumbing ----------------------------------------------------------------
 
@@ -252,7 +262,10 @@ class Store:
         except sqlite3.ProgrammingError:
             raise
         except sqlite3.DatabaseError as error:
-            raise ValueError(f"sweep: cannot {doing} {self.path}: {error}") from None
+            message = f"cannot {doing} {self.path}: {error}"
+            if getattr(error, "sqlite_errorcode", 0) & 0xFF in _WRITE_FAILURES:
+                raise outputs.WriteError(message) from None  # not the file's fault
+            raise ValueError(f"sweep: {message}") from None
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
