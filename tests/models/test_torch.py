@@ -295,6 +295,14 @@ def test_weights_depend_on_the_seed_alone(small: data.Dataset) -> None:
     assert not np.array_equal(a.params["0.weight"], c.params["0.weight"])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, "float64", torch.float64])
+def test_dtype_is_numpys_or_torchs(dtype: object) -> None:
+    model = TorchModel(nn.Linear(2, 2), nn.MSELoss(), dtype=dtype)
+    assert model.dtype == np.dtype(np.float64)
+    assert model.module.weight.dtype == torch.float64
+    assert list(model.params.buffers) == [np.dtype(np.float64)]
+
+
 class Scalarless(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x

@@ -54,18 +54,23 @@ RNG_BUFFER = "torch.rng_state"
 """The name of the model's random stream among its buffers."""
 CLASSIFICATION_LOSSES = (nn.CrossEntropyLoss, nn.NLLLoss)
 
-_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+_F32: np.dtype[np.floating] = np.dtype(np.float32)
+_F64: np.dtype[np.floating] = np.dtype(np.float64)
+_DTYPES = {_F32: torch.float32, _F64: torch.float64}
 
 
 def _numpy_dtype(owner: str, dtype: object) -> np.dtype[np.floating]:
+    """``dtype`` (NumPy's or torch's, or its name) as NumPy's float32 or float64."""
+    if isinstance(dtype, torch.dtype):
+        dtype = str(dtype).removeprefix("torch.")
     try:
-        found = np.dtype(str(dtype).removeprefix("torch.")) if dtype else None
+        found = None if dtype is None else np.dtype(dtype)  # type: ignore[call-overload]
     except TypeError:
         found = None
-    if found not in _DTYPES:
-        _checks.fail(owner, "dtype", "float32 or float64", dtype)
-    assert found is not None
-    return found
+    for known in (_F32, _F64):
+        if found == known:
+            return known
+    _checks.fail(owner, "dtype", "float32 or float64", dtype)
 
 
 class TorchModel:
@@ -209,12 +214,7 @@ class TorchModel:
         :meth:`accuracy` on the same arrays right after (as ``fit`` asks) gives
         that count while the parameters and buffers are unchanged: one forward
         pass over the data for both."""
-        total, correct, n = 0.0, 0, 0
-        for output, t in self._outputs(X, y):
-            total += float(self._scalar(self._loss(output, t))) * len(t)
-            if self.is_classifier:
-                correct += int((output.argmax(dim=1) == t).sum())
-            n += len(t)
+        total, correct, n = self._evaluate(X, y)
         if not n:
             return math.nan
         if self.is_classifier:
@@ -231,10 +231,7 @@ class TorchModel:
                 now = self._state_now()
                 if all(np.array_equal(a, b) for a, b in zip(then, now, strict=True)):
                     return fraction
-        correct, n = 0, 0
-        for output, t in self._outputs(X, y):
-            correct += int((output.argmax(dim=1) == t).sum())
-            n += len(t)
+        _, correct, n = self._evaluate(X, y)
         return correct / n if n else math.nan
 
     def check(self, X: ArrayLike, y: ArrayLike) -> None:
@@ -245,25 +242,34 @@ class TorchModel:
         X, y = np.asarray(X), np.asarray(y)
         rows = min(2, len(y))
         try:
-            self.loss(X[:rows], y[:rows])
+            self._evaluate(X[:rows], y[:rows])
         except RuntimeError as error:  # shapes the module's layers refuse
             first = str(error).splitlines()[0]
             raise ValueError(
                 f"{self!r}: the module cannot take the data: {first}"
             ) from None
         if self.is_classifier and len(y) > rows:
-            for output, _ in self._outputs(X[:1], y[:1]):
-                self._targets(output, torch.from_numpy(self._labels(y)))
+            x, _ = self._inputs(X[:1], y[:1])
+            with torch.no_grad():
+                output = self.module(x)
+            self._targets(output, torch.from_numpy(self._labels(y)))
 
     # --- helpers ---------------------------------------------------------------------
 
-    def _outputs(self, X: ArrayLike, y: ArrayLike) -> Iterator[tuple[Any, Any]]:
+    def _evaluate(self, X: ArrayLike, y: ArrayLike) -> tuple[float, int, int]:
+        """The summed loss (the batch mean times its rows), the correct rows of a
+        classifier and the rows, in eval mode, :data:`EVAL_ROWS` at a time."""
         x, t = self._inputs(X, y)
         self._mode(training=False)
+        total, correct = 0.0, 0
         with torch.no_grad(), self._threads(x[:EVAL_ROWS], 1):
             for start in range(0, len(t), EVAL_ROWS):
                 output = self.module(x[start : start + EVAL_ROWS])
-                yield output, self._targets(output, t[start : start + EVAL_ROWS])
+                target = self._targets(output, t[start : start + EVAL_ROWS])
+                total += float(self._scalar(self._loss(output, target))) * len(target)
+                if self.is_classifier:
+                    correct += int((output.argmax(dim=1) == target).sum())
+        return total, correct, len(t)
 
     def _inputs(self, X: ArrayLike, y: ArrayLike) -> tuple[Any, Any]:
         owner = repr(self)
