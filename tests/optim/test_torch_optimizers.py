@@ -55,7 +55,6 @@ def test_gdlab_adam_equals_torch_adam_on_a_torch_cnn_over_100_steps(
 def test_torch_optimizers_pass_the_conformance_checks(
     name: str, torch_float64: None
 ) -> None:
-    cls = optim.get(name)
     configs = {
         "torch:Adam": [{"weight_decay": 0.1, "amsgrad": True}],
         "torch:SGD": [{"momentum": 0.9, "nesterov": True, "weight_decay": 0.01}],
@@ -65,7 +64,7 @@ def test_torch_optimizers_pass_the_conformance_checks(
     # torch keeps its step count in its default dtype, not the parameters'.
     skip = ("quadratic", "rosenbrock", "least_squares", "dtypes")
     check_optimizer(
-        cls, reference=reference, configs=configs, steps=30, skip=skip, verbose=False
+        name, reference=reference, configs=configs, steps=30, skip=skip, verbose=False
     )
 
 
