@@ -303,6 +303,18 @@ def test_dtype_is_numpys_or_torchs(dtype: object) -> None:
     assert list(model.params.buffers) == [np.dtype(np.float64)]
 
 
+def test_the_nets_register_without_loading_torch() -> None:
+    probe = (
+        "import sys\nfrom gdlab.models import torch_nets\nnames = []\n"
+        "torch_nets.register_builtin(lambda name, build: names.append(name))\n"
+        "print(names, 'torch' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "['cnn', 'fmnist_2c2d'] False"
+
+
 class Scalarless(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x

@@ -6,21 +6,23 @@ Each builder has the shape every registered model builder has,
 image side from the dataset's features (64 -> 8x8, 784 -> 28x28) and the classes
 from its labels, draws the initial weights from ``seed`` alone (torch's global
 generator untouched) and checks the model on the data before anything trains.
-:func:`register_builtin` registers them as ``cnn`` and ``fmnist_2c2d``.
+:func:`register_builtin` registers them as ``cnn`` and ``fmnist_2c2d``; torch is
+imported when one is built, not with this module.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from gdlab import _checks
 from gdlab.data import Dataset
-from gdlab.models.torch import TorchModel
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from gdlab.models.torch import TorchModel
 
 
 def _side(owner: str, dataset: Dataset) -> int:
@@ -51,6 +53,8 @@ def _flag(owner: str, name: str, value: object) -> bool:
 def _seeded(seed: int, make: Callable[[], nn.Module]) -> nn.Module:
     """``make()`` with torch's global generator seeded by ``seed`` and given back
     as it was (a module's initializers draw from it)."""
+    import torch
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return make()
@@ -62,6 +66,8 @@ def small_cnn(
     """Two 3x3 convolutions (``channels`` then twice as many filters, "same"
     padding), each followed by [BatchNorm,] ReLU and 2x2 max pooling, then one
     linear layer to the classes: about 2,000 weights for 8x8 digits."""
+    from torch import nn
+
     layers: list[nn.Module] = []
     width, size = 1, side
     for out in (channels, 2 * channels):
@@ -80,6 +86,8 @@ def two_conv_two_dense(side: int, classes: int) -> nn.Sequential:
     ReLU and 2x2 max pooling of stride 2, a dense layer of 1,024 ReLU units and
     one of ``classes``; weights from a normal of std 0.05 truncated at two std,
     biases 0.05. On 28x28 images: 3,274,634 parameters."""
+    from torch import nn
+
     pooled = math.ceil(math.ceil(side / 2) / 2)
     net = nn.Sequential(
         nn.Conv2d(1, 32, 5, padding=2),
@@ -147,6 +155,10 @@ def _integer(owner: str, name: str, value: object) -> object:
 def _checked(
     net: nn.Module, dataset: Dataset, *, seed: int, dtype: str, side: int, name: str
 ) -> TorchModel:
+    from torch import nn
+
+    from gdlab.models.torch import TorchModel
+
     model = TorchModel(
         net,
         nn.CrossEntropyLoss(),
@@ -166,16 +178,10 @@ BUILDERS: dict[str, Callable[..., TorchModel]] = {
 """Registry name -> builder of the torch models gdlab ships."""
 
 
-def register_builtin() -> None:
-    """Register :data:`BUILDERS` with :func:`gdlab.models.register` (once)."""
-    from gdlab import models
-
-    register = getattr(models, "register", None)
-    if register is None:
-        raise ValueError(
-            "register_builtin: this gdlab has no model registry (gdlab.models."
-            "register); build the models with BUILDERS[name](dataset, ...) instead"
-        )
+def register_builtin(register: Callable[[str, Callable[..., Any]], object]) -> None:
+    """Register :data:`BUILDERS` with ``register`` (``gdlab.models.register``).
+    This module imports torch only when a model is built, so ``gdlab.models``
+    may call this when it is imported."""
     for name, build in BUILDERS.items():
         register(name, build)
 
