@@ -23,7 +23,6 @@ import argparse
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 from common import machine, summary
 
@@ -54,9 +53,8 @@ def one_sweep(
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
         result = sweep.run(
-            base,
-            {"seed": list(range(runs))},
-            Path(folder) / "sweep.db",
+            sweep.Sweep(base, {"seed": list(range(runs))}),
+            out=folder,
             workers=workers,
             backend=backend,
             progress=False,

@@ -155,7 +155,7 @@ VARIANTS: dict[str, tuple[Callable[[Arrays, Meta], None], str]] = {
         lambda a, m: m["history"]["steps"].update(
             loss=[math.nan] * len(m["history"]["steps"]["loss"])
         ),
-        r"history\.steps must be columns step, loss, lr of as many finite numbers",
+        r"history\.steps\.loss\[0\] must be a finite number, got nan",
     ),
     "history steps renumbered": (
         lambda a, m: m["history"]["steps"]["step"].reverse(),
@@ -163,7 +163,7 @@ VARIANTS: dict[str, tuple[Callable[[Arrays, Meta], None], str]] = {
     ),
     "an evaluation NaN": (
         meta_edit("history.epochs.0.train_loss", math.nan),
-        r"history\.epochs\[0\] must be an object of .*: finite numbers or null",
+        r"history\.epochs\[0\]\.train_loss must be a finite number, got nan",
     ),
     "an evaluation at another epoch": (
         meta_edit("history.epochs.0.epoch", 7),
@@ -180,7 +180,20 @@ VARIANTS: dict[str, tuple[Callable[[Arrays, Meta], None], str]] = {
     ),
     "an rng state of another generator": (
         meta_edit("position.rng_state.bit_generator", "MT19937"),
-        r"position\.rng_state must be a PCG64 state",
+        r"position\.rng_state\.bit_generator must be one of PCG64, got 'MT19937'",
+    ),
+    "an rng word of 129 bits": (
+        meta_edit("position.rng_state.state.inc", 2**128),
+        r"position\.rng_state\.state\.inc must be an integer in \[0, 2\*\*128\)",
+    ),
+    "a position key added": (
+        meta_edit("position.colour", "red"),
+        r"position must be an object of step, epoch, batch, rng_state, got the key "
+        r"'colour'",
+    ),
+    "the history's message missing": (
+        lambda a, m: m["history"].pop("message"),
+        r"history\.message must be given, got 'nothing'",
     ),
 }
 

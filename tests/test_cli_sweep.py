@@ -84,12 +84,18 @@ def test_sharpness_from_the_command_line(tmp_path: Path) -> None:
         "--sharpness",
         "--sharpness-samples",
         "300",
+        "--val-fraction",
+        "0.2",
+        "--split-seed",
+        "3",
         "--quiet",
         "--out",
         str(tmp_path),
     )
     assert code == 0, err
     assert "λmax" in out.splitlines()[1]
+    base = sweep.Store(tmp_path / "sweep.db").meta()["base"]
+    assert (base["val_fraction"], base["split_seed"]) == (0.2, 3)
     rows = sweep.Store(tmp_path / "sweep.db").rows()
     assert all(r["lambda_max"] > 0 for r in rows)
     assert (tmp_path / "sharpness.png").exists()
@@ -107,6 +113,8 @@ def test_sharpness_from_the_command_line(tmp_path: Path) -> None:
         (["--batch-sizes", "32,big"], "--batch-sizes must be a comma-separated list"),
         (["--batch-sizes", "0"], "batch_size must be an integer >= 1, got 0"),
         (["--seeds", "0"], "--seeds must be >= 1, got 0"),
+        (["--val-fraction", "0.7"], "val_fraction must be in (0, 0.5], got 0.7"),
+        (["--split-seed", "-1"], "Invalid value for '--split-seed': -1 is not in"),
         (["--grid", "optimiser=sgd"], "unknown grid field 'optimiser'"),
         (["--grid", "l2"], "--grid must look like FIELD=V1,V2, got 'l2'"),
         (["--grid", "seed=0,1"], "--grid seed repeats a field the options already"),

@@ -49,9 +49,8 @@ def comparison(tmp_path_factory: pytest.TempPathFactory) -> compare.Comparison:
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory: pytest.TempPathFactory) -> sweep.SweepResult:
     return sweep.run(
-        SPEC,
-        {"optimizer": ["sgd"], "lr": [0.03, 0.3], "seed": [0, 1]},
-        tmp_path_factory.mktemp("sweep") / "store.db",
+        sweep.Sweep(SPEC, {"optimizer": ["sgd"], "lr": [0.03, 0.3], "seed": [0, 1]}),
+        out=tmp_path_factory.mktemp("sweep"),
         workers=1,
         progress=False,
         report=False,

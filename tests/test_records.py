@@ -81,3 +81,29 @@ def test_plain_form_round_trips_through_json(trials, seeds, axes, first) -> None
     plan = Plan(trials=trials, seeds=seeds, axes=axes, first=first)
     plain = json.loads(json.dumps(plan.to_dict()))
     assert Plan.from_dict(plain) == plan
+
+
+@dataclass(frozen=True)
+class Outer(Record):
+    axis: Axis
+    axes: tuple[Axis, ...] = ()
+    constraints: ClassVar[dict[str, records.Constraint]] = {
+        "axis": records.record(Axis),
+        "axes": records.each(records.record(Axis)),
+    }
+
+
+def test_made_names_a_nested_field_by_its_path_in_the_owners_words() -> None:
+    made = records.made(Outer, {"axis": {"name": "lr"}, "axes": [{"name": "b"}]}, "x")
+    assert made == Outer(Axis("lr"), (Axis("b"),))
+    with pytest.raises(ValueError, match=r"^file f: axes\[1\]\.low must be >= 0, got"):
+        records.made(
+            Outer, {"axis": {"name": "a"}, "axes": [{"name": "b"}, {"name": "c",
+            "low": -1.0}]}, "file f",
+        )  # fmt: skip
+    with pytest.raises(ValueError, match=r"^file f: axis\.name must be given"):
+        records.made(Outer, {"axis": {"low": 1.0}}, "file f")
+    with pytest.raises(ValueError, match=r"^file f: axis must be an object of name,"):
+        records.made(Outer, {"axis": {"name": "a", "hue": 1}}, "file f")
+    with pytest.raises(ValueError, match=r"^file f: axis must be an object, got 3"):
+        records.made(Outer, {"axis": 3}, "file f")

@@ -38,13 +38,11 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         workers=1,
         progress=False,
     )
+    grid = {"optimizer": ["sgd"], "lr": [0.03, 0.3], "batch_size": [16, 64]}
     swept = sweep.run(
-        spec,
-        {"optimizer": ["sgd"], "lr": [0.03, 0.3], "batch_size": [16, 64]},
-        root / "sweep.db",
+        sweep.Sweep(spec, grid, sharpness=True, sharpness_samples=100),
+        out=root / "sweep",
         workers=1,
-        sharpness=True,
-        sharpness_samples=100,
         progress=False,
         report=False,
     )

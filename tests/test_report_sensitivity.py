@@ -24,7 +24,7 @@ def test_the_report_marks_divergence_and_is_redrawn_from_the_store(
     base = RunSpec(data="synthetic-regression", model="linear", optimizer="sgd")
     base = base.replace(epochs=10, batch_size=32)
     grid = {"lr": [0.03, 0.3, 2.0], "seed": [0, 1]}
-    result = sweep.run(base, grid, tmp_path / "sweep.db", workers=1, progress=False)
+    result = sweep.run(sweep.Sweep(base, grid), out=tmp_path, workers=1, progress=False)
     rows = result.rows()
     assert [r["diverged"] for r in rows] == [False] * 4 + [True] * 2
     assert all(r["final_test_acc"] is None for r in rows)
@@ -69,9 +69,8 @@ def test_the_report_opens_in_a_browser_with_every_figure(tmp_path: Path) -> None
         train=TrainConfig(epochs=2),
     )
     grid = {"lr": [0.05, 0.2], "batch_size": [16, 128], "seed": [0, 1]}
-    result = sweep.run(
-        base, grid, tmp_path / "sweep.db", workers=2, sharpness=True, progress=False
-    )
+    plan = sweep.Sweep(base, grid, sharpness=True)
+    result = sweep.run(plan, out=tmp_path, workers=2, progress=False)
     assert result.report is not None
     with tempfile.TemporaryDirectory() as profile:
         dom = subprocess.run(
@@ -108,7 +107,7 @@ def test_the_highlighted_setting_is_chosen_on_validation(tmp_path: Path) -> None
     base = RunSpec(data="digits", model="softmax", optimizer="sgd")
     base = base.replace(epochs=1, batch_size=64)
     grid = {"lr": [0.001, 0.03, 1.0], "seed": [0]}
-    result = sweep.run(base, grid, tmp_path / "sweep.db", workers=1, progress=False)
+    result = sweep.run(sweep.Sweep(base, grid), out=tmp_path, workers=1, progress=False)
     rows = result.rows()
     best = max(rows, key=lambda r: r["final_val_acc"])
     page = result.report.read_text()

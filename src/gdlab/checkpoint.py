@@ -25,17 +25,29 @@ import reprlib
 import warnings
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from gdlab import _checks, train_config
 from gdlab.data import Dataset
-from gdlab.history import EPOCH_FIELDS, STEP_FIELDS
+from gdlab.history import Recorded
 from gdlab.models import TrainableModel
 from gdlab.optim import Optimizer
 from gdlab.outputs import json_text, write_atomic
+from gdlab.records import (
+    Constraint,
+    Record,
+    at_least,
+    each,
+    made,
+    number,
+    one_of,
+    optional,
+    record,
+)
 from gdlab.schedules import ReduceOnPlateau
 from gdlab.train_config import TrainConfig
 
@@ -208,13 +220,6 @@ def differences(old: Any, new: Any, where: str = "") -> list[str]:
     return [] if old == new else [f"{where}: {old!r} -> {new!r}"]
 
 
-def _uint(value: object, bits: int | None = None) -> bool:
-    """Whether ``value`` is an int >= 0 (and < 2**bits when given)."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        return False
-    return bits is None or value < 2**bits
-
-
 def _is_number(value: object) -> bool:
     """Whether ``value`` is a finite number (JSON's, not a bool)."""
     return (
@@ -224,12 +229,170 @@ def _is_number(value: object) -> bool:
     )
 
 
+def _below(bits: int) -> Constraint:
+    """An integer in [0, 2**bits)."""
+
+    def checked(owner: str, name: str, value: object) -> int:
+        n = _checks.integer(owner, name, value, low=0)
+        if n >= 2**bits:
+            _checks.fail(owner, name, f"an integer in [0, 2**{bits})", value)
+        return n
+
+    return checked
+
+
+def _integer(owner: str, name: str, value: object) -> int:
+    return _checks.integer(owner, name, value)
+
+
+def _object(owner: str, name: str, value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        _checks.fail(owner, name, "an object", value)
+    return value
+
+
+@dataclass(frozen=True)
+class PCG64State(Record):
+    """The two 128-bit words of a PCG64 generator."""
+
+    state: int
+    inc: int
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "state": _below(128),
+        "inc": _below(128),
+    }
+
+
+@dataclass(frozen=True)
+class RngState(Record):
+    """The batch order's generator, as numpy's ``bit_generator.state`` gives it."""
+
+    bit_generator: str
+    state: PCG64State
+    has_uint32: int
+    uinteger: int
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "bit_generator": one_of("PCG64"),
+        "state": record(PCG64State),
+        "has_uint32": _below(1),
+        "uinteger": _below(32),
+    }
+
+
+@dataclass(frozen=True)
+class Position(Record):
+    """Where the run is: its steps, its completed epochs, the batches done in the
+    current one, and the batch order's generator at the start of that epoch."""
+
+    step: int
+    epoch: int
+    batch: int
+    rng_state: RngState
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "step": at_least(0),
+        "epoch": at_least(0),
+        "batch": at_least(0),
+        "rng_state": record(RngState),
+    }
+
+
+@dataclass(frozen=True)
+class OptimizerState(Record):
+    """The optimizer's :meth:`~gdlab.optim.Optimizer.state_dict` but its arrays
+    (the checkpoint's ``optim/...`` arrays)."""
+
+    step: int
+    param_groups: tuple[dict[str, Any], ...]
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "step": _integer,
+        "param_groups": each(_object),
+    }
+
+
+def _config(owner: str, name: str, value: object) -> TrainConfig:
+    """A TrainConfig's plain form, every field but the later ones given."""
+    fields, later = train_config.FIELDS, set(train_config.LATER)
+    if not isinstance(value, dict) or not (
+        set(fields) - later <= set(value) <= set(fields)
+    ):
+        _checks.fail(
+            owner,
+            name,
+            f"an object with keys {', '.join(fields)} ({', '.join(later)} optional)",
+            value,
+        )
+    try:  # its own checks name the field
+        return TrainConfig.from_dict(value)
+    except ValueError as error:
+        text = str(error).removeprefix("TrainConfig: ")
+        raise ValueError(f"{owner}: {name}.{text}") from None
+
+
+def _spec(owner: str, name: str, value: object) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        _checks.fail(owner, name, "null or an object", value)
+    spec = value
+    if set(spec) & set(train_config.FIELDS):
+        _checks.fail(
+            owner, name, "free of the run-length settings, which config holds", spec
+        )
+    return spec
+
+
+@dataclass(frozen=True)
+class CheckpointMeta(Record):
+    """A checkpoint's ``meta.json`` (:data:`VERSION`), each part a record that
+    checks itself: read by :class:`Meta` as input a user may have edited."""
+
+    version: int
+    position: Position
+    optimizer: OptimizerState
+    plateau: dict[str, Any] | None
+    history: Recorded
+    elapsed: float
+    config: TrainConfig
+    fingerprint: dict[str, Any]
+    spec: dict[str, Any] | None = None
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "version": _integer,
+        "position": record(Position),
+        "history": record(Recorded),
+        "elapsed": number(0.0),
+        "optimizer": record(OptimizerState),
+        "fingerprint": _object,
+        "plateau": optional(_object),
+        "config": _config,
+        "spec": _spec,
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        at = self.position.step
+        if self.optimizer.step < at:
+            _checks.fail(
+                self.owner(),
+                "optimizer.step",
+                f"an integer >= position.step ({at})",
+                self.optimizer.step,
+            )
+
+
 class Meta:
-    """Checks of a checkpoint's metadata: a file a user may have edited by hand, so
-    input like any other; each error names the file and the key."""
+    """A checkpoint's metadata, read as input a user may have edited (each error
+    names the file and the field): :meth:`check` makes it a
+    :class:`CheckpointMeta`, whose records check every field; the rest checks it
+    against the run that resumes it."""
 
     def __init__(self, meta: Mapping[str, Any], path: Path) -> None:
         self.meta, self.owner = meta, f"checkpoint {path}"
+        self.record: CheckpointMeta | None = None
 
     def need(
         self, ok: bool, key: str, requirement: str, value: object, said: bool = False
@@ -239,11 +402,6 @@ class Meta:
         if not ok:
             shown = str(value) if said else reprlib.repr(value)
             raise ValueError(f"{self.owner}: {key} must be {requirement}, got {shown}")
-
-    def get(self, key: str, kind: type, requirement: str) -> Any:
-        value = self.meta.get(key)
-        self.need(isinstance(value, kind), key, requirement, value)
-        return value
 
     def check(self) -> tuple[TrainConfig, dict[str, Any] | None]:
         """Check every key a resume reads; return the config and the spec made
@@ -255,151 +413,54 @@ class Meta:
                 "written by another version of gdlab and cannot be resumed; start "
                 "the run again"
             )
-        p = self.get("position", dict, "an object")
-        for key in ("step", "epoch", "batch"):
-            self.need(
-                _uint(p.get(key)), f"position.{key}", "an integer >= 0", p.get(key)
-            )
-        rng = p.get("rng_state")
-        self.need(
-            isinstance(rng, dict)
-            and set(rng) == {"bit_generator", "state", "has_uint32", "uinteger"}
-            and rng["bit_generator"] == "PCG64"
-            and isinstance(rng["state"], dict)
-            and set(rng["state"]) == {"state", "inc"}
-            and all(_uint(v, 128) for v in rng["state"].values())
-            and _uint(rng["has_uint32"], 1)
-            and _uint(rng["uinteger"], 32),
-            "position.rng_state",
-            "a PCG64 state as numpy's bit_generator.state gives it",
-            rng,
-        )
-        h = self.get("history", dict, "an object")
-        steps = h.get("steps")
-        self.need(
-            isinstance(steps, dict)
-            and set(steps) == set(STEP_FIELDS)
-            and all(
-                isinstance(c, list) and all(map(_is_number, c)) for c in steps.values()
-            )
-            and len({len(c) for c in steps.values()}) == 1,
-            "history.steps",
-            f"columns {', '.join(STEP_FIELDS)} of as many finite numbers",
-            steps,
-        )
-        self.need(
-            steps["step"] == list(range(1, len(steps["step"]) + 1)),
-            "history.steps.step",
-            "1, 2, 3, ... (one row per step)",
-            steps["step"],
-        )
-        epochs = h.get("epochs")
-        self.need(isinstance(epochs, list), "history.epochs", "a list", epochs)
-        for i, row in enumerate(epochs):
-            self.need(
-                isinstance(row, dict)
-                and set(row) == set(EPOCH_FIELDS)
-                and _uint(row["step"])
-                and all(
-                    v is None or _is_number(v) for k, v in row.items() if k != "step"
-                ),
-                f"history.epochs[{i}]",
-                f"an object of {', '.join(EPOCH_FIELDS)}: finite numbers or null",
-                row,
-            )
-        for key, kind, what in (
-            ("diverged", bool, "true or false"),
-            ("message", str, "a string"),
-        ):
-            self.need(isinstance(h.get(key), kind), f"history.{key}", what, h.get(key))
-        _checks.number(self.owner, "elapsed", self.meta.get("elapsed"), low=0.0)
-        state = self.get("optimizer", dict, "an object")
-        self.need(
-            _uint(state.get("step")) and state["step"] >= p["step"],
-            "optimizer.step",
-            f"an integer >= position.step ({p['step']})",
-            state.get("step"),
-        )
-        self.need(
-            isinstance(state.get("param_groups"), list)
-            and all(isinstance(g, dict) for g in state["param_groups"]),
-            "optimizer.param_groups",
-            "a list of objects",
-            state.get("param_groups"),
-        )
-        self.get("fingerprint", dict, "an object")
-        plateau = self.meta.get("plateau")
-        self.need(
-            plateau is None or isinstance(plateau, dict),
-            "plateau",
-            "null or an object",
-            plateau,
-        )
-        fields = train_config.FIELDS
-        given = self.get("config", dict, "an object")
-        later = set(train_config.LATER)  # absent at their default (older runs)
-        self.need(
-            set(fields) - later <= set(given) <= set(fields),
-            "config",
-            f"an object with keys {', '.join(fields)} ({', '.join(later)} optional)",
-            given,
-        )
-        try:  # its own checks name the key
-            config = TrainConfig.from_dict(given)
-        except ValueError as error:
-            raise ValueError(f"{self.owner}: {error}") from None
-        spec = self.meta.get("spec")
-        self.need(
-            spec is None or isinstance(spec, dict), "spec", "null or an object", spec
-        )
-        if spec is None:
-            return config, None
-        self.need(
-            not set(spec) & set(fields),
-            "spec",
-            "free of the run-length settings, which config holds",
-            spec,
-        )
-        return config, {**spec, **config.to_dict()}
+        self.record = made(CheckpointMeta, self.meta, self.owner)
+        config, spec = self.record.config, self.record.spec
+        return config, None if spec is None else {**spec, **config.to_dict()}
+
+    @property
+    def checked(self) -> CheckpointMeta:
+        """The metadata as its record (:meth:`check` first, if not done)."""
+        if self.record is None:
+            self.check()
+        assert self.record is not None  # made by check()
+        return self.record
 
     def position(self, per_epoch: int, total: int) -> None:
         """Check that the position fits this run (its batches per epoch, its steps)."""
-        p = self.meta["position"]
-        self.need(p["step"] <= total, "position.step", f"at most {total}", p["step"])
+        meta = self.checked
+        p = meta.position
+        self.need(p.step <= total, "position.step", f"at most {total}", p.step)
         self.need(
-            p["batch"] <= per_epoch,
+            p.batch <= per_epoch,
             "position.batch",
             f"at most {per_epoch} (batches per epoch)",
-            p["batch"],
+            p.batch,
         )
-        at = p["epoch"] * per_epoch + p["batch"]
+        at = p.epoch * per_epoch + p.batch
         self.need(
-            p["step"] == at,
-            "position.step",
-            f"epoch x {per_epoch} + batch = {at}",
-            p["step"],
+            p.step == at, "position.step", f"epoch x {per_epoch} + batch = {at}", p.step
         )
-        steps = len(self.meta["history"]["steps"]["step"])
+        steps = len(meta.history.steps.step)
         self.need(
             steps == at, "history.steps", f"{at} rows (one per step)", f"{steps} rows"
         )
         last = 0
-        for i, row in enumerate(self.meta["history"]["epochs"]):
-            done, batch = divmod(row["step"], per_epoch)
+        for i, row in enumerate(meta.history.epochs):
+            done, batch = divmod(row.step, per_epoch)
             when = round(done + batch / per_epoch, 4)  # as the run computes it
             self.need(
-                last <= row["step"] <= at and row["epoch"] == when,
+                last <= row.step <= at and row.epoch == when,
                 f"history.epochs[{i}]",
                 f"an evaluation at a step in [{last}, {at}], at epoch "
                 f"step / {per_epoch} ({when})",
-                row,
+                row.to_dict(),
             )
-            last = row["step"]
+            last = row.step
 
     def same_run(self, found: Mapping[str, Any]) -> None:
         """Refuse a resume whose model, optimizer or data (their :func:`fingerprint`
         ``found``) differ from the checkpoint's, listing every difference."""
-        changed = differences(self.meta["fingerprint"], found)
+        changed = differences(self.checked.fingerprint, found)
         if changed:
             raise ValueError(
                 f"{self.owner}: cannot resume: the model, optimizer or data differ "
@@ -416,13 +477,17 @@ class Meta:
         """Load the checkpoint's parameters and states into these objects."""
         params = model.params
         self._check_arrays(arrays, params, optimizer, buffers(model))
-        state = dict(self.meta["optimizer"])
-        state["state"] = {name: {} for name in params}
+        saved = self.checked.optimizer
+        state: dict[str, Any] = {
+            "step": saved.step,
+            "param_groups": list(saved.param_groups),
+            "state": {name: {} for name in params},
+        }
         for key, a in arrays.items():
             if key.startswith("optim/"):
                 _, name, slot = key.split("/", 2)
                 state["state"][name][slot] = a
-        stored = self.meta.get("plateau")
+        stored = self.checked.plateau
         if isinstance(stored, dict) and stored.get("best", 0.0) is None:
             # strict JSON wrote the infinity a plateau starts from as null
             best = math.inf if stored.get("mode") == "min" else -math.inf
@@ -517,7 +582,7 @@ class Meta:
         """The checkpoint's param_groups are the run's: every hyperparameter is the
         optimizer's (built from the run's spec) but a float lr, which may only be
         one a plateau reached by its reductions."""
-        saved = self.meta["optimizer"]["param_groups"]
+        saved = self.checked.optimizer.param_groups
         mine = optimizer.state_dict()["param_groups"]
         self.need(
             len(saved) == len(mine),

@@ -2,6 +2,11 @@
 
 :func:`gdlab.train.fit` returns a :class:`History`; it writes itself as JSON or CSV,
 becomes a pandas DataFrame, draws its loss curve and shows as a table in a notebook.
+
+What a history file (or a checkpoint, or a sweep's store) holds is read back
+through declared records, :class:`Recorded` of :class:`StepColumns` and
+:class:`Evaluation` rows, so a file edited out of shape is refused naming the
+field (``epochs[3].train_loss``), never half read.
 """
 
 from __future__ import annotations
@@ -9,12 +14,25 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
 
 from gdlab import _checks, outputs
+from gdlab.records import (
+    Constraint,
+    Record,
+    at_least,
+    each,
+    flag,
+    made,
+    number,
+    optional,
+    record,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -35,6 +53,108 @@ EPOCH_FIELDS = (
     "seconds",
 )
 """The columns of the per-epoch (or per-evaluation) record."""
+
+
+def _column(kind: type[int] | type[float]) -> Constraint:
+    """A list of finite numbers (integers for ``int``), checked at once: a
+    history's columns hold a number per step, tens of thousands of them."""
+
+    def checked(owner: str, name: str, value: Any) -> tuple[Any, ...]:
+        if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+            _checks.fail(owner, name, "a list of numbers", value)
+        ok = all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        ) and bool(np.isfinite(np.asarray(value, dtype=np.float64)).all())
+        if ok and kind is int:
+            ok = all(isinstance(v, int) for v in value)
+        if not ok:  # the first bad one, by its index
+            check = at_least(0) if kind is int else number()
+            for i, v in enumerate(value):
+                check(owner, f"{name}[{i}]", v)
+        return tuple(value)
+
+    return checked
+
+
+@dataclass(frozen=True)
+class StepColumns(Record):
+    """The per-step record as stored: one column per field of
+    :data:`STEP_FIELDS`, as long as each other, ``step`` counting 1, 2, 3, ..."""
+
+    step: tuple[int, ...]
+    loss: tuple[float, ...]
+    lr: tuple[float, ...]
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "step": _column(int),
+        "loss": _column(float),
+        "lr": _column(float),
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        n = len(self.step)
+        for name in ("loss", "lr"):
+            if len(getattr(self, name)) != n:
+                _checks.fail(
+                    self.owner(), name, f"{n} values, one per step",
+                    len(getattr(self, name)),
+                )  # fmt: skip
+        if self.step != tuple(range(1, n + 1)):
+            _checks.fail(
+                self.owner(),
+                "step",
+                "1, 2, 3, ... (one row per step)",
+                list(self.step),
+            )
+
+
+_MEASURE = optional(number())
+
+
+@dataclass(frozen=True)
+class Evaluation(Record):
+    """One evaluation (a row of :data:`EPOCH_FIELDS`): finite numbers, or None
+    for what was not measured (or overflowed)."""
+
+    epoch: float | None
+    step: int
+    train_loss: float | None
+    train_acc: float | None
+    val_loss: float | None
+    val_acc: float | None
+    test_loss: float | None
+    test_acc: float | None
+    lr: float | None
+    seconds: float | None
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        name: at_least(0) if name == "step" else _MEASURE for name in EPOCH_FIELDS
+    }
+
+
+def _text(owner: str, name: str, value: object) -> str:
+    if not isinstance(value, str):
+        _checks.fail(owner, name, "a string", value)
+    return value
+
+
+@dataclass(frozen=True)
+class Recorded(Record):
+    """A history as files keep it (``history.json``, a checkpoint, a sweep's
+    store), its ``config`` apart: see :meth:`History.from_dict`."""
+
+    steps: StepColumns
+    epochs: tuple[Evaluation, ...]
+    diverged: bool
+    message: str
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "steps": record(StepColumns),
+        "epochs": each(record(Evaluation)),
+        "diverged": flag,
+        "message": _text,
+    }
 
 
 @dataclass
@@ -64,18 +184,32 @@ class History:
         }
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> History:
-        columns = values["steps"]
+    def from_dict(cls, values: Mapping[str, Any], owner: str = "History") -> History:
+        """The history of a :meth:`to_dict`, read through :class:`Recorded`: a
+        field out of shape is a ValueError naming it
+        (``"History: epochs[2].val_loss must be ..."``, in ``owner``'s words)."""
+        if not isinstance(values, Mapping):
+            _checks.fail(owner, "values", "an object", values)
+        config = values.get("config", {})
+        if not isinstance(config, dict):
+            _checks.fail(owner, "config", "an object", config)
+        rest = {k: v for k, v in values.items() if k != "config"}
+        return cls.of(made(Recorded, rest, owner), config)
+
+    @classmethod
+    def of(cls, recorded: Recorded, config: Mapping[str, Any]) -> History:
+        """The history a :class:`Recorded` holds, with ``config``."""
+        columns = recorded.steps
         steps = [
-            dict(zip(STEP_FIELDS, row, strict=True))
-            for row in zip(*(columns[k] for k in STEP_FIELDS), strict=True)
+            {"step": s, "loss": loss, "lr": lr}
+            for s, loss, lr in zip(columns.step, columns.loss, columns.lr, strict=True)
         ]
         return cls(
             steps,
-            list(values["epochs"]),
-            bool(values["diverged"]),
-            str(values["message"]),
-            dict(values["config"]),
+            [e.to_dict() for e in recorded.epochs],
+            recorded.diverged,
+            recorded.message,
+            dict(config),
         )
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
@@ -87,9 +221,10 @@ class History:
     def from_json(cls, path: str | os.PathLike[str]) -> History:
         """Read a history written by :meth:`to_json` (plain JSON: runs no code)."""
         try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
-        except (OSError, ValueError, KeyError, TypeError) as error:
+            values = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as error:
             raise ValueError(f"history {path} is unreadable: {error}") from None
+        return cls.from_dict(values, owner=f"history {path}")
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write the per-epoch rows as CSV (atomically)."""
@@ -179,4 +314,11 @@ class History:
         return _display.table(caption, self.epochs, shown)
 
 
-__all__ = ["EPOCH_FIELDS", "STEP_FIELDS", "History"]
+__all__ = [
+    "EPOCH_FIELDS",
+    "STEP_FIELDS",
+    "Evaluation",
+    "History",
+    "Recorded",
+    "StepColumns",
+]

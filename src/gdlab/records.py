@@ -189,6 +189,47 @@ def each(check: Constraint) -> Constraint:
     return checked
 
 
+def record(kind: type[R]) -> Constraint:
+    """A ``kind`` record, or a mapping of its fields made one (see :func:`made`):
+    an error inside it names the field by its path (``position.rng_state.inc``)."""
+    return lambda owner, name, value: made(kind, value, owner, name)
+
+
+def made(kind: type[R], value: object, owner: str, where: str = "") -> R:
+    """``kind`` made from ``value`` (a mapping of its fields, or one already made),
+    each error in ``owner``'s words with the path of its field: ``"checkpoint x:
+    history.epochs[0].train_loss must be ..."`` where :meth:`Record.from_dict`
+    would say ``"Evaluation: train_loss must be ..."``. Nested fields whose
+    constraint is :func:`record` (or ``each(record(...))``) are named likewise."""
+    if isinstance(value, kind):
+        return value
+    at = f"{where}." if where else ""
+    if not isinstance(value, Mapping):
+        _checks.fail(owner, where or "values", "an object", value)
+    fields = {f.name: f for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
+    extra = [name for name in value if name not in fields]
+    if extra:
+        raise ValueError(
+            f"{owner}: {where or 'values'} must be an object of "
+            f"{', '.join(fields)}, got the key {extra[0]!r}"
+        )
+    for name, f in fields.items():
+        required = (
+            f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        )
+        if required and name not in value:
+            _checks.fail(owner, f"{at}{name}", "given", "nothing")
+    try:
+        return kind(**value)
+    except ValueError as error:
+        inner = f"{kind.owner()}: "
+        message = str(error)
+        if not message.startswith(inner):
+            raise
+        raise ValueError(f"{owner}: {at}{message[len(inner) :]}") from None
+
+
 def text(owner: str, name: str, value: object) -> str:
     """A non-empty string."""
     if not isinstance(value, str) or not value:
@@ -206,8 +247,10 @@ __all__ = [
     "at_least",
     "each",
     "flag",
+    "made",
     "number",
     "one_of",
     "optional",
+    "record",
     "text",
 ]

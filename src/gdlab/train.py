@@ -291,15 +291,11 @@ class _Trainer:
         checked.position(self.per_epoch, self.total)
         checked.same_run(self.fingerprint)
         checked.load(arrays, self.model, self.optimizer, self.options.plateau)
-        meta = checked.meta
-        p = meta["position"]
-        self.position = _Position(
-            dict(p["rng_state"]), p["step"], p["epoch"], p["batch"]
-        )
-        self.history = History.from_dict(
-            {**meta["history"], "config": self.history.config}
-        )
-        self.elapsed = float(meta["elapsed"])
+        meta = checked.checked  # the metadata as its records
+        p = meta.position
+        self.position = _Position(p.rng_state.to_dict(), p.step, p.epoch, p.batch)
+        self.history = History.of(meta.history, self.history.config)
+        self.elapsed = meta.elapsed
 
 
 def evaluate(

@@ -316,6 +316,15 @@ def test_dataset_checks_shapes_and_is_frozen() -> None:
         data.Dataset(X, y, X, y, (), "d", X_val=X, y_val=np.zeros(2))
 
 
+def test_regression_targets_may_be_several_per_row_labels_may_not() -> None:
+    X, Y = np.zeros((4, 2)), np.zeros((4, 3))
+    assert data.Dataset(X, Y, X, Y, (), "d").y_train.shape == (4, 3)
+    with pytest.raises(ValueError, match=r"^Dataset: y_train must be of shape \(4,\)"):
+        data.Dataset(X, Y, X, Y, ["a", "b", "c"], "d")  # one label per row
+    with pytest.raises(ValueError, match=r"^Dataset: y_train must be of shape"):
+        data.Dataset(X, np.zeros((4, 3, 1)), X, Y, (), "d")
+
+
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 

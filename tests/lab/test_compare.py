@@ -110,9 +110,11 @@ def test_selection_equals_a_plain_sweep_over_the_same_points(tmp_path: Path) -> 
     lrs = [tuning.trial("adam", ["lr"], u)["lr"] for u in points]
     grid = {"lr": lrs}
     swept = sweep.run(
-        BASE.replace(optimizer="adam", evaluate_test=False, seed=study.tuning_seed),
-        grid,
-        tmp_path / "sweep" / "sweep.db",
+        sweep.Sweep(
+            BASE.replace(optimizer="adam", evaluate_test=False, seed=study.tuning_seed),
+            grid,
+        ),
+        out=tmp_path / "sweep",
         workers=1,
         progress=False,
         report=False,

@@ -183,8 +183,8 @@ def worker_ids(cluster: Any) -> set[str]:
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> dict[str, sweep.StoredRun]:
     """The grid of LONG trained in this process: what every cluster must give."""
-    store = tmp_path_factory.mktemp("local") / "sweep.db"
-    result = sweep.run(LONG, GRID, store, **quiet(workers=1))
+    out = tmp_path_factory.mktemp("local")
+    result = sweep.run(sweep.Sweep(LONG, GRID), out=out, **quiet(workers=1))
     return {r.key: r for r in result.runs}
 
 
@@ -222,7 +222,7 @@ def stored(store: Path) -> list[tuple[str, str | None]]:
 
 def test_the_store_has_a_node_column_none_for_local_runs(tmp_path: Path) -> None:
     store = tmp_path / "sweep.db"
-    sweep.run(BASE, {"seed": [0, 1]}, store, **quiet(workers=1))
+    sweep.run(sweep.Sweep(BASE, {"seed": [0, 1]}), out=tmp_path, **quiet(workers=1))
     assert [n for _, n in stored(store)] == [None, None]
     with closing(sqlite3.connect(store)) as db, db:  # a store of version 2
         db.execute("UPDATE meta SET value = '2' WHERE key = 'version'")
@@ -238,7 +238,8 @@ def test_runs_spread_over_the_nodes_and_equal_a_local_sweep(
     local: dict[str, sweep.StoredRun],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    result = sweep.run(LONG, GRID, tmp_path / "sweep.db", backend="ray", report=False)
+    plan = sweep.Sweep(LONG, GRID)
+    result = sweep.run(plan, out=tmp_path, backend="ray", report=False)
     assert f"6 to run on the Ray cluster at {address})" in capsys.readouterr().out
     assert_same_runs(result.runs, local)
     nodes = {r.ray_node_id for r in result.runs}
@@ -269,7 +270,8 @@ def test_a_node_lost_mid_sweep_loses_and_duplicates_no_run(
 
     remover = threading.Thread(target=remove_it_while_it_trains, daemon=True)
     remover.start()
-    result = sweep.run(LONG, GRID, store, **quiet(workers=2, backend="ray"))
+    plan = sweep.Sweep(LONG, GRID)
+    result = sweep.run(plan, out=store.parent, **quiet(workers=2, backend="ray"))
     remover.join(timeout=60)
     assert removed, "the node was not removed before the sweep ended"
     with closing(sqlite3.connect(store)) as db:
@@ -285,8 +287,8 @@ import sys
 from gdlab.experiment import RunSpec
 from gdlab.lab import sweep
 
-sweep.run(RunSpec.from_dict({spec!r}), {grid!r}, sys.argv[1], workers=2,
-          backend="ray", progress=False, report=False)
+sweep.run(sweep.Sweep(RunSpec.from_dict({spec!r}), {grid!r}), out=sys.argv[1],
+          workers=2, backend="ray", progress=False, report=False)
 """
 
 
@@ -294,11 +296,11 @@ sweep.run(RunSpec.from_dict({spec!r}), {grid!r}, sys.argv[1], workers=2,
 def test_a_killed_driver_resumes_and_leaves_no_ray_process(
     address: str, cluster: Any, tmp_path: Path, local: dict[str, sweep.StoredRun]
 ) -> None:
-    store = tmp_path / "sweep.db"
-    script = tmp_path / "driver.py"
+    store = tmp_path / "out" / "sweep.db"
+    script = tmp_path / "driver.py"  # beside the sweep's folder
     script.write_text(DRIVER.format(spec=LONG.to_dict(), grid=GRID))
     driver = subprocess.Popen(
-        [sys.executable, str(script), str(store)],
+        [sys.executable, str(script), str(store.parent)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -315,7 +317,8 @@ def test_a_killed_driver_resumes_and_leaves_no_ray_process(
     # today), and the nodes end its workers: none is left, training or idle.
     wait_until(lambda: not set(spawned) & set(processes()), "the driver's processes")
     wait_until(lambda: not workers(os.getpid()), "the dead driver's workers ended")
-    resumed = sweep.run(LONG, GRID, store, **quiet(workers=2, backend="ray"))
+    plan = sweep.Sweep(LONG, GRID)
+    resumed = sweep.run(plan, out=store.parent, **quiet(workers=2, backend="ray"))
     assert (resumed.already_done, resumed.ran) == (done, len(local) - done)
     assert_same_runs(resumed.runs, local)
 
@@ -340,7 +343,8 @@ def test_a_run_whose_worker_dies_on_every_try_is_reported(
     killer.start()
     try:
         with pytest.raises(sweep.SweepError) as info:
-            sweep.run(spec, {"seed": [0]}, tmp_path / "s.db", **quiet(backend="ray"))
+            plan = sweep.Sweep(spec, {"seed": [0]})
+            sweep.run(plan, out=tmp_path, **quiet(backend="ray"))
     finally:
         finished.set()
         killer.join(timeout=30)

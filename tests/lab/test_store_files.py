@@ -21,25 +21,29 @@ SPEC = RunSpec(
 QUIET = {"progress": False, "report": False, "workers": 1}
 
 
-def prepared(tmp_path: Path) -> Path:
-    """A compare folder an attacker prepared: marked as compare's."""
+def prepared(tmp_path: Path, kind: str = "compare") -> Path:
+    """A folder an attacker prepared: marked as ``kind``'s."""
     out = tmp_path / "out"
     out.mkdir()
-    (out / ".gdlab.json").write_text(json.dumps({"kind": "compare"}))
+    (out / ".gdlab.json").write_text(json.dumps({"kind": kind}))
     (tmp_path / "victim").mkdir()
     return out
 
 
+def swept(out: Path, seeds: list[int]) -> sweep.SweepResult:
+    return sweep.run(sweep.Sweep(SPEC, {"seed": seeds}), out=out, **QUIET)
+
+
 def test_a_lock_symlinked_outside_is_not_created(tmp_path: Path) -> None:
-    out = prepared(tmp_path)
+    out = prepared(tmp_path, "sweep")
     victim = tmp_path / "victim" / "created_by_lock"
     (out / "sweep.db.lock").symlink_to(Path("..") / "victim" / "created_by_lock")
     with pytest.raises(ValueError, match=r"sweep\.db\.lock: it is a symbolic link"):
-        sweep.run(SPEC, {"seed": [0]}, out / "sweep.db", **QUIET)
+        swept(out, [0])
     assert not victim.exists()
     victim.write_bytes(b"precious")
     with pytest.raises(ValueError, match=r"sweep\.db\.lock: it is a symbolic link"):
-        sweep.run(SPEC, {"seed": [0]}, out / "sweep.db", **QUIET)
+        swept(out, [0])
     assert victim.read_bytes() == b"precious"
     assert not (out / "sweep.db").exists()
 
@@ -65,8 +69,8 @@ def journal_mode(path: Path) -> str:
 def test_a_foreign_sqlite_file_is_left_byte_identical(
     tmp_path: Path, linked: bool
 ) -> None:
-    out = prepared(tmp_path)
-    victim = tmp_path / "victim" / "bank.db"
+    out = prepared(tmp_path, "sweep")
+    victim = tmp_path / "victim" / "sweep.db"
     before = foreign_db(victim)
     store = out / "sweep.db"
     if linked:
@@ -76,7 +80,7 @@ def test_a_foreign_sqlite_file_is_left_byte_identical(
         store = victim
         message = "is not a gdlab sweep store"
     with pytest.raises(ValueError, match=message):
-        sweep.run(SPEC, {"seed": [0]}, store, **QUIET)
+        swept(store.parent, [0])
     with pytest.raises(ValueError, match=message):
         sweep.Store(store)
     assert victim.read_bytes() == before
@@ -85,13 +89,13 @@ def test_a_foreign_sqlite_file_is_left_byte_identical(
 
 
 def test_sqlite_side_files_symlinked_are_refused(tmp_path: Path) -> None:
-    out = prepared(tmp_path)
-    sweep.run(SPEC, {"seed": [0]}, out / "sweep.db", **QUIET)
+    out = prepared(tmp_path, "sweep")
+    swept(out, [0])
     victim = tmp_path / "victim" / "wal"
     (out / "sweep.db-wal").unlink(missing_ok=True)
     (out / "sweep.db-wal").symlink_to(victim)
     with pytest.raises(ValueError, match=r"sweep\.db-wal: it is a symbolic link"):
-        sweep.run(SPEC, {"seed": [0, 1]}, out / "sweep.db", **QUIET)
+        swept(out, [0, 1])
     assert not victim.exists()
 
 

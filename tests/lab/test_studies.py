@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,16 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from gdlab import data, models, outputs
+from gdlab import data, models, optim, outputs
 from gdlab.lab import studies
 from gdlab.lab.sharpness import training_loss
 from gdlab.report import studies as pages
 
 TINY: dict[str, Any] = {"samples": 100, "seeds": 1, "until": "steps:20"}
+
+
+def batch_size(out: Path | None = None, **fields: Any) -> studies.BatchSizeResult:
+    return studies.run(studies.BatchSize(**fields), out=out)
 
 
 def dense_hessian(model: models.Model, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -51,16 +56,10 @@ def test_edge_of_stability_measures_the_dense_lambda_max_and_writes_results(
     tmp_path: Path,
 ) -> None:
     lines: list[str] = []
-    kwargs: dict[str, Any] = {
-        "samples": 30,
-        "hidden": (4,),
-        "lrs": (0.5, 2.0),
-        "momentum": 0.5,
-        "steps": 6,
-        "every": 4,
-        "out": tmp_path,
-    }
-    result = studies.edge_of_stability(**kwargs, echo=lines.append)
+    plan = studies.EdgeOfStability(
+        samples=30, hidden=(4,), lrs=(0.5, 2.0), momentum=0.5, steps=6, every=4
+    )
+    result = studies.run(plan, out=tmp_path, progress=lines.append)
     ds = data.load("digits", dtype=np.float64, val_fraction=None)
     X = ds.X_train[:30] - ds.X_train[:30].mean(axis=0)
     Y = np.eye(10)[ds.y_train[:30]]
@@ -74,8 +73,10 @@ def test_edge_of_stability_measures_the_dense_lambda_max_and_writes_results(
         assert run["steps"] == [0, 4, 6]
         assert len(run["lambda_max"]) == 3 and len(run["loss"]) == 7
         assert run["lambda_max"][0] == pytest.approx(start, rel=1e-6)
-        assert run["loss"] == pytest.approx(mine.loss)
+        assert run["loss"] == pytest.approx(list(mine.loss))
     assert saved["findings"][0].startswith("0 of 2 runs rose to within 20%")
+    plain = json.loads(json.dumps(result.to_dict()))
+    assert studies.EdgeOfStabilityResult.from_dict(plain) == result
     assert (tmp_path / "report.html").stat().st_size > 10_000
     assert (tmp_path / "edge_of_stability.png").read_bytes()[:4] == b"\x89PNG"
     assert outputs.owner(tmp_path) == "study edge-of-stability"
@@ -84,28 +85,27 @@ def test_edge_of_stability_measures_the_dense_lambda_max_and_writes_results(
     assert len(fig.subfigs[0].axes) == 2
     assert not any("already done" in line for line in lines)
     lines.clear()
-    again = studies.edge_of_stability(**kwargs, echo=lines.append)
+    again = studies.run(plan, out=tmp_path, progress=lines.append)
     assert len(lines) == 2 and all("already done" in line for line in lines)
-    assert again.to_dict() == result.to_dict()
+    assert again == result
 
 
 def test_edge_of_stability_runs_that_g_rounds_alike_keep_their_own_files(
     tmp_path: Path,
 ) -> None:
-    kwargs: dict[str, Any] = {
-        "samples": 20, "hidden": (3,), "lrs": (0.5, 0.5000001), "steps": 3,
-        "every": 3, "out": tmp_path,
-    }  # fmt: skip
-    first = studies.edge_of_stability(**kwargs)
+    plan = studies.EdgeOfStability(
+        samples=20, hidden=(3,), lrs=(0.5, 0.5000001), steps=3, every=3
+    )
+    first = studies.run(plan, out=tmp_path)
     runs = tmp_path / studies.EOS_RUNS
     assert sorted(p.name for p in runs.iterdir()) == [
         "lr0.5-momentum0.json",
         "lr0.5000001-momentum0.json",
     ]  # was one file, lr0.5-momentum0.json, the second run over the first
     lines: list[str] = []
-    again = studies.edge_of_stability(**kwargs, echo=lines.append)
+    again = studies.run(plan, out=tmp_path, progress=lines.append)
     assert len(lines) == 2 and all(line.endswith("(already done)") for line in lines)
-    assert again.to_dict() == first.to_dict()
+    assert again == first
     from gdlab.lab.studies.edge_of_stability import run_file
 
     assert run_file(1e-3, 0.9) == "lr0.001-momentum0.9.json"
@@ -115,11 +115,34 @@ def test_edge_of_stability_runs_that_g_rounds_alike_keep_their_own_files(
     (runs / "lr0.5-momentum0.json").unlink()
     (runs / "lr0.5000001-momentum0.json").rename(runs / "lr0.5-momentum0.json")
     lines.clear()
-    legacy = studies.edge_of_stability(
-        **{**kwargs, "lrs": (0.5000001,)}, echo=lines.append
-    )
+    legacy = studies.run(
+        dataclasses.replace(plan, lrs=(0.5000001,)), out=tmp_path,
+        progress=lines.append,
+    )  # fmt: skip
     assert lines[0].endswith("(already done)")
-    assert legacy.runs[0].to_dict() == first.runs[1].to_dict()
+    assert legacy.runs[0] == first.runs[1]
+
+
+def test_edge_of_stability_through_fit_is_plain_full_batch_gradient_descent() -> None:
+    plan = studies.EdgeOfStability(
+        samples=20, hidden=(3,), lrs=(0.5, 400.0), momentum=0.5, steps=5, every=2
+    )
+    kept, blown = studies.run(plan).runs
+    ds = data.load("digits", dtype=np.float64, val_fraction=None)
+    X = ds.X_train[:20] - ds.X_train[:20].mean(axis=0)
+    Y = np.eye(10)[ds.y_train[:20]]
+    model = models.MLP([64, 3, 10], activation="tanh", loss="mse", seed=0)
+    opt = optim.SGD(model.params, lr=0.5, momentum=0.5)
+    losses = []
+    for t in range(6):  # the loss at θ_0 .. θ_5, one update between each
+        loss, grads = model.loss_and_grad(X, Y)
+        losses.append(loss)
+        if t < 5:
+            opt.step(grads)
+    assert list(kept.loss) == losses  # bit for bit
+    assert kept.steps == (0, 2, 4, 5) and not kept.diverged
+    assert blown.diverged and len(blown.loss) < 6
+    assert blown.loss[-1] > 1e6 * blown.loss[0] or np.isnan(blown.loss[-1])
 
 
 def test_edge_run_verdicts() -> None:
@@ -148,21 +171,23 @@ def test_epsilon_sharpness_is_zero_at_zero_and_grows_with_epsilon() -> None:
 
 
 def test_interpolation_at_0_and_1_is_the_two_solutions(tmp_path: Path) -> None:
-    result = studies.batch_size_study(batch_sizes=(256, 32), out=tmp_path, **TINY)
+    result = batch_size(tmp_path, batch_sizes=(256, 32), **TINY)
     assert 0.0 in studies.ALPHAS and 1.0 in studies.ALPHAS
     line = result.interpolation
-    assert line is not None and (line["small"], line["large"]) == (32, 256)
+    assert line is not None and (line.small, line.large) == (32, 256)
     small, large = sorted(result.runs, key=lambda r: r.batch_size)
     for alpha, run in ((0.0, small), (1.0, large)):
-        k = line["alpha"].index(alpha)
-        assert line["train_loss"][k] == pytest.approx(run.train_loss, rel=1e-9)
-        assert line["test_loss"][k] == pytest.approx(run.test_loss, rel=1e-9)
-        assert line["test_acc"][k] == run.test_acc
+        k = line.alpha.index(alpha)
+        assert line.train_loss[k] == pytest.approx(run.train_loss, rel=1e-9)
+        assert line.test_loss[k] == pytest.approx(run.test_loss, rel=1e-9)
+        assert line.test_acc[k] == run.test_acc
     assert small.steps == large.steps == 20 and small.reached and large.reached
     assert small.train_acc is not None and small.test_acc is not None
     assert small.gap == pytest.approx(small.train_acc - small.test_acc)
     saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["interpolation"]["train_loss"] == line["train_loss"]
+    assert saved["interpolation"]["train_loss"] == list(line.train_loss)
+    plain = json.loads(json.dumps(result.to_dict()))
+    assert studies.BatchSizeResult.from_dict(plain) == result  # typed, both ways
     assert {r["batch_size"] for r in saved["summary"]} == {32, 256}
     for name in ("report.html", "interpolation.png", "sharpness.png", "results.csv"):
         assert (tmp_path / name).is_file()
@@ -180,32 +205,24 @@ def test_a_rerun_skips_finished_runs_and_a_changed_setting_reruns(
     tmp_path: Path,
 ) -> None:
     lines: list[str] = []
-    first = studies.batch_size_study(batch_sizes=(32, 256), out=tmp_path, **TINY)
-    again = studies.batch_size_study(
-        batch_sizes=(32, 256),
-        out=tmp_path,
-        echo=lines.append,
-        **TINY,
-    )
+    plan = studies.BatchSize(batch_sizes=(32, 256), **TINY)
+    first = studies.run(plan, out=tmp_path)
+    again = studies.run(plan, out=tmp_path, progress=lines.append)
     assert len(lines) == 2 and all(line.endswith("(already done)") for line in lines)
-    assert again.to_dict() == first.to_dict()
+    assert again == first
     lines.clear()
-    more = {**TINY, "seeds": 2}
-    studies.batch_size_study(
-        batch_sizes=(32, 256), out=tmp_path, echo=lines.append, **more
-    )
+    more = dataclasses.replace(plan, seeds=2)
+    studies.run(more, out=tmp_path, progress=lines.append)
     done = [line.endswith("(already done)") for line in lines]
     assert done == [True, False, True, False]  # seed 1 is new, seed 0 the same runs
     lines.clear()
-    other = {**TINY, "epsilon": 1e-3}
-    studies.batch_size_study(
-        batch_sizes=(32, 256), out=tmp_path, echo=lines.append, **other
-    )
+    other = dataclasses.replace(plan, epsilon=1e-3)
+    studies.run(other, out=tmp_path, progress=lines.append)
     assert not any(line.endswith("(already done)") for line in lines)
 
 
 def test_a_run_short_of_the_target_is_reported_and_warned_about() -> None:
-    result = studies.batch_size_study(
+    result = batch_size(
         batch_sizes=(16, 1024), until="loss:0.3", max_epochs=2, samples=50, seeds=1
     )
     small, large = result.runs
@@ -235,14 +252,14 @@ def test_bad_batch_size_settings_are_refused_before_training(
     kwargs: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        studies.batch_size_study(**kwargs)
+        studies.prepare(studies.BatchSize(**kwargs))
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"lrs": ()}, r"lrs must be at least one learning rate"),
-        ({"lrs": (0.0,)}, r"lrs must be"),
+        ({"lrs": (0.0,)}, r"lrs\[0\] must be > 0"),
         ({"momentum": 1.0}, r"momentum must be"),
         ({"loss": "hinge"}, r"loss must be one of"),
         ({"activation": "gelu"}, r"activation must be one of"),
@@ -253,11 +270,11 @@ def test_bad_edge_of_stability_settings_are_refused(
     kwargs: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        studies.edge_of_stability(**kwargs)
+        studies.EdgeOfStability(**kwargs)
 
 
 def test_a_diverged_batch_size_run_is_a_result_with_nan_measures() -> None:
-    study = studies.batch_size_study(
+    study = batch_size(
         lr=1e10, batch_sizes=[64, 128], until="steps:5", seeds=1, samples=200
     )
     for run in study.runs:
@@ -267,18 +284,15 @@ def test_a_diverged_batch_size_run_is_a_result_with_nan_measures() -> None:
     assert study.findings() == ["fewer than two batch sizes trained without diverging"]
 
 
-def test_the_check_steps_take_the_studies_arguments_and_refuse_as_they_do() -> None:
-    import inspect
-
-    for check, study in (
-        (studies.check_batch_size_study, studies.batch_size_study),
-        (studies.check_edge_of_stability, studies.edge_of_stability),
-    ):  # the checks read the records already in out
-        whole = inspect.signature(study).parameters
-        mine = inspect.signature(check).parameters
-        assert list(mine) == [n for n in whole if n not in ("command", "echo")]
-        assert all(mine[n].default == whole[n].default for n in mine)
-    with pytest.raises(ValueError, match="batch_sizes must be at least two"):
-        studies.check_batch_size_study(batch_sizes=[32])
-    with pytest.raises(ValueError, match="steps must be an integer >= 1"):
-        studies.check_edge_of_stability(steps=0)
+def test_a_plan_is_checked_when_made_and_round_trips() -> None:
+    plan = studies.BatchSize(batch_sizes=[256, 32, 256], seeds=2.0)
+    assert plan.batch_sizes == (32, 256) and plan.seeds == 2  # sorted, unique
+    assert studies.BatchSize.from_dict(plan.to_dict()) == plan
+    edge = studies.EdgeOfStability(lrs=[0.5], hidden=[4, 3])
+    assert studies.EdgeOfStability.from_dict(edge.to_dict()) == edge
+    with pytest.raises(ValueError, match=r"^BatchSize: batch_sizes must be at least"):
+        studies.BatchSize(batch_sizes=[32])
+    with pytest.raises(ValueError, match=r"^EdgeOfStability: steps must be an int"):
+        studies.EdgeOfStability(steps=0)
+    with pytest.raises(ValueError, match=r"^studies: plan must be a BatchSize"):
+        studies.prepare({"batch_sizes": [32, 64]})  # type: ignore[call-overload]

@@ -57,8 +57,7 @@ WEIGHTS = r"study record .*bs32-seed0\.npy: must be a \.npy array of 610 float64
 TAMPERED = {
     "lambda_max missing": (
         edit_record(lambda r: r.pop("lambda_max")),
-        RECORD + r"run\.lambda_max must be a finite number, or null \(not measured\), "
-        r"got nothing",
+        RECORD + r"run\.lambda_max must be given, got 'nothing'",
     ),
     "lambda_max 'lots'": (
         edit_record(lambda r: r.update(lambda_max="lots")),
@@ -66,7 +65,7 @@ TAMPERED = {
     ),
     "an extra key": (
         edit_record(lambda r: r.update(colour="red")),
-        RECORD + r"run must hold only batch_size, .*got the key 'colour'",
+        RECORD + r"run: field 'colour' must be one of batch_size, ",
     ),
     "steps as text": (
         edit_record(lambda r: r.update(steps="5")),
@@ -109,10 +108,11 @@ def test_a_tampered_record_is_one_line_naming_the_file_and_field(
     assert result.stderr.startswith("gdlab: error: study record ")
     assert re.search(message, result.stderr), result.stderr
     with pytest.raises(ValueError, match=message):
-        studies.batch_size_study(
+        plan = studies.BatchSize(
             batch_sizes=(32, 256), seeds=1, until="steps:5", samples=50,
-            model="mlp:64-8-10", out=out,
+            model="mlp:64-8-10",
         )  # fmt: skip
+        studies.prepare(plan, out=out)
 
 
 def test_untouched_records_are_reused(done: Path) -> None:
@@ -163,8 +163,7 @@ EDGE_RECORD = r"study record .*lr0\.5-momentum0\.json: "
 EDGE_TAMPERED = {
     "lambda_max missing": (
         edge_edit(lambda r: r.pop("lambda_max")),
-        EDGE_RECORD + r"run\.lambda_max must be a list of finite numbers or nulls "
-        r"\(not measured\), got nothing",
+        EDGE_RECORD + r"run\.lambda_max must be given, got 'nothing'",
     ),
     "lambda_max 'lots'": (
         edge_edit(lambda r: r.update(lambda_max="lots")),
@@ -172,16 +171,21 @@ EDGE_TAMPERED = {
     ),
     "an extra key": (
         edge_edit(lambda r: r.update(colour="red")),
-        EDGE_RECORD + r"run must hold only lr, .*got the key 'colour'",
+        EDGE_RECORD + r"run: field 'colour' must be one of lr, ",
     ),
     "a loss of text": (
         edge_edit(lambda r: r["loss"].__setitem__(0, "x")),
-        EDGE_RECORD + r"run\.loss must be a list of finite numbers or nulls",
+        EDGE_RECORD + r"run\.loss\[0\] must be a finite number, or null",
     ),
     "one lambda_max short": (
         edge_edit(lambda r: r["lambda_max"].pop()),
-        EDGE_RECORD + r"run must be the run of lr 0\.5 and momentum 0\.0 with one "
-        r"lambda_max per step",
+        EDGE_RECORD
+        + r"run\.lambda_max must be one value per step of steps \(4 values\), "
+        r"got 3",
+    ),
+    "another lr": (
+        edge_edit(lambda r: r.update(lr=0.25)),
+        EDGE_RECORD + r"run\.lr and run\.momentum must be 0\.5 and 0\.0, got 0\.25",
     ),
 }
 
@@ -199,9 +203,10 @@ def test_a_tampered_edge_record_is_one_line_naming_the_file_and_field(
     assert result.stderr.count("\n") == 1
     assert re.search(message, result.stderr), result.stderr
     with pytest.raises(ValueError, match=message):
-        studies.edge_of_stability(
-            samples=40, hidden=(4, 3), lrs=(0.5,), steps=5, every=2, out=out
+        plan = studies.EdgeOfStability(
+            samples=40, hidden=(4, 3), lrs=(0.5,), steps=5, every=2
         )
+        studies.prepare(plan, out=out)
 
 
 def test_untouched_edge_records_are_reused(edge_done: Path) -> None:

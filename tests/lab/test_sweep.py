@@ -5,6 +5,7 @@ The report a sweep writes is tested in tests/test_report_sensitivity.py."""
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import re
@@ -24,7 +25,7 @@ import pytest
 import torch
 from threadpoolctl import threadpool_limits
 
-from gdlab import lab, models
+from gdlab import lab, models, outputs
 from gdlab.experiment import RunSpec, build
 from gdlab.lab import sweep
 from gdlab.lab.sharpness import sharpness, training_loss
@@ -57,6 +58,21 @@ def direct(spec: RunSpec) -> tuple[History, Any]:
 
 def quiet(**kwargs: Any) -> dict[str, Any]:
     return {"progress": False, "report": False, **kwargs}
+
+
+def swept(
+    base: RunSpec,
+    grid: dict[str, Any],
+    store: Path,
+    *,
+    sharpness: bool = False,
+    **options: Any,
+) -> sweep.SweepResult:
+    """:func:`sweep.run` of the plan of ``base`` and ``grid`` into the folder of
+    ``store`` (its sweep.db)."""
+    assert store.name == sweep.STORE
+    plan = sweep.Sweep(base, grid, sharpness=sharpness)
+    return sweep.run(plan, out=store.parent, **options)
 
 
 # --- the grid ------------------------------------------------------------------------
@@ -153,8 +169,29 @@ def test_bad_grids_are_refused_before_anything_runs(
 ) -> None:
     store = tmp_path / "sweep.db"
     with pytest.raises(ValueError, match=message):
-        sweep.run(BASE, grid, store, **quiet(workers=1))
+        swept(BASE, grid, store, **quiet(workers=1))
     assert not store.exists()
+
+
+def test_a_plan_is_checked_when_made_and_its_folder_claimed_once(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ValueError, match=r"^sweep: unknown grid field 'optimiser'"):
+        sweep.Sweep(BASE, {"optimiser": ["sgd"]})  # no folder touched: none given
+    with pytest.raises(ValueError, match=r"^sweep: sharpness_samples must be an"):
+        sweep.Sweep(BASE, {"seed": [0]}, sharpness_samples=0)
+    plan = sweep.Sweep(BASE, {"lr": [1, 0.1], "seed": [0, 1]})
+    assert plan.grid == {"lr": (1, 0.1), "seed": (0, 1)}
+    assert [s.lr for s in plan.specs] == [1.0, 1.0, 0.1, 0.1]  # normalized
+    assert sweep.Sweep.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
+    taken = outputs.claim(tmp_path / "taken", "compare")
+    (taken / "results.json").write_text("{}")
+    with pytest.raises(ValueError, match="holds the output of gdlab compare"):
+        sweep.prepare(plan, out=taken)
+    ready = sweep.prepare(plan, out=tmp_path / "new" / "folder", workers=1)
+    assert outputs.owner(tmp_path / "new" / "folder") == "sweep"
+    assert ready.store == tmp_path / "new" / "folder" / "sweep.db"
+    assert not ready.store.exists()  # nothing trained, nothing written but the mark
 
 
 def test_ray_missing_is_a_clear_error(
@@ -162,9 +199,9 @@ def test_ray_missing_is_a_clear_error(
 ) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     with pytest.raises(ValueError, match=r"pip install 'gdlab\[cluster\]'"):
-        sweep.run(BASE, {"seed": [0]}, tmp_path / "s.db", backend="ray", **quiet())
+        swept(BASE, {"seed": [0]}, tmp_path / "sweep.db", backend="ray", **quiet())
     with pytest.raises(ValueError, match="backend must be one of local, ray"):
-        sweep.run(BASE, {"seed": [0]}, tmp_path / "s.db", backend="dask", **quiet())
+        swept(BASE, {"seed": [0]}, tmp_path / "sweep.db", backend="dask", **quiet())
 
 
 @pytest.mark.parametrize(
@@ -172,15 +209,15 @@ def test_ray_missing_is_a_clear_error(
     [
         ({"progress": "yes"}, "sweep: progress must be True or False, got 'yes'"),
         ({"report": None}, "sweep: report must be True or False, got None"),
-        ({"store": None}, "sweep: store must be a path to a file like sweep.db"),
+        ({"out": None}, "sweep: out must be a folder, got None"),
     ],
 )
 def test_bad_options_are_refused_before_anything_runs(
     tmp_path: Path, options: dict[str, Any], message: str
 ) -> None:
-    given = {**quiet(workers=1), "store": tmp_path / "sweep.db", **options}
+    given = {**quiet(workers=1), "out": tmp_path, **options}
     with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
-        sweep.run(BASE, {"seed": [0]}, **given)
+        sweep.run(sweep.Sweep(BASE, {"seed": [0]}), **given)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -192,7 +229,7 @@ def test_workers_give_the_histories_of_fit_in_this_process(
 ) -> None:
     monkeypatch.setattr(sweep.pool, "PARALLEL_WORK", 0)  # processes even for these
     grid = {"optimizer": ["sgd", "adam"], "seed": [0, 1]}
-    result = sweep.run(BASE, grid, tmp_path / "sweep.db", **quiet(workers=2))
+    result = swept(BASE, grid, tmp_path / "sweep.db", **quiet(workers=2))
     assert result.ran == 4 and result.already_done == 0
     rows = result.rows()
     assert [(r["optimizer"], r["seed"]) for r in rows] == [
@@ -252,18 +289,16 @@ def test_resume_runs_only_what_is_missing(
     monkeypatch.setattr(backends, "execute", counting)
     store = tmp_path / "sweep.db"
     base = BASE.replace(optimizer="sgd", epochs=1)
-    first = sweep.run(base, {"lr": [0.05], "seed": [0, 1]}, store, **quiet(workers=1))
+    first = swept(base, {"lr": [0.05], "seed": [0, 1]}, store, **quiet(workers=1))
     assert (first.ran, first.already_done, len(calls)) == (2, 0, 2)
     assert {r.pid for r in first.runs} == {os.getpid()}  # workers=1: in-process
     stamps = {r.key: r.finished_at for r in first.runs}
 
-    again = sweep.run(base, {"lr": [0.05], "seed": [0, 1]}, store, **quiet(workers=1))
+    again = swept(base, {"lr": [0.05], "seed": [0, 1]}, store, **quiet(workers=1))
     assert (again.ran, again.already_done, len(calls)) == (0, 2, 2)
     assert [r.finished_at for r in again.runs] == list(stamps.values())
 
-    wider = sweep.run(
-        base, {"lr": [0.05, 0.2], "seed": [0, 1]}, store, **quiet(workers=1)
-    )
+    wider = swept(base, {"lr": [0.05, 0.2], "seed": [0, 1]}, store, **quiet(workers=1))
     assert (wider.ran, wider.already_done, len(calls)) == (2, 2, 4)
     assert len(wider.rows()) == 4 and sweep.Store(store).count() == 4
     for run in wider.runs:
@@ -277,35 +312,38 @@ def test_resume_runs_only_what_is_missing(
 def test_a_store_of_another_sweep_is_refused(tmp_path: Path) -> None:
     store = tmp_path / "sweep.db"
     base = BASE.replace(epochs=1)
-    sweep.run(base, {"lr": [0.01]}, store, **quiet(workers=1))
+    swept(base, {"lr": [0.01]}, store, **quiet(workers=1))
     with pytest.raises(ValueError, match=r"different base spec .*epochs: 1 -> 2"):
-        sweep.run(base.replace(epochs=2), {"lr": [0.01]}, store, **quiet(workers=1))
+        swept(base.replace(epochs=2), {"lr": [0.01]}, store, **quiet(workers=1))
     with pytest.raises(ValueError, match=r"sharpness: False -> True"):
-        sweep.run(base, {"lr": [0.01]}, store, **quiet(workers=1, sharpness=True))
+        swept(base, {"lr": [0.01]}, store, **quiet(workers=1, sharpness=True))
     # A field that is a grid axis may differ in the base: the grid overrides it.
-    result = sweep.run(base.replace(lr=0.5), {"lr": [0.01]}, store, **quiet(workers=1))
+    result = swept(base.replace(lr=0.5), {"lr": [0.01]}, store, **quiet(workers=1))
     assert result.ran == 0
     # New axes extend the sweep; the runs already there are reused.
-    result = sweep.run(base, {"lr": [0.01], "seed": [0, 1]}, store, **quiet(workers=1))
+    result = swept(base, {"lr": [0.01], "seed": [0, 1]}, store, **quiet(workers=1))
     assert (result.ran, result.already_done) == (1, 1)
     assert sweep.Store(store).meta()["axes"] == ["lr", "seed"]
 
 
 def test_one_writer_at_a_time_and_only_real_stores(tmp_path: Path) -> None:
-    store = tmp_path / "sweep.db"
+    store = outputs.claim(tmp_path, "sweep") / "sweep.db"  # as the writer did
     with (
         exclusive(store),
         pytest.raises(ValueError, match="another sweep is writing"),
     ):
-        sweep.run(BASE, {"seed": [0]}, store, **quiet(workers=1))
-    other = tmp_path / "other.db"
+        swept(BASE, {"seed": [0]}, store, **quiet(workers=1))
+    other = tmp_path / "other" / "sweep.db"
+    other.parent.mkdir()
     other.write_bytes(b"not a database, just bytes" * 100)
     with pytest.raises(ValueError, match="cannot open sweep store"):
-        sweep.run(BASE, {"seed": [0]}, other, **quiet(workers=1))
-    with sqlite3.connect(tmp_path / "foreign.db") as db:
+        swept(BASE, {"seed": [0]}, other, **quiet(workers=1))
+    foreign = tmp_path / "foreign" / "sweep.db"
+    foreign.parent.mkdir()
+    with sqlite3.connect(foreign) as db:
         db.execute("CREATE TABLE t (x)")
     with pytest.raises(ValueError, match="is not a gdlab sweep store"):
-        sweep.run(BASE, {"seed": [0]}, tmp_path / "foreign.db", **quiet(workers=1))
+        swept(BASE, {"seed": [0]}, foreign, **quiet(workers=1))
     with pytest.raises(ValueError, match="no sweep store at"):
         sweep.Store(tmp_path / "missing.db")
 
@@ -321,7 +359,7 @@ SMALL = RunSpec(
 def small_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished sweep of two runs, closed (no -wal file beside it)."""
     store = tmp_path_factory.mktemp("small") / "sweep.db"
-    sweep.run(SMALL, {"seed": [0, 1]}, store, **quiet(workers=1))
+    swept(SMALL, {"seed": [0, 1]}, store, **quiet(workers=1))
     return store
 
 
@@ -353,7 +391,7 @@ def test_a_corrupted_page_is_one_line_naming_the_store(
         f.write(b"\xa5" * 64)
     message = f"sweep: cannot read {store}: database disk image is malformed"
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
-        sweep.run(SMALL, {"seed": [0, 1]}, store, **quiet(workers=1))
+        swept(SMALL, {"seed": [0, 1]}, store, **quiet(workers=1))
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         sweep.write_report(store)
 
@@ -388,7 +426,7 @@ def test_bad_json_in_the_store_names_the_store(
     store = copy_of(small_store, tmp_path)
     execute(store, sql)
     with pytest.raises(ValueError) as error:
-        sweep.run(SMALL, {"seed": [0, 1]}, store, **quiet(workers=1))
+        swept(SMALL, {"seed": [0, 1]}, store, **quiet(workers=1))
     assert str(error.value).startswith("sweep: " + message.format(store=store))
 
 
@@ -447,7 +485,7 @@ def test_damaged_meta_and_metrics_name_the_store(
     with pytest.raises(ValueError, match=expected):
         sweep.Store(store).rows()
     with pytest.raises(ValueError, match=expected):
-        sweep.run(SMALL, {"seed": [0, 1]}, store, **quiet(workers=1))
+        swept(SMALL, {"seed": [0, 1]}, store, **quiet(workers=1))
     with pytest.raises(ValueError, match=expected):
         sweep.write_report(store)
 
@@ -474,8 +512,8 @@ from gdlab.experiment import RunSpec
 from gdlab.lab import sweep
 
 try:
-    sweep.run(RunSpec.from_dict({spec!r}), {{"seed": [0, 1]}}, sys.argv[1],
-              progress=False, report=False, {options})
+    plan = sweep.Sweep(RunSpec.from_dict({spec!r}), {{"seed": [0, 1]}})
+    sweep.run(plan, out=sys.argv[1], progress=False, report=False, {options})
 except ValueError as error:
     print(error)
     sys.exit(2)
@@ -505,7 +543,7 @@ def test_a_read_only_store_is_one_line_naming_it(
     store = copy_of(small_store, tmp_path)
     message = f"sweep: cannot write {store}: attempt to write a readonly database"
     with read_only(store), pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
-        sweep.run(SMALL, {"seed": [0, 1]}, store, **quiet(workers=1))
+        swept(SMALL, {"seed": [0, 1]}, store, **quiet(workers=1))
 
 
 # --- kills ---------------------------------------------------------------------------
@@ -525,16 +563,15 @@ def start_sweep(store: Path) -> subprocess.Popen[str]:
         sweep.pool.PARALLEL_WORK = 0  # a worker process even for these small runs
         if __name__ == "__main__":
             sweep.run(
-                RunSpec.from_dict({KILL_BASE.to_dict()!r}),
-                {KILL_GRID!r},
-                {str(store)!r},
+                sweep.Sweep(RunSpec.from_dict({KILL_BASE.to_dict()!r}), {KILL_GRID!r}),
+                out={str(store.parent)!r},
                 workers=2,
                 progress=False,
                 report=False,
             )
         """
     )
-    path = store.parent / "go.py"
+    path = store.parent.parent / "go.py"  # beside the sweep's folder, not in it
     path.write_text(script)
     return subprocess.Popen(
         [sys.executable, str(path)],
@@ -590,7 +627,7 @@ def gone(pid: int) -> bool:
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> sweep.SweepResult:
     store = tmp_path_factory.mktemp("whole") / "sweep.db"
-    return sweep.run(KILL_BASE, KILL_GRID, store, **quiet(workers=1))
+    return swept(KILL_BASE, KILL_GRID, store, **quiet(workers=1))
 
 
 def assert_same_sweep(a: sweep.SweepResult, b: sweep.SweepResult) -> None:
@@ -625,7 +662,7 @@ def test_a_killed_parent_loses_no_finished_run_and_resumes_exactly(
     expected = {r.key: r for r in uninterrupted.runs}
     for key, run in stored.items():
         assert without_time(run.history) == without_time(expected[key].history)
-    resumed = sweep.run(KILL_BASE, KILL_GRID, store, **quiet(workers=2))
+    resumed = swept(KILL_BASE, KILL_GRID, store, **quiet(workers=2))
     assert (resumed.already_done, resumed.ran) == (len(before), total - len(before))
     assert_same_sweep(resumed, uninterrupted)
 
@@ -644,7 +681,7 @@ def test_a_killed_worker_stops_the_sweep_and_a_rerun_completes_it(
     assert "run the same command again to continue" in err
     done = len(finished_runs(store))
     assert 1 <= done < len(uninterrupted.runs)
-    resumed = sweep.run(KILL_BASE, KILL_GRID, store, **quiet(workers=2))
+    resumed = swept(KILL_BASE, KILL_GRID, store, **quiet(workers=2))
     assert resumed.already_done == done
     assert_same_sweep(resumed, uninterrupted)
 
@@ -665,7 +702,7 @@ def test_sharpness_grows_with_the_batch_size(tmp_path: Path) -> None:
         train=TrainConfig(epochs=10),
     )
     grid = {"batch_size": [16, 64, 256], "seed": [0, 1, 2]}
-    result = sweep.run(
+    result = swept(
         base, grid, tmp_path / "sweep.db", workers=1, sharpness=True, progress=False
     )
     lam = {(r["batch_size"], r["seed"]): r["lambda_max"] for r in result.rows()}
@@ -759,9 +796,9 @@ def test_ray_gives_the_rows_of_local_processes(
     import ray
 
     grid = {"optimizer": ["sgd", "adam"], "seed": [0, 1]}
-    local = sweep.run(BASE, grid, tmp_path / "local.db", **quiet(workers=1))
-    remote = sweep.run(
-        BASE, grid, tmp_path / "ray.db", **quiet(workers=2, backend="ray")
+    local = swept(BASE, grid, tmp_path / "local" / "sweep.db", **quiet(workers=1))
+    remote = swept(
+        BASE, grid, tmp_path / "ray" / "sweep.db", **quiet(workers=2, backend="ray")
     )
     assert not ray.is_initialized()  # the cluster it started is shut down
     assert_same_sweep(remote, local)
@@ -803,7 +840,7 @@ def test_sigterm_while_ray_starts_leaves_no_ray_process(
     options = "workers=2, backend='ray'"
     script.write_text(SWEEP_SCRIPT.format(spec=spec, options=options))
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(tmp_path / "sweep.db")],
+        [sys.executable, str(script), str(tmp_path / "out")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -53,6 +53,12 @@ def quiet(**kwargs: object) -> dict[str, object]:
     return {"progress": False, "report": False, "workers": 1, **kwargs}
 
 
+def swept(grid: dict[str, list[int]], store: Path) -> sweep.SweepResult:
+    """The sweep of MNIST and ``grid`` into the folder of ``store``."""
+    plan = sweep.Sweep(MNIST, grid)
+    return sweep.run(plan, out=store.parent, workers=1, progress=False, report=False)
+
+
 def test_another_idx_folder_through_gdlab_data_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -60,9 +66,9 @@ def test_another_idx_folder_through_gdlab_data_is_refused(
     idx_folder(tmp_path / "g2" / "mnist", seed=2)
     store = tmp_path / "s" / "sweep.db"
     monkeypatch.setenv("GDLAB_DATA", str(tmp_path / "g1"))
-    first = sweep.run(MNIST, {"seed": [0]}, store, **quiet())
+    first = swept({"seed": [0]}, store)
     assert first.ran == 1
-    again = sweep.run(MNIST, {"seed": [0]}, store, **quiet())  # unchanged: resumed
+    again = swept({"seed": [0]}, store)  # unchanged: resumed
     assert (again.ran, again.already_done) == (0, 1)
     monkeypatch.setenv("GDLAB_DATA", str(tmp_path / "g2"))
     with pytest.raises(
@@ -71,8 +77,8 @@ def test_another_idx_folder_through_gdlab_data_is_refused(
         r"was written \(data \[\"mnist\", null, \"float32\", 0\.1, 0\]: digest "
         r"[0-9a-f]{16} -> [0-9a-f]{16}\); its runs are not those of the present",
     ):
-        sweep.run(MNIST, {"seed": [0]}, store, **quiet())
-    fresh = sweep.run(MNIST, {"seed": [0]}, tmp_path / "fresh.db", **quiet())
+        swept({"seed": [0]}, store)
+    fresh = swept({"seed": [0]}, tmp_path / "fresh" / "sweep.db")
     losses = [r.metrics["final_test_loss"] for r in (*first.runs, *fresh.runs)]
     assert losses[0] != losses[1]  # what the old store would have returned: wrong
 
@@ -82,15 +88,15 @@ def test_labels_permuted_in_place_are_refused(
 ) -> None:
     folder = idx_folder(tmp_path / "g" / "mnist", seed=1)
     monkeypatch.setenv("GDLAB_DATA", str(tmp_path / "g"))
-    store = tmp_path / "sweep.db"
-    sweep.run(MNIST, {"seed": [0]}, store, **quiet())
+    store = tmp_path / "s" / "sweep.db"
+    swept({"seed": [0]}, store)
     labels = folder / "train-labels-idx1-ubyte.gz"
     y = data.read_idx(labels)
     data.write_idx(labels, np.random.default_rng(0).permutation(y))
     with pytest.raises(ValueError, match="the data of 'mnist' changed"):
-        sweep.check(MNIST, {"seed": [0]}, store, workers=1, progress=False)
+        sweep.prepare(sweep.Sweep(MNIST, {"seed": [0]}), out=store.parent)
     with pytest.raises(ValueError, match="the data of 'mnist' changed"):
-        sweep.run(MNIST, {"seed": [0, 1]}, store, **quiet())
+        swept({"seed": [0, 1]}, store)
     assert len(sweep.Store(store).runs()) == 1  # nothing trained
 
 

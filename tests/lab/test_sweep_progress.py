@@ -17,7 +17,7 @@ def test_each_line_counts_and_estimates_the_time_left(
 ) -> None:
     base = RunSpec(data="digits", model="softmax", optimizer="sgd", lr=0.1)
     base = base.replace(train=TrainConfig(epochs=1, batch_size=64))
-    sweep.run(base, {"seed": [0, 1, 2]}, tmp_path / "sweep.db", workers=1)
+    sweep.run(sweep.Sweep(base, {"seed": [0, 1, 2]}), out=tmp_path, workers=1)
     lines = [ln for ln in capsys.readouterr().out.splitlines() if "/3]" in ln]
     assert [re.search(r"\[(\d)/3\]", ln)[1] for ln in lines] == ["1", "2", "3"]  # type: ignore[index]
     left = [re.search(r"about ([\d.]+) s left\)$", ln) for ln in lines]

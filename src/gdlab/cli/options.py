@@ -447,6 +447,24 @@ def run_spec(run: dict[str, Any], **more: Any) -> RunSpec:
         return RunSpec.from_dict({**run, "schedule_args": args, **more})
 
 
+VAL_FRACTION = click.option(
+    "--val-fraction",
+    default=0.1,
+    show_default=True,
+    type=float,
+    help="share of the training set held out for validation, in (0, 0.5]",
+)
+"""The validation split's size (train, compare, sweep)."""
+SPLIT_SEED = click.option(
+    "--split-seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0, max=2**32 - 1),  # scikit-learn's bound
+    help="seed of the validation split (the same for every run)",
+)
+"""The validation split's seed (train, compare, sweep)."""
+
+
 def run_options(function: Any) -> Any:
     """The options that describe a run (shared by train and compare)."""
     options = [
@@ -458,20 +476,8 @@ def run_options(function: Any) -> Any:
             " arrays: X_train, y_train, X_test, y_test)",
         ),
         click.option("--data-path", default=None, help="folder with the IDX files"),
-        click.option(
-            "--val-fraction",
-            default=0.1,
-            show_default=True,
-            type=float,
-            help="share of the training set held out for validation, in (0, 0.5]",
-        ),
-        click.option(
-            "--split-seed",
-            default=0,
-            show_default=True,
-            type=click.IntRange(min=0, max=2**32 - 1),  # scikit-learn's bound
-            help="seed of the validation split (the same for every run)",
-        ),
+        VAL_FRACTION,
+        SPLIT_SEED,
         click.option(
             "--model",
             default="mlp",

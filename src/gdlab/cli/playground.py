@@ -28,4 +28,4 @@ def playground_command(port: int, host: str, open_browser: bool) -> None:
     from gdlab import playground
 
     with user_input():  # only host, port and socket raise; requests are handled apart
-        playground.serve(host, port, open_browser=open_browser, echo=click.echo)
+        playground.serve(host, port, open_browser=open_browser, progress=click.echo)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
-from gdlab import outputs
 from gdlab.cli.options import (
     check_folder,
     command_line,
@@ -80,18 +80,15 @@ def study_batch_size(
 
     sizes = parse_list("--batch-sizes", batch_sizes, int, "integers")
     where = out or default_out(f"runs/study-batch-size-{options['data']}")
-    with user_input():  # the options, and the records of the runs done there
-        studies.check_batch_size_study(batch_sizes=sizes, out=where, **options)
-        folder = outputs.claim(where, "study batch-size")
-    result = studies.batch_size_study(
-        batch_sizes=sizes,
-        out=folder,
+    with user_input():  # the plan, and the records of the runs done there
+        plan = studies.BatchSize(batch_sizes=tuple(sizes), **options)
+        ready = studies.prepare(plan, out=where)
+    result = ready.run(
+        progress=None if quiet else click.echo,
         command=command_line(click.get_current_context()),
-        echo=None if quiet else click.echo,
-        **options,
     )
     click.echo(result.format())
-    click.echo(f"report: {folder / 'report.html'}")
+    click.echo(f"report: {Path(where) / 'report.html'}")
 
 
 @study_group.command("edge-of-stability")
@@ -148,16 +145,14 @@ def study_edge_of_stability(
     rates = parse_list("--lrs", lrs, float, "numbers")
     warn_zero_lr("--lrs", rates)
     where = out or default_out(f"runs/study-edge-of-stability-{options['data']}")
-    with user_input():  # the options, and the records of the runs done there
-        studies.check_edge_of_stability(hidden=widths, lrs=rates, out=where, **options)
-        folder = outputs.claim(where, "study edge-of-stability")
-    result = studies.edge_of_stability(
-        hidden=widths,
-        lrs=rates,
-        out=folder,
+    with user_input():  # the plan, and the records of the runs done there
+        plan = studies.EdgeOfStability(
+            hidden=tuple(widths), lrs=tuple(rates), **options
+        )
+        ready = studies.prepare(plan, out=where)
+    result = ready.run(
+        progress=None if quiet else click.echo,
         command=command_line(click.get_current_context()),
-        echo=None if quiet else click.echo,
-        **options,
     )
     click.echo(result.format())
-    click.echo(f"report: {folder / 'report.html'}")
+    click.echo(f"report: {Path(where) / 'report.html'}")

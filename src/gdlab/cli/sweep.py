@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
-from gdlab import outputs
 from gdlab.cli.options import (
+    SPLIT_SEED,
+    VAL_FRACTION,
     check_folder,
     command_line,
     data_label,
@@ -45,6 +46,8 @@ def _value(text: str) -> Any:
     help="digits | fashion-mnist | mnist | regression | FILE.npz (your arrays)",
 )
 @click.option("--data-path", default=None, help="folder with the IDX files")
+@VAL_FRACTION
+@SPLIT_SEED
 @click.option(
     "--model",
     default="mlp",
@@ -170,28 +173,17 @@ def sweep_command(
         grid[name] = parse_list(f"--grid {name}", values, _value, "values")
     given = [parse_hyper(name, hyper) for name in grid["optimizer"]]
     base = run_spec(run, hyper=given[0] if given else {})
-    settings: dict[str, Any] = {
-        "workers": workers,
-        "backend": backend,
-        "sharpness": sharpness,
-        "sharpness_samples": sharpness_samples,
-        "progress": not quiet,
-    }
-    with (
-        user_input(),
-        outputs.claiming(
-            out or default_out(f"runs/sweep-{data_label(base.data)}"), "sweep"
-        ) as folder,
-    ):
-        sweep.check(base, grid, folder / "sweep.db", **settings)
+    where = out or default_out(f"runs/sweep-{data_label(base.data)}")
+    with user_input():  # the plan, every run built once, the store in the folder
+        plan = sweep.Sweep(
+            base, grid, sharpness=sharpness, sharpness_samples=sharpness_samples
+        )
+        ready = sweep.prepare(plan, out=where, workers=workers, backend=backend)
     try:
         with store_in_use():
-            result = sweep.run(
-                base,
-                grid,
-                folder / "sweep.db",
+            result = ready.run(
+                progress=not quiet,
                 command=command_line(click.get_current_context()),
-                **settings,
             )
     except sweep.SweepError as error:
         click.echo(f"gdlab: error: {error}", err=True)

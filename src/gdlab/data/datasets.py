@@ -72,7 +72,7 @@ SPLIT_SEED = 0
 @dataclass(frozen=True, eq=False, repr=False)
 class Dataset:
     """Train, validation and test data: ``X`` is (samples, features), ``y`` is
-    (samples,).
+    (samples,), or (samples, targets) for regression.
 
     ``classes`` names the labels ``0 .. n_classes - 1`` of a classification set and is
     empty for regression. ``X_val``/``y_val`` are None when the set has no
@@ -99,9 +99,11 @@ class Dataset:
             object.__setattr__(self, f"y_{part}", y)
             if X.ndim != 2:
                 _checks.fail("Dataset", f"X_{part}", "2-D", f"shape {X.shape}")
-            if y.shape != (len(X),):
+            # regression may have several targets per row: (n, k)
+            if y.shape[:1] != (len(X),) or y.ndim > (1 if self.classes else 2):
+                shapes = f"({len(X)},)" + ("" if self.classes else f" or ({len(X)}, k)")
                 _checks.fail(
-                    "Dataset", f"y_{part}", f"of shape ({len(X)},)", f"shape {y.shape}"
+                    "Dataset", f"y_{part}", f"of shape {shapes}", f"shape {y.shape}"
                 )
         for part in parts[1:]:
             X = getattr(self, f"X_{part}")

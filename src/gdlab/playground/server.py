@@ -528,18 +528,19 @@ def serve(
     port: int = 8000,
     *,
     open_browser: bool = False,
-    echo: Callable[[str], None] = print,
+    progress: Callable[[str], None] = print,
 ) -> None:
-    """Serve the playground until interrupted (Ctrl-C), printing its URL first."""
+    """Serve the playground until interrupted (Ctrl-C), telling ``progress`` its
+    URL first."""
     server = make_server(host, port)
     with server:
-        echo(f"gdlab playground: {server.url} (Ctrl-C to stop)")
+        progress(f"gdlab playground: {server.url} (Ctrl-C to stop)")
         if open_browser:
             webbrowser.open(server.url)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
-            echo("gdlab playground: stopped")
+            progress("gdlab playground: stopped")
 
 
 __all__ = [

@@ -1,13 +1,13 @@
 r"""Batch size and sharpness at equal training progress (Keskar et al., 2017).
 
-:func:`batch_size_study` trains one model from the same initial weights at each
-batch size *until the same training loss* (or the same number of steps) and
-measures each solution: λmax of the training loss (:func:`~gdlab.lab.sharpness`),
-Keskar's ε-sharpness, train and test accuracy and their gap, and the losses along
-the line θ(α) = (1−α)·θ_small + α·θ_large through the smallest and the largest
-batch's solutions. Comparing runs stopped after the same number of *epochs* says
-nothing: a batch of 512 has then taken 32 times fewer steps than a batch of 16 and
-is simply less trained, so it looks flatter.
+:func:`run` of a :class:`BatchSize` plan trains one model from the same initial
+weights at each batch size *until the same training loss* (or the same number of
+steps) and measures each solution: λmax of the training loss
+(:func:`~gdlab.lab.sharpness`), Keskar's ε-sharpness, train and test accuracy and
+their gap, and the losses along the line θ(α) = (1−α)·θ_small + α·θ_large through
+the smallest and the largest batch's solutions. Comparing runs stopped after the
+same number of *epochs* says nothing: a batch of 512 has then taken 32 times fewer
+steps than a batch of 16 and is simply less trained, so it looks flatter.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -31,23 +31,35 @@ from gdlab.lab.sharpness import DEFAULT_SAMPLES, sharpness
 from gdlab.lab.studies.measures import epsilon_sharpness, interpolate
 from gdlab.lab.studies.records import (
     REFERENCES,
-    checked_run,
+    any_text,
     load_weights,
+    measure,
+    read_run,
     saved_run,
     strict_json,
 )
 from gdlab.lab.threads import one_blas_thread
 from gdlab.params import F64
+from gdlab.records import (
+    Constraint,
+    Record,
+    at_least,
+    each,
+    flag,
+    number,
+    optional,
+    text,
+)
 from gdlab.train import TrainConfig, evaluate, fit
 
-Echo = Callable[[str], None] | None
+Progress = Callable[[str], None] | None
 Folder = str | Path
 
 BATCH_SIZE_RUNS = "batch-size-runs"
 """The folder of one file per batch-size run (its sign: see ``outputs.KINDS``)."""
 
 
-def parse_until(until: str) -> tuple[str, float]:
+def parse_until(until: object, owner: str = "BatchSize") -> tuple[str, float]:
     """``"loss:0.01"`` -> ("loss", 0.01); ``"steps:500"`` -> ("steps", 500)."""
     kind, sep, text = str(until).partition(":")
     kind = kind.strip().lower()
@@ -60,7 +72,7 @@ def parse_until(until: str) -> tuple[str, float]:
     )
     if not sep or not ok:
         _checks.fail(
-            "batch_size_study",
+            owner,
             "until",
             "'loss:X' (a training loss X > 0) or 'steps:N' (N >= 1)",
             until,
@@ -68,9 +80,84 @@ def parse_until(until: str) -> tuple[str, float]:
     return kind, (int(value) if kind == "steps" else value)
 
 
+def _until(owner: str, name: str, value: object) -> str:
+    parse_until(value, owner)
+    return str(value)
+
+
+def _sizes(owner: str, name: str, value: object) -> tuple[int, ...]:
+    """At least two different batch sizes, each >= 1, kept sorted and unique."""
+    sizes = each(at_least(1))(owner, name, value)
+    if len(set(sizes)) < 2:
+        _checks.fail(owner, name, "at least two different sizes", value)
+    return tuple(sorted(set(sizes)))
+
+
 @dataclass(frozen=True)
-class BatchSizeRun:
-    """One run of the batch-size study: how far it trained and what it measured."""
+class BatchSize(Record):
+    """The plan of the batch-size study, checked when made.
+
+    Fields:
+        data, data_path, model, activation, optimizer, lr, dtype: the run, as in
+            :class:`~gdlab.experiment.RunSpec` (a constant learning rate).
+        batch_sizes: at least two; the interpolation joins the smallest and largest.
+        until: ``"loss:X"`` — stop at the first evaluation (8 per epoch) whose
+            training loss is <= X; or ``"steps:N"`` — N optimizer steps each.
+        seeds: runs per batch size (initial weights and batch order).
+        epsilon: the box of :func:`epsilon_sharpness`, > 0 (Keskar used 1e-3; see
+            below).
+        samples: the first training rows λmax and ε-sharpness are measured on
+            (None: all).
+        max_epochs: the budget of a ``loss:`` run; one that has not reached the
+            target then is reported as such.
+
+    Defaults, and why: plain SGD at lr 0.5 on digits (a 64-100-10 ReLU MLP),
+    batches 16 to 1024, until training loss 0.01. The learning rate is large so
+    that the batch size matters: SGD's noise scales as lr/batch, and at lr 0.1
+    every batch size follows gradient flow to equally sharp minima. ε is 1e-2, not
+    Keskar's 1e-3: the box's radius is about ε·√(number of weights), which at 1e-3
+    is 1 for their million-weight networks but 0.09 for this 7,700-weight MLP. In
+    so small a box the loss rises mostly along the gradient (the runs stop on a
+    slope, not at a minimum), and ε-sharpness then ranks the solutions by their
+    gradient, not their curvature. The defaults take about half a minute.
+    """
+
+    data: str = "digits"
+    data_path: str | None = None
+    model: str = "mlp"
+    activation: str = "relu"
+    optimizer: str = "sgd"
+    lr: float = 0.5
+    batch_sizes: tuple[int, ...] = (16, 32, 64, 128, 256, 512, 1024)
+    until: str = "loss:0.01"
+    seeds: int = 3
+    epsilon: float = 1e-2
+    samples: int | None = DEFAULT_SAMPLES
+    max_epochs: int = 3000
+    dtype: str = "float32"
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "data": text,
+        "data_path": optional(text),
+        "model": text,
+        "activation": text,
+        "optimizer": text,
+        "lr": number(0.0, low_open=True),
+        "batch_sizes": _sizes,
+        "until": _until,
+        "seeds": at_least(1),
+        # ε = 0 makes every ε-sharpness 0: nothing to compare, and no ratio to print
+        "epsilon": number(0.0, low_open=True),
+        "samples": optional(at_least(1)),
+        "max_epochs": at_least(1),
+        "dtype": text,
+    }
+
+
+@dataclass(frozen=True)
+class BatchSizeRun(Record):
+    """One run of the batch-size study: how far it trained and what it measured
+    (a measure is NaN where the run diverged)."""
 
     batch_size: int
     seed: int
@@ -88,21 +175,61 @@ class BatchSizeRun:
     epsilon_sharpness: float
     seconds: float
 
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "batch_size": at_least(0),
+        "seed": at_least(0),
+        "steps": at_least(0),
+        "epochs": number(),
+        "reached": flag,
+        "diverged": flag,
+        "message": any_text,
+        "train_loss": measure,
+        "train_acc": optional(number()),
+        "test_loss": measure,
+        "test_acc": optional(number()),
+        "gap": optional(number()),
+        "lambda_max": measure,
+        "epsilon_sharpness": measure,
+        "seconds": number(),
+    }
+
 
 @dataclass(frozen=True)
-class BatchSizeStudy:
-    """The runs, their summary by batch size, the interpolation and the warnings."""
+class Interpolation(Record):
+    """Train and test loss and accuracy at θ(α) = (1−α)·θ_small + α·θ_large, by α,
+    for the runs of ``seed`` at the ``small`` and ``large`` batch sizes."""
 
-    settings: dict[str, Any]
+    seed: int
+    small: int
+    large: int
+    alpha: tuple[float, ...]
+    train_loss: tuple[float | None, ...]
+    train_acc: tuple[float | None, ...]
+    test_loss: tuple[float | None, ...]
+    test_acc: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class BatchSizeResult(Record):
+    """The runs of a :class:`BatchSize` plan, their summary by batch size, the
+    interpolation and the warnings."""
+
+    plan: BatchSize
+    n_train: int
     runs: tuple[BatchSizeRun, ...]
-    interpolation: dict[str, Any] | None
+    interpolation: Interpolation | None
     warnings: tuple[str, ...]
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The plan and the training rows, as ``results.json`` keeps them."""
+        return {**self.plan.to_dict(), "n_train": self.n_train}
 
     def summary(self) -> list[dict[str, Any]]:
         """Per batch size: runs, reached, and mean ± std of each measure over the
         seeds that did not diverge."""
         rows = []
-        for size in self.settings["batch_sizes"]:
+        for size in self.plan.batch_sizes:
             mine = [r for r in self.runs if r.batch_size == size]
             ok = [r for r in mine if not r.diverged]
             row: dict[str, Any] = {
@@ -159,13 +286,17 @@ class BatchSizeStudy:
         verdict = f"The largest batch's solution is sharper by {by} ({where})"
         return [verdict, *lines]
 
-    def to_dict(self) -> dict[str, Any]:
+    def results(self) -> dict[str, Any]:
+        """``results.json``: the settings, the runs, and what is derived from them
+        (summary, findings, references) for the report."""
         return {
             "study": "batch-size",
             "settings": self.settings,
-            "runs": [asdict(r) for r in self.runs],
+            "runs": [r.to_dict() for r in self.runs],
             "summary": self.summary(),
-            "interpolation": self.interpolation,
+            "interpolation": None
+            if self.interpolation is None
+            else self.interpolation.to_dict(),
             "warnings": list(self.warnings),
             "findings": self.findings(),
             "references": [REFERENCES["keskar"]],
@@ -173,7 +304,7 @@ class BatchSizeStudy:
 
     def format(self) -> str:
         """A table by batch size, then the warnings."""
-        until = self.settings["until"]
+        until = self.plan.until
         lines = [
             f"{'batch':>6} {'reached':>8} {'steps':>7} {'train loss':>11} "
             f"{'λmax':>15} {'ε-sharpness':>17} {'train acc':>9} {'test acc':>8} "
@@ -189,7 +320,7 @@ class BatchSizeStudy:
             )
         lines.append(
             f"(until {until}; mean ± std over seeds; ε-sharpness in % at ε = "
-            f"{self.settings['epsilon']:g}; gap = train acc − test acc)"
+            f"{self.plan.epsilon:g}; gap = train acc − test acc)"
         )
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join([*lines, *self.findings()])
@@ -263,6 +394,9 @@ def _batch_size_run(
             train_loss, train_acc = evaluate(model, ds.X_train, ds.y_train)
             test_loss, test_acc = evaluate(model, ds.X_test, ds.y_test)
         diverged = not math.isfinite(train_loss)
+    if diverged:  # weights that overflow at the evaluation: no measure holds
+        train_loss = test_loss = math.nan
+        train_acc = test_acc = None
     lam = eps_sharp = math.nan
     if not diverged:
         n = len(ds.X_train) if samples is None else samples
@@ -289,26 +423,6 @@ def _batch_size_run(
     return run, theta
 
 
-_RUN_KINDS = {
-    "batch_size": "count",
-    "seed": "count",
-    "steps": "count",
-    "epochs": "number",
-    "reached": "flag",
-    "diverged": "flag",
-    "message": "text",
-    "train_loss": "measure",
-    "train_acc": "optional",
-    "test_loss": "measure",
-    "test_acc": "optional",
-    "gap": "optional",
-    "lambda_max": "measure",
-    "epsilon_sharpness": "measure",
-    "seconds": "number",
-}
-"""What each field of a saved :class:`BatchSizeRun` holds (see records.KINDS)."""
-
-
 def _saved_runs(
     out: Folder | None, setup: _Setup
 ) -> dict[tuple[int, int], tuple[BatchSizeRun, F64]]:
@@ -320,28 +434,27 @@ def _saved_runs(
         outputs.own_folder(folder)  # the one-line refusal
     if folder is None or not folder.is_dir():
         return {}
-    settings, base = setup.settings, setup.base
+    plan = setup.plan
     model = build(
-        base.replace(batch_size=settings["batch_sizes"][0]), setup.dataset
+        setup.base.replace(batch_size=plan.batch_sizes[0]), setup.dataset
     ).model
     size = model.params.buffers[model.dtype].size
     found = {}
-    for batch in settings["batch_sizes"]:
-        for seed in range(settings["seeds"]):
-            own = _own(settings, batch, seed)
+    for batch in plan.batch_sizes:
+        for seed in range(plan.seeds):
             name = f"bs{batch}-seed{seed}"
-            record = saved_run(folder / f"{name}.json", own)
+            path = folder / f"{name}.json"
+            record = saved_run(path, _own(setup.settings, batch, seed))
             weights = folder / f"{name}.npy"
             if record is None or not weights.is_file():
                 continue
-            values = checked_run(folder / f"{name}.json", record, _RUN_KINDS)
-            if (values["batch_size"], values["seed"]) != (batch, seed):
+            run = read_run(path, BatchSizeRun, record)
+            if (run.batch_size, run.seed) != (batch, seed):
                 raise ValueError(
-                    f"study record {folder / f'{name}.json'}: run.batch_size and "
-                    f"run.seed must be {batch} and {seed}, got "
-                    f"{values['batch_size']} and {values['seed']}"
+                    f"study record {path}: run.batch_size and run.seed must be "
+                    f"{batch} and {seed}, got {run.batch_size} and {run.seed}"
                 )
-            found[batch, seed] = (BatchSizeRun(**values), load_weights(weights, size))
+            found[batch, seed] = (run, load_weights(weights, size))
     return found
 
 
@@ -375,226 +488,149 @@ def _warnings(runs: Sequence[BatchSizeRun], until: str, max_epochs: int) -> list
 
 
 class _Setup(NamedTuple):
-    """A study checked, before anything trains."""
+    """A plan with its data loaded and its names built, before anything trains."""
 
+    plan: BatchSize
     settings: dict[str, Any]
     base: RunSpec
     dataset: data.Dataset
-    until: tuple[str, float]
-    budget: int
 
 
-def check_batch_size_study(
-    data: str = "digits",
-    *,
-    data_path: str | None = None,
-    model: str = "mlp",
-    activation: str = "relu",
-    optimizer: str = "sgd",
-    lr: float = 0.5,
-    batch_sizes: Sequence[int] = (16, 32, 64, 128, 256, 512, 1024),
-    until: str = "loss:0.01",
-    seeds: int = 3,
-    epsilon: float = 1e-2,
-    samples: int | None = DEFAULT_SAMPLES,
-    max_epochs: int = 3000,
-    dtype: str = "float32",
-    out: Folder | None = None,
-) -> None:
-    """What :func:`batch_size_study` checks before anything trains (its arguments
-    but ``command`` and ``echo``), as a step of its own: a command checks what its
-    user typed with it, and the records of runs done in ``out``, then runs."""
-    setup = _checked(
-        data=data, data_path=data_path, model=model, activation=activation,
-        optimizer=optimizer, lr=lr, batch_sizes=batch_sizes, until=until,
-        seeds=seeds, epsilon=epsilon, samples=samples, max_epochs=max_epochs,
-        dtype=dtype,
-    )  # fmt: skip
-    _saved_runs(out, setup)
-
-
-def _checked(
-    *,
-    data: str,
-    data_path: str | None,
-    model: str,
-    activation: str,
-    optimizer: str,
-    lr: float,
-    batch_sizes: Sequence[int],
-    until: str,
-    seeds: int,
-    epsilon: float,
-    samples: int | None,
-    max_epochs: int,
-    dtype: str,
-) -> _Setup:
-    owner = "batch_size_study"
-    kind_target = parse_until(until)
-    sizes = [_checks.integer(owner, "batch_sizes", b, low=1) for b in batch_sizes]
-    if len(set(sizes)) < 2:
-        _checks.fail(owner, "batch_sizes", "at least two different sizes", batch_sizes)
-    sizes = sorted(set(sizes))
-    n_seeds = _checks.integer(owner, "seeds", seeds, low=1)
-    # ε = 0 makes every ε-sharpness 0: nothing to compare, and no ratio to print
-    eps = _checks.number(owner, "epsilon", epsilon, low=0.0, low_open=True)
-    budget = _checks.integer(owner, "max_epochs", max_epochs, low=1)
-    if samples is not None:
-        samples = _checks.integer(owner, "samples", samples, low=1)
-    rate = _checks.number(owner, "lr", lr, low=0.0, low_open=True)
+def _setup(plan: BatchSize) -> _Setup:
+    if not isinstance(plan, BatchSize):
+        _checks.fail("batch-size study", "plan", "a BatchSize", plan)
     base = RunSpec(
-        data=data,
-        data_path=data_path,
-        model=model,
-        activation=activation,
-        dtype=dtype,
-        optimizer=optimizer,
-        lr=rate,
+        data=plan.data,
+        data_path=plan.data_path,
+        model=plan.model,
+        activation=plan.activation,
+        dtype=plan.dtype,
+        optimizer=plan.optimizer,
+        lr=plan.lr,
         train=TrainConfig(epochs=1),
     )
     dataset = load_data(base)
     if not dataset.classes:
-        _checks.fail(owner, "data", "a classification data set", data)
-    build(base.replace(batch_size=sizes[0]), dataset)  # checks the names now
-    settings: dict[str, Any] = {
-        "data": data,
-        "data_path": data_path,
-        "model": model,
-        "activation": activation,
-        "optimizer": optimizer,
-        "lr": rate,
-        "dtype": dtype,
-        "batch_sizes": sizes,
-        "until": until,
-        "seeds": n_seeds,
-        "epsilon": eps,
-        "samples": samples,
-        "max_epochs": budget,
-        "n_train": dataset.n_train,
-    }
-    return _Setup(settings, base, dataset, kind_target, budget)
+        _checks.fail("BatchSize", "data", "a classification data set", plan.data)
+    build(base.replace(batch_size=plan.batch_sizes[0]), dataset)  # checks the names
+    settings = {**plan.to_dict(), "n_train": dataset.n_train}
+    return _Setup(plan, settings, base, dataset)
 
 
-def batch_size_study(
-    data: str = "digits",
-    *,
-    data_path: str | None = None,
-    model: str = "mlp",
-    activation: str = "relu",
-    optimizer: str = "sgd",
-    lr: float = 0.5,
-    batch_sizes: Sequence[int] = (16, 32, 64, 128, 256, 512, 1024),
-    until: str = "loss:0.01",
-    seeds: int = 3,
-    epsilon: float = 1e-2,
-    samples: int | None = DEFAULT_SAMPLES,
-    max_epochs: int = 3000,
-    dtype: str = "float32",
-    out: Folder | None = None,
-    command: str = "gdlab study batch-size",
-    echo: Echo = None,
-) -> BatchSizeStudy:
-    """Train ``model`` at each batch size (seeds 0..``seeds``−1, the same initial
-    weights for every batch size) until the same training loss or number of steps,
-    and measure each solution.
+class BatchSizeReady:
+    """A :class:`BatchSize` plan ready to run (see :func:`prepare`): its data
+    loaded, its names built, the runs already done in ``out`` read and checked,
+    ``out`` claimed."""
 
-    Args:
-        data, data_path, model, activation, optimizer, lr, dtype: the run, as in
-            :class:`~gdlab.experiment.RunSpec` (a constant learning rate).
-        batch_sizes: at least two; the interpolation joins the smallest and largest.
-        until: ``"loss:X"`` — stop at the first evaluation (8 per epoch) whose
-            training loss is <= X; or ``"steps:N"`` — N optimizer steps each.
-        seeds: runs per batch size (initial weights and batch order).
-        epsilon: the box of :func:`epsilon_sharpness`, > 0 (Keskar used 1e-3; see
-            below).
-        samples: the first training rows λmax and ε-sharpness are measured on
-            (None: all).
-        max_epochs: the budget of a ``loss:`` run; one that has not reached the
-            target then is reported as such.
-        out: a folder for the results (one file per run, ``results.json``,
-            ``results.csv``, the figures, ``report.html``); a rerun with the same
-            settings skips the runs already there.
-        echo: called with one line per run.
+    def __init__(self, plan: BatchSize, out: Folder | None = None) -> None:
+        self.setup = _setup(plan)
+        self.saved = _saved_runs(out, self.setup)
+        self.out = None if out is None else outputs.claim(out, KIND)
+        self.folder = None
+        if self.out is not None:  # a link planted there is refused, not followed
+            self.folder = outputs.own_folder(self.out / BATCH_SIZE_RUNS)
 
-    Defaults, and why: plain SGD at lr 0.5 on digits (a 64-100-10 ReLU MLP),
-    batches 16 to 1024, until training loss 0.01. The learning rate is large so
-    that the batch size matters: SGD's noise scales as lr/batch, and at lr 0.1
-    every batch size follows gradient flow to equally sharp minima. ε is 1e-2, not
-    Keskar's 1e-3: the box's radius is about ε·√(number of weights), which at 1e-3
-    is 1 for their million-weight networks but 0.09 for this 7,700-weight MLP. In
-    so small a box the loss rises mostly along the gradient (the runs stop on a
-    slope, not at a minimum), and ε-sharpness then ranks the solutions by their
-    gradient, not their curvature. The defaults take about half a minute.
-    """
-    setup = _checked(
-        data=data, data_path=data_path, model=model, activation=activation,
-        optimizer=optimizer, lr=lr, batch_sizes=batch_sizes, until=until,
-        seeds=seeds, epsilon=epsilon, samples=samples, max_epochs=max_epochs,
-        dtype=dtype,
-    )  # fmt: skip
-    settings, base, dataset = setup.settings, setup.base, setup.dataset
-    sizes, n_seeds, budget = settings["batch_sizes"], settings["seeds"], setup.budget
-    kind_target, samples, eps = setup.until, settings["samples"], settings["epsilon"]
-    folder = None if out is None else outputs.writable(out, "out") / BATCH_SIZE_RUNS
-    if folder is not None:
-        outputs.own_folder(folder)  # a link planted there is refused, not followed
-    saved = _saved_runs(out, setup)
-    runs: list[BatchSizeRun] = []
-    thetas: dict[tuple[int, int], F64] = {}
-    for size in sizes:
-        for seed in range(n_seeds):
-            own = _own(settings, size, seed)
-            name = f"bs{size}-seed{seed}"
-            weights = None if folder is None else folder / f"{name}.npy"
-            if (size, seed) in saved:
-                run, theta = saved[size, seed]
-                done = " (already done)"
-            else:
-                spec = base.replace(batch_size=size, seed=seed)
+    def run(
+        self, *, progress: Progress = None, command: str = "gdlab study batch-size"
+    ) -> BatchSizeResult:
+        """Train and measure every run not done yet; write the results, the
+        figures and ``report.html`` into ``out``. ``progress`` is called with one
+        line per run."""
+        plan, dataset = self.setup.plan, self.setup.dataset
+        sizes = plan.batch_sizes
+        runs: list[BatchSizeRun] = []
+        thetas: dict[tuple[int, int], F64] = {}
+        for size in sizes:
+            for seed in range(plan.seeds):
+                if (size, seed) in self.saved:
+                    run, theta = self.saved[size, seed]
+                    done = " (already done)"
+                else:
+                    run, theta = self._train(size, seed)
+                    done = ""
+                runs.append(run)
+                thetas[size, seed] = theta
+                if progress is not None:
+                    progress(_run_line(run) + done)
+        interpolation = None
+        for seed in range(plan.seeds):
+            ends = (sizes[0], sizes[-1])
+            pair = [r for r in runs if r.seed == seed and r.batch_size in ends]
+            if all(not r.diverged for r in pair):
+                spec = self.setup.base.replace(batch_size=sizes[0])
+                template = build(spec, dataset).model
                 with one_blas_thread():
-                    run, theta = _batch_size_run(
-                        spec, dataset, kind_target, budget, samples, eps
-                    )
-                done = ""
-                if folder is not None and weights is not None:
-                    outputs.write_atomic(weights, functools.partial(np.save, arr=theta))
-                    outputs.write_text(
-                        folder / f"{name}.json",
-                        strict_json({"settings": own, "run": asdict(run)}),
-                    )
-            runs.append(run)
-            thetas[size, seed] = theta
-            if echo is not None:
-                echo(_run_line(run) + done)
-    interpolation = None
-    for seed in range(n_seeds):
-        pair = [
-            r for r in runs if r.seed == seed and r.batch_size in (sizes[0], sizes[-1])
-        ]
-        if all(not r.diverged for r in pair):
-            template = build(base.replace(batch_size=sizes[0]), dataset).model
-            with one_blas_thread():
-                curves = interpolate(
-                    template, thetas[sizes[0], seed], thetas[sizes[-1], seed], dataset
+                    curves = interpolate(
+                        template, thetas[sizes[0], seed], thetas[sizes[-1], seed],
+                        dataset,
+                    )  # fmt: skip
+                interpolation = Interpolation.from_dict(
+                    {"seed": seed, "small": sizes[0], "large": sizes[-1], **curves}
                 )
-            interpolation = {
-                "seed": seed,
-                "small": sizes[0],
-                "large": sizes[-1],
-                **curves,
-            }
-            break
-    study = BatchSizeStudy(
-        settings, tuple(runs), interpolation, tuple(_warnings(runs, until, budget))
-    )
-    if out is not None:
-        from gdlab.report.studies import batch_size_report
+                break
+        warnings = _warnings(runs, plan.until, plan.max_epochs)
+        result = BatchSizeResult(
+            plan, dataset.n_train, tuple(runs), interpolation, tuple(warnings)
+        )
+        if self.out is not None:
+            from gdlab.report.studies import batch_size_report
 
-        results = study.to_dict()
-        outputs.write_text(Path(out) / "results.json", strict_json(results))
-        _write_csv(Path(out) / "results.csv", runs)
-        batch_size_report(results, out, command=command)
-    return study
+            results = result.results()
+            outputs.write_text(self.out / "results.json", strict_json(results))
+            _write_csv(self.out / "results.csv", runs)
+            batch_size_report(results, self.out, command=command)
+        return result
+
+    def _train(self, size: int, seed: int) -> tuple[BatchSizeRun, F64]:
+        """One run, trained and measured, its record and weights saved."""
+        plan = self.setup.plan
+        spec = self.setup.base.replace(batch_size=size, seed=seed)
+        until = parse_until(plan.until)
+        with one_blas_thread():
+            run, theta = _batch_size_run(
+                spec, self.setup.dataset, until, plan.max_epochs, plan.samples,
+                plan.epsilon,
+            )  # fmt: skip
+        if self.folder is not None:
+            name = f"bs{size}-seed{seed}"
+            save = functools.partial(np.save, arr=theta)
+            outputs.write_atomic(self.folder / f"{name}.npy", save)
+            own = _own(self.setup.settings, size, seed)
+            outputs.write_text(
+                self.folder / f"{name}.json",
+                strict_json({"settings": own, "run": run.to_dict()}),
+            )
+        return run, theta
+
+
+KIND = "study batch-size"
+"""The output folder's kind (``outputs.KINDS``)."""
+
+
+def prepare(plan: BatchSize, *, out: Folder | None = None) -> BatchSizeReady:
+    """Everything :func:`run` checks before anything trains, as a step of its
+    own (a command hands it what its user typed): the data, the model and
+    optimizer names, the records of the runs already done in ``out``; then
+    ``out`` is claimed for this study."""
+    return BatchSizeReady(plan, out)
+
+
+def run(
+    plan: BatchSize,
+    *,
+    out: Folder | None = None,
+    progress: Progress = None,
+    command: str = "gdlab study batch-size",
+) -> BatchSizeResult:
+    """Train the plan's model at each batch size (seeds 0..``seeds``−1, the same
+    initial weights for every batch size) until the same training loss or number
+    of steps, and measure each solution.
+
+    ``out``: a folder for the results (one file per run, ``results.json``,
+    ``results.csv``, the figures, ``report.html``); a rerun with the same plan
+    skips the runs already there. ``progress``: called with one line per run.
+    """
+    return prepare(plan, out=out).run(progress=progress, command=command)
 
 
 def _run_line(run: BatchSizeRun) -> str:
@@ -611,21 +647,24 @@ def _run_line(run: BatchSizeRun) -> str:
 
 
 def _write_csv(path: Path, runs: Sequence[BatchSizeRun]) -> None:
-    names = list(asdict(runs[0])) if runs else []
+    names = list(runs[0].to_dict()) if runs else []
 
     def draw(f: IO[str]) -> None:
         writer = csv.DictWriter(f, fieldnames=names)
         writer.writeheader()
-        writer.writerows(asdict(r) for r in runs)
+        writer.writerows(r.to_dict() for r in runs)
 
     outputs.write_csv(path, draw)
 
 
 __all__ = [
     "BATCH_SIZE_RUNS",
+    "BatchSize",
+    "BatchSizeReady",
+    "BatchSizeResult",
     "BatchSizeRun",
-    "BatchSizeStudy",
-    "batch_size_study",
-    "check_batch_size_study",
+    "Interpolation",
     "parse_until",
+    "prepare",
+    "run",
 ]

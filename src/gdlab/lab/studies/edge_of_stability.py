@@ -1,12 +1,13 @@
 r"""Gradient descent at the edge of stability (Cohen et al., 2021).
 
-:func:`edge_of_stability` runs full-batch gradient descent (optionally heavy-ball
-momentum) at a few learning rates, records the training loss at every step and
-λmax every ``every`` steps (Lanczos on Hessian-vector products, warm-started from
-the previous top eigenvector). The loss of a quadratic diverges once
-λmax > 2/η (2(1+β)/η with momentum β); a network instead *sharpens* until λmax
-reaches that threshold and then hovers there while its loss keeps falling, not
-monotonically.
+:func:`run` of an :class:`EdgeOfStability` plan trains with
+:func:`~gdlab.train.fit`: full-batch gradient descent (optionally heavy-ball
+momentum) at a few learning rates, the training loss at every step, and λmax every
+``every`` steps, measured by a callback (Lanczos on Hessian-vector products,
+warm-started from the previous top eigenvector). The loss of a quadratic diverges
+once λmax > 2/η (2(1+β)/η with momentum β); a network instead *sharpens* until
+λmax reaches that threshold and then hovers there while its loss keeps falling,
+not monotonically.
 """
 
 from __future__ import annotations
@@ -14,28 +15,43 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from gdlab import _checks, models, optim, outputs
+from gdlab import _checks, data, models, optim, outputs
+from gdlab.callbacks import Callback, Step
 from gdlab.experiment import RunSpec, load_data
 from gdlab.lab.sharpness import training_loss
 from gdlab.lab.studies.measures import top_eigenpair
 from gdlab.lab.studies.records import (
     REFERENCES,
-    checked_run,
+    measures,
+    read_run,
     saved_run,
     strict_json,
 )
 from gdlab.lab.threads import one_blas_thread
+from gdlab.models.mlp import ACTIVATIONS
 from gdlab.params import F64
+from gdlab.records import (
+    Constraint,
+    Record,
+    at_least,
+    each,
+    flag,
+    number,
+    one_of,
+    optional,
+    text,
+)
+from gdlab.train import TrainConfig, fit
 
-Echo = Callable[[str], None] | None
+Progress = Callable[[str], None] | None
 Folder = str | Path
 
 EOS_RUNS = "edge-of-stability-runs"
@@ -46,19 +62,101 @@ STAY = 0.9
 """The share of later measurements that must be that near for a run to stay there."""
 
 
+def _rates(owner: str, name: str, value: object) -> tuple[float, ...]:
+    rates = each(number(0.0, low_open=True))(owner, name, value)
+    if not rates:
+        _checks.fail(owner, name, "at least one learning rate", value)
+    return tuple(rates)
+
+
 @dataclass(frozen=True)
-class EdgeRun:
+class EdgeOfStability(Record):
+    """The plan of the edge-of-stability study, checked when made.
+
+    Fields:
+        data, data_path: a classification data set; the first ``samples`` training
+            rows are used, centered (their mean subtracted).
+        hidden, activation: the MLP's hidden widths and activation.
+        loss: ``"mse"`` (on one-hot targets, :func:`gdlab.losses.mse`: the mean
+            over samples *and* outputs) or ``"cross-entropy"``.
+        lrs: learning rates η; each run's threshold is 2(1 + momentum)/η.
+        momentum: β of heavy-ball momentum (``optim.SGD(momentum=β)``).
+        steps, every: GD steps per run; λmax every ``every`` steps (and at the end),
+            Lanczos warm-started from the previous top eigenvector.
+        seed: the initial weights.
+
+    Defaults, and why: 1000 digits, a tanh MLP of four hidden layers of 100, MSE,
+    as Cohen et al. do (tanh and MSE: a smooth loss and the clearest progressive
+    sharpening). Depth matters: with one or two hidden layers λmax grows from about
+    1.5 to barely 2 in 3000 steps, with four from 2 to about 5. The learning rates
+    put 2/η at 4, 3.3 and 2.9 — above λmax at the start (2.1), below where it would
+    otherwise go — so each run sharpens, reaches 2/η within a few hundred steps,
+    and stays there. Fashion-MNIST starts sharp (λmax ≈ 10) and flattens first.
+    About half a minute per learning rate on two idle cores.
+    """
+
+    data: str = "digits"
+    data_path: str | None = None
+    samples: int = 1000
+    hidden: tuple[int, ...] = (100, 100, 100, 100)
+    activation: str = "tanh"
+    loss: str = "mse"
+    lrs: tuple[float, ...] = (0.5, 0.6, 0.7)
+    momentum: float = 0.0
+    steps: int = 1500
+    every: int = 25
+    seed: int = 0
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "data": text,
+        "data_path": optional(text),
+        "samples": at_least(2),
+        "hidden": each(at_least(1)),
+        "activation": one_of(*ACTIVATIONS),
+        "loss": one_of("mse", "cross-entropy"),
+        "lrs": _rates,
+        "momentum": number(0.0, 1.0, high_open=True),
+        "steps": at_least(1),
+        "every": at_least(1),
+        "seed": at_least(0),
+    }
+
+
+@dataclass(frozen=True)
+class EdgeRun(Record):
     """Full-batch GD at one learning rate: the loss at every step (``loss[t]`` at
-    θ_t, t = 0..steps) and λmax at the steps in ``steps``."""
+    θ_t, t = 0..steps; NaN where it was not finite) and λmax at the steps in
+    ``steps``."""
 
     lr: float
     momentum: float
     threshold: float
-    steps: list[int]
-    lambda_max: list[float]
-    loss: list[float]
+    steps: tuple[int, ...]
+    lambda_max: tuple[float, ...]
+    loss: tuple[float, ...]
     diverged: bool
     seconds: float
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "lr": number(),
+        "momentum": number(),
+        "threshold": number(),
+        "steps": each(at_least(0)),
+        "lambda_max": measures,
+        "loss": measures,
+        "diverged": flag,
+        "seconds": number(),
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if len(self.lambda_max) != len(self.steps):
+            _checks.fail(
+                self.owner(),
+                "lambda_max",
+                f"one value per step of steps ({len(self.steps)} values)",
+                len(self.lambda_max),
+            )
 
     @property
     def reached_step(self) -> int | None:
@@ -109,9 +207,11 @@ class EdgeRun:
             f"(median λmax/threshold {median:.2f})"
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def results(self) -> dict[str, Any]:
+        """The run as ``results.json`` keeps it: its fields, then what is derived
+        from them."""
         return {
-            **asdict(self),
+            **self.to_dict(),
             "reached_step": self.reached_step,
             "near_fraction": self.near_fraction(),
             "median_ratio": self.median_ratio(),
@@ -120,11 +220,18 @@ class EdgeRun:
 
 
 @dataclass(frozen=True)
-class EdgeOfStability:
-    """The runs of :func:`edge_of_stability` and the settings that made them."""
+class EdgeOfStabilityResult(Record):
+    """The runs of an :class:`EdgeOfStability` plan; ``samples`` is how many
+    training rows they used."""
 
-    settings: dict[str, Any]
+    plan: EdgeOfStability
+    samples: int
     runs: tuple[EdgeRun, ...]
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The plan, with the rows used, as ``results.json`` keeps it."""
+        return {**self.plan.to_dict(), "samples": self.samples}
 
     def findings(self) -> list[str]:
         """Whether every run sharpened to its threshold and stayed there."""
@@ -153,11 +260,12 @@ class EdgeOfStability:
             )
         return lines
 
-    def to_dict(self) -> dict[str, Any]:
+    def results(self) -> dict[str, Any]:
+        """``results.json``: the settings, the runs, the findings."""
         return {
             "study": "edge-of-stability",
             "settings": self.settings,
-            "runs": [r.to_dict() for r in self.runs],
+            "runs": [r.results() for r in self.runs],
             "findings": self.findings(),
             "references": [REFERENCES["cohen"]],
         }
@@ -176,242 +284,226 @@ class EdgeOfStability:
         return "\n".join([*lines, *self.findings()])
 
 
+DIVERGED = 1e6
+"""A run whose loss grows to this multiple of its initial loss has diverged."""
+
+
+class _Sharpness(Callback):
+    """Records what :class:`EdgeRun` holds while :func:`~gdlab.train.fit` trains:
+    the loss at every θ_t (a step's loss is at the weights before its update) and
+    λmax every ``every`` steps and at the last; stops the run whose loss is not
+    finite or has grown :data:`DIVERGED`-fold."""
+
+    def __init__(
+        self, model: models.Model, X: F64, Y: NDArray[Any], steps: int, every: int
+    ) -> None:
+        self.model, self.X, self.Y = model, X, Y
+        self.last, self.every = steps, every
+        self.losses: list[float] = []
+        self.at: list[int] = []
+        self.lams: list[float] = []
+        self.vector: F64 | None = None
+        self.diverged = False
+
+    def measure(self, t: int) -> bool:
+        """The loss at θ_t (kept at t = 0 and at the last step), then λmax
+        there; True if the loss shows the run diverged."""
+        loss_and_grad = training_loss(self.model, self.X, self.Y)
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = float(loss_and_grad(None)[0])
+        if t in (0, self.last) or self._blew_up(value):
+            self.losses.append(value)
+        if self.diverged:
+            return True
+        lam, self.vector = top_eigenpair(loss_and_grad, self.model.params, self.vector)
+        self.at.append(t)
+        self.lams.append(lam)
+        return False
+
+    def _blew_up(self, value: float) -> bool:
+        first = self.losses[0] if self.losses else value
+        self.diverged = not math.isfinite(value) or value > DIVERGED * first
+        return self.diverged
+
+    def on_step(self, step: Step, optimizer: optim.Optimizer) -> bool:
+        if step.step > 1:  # the loss at θ_0 is measured before the first step
+            self.losses.append(step.loss)
+            if self._blew_up(step.loss):
+                return True
+        if step.step % self.every == 0 or step.step == self.last:
+            return self.measure(step.step)
+        return False
+
+
 def _edge_run(
     model: models.Model,
-    X: F64,
-    Y: NDArray[Any],
+    dataset: data.Dataset,
     lr: float,
     momentum: float,
     steps: int,
     every: int,
 ) -> EdgeRun:
+    """Full-batch GD on ``dataset``'s training rows by :func:`~gdlab.train.fit`,
+    measured by :class:`_Sharpness`."""
     started = time.perf_counter()
     opt = optim.create("sgd", model.params, lr, momentum=momentum)
-    losses: list[float] = []
-    at: list[int] = []
-    lams: list[float] = []
-    vector: F64 | None = None
-    diverged = False
-    for t in range(steps + 1):
+    X, Y = dataset.X_train, dataset.y_train
+    measured = _Sharpness(model, X, Y, steps, every)
+    if not measured.measure(0):
+        config = TrainConfig(
+            batch_size="full", iterations=steps, eval_every=steps,
+            evaluate_test=False,
+        )  # fmt: skip
         with np.errstate(over="ignore", invalid="ignore"):
-            value, grads = model.loss_and_grad(X, Y)
-        losses.append(value)
-        if not math.isfinite(value) or value > 1e6 * losses[0]:
-            diverged = True
-            break
-        if t % every == 0 or t == steps:
-            grads = grads.copy()  # the products below overwrite the model's
-            lam, vector = top_eigenpair(
-                training_loss(model, X, Y), model.params, vector
-            )
-            at.append(t)
-            lams.append(lam)
-        if t < steps:
-            opt.step(grads)
+            history = fit(
+                model, opt, dataset, config, progress=False, verbose=False,
+                callbacks=[measured],
+            )  # fmt: skip
+        if history.diverged and not measured.diverged:  # fit stopped it first:
+            measured.losses.append(math.nan)  # a loss or gradient not finite
+            measured.diverged = True
     return EdgeRun(
         lr=lr,
         momentum=momentum,
         threshold=2.0 * (1.0 + momentum) / lr,
-        steps=at,
-        lambda_max=lams,
-        loss=losses,
-        diverged=diverged,
+        steps=tuple(measured.at),
+        lambda_max=tuple(measured.lams),
+        loss=tuple(measured.losses),
+        diverged=measured.diverged,
         seconds=round(time.perf_counter() - started, 3),
     )
 
 
-def check_edge_of_stability(
-    data: str = "digits",
-    *,
-    data_path: str | None = None,
-    samples: int = 1000,
-    hidden: Sequence[int] = (100, 100, 100, 100),
-    activation: str = "tanh",
-    loss: str = "mse",
-    lrs: Sequence[float] = (0.5, 0.6, 0.7),
-    momentum: float = 0.0,
-    steps: int = 1500,
-    every: int = 25,
-    seed: int = 0,
-    out: Folder | None = None,
-) -> None:
-    """What :func:`edge_of_stability` checks before anything trains (its arguments
-    but ``command`` and ``echo``), as a step of its own: a command checks what its
-    user typed with it, and the records of the runs done in ``out``, then runs."""
-    settings, *_ = _checked(
-        data=data, data_path=data_path, samples=samples, hidden=hidden,
-        activation=activation, loss=loss, lrs=lrs, momentum=momentum, steps=steps,
-        every=every, seed=seed,
-    )  # fmt: skip
-    _saved_runs(out, settings)
+KIND = "study edge-of-stability"
+"""The output folder's kind (``outputs.KINDS``)."""
 
 
-def _checked(
-    *,
-    data: str,
-    data_path: str | None,
-    samples: int,
-    hidden: Sequence[int],
-    activation: str,
-    loss: str,
-    lrs: Sequence[float],
-    momentum: float,
-    steps: int,
-    every: int,
-    seed: int,
-) -> tuple[dict[str, Any], F64, NDArray[Any], Callable[[], models.Model]]:
-    """:func:`check_edge_of_stability`, giving back the settings, the data (inputs,
-    targets) and a maker of the initial model."""
-    owner = "edge_of_stability"
-    widths = [_checks.integer(owner, "hidden", h, low=1) for h in hidden]
-    rates = [_checks.number(owner, "lrs", r, low=0.0, low_open=True) for r in lrs]
-    if not rates:
-        _checks.fail(owner, "lrs", "at least one learning rate", lrs)
-    beta = _checks.number(
-        owner, "momentum", momentum, low=0.0, high=1.0, high_open=True
-    )
-    n_steps = _checks.integer(owner, "steps", steps, low=1)
-    k = _checks.integer(owner, "every", every, low=1)
-    n = _checks.integer(owner, "samples", samples, low=2)
-    loss_name = _checks.choice(owner, "loss", loss, ("mse", "cross-entropy"))
-    dataset = load_data(
-        RunSpec(data=data, data_path=data_path, dtype="float64", val_fraction=None)
-    )
-    if not dataset.classes:
-        _checks.fail(owner, "data", "a classification data set", data)
-    X = np.asarray(dataset.X_train[:n], dtype=np.float64)
-    X = X - X.mean(axis=0)
-    labels = np.asarray(dataset.y_train[:n])
-    Y: NDArray[Any] = (
-        np.eye(len(dataset.classes))[labels] if loss_name == "mse" else labels
-    )
-    sizes = [X.shape[1], *widths, len(dataset.classes)]
+class EdgeOfStabilityReady:
+    """An :class:`EdgeOfStability` plan ready to run (see :func:`prepare`): its
+    data loaded, its model built, the runs already done in ``out`` read and
+    checked, ``out`` claimed."""
 
-    def fresh() -> models.Model:
+    def __init__(self, plan: EdgeOfStability, out: Folder | None = None) -> None:
+        if not isinstance(plan, EdgeOfStability):
+            _checks.fail("edge-of-stability study", "plan", "an EdgeOfStability", plan)
+        self.plan = plan
+        self.dataset = _data(plan)
+        self.fresh()  # the model of this plan can be built
+        self.settings = {**plan.to_dict(), "samples": self.dataset.n_train}
+        self.saved = _saved_runs(out, self.settings)
+        self.out = None if out is None else outputs.claim(out, KIND)
+        self.folder = None
+        if self.out is not None:  # a link planted there is refused, not followed
+            self.folder = outputs.own_folder(self.out / EOS_RUNS)
+
+    def fresh(self) -> models.Model:
+        """The initial model (the same weights for every learning rate)."""
+        plan = self.plan
+        y = self.dataset.y_train  # one-hot targets for MSE, else labels
+        outputs = y.shape[1] if y.ndim == 2 else len(self.dataset.classes)
+        sizes = [self.dataset.n_features, *plan.hidden, outputs]
         return models.MLP(
             sizes,
-            activation=activation,
-            loss="mse" if loss_name == "mse" else "softmax_cross_entropy",
-            seed=_checks.integer(owner, "seed", seed, low=0),
+            activation=plan.activation,
+            loss="mse" if plan.loss == "mse" else "softmax_cross_entropy",
+            seed=plan.seed,
         )
 
-    fresh()  # checks the activation now
-    settings: dict[str, Any] = {
-        "data": data,
-        "data_path": data_path,
-        "samples": len(X),
-        "hidden": widths,
-        "activation": activation,
-        "loss": loss_name,
-        "lrs": rates,
-        "momentum": beta,
-        "steps": n_steps,
-        "every": k,
-        "seed": seed,
-    }
-    return settings, X, Y, fresh
-
-
-def edge_of_stability(
-    data: str = "digits",
-    *,
-    data_path: str | None = None,
-    samples: int = 1000,
-    hidden: Sequence[int] = (100, 100, 100, 100),
-    activation: str = "tanh",
-    loss: str = "mse",
-    lrs: Sequence[float] = (0.5, 0.6, 0.7),
-    momentum: float = 0.0,
-    steps: int = 1500,
-    every: int = 25,
-    seed: int = 0,
-    out: Folder | None = None,
-    command: str = "gdlab study edge-of-stability",
-    echo: Echo = None,
-) -> EdgeOfStability:
-    """Full-batch gradient descent (heavy-ball momentum if ``momentum`` > 0) at each
-    learning rate from the same initial weights; the loss every step, λmax every
-    ``every`` steps.
-
-    Args:
-        data, data_path: a classification data set; the first ``samples`` training
-            rows are used, centered (their mean subtracted).
-        hidden, activation: the MLP's hidden widths and activation.
-        loss: ``"mse"`` (on one-hot targets, :func:`gdlab.losses.mse`: the mean
-            over samples *and* outputs) or ``"cross-entropy"``.
-        lrs: learning rates η; each run's threshold is 2(1 + momentum)/η.
-        momentum: β of heavy-ball momentum (``optim.SGD(momentum=β)``).
-        steps, every: GD steps per run; λmax every ``every`` steps (and at the end),
-            Lanczos warm-started from the previous top eigenvector.
-        seed: the initial weights.
-        out: a folder for one file per run, ``results.json``, the figure and
-            ``report.html``; a rerun with the same settings skips finished runs.
-        echo: called with one line per run.
-
-    Defaults, and why: 1000 digits, a tanh MLP of four hidden layers of 100, MSE,
-    as Cohen et al. do (tanh and MSE: a smooth loss and the clearest progressive
-    sharpening). Depth matters: with one or two hidden layers λmax grows from about
-    1.5 to barely 2 in 3000 steps, with four from 2 to about 5. The learning rates
-    put 2/η at 4, 3.3 and 2.9 — above λmax at the start (2.1), below where it would
-    otherwise go — so each run sharpens, reaches 2/η within a few hundred steps,
-    and stays there. Fashion-MNIST starts sharp (λmax ≈ 10) and flattens first.
-    About half a minute per learning rate on two idle cores.
-    """
-    settings, X, Y, fresh = _checked(
-        data=data, data_path=data_path, samples=samples, hidden=hidden,
-        activation=activation, loss=loss, lrs=lrs, momentum=momentum, steps=steps,
-        every=every, seed=seed,
-    )  # fmt: skip
-    rates, beta = settings["lrs"], settings["momentum"]
-    n_steps, k = settings["steps"], settings["every"]
-    folder = None if out is None else outputs.writable(out, "out") / EOS_RUNS
-    if folder is not None:
-        outputs.own_folder(folder)  # a link planted there is refused, not followed
-    saved = _saved_runs(out, settings)
-    runs = []
-    for lr in rates:
-        own = {**settings, "lr": lr}
-        del own["lrs"]
-        path = None if folder is None else folder / run_file(lr, beta)
-        if lr in saved:
-            run, done = saved[lr], " (already done)"
-        else:
-            with one_blas_thread():
-                run, done = _edge_run(fresh(), X, Y, lr, beta, n_steps, k), ""
-            if path is not None:
-                outputs.write_text(
-                    path, strict_json({"settings": own, "run": run.to_dict()})
+    def run(
+        self,
+        *,
+        progress: Progress = None,
+        command: str = "gdlab study edge-of-stability",
+    ) -> EdgeOfStabilityResult:
+        """Train every learning rate not done yet; write the results, the figure
+        and ``report.html`` into ``out``. ``progress`` is called with one line
+        per run."""
+        plan, beta = self.plan, self.plan.momentum
+        runs = []
+        for lr in plan.lrs:
+            if lr in self.saved:
+                run, done = self.saved[lr], " (already done)"
+            else:
+                with one_blas_thread():
+                    run = _edge_run(
+                        self.fresh(), self.dataset, lr, beta, plan.steps, plan.every
+                    )
+                done = ""
+                if self.folder is not None:
+                    own = {**self.settings, "lr": lr}
+                    del own["lrs"]
+                    outputs.write_text(
+                        self.folder / run_file(lr, beta),
+                        strict_json({"settings": own, "run": run.results()}),
+                    )
+            runs.append(run)
+            if progress is not None:
+                progress(
+                    f"lr {lr:g}, momentum {beta:g} (threshold {run.threshold:.4g}): "
+                    f"final loss {run.loss[-1]:.4g}, {run.verdict()}, "
+                    f"{run.seconds:.1f} s{done}"
                 )
-        runs.append(run)
-        if echo is not None:
-            echo(
-                f"lr {lr:g}, momentum {beta:g} (threshold {run.threshold:.4g}): "
-                f"final loss {run.loss[-1]:.4g}, {run.verdict()}, "
-                f"{run.seconds:.1f} s{done}"
-            )
-    study = EdgeOfStability(settings, tuple(runs))
-    if out is not None:
-        from gdlab.report.studies import edge_of_stability_report
+        result = EdgeOfStabilityResult(plan, self.dataset.n_train, tuple(runs))
+        if self.out is not None:
+            from gdlab.report.studies import edge_of_stability_report
 
-        results = study.to_dict()
-        outputs.write_text(Path(out) / "results.json", strict_json(results))
-        edge_of_stability_report(results, out, command=command)
-    return study
+            results = result.results()
+            outputs.write_text(self.out / "results.json", strict_json(results))
+            edge_of_stability_report(results, self.out, command=command)
+        return result
 
 
-_RUN_KINDS = {
-    "lr": "number",
-    "momentum": "number",
-    "threshold": "number",
-    "steps": "counts",
-    "lambda_max": "measures",
-    "loss": "measures",
-    "diverged": "flag",
-    "seconds": "number",
-}
-"""What each field of a saved :class:`EdgeRun` holds (see records.KINDS); the
-record's reached_step, near_fraction, median_ratio and verdict are computed again."""
+def _data(plan: EdgeOfStability) -> data.Dataset:
+    """The plan's first ``samples`` training rows, centered, as the training set
+    (and, unread, the test set): one-hot float targets for MSE, labels for
+    cross-entropy."""
+    spec = RunSpec(
+        data=plan.data, data_path=plan.data_path, dtype="float64", val_fraction=None
+    )
+    dataset = load_data(spec)
+    if not dataset.classes:
+        _checks.fail("EdgeOfStability", "data", "a classification data set", plan.data)
+    X = np.asarray(dataset.X_train[: plan.samples], dtype=np.float64)
+    X = X - X.mean(axis=0)
+    labels = np.asarray(dataset.y_train[: plan.samples])
+    mse = plan.loss == "mse"
+    Y = np.eye(len(dataset.classes))[labels] if mse else labels
+    return data.Dataset(
+        X_train=X, y_train=Y, X_test=X, y_test=Y,
+        classes=() if mse else dataset.classes,
+        name=f"{dataset.name}[:{len(X)}], centered",
+    )  # fmt: skip
+
+
+def prepare(
+    plan: EdgeOfStability, *, out: Folder | None = None
+) -> EdgeOfStabilityReady:
+    """Everything :func:`run` checks before anything trains, as a step of its
+    own (a command hands it what its user typed): the data, the model, the
+    records of the runs already done in ``out``; then ``out`` is claimed."""
+    return EdgeOfStabilityReady(plan, out)
+
+
+def run(
+    plan: EdgeOfStability,
+    *,
+    out: Folder | None = None,
+    progress: Progress = None,
+    command: str = "gdlab study edge-of-stability",
+) -> EdgeOfStabilityResult:
+    """Full-batch gradient descent (heavy-ball momentum if ``momentum`` > 0) at
+    each learning rate of ``plan`` from the same initial weights; the loss every
+    step, λmax every ``every`` steps.
+
+    ``out``: a folder for one file per run, ``results.json``, the figure and
+    ``report.html``; a rerun with the same plan skips finished runs.
+    ``progress``: called with one line per run.
+    """
+    return prepare(plan, out=out).run(progress=progress, command=command)
+
+
 _DERIVED = ("reached_step", "near_fraction", "median_ratio", "verdict")
+"""What a run's record holds besides its fields: computed again when read."""
 
 
 def _saved_runs(out: Folder | None, settings: dict[str, Any]) -> dict[float, EdgeRun]:
@@ -434,16 +526,13 @@ def _saved_runs(out: Folder | None, settings: dict[str, Any]) -> dict[float, Edg
             record = saved_run(path, own)
         if record is None:
             continue
-        values = checked_run(path, record, _RUN_KINDS, _DERIVED)
-        steps, lams = values["steps"], values["lambda_max"]
-        if (values["lr"], values["momentum"]) != (lr, beta) or len(steps) != len(lams):
+        run = read_run(path, EdgeRun, record, _DERIVED)
+        if (run.lr, run.momentum) != (lr, beta):
             raise ValueError(
-                f"study record {path}: run must be the run of lr {lr} and momentum "
-                f"{beta} with one lambda_max per step, got lr {values['lr']}, "
-                f"momentum {values['momentum']}, {len(steps)} steps and "
-                f"{len(lams)} lambda_max"
+                f"study record {path}: run.lr and run.momentum must be {lr} and "
+                f"{beta}, got {run.lr} and {run.momentum}"
             )
-        found[lr] = EdgeRun(**values)
+        found[lr] = run
     return found
 
 
@@ -460,12 +549,15 @@ def run_file(lr: float, momentum: float) -> str:
 
 
 __all__ = [
+    "DIVERGED",
     "EOS_RUNS",
     "NEAR",
     "STAY",
     "EdgeOfStability",
+    "EdgeOfStabilityReady",
+    "EdgeOfStabilityResult",
     "EdgeRun",
-    "check_edge_of_stability",
-    "edge_of_stability",
+    "prepare",
+    "run",
     "run_file",
 ]

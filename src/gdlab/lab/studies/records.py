@@ -1,8 +1,9 @@
 """A study's files: one JSON record per finished run, reused by a rerun with the same
 settings, and the references the reports cite.
 
-A record is a file the user may have edited: :func:`checked_run` checks every field
-of the run it holds (a missing or extra key, a number that is text) and
+A record is a file the user may have edited: :func:`read_run` checks every field
+of the run it holds by the run record's constraints (a missing or extra key, a
+number that is text) and
 :func:`load_weights` reads a ``.npy`` without pickle, as float64 of the expected
 length only; either refuses with one ValueError naming the file and the field.
 Records are strict JSON: a NaN measure (a diverged run's) is written as null.
@@ -13,14 +14,17 @@ from __future__ import annotations
 import json
 import math
 import zipfile
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from gdlab import outputs
+from gdlab import _checks, outputs
+from gdlab.records import Record
+
+R = TypeVar("R", bound=Record)
 
 REFERENCES = {
     "keskar": "Keskar, Mudigere, Nocedal, Smelyanskiy, Tang, On Large-Batch Training "
@@ -51,73 +55,46 @@ def saved_run(path: Path, settings: Mapping[str, Any]) -> dict[str, Any] | None:
     return run if isinstance(run, dict) else None
 
 
-def nan_if_none(value: Any) -> float:
-    """A JSON null read back as NaN."""
-    return math.nan if value is None else float(value)
-
-
-KINDS = {
-    "count": "an integer >= 0",
-    "number": "a finite number",
-    "measure": "a finite number, or null (not measured)",
-    "optional": "a finite number or null",
-    "flag": "true or false",
-    "text": "a string",
-    "counts": "a list of integers >= 0",
-    "measures": "a list of finite numbers or nulls (not measured)",
-}
-"""What a field of a run record may hold, by the kind :func:`checked_run` names."""
-
-
-def _fits(kind: str, value: object) -> bool:
-    number = (
+def measure(owner: str, name: str, value: object) -> float:
+    """A finite number, or NaN (a diverged run's: JSON null when saved)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return math.nan
+    if not (
         isinstance(value, int | float)
         and not isinstance(value, bool)
         and math.isfinite(value)
-    )
-    if kind == "count":
-        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-    if kind == "number":
-        return number
-    if kind in ("measure", "optional"):
-        return value is None or number
-    if kind == "flag":
-        return isinstance(value, bool)
-    if kind in ("counts", "measures"):
-        one = "count" if kind == "counts" else "measure"
-        return isinstance(value, list) and all(_fits(one, v) for v in value)
-    return isinstance(value, str)
+    ):
+        _checks.fail(owner, name, "a finite number, or null (not measured)", value)
+    return float(value)
 
 
-def checked_run(
-    path: Path,
-    run: Mapping[str, Any],
-    kinds: Mapping[str, str],
-    derived: Collection[str] = (),
-) -> dict[str, Any]:
-    """The ``run`` of the record ``path``, each field of ``kinds`` present and of
-    its kind (see :data:`KINDS`), no other field but the ``derived`` ones (dropped:
-    they are computed again); a ``"measure"`` null read back as NaN. A ValueError
-    names the file and the field."""
-    owner = f"study record {path}"
-    extra = sorted(set(run) - set(kinds) - set(derived), key=str)
-    if extra:
-        raise ValueError(
-            f"{owner}: run must hold only {', '.join(kinds)}, got the key {extra[0]!r}"
-        )
-    values = {}
-    for key, kind in kinds.items():
-        if key not in run:
-            raise ValueError(f"{owner}: run.{key} must be {KINDS[kind]}, got nothing")
-        value = run[key]
-        if not _fits(kind, value):
-            raise ValueError(f"{owner}: run.{key} must be {KINDS[kind]}, got {value!r}")
-        if kind == "measure":
-            value = nan_if_none(value)
-        elif kind == "measures":
-            value = [nan_if_none(v) for v in value]
-        values[key] = value
-    return values
+def any_text(owner: str, name: str, value: object) -> str:
+    """A string, empty allowed."""
+    if not isinstance(value, str):
+        _checks.fail(owner, name, "a string", value)
+    return value
+
+
+def measures(owner: str, name: str, value: object) -> tuple[float, ...]:
+    """A list of :func:`measure` values."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        _checks.fail(owner, name, "a list of finite numbers or nulls", value)
+    return tuple(measure(owner, f"{name}[{i}]", v) for i, v in enumerate(value))
+
+
+def read_run(
+    path: Path, kind: type[R], run: Mapping[str, Any], derived: Collection[str] = ()
+) -> R:
+    """The run ``kind`` (a :class:`~gdlab.records.Record`) that the record ``path``
+    holds, every field checked by the record's own constraints; the ``derived``
+    keys are dropped (they are computed again). A ValueError names the file and
+    the field: ``study record PATH: run.steps must be ...``."""
+    try:
+        return kind.from_dict({k: v for k, v in run.items() if k not in derived})
+    except ValueError as error:
+        text = str(error).removeprefix(f"{kind.owner()}: ")
+        where = "run: " if text.startswith(("field ", "values ")) else "run."
+        raise ValueError(f"study record {path}: {where}{text}") from None
 
 
 def load_weights(path: Path, size: int) -> NDArray[np.float64]:
@@ -144,11 +121,12 @@ def load_weights(path: Path, size: int) -> NDArray[np.float64]:
 
 
 __all__ = [
-    "KINDS",
     "REFERENCES",
-    "checked_run",
+    "any_text",
     "load_weights",
-    "nan_if_none",
+    "measure",
+    "measures",
+    "read_run",
     "saved_run",
     "strict_json",
 ]

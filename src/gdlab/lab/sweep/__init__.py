@@ -9,7 +9,8 @@
     base = RunSpec(data="digits", model="mlp:64-32-10", train=TrainConfig(epochs=5))
     grid = {"optimizer": ["sgd", "adam"], "lr": [1e-3, 1e-2, 1e-1],
             "batch_size": [32, 256], "seed": [0, 1, 2]}
-    result = sweep.run(base, grid, store="runs/sweep/sweep.db", workers=2)
+    plan = sweep.Sweep(base, grid)      # checked once, here
+    result = sweep.run(plan, out="runs/sweep", workers=2)
     result.rows()        # one dict per run: its grid values and its metrics
 
 The grid is the cartesian product of the listed values of :class:`RunSpec` fields,
@@ -25,6 +26,10 @@ it (:mod:`.store`). A crash, Ctrl-C or SIGKILL of this process or of a worker lo
 no finished run, and running the same sweep again skips every finished key and
 trains only the rest: "resume exactly" — the numbers are those of an uninterrupted
 sweep, since every run depends on its spec alone (:mod:`.runner`).
+
+:func:`prepare` is the step before training (every run built once, the store in
+``out``, named ``sweep.db``, checked, ``out`` claimed), so that a command checks
+its user's input first.
 
 The store records the sweep's base spec and options; a later sweep into the same
 store must share them (fields that are grid axes excepted), or it is refused with
@@ -51,7 +56,16 @@ from gdlab.lab.sweep.grid import (
     validate,
 )
 from gdlab.lab.sweep.pool import PARALLEL_WORK, Workers, default_workers
-from gdlab.lab.sweep.runner import check, check_specs, raise_for, run, run_specs
+from gdlab.lab.sweep.runner import (
+    STORE,
+    Sweep,
+    SweepReady,
+    check_specs,
+    prepare,
+    raise_for,
+    run,
+    run_specs,
+)
 from gdlab.lab.sweep.store import (
     FORMAT,
     METRICS,
@@ -75,14 +89,16 @@ __all__ = [
     "METRICS",
     "PARALLEL_WORK",
     "RAY_RETRIES",
+    "STORE",
     "VERSION",
     "Store",
     "StoreBusy",
     "StoredRun",
+    "Sweep",
     "SweepError",
+    "SweepReady",
     "SweepResult",
     "Workers",
-    "check",
     "check_specs",
     "default_workers",
     "execute",
@@ -90,6 +106,7 @@ __all__ = [
     "format_table",
     "normalized",
     "plain",
+    "prepare",
     "raise_for",
     "run",
     "run_specs",

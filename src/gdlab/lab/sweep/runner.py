@@ -1,5 +1,7 @@
-"""Running a sweep: what is missing from the store trains, on the chosen backend,
-with a progress line per finished run; errors become one :class:`SweepError`."""
+"""Running a sweep: a :class:`Sweep` plan, checked when made; :func:`prepare`
+checks it against its data and its store and claims its folder once; what is
+missing from the store trains, on the chosen backend, with a progress line per
+finished run; errors become one :class:`SweepError`."""
 
 from __future__ import annotations
 
@@ -9,10 +11,11 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from gdlab import _checks
+from gdlab import _checks, outputs
 from gdlab.data import Dataset
 from gdlab.experiment import RunSpec
 from gdlab.lab.sharpness import DEFAULT_SAMPLES
@@ -39,83 +42,197 @@ from gdlab.lab.sweep.store import (
     open_for_writing,
 )
 from gdlab.lab.sweep.summary import SweepResult, write_report
+from gdlab.records import Constraint, Record, flag
 
 _NO_OPTIONS = {"sharpness": False, "sharpness_samples": DEFAULT_SAMPLES}
 
+STORE = "sweep.db"
+"""The SQLite file of a sweep in its output folder."""
+
+
+def _base(owner: str, name: str, value: object) -> RunSpec:
+    if isinstance(value, Mapping):
+        return RunSpec.from_dict(value)
+    if not isinstance(value, RunSpec):
+        _checks.fail(owner, name, "a RunSpec", value)
+    return value
+
+
+@dataclass(frozen=True)
+class Sweep(Record):
+    """What a sweep computes, checked when made: every run of ``grid`` over
+    ``base``.
+
+    Fields:
+        base: the spec every run starts from.
+        grid: RunSpec field -> non-empty list of distinct values, e.g.
+            ``{"optimizer": ["sgd", "adam"], "lr": [1e-3, 1e-2], "seed": [0, 1]}``;
+            the runs are every combination, the first field varying slowest.
+        sharpness: also measure λmax of the training loss at the final weights.
+        sharpness_samples: how many (first) training samples λmax is taken on.
+
+    Example::
+
+        plan = Sweep(base, {"optimizer": ["sgd", "adam"], "seed": [0, 1, 2]})
+        result = sweep.run(plan, out="runs/sweep", workers=2)
+    """
+
+    base: RunSpec
+    grid: Mapping[str, Sequence[Any]]
+    sharpness: bool = False
+    sharpness_samples: int = DEFAULT_SAMPLES
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "base": _base,
+        "sharpness": flag,
+        "sharpness_samples": lambda owner, name, value: _checks.integer(
+            "sweep", name, value, low=1
+        ),
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        specs = expand(self.base, self.grid)  # the field names and their values
+        object.__setattr__(self, "grid", {k: tuple(v) for k, v in self.grid.items()})
+        object.__setattr__(self, "_specs", specs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain form: the base spec's own, each grid axis a list."""
+        return {
+            "base": self.base.to_dict(),
+            "grid": {k: plain(list(v)) for k, v in self.grid.items()},
+            **self.options,
+        }
+
+    @property
+    def specs(self) -> list[RunSpec]:
+        """Every run of the grid, numbers normalized (see :func:`.grid.expand`)."""
+        return list(self._specs)  # type: ignore[attr-defined]
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """What each run does besides training, as the store records it."""
+        return {
+            "sharpness": self.sharpness,
+            "sharpness_samples": self.sharpness_samples,
+        }
+
+
+class SweepReady:
+    """A :class:`Sweep` ready to run (see :func:`prepare`): every run built once,
+    its data loaded, the store in ``out`` checked, ``out`` claimed."""
+
+    def __init__(
+        self,
+        plan: Sweep,
+        out: Folder,
+        workers: int | None = None,
+        backend: str = "local",
+    ) -> None:
+        if not isinstance(plan, Sweep):
+            _checks.fail("sweep", "plan", "a Sweep", plan)
+        if not isinstance(out, str | os.PathLike) or not os.fspath(out):
+            _checks.fail("sweep", "out", "a folder", out)
+        self.plan, self.workers, self.backend = plan, workers, backend
+        with outputs.claiming(out, "sweep") as folder:
+            self.datasets = check_specs(
+                plan.base,
+                plan.specs,
+                folder / STORE,
+                axes=list(plan.grid),
+                options=plan.options,
+                workers=workers,
+                backend=backend,
+            )
+        self.store = folder / STORE
+
+    def run(
+        self, *, progress: bool = True, report: bool = True, command: str | None = None
+    ) -> SweepResult:
+        """Train every run the store does not hold yet; with ``report``, write
+        ``results.csv``, ``summary.csv``, the PNGs and ``report.html`` beside it.
+        ``progress``: print a line per finished run."""
+        _checks.flag("sweep", "progress", progress)
+        _checks.flag("sweep", "report", report)
+        plan, specs = self.plan, self.plan.specs
+        axes = list(plan.grid)
+        values = [s.to_dict() for s in specs]
+        shown = [a for a in axes if len({json.dumps(plain(v[a])) for v in values}) > 1]
+        stored, done_before, errors = run_specs(
+            plan.base,
+            specs,
+            self.store,
+            axes=axes,
+            options=plan.options,
+            workers=self.workers,
+            backend=self.backend,
+            progress=progress,
+            shown=shown,
+            datasets=self.datasets,
+        )
+        result = SweepResult(
+            self.store,
+            plan.base,
+            axes,
+            specs,
+            stored,
+            done_before,
+            len(stored) - done_before,
+            plan.sharpness,
+        )
+        if report and not errors:
+            result.report = write_report(self.store, command=command)
+        raise_for(errors, stored, len(result.specs), self.store)
+        return result
+
+
+def prepare(
+    plan: Sweep, *, out: Folder, workers: int | None = None, backend: str = "local"
+) -> SweepReady:
+    """Everything :func:`run` checks before anything trains, as a step of its own
+    (a command hands it what its user typed): the options, every run built once
+    (its data loaded), and a store in ``out`` that holds no other sweep and no
+    damaged run; then ``out`` is claimed for the sweep (a refused one is left as
+    it was)."""
+    return SweepReady(plan, out, workers, backend)
+
 
 def run(
-    base: RunSpec,
-    grid: Mapping[str, Sequence[Any]],
-    store: Folder,
+    plan: Sweep,
     *,
+    out: Folder,
     workers: int | None = None,
     backend: str = "local",
-    sharpness: bool = False,
-    sharpness_samples: int = DEFAULT_SAMPLES,
     progress: bool = True,
     report: bool = True,
     command: str | None = None,
 ) -> SweepResult:
-    """Train every run of ``grid`` over ``base`` that ``store`` does not hold yet.
+    """Train every run of ``plan`` that the store in ``out`` does not hold yet.
 
     Args:
-        base: the spec every run starts from.
-        grid: RunSpec field -> non-empty list of values, e.g. ``{"optimizer":
-            ["sgd", "adam"], "lr": [1e-3, 1e-2], "seed": [0, 1, 2]}``.
-        store: the SQLite file (created with its folder if missing); a store
-            holding runs of the same sweep is resumed.
+        plan: a :class:`Sweep`.
+        out: the sweep's folder (created if missing): its store ``sweep.db`` and
+            its report; a folder holding runs of the same sweep is resumed.
         workers: the most processes (``"local"``, this one included: fewer where
             the runs are too small to pay for starting them, see :mod:`.pool`;
             default: one per core) or local Ray CPUs (default: all cores); 1
             trains in this process. A cluster
             (``RAY_ADDRESS``) runs one run per CPU it has.
         backend: ``"local"`` or ``"ray"`` (``pip install 'gdlab[cluster]'``).
-        sharpness: also measure λmax of the training loss at the final weights.
-        sharpness_samples: how many (first) training samples λmax is taken on.
         progress: print a line per finished run.
         report: write ``results.csv``, ``summary.csv``, the PNGs and
             ``report.html`` next to the store when done.
         command: the command line shown in the report.
 
     Raises:
-        ValueError: bad grid or spec (before anything trains), a store of another
-            sweep, a store another sweep is writing, or Ray missing.
+        ValueError: bad options or runs (before anything trains), a store of
+            another sweep, a store another sweep is writing, or Ray missing.
         SweepError: runs failed or a worker died; finished runs are stored.
     """
-    specs, options, datasets = _checked(
-        base, grid, store, workers, backend, sharpness, sharpness_samples, progress
-    )
+    _checks.flag("sweep", "progress", progress)
     _checks.flag("sweep", "report", report)
-    axes = list(grid)
-    values = [s.to_dict() for s in specs]
-    shown = [a for a in axes if len({json.dumps(plain(v[a])) for v in values}) > 1]
-    path = _path(store)
-    stored, done_before, errors = run_specs(
-        base,
-        specs,
-        path,
-        axes=axes,
-        options=options,
-        workers=workers,
-        backend=backend,
-        progress=progress,
-        shown=shown,
-        datasets=datasets,
-    )
-    result = SweepResult(
-        path,
-        base,
-        axes,
-        specs,
-        stored,
-        done_before,
-        len(stored) - done_before,
-        sharpness,
-    )
-    if report and not errors:
-        result.report = write_report(path, command=command)
-    raise_for(errors, stored, len(result.specs), path)
-    return result
+    ready = prepare(plan, out=out, workers=workers, backend=backend)
+    return ready.run(progress=progress, report=report, command=command)
 
 
 def run_specs(
@@ -224,57 +341,6 @@ def run_specs(
                 errors = run_ray(data, options, count, record)
         stored = db.runs(keys)
     return stored, done_before, errors
-
-
-def check(
-    base: RunSpec,
-    grid: Mapping[str, Sequence[Any]],
-    store: Folder,
-    *,
-    workers: int | None = None,
-    backend: str = "local",
-    sharpness: bool = False,
-    sharpness_samples: int = DEFAULT_SAMPLES,
-    progress: bool = True,
-) -> None:
-    """What :func:`run` checks before anything trains, as a step of its own (a
-    command checks what its user typed with it, then runs): the grid, every run
-    built once, the options, and a ``store`` that holds no other sweep."""
-    _checked(
-        base, grid, store, workers, backend, sharpness, sharpness_samples, progress
-    )
-
-
-def _checked(
-    base: RunSpec,
-    grid: Mapping[str, Sequence[Any]],
-    store: Folder,
-    workers: int | None,
-    backend: str,
-    sharpness: bool,
-    sharpness_samples: int,
-    progress: bool,
-) -> tuple[list[RunSpec], dict[str, Any], dict[tuple[Any, ...], Dataset]]:
-    """:func:`check`, giving back the runs, the options and the datasets loaded."""
-    _checks.flag("sweep", "sharpness", sharpness)
-    options = {
-        "sharpness": sharpness,
-        "sharpness_samples": _checks.integer(
-            "sweep", "sharpness_samples", sharpness_samples, low=1
-        ),
-    }
-    specs = expand(base, grid)
-    datasets = check_specs(
-        base,
-        specs,
-        store,
-        axes=list(grid),
-        options=options,
-        workers=workers,
-        backend=backend,
-        progress=progress,
-    )
-    return specs, options, datasets
 
 
 def check_specs(
