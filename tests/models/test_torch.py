@@ -391,6 +391,14 @@ def test_data_the_module_cannot_take_is_refused(small: data.Dataset) -> None:
         r"got 'labels \d\.\.9'",
     ):
         model.check(small.X_train[:40], small.y_train[:40])
+    with pytest.raises(ValueError, match=r"cnn: channels must be an integer, got 'x'"):
+        build_cnn(small, seed=0, dtype="float64", channels="x")
+    with pytest.raises(
+        ValueError, match=r"cnn: channels must be an integer >= 1, got 0"
+    ):
+        build_cnn(small, seed=0, dtype="float64", channels="0")
+    with pytest.raises(ValueError, match=r"cnn: batchnorm must be"):
+        build_cnn(small, seed=0, dtype="float64", batchnorm="maybe")
     with pytest.raises(ValueError, match=r"cnn: dataset must be a classification"):
         build_cnn(data.load("regression"), seed=0, dtype="float64")
     ten = data.Dataset(

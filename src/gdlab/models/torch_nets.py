@@ -109,34 +109,33 @@ def two_conv_two_dense(side: int, classes: int) -> nn.Sequential:
     return net
 
 
-def build_cnn(dataset: Dataset, *, seed: int, dtype: str, **options: Any) -> TorchModel:
-    """:func:`small_cnn` on ``dataset`` (options ``channels=8``,
-    ``batchnorm=false``), trained on softmax cross-entropy."""
+def build_cnn(
+    dataset: Dataset,
+    *,
+    seed: int,
+    dtype: str,
+    channels: object = 8,
+    batchnorm: object = False,
+) -> TorchModel:
+    """:func:`small_cnn` on ``dataset`` (``cnn:channels=8,batchnorm=false``),
+    trained on softmax cross-entropy."""
     owner = "cnn"
-    unknown = sorted(set(options) - {"channels", "batchnorm"})
-    if unknown:
-        _checks.fail(owner, f"option {unknown[0]!r}", "channels or batchnorm", None)
-    given = _integer(owner, "channels", options.get("channels", 8))
-    channels = _checks.integer(owner, "channels", given, low=1)
-    batchnorm = _flag(owner, "batchnorm", options.get("batchnorm", False))
+    width = _checks.integer(
+        owner, "channels", _integer(owner, "channels", channels), low=1
+    )
+    normed = _flag(owner, "batchnorm", batchnorm)
     side, classes = _side(owner, dataset), _classes(owner, dataset)
     net = _seeded(
-        seed, lambda: small_cnn(side, classes, channels=channels, batchnorm=batchnorm)
+        seed, lambda: small_cnn(side, classes, channels=width, batchnorm=normed)
     )
-    described = f"cnn(channels={channels}, batchnorm={batchnorm})"
+    described = f"cnn(channels={width}, batchnorm={normed})"
     return _checked(net, dataset, seed=seed, dtype=dtype, side=side, name=described)
 
 
-def build_2c2d(
-    dataset: Dataset, *, seed: int, dtype: str, **options: Any
-) -> TorchModel:
+def build_2c2d(dataset: Dataset, *, seed: int, dtype: str) -> TorchModel:
     """DeepOBS's ``fmnist_2c2d`` network (:func:`two_conv_two_dense`) on
     ``dataset``, trained on softmax cross-entropy; no options."""
     owner = "fmnist_2c2d"
-    if options:
-        _checks.fail(
-            owner, f"option {sorted(options)[0]!r}", "none (it has none)", None
-        )
     side, classes = _side(owner, dataset), _classes(owner, dataset)
     net = _seeded(seed, lambda: two_conv_two_dense(side, classes))
     return _checked(net, dataset, seed=seed, dtype=dtype, side=side, name=owner)
