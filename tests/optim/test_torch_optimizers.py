@@ -51,13 +51,14 @@ def test_gdlab_adam_equals_torch_adam_on_a_torch_cnn_over_100_steps(
         )
 
 
-@pytest.mark.parametrize("name", ["torch:Adam", "torch:SGD"])
+@pytest.mark.parametrize("name", ["torch:Adam", "torch:SGD", "torch:RMSprop"])
 def test_torch_optimizers_pass_the_conformance_checks(
     name: str, torch_float64: None
 ) -> None:
     configs = {
         "torch:Adam": [{"weight_decay": 0.1, "amsgrad": True}],
         "torch:SGD": [{"momentum": 0.9, "nesterov": True, "weight_decay": 0.01}],
+        "torch:RMSprop": [{"momentum": 0.5, "centered": True}],
     }[name]
     reference = getattr(torch.optim, name.partition(":")[2])
     # Convergence is torch's own affair (the reference check shows we run it);
@@ -203,3 +204,16 @@ def test_state_dict_round_trip_continues_bit_identically() -> None:
     assert np.array_equal(twin_w["w"], w["w"])
     for key in ("exp_avg", "exp_avg_sq", "step"):
         assert np.array_equal(twin.state["w"][key], opt.state["w"][key])
+
+
+def test_state_torch_begins_to_keep_after_an_edit_is_declared_and_saved() -> None:
+    w = {"w": np.linspace(-1.0, 1.0, 4)}
+    opt = optim.create("torch:SGD", w, lr=0.1)
+    opt.step({"w": np.ones(4)})
+    assert opt.state_layout("w") == {}  # torch keeps momentum_buffer = None
+    opt.param_groups[0]["momentum"] = 0.9
+    opt.step({"w": np.ones(4)})
+    assert set(opt.state_layout("w")) == {"momentum_buffer"} <= set(opt.state_spec)
+    twin = optim.create("torch:SGD", {"w": w["w"].copy()}, lr=0.1, momentum=0.9)
+    twin.load_state_dict(opt.state_dict())
+    assert np.array_equal(twin.state["w"]["momentum_buffer"], np.ones(4))

@@ -298,12 +298,20 @@ class TorchOptimizer(Optimizer):
         return view
 
     def _mirror(self) -> None:
+        """:attr:`state` as views of torch's state tensors; a key torch began to
+        keep after an edit of ``param_groups`` (SGD's ``momentum_buffer`` once
+        ``momentum`` is set) joins the declared layout."""
         for name, tensor in self._tensors.items():
-            self.state[name] = {
+            kept = {
                 key: value.numpy()
                 for key, value in self.torch.state.get(tensor, {}).items()
                 if isinstance(value, torch.Tensor)
             }
+            for key, a in kept.items():
+                if key not in self._layout[name]:
+                    self._layout[name][key] = (a.shape, a.dtype)
+                    self.state_spec[key] = "real"
+            self.state[name] = kept
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore a :meth:`state_dict` into torch's state, everything checked
