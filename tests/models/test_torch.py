@@ -67,6 +67,24 @@ def test_parameters_and_gradients_are_views_of_one_buffer_each(
     assert loss == pytest.approx(before, rel=1e-6)  # train = eval: no BN, no dropout
 
 
+def test_accuracy_reuses_the_loss_pass_only_while_nothing_changed(
+    small: data.Dataset,
+) -> None:
+    model = build_cnn(small, seed=0, dtype="float64")
+    X, y = small.X_val, small.y_val
+    model.loss(X, y)
+    with torch.no_grad():
+        rows = torch.from_numpy(np.asarray(X, dtype=np.float64)).reshape(-1, 1, 8, 8)
+        logits = model.module.eval()(rows)
+    assert model.accuracy(X, y) == float(np.mean(logits.argmax(1).numpy() == y))
+    model.loss(X, y)
+    model.params["7.weight"][...] = 0.0  # every logit now the bias alone
+    model.params["7.bias"][...] = np.arange(10.0)  # class 9 always wins
+    assert model.accuracy(X, y) == float(np.mean(y == 9))
+    model.loss(X, y)
+    assert model.accuracy(X.copy(), y) == float(np.mean(y == 9))  # another array
+
+
 def test_gradient_matches_central_differences_in_float64(small: data.Dataset) -> None:
     model = build_cnn(small, seed=3, dtype="float64", channels=2)
     X, y = small.X_train[:6], small.y_train[:6]
