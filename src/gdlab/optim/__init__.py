@@ -73,7 +73,7 @@ class Preset:
 
 REGISTRY: dict[str, type[Optimizer]] = {}
 """Registry name -> optimizer class, in the order they were registered."""
-TORCH: dict[str, type[Optimizer]] = {}
+_TORCH: dict[str, type[Optimizer]] = {}
 """``torch:name`` -> the class wrapping that ``torch.optim`` optimizer
 (:mod:`gdlab.optim.torch`), made when first named; not among :func:`names`."""
 PRESETS: dict[str, Preset] = {}
@@ -254,7 +254,7 @@ def _load_entry_points() -> None:
 def _torch(key: str) -> str:
     """``torch:name``'s key, its class made (once) by :mod:`gdlab.optim.torch`;
     a ValueError when torch is missing or has no such optimizer."""
-    if key not in TORCH:
+    if key not in _TORCH:
         try:
             from gdlab.optim import torch as wrapped
         except ModuleNotFoundError as error:
@@ -266,12 +266,12 @@ def _torch(key: str) -> str:
             ) from None
         cls = wrapped.find(key.partition(":")[2])
         name = f"torch:{cls.__name__}"
-        TORCH[key] = wrapped.wrap(cls, name=name, like=REGISTRY.get(key[6:]))
+        _TORCH[key] = wrapped.wrap(cls, name=name, like=REGISTRY.get(key[6:]))
     return key
 
 
 def _class(key: str) -> type[Optimizer]:
-    return TORCH[key] if key.startswith("torch:") else REGISTRY[key]
+    return _TORCH[key] if key.startswith("torch:") else REGISTRY[key]
 
 
 def _lookup(name: object) -> str | None:
@@ -374,7 +374,6 @@ __all__ = [
     "PRESETS",
     "REGISTRY",
     "SGD",
-    "TORCH",
     "Adadelta",
     "Adafactor",
     "Adagrad",
