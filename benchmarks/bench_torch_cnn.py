@@ -10,10 +10,11 @@ gradients into one gdlab buffer; then
   (or ``fused=True``), stepping the module's parameters (views of the same kind
   of buffer) from their ``.grad`` as a torch loop does.
 
-Epochs are interleaved (gdlab, foreach, fused, gdlab, ...) so a noisy machine
-slows all alike. Prints seconds per epoch and of the optimizer steps alone in an
-epoch, as the median (range) over the epochs, the ratios gdlab / torch (the goal:
-at most 1.0x), and the machine's cores and load::
+The contenders take turns batch by batch (gdlab, foreach, fused, gdlab, ...), so
+a noisy machine slows all alike; each one's epoch is the sum of its batches
+(backprop and step). Prints seconds per epoch and of the optimizer steps alone
+in an epoch, as the median (range) over the epochs, the ratios gdlab / torch (the
+goal: at most 1.0x), and the machine's cores and load::
 
     .venv/bin/python benchmarks/bench_torch_cnn.py            # digits CNN
     .venv/bin/python benchmarks/bench_torch_cnn.py --torch-threads 1
@@ -59,19 +60,28 @@ def contenders(
 
 
 def epoch(
-    model: TorchModel, step: Step, dataset: data.Dataset, order: np.ndarray, batch: int
-) -> tuple[float, float]:
-    """Seconds of one epoch, and of its optimizer steps alone."""
+    runs: dict[str, tuple[TorchModel, Step]],
+    dataset: data.Dataset,
+    order: np.ndarray,
+    batch: int,
+) -> dict[str, tuple[float, float]]:
+    """Seconds of one epoch of each contender, and of its optimizer steps alone;
+    the contenders take turns batch by batch, so the machine's load falls on
+    all alike."""
     X, y = dataset.X_train, dataset.y_train
-    stepping = 0.0
-    start = time.perf_counter()
+    spent = {label: [0.0, 0.0] for label in runs}
     for i in range(0, len(order), batch):
         rows = order[i : i + batch]
-        model.loss_and_grad(X[rows], y[rows])
-        t = time.perf_counter()
-        step()
-        stepping += time.perf_counter() - t
-    return time.perf_counter() - start, stepping
+        xb, yb = X[rows], y[rows]
+        for label, (model, step) in runs.items():
+            start = time.perf_counter()
+            model.loss_and_grad(xb, yb)
+            stepping = time.perf_counter()
+            step()
+            end = time.perf_counter()
+            spent[label][0] += end - start
+            spent[label][1] += end - stepping
+    return {label: (whole, steps) for label, (whole, steps) in spent.items()}
 
 
 def main() -> None:
@@ -106,10 +116,10 @@ def main() -> None:
     orders = [rng.permutation(len(dataset.y_train)) for _ in range(args.epochs + 1)]
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in runs}
     for i, order in enumerate(orders):
-        for label, (model, step) in runs.items():
-            measured = epoch(model, step, dataset, order, args.batch_size)
-            if i:  # the first epoch compiles and warms caches
-                times[label].append(measured)
+        measured = epoch(runs, dataset, order, args.batch_size)
+        if i:  # the first epoch compiles and warms caches
+            for label, seconds in measured.items():
+                times[label].append(seconds)
     size = sum(a.size for a in runs["gdlab Adam (fused)"][0].params.values())
     print(
         f"{args.model} on {dataset.name} ({len(dataset.y_train)} rows, batch "
