@@ -266,7 +266,8 @@ USAGE = [
     ),
     (
         ["train", "--model", "softmax:", "--out", "{tmp}/a"],
-        "--model must be given without sizes, got 'softmax:'",
+        "--model must be given without a shorthand (its options are key=value), "
+        "got 'softmax:'",
     ),
     (
         ["train", "--out", "{tmp}"],
@@ -391,19 +392,21 @@ def test_one_commands_folder_is_not_anothers(tmp_path: Path) -> None:
 
 
 MALFORMED = [
-    ("[1, 2]", "the results must be a JSON object, got list"),
-    ('{"spec": {}}', "the results lacks 'format'"),
+    ("[1, 2]", "Comparison: values must be a mapping, got [1, 2]"),
+    ('{"spec": {}}', "Comparison: format must be given"),
     (
         '{"format": "gdlab-compare", "version": 2}',
-        "the results['version'] must be 3, got 2; run gdlab compare again",
+        "Comparison: version must be 3 (a results.json of another gdlab: run gdlab "
+        "compare again to make one), got 2",
     ),
     (
         '{"format": "gdlab-compare", "version": 3, "spec": {"data": "digits", '
         '"model": "mlp", "batch_size": 100}, "protocol": {"budget": 1, "tune": '
         '["lr"], "select": "val_acc", "search_seed": 0, "seeds": 1, "studies": 1, '
         '"target": null, "metric": "test_acc"}, "studies": [], '
-        '"optimizers": {"sgd": [1]}}',
-        "the results['optimizers']['sgd'] must be a JSON object, got list",
+        '"optimizers": {"sgd": [1]}, "pairs": [], "established": ""}',
+        "Comparison: optimizers['sgd'] must be an object of OptimizerResult "
+        "fields, got [1]",
     ),
     ("{", "Expecting property name enclosed in double quotes"),
 ]
@@ -464,9 +467,9 @@ def test_a_value_error_while_training_keeps_its_traceback(
     def broken(*args: object, **kwargs: object) -> None:
         raise ValueError("a bug, not the user's mistake")
 
-    monkeypatch.setattr(runs, "compare", broken)  # compare and benchmark
+    monkeypatch.setattr(compare.Ready, "run", broken)  # compare and benchmark
     monkeypatch.setattr(sweep, "run", broken)
-    assert compare.check  # the input is checked first, and passes
+    assert compare.plan  # the input is checked first, and passes
     args = [command, "--out", str(tmp_path / "out")]
     if command == "benchmark":
         suite = tmp_path / "suite.toml"

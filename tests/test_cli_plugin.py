@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 LION = Path(__file__).parents[1] / "docs" / "examples" / "lion.py"
+OWN_WORKLOAD = Path(__file__).parents[1] / "docs" / "examples" / "own_workload.py"
 GDLAB = [str(Path(sys.executable).parent / "gdlab")]
 
 
@@ -24,13 +25,16 @@ def gdlab(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_compare_runs_a_plugin_in_worker_processes(tmp_path: Path) -> None:
+    # a plugin optimizer on a plugin model (issue 24: any model), on digits
     done = gdlab(
-        "compare", "--plugin", str(LION), "--optimizers", "mylion,adamw",
-        "--model", "mlp:64-16-10", "--epochs", "2", "--budget", "2", "--seeds", "1",
-        "--studies", "2", "--workers", "2", "--out", str(tmp_path), "--quiet",
+        "compare", "--plugin", str(LION), "--plugin", str(OWN_WORKLOAD),
+        "--optimizers", "mylion,adamw", "--model", "my-softmax:scale=0.1",
+        "--epochs", "2", "--budget", "2", "--seeds", "1", "--studies", "2",
+        "--workers", "2", "--out", str(tmp_path), "--quiet",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     results = json.loads((tmp_path / "results.json").read_text())
+    assert results["spec"]["model"] == "my-softmax:scale=0.1"
     assert list(results["optimizers"]) == ["mylion", "adamw"]
     lion = results["optimizers"]["mylion"]
     assert [len(st["trials"]) for st in lion["studies"]] == [2, 2]

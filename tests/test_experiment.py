@@ -107,3 +107,40 @@ def test_a_spec_of_bad_shape_is_a_value_error_naming_the_field(
 ) -> None:
     with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
         make()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"data": ""}, "data"),
+        ({"val_fraction": 0.7}, "val_fraction"),
+        ({"split_seed": -1}, "split_seed"),
+        ({"activation": "relu6"}, "activation"),
+        ({"l2": -0.1}, "l2"),
+        ({"dtype": "int32"}, "dtype"),
+        ({"lr": -1.0}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+        ({"hyper": {"lr": 0.1}}, "hyper"),
+        ({"schedule": "cosin"}, "schedule"),
+        ({"schedule_args": {"rate": 0.1}}, "schedule_args"),  # constant takes none
+        ({"schedule_unit": "batch"}, "schedule_unit"),
+        ({"warmup_epochs": -1}, "warmup_epochs"),
+    ],
+)
+def test_a_spec_checks_every_field_when_made(
+    changes: dict[str, object], field: str
+) -> None:
+    """Before, these waited for build (or for load_data, after the data loaded)."""
+    with pytest.raises(ValueError, match=f"^RunSpec: {field} must be"):
+        RunSpec(**changes)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=f"^RunSpec: {field} must be"):
+        SPEC.replace(**changes)
+    with pytest.raises(ValueError, match=r"^unknown optimizer 'adamm'"):
+        RunSpec(optimizer="adamm")
+
+
+def test_a_spec_keeps_numbers_in_their_fields_type() -> None:
+    spec = RunSpec(lr=1, l2=0, split_seed=2.0, warmup_epochs=1)
+    assert (spec.lr, spec.l2, spec.split_seed, spec.warmup_epochs) == (1.0, 0.0, 2, 1.0)
+    assert isinstance(spec.lr, float) and isinstance(spec.split_seed, int)
+    assert RunSpec.from_dict(spec.to_dict()) == spec

@@ -25,6 +25,9 @@ FLOORS = (
         "gdlab.outputs",
         "gdlab.i18n",
         "gdlab.records",
+        "gdlab.results",
+        "gdlab.plugins",
+        "gdlab.registry",
     ),
     (
         "gdlab.optim",

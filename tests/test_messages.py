@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gdlab import _checks, optim, schedules
+from gdlab import _checks, data, optim, schedules
 from gdlab.cli import main
-from gdlab.data import datasets
 
 
 @pytest.mark.parametrize(
@@ -37,7 +36,7 @@ def test_schedules_and_choices_suggest_too() -> None:
     with pytest.raises(ValueError, match=r"did you mean 'cosine'\?"):
         schedules.get("cosin")
     with pytest.raises(ValueError, match=r"did you mean 'fashion-mnist'\?"):
-        datasets.load("fashion-mnst")
+        data.load("fashion-mnst")
 
 
 def test_the_cli_suggests_in_its_one_line() -> None:

@@ -46,6 +46,8 @@ SHORTENED: dict[str, str] = {
     ),
     "gdlab compare --plugin docs/examples/lion.py --optimizers mylion,adamw "
     "--budget 8 --seeds 3": SMALL,
+    "gdlab compare --plugin docs/examples/own_workload.py --model my-softmax "
+    "--optimizers adam,sgd --workers 2": SMALL,
     "gdlab explain mylion --plugin docs/examples/lion.py --param 0.8,1.2 "
     "--grad 0.1,-0.3": "",
     "gdlab benchmark --suite small --budget 4 --seeds 2 --studies 3 --workers 2": (
@@ -179,6 +181,8 @@ ELSEWHERE: dict[str, str] = {
     "--workers 2": CALIBRATE,
     "gdlab benchmark --suite small --calibrate --only softmax-digits,mlp-digits,"
     "full-batch-digits --budget 16 --studies 3 --workers 2": CALIBRATE,
+    "gdlab benchmark --suite medium --calibrate --only quadratic-deep,"
+    "autoencoder-digits --budget 16 --studies 3 --workers 2": CALIBRATE,
     "gdlab surface": "names the command; its examples are run above",
 }
 """Commands that cannot run in a test as printed, and where their work is tested."""

@@ -34,9 +34,10 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         spec,
         ["sgd", "adam"],
         compare.Protocol(budget=2, seeds=2, studies=2),
-        store=root / "compare.db",
+        out=root / "compare",
         workers=1,
         progress=False,
+        report=False,
     )
     grid = {"optimizer": ["sgd"], "lr": [0.03, 0.3], "batch_size": [16, 64]}
     swept = sweep.run(
@@ -50,7 +51,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     rho = tuning.performance_profiles(times, benchmark.TAUS)
     algoperf = benchmark.algoperf_profiles(times)
     return {
-        "comparison": found.results,
+        "comparison": found,
         "rows": swept.rows(),
         "runs": {r.label: r.path for r in surfaces.runs("rosenbrock", ["sgd", "adam"])},
         "grid": surfaces.loss_grid(

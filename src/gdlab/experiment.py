@@ -13,22 +13,61 @@ import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
-from gdlab import _checks, data, models, optim, schedules, train_config
+from gdlab import _checks, data, models, optim, records, schedules, train_config
 from gdlab.data import Dataset
+from gdlab.models import Model, TrainableModel, registry
+from gdlab.models.builtins import DEFAULT_HIDDEN as DEFAULT_HIDDEN
 from gdlab.train_config import TrainConfig
 
-MODEL_KINDS = ("mlp", "softmax", "linear")
-"""The kinds of model a spec's ``model`` names (``mlp:64-100-10``)."""
+ACTIVATIONS = tuple(models.mlp.ACTIVATIONS)
+"""The hidden activations of an MLP."""
+DTYPES = ("float32", "float64")
+"""The float types a run computes in."""
+MAX_VAL_FRACTION = 0.5
+"""The largest share of the training set the validation split may take."""
 UNITS = ("step", "epoch")
 """What a schedule's ``schedule_unit`` counts: optimizer steps or epochs."""
-DEFAULT_HIDDEN = (100,)
-"""The hidden layer sizes of an MLP whose spec gives none."""
+MODEL_FIELDS = ("activation", "l2", "init")
+"""The RunSpec fields a model builder gets when they are not their defaults."""
+
+
+_S = TypeVar("_S", bound="RunSpec")
+
+
+def _keywords(owner: str, name: str, value: object) -> dict[str, Any]:
+    """Keyword arguments, built later: a dict with string keys."""
+    if not (isinstance(value, dict) and all(isinstance(k, str) for k in value)):
+        _checks.fail(owner, name, "a dict with string keys", value)
+    return value
+
+
+def _hyper(owner: str, name: str, value: object) -> dict[str, Any]:
+    """The optimizer's keyword arguments, free of those the run sets itself."""
+    hyper = _keywords(owner, name, value)
+    for key in ("params", "lr"):  # create() would get them twice
+        if key in hyper:
+            _checks.fail(owner, name, f"free of {key!r}, which the run sets", hyper)
+    return hyper
+
+
+def _optimizer(owner: str, name: str, value: object) -> str:
+    """A registered optimizer or preset (:func:`gdlab.optim.resolve` names a
+    near miss)."""
+    text = records.text(owner, name, value)
+    optim.resolve(text)
+    return text
+
+
+def _train(owner: str, name: str, value: object) -> TrainConfig:
+    if not isinstance(value, TrainConfig):
+        _checks.fail(owner, name, "a TrainConfig", value)
+    return value
 
 
 @dataclass(frozen=True)
-class RunSpec:
+class RunSpec(records.Record):
     """One training run, by name: what the CLI, sweeps and comparisons pass around.
 
     ``lr=None`` takes the optimizer's suggested learning rate
@@ -40,6 +79,11 @@ class RunSpec:
     (None: the model's default; ``"normal:0.01"`` as the course notes' MNIST
     experiment). ``train`` is the run's length, batches, seed and evaluations (a
     :class:`~gdlab.train.TrainConfig`, handed to :func:`gdlab.train.fit`).
+
+    A spec checks every field when made (:attr:`constraints`), so a spec that
+    exists is valid in all that can be checked without its data; what needs the
+    data (a model's sizes against its features, a warm-up against the run's
+    length) is checked by :func:`build`.
 
     Its plain form is flat: :meth:`to_dict`, :meth:`from_dict`, :meth:`replace`
     and sweep grids name the TrainConfig fields beside the others
@@ -64,13 +108,34 @@ class RunSpec:
     warmup_epochs: float = 0.0
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    constraints: ClassVar[Mapping[str, records.Constraint]] = {
+        "data": records.text,
+        "data_path": records.optional(records.text),
+        "val_fraction": records.optional(
+            records.number(0.0, MAX_VAL_FRACTION, low_open=True)
+        ),
+        "split_seed": records.at_least(0),
+        "model": records.text,
+        "activation": records.one_of(*ACTIVATIONS),
+        "init": records.optional(records.text),
+        "l2": records.number(low=0.0),
+        "dtype": records.one_of(*DTYPES),
+        "optimizer": _optimizer,
+        "lr": records.optional(records.number(low=0.0)),
+        "hyper": _hyper,
+        "schedule": records.one_of(*schedules.RUN_SCHEDULES),
+        "schedule_args": _keywords,
+        "schedule_unit": records.one_of(*UNITS),
+        "warmup_epochs": records.number(low=0.0),
+        "train": _train,
+    }
+
     def __post_init__(self) -> None:
-        if not isinstance(self.train, TrainConfig):
-            _checks.fail("RunSpec", "train", "a TrainConfig", self.train)
-        for name in ("hyper", "schedule_args"):  # keyword arguments, built later
-            value = getattr(self, name)
-            if not (isinstance(value, dict) and all(isinstance(k, str) for k in value)):
-                _checks.fail("RunSpec", name, "a dict with string keys", value)
+        super().__post_init__()
+        if self.schedule == "constant" and self.schedule_args:
+            _checks.fail(
+                "RunSpec", "schedule_args", "empty for constant", self.schedule_args
+            )
 
     def replace(self, **changes: Any) -> RunSpec:
         """A copy with ``changes``; TrainConfig fields go into ``train``."""
@@ -89,7 +154,7 @@ class RunSpec:
         return values
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> RunSpec:
+    def from_dict(cls: type[_S], values: object) -> _S:
         """The spec of a flat dict like :meth:`to_dict`'s; missing fields take
         their defaults."""
         if not isinstance(values, Mapping):
@@ -103,6 +168,8 @@ class RunSpec:
     def learning_rate(self) -> float:
         return optim.suggested_lr(self.optimizer) if self.lr is None else self.lr
 
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunSpec)}
 
 FIELDS = (
     *(f.name for f in dataclasses.fields(RunSpec) if f.name != "train"),
@@ -124,79 +191,45 @@ class Run:
     ``spec.train``)."""
 
     spec: RunSpec
-    model: models.Model
+    model: TrainableModel
     optimizer: optim.Optimizer
     dataset: Dataset
     total_steps: int
 
-
-def parse_model(spec: str, n_features: int, n_outputs: int) -> tuple[str, list[int]]:
-    """``"mlp:784-256-10"`` -> ("mlp", sizes); ``"mlp"`` alone has one hidden layer of
-    100; ``"softmax"`` and ``"linear"`` take their sizes from the data."""
-    kind, colon, sizes_text = str(spec).partition(":")
-    kind = kind.strip().lower()
-    if kind not in MODEL_KINDS:
-        _checks.fail("model", "kind", f"one of {', '.join(MODEL_KINDS)}", spec)
-    if kind != "mlp" or not colon:
-        if colon:
-            _checks.fail("model", kind, "given without sizes", spec)
-        hidden = list(DEFAULT_HIDDEN) if kind == "mlp" else []
-        return kind, [n_features, *hidden, n_outputs]
-    try:
-        sizes = [int(s) for s in sizes_text.split("-")]
-    except ValueError:
-        _checks.fail(
-            "model", "sizes", "integers joined by '-', like mlp:784-100-10", spec
-        )
-    if len(sizes) < 2 or min(sizes) < 1:
-        _checks.fail("model", "sizes", "at least two positive sizes", spec)
-    if sizes[0] != n_features or sizes[-1] != n_outputs:
-        _checks.fail(
-            "model",
-            "sizes",
-            f"the data's {n_features} features first and its {n_outputs} outputs "
-            f"last, like mlp:{n_features}-100-{n_outputs}",
-            spec,
-        )
-    return kind, sizes
-
-
-def build_model(spec: RunSpec, dataset: Dataset) -> models.Model:
-    """The model ``spec.model`` names, sized for ``dataset`` and seeded."""
-    regression = not dataset.classes
-    n_outputs = 1 if regression else len(dataset.classes)
-    kind, sizes = parse_model(spec.model, dataset.n_features, n_outputs)
-    init: dict[str, Any] = {} if spec.init is None else {"init": spec.init}
-    if kind == "linear" or (regression and kind == "mlp" and len(sizes) == 2):
-        if not regression:
-            _checks.fail("model", "linear", "used with regression data", dataset.name)
-        return models.LinearRegression(
-            n_features=dataset.n_features,
-            seed=spec.train.seed,
-            dtype=spec.dtype,
-            **init,
-        )
-    if kind == "softmax":
-        if regression:
+    @property
+    def own_model(self) -> Model:
+        """:attr:`model` as one of gdlab's own layered models, which the
+        curvature measures (sharpness, interpolation) need; refused otherwise."""
+        if not isinstance(self.model, Model):
             _checks.fail(
-                "model", "softmax", "used with classification data", dataset.name
+                "RunSpec",
+                "model",
+                "one of gdlab's own (mlp, softmax, linear, autoencoder) to measure "
+                "its curvature",
+                self.spec.model,
             )
-        return models.SoftmaxRegression(
-            n_features=sizes[0],
-            n_classes=sizes[-1],
-            seed=spec.train.seed,
-            l2=spec.l2,
-            dtype=spec.dtype,
-            **init,
-        )
-    return models.MLP(
-        sizes,
-        activation=spec.activation,
-        seed=spec.train.seed,
-        l2=spec.l2,
-        dtype=spec.dtype,
-        **init,
-        **({"loss": "mse"} if regression else {}),
+        return self.model
+
+
+def parse_model(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"mlp:784-256-10"`` -> ("mlp", {"sizes": "784-256-10"}): the registered
+    model a spec's ``model`` names and its builder's options
+    (:func:`gdlab.registry.parse`)."""
+    return registry.parse(spec)
+
+
+def build_model(spec: RunSpec, dataset: Dataset) -> TrainableModel:
+    """The model ``spec.model`` names (a registered name with its options, see
+    :mod:`gdlab.models.registry`), built for ``dataset``, seeded, and checked;
+    ``activation``, ``l2`` and ``init`` go to its builder when not their
+    defaults."""
+    fields = {
+        name: getattr(spec, name)
+        for name in MODEL_FIELDS
+        if getattr(spec, name) != _DEFAULTS[name]
+    }
+    return registry.build(
+        spec.model, dataset, seed=spec.train.seed, dtype=spec.dtype, fields=fields
     )
 
 
@@ -210,23 +243,17 @@ def build_schedule(
     up to whole epochs) and the lr changes only when an epoch starts, as with one
     torch ``scheduler.step()`` per epoch: ``exponential`` with ``rate=k`` is then
     the course notes' ``lr0·e^(−k·epoch)``."""
-    lr = _checks.number("RunSpec", "lr", spec.learning_rate, low=0.0)
-    epochs = _checks.number("RunSpec", "warmup_epochs", spec.warmup_epochs, low=0.0)
-    unit = _checks.choice("RunSpec", "schedule_unit", spec.schedule_unit, UNITS)
+    lr, epochs, unit = spec.learning_rate, spec.warmup_epochs, spec.schedule_unit
     per_unit = per_epoch if unit == "epoch" else 1
     total = math.ceil(total_steps / per_unit)
     warmup = math.ceil(epochs if unit == "epoch" else epochs * per_epoch)
-    name = _checks.choice("RunSpec", "schedule", spec.schedule, schedules.RUN_SCHEDULES)
+    name = spec.schedule
     if warmup >= total:
         _checks.fail(
             "RunSpec",
             "warmup_epochs",
             f"shorter than the run ({total} {unit}s)",
             spec.warmup_epochs,
-        )
-    if name == "constant" and spec.schedule_args:
-        _checks.fail(
-            "RunSpec", "schedule_args", "empty for constant", spec.schedule_args
         )
     if name == "constant" and not warmup:
         return lr
@@ -235,9 +262,10 @@ def build_schedule(
 
 
 def load_data(spec: RunSpec) -> Dataset:
-    """The dataset ``spec`` names, in the spec's dtype: a name of
-    :func:`gdlab.data.names`, or a user's ``.npz`` file by its path (read in every
-    worker process from that path; a sweep store keys it by its digest)."""
+    """The dataset ``spec`` names, in the spec's dtype: a registered name with its
+    options (:func:`gdlab.data.names`, ``name:key=value``), or a user's ``.npz``
+    file by its path (read in every worker process from that path; a sweep store
+    keys it by its digest)."""
     return data.load(
         spec.data,
         path=spec.data_path,
@@ -256,10 +284,5 @@ def build(spec: RunSpec, dataset: Dataset | None = None) -> Run:
     total = spec.train.total_steps(dataset.n_train)
     name, preset = optim.resolve(spec.optimizer)
     lr = build_schedule(spec, total, per_epoch)
-    for key in ("params", "lr"):  # the run sets them: create() would get them twice
-        if key in spec.hyper:
-            _checks.fail(
-                "RunSpec", "hyper", f"free of {key!r}, which the run sets", spec.hyper
-            )
     optimizer = optim.create(name, model.params, lr, **{**preset, **spec.hyper})
     return Run(spec, model, optimizer, dataset, total)

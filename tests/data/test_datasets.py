@@ -272,7 +272,7 @@ def test_unknown_name_lists_the_known_ones() -> None:
         data.load("cifar10")
     assert str(info.value) == (
         "load: name must be one of digits, fashion-mnist, mnist, regression, "
-        "synthetic-regression or a path ending in .npz, got 'cifar10'"
+        "synthetic-regression, quadratic-deep or a path ending in .npz, got 'cifar10'"
     )
     assert data.names() == (
         "digits",
@@ -280,6 +280,7 @@ def test_unknown_name_lists_the_known_ones() -> None:
         "mnist",
         "regression",
         "synthetic-regression",
+        "quadratic-deep",
     )
     with pytest.raises(ValueError, match=r"^load: name must be one of"):
         data.load(3)  # type: ignore[arg-type]

@@ -35,20 +35,22 @@ def test_a_suite_runs_every_workload_and_scores_it_as_algoperf(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "suite.toml").write_text(SUITE)
-    results = benchmark.benchmark(
+    plan = benchmark.plan(
         tmp_path / "suite.toml",
-        tmp_path / "out",
         ["sgd", "adam"],
         compare.Protocol(budget=2, seeds=1, studies=3),
         workers=1,
-        progress=False,
     )
+    result = benchmark.run(plan, out=tmp_path / "out", progress=False)
+    assert isinstance(result, benchmark.BenchmarkResult)
+    assert benchmark.BenchmarkResult.load(tmp_path / "out").scores == result.scores
+    results = result.to_dict()
     assert list(results["workloads"]) == ["tiny-softmax", "tiny-mlp"]
     times = {w: v["steps_to_target"] for w, v in results["workloads"].items()}
     for workload, by_optimizer in times.items():
         found = compare.Comparison.load(tmp_path / "out" / workload)
         for name, steps in by_optimizer.items():
-            entry = found.results["optimizers"][name]
+            entry = found.to_dict()["optimizers"][name]
             per_study = [benchmark.study_time(st) for st in entry["studies"]]
             expected = sorted(per_study)[1]  # the median of 3 studies
             assert steps == (expected if math.isfinite(expected) else None)
@@ -81,7 +83,7 @@ def test_a_suite_runs_every_workload_and_scores_it_as_algoperf(
     assert "gdlab&#x27;s own view, not AlgoPerf&#x27;s" in page or (
         "gdlab's own view, not AlgoPerf's" in page
     )
-    table = benchmark.format_table(results)
+    table = benchmark.format_table(result)
     assert table.splitlines()[0].split()[:5] == [
         "optimizer",
         *times,
@@ -212,7 +214,7 @@ def test_the_score_equals_a_transcription_of_algoperfs_scoring() -> None:
     assert benchmark.algoperf_score(rho["x"]) == pytest.approx(2.5 / 3, abs=0.02)
 
 
-def test_the_built_in_suite_has_five_workloads() -> None:
+def test_the_built_in_suite_has_seven_workloads() -> None:
     suite = benchmark.load_suite("small")
     assert [w.name for w in suite] == [
         "softmax-digits",
@@ -220,10 +222,13 @@ def test_the_built_in_suite_has_five_workloads() -> None:
         "mlp-fashion",
         "deep-mlp-fashion",
         "full-batch-digits",
+        "quadratic-deep",
+        "autoencoder-digits",
     ]
     assert suite[4].spec.train.batch_size == "full" and suite[2].target == 0.84
     # evaluations every few steps, not once an epoch; the target's provenance
-    assert [w.spec.train.eval_every for w in suite] == [5, 5, 100, 100, 5]
+    assert [w.spec.train.eval_every for w in suite] == [5, 5, 100, 100, 5, 5, 5]
+    assert [w.select for w in suite[-2:]] == ["val_loss", "val_loss"]
     assert all(w.calibrated_by and "--calibrate" in w.calibrated_by for w in suite)
 
 
@@ -232,18 +237,16 @@ def test_calibration_sets_targets_from_the_baselines_and_records_how(
 ) -> None:
     (tmp_path / "suite.toml").write_text(SUITE.split("[tiny-mlp]")[0])
     command = "gdlab benchmark --suite suite.toml --calibrate --budget 2"
-    done = benchmark.calibrate(
+    plan = benchmark.plan(
         tmp_path / "suite.toml",
-        tmp_path / "out",
         ["sgd", "adam"],
         compare.Protocol(budget=2, seeds=1, studies=3),
-        command=command,
         workers=1,
-        progress=False,
     )
+    done = benchmark.calibrate(plan, tmp_path / "out", command=command, progress=False)
     found = compare.Comparison.load(tmp_path / "out" / "tiny-softmax")
     values = []
-    for entry in found.results["optimizers"].values():
+    for entry in found.to_dict()["optimizers"].values():
         per_study = [
             max(e["val_acc"] for e in st["reruns"][0]["history"]["epochs"])
             for st in entry["studies"]
@@ -340,6 +343,6 @@ def test_a_profile_checks_itself_and_round_trips() -> None:
 def test_select_picks_workloads_by_name() -> None:
     chosen = benchmark.select("small", ["full-batch-digits", "softmax-digits"])
     assert [w.name for w in chosen] == ["softmax-digits", "full-batch-digits"]
-    assert len(benchmark.select("small", None)) == 5
+    assert len(benchmark.select("small", None)) == 7
     with pytest.raises(ValueError, match=r"benchmark: --only must be one of"):
         benchmark.select("small", ["nope"])

@@ -414,3 +414,32 @@ def test_nodes_train_fashion_mnist_without_its_files(
     assert_same_runs(on_nodes, {r.key: r for r in here})
     accuracy = np.mean([r.metrics["final_test_acc"] for r in on_nodes])
     assert accuracy > 0.3  # trained: chance is 0.1
+
+
+EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "own_workload.py"
+
+
+@pytest.mark.slow
+def test_a_plugin_model_trains_on_nodes_that_never_loaded_it(
+    address: str, cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nodes started before the plugin was loaded here: each task imports it
+    (the driver's list travels with the runs) before it builds its model."""
+    from gdlab import plugins
+    from gdlab.data import registry as datasets
+    from gdlab.models import registry as models
+
+    monkeypatch.setenv(plugins.ENV, "[]")
+    plugins.load(str(EXAMPLE))
+    try:
+        spec = BASE.replace(model="my-softmax:scale=0.1")
+        plan = sweep.Sweep(spec, {"optimizer": ["adam", "sgd"]})
+        result = sweep.run(plan, out=tmp_path, **quiet(backend="ray"))
+    finally:
+        models.MODELS.remove("my-softmax")
+        datasets.DATASETS.remove("blobs")
+    assert len(result.runs) == 2
+    assert {r.ray_node_id for r in result.runs} <= worker_ids(cluster)
+    for run in result.runs:  # trained there: 21 steps of 64 of digits' 1293
+        assert run.metrics["steps"] == 21 and not run.metrics["diverged"]
+        assert 0 <= run.metrics["final_val_acc"] <= 1

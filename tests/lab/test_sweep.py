@@ -156,7 +156,7 @@ def test_one_run_has_one_key_whatever_the_number_types() -> None:
         ),
         (
             {"l2": [0.0, math.nan]},
-            r"^sweep: run l2=nan: RunSpec: l2 must be finite \(JSON has no NaN",
+            r"^RunSpec: l2 must be finite and >= 0, got nan",  # when the spec is made
         ),
         (
             {"hyper": [{"weight_decay": math.inf}]},

@@ -15,6 +15,7 @@ import click
 
 from gdlab import __version__, optim, outputs
 from gdlab.cli import (
+    benchmark,
     compare,
     course,
     playground,
@@ -58,7 +59,7 @@ for _command in (
     train.train,
     train.report_command,
     compare.compare,
-    compare.benchmark,
+    benchmark.benchmark,
     sweep.sweep_command,
     surface.surface_command,
     surface.stability_command,
@@ -72,7 +73,8 @@ for _command in (
 
 
 def _load_plugins(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-    """``--plugin MODULE`` (repeatable): import modules that register optimizers."""
+    """``--plugin MODULE`` (repeatable): import modules that register optimizers,
+    models, datasets or workloads (:mod:`gdlab.plugins`)."""
     for plugin in value or ():
         if not plugin.strip():
             raise click.UsageError(
@@ -93,7 +95,8 @@ def _with_plugin_option(command: click.Command) -> None:
             expose_value=False,
             is_eager=True,
             callback=_load_plugins,
-            help="a module or .py file that registers optimizers (repeatable)",
+            help="a module or .py file that registers optimizers, models, datasets"
+            " or workloads (repeatable)",
         )
     )
     if isinstance(command, click.Group):

@@ -1,10 +1,9 @@
-"""``gdlab compare`` and ``gdlab benchmark``: the fair comparison, on one
-workload or on a suite."""
+"""``gdlab compare``: the fair comparison on one workload (``gdlab benchmark``,
+on a suite, is in :mod:`gdlab.cli.benchmark`)."""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Any
 
 import click
 
-from gdlab import outputs
 from gdlab.cli.options import (
     check_folder,
     command_line,
@@ -134,179 +132,42 @@ def compare(
     gdlab compare --optimizers sgd,momentum,adam --studies 5 --budget 4 --seeds 2
     """
     from gdlab.lab import compare as comparing
-    from gdlab.lab import runs
 
     names = None if optimizers is None else parse_names("--optimizers", optimizers)
-    protocol = comparing.Protocol(
-        budget=budget,
-        seeds=seeds,
-        tune=tuple(parse_names("--tune", tune)),
-        select=select,
-        search_seed=search_seed,
-        target=target,
-        studies=studies,
-    )
     with user_input():
+        protocol = comparing.Protocol(
+            budget=budget,
+            seeds=seeds,
+            tune=tuple(parse_names("--tune", tune)),
+            select=select,
+            search_seed=search_seed,
+            target=target,
+            studies=studies,
+        )
         compared = comparing.chosen_optimizers(names)
     spec = run_spec(run, hyper=parse_fixed(compared, hyper))
-    engine: dict[str, Any] = {
-        "workers": workers,
-        "backend": backend,
-        "progress": not quiet,
-    }
-    with (
-        user_input(),
-        outputs.claiming(
-            out or default_out(f"runs/compare-{data_label(spec.data)}"), "compare"
-        ) as folder,
-    ):
-        comparing.check(spec, names, protocol, store=folder / "sweep.db", **engine)
-    if not quiet:
-        shown = len(comparing.chosen_optimizers(names))
-        click.echo(
-            f"comparing {shown} optimizers on {spec.data}: {studies} studies, each "
-            f"of {budget} trials per optimizer, then {seeds} reruns of the "
-            "selected settings"
+    folder = out or default_out(f"runs/compare-{data_label(spec.data)}")
+    with user_input():  # the plan, every run built once, the store in the folder
+        plan = comparing.plan(
+            spec, compared, protocol, workers=workers, backend=backend
         )
-    with _running():
-        result, page = runs.compare_into(
-            folder,
-            spec,
-            names,
-            protocol,
-            command=command_line(click.get_current_context()),
-            **engine,
+        ready = comparing.prepare(plan, out=folder)
+    if not quiet:
+        click.echo(
+            f"comparing {len(plan.names)} optimizers on {spec.data}: {studies} "
+            f"studies, each of {budget} trials per optimizer, then {seeds} reruns "
+            "of the selected settings"
+        )
+    with running():
+        result = ready.run(
+            progress=not quiet, command=command_line(click.get_current_context())
         )
     click.echo(comparing.format_table(result))
-    click.echo(f"report: {page}")
-
-
-@click.command()
-@click.option(
-    "--suite",
-    default="small",
-    show_default=True,
-    help="a built-in suite (small) or a TOML/JSON file of workloads",
-)
-@click.option(
-    "--optimizers",
-    default=None,
-    help="comma-separated names, or all (every registered one) [the twelve of the"
-    " course: sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw,"
-    " nadam, radam, adamax, adamp]",
-)
-@click.option("--budget", default=4, show_default=True, type=int, help="as for compare")
-@click.option("--seeds", default=2, show_default=True, type=int, help="as for compare")
-@click.option(
-    "--studies",
-    default=3,
-    show_default=True,
-    type=int,
-    help="independent studies per workload (AlgoPerf runs 3)",
-)
-@click.option("--tune", default="lr", show_default=True, help="axes, as for compare")
-@click.option(
-    "--hyper",
-    "hyper",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="a hyperparameter fixed for every compared optimizer that has it, e.g. "
-    "--hyper weight_decay=1e-4 (repeatable; not a tuned one)",
-)
-@click.option("--search-seed", default=0, show_default=True, type=int)
-@click.option(
-    "--calibrate",
-    is_flag=True,
-    help="set each workload's target from well-tuned baselines (--optimizers, "
-    "default momentum,adam; use a large --budget) and write OUT/suite.toml with "
-    "the targets and this command as their provenance",
-)
-@click.option(
-    "--only",
-    default=None,
-    help="comma-separated workloads of the suite to run or calibrate [all]",
-)
-@parallel_options
-@click.option(
-    "--out",
-    default=None,
-    callback=check_folder,
-    help="output folder [runs/benchmark-SUITE, -HASH as for compare]",
-)
-@click.option("--quiet", is_flag=True, help="print only the table")
-def benchmark(
-    suite: str,
-    optimizers: str | None,
-    budget: int,
-    seeds: int,
-    studies: int,
-    tune: str,
-    hyper: tuple[str, ...],
-    search_seed: int,
-    calibrate: bool,
-    only: str | None,
-    workers: int | None,
-    backend: str,
-    out: str | None,
-    quiet: bool,
-) -> None:
-    """Run the fair comparison on every workload of a suite and score the
-    optimizers as AlgoPerf does: the fastest trial per study to reach each
-    validation target, the median over studies, the 4x cut, performance
-    profiles on a linear tau axis over [1, 4] and their normalized integral.
-
-    \b
-    gdlab benchmark --suite small --budget 4 --seeds 2 --studies 3 --workers 2
-    gdlab benchmark --suite small --calibrate --budget 16 --studies 3
-    """
-    from gdlab.lab import benchmark as benchmarking
-    from gdlab.lab import compare as comparing
-
-    names = None if optimizers is None else parse_names("--optimizers", optimizers)
-    protocol = comparing.Protocol(
-        budget=budget, seeds=seeds, tune=tuple(parse_names("--tune", tune)),
-        search_seed=search_seed, studies=studies,
-    )  # fmt: skip
-    label = suite if suite in benchmarking.SUITES else Path(suite).stem
-    engine: dict[str, Any] = {
-        "workers": workers,
-        "backend": backend,
-        "progress": not quiet,
-    }
-    folder = out or default_out(f"runs/benchmark-{label}")
-    if calibrate:
-        names = names or list(benchmarking.CALIBRATION_BASELINES)
-    with user_input():
-        fixed = parse_fixed(comparing.chosen_optimizers(names), hyper)
-        chosen = [
-            dataclasses.replace(w, spec=w.spec.replace(hyper={**w.spec.hyper, **fixed}))
-            for w in benchmarking.select(
-                suite, None if only is None else parse_names("--only", only)
-            )
-        ]
-        benchmarking.check(chosen, folder, names, protocol, **engine)
-    if calibrate:
-        with _running():
-            done = benchmarking.calibrate(
-                chosen,
-                folder,
-                names,
-                protocol,
-                command=command_line(click.get_current_context()),
-                **engine,
-            )
-        for w in done:
-            click.echo(f"{w.name}: target {w.target:g}")
-        click.echo(f"suite: {Path(folder) / 'suite.toml'}")
-        return
-    with _running():
-        results = benchmarking.benchmark(chosen, folder, names, protocol, **engine)
-    click.echo(benchmarking.format_table(results))
-    click.echo(f"report: {results['report']}")
+    click.echo(f"report: {Path(folder) / 'report.html'}")
 
 
 @contextlib.contextmanager
-def _running() -> Iterator[None]:
+def running() -> Iterator[None]:
     """Around a run of the sweep engine: a store another command is writing is a
     usage error (:func:`store_in_use`), a run that failed is one line, exit 1."""
     from gdlab.lab.sweep import SweepError

@@ -37,7 +37,16 @@ _OPTION_OF = {
     ("model", "kind"): "model",
 }
 """Library fields that a command's option of another name sets."""
-_OWNERS = ("RunSpec", "TrainConfig", "load", "model", "compare", "sweep", "benchmark")
+_OWNERS = (
+    "RunSpec",
+    "TrainConfig",
+    "load",
+    "model",
+    "compare",
+    "Protocol",
+    "sweep",
+    "benchmark",
+)
 """The owners whose fields are a command's options (not an optimizer's: its
 hyperparameters are what --hyper typed, named as the user typed them)."""
 
@@ -472,8 +481,9 @@ def run_options(function: Any) -> Any:
             "--data",
             default="digits",
             show_default=True,
-            help="digits | fashion-mnist | mnist | regression | FILE.npz (your own"
-            " arrays: X_train, y_train, X_test, y_test)",
+            help="digits | fashion-mnist | mnist | regression | quadratic-deep |"
+            " FILE.npz (your own arrays: X_train, y_train, X_test, y_test) | a"
+            " registered dataset (--plugin), options as name:key=value",
         ),
         click.option("--data-path", default=None, help="folder with the IDX files"),
         VAL_FRACTION,
@@ -484,7 +494,8 @@ def run_options(function: Any) -> Any:
             show_default=True,
             help="mlp (one hidden layer of 100) | mlp:IN-HIDDEN...-OUT, sized for the"
             " data (mlp:64-32-10 on digits, mlp:784-256-128-10 on fashion-mnist) |"
-            " softmax | linear",
+            " softmax | linear | autoencoder:HIDDEN | quadratic-deep | a registered"
+            " model (--plugin), options as name:key=value",
         ),
         click.option(
             "--activation",

@@ -176,8 +176,11 @@ def _build(
     name: object,
     classes: object,
     dtype: DTypeLike | None,
+    *,
+    targets_2d: bool = False,
 ) -> Dataset:
-    """The checked Dataset of ``arrays`` (keys ``X_<part>``, ``y_<part>``)."""
+    """The checked Dataset of ``arrays`` (keys ``X_<part>``, ``y_<part>``);
+    ``targets_2d``: a regression set may hold ``(n, k)`` targets."""
     if not isinstance(name, str) or not name.strip():
         raise _fail(owner, "name", "a non-empty string", repr(name))
     if (arrays.get("X_val") is None) != (arrays.get("y_val") is None):
@@ -198,7 +201,8 @@ def _build(
             raise _fail(owner, f"X_{part}", "at least one sample", "0 rows")
         if X[part].shape[1] == 0:
             raise _fail(owner, f"X_{part}", "at least one feature", "0 columns")
-        if y[part].shape != (len(X[part]),):
+        several = targets_2d and y[part].ndim == 2 and len(y[part]) == len(X[part])
+        if y[part].shape != (len(X[part]),) and not several:
             raise _fail(
                 owner,
                 f"y_{part}",
@@ -299,6 +303,27 @@ def from_arrays(
         "y_val": y_val,
     }
     return _build("from_arrays", arrays, name, classes, dtype)
+
+
+def check_dataset(owner: str, dataset: object) -> Dataset:
+    """``dataset`` checked as strictly as :func:`from_arrays` checks arrays (a
+    registered loader's result): a :class:`Dataset` whose values are finite and,
+    for a classifier, whose labels are integers in ``0 .. n_classes - 1`` (a
+    regression set may hold ``(n, k)`` targets, as a Dataset may)."""
+    if not isinstance(dataset, Dataset):
+        raise _fail(owner, "its loader's result", "a gdlab.data.Dataset",
+                    type(dataset).__name__)  # fmt: skip
+    arrays = {
+        f"{xy}_{part}": getattr(dataset, f"{xy}_{part}")
+        for part in PARTS
+        for xy in ("X", "y")
+    }
+    X = dataset.X_train
+    dtype = X.dtype if X.dtype.kind == "f" else None
+    return _build(
+        owner, arrays, dataset.name, dataset.classes, dtype,
+        targets_2d=not dataset.classes,
+    )  # fmt: skip
 
 
 # --- .npz files --------------------------------------------------------------------
@@ -433,4 +458,4 @@ def _read_members(
     return arrays
 
 
-__all__ = ["KEYS", "MAX_CLASSES", "from_arrays", "read_npz"]
+__all__ = ["KEYS", "MAX_CLASSES", "check_dataset", "from_arrays", "read_npz"]

@@ -8,6 +8,8 @@ Every loader returns a :class:`Dataset` with 2-D float features and 1-D targets:
     ds = load("regression")      # the worked example: points (1, 3) and (2, 5)
     ds = load("mine.npz")        # a user's arrays (gdlab.data.arrays), as from_arrays
 
+(``load`` and the registry of names are in :mod:`gdlab.data.registry`.)
+
 Every dataset but the worked example (two points) carries a validation split carved
 from its training set (``val_fraction`` = 0.1 by default, stratified by class, seeded
 by ``split_seed`` alone, so it is the same for every optimizer and run seed); the
@@ -22,7 +24,6 @@ import dataclasses
 import functools
 import math
 import os
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,7 +131,7 @@ class Dataset:
         fraction = _checks.number(
             owner, "val_fraction", fraction, low=0.0, high=0.5, low_open=True
         )
-        seed = _split_seed(owner, seed)
+        seed = check_split_seed(owner, seed)
         n_val = math.ceil(fraction * self.n_train)
         stratify = None
         if self.classes:
@@ -207,7 +208,7 @@ SPLIT_SEED_MAX = 2**32 - 1
 """The largest ``split_seed``: scikit-learn's ``random_state`` takes no more."""
 
 
-def _split_seed(owner: str, seed: object) -> int:
+def check_split_seed(owner: str, seed: object) -> int:
     """``seed`` as a split seed, an integer in [0, SPLIT_SEED_MAX]."""
     n = _checks.integer(owner, "split_seed", seed, low=0)
     if n > SPLIT_SEED_MAX:
@@ -322,7 +323,7 @@ def _images_and_labels(
     return X, labels.astype(np.int64)
 
 
-def _load_idx_set(
+def idx_set(
     title: str,
     name: str,
     classes: tuple[str, ...],
@@ -345,7 +346,7 @@ def _load_idx_set(
 # --- small and synthetic sets -----------------------------------------------------
 
 
-def _digits(dtype: np.dtype[Any]) -> Dataset:
+def digits(dtype: np.dtype[Any]) -> Dataset:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -358,7 +359,7 @@ def _digits(dtype: np.dtype[Any]) -> Dataset:
     return Dataset(X_train, y_train, X_test, y_test, DIGIT_CLASSES, "digits")
 
 
-def _worked_example(dtype: np.dtype[Any]) -> Dataset:
+def worked_example(dtype: np.dtype[Any]) -> Dataset:
     def X() -> NDArray[Any]:
         return np.array([[1.0], [2.0]], dtype=dtype)
 
@@ -400,7 +401,7 @@ def synthetic_regression(
     n_test = (
         n // 4 if n_test is None else _checks.integer(owner, "n_test", n_test, low=0)
     )
-    dt = _float_dtype(owner, dtype)
+    dt = float_dtype(owner, dtype)
     rng = as_generator(owner, seed)
     if weights is None:
         w = np.full(n_features, 2.0)
@@ -416,10 +417,7 @@ def synthetic_regression(
     return Dataset(X[:n], y[:n], X[n:], y[n:], (), "synthetic-regression")
 
 
-# --- the one entry point ----------------------------------------------------------
-
-
-def _float_dtype(owner: str, dtype: object) -> np.dtype[Any]:
+def float_dtype(owner: str, dtype: object) -> np.dtype[Any]:
     try:
         dt: np.dtype[Any] = np.dtype(dtype)  # type: ignore[call-overload]
     except TypeError:
@@ -427,120 +425,3 @@ def _float_dtype(owner: str, dtype: object) -> np.dtype[Any]:
     if not np.issubdtype(dt, np.floating):
         _checks.fail(owner, "dtype", "a float dtype", dtype)
     return dt
-
-
-_LOADERS: dict[str, tuple[np.dtype[Any], Callable[..., Dataset]]] = {
-    "digits": (np.dtype(np.float32), _digits),
-    "fashion-mnist": (
-        np.dtype(np.float32),
-        lambda dtype, path: _load_idx_set(
-            "Fashion-MNIST", "fashion-mnist", FASHION_MNIST_CLASSES, path, dtype
-        ),
-    ),
-    "mnist": (
-        np.dtype(np.float32),
-        lambda dtype, path: _load_idx_set("MNIST", "mnist", DIGIT_CLASSES, path, dtype),
-    ),
-    "regression": (np.dtype(np.float64), _worked_example),
-    "synthetic-regression": (
-        np.dtype(np.float64),
-        lambda dtype: synthetic_regression(dtype=dtype),
-    ),
-}
-_FROM_FILES = ("fashion-mnist", "mnist")
-
-
-NPZ = ".npz"
-"""A :func:`load` name ending so is the path of a user's npz file."""
-
-
-def _load_npz(
-    file: str | os.PathLike[str],
-    path: object,
-    dtype: DTypeLike | None,
-    val_fraction: float | None,
-    split_seed: int,
-) -> Dataset:
-    """The user's npz (:func:`gdlab.data.arrays.read_npz`), split like the others
-    unless it brings its own validation set."""
-    from gdlab.data.arrays import read_npz
-
-    if path is not None:
-        _checks.fail(
-            "load", "path", f"None for an {NPZ} file (its name is its path)", path
-        )
-    if val_fraction is not None:
-        _checks.number(
-            "load", "val_fraction", val_fraction, low=0, high=0.5, low_open=True
-        )
-    _split_seed("load", split_seed)
-    dt = None if dtype is None else _float_dtype("load", dtype)
-    dataset = read_npz(file, dtype=dt)
-    if val_fraction is None or dataset.X_val is not None:
-        return dataset
-    return dataset.split_validation(val_fraction, split_seed)
-
-
-def names() -> tuple[str, ...]:
-    """The dataset names :func:`load` knows."""
-    return tuple(_LOADERS)
-
-
-def load(
-    name: str,
-    *,
-    path: str | os.PathLike[str] | None = None,
-    dtype: DTypeLike | None = None,
-    val_fraction: float | None = VAL_FRACTION,
-    split_seed: int = SPLIT_SEED,
-) -> Dataset:
-    """Load a dataset by name (see :func:`names`), with its validation split.
-
-    Args:
-        name: ``"fashion-mnist"``, ``"mnist"``, ``"digits"``, ``"regression"`` (the
-            worked example: points (1, 3), (2, 5), train = test),
-            ``"synthetic-regression"`` (:func:`synthetic_regression`'s defaults),
-            or the path of a user's ``.npz`` file (:mod:`gdlab.data.arrays`: keys
-            ``X_train``, ``y_train``, ``X_test``, ``y_test``, optionally
-            ``X_val``/``y_val``, which are then its validation split, and
-            ``classes``).
-        path: for ``"fashion-mnist"`` and ``"mnist"``: a folder with the four IDX
-            files (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
-            ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each .gz or raw).
-            Without it they are looked up in ``$GDLAB_DATA/<name>/``, then in
-            ``/usr/share/datasets/<name>/`` (Debian's ``dataset-fashion-mnist``).
-        dtype: float dtype of ``X`` (and of ``y`` for regression); default float32
-            for images and digits, float64 for regression.
-        val_fraction: the share of the training set held out for validation, in
-            (0, 0.5]; see :meth:`Dataset.split_validation`. The worked example
-            (``"regression"``, two points) has no validation split; None keeps
-            the whole training set (the official split only).
-        split_seed: the seed of that split (not of any run).
-    """
-    if isinstance(name, str | os.PathLike) and os.fspath(name).lower().endswith(NPZ):
-        return _load_npz(name, path, dtype, val_fraction, split_seed)
-    if isinstance(name, str):
-        name = name.lower().replace("_", "-")
-    if name not in names():
-        raise ValueError(
-            f"load: name must be one of {', '.join(names())} or a path ending in "
-            f"{NPZ}, got {_checks.shown(name)}{_checks.did_you_mean(name, names())}"
-        )
-    default, loader = _LOADERS[name]
-    dt = default if dtype is None else _float_dtype("load", dtype)
-    if name not in _FROM_FILES and path is not None:
-        _checks.fail(
-            "load",
-            "path",
-            f"None for {name!r} (only {' and '.join(_FROM_FILES)} read files)",
-            path,
-        )
-    if val_fraction is not None:
-        _checks.number(
-            "load", "val_fraction", val_fraction, low=0, high=0.5, low_open=True
-        )
-    _split_seed("load", split_seed)
-    dataset: Dataset = loader(dt, path) if name in _FROM_FILES else loader(dt)
-    if val_fraction is None or name == "regression":  # two points: none to hold out
-        return dataset
-    return dataset.split_validation(val_fraction, split_seed)

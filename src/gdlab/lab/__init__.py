@@ -7,6 +7,7 @@
   Holm-adjusted, and the groups they leave; :mod:`~gdlab.lab.calibration` — A/A
   and power checks of those claims;
 * :mod:`~gdlab.lab.benchmark` — suites of workloads scored as AlgoPerf scores;
+  :mod:`~gdlab.lab.workloads` — workloads by name (data, model, measure, target);
 * :mod:`~gdlab.lab.sweep` — grids of runs in parallel processes or on Ray, results
   in SQLite, resumable: the engine comparisons run on;
 * :mod:`~gdlab.lab.tuning` — quasi-random trials, expected best of k, intervals,
@@ -44,6 +45,7 @@ MODULES = (
     "studies",
     "sweep",
     "tuning",
+    "workloads",
 )
 _NAMES = {
     "Stability": "analysis",

@@ -2,12 +2,21 @@
 scored as AlgoPerf scores it (Dahl et al. 2023; ``scoring/performance_profile.py``
 of mlcommons/algorithmic-efficiency).
 
-A suite is data, not code: a TOML (or JSON) table of workloads, each a table of
+A suite is data, not code: a TOML (or JSON) table of workloads
+(:class:`~gdlab.lab.workloads.Workload`), each a table of
 :class:`~gdlab.experiment.RunSpec` fields (``eval_every``: evaluate every k steps,
-so that times are not quantized by epochs), the validation accuracy its
-time-to-result waits for (``target``) and the command that calibrated that target
-(``calibrated_by``). ``gdlab benchmark --suite small`` runs the built-in
-``suites/small.toml``; ``--suite my.toml`` a user's own.
+so that times are not quantized by epochs), the validation measure that judges it
+(``select``: ``val_acc`` by default, or ``val_loss`` for a model without accuracy),
+the value its time-to-result waits for (``target``) and the command that
+calibrated that target (``calibrated_by``); ``workload = "NAME"`` starts from a
+registered workload. ``gdlab benchmark --suite small`` runs the built-in
+``suites/small.toml`` (``medium``: ``suites/medium.toml``); ``--suite my.toml`` a
+user's own.
+
+Plan, then run: :func:`plan` reads and checks everything once (a
+:class:`BenchmarkPlan`), :func:`check` claims the output folder and checks every
+workload's comparison before anything trains, and :func:`run` trains and scores
+it into a :class:`BenchmarkResult`, written to ``OUT/benchmark.json``.
 
 The score, AlgoPerf's six steps:
 
@@ -33,23 +42,23 @@ import dataclasses
 import json
 import math
 import os
-import re
 import stat
 import statistics
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from gdlab import _checks, outputs
 from gdlab.experiment import RunSpec
-from gdlab.lab import compare, tuning
+from gdlab.lab import compare, tuning, workloads
+from gdlab.lab.workloads import Workload
+from gdlab.records import Constraint, Record, one_of, optional
 
-SUITES = ("small",)
+SUITES = workloads.BUILT_IN_SUITES
 """The built-in suites (``src/gdlab/lab/suites/NAME.toml``)."""
 CUT = 4.0
 """AlgoPerf's cut: a time above CUT x the fastest counts as never reached."""
@@ -67,37 +76,21 @@ OWN_VIEW = (
 """The words that label gdlab's own profile view wherever it is shown."""
 FORMAT = "gdlab-benchmark"
 """The ``format`` of ``benchmark.json``."""
-VERSION = 2
-"""Version 2: studies, AlgoPerf's profile and scores, intervals over studies."""
-
-
-@dataclass(frozen=True)
-class Workload:
-    """One problem of a suite: a run to train and the target its time waits for."""
-
-    name: str
-    spec: RunSpec
-    target: float
-    calibrated_by: str | None = None
-    """The command that calibrated ``target`` (AlgoPerf sets targets from
-    well-tuned baselines run with a large budget)."""
-
+VERSION = 3
+"""Version 3: each workload's ``select`` and its ``test`` measure (``test_metric``:
+``test_acc`` or ``test_loss``; version 2 had ``test_acc`` only)."""
 
 SUITE_MAX_BYTES = 1 << 20
 """The largest suite file read (1 MiB; a suite of a hundred workloads is 20 KB):
 a link to ``/dev/zero`` must not be read without bound."""
-RESERVED_SUFFIXES = (".json", ".html", ".png", ".csv", ".db", ".lock", ".tmp")
-"""A workload's folder sits beside the benchmark's own files (``benchmark.json``,
-``report.html``, ``profiles.png``): its name may not end like one of them."""
 
 
 def load_suite(suite: str | os.PathLike[str]) -> list[Workload]:
     """The workloads of a built-in suite (``"small"``) or of a TOML/JSON file: a
     regular file of at most :data:`SUITE_MAX_BYTES`, each workload named once."""
     if isinstance(suite, str) and suite in SUITES:
-        text = resources.files("gdlab.lab").joinpath(f"suites/{suite}.toml").read_text()
         where = f"suite {suite!r}"
-        table = tomllib.loads(text)
+        table, _ = workloads.built_in_suite(suite)
     else:
         path = Path(suite)
         where = f"suite {path}"
@@ -116,40 +109,16 @@ def load_suite(suite: str | os.PathLike[str]) -> list[Workload]:
             ) from None
     if not isinstance(table, dict) or not table:
         _checks.fail(where, "its content", "a table of workloads", table)
-    workloads = []
+    found = []
     seen: dict[str, str] = {}
     for name, fields in table.items():
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
-            _checks.fail(where, "a workload name", "letters, digits, _ . -", name)
-        if name.lower().endswith(RESERVED_SUFFIXES):
-            _checks.fail(
-                where,
-                "a workload name",
-                f"a folder name not ending in {', '.join(RESERVED_SUFFIXES)} (the "
-                "benchmark's own files sit beside it)",
-                name,
-            )
         if name.lower() in seen:  # one folder on a case-insensitive file system
             _checks.fail(
                 where, "a workload name", f"other than {seen[name.lower()]!r}", name
             )
         seen[name.lower()] = name
-        if not isinstance(fields, dict):
-            _checks.fail(where, f"workload {name!r}", "a table of fields", fields)
-        values = dict(fields)
-        target = _checks.number(
-            where, f"{name}.target", values.pop("target", None), low=0, high=1,
-            low_open=True,
-        )  # fmt: skip
-        calibrated_by = values.pop("calibrated_by", None)
-        if calibrated_by is not None and not isinstance(calibrated_by, str):
-            _checks.fail(where, f"{name}.calibrated_by", "a command", calibrated_by)
-        try:
-            spec = RunSpec.from_dict(values)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{where}: workload {name!r}: {error}") from None
-        workloads.append(Workload(str(name), spec, target, calibrated_by))
-    return workloads
+        found.append(Workload.from_table(str(name), fields, where))
+    return found
 
 
 def _read_suite(path: Path, where: str) -> str:
@@ -237,7 +206,7 @@ def algoperf_profiles(
 
 
 @dataclass(frozen=True)
-class Profile:
+class Profile(Record):
     """AlgoPerf's performance profiles and scores of some times to target:
     ``rho[s][k]`` is rho_s(taus[k]); ``scores[s]`` its normalized integral."""
 
@@ -246,6 +215,7 @@ class Profile:
     scores: dict[str, float]
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         owner = "Profile"
         if not self.taus or any(
             b <= a for a, b in zip(self.taus, self.taus[1:], strict=False)
@@ -278,11 +248,8 @@ class Profile:
             {n: algoperf_score(r, taus) for n, r in rho.items()},
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
-
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> Profile:
+    def from_dict(cls, values: object) -> Profile:
         names = [f.name for f in dataclasses.fields(cls)]
         if not isinstance(values, Mapping) or sorted(values) != sorted(names):
             _checks.fail("Profile", "value", f"an object of {', '.join(names)}", values)
@@ -291,14 +258,6 @@ class Profile:
             {n: tuple(r) for n, r in values["rho"].items()},
             dict(values["scores"]),
         )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return list(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
 
 
 def _time(value: float | None) -> float:
@@ -323,33 +282,132 @@ def profile_area(rho: Sequence[float], taus: Sequence[float] = TAUS) -> float:
     return float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(x)) / (x[-1] - x[0]))
 
 
-def check(
+def _workload_tuple(owner: str, name: str, value: object) -> tuple[Workload, ...]:
+    """A non-empty tuple of workloads, each named once (one folder each, also on
+    a case-insensitive file system)."""
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        _checks.fail(owner, name, "a non-empty list of workloads", value)
+    seen: dict[str, str] = {}
+    found = []
+    for w in value:
+        w = Workload.from_dict(w) if isinstance(w, Mapping) else w
+        if not isinstance(w, Workload):
+            _checks.fail(owner, name, "workloads", w)
+        if w.name.lower() in seen:
+            first = seen[w.name.lower()]
+            _checks.fail(owner, "a workload name", f"other than {first!r}", w.name)
+        seen[w.name.lower()] = w.name
+        found.append(w)
+    return tuple(found)
+
+
+def _optimizer_names(owner: str, name: str, value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+        _checks.fail(owner, name, "None or a non-empty list of names", value)
+    return tuple(compare.chosen_optimizers(list(value)))
+
+
+def _protocol(owner: str, name: str, value: object) -> compare.Protocol:
+    if isinstance(value, Mapping):
+        value = compare.Protocol(**value)
+    if not isinstance(value, compare.Protocol):
+        _checks.fail(owner, name, "a compare.Protocol", value)
+    return value
+
+
+@dataclass(frozen=True)
+class BenchmarkPlan(Record):
+    """A benchmark, declared and checked once: the workloads, the optimizers
+    (None: the course's twelve), the comparison protocol each workload runs
+    (its ``target`` and ``select`` come from the workload), and where it runs."""
+
+    workloads: tuple[Workload, ...]
+    optimizers: tuple[str, ...] | None = None
+    protocol: compare.Protocol = dataclasses.field(
+        default_factory=lambda: compare.Protocol(budget=4, seeds=2, studies=3)
+    )
+    workers: int | None = None
+    backend: str = "local"
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "workloads": _workload_tuple,
+        "optimizers": _optimizer_names,
+        "protocol": _protocol,
+        "workers": optional(lambda o, n, v: _checks.integer(o, n, v, low=1)),
+        "backend": one_of("local", "ray"),
+    }
+
+    def protocol_for(self, workload: Workload) -> compare.Protocol:
+        """The protocol of ``workload``'s comparison: its target and measure."""
+        return dataclasses.replace(
+            self.protocol, target=workload.target, select=workload.select
+        )
+
+    @property
+    def names(self) -> list[str] | None:
+        return None if self.optimizers is None else list(self.optimizers)
+
+
+def plan(
     suite: str | os.PathLike[str] | Sequence[Workload],
-    folder: str | os.PathLike[str],
     optimizers: Sequence[str] | None = None,
     protocol: compare.Protocol | None = None,
     *,
+    only: Sequence[str] | None = None,
+    hyper: Mapping[str, Any] | None = None,
     workers: int | None = None,
     backend: str = "local",
-    progress: bool = True,
-) -> None:
-    """What :func:`benchmark` checks before anything trains, as a step of its own
-    (a command checks what its user typed with it, then runs): the suite, and every
-    workload's comparison (:func:`~gdlab.lab.compare.check`); claims the folders."""
-    protocol = protocol or compare.Protocol(budget=4, seeds=2, studies=3)
-    _checked(suite, folder, optimizers, protocol, workers, backend, progress)
+) -> BenchmarkPlan:
+    """The plan of a benchmark: the workloads of ``suite`` (a built-in name, a
+    file, or workloads) named in ``only`` (all when None), each with ``hyper``
+    fixed, under ``protocol`` (default 4 trials, 2 reruns, 3 studies)."""
+    chosen = select(suite, only)
+    if hyper:
+        chosen = [
+            dataclasses.replace(w, spec=w.spec.replace(hyper={**w.spec.hyper, **hyper}))
+            for w in chosen
+        ]
+    return BenchmarkPlan(
+        tuple(chosen),
+        None if optimizers is None else tuple(optimizers),
+        protocol or compare.Protocol(budget=4, seeds=2, studies=3),
+        workers,
+        backend,
+    )
+
+
+def prepare(plan: BenchmarkPlan, out: str | os.PathLike[str]) -> BenchmarkReady:
+    """What a benchmark checks before anything trains, as a step of its own (a
+    command checks what its user typed with it, then runs): every workload's
+    comparison planned once (:func:`~gdlab.lab.compare.plan`: names, data,
+    models), ``out`` and each workload's folder in it claimed, and their stores
+    checked (:func:`~gdlab.lab.compare.prepare`)."""
+    root = outputs.claim(out, "benchmark")
+    ready = {}
+    for workload in plan.workloads:
+        planned = compare.plan(
+            workload.spec,
+            plan.names,
+            plan.protocol_for(workload),
+            workers=plan.workers,
+            backend=plan.backend,
+        )
+        ready[workload.name] = compare.prepare(planned, out=root / workload.name)
+    return BenchmarkReady(plan, root, ready)
 
 
 def select(
     suite: str | os.PathLike[str] | Sequence[Workload], only: Sequence[str] | None
 ) -> list[Workload]:
     """The workloads of ``suite`` named in ``only`` (all when None), in suite order."""
-    workloads = _workloads(suite)
-    known = [w.name for w in workloads]
+    found = _workloads(suite)
+    known = [w.name for w in found]
     for name in only or []:
         if name not in known:
             _checks.fail("benchmark", "--only", f"one of {', '.join(known)}", name)
-    return [w for w in workloads if only is None or w.name in only]
+    return [w for w in found if only is None or w.name in only]
 
 
 def _workloads(
@@ -360,113 +418,186 @@ def _workloads(
     return load_suite(suite)
 
 
-def _checked(
-    suite: str | os.PathLike[str] | Sequence[Workload],
-    folder: str | os.PathLike[str],
-    optimizers: Sequence[str] | None,
-    protocol: compare.Protocol,
-    workers: int | None,
-    backend: str,
-    progress: bool,
-) -> tuple[list[Workload], Path]:
-    """:func:`check`, giving back the workloads and the claimed folder."""
-    workloads = _workloads(suite)
-    root = outputs.claim(folder, "benchmark")
-    for workload in workloads:
-        where = outputs.claim(root / workload.name, "compare")
-        compare.check(
-            workload.spec,
-            optimizers,
-            dataclasses.replace(protocol, target=workload.target),
-            store=where / "sweep.db",
-            workers=workers,
-            backend=backend,
-            progress=progress,
-        )
-    return workloads, root
+def _times(owner: str, name: str, value: object) -> dict[str, float | None]:
+    if not isinstance(value, Mapping):
+        _checks.fail(owner, name, "optimizer -> time or None", value)
+    return {
+        str(k): None if v is None else _checks.number(owner, f"{name}[{k!r}]", v, low=0)
+        for k, v in value.items()
+    }
 
 
-def benchmark(
-    suite: str | os.PathLike[str] | Sequence[Workload],
-    folder: str | os.PathLike[str],
-    optimizers: Sequence[str] | None = None,
-    protocol: compare.Protocol | None = None,
-    *,
-    workers: int | None = None,
-    backend: str = "local",
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Run the comparison ``protocol`` on every workload of ``suite`` (each in
-    ``folder/<workload>``, resumable); return the profiles as plain data."""
-    from gdlab.lab.runs import compare_into
+@dataclass(frozen=True)
+class WorkloadResult(Record):
+    """One workload of a benchmark: its run, target and measure, each optimizer's
+    steps and seconds to target (median over studies; None: not reached), its
+    steps in each study, its mean test measure, and its comparison's report."""
 
-    protocol = protocol or compare.Protocol(budget=4, seeds=2, studies=3)
-    workloads, root = _checked(
-        suite, folder, optimizers, protocol, workers, backend, progress
-    )
-    results: dict[str, Any] = {"format": FORMAT, "version": VERSION, "workloads": {}}
+    spec: dict[str, Any]
+    target: float
+    select: str
+    calibrated_by: str | None
+    steps_to_target: dict[str, float | None]
+    seconds_to_target: dict[str, float | None]
+    study_steps: dict[str, tuple[float | None, ...]]
+    test: dict[str, float | None]
+    test_metric: str
+    report: str
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "select": one_of(*workloads.SELECT),
+        "steps_to_target": _times,
+        "seconds_to_target": _times,
+        "test_metric": one_of("test_acc", "test_loss"),
+    }
+
+
+@dataclass(frozen=True)
+class BenchmarkResult(Record):
+    """What :func:`run` returns and writes to ``benchmark.json`` (its plain form,
+    with ``format`` and ``version``): per workload its :class:`WorkloadResult`;
+    AlgoPerf's profiles and scores in steps (``profiles``, ``scores``) and in
+    seconds (``seconds``); each score's interval over studies; gdlab's own view;
+    and the report's path."""
+
+    workloads: dict[str, WorkloadResult]
+    protocol: dict[str, Any]
+    profiles: Profile
+    scores: dict[str, float]
+    intervals: dict[str, dict[str, Any]]
+    seconds: Profile
+    own_view: dict[str, Any]
+    report: str | None = None
+    format: str = FORMAT
+    version: int = VERSION
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if (self.format, self.version) != (FORMAT, VERSION):
+            _checks.fail(
+                "BenchmarkResult", "format", f"{FORMAT} version {VERSION}",
+                f"{self.format} version {self.version}",
+            )  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, values: object) -> BenchmarkResult:
+        if not isinstance(values, Mapping):
+            _checks.fail("BenchmarkResult", "values", "a mapping", values)
+        plain = dict(values)
+        fields = {f.name for f in dataclasses.fields(cls)}
+        if not {"workloads", "profiles", "seconds"} <= set(plain) <= fields:
+            _checks.fail(
+                "BenchmarkResult", "values", f"an object of {', '.join(fields)}",
+                sorted(plain),
+            )  # fmt: skip
+        plain["workloads"] = {
+            k: WorkloadResult.from_dict(v) for k, v in plain["workloads"].items()
+        }
+        plain["profiles"] = Profile.from_dict(plain["profiles"])
+        plain["seconds"] = Profile.from_dict(plain["seconds"])
+        return cls(**plain)
+
+    @classmethod
+    def load(cls, out: str | os.PathLike[str]) -> BenchmarkResult:
+        """The result in ``out/benchmark.json``."""
+        path = Path(out) / "benchmark.json"
+        try:
+            values = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise ValueError(f"benchmark: cannot read {path}: {error}") from None
+        return cls.from_dict(values)
+
+
+def run(
+    plan: BenchmarkPlan, out: str | os.PathLike[str], *, progress: bool = True
+) -> BenchmarkResult:
+    """``prepare(plan, out).run(...)``: run the comparison on every workload of
+    ``plan`` (each in ``out/<workload>``, resumable), score it as AlgoPerf does,
+    write ``out/benchmark.json`` and the report; return the result."""
+    return prepare(plan, out).run(progress=progress)
+
+
+@dataclass(frozen=True)
+class BenchmarkReady:
+    """A planned benchmark and its claimed, checked folders (from
+    :func:`prepare`): ``run()`` scores it, ``calibrate()`` sets its targets."""
+
+    plan: BenchmarkPlan
+    out: Path
+    comparisons: dict[str, compare.Ready]
+
+    def run(self, *, progress: bool = True) -> BenchmarkResult:
+        """See :func:`run`."""
+        return _run(self, progress)
+
+    def calibrate(self, *, command: str, progress: bool = True) -> list[Workload]:
+        """See :func:`calibrate`."""
+        return _calibrate(self, command, progress)
+
+
+def _run(ready: BenchmarkReady, progress: bool) -> BenchmarkResult:
+    plan, root = ready.plan, ready.out
+    results: dict[str, WorkloadResult] = {}
     times: dict[str, dict[str, float | None]] = {}
     seconds: dict[str, dict[str, float | None]] = {}
     per_study: dict[str, dict[str, list[float]]] = {}
-    for k, workload in enumerate(workloads, 1):
+    for k, workload in enumerate(plan.workloads, 1):
         if progress:
-            print(f"[{k}/{len(workloads)}] {workload.name}", flush=True)
-        chosen = dataclasses.replace(protocol, target=workload.target)
-        found, page = compare_into(
-            root / workload.name,
-            workload.spec,
-            optimizers,
-            chosen,
-            workers=workers,
-            backend=backend,
-            progress=progress,
-            command=f"gdlab benchmark ... ({workload.name})",
-        )
-        entries = found.results["optimizers"]
-        times[workload.name] = {
-            n: _finite(workload_time(e, "step")) for n, e in entries.items()
-        }
-        seconds[workload.name] = {
+            print(f"[{k}/{len(plan.workloads)}] {workload.name}", flush=True)
+        chosen = plan.protocol_for(workload)
+        comparison = ready.comparisons[workload.name]
+        found = comparison.run(
+            progress=progress, command=f"gdlab benchmark ... ({workload.name})"
+        ).to_dict()  # plain: study_time and workload_time read the JSON form
+        page = comparison.out / "report.html"
+        entries = found["optimizers"]
+        name = workload.name
+        times[name] = {n: _finite(workload_time(e, "step")) for n, e in entries.items()}
+        seconds[name] = {
             n: _finite(workload_time(e, "seconds")) for n, e in entries.items()
         }
-        per_study[workload.name] = {
+        per_study[name] = {
             n: [study_time(st) for st in e["studies"]] for n, e in entries.items()
         }
-        results["workloads"][workload.name] = {
-            "spec": found.results["spec"],
-            "target": workload.target,
-            "calibrated_by": workload.calibrated_by,
-            "steps_to_target": times[workload.name],
-            "seconds_to_target": seconds[workload.name],
-            "study_steps": {
-                n: [_finite(t) for t in ts]
-                for n, ts in per_study[workload.name].items()
+        results[name] = WorkloadResult(
+            spec=found["spec"],
+            target=workload.target,
+            select=workload.select,
+            calibrated_by=workload.calibrated_by,
+            steps_to_target=times[name],
+            seconds_to_target=seconds[name],
+            study_steps={
+                n: tuple(_finite(t) for t in ts) for n, ts in per_study[name].items()
             },
-            "test_acc": {
-                n: e["summary"]["test_acc"]["mean"] for n, e in entries.items()
-            },
-            "report": str(page.relative_to(root)),
-        }
-    profile = Profile.of(times)
-    results["protocol"] = {
-        k: v for k, v in dataclasses.asdict(protocol).items() if k != "target"
-    }
-    results["profiles"] = profile.to_dict()
-    results["scores"] = profile.scores
-    results["intervals"] = _intervals(per_study, protocol.studies)
-    results["seconds"] = Profile.of(seconds).to_dict()
+            test={n: e["summary"][chosen.metric]["mean"] for n, e in entries.items()},
+            test_metric=chosen.metric,
+            report=str(page.relative_to(root)),
+        )
     own = tuning.performance_profiles(times, TAUS)
-    results["own_view"] = {
-        "label": OWN_VIEW,
-        "taus": TAUS,
-        "rho": own,
-        "scores": {n: profile_area(r) for n, r in own.items()},
-    }
-    outputs.write_json(root / "benchmark.json", results)  # strict: NaN, inf as null
+    profile = Profile.of(times)
+    result = BenchmarkResult(
+        workloads=results,
+        protocol={
+            k: v for k, v in dataclasses.asdict(plan.protocol).items() if k != "target"
+        },
+        profiles=profile,
+        scores=dict(profile.scores),
+        intervals=_intervals(per_study, plan.protocol.studies),
+        seconds=Profile.of(seconds),
+        own_view={
+            "label": OWN_VIEW,
+            "taus": TAUS,
+            "rho": own,
+            "scores": {n: profile_area(r) for n, r in own.items()},
+        },
+    )
     from gdlab.report.benchmark import benchmark_report
 
-    results["report"] = str(benchmark_report(results, root))
-    return results
+    plain = result.to_dict()
+    plain["report"] = str(root / "report.html")
+    outputs.write_json(root / "benchmark.json", plain)  # strict: NaN, inf as null
+    page = benchmark_report(plain, root)
+    return dataclasses.replace(result, report=str(page))
 
 
 def _finite(value: float) -> float | None:
@@ -505,58 +636,58 @@ CALIBRATION_BASELINES = ("momentum", "adam")
 
 
 def calibrate(
-    suite: str | os.PathLike[str] | Sequence[Workload],
-    folder: str | os.PathLike[str],
-    baselines: Sequence[str] | None = None,
-    protocol: compare.Protocol | None = None,
+    plan: BenchmarkPlan,
+    out: str | os.PathLike[str],
     *,
     command: str,
-    workers: int | None = None,
-    backend: str = "local",
     progress: bool = True,
 ) -> list[Workload]:
     """Set each workload's target as AlgoPerf does, from well-tuned baselines run
-    with a large budget: each baseline is compared (``protocol``, by default 16
-    trials, 3 studies, 2 reruns); its value is the median over studies of the
-    mean over its reruns of the best validation accuracy reached; the target is
-    the best baseline's value, rounded down to 0.001. Writes ``suite.toml`` into
-    ``folder`` with the workloads, their targets and ``calibrated_by = command``
-    (:func:`select` picks some workloads of a suite); returns them calibrated."""
-    from gdlab.lab.runs import compare_into
+    with a large budget (the plan's optimizers, default
+    :data:`CALIBRATION_BASELINES`; its protocol, say 16 trials, 3 studies, 2
+    reruns): a baseline's value is the median over studies of the mean over its
+    reruns of the best validation measure reached (the highest accuracy, or the
+    lowest loss for ``select = "val_loss"``); the target is the best baseline's
+    value, rounded toward the easier side (down to 0.001 for accuracy, up to 3
+    significant digits for a loss). Writes ``suite.toml`` into ``out`` with the
+    workloads, their targets and ``calibrated_by = command``; returns them."""
+    if plan.optimizers is None:
+        plan = dataclasses.replace(plan, optimizers=CALIBRATION_BASELINES)
+    return prepare(plan, out).calibrate(command=command, progress=progress)
 
-    protocol = protocol or compare.Protocol(budget=16, seeds=2, studies=3)
-    names = list(baselines or CALIBRATION_BASELINES)
-    workloads, root = _checked(
-        suite, folder, names, protocol, workers, backend, progress
-    )
-    out = []
-    for workload in workloads:
-        found, _ = compare_into(
-            root / workload.name,
-            workload.spec,
-            names,
-            dataclasses.replace(protocol, target=workload.target),
-            workers=workers,
-            backend=backend,
-            progress=progress,
-            command=command,
-        )
+
+def _calibrate(ready: BenchmarkReady, command: str, progress: bool) -> list[Workload]:
+    root = ready.out
+    done = []
+    for workload in ready.plan.workloads:
+        found = ready.comparisons[workload.name].run(progress=progress, command=command)
         values = [
-            _baseline_value(e["studies"]) for e in found.results["optimizers"].values()
+            _baseline_value(e["studies"], workload.select)
+            for e in found.to_dict()["optimizers"].values()
         ]
-        target = math.floor(max(values) * 1000) / 1000
-        out.append(dataclasses.replace(workload, target=target, calibrated_by=command))
-    outputs.write_text(root / "suite.toml", suite_toml(out))
-    return out
+        if workload.select == "val_acc":
+            target = math.floor(max(values) * 1000) / 1000
+        else:
+            best = min(values)
+            digits = 2 - math.floor(math.log10(best))
+            target = math.ceil(best * 10**digits) / 10**digits
+        done.append(dataclasses.replace(workload, target=target, calibrated_by=command))
+    outputs.write_text(root / "suite.toml", suite_toml(done))
+    return done
 
 
-def _baseline_value(studies: Sequence[Mapping[str, Any]]) -> float:
+def _baseline_value(studies: Sequence[Mapping[str, Any]], select: str) -> float:
+    pick = max if select == "val_acc" else min
     per_study = []
     for st in studies:
         best = [
-            max(
-                (e["val_acc"] for e in r["history"]["epochs"] if e["val_acc"]),
-                default=0,
+            pick(
+                (
+                    e[select]
+                    for e in r["history"]["epochs"]
+                    if e.get(select) is not None
+                ),
+                default=0 if select == "val_acc" else math.inf,
             )
             for r in st["reruns"]
         ]
@@ -574,6 +705,8 @@ def suite_toml(workloads: Sequence[Workload]) -> str:
         for key, value in w.spec.to_dict().items():
             if (value != default.get(key) or key == "data") and value is not None:
                 lines.append(f"{key} = {_toml(value)}")
+        if w.select != "val_acc":
+            lines.append(f"select = {_toml(w.select)}")
         lines.append(f"target = {w.target!r}")
         if w.calibrated_by is not None:
             lines.append(f"calibrated_by = {_toml(w.calibrated_by)}")
@@ -594,9 +727,10 @@ def _toml(value: Any) -> str:
     raise ValueError(f"suite_toml: cannot write {value!r}")
 
 
-def format_table(results: Mapping[str, Any]) -> str:
+def format_table(result: BenchmarkResult | Mapping[str, Any]) -> str:
     """Steps (and seconds) to target per workload and optimizer, each optimizer's
     AlgoPerf score with its interval over studies, and gdlab's own view."""
+    results = result.to_dict() if isinstance(result, BenchmarkResult) else result
     names = list(results["scores"])
     workloads = list(results["workloads"])
     header = ["optimizer", *workloads, "score (AlgoPerf)", "per study: mean ± CI"]

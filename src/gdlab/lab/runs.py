@@ -21,8 +21,8 @@ from typing import Any
 from gdlab import checkpoint, outputs
 from gdlab.callbacks import Callback
 from gdlab.experiment import Run, RunSpec, build
-from gdlab.lab import course_mnist
-from gdlab.lab.compare import Comparison, Protocol, compare
+from gdlab.lab import compare, course_mnist
+from gdlab.lab.compare import Comparison, Protocol
 from gdlab.report import plots
 from gdlab.report.compare import comparison_report
 from gdlab.train import History, Resumed, fit, restore
@@ -237,26 +237,20 @@ def compare_into(
     progress: bool = True,
     command: str = "gdlab compare",
 ) -> tuple[Comparison, Path]:
-    """Run :func:`~gdlab.lab.compare.compare` with its store ``folder/sweep.db``;
-    write ``results.json`` and ``report.html`` beside it."""
-    root = outputs.claim(folder, "compare")
-    result = compare(
+    """:func:`~gdlab.lab.compare.compare` into ``folder`` (its store
+    ``folder/sweep.db``, ``results.json`` and ``report.html`` beside it); the
+    comparison and its report's path."""
+    result = compare.compare(
         spec,
         optimizers,
         protocol,
-        store=root / "sweep.db",
+        out=folder,
         workers=workers,
         backend=backend,
         progress=progress,
+        command=command,
     )
-    page = publish(
-        root,
-        lambda stage: (
-            result.save(stage),
-            comparison_report(result.to_dict(), stage, command=command),
-        ),
-    )
-    return result, page
+    return result, Path(folder) / "report.html"
 
 
 STAGE = ".staging"
@@ -304,6 +298,4 @@ def report_from(folder: Folder, result: Comparison | None = None) -> Path:
     """Redraw ``report.html`` from the ``results.json`` a comparison left there
     (or from ``result``, already read by :func:`load_comparison`)."""
     loaded = load_comparison(folder) if result is None else result
-    return publish(
-        Path(folder), lambda stage: comparison_report(loaded.to_dict(), stage)
-    )
+    return publish(Path(folder), lambda stage: comparison_report(loaded, stage))

@@ -7,11 +7,18 @@ returns gradients in the same layout from ``m.loss_and_grad(X, y)``, so that
 ``forward``/``backward`` and a cache; :func:`gradcheck` compares backprop with
 central differences. Any object with the members of :class:`TrainableModel` trains
 with :func:`gdlab.train.fit` as well.
+
+Models by name (:mod:`gdlab.models.registry`): ``register(name, build)`` makes a
+builder ``build(dataset, *, seed, dtype, **options)`` known to ``RunSpec.model``
+and ``--model`` (``name:key=value,...``); gdlab's own — ``mlp``, ``softmax``,
+``linear``, ``quadratic-deep`` (DeepOBS's noisy quadratic) and ``autoencoder`` —
+are registered the same way.
 """
 
 from __future__ import annotations
 
-from gdlab.models import layers
+from gdlab.models import autoencoder, builtins, layers, quadratic
+from gdlab.models.autoencoder import AutoEncoder
 from gdlab.models.gradcheck import gradcheck
 from gdlab.models.layers import (
     BinaryCrossEntropy,
@@ -26,14 +33,24 @@ from gdlab.models.layers import (
 from gdlab.models.linear import LinearRegression, SoftmaxRegression
 from gdlab.models.mlp import MLP, Model
 from gdlab.models.protocol import TrainableModel
+from gdlab.models.quadratic import NoisyQuadratic
+from gdlab.models.registry import names, register
+
+register("mlp", builtins.mlp, shorthand="sizes")
+register("softmax", builtins.softmax)
+register("linear", builtins.linear)
+register("quadratic-deep", quadratic.build)
+register("autoencoder", autoencoder.build, shorthand="hidden")
 
 __all__ = [
     "MLP",
+    "AutoEncoder",
     "BinaryCrossEntropy",
     "Dense",
     "LinearRegression",
     "MeanSquaredError",
     "Model",
+    "NoisyQuadratic",
     "ReLU",
     "Sigmoid",
     "SoftmaxCrossEntropy",
@@ -43,4 +60,6 @@ __all__ = [
     "TrainableModel",
     "gradcheck",
     "layers",
+    "names",
+    "register",
 ]

@@ -30,10 +30,11 @@ from numpy.typing import ArrayLike
 
 from gdlab import _checks
 from gdlab.models.mlp import Model
+from gdlab.models.protocol import TrainableModel
 
 
 def gradcheck(
-    model: Model,
+    model: Model | TrainableModel,
     X: ArrayLike,
     y: ArrayLike,
     *,
@@ -43,23 +44,37 @@ def gradcheck(
 ) -> float:
     """Max relative error of ``model.loss_and_grad`` vs central differences.
 
-    A model that is not float64 is checked on a float64 copy; the model itself is
-    left unchanged (entries are perturbed and restored exactly).
+    A gdlab model that is not float64 is checked on a float64 copy; the model
+    itself is left unchanged (entries are perturbed and restored exactly).
 
     Args:
-        model: a :class:`~gdlab.models.mlp.Model` (MLP, linear models).
+        model: a :class:`~gdlab.models.mlp.Model` (MLP, linear models, the
+            autoencoder), or any :class:`~gdlab.models.TrainableModel` whose
+            parameters are float64 (a registered model, a user's).
         X, y: one batch.
         eps: the step ``h`` of the central difference, > 0.
         max_entries: check at most this many entries per parameter (a seeded
             random subset); ``None`` checks all.
         seed: for that subset.
     """
-    if not isinstance(model, Model):
-        _checks.fail("gradcheck", "model", "a gdlab model", type(model).__name__)
+    m: Model | TrainableModel
+    if isinstance(model, Model):
+        m = model if model.dtype == np.float64 else model.astype(np.float64)
+    elif isinstance(model, TrainableModel) and all(
+        model.params[k].dtype == np.float64 for k in model.params
+    ):
+        m = model
+    else:
+        _checks.fail(
+            "gradcheck",
+            "model",
+            "a gdlab model or a TrainableModel with float64 parameters",
+            type(model).__name__,
+        )
     h = _checks.number("gradcheck", "eps", eps, low=0.0, low_open=True)
     if max_entries is not None:
         _checks.integer("gradcheck", "max_entries", max_entries, low=1)
-    m = model if model.dtype == np.float64 else model.astype(np.float64)
+    X, y = np.asarray(X), np.asarray(y)
     _, grads = m.loss_and_grad(X, y)
     analytic = grads.copy()
     rng = np.random.default_rng(seed)

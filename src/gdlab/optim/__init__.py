@@ -10,19 +10,12 @@ group, loaded the first time a name is not found.
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
-import json
 import math
-import os
-import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any
 
-from gdlab import _checks
+from gdlab import _checks, plugins
 from gdlab.optim.adadelta import Adadelta
 from gdlab.optim.adafactor import Adafactor
 from gdlab.optim.adagrad import Adagrad
@@ -51,11 +44,9 @@ from gdlab.optim.space import PAIRS, Axis, hyperparameter
 
 ENTRY_POINT_GROUP = "gdlab.optimizers"
 """The entry-point group an installed package registers its optimizers under."""
-PLUGINS_ENV = "GDLAB_PLUGINS"
-"""Plugins loaded with :func:`load_plugin`, for worker processes to load too: a
-JSON list of module names and absolute ``.py`` paths (a path may hold ``:``); a
-value not starting with ``[``, as a person may set it, is split on
-``os.pathsep``."""
+PLUGINS_ENV = plugins.ENV
+"""Plugins loaded with :func:`load_plugin`, for worker processes to load too
+(:data:`gdlab.plugins.ENV`)."""
 
 
 @dataclass(frozen=True)
@@ -164,71 +155,11 @@ def register_preset(
     PRESETS[name] = Preset(base.lower(), {k: group[k] for k in hyper}, suggested_lr)
 
 
-def load_plugin(plugin: str) -> None:
-    """Import ``plugin`` — a module name (``mypkg.optimizers``) or a ``.py`` file —
-    that registers optimizers; once per process. It is added to
-    ``$GDLAB_PLUGINS``, so that the worker processes of a sweep load it too."""
-    path = Path(plugin)
-    if plugin.endswith(".py"):
-        try:
-            found = path.is_file()
-        except OSError as error:  # a name too long, a loop of links
-            raise ValueError(f"plugin {plugin}: {error.strerror or error}") from None
-        if not found:
-            raise ValueError(f"plugin {plugin}: no such file")
-        # one module per file: dirA/opt.py and dirB/opt.py are two plugins
-        where = hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:12]
-        name = f"gdlab_plugin_{path.stem}_{where}"
-        if name not in sys.modules:
-            spec = importlib.util.spec_from_file_location(name, path)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module  # before it runs: Numba's cache looks it up
-            try:
-                spec.loader.exec_module(module)
-            except BaseException:
-                del sys.modules[name]
-                raise
-        plugin = str(path.resolve())
-    else:
-        try:
-            importlib.import_module(plugin)
-        except ModuleNotFoundError as error:
-            hint = ""
-            top = plugin.partition(".")[0]
-            if error.name == top and _is_file(Path(f"{plugin}.py")):
-                hint = f"; to load the file, give a path: ./{plugin}.py"
-            raise ValueError(
-                f"plugin {plugin}: cannot import it ({error}){hint}"
-            ) from None
-    loaded = plugins_in_env()
-    if plugin not in loaded:
-        os.environ[PLUGINS_ENV] = json.dumps([*loaded, plugin])
-
-
-def _is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except OSError:  # a name too long
-        return False
-
-
-def plugins_in_env() -> list[str]:
-    """The plugins ``$GDLAB_PLUGINS`` names (see :data:`PLUGINS_ENV`)."""
-    text = os.environ.get(PLUGINS_ENV, "")
-    if not text.lstrip().startswith("["):
-        return [p for p in text.split(os.pathsep) if p]
-    try:
-        listed = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"${PLUGINS_ENV} is not a JSON list: {error}") from None
-    if not isinstance(listed, list) or not all(isinstance(p, str) for p in listed):
-        raise ValueError(f"${PLUGINS_ENV} must be a JSON list of strings, got {text}")
-    return [p for p in listed if p]
-
-
-_plugin_failures: list[str] = []
-"""Plugins of ``$GDLAB_PLUGINS`` that did not load, said with an unknown name."""
+load_plugin = plugins.load
+"""Import a plugin (a module name or a ``.py`` file) once per process and add it to
+``$GDLAB_PLUGINS``: :func:`gdlab.plugins.load`."""
+plugins_in_env = plugins.listed
+"""The plugins ``$GDLAB_PLUGINS`` names: :func:`gdlab.plugins.listed`."""
 
 
 def _load_entry_points() -> None:
@@ -239,16 +170,7 @@ def _load_entry_points() -> None:
         _entry_points_loaded = True
         for point in entry_points(group=ENTRY_POINT_GROUP):
             point.load()
-        try:
-            listed = plugins_in_env()
-        except ValueError as error:
-            _plugin_failures.append(str(error))
-            return
-        for plugin in listed:
-            try:
-                load_plugin(plugin)
-            except ValueError as error:  # missing: the name asked for is unknown
-                _plugin_failures.append(str(error))
+        plugins.load_listed()
 
 
 def _torch(key: str) -> str:
@@ -288,10 +210,7 @@ def _lookup(name: object) -> str | None:
 
 def _unknown(name: object) -> ValueError:
     known = [*REGISTRY, *PRESETS]
-    failed = "".join(
-        f" (${PLUGINS_ENV} names a plugin that did not load: {f})"
-        for f in _plugin_failures
-    )
+    failed = plugins.failures()
     return ValueError(
         f"unknown optimizer {name!r}{_checks.did_you_mean(name, known)}; "
         f"known optimizers: {', '.join(known)}{failed}"

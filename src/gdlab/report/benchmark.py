@@ -61,14 +61,15 @@ def _cell(workload: Mapping[str, Any], name: str) -> str:
     t = workload["steps_to_target"].get(name)
     studies = workload["study_steps"].get(name, [])
     reached = sum(s is not None for s in studies)
-    acc = workload["test_acc"].get(name)
+    value = workload["test"].get(name)
+    measure = "test" if workload["test_metric"] == "test_acc" else "test loss"
     shown = (
         f"not reached ({reached}/{len(studies)} studies reached)"
         if t is None
         else f"{t:g} steps, {workload['seconds_to_target'][name]:.3g} s "
         f"({reached}/{len(studies)} studies reached)"
     )
-    return shown + ("" if acc is None else f"; test {acc:.3f}")
+    return shown + ("" if value is None else f"; {measure} {value:.3g}")
 
 
 def benchmark_report(results: Mapping[str, Any], folder: str | Path) -> Path:

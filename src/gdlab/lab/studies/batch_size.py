@@ -382,7 +382,7 @@ def _batch_size_run(
     started = time.perf_counter()
     built = build(spec, dataset)
     trained = _train_to(built, until, max_epochs)
-    outcome, model = trained.outcome, built.model
+    outcome, model = trained.outcome, built.own_model
     theta = model.params.buffers[model.dtype].astype(np.float64)
     ds = dataset
     diverged = outcome is None
@@ -437,7 +437,7 @@ def _saved_runs(
     plan = setup.plan
     model = build(
         setup.base.replace(batch_size=plan.batch_sizes[0]), setup.dataset
-    ).model
+    ).own_model
     size = model.params.buffers[model.dtype].size
     found = {}
     for batch in plan.batch_sizes:
@@ -558,7 +558,7 @@ class BatchSizeReady:
             pair = [r for r in runs if r.seed == seed and r.batch_size in ends]
             if all(not r.diverged for r in pair):
                 spec = self.setup.base.replace(batch_size=sizes[0])
-                template = build(spec, dataset).model
+                template = build(spec, dataset).own_model
                 with one_blas_thread():
                     curves = interpolate(
                         template, thetas[sizes[0], seed], thetas[sizes[-1], seed],

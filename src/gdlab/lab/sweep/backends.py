@@ -8,8 +8,10 @@ joins the cluster ``RAY_ADDRESS`` names, or starts a local one with
 to the caller's ``record`` (which stores it), and the workers run the functions of
 :mod:`.worker`, found there by their module path.
 
-**On a Ray cluster** every node needs gdlab installed, not the data: each data set
-is put once in Ray's object store, from which each node fetches it once. A run
+**On a Ray cluster** every node needs gdlab installed (and the command's
+plugins: module names importable there, ``.py`` files at the same path; each
+task imports them before it builds its run), not the data: each data set is put
+once in Ray's object store, from which each node fetches it once. A run
 whose worker or node dies is tried again elsewhere, at most :data:`RAY_RETRIES`
 more times; one that fails on every try is an error, like any failed run. If this
 process is killed, Ray stops its tasks.
@@ -27,6 +29,7 @@ from concurrent.futures import Future, as_completed
 from pathlib import Path
 from typing import Any
 
+from gdlab import plugins
 from gdlab.data import Dataset
 from gdlab.experiment import RunSpec
 from gdlab.lab.sweep.grid import describe
@@ -97,12 +100,13 @@ def run_ray(
         elif started:
             ray.init()  # joins the cluster RAY_ADDRESS names
         task = ray.remote(num_cpus=1, max_retries=RAY_RETRIES)(execute_in_ray)
+        with_plugins = {**options, "plugins": plugins.listed()}  # loaded first
         shipped: dict[int, Any] = {}  # id(dataset) -> its ObjectRef
         tasks: dict[Future[dict[str, Any]], tuple[str, Any]] = {}  # -> key, task
         for key, dataset in todo.items():
             if id(dataset) not in shipped:
                 shipped[id(dataset)] = ray.put(dataset)
-            ref = task.remote(key, dict(options), shipped[id(dataset)])
+            ref = task.remote(key, with_plugins, shipped[id(dataset)])
             tasks[ref.future()] = (key, ref)
         try:
             # futures, not ray.wait(): 14 ms a call over 10,000 pending tasks

@@ -20,7 +20,7 @@ from gdlab.data import Dataset
 from gdlab.data.datasets import DATA_ENV, SYSTEM_DATA
 from gdlab.experiment import RunSpec, load_data
 
-WITHOUT_FILES = ("digits", "regression", "synthetic-regression")
+WITHOUT_FILES = ("digits", "regression", "synthetic-regression", "quadratic-deep")
 """Datasets built in code or shipped with a package: no file of the user's."""
 FROM_FOLDERS = ("fashion-mnist", "mnist")
 """Datasets read from a folder: ``data_path``, ``$GDLAB_DATA/<name>`` or

@@ -1,10 +1,11 @@
 """What a run's numbers depend on besides its spec: the data's contents and the
-code of a plugin optimizer.
+code of a plugin optimizer or model.
 
 A run's key names its data by name and path (``mnist``, ``$GDLAB_DATA``) and its
 optimizer by registry name, not by contents. A store therefore records, beside its
 runs, the :func:`~gdlab.data.digest` of each dataset it trained on and a digest of
-the source files of each plugin optimizer it used, and :func:`check_same_inputs`
+the source files of each plugin optimizer and plugin model it used (a model's
+under ``model:NAME``), and :func:`check_same_inputs`
 refuses to reuse the store when one of them has changed since: its stored results
 would be returned as the new data's or code's (another IDX folder in
 ``$GDLAB_DATA``, labels edited in place, a plugin's update rule fixed). gdlab's own
@@ -24,8 +25,9 @@ from typing import Any
 
 from gdlab import optim
 from gdlab.data import Dataset
-from gdlab.experiment import RunSpec
+from gdlab.experiment import RunSpec, parse_model
 from gdlab.lab.sweep.grid import source
+from gdlab.models import registry as models
 
 
 def data_name(spec: RunSpec) -> str:
@@ -39,10 +41,26 @@ def code_digest(optimizer: str) -> str | None:
     ``optimizer`` that are not gdlab's own (a plugin's class and its bases); None
     for gdlab's own optimizers. A class with no file (typed into a notebook) is
     identified by its source text, or, failing that, by its name alone."""
-    cls = optim.get(optimizer)
+    return _foreign_digest(optim.get(optimizer).__mro__)
+
+
+MODEL = "model:"
+"""The prefix of a plugin model's entry among the code digests."""
+
+
+def model_digest(model: str) -> str | None:
+    """As :func:`code_digest`, for the builder of the registered model that the
+    spec text ``model`` names (the file it was defined in); None for gdlab's own."""
+    found = models.MODELS.find(parse_model(model)[0])
+    assert found is not None  # the spec was built before
+    build = found[1].build
+    return _foreign_digest([build])
+
+
+def _foreign_digest(objects: Sequence[Any]) -> str | None:
     h = hashlib.sha256()
     foreign = False
-    for klass in cls.__mro__:
+    for klass in objects:
         module = klass.__module__
         if module == "builtins" or module == "gdlab" or module.startswith("gdlab."):
             continue
@@ -68,6 +86,10 @@ def inputs(
         found = code_digest(name)
         if found is not None:
             code[name] = found
+    for model in dict.fromkeys(parse_model(s.model)[0] for s in specs):
+        found = model_digest(model)
+        if found is not None:
+            code[MODEL + model] = found
     return {"data": data, "code": code}
 
 
@@ -82,8 +104,11 @@ def check_same_inputs(
         for name, digest in found.get(kind, {}).items():
             if name in old and old[name] != digest:
                 shown = json.loads(name)[0] if kind == "data" else name
+                said = what
+                if kind == "code" and name.startswith(MODEL):
+                    said, shown = "the code of model", name.removeprefix(MODEL)
                 changed.append(
-                    f"{what} {shown!r} changed since this store was written "
+                    f"{said} {shown!r} changed since this store was written "
                     f"({kind} {name}: digest {old[name]} -> {digest})"
                 )
     if changed:
@@ -105,4 +130,12 @@ def merged(
     }
 
 
-__all__ = ["check_same_inputs", "code_digest", "data_name", "inputs", "merged"]
+__all__ = [
+    "MODEL",
+    "check_same_inputs",
+    "code_digest",
+    "data_name",
+    "inputs",
+    "merged",
+    "model_digest",
+]

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from gdlab import _checks
+from gdlab import _checks, plugins
 from gdlab.data import Dataset
 from gdlab.experiment import RunSpec, build_model
 from gdlab.lab.sweep.worker import execute, init_worker, ready
@@ -114,8 +114,11 @@ class Workers:
     """``count - 1`` spawned processes beside this one, started by :meth:`start`
     (in the background) and kept warm until :meth:`close`; a context manager."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, plugins: Sequence[str] | None = None) -> None:
         self.count = _checks.integer("Workers", "count", count, low=1)
+        self.plugins = plugins
+        """The plugins each worker imports before anything else (None: those of
+        ``$GDLAB_PLUGINS`` when the workers start, which ``--plugin`` fills)."""
         self._pool: ProcessPoolExecutor | None = None
         self._ready: list[Future[int]] = []
         self._sent: list[Future[dict[str, Any]]] = []
@@ -140,7 +143,10 @@ class Workers:
             max_workers=self.spawned,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=init_worker,
-            initargs=(os.getpid(),),
+            initargs=(
+                os.getpid(),
+                plugins.listed() if self.plugins is None else list(self.plugins),
+            ),
         )
         self._ready = [self._pool.submit(ready) for _ in range(self.spawned)]
 

@@ -19,9 +19,10 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gdlab import plugins
 from gdlab.data import Dataset
 from gdlab.experiment import RunSpec, build
 from gdlab.lab.sharpness import DEFAULT_SAMPLES
@@ -59,9 +60,12 @@ def ready() -> int:
     return os.getpid()
 
 
-def init_worker(parent: int) -> None:
-    """Set up a pool's worker process: one BLAS thread, and exit with the parent."""
+def init_worker(parent: int, loaded: Sequence[str] = ()) -> None:
+    """Set up a pool's worker process: one BLAS thread, the plugins the parent
+    ``loaded`` (models, datasets, optimizers its runs name) imported before any
+    run is built, and exit with the parent."""
     _one_thread()
+    plugins.load_all(loaded)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
@@ -104,7 +108,7 @@ def execute(
         lam: float | None = None
         if options.get("sharpness") and not history.diverged:
             lam = sharpness(
-                run.model,
+                run.own_model,
                 dataset.X_train,
                 dataset.y_train,
                 samples=int(options.get("sharpness_samples", DEFAULT_SAMPLES)),
@@ -127,8 +131,11 @@ def execute_in_ray(
     key: str, options: Mapping[str, Any], dataset: Dataset
 ) -> dict[str, Any]:
     """A Ray task: ``dataset`` comes from the object store (Ray resolves the
-    ObjectRef the driver passed), so the node needs no data files."""
+    ObjectRef the driver passed), so the node needs no data files; the plugins
+    the driver loaded (``options["plugins"]``: module names, or ``.py`` paths
+    that must exist on the node) are imported before the run is built."""
     _one_thread()
+    plugins.load_all(options.get("plugins", ()))
     result = execute(key, options, dataset)
     ray = importlib.import_module("ray")  # installed: this runs on a Ray node
     result["ray_node_id"] = ray.get_runtime_context().get_node_id()
