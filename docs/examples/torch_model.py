@@ -6,10 +6,9 @@ compared with ``torch.optim``'s (``pip install 'gdlab[torch]'``)::
 :class:`gdlab.models.torch.TorchModel` makes the module's parameters views of one
 gdlab buffer, so ``optim.create("adam", model.params)`` updates all of them in
 one pass, and ``"torch:Adam"`` runs ``torch.optim.Adam`` over the same arrays.
-``build`` has the shape of a registered model builder; where gdlab has the model
-registry (``gdlab.models.register``), importing this file registers it as
-``tiny_cnn``, for ``gdlab compare --plugin docs/examples/torch_model.py
---model tiny_cnn --optimizers adam,torch:Adam,sgd``.
+``build`` is a model builder: importing this file registers it as ``tiny_cnn``,
+for ``gdlab compare --plugin docs/examples/torch_model.py --model tiny_cnn
+--optimizers adam,torch:Adam,sgd --workers 2``.
 """
 
 from __future__ import annotations
@@ -54,8 +53,7 @@ def build(
     return model
 
 
-if hasattr(models, "register"):  # the model registry (issue 24's workloads)
-    models.register("tiny_cnn", build)
+models.register("tiny_cnn", build)
 
 
 def main() -> dict[str, float]:

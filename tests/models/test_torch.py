@@ -321,6 +321,19 @@ def test_dtype_is_numpys_or_torchs(dtype: object) -> None:
     assert list(model.params.buffers) == [np.dtype(np.float64)]
 
 
+def test_a_run_spec_names_the_cnn_and_a_torch_optimizer() -> None:
+    from gdlab.experiment import RunSpec, build
+
+    run = build(RunSpec(data="digits", model="cnn:channels=2,batchnorm=true",
+                        optimizer="torch:Adam", lr=0.01))  # fmt: skip
+    assert (
+        repr(run.model) == "TorchModel(cnn(channels=2, batchnorm=True), dtype=float32)"
+    )
+    assert type(run.optimizer).__name__ == "torch:Adam"
+    with pytest.raises(ValueError, match=r"option 'width' of cnn must be one of"):
+        build(RunSpec(data="digits", model="cnn:width=4"))
+
+
 def test_the_nets_register_without_loading_torch() -> None:
     probe = (
         "import sys\nfrom gdlab.models import torch_nets\nnames = []\n"

@@ -53,7 +53,12 @@ def _flag(owner: str, name: str, value: object) -> bool:
 def _seeded(seed: int, make: Callable[[], nn.Module]) -> nn.Module:
     """``make()`` with torch's global generator seeded by ``seed`` and given back
     as it was (a module's initializers draw from it)."""
-    import torch
+    try:
+        import torch
+    except ModuleNotFoundError:
+        raise ValueError(
+            "model: the torch CNNs need PyTorch: pip install 'gdlab[torch]'"
+        ) from None
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
