@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 SYSTEM_PACKAGES := dataset-fashion-mnist chromium gettext fonts-nanum
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test lint system bench docs clean locale pot
+.PHONY: demo test test-fast lint system bench docs clean locale pot
 
 system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -54,6 +54,14 @@ lint: $(BIN)/.installed
 
 test: system locale lint
 	$(BIN)/pytest
+
+# The quick check while working: every test not marked @pytest.mark.slow (the
+# browser, the SIGKILL and kill-and-resume tests, whole commands on real data), on
+# every core where pytest-xdist is installed; it lists the unmarked tests whose call
+# took over 5 s, to be marked or made cheaper. CI's `make test` runs them all.
+test-fast: $(BIN)/.installed
+	$(BIN)/pytest -m "not slow" -q --slow-over 5 \
+		$$($(BIN)/python -c 'import xdist' 2>/dev/null && echo --numprocesses=auto)
 
 $(BIN)/.docs: $(BIN)/.runtime
 	$(BIN)/python -m pip install -q -e '.[docs]'

@@ -43,6 +43,7 @@ FLOORS = (
         "gdlab.history",
         "gdlab.checkpoint",
         "gdlab.callbacks",
+        "gdlab.weights",
     ),
     ("gdlab.experiment",),
     ("gdlab.lab", "gdlab.playground"),

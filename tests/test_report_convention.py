@@ -20,6 +20,8 @@ from gdlab.experiment import RunSpec
 from gdlab.lab import benchmark, compare, sweep, tuning
 from gdlab.train import TrainConfig
 
+from .conftest import raises_about
+
 PNG = b"\x89PNG\r\n\x1a\n"
 Args = tuple[tuple[Any, ...], dict[str, Any]]
 
@@ -167,7 +169,7 @@ def test_a_three_d_trajectory_takes_the_place_of_its_ax(
 def test_an_ax_outside_a_grid_is_refused() -> None:
     fig = Figure()
     ax = fig.add_axes((0.1, 0.1, 0.8, 0.8))
-    with pytest.raises(ValueError, match=r"plot_schedule_grid: ax must be an Axes"):
+    with raises_about("plot_schedule_grid", "ax"):
         report.plot_schedule_grid({"c": S.constant(0.1)}, 10, ax=ax)
 
 

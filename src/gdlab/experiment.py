@@ -258,7 +258,7 @@ def build_schedule(
     if name == "constant" and not warmup:
         return lr
     schedule = schedules.for_run(name, lr, total, warmup=warmup, **spec.schedule_args)
-    return schedules.per_epoch(schedule, per_epoch) if unit == "epoch" else schedule
+    return schedules.PerEpoch(schedule, per_epoch) if unit == "epoch" else schedule
 
 
 def load_data(spec: RunSpec) -> Dataset:

@@ -58,9 +58,9 @@ class Record:
 
     def __post_init__(self) -> None:
         owner = self.owner()
-        for name, hint in _hints(type(self)).items():  # a list given for a tuple
+        for name in _tuple_fields(type(self)):  # a list given for a tuple
             value = getattr(self, name, None)
-            if typing.get_origin(hint) is tuple and isinstance(value, list):
+            if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
         for name, check in self.constraints.items():
             object.__setattr__(self, name, check(owner, name, getattr(self, name)))
@@ -109,6 +109,17 @@ def _hints(cls: type) -> dict[str, Any]:
             k: v for k, v in typing.get_type_hints(cls).items() if k in names
         }
     return _HINTS[cls]
+
+
+_TUPLES: dict[type, tuple[str, ...]] = {}
+
+
+def _tuple_fields(cls: type) -> tuple[str, ...]:
+    """The fields of ``cls`` declared as tuples (once per class)."""
+    if cls not in _TUPLES:
+        hints = _hints(cls).items()
+        _TUPLES[cls] = tuple(k for k, v in hints if typing.get_origin(v) is tuple)
+    return _TUPLES[cls]
 
 
 def _plain(value: Any) -> Any:
