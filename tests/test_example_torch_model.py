@@ -19,6 +19,7 @@ from gdlab.models import registry
 EXAMPLE = Path(__file__).parents[1] / "docs" / "examples" / "torch_model.py"
 
 
+@pytest.mark.slow
 def test_the_torch_example_trains_and_compares_both_adams_alike(
     tmp_path: Path,
 ) -> None:

@@ -214,6 +214,7 @@ def bn_run() -> tuple[TorchModel, optim.Optimizer, data.Dataset, train.TrainConf
     )
 
 
+@pytest.mark.slow
 def test_buffers_are_checkpointed_and_resume_after_sigkill_is_bit_identical(
     tmp_path: Path,
 ) -> None:
