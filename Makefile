@@ -87,6 +87,10 @@ bench: system $(BIN)/.installed
 	$(BENCH) benchmarks/bench_compare_overhead.py
 	$(BENCH) benchmarks/bench_populations.py
 	$(BENCH) benchmarks/bench_playground.py
+	$(BENCH) benchmarks/bench_torch_threads.py
+	$(BENCH) benchmarks/bench_torch_cnn.py
+	$(BENCH) benchmarks/bench_torch_cnn.py --torch-threads 1
+	$(BENCH) benchmarks/bench_torch_cnn.py --model fmnist_2c2d --rows 2048 --epochs 3
 
 clean:
 	rm -rf $(VENV) build docs/_build docs/guide src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -224,7 +224,7 @@ class _Subject:
 def _subject(optimizer: object) -> _Subject:
     if isinstance(optimizer, str):
         base, fixed = optim.resolve(optimizer)
-        cls = optim.REGISTRY[base]
+        cls = optim.get(base)  # a torch:NAME is in no registry
         return _Subject(optimizer, cls, fixed, optim.suggested_lr(optimizer))
     if not (
         isinstance(optimizer, type)

@@ -65,15 +65,24 @@ def threads(size: int) -> Iterator[None]:
     they update together) is at least :data:`PARALLEL_MIN_SIZE`, else on one."""
     import numba
 
+    # Numba's OpenMP calls bind to the libgomp that torch loaded first, if it
+    # did: starting Numba's pool or setting its count sets torch's too. Torch
+    # gets its own count back after the kernels (a torch model chose it).
+    torch = sys.modules.get("torch")  # loaded by a torch workload, never from here
+    torch_threads = torch.get_num_threads() if torch is not None else 0
     before = numba.get_num_threads()
-    if size >= PARALLEL_MIN_SIZE or before == 1:
-        yield
-        return
-    numba.set_num_threads(1)
     try:
-        yield
+        if size >= PARALLEL_MIN_SIZE or before == 1:
+            yield
+        else:
+            numba.set_num_threads(1)
+            try:
+                yield
+            finally:
+                numba.set_num_threads(before)
     finally:
-        numba.set_num_threads(before)
+        if torch is not None and torch.get_num_threads() != torch_threads:
+            torch.set_num_threads(torch_threads)
 
 
 class _Specialize(ast.NodeTransformer):
