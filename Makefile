@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 SYSTEM_PACKAGES := dataset-fashion-mnist chromium gettext fonts-nanum
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test lint system bench docs clean locale pot
+.PHONY: demo test test-fast lint system bench docs clean locale pot
 
 system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -55,6 +55,14 @@ lint: $(BIN)/.installed
 test: system locale lint
 	$(BIN)/pytest
 
+# The quick check while working: every test not marked @pytest.mark.slow (the
+# browser, the SIGKILL and kill-and-resume tests, whole commands on real data), on
+# every core where pytest-xdist is installed; it lists the unmarked tests whose call
+# took over 5 s, to be marked or made cheaper. CI's `make test` runs them all.
+test-fast: $(BIN)/.installed
+	$(BIN)/pytest -m "not slow" -q --slow-over 5 \
+		$$($(BIN)/python -c 'import xdist' 2>/dev/null && echo --numprocesses=auto)
+
 $(BIN)/.docs: $(BIN)/.runtime
 	$(BIN)/python -m pip install -q -e '.[docs]'
 	touch $@
@@ -78,7 +86,12 @@ bench: system $(BIN)/.installed
 	$(BENCH) benchmarks/bench_surfaces.py
 	$(BENCH) benchmarks/bench_sweep.py --ray
 	$(BENCH) benchmarks/bench_compare_overhead.py
+	$(BENCH) benchmarks/bench_populations.py
 	$(BENCH) benchmarks/bench_playground.py
+	$(BENCH) benchmarks/bench_torch_threads.py
+	$(BENCH) benchmarks/bench_torch_cnn.py
+	$(BENCH) benchmarks/bench_torch_cnn.py --torch-threads 1
+	$(BENCH) benchmarks/bench_torch_cnn.py --model fmnist_2c2d --rows 2048 --epochs 3
 
 clean:
 	rm -rf $(VENV) build docs/_build docs/guide src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

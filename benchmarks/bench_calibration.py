@@ -128,7 +128,8 @@ def repeat_demo(workers: int) -> None:
                 base,
                 None,
                 compare.Protocol(search_seed=master),
-                store=Path(folder) / f"{master}.db",
+                out=Path(folder) / str(master),
+                report=False,
                 workers=workers,
                 progress=False,
             )
@@ -136,7 +137,7 @@ def repeat_demo(workers: int) -> None:
                 if claim.winner is not None:
                     made += 1
                     said.setdefault((claim.a, claim.b), set()).add(claim.winner)
-            print(f"master seed {master}: {found.results['established']}")
+            print(f"master seed {master}: {found.established}")
     both = [pair for pair, winners in said.items() if len(winners) > 1]
     print(
         f"make demo x 5 master seeds ({time.perf_counter() - start:.0f} s): "

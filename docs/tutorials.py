@@ -596,9 +596,9 @@ with tempfile.TemporaryDirectory() as folder:
     fair = compare.compare(
         RunSpec(data="digits", model="mlp:64-32-10", train=TrainConfig(epochs=3)),
         ["sgd", "adam"], compare.Protocol(budget=3, seeds=2, studies=3),
-        store=folder + "/compare.db", workers=1, progress=False,
+        out=folder + "/compare", workers=1, progress=False,
     )
-print(fair.results["established"])
+print(fair.established)
 for row in fair.summary():  # .to_frame() gives this table to pandas users
     lrs = ", ".join(f"{lr:.3g}" for lr in row["selected_lr"])
     print(f"group {row['group']:<3} {row['optimizer']:<6} lr per study {lrs}  "

@@ -48,6 +48,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.slow
 def test_a_size_limit_during_report_keeps_the_old_report(tmp_path: Path) -> None:
     spec = RunSpec(
         data="digits", model="mlp:64-16-10", train=TrainConfig(epochs=1, batch_size=64)
@@ -72,7 +73,7 @@ def test_a_size_limit_during_train_is_one_line(tmp_path: Path) -> None:
         "1",
         "--out",
         "run",
-        "--no-progress",
+        "--quiet",
         cwd=tmp_path,
     )
     assert done.returncode == 1, done.stderr
@@ -115,6 +116,7 @@ def test_a_size_limit_while_drawing_a_schedule_keeps_the_old_picture(
     assert snapshot(tmp_path) == {"s.png": b"the old picture"}
 
 
+@pytest.mark.slow
 def test_a_size_limit_while_animating_keeps_the_old_gif(tmp_path: Path) -> None:
     (tmp_path / "a.gif").write_bytes(b"the old animation")
     done = gdlab_limited(
@@ -348,7 +350,7 @@ def test_usage_errors_are_one_line_and_exit_2(
 def test_one_commands_folder_is_not_anothers(tmp_path: Path) -> None:
     run, cmp = tmp_path / "run", tmp_path / "cmp"
     code, _, err = invoke(
-        "train", *SMALL, "--iterations", "5", "--out", str(run), "--no-progress"
+        "train", *SMALL, "--iterations", "5", "--out", str(run), "--quiet"
     )
     assert code == 0, err
     trained = snapshot(run)
@@ -392,19 +394,21 @@ def test_one_commands_folder_is_not_anothers(tmp_path: Path) -> None:
 
 
 MALFORMED = [
-    ("[1, 2]", "the results must be a JSON object, got list"),
-    ('{"spec": {}}', "the results lacks 'format'"),
+    ("[1, 2]", "Comparison: values must be a mapping, got [1, 2]"),
+    ('{"spec": {}}', "Comparison: format must be given"),
     (
         '{"format": "gdlab-compare", "version": 2}',
-        "the results['version'] must be 3, got 2; run gdlab compare again",
+        "Comparison: version must be 3 (a results.json of another gdlab: run gdlab "
+        "compare again to make one), got 2",
     ),
     (
         '{"format": "gdlab-compare", "version": 3, "spec": {"data": "digits", '
         '"model": "mlp", "batch_size": 100}, "protocol": {"budget": 1, "tune": '
         '["lr"], "select": "val_acc", "search_seed": 0, "seeds": 1, "studies": 1, '
         '"target": null, "metric": "test_acc"}, "studies": [], '
-        '"optimizers": {"sgd": [1]}}',
-        "the results['optimizers']['sgd'] must be a JSON object, got list",
+        '"optimizers": {"sgd": [1]}, "pairs": [], "established": ""}',
+        "Comparison: optimizers['sgd'] must be an object of OptimizerResult "
+        "fields, got [1]",
     ),
     ("{", "Expecting property name enclosed in double quotes"),
 ]
@@ -465,9 +469,9 @@ def test_a_value_error_while_training_keeps_its_traceback(
     def broken(*args: object, **kwargs: object) -> None:
         raise ValueError("a bug, not the user's mistake")
 
-    monkeypatch.setattr(runs, "compare", broken)  # compare and benchmark
-    monkeypatch.setattr(sweep, "run", broken)
-    assert compare.check  # the input is checked first, and passes
+    monkeypatch.setattr(compare.Ready, "run", broken)  # compare and benchmark
+    monkeypatch.setattr(sweep.SweepReady, "run", broken)  # sweep: plan, then run
+    assert compare.plan  # the input is checked first, and passes
     args = [command, "--out", str(tmp_path / "out")]
     if command == "benchmark":
         suite = tmp_path / "suite.toml"

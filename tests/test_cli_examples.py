@@ -11,17 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from gdlab.cli import main
 from gdlab.lab import examples
 
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
+from .conftest import run_cli as run
 
 
 def test_examples_lists_every_worked_example() -> None:
@@ -136,7 +129,7 @@ def test_mnist_curves_draws_a_course_mnist_run(tmp_path: Path) -> None:
     code, _, err = run(
         "train", "--preset", "course-mnist", "--data", "digits",
         "--model", "mlp:64-50-10", "--batch-size", "479", "--iterations", "7",
-        "--out", str(tmp_path / "run"), "--no-progress",
+        "--out", str(tmp_path / "run"), "--quiet",
     )  # fmt: skip
     assert code == 0, err
     png = tmp_path / "mnist.png"
@@ -153,7 +146,7 @@ def test_the_course_preset_sets_the_notes_experiment(tmp_path: Path) -> None:
     code, out, err = run(
         "train", "--preset", "course-mnist", "--data", "digits",
         "--model", "mlp:64-50-10", "--batch-size", "479", "--iterations", "10",
-        "--out", str(tmp_path), "--no-progress",
+        "--out", str(tmp_path), "--quiet",
     )  # fmt: skip
     assert code == 0, err
     history = json.loads((tmp_path / "history.json").read_text())
@@ -191,7 +184,7 @@ def test_schedule_unit_epoch_steps_the_lr_once_per_epoch(tmp_path: Path) -> None
         "train", "--data", "digits", "--model", "softmax", "--optimizer", "sgd",
         "--lr", "0.1", "--batch-size", "500", "--epochs", "3",
         "--schedule", "exponential", "--schedule-arg", "rate=0.5",
-        "--schedule-unit", "epoch", "--out", str(tmp_path), "--no-progress",
+        "--schedule-unit", "epoch", "--out", str(tmp_path), "--quiet",
     )  # fmt: skip
     assert code == 0, err
     lrs = json.loads((tmp_path / "history.json").read_text())["steps"]["lr"]

@@ -58,7 +58,7 @@ def test_train_fits_a_regression_npz(tmp_path: Path, model: str) -> None:
     last = final(tmp_path / "run" / "history.json")
     assert last["test_acc"] is None  # regression: no accuracy, and no plot of it
     assert done.stdout.splitlines()[-1] == (
-        "wrote run/history.json, history.csv, loss.png"
+        "wrote run/history.json, history.csv, loss.png, model.npz"
     )
     assert not (tmp_path / "run" / "accuracy.png").exists()
     # the targets' variance is |W|^2 = 14.25; the noise's is 0.01

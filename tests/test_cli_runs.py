@@ -6,21 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from gdlab import checkpoint
-from gdlab.cli import main
+
+from .conftest import run_cli as run
 
 SMALL = ["--model", "mlp:64-16-10", "--batch-size", "64"]
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
+@pytest.mark.slow
 def test_compare_prints_the_table_and_writes_the_report(tmp_path: Path) -> None:
     code, out, err = run(
         "compare", *SMALL, "--optimizers", "sgd,nesterov,adam", "--epochs", "2",
@@ -83,7 +77,7 @@ def test_train_writes_history_plots_and_checkpoints_then_resumes(
         "2",
         "--out",
         str(out),
-        "--no-progress",
+        "--quiet",
     )
     assert code == 0, err
     assert "final: train loss " in stdout and "test acc" in stdout
@@ -93,7 +87,7 @@ def test_train_writes_history_plots_and_checkpoints_then_resumes(
     history = json.loads((out / "history.json").read_text())
     assert [e["epoch"] for e in history["epochs"]] == [1, 2]
     # A finished run resumes to the same result; a changed option is refused.
-    code, stdout2, _ = run("train", "--resume", str(out), "--no-progress")
+    code, stdout2, _ = run("train", "--resume", str(out), "--quiet")
     assert code == 0 and stdout2.splitlines()[0] == stdout.splitlines()[-2]
     code, _, err = run("train", "--resume", str(out), "--lr", "0.5")
     assert code == 2
@@ -106,7 +100,7 @@ def test_train_writes_history_plots_and_checkpoints_then_resumes(
         "with a changed configuration: epochs: 2 -> 3"
     )
     # Starting again in the same folder would overwrite the run: refused.
-    code, _, err = run("train", *SMALL, "--out", str(out), "--no-progress")
+    code, _, err = run("train", *SMALL, "--out", str(out), "--quiet")
     assert code == 2 and "already holds a run" in err
     assert json.loads((out / "history.json").read_text()) == history
 
@@ -145,7 +139,7 @@ def test_train_iterations_and_extra_hyperparameters(tmp_path: Path) -> None:
         "0.2",
         "--out",
         str(tmp_path),
-        "--no-progress",
+        "--quiet",
     )
     assert code == 0, err
     history = json.loads((tmp_path / "history.json").read_text())
@@ -177,7 +171,7 @@ def test_a_diverging_run_exits_1_with_the_message_and_keeps_its_files(
         "full",
         "--out",
         str(tmp_path),
-        "--no-progress",
+        "--quiet",
     )
     assert code == 1
     assert err.startswith("gdlab: diverged at step ") and "with lr 5" in err
@@ -211,7 +205,7 @@ def test_resume_checks_its_options_against_the_stored_run(tmp_path: Path) -> Non
         "train", *SMALL, "--optimizer", "sgd", "--hyper", "momentum=0.9",
         "--hyper", "nesterov=true", "--iterations", "3", "--schedule", "multistep",
         "--schedule-arg", "gamma=0.3", "--schedule-arg", "milestones=1,2",
-        "--out", str(out), "--no-progress",
+        "--out", str(out), "--quiet",
     )  # fmt: skip
     assert code == 0, err
     # --hyper and --schedule-arg name the stored optimizer's and schedule's
@@ -221,7 +215,7 @@ def test_resume_checks_its_options_against_the_stored_run(tmp_path: Path) -> Non
         ["--hyper", "momentum=0.9"],
         ["--checkpoint-every", "2"],
     ):
-        code, _, err = run("train", "--resume", str(out), *given, "--no-progress")
+        code, _, err = run("train", "--resume", str(out), *given, "--quiet")
         assert code == 0, err
     code, _, err = run("train", "--resume", str(out), "--schedule-arg", "gamma=0.5")
     assert code == 2 and err.strip().endswith(

@@ -20,7 +20,7 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 BATCH = ["study", "batch-size", "--batch-sizes", "32,256", "--seeds", "1"]
-BATCH += ["--until", "steps:10", "--samples", "50"]
+BATCH += ["--until", "steps:10", "--sharpness-samples", "50"]
 EDGE = ["study", "edge-of-stability", "--samples", "40", "--hidden", "4-3"]
 EDGE += ["--lrs", "0.5,1", "--steps", "5", "--every", "2"]
 
@@ -85,7 +85,7 @@ def test_a_diverged_batch_size_run_is_reported_not_a_usage_error(
 ) -> None:
     code, out, err = run(
         "study", "batch-size", "--lr", "1e10", "--batch-sizes", "64,128",
-        "--seeds", "1", "--until", "steps:5", "--samples", "50",
+        "--seeds", "1", "--until", "steps:5", "--sharpness-samples", "50",
         "--out", str(tmp_path),
     )  # fmt: skip
     assert code == 0, err

@@ -15,6 +15,7 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
 
 
+@pytest.mark.slow
 def test_surface_quadratic_writes_contour_3d_and_animation(tmp_path: Path) -> None:
     png, gif = tmp_path / "paths.png", tmp_path / "paths.gif"
     result = run(
@@ -87,7 +88,7 @@ def test_surface_heatmap(tmp_path: Path) -> None:
         "1e-4,1e-2",
         "--momentum-range",
         "0,0.99",
-        "--grid",
+        "--grid-size",
         "6",
         "--steps",
         "200",
@@ -213,7 +214,7 @@ def test_surface_hyper_reaches_every_optimizer() -> None:
     assert refused.exit_code == 2
     assert "--hyper: adam has no 'momentum'" in refused.output
     grid = run(
-        "surface", "quadratic", "--heatmap", "--grid", "3", "--steps", "20",
+        "surface", "quadratic", "--heatmap", "--grid-size", "3", "--steps", "20",
         "--momentum-range", "0.1,0.9", "--hyper", "nesterov=true",
     )  # fmt: skip
     assert grid.exit_code == 0, grid.output
@@ -264,7 +265,15 @@ HUGE = str(10**400)
             "explain: steps must be <= 1000 (one table per step)",
         ),
         (
-            ("surface", "rosenbrock", "--heatmap", "--grid", "200", "--steps", "100"),
+            (
+                "surface",
+                "rosenbrock",
+                "--heatmap",
+                "--grid-size",
+                "200",
+                "--steps",
+                "100",
+            ),
             "loss_grid: steps must be <= 50 for 40000 cells",
         ),
         (

@@ -113,7 +113,7 @@ def test_sharpness_from_the_command_line(tmp_path: Path) -> None:
         (["--batch-sizes", "32,big"], "--batch-sizes must be a comma-separated list"),
         (["--batch-sizes", "0"], "batch_size must be an integer >= 1, got 0"),
         (["--seeds", "0"], "--seeds must be >= 1, got 0"),
-        (["--val-fraction", "0.7"], "val_fraction must be in (0, 0.5], got 0.7"),
+        (["--val-fraction", "0.7"], "--val-fraction must be in (0, 0.5], got 0.7"),
         (["--split-seed", "-1"], "Invalid value for '--split-seed': -1 is not in"),
         (["--grid", "optimiser=sgd"], "unknown grid field 'optimiser'"),
         (["--grid", "l2"], "--grid must look like FIELD=V1,V2, got 'l2'"),

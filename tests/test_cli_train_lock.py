@@ -24,7 +24,7 @@ def test_a_second_train_into_a_folder_being_written_is_refused(tmp_path: Path) -
     first = subprocess.Popen(
         [*GDLAB, "train", "--optimizer", "sgd", "--model", "mlp:64-1000-1000-10",
          "--batch-size", "1", "--epochs", "3", "--checkpoint-every", "40",
-         "--out", str(out), "--no-progress"],
+         "--out", str(out), "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -36,7 +36,7 @@ def test_a_second_train_into_a_folder_being_written_is_refused(tmp_path: Path) -
         second = CliRunner().invoke(
             main,
             ["train", "--optimizer", "adam", "--model", "mlp:64-16-10", "--epochs",
-             "1", "--out", str(out), "--no-progress"],
+             "1", "--out", str(out), "--quiet"],
         )  # fmt: skip
         assert second.exit_code == 2, second.output
         assert second.stderr == (

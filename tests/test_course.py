@@ -10,23 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from matplotlib.lines import Line2D
 
 from gdlab import schedules, train
-from gdlab.cli import main
 from gdlab.experiment import RunSpec, build
 from gdlab.lab import course_mnist
 from gdlab.report import course
 from gdlab.train import TrainConfig
 
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
+from .conftest import run_cli as run
 
 # --- the notes' loop -----------------------------------------------------------------
 
@@ -130,7 +122,7 @@ def test_an_epoch_warm_up_trains_in_its_first_epoch(tmp_path: Path) -> None:
     code, _, err = run(
         "train", "--data", "digits", "--optimizer", "sgd", "--lr", "0.1",
         "--schedule", "cosine", "--warmup-epochs", "2", "--schedule-unit", "epoch",
-        "--epochs", "4", "--eval-at-start", "--out", str(tmp_path), "--no-progress",
+        "--epochs", "4", "--eval-at-start", "--out", str(tmp_path), "--quiet",
     )  # fmt: skip
     assert code == 0, err
     history = json.loads((tmp_path / "history.json").read_text())

@@ -43,7 +43,7 @@ def own_docstring(obj: object) -> str:
 
 def test_the_public_api_is_what_import_gdlab_reaches() -> None:
     paths = {n.path for n in NAMES}
-    assert {"gdlab.Params", "gdlab.optim.Adam", "gdlab.schedules.cosine"} <= paths
+    assert {"gdlab.Params", "gdlab.optim.Adam", "gdlab.schedules.Cosine"} <= paths
     assert {
         "gdlab.train.fit",
         "gdlab.lab.compare.compare",

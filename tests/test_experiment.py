@@ -11,6 +11,8 @@ from gdlab.experiment import FIELDS, RunSpec
 from gdlab.lab import sweep
 from gdlab.train import TrainConfig
 
+from .conftest import raises_about
+
 SPEC = RunSpec(
     data="digits",
     model="mlp:64-16-10",
@@ -61,20 +63,16 @@ def test_replace_routes_train_config_fields_into_train() -> None:
     assert changed.lr == 0.1 and SPEC.train.seed == 3
     both = SPEC.replace(train=TrainConfig(epochs=9), seed=1)
     assert both.train == TrainConfig(epochs=9, seed=1)
-    with pytest.raises(ValueError, match=r"^TrainConfig: seed must be an integer >= 0"):
+    with raises_about("TrainConfig", "seed"):
         SPEC.replace(seed=-1)
 
 
 def test_from_dict_checks_the_train_config_and_unknown_fields() -> None:
-    with pytest.raises(
-        ValueError, match=r"^TrainConfig: batch_size must be an integer >= 1, got 0"
-    ):
+    with raises_about("TrainConfig", "batch_size", got="0"):
         RunSpec.from_dict({"batch_size": 0})
-    with pytest.raises(ValueError, match=r"^RunSpec: field 'train' must be one of"):
+    with raises_about("RunSpec", "field 'train'"):
         RunSpec.from_dict({"train": {"epochs": 1}})
-    with pytest.raises(
-        ValueError, match=r"^RunSpec: train must be a TrainConfig, got \{'epochs': 1\}"
-    ):
+    with raises_about("RunSpec", "train", got="{'epochs': 1}"):
         RunSpec(train={"epochs": 1})  # type: ignore[arg-type]
 
 
@@ -110,3 +108,40 @@ def test_a_spec_of_bad_shape_is_a_value_error_naming_the_field(
 ) -> None:
     with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
         make()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"data": ""}, "data"),
+        ({"val_fraction": 0.7}, "val_fraction"),
+        ({"split_seed": -1}, "split_seed"),
+        ({"activation": "relu6"}, "activation"),
+        ({"l2": -0.1}, "l2"),
+        ({"dtype": "int32"}, "dtype"),
+        ({"lr": -1.0}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+        ({"hyper": {"lr": 0.1}}, "hyper"),
+        ({"schedule": "cosin"}, "schedule"),
+        ({"schedule_args": {"rate": 0.1}}, "schedule_args"),  # constant takes none
+        ({"schedule_unit": "batch"}, "schedule_unit"),
+        ({"warmup_epochs": -1}, "warmup_epochs"),
+    ],
+)
+def test_a_spec_checks_every_field_when_made(
+    changes: dict[str, object], field: str
+) -> None:
+    """Before, these waited for build (or for load_data, after the data loaded)."""
+    with pytest.raises(ValueError, match=f"^RunSpec: {field} must be"):
+        RunSpec(**changes)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=f"^RunSpec: {field} must be"):
+        SPEC.replace(**changes)
+    with pytest.raises(ValueError, match=r"^unknown optimizer 'adamm'"):
+        RunSpec(optimizer="adamm")
+
+
+def test_a_spec_keeps_numbers_in_their_fields_type() -> None:
+    spec = RunSpec(lr=1, l2=0, split_seed=2.0, warmup_epochs=1)
+    assert (spec.lr, spec.l2, spec.split_seed, spec.warmup_epochs) == (1.0, 0.0, 2, 1.0)
+    assert isinstance(spec.lr, float) and isinstance(spec.split_seed, int)
+    assert RunSpec.from_dict(spec.to_dict()) == spec

@@ -181,7 +181,7 @@ def test_the_course_mnist_summary_and_plots_speak_korean(tmp_path: Path) -> None
         code, out, err = run(
             "train", "--preset", "course-mnist", "--data", "digits",
             "--model", "mlp:64-50-10", "--batch-size", "479", "--iterations", "4",
-            "--out", str(tmp_path), "--no-progress", "--lang", "ko",
+            "--out", str(tmp_path), "--quiet", "--lang", "ko",
         )  # fmt: skip
     assert code == 0, err
     assert untranslated == set()

@@ -35,6 +35,7 @@ def test_light_imports(code: str) -> None:
     assert done.stdout.splitlines()[-1] == "[]", done.stdout
 
 
+@pytest.mark.slow
 def test_the_first_step_compiles_and_loads_numba() -> None:
     probe = (
         "import sys, numpy as np\nfrom gdlab import optim\n"

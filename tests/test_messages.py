@@ -75,6 +75,7 @@ def test_a_zero_learning_rate_is_warned_about(tmp_path: Path) -> None:
     assert "warning" not in quiet.output
 
 
+@pytest.mark.slow
 def test_ctrl_c_says_how_to_continue(tmp_path: Path) -> None:
     gdlab = Path(sys.executable).with_name("gdlab")
     out = tmp_path / "run"

@@ -40,9 +40,10 @@ def comparison(tmp_path_factory: pytest.TempPathFactory) -> compare.Comparison:
         SPEC,
         ["sgd", "adam"],
         compare.Protocol(budget=2, seeds=2, studies=2),
-        store=tmp_path_factory.mktemp("compare") / "store.db",
+        out=tmp_path_factory.mktemp("compare"),
         workers=1,
         progress=False,
+        report=False,
     )
 
 

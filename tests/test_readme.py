@@ -158,6 +158,7 @@ CALIBRATE = (
 )
 ELSEWHERE: dict[str, str] = {
     "make test": "this suite (.ci/run runs it)",
+    "make test-fast": "this suite without its slow tests",
     "make bench": "benchmarks/*.py: minutes of timing, not a test",
     "make docs": ".ci/run builds the site after make test; tests/test_docs.py "
     "checks what it is built from",

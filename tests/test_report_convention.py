@@ -20,6 +20,8 @@ from gdlab.experiment import RunSpec
 from gdlab.lab import benchmark, compare, sweep, tuning
 from gdlab.train import TrainConfig
 
+from .conftest import raises_about
+
 PNG = b"\x89PNG\r\n\x1a\n"
 Args = tuple[tuple[Any, ...], dict[str, Any]]
 
@@ -34,9 +36,10 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         spec,
         ["sgd", "adam"],
         compare.Protocol(budget=2, seeds=2, studies=2),
-        store=root / "compare.db",
+        out=root / "compare",
         workers=1,
         progress=False,
+        report=False,
     )
     grid = {"optimizer": ["sgd"], "lr": [0.03, 0.3], "batch_size": [16, 64]}
     swept = sweep.run(
@@ -50,7 +53,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     rho = tuning.performance_profiles(times, benchmark.TAUS)
     algoperf = benchmark.algoperf_profiles(times)
     return {
-        "comparison": found.results,
+        "comparison": found,
         "rows": swept.rows(),
         "runs": {r.label: r.path for r in surfaces.runs("rosenbrock", ["sgd", "adam"])},
         "grid": surfaces.loss_grid(
@@ -166,7 +169,7 @@ def test_a_three_d_trajectory_takes_the_place_of_its_ax(
 def test_an_ax_outside_a_grid_is_refused() -> None:
     fig = Figure()
     ax = fig.add_axes((0.1, 0.1, 0.8, 0.8))
-    with pytest.raises(ValueError, match=r"plot_schedule_grid: ax must be an Axes"):
+    with raises_about("plot_schedule_grid", "ax"):
         report.plot_schedule_grid({"c": S.constant(0.1)}, 10, ax=ax)
 
 

@@ -46,6 +46,7 @@ def test_plot_schedules_from_a_sequence_or_one_schedule(tmp_path: Path) -> None:
     assert is_png(tmp_path / "b.png")
 
 
+@pytest.mark.slow
 def test_plot_schedule_grid(tmp_path: Path) -> None:
     panels: dict[str, report.Curve] = {**S.examples(200)}
     panels["reduce_on_plateau"] = S.plateau_example(200)
@@ -167,6 +168,7 @@ def test_cli_schedule_is_the_schedule_train_builds() -> None:
     assert stdout.splitlines()[0] == repr(trained)
 
 
+@pytest.mark.slow
 def test_cli_all_draws_a_grid(tmp_path: Path) -> None:
     out = tmp_path / "schedules.png"
     code, stdout, stderr = invoke("--all", "--steps", "400", "-o", str(out))

@@ -13,7 +13,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,16 +26,13 @@ from torch.optim import lr_scheduler as L
 from gdlab import optim
 from gdlab import schedules as S
 
+from .conftest import raises_about
+
 N = 1000  # optimizer steps compared per case
 REL = 1e-12
 
 
-@pytest.fixture(autouse=True)
-def float64() -> Iterator[None]:
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("torch_float64")
 
 
 # --- the lr each optimizer uses --------------------------------------------------
@@ -552,25 +549,25 @@ def test_resume_with_reduce_on_plateau() -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("change", "field"),
     [
-        ({"factor": 5}, r"^ReduceOnPlateau: factor must be in \(0, 1\), got 5"),
-        ({"mode": "zz"}, r"^ReduceOnPlateau: mode must be one of"),
-        ({"min_lrs": 3}, r"^ReduceOnPlateau: state_dict\['min_lrs'\] must be a list"),
-        ({"min_lrs": [0, 0]}, r"^ReduceOnPlateau: min_lr must be a number or 1 "),
-        ({"best": "x"}, r"^ReduceOnPlateau: state_dict\['best'\] must be a number"),
-        ({"best": math.nan}, r"state_dict\['best'\] must be a number"),
-        ({"last_epoch": -1}, r"state_dict\['last_epoch'\] must be an integer >= 0"),
-        ({"num_bad_epochs": 1.5}, r"state_dict\['num_bad_epochs'\] must be an int"),
+        ({"factor": 5}, "factor"),
+        ({"mode": "zz"}, "mode"),
+        ({"min_lrs": 3}, "state_dict['min_lrs']"),
+        ({"min_lrs": [0, 0]}, "min_lr"),
+        ({"best": "x"}, "state_dict['best']"),
+        ({"best": math.nan}, "state_dict['best']"),
+        ({"last_epoch": -1}, "state_dict['last_epoch']"),
+        ({"num_bad_epochs": 1.5}, "state_dict['num_bad_epochs']"),
     ],
 )
 def test_plateau_state_is_checked_as_its_arguments_are(
-    change: dict[str, Any], message: str
+    change: dict[str, Any], field: str
 ) -> None:
     plateau = S.ReduceOnPlateau(_sgd(), factor=0.5, patience=2)
     plateau.step(1.0)
     before = plateau.state_dict()
-    with pytest.raises(ValueError, match=message):
+    with raises_about("ReduceOnPlateau", field):
         plateau.load_state_dict({**before, **change})
     assert plateau.state_dict() == before
     assert repr(plateau).startswith("ReduceOnPlateau(mode='min', factor=0.5")
@@ -762,9 +759,7 @@ def test_to_dict_round_trips_through_json(name: str) -> None:
 def test_a_plain_function_can_be_joined_but_not_serialized() -> None:
     s = S.join([S.constant(0.1), lambda t: 0.01], [10])
     assert s(9) == 0.1 and s(10) == 0.01
-    with pytest.raises(
-        ValueError, match=r"join: schedules\[1\] must be a gdlab schedule"
-    ):
+    with raises_about("join", "schedules[1]"):
         s.to_dict()
 
 
@@ -970,19 +965,19 @@ def test_tables_of_long_runs_keep_their_columns_apart() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "arguments", "message"),
+    ("name", "arguments", "field"),
     [
-        ("step", {"step_size": 2**53 + 1}, r"step: step_size must be an integer in"),
-        ("cosine_restarts", {"period": 10**400}, r"period must be an integer in \["),
+        ("step", {"step_size": 2**53 + 1}, "step_size"),
+        ("cosine_restarts", {"period": 10**400}, "period"),
         ("cosine_restarts", {"period": 1, "period_mult": 10**400}, "period_mult"),
-        ("multistep", {"milestones": [1, 10**400]}, r"milestones\[1\] must be"),
-        ("cosine", {"total_steps": 10**20}, r"total_steps must be an integer in"),
+        ("multistep", {"milestones": [1, 10**400]}, "milestones[1]"),
+        ("cosine", {"total_steps": 10**20}, "total_steps"),
     ],
 )
 def test_a_step_count_beyond_2_53_is_a_value_error(
-    name: str, arguments: dict[str, Any], message: str
+    name: str, arguments: dict[str, Any], field: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
+    with raises_about(name, field):
         S.create(name, lr=0.1, **arguments)
 
 

@@ -13,7 +13,9 @@ import torch
 
 from gdlab import optim
 from gdlab.optim.space import Axis, log_uniform
-from gdlab.testing import OptimizerCheckError, check_optimizer
+from gdlab.testing import CHECKS, OptimizerCheckError, check_optimizer
+
+from .conftest import raises_about
 
 MOMENTUM = [{"lr": 0.1, "momentum": 0.9}, {"lr": 0.05, "momentum": 0.5}]
 
@@ -189,23 +191,20 @@ def test_registered_names_and_presets_are_checked_too() -> None:
         check_optimizer("nope")
     with pytest.raises(ValueError, match=r"a subclass of gdlab.optim.Optimizer, got"):
         check_optimizer(torch.optim.SGD)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"steps must be an integer >= 1, got 0"):
+    with raises_about("check_optimizer", "steps", got="0"):
         check_optimizer(Heavy, steps=0)
 
 
 @pytest.mark.parametrize(
-    ("tolerance", "message"),
-    [
-        ({"rtol": -1.0}, r"^check_optimizer: rtol must be >= 0, got -1.0$"),
-        ({"rtol": math.nan}, r"^check_optimizer: rtol must be finite and >= 0"),
-        ({"atol": -1e-12}, r"^check_optimizer: atol must be >= 0, got -1e-12$"),
-        ({"atol": "0"}, r"^check_optimizer: atol must be a real number >= 0"),
-    ],
-)
+    ("tolerance", "got"),
+    [({"rtol": -1.0}, "-1.0"), ({"rtol": math.nan}, "nan"),
+     ({"atol": -1e-12}, "-1e-12"), ({"atol": "0"}, "'0'")],
+)  # fmt: skip
 def test_a_tolerance_that_cannot_fail_or_pass_is_refused(
-    tolerance: dict[str, Any], message: str
+    tolerance: dict[str, Any], got: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):  # were accepted
+    (field,) = tolerance
+    with raises_about("check_optimizer", field, got=got):  # were accepted
         check_optimizer(Heavy, steps=1, **tolerance)
 
 
@@ -366,4 +365,53 @@ def test_each_declared_choice_gets_its_own_config() -> None:
         )
     assert {c for c, _ in caught.value.failures} == {
         "reference[lr=0.02,adamw_last=False,adjust_lr_fn=match_rms_adamw]"
+    }
+
+
+SF_CONFIG = [{"lr": 0.01, "weight_decay": 0.1, "warmup_steps": 3}]
+SF_SKIP = [
+    c for c in CHECKS if c not in ("reference", "defaults", "params_and_dict")
+]  # only what the reference takes part in
+
+
+def test_a_reference_with_another_group_layout_through_an_adapter() -> None:
+    """schedulefree's reference keeps train_mode in each parameter group and
+    starts in eval mode: mapped to a group in train mode (our hyperparameters in
+    the group, none by keyword), it is the reference as it stands, no subclass."""
+    import schedulefree
+
+    raw = schedulefree.AdamWScheduleFreeReference
+    measured = check_optimizer(
+        "schedulefree_adamw",
+        reference=raw,
+        reference_groups=lambda group: [{**group, "train_mode": True}],
+        configs=SF_CONFIG,
+        steps=30,
+        skip=SF_SKIP,
+        verbose=False,
+    )
+    assert measured and max(measured.values()) < 1e-10
+    # as it stands (eval mode) its step refuses: the comparison fails, not passes
+    with pytest.raises(OptimizerCheckError) as caught:
+        check_optimizer(
+            "schedulefree_adamw", reference=raw, configs=SF_CONFIG, steps=30,
+            skip=SF_SKIP, verbose=False,
+        )  # fmt: skip
+    failures = dict(caught.value.failures)
+    assert "not in train mode" in failures["reference[defaults]"]
+    # an adapter that loses a hyperparameter on the way is caught
+    with pytest.raises(OptimizerCheckError) as caught:
+        check_optimizer(
+            "schedulefree_adamw",
+            reference=raw,
+            reference_groups=lambda group: [
+                {**group, "train_mode": True, "weight_decay": 0.0}
+            ],
+            configs=SF_CONFIG,
+            steps=30,
+            skip=SF_SKIP,
+            verbose=False,
+        )
+    assert "reference[lr=0.01,weight_decay=0.1,warmup_steps=3]" in {
+        c for c, _ in caught.value.failures
     }

@@ -46,7 +46,7 @@ def main(folder: Path) -> list[dict[str, Any]]:
     base = RunSpec(data=str(path), model="softmax").replace(epochs=5, batch_size=32)
     protocol = Protocol(budget=2, seeds=1, studies=2)
     result = compare(
-        base, ["sgd", "adam"], protocol, store=folder / "sweep.db", progress=False
+        base, ["sgd", "adam"], protocol, out=folder / "compare", progress=False
     )
     rows = result.summary()
     for row in rows:

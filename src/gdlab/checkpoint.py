@@ -1,6 +1,7 @@
 """Checkpoints: one ``.npz`` file per save, written atomically, opened without pickle.
 
-A checkpoint holds named arrays (``param/W1``, ``optim/W1/exp_avg``, ...) and one
+A checkpoint holds named arrays (``param/W1``, ``optim/W1/exp_avg``, a model's
+``buffer/<name>``, ...) and one
 JSON document (``meta.json``, stored as bytes) with everything else: the step, the
 position in the epoch, the RNG state, the history, the run's
 :class:`~gdlab.train_config.TrainConfig` (``config``, stored once), the
@@ -186,9 +187,18 @@ def state_arrays(
     the rest of the optimizer's state (plain values, for ``meta.json``)."""
     state = optimizer.state_dict()
     arrays = {f"param/{k}": np.asarray(v) for k, v in model.params.items()}
+    arrays.update({f"buffer/{k}": np.array(v) for k, v in buffers(model).items()})
     for name, s in state.pop("state").items():
         arrays.update({f"optim/{name}/{k}": a for k, a in s.items()})
     return arrays, state
+
+
+def buffers(model: TrainableModel) -> Mapping[str, np.ndarray]:
+    """The model's ``buffers``, if it has them: arrays that are no parameters but
+    part of its state (BatchNorm's running statistics, a random stream), saved as
+    ``buffer/<name>`` and written back in place on resume."""
+    found = getattr(model, "buffers", None)
+    return found if isinstance(found, Mapping) else {}
 
 
 def differences(old: Any, new: Any, where: str = "") -> list[str]:
@@ -466,7 +476,7 @@ class Meta:
     ) -> None:
         """Load the checkpoint's parameters and states into these objects."""
         params = model.params
-        self._check_arrays(arrays, params, optimizer)
+        self._check_arrays(arrays, params, optimizer, buffers(model))
         saved = self.checked.optimizer
         state: dict[str, Any] = {
             "step": saved.step,
@@ -506,30 +516,40 @@ class Meta:
             raise ValueError(f"{self.owner}: {error}") from None
         for name in params:
             params[name][...] = arrays[f"param/{name}"]
+        for name, buffer in buffers(model).items():
+            buffer[...] = arrays[f"buffer/{name}"]
 
     def _check_arrays(
         self,
         arrays: Mapping[str, np.ndarray],
         params: Mapping[str, np.ndarray],
         optimizer: Optimizer,
+        kept: Mapping[str, np.ndarray],
     ) -> None:
         """Every array is one the model or the optimizer declares, with exactly its
-        dtype and shape; the parameters and the state the optimizer holds from its
-        creation are all there."""
+        dtype and shape; the parameters, the model's buffers and the state the
+        optimizer holds from its creation are all there."""
         declared = optimizer.state_spec
         for key, a in arrays.items():
             kind, _, rest = key.partition("/")
             name, _, slot = rest.partition("/") if kind == "optim" else (rest, "", "")
             self.need(
                 (kind == "param" and name in params and not slot)
+                or (kind == "buffer" and name in kept)
                 or (kind == "optim" and name in params and slot in declared),
                 f"arrays[{key!r}]",
-                f"param/<parameter> or optim/<parameter>/<state> of parameters "
-                f"{sorted(params)} and states {sorted(declared)}",
-                "an array of neither",
+                (
+                    f"param/<parameter>, buffer/<buffer> or optim/<parameter>/<state>"
+                    f" of parameters {sorted(params)}, buffers {sorted(kept)} and "
+                    f"states {sorted(declared)}"
+                    if kept
+                    else f"param/<parameter> or optim/<parameter>/<state> of "
+                    f"parameters {sorted(params)} and states {sorted(declared)}"
+                ),
+                "an array of none" if kept else "an array of neither",
                 said=True,
             )
-            p = params[name]
+            p = kept[name] if kind == "buffer" else params[name]
             shape, dtype = (  # the optimizer's layout: factored, history, scalar
                 optimizer.state_layout(name)[slot]
                 if kind == "optim"
@@ -541,6 +561,11 @@ class Meta:
                 f"of shape {shape} and dtype {dtype}",
                 f"shape {a.shape} and dtype {a.dtype}",
                 said=True,
+            )
+        for name in kept:
+            key = f"buffer/{name}"
+            self.need(
+                key in arrays, f"arrays[{key!r}]", "present", "missing", said=True
             )
         for name in params:
             needed = [f"param/{name}"] + [

@@ -13,22 +13,61 @@ import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
-from gdlab import _checks, data, optim, schedules, train_config
+from gdlab import _checks, data, models, optim, records, schedules, train_config
 from gdlab.data import Dataset
 from gdlab.models import Model, TrainableModel, registry
 from gdlab.models.builtins import DEFAULT_HIDDEN as DEFAULT_HIDDEN
 from gdlab.train_config import TrainConfig
 
+ACTIVATIONS = tuple(models.mlp.ACTIVATIONS)
+"""The hidden activations of an MLP."""
+DTYPES = ("float32", "float64")
+"""The float types a run computes in."""
+MAX_VAL_FRACTION = 0.5
+"""The largest share of the training set the validation split may take."""
 UNITS = ("step", "epoch")
 """What a schedule's ``schedule_unit`` counts: optimizer steps or epochs."""
 MODEL_FIELDS = ("activation", "l2", "init")
 """The RunSpec fields a model builder gets when they are not their defaults."""
 
 
+_S = TypeVar("_S", bound="RunSpec")
+
+
+def _keywords(owner: str, name: str, value: object) -> dict[str, Any]:
+    """Keyword arguments, built later: a dict with string keys."""
+    if not (isinstance(value, dict) and all(isinstance(k, str) for k in value)):
+        _checks.fail(owner, name, "a dict with string keys", value)
+    return value
+
+
+def _hyper(owner: str, name: str, value: object) -> dict[str, Any]:
+    """The optimizer's keyword arguments, free of those the run sets itself."""
+    hyper = _keywords(owner, name, value)
+    for key in ("params", "lr"):  # create() would get them twice
+        if key in hyper:
+            _checks.fail(owner, name, f"free of {key!r}, which the run sets", hyper)
+    return hyper
+
+
+def _optimizer(owner: str, name: str, value: object) -> str:
+    """A registered optimizer or preset (:func:`gdlab.optim.resolve` names a
+    near miss)."""
+    text = records.text(owner, name, value)
+    optim.resolve(text)
+    return text
+
+
+def _train(owner: str, name: str, value: object) -> TrainConfig:
+    if not isinstance(value, TrainConfig):
+        _checks.fail(owner, name, "a TrainConfig", value)
+    return value
+
+
 @dataclass(frozen=True)
-class RunSpec:
+class RunSpec(records.Record):
     """One training run, by name: what the CLI, sweeps and comparisons pass around.
 
     ``lr=None`` takes the optimizer's suggested learning rate
@@ -40,6 +79,11 @@ class RunSpec:
     (None: the model's default; ``"normal:0.01"`` as the course notes' MNIST
     experiment). ``train`` is the run's length, batches, seed and evaluations (a
     :class:`~gdlab.train.TrainConfig`, handed to :func:`gdlab.train.fit`).
+
+    A spec checks every field when made (:attr:`constraints`), so a spec that
+    exists is valid in all that can be checked without its data; what needs the
+    data (a model's sizes against its features, a warm-up against the run's
+    length) is checked by :func:`build`.
 
     Its plain form is flat: :meth:`to_dict`, :meth:`from_dict`, :meth:`replace`
     and sweep grids name the TrainConfig fields beside the others
@@ -64,13 +108,34 @@ class RunSpec:
     warmup_epochs: float = 0.0
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    constraints: ClassVar[Mapping[str, records.Constraint]] = {
+        "data": records.text,
+        "data_path": records.optional(records.text),
+        "val_fraction": records.optional(
+            records.number(0.0, MAX_VAL_FRACTION, low_open=True)
+        ),
+        "split_seed": records.at_least(0),
+        "model": records.text,
+        "activation": records.one_of(*ACTIVATIONS),
+        "init": records.optional(records.text),
+        "l2": records.number(low=0.0),
+        "dtype": records.one_of(*DTYPES),
+        "optimizer": _optimizer,
+        "lr": records.optional(records.number(low=0.0)),
+        "hyper": _hyper,
+        "schedule": records.one_of(*schedules.RUN_SCHEDULES),
+        "schedule_args": _keywords,
+        "schedule_unit": records.one_of(*UNITS),
+        "warmup_epochs": records.number(low=0.0),
+        "train": _train,
+    }
+
     def __post_init__(self) -> None:
-        if not isinstance(self.train, TrainConfig):
-            _checks.fail("RunSpec", "train", "a TrainConfig", self.train)
-        for name in ("hyper", "schedule_args"):  # keyword arguments, built later
-            value = getattr(self, name)
-            if not (isinstance(value, dict) and all(isinstance(k, str) for k in value)):
-                _checks.fail("RunSpec", name, "a dict with string keys", value)
+        super().__post_init__()
+        if self.schedule == "constant" and self.schedule_args:
+            _checks.fail(
+                "RunSpec", "schedule_args", "empty for constant", self.schedule_args
+            )
 
     def replace(self, **changes: Any) -> RunSpec:
         """A copy with ``changes``; TrainConfig fields go into ``train``."""
@@ -89,7 +154,7 @@ class RunSpec:
         return values
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> RunSpec:
+    def from_dict(cls: type[_S], values: object) -> _S:
         """The spec of a flat dict like :meth:`to_dict`'s; missing fields take
         their defaults."""
         if not isinstance(values, Mapping):
@@ -178,13 +243,11 @@ def build_schedule(
     up to whole epochs) and the lr changes only when an epoch starts, as with one
     torch ``scheduler.step()`` per epoch: ``exponential`` with ``rate=k`` is then
     the course notes' ``lr0·e^(−k·epoch)``."""
-    lr = _checks.number("RunSpec", "lr", spec.learning_rate, low=0.0)
-    epochs = _checks.number("RunSpec", "warmup_epochs", spec.warmup_epochs, low=0.0)
-    unit = _checks.choice("RunSpec", "schedule_unit", spec.schedule_unit, UNITS)
+    lr, epochs, unit = spec.learning_rate, spec.warmup_epochs, spec.schedule_unit
     per_unit = per_epoch if unit == "epoch" else 1
     total = math.ceil(total_steps / per_unit)
     warmup = math.ceil(epochs if unit == "epoch" else epochs * per_epoch)
-    name = _checks.choice("RunSpec", "schedule", spec.schedule, schedules.RUN_SCHEDULES)
+    name = spec.schedule
     if warmup >= total:
         _checks.fail(
             "RunSpec",
@@ -192,14 +255,10 @@ def build_schedule(
             f"shorter than the run ({total} {unit}s)",
             spec.warmup_epochs,
         )
-    if name == "constant" and spec.schedule_args:
-        _checks.fail(
-            "RunSpec", "schedule_args", "empty for constant", spec.schedule_args
-        )
     if name == "constant" and not warmup:
         return lr
     schedule = schedules.for_run(name, lr, total, warmup=warmup, **spec.schedule_args)
-    return schedules.per_epoch(schedule, per_epoch) if unit == "epoch" else schedule
+    return schedules.PerEpoch(schedule, per_epoch) if unit == "epoch" else schedule
 
 
 def load_data(spec: RunSpec) -> Dataset:
@@ -225,10 +284,5 @@ def build(spec: RunSpec, dataset: Dataset | None = None) -> Run:
     total = spec.train.total_steps(dataset.n_train)
     name, preset = optim.resolve(spec.optimizer)
     lr = build_schedule(spec, total, per_epoch)
-    for key in ("params", "lr"):  # the run sets them: create() would get them twice
-        if key in spec.hyper:
-            _checks.fail(
-                "RunSpec", "hyper", f"free of {key!r}, which the run sets", spec.hyper
-            )
     optimizer = optim.create(name, model.params, lr, **{**preset, **spec.hyper})
     return Run(spec, model, optimizer, dataset, total)

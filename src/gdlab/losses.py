@@ -315,6 +315,41 @@ _softmax_xent_ids = cast(
 )
 
 
+def _softmax_xent_ids_runs_rule(
+    z: Array, labels: NDArray[Any], scale: float, out: NDArray[np.float64]
+) -> None:
+    """:func:`_softmax_xent_ids_rule` on each run ``k`` of ``z`` (K, n, k):
+    ``out[k]`` its loss; ``labels`` (K, n), one row per run."""
+    for r in range(z.shape[0]):
+        out[r] = _softmax_xent_ids(z[r], labels[r], scale)
+
+
+_softmax_xent_ids_runs = cast(
+    Callable[[Array, NDArray[Any], float, NDArray[np.float64]], None],
+    numba.njit(
+        _softmax_xent_ids_runs_rule, cache=True, nogil=True, error_model="numpy"
+    ),
+)
+
+
+def softmax_cross_entropy_runs_inplace(
+    z: Array, labels: NDArray[Any]
+) -> NDArray[np.float64]:
+    """K runs' batches at once: overwrite logits ``z`` (K, n, k), C-contiguous,
+    with each run's dL/dz and return the K losses (float64), each exactly
+    :func:`softmax_cross_entropy_inplace` of its run. ``labels``: class ids, (K, n)
+    or (n,) shared by every run (inputs already checked)."""
+    runs, n = int(z.shape[0]), int(z.shape[1])
+    out = np.zeros(runs, dtype=np.float64)
+    if n == 0:
+        return out
+    ids = labels.astype(np.intp, copy=False)
+    if ids.ndim == 1:
+        ids = np.broadcast_to(ids, (runs, n))
+    _softmax_xent_ids_runs(z, ids, 1.0 / n, out)
+    return out
+
+
 def binary_cross_entropy(logits: ArrayLike, labels: ArrayLike) -> tuple[float, Array]:
     r"""Sigmoid then binary cross-entropy, averaged over all elements, from logits.
 

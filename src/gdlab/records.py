@@ -58,9 +58,9 @@ class Record:
 
     def __post_init__(self) -> None:
         owner = self.owner()
-        for name, hint in _hints(type(self)).items():  # a list given for a tuple
+        for name in _tuple_fields(type(self)):  # a list given for a tuple
             value = getattr(self, name, None)
-            if typing.get_origin(hint) is tuple and isinstance(value, list):
+            if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
         for name, check in self.constraints.items():
             object.__setattr__(self, name, check(owner, name, getattr(self, name)))
@@ -111,6 +111,17 @@ def _hints(cls: type) -> dict[str, Any]:
     return _HINTS[cls]
 
 
+_TUPLES: dict[type, tuple[str, ...]] = {}
+
+
+def _tuple_fields(cls: type) -> tuple[str, ...]:
+    """The fields of ``cls`` declared as tuples (once per class)."""
+    if cls not in _TUPLES:
+        hints = _hints(cls).items()
+        _TUPLES[cls] = tuple(k for k, v in hints if typing.get_origin(v) is tuple)
+    return _TUPLES[cls]
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Record):
         return value.to_dict()
@@ -123,7 +134,8 @@ def _plain(value: Any) -> Any:
 
 def _typed(hint: Any, value: Any) -> Any:
     """``value`` read as a field of type ``hint``: a dict for a record becomes one,
-    a list for a tuple of records becomes that tuple."""
+    a list for a tuple of records becomes that tuple, a dict of dicts for a
+    ``dict[str, SomeRecord]`` a dict of records."""
     if (
         isinstance(hint, type)
         and issubclass(hint, Record)
@@ -136,12 +148,20 @@ def _typed(hint: Any, value: Any) -> Any:
             if isinstance(option, type) and issubclass(option, Record):
                 return _typed(option, value)
         return value
+    args = typing.get_args(hint)
+    if origin is dict and isinstance(value, Mapping) and _is_record(args[1]):
+        return {k: _typed(args[1], v) for k, v in value.items()}  # names -> records
     if origin is tuple and isinstance(value, Sequence) and not isinstance(value, str):
-        args = typing.get_args(hint)
-        if len(args) == 2 and args[1] is Ellipsis:
+        if len(args) == 2 and args[1] is Ellipsis and _is_record(args[0]):
             return tuple(_typed(args[0], v) for v in value)
         return tuple(value)
     return value
+
+
+def _is_record(hint: Any) -> bool:
+    """Whether ``hint`` is a record type, or a union holding one."""
+    options = typing.get_args(hint) if typing.get_origin(hint) else (hint,)
+    return any(isinstance(o, type) and issubclass(o, Record) for o in options)
 
 
 # Constraint builders for Record.constraints: each returns a Constraint.

@@ -62,6 +62,8 @@ LR_TRIES = (1.0, 0.1, 10.0, 0.01, 100.0, 1e-3)
 
 Layout = dict[str, tuple[tuple[int, ...], type[np.floating[Any]]]]
 Reference = Callable[..., Any]
+GroupAdapter = Callable[[dict[str, Any]], Any]
+"""Our parameter group -> a reference's ``params`` argument (its groups)."""
 FLOAT64: Layout = {name: (shape, np.float64) for name, shape in SHAPES.items()}
 
 
@@ -89,6 +91,7 @@ def check_optimizer(
     atol: float = 1e-12,
     skip: Collection[str] = (),
     reference_names: Mapping[str, str] | None = None,
+    reference_groups: GroupAdapter | None = None,
     verbose: bool = True,
 ) -> dict[str, float]:
     """Run the conformance checks (:data:`CHECKS`) on an optimizer class or name.
@@ -112,6 +115,14 @@ def check_optimizer(
             for a rule that moves without a gradient).
         reference_names: our hyperparameter -> the reference's keyword, for a
             reference that names them otherwise (``{"betas": "betas_pair"}``).
+        reference_groups: for a reference whose parameter groups are laid out
+            otherwise: our one group, ``{"params": [tensors], **hyperparameters}``
+            (keywords as ``reference_names`` renames them), -> the reference's
+            ``params`` argument, its list of groups; the reference is then built
+            from the groups alone, no keyword. E.g. ``lambda g: [{**g,
+            "train_mode": True}]`` for schedulefree's reference, which starts in
+            eval mode, or one that splits ``g["params"]`` into the groups of a Muon
+            that wants ``use_muon`` in each.
         verbose: print each comparison's measured maximum difference, passing or
             not.
 
@@ -139,6 +150,7 @@ def check_optimizer(
     )
     checker.last_given = given[-1]  # the dtypes and grads checks run it
     checker.names = dict(reference_names or {})
+    checker.groups = reference_groups
     checker.verbose = verbose
     unknown = sorted(set(skip) - set(CHECKS))
     if unknown:
@@ -212,7 +224,7 @@ class _Subject:
 def _subject(optimizer: object) -> _Subject:
     if isinstance(optimizer, str):
         base, fixed = optim.resolve(optimizer)
-        cls = optim.REGISTRY[base]
+        cls = optim.get(base)  # a torch:NAME is in no registry
         return _Subject(optimizer, cls, fixed, optim.suggested_lr(optimizer))
     if not (
         isinstance(optimizer, type)
@@ -300,9 +312,11 @@ def _reference_descend(
     noise: Sequence[Mapping[str, Array]],
     names: Mapping[str, str] | None = None,
     evaluated: dict[str, Array] | None = None,
+    groups: GroupAdapter | None = None,
 ) -> dict[str, Array]:
     """The reference's parameters after the steps; ``evaluated`` receives its
-    parameters after ``eval()`` when it has one (Schedule-Free's x)."""
+    parameters after ``eval()`` when it has one (Schedule-Free's x); ``groups``
+    lays out its parameter groups (see :func:`check_optimizer`)."""
     import torch
 
     default = torch.get_default_dtype()
@@ -310,7 +324,10 @@ def _reference_descend(
     try:
         tensors = {n: torch.tensor(a) for n, a in init.items()}
         theirs = {(names or {}).get(k, k): v for k, v in hyper.items()}
-        opt = reference(list(tensors.values()), **theirs)
+        if groups is None:
+            opt = reference(list(tensors.values()), **theirs)
+        else:
+            opt = reference(groups({"params": list(tensors.values()), **theirs}))
         takes_closure = bool(inspect.signature(opt.step).parameters)
         for z in noise:
 
@@ -436,6 +453,7 @@ class _Checker:
         self.ran: list[str] = []
         self.skip: set[str] = set()
         self.names: dict[str, str] = {}
+        self.groups: GroupAdapter | None = None
         self.last_given: dict[str, Any] = configs[-1] if configs else {}
         self.verbose = True
         self.measured: dict[str, float] = {}
@@ -623,7 +641,13 @@ class _Checker:
                     theirs = {**self.subject.fixed, **hyper}
                     at_eval: dict[str, Array] = {}
                     expected = _reference_descend(
-                        self.reference, theirs, init, noise, self.names, at_eval
+                        self.reference,
+                        theirs,
+                        init,
+                        noise,
+                        self.names,
+                        at_eval,
+                        groups=self.groups,
                     )
                     for way, got in runs.items():
                         self.measure(f"reference{label}", got, expected)
@@ -656,7 +680,12 @@ class _Checker:
         expected = None
         if self.reference is not None:
             expected = _reference_descend(
-                self.reference, {**self.subject.fixed, **hyper}, init, noise, self.names
+                self.reference,
+                {**self.subject.fixed, **hyper},
+                init,
+                noise,
+                self.names,
+                groups=self.groups,
             )
         for fused in (False, True):
             got, opt = _descend(self.subject, hyper, init, noise, fused=fused)

@@ -9,14 +9,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import ClassVar, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from gdlab import _checks
+from gdlab import _checks, records
 from gdlab.data.batching import BatchSize, num_batches
 
+_T = TypeVar("_T", bound="TrainConfig")
 SAMPLING = ("without-replacement", "with-replacement")
 """How batches are drawn: see :class:`TrainConfig`'s ``sampling``."""
 TRAIN_EVAL_ROWS = 10_000
@@ -27,8 +28,15 @@ _TRAIN_EVAL_STREAM = 0x7E57
 sample never shares draws with the batch order."""
 
 
+def _word_or(word: str, check: records.Constraint) -> records.Constraint:
+    """``word`` itself, or what ``check`` accepts."""
+    return lambda owner, name, value: (
+        value if value == word else check(owner, name, value)
+    )
+
+
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(records.Record):
     """The run-length settings of a training run, checked when made.
 
     Fields:
@@ -84,39 +92,28 @@ class TrainConfig:
     notes_loop: bool = False
     train_eval_rows: int | None = TRAIN_EVAL_ROWS
 
+    constraints: ClassVar[Mapping[str, records.Constraint]] = {
+        "iterations": records.optional(records.at_least(1)),
+        "epochs": records.optional(records.at_least(1)),
+        "batch_size": _word_or("full", records.at_least(1)),
+        "sampling": records.one_of(*SAMPLING),
+        "seed": records.at_least(0),
+        "clip_grad_norm": records.optional(records.number(0.0, low_open=True)),
+        "eval_every": _word_or("epoch", records.at_least(1)),
+        "eval_at_start": records.flag,
+        "evaluate_test": records.flag,
+        "notes_loop": records.flag,
+        "train_eval_rows": records.optional(records.at_least(1)),
+    }
+    """Each field's check, applied when a config is made (3.0 -> 3: one run, one
+    JSON form)."""
+
     def __post_init__(self) -> None:
-        owner = "TrainConfig"
-        checked: dict[str, Any] = {}
-        if self.iterations is not None:
-            checked["iterations"] = _checks.integer(
-                owner, "iterations", self.iterations, low=1
-            )
-        if self.iterations is None or self.epochs is not None:
-            checked["epochs"] = _checks.integer(owner, "epochs", self.epochs, low=1)
+        super().__post_init__()
+        if self.iterations is None and self.epochs is None:
+            _checks.fail("TrainConfig", "epochs", "an integer >= 1", None)
         if self.iterations is not None:  # the run's length: one setting, one run
-            checked["epochs"] = None
-        if self.batch_size != "full":
-            checked["batch_size"] = _checks.integer(
-                owner, "batch_size", self.batch_size, low=1
-            )
-        checked["sampling"] = _checks.choice(owner, "sampling", self.sampling, SAMPLING)
-        checked["seed"] = _checks.integer(owner, "seed", self.seed, low=0)
-        if self.clip_grad_norm is not None:
-            checked["clip_grad_norm"] = _checks.number(
-                owner, "clip_grad_norm", self.clip_grad_norm, low=0.0, low_open=True
-            )
-        if self.eval_every != "epoch":
-            checked["eval_every"] = _checks.integer(
-                owner, "eval_every", self.eval_every, low=1
-            )
-        if self.train_eval_rows is not None:
-            checked["train_eval_rows"] = _checks.integer(
-                owner, "train_eval_rows", self.train_eval_rows, low=1
-            )
-        for name in ("eval_at_start", "evaluate_test", "notes_loop"):
-            checked[name] = _checks.flag(owner, name, getattr(self, name))
-        for name, value in checked.items():  # 3.0 -> 3: one run, one JSON form
-            object.__setattr__(self, name, value)
+            object.__setattr__(self, "epochs", None)
 
     def steps_per_epoch(self, n_train: int) -> int:
         """Batches in one pass over ``n_train`` samples."""
@@ -146,11 +143,8 @@ class TrainConfig:
         assert self.epochs is not None  # __post_init__ checked it
         return self.epochs * self.steps_per_epoch(n_train)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
+    def from_dict(cls: type[_T], values: object) -> _T:
         """The config of a :meth:`to_dict`; missing fields take their defaults, an
         unknown one is a ValueError."""
         if not isinstance(values, Mapping):

@@ -50,7 +50,7 @@ def test_a_suite_runs_every_workload_and_scores_it_as_algoperf(
     for workload, by_optimizer in times.items():
         found = compare.Comparison.load(tmp_path / "out" / workload)
         for name, steps in by_optimizer.items():
-            entry = found.results["optimizers"][name]
+            entry = found.to_dict()["optimizers"][name]
             per_study = [benchmark.study_time(st) for st in entry["studies"]]
             expected = sorted(per_study)[1]  # the median of 3 studies
             assert steps == (expected if math.isfinite(expected) else None)
@@ -246,7 +246,7 @@ def test_calibration_sets_targets_from_the_baselines_and_records_how(
     done = benchmark.calibrate(plan, tmp_path / "out", command=command, progress=False)
     found = compare.Comparison.load(tmp_path / "out" / "tiny-softmax")
     values = []
-    for entry in found.results["optimizers"].values():
+    for entry in found.to_dict()["optimizers"].values():
         per_study = [
             max(e["val_acc"] for e in st["reruns"][0]["history"]["epochs"])
             for st in entry["studies"]

@@ -63,9 +63,10 @@ def test_repeated_comparisons_never_contradict_each_other(folder: Path) -> None:
             BASE,
             names,
             compare.Protocol(search_seed=master),
-            store=folder / f"all-{master}" / "sweep.db",
+            out=folder / f"all-{master}",
             workers=1,
             progress=False,
+            report=False,
         )
         for claim in found.pairs:
             if claim.winner is not None:

@@ -21,6 +21,7 @@ BASE = RunSpec(
     data="digits", model="mlp:64-16-10", train=TrainConfig(epochs=3, batch_size=64)
 )
 QUICK = compare.Protocol(budget=3, seeds=2, studies=2)
+HEAD = r"^cannot read comparison results .*: "
 
 
 def run(tmp_path: Path, base: RunSpec = BASE, **kwargs: Any) -> compare.Comparison:
@@ -29,11 +30,18 @@ def run(tmp_path: Path, base: RunSpec = BASE, **kwargs: Any) -> compare.Comparis
         base,
         kwargs.pop("optimizers", ["sgd", "adam"]),
         protocol,
-        store=tmp_path / "sweep.db",
+        out=tmp_path,
         workers=1,
         progress=False,
+        report=False,
         **kwargs,
     )
+
+
+@pytest.fixture(scope="module")
+def found(tmp_path_factory: pytest.TempPathFactory) -> compare.Comparison:
+    """One quick comparison of sgd and adam, for the tests that only read it."""
+    return run(tmp_path_factory.mktemp("found"))
 
 
 def write_digits_as_idx(folder: Path, *, shuffle_test_labels: bool) -> None:
@@ -80,7 +88,7 @@ def test_test_labels_change_only_the_test_numbers(tmp_path: Path) -> None:
     results = {
         name: run(
             tmp_path / f"out-{name}", base.replace(data_path=str(tmp_path / name))
-        ).results
+        ).to_dict()
         for name in ("real", "shuffled")
     }
     real, shuffled = results["real"], results["shuffled"]
@@ -121,9 +129,9 @@ def test_selection_equals_a_plain_sweep_over_the_same_points(tmp_path: Path) -> 
     )
     rows = swept.rows()
     best = max(rows, key=lambda r: (r["final_val_acc"], -r["final_val_loss"]))
-    adam = found.results["optimizers"]["adam"]["studies"][1]
-    assert adam["selected"]["hyper"]["lr"] == best["lr"]
-    assert [t["val_acc"] for t in adam["trials"]] == [r["final_val_acc"] for r in rows]
+    adam = found.optimizers["adam"].studies[1]
+    assert adam.selected.hyper["lr"] == best["lr"]
+    assert [t.val_acc for t in adam.trials] == [r["final_val_acc"] for r in rows]
 
 
 def test_results_are_reproducible_and_resume_reruns_nothing(tmp_path: Path) -> None:
@@ -133,78 +141,70 @@ def test_results_are_reproducible_and_resume_reruns_nothing(tmp_path: Path) -> N
     store.close()
     assert count == 2 * QUICK.studies * (QUICK.budget + QUICK.seeds)
     again = run(tmp_path)
-    assert without(first.results) == without(again.results)
+    assert without(first.to_dict()) == without(again.to_dict())
     fresh = run(tmp_path / "fresh")
-    assert without(first.results) == without(fresh.results)
-    adam = first.results["optimizers"]["adam"]
-    sgd = first.results["optimizers"]["sgd"]
+    assert without(first.to_dict()) == without(fresh.to_dict())
+    adam = first.optimizers["adam"]
+    sgd = first.optimizers["sgd"]
     seeds = [st.rerun_seeds for st in compare.studies(QUICK, BASE.train.seed)]
     assert len(set(seeds)) == QUICK.studies  # every study its own seeds
-    for k, study in enumerate(adam["studies"]):
-        assert len(study["trials"]) == QUICK.budget
+    for k, study in enumerate(adam.studies):
+        assert len(study.trials) == QUICK.budget
         # matched pairs: the same rerun seeds for every optimizer
-        assert [r["seed"] for r in study["reruns"]] == list(seeds[k])
-        assert [r["seed"] for r in sgd["studies"][k]["reruns"]] == list(seeds[k])
-        assert study["best_of_k"][-1] == max(t["val_acc"] for t in study["trials"])
-    assert first.results["protocol"]["target"] == compare.DEFAULT_TARGETS["digits"]
-    curve = adam["tunability"]
-    assert curve["high"][-1] == max(
-        t["val_acc"] for st in adam["studies"] for t in st["trials"]
-    )
-    assert [p["a"] + p["b"] for p in first.results["pairs"]] == ["sgdadam"]
-    # the table and the saved file
+        assert [r.seed for r in study.reruns] == list(seeds[k])
+        assert [r.seed for r in sgd.studies[k].reruns] == list(seeds[k])
+        assert study.best_of_k[-1] == max(t.val_acc for t in study.trials)
+    assert first.protocol.target == compare.DEFAULT_TARGETS["digits"]
+    assert adam.tunability.high[-1] == max(t.val_acc for t in adam.trials)
+    assert [p.a + p.b for p in first.pairs] == ["sgdadam"]
+    # the table and the saved file: the same record, read back field by field
     text = compare.format_table(first)
-    assert text.splitlines()[0] == first.results["established"]
+    assert text.splitlines()[0] == first.established
     assert text.splitlines()[2].startswith("group  optimizer")
-    first.save(tmp_path)
-    assert compare.Comparison.load(tmp_path).results == json.loads(
-        json.dumps(first.results)
-    )
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved == json.loads(json.dumps(first.to_dict()))
+    assert compare.Comparison.load(tmp_path) == first
 
 
 def test_budget_zero_reruns_the_suggested_settings(tmp_path: Path) -> None:
     found = run(tmp_path, protocol=compare.Protocol(budget=0, seeds=1, studies=2))
     for name in ("sgd", "adam"):
-        entry = found.results["optimizers"][name]
-        for study in entry["studies"]:
-            assert study["trials"] == [] and study["best_of_k"] == []
-            assert study["selected"]["hyper"] == {"lr": optim.suggested_lr(name)}
-        assert entry["tunability"]["median"] == []
-    assert any("one-shot baseline" in n for n in found.results["notes"])
+        entry = found.optimizers[name]
+        for study in entry.studies:
+            assert study.trials == () and study.best_of_k == ()
+            assert study.selected.hyper == {"lr": optim.suggested_lr(name)}
+        assert entry.tunability.median == ()
+    assert any("one-shot baseline" in n for n in found.notes)
 
 
 def test_tuning_more_axes_uses_each_optimizers_space(tmp_path: Path) -> None:
     protocol = compare.Protocol(budget=2, seeds=1, tune=("all",), studies=1)
     found = run(tmp_path, optimizers=["momentum", "adam"], protocol=protocol)
-    adam = found.results["optimizers"]["adam"]
-    assert set(adam["axes"]) == {"lr", "beta1", "beta2", "eps"}
-    trials = adam["studies"][0]["trials"]
-    assert all(len(t["hyper"]["betas"]) == 2 for t in trials)
-    momentum = found.results["optimizers"]["momentum"]
-    assert set(momentum["axes"]) == {"lr", "momentum"}
-    trials = momentum["studies"][0]["trials"]
-    assert all(0.5 <= t["hyper"]["momentum"] < 1 for t in trials)
+    adam = found.optimizers["adam"]
+    assert set(adam.axes) == {"lr", "beta1", "beta2", "eps"}
+    assert all(len(t.hyper["betas"]) == 2 for t in adam.trials)
+    momentum = found.optimizers["momentum"]
+    assert set(momentum.axes) == {"lr", "momentum"}
+    assert all(0.5 <= t.hyper["momentum"] < 1 for t in momentum.trials)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"protocol": compare.Protocol(budget=-1)}, r"compare: budget must be an"),
-        ({"protocol": compare.Protocol(seeds=0)}, r"compare: seeds must be an integer"),
         (
             {"protocol": compare.Protocol(tune=("lr", "betas0"))},
             r"tune: no optimizer compared has an axis 'betas0'; sgd has lr, ",
         ),
-        ({"protocol": compare.Protocol(studies=0)}, r"compare: studies must be an"),
-        ({"protocol": compare.Protocol(select="test_acc")}, r"select must be one of"),
-        ({"protocol": compare.Protocol(target=1.5)}, r"target must be in \(0, 1\]"),
         ({"optimizers": ["sgd", "SGD"]}, r"optimizers must be distinct names"),
         ({"optimizers": ["adamm"]}, r"unknown optimizer 'adamm'"),
         (
             {"base": BASE.replace(data="regression", model="linear")},
             r"regression has no validation split",
         ),
-        ({"base": BASE.replace(val_fraction=0.7)}, r"val_fraction must be in"),
+        (
+            {"base": BASE.replace(model="mlp:63-16-10")},
+            r"model: sizes must be the data's 64 features first",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_anything_trains(
@@ -216,29 +216,63 @@ def test_bad_input_is_refused_before_anything_trains(
 
 
 @pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"budget": -1}, "budget must be an integer >= 0, got -1"),
+        (
+            {"budget": compare.MAX_BUDGET + 1},
+            "budget must be an integer <= 1000, got 1001",
+        ),
+        ({"seeds": 0}, "seeds must be an integer >= 1, got 0"),
+        (
+            {"budget": 0, "seeds": 10**14},
+            "seeds must be an integer <= 100, got 100000000000000",
+        ),
+        ({"studies": 0}, "studies must be an integer >= 1, got 0"),
+        ({"select": "test_acc"}, "select must be one of val_acc, val_loss, got"),
+        ({"target": 1.5}, r"target must be in \(0, 1\], got 1.5"),
+        ({"select": "val_loss", "target": 0.0}, "target must be > 0, got 0.0"),
+        ({"tune": ()}, "tune must be a non-empty list of axes, got"),
+        ({"tune": "lr"}, "tune must be a non-empty list of axes, got 'lr'"),
+        ({"search_seed": -1}, "search_seed must be an integer >= 0"),
+    ],
+)
+def test_a_protocol_checks_itself_when_made(
+    changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^Protocol: {message}"):
+        compare.Protocol(**changes)
+    assert compare.Protocol(select="val_loss", target=2.5).target == 2.5
+
+
+@pytest.mark.parametrize(
     ("edit", "message"),
     [
         (
             lambda r: r["optimizers"]["sgd"]["studies"][0]["reruns"][0]["history"][
                 "epochs"
             ][1].pop("val_acc"),
-            r"\['reruns'\]\[0\]\['history'\]\['epochs'\]\[1\] lacks 'val_acc'",
+            r"Rerun: history\['epochs'\]\[1\] must be an object with 'val_acc'",
         ),
         (
             lambda r: r["optimizers"]["adam"]["studies"][1]["trials"][2].__setitem__(
                 "val_acc", "x"
             ),
-            r"\['trials'\]\[2\]\['val_acc'\] must be int or float or null, got str",
+            r"Trial: val_acc must be a real number, got 'x'",
         ),
         (
             lambda r: r["optimizers"]["adam"]["summary"]["test_acc"].__setitem__(
                 "mean", "x"
             ),
-            r"\['test_acc'\]\['mean'\] must be int or float or null, got str",
+            r"Stats: mean must be a real number, got 'x'",
+        ),
+        (
+            lambda r: r["optimizers"]["adam"]["summary"].__setitem__("extra", 1),
+            r"Summary: field 'extra' must be one of train_loss, ",
         ),
         (
             lambda r: r.__setitem__("version", 2),
-            r"the results\['version'\] must be 3, got 2; run gdlab compare again",
+            r"Comparison: version must be 3 \(.*run gdlab compare again.*\), got 2",
         ),
         (
             lambda r: r["pairs"][0].__setitem__("verdict", "adam"),
@@ -246,53 +280,36 @@ def test_bad_input_is_refused_before_anything_trains(
         ),
         (
             lambda r: r["studies"].pop(),
-            r"the results hold 1 studies, not the protocol's 2",
+            r"Comparison: studies must be as many as the protocol's studies \(2\), "
+            "got 1",
         ),
         (
             lambda r: r["optimizers"]["sgd"]["studies"].pop(),
-            r"\['sgd'\] has 1 studies, not 2",
+            r"Comparison: optimizers\['sgd'\].studies must be as many as the "
+            r"comparison's studies \(2\), got 1",
         ),
         (
             lambda r: r["pairs"][0].__setitem__("a", "lion"),
-            r"the results' pairs name 'lion', not an optimizer",
+            r"Comparison: pairs must be names of its optimizers, got 'lion'",
         ),
         (
             lambda r: r["protocol"].__setitem__("select", "test_acc"),
-            r"\['select'\] must be one of val_acc, val_loss, got 'test_acc'",
+            r"Protocol: select must be one of val_acc, val_loss, got 'test_acc'",
+        ),
+        (
+            lambda r: r["protocol"].__setitem__("metric", "test_loss"),
+            r"Protocol: metric must be 'test_acc', got 'test_loss'",
         ),
     ],
 )
-def test_a_hand_edited_results_file_is_refused_naming_the_key(
-    tmp_path: Path, edit: Any, message: str
+def test_a_hand_edited_results_file_is_refused_naming_the_field(
+    tmp_path: Path, found: compare.Comparison, edit: Any, message: str
 ) -> None:
-    results = json.loads(json.dumps(run(tmp_path).results))
+    results = json.loads(json.dumps(found.to_dict()))
     edit(results)
     (tmp_path / "results.json").write_text(json.dumps(results))
-    with pytest.raises(
-        ValueError, match=r"cannot read comparison results .*" + message
-    ):
+    with pytest.raises(ValueError, match=HEAD + message):
         compare.Comparison.load(tmp_path)
-
-
-@pytest.mark.parametrize(
-    ("protocol", "message"),
-    [
-        (
-            compare.Protocol(budget=compare.MAX_BUDGET + 1),
-            "compare: budget must be an integer <= 1000, got 1001",
-        ),
-        (
-            compare.Protocol(budget=0, seeds=10**14),
-            "compare: seeds must be an integer <= 100, got 100000000000000",
-        ),
-    ],
-)
-def test_budget_and_seeds_have_upper_bounds(
-    tmp_path: Path, protocol: compare.Protocol, message: str
-) -> None:
-    with pytest.raises(ValueError, match=f"^{message}$"):
-        compare.check(BASE, ["sgd"], protocol, store=tmp_path / "sweep.db")
-    assert not (tmp_path / "sweep.db").exists()
 
 
 def test_the_table_shows_every_selected_value_a_pair_included(tmp_path: Path) -> None:
@@ -304,7 +321,7 @@ def test_the_table_shows_every_selected_value_a_pair_included(tmp_path: Path) ->
             budget=1, seeds=1, studies=1, tune=("beta1", "beta2", "eps")
         ),
     )
-    hyper = found.results["optimizers"]["adam"]["studies"][0]["selected"]["hyper"]
+    hyper = found.optimizers["adam"].studies[0].selected.hyper
     beta1, beta2 = hyper["betas"]
     row = next(
         line for line in compare.format_table(found).splitlines() if " adam " in line
@@ -320,17 +337,18 @@ def test_select_val_loss_with_diverged_trials_finishes(tmp_path: Path) -> None:
     base = BASE.replace(l2=10.0, train=TrainConfig(epochs=2, batch_size=64))
     protocol = compare.Protocol(budget=8, seeds=1, studies=2, select="val_loss")
     found = run(tmp_path, base, protocol=protocol)
-    sgd = found.results["optimizers"]["sgd"]
-    diverged = [t for st in sgd["studies"] for t in st["trials"] if t["diverged"]]
+    sgd = found.optimizers["sgd"]
+    diverged = [t for t in sgd.trials if t.diverged]
     assert diverged  # sgd's top learning rates blow up under l2 = 10
-    for st in sgd["studies"]:
-        chosen = st["trials"][st["selected"]["trial"]]
-        assert not chosen["diverged"]
-        assert chosen["val_loss"] == min(
-            t["val_loss"] for t in st["trials"] if not t["diverged"]
+    for st in sgd.studies:
+        assert st.selected.trial is not None
+        chosen = st.trials[st.selected.trial]
+        assert not chosen.diverged
+        assert chosen.val_loss == min(
+            t.val_loss for t in st.trials if not t.diverged and t.val_loss is not None
         )
-    assert found.results["protocol"]["metric"] == "test_loss"
-    assert sgd["tunability"]["median"][-1] is not None
+    assert found.protocol.metric == "test_loss"
+    assert sgd.tunability.median[-1] is not None
 
 
 def test_ties_in_validation_accuracy_are_broken_by_validation_loss() -> None:
@@ -360,29 +378,30 @@ def test_tune_all_keeps_sgd_plain_and_axes_apply_where_they_exist(
     }
     protocol = compare.Protocol(budget=2, seeds=1, studies=1, tune=tune)
     found = run(tmp_path, optimizers=["momentum", "adam"], protocol=protocol)
-    assert (
-        "--tune beta1: momentum has no beta1 axis; tuned without it"
-        in (found.results["notes"])
-    )
+    assert "--tune beta1: momentum has no beta1 axis; tuned without it" in found.notes
 
 
 def test_the_report_counts_the_reruns_that_reached_the_target(
-    tmp_path: Path,
+    found: compare.Comparison,
 ) -> None:
-    from gdlab.report.compare import _table
+    from dataclasses import replace
 
-    results = json.loads(json.dumps(run(tmp_path).results))
-    summary = results["optimizers"]["sgd"]["summary"]
-    summary["to_target"] = {
-        "runs": 3,
-        "reached": 1,
-        "median_step": None,
-        "median_seconds": None,
-    }
-    _, rows = _table(results)
+    from gdlab.report.compare import _table
+    from gdlab.results import Reached
+
+    sgd = found.optimizers["sgd"]
+    reached = Reached(runs=3, reached=1, median_step=None, median_seconds=None)
+    edited = replace(
+        found,
+        optimizers={
+            **found.optimizers,
+            "sgd": replace(sgd, summary=replace(sgd.summary, to_target=reached)),
+        },
+    )
+    _, rows = _table(edited)
     assert "not reached (1/3 reached)" in rows
     assert "0/3" not in rows
-    text = compare.format_table(compare.Comparison(results))
+    text = compare.format_table(edited)
     assert "not reached (1/3)" in text
 
 
@@ -393,8 +412,9 @@ def test_a_failed_write_leaves_the_previous_outputs_whole(
     from gdlab.lab import runs
 
     folder = tmp_path / "out"
-    protocol = compare.Protocol(budget=2, seeds=1, studies=2)
-    runs.compare_into(folder, BASE, ["sgd"], protocol, workers=1, progress=False)
+    base = BASE.replace(epochs=1)
+    protocol = compare.Protocol(budget=1, seeds=1, studies=2)
+    runs.compare_into(folder, base, ["sgd"], protocol, workers=1, progress=False)
 
     def files() -> dict[str, bytes]:
         return {
@@ -413,8 +433,56 @@ def test_a_failed_write_leaves_the_previous_outputs_whole(
         return real(path, text)
 
     monkeypatch.setattr(outputs, "write_text", full_disk)
-    other = compare.Protocol(budget=2, seeds=1, studies=2, select="val_loss")
+    other = compare.Protocol(budget=1, seeds=1, studies=2, select="val_loss")
     with pytest.raises(outputs.WriteError, match="File too large"):
-        runs.compare_into(folder, BASE, ["sgd"], other, workers=1, progress=False)
+        runs.compare_into(folder, base, ["sgd"], other, workers=1, progress=False)
     assert files() == before  # results.json and the PNGs were not replaced
     assert not (folder / runs.STAGE).exists()
+
+
+def test_a_plan_loads_the_data_once_and_run_checks_nothing_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, the command checked (data loaded, every run built) and the run
+    checked again; now plan does it once, and run trains what it planned."""
+    from gdlab.lab.sweep import datacache, runner
+
+    calls: dict[str, int] = {"load": 0, "validate": 0}
+
+    def counted(name: str, real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(datacache, "load", counted("load", datacache.load))
+    for module in (sweep, runner):
+        monkeypatch.setattr(module, "validate", counted("validate", runner.validate))
+    protocol = compare.Protocol(budget=1, seeds=1, studies=1)
+    planned = compare.plan(BASE.replace(epochs=1), ["sgd"], protocol, workers=1)
+    assert calls == {"load": 1, "validate": 1}
+    assert [s.optimizer for s in planned.specs] == ["sgd"]
+    # a declared record: its plain form round-trips (the layout is derived)
+    assert compare.Plan.from_dict(json.loads(json.dumps(planned.to_dict()))) == planned
+    with pytest.raises(ValueError, match=r"^Plan: workers must be an integer >= 1"):
+        compare.Plan(BASE, ("sgd",), protocol, workers=0)
+    with pytest.raises(ValueError, match=r"^Plan: base must be a RunSpec"):
+        compare.Plan(BASE.to_dict(), ("sgd",))  # type: ignore[arg-type]
+    assert not tmp_path.joinpath("out").exists()  # planning writes nothing
+    found = compare.run(planned, out=tmp_path / "out", progress=False, report=False)
+    assert calls["validate"] == 1  # the runs were not built again
+    assert found.names == ["sgd"]
+    assert json.loads((tmp_path / "out" / "results.json").read_text()) == json.loads(
+        json.dumps(found.to_dict())
+    )
+
+
+def test_a_folder_of_another_command_is_refused_before_anything_trains(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "mine.txt").write_text("a user's file")
+    planned = compare.plan(BASE, ["sgd"], compare.Protocol(budget=1, studies=1))
+    with pytest.raises(ValueError, match="holds files gdlab did not write"):
+        compare.prepare(planned, out=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]

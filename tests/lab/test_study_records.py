@@ -19,7 +19,7 @@ from gdlab.cli import main
 from gdlab.lab import studies
 
 BATCH = ["study", "batch-size", "--batch-sizes", "32,256", "--seeds", "1"]
-BATCH += ["--until", "steps:5", "--samples", "50", "--model", "mlp:64-8-10"]
+BATCH += ["--until", "steps:5", "--sharpness-samples", "50", "--model", "mlp:64-8-10"]
 RUNS = "batch-size-runs"
 
 

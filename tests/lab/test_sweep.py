@@ -29,7 +29,7 @@ from gdlab import lab, models, outputs, train_config
 from gdlab.experiment import RunSpec, build
 from gdlab.lab import sweep
 from gdlab.lab.sharpness import sharpness, training_loss
-from gdlab.lab.sweep import backends, worker
+from gdlab.lab.sweep import populations
 from gdlab.lab.sweep.store import check_same_sweep, exclusive
 from gdlab.train import History, TrainConfig, fit
 
@@ -156,7 +156,7 @@ def test_one_run_has_one_key_whatever_the_number_types() -> None:
         ),
         (
             {"l2": [0.0, math.nan]},
-            r"^sweep: run l2=nan: RunSpec: l2 must be finite \(JSON has no NaN",
+            r"^RunSpec: l2 must be finite and >= 0, got nan",  # when the spec is made
         ),
         (
             {"hyper": [{"weight_decay": math.inf}]},
@@ -279,14 +279,15 @@ def test_resume_runs_only_what_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    real = worker.execute
+    real = populations.execute_population
 
-    def counting(key: str, options: Any, *data: Any) -> dict[str, Any]:
-        calls.append(key)
-        return real(key, options, *data)
+    def counting(keys: Any, options: Any, data: Any) -> list[dict[str, Any]]:
+        calls.extend(keys)
+        return real(keys, options, data)
 
-    # where the local backend looks it up (workers=1 runs it in this process)
-    monkeypatch.setattr(backends, "execute", counting)
+    # where the local backend looks it up (workers=1 runs it in this process,
+    # the runs of one workload as one population)
+    monkeypatch.setattr(populations, "execute_population", counting)
     store = tmp_path / "sweep.db"
     base = BASE.replace(optimizer="sgd", epochs=1)
     first = swept(base, {"lr": [0.05], "seed": [0, 1]}, store, **quiet(workers=1))
@@ -568,7 +569,7 @@ KILL_BASE = RunSpec(
 KILL_GRID = {"optimizer": ["sgd", "adam"], "lr": [0.01, 0.1], "seed": [0, 1, 2]}
 
 
-def start_sweep(store: Path) -> subprocess.Popen[str]:
+def start_sweep(store: Path, workers: int = 2) -> subprocess.Popen[str]:
     script = textwrap.dedent(
         f"""
         from gdlab.experiment import RunSpec
@@ -579,7 +580,7 @@ def start_sweep(store: Path) -> subprocess.Popen[str]:
             sweep.run(
                 sweep.Sweep(RunSpec.from_dict({KILL_BASE.to_dict()!r}), {KILL_GRID!r}),
                 out={str(store.parent)!r},
-                workers=2,
+                workers={workers},
                 progress=False,
                 report=False,
             )
@@ -678,6 +679,28 @@ def test_a_killed_parent_loses_no_finished_run_and_resumes_exactly(
         assert without_time(run.history) == without_time(expected[key].history)
     resumed = swept(KILL_BASE, KILL_GRID, store, **quiet(workers=2))
     assert (resumed.already_done, resumed.ran) == (len(before), total - len(before))
+    assert_same_sweep(resumed, uninterrupted)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_killed_population_loses_no_finished_member_and_resumes_exactly(
+    tmp_path: Path, uninterrupted: sweep.SweepResult
+) -> None:
+    """workers=1 trains each optimizer's 6 runs as one population; killed after
+    the first, the store holds its members whole, and a rerun trains the rest."""
+    store = tmp_path / "sweep.db"
+    proc = start_sweep(store, workers=1)
+    wait_for_runs(store, 1, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    before = finished_runs(store)
+    # the first population's members, stored one by one as it ended
+    assert 1 <= len(before) <= 6 and {pid for _, pid in before} == {proc.pid}
+    expected = {r.key: r for r in uninterrupted.runs}
+    for run in sweep.Store(store).runs():
+        assert without_time(run.history) == without_time(expected[run.key].history)
+    resumed = swept(KILL_BASE, KILL_GRID, store, **quiet(workers=1))
+    assert (resumed.already_done, resumed.ran) == (len(before), 12 - len(before))
     assert_same_sweep(resumed, uninterrupted)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import statistics
 
 import numpy as np
@@ -131,3 +132,27 @@ def test_momentum_presets_try_the_steps_plain_sgd_tries(name: str) -> None:
         "effective step lr/(1 - momentum) log-uniform in [0.001, 10]"
     )
     assert tuning.describe_axis("sgd", "lr") == "log-uniform in [0.001, 10]"
+
+
+def test_a_trials_hyperparameters_come_in_the_order_of_its_axes() -> None:
+    """results.json writes them in this order; from a set, the order followed
+    the process's string hashing (two runs of one comparison differed)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from gdlab.lab import tuning;"
+        "print(list(tuning.trial('adam', ['lr', 'eps', 'beta1', 'beta2'],"
+        " [0.5, 0.5, 0.5, 0.5])))"
+    )
+    orders = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (0, 1)
+    }
+    assert orders == {"['lr', 'eps', 'betas']\n"}

@@ -8,6 +8,7 @@ import pytest
 from gdlab import models
 from gdlab.models import layers
 
+from ..conftest import raises_about
 from .helpers import randomize
 
 
@@ -66,5 +67,5 @@ def test_bad_arguments(kwargs: dict[str, float], match: str) -> None:
 
 def test_rejects_a_non_model() -> None:
     X, y = batch()
-    with pytest.raises(ValueError, match=r"gradcheck: model must be a gdlab model"):
+    with raises_about("gradcheck", "model"):
         models.gradcheck(object(), X, y)  # type: ignore[arg-type]

@@ -5,8 +5,9 @@ A new optimizer joins every test in ``test_conformance.py`` by adding one Case h
 
 Each case names its reference implementation (torch.optim, or the authors' package),
 the hyperparameter sets that cover every documented switch, the learning rates that
-make it converge on the test problems, and bad hyperparameters with the regex of
-their error message.
+make it converge on the test problems, and bad hyperparameters with the field their
+error names (``"betas[0]"``; ``"betas[0], got 1.0"`` also checks the value the
+message ends with): the test asserts ``Owner: field must``, not the sentence.
 """
 
 from __future__ import annotations
@@ -149,15 +150,15 @@ CASES: dict[str, Case] = {
         quadratic_lr=0.1,
         rosenbrock_lr=1e-3,
         bad=[
-            ({"momentum": -0.1}, r"SGD: momentum must be >= 0, got -0\.1"),
-            ({"dampening": 1.5}, r"SGD: dampening must be in \[0, 1\], got 1\.5"),
-            ({"weight_decay": -1.0}, r"SGD: weight_decay must be >= 0"),
-            ({"nesterov": True}, r"SGD: nesterov must be used with momentum > 0"),
+            ({"momentum": -0.1}, "momentum, got -0.1"),
+            ({"dampening": 1.5}, "dampening, got 1.5"),
+            ({"weight_decay": -1.0}, "weight_decay"),
+            ({"nesterov": True}, "nesterov"),
             (
                 {"nesterov": True, "momentum": 0.9, "dampening": 0.1},
-                r"SGD: nesterov must be used with momentum > 0 and dampening = 0",
+                "nesterov",
             ),
-            ({"maximize": "yes"}, r"SGD: maximize must be True or False"),
+            ({"maximize": "yes"}, "maximize"),
         ],
     ),
     "adagrad": Case(
@@ -175,13 +176,13 @@ CASES: dict[str, Case] = {
         quadratic_lr=0.5,
         rosenbrock_lr=0.1,
         bad=[
-            ({"lr_decay": -1.0}, r"Adagrad: lr_decay must be >= 0"),
-            ({"eps": -1e-3}, r"Adagrad: eps must be >= 0"),
+            ({"lr_decay": -1.0}, "lr_decay"),
+            ({"eps": -1e-3}, "eps"),
             (
                 {"initial_accumulator_value": -1.0},
-                r"Adagrad: initial_accumulator_value must be >= 0",
+                "initial_accumulator_value",
             ),
-            ({"weight_decay": float("inf")}, r"Adagrad: weight_decay must be finite"),
+            ({"weight_decay": float("inf")}, "weight_decay"),
         ],
     ),
     "adadelta": Case(
@@ -194,9 +195,9 @@ CASES: dict[str, Case] = {
         quadratic_lr=1.0,
         rosenbrock_lr=1.0,
         bad=[
-            ({"rho": 1.5}, r"Adadelta: rho must be in \[0, 1\], got 1\.5"),
-            ({"rho": -0.1}, r"Adadelta: rho must be in \[0, 1\]"),
-            ({"eps": -1.0}, r"Adadelta: eps must be >= 0"),
+            ({"rho": 1.5}, "rho, got 1.5"),
+            ({"rho": -0.1}, "rho"),
+            ({"eps": -1.0}, "eps"),
         ],
     ),
     "rmsprop": Case(
@@ -217,10 +218,10 @@ CASES: dict[str, Case] = {
         quadratic_lr=0.01,
         rosenbrock_lr=1e-3,
         bad=[
-            ({"alpha": 1.5}, r"RMSprop: alpha must be in \[0, 1\]"),
-            ({"momentum": -1.0}, r"RMSprop: momentum must be >= 0"),
-            ({"eps": -1.0}, r"RMSprop: eps must be >= 0"),
-            ({"centered": 1}, r"RMSprop: centered must be True or False"),
+            ({"alpha": 1.5}, "alpha"),
+            ({"momentum": -1.0}, "momentum"),
+            ({"eps": -1.0}, "eps"),
+            ({"centered": 1}, "centered"),
         ],
     ),
     "adam": Case(
@@ -242,15 +243,15 @@ CASES: dict[str, Case] = {
         bad=[
             (
                 {"betas": (1.0, 0.999)},
-                r"Adam: betas\[0\] must be in \[0, 1\), got 1\.0",
+                "betas[0], got 1.0",
             ),
             (
                 {"betas": (0.9, -0.1)},
-                r"Adam: betas\[1\] must be in \[0, 1\), got -0\.1",
+                "betas[1], got -0.1",
             ),
-            ({"betas": 0.9}, r"Adam: betas must be a pair"),
-            ({"eps": -1e-8}, r"Adam: eps must be >= 0"),
-            ({"weight_decay": -0.1}, r"Adam: weight_decay must be >= 0"),
+            ({"betas": 0.9}, "betas"),
+            ({"eps": -1e-8}, "eps"),
+            ({"weight_decay": -0.1}, "weight_decay"),
         ],
     ),
     "adamw": Case(
@@ -263,8 +264,8 @@ CASES: dict[str, Case] = {
         quadratic_lr=0.05,
         rosenbrock_lr=0.01,
         bad=[
-            ({"betas": (0.9, 1.0)}, r"AdamW: betas\[1\] must be in \[0, 1\), got 1\.0"),
-            ({"weight_decay": -0.1}, r"AdamW: weight_decay must be >= 0"),
+            ({"betas": (0.9, 1.0)}, "betas[1], got 1.0"),
+            ({"weight_decay": -0.1}, "weight_decay"),
         ],
     ),
     "nadam": Case(
@@ -278,8 +279,8 @@ CASES: dict[str, Case] = {
         quadratic_lr=0.05,
         rosenbrock_lr=0.01,
         bad=[
-            ({"momentum_decay": -1.0}, r"NAdam: momentum_decay must be >= 0"),
-            ({"betas": (-0.1, 0.9)}, r"NAdam: betas\[0\] must be in \[0, 1\)"),
+            ({"momentum_decay": -1.0}, "momentum_decay"),
+            ({"betas": (-0.1, 0.9)}, "betas[0]"),
         ],
     ),
     "radam": Case(
@@ -298,8 +299,8 @@ CASES: dict[str, Case] = {
         quadratic_lr=0.05,
         rosenbrock_lr=0.01,
         bad=[
-            ({"eps": -1.0}, r"RAdam: eps must be >= 0"),
-            ({"betas": (0.9, 1.5)}, r"RAdam: betas\[1\] must be in \[0, 1\)"),
+            ({"eps": -1.0}, "eps"),
+            ({"betas": (0.9, 1.5)}, "betas[1]"),
         ],
     ),
     "adamax": Case(
@@ -312,8 +313,8 @@ CASES: dict[str, Case] = {
         quadratic_lr=0.05,
         rosenbrock_lr=0.01,
         bad=[
-            ({"eps": -1.0}, r"Adamax: eps must be >= 0"),
-            ({"betas": (1.0, 0.9)}, r"Adamax: betas\[0\] must be in \[0, 1\)"),
+            ({"eps": -1.0}, "eps"),
+            ({"betas": (1.0, 0.9)}, "betas[0]"),
         ],
     ),
     "adamp": Case(
@@ -332,9 +333,9 @@ CASES: dict[str, Case] = {
         quadratic_lr=0.05,
         rosenbrock_lr=0.01,
         bad=[
-            ({"delta": -0.1}, r"AdamP: delta must be >= 0"),
-            ({"wd_ratio": 2.0}, r"AdamP: wd_ratio must be in \[0, 1\]"),
-            ({"betas": (0.9, 1.0)}, r"AdamP: betas\[1\] must be in \[0, 1\)"),
+            ({"delta": -0.1}, "delta"),
+            ({"wd_ratio": 2.0}, "wd_ratio"),
+            ({"betas": (0.9, 1.0)}, "betas[1]"),
         ],
         scale_invariant_grads=True,
     ),
@@ -347,8 +348,8 @@ CASES: dict[str, Case] = {
         quadratic_lr=0.01,
         rosenbrock_lr=1e-3,
         bad=[
-            ({"betas": (0.9, 1.0)}, r"Lion: betas\[1\] must be in \[0, 1\)"),
-            ({"weight_decay": -1.0}, r"Lion: weight_decay must be >= 0"),
+            ({"betas": (0.9, 1.0)}, "betas[1]"),
+            ({"weight_decay": -1.0}, "weight_decay"),
         ],
     ),
     "rprop": Case(
@@ -361,9 +362,9 @@ CASES: dict[str, Case] = {
         quadratic_lr=0.01,
         rosenbrock_lr=1e-3,
         bad=[
-            ({"etas": (1.5, 1.2)}, r"Rprop: etas\[0\] must be in \(0, 1\)"),
-            ({"etas": (0.5, 0.9)}, r"Rprop: etas\[1\] must be > 1"),
-            ({"step_sizes": (1.0, 0.5)}, r"Rprop: step_sizes\[1\] must be >= 1"),
+            ({"etas": (1.5, 1.2)}, "etas[0]"),
+            ({"etas": (0.5, 0.9)}, "etas[1]"),
+            ({"step_sizes": (1.0, 0.5)}, "step_sizes[1]"),
         ],
         skip=("zero_lr_group",),  # every step size stays >= step_sizes[0]
     ),
@@ -377,8 +378,8 @@ CASES: dict[str, Case] = {
         quadratic_lr=0.1,
         rosenbrock_lr=1e-3,
         bad=[
-            ({"lambd": -1.0}, r"ASGD: lambd must be >= 0"),
-            ({"t0": float("inf")}, r"ASGD: t0 must be finite"),
+            ({"lambd": -1.0}, "lambd"),
+            ({"t0": float("inf")}, "t0"),
         ],
         skip=("zero_gradient",),  # the λ term decays the weights without one
     ),
@@ -392,9 +393,9 @@ CASES: dict[str, Case] = {
         quadratic_lr=0.1,
         rosenbrock_lr=0.1,
         bad=[
-            ({"beta2_decay": 0.5}, r"Adafactor: beta2_decay must be <= 0"),
-            ({"d": 0.5}, r"Adafactor: d must be >= 1"),
-            ({"eps": (-1.0, 1e-3)}, r"Adafactor: eps\[0\] must be >= 0"),
+            ({"beta2_decay": 0.5}, "beta2_decay"),
+            ({"d": 0.5}, "d"),
+            ({"eps": (-1.0, 1e-3)}, "eps[0]"),
         ],
     ),
     "muon": Case(
@@ -413,10 +414,10 @@ CASES: dict[str, Case] = {
         quadratic_lr=0.5,
         rosenbrock_lr=0.1,
         bad=[
-            ({"ns_steps": -1}, r"Muon: ns_steps must be an integer >= 0"),
-            ({"adamw_lr_ratio": -1.0}, r"Muon: adamw_lr_ratio must be >= 0"),
-            ({"adjust_lr_fn": "x"}, r"Muon: adjust_lr_fn must be one of original"),
-            ({"adamw_betas": (1.0, 0.9)}, r"Muon: adamw_betas\[0\] must be in"),
+            ({"ns_steps": -1}, "ns_steps"),
+            ({"adamw_lr_ratio": -1.0}, "adamw_lr_ratio"),
+            ({"adjust_lr_fn": "x"}, "adjust_lr_fn"),
+            ({"adamw_betas": (1.0, 0.9)}, "adamw_betas[0]"),
         ],
         signature=_muon_signature,
     ),
@@ -430,9 +431,9 @@ CASES: dict[str, Case] = {
         quadratic_lr=1.0,
         rosenbrock_lr=1.0,
         bad=[
-            ({"max_iter": 0}, r"LBFGS: max_iter must be an integer >= 1"),
-            ({"history_size": 1.5}, r"LBFGS: history_size must be an integer"),
-            ({"line_search_fn": "wolfe"}, r"LBFGS: line_search_fn must be one of"),
+            ({"max_iter": 0}, "max_iter"),
+            ({"history_size": 1.5}, "history_size"),
+            ({"line_search_fn": "wolfe"}, "line_search_fn"),
         ],
         skip=("zero_lr_group",),  # one parameter group only, as torch
         # Each step solves its quadratic to the rounding floor, where the stopping
@@ -456,10 +457,10 @@ CASES: dict[str, Case] = {
         quadratic_lr=0.1,
         rosenbrock_lr=0.1,
         bad=[
-            ({"momentum": 1.0}, r"Shampoo: momentum must be in \[0, 1\)"),
+            ({"momentum": 1.0}, "momentum"),
             (
                 {"preconditioning_compute_steps": 0},
-                r"Shampoo: preconditioning_compute_steps must be an integer >= 1",
+                "preconditioning_compute_steps",
             ),
         ],
     ),
@@ -474,8 +475,8 @@ CASES: dict[str, Case] = {
         quadratic_lr=0.1,
         rosenbrock_lr=0.01,
         bad=[
-            ({"warmup_steps": -1}, r"AdamWScheduleFree: warmup_steps must be"),
-            ({"r": -1.0}, r"AdamWScheduleFree: r must be >= 0"),
+            ({"warmup_steps": -1}, "warmup_steps"),
+            ({"r": -1.0}, "r"),
         ],
         signature=schedulefree.AdamWScheduleFreeReference,
         # y = β1·x + (1−β1)·z is recomputed each step: it moves by rounding
@@ -491,17 +492,17 @@ CASES: dict[str, Case] = {
         quadratic_lr=0.1,
         rosenbrock_lr=1e-3,
         bad=[
-            ({"momentum": 1.0}, r"SGDScheduleFree: momentum must be in \(0, 1\)"),
+            ({"momentum": 1.0}, "momentum"),
         ],
         signature=schedulefree.SGDScheduleFreeReference,
         skip=("zero_lr_group", "zero_gradient"),  # as Schedule-Free AdamW
     ),
 }
 
-# Checks every optimizer shares (owner-independent part of the message).
+# Checks every optimizer shares: the field each error names.
 COMMON_BAD: list[tuple[Kwargs, str]] = [
-    ({"lr": -1.0}, r": lr must be >= 0, got -1\.0"),
-    ({"lr": float("nan")}, r": lr must be finite and >= 0, got nan"),
-    ({"lr": "0.1"}, r": lr must be a real number >= 0"),
-    ({"bogus": 1}, r": keyword 'bogus' must be one of"),
+    ({"lr": -1.0}, "lr, got -1.0"),
+    ({"lr": float("nan")}, "lr, got nan"),
+    ({"lr": "0.1"}, "lr"),
+    ({"bogus": 1}, "keyword 'bogus'"),
 ]

@@ -15,6 +15,8 @@ from gdlab.optim import constraints, space
 from gdlab.optim.base import Group, Optimizer, State, clipped
 from gdlab.train import TrainConfig
 
+from ..conftest import raises_about
+
 
 def test_adafactor_state_is_factored_per_parameter() -> None:
     params = {"W": np.ones((4, 3)), "T": np.ones((2, 4, 3)), "b": np.ones(3)}
@@ -47,11 +49,7 @@ def test_factored_state_round_trips_and_a_wrong_shape_is_refused() -> None:
             "W": {"row_var": np.ones((4, 3)), "col_var": np.ones((1, 3))},
         },
     }
-    with pytest.raises(
-        ValueError,
-        match=r"Adafactor: state_dict\['state'\]\['W'\]"
-        r"\['row_var'\] must be a real array of shape \(4, 1\)",
-    ):
+    with raises_about("Adafactor", "state_dict['state']['W']['row_var']"):
         other.load_state_dict(bad)
 
 
@@ -145,6 +143,7 @@ def test_schedulefree_evaluates_at_x_and_restores_y_bit_for_bit() -> None:
     np.testing.assert_array_equal(w["w"], y)
 
 
+@pytest.mark.slow
 def test_fit_evaluates_schedulefree_at_x() -> None:
     spec = RunSpec(
         data="digits",
@@ -176,13 +175,11 @@ def test_tuple_axes_name_any_element() -> None:
 
 def test_constraints_are_public_and_speak_the_one_format() -> None:
     assert constraints.ema_tuple("Adan", "betas", [0.9, 0.9, 0.99]) == (0.9, 0.9, 0.99)
-    with pytest.raises(
-        ValueError, match=r"^Adan: betas\[2\] must be in \[0, 1\), got 1"
-    ):
+    with raises_about("Adan", "betas[2]", got="1.0"):
         constraints.ema_tuple("Adan", "betas", (0.9, 0.9, 1.0))
-    with pytest.raises(ValueError, match=r"^X: lr must be > 0, got 0"):
+    with raises_about("X", "lr", got="0"):
         constraints.positive("X", "lr", 0)
-    with pytest.raises(ValueError, match=r"^X: n must be an integer >= 1"):
+    with raises_about("X", "n"):
         constraints.count("X", "n", 0)
 
 
@@ -231,6 +228,7 @@ def test_warm_up_compiles_without_touching_the_optimizer() -> None:
             np.testing.assert_array_equal(opt.state[n][k], a)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "lr"), [("schedulefree_adamw", 0.01), ("asgd", 0.1), ("lbfgs", 0.5)]
 )

@@ -13,6 +13,8 @@ import torch
 
 from gdlab import Params, optim
 
+from ..conftest import raises_about
+
 Arrays = dict[str, np.ndarray]
 
 
@@ -142,13 +144,11 @@ def test_state_dict_resumes_bit_for_bit() -> None:
 
 def test_the_closure_is_required_and_one_group_only() -> None:
     w = {"w": np.ones(2)}
-    with pytest.raises(
-        ValueError, match=r"^LBFGS: closure must be a function returning"
-    ):
+    with raises_about("LBFGS", "closure"):
         optim.LBFGS(w).step({"w": np.ones(2)})
-    with pytest.raises(ValueError, match=r"^LBFGS: params must be one group"):
+    with raises_about("LBFGS", "params"):
         optim.LBFGS([{"params": {"a": np.ones(1)}}, {"params": {"b": np.ones(1)}}])
-    with pytest.raises(ValueError, match=r"^LBFGS: line_search_fn must be one of"):
+    with raises_about("LBFGS", "line_search_fn"):
         optim.LBFGS(w, line_search_fn="armijo")
 
 

@@ -16,6 +16,8 @@ from gdlab import optim
 from gdlab.optim import space
 from gdlab.optim.space import Axis, log_uniform
 
+from ..conftest import raises_about
+
 
 class Sign(optim.Optimizer):
     """signSGD: θ ← θ − η·sign(g)."""
@@ -63,6 +65,7 @@ def test_a_registered_optimizer_is_known_everywhere_names_are() -> None:
     assert optim.resolve("fast_sign") == ("sign", {})
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("clean_registry")
 def test_a_registered_optimizer_reaches_every_command(tmp_path: Path) -> None:
     """README: adding an optimizer touches its file, its register line and its case;
@@ -87,7 +90,7 @@ def test_a_registered_optimizer_reaches_every_command(tmp_path: Path) -> None:
         api.optimizers_json.cache_clear()
     assert "sign" in listed
     out = tmp_path / "run"
-    args = "train --optimizer sign --model softmax --epochs 1 --no-progress --out"
+    args = "train --optimizer sign --model softmax --epochs 1 --quiet --out"
     result = CliRunner().invoke(main, [*args.split(), str(out)])
     assert result.exit_code == 0, result.output
     assert (out / "history.json").is_file()
@@ -157,7 +160,7 @@ def test_register_refuses_what_it_cannot_use(name: str, cls: Any, message: str) 
 
 @pytest.mark.usefixtures("clean_registry")
 def test_register_preset_checks_its_hyperparameters() -> None:
-    with pytest.raises(ValueError, match=r"SGD: momentum must be >= 0, got -1"):
+    with raises_about("SGD", "momentum", got="-1"):
         optim.register_preset("odd", "sgd", momentum=-1)
     with pytest.raises(ValueError, match=r"sgd has no hyperparameter 'beta'"):
         optim.register_preset("odd", "sgd", beta=0.9)
@@ -221,9 +224,9 @@ def test_axes_map_the_unit_interval_as_documented() -> None:
     space.assign(hyper, "beta2", 0.99)
     assert hyper["betas"] == (0.9, 0.99) and space.current(hyper, "beta1") == 0.9
     assert math.isclose(space.current({"lr": 0.1}, "lr"), 0.1)
-    with pytest.raises(ValueError, match=r"Axis: high must be > 1"):
+    with raises_about("Axis", "high"):
         log_uniform(1.0, 0.5)
-    with pytest.raises(ValueError, match=r"Axis: high must be < 1 on the 1 - x"):
+    with raises_about("Axis", "high"):
         space.one_minus_log_uniform(0.1, 1.0)
-    with pytest.raises(ValueError, match=r"Axis: low must be > 0"):
+    with raises_about("Axis", "low"):
         log_uniform(0.0, 1.0)

@@ -11,12 +11,17 @@ import click
 
 from gdlab.cli.compare import running
 from gdlab.cli.options import (
-    check_folder,
+    FIXED_HYPER_HELP,
+    OPTIMIZERS_HELP,
     command_line,
     default_out,
+    hyper_option,
+    out_option,
     parallel_options,
     parse_fixed,
     parse_names,
+    quiet_option,
+    search_seed_option,
     user_input,
 )
 
@@ -28,13 +33,7 @@ from gdlab.cli.options import (
     show_default=True,
     help="a built-in suite (small, medium) or a TOML/JSON file of workloads",
 )
-@click.option(
-    "--optimizers",
-    default=None,
-    help="comma-separated names, or all (every registered one) [the twelve of the"
-    " course: sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw,"
-    " nadam, radam, adamax, adamp]",
-)
+@click.option("--optimizers", default=None, help=OPTIMIZERS_HELP)
 @click.option("--budget", default=4, show_default=True, type=int, help="as for compare")
 @click.option("--seeds", default=2, show_default=True, type=int, help="as for compare")
 @click.option(
@@ -45,15 +44,8 @@ from gdlab.cli.options import (
     help="independent studies per workload (AlgoPerf runs 3)",
 )
 @click.option("--tune", default="lr", show_default=True, help="axes, as for compare")
-@click.option(
-    "--hyper",
-    "hyper",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="a hyperparameter fixed for every compared optimizer that has it, e.g. "
-    "--hyper weight_decay=1e-4 (repeatable; not a tuned one)",
-)
-@click.option("--search-seed", default=0, show_default=True, type=int)
+@hyper_option(FIXED_HYPER_HELP)
+@search_seed_option
 @click.option(
     "--calibrate",
     is_flag=True,
@@ -67,13 +59,8 @@ from gdlab.cli.options import (
     help="comma-separated workloads of the suite to run or calibrate [all]",
 )
 @parallel_options
-@click.option(
-    "--out",
-    default=None,
-    callback=check_folder,
-    help="output folder [runs/benchmark-SUITE, -HASH as for compare]",
-)
-@click.option("--quiet", is_flag=True, help="print only the table")
+@out_option("runs/benchmark-SUITE, -HASH as for compare")
+@quiet_option
 def benchmark(
     suite: str,
     optimizers: str | None,
@@ -122,21 +109,18 @@ def benchmark(
             workers=workers,
             backend=backend,
         )
-        benchmarking.check(plan, folder, progress=progress)
+        ready = benchmarking.prepare(plan, folder)
     if calibrate:
         with running():
-            done = benchmarking.calibrate(
-                plan,
-                folder,
-                command=command_line(click.get_current_context()),
-                progress=progress,
+            done = ready.calibrate(
+                command=command_line(click.get_current_context()), progress=progress
             )
         for w in done:
             click.echo(f"{w.name}: target {w.target:g}")
         click.echo(f"suite: {Path(folder) / 'suite.toml'}")
         return
     with running():
-        result = benchmarking.run(plan, folder, progress=progress)
+        result = ready.run(progress=progress)
     click.echo(benchmarking.format_table(result))
     click.echo(f"report: {result.report}")
 

@@ -6,21 +6,27 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
 
-from gdlab import outputs
 from gdlab.cli.options import (
-    check_folder,
+    FIXED_HYPER_HELP,
+    OPTIMIZERS_HELP,
     command_line,
     data_label,
     default_out,
+    epochs_option,
+    hyper_option,
+    out_option,
     parallel_options,
     parse_fixed,
     parse_names,
+    quiet_option,
     run_options,
     run_spec,
+    search_seed_option,
     store_in_use,
     user_input,
 )
@@ -28,14 +34,8 @@ from gdlab.cli.options import (
 
 @click.command()
 @run_options
-@click.option(
-    "--optimizers",
-    default=None,
-    help="comma-separated names, or all (every registered one) [the twelve of the"
-    " course: sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw,"
-    " nadam, radam, adamax, adamp]",
-)
-@click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--optimizers", default=None, help=OPTIMIZERS_HELP)
+@epochs_option(10, type=click.IntRange(min=1))
 @click.option(
     "--budget",
     default=4,
@@ -59,14 +59,7 @@ from gdlab.cli.options import (
     help="search-space axes to tune, e.g. lr,momentum or all; an axis is tuned "
     "where the optimizer has it",
 )
-@click.option(
-    "--hyper",
-    "hyper",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="a hyperparameter fixed for every compared optimizer that has it, e.g. "
-    "--hyper weight_decay=1e-4 (repeatable; not a tuned one)",
-)
+@hyper_option(FIXED_HYPER_HELP)
 @click.option(
     "--select",
     default="val_acc",
@@ -87,22 +80,13 @@ from gdlab.cli.options import (
     type=float,
     help="validation value for time-to-target [digits 0.95, fashion-mnist 0.85]",
 )
-@click.option(
-    "--search-seed",
-    default=0,
-    show_default=True,
-    type=int,
-    help="the master seed: every study's search, tuning and rerun seeds derive from it",
-)
+@search_seed_option
 @parallel_options
-@click.option(
-    "--out",
-    default=None,
-    callback=check_folder,
-    help="output folder [runs/compare-DATA, or runs/compare-DATA-HASH named after"
-    " the options that differ from the defaults]",
+@out_option(
+    "runs/compare-DATA, or runs/compare-DATA-HASH named after the options that "
+    "differ from the defaults"
 )
-@click.option("--quiet", is_flag=True, help="print only the table")
+@quiet_option
 def compare(
     optimizers: str | None,
     budget: int,
@@ -132,51 +116,38 @@ def compare(
     gdlab compare --optimizers sgd,momentum,adam --studies 5 --budget 4 --seeds 2
     """
     from gdlab.lab import compare as comparing
-    from gdlab.lab import runs
 
     names = None if optimizers is None else parse_names("--optimizers", optimizers)
-    protocol = comparing.Protocol(
-        budget=budget,
-        seeds=seeds,
-        tune=tuple(parse_names("--tune", tune)),
-        select=select,
-        search_seed=search_seed,
-        target=target,
-        studies=studies,
-    )
     with user_input():
+        protocol = comparing.Protocol(
+            budget=budget,
+            seeds=seeds,
+            tune=tuple(parse_names("--tune", tune)),
+            select=select,
+            search_seed=search_seed,
+            target=target,
+            studies=studies,
+        )
         compared = comparing.chosen_optimizers(names)
     spec = run_spec(run, hyper=parse_fixed(compared, hyper))
-    engine: dict[str, Any] = {
-        "workers": workers,
-        "backend": backend,
-        "progress": not quiet,
-    }
-    with (
-        user_input(),
-        outputs.claiming(
-            out or default_out(f"runs/compare-{data_label(spec.data)}"), "compare"
-        ) as folder,
-    ):
-        comparing.check(spec, names, protocol, store=folder / "sweep.db", **engine)
+    folder = out or default_out(f"runs/compare-{data_label(spec.data)}")
+    with user_input():  # the plan, every run built once, the store in the folder
+        plan = comparing.plan(
+            spec, compared, protocol, workers=workers, backend=backend
+        )
+        ready = comparing.prepare(plan, out=folder)
     if not quiet:
-        shown = len(comparing.chosen_optimizers(names))
         click.echo(
-            f"comparing {shown} optimizers on {spec.data}: {studies} studies, each "
-            f"of {budget} trials per optimizer, then {seeds} reruns of the "
-            "selected settings"
+            f"comparing {len(plan.names)} optimizers on {spec.data}: {studies} "
+            f"studies, each of {budget} trials per optimizer, then {seeds} reruns "
+            "of the selected settings"
         )
     with running():
-        result, page = runs.compare_into(
-            folder,
-            spec,
-            names,
-            protocol,
-            command=command_line(click.get_current_context()),
-            **engine,
+        result = ready.run(
+            progress=not quiet, command=command_line(click.get_current_context())
         )
     click.echo(comparing.format_table(result))
-    click.echo(f"report: {page}")
+    click.echo(f"report: {Path(folder) / 'report.html'}")
 
 
 @contextlib.contextmanager

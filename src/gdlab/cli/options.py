@@ -37,7 +37,16 @@ _OPTION_OF = {
     ("model", "kind"): "model",
 }
 """Library fields that a command's option of another name sets."""
-_OWNERS = ("RunSpec", "TrainConfig", "load", "model", "compare", "sweep", "benchmark")
+_OWNERS = (
+    "RunSpec",
+    "TrainConfig",
+    "load",
+    "model",
+    "compare",
+    "Protocol",
+    "sweep",
+    "benchmark",
+)
 """The owners whose fields are a command's options (not an optimizer's: its
 hyperparameters are what --hyper typed, named as the user typed them)."""
 
@@ -54,7 +63,9 @@ def user_words(message: str) -> str:
     if match[1] == "model":
         field = "model"
     options = {
-        p.name: p.opts for p in ctx.command.params if isinstance(p, click.Option)
+        p.name: p.opts
+        for p in ctx.command.params
+        if isinstance(p, click.Option) and not isinstance(p, DeprecatedAlias)
     }
     if field not in options or ctx.get_parameter_source(field) != COMMANDLINE:
         return message  # not typed as that option (a --grid field, say)
@@ -82,7 +93,7 @@ def warn_zero_lr(option: str, values: Iterable[float | None]) -> None:
         )
 
 
-_NOT_PLAN = frozenset({"out", "workers", "backend", "quiet", "no_progress"})
+_NOT_PLAN = frozenset({"out", "workers", "backend", "quiet"})
 """Options that change where or how fast a plan runs, not what it computes."""
 
 
@@ -414,19 +425,19 @@ HYPER_HELP = (
 def parse_schedule_args(name: str, given: tuple[str, ...]) -> dict[str, Any]:
     """``--schedule-arg gamma=0.5`` for run schedule ``name``, typed by its
     fields."""
-    from gdlab import schedules
+    from gdlab.schedules import registry
 
     with user_input():
-        types = schedules.argument_types(name)
+        types = registry.argument_types(name)
     return assignments("--schedule-arg", given, types, f"schedule {name}")
 
 
 def _schedule_help() -> str:
-    from gdlab import schedules
+    from gdlab.schedules import registry
 
     return "; ".join(
         f"{name} ({text})" if text else name
-        for name, text in schedules.RUN_DEFAULTS.items()
+        for name, text in registry.RUN_DEFAULTS.items()
     )
 
 
@@ -447,6 +458,99 @@ def run_spec(run: dict[str, Any], **more: Any) -> RunSpec:
         return RunSpec.from_dict({**run, "schedule_args": args, **more})
 
 
+Decorator = Callable[[Any], Any]
+"""A click option (or a stack of them), applied to a command function."""
+
+
+def options(*decorators: Decorator) -> Decorator:
+    """Several options as one decorator, listed in ``--help`` in this order."""
+
+    def apply(function: Any) -> Any:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+class DeprecatedAlias(click.Option):
+    """A hidden old name of option ``instead``: what it is given sets ``instead``'s
+    value (unless ``instead`` is given too: the new name wins) and it warns once,
+    on stderr, that the name will go."""
+
+    def __init__(self, decls: Sequence[str], *, instead: str, **attrs: Any) -> None:
+        name = decls[0].lstrip("-").replace("-", "_")
+        super().__init__(
+            [*decls, f"deprecated_{name}"], hidden=True, expose_value=False, **attrs
+        )
+        self.instead = instead
+
+    def handle_parse_result(
+        self, ctx: click.Context, opts: Any, args: list[str]
+    ) -> tuple[Any, list[str]]:
+        value, args = super().handle_parse_result(ctx, opts, args)
+        if ctx.get_parameter_source(self.name or "") != COMMANDLINE:
+            return value, args
+        click.echo(
+            f"gdlab: warning: {self.opts[0]} is deprecated and will be removed; "
+            f"use {self.instead}",
+            err=True,
+        )
+        target = next(
+            p.name
+            for p in ctx.command.params
+            if self.instead in p.opts and p.name is not None
+        )
+        if ctx.get_parameter_source(target) != COMMANDLINE:  # the new name wins
+            ctx.params[target] = value
+            ctx.set_parameter_source(target, COMMANDLINE)
+        return value, args
+
+
+def deprecated_alias(name: str, instead: str, **attrs: Any) -> Decorator:
+    """``name`` as a hidden, deprecated alias of option ``instead``
+    (:class:`DeprecatedAlias`); ``attrs`` as ``instead``'s type (``is_flag=True``,
+    ``type=int``)."""
+    return click.option(name, cls=DeprecatedAlias, instead=instead, **attrs)
+
+
+# One definition per option that several commands share, so each has one name,
+# one meaning and one help text everywhere. Old names stay as hidden aliases.
+
+quiet_option = options(
+    click.option(
+        "--quiet",
+        is_flag=True,
+        help="no progress bar or progress messages: print only the results",
+    ),
+    deprecated_alias("--no-progress", "--quiet", is_flag=True),  # train's, before
+)
+"""``--quiet``: the CLI's word for the library's ``progress=False``."""
+
+
+def out_option(default: str, holds: str = "") -> Decorator:
+    """``--out FOLDER``: where a command writes (every command that writes a
+    folder names it so); ``default`` says what it is when not given, ``holds``
+    what goes there."""
+    return click.option(
+        "--out",
+        default=None,
+        callback=check_folder,
+        help=f"output folder [{default}]" + (f": {holds}" if holds else ""),
+    )
+
+
+def data_options(kinds: str = "digits | fashion-mnist | mnist | regression | "
+                 "quadratic-deep | FILE.npz (your own arrays: X_train, y_train, "
+                 "X_test, y_test) | a registered dataset (--plugin), options as "
+                 "name:key=value") -> Decorator:  # fmt: skip
+    """``--data`` and ``--data-path``."""
+    return options(
+        click.option("--data", default="digits", show_default=True, help=kinds),
+        click.option("--data-path", default=None, help="folder with the IDX files"),
+    )
+
+
 VAL_FRACTION = click.option(
     "--val-fraction",
     default=0.1,
@@ -464,91 +568,169 @@ SPLIT_SEED = click.option(
 )
 """The validation split's seed (train, compare, sweep)."""
 
+split_options = options(VAL_FRACTION, SPLIT_SEED)
+"""``--val-fraction`` and ``--split-seed``: the validation split."""
 
-def run_options(function: Any) -> Any:
-    """The options that describe a run (shared by train and compare)."""
-    options = [
-        click.option(
-            "--data",
-            default="digits",
-            show_default=True,
-            help="digits | fashion-mnist | mnist | regression | quadratic-deep |"
-            " FILE.npz (your own arrays: X_train, y_train, X_test, y_test) | a"
-            " registered dataset (--plugin), options as name:key=value",
-        ),
-        click.option("--data-path", default=None, help="folder with the IDX files"),
-        VAL_FRACTION,
-        SPLIT_SEED,
-        click.option(
-            "--model",
-            default="mlp",
-            show_default=True,
-            help="mlp (one hidden layer of 100) | mlp:IN-HIDDEN...-OUT, sized for the"
-            " data (mlp:64-32-10 on digits, mlp:784-256-128-10 on fashion-mnist) |"
-            " softmax | linear | autoencoder:HIDDEN | quadratic-deep | a registered"
-            " model (--plugin), options as name:key=value",
-        ),
-        click.option(
-            "--activation",
-            default="relu",
-            show_default=True,
-            help="relu | tanh | sigmoid",
-        ),
-        click.option(
-            "--l2",
-            default=0.0,
-            show_default=True,
-            type=float,
-            help="λ of the L2 term λ/2·Σ‖W‖² added to the cost (weights, not "
-            "biases; not divided by the batch size)",
-        ),
-        click.option(
-            "--schedule",
-            default="constant",
-            show_default=True,
-            help="how the lr decays after the warm-up: " + SCHEDULE_HELP,
-        ),
-        click.option(
-            "--schedule-arg",
-            "schedule_arg",
-            multiple=True,
-            metavar="NAME=VALUE",
-            help="a schedule argument, e.g. --schedule-arg gamma=0.5",
-        ),
-        click.option("--warmup-epochs", default=0.0, show_default=True, type=float),
-        click.option(
-            "--batch-size",
-            default="100",
-            show_default=True,
-            callback=parse_batch_size,
-            help="an integer, or 'full' (batch GD)",
-        ),
-        click.option("--seed", default=0, show_default=True, type=int),
-        click.option(
-            "--dtype", default="float32", show_default=True, help="float32 | float64"
-        ),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+MODEL_HELP = (
+    "mlp (one hidden layer of 100) | mlp:IN-HIDDEN...-OUT, sized for the data "
+    "(mlp:64-32-10 on digits, mlp:784-256-128-10 on fashion-mnist) | softmax | linear"
+    " | autoencoder:HIDDEN | quadratic-deep | a registered model (--plugin), options"
+    " as name:key=value"
+)
 
 
-def parallel_options(function: Any) -> Any:
-    """--workers and --backend, for every command that runs a sweep."""
-    function = click.option(
-        "--backend",
-        default="local",
-        show_default=True,
-        type=click.Choice(["local", "ray"]),
-        help="local processes, or Ray (RAY_ADDRESS picks a cluster)",
-    )(function)
+def model_option(kinds: str = MODEL_HELP) -> Decorator:
+    """``--model``."""
+    return click.option("--model", default="mlp", show_default=True, help=kinds)
+
+
+def activation_option(default: str = "relu") -> Decorator:
+    """``--activation``."""
     return click.option(
+        "--activation", default=default, show_default=True, help="relu | tanh | sigmoid"
+    )
+
+
+l2_option = click.option(
+    "--l2",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="λ of the L2 term λ/2·Σ‖W‖² added to the cost (weights, not "
+    "biases; not divided by the batch size)",
+)
+
+dtype_option = click.option(
+    "--dtype", default="float32", show_default=True, help="float32 | float64"
+)
+
+schedule_options = options(
+    click.option(
+        "--schedule",
+        default="constant",
+        show_default=True,
+        help="how the lr decays after the warm-up: " + SCHEDULE_HELP,
+    ),
+    click.option(
+        "--schedule-arg",
+        "schedule_arg",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="a schedule argument, e.g. --schedule-arg gamma=0.5 (repeatable)",
+    ),
+    click.option(
+        "--warmup-epochs",
+        default=0.0,
+        show_default=True,
+        type=float,
+        help="epochs of linear warm-up before the schedule",
+    ),
+)
+"""``--schedule``, ``--schedule-arg`` and ``--warmup-epochs``."""
+
+seed_option = click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="seed of the run: initial weights and batch order",
+)
+
+
+def seeds_option(default: int, text: str) -> Decorator:
+    """``--seeds N``: how many seeds (``text`` says which)."""
+    return click.option(
+        "--seeds", default=default, show_default=True, type=int, help=text
+    )
+
+
+def epochs_option(default: int, type: Any = int) -> Decorator:
+    """``--epochs``: passes over the training set of each run."""
+    return click.option(
+        "--epochs",
+        default=default,
+        show_default=True,
+        type=type,
+        help="passes over the training set of each run",
+    )
+
+
+def hyper_option(text: str = HYPER_HELP) -> Decorator:
+    """``--hyper NAME=VALUE`` (repeatable)."""
+    return click.option(
+        "--hyper", "hyper", multiple=True, metavar="NAME=VALUE", help=text
+    )
+
+
+FIXED_HYPER_HELP = (
+    "a hyperparameter fixed for every compared optimizer that has it, e.g. "
+    "--hyper weight_decay=1e-4 (repeatable; not a tuned one)"
+)
+
+OPTIMIZERS_HELP = (
+    "comma-separated names, or all (every registered one) [the twelve of the"
+    " course: sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamw,"
+    " nadam, radam, adamax, adamp]"
+)
+
+search_seed_option = click.option(
+    "--search-seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="the master seed: every study's search, tuning and rerun seeds derive from it",
+)
+
+
+def sharpness_samples_option(dest: str = "sharpness_samples") -> Decorator:
+    """``--sharpness-samples``: the training rows λmax (and ε-sharpness) are
+    measured on; ``dest`` names the function's argument."""
+    return click.option(
+        "--sharpness-samples",
+        dest,
+        default=1000,
+        show_default=True,
+        type=int,
+        help="training rows λmax (and ε-sharpness) are measured on",
+    )
+
+
+run_options = options(
+    data_options(),
+    split_options,
+    model_option(),
+    activation_option(),
+    l2_option,
+    schedule_options,
+    click.option(
+        "--batch-size",
+        default="100",
+        show_default=True,
+        callback=parse_batch_size,
+        help="an integer, or 'full' (batch GD)",
+    ),
+    seed_option,
+    dtype_option,
+)
+"""The options that describe a run (shared by train and compare)."""
+
+parallel_options = options(
+    click.option(
         "--workers",
         default=None,
         type=click.IntRange(min=1),
         help="the most processes (or local Ray CPUs) [one per core; runs too small "
         "to pay for starting processes train in this one]",
-    )(function)
+    ),
+    click.option(
+        "--backend",
+        default="local",
+        show_default=True,
+        type=click.Choice(["local", "ray"]),
+        help="local processes, or Ray (RAY_ADDRESS picks a cluster)",
+    ),
+)
+"""--workers and --backend, for every command that runs a sweep."""
 
 
 def command_line(ctx: click.Context) -> str:
@@ -561,6 +743,8 @@ def command_line(ctx: click.Context) -> str:
     ]
     for param in ctx.command.params:
         name = param.name or ""
+        if isinstance(param, DeprecatedAlias):  # its value is under its new name
+            continue
         if ctx.get_parameter_source(name) != COMMANDLINE:
             continue
         value = ctx.params.get(name, ctx.meta.get(name))  # --plugin: in meta

@@ -42,8 +42,8 @@ from gdlab.cli.options import (
     "schedule_arg",
     multiple=True,
     metavar="NAME=VALUE",
-    help="a schedule argument (repeatable); not given, over the decay steps: "
-    + SCHEDULE_HELP,
+    help="a schedule argument, e.g. --schedule-arg gamma=0.5 (repeatable); not "
+    "given, over the decay steps: " + SCHEDULE_HELP,
 )
 @click.option(
     "--all",
@@ -76,6 +76,7 @@ def schedule(
     gdlab schedule --all -o schedules.png
     """
     from gdlab import report, schedules
+    from gdlab.schedules.examples import PLATEAU_STEPS, gallery, gallery_table, table
 
     if show_all == (name is not None):
         raise click.UsageError("schedule: give a schedule NAME or --all (not both)")
@@ -89,14 +90,14 @@ def schedule(
                 "schedule: --all draws each schedule with its example arguments; "
                 "give --steps and -o only"
             )
-        if steps > schedules.PLATEAU_STEPS:
+        if steps > PLATEAU_STEPS:
             raise click.UsageError(
                 f"schedule: with --all, --steps must be at most "
-                f"{schedules.PLATEAU_STEPS:,} (reduce-on-plateau is simulated step "
+                f"{PLATEAU_STEPS:,} (reduce-on-plateau is simulated step "
                 f"by step), got {steps}"
             )
-        curves = schedules.gallery(steps)
-        click.echo(schedules.gallery_table(curves, steps))
+        curves = gallery(steps)
+        click.echo(gallery_table(curves, steps))
         if output:
             report.plot_schedule_grid(curves, steps, path=output)
             click.echo(f"wrote {output}")
@@ -105,7 +106,7 @@ def schedule(
     args = parse_schedule_args(name, schedule_arg)
     with user_input():
         s = schedules.for_run(name, lr, steps, warmup=warmup, **args)
-        click.echo(schedules.table(s, steps, warmup))
+        click.echo(table(s, steps, warmup))
     if output:
         report.plot_schedules({repr(s): s}, steps, path=output)
         click.echo(f"wrote {output}")

@@ -8,14 +8,25 @@ from typing import Any
 import click
 
 from gdlab.cli.options import (
-    check_folder,
+    activation_option,
     command_line,
+    data_options,
     default_out,
+    deprecated_alias,
+    dtype_option,
+    model_option,
+    out_option,
     parse_list,
+    quiet_option,
+    seed_option,
+    seeds_option,
+    sharpness_samples_option,
     user_input,
     warn_zero_lr,
     zero_lr_warning,
 )
+
+STUDY_DATA = "digits | fashion-mnist | mnist"
 
 
 @click.group("study")
@@ -25,12 +36,9 @@ def study_group() -> None:
 
 
 @study_group.command("batch-size")
-@click.option(
-    "--data", default="digits", show_default=True, help="digits | fashion-mnist | mnist"
-)
-@click.option("--data-path", default=None, help="folder with the IDX files")
-@click.option("--model", default="mlp", show_default=True, help="mlp | mlp:64-32-10")
-@click.option("--activation", default="relu", show_default=True)
+@data_options(STUDY_DATA)
+@model_option("mlp (one hidden layer of 100) | mlp:IN-HIDDEN...-OUT")
+@activation_option()
 @click.option("--optimizer", default="sgd", show_default=True)
 @click.option(
     "--lr", default=0.5, show_default=True, type=float, callback=zero_lr_warning
@@ -42,17 +50,10 @@ def study_group() -> None:
     show_default=True,
     help="loss:X (train each to training loss X) or steps:N",
 )
-@click.option(
-    "--seeds", default=3, show_default=True, type=int, help="seeds 0..N-1 per size"
-)
+@seeds_option(3, "seeds 0..N-1 per size")
 @click.option("--epsilon", default=1e-2, show_default=True, type=float)
-@click.option(
-    "--samples",
-    default=1000,
-    show_default=True,
-    type=int,
-    help="training rows λmax and ε-sharpness are measured on",
-)
+@sharpness_samples_option("samples")
+@deprecated_alias("--samples", "--sharpness-samples", type=int)
 @click.option(
     "--max-epochs",
     default=3000,
@@ -60,11 +61,9 @@ def study_group() -> None:
     type=int,
     help="budget of a loss:X run",
 )
-@click.option("--dtype", default="float32", show_default=True)
-@click.option(
-    "--out", default=None, callback=check_folder, help="[runs/study-batch-size-DATA]"
-)
-@click.option("--quiet", is_flag=True, help="print only the table")
+@dtype_option
+@out_option("runs/study-batch-size-DATA")
+@quiet_option
 def study_batch_size(
     batch_sizes: str, out: str | None, quiet: bool, **options: Any
 ) -> None:
@@ -92,17 +91,18 @@ def study_batch_size(
 
 
 @study_group.command("edge-of-stability")
+@data_options(STUDY_DATA)
 @click.option(
-    "--data", default="digits", show_default=True, help="digits | fashion-mnist | mnist"
-)
-@click.option("--data-path", default=None, help="folder with the IDX files")
-@click.option(
-    "--samples", default=1000, show_default=True, type=int, help="training rows"
+    "--samples",
+    default=1000,
+    show_default=True,
+    type=int,
+    help="training rows: the first N of the training set, trained on full-batch",
 )
 @click.option(
     "--hidden", default="100-100-100-100", show_default=True, help="hidden widths"
 )
-@click.option("--activation", default="tanh", show_default=True)
+@activation_option("tanh")
 @click.option(
     "--loss",
     default="mse",
@@ -115,18 +115,15 @@ def study_batch_size(
 @click.option(
     "--momentum", default=0.0, show_default=True, type=float, help="heavy-ball β"
 )
-@click.option("--steps", default=1500, show_default=True, type=int)
+@click.option(
+    "--steps", default=1500, show_default=True, type=int, help="GD steps per run"
+)
 @click.option(
     "--every", default=25, show_default=True, type=int, help="steps between λmax"
 )
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option(
-    "--out",
-    default=None,
-    callback=check_folder,
-    help="[runs/study-edge-of-stability-DATA]",
-)
-@click.option("--quiet", is_flag=True, help="print only the table")
+@seed_option
+@out_option("runs/study-edge-of-stability-DATA")
+@quiet_option
 def study_edge_of_stability(
     hidden: str, lrs: str, out: str | None, quiet: bool, **options: Any
 ) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 from gdlab.cli.options import (
     COMMANDLINE,
     HYPER_HELP,
+    deprecated_alias,
     output_file,
     parse_floats,
     parse_hyper,
@@ -77,12 +78,14 @@ from gdlab.cli.options import (
     help="heat map: LOW,HIGH with LOW < HIGH",
 )
 @click.option(
-    "--grid",
+    "--grid-size",
+    "grid",
     default=25,
     show_default=True,
     type=click.IntRange(2, 200),
     help="heat map: N×N runs; N² × --steps at most 2,000,000",
 )
+@deprecated_alias("--grid", "--grid-size", type=click.IntRange(2, 200))  # as sweep's
 def surface_command(
     name: str,
     optimizers: str,
@@ -154,7 +157,7 @@ def _refuse_other_mode(heatmap: bool, given: set[str]) -> None:
         other = {
             "lr_range": "--lr-range",
             "momentum_range": "--momentum-range",
-            "grid": "--grid",
+            "grid": "--grid-size",
         }
     for key, option in other.items():
         if key in given:

@@ -9,16 +9,26 @@ from typing import Any
 import click
 
 from gdlab.cli.options import (
-    SPLIT_SEED,
-    VAL_FRACTION,
-    check_folder,
+    activation_option,
     command_line,
     data_label,
+    data_options,
     default_out,
+    dtype_option,
+    epochs_option,
+    hyper_option,
+    l2_option,
+    model_option,
+    out_option,
     parallel_options,
     parse_hyper,
     parse_list,
+    quiet_option,
     run_spec,
+    schedule_options,
+    seeds_option,
+    sharpness_samples_option,
+    split_options,
     store_in_use,
     user_input,
     warn_zero_lr,
@@ -39,49 +49,15 @@ def _value(text: str) -> Any:
 
 
 @click.command("sweep")
-@click.option(
-    "--data",
-    default="digits",
-    show_default=True,
-    help="digits | fashion-mnist | mnist | regression | FILE.npz (your arrays)",
-)
-@click.option("--data-path", default=None, help="folder with the IDX files")
-@VAL_FRACTION
-@SPLIT_SEED
-@click.option(
-    "--model",
-    default="mlp",
-    show_default=True,
-    help="mlp | mlp:64-32-10 | softmax | linear",
-)
-@click.option(
-    "--activation", default="relu", show_default=True, help="relu | tanh | sigmoid"
-)
-@click.option(
-    "--l2",
-    default=0.0,
-    show_default=True,
-    type=float,
-    help="λ of the L2 term λ/2·Σ‖W‖² (weights, not biases; not divided by the batch)",
-)
-@click.option("--schedule", default="constant", show_default=True, help="as for train")
-@click.option(
-    "--schedule-arg",
-    "schedule_arg",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="a schedule argument, as for train",
-)
-@click.option(
-    "--hyper",
-    "hyper",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="an optimizer hyperparameter every swept optimizer takes, as for train",
-)
-@click.option("--warmup-epochs", default=0.0, show_default=True, type=float)
-@click.option("--dtype", default="float32", show_default=True, help="float32 | float64")
-@click.option("--epochs", default=5, show_default=True, type=int)
+@data_options()
+@split_options
+@model_option()
+@activation_option()
+@l2_option
+@schedule_options
+@hyper_option("an optimizer hyperparameter every swept optimizer takes, as for train")
+@dtype_option
+@epochs_option(5)
 @click.option(
     "--optimizers",
     default="sgd,adam",
@@ -99,9 +75,7 @@ def _value(text: str) -> Any:
     show_default=True,
     help="comma-separated; 'full' for batch GD",
 )
-@click.option(
-    "--seeds", default=3, show_default=True, type=int, help="seeds 0..N-1 per setting"
-)
+@seeds_option(3, "seeds 0..N-1 per setting")
 @click.option(
     "--grid",
     "extra",
@@ -114,15 +88,10 @@ def _value(text: str) -> Any:
     is_flag=True,
     help="measure λmax of the training loss at the end of each run",
 )
-@click.option("--sharpness-samples", default=1000, show_default=True, type=int)
+@sharpness_samples_option()
 @parallel_options
-@click.option(
-    "--out",
-    default=None,
-    callback=check_folder,
-    help="folder for sweep.db and the report [runs/sweep-DATA, -HASH as for compare]",
-)
-@click.option("--quiet", is_flag=True, help="print only the table")
+@out_option("runs/sweep-DATA, -HASH as for compare", "sweep.db and the report")
+@quiet_option
 def sweep_command(
     optimizers: str,
     hyper: tuple[str, ...],

@@ -12,10 +12,13 @@ import click
 from gdlab import outputs
 from gdlab.cli.options import (
     COMMANDLINE,
-    HYPER_HELP,
     INT,
     check_folder,
+    epochs_option,
+    hyper_option,
+    out_option,
     parse_hyper,
+    quiet_option,
     run_options,
     run_spec,
     use_language,
@@ -60,14 +63,8 @@ _PRESETS: dict[str, dict[str, Any]] = {
     callback=zero_lr_warning,
     help="learning rate [per optimizer]",
 )
-@click.option(
-    "--hyper",
-    "hyper",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help=HYPER_HELP,
-)
-@click.option("--epochs", default=5, show_default=True, type=int)
+@hyper_option()
+@epochs_option(5)
 @click.option("--iterations", default=None, type=int, help="steps, instead of epochs")
 @click.option("--clip-grad-norm", default=None, type=float)
 @click.option(
@@ -90,19 +87,14 @@ _PRESETS: dict[str, dict[str, Any]] = {
     callback=check_folder,
     help="also write TensorBoard event files into DIR (needs gdlab[tensorboard])",
 )
-@click.option(
-    "--out",
-    default=None,
-    callback=check_folder,
-    help="output folder (history, plots, checkpoints)",
-)
+@out_option("required without --resume", "history, plots, checkpoints")
 @click.option(
     "--resume",
     default=None,
     callback=check_folder,
     help="continue the run in this folder",
 )
-@click.option("--no-progress", is_flag=True, help="no progress bar")
+@quiet_option
 @click.option(
     "--init",
     default=None,
@@ -153,7 +145,7 @@ def train(
     resume: str | None,
     checkpoint_every: int | None,
     tensorboard: str | None,
-    no_progress: bool,
+    quiet: bool,
     preset: str | None,
     lang: str | None,
     **run: Any,
@@ -165,7 +157,7 @@ def train(
     gdlab train --preset course-mnist --out runs/course-mnist
     gdlab train --preset course-mnist --data mnist --data-path DIR --out runs/mnist
     """
-    progress = not no_progress
+    progress = not quiet
     if preset is not None:
         use_language(lang, figures=True)
 
@@ -270,6 +262,7 @@ def _resume(
             )
         history = resumed.run()
         runs.write_history(Path(folder), history)
+        runs.write_model(folder, resumed.model.params, resumed.optimizer)
     return history
 
 
@@ -288,7 +281,8 @@ def _say_done(history: History, folder: str) -> None:
     if notes:
         click.echo("\n".join(course_mnist.summary(history)))
     plots = [p for p in ("loss.png", "accuracy.png") if (Path(folder) / p).is_file()]
-    click.echo(f"wrote {folder}/{', '.join(['history.json', 'history.csv', *plots])}")
+    written = ["history.json", "history.csv", *plots, "model.npz"]
+    click.echo(f"wrote {folder}/{', '.join(written)}")
 
 
 def _watchers(tensorboard: str | None) -> list[Callback]:

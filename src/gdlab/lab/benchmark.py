@@ -314,7 +314,7 @@ def _protocol(owner: str, name: str, value: object) -> compare.Protocol:
         value = compare.Protocol(**value)
     if not isinstance(value, compare.Protocol):
         _checks.fail(owner, name, "a compare.Protocol", value)
-    return value.checked()
+    return value
 
 
 @dataclass(frozen=True)
@@ -338,9 +338,6 @@ class BenchmarkPlan(Record):
         "workers": optional(lambda o, n, v: _checks.integer(o, n, v, low=1)),
         "backend": one_of("local", "ray"),
     }
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "protocol": dataclasses.asdict(self.protocol)}
 
     def protocol_for(self, workload: Workload) -> compare.Protocol:
         """The protocol of ``workload``'s comparison: its target and measure."""
@@ -381,27 +378,24 @@ def plan(
     )
 
 
-def check(
-    plan: BenchmarkPlan, out: str | os.PathLike[str], *, progress: bool = True
-) -> Path:
-    """What :func:`run` checks before anything trains, as a step of its own (a
-    command checks what its user typed with it, then runs): claims ``out`` and
-    each workload's folder in it, and checks every workload's comparison
-    (:func:`~gdlab.lab.compare.check`: names, data, models, stores); returns the
-    claimed folder."""
+def prepare(plan: BenchmarkPlan, out: str | os.PathLike[str]) -> BenchmarkReady:
+    """What a benchmark checks before anything trains, as a step of its own (a
+    command checks what its user typed with it, then runs): every workload's
+    comparison planned once (:func:`~gdlab.lab.compare.plan`: names, data,
+    models), ``out`` and each workload's folder in it claimed, and their stores
+    checked (:func:`~gdlab.lab.compare.prepare`)."""
     root = outputs.claim(out, "benchmark")
+    ready = {}
     for workload in plan.workloads:
-        where = outputs.claim(root / workload.name, "compare")
-        compare.check(
+        planned = compare.plan(
             workload.spec,
             plan.names,
             plan.protocol_for(workload),
-            store=where / "sweep.db",
             workers=plan.workers,
             backend=plan.backend,
-            progress=progress,
         )
-    return root
+        ready[workload.name] = compare.prepare(planned, out=root / workload.name)
+    return BenchmarkReady(plan, root, ready)
 
 
 def select(
@@ -517,12 +511,32 @@ class BenchmarkResult(Record):
 def run(
     plan: BenchmarkPlan, out: str | os.PathLike[str], *, progress: bool = True
 ) -> BenchmarkResult:
-    """Run the comparison on every workload of ``plan`` (each in
-    ``out/<workload>``, resumable), score it as AlgoPerf does, write
-    ``out/benchmark.json`` and the report; return the result."""
-    from gdlab.lab.runs import compare_into
+    """``prepare(plan, out).run(...)``: run the comparison on every workload of
+    ``plan`` (each in ``out/<workload>``, resumable), score it as AlgoPerf does,
+    write ``out/benchmark.json`` and the report; return the result."""
+    return prepare(plan, out).run(progress=progress)
 
-    root = check(plan, out, progress=progress)
+
+@dataclass(frozen=True)
+class BenchmarkReady:
+    """A planned benchmark and its claimed, checked folders (from
+    :func:`prepare`): ``run()`` scores it, ``calibrate()`` sets its targets."""
+
+    plan: BenchmarkPlan
+    out: Path
+    comparisons: dict[str, compare.Ready]
+
+    def run(self, *, progress: bool = True) -> BenchmarkResult:
+        """See :func:`run`."""
+        return _run(self, progress)
+
+    def calibrate(self, *, command: str, progress: bool = True) -> list[Workload]:
+        """See :func:`calibrate`."""
+        return _calibrate(self, command, progress)
+
+
+def _run(ready: BenchmarkReady, progress: bool) -> BenchmarkResult:
+    plan, root = ready.plan, ready.out
     results: dict[str, WorkloadResult] = {}
     times: dict[str, dict[str, float | None]] = {}
     seconds: dict[str, dict[str, float | None]] = {}
@@ -531,17 +545,12 @@ def run(
         if progress:
             print(f"[{k}/{len(plan.workloads)}] {workload.name}", flush=True)
         chosen = plan.protocol_for(workload)
-        found, page = compare_into(
-            root / workload.name,
-            workload.spec,
-            plan.names,
-            chosen,
-            workers=plan.workers,
-            backend=plan.backend,
-            progress=progress,
-            command=f"gdlab benchmark ... ({workload.name})",
-        )
-        entries = found.results["optimizers"]
+        comparison = ready.comparisons[workload.name]
+        found = comparison.run(
+            progress=progress, command=f"gdlab benchmark ... ({workload.name})"
+        ).to_dict()  # plain: study_time and workload_time read the JSON form
+        page = comparison.out / "report.html"
+        entries = found["optimizers"]
         name = workload.name
         times[name] = {n: _finite(workload_time(e, "step")) for n, e in entries.items()}
         seconds[name] = {
@@ -551,7 +560,7 @@ def run(
             n: [study_time(st) for st in e["studies"]] for n, e in entries.items()
         }
         results[name] = WorkloadResult(
-            spec=found.results["spec"],
+            spec=found["spec"],
             target=workload.target,
             select=workload.select,
             calibrated_by=workload.calibrated_by,
@@ -642,26 +651,19 @@ def calibrate(
     value, rounded toward the easier side (down to 0.001 for accuracy, up to 3
     significant digits for a loss). Writes ``suite.toml`` into ``out`` with the
     workloads, their targets and ``calibrated_by = command``; returns them."""
-    from gdlab.lab.runs import compare_into
-
     if plan.optimizers is None:
         plan = dataclasses.replace(plan, optimizers=CALIBRATION_BASELINES)
-    root = check(plan, out, progress=progress)
+    return prepare(plan, out).calibrate(command=command, progress=progress)
+
+
+def _calibrate(ready: BenchmarkReady, command: str, progress: bool) -> list[Workload]:
+    root = ready.out
     done = []
-    for workload in plan.workloads:
-        found, _ = compare_into(
-            root / workload.name,
-            workload.spec,
-            plan.names,
-            plan.protocol_for(workload),
-            workers=plan.workers,
-            backend=plan.backend,
-            progress=progress,
-            command=command,
-        )
+    for workload in ready.plan.workloads:
+        found = ready.comparisons[workload.name].run(progress=progress, command=command)
         values = [
             _baseline_value(e["studies"], workload.select)
-            for e in found.results["optimizers"].values()
+            for e in found.to_dict()["optimizers"].values()
         ]
         if workload.select == "val_acc":
             target = math.floor(max(values) * 1000) / 1000

@@ -83,7 +83,8 @@ def verdicts(
             base,
             list(pair),
             dataclasses.replace(protocol, search_seed=master),
-            store=Path(folder) / f"master-{master}" / "sweep.db",
+            out=Path(folder) / f"master-{master}",
+            report=False,
             workers=1,
             progress=False,
         )

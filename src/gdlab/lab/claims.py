@@ -29,91 +29,9 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
-from typing import Any, Literal
 
 from gdlab import _checks
-
-LEVEL = 0.05
-"""The family-wise error rate of the claims of one comparison."""
-Verdict = Literal["a", "b", "none"]
-"""A pair's verdict: ``"a"`` or ``"b"`` is better, or ``"none"`` (no claim)."""
-VERDICTS = ("a", "b", "none")
-"""The verdicts a :class:`Claim` may hold."""
-
-
-@dataclass(frozen=True)
-class Claim:
-    """What a comparison established about optimizers ``a`` and ``b``.
-
-    ``difference`` is the mean over studies of (a − b) in the compared metric,
-    signed so that a positive value favours ``a`` when higher is better; ``ci95``
-    its 95% t-interval over studies (None with fewer than 2 studies);
-    ``p_adjusted`` the Holm-adjusted p-value; ``verdict`` the better one, or
-    ``"none"``.
-    """
-
-    a: str
-    b: str
-    difference: float | None
-    ci95: tuple[float, float] | None
-    p_adjusted: float
-    verdict: Verdict
-
-    def __post_init__(self) -> None:
-        for name in ("a", "b"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                _checks.fail("Claim", name, "a non-empty name", value)
-        if self.a == self.b:
-            _checks.fail("Claim", "b", f"a name other than a ({self.a!r})", self.b)
-        if self.difference is not None:
-            _checks.number("Claim", "difference", self.difference)
-        if self.ci95 is not None:
-            if not isinstance(self.ci95, tuple) or len(self.ci95) != 2:
-                _checks.fail("Claim", "ci95", "a pair [lo, hi] or null", self.ci95)
-            lo = _checks.number("Claim", "ci95[0]", self.ci95[0])
-            _checks.number("Claim", "ci95[1]", self.ci95[1], low=lo)
-        _checks.number("Claim", "p_adjusted", self.p_adjusted, low=0.0, high=1.0)
-        _checks.choice("Claim", "verdict", self.verdict, VERDICTS)
-        if self.verdict != "none" and self.p_adjusted >= LEVEL:
-            _checks.fail(
-                "Claim", "verdict", f"'none' when p_adjusted >= {LEVEL}", self.verdict
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
-            for f in fields(self)
-        }
-
-    @classmethod
-    def from_dict(cls, values: object) -> Claim:
-        """The claim a ``to_dict`` wrote; a ValueError names what is wrong."""
-        if not isinstance(values, dict):
-            _checks.fail("Claim", "value", "a JSON object", type(values).__name__)
-        names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in values]
-        extra = [k for k in values if k not in names]
-        if missing or extra:
-            _checks.fail("Claim", "keys", f"exactly {', '.join(names)}", sorted(values))
-        ci = values["ci95"]
-        if ci is not None:
-            if not isinstance(ci, list) or len(ci) != 2:
-                _checks.fail("Claim", "ci95", "a pair [lo, hi] or null", ci)
-            ci = (ci[0], ci[1])
-        return cls(
-            a=values["a"],
-            b=values["b"],
-            difference=values["difference"],
-            ci95=ci,
-            p_adjusted=values["p_adjusted"],
-            verdict=values["verdict"],
-        )
-
-    @property
-    def winner(self) -> str | None:
-        return {"a": self.a, "b": self.b}.get(self.verdict)
+from gdlab.results import LEVEL, VERDICTS, Claim, Verdict
 
 
 def paired_t(differences: Sequence[float]) -> tuple[float, tuple[float, float], float]:
@@ -251,3 +169,16 @@ def established(claims: Sequence[Claim], names: Sequence[str], studies: int) -> 
         f"(Holm-adjusted at 0.05): {said}"
         + (f"; no claim about the other {rest}" if rest else "")
     )
+
+
+__all__ = [
+    "LEVEL",
+    "VERDICTS",
+    "Claim",
+    "Verdict",
+    "established",
+    "holm",
+    "letters",
+    "paired_t",
+    "pairwise",
+]

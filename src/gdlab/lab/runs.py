@@ -1,10 +1,12 @@
 """Runs that leave files behind: one training run, or a comparison, into a folder.
 
 ``train_into(folder, spec)`` trains with checkpoints in ``folder/checkpoints`` and
-writes ``history.json``, ``history.csv``, ``loss.png`` and ``accuracy.png``;
-``resume_into(folder)`` continues it. A training folder is locked while a run
-writes it (``.gdlab.lock``), so a second ``gdlab train`` into it is refused
-instead of both writing and one run's files silently replacing the other's.
+writes ``history.json``, ``history.csv``, ``loss.png``, ``accuracy.png`` and
+``model.npz`` (the weights at the optimizer's evaluation point, those the history
+measured: :mod:`gdlab.weights`); ``resume_into(folder)`` continues it. A
+training folder is locked while a run writes it (``.gdlab.lock``), so a second
+``gdlab train`` into it is refused instead of both writing and one run's files
+silently replacing the other's.
 ``compare_into(folder, spec, ...)`` keeps its trials and reruns in
 ``folder/sweep.db`` and writes ``results.json``, the PNGs and ``report.html``.
 """
@@ -14,15 +16,18 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gdlab import checkpoint, outputs
+import numpy as np
+
+from gdlab import checkpoint, outputs, weights
 from gdlab.callbacks import Callback
 from gdlab.experiment import Run, RunSpec, build
-from gdlab.lab import course_mnist
-from gdlab.lab.compare import Comparison, Protocol, compare
+from gdlab.lab import compare, course_mnist
+from gdlab.lab.compare import Comparison, Protocol
+from gdlab.optim import Optimizer
 from gdlab.report import plots
 from gdlab.report.compare import comparison_report
 from gdlab.train import History, Resumed, fit, restore
@@ -131,7 +136,16 @@ def train_into(
             callbacks=callbacks,
         )
         write_history(root, history)
+        write_model(root, run.model.params, run.optimizer)
     return history
+
+
+def write_model(
+    folder: Folder, params: Mapping[str, np.ndarray], optimizer: Optimizer
+) -> Path:
+    """``folder/model.npz``: the trained weights at the optimizer's evaluation
+    point (Schedule-Free's x, not the y it trains at), the model a user loads."""
+    return weights.save(Path(folder) / weights.FILE, params, optimizer)
 
 
 def stored_spec(folder: Folder) -> RunSpec:
@@ -223,6 +237,7 @@ def resume_into(
     ) as resumed:
         history = resumed.run()
         write_history(Path(folder), history)
+        write_model(folder, resumed.model.params, resumed.optimizer)
     return history
 
 
@@ -237,26 +252,20 @@ def compare_into(
     progress: bool = True,
     command: str = "gdlab compare",
 ) -> tuple[Comparison, Path]:
-    """Run :func:`~gdlab.lab.compare.compare` with its store ``folder/sweep.db``;
-    write ``results.json`` and ``report.html`` beside it."""
-    root = outputs.claim(folder, "compare")
-    result = compare(
+    """:func:`~gdlab.lab.compare.compare` into ``folder`` (its store
+    ``folder/sweep.db``, ``results.json`` and ``report.html`` beside it); the
+    comparison and its report's path."""
+    result = compare.compare(
         spec,
         optimizers,
         protocol,
-        store=root / "sweep.db",
+        out=folder,
         workers=workers,
         backend=backend,
         progress=progress,
+        command=command,
     )
-    page = publish(
-        root,
-        lambda stage: (
-            result.save(stage),
-            comparison_report(result.to_dict(), stage, command=command),
-        ),
-    )
-    return result, page
+    return result, Path(folder) / "report.html"
 
 
 STAGE = ".staging"
@@ -304,6 +313,4 @@ def report_from(folder: Folder, result: Comparison | None = None) -> Path:
     """Redraw ``report.html`` from the ``results.json`` a comparison left there
     (or from ``result``, already read by :func:`load_comparison`)."""
     loaded = load_comparison(folder) if result is None else result
-    return publish(
-        Path(folder), lambda stage: comparison_report(loaded.to_dict(), stage)
-    )
+    return publish(Path(folder), lambda stage: comparison_report(loaded, stage))

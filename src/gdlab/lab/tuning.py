@@ -80,7 +80,7 @@ def trial(name: str, axes: Sequence[str], u: Sequence[float]) -> dict[str, Any]:
     if "lr" in axes and heavy_ball(name, hyper):
         hyper["lr"] *= 1.0 - float(hyper["momentum"])
     changed = {k: v for k, v in hyper.items() if k == "lr" or k in preset}
-    tuned = {space.hyperparameter(a) for a in axes}
+    tuned = dict.fromkeys(space.hyperparameter(a) for a in axes)  # in axes order
     return changed | {k: hyper[k] for k in tuned}
 
 

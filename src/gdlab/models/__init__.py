@@ -12,12 +12,13 @@ Models by name (:mod:`gdlab.models.registry`): ``register(name, build)`` makes a
 builder ``build(dataset, *, seed, dtype, **options)`` known to ``RunSpec.model``
 and ``--model`` (``name:key=value,...``); gdlab's own — ``mlp``, ``softmax``,
 ``linear``, ``quadratic-deep`` (DeepOBS's noisy quadratic) and ``autoencoder`` —
-are registered the same way.
+are registered the same way, and with ``gdlab[torch]`` the PyTorch CNNs ``cnn`` and
+``fmnist_2c2d`` (:mod:`gdlab.models.torch_nets`).
 """
 
 from __future__ import annotations
 
-from gdlab.models import autoencoder, builtins, layers, quadratic
+from gdlab.models import autoencoder, builtins, layers, quadratic, torch_nets
 from gdlab.models.autoencoder import AutoEncoder
 from gdlab.models.gradcheck import gradcheck
 from gdlab.models.layers import (
@@ -41,6 +42,7 @@ register("softmax", builtins.softmax)
 register("linear", builtins.linear)
 register("quadratic-deep", quadratic.build)
 register("autoencoder", autoencoder.build, shorthand="hidden")
+torch_nets.register_builtin(register)  # cnn, fmnist_2c2d: torch loads when built
 
 __all__ = [
     "MLP",

@@ -34,6 +34,11 @@ class TrainableModel(Protocol):
     :meth:`loss` and, for a classifier, :meth:`accuracy`. Checkpoints save and
     restore :attr:`params` by name, and ``resume`` refuses a model whose ``repr``
     differs from the checkpoint's: make ``__repr__`` describe the configuration.
+
+    Optional: ``buffers``, a mapping name -> array of state that is not trained
+    but changes as the model runs (BatchNorm's running statistics, a random
+    stream, as :class:`gdlab.models.torch.TorchModel` has): checkpoints save it and
+    a resume writes it back in place.
     """
 
     @property

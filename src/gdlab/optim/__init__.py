@@ -1,7 +1,8 @@
 """Optimizers with torch.optim's names, defaults and numbers, fused over one buffer.
 
 ``create(name, params, **hyper)`` builds one by its registry name or a preset's
-(``create("nesterov", p, lr=0.05)``); ``names()`` lists them. ``register(name, cls)``
+(``create("nesterov", p, lr=0.05)``), or a ``torch.optim`` one as ``torch:Adam``
+(:mod:`gdlab.optim.torch`); ``names()`` lists gdlab's. ``register(name, cls)``
 adds a user's optimizer so that every command that takes a name knows it;
 installed packages may register theirs through the ``gdlab.optimizers`` entry-point
 group, loaded the first time a name is not found.
@@ -63,6 +64,9 @@ class Preset:
 
 REGISTRY: dict[str, type[Optimizer]] = {}
 """Registry name -> optimizer class, in the order they were registered."""
+_TORCH: dict[str, type[Optimizer]] = {}
+"""``torch:name`` -> the class wrapping that ``torch.optim`` optimizer
+(:mod:`gdlab.optim.torch`), made when first named; not among :func:`names`."""
 PRESETS: dict[str, Preset] = {}
 """Preset name -> the optimizer it names and the hyperparameters it fixes."""
 _entry_points_loaded = False
@@ -169,10 +173,36 @@ def _load_entry_points() -> None:
         plugins.load_listed()
 
 
+def _torch(key: str) -> str:
+    """``torch:name``'s key, its class made (once) by :mod:`gdlab.optim.torch`;
+    a ValueError when torch is missing or has no such optimizer."""
+    if key not in _TORCH:
+        try:
+            from gdlab.optim import torch as wrapped
+        except ModuleNotFoundError as error:
+            if error.name != "torch":
+                raise
+            raise ValueError(
+                f"optimizer {key!r} runs torch.optim, and PyTorch is not installed: "
+                "pip install 'gdlab[torch]'"
+            ) from None
+        cls = wrapped.find(key.partition(":")[2])
+        name = f"torch:{cls.__name__}"
+        _TORCH[key] = wrapped.wrap(cls, name=name, like=REGISTRY.get(key[6:]))
+    return key
+
+
+def _class(key: str) -> type[Optimizer]:
+    return _TORCH[key] if key.startswith("torch:") else REGISTRY[key]
+
+
 def _lookup(name: object) -> str | None:
     """The registry key of ``name``: case-insensitive, ``-`` standing for ``_``
-    (``schedulefree-adamw`` is ``schedulefree_adamw``, as schedules read)."""
+    (``schedulefree-adamw`` is ``schedulefree_adamw``, as schedules read);
+    ``torch:Adam`` is ``torch:adam``."""
     key = name.lower().replace("-", "_") if isinstance(name, str) else None
+    if key is not None and key.startswith("torch:"):
+        return _torch(key)
     if key is not None and key not in REGISTRY and key not in PRESETS:
         _load_entry_points()
     return key if key in REGISTRY or key in PRESETS else None
@@ -204,7 +234,7 @@ def names(*, presets: bool = False) -> list[str]:
 
 def get(name: str) -> type[Optimizer]:
     """The optimizer class that ``name`` (a registry or preset name) builds."""
-    return REGISTRY[resolve(name)[0]]
+    return _class(resolve(name)[0])
 
 
 def suggested_lr(name: str) -> float:
@@ -227,7 +257,7 @@ def create(
     """Build the optimizer that ``name`` names, a preset's values under ``hyper``:
     ``create("adam", p, lr=1e-3)``, ``create("nesterov", p, lr=0.05)``."""
     base, preset = resolve(name)
-    return REGISTRY[base](params, lr, **{**preset, **hyper})
+    return _class(base)(params, lr, **{**preset, **hyper})
 
 
 for _cls in (

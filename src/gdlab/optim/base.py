@@ -343,6 +343,22 @@ class Optimizer:
             raise NotImplementedError(
                 f"{type(self).__name__} must define rule or update()"
             )
+        rule(p, *self.rule_arguments(group, step, lr, p, g, state))
+
+    def rule_arguments(
+        self,
+        group: Group,
+        step: int,
+        lr: float,
+        p: Array,
+        g: Array,
+        state: State,
+    ) -> list[Any]:
+        """The arguments after ``p`` that :meth:`update` calls :attr:`rule` with,
+        bound by name (see :meth:`update`); a population of runs
+        (:mod:`gdlab.optim.population`) binds each run's the same way."""
+        rule = self.rule
+        assert rule is not None
         extra = self.scalars(group, step, lr, state)
         fixed = {"g": g, "lr": lr, "step": step}
         args: list[Any] = []
@@ -362,7 +378,7 @@ class Optimizer:
                     f"{type(self).__name__}: the rule's argument {name!r} is no "
                     "state key, hyperparameter or value of scalars()"
                 )
-        rule(p, *args)
+        return args
 
     # --- the step -------------------------------------------------------------------
 

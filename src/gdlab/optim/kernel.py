@@ -74,19 +74,29 @@ def threads(size: int) -> Iterator[None]:
     variant on the calling thread (and any other Numba code on one thread)."""
     import numba
 
-    if size >= PARALLEL_MIN_SIZE:
-        yield
-        return
-    before, serial = numba.get_num_threads(), getattr(_mode, "serial", False)
-    _mode.serial = True
-    if before > 1:
-        numba.set_num_threads(1)
+    # Numba's OpenMP calls bind to the libgomp that torch loaded first, if it
+    # did: starting Numba's pool or setting its count sets torch's too. Torch
+    # gets its own count back after the kernels (a torch model chose it).
+    torch = sys.modules.get("torch")  # loaded by a torch workload, never from here
+    torch_threads = torch.get_num_threads() if torch is not None else 0
+    before = numba.get_num_threads()
+    serial = getattr(_mode, "serial", False)
     try:
-        yield
+        if size >= PARALLEL_MIN_SIZE:
+            yield
+        else:
+            _mode.serial = True  # the serial variants: no parallel loop at all
+            if before > 1:
+                numba.set_num_threads(1)  # any other Numba code: one thread
+            try:
+                yield
+            finally:
+                _mode.serial = serial
+                if before > 1:
+                    numba.set_num_threads(before)
     finally:
-        _mode.serial = serial
-        if before > 1:
-            numba.set_num_threads(before)
+        if torch is not None and torch.get_num_threads() != torch_threads:
+            torch.set_num_threads(torch_threads)
 
 
 class _Specialize(ast.NodeTransformer):
@@ -133,6 +143,37 @@ class Kernel:
             compiled = self.variants[key] = self._compile(key)
         compiled(p, *args)
 
+    def runs(self, p: np.ndarray, n: int, *args: Any) -> None:
+        """The rule over ``p.size // n`` runs of ``n`` elements each, laid end to
+        end in every array argument, with each ``float`` argument a 1-D array of
+        one value per run (``lr[r]`` for run r's elements ``[r·n, (r+1)·n)``);
+        flags are shared. Each run gets exactly the numbers of the rule called on
+        its own elements with its own values: a compiled loop over the runs calls
+        the rule's own variant on each run's slices (:meth:`_compile_runs`)."""
+        key = (p.dtype, *[args[i] for i in self._flag_at], True)  # parallel
+        compiled = self.variants.get((*key, "runs"))
+        if compiled is None:
+            plain = self.variants.get(key)
+            if plain is None:
+                plain = self.variants[key] = self._compile(key)
+            compiled = self.variants[(*key, "runs")] = self._compile_runs(plain)
+        compiled(p, *args, n)
+
+    @property
+    def floats(self) -> list[str]:
+        """The rule's ``float`` arguments: one value per run in :meth:`runs`."""
+        return [a for a, kind in self._kinds().items() if kind == "float"]
+
+    def _kinds(self) -> dict[str, str]:
+        """Each argument after ``p`` -> ``"float"``, ``"bool"``, ``"int"`` or
+        ``"array"`` (any other annotation)."""
+        rest = list(inspect.signature(self.rule).parameters.values())[1:]
+        kinds = {}
+        for a in rest:
+            name = getattr(a.annotation, "__name__", a.annotation)
+            kinds[a.name] = name if name in ("float", "bool", "int") else "array"
+        return kinds
+
     def _compile(self, key: tuple[Any, ...]) -> Any:
         """The variant for ``key`` = (dtype, *flag values, parallel): the rule's
         source with each flag a constant (the argument is kept, never read), each
@@ -172,6 +213,38 @@ class Kernel:
         return numba.njit(
             function, cache=True, error_model="numpy", parallel=bool(parallel)
         )
+
+    def _compile_runs(self, plain: Any) -> Any:
+        """The driver of :meth:`runs`: a compiled loop over the runs that calls
+        ``plain`` (a variant of the rule) on each run's slice of every array, with
+        its run's ``float`` values. The loop over a run's elements stays the
+        rule's parallel one, which Numba vectorizes knowing that the arrays do not
+        overlap (the same loop nested in a loop over runs was not: 5x slower)."""
+        rule, kinds = self.rule, self._kinds()
+        p = next(iter(inspect.signature(rule).parameters))
+        calls = []
+        for name, kind in kinds.items():
+            if kind == "array":  # an unused (empty) array stays empty
+                calls.append(f"{name}[_s:_e]")
+            elif kind == "float":
+                calls.append(f"{name}[_r]")
+            else:
+                calls.append(name)
+        # the rule's source in the name: the driver's cached machine code holds
+        # the rule's, which must not outlive an edit of the rule
+        version = zlib.crc32(inspect.getsource(rule).encode())
+        name = f"{plain.py_func.__name__}_runs_{version:08x}"
+        source = (
+            f"def {name}({p}, {', '.join(kinds)}, _n):\n"
+            f"    for _r in range({p}.size // _n):\n"
+            "        _s = _r * _n\n"
+            "        _e = _s + _n\n"
+            f"        _plain({p}[_s:_e], {', '.join(calls)})\n"
+        )
+        import numba
+
+        function = _by_source(source, name, {"_plain": plain})
+        return numba.njit(function, cache=True, error_model="numpy")
 
 
 def cache_folder() -> pathlib.Path:

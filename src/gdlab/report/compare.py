@@ -3,8 +3,10 @@ how much it depended on its tuning budget, and how it trained.
 
 Every ``plot_*`` function follows matplotlib's convention: it draws into ``ax``
 (a new Figure when None), returns the Figure, and writes a PNG only when ``path``
-is given. :func:`comparison_report` reads ``results.json`` (plain data; it never
-trains) and writes the PNGs and one self-contained ``report.html``.
+is given. They draw a :class:`~gdlab.results.ComparisonResult` (what a
+comparison returns, or ``ComparisonResult.load(folder)`` reads back from its
+``results.json``) and never train; :func:`comparison_report` writes the PNGs and one
+self-contained ``report.html``.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ import html
 import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gdlab import outputs
 from gdlab.report.plots import finish, label_colors, new_axes
+from gdlab.results import ComparisonResult, Edge, Rerun, Stats
 
 METRIC_NAMES = {
     "val_acc": "validation accuracy",
@@ -38,13 +40,8 @@ def _axes(ax: Axes | None, size: tuple[float, float] = (7.0, 4.4)) -> Axes:
 _finish = finish
 
 
-def _reruns(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Every rerun of every study of one optimizer."""
-    return [r for st in entry["studies"] for r in st["reruns"]]
-
-
 def plot_test_metrics(
-    results: Mapping[str, Any],
+    results: ComparisonResult,
     metric: str = "test_acc",
     *,
     ax: Axes | None = None,
@@ -53,22 +50,18 @@ def plot_test_metrics(
     """Each optimizer's reruns of every study: ``metric`` per rerun (dots), and
     the mean over studies with its 95% interval over studies (bar)."""
     ax = _axes(ax)
-    names = list(results["optimizers"])
+    names = results.names
     colors = label_colors(names)
     for k, name in enumerate(names):
-        entry = results["optimizers"][name]
-        values = [
-            r["final"][metric]
-            for r in _reruns(entry)
-            if r["final"].get(metric) is not None
-        ]
-        stats = entry["summary"].get(metric) or {}
+        entry = results.optimizers[name]
+        values = [v for r in entry.reruns if (v := r.final.get(metric)) is not None]
+        stats = entry.summary.stats(metric)
         ax.scatter([k] * len(values), values, color=colors[name], alpha=0.4, s=12)
-        if stats.get("mean") is not None:
+        if stats.mean is not None:
             ax.errorbar(
                 [k],
-                [stats["mean"]],
-                yerr=[[stats["ci95"] or 0.0], [stats["ci95"] or 0.0]],
+                [stats.mean],
+                yerr=[[stats.ci95 or 0.0], [stats.ci95 or 0.0]],
                 fmt="o",
                 color=colors[name],
                 capsize=5,
@@ -85,7 +78,7 @@ def plot_test_metrics(
 
 
 def plot_tunability(
-    results: Mapping[str, Any],
+    results: ComparisonResult,
     *,
     ax: Axes | None = None,
     path: str | Path | None = None,
@@ -94,15 +87,15 @@ def plot_tunability(
     over studies (solid) and range (band); dotted, the expected best of k drawn
     from the same points (random search over these points)."""
     ax = _axes(ax)
-    select = results["protocol"]["select"]
-    names = list(results["optimizers"])
+    select = results.protocol.select
+    names = results.names
     colors = label_colors(names)
     for name in names:
-        curve = results["optimizers"][name]["tunability"]
-        ks = [k + 1 for k, v in enumerate(curve["median"]) if v is not None]
+        curve = results.optimizers[name].tunability
+        ks = [k + 1 for k, v in enumerate(curve.median) if v is not None]
         ax.plot(
             ks,
-            [v for v in curve["median"] if v is not None],
+            [v for v in curve.median if v is not None],
             marker="o",
             markersize=3,
             color=colors[name],
@@ -110,7 +103,7 @@ def plot_tunability(
         )
         band = [
             (k + 1, lo, hi)
-            for k, (lo, hi) in enumerate(zip(curve["low"], curve["high"], strict=True))
+            for k, (lo, hi) in enumerate(zip(curve.low, curve.high, strict=True))
             if lo is not None and hi is not None
         ]
         if band:
@@ -122,7 +115,7 @@ def plot_tunability(
                 alpha=0.12,
                 linewidth=0,
             )
-        rs = [(k + 1, v) for k, v in enumerate(curve["random_search"]) if v is not None]
+        rs = [(k + 1, v) for k, v in enumerate(curve.random_search) if v is not None]
         if rs:
             ax.plot(
                 [p[0] for p in rs],
@@ -143,7 +136,7 @@ def plot_tunability(
 
 
 def plot_sensitivity(
-    results: Mapping[str, Any],
+    results: ComparisonResult,
     *,
     ax: Axes | None = None,
     path: str | Path | None = None,
@@ -151,24 +144,23 @@ def plot_sensitivity(
     """Every trial of every study: validation score against learning rate;
     diverged trials as crosses along the bottom."""
     ax = _axes(ax)
-    select = results["protocol"]["select"]
-    names = list(results["optimizers"])
+    select = results.protocol.select
+    names = results.names
     colors = label_colors(names)
-    every = {
-        name: [t for st in results["optimizers"][name]["studies"] for t in st["trials"]]
-        for name in names
-    }
+    every = {name: results.optimizers[name].trials for name in names}
     scores = [
-        t[select] for ts in every.values() for t in ts if t.get(select) is not None
+        v for ts in every.values() for t in ts if (v := t.score(select)) is not None
     ]
     bottom = min(scores) if scores else 0.0
     for name in names:
-        ok = [t for t in every[name] if not t["diverged"] and t.get(select) is not None]
-        bad = [t for t in every[name] if t["diverged"]]
-        order = sorted(ok, key=lambda t: t["hyper"]["lr"])
+        ok = [t for t in every[name] if not t.diverged]
+        bad = [t for t in every[name] if t.diverged]
+        order = sorted(
+            (t.hyper["lr"], v) for t in ok if (v := t.score(select)) is not None
+        )
         ax.plot(
-            [t["hyper"]["lr"] for t in order],
-            [t[select] for t in order],
+            [lr for lr, _ in order],
+            [v for _, v in order],
             marker="o",
             markersize=3,
             linestyle="none",
@@ -177,7 +169,7 @@ def plot_sensitivity(
         )
         if bad:
             ax.scatter(
-                [t["hyper"]["lr"] for t in bad],
+                [t.hyper["lr"] for t in bad],
                 [bottom] * len(bad),
                 marker="x",
                 color=colors[name],
@@ -195,10 +187,10 @@ def plot_sensitivity(
 
 
 def _band(
-    reruns: Sequence[Mapping[str, Any]], metric: str
+    reruns: Sequence[Rerun], metric: str
 ) -> tuple[list[float], list[float], list[float], list[float]]:
     """Epochs and the mean, min and max of ``metric`` over the reruns."""
-    rows = [r["history"]["epochs"] for r in reruns if r["history"]["epochs"]]
+    rows = [r.epochs for r in reruns if r.epochs]
     if not rows or rows[0][0].get(metric) is None:
         return [], [], [], []
     n = min(len(r) for r in rows)
@@ -213,7 +205,7 @@ def _band(
 
 
 def plot_curves(
-    results: Mapping[str, Any],
+    results: ComparisonResult,
     metric: str = "val_acc",
     *,
     ax: Axes | None = None,
@@ -222,10 +214,10 @@ def plot_curves(
     """``metric`` per epoch of the reruns of every study: the mean and the
     min-max band."""
     ax = _axes(ax)
-    names = list(results["optimizers"])
+    names = results.names
     colors = label_colors(names)
     for name in names:
-        x, mean, low, high = _band(_reruns(results["optimizers"][name]), metric)
+        x, mean, low, high = _band(results.optimizers[name].reruns, metric)
         if x:
             ax.plot(x, mean, color=colors[name], label=name, linewidth=1.6)
             ax.fill_between(x, low, high, color=colors[name], alpha=0.15, linewidth=0)
@@ -243,20 +235,20 @@ def plot_curves(
 # --- the page ------------------------------------------------------------------------
 
 
-def ranked(results: Mapping[str, Any]) -> list[str]:
+def ranked(results: ComparisonResult) -> list[str]:
     """The optimizers in the order of the table: by group letters (claims only),
     then by name — no order is implied inside a group."""
-    entries = results["optimizers"]
-    return sorted(entries, key=lambda n: (entries[n]["summary"]["group"], n))
+    entries = results.optimizers
+    return sorted(entries, key=lambda n: (entries[n].summary.group, n))
 
 
-def edge_text(edge: Mapping[str, Mapping[str, int]], studies: int) -> str:
+def edge_text(edge: Mapping[str, Edge], studies: int) -> str:
     """E.g. ``"lr high 4/5"`` for each axis whose selection sat at one end of
     the values tried in most studies."""
     parts = [
         f"{axis} {side} {count}/{studies}"
         for axis, sides in edge.items()
-        for side, count in sides.items()
+        for side, count in (("low", sides.low), ("high", sides.high))
         if 2 * count > studies
     ]
     return ", ".join(parts)
@@ -266,24 +258,24 @@ def _fmt(value: float | None, digits: int) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _stats(stats: Mapping[str, Any], digits: int) -> str:
-    if stats.get("median") is None:
+def _stats(stats: Stats, digits: int) -> str:
+    if stats.median is None:
         return "—"
     text = (
-        f"{stats['median']:.{digits}f} [{_fmt(stats['q1'], digits)}, "
-        f"{_fmt(stats['q3'], digits)}]"
+        f"{stats.median:.{digits}f} [{_fmt(stats.q1, digits)}, "
+        f"{_fmt(stats.q3, digits)}]"
     )
-    if stats.get("mean") is not None:
-        text += f"; {stats['mean']:.{digits}f}"
-        if stats.get("ci95") is not None:
-            text += f" ± {stats['ci95']:.{digits}f}"
+    if stats.mean is not None:
+        text += f"; {stats.mean:.{digits}f}"
+        if stats.ci95 is not None:
+            text += f" ± {stats.ci95:.{digits}f}"
     return text
 
 
-def _table(results: Mapping[str, Any]) -> tuple[str, str]:
-    protocol = results["protocol"]
-    target = protocol.get("target")
-    select = METRIC_NAMES[protocol["select"]]
+def _table(results: ComparisonResult) -> tuple[str, str]:
+    protocol = results.protocol
+    target = protocol.target
+    select = METRIC_NAMES[protocol.select]
     header = (
         "group",
         "optimizer",
@@ -298,31 +290,30 @@ def _table(results: Mapping[str, Any]) -> tuple[str, str]:
     )
     rows = []
     for name in ranked(results):
-        o = results["optimizers"][name]
-        s = o["summary"]
-        reached = s["to_target"]
-        curse = s["winners_curse"]
-        lrs = ", ".join(f"{st['selected']['hyper']['lr']:.3g}" for st in o["studies"])
+        o = results.optimizers[name]
+        s = o.summary
+        reached = s.to_target
+        curse = s.winners_curse
+        lrs = ", ".join(f"{lr:.3g}" for lr in o.selected_lrs)
         cells = [
-            html.escape(s["group"]),
+            html.escape(s.group),
             html.escape(name),
             html.escape(lrs),
-            f"{_fmt(curse['selected'], 4)} → {_fmt(curse['reruns'], 4)}",
-            _stats(s["test_acc"], 3),
-            _stats(s["test_loss"], 4),
+            f"{_fmt(curse.selected, 4)} → {_fmt(curse.reruns, 4)}",
+            _stats(s.test_acc, 3),
+            _stats(s.test_loss, 4),
             (
-                f"{reached['median_step']:g} "
-                f"({reached['reached']}/{reached['runs']} reached)"
-                if reached["median_step"] is not None
-                else f"not reached ({reached['reached']}/{reached['runs']} reached)"
+                f"{reached.median_step:g} ({reached.reached}/{reached.runs} reached)"
+                if reached.median_step is not None
+                else f"not reached ({reached.reached}/{reached.runs} reached)"
             )
             if target is not None
             else "",
-            f"{s['diverged']}/{s['runs']}",
-            html.escape(edge_text(s["edge"], protocol["studies"]) or "—"),
-            f"{s['seconds']:.2f} s" if s.get("seconds") is not None else "—",
+            f"{s.diverged}/{s.runs}",
+            html.escape(edge_text(s.edge, protocol.studies) or "—"),
+            f"{s.seconds:.2f} s" if s.seconds is not None else "—",
         ]
-        css = "diverged" if s["diverged"] else ""
+        css = "diverged" if s.diverged else ""
         rows.append(
             f'<tr class="{css}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
         )
@@ -330,23 +321,22 @@ def _table(results: Mapping[str, Any]) -> tuple[str, str]:
     return head, "\n".join(rows)
 
 
-def _claims(results: Mapping[str, Any]) -> str:
+def _claims(results: ComparisonResult) -> str:
     """The lead of the page: what was established, and every pair's claim."""
-    protocol = results["protocol"]
-    metric = METRIC_NAMES[protocol["metric"]]
+    metric = METRIC_NAMES[results.protocol.metric]
     rows = []
-    for p in results["pairs"]:
-        ci = p["ci95"]
-        shown = {"a": p["a"], "b": p["b"]}.get(p["verdict"], "no claim")
+    for p in results.pairs:
+        ci = p.ci95
+        shown = p.winner or "no claim"
         rows.append(
             "<tr>"
             + "".join(
                 f"<td>{html.escape(str(c))}</td>"
                 for c in (
-                    f"{p['a']} − {p['b']}",
-                    _fmt(p["difference"], 4),
+                    f"{p.a} − {p.b}",
+                    _fmt(p.difference, 4),
                     "—" if ci is None else f"[{ci[0]:.4f}, {ci[1]:.4f}]",
-                    f"{p['p_adjusted']:.3g}",
+                    f"{p.p_adjusted:.3g}",
                     shown if shown == "no claim" else f"{shown} better",
                 )
             )
@@ -364,7 +354,7 @@ def _claims(results: Mapping[str, Any]) -> str:
     )
     return (
         f'<h2>What was established</h2><p class="lead">'
-        f"{html.escape(results['established'])}.</p>"
+        f"{html.escape(results.established)}.</p>"
         f'<p class="note">{html.escape(" ".join(EXPLAIN.split()))}</p>{table}'
     )
 
@@ -396,15 +386,15 @@ CAPTIONS = {
 }
 
 
-def draw(results: Mapping[str, Any], folder: Path) -> list[tuple[str, str]]:
+def draw(results: ComparisonResult, folder: Path) -> list[tuple[str, str]]:
     """Write the comparison's PNGs into ``folder``; return (file, caption) pairs."""
     figures = []
-    classification = results["protocol"]["metric"] == "test_acc"
+    classification = results.protocol.metric == "test_acc"
     plot_test_metrics(
         results, "test_acc" if classification else "test_loss", path=folder / "test.png"
     )
     figures.append("test.png")
-    if results["protocol"]["budget"] > 0:
+    if results.protocol.budget > 0:
         plot_tunability(results, path=folder / "tunability.png")
         plot_sensitivity(results, path=folder / "sensitivity.png")
         figures += ["tunability.png", "sensitivity.png"]
@@ -431,7 +421,7 @@ Holm 1979."""
 
 
 def comparison_report(
-    results: Mapping[str, Any], folder: str | Path, *, command: str = "gdlab compare"
+    results: ComparisonResult, folder: str | Path, *, command: str = "gdlab compare"
 ) -> Path:
     """Draw the figures and write ``report.html`` into ``folder``; return its path."""
     from gdlab.report.html import render
@@ -439,7 +429,7 @@ def comparison_report(
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     figures = draw(results, out)
-    spec, protocol = results["spec"], results["protocol"]
+    spec, protocol = results.spec, results.protocol
     head, rows = _table(results)
     blocks = []
     for name, caption in figures:
@@ -457,29 +447,27 @@ def comparison_report(
     subtitle = (
         f"{spec['model']} ({spec['activation']}) on {spec['data']}, batch size "
         f"{spec['batch_size']}, {length}, schedule {spec['schedule']}, "
-        f"{protocol['studies']} studies × ({protocol['budget']} trials + "
-        f"{protocol['seeds']} reruns)"
+        f"{protocol.studies} studies × ({protocol.budget} trials + "
+        f"{protocol.seeds} reruns)"
     )
     text = PROTOCOL_TEXT.format(
-        studies=protocol["studies"],
-        budget=protocol["budget"],
-        search_seed=protocol["search_seed"],
-        tune=", ".join(protocol["tune"]),
-        select=METRIC_NAMES[protocol["select"]],
+        studies=protocol.studies,
+        budget=protocol.budget,
+        search_seed=protocol.search_seed,
+        tune=", ".join(protocol.tune),
+        select=METRIC_NAMES[protocol.select],
         val=f"{spec.get('val_fraction', 0.1):g}",
-        seeds=protocol["seeds"],
-        metric=METRIC_NAMES[protocol["metric"]],
+        seeds=protocol.seeds,
+        metric=METRIC_NAMES[protocol.metric],
     )
-    if protocol["budget"] == 0:
+    if protocol.budget == 0:
         text = (
             "Budget 0: each optimizer ran at its suggested learning rate and "
             "defaults (a one-shot baseline, not a tuned comparison), with "
-            f"{protocol['seeds']} rerun seeds per study on the test set, in "
-            f"{protocol['studies']} studies."
+            f"{protocol.seeds} rerun seeds per study on the test set, in "
+            f"{protocol.studies} studies."
         )
-    notes = "".join(
-        f'<p class="note">{html.escape(n)}</p>' for n in results.get("notes", [])
-    )
+    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in results.notes)
     page = render(
         "compare_template.html",
         title=html.escape(f"Optimizer comparison on {spec['data']}"),

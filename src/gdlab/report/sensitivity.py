@@ -24,21 +24,10 @@ from matplotlib.transforms import blended_transform_factory
 from gdlab import _display, outputs
 from gdlab.report.html import render
 from gdlab.report.plots import finish, label_colors, legend, new_axes, new_panels
+from gdlab.results import RUN_METRICS
 
 Row = Mapping[str, Any]
-METRIC_NAMES = (
-    "final_train_loss",
-    "final_train_acc",
-    "final_val_loss",
-    "final_val_acc",
-    "best_val_acc",
-    "final_test_loss",
-    "final_test_acc",
-    "diverged",
-    "steps",
-    "seconds",
-    "lambda_max",
-)
+METRIC_NAMES = RUN_METRICS
 """The per-run numbers (the rest of a row names the run)."""
 STYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P")
@@ -395,7 +384,22 @@ def sweep_report(
     out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out / "results.csv")
     write_csv(summary, out / "summary.csv")
-    figures: list[str] = []
+    sharp = sharpness and any(r.get("lambda_max") is not None for r in rows)
+    page = render(
+        "sensitivity_template.html",
+        title=html.escape(f"Sweep on {base.get('data', '?')}"),
+        subtitle=html.escape(_subtitle(rows, axes, base)),
+        summary=_summary_table(summary, sharp),
+        runs=_runs_table(rows, axes, sharp),
+        figures=_figures(rows, out, sharpness),
+        command=html.escape(command),
+    )
+    return outputs.write_text(out / "report.html", page)
+
+
+def _figures(rows: Sequence[Row], out: Path, sharpness: bool) -> str:
+    """Draw the figures the rows support into ``out``; their HTML, embedded."""
+    drawn: list[str] = []
     for name, draw in (
         ("lr_sensitivity.png", plot_lr_sensitivity),
         ("sharpness.png", plot_sharpness),
@@ -404,9 +408,9 @@ def sweep_report(
         if name != "lr_sensitivity.png" and not sharpness:
             continue
         if draw(rows, path=out / name) is not None:
-            figures.append(name)
+            drawn.append(name)
     blocks = []
-    for name in figures:
+    for name in drawn:
         data = base64.b64encode((out / name).read_bytes()).decode()
         text = html.escape(CAPTIONS[name])
         blocks.append(
@@ -414,10 +418,15 @@ def sweep_report(
             f'<img alt="{text}" src="data:image/png;base64,{data}">'
             f"<figcaption>{text}</figcaption></figure>"
         )
+    return "\n".join(blocks)
+
+
+def _summary_table(summary: Sequence[Row], sharp: bool) -> str:
+    """One line per setting: mean ± std over its seeds; the best (chosen on
+    validation numbers) marked."""
     by = [k for k in (summary[0] if summary else {}) if not _is_stat(k)]
-    sharp = sharpness and any(r.get("lambda_max") is not None for r in rows)
     best = _best(summary)
-    summary_rows = [
+    lines = [
         (
             "best" if r is best else ("diverged" if r["diverged"] else ""),
             [
@@ -434,7 +443,7 @@ def sweep_report(
         )
         for r in summary
     ]
-    summary_header = [
+    header = [
         *by,
         "runs",
         "final train loss",
@@ -445,8 +454,13 @@ def sweep_report(
         "diverged",
         "time per run",
     ]
+    return _table(header, lines)
+
+
+def _runs_table(rows: Sequence[Row], axes: Sequence[str], sharp: bool) -> str:
+    """One line per run: its grid values (lr last) and its numbers."""
     shown = [a for a in axes if a != "lr"] + ["lr"]
-    run_rows = [
+    lines = [
         (
             "diverged" if r["diverged"] else "",
             [
@@ -463,7 +477,7 @@ def sweep_report(
         )
         for r in rows
     ]
-    runs_header = [
+    header = [
         *shown,
         "final train loss",
         "final val acc",
@@ -474,25 +488,19 @@ def sweep_report(
         "steps",
         "time",
     ]
+    return _table(header, lines)
+
+
+def _subtitle(rows: Sequence[Row], axes: Sequence[str], base: Mapping[str, Any]) -> str:
+    """What varied, and the base spec's fields that did not (defaults aside)."""
     fixed = [
         f"{k} {_text(v)}"
         for k, v in base.items()
         if k not in axes and v not in (None, {}, 0.0) and k != "data_path"
     ]
-    subtitle = (
-        f"{len(rows)} runs over {', '.join(axes) or 'nothing'}; fixed: "
-        + ", ".join(fixed)
+    return f"{len(rows)} runs over {', '.join(axes) or 'nothing'}; fixed: " + ", ".join(
+        fixed
     )
-    page = render(
-        "sensitivity_template.html",
-        title=html.escape(f"Sweep on {base.get('data', '?')}"),
-        subtitle=html.escape(subtitle),
-        summary=_table(summary_header, summary_rows),
-        runs=_table(runs_header, run_rows),
-        figures="\n".join(blocks),
-        command=html.escape(command),
-    )
-    return outputs.write_text(out / "report.html", page)
 
 
 def _is_stat(key: str) -> bool:

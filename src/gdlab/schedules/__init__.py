@@ -2,7 +2,7 @@ r"""Learning-rate schedules: pure functions of the step, ``lr = schedule(step)``
 
 A schedule is a small frozen object that an optimizer takes as its ``lr``::
 
-    s = schedules.linear_warmup(schedules.cosine(lr=0.1, total_steps=900), 100)
+    s = schedules.LinearWarmup(schedules.Cosine(lr=0.1, total_steps=900), 100)
     opt = optim.SGD(params, lr=s, momentum=0.9)
 
 The optimizer evaluates ``s(opt.step_count)`` before each update, so the first step
@@ -17,7 +17,17 @@ equals, stepped once after every ``optimizer.step()`` (torch's ``last_epoch`` is
 our ``step``). The one stateful exception is :class:`ReduceOnPlateau`, which reads a
 validation metric and, like torch's ``ReduceLROnPlateau``, changes
 ``optimizer.param_groups[i]["lr"]``.
+
+``__all__`` is what users need, one way each: the schedule classes, the plateau
+rule, and the registry by name (:func:`get`, :func:`create`, :func:`names`,
+:func:`from_dict`, :func:`for_run`, :data:`RUN_SCHEDULES`). The lower-case aliases
+(``schedules.cosine`` is ``schedules.Cosine``) and the helpers of ``gdlab schedule``
+(``gdlab.schedules.examples``: ``gallery``, ``table``, ...) stay importable for
+older code, outside ``__all__``.
 """
+
+# The names outside __all__ stay importable for older code (see above).
+# ruff: noqa: F401
 
 from gdlab.schedules.closed_form import (
     Constant,
@@ -71,15 +81,11 @@ from gdlab.schedules.registry import (
 )
 
 __all__ = [
-    "PLATEAU_STEPS",
-    "REGISTRY",
-    "RUN_DEFAULTS",
     "RUN_SCHEDULES",
     "Constant",
     "Cosine",
     "CosineRestarts",
     "Exponential",
-    "HasParamGroups",
     "InverseTime",
     "Join",
     "LinearWarmup",
@@ -91,29 +97,9 @@ __all__ = [
     "Schedule",
     "ScheduleFn",
     "Step",
-    "argument_types",
-    "constant",
-    "cosine",
-    "cosine_restarts",
     "create",
-    "example_arguments",
-    "examples",
-    "exponential",
     "for_run",
     "from_dict",
-    "gallery",
-    "gallery_table",
     "get",
-    "inverse_time",
-    "join",
-    "linear_warmup",
-    "multistep",
     "names",
-    "one_cycle",
-    "per_epoch",
-    "plateau_example",
-    "polynomial",
-    "shown_steps",
-    "step",
-    "table",
 ]

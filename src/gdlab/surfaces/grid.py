@@ -14,8 +14,10 @@ from gdlab.surfaces.catalogue import F64, Surface, get
 from gdlab.surfaces.runner import as_point, check_steps, final_points
 
 MAX_RUN_STEPS = 2_000_000
-"""The most runs × steps of one grid: each cell is its own optimizer group, stepped
-from Python (microseconds each), so this is a minute or less."""
+"""The most runs × steps of one grid: the cells step together, each with its own
+hyperparameters in one kernel call per step (about 2 µs per cell and step at 625
+cells), so this is seconds; a rule that cannot take per-run values (its own
+update) steps one optimizer group per cell from Python, a minute or less."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def loss_grid(
 
     ``lrs`` and ``values`` are 1-D; the result's ``final_loss`` has shape
     ``(len(values), len(lrs))``. ``optimizer`` must take ``name``; cells × ``steps``
-    is at most :data:`MAX_RUN_STEPS` (each cell is its own optimizer group).
+    is at most :data:`MAX_RUN_STEPS` (each cell is its own run).
 
     Example:
         >>> g = loss_grid("rosenbrock", "sgd", np.geomspace(1e-4, 1e-2, 20),
@@ -120,7 +122,7 @@ def loss_grid(
             owner,
             "steps",
             f"<= {MAX_RUN_STEPS // cells:,} for {cells} cells (runs × steps at most "
-            f"{MAX_RUN_STEPS:,}: each cell is its own optimizer group)",
+            f"{MAX_RUN_STEPS:,}: each cell is its own run)",
             n,
         )
     point = as_point(owner, "start", surface.start if start is None else start)

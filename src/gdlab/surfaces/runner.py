@@ -2,11 +2,14 @@
 
 Trajectories run the real :mod:`gdlab.optim` optimizers (and any schedule as
 ``lr``): there is no second copy of the update math here. All K runs live in one
-:class:`~gdlab.Params` buffer of shape ``(K, 2)`` and step with one fused kernel
-call per step; a hyperparameter given per run (a list or an array with one value
-per run) splits the runs into one parameter group per distinct combination, each a
-contiguous slice of the same buffer. Either way every run gets exactly the numbers
-it would get alone.
+buffer of shape ``(K, 2)`` and step with one fused kernel call per step. A
+hyperparameter given per run (a list or an array with one value per run) makes
+the runs a population (:mod:`gdlab.optim.population`): the rule's per-run variant
+takes that hyperparameter as a ``(K,)`` array, still one call per step (a heat map
+of 625 cells was 625 parameter groups, a kernel call each); an optimizer whose
+rule cannot run so (its own ``update``, scalar state) splits the runs into one
+parameter group per distinct combination instead, each a contiguous slice of the
+same buffer. Either way every run gets exactly the numbers it would get alone.
 
 A run that diverges is not an error: its coordinates overflow to ``inf``/``nan``
 (silently; no warning) while the other runs go on, and :func:`diverged` reports it.
@@ -22,6 +25,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gdlab import _checks, optim
+from gdlab.optim import population
+from gdlab.optim.population import Population
 from gdlab.params import Params
 from gdlab.surfaces.catalogue import F64, Surface, get
 
@@ -115,18 +120,18 @@ def _split_per_run(
 
 @dataclass
 class _Runs:
-    """K runs of one optimizer in one Params buffer, stepped together."""
+    """K runs of one optimizer in one buffer of shape (K, 2), stepped together."""
 
     surface: Surface
-    optimizer: optim.Optimizer
+    optimizer: optim.Optimizer | Population
     x: F64  # (K, 2) view of the parameter buffer, rows in buffer order
-    grads: Params
+    grads: Params | F64  # what the optimizer's step takes
     g: F64  # (K, 2) view of the gradient buffer
     order: NDArray[np.intp] | None  # buffer row r holds run order[r]; None: identity
 
     def step(self) -> None:
         self.surface.grad_into(self.x, self.g)
-        self.optimizer.step(self.grads)
+        self.optimizer.step(self.grads)  # type: ignore[arg-type]
 
     def points(self) -> F64:
         """The current points in run order (a new array)."""
@@ -135,6 +140,26 @@ class _Runs:
         out = np.empty_like(self.x)
         out[self.order] = self.x
         return out
+
+
+def _population(
+    name: str, x0: F64, shared: dict[str, Any], per_run: dict[str, list[Any]]
+) -> Population | None:
+    """The runs as one population stepped by the per-run variant of the rule
+    (:mod:`gdlab.optim.population`: each run's hyperparameters a value of a
+    ``(K,)`` array), or None when the optimizer's rule cannot run that way."""
+    k = x0.shape[0]
+    shared_lr = shared.get("lr")
+    rest = {n: v for n, v in shared.items() if n != "lr"}
+    members = []
+    for run in range(k):
+        own = {n: values[run] for n, values in per_run.items()}
+        lr = own.pop("lr", shared_lr)
+        params = Params({"xy": x0[run]}, dtype=np.float64)
+        members.append(optim.create(name, params, lr=lr, **rest, **own))
+        if run == 0 and population.unsupported(members[0]) is not None:
+            return None
+    return Population(members, x0.copy())
 
 
 def _setup(
@@ -159,6 +184,12 @@ def _setup(
     if lr is not None:
         given["lr"] = lr
     shared, per_run = _split_per_run(owner, given, cls.defaults, k)
+    if per_run:  # one kernel call with each run's values, when the rule allows
+        together = _population(name, x0, shared, per_run)
+        if together is not None:
+            points: F64 = together.params  # type: ignore[assignment]
+            zeros = np.zeros_like(points)
+            return _Runs(surface, together, points, zeros, zeros, None)
 
     # One group per distinct combination of the per-run values, in first-seen order.
     members: dict[tuple[Any, ...], list[int]] = {}

@@ -32,10 +32,11 @@ from typing import Any
 from gdlab import plugins
 from gdlab.data import Dataset
 from gdlab.experiment import RunSpec
+from gdlab.lab.sweep import populations
 from gdlab.lab.sweep.grid import describe
 from gdlab.lab.sweep.pool import Workers
 from gdlab.lab.sweep.pool import run as run_on
-from gdlab.lab.sweep.worker import execute, execute_in_ray
+from gdlab.lab.sweep.worker import execute_in_ray
 
 BACKENDS = ("local", "ray")
 """Where a sweep's runs train: local processes, or a Ray cluster."""
@@ -59,16 +60,18 @@ def run_local(
     """``todo``: key -> its data, as loaded here (small data travels to the
     workers with each run, larger data each worker loads once); ``pool``: warm
     workers to train on (default: ``workers`` processes, this one included,
-    started for these runs only)."""
+    started for these runs only). The runs of one workload train as populations
+    (:mod:`.populations`), at least one per process."""
     if pool is None and workers == 1:
-        for key, dataset in todo.items():
-            record(execute(key, options, dataset))
+        populations.run_here(todo, options, record)
         return []
+    chunked = populations.in_chunks(todo, pool.count if pool is not None else workers)
+    each = populations.members(record)
     if pool is not None:
-        return run_on(todo, options, pool, record)
+        return run_on(chunked, options, pool, each)
     with Workers(workers) as own:
         own.start()
-        return run_on(todo, options, own, record)
+        return run_on(chunked, options, own, each)
 
 
 def import_ray() -> Any:

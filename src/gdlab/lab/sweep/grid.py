@@ -151,13 +151,13 @@ def _axes(base: RunSpec, grid: object) -> dict[str, list[Any]]:
             _checks.fail(owner, f"grid[{name!r}]", "a list of values", values)
         if not values:
             _checks.fail(owner, f"grid[{name!r}]", "a non-empty list", list(values))
+        if name == "lr":  # a grid's lr is tried, not frozen: 0 is refused too
+            for v in values:
+                _checks.number(owner, "lr", v, low=0.0, low_open=True)
         kept = [normalized(base.replace(**{name: v})).to_dict()[name] for v in values]
         texts = [json.dumps(plain(v), sort_keys=True) for v in kept]
         if len(set(texts)) != len(texts):
             _checks.fail(owner, f"grid[{name!r}]", "distinct values", list(values))
-        if name == "lr":
-            for v in values:
-                _checks.number(owner, "lr", v, low=0.0, low_open=True)
         axes[name] = list(values)
     return axes
 

@@ -34,6 +34,7 @@ from typing import Any
 from gdlab import outputs, train_config
 from gdlab.experiment import FIELDS, RunSpec
 from gdlab.lab.sweep.grid import describe, plain
+from gdlab.results import RUN_METRICS
 from gdlab.train import History
 
 _WRITE_FAILURES = (10, 13)
@@ -45,23 +46,8 @@ FORMAT = "gdlab-sweep"
 VERSION = 4
 """Version 3 added the column ``ray_node_id``; version 4 the meta ``inputs`` (the
 digests of the data and of plugin code, see :mod:`.inputs`)."""
-METRICS = (
-    "final_train_loss",
-    "final_train_acc",
-    "final_val_loss",
-    "final_val_acc",
-    "best_val_acc",
-    "final_test_loss",
-    "final_test_acc",
-    "diverged",
-    "steps",
-    "seconds",
-    "lambda_max",
-)
-"""The numbers stored for every run: the last evaluation's, the best validation
-accuracy (an epoch chosen on validation data, never on the test set), how it
-ended; test numbers are None for runs with ``evaluate_test=False``,
-``lambda_max`` unless measured."""
+METRICS = RUN_METRICS
+"""The numbers stored for every run (:data:`gdlab.results.RUN_METRICS`)."""
 
 Folder = str | os.PathLike[str]
 

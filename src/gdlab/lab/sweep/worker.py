@@ -69,7 +69,7 @@ def init_worker(parent: int, loaded: Sequence[str] = ()) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
-def _metrics(history: History) -> dict[str, Any]:
+def metrics(history: History) -> dict[str, Any]:
     """A diverged run's last evaluation is from before its parameters went bad:
     its final numbers are None (not measurable), never averaged in."""
     epochs = history.epochs
@@ -93,9 +93,14 @@ def execute(
 ) -> dict[str, Any]:
     """Train the run whose key is ``key`` on ``dataset`` (default: its data, loaded
     once per process), and measure its sharpness if asked; return plain data for
-    the store. What every worker calls."""
+    the store. What every worker calls. A key that is a JSON list of keys is a
+    population's: the result holds each member's under ``"members"``."""
     from gdlab.lab.sharpness import sharpness
 
+    if key.startswith("["):  # a population's keys (see .populations)
+        from gdlab.lab.sweep.populations import execute_chunk
+
+        return execute_chunk(key, options, dataset)
     spec = RunSpec.from_dict(json.loads(key))
     dataset = _dataset(spec) if dataset is None else dataset
     started_at = now()
@@ -117,7 +122,7 @@ def execute(
                 lam = None
     return {
         "key": key,
-        "metrics": {**_metrics(history), "seconds": seconds, "lambda_max": lam},
+        "metrics": {**metrics(history), "seconds": seconds, "lambda_max": lam},
         "history": history.to_dict(),
         "message": history.message,
         "started_at": started_at,
