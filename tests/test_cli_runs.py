@@ -180,7 +180,7 @@ def test_a_diverging_run_exits_1_with_the_message_and_keeps_its_files(
 
 REJECTED = [
     ["--data", "cifar"],
-    ["--model", "cnn"],
+    ["--model", "convnet"],
     ["--l2", "nan"],
     ["--val-fraction", "0.7"],
     ["--init", "bogus"],
@@ -242,7 +242,7 @@ BAD = [
     ),
     (["compare", "--data", "cifar"], "--data must be one of digits"),
     (
-        ["train", "--model", "cnn", "--out", "{tmp}/a"],
+        ["train", "--model", "convnet", "--out", "{tmp}/a"],
         "--model must be one of mlp, softmax, linear",
     ),
     (

@@ -71,6 +71,7 @@ FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "eval_at_start": st.booleans(),
     "evaluate_test": st.booleans(),
     "notes_loop": st.booleans(),
+    "train_eval_rows": st.none() | st.integers(min_value=1, max_value=10**6),
 }
 """A value of each RunSpec field, as a sweep's grid or the CLI would give it (the
 spec is built, not trained, so these need not make a sensible run)."""
@@ -138,7 +139,7 @@ def test_a_changed_field_changes_the_key(
         FIELD_VALUES[field].filter(lambda v: through_json(v) != through_json(old)),
         label="new value",
     )
-    changed = spec.replace(**{field: new})
+    changed = valid({**spec.to_dict(), field: new})
     assert spec_key(changed) != spec_key(spec)
 
 

@@ -308,6 +308,48 @@ def test_resume_evaluates_the_same_training_rows(tmp_path: Path) -> None:
     ]
 
 
+def test_a_second_run_into_a_checkpoint_folder_being_written_is_refused(
+    tmp_path: Path,
+) -> None:
+    held = subprocess.Popen(  # another process writing the folder holds its lock
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from gdlab import outputs\n"
+            "with outputs.locked(Path(sys.argv[1]) / '.gdlab.lock', 'busy'):\n"
+            "    print('held', flush=True); time.sleep(60)",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert held.stdout is not None and held.stdout.readline() == "held\n"
+        run = build(SPEC)
+        with pytest.raises(ValueError, match="is being written by another run"):
+            train.fit(
+                run.model,
+                run.optimizer,
+                run.dataset,
+                run.spec.train,
+                checkpoint_dir=tmp_path,
+                progress=False,
+            )
+        assert checkpoint.paths(tmp_path) == []
+    finally:
+        held.kill()
+        held.communicate()
+    train.fit(  # once it is done, the folder takes a run
+        run.model,
+        run.optimizer,
+        run.dataset,
+        run.spec.train,
+        checkpoint_dir=tmp_path,
+        progress=False,
+    )
+    assert checkpoint.paths(tmp_path)
+
+
 def test_resuming_a_finished_run_changes_nothing(tmp_path: Path) -> None:
     run = build(SPEC)
     done = train.fit(

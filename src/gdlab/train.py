@@ -22,6 +22,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -88,6 +89,20 @@ class _Trainer:
     # --- the loop ----------------------------------------------------------------
 
     def run(self) -> History:
+        """Train to the end; while it writes checkpoints, their folder is locked
+        (``.gdlab.lock``), so a second run into it is refused instead of the two
+        interleaving their checkpoints."""
+        folder = self.options.checkpoint_dir
+        if folder is None:
+            return self._train()
+        busy = (
+            f"fit: checkpoint_dir {folder} is being written by another run; wait "
+            "for it to finish or give another folder"
+        )
+        with outputs.locked(Path(folder) / CHECKPOINT_LOCK, busy):
+            return self._train()
+
+    def _train(self) -> History:
         X, y = self.dataset.X_train, self.dataset.y_train
         pos = self.position
         bar = tqdm(
@@ -427,6 +442,10 @@ def _callbacks(owner: str, callbacks: object) -> tuple[Callback, ...]:
     ):
         _checks.fail(owner, "callbacks", "a list of callbacks.Callback", callbacks)
     return tuple(callbacks)
+
+
+CHECKPOINT_LOCK = ".gdlab.lock"
+"""The lock file in a checkpoint folder, held while a run writes it."""
 
 
 class Resumed:

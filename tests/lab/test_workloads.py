@@ -83,7 +83,7 @@ def test_a_plan_is_checked_once() -> None:
         benchmark.BenchmarkPlan((one,), backend="slurm")
     with pytest.raises(ValueError, match=r"unknown optimizer 'adamm'"):
         benchmark.BenchmarkPlan((one,), ("adamm",))
-    with pytest.raises(ValueError, match=r"^compare: budget must be an integer >= 0"):
+    with pytest.raises(ValueError, match=r"^Protocol: budget must be an integer >= 0"):
         benchmark.BenchmarkPlan((one,), protocol=compare.Protocol(budget=-1))
     plan = benchmark.plan(
         "small", ["sgd"], only=["mlp-digits"], hyper={"momentum": 0.5}
@@ -106,7 +106,7 @@ def test_a_loss_judged_workload_is_benchmarked_on_its_loss(tmp_path: Path) -> No
     # reached at the first evaluation: lower is better (as accuracy, never)
     assert found.steps_to_target == {"sgd": 2} and result.scores == {"sgd": 1.0}
     compared = compare.Comparison.load(tmp_path / "easy")
-    assert compared.results["protocol"]["select"] == "val_loss"
+    assert compared.protocol.select == "val_loss"
     assert found.test["sgd"] == pytest.approx(
-        compared.results["optimizers"]["sgd"]["summary"]["test_loss"]["mean"]
+        compared.optimizers["sgd"].summary.test_loss.mean
     )
