@@ -53,7 +53,7 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 test: system locale lint
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses=auto --dist=loadfile
 
 # The quick check while working: every test not marked @pytest.mark.slow (the
 # browser, the SIGKILL and kill-and-resume tests, whole commands on real data), on
