@@ -159,7 +159,7 @@ def test_train_writes_tensorboard_files(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
     refused = CliRunner().invoke(
-        main, ["train", "--model", "cnn", "--out", str(tmp_path / "r2"),
+        main, ["train", "--model", "convnet", "--out", str(tmp_path / "r2"),
                "--tensorboard", str(tmp_path / "tb2")],
     )  # fmt: skip
     assert refused.exit_code == 2 and not (tmp_path / "tb2").exists()

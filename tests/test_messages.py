@@ -100,7 +100,7 @@ def test_ctrl_c_says_how_to_continue(tmp_path: Path) -> None:
     ("args", "line"),
     [
         (["train", "--data", "cifar"], "--data must be one of digits"),
-        (["train", "--model", "cnn"], "--model must be one of mlp"),
+        (["train", "--model", "convnet"], "--model must be one of mlp"),
         (
             ["train", "--model", "mlp:784-256-128-10"],
             "--model must be the data's 64 features first and its 10 outputs last, "
