@@ -400,3 +400,8 @@ def test_a_split_that_cannot_hold_every_class_is_refused(tmp_path: Path) -> None
         r"\(2 of 12 samples\) and the rest both hold every one of 6 classes",
     ):
         data.load("mnist", path=tmp_path)
+
+
+def test_a_quadratic_deep_too_large_to_hold_is_refused_before_any_allocation() -> None:
+    with pytest.raises(ValueError, match=r"^quadratic-deep: n \* dim must be at most"):
+        data.load("quadratic-deep:n=99999999999,dim=100000")

@@ -425,3 +425,11 @@ def test_frozen_relu_of_a_smooth_model_is_its_own_gradient() -> None:
     own_value, own = m.loss_and_grad(X, y)
     assert value == own_value
     np.testing.assert_array_equal(grads.buffers[m.dtype], own.buffers[m.dtype])
+
+
+def test_a_network_too_large_to_hold_is_refused_before_any_allocation() -> None:
+    with raises_about("MLP", "sizes", got="[64, 100000000000, 10]"):
+        models.MLP([64, 10**11, 10])  # 7.5e12 weights: NumPy's MemoryError before
+    with raises_about("AutoEncoder", "sizes"):
+        models.AutoEncoder(64, hidden=[10**12])
+    assert models.MLP([64, 10]).sizes == (64, 10)  # a small one is built

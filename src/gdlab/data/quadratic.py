@@ -23,6 +23,11 @@ from gdlab.data.datasets import Dataset
 TRAIN_SEED, TEST_SEED = 42, 43
 
 
+MAX_VALUES = 10**8
+"""The most numbers each of the training and test sets may hold (400 MB in
+float32)."""
+
+
 def quadratic_deep(
     *,
     dtype: Any = np.float64,
@@ -36,6 +41,8 @@ def quadratic_deep(
     noise = _checks.number(owner, "noise", noise, low=0.0)
     n = _checks.integer(owner, "n", n, low=2)
     dim = _checks.integer(owner, "dim", dim, low=1)
+    if n * dim > MAX_VALUES:
+        _checks.fail(owner, "n * dim", f"at most {MAX_VALUES:,}", f"{n} * {dim}")
 
     def draw(seed: int) -> NDArray[Any]:
         return np.random.default_rng(seed).normal(0.0, noise, (n, dim)).astype(dtype)

@@ -94,6 +94,11 @@ def check_init(owner: str, init: object) -> str:
     return _checks.choice(owner, "init", init, (*INITS, "normal:σ"))
 
 
+MAX_PARAMETERS = 10**8
+"""The most weights and biases a network may have: at 10⁸, each copy (weights,
+gradients, every optimizer state) takes 400 MB in float32, on a CPU."""
+
+
 class Model:
     """Dense layers, an activation between them, a loss on top; backprop by hand.
 
@@ -135,6 +140,15 @@ class Model:
         else:
             rng = np.random.default_rng(_checks.integer(owner, "seed", seed, low=0))
         self.sizes = tuple(sizes)
+        count = sum((a + 1) * b for a, b in itertools.pairwise(self.sizes))
+        if count > MAX_PARAMETERS:
+            _checks.fail(
+                owner,
+                "sizes",
+                f"a network of at most {MAX_PARAMETERS:,} parameters (this one has "
+                f"{count:,})",
+                list(self.sizes),
+            )
         self.is_classifier = self.loss_name in CLASSIFICATION
         if self.loss_name == "softmax_cross_entropy" and self.sizes[-1] < 2:
             _checks.fail(
