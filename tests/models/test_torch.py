@@ -429,6 +429,8 @@ def test_data_the_module_cannot_take_is_refused(small: data.Dataset) -> None:
         ValueError, match=r"cnn: channels must be an integer >= 1, got 0"
     ):
         build_cnn(small, seed=0, dtype="float64", channels="0")
+    with pytest.raises(ValueError, match=r"cnn: channels must be at most 1024"):
+        build_cnn(small, seed=0, dtype="float64", channels="1000000")  # 72 TB
     with pytest.raises(ValueError, match=r"cnn: batchnorm must be"):
         build_cnn(small, seed=0, dtype="float64", batchnorm="maybe")
     with pytest.raises(ValueError, match=r"cnn: dataset must be a classification"):

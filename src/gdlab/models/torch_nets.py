@@ -128,6 +128,8 @@ def build_cnn(
     width = _checks.integer(
         owner, "channels", _integer(owner, "channels", channels), low=1
     )
+    if width > MAX_CHANNELS:  # torch would try to allocate it first
+        _checks.fail(owner, "channels", f"at most {MAX_CHANNELS}", channels)
     normed = _flag(owner, "batchnorm", batchnorm)
     side, classes = _side(owner, dataset), _classes(owner, dataset)
     net = _seeded(
@@ -135,6 +137,11 @@ def build_cnn(
     )
     described = f"cnn(channels={width}, batchnorm={normed})"
     return _checked(net, dataset, seed=seed, dtype=dtype, side=side, name=described)
+
+
+MAX_CHANNELS = 1024
+"""The most filters the small CNN's first convolution may have (its second has
+twice as many)."""
 
 
 def build_2c2d(dataset: Dataset, *, seed: int, dtype: str) -> TorchModel:
