@@ -41,6 +41,11 @@ source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb", ".rst": "restructuredtex
 autodoc_default_options = {"members": True, "member-order": "bysource"}
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
+# A short type name in an inherited signature (Comparison's `pairs: tuple[Claim,
+# ...]` on the compare page) can match classes of two modules (gdlab.results.Claim,
+# the worked examples' Claim): Sphinx links the first and warns. Only that
+# ambiguity warning (ref.python) is silenced.
+suppress_warnings = ["ref.python"]
 # numpy's ArrayLike would be spelt out as a union of eleven private types.
 autodoc_type_aliases = {
     "ArrayLike": "numpy.typing.ArrayLike",

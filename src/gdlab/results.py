@@ -72,7 +72,7 @@ LEVEL = 0.05
 Verdict = Literal["a", "b", "none"]
 """A pair's verdict: ``"a"`` or ``"b"`` is better, or ``"none"`` (no claim)."""
 VERDICTS = ("a", "b", "none")
-"""The verdicts a :class:`Claim` may hold."""
+"""The verdicts a :class:`~gdlab.results.Claim` may hold."""
 _C = TypeVar("_C", bound="ComparisonResult")
 PROTOCOL_KEYS = (
     "budget",
@@ -540,7 +540,7 @@ class Edge(Record):
 
 @dataclass(frozen=True)
 class Summary(Record):
-    """One optimizer over all studies: each measure's :class:`Stats`, its
+    """One optimizer over all studies: each measure's :class:`~gdlab.results.Stats`, its
     per-study score (the mean of the reruns' test metric; None: all diverged),
     divergences, time to target, seconds per rerun, the winner's curse, the
     selections at a range's edge and the claims' group letters."""
@@ -572,7 +572,7 @@ class Summary(Record):
     }
 
     def stats(self, metric: str) -> Stats:
-        """The :class:`Stats` of ``metric``, one of :data:`MEASURES`."""
+        """The :class:`~gdlab.results.Stats` of ``metric``, one of :data:`MEASURES`."""
         _checks.choice("Summary", "metric", metric, MEASURES)
         value: Stats = getattr(self, metric)
         return value
@@ -634,8 +634,9 @@ def _spec(owner: str, name: str, value: object) -> dict[str, Any]:
 class ComparisonResult(Record):
     """What a comparison found, as written in ``results.json``: its base spec,
     protocol (with the target it used), studies' seeds, every optimizer's
-    :class:`OptimizerResult`, every pair's :class:`Claim`, the line of what was
-    established and the notes."""
+    :class:`~gdlab.results.OptimizerResult`, every pair's
+    :class:`~gdlab.results.Claim`, the line of what was established and the
+    notes."""
 
     format: str
     version: int
