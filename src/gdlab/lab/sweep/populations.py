@@ -32,10 +32,9 @@ from typing import Any
 
 from gdlab.data import Dataset
 from gdlab.experiment import RunSpec, build
-from gdlab.lab.sharpness import DEFAULT_SAMPLES
 from gdlab.lab.sweep import datacache
 from gdlab.lab.sweep.store import now
-from gdlab.lab.sweep.worker import execute, metrics
+from gdlab.lab.sweep.worker import execute, lambda_max, metrics
 from gdlab.lab.threads import one_blas_thread
 from gdlab.population import fit_population, unsupported
 
@@ -99,18 +98,7 @@ def execute_population(
         seconds = (time.perf_counter() - started) / len(runs)  # warm-up included
         results = []
         for key, run, history in zip(keys, runs, histories, strict=True):
-            lam: float | None = None
-            if options.get("sharpness") and not history.diverged:
-                from gdlab.lab.sharpness import sharpness
-
-                lam = sharpness(
-                    run.own_model,
-                    dataset.X_train,
-                    dataset.y_train,
-                    samples=int(options.get("sharpness_samples", DEFAULT_SAMPLES)),
-                )
-                if not math.isfinite(lam):
-                    lam = None
+            lam = lambda_max(run, dataset, history, options)
             results.append(
                 {
                     "key": key,

@@ -24,7 +24,7 @@ from typing import Any
 
 from gdlab import plugins
 from gdlab.data import Dataset
-from gdlab.experiment import RunSpec, build
+from gdlab.experiment import Run, RunSpec, build
 from gdlab.lab.sharpness import DEFAULT_SAMPLES
 from gdlab.lab.sweep import datacache
 from gdlab.lab.sweep.store import now
@@ -95,8 +95,6 @@ def execute(
     once per process), and measure its sharpness if asked; return plain data for
     the store. What every worker calls. A key that is a JSON list of keys is a
     population's: the result holds each member's under ``"members"``."""
-    from gdlab.lab.sharpness import sharpness
-
     if key.startswith("["):  # a population's keys (see .populations)
         from gdlab.lab.sweep.populations import execute_chunk
 
@@ -110,16 +108,7 @@ def execute(
         started = time.perf_counter()
         history = fit(run.model, run.optimizer, dataset, spec.train, progress=False)
         seconds = time.perf_counter() - started
-        lam: float | None = None
-        if options.get("sharpness") and not history.diverged:
-            lam = sharpness(
-                run.own_model,
-                dataset.X_train,
-                dataset.y_train,
-                samples=int(options.get("sharpness_samples", DEFAULT_SAMPLES)),
-            )
-            if not math.isfinite(lam):
-                lam = None
+        lam = lambda_max(run, dataset, history, options)
     return {
         "key": key,
         "metrics": {**metrics(history), "seconds": seconds, "lambda_max": lam},
@@ -130,6 +119,24 @@ def execute(
         "pid": os.getpid(),
         "ray_node_id": None,
     }
+
+
+def lambda_max(
+    run: Run, dataset: Dataset, history: History, options: Mapping[str, Any]
+) -> float | None:
+    """The trained model's sharpness when ``options`` ask for it (None for a run
+    that diverged, or a value that is not finite)."""
+    from gdlab.lab.sharpness import sharpness
+
+    if not options.get("sharpness") or history.diverged:
+        return None
+    lam = sharpness(
+        run.own_model,
+        dataset.X_train,
+        dataset.y_train,
+        samples=int(options.get("sharpness_samples", DEFAULT_SAMPLES)),
+    )
+    return lam if math.isfinite(lam) else None
 
 
 def execute_in_ray(
