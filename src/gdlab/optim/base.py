@@ -499,16 +499,7 @@ class Optimizer:
         (another optimizer's, unknown or missing keys, values out of range) raises a
         ValueError naming the key and leaves this optimizer exactly as it was.
         """
-        owner = type(self).__name__
-        if not isinstance(state_dict, Mapping):
-            _checks.fail(owner, "state_dict", "a mapping", type(state_dict).__name__)
-        unknown = sorted(set(state_dict) - {"step", "param_groups", "state"})
-        if unknown:
-            _checks.fail(owner, "state_dict", "without unknown keys", unknown)
-        step = _checks.integer(
-            owner, "state_dict['step']", state_dict.get("step"), low=0
-        )
-        groups = self._loaded_groups(state_dict.get("param_groups"))
+        step, groups = self._loaded_step_and_groups(state_dict)
         state = self._loaded_state(state_dict.get("state"), step, groups)
         for i, (mine, theirs) in enumerate(zip(self.param_groups, groups, strict=True)):
             mine.update(theirs)
@@ -525,6 +516,22 @@ class Optimizer:
                 seg.state.fresh.clear()
                 self._allocate_state(group, seg)  # what the group needs from now on
         self.step_count = step
+
+    def _loaded_step_and_groups(
+        self, state_dict: object
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """A state dict's step and param_groups, checked: it is a mapping of
+        ``step``, ``param_groups`` and ``state`` only."""
+        owner = type(self).__name__
+        if not isinstance(state_dict, Mapping):
+            _checks.fail(owner, "state_dict", "a mapping", type(state_dict).__name__)
+        unknown = sorted(set(state_dict) - {"step", "param_groups", "state"})
+        if unknown:
+            _checks.fail(owner, "state_dict", "without unknown keys", unknown)
+        step = _checks.integer(
+            owner, "state_dict['step']", state_dict.get("step"), low=0
+        )
+        return step, self._loaded_groups(state_dict.get("param_groups"))
 
     def _loaded_groups(self, groups: object) -> list[Group]:
         """The saved param groups, checked like constructor arguments."""

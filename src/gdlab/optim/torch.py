@@ -317,15 +317,7 @@ class TorchOptimizer(Optimizer):
         """Restore a :meth:`state_dict` into torch's state, everything checked
         first (names, keys, shapes, finite values) so a bad one changes nothing."""
         owner = type(self).__name__
-        if not isinstance(state_dict, Mapping):
-            _checks.fail(owner, "state_dict", "a mapping", type(state_dict).__name__)
-        unknown = sorted(set(state_dict) - {"step", "param_groups", "state"})
-        if unknown:
-            _checks.fail(owner, "state_dict", "without unknown keys", unknown)
-        step = _checks.integer(
-            owner, "state_dict['step']", state_dict.get("step"), low=0
-        )
-        groups = self._loaded_groups(state_dict.get("param_groups"))
+        step, groups = self._loaded_step_and_groups(state_dict)
         saved = state_dict.get("state")
         if not isinstance(saved, Mapping) or set(saved) - set(self._tensors):
             _checks.fail(
