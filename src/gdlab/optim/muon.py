@@ -11,6 +11,7 @@ import numpy as np
 from gdlab.optim import constraints, kernel
 from gdlab.optim.adam import adam_rule
 from gdlab.optim.base import Group, Optimizer, State
+from gdlab.optim.lerp import lerp
 from gdlab.optim.space import Axis, log_uniform, lr_around, one_minus_log_uniform
 from gdlab.params import Array
 
@@ -209,8 +210,9 @@ class Muon(Optimizer):
             )
             return
         mu, buf = group["momentum"], state["momentum_buffer"]
-        buf[...] = _lerp(buf, g, 1 - mu)
-        u = _lerp(g, buf, mu) if group["nesterov"] else buf
+        scratch = np.empty_like(buf)
+        lerp(buf, g, 1 - mu, out=buf, scratch=scratch)
+        u = lerp(g, buf, mu, out=scratch, scratch=scratch) if group["nesterov"] else buf
         # torch's (A, B) = (out, in) is gdlab's (shape[1], shape[0]).
         orthogonal = newton_schulz(
             u.T, group["ns_coefficients"], group["ns_steps"], group["eps"]
@@ -222,13 +224,6 @@ class Muon(Optimizer):
             ratio = math.sqrt(max(1, fan_out / fan_in))
         p *= 1 - lr * group["weight_decay"]
         p -= (lr * ratio) * orthogonal
-
-
-def _lerp(a: Array, b: Array, weight: float) -> Array:
-    """a + w(b − a), evaluated as torch.lerp does (from b's side for w >= 0.5)."""
-    if weight < 0.5:
-        return a + weight * (b - a)
-    return b - (b - a) * (1 - weight)
 
 
 def _names(owner: str, name: str, value: object) -> tuple[str, ...]:
