@@ -215,6 +215,24 @@ def test_warm_up_meets_the_variants_later_steps_run(
     assert False in seen and True in seen and opt.step_count == 0
 
 
+def test_warm_up_meets_asgds_averaging_variant(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ASGD averages only after step t₀ (10⁶ by default): warm_up compiles that
+    variant too, so it never compiles in the middle of a long run."""
+    seen: list[bool] = []
+    scalars = optim.ASGD.scalars
+
+    def recorded(self: Any, *args: Any) -> dict[str, Any]:
+        values = scalars(self, *args)
+        seen.append(values["averaging"])
+        return values
+
+    monkeypatch.setattr(optim.ASGD, "scalars", recorded)
+    opt = optim.ASGD({"w": np.ones(3)}, lr=0.1)
+    opt.warm_up()
+    assert False in seen and True in seen
+    assert opt.step_count == 0 and opt.param_groups[0]["t0"] == 1e6
+
+
 def test_warm_up_compiles_without_touching_the_optimizer() -> None:
     params = Params({"W": np.ones((3, 2), np.float32), "b": np.ones(2)})
     opt = optim.Adam(params, lr=0.1, amsgrad=True)
