@@ -4,10 +4,13 @@ format's ``raises_about``, ``run_cli`` (a command in this process), and
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 
@@ -39,6 +42,18 @@ def raises_about(
     if got is not None:
         pattern += rf".*, got {re.escape(got)}$"
     return pytest.raises(error, match=pattern)
+
+
+def write_checkpoint(path: Path, arrays: Mapping[str, Any], meta: Any) -> Path:
+    """Write a checkpoint file as an editor would, past ``checkpoint.save`` (which
+    takes only a valid :class:`~gdlab.checkpoint.CheckpointMeta`): any JSON (bare
+    NaN too), any arrays."""
+    from gdlab import checkpoint
+
+    text = json.dumps(meta, allow_nan=True).encode()
+    with open(path, "wb") as f:
+        np.savez(f, **arrays, **{checkpoint.META: np.frombuffer(text, np.uint8)})
+    return path
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:

@@ -22,7 +22,7 @@ from gdlab.experiment import RunSpec, build
 from gdlab.lab.runs import rebuild
 from gdlab.train import TrainConfig
 
-from .conftest import raises_about
+from .conftest import raises_about, write_checkpoint
 
 SPEC = RunSpec(
     data="digits",
@@ -975,7 +975,7 @@ def test_a_checkpoint_of_version_1_is_refused_naming_its_version(
     settings = meta.pop("config")  # what version 1 wrote, three times
     meta.update(version=1, settings=settings, spec={**meta["spec"], **settings})
     meta["history"]["config"] = {**meta.pop("fingerprint"), **settings}
-    path = checkpoint.save(tmp_path, 21, arrays, meta)
+    path = write_checkpoint(tmp_path / finished.name, arrays, meta)
     with pytest.raises(ValueError) as error:
         train.resume(tmp_path, progress=False, rebuild=rebuild)
     assert str(error.value) == (
