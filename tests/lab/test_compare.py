@@ -15,6 +15,7 @@ import pytest
 from gdlab import data, optim
 from gdlab.experiment import RunSpec
 from gdlab.lab import compare, sweep, tuning
+from gdlab.results import RunMetrics
 from gdlab.train import TrainConfig
 
 BASE = RunSpec(
@@ -128,10 +129,11 @@ def test_selection_equals_a_plain_sweep_over_the_same_points(tmp_path: Path) -> 
         report=False,
     )
     rows = swept.rows()
-    best = max(rows, key=lambda r: (r["final_val_acc"], -r["final_val_loss"]))
+    m = [r.metrics for r in rows]
+    best = max(m, key=lambda r: (r.final_val_acc or 0.0, -(r.final_val_loss or 0.0)))
     adam = found.optimizers["adam"].studies[1]
-    assert adam.selected.hyper["lr"] == best["lr"]
-    assert [t.val_acc for t in adam.trials] == [r["final_val_acc"] for r in rows]
+    assert adam.selected.hyper["lr"] == rows[m.index(best)].values["lr"]
+    assert [t.val_acc for t in adam.trials] == [r.final_val_acc for r in m]
 
 
 def test_results_are_reproducible_and_resume_reruns_nothing(tmp_path: Path) -> None:
@@ -353,9 +355,8 @@ def test_select_val_loss_with_diverged_trials_finishes(tmp_path: Path) -> None:
 
 def test_ties_in_validation_accuracy_are_broken_by_validation_loss() -> None:
     def trial(acc: float, loss: float) -> Any:
-        return SimpleNamespace(
-            metrics={"diverged": False, "final_val_acc": acc, "final_val_loss": loss}
-        )
+        metrics = RunMetrics(loss, None, loss, acc, acc, None, None, False, 1, 0.0)
+        return SimpleNamespace(metrics=metrics)
 
     runs = [trial(0.9, 0.40), trial(0.95, 0.30), trial(0.95, 0.20), trial(0.8, 0.1)]
     best = max(range(4), key=lambda k: compare._rank_key(runs[k], "val_acc"))
