@@ -18,6 +18,8 @@ from gdlab.lab import compare, sweep, tuning
 from gdlab.results import RunMetrics
 from gdlab.train import TrainConfig
 
+from ..conftest import raises_about
+
 BASE = RunSpec(
     data="digits", model="mlp:64-16-10", train=TrainConfig(epochs=3, batch_size=64)
 )
@@ -466,9 +468,9 @@ def test_a_plan_loads_the_data_once_and_run_checks_nothing_again(
     assert [s.optimizer for s in planned.specs] == ["sgd"]
     # a declared record: its plain form round-trips (the layout is derived)
     assert compare.Plan.from_dict(json.loads(json.dumps(planned.to_dict()))) == planned
-    with pytest.raises(ValueError, match=r"^Plan: workers must be an integer >= 1"):
+    with raises_about("Plan", "workers"):
         compare.Plan(BASE, ("sgd",), protocol, workers=0)
-    with pytest.raises(ValueError, match=r"^Plan: base must be a RunSpec"):
+    with raises_about("Plan", "base"):
         compare.Plan(BASE.to_dict(), ("sgd",))  # type: ignore[arg-type]
     assert not tmp_path.joinpath("out").exists()  # planning writes nothing
     found = compare.run(planned, out=tmp_path / "out", progress=False, report=False)

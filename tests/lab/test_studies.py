@@ -16,6 +16,8 @@ from gdlab.lab import studies
 from gdlab.lab.sharpness import training_loss
 from gdlab.report import studies as pages
 
+from ..conftest import raises_about
+
 TINY: dict[str, Any] = {"samples": 100, "seeds": 1, "until": "steps:20"}
 TINY_RUN: dict[str, Any] = {"samples": 50, "seeds": 1}
 
@@ -312,9 +314,9 @@ def test_a_plan_is_checked_when_made_and_round_trips() -> None:
     assert studies.BatchSize.from_dict(plan.to_dict()) == plan
     edge = studies.EdgeOfStability(lrs=[0.5], hidden=[4, 3])
     assert studies.EdgeOfStability.from_dict(edge.to_dict()) == edge
-    with pytest.raises(ValueError, match=r"^BatchSize: batch_sizes must be at least"):
+    with raises_about("BatchSize", "batch_sizes"):
         studies.BatchSize(batch_sizes=[32])
-    with pytest.raises(ValueError, match=r"^EdgeOfStability: steps must be an int"):
+    with raises_about("EdgeOfStability", "steps"):
         studies.EdgeOfStability(steps=0)
-    with pytest.raises(ValueError, match=r"^studies: plan must be a BatchSize"):
+    with raises_about("studies", "plan"):
         studies.prepare({"batch_sizes": [32, 64]})  # type: ignore[call-overload]
