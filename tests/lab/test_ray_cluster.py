@@ -194,7 +194,7 @@ def numbers(run: sweep.StoredRun) -> tuple[dict[str, Any], dict[str, Any]]:
     history["epochs"] = [
         {k: v for k, v in e.items() if k != "seconds"} for e in history["epochs"]
     ]
-    return {k: v for k, v in run.metrics.items() if k != "seconds"}, history
+    return {k: v for k, v in run.metrics.to_dict().items() if k != "seconds"}, history
 
 
 def assert_same_runs(
@@ -412,7 +412,7 @@ def test_nodes_train_fashion_mnist_without_its_files(
         datasets=loaded,
     )
     assert_same_runs(on_nodes, {r.key: r for r in here})
-    accuracy = np.mean([r.metrics["final_test_acc"] for r in on_nodes])
+    accuracy = np.mean([r.metrics.final_test_acc for r in on_nodes])
     assert accuracy > 0.3  # trained: chance is 0.1
 
 
@@ -441,5 +441,5 @@ def test_a_plugin_model_trains_on_nodes_that_never_loaded_it(
     assert len(result.runs) == 2
     assert {r.ray_node_id for r in result.runs} <= worker_ids(cluster)
     for run in result.runs:  # trained there: 21 steps of 64 of digits' 1293
-        assert run.metrics["steps"] == 21 and not run.metrics["diverged"]
-        assert 0 <= run.metrics["final_val_acc"] <= 1
+        assert run.metrics.steps == 21 and not run.metrics.diverged
+        assert 0 <= run.metrics.final_val_acc <= 1

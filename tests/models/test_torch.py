@@ -260,7 +260,7 @@ def test_a_checkpoint_without_the_models_buffers_is_refused(tmp_path: Path) -> N
     newest = checkpoint.paths(tmp_path)[0]
     arrays, meta = checkpoint.read(newest)
     del arrays["buffer/1.running_var"]
-    checkpoint.save(tmp_path, 10**6, arrays, meta)
+    checkpoint.save(tmp_path, 10**6, arrays, checkpoint.CheckpointMeta.from_dict(meta))
     again, opt2, _, _ = bn_run()
     with pytest.raises(
         ValueError, match=r"arrays\['buffer/1.running_var'\] must be present"
