@@ -214,7 +214,7 @@ def test_the_score_equals_a_transcription_of_algoperfs_scoring() -> None:
     assert benchmark.algoperf_score(rho["x"]) == pytest.approx(2.5 / 3, abs=0.02)
 
 
-def test_the_built_in_suite_has_seven_workloads() -> None:
+def test_the_built_in_suite_has_eight_workloads() -> None:
     suite = benchmark.load_suite("small")
     assert [w.name for w in suite] == [
         "softmax-digits",
@@ -224,11 +224,17 @@ def test_the_built_in_suite_has_seven_workloads() -> None:
         "full-batch-digits",
         "quadratic-deep",
         "autoencoder-digits",
+        "cnn-digits",
     ]
     assert suite[4].spec.train.batch_size == "full" and suite[2].target == 0.84
     # evaluations every few steps, not once an epoch; the target's provenance
-    assert [w.spec.train.eval_every for w in suite] == [5, 5, 100, 100, 5, 5, 5]
-    assert [w.select for w in suite[-2:]] == ["val_loss", "val_loss"]
+    assert [w.spec.train.eval_every for w in suite] == [5, 5, 100, 100, 5, 5, 5, 5]
+    assert [w.select for w in suite[5:7]] == ["val_loss", "val_loss"]
+    assert (suite[7].spec.data, suite[7].spec.model, suite[7].target) == (
+        "digits",
+        "cnn",
+        0.965,
+    )
     assert all(w.calibrated_by and "--calibrate" in w.calibrated_by for w in suite)
 
 
