@@ -349,6 +349,30 @@ def test_a_profile_checks_itself_and_round_trips() -> None:
 def test_select_picks_workloads_by_name() -> None:
     chosen = benchmark.select("small", ["full-batch-digits", "softmax-digits"])
     assert [w.name for w in chosen] == ["softmax-digits", "full-batch-digits"]
-    assert len(benchmark.select("small", None)) == 7
+    assert len(benchmark.select("small", None)) == 8
     with pytest.raises(ValueError, match=r"benchmark: --only must be one of"):
         benchmark.select("small", ["nope"])
+
+
+def test_a_workload_that_cannot_be_built_is_named_before_anything_trains(
+    tmp_path: Path,
+) -> None:
+    from gdlab import models
+
+    def needs_torch(dataset: Any, *, seed: int, dtype: str) -> Any:
+        raise ValueError("model: the torch CNNs need PyTorch")  # as without torch
+
+    models.register("no-torch", needs_torch)
+    try:
+        (tmp_path / "suite.toml").write_text(
+            SUITE.split("[tiny-mlp]")[0] + "[cnn]\nmodel = 'no-torch'\ntarget = 0.9\n"
+        )
+        plan = benchmark.plan(tmp_path / "suite.toml", ["sgd"], workers=1)
+        with pytest.raises(
+            ValueError,
+            match=r"^workload 'cnn': .*model: the torch CNNs need PyTorch$",
+        ):
+            benchmark.prepare(plan, tmp_path / "out")
+    finally:
+        models.registry.MODELS.remove("no-torch")
+    assert not list((tmp_path / "out").rglob("*.db"))  # nothing trained
