@@ -88,7 +88,10 @@ def whole(args: argparse.Namespace) -> None:
             load = os.getloadavg()[0]
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             wall = time.perf_counter()
-            subprocess.run([*command, "--out", f"{folder}/out"], check=True)
+            out = f"{folder}/out"  # its table and report path: not kept
+            subprocess.run(
+                [*command, "--out", out], check=True, stdout=subprocess.DEVNULL
+            )
             wall = time.perf_counter() - wall
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

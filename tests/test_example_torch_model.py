@@ -1,8 +1,8 @@
 """docs/examples/torch_model.py: a torch model trained by fit with gdlab's Adam and
 with torch.optim's, the same numbers from the same start; and issue 24's
 done-when as a user types it: the file as a plugin of ``gdlab compare`` and of
-``gdlab benchmark`` (a user suite beside the built-in CNN workload), with worker
-processes, on digits. (On Ray: tests/lab/test_ray_cluster.py.)"""
+``gdlab benchmark`` (a user suite beside the built-in CNN workload), compare with
+worker processes, on digits. (On Ray: tests/lab/test_ray_cluster.py.)"""
 
 from __future__ import annotations
 
