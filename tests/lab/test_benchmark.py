@@ -214,7 +214,7 @@ def test_the_score_equals_a_transcription_of_algoperfs_scoring() -> None:
     assert benchmark.algoperf_score(rho["x"]) == pytest.approx(2.5 / 3, abs=0.02)
 
 
-def test_the_built_in_suite_has_eight_workloads() -> None:
+def test_the_built_in_suite_has_seven_workloads_none_needing_torch() -> None:
     suite = benchmark.load_suite("small")
     assert [w.name for w in suite] == [
         "softmax-digits",
@@ -224,18 +224,15 @@ def test_the_built_in_suite_has_eight_workloads() -> None:
         "full-batch-digits",
         "quadratic-deep",
         "autoencoder-digits",
-        "cnn-digits",
     ]
     assert suite[4].spec.train.batch_size == "full" and suite[2].target == 0.84
     # evaluations every few steps, not once an epoch; the target's provenance
-    assert [w.spec.train.eval_every for w in suite] == [5, 5, 100, 100, 5, 5, 5, 5]
+    assert [w.spec.train.eval_every for w in suite] == [5, 5, 100, 100, 5, 5, 5]
     assert [w.select for w in suite[5:7]] == ["val_loss", "val_loss"]
-    assert (suite[7].spec.data, suite[7].spec.model, suite[7].target) == (
-        "digits",
-        "cnn",
-        0.965,
-    )
+    assert not any(w.spec.model in ("cnn", "fmnist_2c2d") for w in suite)
     assert all(w.calibrated_by and "--calibrate" in w.calibrated_by for w in suite)
+    cnn = {w.name: w for w in benchmark.load_suite("medium")}["cnn-digits"]
+    assert (cnn.spec.data, cnn.spec.model, cnn.target) == ("digits", "cnn", 0.965)
 
 
 def test_calibration_sets_targets_from_the_baselines_and_records_how(
@@ -349,7 +346,7 @@ def test_a_profile_checks_itself_and_round_trips() -> None:
 def test_select_picks_workloads_by_name() -> None:
     chosen = benchmark.select("small", ["full-batch-digits", "softmax-digits"])
     assert [w.name for w in chosen] == ["softmax-digits", "full-batch-digits"]
-    assert len(benchmark.select("small", None)) == 8
+    assert len(benchmark.select("small", None)) == 7
     with pytest.raises(ValueError, match=r"benchmark: --only must be one of"):
         benchmark.select("small", ["nope"])
 

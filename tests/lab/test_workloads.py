@@ -28,7 +28,12 @@ def test_the_built_in_workloads_are_registered_and_the_medium_suite_names_them()
     small = [w.name for w in benchmark.load_suite("small")]
     assert set(small) <= set(workloads.names())
     medium = benchmark.load_suite("medium")
-    assert [w.name for w in medium] == [*small, "logreg-fashion", "fmnist-2c2d"]
+    assert [w.name for w in medium] == [
+        *small,
+        "cnn-digits",
+        "logreg-fashion",
+        "fmnist-2c2d",
+    ]
     by_name = {w.name: w for w in medium}
     assert by_name["mlp-fashion"] == workloads.get("mlp-fashion")  # the same one
     quadratic = by_name["quadratic-deep"]
