@@ -76,6 +76,7 @@ def orders(n: int, k: int, steps: int) -> np.ndarray:
 
 def gdlab_population(X: Any, y: Any, sizes: list[int], k: int, steps: int) -> Any:
     from gdlab.models.population import PopulationModel
+    from gdlab.optim.kernel import threads
     from gdlab.optim.population import Population
 
     index = orders(len(X), k, steps)
@@ -87,10 +88,11 @@ def gdlab_population(X: Any, y: Any, sizes: list[int], k: int, steps: int) -> An
     def run() -> None:
         model = PopulationModel(models)
         opt = Population(members, model.params)
-        for t in range(steps):
-            rows = index[t]
-            model.loss_and_grad(X[rows], y[rows])
-            opt.step(model.grads)
+        with threads(model.params.size):  # once per loop, as fit_population
+            for t in range(steps):
+                rows = index[t]
+                model.loss_and_grad(X[rows], y[rows])
+                opt.step(model.grads)
 
     return run
 

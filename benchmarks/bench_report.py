@@ -26,7 +26,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from common import machine, no_compilation, summary
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -34,11 +33,12 @@ from matplotlib.figure import Figure
 
 from gdlab.lab import runs
 from gdlab.report import compare
+from gdlab.results import ComparisonResult
 
 
-def figures(results: dict[str, Any]) -> dict[str, Callable[[], Figure]]:
+def figures(results: ComparisonResult) -> dict[str, Callable[[], Figure]]:
     """The figures of :func:`gdlab.report.compare.draw`, each unsaved."""
-    metric = "test_acc" if results["protocol"]["metric"] == "test_acc" else "test_loss"
+    metric = "test_acc" if results.protocol.metric == "test_acc" else "test_loss"
     return {
         "test": lambda: compare.plot_test_metrics(results, metric),
         "tunability": lambda: compare.plot_tunability(results),
@@ -92,8 +92,7 @@ def main(argv: list[str] | None = None) -> None:
                 wall.append(time.perf_counter() - w0)
                 cpu.append(time.process_time() - c0)
                 loads.append(os.getloadavg()[0])
-        results = result.to_dict()
-        n = len(results["optimizers"])
+        n = len(result.optimizers)
         print(
             f"report of {n} optimizers ({folder}): {summary(wall, 3)} s wall, "
             f"{summary(cpu, 3)} s CPU, {args.repeats} repeats at load "
@@ -101,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         parts: dict[str, list[tuple[float, float, float, float]]] = {}
         for _ in range(args.repeats):
-            for name, make in figures(results).items():
+            for name, make in figures(result).items():
                 parts.setdefault(name, []).append(split(make))
         print(f"{'CPU ms':12}{'build':>10}{'layout':>10}{'draw':>10}{'png':>10}")
         totals = [0.0] * 4

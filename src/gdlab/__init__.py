@@ -1,7 +1,7 @@
 """gdlab: a laboratory for gradient-descent optimization.
 
 ``import gdlab`` loads NumPy (and Numba, which compiles the update rules) and
-nothing heavier: matplotlib, SciPy and scikit-learn load where they are used, the
+nothing heavier: matplotlib and SciPy load where they are used, the
 subpackages when first touched (``gdlab.report``, ``gdlab.lab``, ...).
 """
 

@@ -45,7 +45,7 @@ from gdlab.history import History
 from gdlab.models import population as model_population
 from gdlab.models.mlp import EVAL_CHUNK, Model
 from gdlab.models.population import PopulationModel
-from gdlab.optim import Optimizer
+from gdlab.optim import Optimizer, kernel
 from gdlab.optim import population as optim_population
 from gdlab.optim.population import Population
 from gdlab.train import ABSURD_LOSS, TrainConfig
@@ -195,11 +195,19 @@ class _Trainer:
         n = len(X)
         b = n if self.config.batch_size == "full" else min(self.config.batch_size, n)
         replace = self.config.sampling == "with-replacement"
-        every = self.config.eval_every
         self.started = time.perf_counter()
         if self.config.eval_at_start:
             self._evaluate()
         self._mark_epoch()
+        # the kernels' threads, chosen once for the whole run (each step's own
+        # choice then costs nothing): serial below PARALLEL_MIN_SIZE elements
+        with kernel.threads(self.model.params.size):
+            self._loop(X, y, b, replace)
+        self._finish()
+        return [m.history for m in self.members]
+
+    def _loop(self, X: np.ndarray, y: np.ndarray, b: int, replace: bool) -> None:
+        n, every = len(X), self.config.eval_every
         while self.step < self.total and self.live:
             self.orders = self._orders(n, b, replace)
             stop = self.per_epoch * b
@@ -225,8 +233,6 @@ class _Trainer:
             if (every == "epoch" or ends) and last != self.step:
                 self._evaluate()
             self._save()
-        self._finish()
-        return [m.history for m in self.members]
 
     def _mark_epoch(self) -> None:
         """Keep each batch order's generator state at the start of the epoch (a
@@ -299,7 +305,7 @@ class _Trainer:
             for row, norm in enumerate(norms):
                 if norm > clip:
                     g[row] *= clip / (norm + 1e-6)
-        opt.step(g)
+        opt.step(g, lrs)
         self.step += 1
         self.batch += 1
         for row, (loss, lr) in enumerate(zip(values, lrs, strict=True)):

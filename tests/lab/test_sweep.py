@@ -836,10 +836,14 @@ def ray_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def test_ray_gives_the_rows_of_local_processes(
     tmp_path: Path, ray_sandbox: Path
 ) -> None:
+    """Each Ray task trains a chunk of runs as one population, as a local worker
+    does: the same rows as the local pool's."""
     import ray
 
-    grid = {"optimizer": ["sgd", "adam"], "seed": [0, 1]}
-    local = swept(BASE, grid, tmp_path / "local" / "sweep.db", **quiet(workers=1))
+    grid = {"optimizer": ["sgd", "adam"], "seed": [0, 1, 2, 3]}
+    local = swept(
+        BASE, grid, tmp_path / "local" / "sweep.db", **quiet(workers=2)
+    )  # by the rule, this process's populations
     remote = swept(
         BASE, grid, tmp_path / "ray" / "sweep.db", **quiet(workers=2, backend="ray")
     )
@@ -847,6 +851,13 @@ def test_ray_gives_the_rows_of_local_processes(
     assert_same_sweep(remote, local)
     assert {r.pid for r in remote.runs}.isdisjoint({os.getpid()})
     assert any(ray_sandbox.iterdir())  # its files went to the sandbox
+    # 4 tasks of 2 runs (one workload's 4 runs in a chunk per CPU): the members
+    # of a population share its time, and its process
+    runs = {json.loads(r.key)["seed"]: r for r in remote.runs if "sgd" in r.key}
+    for a, b in ((0, 1), (2, 3)):
+        assert runs[a].metrics["seconds"] == runs[b].metrics["seconds"]
+        assert runs[a].pid == runs[b].pid
+    assert runs[0].metrics["seconds"] != runs[2].metrics["seconds"]
 
 
 def descendants(root: int) -> dict[int, str]:

@@ -4,6 +4,7 @@ each member's result is the one its run alone gives."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +104,35 @@ def test_worker_processes_train_chunks_as_populations(
                 {k: v for k, v in e.items() if k != "seconds"} for e in h["epochs"]
             ]
         assert got == want
+
+
+class _FailingWorker:
+    """A pool of one worker process whose every run raised there: each future it
+    gives holds the exception, as a real worker's does."""
+
+    spawned = 1
+
+    def submit(self, *args: Any) -> Future[dict[str, Any]]:
+        future: Future[dict[str, Any]] = Future()
+        future.set_exception(ValueError("RunSpec: optimizer must be known, got 'x'"))
+        return future
+
+    def up(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("where", ["worker", "here"])
+def test_a_failed_chunk_counts_each_of_its_runs(tmp_path: Path, where: str) -> None:
+    keys = [spec_key(BASE.replace(optimizer="sgd", seed=s)) for s in range(3)]
+    bad = [k.replace('"sgd"', '"no-such-optimizer"') for k in keys]
+    chunk = json.dumps(bad)  # one key: three runs as one population
+    assert populations.keys_in(chunk) == bad
+    assert populations.keys_in(keys[0]) == [keys[0]]
+    todo = {chunk: load_data(BASE)}
+    recorded: list[dict[str, Any]] = []
+    workers: Any = _FailingWorker() if where == "worker" else sweep.Workers(1)
+    errors = sweep.pool.run(todo, {"sharpness": False}, workers, recorded.append)
+    assert recorded == []
+    assert len(errors) == 3 and all(isinstance(e, ValueError) for e in errors)
+    with pytest.raises(sweep.SweepError, match=r"3 runs failed \(ValueError: "):
+        sweep.runner.raise_for(errors, [], 3, tmp_path / "sweep.db")

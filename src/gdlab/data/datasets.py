@@ -4,7 +4,7 @@ Every loader returns a :class:`Dataset` with 2-D float features and 1-D targets:
 
     ds = load("fashion-mnist")   # Debian's dataset-fashion-mnist, $GDLAB_DATA or path=
     ds = load("mnist", path="dir/with/four/idx/files")
-    ds = load("digits")          # bundled with scikit-learn: the embedded default
+    ds = load("digits")          # scikit-learn's, shipped with gdlab: the default
     ds = load("regression")      # the worked example: points (1, 3) and (2, 5)
     ds = load("mine.npz")        # a user's arrays (gdlab.data.arrays), as from_arrays
 
@@ -36,6 +36,7 @@ from gdlab import _checks
 from gdlab.data.batching import Seed, as_generator
 from gdlab.data.digest import digest
 from gdlab.data.idx import read_view
+from gdlab.data.splits import split_indices
 
 FASHION_MNIST_CLASSES = (
     "T-shirt/top",
@@ -123,10 +124,9 @@ class Dataset:
         """This dataset with ``fraction`` of its training set held out as validation.
 
         Stratified by class for classification (scikit-learn's
-        ``train_test_split``); the split depends on the data and ``seed`` only.
+        ``train_test_split``'s rows, drawn by :mod:`gdlab.data.splits`); the split
+        depends on the data and ``seed`` only.
         """
-        from sklearn.model_selection import train_test_split
-
         owner = f"{self.name}: validation split"
         fraction = _checks.number(
             owner, "val_fraction", fraction, low=0.0, high=0.5, low_open=True
@@ -152,13 +152,9 @@ class Dataset:
             stratify = self.y_train
         elif n_val >= self.n_train:
             _checks.fail(owner, "val_fraction", "leaving training samples", fraction)
-        X_train, X_val, y_train, y_val = train_test_split(
-            self.X_train,
-            self.y_train,
-            test_size=n_val,
-            stratify=stratify,
-            random_state=seed,
-        )
+        train, val = split_indices(self.n_train, n_val, seed, stratify)
+        X_train, X_val = self.X_train[train], self.X_train[val]
+        y_train, y_val = self.y_train[train], self.y_train[val]
         return dataclasses.replace(
             self, X_train=X_train, y_train=y_train, X_val=X_val, y_val=y_val
         )
@@ -346,17 +342,26 @@ def idx_set(
 # --- small and synthetic sets -----------------------------------------------------
 
 
-def digits(dtype: np.dtype[Any]) -> Dataset:
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+DIGITS_FILE = Path(__file__).with_name("digits.npz")
+"""scikit-learn's ``load_digits()`` (the UCI optical recognition of handwritten
+digits test set, 1,797 images of 8x8 pixels valued 0-16, CC BY 4.0), split as
+``train_test_split(test_size=DIGITS_TEST_FRACTION, stratify=target,
+random_state=DIGITS_SEED)`` splits it: pixels and labels as uint8, 47 kB. Read
+from here, digits loads in milliseconds instead of importing scikit-learn; a
+test holds it equal to scikit-learn's."""
 
-    bunch = load_digits()
-    X = (bunch.data / 16).astype(dtype)
-    y = bunch.target.astype(np.int64)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=DIGITS_TEST_FRACTION, stratify=y, random_state=DIGITS_SEED
+
+def digits(dtype: np.dtype[Any]) -> Dataset:
+    with np.load(DIGITS_FILE) as f:
+        arrays = {name: f[name] for name in f.files}
+    return Dataset(
+        (arrays["train_pixels"] / 16).astype(dtype),
+        arrays["train_labels"].astype(np.int64),
+        (arrays["test_pixels"] / 16).astype(dtype),
+        arrays["test_labels"].astype(np.int64),
+        DIGIT_CLASSES,
+        "digits",
     )
-    return Dataset(X_train, y_train, X_test, y_test, DIGIT_CLASSES, "digits")
 
 
 def worked_example(dtype: np.dtype[Any]) -> Dataset:

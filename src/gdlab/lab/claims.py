@@ -39,8 +39,10 @@ def paired_t(differences: Sequence[float]) -> tuple[float, tuple[float, float], 
     per-study differences (df = S − 1). Needs S >= 2.
 
     Zero spread: p = 1 if every difference is 0, else p = 0 (t is infinite).
+    The t distribution is SciPy's ``stdtr``/``stdtrit`` (what ``scipy.stats.t``'s
+    ``sf`` and ``ppf`` compute, without importing ``scipy.stats``).
     """
-    from scipy.stats import t
+    from scipy.special import stdtr, stdtrit
 
     d = [float(x) for x in differences]
     if len(d) < 2 or not all(math.isfinite(x) for x in d):
@@ -51,8 +53,8 @@ def paired_t(differences: Sequence[float]) -> tuple[float, tuple[float, float], 
     if sd == 0.0:
         return mean, (mean, mean), 1.0 if mean == 0.0 else 0.0
     se = sd / math.sqrt(s)
-    half = float(t.ppf(0.975, s - 1)) * se
-    p = float(2.0 * t.sf(abs(mean) / se, s - 1))
+    half = float(stdtrit(s - 1, 0.975)) * se
+    p = float(2.0 * stdtr(s - 1, -abs(mean) / se))
     return mean, (mean - half, mean + half), min(1.0, p)
 
 

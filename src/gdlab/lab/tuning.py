@@ -24,29 +24,25 @@ from __future__ import annotations
 
 import math
 import statistics
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from gdlab import _checks, optim
+from gdlab.lab import sobol
 from gdlab.optim import space
 
 
 def sobol_points(n: int, dimensions: int, seed: int) -> np.ndarray[Any, Any]:
     """The first ``n`` points of a scrambled Sobol sequence in [0, 1)^dimensions.
 
-    A power of two keeps the sequence's balance; other ``n`` are allowed (SciPy's
-    warning about it is silenced: the points are still well spread).
+    A power of two keeps the sequence's balance; other ``n`` are allowed (the
+    points are still well spread). SciPy's ``qmc.Sobol(dimensions, scramble=True,
+    seed=seed).random(n)``, drawn by :mod:`gdlab.lab.sobol` without importing
+    ``scipy.stats``.
     """
-    from scipy.stats import qmc
-
-    n = _checks.integer("sobol_points", "n", n, low=1)
-    sampler = qmc.Sobol(d=dimensions, scramble=True, seed=seed)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*balance properties.*")
-        return np.asarray(sampler.random(n))
+    return sobol.points(n, dimensions, seed)
 
 
 def check_axes(name: str, axes: Sequence[str]) -> list[str]:
@@ -151,8 +147,10 @@ def best_of_first(
 
 def interval95(values: Sequence[float]) -> dict[str, float | int | None]:
     """Mean, sample std and the half-width of the 95% t-interval of ``values``
-    (None for the spread of a single value)."""
-    from scipy.stats import t
+    (None for the spread of a single value). The t quantile is SciPy's
+    ``stdtrit`` (what ``scipy.stats.t.ppf`` computes, without importing
+    ``scipy.stats``)."""
+    from scipy.special import stdtrit
 
     xs = [float(v) for v in values]
     n = len(xs)
@@ -162,7 +160,7 @@ def interval95(values: Sequence[float]) -> dict[str, float | int | None]:
     if n == 1:
         return {"n": 1, "mean": mean, "std": None, "ci95": None}
     std = statistics.stdev(xs)
-    half = float(t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    half = float(stdtrit(n - 1, 0.975)) * std / math.sqrt(n)
     return {"n": n, "mean": mean, "std": std, "ci95": half}
 
 

@@ -71,7 +71,14 @@ _mode = threading.local()
 def threads(size: int) -> Iterator[None]:
     """Run the kernels called inside on every core if ``size`` (the elements that
     they update together) is at least :data:`PARALLEL_MIN_SIZE`, else their serial
-    variant on the calling thread (and any other Numba code on one thread)."""
+    variant on the calling thread (and any other Numba code on one thread).
+
+    Inside a small step's ``threads`` (a loop that sets them once around all its
+    steps, as :mod:`gdlab.population` does) a small step's own call costs nothing:
+    Numba's thread count is already 1 and the serial variants already chosen."""
+    if size < PARALLEL_MIN_SIZE and getattr(_mode, "serial", False):
+        yield  # already serial on this thread: Numba's count is left as it is
+        return
     import numba
 
     # Numba's OpenMP calls bind to the libgomp that torch loaded first, if it

@@ -182,8 +182,9 @@ class Population:
             for lr in (m.param_groups[0]["lr"] for m in self.members)
         ]
 
-    def step(self, grads: Array) -> None:
-        """Update every run from ``grads`` (``(K, n)``, row k run k's gradient)."""
+    def step(self, grads: Array, lrs: Sequence[float] | None = None) -> None:
+        """Update every run from ``grads`` (``(K, n)``, row k run k's gradient);
+        ``lrs``: what :meth:`lrs` gives now, when the caller has it already."""
         if grads.shape != self.params.shape or grads.dtype != self.params.dtype:
             _checks.fail(
                 "Population",
@@ -192,7 +193,7 @@ class Population:
                 grads.shape,
             )
         step = self.step_count + 1
-        lrs = self.lrs()
+        lrs = self.lrs() if lrs is None else list(lrs)
         p, g = self.params.reshape(-1), np.ascontiguousarray(grads).reshape(-1)
         flat = self._flat()
         extra = (

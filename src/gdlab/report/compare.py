@@ -21,7 +21,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gdlab import outputs
-from gdlab.report.plots import finish, label_colors, new_axes
+from gdlab.report import layout
+from gdlab.report.plots import finish, label_colors
 from gdlab.results import ComparisonResult, Edge, Rerun, Stats
 
 METRIC_NAMES = {
@@ -34,10 +35,27 @@ METRIC_NAMES = {
 
 
 def _axes(ax: Axes | None, size: tuple[float, float] = (7.0, 4.4)) -> Axes:
-    return new_axes(ax, size)
+    """``ax``, or the Axes of a new Figure of ``size`` inches that :func:`_finish`
+    lays out (:func:`gdlab.report.layout.place`: no layout engine)."""
+    if ax is None:
+        made = Figure(figsize=size).add_subplot()
+        made.set_label(_OURS)
+        return made
+    return ax
 
 
-_finish = finish
+_OURS = "gdlab.report.compare"
+"""The label of an Axes that this module made a Figure for (and lays out)."""
+
+
+def _finish(ax: Axes, path: str | Path | None, *, legend: bool = False) -> Figure:
+    """Lay out a Figure made by :func:`_axes` (with the legend outside, at a fixed
+    place), or add the legend to a user's ``ax``; write the PNG ``path``."""
+    if ax.get_label() == _OURS:
+        layout.place(ax, legend=legend)
+    elif legend:
+        ax.legend(fontsize="small")
+    return finish(ax, path)
 
 
 def plot_test_metrics(
@@ -131,8 +149,7 @@ def plot_tunability(
         "dotted: random search over these points)"
     )
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
-    return _finish(ax, path)
+    return _finish(ax, path, legend=True)
 
 
 def plot_sensitivity(
@@ -175,15 +192,17 @@ def plot_sensitivity(
                 color=colors[name],
                 s=40,
             )
-    ax.set_xscale("log")
+    layout.log_axis(ax, "x")
+    low, high = ax.get_xlim()
+    if high > 100 * low:  # decades enough to read: no minor ticks to lay out
+        ax.minorticks_off()
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel(METRIC_NAMES.get(select, select))
     ax.set_title(
         "Learning-rate sensitivity over all trials of all studies (× = diverged)"
     )
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize="small")
-    return _finish(ax, path)
+    ax.grid(True, alpha=0.3)
+    return _finish(ax, path, legend=True)
 
 
 def _band(
@@ -222,14 +241,13 @@ def plot_curves(
             ax.plot(x, mean, color=colors[name], label=name, linewidth=1.6)
             ax.fill_between(x, low, high, color=colors[name], alpha=0.15, linewidth=0)
     if "loss" in metric:
-        ax.set_yscale("log")
+        layout.log_axis(ax, "y")
     ax.set_xlabel("epoch")
     ax.set_ylabel(METRIC_NAMES.get(metric, metric))
     name = METRIC_NAMES.get(metric, metric)
     ax.set_title(f"{name.capitalize()} of the reruns (band: min–max)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
-    return _finish(ax, path)
+    return _finish(ax, path, legend=True)
 
 
 # --- the page ------------------------------------------------------------------------

@@ -11,7 +11,8 @@ to the caller's ``record`` (which stores it), and the workers run the functions 
 **On a Ray cluster** every node needs gdlab installed (and the command's
 plugins: module names importable there, ``.py`` files at the same path; each
 task imports them before it builds its run), not the data: each data set is put
-once in Ray's object store, from which each node fetches it once. A run
+once in Ray's object store, from which each node fetches it once. A task
+trains a chunk of runs as one population, as a local worker does. A run
 whose worker or node dies is tried again elsewhere, at most :data:`RAY_RETRIES`
 more times; one that fails on every try is an error, like any failed run. If this
 process is killed, Ray stops its tasks.
@@ -91,7 +92,10 @@ def run_ray(
     workers: int,
     record: Callable[[dict[str, Any]], None],
 ) -> list[BaseException]:
-    """``todo``: key -> its data, put once in the object store for every node."""
+    """``todo``: key -> its data, put once in the object store for every node. The
+    runs of one workload travel as populations, as to local workers
+    (:func:`.populations.in_chunks`: at least one chunk per CPU of the cluster, or
+    per worker), a chunk a task."""
     ray = import_ray()
     started = not ray.is_initialized()
     local = started and not os.environ.get("RAY_ADDRESS")
@@ -106,7 +110,9 @@ def run_ray(
         with_plugins = {**options, "plugins": plugins.listed()}  # loaded first
         shipped: dict[int, Any] = {}  # id(dataset) -> its ObjectRef
         tasks: dict[Future[dict[str, Any]], tuple[str, Any]] = {}  # -> key, task
-        for key, dataset in todo.items():
+        each = populations.members(record)
+        cpus = int(ray.cluster_resources().get("CPU", 0))  # a chunk for each
+        for key, dataset in populations.in_chunks(todo, max(workers, cpus)).items():
             if id(dataset) not in shipped:
                 shipped[id(dataset)] = ray.put(dataset)
             ref = task.remote(key, with_plugins, shipped[id(dataset)])
@@ -117,12 +123,13 @@ def run_ray(
                 try:
                     result = future.result()
                 except ray.exceptions.RayTaskError as error:  # the run raised
-                    errors.append(error)
+                    errors.extend([error] * len(populations.keys_in(tasks[future][0])))
                     continue
                 except ray.exceptions.RayError as error:  # lost on every try
-                    errors.append(_lost(tasks[future][0], error))
+                    keys = populations.keys_in(tasks[future][0])
+                    errors.extend(_lost(key, error) for key in keys)
                     continue
-                record(result)
+                each(result)
         except BaseException:
             for future, (_, ref) in tasks.items():
                 if not future.done():

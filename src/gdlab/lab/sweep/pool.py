@@ -43,6 +43,7 @@ import numpy as np
 from gdlab import _checks, plugins
 from gdlab.data import Dataset
 from gdlab.experiment import RunSpec, build_model
+from gdlab.lab.sweep.populations import keys_in
 from gdlab.lab.sweep.worker import execute, init_worker, ready
 
 PARALLEL_WORK = 1e10
@@ -187,7 +188,7 @@ def run(
 ) -> list[BaseException]:
     """Train every run of ``todo`` (key -> its data) on this process and
     ``workers``; ``record`` each result as it comes; return the errors of runs that
-    failed (a dead worker's too)."""
+    failed (a dead worker's too; a failed chunk's error once per run in it)."""
     queue = list(todo)
     pending: dict[Future[dict[str, Any]], str] = {}
     done: set[str] = set()
@@ -206,7 +207,7 @@ def run(
             broken.append(error)
             return
         except Exception as error:  # the run raised
-            errors.append(error)
+            errors.extend([error] * len(keys_in(key)))  # each run of a chunk
             done.add(key)
             return
         done.add(key)
@@ -216,7 +217,7 @@ def run(
         try:
             result = execute(key, options, todo[key])
         except Exception as error:  # as a worker's: the sweep reports it
-            errors.append(error)
+            errors.extend([error] * len(keys_in(key)))
             done.add(key)
             return
         done.add(key)

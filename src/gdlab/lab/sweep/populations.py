@@ -13,7 +13,9 @@ the chunk in training, and a resumed sweep trains only the runs it lacks.
 With worker processes (``backend="local"``, ``workers > 1``) each workload's runs
 are cut in at least one chunk per process, and a chunk travels to a worker as one
 key, the JSON list of its runs' keys (:func:`in_chunks`); its result holds each
-member's, recorded one by one (:func:`members`). Ray trains one run per task.
+member's, recorded one by one (:func:`members`). Ray tasks train the same chunks,
+one a task. A chunk that fails counts as the failure of each of its runs
+(:func:`keys_in`).
 
 Runs that cannot train as a population (another model or optimizer kind, see
 :func:`gdlab.population.unsupported`) and groups of one train alone, as before.
@@ -144,6 +146,12 @@ def in_chunks(todo: Mapping[str, Dataset], parts: int) -> dict[str, Dataset]:
     return out
 
 
+def keys_in(key: str) -> list[str]:
+    """The keys of the runs that ``key`` trains: a chunk's (a JSON list of keys, as
+    :func:`in_chunks` makes them), or ``key`` itself for a run alone."""
+    return list(json.loads(key)) if key.startswith("[") else [key]
+
+
 def members(record: Callable[[dict[str, Any]], None]) -> Callable[[Any], None]:
     """``record`` for results that may be a population's: each member's alone."""
 
@@ -185,6 +193,7 @@ __all__ = [
     "execute_population",
     "groups",
     "in_chunks",
+    "keys_in",
     "members",
     "run_here",
     "workload",

@@ -150,5 +150,7 @@ def execute_in_ray(
     plugins.load_all(options.get("plugins", ()))
     result = execute(key, options, dataset)
     ray = importlib.import_module("ray")  # installed: this runs on a Ray node
-    result["ray_node_id"] = ray.get_runtime_context().get_node_id()
+    node = ray.get_runtime_context().get_node_id()
+    for one in result.get("members", [result]):  # a chunk's: each member's
+        one["ray_node_id"] = node
     return result
