@@ -24,25 +24,30 @@ from __future__ import annotations
 
 import math
 import statistics
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from gdlab import _checks, optim
-from gdlab.lab import sobol
 from gdlab.optim import space
 
 
 def sobol_points(n: int, dimensions: int, seed: int) -> np.ndarray[Any, Any]:
-    """The first ``n`` points of a scrambled Sobol sequence in [0, 1)^dimensions.
+    """The first ``n`` points of a scrambled Sobol sequence in [0, 1)^dimensions
+    (SciPy's ``qmc.Sobol``).
 
-    A power of two keeps the sequence's balance; other ``n`` are allowed (the
-    points are still well spread). SciPy's ``qmc.Sobol(dimensions, scramble=True,
-    seed=seed).random(n)``, drawn by :mod:`gdlab.lab.sobol` without importing
-    ``scipy.stats``.
+    A power of two keeps the sequence's balance; other ``n`` are allowed (SciPy's
+    warning about it is silenced: the points are still well spread).
     """
-    return sobol.points(n, dimensions, seed)
+    from scipy.stats import qmc
+
+    n = _checks.integer("sobol_points", "n", n, low=1)
+    sampler = qmc.Sobol(d=dimensions, scramble=True, seed=seed)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*balance properties.*")
+        return np.asarray(sampler.random(n))
 
 
 def check_axes(name: str, axes: Sequence[str]) -> list[str]:
