@@ -135,10 +135,16 @@ BAD = [
         "--steps must be at most the schedule's length, got 20",
     ),
     (["figure", "ema", "--run", "x", "-o", "e.png"], "--run and --iterations apply"),
+    (["train", "--init", "zeross"], "--init must be one of he, glorot, zeros"),
+    (
+        ["compare", "--schedule", "step", "--schedule-arg", "step_size=-1"],
+        "--schedule-arg step_size must be an integer >= 1, got -1",
+    ),
+    (["report", "missing"], "missing/results.json: cannot read comparison results"),
 ]
 
 
-NO_OUT = {"explain", "stability", "schedule", "figure", "surface"}
+NO_OUT = {"explain", "stability", "schedule", "figure", "surface", "report"}
 """Commands without an output folder."""
 
 

@@ -718,8 +718,8 @@ class ComparisonResult(Record):
             return cls.from_dict(json.loads(path.read_text()))
         except OSError as error:  # the words once, not errno's repeat of the path
             raise ValueError(
-                f"cannot read comparison results {path}: "
-                f"{error.strerror or error} (gdlab compare --out FOLDER writes it)"
+                f"{path}: cannot read comparison results "
+                f"({error.strerror or error}); gdlab compare --out FOLDER writes them"
             ) from None
         except ValueError as error:
             raise ValueError(

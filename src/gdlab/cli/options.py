@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gdlab import _checks, optim, outputs
+from gdlab import _checks, optim, outputs, schedules
 from gdlab.i18n import gettext as _
 
 if TYPE_CHECKING:
@@ -105,9 +105,12 @@ def user_words(message: str, ctx: click.Context | None = None) -> str:
         field, indexed = grid[1], None
     base = indexed[1] if indexed else field
     index = (indexed[2] or "") if indexed else ""
+    if owner in schedules.RUN_SCHEDULES:  # "step: step_size must be ...": a schedule's
+        owner = "schedule"
     if owner not in _OWNERS:
         if owner not in {c.__name__ for c in optim.REGISTRY.values()}:
-            return message
+            typed = _option(ctx, base, typed=True) if fielded else None
+            return f"{typed}{index}{after}" if typed else message  # MLP: init
         if base == "lr" and (option := _option(ctx, "lr", "lrs")):
             return f"{option}{index}{after}"
         option = _option(ctx, "hyper")
