@@ -179,8 +179,8 @@ QUICK = {  # --quick: arguments added after a script's own (argparse: the last w
     "bench_suites.py": ("--only", "small", "--optimizers", "2"),
     "bench_calibration.py": ("--comparisons", "1"),
 }
-QUICK_DROPS = ("--ray",)
-"""Arguments of make bench that --quick leaves out (Ray's start-up)."""
+QUICK_DROPS = ("--ray", "--repeat-demo")
+"""Arguments that --quick leaves out: Ray's start-up, five more demos."""
 
 README_SCRIPTS = (  # README quotes them; not in make bench (they take minutes)
     ("bench_demo.py", ("--repeats", "3")),
