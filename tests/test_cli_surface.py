@@ -229,15 +229,15 @@ HUGE = str(10**400)
     [
         (
             ("schedule", "cosine_restarts", "--schedule-arg", f"period_mult={HUGE}"),
-            "cosine_restarts: period_mult must be an integer in [1, 2**53]",
+            "--schedule-arg period_mult must be an integer in [1, 2**53]",
         ),
         (
             ("schedule", "cosine_restarts", "--schedule-arg", f"period={HUGE}"),
-            "cosine_restarts: period must be an integer in [1, 2**53]",
+            "--schedule-arg period must be an integer in [1, 2**53]",
         ),
         (
             ("schedule", "step", "--schedule-arg", f"step_size={HUGE}"),
-            "step: step_size must be an integer in [1, 2**53]",
+            "--schedule-arg step_size must be an integer in [1, 2**53]",
         ),
         (
             ("schedule", "step", "--schedule-arg", "step_size=1e30"),
@@ -274,11 +274,11 @@ HUGE = str(10**400)
                 "--steps",
                 "100",
             ),
-            "loss_grid: steps must be <= 50 for 40000 cells",
+            "--steps must be <= 50 for 40000 cells",
         ),
         (
             ("surface", "rosenbrock", "--heatmap", "--optimizers", "adam"),
-            "loss_grid: optimizer must be one that takes momentum",
+            "--optimizers must be one that takes momentum",
         ),
         (
             ("surface", "rosenbrock", "--heatmap", "--hyper", "momentum=0.5"),

@@ -184,7 +184,7 @@ def test_cli_all_draws_a_grid(tmp_path: Path) -> None:
         (["cosin"], "NAME must be one of constant, step, multistep,"),
         (["join"], "NAME must be one of constant, step, multistep,"),
         (["cosine", "--lr", "abc"], "--lr: 'abc' is not a valid float"),
-        (["cosine", "--lr", "-1"], "cosine: lr must be >= 0, got -1.0"),
+        (["cosine", "--lr", "-1"], "--lr must be >= 0, got -1.0"),
         (
             ["cosine", "--schedule-arg", "total_steps=1.5"],
             "--schedule-arg total_steps must be an integer (as 1e3 only up to "
@@ -192,7 +192,7 @@ def test_cli_all_draws_a_grid(tmp_path: Path) -> None:
         ),
         (
             ["cosine", "--schedule-arg", "total_steps=0"],
-            "cosine: total_steps must be an integer >= 1",
+            "--schedule-arg total_steps must be an integer >= 1",
         ),
         (
             ["cosine", "--schedule-arg", "gamma=0.5"],

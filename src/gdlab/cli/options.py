@@ -56,6 +56,7 @@ _OWNERS = frozenset(
         *_OWNER_OPTION,
         *(owner for owner, _ in _OPTION_OF),
         *("compare", "sweep", "benchmark", "explain", "stability", "surface"),
+        "loss_grid",
     }
 )
 """The owners whose fields are a command's options, and the command names that
