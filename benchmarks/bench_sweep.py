@@ -63,7 +63,7 @@ def one_sweep(
         wall = time.perf_counter() - start
         rows = result.rows()
     assert len(rows) == runs
-    return wall, sum(float(r["seconds"]) for r in rows)
+    return wall, sum(r.metrics.seconds for r in rows)
 
 
 def main() -> None:

@@ -36,25 +36,32 @@ def interleaved(
     repeats: int,
     calls: int,
     warmup: int = 2,
+    pause: float = 0.2,
 ) -> dict[str, list[float]]:
     """Seconds per call of each contender, one median per repeat.
 
-    Within a repeat, the contenders take turns call by call, so a noisy neighbour
-    slows them alike. The ``warmup`` calls compile what they run: a kernel compiled
-    in the timed calls raises :class:`CompiledWhileTimed`.
+    Within a repeat, each contender makes its ``calls`` calls as one block, after
+    ``pause`` seconds of sleep, and the contenders take turns block by block (the
+    order rotating from repeat to repeat), so a noisy neighbour slows them alike.
+    The pause lets the previous contender's idle threads stop spinning: OpenBLAS's
+    and OpenMP's worker threads busy-wait for a while after each parallel call, and
+    taking turns call by call made each library pay for the other's spinning
+    (torch's Muon step took 9 ms there against 3 ms alone, on the 2 cores). The
+    ``warmup`` calls compile what they run: a kernel compiled in the timed calls
+    raises :class:`CompiledWhileTimed`.
     """
     for fn in contenders.values():
         for _ in range(warmup):
             fn()
     out: dict[str, list[float]] = {k: [] for k in contenders}
+    names = list(contenders)
     with no_compilation(", ".join(contenders)):
-        for _ in range(repeats):
-            times: dict[str, list[float]] = {k: [] for k in contenders}
-            for _ in range(calls):
-                for name, fn in contenders.items():
-                    times[name].append(timed(fn))
-            for name, ts in times.items():
-                out[name].append(statistics.median(ts))
+        for repeat in range(repeats):
+            turn = repeat % len(names)
+            for name in names[turn:] + names[:turn]:
+                time.sleep(pause)
+                fn = contenders[name]
+                out[name].append(statistics.median(timed(fn) for _ in range(calls)))
     return out
 
 

@@ -95,6 +95,22 @@ COMMANDS = (
         ),
     ),
     Command(
+        "benchmark-calibrate-cnn",
+        "gdlab benchmark --suite small --calibrate --only cnn-digits --budget 16 "
+        "--studies 3 --workers 2",
+        (
+            "benchmark", "--suite", "small", "--calibrate", "--only", "cnn-digits",
+            "--budget", "16", "--studies", "3", "--workers", "2", "--out", "{out}",
+            "--quiet",
+        ),
+        (
+            "benchmark", "--suite", "small", "--calibrate", "--only", "cnn-digits",
+            "--budget", "1", "--studies", "2", "--workers", "2", "--out", "{out}",
+            "--quiet",
+        ),
+        once=True,
+    ),
+    Command(
         "benchmark-calibrate-medium",
         "gdlab benchmark --suite medium --calibrate --only quadratic-deep,"
         "autoencoder-digits --budget 16 --studies 3 --workers 2",

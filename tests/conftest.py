@@ -4,10 +4,13 @@ format's ``raises_about``, ``run_cli`` (a command in this process), and
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 
@@ -39,6 +42,18 @@ def raises_about(
     if got is not None:
         pattern += rf".*, got {re.escape(got)}$"
     return pytest.raises(error, match=pattern)
+
+
+def write_checkpoint(path: Path, arrays: Mapping[str, Any], meta: Any) -> Path:
+    """Write a checkpoint file as an editor would, past ``checkpoint.save`` (which
+    takes only a valid :class:`~gdlab.checkpoint.CheckpointMeta`): any JSON (bare
+    NaN too), any arrays."""
+    from gdlab import checkpoint
+
+    text = json.dumps(meta, allow_nan=True).encode()
+    with open(path, "wb") as f:
+        np.savez(f, **arrays, **{checkpoint.META: np.frombuffer(text, np.uint8)})
+    return path
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:
@@ -89,3 +104,106 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.section(f"tests over {_SLOW['limit']:g} s not marked slow")
     for seconds, nodeid in sorted(_SLOW["found"], reverse=True):
         terminalreporter.write_line(f"{seconds:6.1f}s {nodeid}")
+
+
+# --- make test-fast: the tests it leaves to `make test` ---------------------------
+
+FAST_LEAVES_OUT = (
+    # each took over 5 s (at a load of about 8 on 2 cores, 10:32 UTC 2026-12-06,
+    # `pytest -m "not slow" --slow-over 5`): worker processes, Ray, subprocesses,
+    # whole commands, calibrations, the playground's concurrency
+    "tests/data/test_gzip_bomb.py::test_a_gzip_bomb_folder_is_refused_in_little_memory",
+    "tests/data/test_gzip_bomb.py::test_the_bound_is_proportional_to_the_gzip_size",
+    "tests/lab/test_benchmark.py::test_a_suite_runs_every_workload_and_scores_it_as_algoperf",
+    "tests/lab/test_benchmark.py::test_calibration_sets_targets_from_the_baselines_and_records_how",
+    "tests/lab/test_calibration.py::test_a_a_comparisons_are_rarely_called_different",
+    "tests/lab/test_calibration.py::test_a_range_three_decades_too_low_is_called_worse",
+    "tests/lab/test_calibration.py::test_repeated_comparisons_never_contradict_each_other",
+    "tests/lab/test_compare.py::test_a_failed_write_leaves_the_previous_outputs_whole",
+    "tests/lab/test_compare.py::test_selection_equals_a_plain_sweep_over_the_same_points",
+    "tests/lab/test_compare.py::test_test_labels_change_only_the_test_numbers",
+    "tests/lab/test_compare_defaults.py::test_hyper_fixes_a_setting_where_an_optimizer_has_it",
+    "tests/lab/test_examples.py::test_every_example_formats_and_is_listed",
+    "tests/lab/test_explain.py::test_explain_runs_a_plugins_optimizer",
+    "tests/lab/test_studies.py::test_a_rerun_skips_finished_runs_and_a_changed_setting_reruns",
+    "tests/lab/test_studies.py::test_interpolation_at_0_and_1_is_the_two_solutions",
+    "tests/lab/test_sweep.py::test_a_killed_parent_loses_no_finished_run_and_resumes_exactly",
+    "tests/lab/test_sweep.py::test_a_killed_population_loses_no_finished_member_and_resumes_exactly",
+    "tests/lab/test_sweep.py::test_a_killed_worker_stops_the_sweep_and_a_rerun_completes_it",
+    "tests/lab/test_sweep.py::test_sharpness_grows_with_the_batch_size",
+    "tests/lab/test_sweep_inputs.py::test_a_plugin_whose_code_changed_is_refused",
+    "tests/lab/test_sweep_inputs.py::test_compare_into_the_same_out_with_other_data_is_one_line",
+    "tests/lab/test_sweep_pool.py::test_more_workers_are_never_slower_than_one[by-the-rule]",
+    "tests/lab/test_sweep_pool.py::test_more_workers_are_never_slower_than_one[processes]",
+    "tests/lab/test_sweep_pool.py::test_workers_stay_warm_across_calls",
+    "tests/lab/test_sweep_populations.py::test_members_come_back_as_their_runs_alone",
+    "tests/lab/test_tuning.py::test_a_trials_hyperparameters_come_in_the_order_of_its_axes",
+    "tests/lab/test_workloads.py::test_a_loss_judged_workload_is_benchmarked_on_its_loss",
+    "tests/models/test_torch.py::test_a_run_spec_names_the_cnn_and_a_torch_optimizer",
+    "tests/models/test_torch.py::test_fmnist_2c2d_has_deepobs_architecture_and_initialization",
+    "tests/models/test_torch.py::test_the_nets_register_without_loading_torch",
+    "tests/optim/test_kernel.py::test_a_plugin_kernel_compiles_once_per_machine_under_any_module_name",
+    "tests/test_bench_common.py::test_a_compilation_inside_the_timed_region_fails_it",
+    "tests/test_cli_errors.py::test_a_size_limit_during_train_is_one_line",
+    "tests/test_cli_errors.py::test_a_size_limit_on_the_sweep_store_is_one_line",
+    "tests/test_cli_errors.py::test_a_size_limit_while_drawing_a_schedule_keeps_the_old_picture",
+    "tests/test_cli_errors.py::test_one_commands_folder_is_not_anothers",
+    "tests/test_cli_examples.py::test_every_listed_figure_draws_a_png[batch-modes]",
+    "tests/test_cli_examples.py::test_every_listed_figure_draws_a_png[regression-surface]",
+    "tests/test_cli_examples.py::test_mnist_curves_draws_a_course_mnist_run",
+    "tests/test_cli_folders.py::test_a_second_comparison_leaves_the_first_intact",
+    "tests/test_cli_npz.py::test_benchmark_runs_a_user_suite_on_an_npz",
+    "tests/test_cli_npz.py::test_compare_and_sweep_train_an_npz_in_worker_processes",
+    "tests/test_cli_npz.py::test_sweep_reads_an_npz_in_ray_workers",
+    "tests/test_cli_npz.py::test_train_fits_a_regression_npz[linear]",
+    "tests/test_cli_npz.py::test_train_fits_a_regression_npz[mlp:4-8-1]",
+    "tests/test_cli_plugin.py::test_a_plugin_path_with_a_colon_reaches_the_worker_processes",
+    "tests/test_cli_plugin.py::test_an_unknown_optimizer_is_named_beside_a_plugin_that_did_not_load",
+    "tests/test_cli_plugin.py::test_compare_runs_a_plugin_in_worker_processes",
+    "tests/test_cli_plugin.py::test_two_plugin_files_with_one_stem_are_both_loaded",
+    "tests/test_cli_runs.py::test_benchmark_prints_the_profile_table",
+    "tests/test_cli_runs.py::test_resume_checks_its_options_against_the_stored_run",
+    "tests/test_cli_study.py::test_batch_size_prints_a_table_writes_a_report_and_resumes",
+    "tests/test_cli_sweep.py::test_sweep_prints_a_table_writes_a_report_and_resumes",
+    "tests/test_cli_train_lock.py::test_a_second_train_into_a_folder_being_written_is_refused",
+    "tests/test_cli_workloads.py::test_benchmark_takes_the_plugin_model_and_dataset_in_a_user_suite",
+    "tests/test_docs.py::test_docstring_examples_run[gdlab.surfaces.grid]",
+    "tests/test_docs.py::test_every_public_value_has_an_attribute_docstring_where_it_is_defined",
+    "tests/test_example_own_data.py::test_the_example_compares_two_optimizers_on_its_npz",
+    "tests/test_i18n.py::test_every_message_of_the_course_commands_speaks_korean[figure",
+    "tests/test_playground.py::test_a_closed_connections_heavy_request_is_not_computed_to_the_end",
+    "tests/test_playground.py::test_a_pages_request_goes_before_waiting_requests_of_no_page",
+    "tests/test_playground.py::test_the_newest_request_of_a_page_cancels_its_older_ones",
+    "tests/test_playground.py::test_the_step_and_run_caps",
+    "tests/test_plugin_lion.py::test_a_sign_bug_fails_with_a_report_naming_the_difference",
+    "tests/test_plugin_lion.py::test_lion_registers_and_matches_lion_pytorch",
+    "tests/test_plugins.py::test_a_worker_process_loads_the_plugins_before_it_builds_a_run",
+    "tests/test_properties.py::test_any_pair_text_is_a_value_or_one_line",
+    "tests/test_report_convention.py::test_a_new_figure_written_only_with_a_path[plot_test_metrics]",
+    "tests/test_report_landscape.py::test_neither_module_loads_the_other_when_imported",
+    "tests/test_testing.py::test_a_flag_bug_and_an_evaluation_point_bug_are_caught",
+    "tests/test_testing.py::test_torch_is_imported_only_for_a_reference",
+    "tests/test_train.py::test_a_plain_function_lr_resumes_in_another_process",
+)
+"""Node ids (or their start) that ``-m "not slow"`` skips though not marked in their
+file: the quick check while working leaves them to CI's whole run."""
+FAST_CONFORMANCE = ("adam",)
+"""The optimizers whose torch-reference and multithreaded-kernel conformance runs
+stay in the fast run (the others' are marked slow: 5-54 s each under load)."""
+_CONFORMANCE = tuple(
+    f"tests/optim/test_conformance.py::test_{name}["
+    for name in (
+        "check_optimizer_passes_against_the_reference",
+        "multithreaded_kernel_on_a_large_buffer",
+    )
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    kept = tuple(f"{c}{name}]" for c in _CONFORMANCE for name in FAST_CONFORMANCE)
+    for item in items:
+        nodeid = item.nodeid
+        if nodeid.startswith(FAST_LEAVES_OUT) or (
+            nodeid.startswith(_CONFORMANCE) and nodeid not in kept
+        ):
+            item.add_marker(pytest.mark.slow)

@@ -21,6 +21,8 @@ from gdlab import checkpoint, train
 from gdlab.cli import main
 from gdlab.lab import runs
 
+from .conftest import write_checkpoint
+
 Arrays = dict[str, np.ndarray]
 Meta = dict[str, Any]
 
@@ -36,13 +38,6 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     return out
-
-
-def save_raw(path: Path, arrays: Arrays, meta: Meta) -> None:
-    """Write a checkpoint as an editor would: any JSON (bare NaN too), any array."""
-    text = json.dumps(meta, allow_nan=True).encode()
-    with open(path, "wb") as f:
-        np.savez(f, **arrays, **{checkpoint.META: np.frombuffer(text, np.uint8)})
 
 
 def state(a: Arrays, m: Meta, key: str, value: np.ndarray) -> None:
@@ -206,7 +201,7 @@ def tampered(finished: Path, folder: Path, variant: str) -> Path:
     for path in checkpoint.paths(out / "checkpoints"):
         arrays, meta = checkpoint.read(path)
         change(arrays, meta)
-        save_raw(path, arrays, meta)
+        write_checkpoint(path, arrays, meta)
     return out
 
 
@@ -242,17 +237,20 @@ def test_the_untampered_copy_resumes(finished: Path, tmp_path: Path) -> None:
     assert len(history.epochs) == 2
 
 
-def test_written_json_is_strict_nan_as_null(tmp_path: Path) -> None:
+def test_written_json_is_strict_nan_as_null(finished: Path, tmp_path: Path) -> None:
     row = {"epoch": 1, "val_loss": math.nan, "test_loss": math.inf}
     train.History(epochs=[row]).to_json(tmp_path / "history.json")
     text = (tmp_path / "history.json").read_text()
     assert json.loads(text, parse_constant=_refuse)["epochs"] == [
         {"epoch": 1, "val_loss": None, "test_loss": None}
     ]
-    path = checkpoint.save(tmp_path, 1, {"x": np.zeros(2)}, {"best": math.inf})
+    arrays, meta = checkpoint.read(checkpoint.paths(finished / "checkpoints")[0])
+    plateau = {"best": math.inf}  # ReduceOnPlateau's state before its first value
+    record = checkpoint.CheckpointMeta.from_dict({**meta, "plateau": plateau})
+    path = checkpoint.save(tmp_path, 1, arrays, record)
     with np.load(path, allow_pickle=False) as npz:
-        meta = npz[checkpoint.META].tobytes().decode()
-    assert json.loads(meta, parse_constant=_refuse) == {"best": None}
+        text = npz[checkpoint.META].tobytes().decode()
+    assert json.loads(text, parse_constant=_refuse)["plateau"] == {"best": None}
 
 
 def _refuse(token: str) -> None:

@@ -10,6 +10,7 @@ import pytest
 from gdlab import checkpoint
 
 from .conftest import run_cli as run
+from .conftest import write_checkpoint
 
 SMALL = ["--model", "mlp:64-16-10", "--batch-size", "64"]
 
@@ -111,7 +112,7 @@ def test_train_resume_refuses_a_checkpoint_of_another_layout(tmp_path: Path) -> 
     for path in checkpoint.paths(tmp_path / "checkpoints"):
         arrays, meta = checkpoint.read(path)
         meta["version"] = 1
-        checkpoint.save(path.parent, meta["position"]["step"], arrays, meta)
+        write_checkpoint(path, arrays, meta)
     code, _, err = run("train", "--resume", str(tmp_path))
     assert code == 2
     assert err.startswith("gdlab: error: checkpoint ") and err.count("\n") == 1

@@ -97,7 +97,7 @@ def test_sharpness_from_the_command_line(tmp_path: Path) -> None:
     base = sweep.Store(tmp_path / "sweep.db").meta()["base"]
     assert (base["val_fraction"], base["split_seed"]) == (0.2, 3)
     rows = sweep.Store(tmp_path / "sweep.db").rows()
-    assert all(r["lambda_max"] > 0 for r in rows)
+    assert all((r.metrics.lambda_max or 0) > 0 for r in rows)
     assert (tmp_path / "sharpness.png").exists()
 
 

@@ -112,7 +112,7 @@ def test_comparison(comparison: compare.Comparison) -> None:
 
 def test_sweep_result(swept: sweep.SweepResult) -> None:
     frame = swept.to_frame()
-    assert frame.to_dict("records") == swept.rows()
+    assert frame.to_dict("records") == [r.flat() for r in swept.rows()]
     html = swept._repr_html_()
     assert "Sweep on digits: 4 runs over optimizer, lr, seed" in html
     assert html.count("<tr>") == 1 + 2  # the header, one row per lr (over seeds)

@@ -26,9 +26,9 @@ def test_the_report_marks_divergence_and_is_redrawn_from_the_store(
     grid = {"lr": [0.03, 0.3, 2.0], "seed": [0, 1]}
     result = sweep.run(sweep.Sweep(base, grid), out=tmp_path, workers=1, progress=False)
     rows = result.rows()
-    assert [r["diverged"] for r in rows] == [False] * 4 + [True] * 2
-    assert all(r["final_test_acc"] is None for r in rows)
-    assert rows[2]["final_train_loss"] < 0.02  # noise 0.1: MSE about 0.01
+    assert [r.metrics.diverged for r in rows] == [False] * 4 + [True] * 2
+    assert all(r.metrics.final_test_acc is None for r in rows)
+    assert (rows[2].metrics.final_train_loss or 1.0) < 0.02  # noise 0.1: MSE about 0.01
     assert result.report == tmp_path / "report.html"
     page = result.report.read_text()
     assert page.count("data:image/png;base64,") == 1  # lr sensitivity only
@@ -43,7 +43,7 @@ def test_the_report_marks_divergence_and_is_redrawn_from_the_store(
         table = list(csv.DictReader(f))
     assert [float(r["lr"]) for r in table] == [0.03, 0.03, 0.3, 0.3, 2.0, 2.0]
     assert [r["diverged"] for r in table] == ["False"] * 4 + ["True"] * 2
-    assert float(table[0]["final_train_loss"]) == rows[0]["final_train_loss"]
+    assert float(table[0]["final_train_loss"]) == rows[0].metrics.final_train_loss
     with open(tmp_path / "summary.csv", newline="") as f:
         summary = list(csv.DictReader(f))
     assert [int(r["diverged"]) for r in summary] == [0, 0, 2]
@@ -109,11 +109,11 @@ def test_the_highlighted_setting_is_chosen_on_validation(tmp_path: Path) -> None
     grid = {"lr": [0.001, 0.03, 1.0], "seed": [0]}
     result = sweep.run(sweep.Sweep(base, grid), out=tmp_path, workers=1, progress=False)
     rows = result.rows()
-    best = max(rows, key=lambda r: r["final_val_acc"])
+    best = max(rows, key=lambda r: r.metrics.final_val_acc or 0.0)
     page = result.report.read_text()
     summary = page[page.index('<table id="summary">') :]
     marked = re.search(r'<tr class="best">(.*?)</tr>', summary, re.S)
     assert marked is not None
-    assert f"<td>{best['lr']:g}</td>" in marked.group(1)
+    assert f"<td>{best.values['lr']:g}</td>" in marked.group(1)
     assert "standard deviation over seeds" in page and "not a confidence" in page
     assert "best final test" not in page

@@ -1,57 +1,96 @@
 """Configs and results cross module boundaries as declared records, not as
-``dict[str, Any]`` (issue 21): the public signatures and record fields of the
-comparison path are counted, and the few dicts that must stay are named here with
-their reason, so a new one fails until it is typed or argued for."""
+``dict[str, Any]`` (issue 21): the public functions, methods and dataclass fields of
+every module of gdlab are read, and each ``dict[str, Any]``, ``Mapping[str, Any]``
+or bare ``dict`` in their annotations must match a rule of ``ALLOWED``, which says
+why that dict stays; a new one fails until it is typed or argued for.
+
+Count (findings, rules aside): 204 on main before this test covered the whole
+package; 189 after the sweep's rows and summary, the checkpoint's metadata and
+the sweep store's metrics became records."""
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
 import inspect
+import pkgutil
 import re
 from collections.abc import Iterator
-from functools import cached_property
+from functools import cache, cached_property
 from types import ModuleType
 
 import pytest
 
-MODULES = (
-    "gdlab.experiment",
-    "gdlab.results",
-    "gdlab.lab.compare",
-    "gdlab.lab.claims",
-    "gdlab.report.compare",
-    "gdlab.report.sensitivity",
-    "gdlab.cli.compare",
-)
-"""The modules the comparison path owns."""
-UNTYPED = re.compile(r"\b(dict|Mapping)\[str, Any\]")
+import gdlab
 
-ALLOWED = {
-    # keyword arguments, built into an optimizer or a schedule by name
-    "gdlab.experiment.RunSpec.hyper": "an optimizer's keyword arguments",
-    "gdlab.experiment.RunSpec.schedule_args": "a schedule's keyword arguments",
-    "gdlab.results.Trial.hyper": "an optimizer's keyword arguments",
-    "gdlab.results.Selected.hyper": "an optimizer's keyword arguments",
-    "gdlab.lab.compare.trials -> return": "each trial's keyword arguments",
-    "gdlab.lab.compare.Plan.chosen -> return": "each trial's keyword arguments",
-    "gdlab.experiment.parse_model -> return": "a model builder's keyword arguments",
-    # plain forms of records on a higher floor than gdlab.results
-    "gdlab.results.Rerun.history": "a gdlab.history.History's plain form",
-    "gdlab.results.Rerun.epochs -> return": "a History's rows (gdlab.history)",
-    "gdlab.results.ComparisonResult.spec": "a RunSpec's flat plain form",
-    "gdlab.report.sensitivity.sweep_report(base)": "a sweep store's meta base",
-    # a sweep store's rows: the sweep's records (lab.sweep, not this path)
-    "gdlab.report.sensitivity.plot_lr_sensitivity(rows)": "a sweep store's rows",
-    "gdlab.report.sensitivity.plot_sharpness(rows)": "a sweep store's rows",
-    "gdlab.report.sensitivity.plot_sharpness_accuracy(rows)": "a sweep store's rows",
-    "gdlab.report.sensitivity.write_csv(rows)": "any rows, as CSV",
-    "gdlab.report.sensitivity.sweep_report(rows)": "a sweep store's rows",
-    "gdlab.report.sensitivity.sweep_report(summary)": "a sweep's summary rows",
-    # a table for display
-    "gdlab.lab.compare.Comparison.summary -> return": "rows for pandas",
+UNTYPED = re.compile(r"\b(dict|Mapping)\[str, Any\]|^(dict|Mapping)( \||$)|\| dict\b")
+"""``dict[str, Any]``, ``Mapping[str, Any]``, or a bare ``dict`` / ``Mapping``."""
+
+ALLOWED: dict[str, str] = {
+    # --- by design: names -> values whose keys are the user's, not ours ---------
+    r"^gdlab\.optim\.[\w.]+\.(check|initial_state|param_state|scalars|decoupled"
+    r"|route|rule_arguments|update)( -> return|\(group\))$": "a param group maps "
+    "hyperparameter names to values, torch.optim's convention",
+    r"^gdlab\.optim\.[\w.]+\.step(_with)?\((grads|closure)\)$": (
+        "torch.optim's step(closure): named gradients"
+    ),
+    r"(\.hyper|\(hyper\)|\.schedule_args|hyper_key\(hyper\)|trials? -> return"
+    r"|chosen -> return|parse_hyper -> return|parse_schedule_args -> return"
+    r"|optim\.resolve -> return|heavy_ball\(hyper\)|schedules\.examples"
+    r"\.example_arguments -> return|argument_types -> return)$": "an optimizer's or "
+    "a schedule's keyword arguments, by name",
+    r"(registry\.parse -> return|registry\.build\(fields\)|parse_model -> return"
+    r"|registry\.check_options\(options\)|options\.assignments.*|parse_fixed -> "
+    r"return|run_spec\(run\))$": "a NAME:k=v model or plugin's keyword arguments",
+    r"(state_dict -> return|load_state_dict\(state_dict\)|ReduceOnPlateau\.settings"
+    r" -> return|CheckpointMeta\.plateau|OptimizerState\.param_groups)$": (
+        "torch's state_dict format, kept as torch writes it"
+    ),
+    r"(checkpoint\.fingerprint -> return|CheckpointMeta\.fingerprint|same_run\(found"
+    r"\)|state_arrays -> return)$": "a fingerprint: JSON of foreign objects (a "
+    "model's repr, param groups) compared leaf by leaf",
+    # --- the JSON boundary: plain forms read and written ----------------------
+    r"(checkpoint\.read -> return|load_latest -> return|weights\.read -> return"
+    r"|Store\.meta -> return|Store\.set_meta\(values\)|History\.from_dict\(values\)"
+    r"|schedules\.registry\.from_dict\(config\)|runs\.rebuild\(values\)"
+    r"|Meta\.check -> return|CheckpointMeta\.spec|train\.(fit|restore|resume)"
+    r"\((spec|rebuild)\)|ComparisonResult\.spec|sensitivity\.sweep_report\(base\)"
+    r"|check_same_sweep\(meta\))$": "the JSON boundary: a file's plain form, before "
+    "its record reads it or after its record wrote it",
+    r"(History\.config|History\.of\(config\)|Rerun\.history|Rerun\.epochs -> "
+    r"return|time_to_target\(evaluations\))$": "a History's plain form (History is a "
+    "mutable builder; its Recorded is the record)",
+    # --- tables for display -------------------------------------------------------
+    r"(_display\.(frame|table)\(rows\)|_display\.mean_std\(row\)|Comparison\."
+    r"summary -> return|Explanation\.rows -> return|label_colors -> return"
+    r"|playground\.api\.\w+_payload -> return|explain\.rules\.Rule\.(formula"
+    r"|derive))$": "rows for a table, pandas or the browser (JSON)",
+    r"course_mnist\.\w+\(config\)$": "the notes' loop settings, a dict in the notes",
+    r"^gdlab\.testing\.check_optimizer\((configs|reference_groups)\)$": (
+        "a reference optimizer's keyword arguments"
+    ),
+    r"^gdlab\.surfaces\.": "an optimizer's keyword arguments on a surface",
+    # --- not done: dicts that should become records (issue 21, listed) ------------
+    r"^gdlab\.lab\.sweep\.(worker|backends|pool|populations|runner)\.": "NOT DONE: "
+    "the message to and from a sweep's worker process or Ray task (options, the run "
+    "record, metrics) is a plain dict",
+    r"^gdlab\.lab\.sweep\.(store\.Store\.add\(result\)|inputs\.)": "NOT DONE: a "
+    "worker's result and the store's inputs table, plain dicts",
+    r"^gdlab\.(lab\.studies\.|report\.studies\.)": "NOT DONE: the studies' "
+    "results() / settings() and their reports draw plain JSON dicts",
+    r"^gdlab\.(lab\.benchmark\.|report\.benchmark\.|lab\.workloads\.built_in)": (
+        "NOT DONE (workloads' lane): the benchmark's protocol, intervals, timing "
+        "helpers and suite table"
+    ),
 }
-"""Where a ``dict[str, Any]`` stays, and why."""
+"""Where a ``dict[str, Any]`` stays, and why (a regex over the finding's name)."""
+
+
+@cache
+def modules() -> tuple[str, ...]:
+    """Every module of gdlab."""
+    found = pkgutil.walk_packages(gdlab.__path__, "gdlab.")
+    return tuple(sorted(m.name for m in found if not m.name.endswith("__main__")))
 
 
 def _aliases(module: ModuleType) -> set[str]:
@@ -108,7 +147,7 @@ def _public(module: ModuleType) -> Iterator[tuple[str, object]]:
 
 def untyped() -> list[str]:
     found = []
-    for name in MODULES:
+    for name in modules():
         module = importlib.import_module(name)
         aliases = _aliases(module)
         for where, thing in _public(module):
@@ -129,13 +168,19 @@ def untyped() -> list[str]:
     return found
 
 
-def test_no_untyped_dict_crosses_the_comparison_paths_boundaries() -> None:
+def test_no_untyped_dict_crosses_a_module_boundary() -> None:
     found = untyped()
-    assert sorted(set(found) - set(ALLOWED)) == []
-    assert sorted(set(ALLOWED) - set(found)) == []  # the list stays exact
+    assert len(found) > 100  # the walk reached the optimizers, the lab, the CLI
+    unexplained = [f for f in found if not any(re.search(r, f) for r in ALLOWED)]
+    assert unexplained == []
+    unused = [r for r in ALLOWED if not any(re.search(r, f) for f in found)]
+    assert unused == []  # the list stays exact
 
 
-@pytest.mark.parametrize("annotation", ["dict[str, Any]", "Mapping[str, Any]", "Row"])
+@pytest.mark.parametrize(
+    "annotation", ["dict[str, Any]", "Mapping[str, Any]", "Row", "dict", "dict | None"]
+)
 def test_the_count_sees_each_spelling(annotation: str) -> None:
     assert _untyped(annotation, {"Row"})
     assert not _untyped("dict[str, float]", {"Row"})
+    assert not _untyped("dict[str, GridValue]", {"Row"})

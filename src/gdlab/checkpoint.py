@@ -66,14 +66,16 @@ def save(
     folder: str | os.PathLike[str],
     step: int,
     arrays: Mapping[str, np.ndarray],
-    meta: Mapping[str, Any],
+    meta: CheckpointMeta,
     keep: int = 2,
 ) -> Path:
-    """Write ``checkpoint-<step>.npz`` into ``folder`` and drop all but ``keep``."""
+    """Write ``checkpoint-<step>.npz`` into ``folder`` and drop all but ``keep``:
+    the arrays, and ``meta`` as its plain form (read back by :class:`Meta`
+    through the same record)."""
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
     path = root / f"{PREFIX}{step:09d}.npz"
-    text = json_text(meta).encode()
+    text = json_text(meta.to_dict()).encode()
     payload = {**arrays, META: np.frombuffer(text, dtype=np.uint8)}
     write_atomic(path, lambda f: np.savez(f, **payload))  # type: ignore[arg-type]
     for old in sorted(root.glob(f"{PREFIX}*.npz"))[:-keep]:
@@ -314,7 +316,9 @@ class OptimizerState(Record):
 
 
 def _config(owner: str, name: str, value: object) -> TrainConfig:
-    """A TrainConfig's plain form, every field but the later ones given."""
+    """A TrainConfig, or its plain form with every field but the later ones."""
+    if isinstance(value, TrainConfig):
+        return value
     fields, later = train_config.FIELDS, set(train_config.LATER)
     if not isinstance(value, dict) or not (
         set(fields) - later <= set(value) <= set(fields)

@@ -200,6 +200,13 @@ class History:
         rest = {k: v for k, v in values.items() if k != "config"}
         return cls.of(made(Recorded, rest, owner), config)
 
+    def recorded(self) -> Recorded:
+        """The history as files keep it, its ``config`` apart (a checkpoint
+        stores the config once, beside it)."""
+        values = self.to_dict()
+        del values["config"]
+        return Recorded.from_dict(values)
+
     @classmethod
     def of(cls, recorded: Recorded, config: Mapping[str, Any]) -> History:
         """The history a :class:`Recorded` holds, with ``config``."""

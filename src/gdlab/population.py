@@ -404,24 +404,21 @@ class _Trainer:
             model = self.model.write_back(row)
             optimizer = self.optimizer.sync(row)
             arrays, state = checkpoint.state_arrays(model, optimizer)
-            history = member.history.to_dict()
-            del history["config"]  # the config and the fingerprint are stored once
-            meta = {
-                "version": checkpoint.VERSION,
-                "position": {
-                    "step": self.step,
-                    "epoch": self.epoch,
-                    "batch": self.batch,
-                    "rng_state": self.epoch_states[member.seed],
-                },
-                "optimizer": state,
-                "plateau": None,
-                "history": history,
-                "elapsed": elapsed,
-                "config": self.configs[index].to_dict(),
-                "fingerprint": self.fingerprints[index],
-                "spec": None,
-            }
+            meta = checkpoint.CheckpointMeta(
+                version=checkpoint.VERSION,
+                position=checkpoint.Position(
+                    self.step,
+                    self.epoch,
+                    self.batch,
+                    checkpoint.RngState.from_dict(self.epoch_states[member.seed]),
+                ),
+                optimizer=checkpoint.OptimizerState.from_dict(state),
+                plateau=None,
+                history=member.history.recorded(),
+                elapsed=elapsed,
+                config=self.configs[index],
+                fingerprint=self.fingerprints[index],
+            )
             checkpoint.save(self.folders[index], self.step, arrays, meta)
 
     def _finish(self) -> None:

@@ -15,6 +15,7 @@ format: :meth:`ComparisonResult.to_dict` writes the same keys in the same order.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -32,27 +33,159 @@ from gdlab.records import (
     number,
     one_of,
     optional,
+    record,
     text,
 )
 
-RUN_METRICS = (
+
+def _real(owner: str, name: str, value: object) -> float | None:
+    """None or a float, NaN and infinities kept (a diverged run's numbers)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        _checks.fail(owner, name, "a number or None", value)
+    return float(value)
+
+
+@dataclass(frozen=True)
+class RunMetrics(Record):
+    """The numbers measured for every run of a sweep (a sweep store's columns, in
+    order; the rest of a row names the run): the last evaluation's, the best
+    validation accuracy (an epoch chosen on validation data, never on the test
+    set), how it ended; test numbers are None for runs with
+    ``evaluate_test=False``, ``lambda_max`` unless measured."""
+
+    final_train_loss: float | None
+    final_train_acc: float | None
+    final_val_loss: float | None
+    final_val_acc: float | None
+    best_val_acc: float | None
+    final_test_loss: float | None
+    final_test_acc: float | None
+    diverged: bool
+    steps: int
+    seconds: float
+    lambda_max: float | None = None
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        **{
+            name: _real
+            for name in (
+                "final_train_loss",
+                "final_train_acc",
+                "final_val_loss",
+                "final_val_acc",
+                "best_val_acc",
+                "final_test_loss",
+                "final_test_acc",
+                "lambda_max",
+            )
+        },
+        "diverged": flag,
+        "steps": at_least(0),
+        "seconds": number(0.0),
+    }
+
+    def value(self, name: str) -> float | None:
+        """The metric ``name`` (one of :data:`RUN_METRICS`) as a number; None where
+        not measured (``diverged`` as 0 or 1)."""
+        if name not in RUN_METRICS:
+            _checks.fail("RunMetrics", "name", f"one of {list(RUN_METRICS)}", name)
+        found = getattr(self, name)
+        return None if found is None else float(found)
+
+
+RUN_METRICS = tuple(f.name for f in dataclasses.fields(RunMetrics))
+"""The names of :class:`RunMetrics`' fields, in order: the one list of them."""
+GridValue = str | int | float | bool | None
+"""A value a sweep's grid gives one field of a run (an lr, a batch size, a name)."""
+SUMMARIZED = (
     "final_train_loss",
-    "final_train_acc",
-    "final_val_loss",
     "final_val_acc",
     "best_val_acc",
-    "final_test_loss",
     "final_test_acc",
-    "diverged",
-    "steps",
-    "seconds",
     "lambda_max",
 )
-"""The numbers measured for every run of a sweep (a sweep store's columns, in
-order; the rest of a row names the run): the last evaluation's, the best validation
-accuracy (an epoch chosen on validation data, never on the test set), how it
-ended; test numbers are None for runs with ``evaluate_test=False``,
-``lambda_max`` unless measured."""
+"""The metrics a sweep's summary averages over seeds."""
+
+
+@dataclass(frozen=True)
+class SweepRun(Record):
+    """One finished run of a sweep: the values that name it (its grid values, the
+    learning rate used, its optimizer, batch size and seed) and its metrics."""
+
+    values: dict[str, GridValue]
+    metrics: RunMetrics
+
+    constraints: ClassVar[dict[str, Constraint]] = {"metrics": record(RunMetrics)}
+
+    def get(self, name: str) -> GridValue:
+        """A value naming the run or one of its metrics, by name (None if absent)."""
+        if name in RUN_METRICS:
+            return getattr(self.metrics, name)  # type: ignore[no-any-return]
+        return self.values.get(name)
+
+    def flat(self) -> dict[str, GridValue]:
+        """One flat row (the values, then the metrics), for CSV and pandas."""
+        return {**self.values, **self.metrics.to_dict()}
+
+
+@dataclass(frozen=True)
+class Spread(Record):
+    """A metric over the seeds of one setting: mean, sample std and the half-width
+    of the 95% t-interval (None where too few runs give it)."""
+
+    mean: float | None = None
+    std: float | None = None
+    ci95: float | None = None
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "mean": _real,
+        "std": _real,
+        "ci95": _real,
+    }
+
+
+@dataclass(frozen=True)
+class SweepSummary(Record):
+    """One setting of a sweep (its grid values but the seed) over its seeds: how
+    many runs, how many diverged, the mean time, and the :class:`Spread` of each
+    metric of :data:`SUMMARIZED` over the runs that did not diverge."""
+
+    values: dict[str, GridValue]
+    runs: int
+    diverged: int
+    seconds: float
+    spreads: dict[str, Spread]
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "runs": at_least(1),
+        "diverged": at_least(0),
+        "seconds": number(0.0),
+    }
+
+    def spread(self, name: str) -> Spread:
+        """The spread of the metric ``name`` (one of :data:`SUMMARIZED`)."""
+        if name not in self.spreads:
+            _checks.fail("SweepSummary", "name", f"one of {list(SUMMARIZED)}", name)
+        return self.spreads[name]
+
+    def flat(self) -> dict[str, GridValue]:
+        """One flat row (the values, runs, diverged, then each metric's mean,
+        ``_std`` and ``_ci95``, and seconds), for CSV and pandas."""
+        row: dict[str, GridValue] = {
+            **self.values,
+            "runs": self.runs,
+            "diverged": self.diverged,
+        }
+        for name, spread in self.spreads.items():
+            row[name] = spread.mean
+            row[f"{name}_std"] = spread.std
+            row[f"{name}_ci95"] = spread.ci95
+        row["seconds"] = self.seconds
+        return row
+
+
 MEASURES = ("train_loss", "val_loss", "val_acc", "test_loss", "test_acc")
 """The final measures of each run of a comparison."""
 SELECT = ("val_acc", "val_loss")
@@ -742,13 +875,19 @@ def _version(owner: str, name: str, value: object) -> int:
 __all__ = [
     "MEASURES",
     "RUN_METRICS",
+    "SUMMARIZED",
     "Claim",
     "ComparisonResult",
+    "GridValue",
     "OptimizerResult",
     "Protocol",
     "Rerun",
+    "RunMetrics",
+    "Spread",
     "Study",
     "StudyResult",
     "Summary",
+    "SweepRun",
+    "SweepSummary",
     "Trial",
 ]

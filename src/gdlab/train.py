@@ -295,26 +295,24 @@ class _Trainer:
             return
         pos, spec, plateau = self.position, self.options.spec, self.options.plateau
         arrays, state = checkpoint.state_arrays(self.model, self.optimizer)
-        history = self.history.to_dict()
-        del history["config"]  # the config and the fingerprint are stored once
-        meta = {
-            "version": checkpoint.VERSION,
-            "position": {
-                "step": pos.step,
-                "epoch": pos.epoch,
-                "batch": pos.batch,
-                "rng_state": pos.rng_state,
-            },
-            "optimizer": state,
-            "plateau": None if plateau is None else plateau.state_dict(),
-            "history": history,
-            "elapsed": self.elapsed + time.perf_counter() - started,
-            "config": self.config.to_dict(),
-            "fingerprint": self.fingerprint,
-            "spec": None
+        meta = checkpoint.CheckpointMeta(
+            version=checkpoint.VERSION,
+            position=checkpoint.Position(
+                pos.step,
+                pos.epoch,
+                pos.batch,
+                checkpoint.RngState.from_dict(pos.rng_state),
+            ),
+            optimizer=checkpoint.OptimizerState.from_dict(state),
+            plateau=None if plateau is None else plateau.state_dict(),
+            history=self.history.recorded(),
+            elapsed=self.elapsed + time.perf_counter() - started,
+            config=self.config,
+            fingerprint=self.fingerprint,
+            spec=None
             if spec is None
             else {k: v for k, v in spec.items() if k not in train_config.FIELDS},
-        }
+        )
         checkpoint.save(self.options.checkpoint_dir, pos.step, arrays, meta)
 
     def restore(

@@ -11,6 +11,8 @@ import torch
 
 from gdlab import lab, models, surfaces
 
+from ..conftest import raises_about
+
 LAMBDA_REGRESSION = (7 + math.sqrt(45)) / 2  # eigenvalues of [[5, 3], [3, 2]]
 
 
@@ -175,9 +177,9 @@ def test_errors(kwargs: dict[str, Any], message: str) -> None:
 
 
 def test_stability_errors() -> None:
-    with pytest.raises(ValueError, match=r"stability: lrs must be >= 0, got -0\.1"):
+    with raises_about("stability", "lrs", got="-0.1"):
         lab.stability("regression", [-0.1])
-    with pytest.raises(ValueError, match=r"stability: start must be a finite point"):
+    with raises_about("stability", "start"):
         lab.stability("regression", start=[1.0])
 
 
@@ -189,20 +191,12 @@ def test_where_the_gradient_overflows_is_a_value_error_not_an_arpack_error() -> 
         return value + p[2] ** 2 / 2, np.append(grad, p[2])
 
     point = np.array([1e200, 1e200, 1.0])  # k < n: eigsh (ARPACK) does the work
-    with pytest.raises(
-        ValueError,
-        match=r"hessian_top_eigenvalues: params must be a point where the gradient "
-        r"is finite \(it overflows here\)",
-    ):
+    with raises_about("hessian_top_eigenvalues", "params"):
         lab.hessian_top_eigenvalues(loss_and_grad, point)
     assert point.tolist() == [1e200, 1e200, 1.0]  # restored
-    with pytest.raises(
-        ValueError,
-        match=r"stability: at must be a point where the gradient is finite, "
-        r"got \(1e\+200, 1e\+200\)",
-    ):
+    with raises_about("stability", "at", got="(1e+200, 1e+200)"):
         lab.stability("rosenbrock", at=[1e200, 1e200])
-    with pytest.raises(ValueError, match=r"stability: start must be a point where"):
+    with raises_about("stability", "start"):
         lab.stability("rosenbrock", start=[-1e200, 1e200])
 
 

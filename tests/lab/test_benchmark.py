@@ -214,7 +214,7 @@ def test_the_score_equals_a_transcription_of_algoperfs_scoring() -> None:
     assert benchmark.algoperf_score(rho["x"]) == pytest.approx(2.5 / 3, abs=0.02)
 
 
-def test_the_built_in_suite_has_seven_workloads() -> None:
+def test_the_built_in_suite_has_eight_workloads() -> None:
     suite = benchmark.load_suite("small")
     assert [w.name for w in suite] == [
         "softmax-digits",
@@ -224,11 +224,17 @@ def test_the_built_in_suite_has_seven_workloads() -> None:
         "full-batch-digits",
         "quadratic-deep",
         "autoencoder-digits",
+        "cnn-digits",
     ]
     assert suite[4].spec.train.batch_size == "full" and suite[2].target == 0.84
     # evaluations every few steps, not once an epoch; the target's provenance
-    assert [w.spec.train.eval_every for w in suite] == [5, 5, 100, 100, 5, 5, 5]
-    assert [w.select for w in suite[-2:]] == ["val_loss", "val_loss"]
+    assert [w.spec.train.eval_every for w in suite] == [5, 5, 100, 100, 5, 5, 5, 5]
+    assert [w.select for w in suite[5:7]] == ["val_loss", "val_loss"]
+    assert (suite[7].spec.data, suite[7].spec.model, suite[7].target) == (
+        "digits",
+        "cnn",
+        0.965,
+    )
     assert all(w.calibrated_by and "--calibrate" in w.calibrated_by for w in suite)
 
 
@@ -343,6 +349,30 @@ def test_a_profile_checks_itself_and_round_trips() -> None:
 def test_select_picks_workloads_by_name() -> None:
     chosen = benchmark.select("small", ["full-batch-digits", "softmax-digits"])
     assert [w.name for w in chosen] == ["softmax-digits", "full-batch-digits"]
-    assert len(benchmark.select("small", None)) == 7
+    assert len(benchmark.select("small", None)) == 8
     with pytest.raises(ValueError, match=r"benchmark: --only must be one of"):
         benchmark.select("small", ["nope"])
+
+
+def test_a_workload_that_cannot_be_built_is_named_before_anything_trains(
+    tmp_path: Path,
+) -> None:
+    from gdlab import models
+
+    def needs_torch(dataset: Any, *, seed: int, dtype: str) -> Any:
+        raise ValueError("model: the torch CNNs need PyTorch")  # as without torch
+
+    models.register("no-torch", needs_torch)
+    try:
+        (tmp_path / "suite.toml").write_text(
+            SUITE.split("[tiny-mlp]")[0] + "[cnn]\nmodel = 'no-torch'\ntarget = 0.9\n"
+        )
+        plan = benchmark.plan(tmp_path / "suite.toml", ["sgd"], workers=1)
+        with pytest.raises(
+            ValueError,
+            match=r"^workload 'cnn': .*model: the torch CNNs need PyTorch$",
+        ):
+            benchmark.prepare(plan, tmp_path / "out")
+    finally:
+        models.registry.MODELS.remove("no-torch")
+    assert not list((tmp_path / "out").rglob("*.db"))  # nothing trained

@@ -10,6 +10,8 @@ from scipy import stats
 
 from gdlab.lab import claims, tuning
 
+from ..conftest import raises_about
+
 
 def test_the_paired_test_is_students_on_the_study_differences() -> None:
     a = [0.95, 0.97, 0.96, 0.94, 0.97]
@@ -23,7 +25,7 @@ def test_the_paired_test_is_students_on_the_study_differences() -> None:
     assert (lo, hi) == pytest.approx((0.016 - half, 0.016 + half))
     assert claims.paired_t([0.0, 0.0, 0.0])[2] == 1.0
     assert claims.paired_t([0.01, 0.01, 0.01])[2] == 0.0
-    with pytest.raises(ValueError, match="paired_t: differences must be >= 2"):
+    with raises_about("paired_t", "differences"):
         claims.paired_t([0.1])
 
 
@@ -109,5 +111,5 @@ def test_tunability_curves_take_diverged_trials_as_the_worst() -> None:
         0.25,
     ]
     assert tuning.best_of_first([0.2, 0.9, 0.5]) == [0.2, 0.9, 0.9]
-    with pytest.raises(ValueError, match="expected_best: scores must be"):
+    with raises_about("expected_best", "scores"):
         tuning.expected_best([math.inf, 0.5])  # +inf is the best accuracy: refused

@@ -15,7 +15,10 @@ import pytest
 from gdlab import data, optim
 from gdlab.experiment import RunSpec
 from gdlab.lab import compare, sweep, tuning
+from gdlab.results import RunMetrics
 from gdlab.train import TrainConfig
+
+from ..conftest import raises_about
 
 BASE = RunSpec(
     data="digits", model="mlp:64-16-10", train=TrainConfig(epochs=3, batch_size=64)
@@ -128,10 +131,11 @@ def test_selection_equals_a_plain_sweep_over_the_same_points(tmp_path: Path) -> 
         report=False,
     )
     rows = swept.rows()
-    best = max(rows, key=lambda r: (r["final_val_acc"], -r["final_val_loss"]))
+    m = [r.metrics for r in rows]
+    best = max(m, key=lambda r: (r.final_val_acc or 0.0, -(r.final_val_loss or 0.0)))
     adam = found.optimizers["adam"].studies[1]
-    assert adam.selected.hyper["lr"] == best["lr"]
-    assert [t.val_acc for t in adam.trials] == [r["final_val_acc"] for r in rows]
+    assert adam.selected.hyper["lr"] == rows[m.index(best)].values["lr"]
+    assert [t.val_acc for t in adam.trials] == [r.final_val_acc for r in m]
 
 
 def test_results_are_reproducible_and_resume_reruns_nothing(tmp_path: Path) -> None:
@@ -353,9 +357,8 @@ def test_select_val_loss_with_diverged_trials_finishes(tmp_path: Path) -> None:
 
 def test_ties_in_validation_accuracy_are_broken_by_validation_loss() -> None:
     def trial(acc: float, loss: float) -> Any:
-        return SimpleNamespace(
-            metrics={"diverged": False, "final_val_acc": acc, "final_val_loss": loss}
-        )
+        metrics = RunMetrics(loss, None, loss, acc, acc, None, None, False, 1, 0.0)
+        return SimpleNamespace(metrics=metrics)
 
     runs = [trial(0.9, 0.40), trial(0.95, 0.30), trial(0.95, 0.20), trial(0.8, 0.1)]
     best = max(range(4), key=lambda k: compare._rank_key(runs[k], "val_acc"))
@@ -465,9 +468,9 @@ def test_a_plan_loads_the_data_once_and_run_checks_nothing_again(
     assert [s.optimizer for s in planned.specs] == ["sgd"]
     # a declared record: its plain form round-trips (the layout is derived)
     assert compare.Plan.from_dict(json.loads(json.dumps(planned.to_dict()))) == planned
-    with pytest.raises(ValueError, match=r"^Plan: workers must be an integer >= 1"):
+    with raises_about("Plan", "workers"):
         compare.Plan(BASE, ("sgd",), protocol, workers=0)
-    with pytest.raises(ValueError, match=r"^Plan: base must be a RunSpec"):
+    with raises_about("Plan", "base"):
         compare.Plan(BASE.to_dict(), ("sgd",))  # type: ignore[arg-type]
     assert not tmp_path.joinpath("out").exists()  # planning writes nothing
     found = compare.run(planned, out=tmp_path / "out", progress=False, report=False)

@@ -194,7 +194,7 @@ def numbers(run: sweep.StoredRun) -> tuple[dict[str, Any], dict[str, Any]]:
     history["epochs"] = [
         {k: v for k, v in e.items() if k != "seconds"} for e in history["epochs"]
     ]
-    return {k: v for k, v in run.metrics.items() if k != "seconds"}, history
+    return {k: v for k, v in run.metrics.to_dict().items() if k != "seconds"}, history
 
 
 def assert_same_runs(
@@ -412,7 +412,7 @@ def test_nodes_train_fashion_mnist_without_its_files(
         datasets=loaded,
     )
     assert_same_runs(on_nodes, {r.key: r for r in here})
-    accuracy = np.mean([r.metrics["final_test_acc"] for r in on_nodes])
+    accuracy = np.mean([r.metrics.final_test_acc for r in on_nodes])
     assert accuracy > 0.3  # trained: chance is 0.1
 
 
@@ -441,5 +441,36 @@ def test_a_plugin_model_trains_on_nodes_that_never_loaded_it(
     assert len(result.runs) == 2
     assert {r.ray_node_id for r in result.runs} <= worker_ids(cluster)
     for run in result.runs:  # trained there: 21 steps of 64 of digits' 1293
-        assert run.metrics["steps"] == 21 and not run.metrics["diverged"]
-        assert 0 <= run.metrics["final_val_acc"] <= 1
+        assert run.metrics.steps == 21 and not run.metrics.diverged
+        assert 0 <= run.metrics.final_val_acc <= 1
+
+
+TORCH_EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "torch_model.py"
+
+
+@pytest.mark.slow
+def test_a_torch_plugin_model_trains_on_the_nodes(
+    address: str, cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 24: a torch model from a plugin file, with gdlab's Adam and
+    torch.optim's, on Ray (2 runs of one epoch on digits)."""
+    pytest.importorskip("torch")
+    from gdlab import plugins
+    from gdlab.models import registry as models
+
+    monkeypatch.setenv(plugins.ENV, "[]")
+    plugins.load(str(TORCH_EXAMPLE))
+    try:
+        spec = BASE.replace(model="tiny_cnn", lr=3e-3)
+        plan = sweep.Sweep(spec, {"optimizer": ["adam", "torch:Adam"]})
+        result = sweep.run(plan, out=tmp_path, **quiet(backend="ray"))
+    finally:
+        models.MODELS.remove("tiny_cnn")
+    assert len(result.runs) == 2
+    assert {r.ray_node_id for r in result.runs} <= worker_ids(cluster)
+    ours, theirs = sorted(result.runs, key=lambda r: r.spec.optimizer)
+    assert ours.metrics.steps == theirs.metrics.steps > 0
+    # the same start and batches: gdlab's Adam and torch's agree to float32's noise
+    assert theirs.metrics.final_val_loss == pytest.approx(
+        ours.metrics.final_val_loss, rel=1e-4
+    )

@@ -16,7 +16,10 @@ from gdlab.lab import studies
 from gdlab.lab.sharpness import training_loss
 from gdlab.report import studies as pages
 
+from ..conftest import raises_about
+
 TINY: dict[str, Any] = {"samples": 100, "seeds": 1, "until": "steps:20"}
+TINY_RUN: dict[str, Any] = {"samples": 50, "seeds": 1}
 
 
 def batch_size(out: Path | None = None, **fields: Any) -> studies.BatchSizeResult:
@@ -221,6 +224,27 @@ def test_a_rerun_skips_finished_runs_and_a_changed_setting_reruns(
     assert not any(line.endswith("(already done)") for line in lines)
 
 
+def test_the_loss_target_is_judged_on_every_training_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # "steps to training loss L" is the loss over the whole training set: fit's
+    # default sample (train_eval_rows, 10,000 rows) would judge Fashion-MNIST's
+    # 60,000 rows by a sixth of them
+    from gdlab.lab.studies import batch_size as module
+
+    class Seen(Exception):
+        pass
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        raise Seen(args[3])  # the config; no need to train
+
+    monkeypatch.setattr(module, "fit", spy)
+    with pytest.raises(Seen) as seen:
+        batch_size(batch_sizes=(32, 64), until="loss:0.3", **TINY_RUN)
+    config = seen.value.args[0]
+    assert config.train_eval_index(60_000) is None
+
+
 def test_a_run_short_of_the_target_is_reported_and_warned_about() -> None:
     result = batch_size(
         batch_sizes=(16, 1024), until="loss:0.3", max_epochs=2, samples=50, seeds=1
@@ -290,9 +314,9 @@ def test_a_plan_is_checked_when_made_and_round_trips() -> None:
     assert studies.BatchSize.from_dict(plan.to_dict()) == plan
     edge = studies.EdgeOfStability(lrs=[0.5], hidden=[4, 3])
     assert studies.EdgeOfStability.from_dict(edge.to_dict()) == edge
-    with pytest.raises(ValueError, match=r"^BatchSize: batch_sizes must be at least"):
+    with raises_about("BatchSize", "batch_sizes"):
         studies.BatchSize(batch_sizes=[32])
-    with pytest.raises(ValueError, match=r"^EdgeOfStability: steps must be an int"):
+    with raises_about("EdgeOfStability", "steps"):
         studies.EdgeOfStability(steps=0)
-    with pytest.raises(ValueError, match=r"^studies: plan must be a BatchSize"):
+    with raises_about("studies", "plan"):
         studies.prepare({"batch_sizes": [32, 64]})  # type: ignore[call-overload]

@@ -79,7 +79,7 @@ def test_another_idx_folder_through_gdlab_data_is_refused(
     ):
         swept({"seed": [0]}, store)
     fresh = swept({"seed": [0]}, tmp_path / "fresh" / "sweep.db")
-    losses = [r.metrics["final_test_loss"] for r in (*first.runs, *fresh.runs)]
+    losses = [r.metrics.final_test_loss for r in (*first.runs, *fresh.runs)]
     assert losses[0] != losses[1]  # what the old store would have returned: wrong
 
 

@@ -15,6 +15,8 @@ from gdlab.lab import sweep
 from gdlab.lab.sweep import pool
 from gdlab.train import TrainConfig
 
+from ..conftest import raises_about
+
 DIGITS = RunSpec(data="digits", model="mlp:64-100-10", train=TrainConfig(epochs=20))
 SMALL = RunSpec(
     data="digits", model="mlp:64-16-10", train=TrainConfig(epochs=2, batch_size=32)
@@ -124,7 +126,5 @@ def test_the_threshold_can_be_set_in_the_environment(
 
 @pytest.mark.parametrize("count", [0, 1.5, "2", True])
 def test_a_bad_count_of_workers_is_refused(count: object) -> None:
-    with pytest.raises(
-        ValueError, match=r"^Workers: count must be an integer >= 1, got "
-    ):
+    with raises_about("Workers", "count"):
         sweep.Workers(count)  # type: ignore[arg-type]

@@ -28,13 +28,20 @@ def test_the_built_in_workloads_are_registered_and_the_medium_suite_names_them()
     small = [w.name for w in benchmark.load_suite("small")]
     assert set(small) <= set(workloads.names())
     medium = benchmark.load_suite("medium")
-    assert [w.name for w in medium] == [*small, "logreg-fashion"]
+    assert [w.name for w in medium] == [*small, "logreg-fashion", "fmnist-2c2d"]
     by_name = {w.name: w for w in medium}
     assert by_name["mlp-fashion"] == workloads.get("mlp-fashion")  # the same one
     quadratic = by_name["quadratic-deep"]
     assert (quadratic.select, quadratic.spec.model) == ("val_loss", "quadratic-deep")
     assert by_name["autoencoder-digits"].select == "val_loss"
     assert by_name["logreg-fashion"].spec.model == "softmax"
+    cnn = by_name["fmnist-2c2d"].spec  # DeepOBS's CNN on all of Fashion-MNIST
+    assert (cnn.data, cnn.model, cnn.train.epochs, cnn.train.batch_size) == (
+        "fashion-mnist",
+        "fmnist_2c2d",
+        1,
+        128,
+    )
 
 
 def test_a_user_workload_is_named_in_a_suite_and_changed_there(

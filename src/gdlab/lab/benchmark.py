@@ -388,14 +388,17 @@ def prepare(plan: BenchmarkPlan, out: str | os.PathLike[str]) -> BenchmarkReady:
     root = outputs.claim(out, "benchmark")
     ready = {}
     for workload in plan.workloads:
-        planned = compare.plan(
-            workload.spec,
-            plan.names,
-            plan.protocol_for(workload),
-            workers=plan.workers,
-            backend=plan.backend,
-        )
-        ready[workload.name] = compare.prepare(planned, out=root / workload.name)
+        try:  # a suite's workloads share one error path: say whose it is
+            planned = compare.plan(
+                workload.spec,
+                plan.names,
+                plan.protocol_for(workload),
+                workers=plan.workers,
+                backend=plan.backend,
+            )
+            ready[workload.name] = compare.prepare(planned, out=root / workload.name)
+        except ValueError as error:
+            raise ValueError(f"workload {workload.name!r}: {error}") from None
     return BenchmarkReady(plan, root, ready)
 
 

@@ -590,8 +590,8 @@ def _search(
 
 def _score(run: sweep.StoredRun, select: str) -> float:
     """The trial's final validation metric; the worst value there is if it diverged."""
-    value = run.metrics.get(f"final_{select}")
-    if run.metrics["diverged"] or value is None or not math.isfinite(value):
+    value = run.metrics.value(f"final_{select}")
+    if run.metrics.diverged or value is None or not math.isfinite(value):
         return 0.0 if select == "val_acc" else math.inf
     return float(value)
 
@@ -609,7 +609,7 @@ def _rank_key(run: sweep.StoredRun, select: str) -> tuple[float, float]:
 def _final(run: sweep.StoredRun) -> Final:
     return Final(
         *(
-            None if run.metrics["diverged"] else run.metrics.get(f"final_{m}")
+            None if run.metrics.diverged else run.metrics.value(f"final_{m}")
             for m in METRICS
         )
     )
@@ -637,7 +637,7 @@ def _trial(hyper: Hyper, run: sweep.StoredRun, planned: Plan) -> Trial:
         val_acc=final.val_acc,
         test_loss=final.test_loss,
         test_acc=final.test_acc,
-        diverged=run.metrics["diverged"],
+        diverged=run.metrics.diverged,
         message=run.message,
         to_target=_to_target(run, planned),
     )
@@ -646,11 +646,11 @@ def _trial(hyper: Hyper, run: sweep.StoredRun, planned: Plan) -> Trial:
 def _rerun(run: sweep.StoredRun, planned: Plan) -> Rerun:
     return Rerun(
         seed=run.spec.train.seed,
-        diverged=run.metrics["diverged"],
+        diverged=run.metrics.diverged,
         message=run.message,
         final=_final(run),
         to_target=_to_target(run, planned),
-        seconds=run.metrics["seconds"],
+        seconds=run.metrics.seconds,
         history=run.history.to_dict(),
     )
 

@@ -4,7 +4,9 @@ OpenBLAS's matrix products change in their last bits with the thread count (a
 float32 1437x64 by 64x16 product differs by 8e-6 between one and two threads), so a
 run's numbers would otherwise depend on where it ran; and these products are too
 small to share between threads, so parallel runs share the cores without
-oversubscribing them.
+oversubscribing them. The limit covers the OpenMP pools as well, torch's among
+them: a torch model's run trains on one torch thread too, whether torch was
+loaded before or by the model (``tests/lab/test_worker_threads.py``).
 """
 
 from __future__ import annotations

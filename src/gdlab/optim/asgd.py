@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 from gdlab.optim import constraints
@@ -103,6 +104,17 @@ class ASGD(Optimizer):
         state["eta"][...] = lr / ((1 + lambd * lr * step) ** alpha)  # for t + 1
         state["mu"][...] = 1 / max(1, step - group["t0"])
         return {"eta": eta, "mu": mu, "averaging": mu != 1}
+
+    warm_up_steps = 3  # the copy below averages from its step 3
+
+    def warm_up(self) -> None:
+        """Also compile the averaging variant, which a run meets only after step
+        t₀ (10⁶ by default): on a copy whose t₀ is 0, so it averages from step 3."""
+        super().warm_up()
+        averaging = copy.deepcopy(self)
+        for group in averaging.param_groups:
+            group["t0"] = 0.0
+        Optimizer.warm_up(averaging)
 
     def eval_params(self) -> dict[str, Array]:
         """The running average of the iterates (θ itself before the first step)."""

@@ -8,6 +8,7 @@ import numpy as np
 
 from gdlab.optim import constraints
 from gdlab.optim.base import Group, Optimizer, State
+from gdlab.optim.lerp import lerp
 from gdlab.optim.space import Axis, log_uniform
 from gdlab.params import Array
 
@@ -21,13 +22,6 @@ def inverse_root(matrix: Array, power: float) -> Array:
     u, s, vh = np.linalg.svd(matrix, full_matrices=False)
     root: Array = (u * s[None, :] ** (-1.0 / power)) @ vh
     return root
-
-
-def _lerp(a: Array, b: Array, weight: float) -> Array:
-    """a + w(b − a) as torch.lerp evaluates it (from b's side for w >= 0.5)."""
-    if weight < 0.5:
-        return a + weight * (b - a)
-    return b - (b - a) * (1 - weight)
 
 
 def _compute_steps(owner: str, name: str, value: object) -> int:
@@ -142,9 +136,10 @@ class Shampoo(Optimizer):
         momentum = group["momentum"]
         if momentum > 0 and "momentum_buffer" in state.fresh:
             state["momentum_buffer"][...] = g  # before maximize negates it (as there)
-        g = -g if group["maximize"] else g.copy()
+        g = np.array(-g if group["maximize"] else g)  # a copy, 0-d included
         if momentum > 0:
-            g = _lerp(g, state["momentum_buffer"], momentum)
+            buf = state["momentum_buffer"]
+            lerp(g, buf, momentum, out=g, scratch=np.empty_like(g))
         decay = group["weight_decay"]
         if decay != 0 and group["weight_decouple"]:
             p *= 1.0 - decay * (1.0 if group["fixed_decay"] else lr)

@@ -1,7 +1,9 @@
 """A sweep's report: learning-rate sensitivity, sharpness vs batch size, every run.
 
-Reads plain rows (one dict per run: its grid values, the learning rate used and its
-metrics, as :meth:`gdlab.lab.sweep.Store.rows` gives them) and never trains. Writes
+Draws typed rows (a :class:`~gdlab.results.SweepRun` per run: its grid values, the
+learning rate used and its :class:`~gdlab.results.RunMetrics`, as
+:meth:`gdlab.lab.sweep.Store.rows` gives them; a
+:class:`~gdlab.results.SweepSummary` per setting) and never trains. Writes
 ``results.csv`` (one line per run), ``summary.csv`` (mean ± std over seeds), the
 PNGs and one self-contained ``report.html`` with the figures embedded as base64.
 """
@@ -24,11 +26,9 @@ from matplotlib.transforms import blended_transform_factory
 from gdlab import _display, outputs
 from gdlab.report.html import render
 from gdlab.report.plots import finish, label_colors, legend, new_axes, new_panels
-from gdlab.results import RUN_METRICS
+from gdlab.results import GridValue, SweepRun, SweepSummary
 
-Row = Mapping[str, Any]
-METRIC_NAMES = RUN_METRICS
-"""The per-run numbers (the rest of a row names the run)."""
+Row = SweepRun
 STYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P")
 
@@ -118,6 +118,11 @@ def _plain_log(ax: Axes, *axes: str) -> None:
         axis.set_minor_formatter(FuncFormatter(minor))
 
 
+def _real(value: float | None) -> float:
+    """A measured number (NaN where there is none)."""
+    return math.nan if value is None else value
+
+
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     if not values:
         return math.nan, math.nan
@@ -142,7 +147,7 @@ def _draw_metric(
                 [
                     float(v)
                     for r in points[x]
-                    if not r["diverged"] and (v := r.get(metric)) is not None
+                    if not r.metrics.diverged and (v := r.get(metric)) is not None
                 ]
             )
             for x in xs
@@ -160,7 +165,7 @@ def _draw_metric(
             linewidth=0,
         )
         for x in xs:
-            bad = sum(bool(r["diverged"]) for r in points[x])
+            bad = sum(r.metrics.diverged for r in points[x])
             if bad:
                 diverged += bad
                 ax.plot(
@@ -191,7 +196,7 @@ def plot_lr_sensitivity(
     if len({x for points in lines.values() for x in points}) < 2:
         return None
     styles = _styles(lines, rows, others)
-    classifier = any(r.get("final_val_acc") is not None for r in rows)
+    classifier = any(r.metrics.final_val_acc is not None for r in rows)
     fig = new_panels("plot_lr_sensitivity", ax, (12.0 if classifier else 7.0, 4.8))
     panels = fig.subplots(1, 2 if classifier else 1, squeeze=False)[0]
     diverged = _draw_metric(panels[0], lines, styles, "final_train_loss")
@@ -225,7 +230,7 @@ def plot_sharpness(
     """λmax against batch size, log-log, one line per optimizer (and per value of
     any other grid field but the seed), mean ± std over seeds; None when no λmax
     was measured or there are fewer than two batch sizes."""
-    measured = [r for r in rows if r.get("lambda_max") is not None]
+    measured = [r for r in rows if r.metrics.lambda_max is not None]
     others = [
         "optimizer",
         *_varying(measured, exclude=("batch_size", "seed", "optimizer")),
@@ -238,7 +243,9 @@ def plot_sharpness(
     for label, points in lines.items():
         color, style, marker = styles[label]
         xs = sorted(points)
-        stats = [_mean_std([float(r["lambda_max"]) for r in points[x]]) for x in xs]
+        stats = [
+            _mean_std([_real(r.metrics.lambda_max) for r in points[x]]) for x in xs
+        ]
         ax.errorbar(
             xs,
             [m for m, _ in stats],
@@ -272,28 +279,29 @@ def plot_sharpness_accuracy(
     points = [
         r
         for r in rows
-        if r.get("lambda_max") is not None
-        and r.get("final_test_acc") is not None
-        and not r["diverged"]
+        if r.metrics.lambda_max is not None
+        and r.metrics.final_test_acc is not None
+        and not r.metrics.diverged
     ]
     if len(points) < 2:
         return None
-    sizes = sorted({_text(r["batch_size"]) for r in points}, key=_size_order)
+    sizes = sorted({_text(r.get("batch_size")) for r in points}, key=_size_order)
     colors = label_colors(sizes)
     ax = new_axes(ax, (8.5, 5.0))
-    optimizers = list(dict.fromkeys(str(r["optimizer"]) for r in points))
+    optimizers = list(dict.fromkeys(str(r.get("optimizer")) for r in points))
     for size in sizes:
         for k, optimizer in enumerate(optimizers):
             chosen = [
                 r
                 for r in points
-                if _text(r["batch_size"]) == size and str(r["optimizer"]) == optimizer
+                if _text(r.get("batch_size")) == size
+                and str(r.get("optimizer")) == optimizer
             ]
             if not chosen:
                 continue
             ax.scatter(
-                [r["lambda_max"] for r in chosen],
-                [r["final_test_acc"] for r in chosen],
+                [_real(r.metrics.lambda_max) for r in chosen],
+                [_real(r.metrics.final_test_acc) for r in chosen],
                 color=colors[size],
                 marker=MARKERS[k % len(MARKERS)],
                 label=f"batch {size}, {optimizer}",
@@ -317,19 +325,19 @@ def _size_order(text: str) -> tuple[int, float]:
 
 
 def _varying(rows: Sequence[Row], exclude: Sequence[str]) -> list[str]:
-    """The fields (other than metrics and ``exclude``) whose value differs."""
+    """The fields naming the runs (not ``exclude``) whose value differs."""
     if not rows:
         return []
-    skip = {*exclude, *METRIC_NAMES}
-    names = [k for k in rows[0] if k not in skip]
+    names = [k for k in rows[0].values if k not in exclude]
     return [n for n in names if len({_text(r.get(n)) for r in rows}) > 1]
 
 
 # --- files ---------------------------------------------------------------------------
 
 
-def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
-    """``rows`` as CSV (columns: the union of their keys, in order), atomically."""
+def write_csv(rows: Sequence[Mapping[str, GridValue]], path: str | Path) -> Path:
+    """Flat rows (a record's ``flat()``) as CSV (columns: the union of their keys,
+    in order), atomically."""
     out = Path(path)
     fields = list(dict.fromkeys(k for r in rows for k in r))
     lines = [",".join(fields)]
@@ -369,8 +377,8 @@ def _table(header: Sequence[str], rows: Sequence[tuple[str, Sequence[str]]]) -> 
 
 
 def sweep_report(
-    rows: Sequence[Row],
-    summary: Sequence[Row],
+    rows: Sequence[SweepRun],
+    summary: Sequence[SweepSummary],
     folder: str | Path,
     *,
     axes: Sequence[str],
@@ -382,9 +390,9 @@ def sweep_report(
     ``folder``; return the report's path."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(rows, out / "results.csv")
-    write_csv(summary, out / "summary.csv")
-    sharp = sharpness and any(r.get("lambda_max") is not None for r in rows)
+    write_csv([r.flat() for r in rows], out / "results.csv")
+    write_csv([s.flat() for s in summary], out / "summary.csv")
+    sharp = sharpness and any(r.metrics.lambda_max is not None for r in rows)
     page = render(
         "sensitivity_template.html",
         title=html.escape(f"Sweep on {base.get('data', '?')}"),
@@ -421,24 +429,32 @@ def _figures(rows: Sequence[Row], out: Path, sharpness: bool) -> str:
     return "\n".join(blocks)
 
 
-def _summary_table(summary: Sequence[Row], sharp: bool) -> str:
+def _summary_table(summary: Sequence[SweepSummary], sharp: bool) -> str:
     """One line per setting: mean ± std over its seeds; the best (chosen on
     validation numbers) marked."""
-    by = [k for k in (summary[0] if summary else {}) if not _is_stat(k)]
+    by = list(summary[0].values) if summary else []
     best = _best(summary)
+
+    def pm(r: SweepSummary, name: str, digits: int) -> str:
+        spread = r.spread(name)
+        if spread.mean is None:
+            return "—"
+        std = _display.fixed(spread.std or 0.0, digits)
+        return f"{_display.fixed(spread.mean, digits)} ± {std}"
+
     lines = [
         (
-            "best" if r is best else ("diverged" if r["diverged"] else ""),
+            "best" if r is best else ("diverged" if r.diverged else ""),
             [
-                *(html.escape(_text(r.get(b))) for b in by),
-                str(r["runs"]),
-                _display.mean_std(r, "final_train_loss", 4),
-                _display.mean_std(r, "final_val_acc", 3),
-                _display.mean_std(r, "best_val_acc", 3),
-                _display.mean_std(r, "final_test_acc", 3),
-                *([_display.mean_std(r, "lambda_max", 3)] if sharp else []),
-                f"{r['diverged']}/{r['runs']}",
-                f"{r['seconds']:.2f} s",
+                *(html.escape(_text(r.values.get(b))) for b in by),
+                str(r.runs),
+                pm(r, "final_train_loss", 4),
+                pm(r, "final_val_acc", 3),
+                pm(r, "best_val_acc", 3),
+                pm(r, "final_test_acc", 3),
+                *([pm(r, "lambda_max", 3)] if sharp else []),
+                f"{r.diverged}/{r.runs}",
+                f"{r.seconds:.2f} s",
             ],
         )
         for r in summary
@@ -462,17 +478,17 @@ def _runs_table(rows: Sequence[Row], axes: Sequence[str], sharp: bool) -> str:
     shown = [a for a in axes if a != "lr"] + ["lr"]
     lines = [
         (
-            "diverged" if r["diverged"] else "",
+            "diverged" if r.metrics.diverged else "",
             [
                 *(html.escape(_text(r.get(a))) for a in shown),
-                _number(r.get("final_train_loss"), 4),
-                _number(r.get("final_val_acc"), 4),
-                _number(r.get("best_val_acc"), 4),
-                _number(r.get("final_test_acc"), 4),
-                *([_number(r.get("lambda_max"), 4)] if sharp else []),
-                _number(bool(r["diverged"]), 0),
-                _number(r.get("steps"), 0),
-                f"{r['seconds']:.2f} s",
+                _number(r.metrics.final_train_loss, 4),
+                _number(r.metrics.final_val_acc, 4),
+                _number(r.metrics.best_val_acc, 4),
+                _number(r.metrics.final_test_acc, 4),
+                *([_number(r.metrics.lambda_max, 4)] if sharp else []),
+                _number(r.metrics.diverged, 0),
+                _number(r.metrics.steps, 0),
+                f"{r.metrics.seconds:.2f} s",
             ],
         )
         for r in rows
@@ -503,19 +519,21 @@ def _subtitle(rows: Sequence[Row], axes: Sequence[str], base: Mapping[str, Any])
     )
 
 
-def _is_stat(key: str) -> bool:
-    return key in ("runs", "diverged", "seconds") or key.startswith(
-        ("final_", "best_", "lambda_max")
-    )
-
-
-def _best(summary: Sequence[Row]) -> Row | None:
+def _best(summary: Sequence[SweepSummary]) -> SweepSummary | None:
     """The best setting, chosen on validation numbers (never on the test set)."""
-    scored = [r for r in summary if r.get("final_val_acc") is not None]
+
+    def mean(r: SweepSummary, name: str) -> float | None:
+        return r.spread(name).mean
+
+    scored = [r for r in summary if mean(r, "final_val_acc") is not None]
     if scored:
-        return max(scored, key=lambda r: float(r["final_val_acc"]))
-    losses = [r for r in summary if r.get("final_train_loss") is not None]
-    return min(losses, key=lambda r: float(r["final_train_loss"])) if losses else None
+        return max(scored, key=lambda r: mean(r, "final_val_acc") or 0.0)
+    losses = [r for r in summary if mean(r, "final_train_loss") is not None]
+    return (
+        min(losses, key=lambda r: mean(r, "final_train_loss") or 0.0)
+        if losses
+        else None
+    )
 
 
 __all__ = [

@@ -351,8 +351,14 @@ def _train_to(run: Run, until: tuple[str, float], max_epochs: int) -> _Trained:
         if kind == "loss"
         else {"iterations": int(target)}
     )
+    # the training loss the target is judged on is the whole training set's, not
+    # fit's default sample of train_eval_rows (10,000 rows: Fashion-MNIST has 60,000)
     config = TrainConfig(
-        batch_size=train.batch_size, seed=train.seed, evaluate_test=False, **length
+        batch_size=train.batch_size,
+        seed=train.seed,
+        evaluate_test=False,
+        train_eval_rows=None,
+        **length,
     )
     stop = [StopAt("train_loss", below=target)] if kind == "loss" else []
     # a run that overflows is reported as diverged, by fit, without warnings

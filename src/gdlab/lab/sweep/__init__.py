@@ -11,7 +11,7 @@
             "batch_size": [32, 256], "seed": [0, 1, 2]}
     plan = sweep.Sweep(base, grid)      # checked once, here
     result = sweep.run(plan, out="runs/sweep", workers=2)
-    result.rows()        # one dict per run: its grid values and its metrics
+    result.rows()        # a SweepRun per run: .values (its grid values), .metrics
 
 The grid is the cartesian product of the listed values of :class:`RunSpec` fields,
 applied to ``base``; each run's key is the canonical JSON of its whole spec, so the

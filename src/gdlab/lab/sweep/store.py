@@ -34,7 +34,7 @@ from typing import Any
 from gdlab import outputs, train_config
 from gdlab.experiment import FIELDS, RunSpec
 from gdlab.lab.sweep.grid import describe, plain
-from gdlab.results import RUN_METRICS
+from gdlab.results import RUN_METRICS, RunMetrics, SweepRun
 from gdlab.train import History
 
 _WRITE_FAILURES = (10, 13)
@@ -96,7 +96,7 @@ class StoredRun:
 
     key: str
     spec: RunSpec
-    metrics: dict[str, Any]
+    metrics: RunMetrics
     message: str
     started_at: str
     finished_at: str
@@ -365,11 +365,10 @@ class Store:
             ]
             spec = self._spec(key)
             self._check_row(spec, {**values, "pid": pid})
-            values["diverged"] = bool(values["diverged"])
             found[key] = StoredRun(
                 key,
                 spec,
-                values,
+                RunMetrics.from_dict({**values, "diverged": bool(values["diverged"])}),
                 message,
                 started,
                 finished,
@@ -401,22 +400,23 @@ class Store:
                     f"({name} must be {need}, got {value!r})"
                 )
 
-    def rows(self, axes: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """One flat dict per finished run: its values of ``axes`` (default: the
-        store's), the effective learning rate, then its metrics."""
+    def rows(self, axes: Sequence[str] | None = None) -> list[SweepRun]:
+        """One :class:`~gdlab.results.SweepRun` per finished run: its values of
+        ``axes`` (default: the store's), the effective learning rate, then its
+        metrics."""
         names = list(self.meta().get("axes", []) if axes is None else axes)
         return [as_row(r, names) for r in self.runs()]
 
 
-def as_row(run: StoredRun, axes: Sequence[str]) -> dict[str, Any]:
-    """``run`` as one flat dict: its values of ``axes``, the learning rate used,
-    optimizer, batch size and seed, then its metrics."""
+def as_row(run: StoredRun, axes: Sequence[str]) -> SweepRun:
+    """``run`` as a :class:`~gdlab.results.SweepRun`: its values of ``axes``, the
+    learning rate used, optimizer, batch size and seed, then its metrics."""
     values = run.spec.to_dict()
     row = {name: plain(values[name]) for name in axes}
     row["lr"] = run.spec.learning_rate
     for name in ("optimizer", "batch_size", "seed"):
         row.setdefault(name, values[name])
-    return {**row, **run.metrics}
+    return SweepRun(row, run.metrics)
 
 
 class StoreBusy(ValueError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,19 +13,11 @@ from typing import TYPE_CHECKING, Any
 from gdlab import _checks, _display
 from gdlab.experiment import RunSpec
 from gdlab.lab.sweep.store import Folder, Store, StoredRun, as_row
+from gdlab.results import SUMMARIZED, GridValue, Spread, SweepRun, SweepSummary
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-SUMMARIZED = (
-    "final_train_loss",
-    "final_val_acc",
-    "best_val_acc",
-    "final_test_acc",
-    "lambda_max",
-)
-"""The metrics :func:`summarize` averages over seeds."""
 
 
 @dataclass
@@ -42,22 +34,19 @@ class SweepResult:
     sharpness: bool
     report: Path | None = None
 
-    def rows(self) -> list[dict[str, Any]]:
-        """One dict per finished run of the grid, in grid order: the grid's values
-        (``lr``: the learning rate used), then the metrics."""
-        rows = [as_row(r, self.axes) for r in self.runs]
-        if not self.sharpness:
-            for row in rows:
-                row.pop("lambda_max")
-        return rows
+    def rows(self) -> list[SweepRun]:
+        """One :class:`~gdlab.results.SweepRun` per finished run of the grid, in
+        grid order: the grid's values (``lr``: the learning rate used), then the
+        metrics (``lambda_max`` None unless the sweep measured it)."""
+        return [as_row(r, self.axes) for r in self.runs]
 
-    def summary(self) -> list[dict[str, Any]]:
+    def summary(self) -> list[SweepSummary]:
         """Mean and std over seeds per combination of the other grid values."""
         return summarize(self.rows(), [a for a in self.axes if a != "seed"])
 
     def to_frame(self) -> Any:
         """:meth:`rows` as a pandas DataFrame (``pip install 'gdlab[notebook]'``)."""
-        return _display.frame("SweepResult.to_frame", self.rows())
+        return _display.frame("SweepResult.to_frame", [r.flat() for r in self.rows()])
 
     def plot(self, ax: Axes | None = None, kind: str = "lr_sensitivity") -> Figure:
         """One figure of the sweep's report drawn into ``ax`` (a new Figure when
@@ -85,10 +74,13 @@ class SweepResult:
         metrics = [m for m in SUMMARIZED if m != "lambda_max" or self.sharpness]
         rows = [
             {
-                **{b: r[b] for b in by},
-                "runs": r["runs"],
-                **{f"{m} (± std)": _display.pm(r[m], r[f"{m}_std"]) for m in metrics},
-                "diverged": r["diverged"],
+                **{b: r.values[b] for b in by},
+                "runs": r.runs,
+                **{
+                    f"{m} (± std)": _display.pm(r.spread(m).mean, r.spread(m).std)
+                    for m in metrics
+                },
+                "diverged": r.diverged,
             }
             for r in self.summary()
         ]
@@ -99,32 +91,33 @@ class SweepResult:
         return _display.table(caption, rows)
 
 
-def summarize(
-    rows: Sequence[Mapping[str, Any]], by: Sequence[str]
-) -> list[dict[str, Any]]:
+def summarize(rows: Sequence[SweepRun], by: Sequence[str]) -> list[SweepSummary]:
     """Group ``rows`` by the fields ``by``; per group: ``runs``, ``diverged``, mean
-    ``seconds``, and the mean, sample std (``*_std``) and 95% t-interval
-    (``*_ci95``) of each metric over the runs that did not diverge (a diverged
-    run has no final numbers: it is counted, never averaged in)."""
+    ``seconds``, and the mean, sample std and 95% t-interval of each metric of
+    :data:`~gdlab.results.SUMMARIZED` over the runs that did not diverge (a
+    diverged run has no final numbers: it is counted, never averaged in)."""
     from gdlab.lab.tuning import interval95
 
-    groups: dict[str, list[Mapping[str, Any]]] = {}
+    groups: dict[str, list[SweepRun]] = {}
     for row in rows:
         groups.setdefault(json.dumps([row.get(b) for b in by]), []).append(row)
     out = []
     for members in groups.values():
-        summary: dict[str, Any] = {b: members[0].get(b) for b in by}
-        summary["runs"] = len(members)
-        summary["diverged"] = sum(bool(m["diverged"]) for m in members)
-        kept = [m for m in members if not m["diverged"]]
+        kept = [m.metrics for m in members if not m.metrics.diverged]
+        spreads = {}
         for name in SUMMARIZED:
-            values = [float(v) for m in kept if (v := m.get(name)) is not None]
+            values = [v for m in kept if (v := m.value(name)) is not None]
             stats = interval95(values)
-            summary[name] = stats["mean"]
-            summary[f"{name}_std"] = stats["std"]
-            summary[f"{name}_ci95"] = stats["ci95"]
-        summary["seconds"] = statistics.fmean(float(m["seconds"]) for m in members)
-        out.append(summary)
+            spreads[name] = Spread(stats["mean"], stats["std"], stats["ci95"])
+        out.append(
+            SweepSummary(
+                values={b: members[0].get(b) for b in by},
+                runs=len(members),
+                diverged=sum(m.metrics.diverged for m in members),
+                seconds=statistics.fmean(m.metrics.seconds for m in members),
+                spreads=spreads,
+            )
+        )
     return out
 
 
@@ -153,11 +146,17 @@ def write_report(store: Store | Folder, *, command: str | None = None) -> Path:
             db.close()
 
 
-def format_table(summary: Sequence[Mapping[str, Any]], by: Sequence[str]) -> str:
+def format_table(summary: Sequence[SweepSummary], by: Sequence[str]) -> str:
     """The summary as an aligned text table (mean ± std over seeds)."""
-    pm = _display.mean_std
 
-    sharp = any(r.get("lambda_max") is not None for r in summary)
+    def pm(r: SweepSummary, name: str, digits: int) -> str:
+        spread = r.spread(name)
+        if spread.mean is None:
+            return "—"
+        std = spread.std or 0.0
+        return f"{_display.fixed(spread.mean, digits)} ± {_display.fixed(std, digits)}"
+
+    sharp = any(r.spread("lambda_max").mean is not None for r in summary)
     header = [
         *by,
         "runs",
@@ -171,15 +170,15 @@ def format_table(summary: Sequence[Mapping[str, Any]], by: Sequence[str]) -> str
     ]
     lines = [
         [
-            *(f"{r[b]:g}" if isinstance(r[b], float) else str(r[b]) for b in by),
-            str(r["runs"]),
+            *(_cell(r.values[b]) for b in by),
+            str(r.runs),
             pm(r, "final_train_loss", 4),
             pm(r, "final_val_acc", 3),
             pm(r, "best_val_acc", 3),
             pm(r, "final_test_acc", 3),
             *([pm(r, "lambda_max", 2)] if sharp else []),
-            str(r["diverged"]),
-            f"{r['seconds']:.2f}s",
+            str(r.diverged),
+            f"{r.seconds:.2f}s",
         ]
         for r in summary
     ]
@@ -194,3 +193,7 @@ def format_table(summary: Sequence[Mapping[str, Any]], by: Sequence[str]) -> str
         for line in lines
     ]
     return "\n".join(out)
+
+
+def _cell(value: GridValue) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
