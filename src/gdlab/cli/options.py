@@ -76,8 +76,8 @@ def user_words(message: str, ctx: click.Context | None = None) -> str:
     ..."`` is ``"--data: option 'n' of regression must be ..."``, ``"sweep: run
     lr=0.1 ...: X"`` is X in these words (the options name the runs). A field that
     ``--grid`` set is named as ``--grid FIELD``; an owner the command has no option
-    for is dropped."""
-    ctx = click.get_current_context(silent=True)
+    for is dropped. ``ctx`` is the command's context (None: the current one)."""
+    ctx = ctx or click.get_current_context(silent=True)
     if ctx is None:
         return message
     if message.startswith("sweep: run "):  # "sweep: run lr=0.1 seed=0: model: ..."
