@@ -8,8 +8,10 @@ over ``--repeats`` runs (the suite benchmark, about 25 minutes, runs once).
 ``make demo`` is also run once with an empty Numba cache (``NUMBA_CACHE_DIR`` in
 a fresh folder), as a fresh clone runs it: the kernels compile in that run and
 are loaded from the disk cache by every later one.
-Then the scripts of ``make bench`` run, each printing its own figures (the rows
-of README's *Measured* tables)::
+Then the scripts of ``make bench`` run, read from the Makefile's ``bench`` target
+(so the two cannot part), and the scripts README quotes beyond it
+(:data:`README_SCRIPTS`: the demo's, the suites' and the claims' calibration),
+each printing its own figures (the rows of README's *Measured* tables)::
 
     .venv/bin/python benchmarks/readme_times.py              # everything: an hour
     .venv/bin/python benchmarks/readme_times.py --quick      # shortened, minutes
@@ -93,6 +95,54 @@ COMMANDS = (
         ),
     ),
     Command(
+        "benchmark-calibrate-cnn",
+        "gdlab benchmark --suite medium --calibrate --only cnn-digits --budget 16 "
+        "--studies 3 --workers 2",
+        (
+            "benchmark", "--suite", "medium", "--calibrate", "--only", "cnn-digits",
+            "--budget", "16", "--studies", "3", "--workers", "2", "--out", "{out}",
+            "--quiet",
+        ),
+        (
+            "benchmark", "--suite", "medium", "--calibrate", "--only", "cnn-digits",
+            "--budget", "1", "--studies", "2", "--workers", "2", "--out", "{out}",
+            "--quiet",
+        ),
+        once=True,
+    ),
+    Command(
+        "benchmark-calibrate-medium",
+        "gdlab benchmark --suite medium --calibrate --only quadratic-deep,"
+        "autoencoder-digits --budget 16 --studies 3 --workers 2",
+        (
+            "benchmark", "--suite", "medium", "--calibrate", "--only",
+            "quadratic-deep,autoencoder-digits", "--budget", "16", "--studies",
+            "3", "--workers", "2", "--out", "{out}", "--quiet",
+        ),
+        (
+            "benchmark", "--suite", "medium", "--calibrate", "--only",
+            "quadratic-deep", "--budget", "2", "--studies", "2", "--workers", "2",
+            "--out", "{out}", "--quiet",
+        ),
+        once=True,
+    ),
+    Command(
+        "benchmark-calibrate-logreg",
+        "gdlab benchmark --suite medium --calibrate --only logreg-fashion "
+        "--budget 16 --studies 3 --workers 2",
+        (
+            "benchmark", "--suite", "medium", "--calibrate", "--only",
+            "logreg-fashion", "--budget", "16", "--studies", "3", "--workers", "2",
+            "--out", "{out}", "--quiet",
+        ),
+        (
+            "benchmark", "--suite", "medium", "--calibrate", "--only",
+            "logreg-fashion", "--budget", "1", "--studies", "2", "--workers", "2",
+            "--out", "{out}", "--quiet",
+        ),
+        once=True,
+    ),
+    Command(
         "study-batch-size",
         "gdlab study batch-size (digits, batch sizes 16-1024, 3 seeds, to "
         "training loss 0.01)",
@@ -126,17 +176,50 @@ COMMANDS = (
     ),
 )  # fmt: skip
 
-BENCH = (  # make bench's scripts, in its order; then their --quick arguments
-    ("bench_step.py", (), ("--size", "1000000", "--repeats", "2")),
-    ("bench_muon.py", (), ("--repeats", "2", "--steps", "5")),
-    ("bench_mlp.py", (), ("--batch-sizes", "100", "--epochs", "2", "--no-sklearn")),
-    ("bench_paths.py", (), ("--batch-sizes", "100", "--epochs", "2")),
-    ("bench_report.py", (), ("--repeats", "2")),
-    ("bench_surfaces.py", (), ("--runs", "200", "--steps", "100", "--repeats", "2")),
-    ("bench_sweep.py", ("--ray",), ("--runs", "30", "--repeats", "1")),
-    ("bench_compare_overhead.py", (), ("--repeats", "1")),
-    ("bench_playground.py", (), ("--clients", "20", "--abandoned", "2")),
+MAKEFILE = HERE.parent / "Makefile"
+
+QUICK = {  # --quick: arguments added after a script's own (argparse: the last wins)
+    "bench_step.py": ("--size", "1000000", "--repeats", "2"),
+    "bench_muon.py": ("--repeats", "2", "--steps", "5"),
+    "bench_mlp.py": ("--batch-sizes", "100", "--epochs", "2", "--no-sklearn"),
+    "bench_paths.py": ("--batch-sizes", "100", "--epochs", "2"),
+    "bench_report.py": ("--repeats", "2"),
+    "bench_surfaces.py": ("--runs", "200", "--steps", "100", "--repeats", "2"),
+    "bench_sweep.py": ("--runs", "30", "--repeats", "1"),
+    "bench_compare_overhead.py": ("--repeats", "1"),
+    "bench_populations.py": ("--repeats", "1", "--steps", "4", "--no-fashion"),
+    "bench_playground.py": ("--clients", "20", "--abandoned", "2"),
+    "bench_torch_threads.py": ("--repeats", "1", "--epochs", "1"),
+    "bench_torch_cnn.py": ("--epochs", "1", "--rows", "256"),
+    "bench_demo.py": ("--repeats", "1"),
+    "bench_suites.py": ("--only", "small", "--optimizers", "2"),
+    "bench_calibration.py": ("--comparisons", "1"),
+}
+QUICK_DROPS = ("--ray", "--repeat-demo")
+"""Arguments that --quick leaves out: Ray's start-up, five more demos."""
+
+README_SCRIPTS = (  # README quotes them; not in make bench (they take minutes)
+    ("bench_demo.py", ("--repeats", "3")),
+    ("bench_suites.py", ()),
+    ("bench_calibration.py", ()),
+    ("bench_calibration.py", ("--comparisons", "0", "--repeat-demo")),
 )
+
+
+def make_bench(makefile: Path = MAKEFILE) -> list[tuple[str, tuple[str, ...]]]:
+    """The script and arguments of each line of the Makefile's ``bench`` target
+    (``$(BENCH) benchmarks/NAME.py ARGS``), in its order: what ``make bench`` runs
+    is what this script runs."""
+    lines = makefile.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("bench:"))
+    runs = []
+    for line in lines[first + 1 :]:
+        if not line.startswith("\t"):
+            break
+        words = line.split()
+        if words[0] == "$(BENCH)" and words[1].startswith("benchmarks/"):
+            runs.append((words[1].removeprefix("benchmarks/"), tuple(words[2:])))
+    return runs
 
 
 @dataclass
@@ -209,12 +292,15 @@ def measure(command: Command, quick: bool, repeats: int) -> None:
 
 
 def bench(quick: bool, only: set[str] | None) -> None:
-    for script, args, short in BENCH:
+    """Run ``make bench``'s scripts, then the others README quotes."""
+    for script, args in [*make_bench(), *README_SCRIPTS]:
         name = script.removesuffix(".py")
         if only is not None and name not in only:
             continue
-        chosen = short if quick else args
-        print(f"\n--- make bench: {script} {' '.join(chosen)}", flush=True)
+        chosen = args
+        if quick:
+            chosen = (*(a for a in args if a not in QUICK_DROPS), *QUICK[script])
+        print(f"\n--- {script} {' '.join(chosen)}", flush=True)
         load = os.getloadavg()[0]
         start = time.perf_counter()
         env = {
@@ -237,7 +323,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="shortened: a check")
     parser.add_argument("--repeats", type=int, default=None, help="default 3 (1)")
-    names = [c.name for c in COMMANDS] + [s.removesuffix(".py") for s, _, _ in BENCH]
+    scripts = [s.removesuffix(".py") for s, _ in [*make_bench(), *README_SCRIPTS]]
+    names = [c.name for c in COMMANDS] + list(dict.fromkeys(scripts))
     parser.add_argument("--only", default=None, help=",".join(names))
     args = parser.parse_args(argv)
     only = None if args.only is None else set(args.only.split(","))

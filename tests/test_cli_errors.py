@@ -155,7 +155,7 @@ USAGE = [
     ),
     (
         ["train", "--hyper", "betas=0.9", "--out", "{tmp}/a"],
-        "Adam: betas must be a pair (beta1, beta2), got (0.9,)",
+        "--hyper betas must be a pair (beta1, beta2), got (0.9,)",
     ),
     (
         ["train", "--hyper", "amsgrad=yes", "--out", "{tmp}/a"],
@@ -163,7 +163,8 @@ USAGE = [
     ),
     (
         ["train", "--schedule", "step", "--schedule-arg", "gama=0.5", "--out", "x"],
-        "--schedule-arg: schedule step has no 'gama'; it takes step_size, gamma",
+        "--schedule-arg: schedule step has no 'gama' (did you mean 'gamma'?); it "
+        "takes step_size, gamma",
     ),
     (
         ["train", "--schedule", "step", "--schedule-arg", "step_size=x", "--out", "x"],
@@ -194,13 +195,12 @@ USAGE = [
     ),
     (
         ["stability", "rosenbrock", "--at", "1e200,1e200"],
-        "stability: at must be a point where the gradient is finite, "
-        "got (1e+200, 1e+200)",
+        "--at must be a point where the gradient is finite, got (1e+200, 1e+200)",
     ),
     (["compare", "--budget", "-1"], "--budget must be an integer >= 0, got -1"),
     (
         ["compare", "--optimizers", "sgd,adam", "--tune", "lr,rho"],
-        "tune: no optimizer compared has an axis 'rho'; sgd has lr, momentum, "
+        "--tune: no optimizer compared has an axis 'rho'; sgd has lr, momentum, "
         "weight_decay; adam has lr, beta1, beta2, eps, weight_decay",
     ),
     (
@@ -221,32 +221,32 @@ USAGE = [
     ),
     (
         ["surface", "rosenbrock", "--heatmap", "--animate", "{tmp}/hm.gif"],
-        "surface: --animate does not apply to --heatmap",
+        "--animate does not apply to --heatmap",
     ),
     (
         ["surface", "rosenbrock", "--heatmap", "--3d"],
-        "surface: --3d does not apply to --heatmap",
+        "--3d does not apply to --heatmap",
     ),
     (
         ["surface", "rosenbrock", "--heatmap", "--optimizers", "sgd,adam"],
-        "surface: --heatmap takes one optimizer, got 'sgd,adam'",
+        "--heatmap takes one optimizer, got 'sgd,adam'",
     ),
     (
         ["surface", "rosenbrock", "--lr-range", "1e-3,1e-2"],
-        "surface: --lr-range applies only to --heatmap",
+        "--lr-range applies only to --heatmap",
     ),
     (
         ["schedule", "cosine", "--steps", "0"],
-        "Invalid value for '--steps': 0 is not in the range x>=1.",
+        "--steps: 0 is not in the range x>=1",
     ),
     (
         ["schedule", "one_cycle", "--schedule-arg", "total_steps=10", "--steps", "20"],
-        "schedule: a run of 20 steps goes past the schedule: one_cycle: step must be "
-        "<= total_steps (10), got 19",
+        "--steps must be at most the schedule's length, got 20 (one_cycle: step "
+        "must be <= total_steps (10), got 19)",
     ),
     (
         ["schedule", "--all", "--lr", "0.5"],
-        "schedule: --all draws each schedule with its example arguments; give "
+        "--all draws each schedule with its example arguments; give "
         "--steps and -o only",
     ),
     (
@@ -305,8 +305,7 @@ USAGE = [
     ),
     (
         ["compare", "--split-seed", "99999999999999999999999", "--out", "{tmp}/a"],
-        "Invalid value for '--split-seed': 99999999999999999999999 is not in the "
-        "range 0<=x<=4294967295.",
+        "--split-seed: 99999999999999999999999 is not in the range 0<=x<=4294967295",
     ),  # was scikit-learn's message about random_state
     (
         [
@@ -318,7 +317,7 @@ USAGE = [
             "--out",
             "{tmp}/a",
         ],
-        "schedule: rate must be in [0, 745], got 1e+308",
+        "--schedule-arg rate must be in [0, 745], got 1e+308",
     ),  # was "exponential: gamma must be > 0, got 0.0"
     (
         ["sweep", "--grid", "l2=" + "[" * 5_000, "--out", "{tmp}/a"],
@@ -327,7 +326,7 @@ USAGE = [
     ),  # was a RecursionError
     (
         ["sweep", "--optimizers", "sgd,SGD", "--out", "{tmp}/a"],
-        "sweep: grid['optimizer'] must be distinct values, got ['sgd', 'SGD']",
+        "--optimizers must be distinct values, got ['sgd', 'SGD']",
     ),  # was: the same runs trained twice
 ]
 

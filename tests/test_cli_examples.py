@@ -37,7 +37,7 @@ def test_an_example_prints_the_right_numbers_beside_the_notes() -> None:
 def test_an_unknown_example_is_a_usage_error() -> None:
     code, out, err = run("examples", "newton")
     assert code == 2 and out == ""
-    assert err.startswith("gdlab: error: examples: name must be one of regression")
+    assert err.startswith("gdlab: error: NAME must be one of regression")
     assert len(err.strip().splitlines()) == 1
 
 
@@ -74,11 +74,11 @@ def test_every_examples_command_runs() -> None:
 @pytest.mark.parametrize(
     ("state", "message"),
     [
-        ("foo=1,2", r"explain: state must be keyed by one of square_avg, .* got 'foo'"),
-        ("v=1", r"explain: state\['v'\] must be 2 numbers"),
+        ("foo=1,2", r"--state must be keyed by one of square_avg, .* got 'foo'"),
+        ("v=1", r"--state\['v'\] must be 2 numbers"),
         (
             "v=-1,1",
-            r"explain: state\['v'\] must be >= 0 \(RMSprop keeps square_avg "
+            r"--state\['v'\] must be >= 0 \(RMSprop keeps square_avg "
             r"nonnegative\), got \[-1.0, 1.0\]",
         ),
         ("v", r"--state must look like NAME=VALUE"),

@@ -67,3 +67,26 @@ def test_a_second_comparison_leaves_the_first_intact(in_tmp: Path) -> None:
     again = CliRunner().invoke(main, ["compare", "--optimizers", "sgd", *small])
     assert again.exit_code == 0 and f"report: runs/{made.name}/" in again.output
     assert len(list((in_tmp / "runs").iterdir())) == 2
+
+
+def test_the_plugin_example_does_not_take_the_demos_folder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """README's plugin example (issue 28) wrote into runs/compare-digits, replacing
+    make demo's report: a plan with a plugin has its own default folder."""
+    from gdlab.lab import compare
+
+    chosen: list[str] = []
+
+    def prepare(plan: object, out: str) -> None:
+        chosen.append(out)
+        raise SystemExit(0)  # the folder is all this test needs
+
+    monkeypatch.setattr(compare, "plan", lambda *_, **__: None)  # no runs built
+    monkeypatch.setattr(compare, "prepare", prepare)
+    lion = str(Path(__file__).parents[1] / "docs" / "examples" / "lion.py")
+    args = ["compare", "--optimizers", "mylion,adamw", "--budget", "8", "--seeds", "3"]
+    result = CliRunner().invoke(main, ["compare", "--plugin", lion, *args[1:]])
+    assert result.exit_code == 0, result.output
+    assert chosen[0].startswith("runs/compare-digits-"), chosen
+    assert folder_of() == "runs/compare-digits" != chosen[0]

@@ -127,7 +127,9 @@ def test_an_unknown_optimizer_is_named_beside_a_plugin_that_did_not_load(
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2
-    assert done.stderr.startswith("gdlab: error: unknown optimizer 'nope'; known ")
+    assert done.stderr.startswith(
+        "gdlab: error: --optimizer: unknown optimizer 'nope'; known "
+    )
     assert done.stderr.endswith(
         f"($GDLAB_PLUGINS names a plugin that did not load: plugin "
         f"{tmp_path}/gone.py: no such file)\n"

@@ -200,3 +200,26 @@ def test_printing_in_korean_needs_no_font(monkeypatch: pytest.MonkeyPatch) -> No
     assert code == 0 and "지수 가중 이동 평균" in out
     code, _, err = run("figure", "ema", "-o", "x.png", "--lang", "ko")
     assert code == 2 and "fonts-nanum" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["explain", "adam", "--param", "1", "--grad", "1", "--lr", "0", "--lang", "ko"],
+        ["explain", "adam", "--lang", "ko", "--param", "1", "--grad", "1", "--lr", "0"],
+    ],
+)
+def test_the_zero_lr_warning_speaks_korean(args: list[str]) -> None:
+    """--lang is read before --lr's warning, wherever it stands on the line."""
+    try:
+        with i18n.missing() as untranslated:
+            result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+        assert "gdlab: warning: --lr 0이면 가중치가 바뀌지 않습니다" in result.stderr, (
+            result.stderr
+        )
+        assert untranslated == set()
+        english = CliRunner().invoke(main, ["en" if a == "ko" else a for a in args])
+        assert "--lr 0 leaves the weights unchanged" in english.stderr
+    finally:
+        i18n.use("en")

@@ -118,10 +118,11 @@ def test_messages_name_the_option_typed(
     assert result.output.startswith(f"gdlab: error: {line}")
 
 
-def test_a_field_set_by_another_option_keeps_its_owner(tmp_path: Path) -> None:
-    """`--grid hyper=null` sets RunSpec's hyper, but --hyper was not typed."""
+def test_a_field_set_by_grid_is_named_as_grid(tmp_path: Path) -> None:
+    """`--grid hyper=null` sets RunSpec's hyper, but --hyper was not typed: the
+    message names --grid (it named RunSpec, the owner)."""
     result = CliRunner().invoke(
         main, ["sweep", "--grid", "hyper=null", "--out", str(tmp_path / "o")]
     )
     assert result.exit_code == 2
-    assert "RunSpec: hyper must be a dict" in result.output
+    assert result.output.startswith("gdlab: error: --grid hyper must be a dict")

@@ -4,6 +4,7 @@ trajectories of gdlab.surfaces.runs."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -245,3 +246,17 @@ def test_the_accuracy_plot_shows_validation_beside_train_and_test() -> None:
     assert [list(line.get_ydata()) for line in dotted] == [[0.45, 0.65, 0.75]]
     labels = [t.get_text() for t in figure.legends[0].get_texts()]
     assert "validation (dotted)" in labels
+
+
+def test_the_compare_report_leads_with_what_the_comparison_shows(
+    comparison: compare.Comparison, tmp_path: Path
+) -> None:
+    """Issue 28: the page's first heading is its conclusion, as the batch-size
+    study's "What this run shows" is, before the table and the figures."""
+    from gdlab.report.compare import comparison_report
+
+    page = comparison_report(comparison, tmp_path).read_text()
+    headings = re.findall(r"<h2>(.*?)</h2>", page)
+    assert headings[0] == "What this comparison shows", headings
+    lead = page.split("<h2>", 2)[1]
+    assert comparison.established in lead and "Results" not in lead

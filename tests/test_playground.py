@@ -810,7 +810,10 @@ def test_cli_empty_host_is_one_line_and_exit_2() -> None:
         playground.make_server("", port=0).server_close()
     result = CliRunner().invoke(main, ["playground", "--host", "", "--port", "0"])
     assert result.exit_code == 2
-    assert result.stderr == f"gdlab: error: {message}, got ''\n"
+    assert result.stderr == (  # the CLI names the option typed, not the owner
+        "gdlab: error: --host must be an address (0.0.0.0 for every interface), "
+        "got ''\n"
+    )
 
 
 def test_cli_serves_on_a_free_port_until_interrupted() -> None:

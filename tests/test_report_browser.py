@@ -70,7 +70,7 @@ def test_report_opens_offline_with_every_figure_and_the_table(tmp_path: Path) ->
     rows = re.findall(r"<tr class=\"[^\"]*\"><td>(\w+)</td><td>(\w+)</td>", table)
     assert rows == [(r["group"], r["optimizer"]) for r in found.summary()]
     assert sorted(name for _, name in rows) == ["adam", "momentum", "rmsprop", "sgd"]
-    assert "What was established" in dom
+    assert "What this comparison shows" in dom
     shot = tmp_path / "report.png"
     chromium("--window-size=1280,1800", f"--screenshot={shot}", page.as_uri())
     assert (

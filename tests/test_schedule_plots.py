@@ -181,10 +181,10 @@ def test_cli_all_draws_a_grid(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["cosin"], "schedule: name must be one of constant, step, multistep,"),
-        (["join"], "schedule: name must be one of constant, step, multistep,"),
-        (["cosine", "--lr", "abc"], "'--lr': 'abc' is not a valid float"),
-        (["cosine", "--lr", "-1"], "cosine: lr must be >= 0, got -1.0"),
+        (["cosin"], "NAME must be one of constant, step, multistep,"),
+        (["join"], "NAME must be one of constant, step, multistep,"),
+        (["cosine", "--lr", "abc"], "--lr: 'abc' is not a valid float"),
+        (["cosine", "--lr", "-1"], "--lr must be >= 0, got -1.0"),
         (
             ["cosine", "--schedule-arg", "total_steps=1.5"],
             "--schedule-arg total_steps must be an integer (as 1e3 only up to "
@@ -192,7 +192,7 @@ def test_cli_all_draws_a_grid(tmp_path: Path) -> None:
         ),
         (
             ["cosine", "--schedule-arg", "total_steps=0"],
-            "cosine: total_steps must be an integer >= 1",
+            "--schedule-arg total_steps must be an integer >= 1",
         ),
         (
             ["cosine", "--schedule-arg", "gamma=0.5"],
@@ -202,7 +202,7 @@ def test_cli_all_draws_a_grid(tmp_path: Path) -> None:
         (["cosine", "--gamma", "0.5"], "No such option '--gamma'"),
         (
             ["cosine", "--warmup", "1000"],
-            "schedule: warmup must be < the run's steps (1000), got 1000",
+            "--warmup must be < the run's steps (1000), got 1000",
         ),
         (
             ["multistep", "--schedule-arg", "milestones=80,30"],
@@ -214,13 +214,14 @@ def test_cli_all_draws_a_grid(tmp_path: Path) -> None:
         ),
         (
             ["one_cycle", "--schedule-arg", "total_steps=9", "--steps", "20"],
-            "schedule: a run of 20 steps goes past the schedule: one_cycle: step must",
+            "--steps must be at most the schedule's length, got 20 (one_cycle: "
+            "step must",
         ),
-        ([], "schedule: give a schedule NAME or --all"),
-        (["cosine", "--all"], "schedule: give a schedule NAME or --all"),
+        ([], "give a schedule NAME or --all"),
+        (["cosine", "--all"], "give a schedule NAME or --all"),
         (
             ["--all", "--steps", "1000001"],
-            "schedule: with --all, --steps must be at most 1,000,000 (reduce-on",
+            "with --all, --steps must be at most 1,000,000 (reduce-on",
         ),
     ],
 )

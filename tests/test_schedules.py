@@ -900,8 +900,8 @@ def test_for_run_warms_up_then_decays_over_the_rest() -> None:
         ),
         (
             lambda: S.table(S.one_cycle(0.1, 10), 20),
-            r"schedule: a run of 20 steps goes past the schedule: one_cycle: step "
-            r"must be <= total_steps \(10\), got 19",
+            r"schedule: steps must be at most the schedule's length, got 20 "
+            r"\(one_cycle: step must be <= total_steps \(10\), got 19\)",
         ),
         (lambda: S.shown_steps(0), r"schedule: steps must be an integer >= 1, got 0"),
     ],

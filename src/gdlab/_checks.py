@@ -126,11 +126,35 @@ def flag(owner: str, name: str, value: object) -> bool:
 
 def did_you_mean(value: object, options: tuple[str, ...] | list[str]) -> str:
     """``" (did you mean 'adam'?)"`` for the closest of ``options`` to a
-    misspelled name, ``""`` when none is close (``difflib``'s ratio >= 0.75)."""
-    if not isinstance(value, str):
+    misspelled name, ``""`` when none is close: the first option one typo away
+    (a letter left out, added, changed, or two swapped: ``adma`` is ``adam``, not
+    ``adamax``; of several, ``difflib``'s closest), else ``difflib``'s closest
+    with ratio >= 0.75."""
+    if not isinstance(value, str) or not value:
         return ""
-    close = difflib.get_close_matches(value.lower(), list(options), n=1, cutoff=0.75)
+    typed = value.lower()
+    near = [o for o in options if o.lower() != typed and _one_typo(typed, o.lower())]
+    close = difflib.get_close_matches(
+        typed, near or list(options), 1, 0 if near else 0.75
+    )
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _one_typo(a: str, b: str) -> bool:
+    """Whether ``a`` is ``b`` with one letter left out, added, changed, or two
+    neighbours swapped (an optimal-string-alignment distance of 1)."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    start = next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), None
+    )
+    if start is None:  # one is the other plus a letter at the end
+        return True
+    if len(a) == len(b):
+        swapped = a[start + 1 : start + 2] + a[start] + a[start + 2 :]
+        return a[start + 1 :] == b[start + 1 :] or swapped == b[start:]
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return longer[start + 1 :] == shorter[start:]
 
 
 def choice(owner: str, name: str, value: object, options: tuple[str, ...]) -> str:

@@ -849,7 +849,12 @@ class ComparisonResult(Record):
         path = Path(folder) / "results.json"
         try:
             return cls.from_dict(json.loads(path.read_text()))
-        except (OSError, ValueError) as error:
+        except OSError as error:  # the words once, not errno's repeat of the path
+            raise ValueError(
+                f"{path}: cannot read comparison results "
+                f"({error.strerror or error}); gdlab compare --out FOLDER writes them"
+            ) from None
+        except ValueError as error:
             raise ValueError(
                 f"cannot read comparison results {path}: {error}"
             ) from None

@@ -61,7 +61,7 @@ def test_hyper_fixes_a_setting_where_an_optimizer_has_it(tmp_path: Path) -> None
         (["--hyper", "lr=0.1"], "--hyper lr: the lr is what a comparison tunes"),
         (
             ["--hyper", "betas=0.8,0.99", "--tune", "lr,beta1"],
-            "compare: hyper fixes ['betas'], which tune tunes",
+            "--hyper fixes ['betas'], which tune tunes",
         ),
     ],
 )

@@ -272,7 +272,7 @@ def test_start_step_sets_the_bias_correction_and_the_schedule() -> None:
     ("kwargs", "message"),
     [
         ({"state": {"m": [1.0]}}, r"explain: state must be keyed by one of sum, "),
-        ({"state": {"sum": [1.0, 2.0]}}, r"explain: state\['sum'\] must be 1 numbers"),
+        ({"state": {"sum": [1.0, 2.0]}}, r"explain: state\['sum'\] must be 1 number,"),
         (
             {"state": {"sum": [-1.0]}},
             r"explain: state\['sum'\] must be >= 0 \(Adagrad keeps sum nonnegative\)",

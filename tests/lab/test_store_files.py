@@ -133,7 +133,7 @@ def test_compare_into_a_prepared_folder_is_one_line_and_touches_nothing(
     )  # fmt: skip
     assert result.exit_code == 2, result.output
     assert result.stderr == (
-        f"gdlab: error: sweep: cannot write {out / 'sweep.db.lock'}: it is a "
+        f"gdlab: error: cannot write {out / 'sweep.db.lock'}: it is a "
         "symbolic link, and gdlab writes only files of its own; remove it or "
         "choose another folder\n"
     )

@@ -136,7 +136,8 @@ def test_one_run_has_one_key_whatever_the_number_types() -> None:
     [
         (
             {"optimiser": ["sgd"]},
-            r"unknown grid field 'optimiser'; RunSpec's fields are data, data_path, "
+            r"unknown grid field 'optimiser' \(did you mean 'optimizer'\?\); "
+            r"RunSpec's fields are data, data_path, "
             r".*model, .*optimizer, lr, .*seed",
         ),
         ({"lr": []}, r"sweep: grid\['lr'\] must be a non-empty list, got \[\]"),

@@ -170,7 +170,7 @@ def test_compare_into_the_same_out_with_other_data_is_one_line(
     second = CliRunner().invoke(main, args)
     assert second.exit_code == 2, second.output
     assert second.stderr.startswith(
-        f"gdlab: error: sweep: {tmp_path / 's' / 'sweep.db'}: the data of 'mnist' "
+        f"gdlab: error: {tmp_path / 's' / 'sweep.db'}: the data of 'mnist' "
         "changed since this store was written (data "
     )
     assert second.stderr.count("\n") == 1

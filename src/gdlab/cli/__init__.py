@@ -9,11 +9,12 @@ no plotting, SciPy or Numba.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import click
 
-from gdlab import __version__, optim, outputs
+from gdlab import __version__, _checks, optim, outputs
 from gdlab.cli import (
     benchmark,
     compare,
@@ -25,7 +26,7 @@ from gdlab.cli import (
     sweep,
     train,
 )
-from gdlab.cli.options import user_input
+from gdlab.cli.options import user_input, user_words
 
 
 class _Group(click.Group):
@@ -33,7 +34,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except click.UsageError as error:  # a bad option: one line, not a usage page
-            click.echo(f"gdlab: error: {error.format_message()}", err=True)
+            click.echo(f"gdlab: error: {_in_user_words(error)}", err=True)
             ctx.exit(2)
         except outputs.WriteError as error:  # the message names the file
             click.echo(f"gdlab: error: {error}", err=True)
@@ -46,6 +47,28 @@ class _Group(click.Group):
                 err=True,
             )
             ctx.exit(130)
+
+
+def _in_user_words(error: click.UsageError) -> str:
+    """A usage error's one line, beginning with what the user typed: click's
+    "Invalid value for '--select': 'x' is not one of ..." as "--select: 'x' is not
+    one of ... (did you mean 'val_acc'?)", a message of the CLI's own or the
+    library's in the words of :func:`~gdlab.cli.options.user_words`."""
+    if isinstance(error, click.BadParameter) and error.param is not None:
+        param = error.param
+        name = (
+            max(param.opts, key=len)
+            if isinstance(param, click.Option)
+            else param.human_readable_name.upper()
+        )
+        hint = ""
+        if isinstance(param.type, click.Choice):
+            typed = error.ctx.params.get(param.name or "") if error.ctx else None
+            raw = re.match(r"'(.*?)' is not", error.message)
+            choices = [str(c) for c in param.type.choices]
+            hint = _checks.did_you_mean(typed or (raw[1] if raw else None), choices)
+        return f"{name}: {error.message.rstrip('.')}{hint}"
+    return user_words(error.format_message(), error.ctx)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import click
 
+from gdlab import _checks
 from gdlab.cli.options import (
     HYPER_HELP,
     LANG_HELP,
+    language_first,
     output_file,
     parse_floats,
     parse_hyper,
@@ -60,7 +62,14 @@ from gdlab.i18n import gettext as _
     help="steps the optimizer has taken before (bias corrections, schedules), "
     "at most 2**53",
 )
-@click.option("--lang", default=None, type=click.Choice(["en", "ko"]), help=LANG_HELP)
+@click.option(
+    "--lang",
+    default=None,
+    type=click.Choice(["en", "ko"]),
+    is_eager=True,
+    callback=language_first,
+    help=LANG_HELP,
+)
 def explain_command(
     name: str,
     lr: float | None,
@@ -249,6 +258,7 @@ def figure_command(
     if name not in listed:
         raise click.UsageError(
             f"figure: NAME must be one of {', '.join(listed)}, got {name!r}"
+            f"{_checks.did_you_mean(name, list(listed))}"
         )
     if (run_folder is not None or iterations is not None) and name != "mnist-curves":
         raise click.UsageError("figure: --run and --iterations apply to mnist-curves")

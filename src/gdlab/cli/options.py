@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gdlab import optim, outputs
+from gdlab import _checks, optim, outputs, schedules
+from gdlab.i18n import gettext as _
 
 if TYPE_CHECKING:
     from gdlab.experiment import RunSpec
@@ -31,45 +32,130 @@ COMMANDLINE = click.core.ParameterSource.COMMANDLINE
 """Where an option was given: ``ctx.get_parameter_source(name) == COMMANDLINE``."""
 
 
-_OPTION_OF = {
-    ("load", "name"): "data",
-    ("load", "path"): "data_path",
-    ("model", "kind"): "model",
+_OPTION_OF: dict[tuple[str, str], tuple[str, ...]] = {
+    ("load", "name"): ("data",),
+    ("load", "path"): ("data_path",),
+    ("model", "kind"): ("model",),
+    ("surfaces", "the surface"): ("problem", "name"),
+    ("surface runs", "lr"): ("lrs", "lr"),
+    ("schedule", "name"): ("name", "schedule"),
+    ("examples", "name"): ("name",),
+    ("figure", "name"): ("name",),
 }
-"""Library fields that a command's option of another name sets."""
-_OWNERS = (
-    "RunSpec",
-    "TrainConfig",
-    "load",
-    "model",
-    "compare",
-    "Protocol",
-    "sweep",
-    "benchmark",
-)
-"""The owners whose fields are a command's options (not an optimizer's: its
-hyperparameters are what --hyper typed, named as the user typed them)."""
-
-
-def user_words(message: str) -> str:
-    """``"RunSpec: schedule must be ..."`` as ``"--schedule must be ..."``: a
-    library message about a field that an option of the current command set, as
-    typed, names that option."""
-    match = re.match(r"(\w+): (\w+)( must .*)", message, re.DOTALL)
-    ctx = click.get_current_context(silent=True)
-    if match is None or ctx is None or match[1] not in _OWNERS:
-        return message
-    field = _OPTION_OF.get((match[1], match[2]), match[2])
-    if match[1] == "model":
-        field = "model"
-    options = {
-        p.name: p.opts
-        for p in ctx.command.params
-        if isinstance(p, click.Option) and not isinstance(p, DeprecatedAlias)
+"""Library fields (owner, field) that a command's option or argument of another
+name sets, the first of them the command has."""
+_OWNER_OPTION = {"load": "data", "model": "model", "tune": "tune"}
+"""Owners that stand for one option, whatever their field."""
+_OWNERS = frozenset(
+    {
+        "RunSpec",
+        "TrainConfig",
+        "Protocol",
+        "BatchSize",
+        "EdgeOfStability",
+        *_OWNER_OPTION,
+        *(owner for owner, _ in _OPTION_OF),
+        *("compare", "sweep", "benchmark", "explain", "stability", "surface"),
+        "loss_grid",
     }
-    if field not in options or ctx.get_parameter_source(field) != COMMANDLINE:
-        return message  # not typed as that option (a --grid field, say)
-    return f"{max(options[field], key=len)}{match[3]}"
+)
+"""The owners whose fields are a command's options, and the command names that
+begin the CLI's own messages. An optimizer's class (``Adam``) is one too: its
+fields are what ``--lr`` and ``--hyper`` typed."""
+_OWNER = re.compile(r"(suite [^:\n]+|[A-Za-z_]\w*(?: runs)?): (.*)", re.DOTALL)
+_FIELD = re.compile(r"(.+?)( must .*)", re.DOTALL)
+_INDEX = re.compile(r"(\w+)(\[[^\]]*\])?")
+_UNKNOWN = re.compile(r"unknown (optimizer|schedule) ")
+
+
+def user_words(message: str, ctx: click.Context | None = None) -> str:
+    """A library message in the words of the command line: the option that set
+    the field, not the owner that checked it. ``"RunSpec: schedule must be ..."``
+    is ``"--schedule must be ..."``, ``"Adam: betas[0] must be ..."`` is
+    ``"--hyper betas[0] must be ..."``, ``"load: option 'n' of regression must be
+    ..."`` is ``"--data: option 'n' of regression must be ..."``, ``"sweep: run
+    lr=0.1 ...: X"`` is X in these words (the options name the runs). A field that
+    ``--grid`` set is named as ``--grid FIELD``; an owner the command has no option
+    for is dropped. ``ctx`` is the command's context (None: the current one)."""
+    ctx = ctx or click.get_current_context(silent=True)
+    if ctx is None:
+        return message
+    if message.startswith("sweep: run "):  # "sweep: run lr=0.1 seed=0: model: ..."
+        for colon in re.finditer(r": (?=\S)", message):
+            inner = message[colon.end() :]
+            if _OWNER.match(inner) or _UNKNOWN.match(inner):
+                return user_words(inner, ctx)
+    if _UNKNOWN.match(message):  # "unknown optimizer 'adma' (did you mean ...)"
+        kind = message.split()[1]
+        option = _option(ctx, kind + "s", kind, "name")
+        return f"{option}: {message}" if option else message
+    match = _OWNER.match(message)
+    if match is None:
+        return message
+    owner, rest = match[1], match[2]
+    if owner.startswith("suite "):  # "suite my.toml: cannot read it ..."
+        return f"--suite {owner[len('suite ') :]}: {rest}"
+    if rest.startswith("-"):  # the CLI's own "surface: --3d does not apply ..."
+        return rest
+    fielded = _FIELD.match(rest)
+    field = fielded[1] if fielded else ""
+    after = fielded[2] if fielded else ""
+    indexed = _INDEX.fullmatch(field)
+    grid = re.fullmatch(r"grid\['(\w+)'\]", field)
+    if grid:  # an axis of a sweep's grid: the option that made it
+        field, indexed = grid[1], None
+    base = indexed[1] if indexed else field
+    index = (indexed[2] or "") if indexed else ""
+    if owner in schedules.RUN_SCHEDULES:  # "step: step_size must be ...": a schedule's
+        owner = "schedule"
+    if owner not in _OWNERS:
+        if owner not in {c.__name__ for c in optim.REGISTRY.values()}:
+            typed = _option(ctx, base, typed=True) if fielded else None
+            return f"{typed}{index}{after}" if typed else message  # MLP: init
+        if base == "lr" and (option := _option(ctx, "lr", "lrs")):
+            return f"{option}{index}{after}"
+        option = _option(ctx, "hyper")
+        return f"{option} {rest}" if option else rest
+    names = _OPTION_OF.get((owner, base.lower()), (base.lower(),))
+    typed = _option(ctx, *names, typed=True)
+    if typed and fielded:
+        return f"{typed}{index}{after}"
+    if owner in _OWNER_OPTION and (option := _option(ctx, _OWNER_OPTION[owner])):
+        return f"{option}{index}{after}" if indexed else f"{option}: {rest}"
+    if _option(ctx, "grid", typed=True) and (fielded or " grid " in rest):
+        return f"--grid {rest}" if fielded else f"--grid: {rest}"
+    if fielded and (option := _option(ctx, *names)):
+        return f"{option}{index}{after}"
+    if owner == "schedule" and (option := _option(ctx, "schedule_arg", typed=True)):
+        return f"{option} {rest}"  # "schedule: rate must be ..." as typed
+    word = re.match(r"\w+", rest)  # "backend 'ray' needs Ray": --backend ray
+    if word and (option := _option(ctx, word[0], typed=True)):
+        return f"{option}{rest[word.end() :]}"
+    return rest
+
+
+def _option(ctx: click.Context, *names: str, typed: bool = False) -> str | None:
+    """How the current command's first parameter of ``names`` is typed:
+    ``--lrs`` for an option (its longest name, or the name plus ``s``: ``lr`` is
+    ``--lrs`` where a command takes several), ``NAME`` for an argument; None when
+    it has none of them (or, with ``typed``, none given on the command line)."""
+    params: dict[str, click.Parameter] = {}
+    for p in ctx.command.params:
+        if p.name and not isinstance(p, DeprecatedAlias) and p.name != "help":
+            params[p.name] = p
+            for opt in p.opts:  # --grid, whose value is called extra
+                params.setdefault(opt.lstrip("-").replace("-", "_"), p)
+    for name in names:
+        for candidate in (name, f"{name}s", f"{name}es"):
+            param = params.get(candidate)
+            if param is None or param.name is None:
+                continue
+            if typed and ctx.get_parameter_source(param.name) != COMMANDLINE:
+                continue
+            if isinstance(param, click.Argument):
+                return param.human_readable_name.upper()
+            return max(param.opts, key=len)
+    return None
 
 
 @contextlib.contextmanager
@@ -86,11 +172,10 @@ def warn_zero_lr(option: str, values: Iterable[float | None]) -> None:
     """A warning on stderr when a learning rate is 0: legal (a frozen run), but
     a run that trains nothing is almost always a typo."""
     if any(v == 0 for v in values):
-        click.echo(
-            f"gdlab: warning: {option} 0 leaves the weights unchanged: "
-            "the run will train nothing",
-            err=True,
-        )
+        said = _(
+            "{option} 0 leaves the weights unchanged: the run will train nothing"
+        ).format(option=option)
+        click.echo(f"gdlab: warning: {said}", err=True)
 
 
 _NOT_PLAN = frozenset({"out", "workers", "backend", "quiet"})
@@ -157,6 +242,17 @@ def use_language(language: str | None, *, figures: bool = False) -> str:
 
 
 LANG_HELP = "language of the output: en or ko (Korean) [from LC_ALL/LC_MESSAGES/LANG]"
+
+
+def language_first(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A click callback for an eager ``--lang``: speak it before the other options'
+    callbacks run, so that their warnings (``--lr 0``) are in the chosen language
+    (None: the environment's)."""
+    from gdlab import i18n
+
+    with user_input():
+        i18n.use(value)
+    return value
 
 
 # --- click callbacks -----------------------------------------------------------------
@@ -378,7 +474,8 @@ def assignments(
         if key not in types:
             known = ", ".join(types) or "none"
             raise click.UsageError(
-                f"{option}: {owner} has no {key!r}; it takes {known}"
+                f"{option}: {owner} has no {key!r}"
+                f"{_checks.did_you_mean(key, list(types))}; it takes {known}"
             )
         values[key] = _typed(option, key, text, types[key])
     return values
@@ -410,7 +507,8 @@ def parse_fixed(names: Sequence[str], given: tuple[str, ...]) -> dict[str, Any]:
     for key in parse_pairs("--hyper", given):
         if key not in types:
             raise click.UsageError(
-                f"--hyper: none of {', '.join(names)} has {key!r}; they take "
+                f"--hyper: none of {', '.join(names)} has {key!r}"
+                f"{_checks.did_you_mean(key, list(types))}; they take "
                 f"{', '.join(types) or 'nothing'}"
             )
     return assignments("--hyper", given, types, "the compared optimizers")

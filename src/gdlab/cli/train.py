@@ -16,6 +16,7 @@ from gdlab.cli.options import (
     check_folder,
     epochs_option,
     hyper_option,
+    language_first,
     out_option,
     parse_hyper,
     quiet_option,
@@ -137,6 +138,8 @@ _PRESETS: dict[str, dict[str, Any]] = {
     "--lang",
     default=None,
     type=click.Choice(["en", "ko"]),
+    is_eager=True,
+    callback=language_first,
     help="language of the course-mnist summary and plots [from LC_ALL/LANG]",
 )
 def train(

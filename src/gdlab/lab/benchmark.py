@@ -125,6 +125,7 @@ def _read_suite(path: Path, where: str) -> str:
     """The text of suite file ``path``: a regular file (a FIFO would block, a
     device never end) of at most :data:`SUITE_MAX_BYTES`, in UTF-8."""
     cannot = f"; give a TOML or JSON file, or one of {', '.join(SUITES)}"
+    cannot += _checks.did_you_mean(str(path), list(SUITES))
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as error:
@@ -409,7 +410,7 @@ def select(
     known = [w.name for w in found]
     for name in only or []:
         if name not in known:
-            _checks.fail("benchmark", "--only", f"one of {', '.join(known)}", name)
+            _checks.choice("benchmark", "--only", name, tuple(known))
     return [w for w in found if only is None or w.name in only]
 
 

@@ -189,7 +189,11 @@ def missing_axes(names: Sequence[str], tune: Sequence[str]) -> dict[str, list[st
         lacking = [n for n in names if axis not in optim.search_space(n)]
         if len(lacking) == len(names):
             raise ValueError(
-                f"tune: no optimizer compared has an axis {axis!r}; "
+                f"tune: no optimizer compared has an axis {axis!r}"
+                + _checks.did_you_mean(
+                    axis, sorted({a for n in names for a in optim.search_space(n)})
+                )
+                + "; "
                 + "; ".join(
                     f"{n} has {', '.join(optim.search_space(n))}" for n in names
                 )

@@ -371,7 +371,7 @@ def _claims(results: ComparisonResult) -> str:
         else ""
     )
     return (
-        f'<h2>What was established</h2><p class="lead">'
+        f'<h2>What this comparison shows</h2><p class="lead">'
         f"{html.escape(results.established)}.</p>"
         f'<p class="note">{html.escape(" ".join(EXPLAIN.split()))}</p>{table}'
     )

@@ -141,7 +141,8 @@ def table(schedule: Schedule, steps: int, warmup: int = 0) -> str:
         schedule(steps - 1)
     except ValueError as error:
         raise ValueError(
-            f"schedule: a run of {steps} steps goes past the schedule: {error}"
+            f"schedule: steps must be at most the schedule's length, got {steps} "
+            f"({error})"
         ) from None
     width = max(8, len(str(steps - 1)))
     rows = [f"{k:>{width}}  {schedule(k):.6g}" for k in shown]

@@ -373,7 +373,10 @@ def get(name: str | Surface) -> Surface:
     if isinstance(name, Surface):
         return name
     if not isinstance(name, str) or name.lower() not in _SURFACES:
-        _checks.fail("surfaces", "the surface", f"one of {', '.join(_SURFACES)}", name)
+        raise ValueError(
+            f"surfaces: the surface must be one of {', '.join(_SURFACES)}, got "
+            f"{_checks.shown(name)}{_checks.did_you_mean(name, list(_SURFACES))}"
+        )
     return _SURFACES[name.lower()]
 
 

@@ -39,7 +39,11 @@ def _vector(owner: str, name: str, value: object, size: int | None = None) -> F6
     except (TypeError, ValueError):
         _checks.fail(owner, name, "a list of numbers", value)
     if a.ndim != 1 or a.size == 0 or (size is not None and a.size != size):
-        need = "a non-empty 1-D list of numbers" if size is None else f"{size} numbers"
+        need = (
+            "a non-empty 1-D list of numbers"
+            if size is None
+            else f"{size} number{'s' * (size != 1)}"
+        )
         _checks.fail(owner, name, need, value)
     if not np.all(np.isfinite(a)):
         _checks.fail(owner, name, "finite", a.tolist())

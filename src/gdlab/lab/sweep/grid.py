@@ -144,7 +144,8 @@ def _axes(base: RunSpec, grid: object) -> dict[str, list[Any]]:
     for name, values in grid.items():
         if name not in FIELDS:
             raise ValueError(
-                f"sweep: unknown grid field {name!r}; RunSpec's fields are "
+                f"sweep: unknown grid field {name!r}"
+                f"{_checks.did_you_mean(name, list(FIELDS))}; RunSpec's fields are "
                 + ", ".join(FIELDS)
             )
         if isinstance(values, str | bytes) or not isinstance(values, Sequence):
