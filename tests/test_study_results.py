@@ -108,3 +108,16 @@ def test_an_edited_results_json_is_refused_by_the_field(tmp_path: Path) -> None:
         BatchSizeReport.load(edited(tmp_path, edge_report().to_dict()))
     with pytest.raises(ValueError, match=r"cannot read study results .*nothing"):
         BatchSizeReport.load(tmp_path / "nothing")
+
+
+def test_the_settings_records_hold_the_plans_fields() -> None:
+    import dataclasses
+
+    from gdlab.lab import studies
+    from gdlab.study_results import BatchSizeSettings, EdgeSettings
+
+    def names(kind: type) -> list[str]:
+        return [f.name for f in dataclasses.fields(kind)]
+
+    assert names(BatchSizeSettings) == [*names(studies.BatchSize), "n_train"]
+    assert names(EdgeSettings) == names(studies.EdgeOfStability)
