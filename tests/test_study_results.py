@@ -98,7 +98,8 @@ def test_an_edited_results_json_is_refused_by_the_field(tmp_path: Path) -> None:
     plain = edge_report().to_dict()
     del plain["settings"]["every"]
     with pytest.raises(
-        ValueError, match=r"results\.json: EdgeSettings: every must be given"
+        ValueError,
+        match=r"results\.json: EdgeOfStabilityReport: settings\.every must be given",
     ):
         EdgeOfStabilityReport.load(edited(tmp_path, plain))
     plain = {**edge_report().to_dict(), "study": "batch-size"}

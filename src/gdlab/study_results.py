@@ -39,6 +39,7 @@ from gdlab.records import (
     at_least,
     each,
     flag,
+    made,
     number,
     one_of,
     optional,
@@ -299,7 +300,7 @@ class _Report(Record):
         its ``study`` first."""
         if isinstance(values, Mapping) and "study" in values:
             cls.constraints["study"](cls.owner(), "study", values["study"])
-        return super().from_dict(values)
+        return made(cls, values, cls.owner())  # an error names its field's path
 
     @classmethod
     def load(cls: type[_R], path: str | os.PathLike[str]) -> _R:
@@ -529,8 +530,8 @@ class EdgeOfStabilityReport(_Report):
                     said = str(error).removeprefix("EdgeRun: ")
                     at = ": " if said.startswith("field ") else "."
                     raise ValueError(f"{cls.owner()}: runs[{i}]{at}{said}") from None
-            values = {**values, "runs": runs}
-        return super().from_dict(values)
+            values = {**values, "runs": tuple(runs)}
+        return made(cls, values, cls.owner())
 
 
 __all__ = [

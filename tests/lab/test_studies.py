@@ -208,6 +208,12 @@ def test_interpolation_at_0_and_1_is_the_two_solutions(tmp_path: Path) -> None:
     assert report.interpolation is not None
     assert pages.plot_interpolation(report.interpolation, ax=left) is fig
     assert pages.plot_batch_sharpness(report, ax=right) is fig
+    saved["summary"][1]["lambda_max_std"] = "0.1"  # a hand-edited file: which field
+    (tmp_path / "edited.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match=r"edited\.json: BatchSizeReport: "
+                       r"summary\[1\]\.lambda_max_std must be"):  # fmt: skip
+        BatchSizeReport.load(tmp_path / "edited.json")
+    (tmp_path / "edited.json").unlink()
     assert right not in fig.axes and len(fig.subfigs) == 1  # two panels in its place
     assert sorted(tmp_path.iterdir()) == files  # no path: nothing written
 
