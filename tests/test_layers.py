@@ -26,6 +26,7 @@ FLOORS = (
         "gdlab.i18n",
         "gdlab.records",
         "gdlab.results",
+        "gdlab.study_results",
         "gdlab.plugins",
         "gdlab.registry",
     ),

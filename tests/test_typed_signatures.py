@@ -6,7 +6,9 @@ why that dict stays; a new one fails until it is typed or argued for.
 
 Count (findings, rules aside): 204 on main before this test covered the whole
 package; 189 after the sweep's rows and summary, the checkpoint's metadata and
-the sweep store's metrics became records."""
+the sweep store's metrics became records; 176 after the studies' results and
+settings did (gdlab.study_results), which their reports draw; 174 after a
+worker's result (store.FinishedRun) and a store's inputs (inputs.Inputs) did."""
 
 from __future__ import annotations
 
@@ -47,8 +49,9 @@ ALLOWED: dict[str, str] = {
         "torch's state_dict format, kept as torch writes it"
     ),
     r"(checkpoint\.fingerprint -> return|CheckpointMeta\.fingerprint|same_run\(found"
-    r"\)|state_arrays -> return)$": "a fingerprint: JSON of foreign objects (a "
-    "model's repr, param groups) compared leaf by leaf",
+    r"\)|state_arrays -> return|studies\.records\.saved_run\(settings\))$": "a "
+    "fingerprint: JSON of foreign objects (a model's repr, param groups; a study "
+    "run's settings, the plan's fields and that run's own) compared leaf by leaf",
     # --- the JSON boundary: plain forms read and written ----------------------
     r"(checkpoint\.read -> return|load_latest -> return|weights\.read -> return"
     r"|Store\.meta -> return|Store\.set_meta\(values\)|History\.from_dict\(values\)"
@@ -58,8 +61,8 @@ ALLOWED: dict[str, str] = {
     r"|check_same_sweep\(meta\))$": "the JSON boundary: a file's plain form, before "
     "its record reads it or after its record wrote it",
     r"(History\.config|History\.of\(config\)|Rerun\.history|Rerun\.epochs -> "
-    r"return|time_to_target\(evaluations\))$": "a History's plain form (History is a "
-    "mutable builder; its Recorded is the record)",
+    r"return|time_to_target\(evaluations\)|FinishedRun\.history)$": "a History's "
+    "plain form (History is a mutable builder; its Recorded is the record)",
     # --- tables for display -------------------------------------------------------
     r"(_display\.(frame|table)\(rows\)|_display\.mean_std\(row\)|Comparison\."
     r"summary -> return|Explanation\.rows -> return|label_colors -> return"
@@ -74,10 +77,6 @@ ALLOWED: dict[str, str] = {
     r"^gdlab\.lab\.sweep\.(worker|backends|pool|populations|runner)\.": "NOT DONE: "
     "the message to and from a sweep's worker process or Ray task (options, the run "
     "record, metrics) is a plain dict",
-    r"^gdlab\.lab\.sweep\.(store\.Store\.add\(result\)|inputs\.)": "NOT DONE: a "
-    "worker's result and the store's inputs table, plain dicts",
-    r"^gdlab\.(lab\.studies\.|report\.studies\.)": "NOT DONE: the studies' "
-    "results() / settings() and their reports draw plain JSON dicts",
     r"^gdlab\.(lab\.benchmark\.|report\.benchmark\.|lab\.workloads\.built_in)": (
         "NOT DONE (workloads' lane): the benchmark's protocol, intervals, timing "
         "helpers and suite table"

@@ -15,6 +15,7 @@ from gdlab import data, models, optim, outputs
 from gdlab.lab import studies
 from gdlab.lab.sharpness import training_loss
 from gdlab.report import studies as pages
+from gdlab.study_results import BatchSizeReport, EdgeOfStabilityReport
 
 from ..conftest import raises_about
 
@@ -84,7 +85,10 @@ def test_edge_of_stability_measures_the_dense_lambda_max_and_writes_results(
     assert (tmp_path / "edge_of_stability.png").read_bytes()[:4] == b"\x89PNG"
     assert outputs.owner(tmp_path) == "study edge-of-stability"
     fig = Figure(layout="constrained")
-    assert pages.plot_edge_of_stability(saved, ax=fig.subplots()) is fig
+    report = EdgeOfStabilityReport.load(tmp_path)  # the file, read as its record
+    assert json.loads(outputs.json_text(report.to_dict())) == saved  # same format
+    assert report.runs == result.runs
+    assert pages.plot_edge_of_stability(report, ax=fig.subplots()) is fig
     assert len(fig.subfigs[0].axes) == 2
     assert not any("already done" in line for line in lines)
     lines.clear()
@@ -198,8 +202,18 @@ def test_interpolation_at_0_and_1_is_the_two_solutions(tmp_path: Path) -> None:
     files = sorted(tmp_path.iterdir())
     fig = Figure(layout="constrained")
     left, right = fig.subplots(1, 2)  # the report's convention: draw into ``ax``
-    assert pages.plot_interpolation(saved["interpolation"], ax=left) is fig
-    assert pages.plot_batch_sharpness(saved, ax=right) is fig
+    report = BatchSizeReport.load(tmp_path / "results.json")  # read as its record
+    assert json.loads(outputs.json_text(report.to_dict())) == saved  # same format
+    assert report.runs == result.runs and report.interpolation == line
+    assert report.interpolation is not None
+    assert pages.plot_interpolation(report.interpolation, ax=left) is fig
+    assert pages.plot_batch_sharpness(report, ax=right) is fig
+    saved["summary"][1]["lambda_max_std"] = "0.1"  # a hand-edited file: which field
+    (tmp_path / "edited.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match=r"edited\.json: BatchSizeReport: "
+                       r"summary\[1\]\.lambda_max_std must be"):  # fmt: skip
+        BatchSizeReport.load(tmp_path / "edited.json")
+    (tmp_path / "edited.json").unlink()
     assert right not in fig.axes and len(fig.subfigs) == 1  # two panels in its place
     assert sorted(tmp_path.iterdir()) == files  # no path: nothing written
 
@@ -254,7 +268,7 @@ def test_a_run_short_of_the_target_is_reported_and_warned_about() -> None:
     assert not large.reached and large.steps == 4 and large.train_loss > 0.6
     assert any("1024, seed 0 did not reach loss:0.3" in w for w in result.warnings)
     assert any("x apart" in w for w in result.warnings)
-    assert [r["reached"] for r in result.summary()] == [1, 0]
+    assert [r.reached for r in result.summary()] == [1, 0]
     assert "warning: " in result.format()
     assert "more than 2x apart, not comparable" in result.findings()[0]
 

@@ -19,6 +19,8 @@ from gdlab.lab import sweep
 from gdlab.lab.sweep import inputs
 from gdlab.train import TrainConfig
 
+from ..conftest import raises_about
+
 GDLAB = [str(Path(sys.executable).parent / "gdlab")]
 MNIST = RunSpec(
     data="mnist",
@@ -174,3 +176,46 @@ def test_compare_into_the_same_out_with_other_data_is_one_line(
         "changed since this store was written (data "
     )
     assert second.stderr.count("\n") == 1
+
+
+def test_inputs_are_a_record_merged_and_checked() -> None:
+    stored = inputs.Inputs.from_dict({"data": {"a": "1"}})  # no plugin code: none
+    found = inputs.Inputs(data={"a": "1", "b": "2"}, code={"opt": "3"})
+    assert stored.code == {} and stored.merged(found) == found
+    assert found.merged(stored) == found
+    inputs.check_same_inputs(Path("s.db"), stored, found)  # nothing changed
+    with pytest.raises(ValueError, match=r"the data of 'x' changed.*digest 1 -> 9"):
+        inputs.check_same_inputs(
+            Path("s.db"),
+            inputs.Inputs(data={'["x"]': "1"}),
+            inputs.Inputs(data={'["x"]': "9"}),
+        )
+    with raises_about("Inputs", "code"):
+        inputs.Inputs.from_dict({"data": {}, "code": {"opt": 3}})
+    with raises_about("Inputs", "field 'cod'"):
+        inputs.Inputs.from_dict({"cod": {}})
+
+
+def test_a_workers_result_is_checked_before_the_store_writes_it() -> None:
+    from gdlab.lab.sweep.store import FinishedRun
+
+    metrics = {
+        "final_train_loss": 0.5, "final_train_acc": 0.9, "final_val_loss": None,
+        "final_val_acc": None, "best_val_acc": None, "final_test_loss": 0.6,
+        "final_test_acc": 0.8, "diverged": False, "steps": 10, "seconds": 0.25,
+        "lambda_max": None,
+    }  # fmt: skip
+    result = {
+        "key": "{}", "metrics": metrics, "history": {"steps": {}}, "message": "",
+        "started_at": "2026-01-01T00:00:00+00:00", "host": "h", "pid": 7,
+        "ray_node_id": None,
+    }  # fmt: skip
+    run = FinishedRun.from_dict(result)
+    assert run.metrics.final_test_acc == 0.8 and run.metrics.steps == 10
+    assert run.to_dict() == result  # the same plain form back
+    with raises_about("RunMetrics", "steps"):
+        FinishedRun.from_dict({**result, "metrics": {**metrics, "steps": -1}})
+    with raises_about("FinishedRun", "pid"):
+        FinishedRun.from_dict({**result, "pid": "7"})
+    with raises_about("FinishedRun", "field 'node'"):
+        FinishedRun.from_dict({**result, "node": "n"})

@@ -1,6 +1,8 @@
 """The figures and ``report.html`` of the studies (:mod:`gdlab.lab.studies`).
 
-Drawn from ``results.json`` alone (plain data): Keskar et al.'s Figure 3 (the
+Drawn from a study's ``results.json`` alone, read as its record
+(:class:`~gdlab.study_results.BatchSizeReport`,
+:class:`~gdlab.study_results.EdgeOfStabilityReport`): Keskar et al.'s Figure 3 (the
 losses and accuracies along the line between the small- and the large-batch
 solution; λmax and ε-sharpness against the batch size) and Cohen et al.'s Figure 1
 (the training loss and λmax against the step, 2/η dashed).
@@ -11,9 +13,8 @@ from __future__ import annotations
 import base64
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -21,35 +22,42 @@ from matplotlib.figure import Figure
 from gdlab import outputs
 from gdlab.report.html import render
 from gdlab.report.plots import finish, label_colors, new_axes, new_panels
+from gdlab.study_results import (
+    BatchSizeReport,
+    BatchSizeRow,
+    EdgeOfStabilityReport,
+    Interpolation,
+)
 
 Figures = list[tuple[str, str, bool]]  # (file name, caption, full width)
 
 
-def _finite(values: Sequence[Any]) -> list[float]:
+def _finite(values: Sequence[float | None]) -> list[float]:
     return [math.nan if v is None else float(v) for v in values]
 
 
 def plot_interpolation(
-    interpolation: Mapping[str, Any],
+    interpolation: Interpolation,
     *,
     path: str | Path | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Keskar's Figure 3 (top): train (solid) and test (dashed) loss (left axis, log)
     and accuracy (right axis) at θ(α) = (1−α)·θ_small + α·θ_large."""
-    alpha = interpolation["alpha"]
+    line = interpolation
+    alpha = line.alpha
     ax = new_axes(ax, (11.0, 4.6))
-    ax.plot(alpha, _finite(interpolation["train_loss"]), color="tab:blue", lw=1.8)
-    ax.plot(alpha, _finite(interpolation["test_loss"]), "--", color="tab:blue", lw=1.8)
+    ax.plot(alpha, _finite(line.train_loss), color="tab:blue", lw=1.8)
+    ax.plot(alpha, _finite(line.test_loss), "--", color="tab:blue", lw=1.8)
     ax.set_yscale("log")
     ax.set_ylabel("loss (log scale)", color="tab:blue")
     ax.set_xlabel("α")
-    if interpolation["train_acc"][0] is not None:
+    if line.train_acc[0] is not None:
         acc = ax.twinx()
-        acc.plot(alpha, _finite(interpolation["train_acc"]), color="tab:red", lw=1.8)
-        acc.plot(alpha, _finite(interpolation["test_acc"]), "--", color="tab:red")
+        acc.plot(alpha, _finite(line.train_acc), color="tab:red", lw=1.8)
+        acc.plot(alpha, _finite(line.test_acc), "--", color="tab:red")
         acc.set_ylabel("accuracy", color="tab:red")
-    small, large = interpolation["small"], interpolation["large"]
+    small, large = line.small, line.large
     for x in (0, 1):
         ax.axvline(x, color="0.5", lw=0.8, ls=":")
     ax.plot([], [], color="0.3", label="train (solid)")
@@ -58,23 +66,23 @@ def plot_interpolation(
     ax.grid(True, alpha=0.25)
     ax.set_title(
         f"θ(α) = (1−α)·θ(batch {small}) + α·θ(batch {large}), "
-        f"seed {interpolation['seed']}: α = 0 is batch {small}, α = 1 batch {large}"
+        f"seed {line.seed}: α = 0 is batch {small}, α = 1 batch {large}"
     )
     return finish(ax, path)
 
 
 def plot_batch_sharpness(
-    results: Mapping[str, Any],
+    results: BatchSizeReport,
     *,
     path: str | Path | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Keskar's Figure 3 (bottom): λmax and ε-sharpness against the batch size, mean
     ± std over seeds (error bars) and each seed (dots); two panels."""
-    runs = [r for r in results["runs"] if not r["diverged"]]
-    summary = [r for r in results["summary"] if r["runs"] > r["diverged"]]
-    sizes = [r["batch_size"] for r in summary]
-    eps = results["settings"]["epsilon"]
+    runs = [r for r in results.runs if not r.diverged]
+    summary = [r for r in results.summary if r.trained]
+    sizes = [r.batch_size for r in summary]
+    eps = results.settings.epsilon
     fig = new_panels("plot_batch_sharpness", ax, (11.0, 4.4))
     panels = fig.subplots(1, 2)
     measures = (
@@ -83,8 +91,8 @@ def plot_batch_sharpness(
     )
     for panel, (key, label) in zip(panels, measures, strict=True):
         panel.plot(
-            [r["batch_size"] for r in runs],
-            _finite([r[key] for r in runs]),
+            [r.batch_size for r in runs],
+            _finite([getattr(r, key) for r in runs]),
             "o",
             color="tab:blue",
             alpha=0.35,
@@ -92,8 +100,8 @@ def plot_batch_sharpness(
         )
         panel.errorbar(
             sizes,
-            _finite([r[key] for r in summary]),
-            yerr=_finite([r[f"{key}_std"] for r in summary]),
+            _finite([r.mean_std(key)[0] for r in summary]),
+            yerr=_finite([r.mean_std(key)[1] for r in summary]),
             color="tab:blue",
             marker="s",
             capsize=4,
@@ -105,31 +113,30 @@ def plot_batch_sharpness(
         panel.set_xlabel("batch size (log scale)")
         panel.set_ylabel(label)
         panel.grid(True, alpha=0.25)
-    fig.suptitle(f"Sharpness of each solution (until {results['settings']['until']})")
+    fig.suptitle(f"Sharpness of each solution (until {results.settings.until})")
     return finish(fig, path)
 
 
 def plot_edge_of_stability(
-    results: Mapping[str, Any],
+    results: EdgeOfStabilityReport,
     *,
     path: str | Path | None = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Cohen's Figure 1: the training loss per step (left) and λmax (right) with
     2(1+β)/η dashed, one colour per run; two panels."""
-    runs = results["runs"]
+    runs = results.runs
     labels = [
-        f"η = {r['lr']:g}" + (f", β = {r['momentum']:g}" if r["momentum"] else "")
-        for r in runs
+        f"η = {r.lr:g}" + (f", β = {r.momentum:g}" if r.momentum else "") for r in runs
     ]
     colors = label_colors(labels)
     fig = new_panels("plot_edge_of_stability", ax, (12.0, 4.6))
     left, right = fig.subplots(1, 2)
     for run, label in zip(runs, labels, strict=True):
-        loss = _finite(run["loss"])
+        loss = _finite(run.loss)
         left.plot(range(len(loss)), loss, color=colors[label], lw=1.2, label=label)
-        right.plot(run["steps"], run["lambda_max"], color=colors[label], lw=1.4)
-        right.axhline(run["threshold"], color=colors[label], ls="--", lw=1.0)
+        right.plot(run.steps, run.lambda_max, color=colors[label], lw=1.4)
+        right.axhline(run.threshold, color=colors[label], ls="--", lw=1.0)
     left.set_yscale("log")
     left.set_ylabel("training loss (log scale)")
     left.set_title("Training loss (full batch)")
@@ -192,11 +199,11 @@ def _page(
     return outputs.write_text(folder / "report.html", page)
 
 
-def _pm(row: Mapping[str, Any], key: str, spec: str) -> str:
-    value = row[key]
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+def _pm(row: BatchSizeRow, key: str, spec: str) -> str:
+    value, std = row.mean_std(key)
+    if math.isnan(value):
         return "—"
-    return f"{value:{spec}} ± {row[f'{key}_std']:{spec}}"
+    return f"{value:{spec}} ± {std:{spec}}"
 
 
 BATCH_SIZE_TEXT = """<p>Keskar et al. (2017) observed that large-batch training
@@ -214,14 +221,14 @@ largest batch's solutions; a sharp minimum is a narrow dip.</p>"""
 
 
 def batch_size_report(
-    results: Mapping[str, Any], folder: str | Path, *, command: str
+    results: BatchSizeReport, folder: str | Path, *, command: str
 ) -> Path:
     """Draw the batch-size study's figures and write ``report.html``."""
     out = Path(folder)
-    settings = results["settings"]
+    settings = results.settings
     figures: Figures = []
-    if results["interpolation"] is not None:
-        plot_interpolation(results["interpolation"], path=out / "interpolation.png")
+    if results.interpolation is not None:
+        plot_interpolation(results.interpolation, path=out / "interpolation.png")
         figures.append(
             (
                 "interpolation.png",
@@ -231,7 +238,7 @@ def batch_size_report(
                 True,
             )
         )
-    if any(r["runs"] > r["diverged"] for r in results["summary"]):
+    if any(r.trained for r in results.summary):
         plot_batch_sharpness(results, path=out / "sharpness.png")
         figures.append(
             (
@@ -243,9 +250,9 @@ def batch_size_report(
         )
     rows = [
         [
-            str(r["batch_size"]),
-            f"{r['reached']}/{r['runs']}",
-            f"{r['steps']:.0f}",
+            str(r.batch_size),
+            f"{r.reached}/{r.runs}",
+            f"{r.steps:.0f}",
             _pm(r, "train_loss", ".4g"),
             _pm(r, "lambda_max", ".3g"),
             _pm(r, "epsilon_sharpness", ".3g"),
@@ -253,7 +260,7 @@ def batch_size_report(
             _pm(r, "test_acc", ".3f"),
             _pm(r, "gap", ".3f"),
         ]
-        for r in results["summary"]
+        for r in results.summary
     ]
     header = [
         "batch size",
@@ -261,26 +268,26 @@ def batch_size_report(
         "steps",
         "train loss",
         "λmax",
-        f"ε-sharpness (%), ε = {settings['epsilon']:g}",
+        f"ε-sharpness (%), ε = {settings.epsilon:g}",
         "train acc",
         "test acc",
         "gap (train − test acc)",
     ]
     return _page(
         out,
-        title=f"Batch size and sharpness on {settings['data']}",
+        title=f"Batch size and sharpness on {settings.data}",
         subtitle=(
-            f"{settings['model']} ({settings['activation']}), {settings['optimizer']} "
-            f"at lr {settings['lr']:g}, until {settings['until']}, "
-            f"{settings['seeds']} seeds, batch sizes "
-            f"{', '.join(map(str, settings['batch_sizes']))}"
+            f"{settings.model} ({settings.activation}), {settings.optimizer} "
+            f"at lr {settings.lr:g}, until {settings.until}, "
+            f"{settings.seeds} seeds, batch sizes "
+            f"{', '.join(map(str, settings.batch_sizes))}"
         ),
         explanation=BATCH_SIZE_TEXT,
         table=_table(header, rows),
-        findings=results["findings"],
-        notes=[f"Warning: {w}" for w in results["warnings"]],
+        findings=results.findings,
+        notes=[f"Warning: {w}" for w in results.warnings],
         figures=figures,
-        references=results["references"],
+        references=results.references,
         command=command,
     )
 
@@ -298,11 +305,11 @@ colour.</p>"""
 
 
 def edge_of_stability_report(
-    results: Mapping[str, Any], folder: str | Path, *, command: str
+    results: EdgeOfStabilityReport, folder: str | Path, *, command: str
 ) -> Path:
     """Draw the edge-of-stability figure and write ``report.html``."""
     out = Path(folder)
-    settings = results["settings"]
+    settings = results.settings
     plot_edge_of_stability(results, path=out / "edge_of_stability.png")
     figures: Figures = [
         (
@@ -314,31 +321,31 @@ def edge_of_stability_report(
     ]
     rows = [
         [
-            f"{r['lr']:g}",
-            f"{r['momentum']:g}",
-            f"{r['threshold']:.4g}",
-            f"{_finite(r['loss'])[-1]:.4g}",
-            f"{r['lambda_max'][-1]:.4g}",
-            r["verdict"],
+            f"{r.lr:g}",
+            f"{r.momentum:g}",
+            f"{r.threshold:.4g}",
+            f"{_finite(r.loss)[-1]:.4g}",
+            f"{r.lambda_max[-1]:.4g}",
+            r.verdict(),
         ]
-        for r in results["runs"]
+        for r in results.runs
     ]
     header = ["lr η", "momentum β", "2(1+β)/η", "final loss", "final λmax", "λmax"]
-    hidden = "-".join(map(str, settings["hidden"]))
+    hidden = "-".join(map(str, settings.hidden))
     return _page(
         out,
-        title=f"The edge of stability on {settings['data']}",
+        title=f"The edge of stability on {settings.data}",
         subtitle=(
-            f"full-batch GD on the first {settings['samples']} training samples, "
-            f"MLP {hidden} ({settings['activation']}), {settings['loss']} loss, "
-            f"{settings['steps']} steps, λmax every {settings['every']} steps"
+            f"full-batch GD on the first {settings.samples} training samples, "
+            f"MLP {hidden} ({settings.activation}), {settings.loss} loss, "
+            f"{settings.steps} steps, λmax every {settings.every} steps"
         ),
         explanation=EDGE_TEXT,
         table=_table(header, rows),
-        findings=results["findings"],
+        findings=results.findings,
         notes=[],
         figures=figures,
-        references=results["references"],
+        references=results.references,
         command=command,
     )
 

@@ -13,8 +13,9 @@ A study is a plan, checked when made, then run; both train with
 already done in ``out``, the folder claimed), so that a command checks its user's
 input first. Both write their results into ``out`` as each run ends (``*-runs/``
 holds one file per run, :mod:`~gdlab.lab.studies.records`; a rerun with the same
-plan skips the runs already there), then ``results.json`` and ``report.html``
-(:mod:`gdlab.report.studies`). What they measure is in
+plan skips the runs already there), then ``results.json`` (a record of
+:mod:`gdlab.study_results`, which ``report.html`` draws:
+:mod:`gdlab.report.studies`). What they measure is in
 :mod:`~gdlab.lab.studies.measures`.
 
 References:

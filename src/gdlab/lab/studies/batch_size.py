@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import functools
 import math
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,10 +30,7 @@ from gdlab.lab.sharpness import DEFAULT_SAMPLES, sharpness
 from gdlab.lab.studies.measures import epsilon_sharpness, interpolate
 from gdlab.lab.studies.records import (
     REFERENCES,
-    any_text,
     load_weights,
-    measure,
-    read_run,
     saved_run,
     strict_json,
 )
@@ -45,10 +41,16 @@ from gdlab.records import (
     Record,
     at_least,
     each,
-    flag,
     number,
     optional,
     text,
+)
+from gdlab.study_results import (
+    BatchSizeReport,
+    BatchSizeRow,
+    BatchSizeRun,
+    BatchSizeSettings,
+    Interpolation,
 )
 from gdlab.train import TrainConfig, evaluate, fit
 
@@ -155,61 +157,6 @@ class BatchSize(Record):
 
 
 @dataclass(frozen=True)
-class BatchSizeRun(Record):
-    """One run of the batch-size study: how far it trained and what it measured
-    (a measure is NaN where the run diverged)."""
-
-    batch_size: int
-    seed: int
-    steps: int
-    epochs: float
-    reached: bool
-    diverged: bool
-    message: str
-    train_loss: float
-    train_acc: float | None
-    test_loss: float
-    test_acc: float | None
-    gap: float | None
-    lambda_max: float
-    epsilon_sharpness: float
-    seconds: float
-
-    constraints: ClassVar[dict[str, Constraint]] = {
-        "batch_size": at_least(0),
-        "seed": at_least(0),
-        "steps": at_least(0),
-        "epochs": number(),
-        "reached": flag,
-        "diverged": flag,
-        "message": any_text,
-        "train_loss": measure,
-        "train_acc": optional(number()),
-        "test_loss": measure,
-        "test_acc": optional(number()),
-        "gap": optional(number()),
-        "lambda_max": measure,
-        "epsilon_sharpness": measure,
-        "seconds": number(),
-    }
-
-
-@dataclass(frozen=True)
-class Interpolation(Record):
-    """Train and test loss and accuracy at θ(α) = (1−α)·θ_small + α·θ_large, by α,
-    for the runs of ``seed`` at the ``small`` and ``large`` batch sizes."""
-
-    seed: int
-    small: int
-    large: int
-    alpha: tuple[float, ...]
-    train_loss: tuple[float | None, ...]
-    train_acc: tuple[float | None, ...]
-    test_loss: tuple[float | None, ...]
-    test_acc: tuple[float | None, ...]
-
-
-@dataclass(frozen=True)
 class BatchSizeResult(Record):
     """The runs of a :class:`BatchSize` plan, their summary by batch size, the
     interpolation and the warnings."""
@@ -221,62 +168,40 @@ class BatchSizeResult(Record):
     warnings: tuple[str, ...]
 
     @property
-    def settings(self) -> dict[str, Any]:
+    def settings(self) -> BatchSizeSettings:
         """The plan and the training rows, as ``results.json`` keeps them."""
-        return {**self.plan.to_dict(), "n_train": self.n_train}
+        return BatchSizeSettings(**self.plan.to_dict(), n_train=self.n_train)
 
-    def summary(self) -> list[dict[str, Any]]:
+    def summary(self) -> tuple[BatchSizeRow, ...]:
         """Per batch size: runs, reached, and mean ± std of each measure over the
         seeds that did not diverge."""
-        rows = []
-        for size in self.plan.batch_sizes:
-            mine = [r for r in self.runs if r.batch_size == size]
-            ok = [r for r in mine if not r.diverged]
-            row: dict[str, Any] = {
-                "batch_size": size,
-                "runs": len(mine),
-                "reached": sum(r.reached for r in mine),
-                "diverged": sum(r.diverged for r in mine),
-            }
-            for key in (
-                "steps",
-                "train_loss",
-                "lambda_max",
-                "epsilon_sharpness",
-                "train_acc",
-                "test_acc",
-                "gap",
-            ):
-                values = [v for r in ok if (v := getattr(r, key)) is not None]
-                row[key] = statistics.fmean(values) if values else math.nan
-                row[f"{key}_std"] = (
-                    statistics.pstdev(values) if len(values) > 1 else 0.0
-                )
-            rows.append(row)
-        return rows
+        return tuple(
+            BatchSizeRow.of(size, [r for r in self.runs if r.batch_size == size])
+            for size in self.plan.batch_sizes
+        )
 
     def findings(self) -> list[str]:
         """What the runs show, smallest against largest batch, in words."""
-        rows = [r for r in self.summary() if r["runs"] > r["diverged"]]
+        rows = [r for r in self.summary() if r.trained]
         if len(rows) < 2:
             return ["fewer than two batch sizes trained without diverging"]
         small, large = rows[0], rows[-1]
-        b, big = small["batch_size"], large["batch_size"]
+        b, big = small.batch_size, large.batch_size
         lines, sharper = [], []
         for key, name in (("lambda_max", "λmax"), ("epsilon_sharpness", "ε-sharpness")):
-            lo, hi = small[key], large[key]
+            (lo, lo_std), (hi, hi_std) = small.mean_std(key), large.mean_std(key)
             ratio = f"{hi / lo:.2g}x" if lo != 0 else "no ratio to 0"
             lines.append(
-                f"{name}: {lo:.3g} ± {small[key + '_std']:.2g} at batch {b}, "
-                f"{hi:.3g} ± {large[key + '_std']:.2g} at batch {big} ({ratio})"
+                f"{name}: {lo:.3g} ± {lo_std:.2g} at batch {b}, "
+                f"{hi:.3g} ± {hi_std:.2g} at batch {big} ({ratio})"
             )
             if hi > lo:
                 sharper.append(name)
-        if not math.isnan(small["test_acc"]):
+        if not math.isnan(small.test_acc):
             lines.append(
-                f"test accuracy {small['test_acc']:.3f} at batch {b}, "
-                f"{large['test_acc']:.3f} at batch {big}; generalization gap "
-                f"{small['gap']:.3f} and {large['gap']:.3f}"
+                f"test accuracy {small.test_acc:.3f} at batch {b}, "
+                f"{large.test_acc:.3f} at batch {big}; generalization gap "
+                f"{small.gap:.3f} and {large.gap:.3f}"
             )
         losses = [r.train_loss for r in self.runs if not r.diverged]
         where = f"final training losses {min(losses):.3g} to {max(losses):.3g}"
@@ -286,21 +211,19 @@ class BatchSizeResult(Record):
         verdict = f"The largest batch's solution is sharper by {by} ({where})"
         return [verdict, *lines]
 
-    def results(self) -> dict[str, Any]:
+    def results(self) -> BatchSizeReport:
         """``results.json``: the settings, the runs, and what is derived from them
         (summary, findings, references) for the report."""
-        return {
-            "study": "batch-size",
-            "settings": self.settings,
-            "runs": [r.to_dict() for r in self.runs],
-            "summary": self.summary(),
-            "interpolation": None
-            if self.interpolation is None
-            else self.interpolation.to_dict(),
-            "warnings": list(self.warnings),
-            "findings": self.findings(),
-            "references": [REFERENCES["keskar"]],
-        }
+        return BatchSizeReport(
+            study="batch-size",
+            settings=self.settings,
+            runs=self.runs,
+            summary=self.summary(),
+            interpolation=self.interpolation,
+            warnings=self.warnings,
+            findings=tuple(self.findings()),
+            references=(REFERENCES["keskar"],),
+        )
 
     def format(self) -> str:
         """A table by batch size, then the warnings."""
@@ -312,11 +235,11 @@ class BatchSizeResult(Record):
         ]
         for r in self.summary():
             lines.append(
-                f"{r['batch_size']:>6} {r['reached']:>4}/{r['runs']:<3} "
-                f"{r['steps']:>7.0f} {r['train_loss']:>11.4g} "
-                f"{r['lambda_max']:>7.3g} ± {r['lambda_max_std']:<5.2g} "
-                f"{r['epsilon_sharpness']:>8.3g} ± {r['epsilon_sharpness_std']:<6.2g} "
-                f"{r['train_acc']:>9.3f} {r['test_acc']:>8.3f} {r['gap']:>6.3f}"
+                f"{r.batch_size:>6} {r.reached:>4}/{r.runs:<3} "
+                f"{r.steps:>7.0f} {r.train_loss:>11.4g} "
+                f"{r.lambda_max:>7.3g} ± {r.lambda_max_std:<5.2g} "
+                f"{r.epsilon_sharpness:>8.3g} ± {r.epsilon_sharpness_std:<6.2g} "
+                f"{r.train_acc:>9.3f} {r.test_acc:>8.3f} {r.gap:>6.3f}"
             )
         lines.append(
             f"(until {until}; mean ± std over seeds; ε-sharpness in % at ε = "
@@ -450,11 +373,10 @@ def _saved_runs(
         for seed in range(plan.seeds):
             name = f"bs{batch}-seed{seed}"
             path = folder / f"{name}.json"
-            record = saved_run(path, _own(setup.settings, batch, seed))
+            run = saved_run(path, _own(setup.settings, batch, seed), BatchSizeRun)
             weights = folder / f"{name}.npy"
-            if record is None or not weights.is_file():
+            if run is None or not weights.is_file():
                 continue
-            run = read_run(path, BatchSizeRun, record)
             if (run.batch_size, run.seed) != (batch, seed):
                 raise ValueError(
                     f"study record {path}: run.batch_size and run.seed must be "
@@ -582,7 +504,9 @@ class BatchSizeReady:
             from gdlab.report.studies import batch_size_report
 
             results = result.results()
-            outputs.write_text(self.out / "results.json", strict_json(results))
+            outputs.write_text(
+                self.out / "results.json", strict_json(results.to_dict())
+            )
             _write_csv(self.out / "results.csv", runs)
             batch_size_report(results, self.out, command=command)
         return result

@@ -13,7 +13,6 @@ not monotonically.
 from __future__ import annotations
 
 import math
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,13 +27,7 @@ from gdlab.callbacks import Callback, Step
 from gdlab.experiment import RunSpec, load_data
 from gdlab.lab.sharpness import training_loss
 from gdlab.lab.studies.measures import top_eigenpair
-from gdlab.lab.studies.records import (
-    REFERENCES,
-    measures,
-    read_run,
-    saved_run,
-    strict_json,
-)
+from gdlab.lab.studies.records import REFERENCES, saved_run, strict_json
 from gdlab.lab.threads import one_blas_thread
 from gdlab.models.mlp import ACTIVATIONS
 from gdlab.params import F64
@@ -43,11 +36,17 @@ from gdlab.records import (
     Record,
     at_least,
     each,
-    flag,
     number,
     one_of,
     optional,
     text,
+)
+from gdlab.study_results import (
+    DERIVED,
+    NEAR,
+    EdgeOfStabilityReport,
+    EdgeRun,
+    EdgeSettings,
 )
 from gdlab.train import TrainConfig, fit
 
@@ -56,8 +55,6 @@ Folder = str | Path
 
 EOS_RUNS = "edge-of-stability-runs"
 """The folder of one file per edge-of-stability run."""
-NEAR = 0.2
-"""λmax within this fraction of 2/η counts as "at the edge of stability"."""
 STAY = 0.9
 """The share of later measurements that must be that near for a run to stay there."""
 
@@ -123,103 +120,6 @@ class EdgeOfStability(Record):
 
 
 @dataclass(frozen=True)
-class EdgeRun(Record):
-    """Full-batch GD at one learning rate: the loss at every step (``loss[t]`` at
-    θ_t, t = 0..steps; NaN where it was not finite) and λmax at the steps in
-    ``steps``."""
-
-    lr: float
-    momentum: float
-    threshold: float
-    steps: tuple[int, ...]
-    lambda_max: tuple[float, ...]
-    loss: tuple[float, ...]
-    diverged: bool
-    seconds: float
-
-    constraints: ClassVar[dict[str, Constraint]] = {
-        "lr": number(),
-        "momentum": number(),
-        "threshold": number(),
-        "steps": each(at_least(0)),
-        "lambda_max": measures,
-        "loss": measures,
-        "diverged": flag,
-        "seconds": number(),
-    }
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if len(self.lambda_max) != len(self.steps):
-            _checks.fail(
-                self.owner(),
-                "lambda_max",
-                f"one value per step of steps ({len(self.steps)} values)",
-                len(self.lambda_max),
-            )
-
-    @property
-    def reached_step(self) -> int | None:
-        """The first step where λmax >= (1 − NEAR)·threshold, or None."""
-        for t, lam in zip(self.steps, self.lambda_max, strict=True):
-            if lam >= (1 - NEAR) * self.threshold:
-                return t
-        return None
-
-    def near_fraction(self) -> float | None:
-        """The share of λmax measurements from :attr:`reached_step` on within
-        ±NEAR of the threshold (None if never reached)."""
-        ratios = self._after()
-        if not ratios:
-            return None
-        return sum(abs(r - 1) <= NEAR for r in ratios) / len(ratios)
-
-    def median_ratio(self) -> float | None:
-        """The median of λmax / threshold from :attr:`reached_step` on."""
-        ratios = self._after()
-        return statistics.median(ratios) if ratios else None
-
-    def _after(self) -> list[float]:
-        start = self.reached_step
-        if start is None:
-            return []
-        return [
-            lam / self.threshold
-            for t, lam in zip(self.steps, self.lambda_max, strict=True)
-            if t >= start
-        ]
-
-    def verdict(self) -> str:
-        """One line: where λmax went relative to 2/η."""
-        if self.diverged:
-            return f"diverged at step {len(self.loss) - 1}"
-        start, near = self.reached_step, self.near_fraction()
-        if start is None or near is None:
-            top = max(self.lambda_max, default=math.nan)
-            return (
-                f"λmax never came within {NEAR:.0%} of the threshold (at most "
-                f"{top / self.threshold:.0%} of it)"
-            )
-        median = self.median_ratio() or math.nan
-        return (
-            f"λmax reached {1 - NEAR:.0%} of the threshold at step {start}; "
-            f"afterwards {near:.0%} of measurements within ±{NEAR:.0%} "
-            f"(median λmax/threshold {median:.2f})"
-        )
-
-    def results(self) -> dict[str, Any]:
-        """The run as ``results.json`` keeps it: its fields, then what is derived
-        from them."""
-        return {
-            **self.to_dict(),
-            "reached_step": self.reached_step,
-            "near_fraction": self.near_fraction(),
-            "median_ratio": self.median_ratio(),
-            "verdict": self.verdict(),
-        }
-
-
-@dataclass(frozen=True)
 class EdgeOfStabilityResult(Record):
     """The runs of an :class:`EdgeOfStability` plan; ``samples`` is how many
     training rows they used."""
@@ -229,9 +129,9 @@ class EdgeOfStabilityResult(Record):
     runs: tuple[EdgeRun, ...]
 
     @property
-    def settings(self) -> dict[str, Any]:
+    def settings(self) -> EdgeSettings:
         """The plan, with the rows used, as ``results.json`` keeps it."""
-        return {**self.plan.to_dict(), "samples": self.samples}
+        return EdgeSettings.from_dict({**self.plan.to_dict(), "samples": self.samples})
 
     def findings(self) -> list[str]:
         """Whether every run sharpened to its threshold and stayed there."""
@@ -260,15 +160,15 @@ class EdgeOfStabilityResult(Record):
             )
         return lines
 
-    def results(self) -> dict[str, Any]:
+    def results(self) -> EdgeOfStabilityReport:
         """``results.json``: the settings, the runs, the findings."""
-        return {
-            "study": "edge-of-stability",
-            "settings": self.settings,
-            "runs": [r.results() for r in self.runs],
-            "findings": self.findings(),
-            "references": [REFERENCES["cohen"]],
-        }
+        return EdgeOfStabilityReport(
+            study="edge-of-stability",
+            settings=self.settings,
+            runs=self.runs,
+            findings=tuple(self.findings()),
+            references=(REFERENCES["cohen"],),
+        )
 
     def format(self) -> str:
         lines = [
@@ -434,7 +334,9 @@ class EdgeOfStabilityReady:
                     del own["lrs"]
                     outputs.write_text(
                         self.folder / run_file(lr, beta),
-                        strict_json({"settings": own, "run": run.results()}),
+                        strict_json(
+                            {"settings": own, "run": run.to_dict(derived=True)}
+                        ),
                     )
             runs.append(run)
             if progress is not None:
@@ -448,7 +350,9 @@ class EdgeOfStabilityReady:
             from gdlab.report.studies import edge_of_stability_report
 
             results = result.results()
-            outputs.write_text(self.out / "results.json", strict_json(results))
+            outputs.write_text(
+                self.out / "results.json", strict_json(results.to_dict())
+            )
             edge_of_stability_report(results, self.out, command=command)
         return result
 
@@ -502,10 +406,6 @@ def run(
     return prepare(plan, out=out).run(progress=progress, command=command)
 
 
-_DERIVED = ("reached_step", "near_fraction", "median_ratio", "verdict")
-"""What a run's record holds besides its fields: computed again when read."""
-
-
 def _saved_runs(out: Folder | None, settings: dict[str, Any]) -> dict[float, EdgeRun]:
     """The runs already done in ``out`` with these settings, by lr, read and
     checked before anything trains: a record edited out of shape is a ValueError
@@ -520,13 +420,12 @@ def _saved_runs(out: Folder | None, settings: dict[str, Any]) -> dict[float, Edg
         own = {**settings, "lr": lr}
         del own["lrs"]
         path = folder / run_file(lr, beta)
-        record = saved_run(path, own)
-        if record is None:  # a folder from before run_file
+        run = saved_run(path, own, EdgeRun, DERIVED)
+        if run is None:  # a folder from before run_file
             path = path.with_name(f"lr{lr:g}-momentum{beta:g}.json")
-            record = saved_run(path, own)
-        if record is None:
+            run = saved_run(path, own, EdgeRun, DERIVED)
+        if run is None:
             continue
-        run = read_run(path, EdgeRun, record, _DERIVED)
         if (run.lr, run.momentum) != (lr, beta):
             raise ValueError(
                 f"study record {path}: run.lr and run.momentum must be {lr} and "

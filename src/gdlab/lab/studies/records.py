@@ -1,7 +1,8 @@
 """A study's files: one JSON record per finished run, reused by a rerun with the same
-settings, and the references the reports cite.
+settings, and the references the reports cite (the runs' records themselves are
+declared in :mod:`gdlab.study_results`).
 
-A record is a file the user may have edited: :func:`read_run` checks every field
+A record is a file the user may have edited: :func:`saved_run` checks every field
 of the run it holds by the run record's constraints (a missing or extra key, a
 number that is text) and
 :func:`load_weights` reads a ``.npy`` without pickle, as float64 of the expected
@@ -12,16 +13,15 @@ Records are strict JSON: a NaN measure (a diverged run's) is written as null.
 from __future__ import annotations
 
 import json
-import math
 import zipfile
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from gdlab import _checks, outputs
+from gdlab import outputs
 from gdlab.records import Record
 
 R = TypeVar("R", bound=Record)
@@ -41,8 +41,17 @@ def strict_json(value: Any) -> str:
     return outputs.json_text(value, indent=1) + "\n"
 
 
-def saved_run(path: Path, settings: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The run recorded at ``path`` if it was made with exactly ``settings``."""
+def saved_run(
+    path: Path,
+    settings: Mapping[str, Any],
+    kind: type[R],
+    derived: Collection[str] = (),
+) -> R | None:
+    """The run ``kind`` (a :class:`~gdlab.records.Record`) recorded at ``path``
+    if the record was made with exactly ``settings`` (None if not, or if it is
+    not JSON), every field checked by the record's own constraints; the
+    ``derived`` keys are dropped (they are computed again). A ValueError names
+    the file and the field: ``study record PATH: run.steps must be ...``."""
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -52,43 +61,8 @@ def saved_run(path: Path, settings: Mapping[str, Any]) -> dict[str, Any] | None:
     ):
         return None
     run = record.get("run")
-    return run if isinstance(run, dict) else None
-
-
-def measure(owner: str, name: str, value: object) -> float:
-    """A finite number, or NaN (a diverged run's: JSON null when saved)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return math.nan
-    if not (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    ):
-        _checks.fail(owner, name, "a finite number, or null (not measured)", value)
-    return float(value)
-
-
-def any_text(owner: str, name: str, value: object) -> str:
-    """A string, empty allowed."""
-    if not isinstance(value, str):
-        _checks.fail(owner, name, "a string", value)
-    return value
-
-
-def measures(owner: str, name: str, value: object) -> tuple[float, ...]:
-    """A list of :func:`measure` values."""
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        _checks.fail(owner, name, "a list of finite numbers or nulls", value)
-    return tuple(measure(owner, f"{name}[{i}]", v) for i, v in enumerate(value))
-
-
-def read_run(
-    path: Path, kind: type[R], run: Mapping[str, Any], derived: Collection[str] = ()
-) -> R:
-    """The run ``kind`` (a :class:`~gdlab.records.Record`) that the record ``path``
-    holds, every field checked by the record's own constraints; the ``derived``
-    keys are dropped (they are computed again). A ValueError names the file and
-    the field: ``study record PATH: run.steps must be ...``."""
+    if not isinstance(run, dict):
+        return None
     try:
         return kind.from_dict({k: v for k, v in run.items() if k not in derived})
     except ValueError as error:
@@ -122,11 +96,7 @@ def load_weights(path: Path, size: int) -> NDArray[np.float64]:
 
 __all__ = [
     "REFERENCES",
-    "any_text",
     "load_weights",
-    "measure",
-    "measures",
-    "read_run",
     "saved_run",
     "strict_json",
 ]

@@ -20,14 +20,45 @@ import inspect
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from gdlab import optim
+from gdlab import _checks, optim
 from gdlab.data import Dataset
 from gdlab.experiment import RunSpec, parse_model
 from gdlab.lab.sweep.grid import source
 from gdlab.models import registry as models
+from gdlab.records import Constraint, Record
+
+
+def _digests(owner: str, name: str, value: object) -> dict[str, str]:
+    """Names -> digests, both strings."""
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        _checks.fail(owner, name, "an object of names to digests (strings)", value)
+    return dict(value)
+
+
+@dataclass(frozen=True)
+class Inputs(Record):
+    """What a store's runs were trained on besides their specs: the digest of each
+    dataset (by :func:`data_name`) and of each plugin optimizer's and model's
+    code (a model's under ``model:NAME``); a store's meta ``inputs``."""
+
+    data: dict[str, str] = field(default_factory=dict)
+    code: dict[str, str] = field(default_factory=dict)
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "data": _digests,
+        "code": _digests,
+    }
+
+    def merged(self, found: Inputs) -> Inputs:
+        """These inputs with those of ``found`` added (``found``'s digest where
+        both name one)."""
+        return Inputs({**self.data, **found.data}, {**self.code, **found.code})
 
 
 def data_name(spec: RunSpec) -> str:
@@ -77,9 +108,9 @@ def _foreign_digest(objects: Sequence[Any]) -> str | None:
 
 def inputs(
     specs: Sequence[RunSpec], datasets: Mapping[tuple[Any, ...], Dataset]
-) -> dict[str, dict[str, str]]:
-    """``{"data": {data_name: digest}, "code": {optimizer: digest}}`` for the runs
-    of ``specs`` (their data already loaded in ``datasets``, keyed by source)."""
+) -> Inputs:
+    """The :class:`Inputs` of the runs of ``specs`` (their data already loaded in
+    ``datasets``, keyed by source)."""
     data = {data_name(s): datasets[source(s)].digest for s in specs}
     code = {}
     for name in dict.fromkeys(s.optimizer for s in specs):
@@ -90,18 +121,17 @@ def inputs(
         found = model_digest(model)
         if found is not None:
             code[MODEL + model] = found
-    return {"data": data, "code": code}
+    return Inputs(data, code)
 
 
-def check_same_inputs(
-    path: Path, stored: Mapping[str, Any], found: Mapping[str, Mapping[str, str]]
-) -> None:
+def check_same_inputs(path: Path, stored: Inputs, found: Inputs) -> None:
     """Refuse ``found`` when a dataset or plugin that ``stored`` (a store's meta
     ``inputs``) records has another digest now, naming each one."""
     changed = []
     for kind, what in (("data", "the data of"), ("code", "the code of optimizer")):
-        old = stored.get(kind, {})
-        for name, digest in found.get(kind, {}).items():
+        old: dict[str, str] = getattr(stored, kind)
+        new: dict[str, str] = getattr(found, kind)
+        for name, digest in new.items():
             if name in old and old[name] != digest:
                 shown = json.loads(name)[0] if kind == "data" else name
                 said = what
@@ -120,22 +150,12 @@ def check_same_inputs(
         )
 
 
-def merged(
-    stored: Mapping[str, Any], found: Mapping[str, Mapping[str, str]]
-) -> dict[str, dict[str, str]]:
-    """The store's ``inputs`` with those of ``found`` added."""
-    return {
-        kind: {**stored.get(kind, {}), **found.get(kind, {})}
-        for kind in ("data", "code")
-    }
-
-
 __all__ = [
     "MODEL",
+    "Inputs",
     "check_same_inputs",
     "code_digest",
     "data_name",
     "inputs",
-    "merged",
     "model_digest",
 ]

@@ -28,11 +28,12 @@ from gdlab.lab.sweep.backends import (
     run_ray,
 )
 from gdlab.lab.sweep.grid import expand, plain, source, spec_key, validate
-from gdlab.lab.sweep.inputs import check_same_inputs, inputs, merged
+from gdlab.lab.sweep.inputs import Inputs, check_same_inputs, inputs
 from gdlab.lab.sweep.pool import Workers, default_workers, parallel_work
 from gdlab.lab.sweep.store import (
     FORMAT,
     VERSION,
+    FinishedRun,
     Folder,
     Store,
     StoredRun,
@@ -43,6 +44,7 @@ from gdlab.lab.sweep.store import (
 )
 from gdlab.lab.sweep.summary import SweepResult, write_report
 from gdlab.records import Constraint, Record, flag
+from gdlab.results import RunMetrics
 
 _NO_OPTIONS = {"sharpness": False, "sharpness_samples": DEFAULT_SAMPLES}
 
@@ -276,9 +278,10 @@ def run_specs(
     found = inputs(specs, datasets)
     with open_for_writing(path) as db:
         meta = db.meta()
+        recorded = Inputs.from_dict(meta.get("inputs", {}))  # checked by the store
         if meta:
             check_same_sweep(path, meta, base, axes, options)
-            check_same_inputs(path, meta["inputs"], found)
+            check_same_inputs(path, recorded, found)
             known = list(dict.fromkeys([*meta.get("axes", []), *axes]))
         else:
             known = list(axes)
@@ -289,7 +292,7 @@ def run_specs(
                 "base": plain(base.to_dict()) if not meta else meta["base"],
                 "axes": known,
                 "options": options,
-                "inputs": merged(meta.get("inputs", {}), found),
+                "inputs": recorded.merged(found).to_dict(),
                 "created": meta.get("created", now()),
                 "gdlab": _version(),
             }
@@ -321,11 +324,12 @@ def run_specs(
         started = time.perf_counter()
 
         def record(result: dict[str, Any]) -> None:
-            db.add(result)
+            run = FinishedRun.from_dict(result)  # a worker's message, checked
+            db.add(run)
             if progress:
                 index = next(counter)
                 line = _progress_line(
-                    index, len(keys), by_key[result["key"]], labels, result
+                    index, len(keys), by_key[run.key], labels, run.metrics
                 )
                 elapsed = time.perf_counter() - started
                 eta = _eta(elapsed, index - done_before, len(keys) - index)
@@ -379,7 +383,8 @@ def check_specs(
             db.runs()  # a hand-edited run row is refused now, not after training
         if meta:
             check_same_sweep(path, meta, base, axes, dict(options or _NO_OPTIONS))
-            check_same_inputs(path, meta["inputs"], inputs(specs, loaded))
+            stored = Inputs.from_dict(meta["inputs"])  # checked by the store
+            check_same_inputs(path, stored, inputs(specs, loaded))
     return loaded
 
 
@@ -432,22 +437,21 @@ def _duration(seconds: float) -> str:
 
 
 def _progress_line(
-    index: int, total: int, spec: RunSpec, shown: Sequence[str], result: Any
+    index: int, total: int, spec: RunSpec, shown: Sequence[str], m: RunMetrics
 ) -> str:
-    m = result["metrics"]
     width = len(str(total))
     values = spec.to_dict()
     what = " ".join(f"{a}={values[a]}" for a in shown) or "run"
     parts = [f"  [{index:>{width}}/{total}] {what}"]
-    if m["final_train_loss"] is not None:
-        parts.append(f"train loss {m['final_train_loss']:.4f}")
-    if m["final_val_acc"] is not None:
-        parts.append(f"val acc {m['final_val_acc']:.3f}")
-    if m["final_test_acc"] is not None:
-        parts.append(f"test acc {m['final_test_acc']:.3f}")
-    if m.get("lambda_max") is not None:
-        parts.append(f"λmax {m['lambda_max']:.3g}")
-    if m["diverged"]:
+    if m.final_train_loss is not None:
+        parts.append(f"train loss {m.final_train_loss:.4f}")
+    if m.final_val_acc is not None:
+        parts.append(f"val acc {m.final_val_acc:.3f}")
+    if m.final_test_acc is not None:
+        parts.append(f"test acc {m.final_test_acc:.3f}")
+    if m.lambda_max is not None:
+        parts.append(f"λmax {m.lambda_max:.3g}")
+    if m.diverged:
         parts.append("diverged")
-    parts.append(f"{m['seconds']:.2f}s")
+    parts.append(f"{m.seconds:.2f}s")
     return "  ".join(parts)

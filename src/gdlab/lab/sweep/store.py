@@ -29,11 +29,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from gdlab import outputs, train_config
+from gdlab import _checks, outputs, train_config
 from gdlab.experiment import FIELDS, RunSpec
 from gdlab.lab.sweep.grid import describe, plain
+from gdlab.records import Constraint, Record, at_least, optional, record, text
 from gdlab.results import RUN_METRICS, RunMetrics, SweepRun
 from gdlab.train import History
 
@@ -88,6 +89,49 @@ CREATE TABLE IF NOT EXISTS runs (
     ray_node_id TEXT
 );
 """
+
+
+def _history(owner: str, name: str, value: object) -> dict[str, Any]:
+    """A :class:`~gdlab.history.History`'s plain form (an object; the store
+    writes it as JSON and :attr:`StoredRun.history` reads it back)."""
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        _checks.fail(owner, name, "a history's plain form (an object)", value)
+    return dict(value)
+
+
+def _string(owner: str, name: str, value: object) -> str:
+    """A string, maybe empty."""
+    if not isinstance(value, str):
+        _checks.fail(owner, name, "a string", value)
+    return value
+
+
+@dataclass(frozen=True)
+class FinishedRun(Record):
+    """What a worker hands the store for one finished run (:meth:`Store.add`):
+    its key, its :class:`~gdlab.results.RunMetrics`, its history's plain form,
+    how it ended, and where and when it ran."""
+
+    key: str
+    metrics: RunMetrics
+    history: dict[str, Any]
+    message: str
+    started_at: str
+    host: str
+    pid: int
+    ray_node_id: str | None = None
+    """The Ray node that ran it (hex); None if local."""
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "key": text,
+        "metrics": record(RunMetrics),
+        "history": _history,
+        "message": _string,
+        "started_at": text,
+        "host": _string,
+        "pid": at_least(0),
+        "ray_node_id": optional(text),
+    }
 
 
 @dataclass(frozen=True)
@@ -307,29 +351,29 @@ class Store:
                 f"sweep: {self.path}: the run key {key!r} is not a RunSpec ({error})"
             ) from None
 
-    def add(self, result: Mapping[str, Any]) -> bool:
-        """Record one finished run (what :func:`.worker.execute` returned) in its
-        own transaction; False if its key was already there."""
-        spec = self._spec(result["key"])
-        m = result["metrics"]
+    def add(self, run: FinishedRun) -> bool:
+        """Record one finished run in its own transaction; False if its key was
+        already there."""
+        spec = self._spec(run.key)
+        m = run.metrics
         row = (
-            result["key"],
+            run.key,
             spec.optimizer,
             spec.learning_rate,
             spec.train.batch_size,
             spec.train.seed,
-            *(m.get(k) for k in METRICS[:7]),
-            int(bool(m["diverged"])),
-            int(m["steps"]),
-            float(m["seconds"]),
-            m.get("lambda_max"),
-            str(result.get("message", "")),
-            outputs.json_text(result["history"]),
-            result["started_at"],
+            *(getattr(m, k) for k in METRICS[:7]),
+            int(m.diverged),
+            m.steps,
+            m.seconds,
+            m.lambda_max,
+            run.message,
+            outputs.json_text(run.history),
+            run.started_at,
             now(),
-            str(result["host"]),
-            int(result["pid"]),
-            result.get("ray_node_id"),
+            run.host,
+            run.pid,
+            run.ray_node_id,
         )
         with self._transaction() as db:
             cursor = db.execute(
