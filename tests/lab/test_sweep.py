@@ -856,9 +856,9 @@ def test_ray_gives_the_rows_of_local_processes(
     # of a population share its time, and its process
     runs = {json.loads(r.key)["seed"]: r for r in remote.runs if "sgd" in r.key}
     for a, b in ((0, 1), (2, 3)):
-        assert runs[a].metrics["seconds"] == runs[b].metrics["seconds"]
+        assert runs[a].metrics.seconds == runs[b].metrics.seconds
         assert runs[a].pid == runs[b].pid
-    assert runs[0].metrics["seconds"] != runs[2].metrics["seconds"]
+    assert runs[0].metrics.seconds != runs[2].metrics.seconds
 
 
 def descendants(root: int) -> dict[int, str]:
