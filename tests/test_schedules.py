@@ -800,7 +800,8 @@ def test_cosine_stays_within_final_lr_and_lr(
     lr: float, frac: float, total: int, step: int
 ) -> None:
     """Within [final_lr, lr] to rounding: torch's closed form, final + (lr − final)
-    (1 + cos)/2, gives lr + 1 ulp at step 0 for some lr (0.99999: 0.9999900000000002)."""
+    (1 + cos)/2, gives lr + 1 ulp at step 0 for some lr (0.99999 gives
+    0.9999900000000002)."""
     s = S.cosine(lr, total, lr * frac)
     low, high = lr * frac, lr
     assert low - 2 * math.ulp(low) <= s(step) <= high + 2 * math.ulp(high)

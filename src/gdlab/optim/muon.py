@@ -24,8 +24,10 @@ def newton_schulz(
 ) -> Array:
     r"""An approximately orthogonal matrix :math:`\approx UV^\top` for
     :math:`G = USV^\top`: normalize :math:`X_0 = G/\max(\lVert G\rVert_F, \epsilon)`,
-    then ``steps`` times :math:`A = X X^\top,\ X \leftarrow aX + (bA + cA^2)X`, on the
-    wide orientation (so that :math:`A` is the smaller Gram matrix), as torch does.
+    then ``steps`` times :math:`A = X X^\top,\ X \leftarrow (aI + bA + cA^2)X`
+    (torch's iteration) on the wide orientation, so that :math:`A` is the smaller
+    Gram matrix. A tall ``matrix`` is iterated as it lies, :math:`A = X^\top X,\
+    X \leftarrow X(aI + bA + cA^2)`: the same numbers transposed, with no copy.
 
     Written out, not in the Gram space: every :math:`X_k = M_k X_0` with :math:`M_k`
     a polynomial in :math:`X_0X_0^\top`, so the iteration could multiply only m×m
@@ -35,17 +37,15 @@ def newton_schulz(
     was off by 2e-3 at 5 steps (this one by 1.4e-6), and NaN at 20."""
     a, b, c = coefficients
     tall = matrix.shape[0] > matrix.shape[1]
-    x = matrix.T if tall else matrix
-    x = x / max(float(np.linalg.norm(x)), eps)
+    x = matrix / max(float(np.linalg.norm(matrix)), eps)
     for _ in range(steps):
-        gram = x @ x.T
-        update = gram @ gram
-        update *= c
-        update += b * gram
-        step = update @ x
-        step += a * x
-        x = step
-    return np.ascontiguousarray(x.T if tall else x)
+        gram = x.T @ x if tall else x @ x.T
+        poly = gram @ gram
+        poly *= c
+        poly += b * gram
+        poly[np.diag_indices_from(poly)] += a
+        x = x @ poly if tall else poly @ x
+    return np.ascontiguousarray(x)
 
 
 def _coefficients(owner: str, name: str, value: object) -> tuple[float, ...]:
@@ -208,8 +208,8 @@ class Muon(Optimizer):
         u = lerp(g, buf, mu, out=scratch, scratch=scratch) if group["nesterov"] else buf
         # torch's (A, B) = (out, in) is gdlab's (shape[1], shape[0]).
         orthogonal = newton_schulz(
-            u.T, group["ns_coefficients"], group["ns_steps"], group["eps"]
-        ).T
+            u, group["ns_coefficients"], group["ns_steps"], group["eps"]
+        )
         fan_out, fan_in = p.shape[1], p.shape[0]
         if group["adjust_lr_fn"] == "match_rms_adamw":
             ratio = 0.2 * math.sqrt(max(fan_out, fan_in))
