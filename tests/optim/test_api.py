@@ -281,8 +281,11 @@ def test_resume_is_bit_identical_with_an_evaluation_point_or_a_closure(
     ]
 
 
+@pytest.mark.parametrize("tall", [True, False])
 @pytest.mark.parametrize(("steps", "smallest"), [(5, 1e-6), (20, 1e-2), (99, 1e-2)])
-def test_newton_schulz_keeps_float32_accuracy(steps: int, smallest: float) -> None:
+def test_newton_schulz_keeps_float32_accuracy(
+    steps: int, smallest: float, tall: bool
+) -> None:
     """A gradient's singular values span 1 to ``smallest``: float32 stays within
     1e-5 of the float64 iteration (the Gram-space form it replaced was off by 2e-3
     at 5 steps on the first and NaN at 20 steps), and within the quintic's band."""
@@ -297,7 +300,7 @@ def test_newton_schulz_keeps_float32_accuracy(steps: int, smallest: float) -> No
     for _ in range(steps):
         gram = x @ x.T
         x = a * x + (b * gram + c * gram @ gram) @ x
-    got = newton_schulz(g, NS_COEFFICIENTS, steps, 1e-7)
-    assert got.dtype == np.float32 and got.shape == g.shape
-    np.testing.assert_allclose(got, x.T, rtol=0, atol=1e-5)
+    got = newton_schulz(g if tall else g.T, NS_COEFFICIENTS, steps, 1e-7)
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    np.testing.assert_allclose(got, x.T if tall else x, rtol=0, atol=1e-5)
     assert np.linalg.svd(got.astype(np.float64), compute_uv=False).max() < 1.3
