@@ -2,7 +2,9 @@
 
 The 784-100-10 MLP (ReLU, softmax cross-entropy, float32, plain SGD with lr 0.1) is
 trained one epoch at a time along each path, the paths interleaved (A, B, C, D, A,
-B, ...) in this one process so that a busy machine slows them alike:
+B, ...) in this one process so that a busy machine slows them alike, each epoch
+after a pause of ``PAUSE`` seconds so that none pays for the threads the one
+before it left spinning:
 
 * ``readme``: README's loop, a fresh gradient per step::
 
@@ -149,6 +151,12 @@ def ratios(a: list[float], b: list[float]) -> list[float]:
 TORCH, ONE = "torch", "torch 1 thread"
 
 
+PAUSE = 0.2
+"""Seconds of sleep before each path's epoch: OpenBLAS's and OpenMP's worker
+threads busy-wait for a while after their last call, and a path that followed
+another's two-thread products paid for that spinning (see ``common.interleaved``)."""
+
+
 def bench(ds: data.Dataset, batch: int, epochs: int, threads: int) -> None:
     fit_path = FitPath(ds, batch)
     paths: dict[str, Callable[[], object]] = {
@@ -168,6 +176,7 @@ def bench(ds: data.Dataset, batch: int, epochs: int, threads: int) -> None:
     with no_compilation(f"bench_paths batch {batch}"):
         for _ in range(epochs):
             for name, fn in paths.items():
+                time.sleep(PAUSE)  # the last path's idle threads stop spinning
                 w0, c0 = time.perf_counter(), time.process_time()
                 fn()
                 wall[name].append(time.perf_counter() - w0)

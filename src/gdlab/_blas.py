@@ -1,13 +1,16 @@
 """BLAS threads chosen by the size of the work: one thread for small products.
 
-A matrix product of a mini-batch (100 x 784 by 784 x 100: 7.8 million multiply-adds)
-gains little from a second thread, and on a machine whose cores are busy with other
-jobs the threads that wait for a core cost far more than that: an epoch of the
-784-100-10 MLP at batch 100 took 1.1 s on one OpenBLAS thread and 24 s on two (load
-8 on 2 cores, a one-off timing; ``benchmarks/bench_paths.py`` times the paths). So
-the models run products of fewer than :data:`ONE_THREAD_BELOW` multiply-adds on
-one BLAS thread, and larger ones (an evaluation chunk of 10,000 rows) on as many as
-the process allows. A limit set by the user (``threadpoolctl.threadpool_limits``,
+A matrix product of a small mini-batch (100 x 784 by 784 x 100: 7.8 million
+multiply-adds) gains little from a second thread (an epoch of the 784-100-10 MLP
+at batch 100: 0.249 s on two OpenBLAS threads, 0.259 s on one, on idle cores), and
+on a machine whose cores are busy with other jobs the threads that wait for a core
+cost far more than that: the same epoch took 1.1 s on one thread and 24 s on two
+(load 8 on 2 cores, a one-off timing; ``benchmarks/bench_paths.py`` times the
+paths). At batch 1000 (78 million) the second thread pays: 0.132 against 0.180 s.
+So the models run products of fewer than :data:`ONE_THREAD_BELOW` multiply-adds on
+one BLAS thread, and larger ones on as many as the process allows. The count
+depends on the size alone, never on the load, because it changes the last bits of
+a product's sums. A limit set by the user (``threadpoolctl.threadpool_limits``,
 ``OPENBLAS_NUM_THREADS``) is never raised.
 
 The limit is set and restored around each call with OpenBLAS's own
@@ -24,9 +27,9 @@ import importlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-ONE_THREAD_BELOW = 100_000_000
+ONE_THREAD_BELOW = 10_000_000
 """Multiply-adds of the largest product in a call under which BLAS runs on one
-thread (a batch of 1,000 rows through a 784 x 100 layer is 78 million)."""
+thread (a batch of 127 rows through a 784 x 100 layer is 9.96 million)."""
 
 _libraries: list[tuple[Callable[[], Any], Callable[[int], Any]]] | None = None
 
