@@ -83,7 +83,7 @@ def test_benchmark_takes_the_torch_plugin_and_the_built_in_cnn_in_a_user_suite(
     )
     done = gdlab(
         "benchmark", "--plugin", str(EXAMPLE), "--suite", "suite.toml",
-        "--optimizers", "adam,torch:Adam,sgd", "--workers", "1", *SHORT,
+        "--optimizers", "adam,torch:Adam,sgd", "--workers", "2", *SHORT,
         "--out", "b", cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
