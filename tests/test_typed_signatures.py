@@ -8,7 +8,9 @@ Count (findings, rules aside): 204 on main before this test covered the whole
 package; 189 after the sweep's rows and summary, the checkpoint's metadata and
 the sweep store's metrics became records; 176 after the studies' results and
 settings did (gdlab.study_results), which their reports draw; 174 after a
-worker's result (store.FinishedRun) and a store's inputs (inputs.Inputs) did."""
+worker's result (store.FinishedRun) and a store's inputs (inputs.Inputs) did;
+151 after the sweep's workers (local processes, populations, Ray tasks) built
+and returned FinishedRun records and took their options as a RunOptions."""
 
 from __future__ import annotations
 
@@ -74,9 +76,6 @@ ALLOWED: dict[str, str] = {
     ),
     r"^gdlab\.surfaces\.": "an optimizer's keyword arguments on a surface",
     # --- not done: dicts that should become records (issue 21, listed) ------------
-    r"^gdlab\.lab\.sweep\.(worker|backends|pool|populations|runner)\.": "NOT DONE: "
-    "the message to and from a sweep's worker process or Ray task (options, the run "
-    "record, metrics) is a plain dict",
     r"^gdlab\.(lab\.benchmark\.|report\.benchmark\.|lab\.workloads\.built_in)": (
         "NOT DONE (workloads' lane): the benchmark's protocol, intervals, timing "
         "helpers and suite table"
