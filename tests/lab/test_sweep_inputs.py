@@ -223,3 +223,5 @@ def test_a_workers_result_is_checked_before_the_store_writes_it() -> None:
     assert RunOptions.from_dict({"sharpness": True}).sharpness_samples == 1000
     with raises_about("RunOptions", "sharpness_samples"):
         RunOptions(sharpness=True, sharpness_samples=0)
+    with raises_about("sweep", "options"):  # a dict, before anything trains
+        sweep.check_specs(RunSpec(), [], "sweep.db", axes=[], options={})

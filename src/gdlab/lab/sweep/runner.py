@@ -361,6 +361,8 @@ def check_specs(
     owner = "sweep"
     path = _path(store)
     _checks.flag(owner, "progress", progress)
+    if options is not None and not isinstance(options, RunOptions):
+        _checks.fail(owner, "options", "a RunOptions (or None)", options)
     backend = _checks.choice(owner, "backend", backend, BACKENDS)
     if workers is not None:
         _checks.integer(owner, "workers", workers, low=1)
