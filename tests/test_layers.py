@@ -27,6 +27,7 @@ FLOORS = (
         "gdlab.records",
         "gdlab.results",
         "gdlab.study_results",
+        "gdlab.benchmark_results",
         "gdlab.plugins",
         "gdlab.registry",
     ),

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from gdlab import report, surfaces
 from gdlab import schedules as S
 from gdlab.experiment import RunSpec
-from gdlab.lab import benchmark, compare, sweep, tuning
+from gdlab.lab import benchmark, compare, sweep
 from gdlab.train import TrainConfig
 
 from .conftest import raises_about
@@ -50,8 +50,6 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         report=False,
     )
     times = {"a": {"sgd": 120.0, "adam": 60.0}, "b": {"sgd": 40.0, "adam": None}}
-    rho = tuning.performance_profiles(times, benchmark.TAUS)
-    algoperf = benchmark.algoperf_profiles(times)
     return {
         "comparison": found,
         "rows": swept.rows(),
@@ -59,15 +57,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "grid": surfaces.loss_grid(
             "rosenbrock", "sgd", np.geomspace(1e-4, 1e-3, 3), [0.0, 0.9], steps=20
         ),
-        "profiles": {
-            "profiles": {"taus": benchmark.ALGOPERF_TAUS, "rho": algoperf},
-            "scores": {n: benchmark.algoperf_score(r) for n, r in algoperf.items()},
-            "own_view": {
-                "taus": benchmark.TAUS,
-                "rho": rho,
-                "scores": {n: benchmark.profile_area(r) for n, r in rho.items()},
-            },
-        },
+        "profiles": benchmark.profile(times),
     }
 
 

@@ -8,7 +8,12 @@ Count (findings, rules aside): 204 on main before this test covered the whole
 package; 189 after the sweep's rows and summary, the checkpoint's metadata and
 the sweep store's metrics became records; 176 after the studies' results and
 settings did (gdlab.study_results), which their reports draw; 174 after a
-worker's result (store.FinishedRun) and a store's inputs (inputs.Inputs) did."""
+worker's result (store.FinishedRun) and a store's inputs (inputs.Inputs) did;
+151 after the sweep's workers (local processes, populations, Ray tasks) built
+and returned FinishedRun records and took their options as a RunOptions; 142
+after the benchmark's results became records (gdlab.benchmark_results), which
+its report draws, its timing helpers took the comparison's, and a built-in
+suite came as workloads."""
 
 from __future__ import annotations
 
@@ -58,8 +63,8 @@ ALLOWED: dict[str, str] = {
     r"|schedules\.registry\.from_dict\(config\)|runs\.rebuild\(values\)"
     r"|Meta\.check -> return|CheckpointMeta\.spec|train\.(fit|restore|resume)"
     r"\((spec|rebuild)\)|ComparisonResult\.spec|sensitivity\.sweep_report\(base\)"
-    r"|check_same_sweep\(meta\))$": "the JSON boundary: a file's plain form, before "
-    "its record reads it or after its record wrote it",
+    r"|check_same_sweep\(meta\)|WorkloadResult\.spec)$": "the JSON boundary: a "
+    "file's plain form, before its record reads it or after its record wrote it",
     r"(History\.config|History\.of\(config\)|Rerun\.history|Rerun\.epochs -> "
     r"return|time_to_target\(evaluations\)|FinishedRun\.history)$": "a History's "
     "plain form (History is a mutable builder; its Recorded is the record)",
@@ -73,14 +78,6 @@ ALLOWED: dict[str, str] = {
         "a reference optimizer's keyword arguments"
     ),
     r"^gdlab\.surfaces\.": "an optimizer's keyword arguments on a surface",
-    # --- not done: dicts that should become records (issue 21, listed) ------------
-    r"^gdlab\.lab\.sweep\.(worker|backends|pool|populations|runner)\.": "NOT DONE: "
-    "the message to and from a sweep's worker process or Ray task (options, the run "
-    "record, metrics) is a plain dict",
-    r"^gdlab\.(lab\.benchmark\.|report\.benchmark\.|lab\.workloads\.built_in)": (
-        "NOT DONE (workloads' lane): the benchmark's protocol, intervals, timing "
-        "helpers and suite table"
-    ),
 }
 """Where a ``dict[str, Any]`` stays, and why (a regex over the finding's name)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from gdlab.lab import benchmark, compare, tuning
+from gdlab.results import Selected, StudyResult, Target, Trial
 
 SUITE = """
 [tiny-softmax]
@@ -50,8 +52,8 @@ def test_a_suite_runs_every_workload_and_scores_it_as_algoperf(
     for workload, by_optimizer in times.items():
         found = compare.Comparison.load(tmp_path / "out" / workload)
         for name, steps in by_optimizer.items():
-            entry = found.to_dict()["optimizers"][name]
-            per_study = [benchmark.study_time(st) for st in entry["studies"]]
+            studies = found.optimizers[name].studies
+            per_study = [benchmark.study_time(st) for st in studies]
             expected = sorted(per_study)[1]  # the median of 3 studies
             assert steps == (expected if math.isfinite(expected) else None)
             assert results["workloads"][workload]["study_steps"][name] == [
@@ -74,6 +76,33 @@ def test_a_suite_runs_every_workload_and_scores_it_as_algoperf(
     assert "gdlab's own view" in results["own_view"]["label"]
     saved = json.loads((tmp_path / "out" / "benchmark.json").read_text())
     assert saved["scores"] == results["scores"]
+    # benchmark.json keeps its format: its keys, in order, and a plain protocol
+    assert list(saved) == [
+        "workloads", "protocol", "profiles", "scores", "intervals", "seconds",
+        "own_view", "report", "format", "version",
+    ]  # fmt: skip
+    assert saved["protocol"] == {
+        "budget": 2, "seeds": 1, "tune": ["lr"], "select": "val_acc",
+        "search_seed": 0, "studies": 3,
+    }  # fmt: skip
+    assert list(saved["own_view"]) == ["label", "taus", "rho", "scores"]
+    assert list(saved["intervals"]["sgd"]) == ["studies", "mean", "ci95", "low", "high"]
+    assert benchmark.BenchmarkResult.from_dict(saved) == dataclasses.replace(
+        result, report=saved["report"]
+    )
+    with pytest.raises(
+        ValueError, match=r"BenchmarkResult: format must be .*version 2"
+    ):
+        benchmark.BenchmarkResult.from_dict({**saved, "version": 2})
+    with pytest.raises(ValueError, match=r"BenchmarkResult: own_view must be given"):
+        benchmark.BenchmarkResult.from_dict(
+            {k: v for k, v in saved.items() if k != "own_view"}
+        )  # was a TypeError
+    bad = {**saved["intervals"]["sgd"], "ci95": -1.0}
+    with pytest.raises(ValueError, match=r"Interval: ci95 must be"):
+        benchmark.BenchmarkResult.from_dict(
+            {**saved, "intervals": {**saved["intervals"], "sgd": bad}}
+        )
     page = (tmp_path / "out" / "report.html").read_text()
     assert "<code>benchmark.json</code> beside this file" in page  # not results.json
     for w in results["workloads"].values():  # each count is of the studies reached
@@ -150,6 +179,22 @@ def reference_scores(
     return scores
 
 
+def _study(reached: list[dict[str, float] | None]) -> StudyResult:
+    """A study whose trials reached the target when and where ``reached`` says."""
+    none = dict.fromkeys(("train_loss", "val_loss", "val_acc", "test_loss", "test_acc"))
+    trials = tuple(
+        Trial(
+            hyper={"lr": 0.1},
+            **none,
+            diverged=False,
+            message="",
+            to_target=None if t is None else Target.from_dict(t),
+        )
+        for t in reached
+    )
+    return StudyResult(trials, Selected(None, {"lr": 0.1}), ())
+
+
 def test_the_score_equals_a_transcription_of_algoperfs_scoring() -> None:
     rng = np.random.default_rng(0)
     targets = {f"w{k}": 0.9 for k in range(4)}
@@ -175,28 +220,23 @@ def test_the_score_equals_a_transcription_of_algoperfs_scoring() -> None:
     times: dict[str, dict[str, float | None]] = {w: {} for w in targets}
     for s in subs:
         for w, target in targets.items():
-            entry = {
-                "studies": [
-                    {
-                        "trials": [
-                            {
-                                "to_target": tuning.time_to_target(
-                                    [
-                                        {"step": st, "seconds": st / 100, "val_acc": a}
-                                        for st, a in trial
-                                    ],
-                                    "val_acc",
-                                    target,
-                                )
-                            }
-                            for trial in study
-                        ],
-                        "reruns": [],
-                    }
-                    for study in runs[s][w]
-                ]
-            }
-            t = benchmark.workload_time(entry)
+            studies = [
+                _study(
+                    [
+                        tuning.time_to_target(
+                            [
+                                {"step": st, "seconds": st / 100, "val_acc": a}
+                                for st, a in trial
+                            ],
+                            "val_acc",
+                            target,
+                        )
+                        for trial in study
+                    ]
+                )
+                for study in runs[s][w]
+            ]
+            t = benchmark.workload_time(studies)
             times[w][s] = t if math.isfinite(t) else None
     ours = {
         s: benchmark.algoperf_score(rho)
@@ -329,7 +369,7 @@ def test_a_suite_is_read_from_a_regular_file_of_bounded_size(tmp_path: Path) -> 
 
 
 def test_a_profile_checks_itself_and_round_trips() -> None:
-    profile = benchmark.Profile.of({"p": {"x": 30.0, "y": 20.0}, "q": {"x": 5.0}})
+    profile = benchmark.profile({"p": {"x": 30.0, "y": 20.0}, "q": {"x": 5.0}})
     assert profile.rho["y"][0] == 0.5 and profile.rho["x"][0] == 0.5
     again = benchmark.Profile.from_dict(json.loads(json.dumps(profile.to_dict())))
     assert again == profile

@@ -285,7 +285,7 @@ def test_resume_runs_only_what_is_missing(
     calls: list[str] = []
     real = populations.execute_population
 
-    def counting(keys: Any, options: Any, data: Any) -> list[dict[str, Any]]:
+    def counting(keys: Any, options: Any, data: Any) -> list[sweep.FinishedRun]:
         calls.extend(keys)
         return real(keys, options, data)
 
@@ -338,7 +338,7 @@ def test_a_store_made_before_a_later_field_is_the_same_sweep(tmp_path: Path) -> 
     swept(BASE, {"lr": [0.01]}, store, **quiet(workers=1))
     meta = dict(sweep.Store(store).meta())
     old_base = {k: v for k, v in meta["base"].items() if k not in train_config.LATER}
-    options = meta["options"]
+    options = sweep.RunOptions.from_dict(meta["options"])
     meta = {**meta, "base": old_base}
     check_same_sweep(store, meta, BASE, ["lr"], options)  # no error
     with pytest.raises(ValueError, match=r"train_eval_rows: 10000 -> None"):

@@ -197,7 +197,7 @@ def test_inputs_are_a_record_merged_and_checked() -> None:
 
 
 def test_a_workers_result_is_checked_before_the_store_writes_it() -> None:
-    from gdlab.lab.sweep.store import FinishedRun
+    from gdlab.lab.sweep.store import FinishedRun, RunOptions
 
     metrics = {
         "final_train_loss": 0.5, "final_train_acc": 0.9, "final_val_loss": None,
@@ -219,3 +219,9 @@ def test_a_workers_result_is_checked_before_the_store_writes_it() -> None:
         FinishedRun.from_dict({**result, "pid": "7"})
     with raises_about("FinishedRun", "field 'node'"):
         FinishedRun.from_dict({**result, "node": "n"})
+    # what a worker is told: its options, a record too, as the store's meta holds it
+    assert RunOptions.from_dict({"sharpness": True}).sharpness_samples == 1000
+    with raises_about("RunOptions", "sharpness_samples"):
+        RunOptions(sharpness=True, sharpness_samples=0)
+    with raises_about("sweep", "options"):  # a dict, before anything trains
+        sweep.check_specs(RunSpec(), [], "sweep.db", axes=[], options={})

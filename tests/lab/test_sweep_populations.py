@@ -4,6 +4,7 @@ each member's result is the one its run alone gives."""
 from __future__ import annotations
 
 import json
+import pickle
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from threadpoolctl import threadpool_limits
 from gdlab.experiment import RunSpec, build, load_data
 from gdlab.lab import sweep
 from gdlab.lab.sweep import populations, spec_key, worker
+from gdlab.lab.sweep.store import FinishedRun, RunOptions
 from gdlab.train import TrainConfig, fit
 
 BASE = RunSpec(
@@ -22,7 +24,8 @@ BASE = RunSpec(
 )
 
 
-def without_time(result: dict[str, Any]) -> dict[str, Any]:
+def without_time(run: FinishedRun) -> dict[str, Any]:
+    result = run.to_dict()
     history = dict(result["history"])
     history["epochs"] = [
         {k: v for k, v in e.items() if k != "seconds"} for e in history["epochs"]
@@ -65,17 +68,22 @@ def test_members_come_back_as_their_runs_alone() -> None:
     ]
     keys = [spec_key(s) for s in specs]
     dataset = load_data(BASE)
-    options = {"sharpness": False}
+    options = RunOptions()
     with np.errstate(over="ignore", invalid="ignore"):  # the diverging run's, as fit
         together = populations.execute_population(keys, options, dataset)
-        alone = [worker.execute(k, options, dataset) for k in keys]
+        alone = [worker.execute_run(k, options, dataset) for k in keys]
     assert [without_time(r) for r in together] == [without_time(r) for r in alone]
-    assert together[2]["message"].startswith("diverged at step")
+    assert together[2].message.startswith("diverged at step")
+    assert together[2].metrics.final_train_loss is None  # not measurable
+    # a record crosses to the parent process (and Ray) as it is
+    assert pickle.loads(pickle.dumps(together[0])) == together[0]
+    chunk = worker.execute(json.dumps(keys[:2]), options, dataset)
+    assert [without_time(r) for r in chunk] == [without_time(r) for r in alone[:2]]
     # NAdam cannot run as a population: its runs train alone, with the same results
     nadam = [spec_key(s.replace(optimizer="nadam")) for s in specs[:2]]
     assert [
         without_time(r) for r in populations.execute_population(nadam, options, dataset)
-    ] == [without_time(worker.execute(k, options, dataset)) for k in nadam]
+    ] == [without_time(worker.execute_run(k, options, dataset)) for k in nadam]
 
 
 def test_worker_processes_train_chunks_as_populations(
@@ -112,8 +120,8 @@ class _FailingWorker:
 
     spawned = 1
 
-    def submit(self, *args: Any) -> Future[dict[str, Any]]:
-        future: Future[dict[str, Any]] = Future()
+    def submit(self, *args: Any) -> Future[tuple[FinishedRun, ...]]:
+        future: Future[tuple[FinishedRun, ...]] = Future()
         future.set_exception(ValueError("RunSpec: optimizer must be known, got 'x'"))
         return future
 
@@ -129,9 +137,9 @@ def test_a_failed_chunk_counts_each_of_its_runs(tmp_path: Path, where: str) -> N
     assert populations.keys_in(chunk) == bad
     assert populations.keys_in(keys[0]) == [keys[0]]
     todo = {chunk: load_data(BASE)}
-    recorded: list[dict[str, Any]] = []
+    recorded: list[FinishedRun] = []
     workers: Any = _FailingWorker() if where == "worker" else sweep.Workers(1)
-    errors = sweep.pool.run(todo, {"sharpness": False}, workers, recorded.append)
+    errors = sweep.pool.run(todo, RunOptions(), workers, recorded.append)
     assert recorded == []
     assert len(errors) == 3 and all(isinstance(e, ValueError) for e in errors)
     with pytest.raises(sweep.SweepError, match=r"3 runs failed \(ValueError: "):

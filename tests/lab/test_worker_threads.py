@@ -11,6 +11,7 @@ import pytest
 from gdlab.experiment import RunSpec
 from gdlab.lab.sweep import worker
 from gdlab.lab.sweep.grid import spec_key
+from gdlab.lab.sweep.store import RunOptions
 from gdlab.train import TrainConfig
 
 torch = pytest.importorskip("torch")
@@ -35,8 +36,8 @@ def test_a_run_trains_on_one_torch_thread_and_gives_the_count_back(
             model="cnn:channels=2",
             train=TrainConfig(epochs=1, batch_size=512),
         )
-        result = worker.execute(spec_key(spec), {})
+        (result,) = worker.execute(spec_key(spec), RunOptions())
         assert (seen, torch.get_num_threads()) == ([1], 2)
     finally:
         torch.set_num_threads(before)
-    assert result["metrics"]["steps"] == 3  # 1,293 training rows in batches of 512
+    assert result.metrics.steps == 3  # 1,293 training rows in batches of 512

@@ -16,7 +16,8 @@ user's own.
 Plan, then run: :func:`plan` reads and checks everything once (a
 :class:`BenchmarkPlan`), :func:`check` claims the output folder and checks every
 workload's comparison before anything trains, and :func:`run` trains and scores
-it into a :class:`BenchmarkResult`, written to ``OUT/benchmark.json``.
+it into a :class:`~gdlab.benchmark_results.BenchmarkResult` (the records of
+:mod:`gdlab.benchmark_results`), written to ``OUT/benchmark.json``.
 
 The score, AlgoPerf's six steps:
 
@@ -53,10 +54,19 @@ from typing import Any, ClassVar
 import numpy as np
 
 from gdlab import _checks, outputs
+from gdlab.benchmark_results import (
+    OWN_VIEW,
+    BenchmarkResult,
+    Interval,
+    OwnView,
+    Profile,
+    WorkloadResult,
+)
 from gdlab.experiment import RunSpec
 from gdlab.lab import compare, tuning, workloads
 from gdlab.lab.workloads import Workload
 from gdlab.records import Constraint, Record, one_of, optional
+from gdlab.results import Rerun, StudyResult, Trial
 
 SUITES = workloads.BUILT_IN_SUITES
 """The built-in suites (``src/gdlab/lab/suites/NAME.toml``)."""
@@ -69,16 +79,6 @@ TAU_MAX = 10.0
 """The largest factor τ the performance profiles reach, and so their score's range."""
 TAUS = [float(t) for t in np.exp(np.linspace(0.0, math.log(TAU_MAX), 41))]
 """gdlab's own view: tau from 1 to TAU_MAX, log-spaced (not AlgoPerf's)."""
-OWN_VIEW = (
-    "gdlab's own view, not AlgoPerf's: the Dolan & Moré profile of the same "
-    "times on a log axis up to tau = 10, its area divided by log 10"
-)
-"""The words that label gdlab's own profile view wherever it is shown."""
-FORMAT = "gdlab-benchmark"
-"""The ``format`` of ``benchmark.json``."""
-VERSION = 3
-"""Version 3: each workload's ``select`` and its ``test`` measure (``test_metric``:
-``test_acc`` or ``test_loss``; version 2 had ``test_acc`` only)."""
 
 SUITE_MAX_BYTES = 1 << 20
 """The largest suite file read (1 MiB; a suite of a hundred workloads is 20 KB):
@@ -89,24 +89,22 @@ def load_suite(suite: str | os.PathLike[str]) -> list[Workload]:
     """The workloads of a built-in suite (``"small"``) or of a TOML/JSON file: a
     regular file of at most :data:`SUITE_MAX_BYTES`, each workload named once."""
     if isinstance(suite, str) and suite in SUITES:
-        where = f"suite {suite!r}"
-        table, _ = workloads.built_in_suite(suite)
-    else:
-        path = Path(suite)
-        where = f"suite {path}"
-        text = _read_suite(path, where)
-        try:
-            table = (
-                json.loads(text, object_pairs_hook=_unique_keys)
-                if path.suffix == ".json"
-                else tomllib.loads(text)
-            )
-        except (ValueError, tomllib.TOMLDecodeError) as error:
-            raise ValueError(f"{where} is not valid TOML/JSON: {error}") from None
-        except RecursionError:  # both parsers recurse into nested arrays
-            raise ValueError(
-                f"{where} is not valid TOML/JSON: its arrays nest too deeply"
-            ) from None
+        return workloads.built_in_suite(suite)  # gdlab's own, names distinct
+    path = Path(suite)
+    where = f"suite {path}"
+    text = _read_suite(path, where)
+    try:
+        table = (
+            json.loads(text, object_pairs_hook=_unique_keys)
+            if path.suffix == ".json"
+            else tomllib.loads(text)
+        )
+    except (ValueError, tomllib.TOMLDecodeError) as error:
+        raise ValueError(f"{where} is not valid TOML/JSON: {error}") from None
+    except RecursionError:  # both parsers recurse into nested arrays
+        raise ValueError(
+            f"{where} is not valid TOML/JSON: its arrays nest too deeply"
+        ) from None
     if not isinstance(table, dict) or not table:
         _checks.fail(where, "its content", "a table of workloads", table)
     found = []
@@ -167,21 +165,27 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return table
 
 
-def study_time(study: Mapping[str, Any], unit: str = "step") -> float:
+UNITS = ("step", "seconds")
+"""The units of a time to target: steps, or seconds (a second view)."""
+
+
+def study_time(study: StudyResult, unit: str = "step") -> float:
     """Step 1, t_i(p, s): among the study's trials (its reruns when it had no
     search), the one that reached the target at the earliest evaluation index
     (the first such trial on a tie); its time in ``unit`` (``step`` or
     ``seconds``); inf when none reached it."""
-    runs = study["trials"] or study["reruns"]
-    reached = [r["to_target"] for r in runs if r["to_target"] is not None]
+    _checks.choice("benchmark", "unit", unit, UNITS)
+    runs: Sequence[Trial | Rerun] = study.trials or study.reruns
+    reached = [r.to_target for r in runs if r.to_target is not None]
     if not reached:
         return math.inf
-    return float(min(reached, key=lambda t: t["evaluation"])[unit])
+    return float(getattr(min(reached, key=lambda t: t.evaluation), unit))
 
 
-def workload_time(entry: Mapping[str, Any], unit: str = "step") -> float:
-    """Step 2, t(p, s): the median over studies of :func:`study_time`."""
-    return float(np.median([study_time(st, unit) for st in entry["studies"]]))
+def workload_time(studies: Sequence[StudyResult], unit: str = "step") -> float:
+    """Step 2, t(p, s): the median over ``studies`` (one optimizer's on one
+    workload) of :func:`study_time`."""
+    return float(np.median([study_time(st, unit) for st in studies]))
 
 
 def algoperf_profiles(
@@ -206,59 +210,17 @@ def algoperf_profiles(
     }
 
 
-@dataclass(frozen=True)
-class Profile(Record):
-    """AlgoPerf's performance profiles and scores of some times to target:
-    ``rho[s][k]`` is rho_s(taus[k]); ``scores[s]`` its normalized integral."""
-
-    taus: tuple[float, ...]
-    rho: dict[str, tuple[float, ...]]
-    scores: dict[str, float]
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        owner = "Profile"
-        if not self.taus or any(
-            b <= a for a, b in zip(self.taus, self.taus[1:], strict=False)
-        ):
-            _checks.fail(owner, "taus", "an increasing non-empty grid", self.taus)
-        if set(self.rho) != set(self.scores):
-            _checks.fail(owner, "scores", "one per solver of rho", sorted(self.scores))
-        for name, values in self.rho.items():
-            if len(values) != len(self.taus) or any(
-                not 0.0 <= v <= 1.0 for v in values
-            ):
-                _checks.fail(
-                    owner, f"rho[{name!r}]", "shares in [0, 1], one a tau", values
-                )
-            _checks.number(
-                owner, f"scores[{name!r}]", self.scores[name], low=0.0, high=1.0
-            )
-
-    @classmethod
-    def of(
-        cls,
-        times: Mapping[str, Mapping[str, float | None]],
-        taus: Sequence[float] = ALGOPERF_TAUS,
-    ) -> Profile:
-        """Steps 3–6 on ``times[workload][solver]``."""
-        rho = algoperf_profiles(times, taus)
-        return cls(
-            tuple(taus),
-            {n: tuple(r) for n, r in rho.items()},
-            {n: algoperf_score(r, taus) for n, r in rho.items()},
-        )
-
-    @classmethod
-    def from_dict(cls, values: object) -> Profile:
-        names = [f.name for f in dataclasses.fields(cls)]
-        if not isinstance(values, Mapping) or sorted(values) != sorted(names):
-            _checks.fail("Profile", "value", f"an object of {', '.join(names)}", values)
-        return cls(
-            tuple(values["taus"]),
-            {n: tuple(r) for n, r in values["rho"].items()},
-            dict(values["scores"]),
-        )
+def profile(
+    times: Mapping[str, Mapping[str, float | None]],
+    taus: Sequence[float] = ALGOPERF_TAUS,
+) -> Profile:
+    """Steps 3–6 on ``times[workload][solver]``: the profiles and their scores."""
+    rho = algoperf_profiles(times, taus)
+    return Profile(
+        tuple(taus),
+        {n: tuple(r) for n, r in rho.items()},
+        {n: algoperf_score(r, taus) for n, r in rho.items()},
+    )
 
 
 def _time(value: float | None) -> float:
@@ -422,96 +384,6 @@ def _workloads(
     return load_suite(suite)
 
 
-def _times(owner: str, name: str, value: object) -> dict[str, float | None]:
-    if not isinstance(value, Mapping):
-        _checks.fail(owner, name, "optimizer -> time or None", value)
-    return {
-        str(k): None if v is None else _checks.number(owner, f"{name}[{k!r}]", v, low=0)
-        for k, v in value.items()
-    }
-
-
-@dataclass(frozen=True)
-class WorkloadResult(Record):
-    """One workload of a benchmark: its run, target and measure, each optimizer's
-    steps and seconds to target (median over studies; None: not reached), its
-    steps in each study, its mean test measure, and its comparison's report."""
-
-    spec: dict[str, Any]
-    target: float
-    select: str
-    calibrated_by: str | None
-    steps_to_target: dict[str, float | None]
-    seconds_to_target: dict[str, float | None]
-    study_steps: dict[str, tuple[float | None, ...]]
-    test: dict[str, float | None]
-    test_metric: str
-    report: str
-
-    constraints: ClassVar[Mapping[str, Constraint]] = {
-        "select": one_of(*workloads.SELECT),
-        "steps_to_target": _times,
-        "seconds_to_target": _times,
-        "test_metric": one_of("test_acc", "test_loss"),
-    }
-
-
-@dataclass(frozen=True)
-class BenchmarkResult(Record):
-    """What :func:`run` returns and writes to ``benchmark.json`` (its plain form,
-    with ``format`` and ``version``): per workload its :class:`WorkloadResult`;
-    AlgoPerf's profiles and scores in steps (``profiles``, ``scores``) and in
-    seconds (``seconds``); each score's interval over studies; gdlab's own view;
-    and the report's path."""
-
-    workloads: dict[str, WorkloadResult]
-    protocol: dict[str, Any]
-    profiles: Profile
-    scores: dict[str, float]
-    intervals: dict[str, dict[str, Any]]
-    seconds: Profile
-    own_view: dict[str, Any]
-    report: str | None = None
-    format: str = FORMAT
-    version: int = VERSION
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if (self.format, self.version) != (FORMAT, VERSION):
-            _checks.fail(
-                "BenchmarkResult", "format", f"{FORMAT} version {VERSION}",
-                f"{self.format} version {self.version}",
-            )  # fmt: skip
-
-    @classmethod
-    def from_dict(cls, values: object) -> BenchmarkResult:
-        if not isinstance(values, Mapping):
-            _checks.fail("BenchmarkResult", "values", "a mapping", values)
-        plain = dict(values)
-        fields = {f.name for f in dataclasses.fields(cls)}
-        if not {"workloads", "profiles", "seconds"} <= set(plain) <= fields:
-            _checks.fail(
-                "BenchmarkResult", "values", f"an object of {', '.join(fields)}",
-                sorted(plain),
-            )  # fmt: skip
-        plain["workloads"] = {
-            k: WorkloadResult.from_dict(v) for k, v in plain["workloads"].items()
-        }
-        plain["profiles"] = Profile.from_dict(plain["profiles"])
-        plain["seconds"] = Profile.from_dict(plain["seconds"])
-        return cls(**plain)
-
-    @classmethod
-    def load(cls, out: str | os.PathLike[str]) -> BenchmarkResult:
-        """The result in ``out/benchmark.json``."""
-        path = Path(out) / "benchmark.json"
-        try:
-            values = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
-            raise ValueError(f"benchmark: cannot read {path}: {error}") from None
-        return cls.from_dict(values)
-
-
 def run(
     plan: BenchmarkPlan, out: str | os.PathLike[str], *, progress: bool = True
 ) -> BenchmarkResult:
@@ -552,19 +424,21 @@ def _run(ready: BenchmarkReady, progress: bool) -> BenchmarkResult:
         comparison = ready.comparisons[workload.name]
         found = comparison.run(
             progress=progress, command=f"gdlab benchmark ... ({workload.name})"
-        ).to_dict()  # plain: study_time and workload_time read the JSON form
+        )
         page = comparison.out / "report.html"
-        entries = found["optimizers"]
+        entries = found.optimizers
         name = workload.name
-        times[name] = {n: _finite(workload_time(e, "step")) for n, e in entries.items()}
+        times[name] = {
+            n: _finite(workload_time(e.studies, "step")) for n, e in entries.items()
+        }
         seconds[name] = {
-            n: _finite(workload_time(e, "seconds")) for n, e in entries.items()
+            n: _finite(workload_time(e.studies, "seconds")) for n, e in entries.items()
         }
         per_study[name] = {
-            n: [study_time(st) for st in e["studies"]] for n, e in entries.items()
+            n: [study_time(st) for st in e.studies] for n, e in entries.items()
         }
         results[name] = WorkloadResult(
-            spec=found["spec"],
+            spec=found.spec,
             target=workload.target,
             select=workload.select,
             calibrated_by=workload.calibrated_by,
@@ -573,34 +447,30 @@ def _run(ready: BenchmarkReady, progress: bool) -> BenchmarkResult:
             study_steps={
                 n: tuple(_finite(t) for t in ts) for n, ts in per_study[name].items()
             },
-            test={n: e["summary"][chosen.metric]["mean"] for n, e in entries.items()},
+            test={n: e.summary.stats(chosen.metric).mean for n, e in entries.items()},
             test_metric=chosen.metric,
             report=str(page.relative_to(root)),
         )
     own = tuning.performance_profiles(times, TAUS)
-    profile = Profile.of(times)
+    algoperf = profile(times)
     result = BenchmarkResult(
         workloads=results,
-        protocol={
-            k: v for k, v in dataclasses.asdict(plan.protocol).items() if k != "target"
-        },
-        profiles=profile,
-        scores=dict(profile.scores),
+        protocol=dataclasses.replace(plan.protocol, target=None),  # the workloads'
+        profiles=algoperf,
+        scores=dict(algoperf.scores),
         intervals=_intervals(per_study, plan.protocol.studies),
-        seconds=Profile.of(seconds),
-        own_view={
-            "label": OWN_VIEW,
-            "taus": TAUS,
-            "rho": own,
-            "scores": {n: profile_area(r) for n, r in own.items()},
-        },
+        seconds=profile(seconds),
+        own_view=OwnView(
+            tuple(TAUS),
+            {n: tuple(r) for n, r in own.items()},
+            {n: profile_area(r) for n, r in own.items()},
+        ),
+        report=str(root / "report.html"),
     )
     from gdlab.report.benchmark import benchmark_report
 
-    plain = result.to_dict()
-    plain["report"] = str(root / "report.html")
-    outputs.write_json(root / "benchmark.json", plain)  # strict: NaN, inf as null
-    page = benchmark_report(plain, root)
+    outputs.write_json(root / "benchmark.json", result.to_dict())  # NaN, inf: null
+    page = benchmark_report(result, root)
     return dataclasses.replace(result, report=str(page))
 
 
@@ -610,7 +480,7 @@ def _finite(value: float) -> float | None:
 
 def _intervals(
     per_study: Mapping[str, Mapping[str, Sequence[float]]], studies: int
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, Interval]:
     """The score of each study alone (the six steps on its times), and their
     mean with a 95% t-interval over studies."""
     names = list(dict.fromkeys(n for w in per_study.values() for n in w))
@@ -620,18 +490,18 @@ def _intervals(
             w: {n: ts[i] for n, ts in by_name.items()}
             for w, by_name in per_study.items()
         }
-        for n, score in Profile.of(times).scores.items():
+        for n, score in profile(times).scores.items():
             scores[n].append(score)
     out = {}
     for n, xs in scores.items():
         stats = tuning.interval95(xs)
-        out[n] = {
-            "studies": xs,
-            "mean": stats["mean"],
-            "ci95": stats["ci95"],
-            "low": min(xs),
-            "high": max(xs),
-        }
+        out[n] = Interval(
+            studies=tuple(xs),
+            mean=statistics.fmean(xs),
+            ci95=stats["ci95"],
+            low=min(xs),
+            high=max(xs),
+        )
     return out
 
 
@@ -666,8 +536,8 @@ def _calibrate(ready: BenchmarkReady, command: str, progress: bool) -> list[Work
     for workload in ready.plan.workloads:
         found = ready.comparisons[workload.name].run(progress=progress, command=command)
         values = [
-            _baseline_value(e["studies"], workload.select)
-            for e in found.to_dict()["optimizers"].values()
+            _baseline_value(e.studies, workload.select)
+            for e in found.optimizers.values()
         ]
         if workload.select == "val_acc":
             target = math.floor(max(values) * 1000) / 1000
@@ -680,20 +550,16 @@ def _calibrate(ready: BenchmarkReady, command: str, progress: bool) -> list[Work
     return done
 
 
-def _baseline_value(studies: Sequence[Mapping[str, Any]], select: str) -> float:
+def _baseline_value(studies: Sequence[StudyResult], select: str) -> float:
     pick = max if select == "val_acc" else min
     per_study = []
     for st in studies:
         best = [
             pick(
-                (
-                    e[select]
-                    for e in r["history"]["epochs"]
-                    if e.get(select) is not None
-                ),
+                (e[select] for e in r.epochs if e.get(select) is not None),
                 default=0 if select == "val_acc" else math.inf,
             )
-            for r in st["reruns"]
+            for r in st.reruns
         ]
         per_study.append(statistics.fmean(best))
     return float(statistics.median(per_study))
@@ -731,28 +597,27 @@ def _toml(value: Any) -> str:
     raise ValueError(f"suite_toml: cannot write {value!r}")
 
 
-def format_table(result: BenchmarkResult | Mapping[str, Any]) -> str:
+def format_table(result: BenchmarkResult) -> str:
     """Steps (and seconds) to target per workload and optimizer, each optimizer's
     AlgoPerf score with its interval over studies, and gdlab's own view."""
-    results = result.to_dict() if isinstance(result, BenchmarkResult) else result
-    names = list(results["scores"])
-    workloads = list(results["workloads"])
+    names = list(result.scores)
+    workloads = list(result.workloads)
     header = ["optimizer", *workloads, "score (AlgoPerf)", "per study: mean ± CI"]
     header += ["by seconds", "own view*"]
     lines = []
-    for name in sorted(names, key=lambda n: -results["scores"][n]):
+    for name in sorted(names, key=lambda n: -result.scores[n]):
         cells = [name]
-        for w in workloads:
-            t = results["workloads"][w]["steps_to_target"].get(name)
-            sec = results["workloads"][w]["seconds_to_target"].get(name)
+        for w in result.workloads.values():
+            t = w.steps_to_target.get(name)
+            sec = w.seconds_to_target.get(name)
             cells.append("—" if t is None else f"{t:g} ({sec:.3g} s)")
-        cells.append(f"{results['scores'][name]:.3f}")
-        iv = results["intervals"][name]
+        cells.append(f"{result.scores[name]:.3f}")
+        iv = result.intervals[name]
         cells.append(
-            f"{iv['mean']:.3f}" + ("" if iv["ci95"] is None else f" ± {iv['ci95']:.3f}")
+            f"{iv.mean:.3f}" + ("" if iv.ci95 is None else f" ± {iv.ci95:.3f}")
         )
-        cells.append(f"{results['seconds']['scores'][name]:.3f}")
-        cells.append(f"{results['own_view']['scores'][name]:.3f}")
+        cells.append(f"{result.seconds.scores[name]:.3f}")
+        cells.append(f"{result.own_view.scores[name]:.3f}")
         lines.append(cells)
     widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(header)]
     out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]

@@ -169,18 +169,18 @@ def names() -> tuple[str, ...]:
     return WORKLOADS.names()
 
 
-def built_in_suite(suite: str) -> tuple[dict[str, Any], str]:
-    """The table of built-in suite file ``suite`` and its text."""
+def built_in_suite(suite: str) -> list[Workload]:
+    """The workloads of built-in suite file ``suite``, in its order."""
     source = resources.files("gdlab.lab").joinpath(f"suites/{suite}.toml").read_text()
-    return tomllib.loads(source), source
+    where = f"suite {suite!r}"
+    return [Workload.from_table(n, f, where) for n, f in tomllib.loads(source).items()]
 
 
 def _register_built_ins() -> None:
     for suite in BUILT_IN_SUITES:
-        table, _ = built_in_suite(suite)
-        for name, fields in table.items():
-            if name not in WORKLOADS:  # a suite may list another's workload
-                register(Workload.from_table(name, fields, f"suite {suite!r}"))
+        for workload in built_in_suite(suite):
+            if workload.name not in WORKLOADS:  # a suite may list another's workload
+                register(workload)
 
 
 _register_built_ins()

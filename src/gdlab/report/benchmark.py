@@ -6,31 +6,29 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from gdlab import outputs
+from gdlab.benchmark_results import BenchmarkResult, OwnView, Profile, WorkloadResult
 from gdlab.report.plots import finish, label_colors, new_axes
 
 
 def plot_profiles(
-    results: Mapping[str, Any],
+    profile: Profile,
     *,
-    own: bool = False,
     ax: Axes | None = None,
     path: str | Path | None = None,
 ) -> Figure:
-    """rho_s(tau) per optimizer: AlgoPerf's profile on a linear tau axis over
-    [1, 4] (``results["profiles"]``), or, with ``own``, gdlab's own view on a log
-    axis up to 10 (``results["own_view"]``)."""
+    """rho_s(tau) per optimizer, its score in the legend: AlgoPerf's profile on a
+    linear tau axis over [1, 4] (a benchmark's ``profiles``), or gdlab's own view
+    on a log axis up to 10 (its ``own_view``, an
+    :class:`~gdlab.benchmark_results.OwnView`)."""
+    own = isinstance(profile, OwnView)
     ax = new_axes(ax, (8.0, 4.8))
-    view = results["own_view"] if own else results["profiles"]
-    scores = view["scores"] if own else results["scores"]
-    taus, rho = view["taus"], view["rho"]
+    taus, rho = profile.taus, profile.rho
     colors = label_colors(list(rho))
     for name, values in rho.items():
         ax.step(
@@ -39,7 +37,7 @@ def plot_profiles(
             where="post",
             color=colors[name],
             linewidth=1.6,
-            label=f"{name} ({scores[name]:.2f})",
+            label=f"{name} ({profile.scores[name]:.2f})",
         )
     if own:
         ax.set_xscale("log")
@@ -57,55 +55,53 @@ def plot_profiles(
     return finish(ax, path)
 
 
-def _cell(workload: Mapping[str, Any], name: str) -> str:
-    t = workload["steps_to_target"].get(name)
-    studies = workload["study_steps"].get(name, [])
+def _cell(workload: WorkloadResult, name: str) -> str:
+    t = workload.steps_to_target.get(name)
+    studies = workload.study_steps.get(name, ())
     reached = sum(s is not None for s in studies)
-    value = workload["test"].get(name)
-    measure = "test" if workload["test_metric"] == "test_acc" else "test loss"
+    value = workload.test.get(name)
+    measure = "test" if workload.test_metric == "test_acc" else "test loss"
     shown = (
         f"not reached ({reached}/{len(studies)} studies reached)"
         if t is None
-        else f"{t:g} steps, {workload['seconds_to_target'][name]:.3g} s "
+        else f"{t:g} steps, {workload.seconds_to_target[name]:.3g} s "
         f"({reached}/{len(studies)} studies reached)"
     )
     return shown + ("" if value is None else f"; {measure} {value:.3g}")
 
 
-def benchmark_report(results: Mapping[str, Any], folder: str | Path) -> Path:
+def benchmark_report(result: BenchmarkResult, folder: str | Path) -> Path:
     """Write ``profiles.png``, ``own_view.png`` and ``report.html`` into ``folder``."""
     from gdlab.report.html import render
 
     out = Path(folder)
-    plot_profiles(results, path=out / "profiles.png")
-    plot_profiles(results, own=True, path=out / "own_view.png")
+    plot_profiles(result.profiles, path=out / "profiles.png")
+    plot_profiles(result.own_view, path=out / "own_view.png")
     images = {
         name: base64.b64encode((out / name).read_bytes()).decode()
         for name in ("profiles.png", "own_view.png")
     }
-    workloads = results["workloads"]
-    names = sorted(results["scores"], key=lambda n: -results["scores"][n])
+    workloads = result.workloads
+    names = sorted(result.scores, key=lambda n: -result.scores[n])
     head = "".join(
-        f'<th><a href="{html.escape(w["report"])}">{html.escape(k)}</a> '
-        f"(target {w['target']:g}; calibrated by "
-        f"{html.escape(w.get('calibrated_by') or 'no recorded command')})</th>"
+        f'<th><a href="{html.escape(w.report)}">{html.escape(k)}</a> '
+        f"(target {w.target:g}; calibrated by "
+        f"{html.escape(w.calibrated_by or 'no recorded command')})</th>"
         for k, w in workloads.items()
     )
     rows = []
     for name in names:
         cells = [html.escape(name)]
         cells += [html.escape(_cell(w, name)) for w in workloads.values()]
-        iv = results["intervals"][name]
-        spread = f"{iv['mean']:.3f}" + (
-            "" if iv["ci95"] is None else f" ± {iv['ci95']:.3f}"
-        )
+        iv = result.intervals[name]
+        spread = f"{iv.mean:.3f}" + ("" if iv.ci95 is None else f" ± {iv.ci95:.3f}")
         cells.append(
-            f"{results['scores'][name]:.3f} (per study: {spread}, "
-            f"{iv['low']:.3f}–{iv['high']:.3f})"
+            f"{result.scores[name]:.3f} (per study: {spread}, "
+            f"{iv.low:.3f}–{iv.high:.3f})"
         )
-        cells.append(f"{results['seconds']['scores'][name]:.3f}")
+        cells.append(f"{result.seconds.scores[name]:.3f}")
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    protocol = results["protocol"]
+    protocol = result.protocol
     figures = (
         f'<figure><img alt="AlgoPerf performance profiles" src="data:image/png;base64,'
         f'{images["profiles.png"]}"><figcaption>AlgoPerf performance profiles of the '
@@ -121,8 +117,8 @@ def benchmark_report(results: Mapping[str, Any], folder: str | Path) -> Path:
         title="Optimizer benchmark",
         subtitle=html.escape(
             f"{len(workloads)} workloads; each optimizer tuned in "
-            f"{protocol['studies']} studies of {protocol['budget']} trials "
-            f"({', '.join(protocol['tune'])}), {protocol['seeds']} reruns each"
+            f"{protocol.studies} studies of {protocol.budget} trials "
+            f"({', '.join(protocol.tune)}), {protocol.seeds} reruns each"
         ),
         header=f"<th>optimizer</th>{head}<th>score (AlgoPerf)</th>"
         "<th>score by seconds</th>",

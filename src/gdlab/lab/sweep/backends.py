@@ -37,6 +37,7 @@ from gdlab.lab.sweep import populations
 from gdlab.lab.sweep.grid import describe
 from gdlab.lab.sweep.pool import Workers
 from gdlab.lab.sweep.pool import run as run_on
+from gdlab.lab.sweep.store import FinishedRun, RunOptions
 from gdlab.lab.sweep.worker import execute_in_ray
 
 BACKENDS = ("local", "ray")
@@ -53,9 +54,9 @@ class SweepError(RuntimeError):
 
 def run_local(
     todo: Mapping[str, Dataset],
-    options: Mapping[str, Any],
+    options: RunOptions,
     workers: int,
-    record: Callable[[dict[str, Any]], None],
+    record: Callable[[FinishedRun], None],
     pool: Workers | None = None,
 ) -> list[BaseException]:
     """``todo``: key -> its data, as loaded here (small data travels to the
@@ -67,12 +68,11 @@ def run_local(
         populations.run_here(todo, options, record)
         return []
     chunked = populations.in_chunks(todo, pool.count if pool is not None else workers)
-    each = populations.members(record)
     if pool is not None:
-        return run_on(chunked, options, pool, each)
+        return run_on(chunked, options, pool, record)
     with Workers(workers) as own:
         own.start()
-        return run_on(chunked, options, own, each)
+        return run_on(chunked, options, own, record)
 
 
 def import_ray() -> Any:
@@ -88,9 +88,9 @@ def import_ray() -> Any:
 
 def run_ray(
     todo: Mapping[str, Dataset],
-    options: Mapping[str, Any],
+    options: RunOptions,
     workers: int,
-    record: Callable[[dict[str, Any]], None],
+    record: Callable[[FinishedRun], None],
 ) -> list[BaseException]:
     """``todo``: key -> its data, put once in the object store for every node. The
     runs of one workload travel as populations, as to local workers
@@ -107,15 +107,14 @@ def run_ray(
         elif started:
             ray.init()  # joins the cluster RAY_ADDRESS names
         task = ray.remote(num_cpus=1, max_retries=RAY_RETRIES)(execute_in_ray)
-        with_plugins = {**options, "plugins": plugins.listed()}  # loaded first
+        loaded = plugins.listed()  # each task imports them first
         shipped: dict[int, Any] = {}  # id(dataset) -> its ObjectRef
-        tasks: dict[Future[dict[str, Any]], tuple[str, Any]] = {}  # -> key, task
-        each = populations.members(record)
+        tasks: dict[Future[tuple[FinishedRun, ...]], tuple[str, Any]] = {}
         cpus = int(ray.cluster_resources().get("CPU", 0))  # a chunk for each
         for key, dataset in populations.in_chunks(todo, max(workers, cpus)).items():
             if id(dataset) not in shipped:
                 shipped[id(dataset)] = ray.put(dataset)
-            ref = task.remote(key, with_plugins, shipped[id(dataset)])
+            ref = task.remote(key, options, shipped[id(dataset)], loaded)
             tasks[ref.future()] = (key, ref)
         try:
             # futures, not ray.wait(): 14 ms a call over 10,000 pending tasks
@@ -129,7 +128,8 @@ def run_ray(
                     keys = populations.keys_in(tasks[future][0])
                     errors.extend(_lost(key, error) for key in keys)
                     continue
-                each(result)
+                for run in result:  # each run of a chunk
+                    record(run)
         except BaseException:
             for future, (_, ref) in tasks.items():
                 if not future.done():

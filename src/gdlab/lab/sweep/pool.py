@@ -44,6 +44,7 @@ from gdlab import _checks, plugins
 from gdlab.data import Dataset
 from gdlab.experiment import RunSpec, build_model
 from gdlab.lab.sweep.populations import keys_in
+from gdlab.lab.sweep.store import FinishedRun, RunOptions
 from gdlab.lab.sweep.worker import execute, init_worker, ready
 
 PARALLEL_WORK = 1e10
@@ -122,7 +123,7 @@ class Workers:
         ``$GDLAB_PLUGINS`` when the workers start, which ``--plugin`` fills)."""
         self._pool: ProcessPoolExecutor | None = None
         self._ready: list[Future[int]] = []
-        self._sent: list[Future[dict[str, Any]]] = []
+        self._sent: list[Future[tuple[FinishedRun, ...]]] = []
 
     def __enter__(self) -> Workers:
         """The workers, stopped at the end of the ``with`` block."""
@@ -155,8 +156,9 @@ class Workers:
         """Whether every worker has started (and answered)."""
         return all(f.done() for f in self._ready)
 
-    def submit(self, *args: Any) -> Future[dict[str, Any]]:
-        """Train a run on a worker: ``args`` as :func:`~.worker.execute` takes."""
+    def submit(self, *args: Any) -> Future[tuple[FinishedRun, ...]]:
+        """Train a run (or a population's chunk) on a worker: ``args`` as
+        :func:`~.worker.execute` takes; its records come back."""
         self.start()
         assert self._pool is not None
         future = self._pool.submit(execute, *args)
@@ -182,22 +184,22 @@ class Workers:
 
 def run(
     todo: Mapping[str, Dataset],
-    options: Mapping[str, Any],
+    options: RunOptions,
     workers: Workers,
-    record: Callable[[dict[str, Any]], None],
+    record: Callable[[FinishedRun], None],
 ) -> list[BaseException]:
     """Train every run of ``todo`` (key -> its data) on this process and
     ``workers``; ``record`` each result as it comes; return the errors of runs that
     failed (a dead worker's too; a failed chunk's error once per run in it)."""
     queue = list(todo)
-    pending: dict[Future[dict[str, Any]], str] = {}
+    pending: dict[Future[tuple[FinishedRun, ...]], str] = {}
     done: set[str] = set()
     errors: list[BaseException] = []
     ahead = 2 * workers.spawned  # one training and one waiting on each worker
 
     broken: list[BaseException] = []
 
-    def collect(future: Future[dict[str, Any]]) -> None:
+    def collect(future: Future[tuple[FinishedRun, ...]]) -> None:
         key = pending.pop(future)
         if key in done or future.cancelled():
             return
@@ -211,7 +213,8 @@ def run(
             done.add(key)
             return
         done.add(key)
-        record(result)
+        for run in result:  # each run of a chunk
+            record(run)
 
     def here(key: str) -> None:
         try:
@@ -221,7 +224,8 @@ def run(
             done.add(key)
             return
         done.add(key)
-        record(result)
+        for run in result:
+            record(run)
 
     while len(done) < len(todo) and not broken:
         for future in [f for f in pending if f.done()]:

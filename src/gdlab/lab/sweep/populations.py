@@ -4,16 +4,17 @@ A sweep's or comparison's runs that differ only in hyperparameters (``lr``,
 ``hyper``, the schedule and its warm-up, ``l2``) and seeds train together as one
 population (:func:`gdlab.population.fit_population`) in chunks of at most
 :data:`MOST` runs (fewer where their parameters would pass
-:data:`MOST_ELEMENTS`). Each member comes back as its own result, the same dict a
-run alone gives (:func:`gdlab.lab.sweep.worker.execute`), with the same history
-and metrics; its ``seconds`` is its share of the population's time. The store
+:data:`MOST_ELEMENTS`). Each member comes back as its own
+:class:`~gdlab.lab.sweep.store.FinishedRun`, the same record a run alone gives
+(:func:`gdlab.lab.sweep.worker.execute_run`), with the same history and
+metrics; its ``seconds`` is its share of the population's time. The store
 records each member as its own run when its chunk ends, so a kill loses at most
 the chunk in training, and a resumed sweep trains only the runs it lacks.
 
 With worker processes (``backend="local"``, ``workers > 1``) each workload's runs
 are cut in at least one chunk per process, and a chunk travels to a worker as one
-key, the JSON list of its runs' keys (:func:`in_chunks`); its result holds each
-member's, recorded one by one (:func:`members`). Ray tasks train the same chunks,
+key, the JSON list of its runs' keys (:func:`in_chunks`); it comes back as its
+members' records, recorded one by one. Ray tasks train the same chunks,
 one a task. A chunk that fails counts as the failure of each of its runs
 (:func:`keys_in`).
 
@@ -26,17 +27,14 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
-import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from gdlab.data import Dataset
 from gdlab.experiment import RunSpec, build
 from gdlab.lab.sweep import datacache
-from gdlab.lab.sweep.store import now
-from gdlab.lab.sweep.worker import execute, lambda_max, metrics
+from gdlab.lab.sweep.store import FinishedRun, RunOptions, now
+from gdlab.lab.sweep.worker import execute_run, finished, lambda_max
 from gdlab.lab.threads import one_blas_thread
 from gdlab.population import fit_population, unsupported
 
@@ -78,10 +76,11 @@ def chunks(keys: Sequence[str], size: int, parts: int = 1) -> list[list[str]]:
 
 
 def execute_population(
-    keys: Sequence[str], options: Mapping[str, Any], dataset: Dataset
-) -> list[dict[str, Any]]:
+    keys: Sequence[str], options: RunOptions, dataset: Dataset
+) -> list[FinishedRun]:
     """Train the runs ``keys`` (of one workload) as one population, or alone
-    where they cannot; one result per key, as :func:`~.worker.execute` gives."""
+    where they cannot; one record per key, as :func:`~.worker.execute_run`
+    gives."""
     specs = [RunSpec.from_dict(json.loads(k)) for k in keys]
     started_at = now()
     with one_blas_thread():
@@ -89,7 +88,7 @@ def execute_population(
         if len(runs) < 2 or any(
             unsupported(r.model, r.optimizer, r.spec.train) for r in runs
         ):
-            return [execute(k, options, dataset) for k in keys]
+            return [execute_run(k, options, dataset) for k in keys]
         started = time.perf_counter()
         histories = fit_population(
             [r.own_model for r in runs],  # unsupported() said each is gdlab's
@@ -98,38 +97,21 @@ def execute_population(
             [s.train for s in specs],
         )
         seconds = (time.perf_counter() - started) / len(runs)  # warm-up included
-        results = []
-        for key, run, history in zip(keys, runs, histories, strict=True):
-            lam = lambda_max(run, dataset, history, options)
-            results.append(
-                {
-                    "key": key,
-                    "metrics": {
-                        **metrics(history),
-                        "seconds": seconds,
-                        "lambda_max": lam,
-                    },
-                    "history": history.to_dict(),
-                    "message": history.message,
-                    "started_at": started_at,
-                    "host": socket.gethostname(),
-                    "pid": os.getpid(),
-                    "ray_node_id": None,
-                }
-            )
-    return results
+        return [
+            finished(key, h, seconds, lambda_max(r, dataset, h, options), started_at)
+            for key, r, h in zip(keys, runs, histories, strict=True)
+        ]
 
 
 def execute_chunk(
-    key: str, options: Mapping[str, Any], dataset: Dataset | None = None
-) -> dict[str, Any]:
+    key: str, options: RunOptions, dataset: Dataset | None = None
+) -> tuple[FinishedRun, ...]:
     """:func:`execute_population` of the keys in ``key`` (a JSON list of run keys,
-    as :func:`in_chunks` makes them), where a worker process calls it: ``{"key":
-    key, "members": [each run's result]}``."""
+    as :func:`in_chunks` makes them), where a worker process calls it."""
     keys = json.loads(key)
     if dataset is None:
         dataset = datacache.load(RunSpec.from_dict(json.loads(keys[0])))
-    return {"key": key, "members": execute_population(keys, options, dataset)}
+    return tuple(execute_population(keys, options, dataset))
 
 
 def in_chunks(todo: Mapping[str, Dataset], parts: int) -> dict[str, Dataset]:
@@ -152,20 +134,10 @@ def keys_in(key: str) -> list[str]:
     return list(json.loads(key)) if key.startswith("[") else [key]
 
 
-def members(record: Callable[[dict[str, Any]], None]) -> Callable[[Any], None]:
-    """``record`` for results that may be a population's: each member's alone."""
-
-    def each(result: dict[str, Any]) -> None:
-        for one in result.get("members", [result]):
-            record(one)
-
-    return each
-
-
 def run_here(
     todo: Mapping[str, Dataset],
-    options: Mapping[str, Any],
-    record: Callable[[dict[str, Any]], None],
+    options: RunOptions,
+    record: Callable[[FinishedRun], None],
 ) -> None:
     """Train every run of ``todo`` (key -> its data) in this process, those of one
     workload as populations; ``record`` each result as its population ends."""
@@ -194,7 +166,6 @@ __all__ = [
     "groups",
     "in_chunks",
     "keys_in",
-    "members",
     "run_here",
     "workload",
 ]

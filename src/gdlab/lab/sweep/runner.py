@@ -35,6 +35,7 @@ from gdlab.lab.sweep.store import (
     VERSION,
     FinishedRun,
     Folder,
+    RunOptions,
     Store,
     StoredRun,
     check_own_files,
@@ -45,8 +46,6 @@ from gdlab.lab.sweep.store import (
 from gdlab.lab.sweep.summary import SweepResult, write_report
 from gdlab.records import Constraint, Record, flag
 from gdlab.results import RunMetrics
-
-_NO_OPTIONS = {"sharpness": False, "sharpness_samples": DEFAULT_SAMPLES}
 
 STORE = "sweep.db"
 """The SQLite file of a sweep in its output folder."""
@@ -103,7 +102,7 @@ class Sweep(Record):
         return {
             "base": self.base.to_dict(),
             "grid": {k: plain(list(v)) for k, v in self.grid.items()},
-            **self.options,
+            **self.options.to_dict(),
         }
 
     @property
@@ -112,12 +111,9 @@ class Sweep(Record):
         return list(self._specs)  # type: ignore[attr-defined]
 
     @property
-    def options(self) -> dict[str, Any]:
+    def options(self) -> RunOptions:
         """What each run does besides training, as the store records it."""
-        return {
-            "sharpness": self.sharpness,
-            "sharpness_samples": self.sharpness_samples,
-        }
+        return RunOptions(self.sharpness, self.sharpness_samples)
 
 
 class SweepReady:
@@ -243,7 +239,7 @@ def run_specs(
     store: Folder,
     *,
     axes: Sequence[str],
-    options: Mapping[str, Any] | None = None,
+    options: RunOptions | None = None,
     workers: int | None = None,
     backend: str = "local",
     progress: bool = True,
@@ -262,7 +258,7 @@ def run_specs(
     other calls, as a comparison's trials and reruns share them.
     """
     path = _path(store)
-    options = dict(options or _NO_OPTIONS)
+    options = RunOptions() if options is None else options
     datasets = check_specs(
         base,
         specs,
@@ -291,7 +287,7 @@ def run_specs(
                 "version": VERSION,
                 "base": plain(base.to_dict()) if not meta else meta["base"],
                 "axes": known,
-                "options": options,
+                "options": options.to_dict(),
                 "inputs": recorded.merged(found).to_dict(),
                 "created": meta.get("created", now()),
                 "gdlab": _version(),
@@ -323,8 +319,7 @@ def run_specs(
         labels = list(axes) if shown is None else list(shown)
         started = time.perf_counter()
 
-        def record(result: dict[str, Any]) -> None:
-            run = FinishedRun.from_dict(result)  # a worker's message, checked
+        def record(run: FinishedRun) -> None:
             db.add(run)
             if progress:
                 index = next(counter)
@@ -353,7 +348,7 @@ def check_specs(
     store: Folder,
     *,
     axes: Sequence[str],
-    options: Mapping[str, Any] | None = None,
+    options: RunOptions | None = None,
     workers: int | None = None,
     backend: str = "local",
     progress: bool = True,
@@ -366,6 +361,8 @@ def check_specs(
     owner = "sweep"
     path = _path(store)
     _checks.flag(owner, "progress", progress)
+    if options is not None and not isinstance(options, RunOptions):
+        _checks.fail(owner, "options", "a RunOptions (or None)", options)
     backend = _checks.choice(owner, "backend", backend, BACKENDS)
     if workers is not None:
         _checks.integer(owner, "workers", workers, low=1)
@@ -382,7 +379,9 @@ def check_specs(
             meta = db.meta()
             db.runs()  # a hand-edited run row is refused now, not after training
         if meta:
-            check_same_sweep(path, meta, base, axes, dict(options or _NO_OPTIONS))
+            check_same_sweep(
+                path, meta, base, axes, RunOptions() if options is None else options
+            )
             stored = Inputs.from_dict(meta["inputs"])  # checked by the store
             check_same_inputs(path, stored, inputs(specs, loaded))
     return loaded

@@ -33,8 +33,9 @@ from typing import Any, ClassVar
 
 from gdlab import _checks, outputs, train_config
 from gdlab.experiment import FIELDS, RunSpec
+from gdlab.lab.sharpness import DEFAULT_SAMPLES
 from gdlab.lab.sweep.grid import describe, plain
-from gdlab.records import Constraint, Record, at_least, optional, record, text
+from gdlab.records import Constraint, Record, at_least, flag, optional, record, text
 from gdlab.results import RUN_METRICS, RunMetrics, SweepRun
 from gdlab.train import History
 
@@ -104,6 +105,22 @@ def _string(owner: str, name: str, value: object) -> str:
     if not isinstance(value, str):
         _checks.fail(owner, name, "a string", value)
     return value
+
+
+@dataclass(frozen=True)
+class RunOptions(Record):
+    """What each run of a sweep does besides training, sent with it to its worker
+    and recorded in the store's meta ``options``: measure λmax of the training
+    loss at the final weights (``sharpness``), on the first
+    ``sharpness_samples`` training samples."""
+
+    sharpness: bool = False
+    sharpness_samples: int = DEFAULT_SAMPLES
+
+    constraints: ClassVar[dict[str, Constraint]] = {
+        "sharpness": flag,
+        "sharpness_samples": at_least(1),
+    }
 
 
 @dataclass(frozen=True)
@@ -483,7 +500,7 @@ def check_same_sweep(
     meta: Mapping[str, Any],
     base: RunSpec,
     axes: Sequence[str],
-    options: Any,
+    options: RunOptions,
 ) -> None:
     """Refuse a sweep into a store that holds another one: the base spec (grid
     axes aside) and the options must be the stored ones (``meta``: a whole meta
@@ -499,7 +516,7 @@ def check_same_sweep(
     old_options = meta["options"]
     changed += [
         f"{name}: {old_options.get(name)!r} -> {value!r}"
-        for name, value in plain(options).items()
+        for name, value in options.to_dict().items()
         if old_options.get(name) != value
     ]
     if changed:

@@ -7,11 +7,14 @@ why): a stored history is bit-identical to ``fit()`` of the same spec under
 
 Worker processes watch their parent and exit when it dies. The functions here are
 what the pool and Ray call, by their module path: they must stay importable
-top-level functions.
+top-level functions. What they return is one :class:`~.store.FinishedRun` record
+per run (a population's chunk has several), checked where it was made; records
+pickle to the parent process and through Ray as they are.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import math
@@ -19,16 +22,16 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from gdlab import plugins
 from gdlab.data import Dataset
 from gdlab.experiment import Run, RunSpec, build
-from gdlab.lab.sharpness import DEFAULT_SAMPLES
 from gdlab.lab.sweep import datacache
-from gdlab.lab.sweep.store import now
+from gdlab.lab.sweep.store import FinishedRun, RunOptions, now
 from gdlab.lab.threads import one_blas_thread
+from gdlab.results import RunMetrics
 from gdlab.train import History, fit
 
 _LIMITS: list[Any] = []
@@ -69,36 +72,68 @@ def init_worker(parent: int, loaded: Sequence[str] = ()) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
-def metrics(history: History) -> dict[str, Any]:
-    """A diverged run's last evaluation is from before its parameters went bad:
-    its final numbers are None (not measurable), never averaged in."""
+def metrics(
+    history: History, seconds: float, lambda_max: float | None = None
+) -> RunMetrics:
+    """A run's numbers for the store. A diverged run's last evaluation is from
+    before its parameters went bad: its final numbers are None (not measurable),
+    never averaged in."""
     epochs = history.epochs
     last = epochs[-1] if epochs and not history.diverged else {}
     accs = [float(a) for e in epochs if (a := e.get("val_acc")) is not None]
-    return {
-        "final_train_loss": last.get("train_loss"),
-        "final_train_acc": last.get("train_acc"),
-        "final_val_loss": last.get("val_loss"),
-        "final_val_acc": last.get("val_acc"),
-        "best_val_acc": max(accs) if accs and not history.diverged else None,
-        "final_test_loss": last.get("test_loss"),
-        "final_test_acc": last.get("test_acc"),
-        "diverged": bool(history.diverged),
-        "steps": len(history.steps),
-    }
+    return RunMetrics(
+        final_train_loss=last.get("train_loss"),
+        final_train_acc=last.get("train_acc"),
+        final_val_loss=last.get("val_loss"),
+        final_val_acc=last.get("val_acc"),
+        best_val_acc=max(accs) if accs and not history.diverged else None,
+        final_test_loss=last.get("test_loss"),
+        final_test_acc=last.get("test_acc"),
+        diverged=bool(history.diverged),
+        steps=len(history.steps),
+        seconds=seconds,
+        lambda_max=lambda_max,
+    )
+
+
+def finished(
+    key: str,
+    history: History,
+    seconds: float,
+    lambda_max: float | None,
+    started_at: str,
+) -> FinishedRun:
+    """The record of the run ``key`` trained here (this host and process)."""
+    return FinishedRun(
+        key=key,
+        metrics=metrics(history, seconds, lambda_max),
+        history=history.to_dict(),
+        message=history.message,
+        started_at=started_at,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+    )
 
 
 def execute(
-    key: str, options: Mapping[str, Any], dataset: Dataset | None = None
-) -> dict[str, Any]:
-    """Train the run whose key is ``key`` on ``dataset`` (default: its data, loaded
-    once per process), and measure its sharpness if asked; return plain data for
-    the store. What every worker calls. A key that is a JSON list of keys is a
-    population's: the result holds each member's under ``"members"``."""
+    key: str, options: RunOptions, dataset: Dataset | None = None
+) -> tuple[FinishedRun, ...]:
+    """What every worker calls: train the run whose key is ``key``, or, for a key
+    that is a JSON list of keys, a population's runs (see :mod:`.populations`),
+    on ``dataset`` (default: their data, loaded once per process); one record
+    per run, for the store."""
     if key.startswith("["):  # a population's keys (see .populations)
         from gdlab.lab.sweep.populations import execute_chunk
 
         return execute_chunk(key, options, dataset)
+    return (execute_run(key, options, dataset),)
+
+
+def execute_run(
+    key: str, options: RunOptions, dataset: Dataset | None = None
+) -> FinishedRun:
+    """Train the run whose key is ``key`` on ``dataset`` (default: its data, loaded
+    once per process), and measure its sharpness if ``options`` ask."""
     spec = RunSpec.from_dict(json.loads(key))
     dataset = _dataset(spec) if dataset is None else dataset
     started_at = now()
@@ -109,48 +144,39 @@ def execute(
         history = fit(run.model, run.optimizer, dataset, spec.train, progress=False)
         seconds = time.perf_counter() - started
         lam = lambda_max(run, dataset, history, options)
-    return {
-        "key": key,
-        "metrics": {**metrics(history), "seconds": seconds, "lambda_max": lam},
-        "history": history.to_dict(),
-        "message": history.message,
-        "started_at": started_at,
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "ray_node_id": None,
-    }
+    return finished(key, history, seconds, lam, started_at)
 
 
 def lambda_max(
-    run: Run, dataset: Dataset, history: History, options: Mapping[str, Any]
+    run: Run, dataset: Dataset, history: History, options: RunOptions
 ) -> float | None:
     """The trained model's sharpness when ``options`` ask for it (None for a run
     that diverged, or a value that is not finite)."""
     from gdlab.lab.sharpness import sharpness
 
-    if not options.get("sharpness") or history.diverged:
+    if not options.sharpness or history.diverged:
         return None
     lam = sharpness(
         run.own_model,
         dataset.X_train,
         dataset.y_train,
-        samples=int(options.get("sharpness_samples", DEFAULT_SAMPLES)),
+        samples=options.sharpness_samples,
     )
     return lam if math.isfinite(lam) else None
 
 
 def execute_in_ray(
-    key: str, options: Mapping[str, Any], dataset: Dataset
-) -> dict[str, Any]:
+    key: str, options: RunOptions, dataset: Dataset, loaded: Sequence[str] = ()
+) -> tuple[FinishedRun, ...]:
     """A Ray task: ``dataset`` comes from the object store (Ray resolves the
     ObjectRef the driver passed), so the node needs no data files; the plugins
-    the driver loaded (``options["plugins"]``: module names, or ``.py`` paths
-    that must exist on the node) are imported before the run is built."""
+    the driver ``loaded`` (module names, or ``.py`` paths that must exist on the
+    node) are imported before the run is built. Each record names the node."""
     _one_thread()
-    plugins.load_all(options.get("plugins", ()))
-    result = execute(key, options, dataset)
+    plugins.load_all(loaded)
     ray = importlib.import_module("ray")  # installed: this runs on a Ray node
     node = ray.get_runtime_context().get_node_id()
-    for one in result.get("members", [result]):  # a chunk's: each member's
-        one["ray_node_id"] = node
-    return result
+    return tuple(
+        dataclasses.replace(one, ray_node_id=node)
+        for one in execute(key, options, dataset)
+    )
