@@ -531,7 +531,7 @@ class Optimizer:
     def _begin_step(self) -> list[float]:
         """Check edited groups, create the state they now need and count the step;
         the lr of each group for this step. Nothing changes when a check fails."""
-        groups, renewed = self._revalidated_groups()
+        groups, changed = self._revalidated_groups()
         lrs = [self._lr_at(group, self.step_count) for group in groups]
         for lr in lrs:
             if not (math.isfinite(lr) and lr >= 0):
@@ -541,15 +541,13 @@ class Optimizer:
                     ">= 0 and finite",
                     lr,
                 )
-        for i, (group, segments) in enumerate(
-            zip(self.param_groups, self._segments, strict=True)
-        ):
-            if groups[i] is not group or i in renewed:
-                group.update(groups[i])
-                self._checked_groups[i] = self._hyper(group)
-                for seg in segments:
-                    seg.state.bound = None  # bound to the values checked before
-                    self._allocate_state(group, seg)
+        for i in changed:
+            group = self.param_groups[i]
+            group.update(groups[i])
+            self._checked_groups[i] = self._hyper(group)
+            for seg in self._segments[i]:
+                seg.state.bound = None  # bound to the values checked before
+                self._allocate_state(group, seg)
         self.step_count += 1
         return lrs
 
@@ -787,9 +785,9 @@ class Optimizer:
         return dict(group)
 
     def _revalidated_groups(self) -> tuple[list[Group], list[int]]:
-        """The groups the next step uses: an edited one checked again, as a copy;
-        and the groups that hold new objects of equal values (unchanged, but what
-        they held when checked is to be taken again)."""
+        """The groups the next step uses, an edited one checked again (as a copy),
+        and which groups to take again: those edited, and those holding new objects
+        of equal values (not checked again, but bound to anew)."""
         owner = type(self).__name__
         if len(self.param_groups) != len(self._segments):
             _checks.fail(
@@ -798,17 +796,16 @@ class Optimizer:
                 f"the {len(self._segments)} groups it was built with",
                 len(self.param_groups),
             )
-        groups, renewed = [], []
-        for i, (group, checked) in enumerate(
-            zip(self.param_groups, self._checked_groups, strict=True)
-        ):
+        groups, changed = list(self.param_groups), []
+        checks = zip(groups, self._checked_groups, strict=True)
+        for i, (group, checked) in enumerate(checks):
             if (
                 len(group) == len(checked)
                 and all(map(operator.is_, group, checked))
                 and all(map(operator.is_, group.values(), checked.values()))
             ):  # the same keys, in order, holding the same objects: untouched
-                groups.append(group)
                 continue
+            changed.append(i)
             if group.get("params") is not checked["params"]:
                 _checks.fail(
                     owner,
@@ -819,13 +816,10 @@ class Optimizer:
             unchanged = len(group) == len(checked) and all(
                 k in group and _same(group[k], v) for k, v in checked.items()
             )
-            if unchanged:
-                groups.append(group)
-                renewed.append(i)
-            else:
+            if not unchanged:
                 hyper = {k: v for k, v in group.items() if k != "params"}
-                groups.append(self._validated(hyper, f"param_groups[{i}]"))
-        return groups, renewed
+                groups[i] = self._validated(hyper, f"param_groups[{i}]")
+        return groups, changed
 
     @staticmethod
     def _lr_at(group: Group, step: int) -> float:
