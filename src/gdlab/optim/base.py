@@ -66,6 +66,8 @@ class State(dict[str, Array]):
     ``bound`` caches the rule's arguments bound to this state (see
     :class:`_Binding`); setting or deleting a key drops it."""
 
+    bound: _Binding | None = None  # a State unpickled from before it had one
+
     def __init__(self, names: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.fresh: set[str] = set()
