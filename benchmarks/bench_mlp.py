@@ -27,7 +27,16 @@ Epochs are interleaved (gdlab, torch, sklearn, gdlab, ...) so that a noisy machi
 slows all three alike. Prints seconds per epoch as the median (range) over the
 epochs, the ratios to torch (goal: gdlab <= 0.8x torch's time at batch 100, <=
 1.0x at batch 1000), the test accuracy after the last epoch, and where an epoch's
-time goes in gdlab and in torch (one more epoch each, timed phase by phase)::
+time goes in gdlab and in torch (one more epoch each, timed phase by phase, in wall
+and in CPU milliseconds of this process: other jobs on the machine disturb the CPU
+figures less).
+
+Then the update alone (``--step-calls``, 0 to skip): one ``opt.step(m.grads)`` on
+the model's 79,510 float32 parameters, against the same compiled SGD loop called
+without the step's logic (the floor: what is left is the step's Python) and
+``torch.optim.SGD.step()`` on the same four tensors, taking turns in blocks, in
+microseconds per step (the median call of each block, wall; CPU per call of the
+block), the median (range) over ``--step-repeats`` blocks::
 
     .venv/bin/python benchmarks/bench_mlp.py                 # batch 100 and 1000
     .venv/bin/python benchmarks/bench_mlp.py --batch-sizes 100 --epochs 3
@@ -40,6 +49,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import statistics
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -53,10 +63,37 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
 from gdlab import data, models, optim
+from gdlab.optim import kernel
+from gdlab.optim.base import State
 
 SIZES = [784, 100, 10]
 LR = 0.1
-Phases = collections.defaultdict[str, float]
+Phases = collections.defaultdict[str, "Spent"]
+
+
+class Spent:
+    """Seconds spent in one phase: wall clock and CPU time of this process."""
+
+    def __init__(self) -> None:
+        self.wall = 0.0
+        self.cpu = 0.0
+
+    def add(self, start: tuple[float, float]) -> None:
+        """Add the time since ``start`` (a :func:`clock` reading)."""
+        self.wall += time.perf_counter() - start[0]
+        self.cpu += time.process_time() - start[1]
+
+
+def clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def split(phases: dict[str, Phases], total: dict[str, tuple[float, float]]) -> None:
+    """Put the time no phase took under "other" in each framework's phases."""
+    for name, spent in phases.items():
+        other = spent["other (Python, glue)"]
+        other.wall = total[name][0] - sum(s.wall for s in spent.values())
+        other.cpu = total[name][1] - sum(s.cpu for s in spent.values())
 
 
 class Runner:
@@ -103,7 +140,7 @@ class Gdlab(Runner):
         Wraps methods of this model's layers on the instances (a profile looks
         inside; the wrappers are removed after the epoch).
         """
-        spent: Phases = collections.defaultdict(float)
+        spent: Phases = collections.defaultdict(Spent)
         model, opt = self.model, self.opt
         layers = model._layers
         wrap = [(layer, "forward", "forward") for layer in layers]
@@ -125,10 +162,12 @@ class Gdlab(Runner):
                 _, grads = model.loss_and_grad(xb, yb, out=model.grads)
                 opt.step(grads)
 
-        total = timed(epoch)
+        start = clock()
+        epoch()
+        total = (time.perf_counter() - start[0], time.process_time() - start[1])
         for obj, name, _ in wrap:
             delattr(obj, name)
-        spent["other (Python, glue)"] = total - sum(spent.values())
+        split({"gdlab": spent}, {"gdlab": total})
         return spent
 
 
@@ -187,29 +226,31 @@ class Torch(Runner):
 
     def phases(self) -> Phases:
         self._threads()
-        spent: Phases = collections.defaultdict(float)
+        spent: Phases = collections.defaultdict(Spent)
         net, opt, loss_fn = self.net, self.opt, torch.nn.functional.cross_entropy
 
         def epoch() -> None:
             for xb, yb in _timed_iter(spent, "batches (index)", self._batches()):
-                t0 = time.perf_counter()
+                start = clock()
                 opt.zero_grad()
-                t1 = time.perf_counter()
+                spent["update (zero_grad + step)"].add(start)
+                start = clock()
                 z = net(xb)
-                t2 = time.perf_counter()
+                spent["forward (net)"].add(start)
+                start = clock()
                 loss = loss_fn(z, yb)
-                t3 = time.perf_counter()
+                spent["softmax + cross-entropy"].add(start)
+                start = clock()
                 loss.backward()
-                t4 = time.perf_counter()
+                spent["backward (autograd)"].add(start)
+                start = clock()
                 opt.step()
-                t5 = time.perf_counter()
-                spent["update (zero_grad + step)"] += t1 - t0 + t5 - t4
-                spent["forward (net)"] += t2 - t1
-                spent["softmax + cross-entropy"] += t3 - t2
-                spent["backward (autograd)"] += t4 - t3
+                spent["update (zero_grad + step)"].add(start)
 
-        total = timed(epoch)
-        spent["other (Python, glue)"] = total - sum(spent.values())
+        start = clock()
+        epoch()
+        total = (time.perf_counter() - start[0], time.process_time() - start[1])
+        split({"torch": spent}, {"torch": total})
         return spent
 
     def accuracy(self) -> float:
@@ -258,20 +299,20 @@ def _timed_method(spent: Phases, obj: object, name: str, label: str) -> None:
     method: Callable[..., Any] = getattr(obj, name)
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
+        start = clock()
         try:
             return method(*args, **kwargs)
         finally:
-            spent[label] += time.perf_counter() - start
+            spent[label].add(start)
 
     setattr(obj, name, wrapper)
 
 
 def _timed_iter(spent: Phases, label: str, it: Iterator[Any]) -> Iterator[Any]:
     while True:
-        start = time.perf_counter()
+        start = clock()
         item = next(it, None)
-        spent[label] += time.perf_counter() - start
+        spent[label].add(start)
         if item is None:
             return
         yield item
@@ -307,16 +348,87 @@ def bench(ds: data.Dataset, batch: int, epochs: int, seed: int, sklearn: bool) -
         f"{epochs} epochs {difference:.1e} (same batches; torch on "
         f"{th.threads} thread(s): see the module's docstring)"
     )
-    split = {"gdlab": gd.phases(), "torch": th.phases()}
-    labels = list(dict.fromkeys(k for s in split.values() for k in s))
-    print("where one more epoch goes (ms):")
+    phases = {}
+    for r in (gd, th):
+        time.sleep(0.5)  # no one pays for the threads the epoch before left spinning
+        phases[r.name] = r.phases()
+    labels = list(dict.fromkeys(k for s in phases.values() for k in s))
+    print("where one more epoch goes (ms, wall and CPU of this process):")
     for label in labels:
         row = "".join(
-            f"{s[label] * 1e3:10.1f}" if label in s else f"{'':10}"
-            for s in split.values()
+            f"{s[label].wall * 1e3:11.1f}{s[label].cpu * 1e3:7.1f}"
+            if label in s
+            else f"{'':18}"
+            for s in phases.values()
         )
         print(f"  {label:28}{row}")
-    print(f"  {'':28}{'gdlab':>10}{'torch':>10}")
+    print(f"  {'':28}{'gdlab wall':>11}{'CPU':>7}{'torch wall':>11}{'CPU':>7}")
+
+
+def step_alone(init: models.Model, repeats: int, calls: int) -> None:
+    """The update alone: gdlab's ``opt.step``, its compiled loop without the
+    step's logic, and torch's SGD step, in blocks of ``calls`` taking turns."""
+    model = init.copy()
+    opt = optim.SGD(model.params, lr=LR)
+    grads = model.grads
+    rng = np.random.default_rng(0)
+    for name in grads:
+        grads[name][...] = rng.standard_normal(grads[name].shape) * 1e-4
+    (dtype,) = model.params.buffers
+    p, g = model.params.buffers[dtype], grads.buffers[dtype]
+    rule = optim.SGD.rule
+    assert rule is not None
+    args = opt.rule_arguments(opt.param_groups[0], 1, LR, p, g, State())
+
+    def floor() -> None:
+        with kernel.threads(p.size, only_kernels=True):
+            rule(p, *args)
+
+    tensors = []
+    for name in init.params:
+        tensor = torch.from_numpy(init.params[name].copy())
+        tensor.grad = torch.from_numpy(grads[name].copy())
+        tensors.append(tensor)
+    theirs = torch.optim.SGD(tensors, lr=LR)
+    contenders: dict[str, Callable[[], object]] = {
+        "gdlab opt.step(m.grads)": lambda: opt.step(grads),
+        "gdlab's SGD loop alone": floor,
+        "torch SGD step()": theirs.step,
+    }
+    opt.warm_up()
+    for fn in contenders.values():
+        fn()
+    wall: dict[str, list[float]] = {k: [] for k in contenders}
+    cpu: dict[str, list[float]] = {k: [] for k in contenders}
+    names = list(contenders)
+    with no_compilation("bench_mlp step"):
+        for repeat in range(repeats):
+            turn = repeat % len(names)
+            for name in names[turn:] + names[:turn]:
+                fn = contenders[name]
+                time.sleep(0.1)  # no turn pays for the threads of the one before
+                start, calls_wall = time.process_time(), []
+                for _ in range(calls):
+                    calls_wall.append(timed(fn))
+                cpu[name].append((time.process_time() - start) / calls)
+                wall[name].append(statistics.median(calls_wall))
+    size = sum(a.size for a in init.params.values())
+    print(
+        f"\nthe update alone: SGD on {size:,} float32 parameters, us per step, "
+        f"{repeats} blocks of {calls} calls taking turns"
+    )
+    print(f"{'':26}{'wall':>22}{'CPU':>22}")
+    for name in names:
+        print(
+            f"  {name:24}{summary(wall[name], 1, 1e6):>22}"
+            f"{summary(cpu[name], 1, 1e6):>22}"
+        )
+    over = [a - b for a, b in zip(cpu[names[0]], cpu[names[1]], strict=True)]
+    ratio = [a / b for a, b in zip(cpu[names[0]], cpu[names[2]], strict=True)]
+    print(
+        f"  the step's own Python (CPU, step - loop): {summary(over, 1, 1e6)} us; "
+        f"gdlab / torch (CPU): {summary(ratio)}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -327,6 +439,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", default=None, help="folder with the IDX files")
     parser.add_argument("--no-sklearn", action="store_true")
+    parser.add_argument("--step-calls", type=int, default=2000)
+    parser.add_argument("--step-repeats", type=int, default=7)
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -337,6 +451,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     for batch in args.batch_sizes:
         bench(ds, batch, args.epochs, args.seed, not args.no_sklearn)
+    if args.step_calls:
+        init = models.MLP(SIZES, "relu", seed=args.seed, dtype=np.float32)
+        step_alone(init, args.step_repeats, args.step_calls)
 
 
 if __name__ == "__main__":

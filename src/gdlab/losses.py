@@ -119,11 +119,11 @@ def check_labels(owner: str, name: str, labels: NDArray[Any], n: int, k: int) ->
     if kind in "iu":
         if labels.shape != (n,):
             _checks.fail(owner, name, f"class ids of shape ({n},)", labels.shape)
-        if n:
+        # one pass: seen as unsigned, a negative id is above any k
+        if n and labels.view(labels.dtype.str.replace("i", "u")).max() >= k:
             low, high = labels.min(), labels.max()
-            if low < 0 or high >= k:
-                bad = int(low if low < 0 else high)
-                _checks.fail(owner, name, f"class ids in [0, {k})", bad)
+            bad = int(low if low < 0 else high)
+            _checks.fail(owner, name, f"class ids in [0, {k})", bad)
         return
     if kind not in "fb" or labels.ndim != 2:
         _checks.fail(

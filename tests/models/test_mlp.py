@@ -358,6 +358,20 @@ def test_bad_regression_targets() -> None:
         b.loss_and_grad(X, [0, 2])
 
 
+@pytest.mark.parametrize("dtype", ["int8", "int32", "uint8", ">i8"])
+def test_class_ids_of_any_integer_dtype_are_checked(dtype: str) -> None:
+    m = models.MLP([4, 3, 10], seed=0)
+    X = np.zeros((3, 4))
+    assert np.isfinite(m.loss(X, np.array([0, 9, 3], dtype=dtype)))
+    ids = [(0, 10, 3), (0, -1, 3), (-128, 10, 3)] if dtype != "uint8" else [(0, 10, 3)]
+    for bad in ids:
+        with pytest.raises(
+            ValueError,
+            match=rf"class ids in \[0, 10\), got {min(bad) if min(bad) < 0 else 10}$",
+        ):
+            m.loss(X, np.array(bad, dtype=dtype))
+
+
 def test_finite_check_survives_huge_values() -> None:
     # A finite batch whose sums overflow float32 is not mistaken for NaN/Inf.
     m = models.MLP([784, 3, 2], init="zeros", dtype=np.float32)

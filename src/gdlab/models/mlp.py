@@ -215,7 +215,10 @@ class Model:
         with _blas.threads_for(rows * self._widest):  # the input check's gemv too
             x = self._check_X(X)
             t = self._check_targets(y, x.shape[0])
-            value = self._loss.forward(self._forward(x), t)
+            z = x
+            for layer in self._layers:  # as _forward, inside these threads already
+                z = layer.forward(z)
+            value = self._loss.forward(z, t)
             d = self._loss.backward()
             for layer in self._layers[:0:-1]:
                 d = layer.backward(d)
@@ -414,8 +417,8 @@ class Model:
             _checks.fail(owner, "X", "non-empty", x.shape)
         # Finite row sums prove every entry finite; X @ 1 (BLAS gemv) reads X once.
         with np.errstate(over="ignore", invalid="ignore"):
-            finite = np.isfinite(np.sum(x @ self._ones))
-        if not finite:
+            total = (x @ self._ones).sum()
+        if not math.isfinite(total):  # a NaN or Inf, or sums too large: count them
             require_finite(owner, "X", x)
         return x
 

@@ -31,6 +31,7 @@ import copy
 import inspect
 import itertools
 import math
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -60,12 +61,52 @@ STATE_KINDS = ("real", "nonnegative", "scalar")
 class State(dict[str, Array]):
     """One segment's state arrays by key; ``fresh`` holds the keys created since
     the segment's last update (SGD starts a new momentum buffer at the gradient);
-    ``names`` the parameters the segment holds (one unless a Params is fused)."""
+    ``names`` the parameters the segment holds (one unless a Params is fused).
+
+    ``bound`` caches the rule's arguments bound to this state (see
+    :class:`_Binding`); setting or deleting a key drops it."""
+
+    bound: _Binding | None = None  # a State unpickled from before it had one
 
     def __init__(self, names: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.fresh: set[str] = set()
         self.names = names
+        self.bound: _Binding | None = None
+
+    def __setitem__(self, key: str, value: Array) -> None:
+        if self.get(key) is not value:
+            self.bound = None
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.bound = None
+        super().__delitem__(key)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy binds its arguments anew (to its own arrays)."""
+        return {**self.__dict__, "bound": None}
+
+
+class _Mark:
+    """A stand-in for a value a rule's argument takes anew at each step."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+@dataclass
+class _Binding:
+    """The arguments :meth:`Optimizer.update` calls the rule with, bound once: a
+    hyperparameter or a state array stays from step to step, so only ``g``,
+    ``lr``, ``step`` and the values of :meth:`Optimizer.scalars` (at ``slots``)
+    are put in each step. Made for one group's checked values (dropped when an
+    edit is checked) and for the keys that ``scalars`` gave (``extra``)."""
+
+    group: Group
+    extra: tuple[str, ...]
+    template: list[Any]
+    slots: list[tuple[int, str]]
 
 
 @dataclass
@@ -243,6 +284,15 @@ class Optimizer:
             self._segments.append(segments)
         _check_disjoint(owner, everything)
         self.step_count = 0
+        self._size = sum(s.param.size for segments in self._segments for s in segments)
+        only = self._segments[0] if len(self._segments) == 1 else []
+        self._fused: Params | None = (  # the Params whose buffers are updated whole
+            only[0].source
+            if only
+            and only[0].source is not None
+            and type(self).prepare is Optimizer.prepare
+            else None
+        )
         self.state: dict[str, dict[str, Array]] = {n: {} for n in everything}
         self._checked_groups = [self._hyper(g) for g in self.param_groups]
         for group, segments in zip(self.param_groups, self._segments, strict=True):
@@ -343,7 +393,33 @@ class Optimizer:
             raise NotImplementedError(
                 f"{type(self).__name__} must define rule or update()"
             )
-        rule(p, *self.rule_arguments(group, step, lr, p, g, state))
+        extra = self.scalars(group, step, lr, state)
+        bound = state.bound
+        if bound is None or bound.group is not group or bound.extra != tuple(extra):
+            bound = state.bound = self._binding(group, p, state, extra)
+        args = bound.template.copy()
+        now = {"g": g, "lr": lr, "step": step}
+        for i, name in bound.slots:
+            args[i] = extra[name] if name in extra else now[name]
+        rule(p, *args)
+
+    def _binding(
+        self, group: Group, p: Array, state: State, extra: Mapping[str, Any]
+    ) -> _Binding:
+        """The rule's arguments bound as :meth:`rule_arguments` binds them, with a
+        mark where a value comes anew at each step."""
+        marks = {k: _Mark(k) for k in ("g", "lr", "step", *extra)}
+        args = self._bound(
+            group,
+            marks["step"],
+            marks["lr"],
+            p,
+            marks["g"],
+            state,
+            {k: marks[k] for k in extra},
+        )
+        slots = [(i, a.name) for i, a in enumerate(args) if isinstance(a, _Mark)]
+        return _Binding(group, tuple(extra), args, slots)
 
     def rule_arguments(
         self,
@@ -357,9 +433,21 @@ class Optimizer:
         """The arguments after ``p`` that :meth:`update` calls :attr:`rule` with,
         bound by name (see :meth:`update`); a population of runs
         (:mod:`gdlab.optim.population`) binds each run's the same way."""
+        extra = self.scalars(group, step, lr, state)
+        return self._bound(group, step, lr, p, g, state, extra)
+
+    def _bound(
+        self,
+        group: Group,
+        step: object,
+        lr: object,
+        p: Array,
+        g: object,
+        state: State,
+        extra: Mapping[str, Any],
+    ) -> list[Any]:
         rule = self.rule
         assert rule is not None
-        extra = self.scalars(group, step, lr, state)
         fixed = {"g": g, "lr": lr, "step": step}
         args: list[Any] = []
         for name in rule.arguments:
@@ -399,13 +487,18 @@ class Optimizer:
         parameters. Rules that need more evaluations (L-BFGS) call it; the others
         ignore it. Returns the first loss a closure gave, else None.
         """
-        arrays = self._checked_grads(grads)
-        if type(self).prepare is not Optimizer.prepare:
-            arrays = self.prepare(arrays)
-            grads = arrays
+        fused = self._fused_grads(grads)
+        if fused is not None:  # laid out as the parameters: nothing to check
+            arrays: dict[str, Array] = {}
+        else:
+            arrays = self._checked_grads(grads)
+            if type(self).prepare is not Optimizer.prepare:
+                arrays = self.prepare(arrays)
+                grads = arrays
         lrs = self._begin_step()
-        size = sum(seg.param.size for segments in self._segments for seg in segments)
-        with kernel.threads(size):
+        # kernels alone (the default update) need no thread count set when serial
+        only_kernels = type(self).update is Optimizer.update
+        with kernel.threads(self._size, only_kernels=only_kernels):
             for group, lr, segments in zip(
                 self.param_groups, lrs, self._segments, strict=True
             ):
@@ -415,16 +508,32 @@ class Optimizer:
                         self.step_count,
                         lr,
                         seg.param,
-                        self._flat_grad(seg, grads, arrays),
+                        fused.buffers[seg.param.dtype]
+                        if fused is not None
+                        else self._flat_grad(seg, grads, arrays),
                         seg.state,
                     )
                     seg.state.fresh.clear()
         return None
 
+    def _fused_grads(self, grads: object) -> Params | None:
+        """``grads`` when it is a Params laid out as the one Params this optimizer
+        updates (every name, shape and dtype the same, so every check of
+        :meth:`_checked_grads` holds and each buffer is read whole), else None."""
+        source = self._fused
+        if (
+            source is not None
+            and source.same_layout(grads)
+            and self.param_groups[0].get("params") is source  # else its error
+        ):
+            assert isinstance(grads, Params)
+            return grads
+        return None
+
     def _begin_step(self) -> list[float]:
         """Check edited groups, create the state they now need and count the step;
         the lr of each group for this step. Nothing changes when a check fails."""
-        groups = self._revalidated_groups()
+        groups, changed = self._revalidated_groups()
         lrs = [self._lr_at(group, self.step_count) for group in groups]
         for lr in lrs:
             if not (math.isfinite(lr) and lr >= 0):
@@ -434,14 +543,13 @@ class Optimizer:
                     ">= 0 and finite",
                     lr,
                 )
-        for i, (group, segments) in enumerate(
-            zip(self.param_groups, self._segments, strict=True)
-        ):
-            if groups[i] is not group:
-                group.update(groups[i])
-                self._checked_groups[i] = self._hyper(group)
-                for seg in segments:
-                    self._allocate_state(group, seg)
+        for i in changed:
+            group = self.param_groups[i]
+            group.update(groups[i])
+            self._checked_groups[i] = self._hyper(group)
+            for seg in self._segments[i]:
+                seg.state.bound = None  # bound to the values checked before
+                self._allocate_state(group, seg)
         self.step_count += 1
         return lrs
 
@@ -678,8 +786,10 @@ class Optimizer:
         """What a group held when last checked (``params`` by identity)."""
         return dict(group)
 
-    def _revalidated_groups(self) -> list[Group]:
-        """The groups the next step uses: an edited one checked again, as a copy."""
+    def _revalidated_groups(self) -> tuple[list[Group], list[int]]:
+        """The groups the next step uses, an edited one checked again (as a copy),
+        and which groups to take again: those edited, and those holding new objects
+        of equal values (not checked again, but bound to anew)."""
         owner = type(self).__name__
         if len(self.param_groups) != len(self._segments):
             _checks.fail(
@@ -688,10 +798,16 @@ class Optimizer:
                 f"the {len(self._segments)} groups it was built with",
                 len(self.param_groups),
             )
-        groups = []
-        for i, (group, checked) in enumerate(
-            zip(self.param_groups, self._checked_groups, strict=True)
-        ):
+        groups, changed = list(self.param_groups), []
+        checks = zip(groups, self._checked_groups, strict=True)
+        for i, (group, checked) in enumerate(checks):
+            if (
+                len(group) == len(checked)
+                and all(map(operator.is_, group, checked))
+                and all(map(operator.is_, group.values(), checked.values()))
+            ):  # the same keys, in order, holding the same objects: untouched
+                continue
+            changed.append(i)
             if group.get("params") is not checked["params"]:
                 _checks.fail(
                     owner,
@@ -702,11 +818,10 @@ class Optimizer:
             unchanged = len(group) == len(checked) and all(
                 k in group and _same(group[k], v) for k, v in checked.items()
             )
-            hyper = {k: v for k, v in group.items() if k != "params"}
-            groups.append(
-                group if unchanged else self._validated(hyper, f"param_groups[{i}]")
-            )
-        return groups
+            if not unchanged:
+                hyper = {k: v for k, v in group.items() if k != "params"}
+                groups[i] = self._validated(hyper, f"param_groups[{i}]")
+        return groups, changed
 
     @staticmethod
     def _lr_at(group: Group, step: int) -> float:
