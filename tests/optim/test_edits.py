@@ -215,6 +215,22 @@ def test_structural_edits_are_refused() -> None:
         opt.step({"w": np.ones(2)})
 
 
+@pytest.mark.parametrize("name", ["sgd", "adam", "muon"])
+def test_an_array_swapped_in_the_params_mapping_is_refused(name: str) -> None:
+    """The step would go on updating the old array through its view, and leave
+    the new one as it was: refused, with nothing updated."""
+    old, new = np.ones((3, 2)), np.full((3, 2), 7.0)
+    params = {"w": old}
+    opt = optim.create(name, params, lr=0.1)
+    opt.step({"w": np.ones((3, 2))})
+    before = old.copy()
+    params["w"] = new
+    with raises_about(type(opt).__name__, "param_groups[0]['params']"):
+        opt.step({"w": np.ones((3, 2))})
+    np.testing.assert_array_equal(old, before)
+    np.testing.assert_array_equal(new, 7.0)
+
+
 def test_an_unchanged_group_is_not_checked_again() -> None:
     opt = optim.Adam({"w": np.ones(2)}, lr=0.1)
     group = opt.param_groups[0]

@@ -165,6 +165,26 @@ def _as_array(value: object) -> np.ndarray[Any, Any]:
         return np.asarray(None)
 
 
+def _arrays_of(params: object) -> tuple[tuple[str, object], ...] | None:
+    """A plain mapping's names and arrays (``None`` for a :class:`Params`, which
+    cannot be edited): a step refuses a mapping whose arrays were swapped, added or
+    removed, which it would otherwise go on updating through their old views."""
+    if isinstance(params, Params) or not isinstance(params, Mapping):
+        return None
+    return tuple(params.items())
+
+
+def _same_arrays(
+    now: tuple[tuple[str, object], ...] | None,
+    then: tuple[tuple[str, object], ...],
+) -> bool:
+    return (
+        now is not None
+        and len(now) == len(then)
+        and all(a == c and b is d for (a, b), (c, d) in zip(now, then, strict=True))
+    )
+
+
 def _same(a: object, b: object) -> bool:
     """Equal as hyperparameter values (an array never compares equal)."""
     return a is b or (type(a) is type(b) and not isinstance(a, np.ndarray) and a == b)
@@ -295,6 +315,7 @@ class Optimizer:
         )
         self.state: dict[str, dict[str, Array]] = {n: {} for n in everything}
         self._checked_groups = [self._hyper(g) for g in self.param_groups]
+        self._arrays = [_arrays_of(g["params"]) for g in self.param_groups]
         for group, segments in zip(self.param_groups, self._segments, strict=True):
             for seg in segments:
                 self._allocate_state(group, seg)
@@ -799,8 +820,18 @@ class Optimizer:
                 len(self.param_groups),
             )
         groups, changed = list(self.param_groups), []
-        checks = zip(groups, self._checked_groups, strict=True)
-        for i, (group, checked) in enumerate(checks):
+        checks = zip(groups, self._checked_groups, self._arrays, strict=True)
+        for i, (group, checked, arrays) in enumerate(checks):
+            if arrays is not None and not _same_arrays(
+                _arrays_of(group.get("params")), arrays
+            ):
+                _checks.fail(
+                    owner,
+                    f"param_groups[{i}]['params']",
+                    "the arrays it was built with, under their names (an array "
+                    "replaced, added or removed: build a new optimizer instead)",
+                    ", ".join(group["params"]),
+                )
             if (
                 len(group) == len(checked)
                 and all(map(operator.is_, group, checked))
