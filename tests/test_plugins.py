@@ -107,9 +107,10 @@ def test_a_worker_process_loads_the_plugins_before_it_builds_a_run(
     spec = RunSpec(model="worker-net", train=TrainConfig(epochs=1, batch_size=64))
     key = json.dumps(spec.to_dict(), sort_keys=True)
     with sweep.Workers(2, plugins=[str(tmp_path / "net.py")]) as workers:
-        result = workers.submit(key, {}, load_data(spec)).result(timeout=120)
-    assert result["pid"] != os.getpid()
-    assert result["metrics"]["final_val_acc"] > 0.5  # it trained the plugin's model
+        options = sweep.RunOptions()
+        (result,) = workers.submit(key, options, load_data(spec)).result(timeout=120)
+    assert result.pid != os.getpid()
+    assert result.metrics.final_val_acc > 0.5  # it trained the plugin's model
 
 
 def test_a_store_refuses_runs_of_a_plugin_model_whose_code_changed(
