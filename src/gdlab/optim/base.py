@@ -174,14 +174,16 @@ def _arrays_of(params: object) -> tuple[tuple[str, object], ...] | None:
     return tuple(params.items())
 
 
-def _same_arrays(
-    now: tuple[tuple[str, object], ...] | None,
-    then: tuple[tuple[str, object], ...],
-) -> bool:
+def _same_arrays(params: object, then: tuple[tuple[str, object], ...]) -> bool:
+    """Whether ``params`` is a mapping holding ``then``'s arrays, by identity,
+    under the same names in the same order (no copy: this runs every step)."""
     return (
-        now is not None
-        and len(now) == len(then)
-        and all(a == c and b is d for (a, b), (c, d) in zip(now, then, strict=True))
+        isinstance(params, Mapping)
+        and len(params) == len(then)
+        and all(
+            a == c and b is d
+            for (a, b), (c, d) in zip(params.items(), then, strict=True)
+        )
     )
 
 
@@ -822,9 +824,7 @@ class Optimizer:
         groups, changed = list(self.param_groups), []
         checks = zip(groups, self._checked_groups, self._arrays, strict=True)
         for i, (group, checked, arrays) in enumerate(checks):
-            if arrays is not None and not _same_arrays(
-                _arrays_of(group.get("params")), arrays
-            ):
+            if arrays is not None and not _same_arrays(group.get("params"), arrays):
                 _checks.fail(
                     owner,
                     f"param_groups[{i}]['params']",
