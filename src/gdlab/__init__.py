@@ -8,7 +8,6 @@ subpackages when first touched (``gdlab.report``, ``gdlab.lab``, ...).
 from __future__ import annotations
 
 import importlib
-from importlib import metadata
 from typing import Any
 
 from gdlab import optim
@@ -16,15 +15,16 @@ from gdlab.params import Params
 
 
 def _version() -> str:
+    """gdlab's version (``gdlab.__version__``), read from the installed package's
+    metadata when first asked for (``importlib.metadata`` takes 40 ms to import):
+    pyproject.toml holds the one copy, and ``gdlab --version`` prints this."""
+    from importlib import metadata
+
     try:
         return metadata.version("gdlab")
     except metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
         return "0+unknown"
 
-
-__version__ = _version()
-"""gdlab's version, read from the installed package's metadata: pyproject.toml
-holds the one copy, and ``gdlab --version`` prints this."""
 
 SUBPACKAGES = (
     "callbacks",
@@ -47,6 +47,9 @@ SUBPACKAGES = (
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = version = _version()
+        return version
     if name in SUBPACKAGES:
         return importlib.import_module(f"gdlab.{name}")
     raise AttributeError(f"module 'gdlab' has no attribute {name!r}")

@@ -6,6 +6,9 @@ import itertools
 import math
 import os
 import statistics
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,6 +52,52 @@ def test_interval_is_students_t() -> None:
     assert got["mean"] == pytest.approx(np.mean(xs))
     assert got["ci95"] == pytest.approx((high - low) / 2)
     assert tuning.interval95([0.5]) == {"n": 1, "mean": 0.5, "std": None, "ci95": None}
+
+
+def test_sobol_points_are_scipys_drawn_once_and_read_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scipy.stats import qmc
+
+    monkeypatch.setenv("GDLAB_CACHE", str(tmp_path))
+    scipys = qmc.Sobol(d=3, scramble=True, seed=11).random(8)
+    drawn = tuning.sobol_points(8, 3, seed=11)
+    (kept,) = (tmp_path / "sobol").iterdir()
+    np.testing.assert_array_equal(drawn, scipys)
+    np.testing.assert_array_equal(np.load(kept), scipys)
+    np.save(kept, np.full((8, 3), 0.5))  # read back: the file is what is returned
+    np.testing.assert_array_equal(tuning.sobol_points(8, 3, seed=11), 0.5)
+    kept.write_bytes(b"not an npy file")  # damaged: drawn again and rewritten
+    np.testing.assert_array_equal(tuning.sobol_points(8, 3, seed=11), scipys)
+    np.testing.assert_array_equal(np.load(kept), scipys)
+    np.save(kept, np.zeros((4, 3)))  # another shape: drawn again
+    np.testing.assert_array_equal(tuning.sobol_points(8, 3, seed=11), scipys)
+
+
+def test_sobol_points_are_drawn_where_the_cache_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("GDLAB_CACHE", str(blocked))
+    first = tuning.sobol_points(4, 2, seed=5)
+    np.testing.assert_array_equal(first, tuning.sobol_points(4, 2, seed=5))
+    assert blocked.read_text() == "a file where the cache folder would go"
+
+
+def test_a_cached_sobol_draw_does_not_import_scipy_stats(tmp_path: Path) -> None:
+    probe = (
+        "import sys\nfrom gdlab.lab import tuning\n"
+        "tuning.sobol_points(8, 2, seed=1)\nprint('scipy.stats' in sys.modules)"
+    )
+    env = {**os.environ, "GDLAB_CACHE": str(tmp_path)}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True
+        )
+        for _ in range(2)
+    ]
+    assert [run.stdout.split() for run in runs] == [["True"], ["False"]]
 
 
 def test_sobol_points_are_seeded_and_balanced() -> None:

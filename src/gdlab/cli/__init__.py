@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from gdlab import __version__, _checks, optim, outputs
+import gdlab
+from gdlab import _checks, optim, outputs
 from gdlab.cli import (
     benchmark,
     compare,
@@ -71,8 +72,22 @@ def _in_user_words(error: click.UsageError) -> str:
     return user_words(error.format_message(), error.ctx)
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, asked: bool) -> None:
+    """``--version``: click's own option would read the version at import."""
+    if asked:
+        click.echo(f"gdlab, version {gdlab.__version__}")
+        ctx.exit()
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="gdlab")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 def main() -> None:
     """gdlab: a laboratory for gradient-descent optimization."""
 

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.sparse.linalg import LinearOperator, eigsh
 
 from gdlab import _checks, surfaces
 from gdlab.params import F64
@@ -205,6 +204,8 @@ def hessian_top_eigenvalues(
     if k < n and not np.any(product(v0)):  # a flat loss: ARPACK cannot start
         values, vectors = np.zeros(k), np.eye(n, k)
     elif k < n:
+        from scipy.sparse.linalg import LinearOperator, eigsh  # 0.07 s: only here
+
         op = LinearOperator((n, n), matvec=product, dtype=np.float64)
         values, vectors = eigsh(op, k=k, which=which, v0=v0, tol=tol)
     else:
