@@ -5,7 +5,9 @@ format's ``raises_about``, ``run_cli`` (a command in this process), and
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,37 @@ def torch_float64() -> Iterator[None]:
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(old)
+
+
+@pytest.fixture(autouse=True)
+def _registries_as_they_were() -> Iterator[None]:
+    """Each test leaves the names it registered behind it: the optimizers,
+    presets, models, datasets and workloads a plugin added, the plugin modules and
+    ``$GDLAB_PLUGINS``. Without this a later test in the same worker process saw a
+    plugin's ``mylion`` among the known optimizers, and failed or not by the order
+    pytest-xdist dealt the tests."""
+    from gdlab import optim, plugins
+    from gdlab.data.registry import DATASETS
+    from gdlab.lab.workloads import WORKLOADS
+    from gdlab.models.registry import MODELS
+
+    tables = [optim.REGISTRY, optim.PRESETS] + [
+        r._entries for r in (MODELS, DATASETS, WORKLOADS)
+    ]
+    saved = [dict(table) for table in tables]
+    listed = os.environ.get(plugins.ENV)
+    modules = set(sys.modules)
+    yield
+    for table, before in zip(tables, saved, strict=True):
+        table.clear()
+        table.update(before)
+    if listed is None:
+        os.environ.pop(plugins.ENV, None)
+    else:
+        os.environ[plugins.ENV] = listed
+    for name in set(sys.modules) - modules:
+        if name.startswith("gdlab_plugin_"):  # loaded again by the next test
+            del sys.modules[name]
 
 
 def raises_about(
