@@ -85,19 +85,20 @@ def test_sobol_points_are_drawn_where_the_cache_cannot_be_written(
     assert blocked.read_text() == "a file where the cache folder would go"
 
 
-def test_a_cached_sobol_draw_does_not_import_scipy_stats(tmp_path: Path) -> None:
+def test_a_cached_sobol_draw_does_not_import_scipy_stats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GDLAB_CACHE", str(tmp_path))
+    drawn = tuning.sobol_points(8, 2, seed=1)  # drawn here, read back there
     probe = (
         "import sys\nfrom gdlab.lab import tuning\n"
-        "tuning.sobol_points(8, 2, seed=1)\nprint('scipy.stats' in sys.modules)"
+        "print(tuning.sobol_points(8, 2, seed=1).tolist())\n"
+        "print('scipy.stats' in sys.modules)"
     )
-    env = {**os.environ, "GDLAB_CACHE": str(tmp_path)}
-    runs = [
-        subprocess.run(
-            [sys.executable, "-c", probe], env=env, capture_output=True, text=True
-        )
-        for _ in range(2)
-    ]
-    assert [run.stdout.split() for run in runs] == [["True"], ["False"]]
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines() == [str(drawn.tolist()), "False"]
 
 
 def test_sobol_points_are_seeded_and_balanced() -> None:
