@@ -15,9 +15,8 @@ from gdlab.params import Params
 
 
 def _version() -> str:
-    """gdlab's version (``gdlab.__version__``), read from the installed package's
-    metadata when first asked for (``importlib.metadata`` takes 40 ms to import):
-    pyproject.toml holds the one copy, and ``gdlab --version`` prints this."""
+    """``__version__``, by :func:`__getattr__`: ``importlib.metadata`` takes 40 ms
+    to import, so only a caller who asks pays for it."""
     from importlib import metadata
 
     try:
@@ -25,6 +24,10 @@ def _version() -> str:
     except metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
         return "0+unknown"
 
+
+__version__: str
+"""gdlab's version, read from the installed package's metadata when first asked
+for: pyproject.toml holds the one copy, and ``gdlab --version`` prints this."""
 
 SUBPACKAGES = (
     "callbacks",

@@ -72,6 +72,11 @@ def test_sobol_points_are_scipys_drawn_once_and_read_back(
     np.testing.assert_array_equal(np.load(kept), scipys)
     np.save(kept, np.zeros((4, 3)))  # another shape: drawn again
     np.testing.assert_array_equal(tuning.sobol_points(8, 3, seed=11), scipys)
+    np.save(kept, np.full((8, 3), 1.5))  # outside the unit cube: drawn again
+    np.testing.assert_array_equal(tuning.sobol_points(8, 3, seed=11), scipys)
+    kept.unlink()
+    os.mkfifo(kept)  # not a regular file: never opened, drawn each time
+    np.testing.assert_array_equal(tuning.sobol_points(8, 3, seed=11), scipys)
 
 
 def test_sobol_points_are_drawn_where_the_cache_cannot_be_written(

@@ -46,8 +46,8 @@ def sobol_points(n: int, dimensions: int, seed: int) -> np.ndarray[Any, Any]:
     Each set of points is drawn once per machine and kept in
     :func:`sobol_cache_folder`, keyed by ``n``, ``dimensions``, ``seed`` and the
     SciPy and NumPy versions: importing ``scipy.stats`` takes 0.6 s, more than a
-    small comparison's training. A file that is missing or does not hold the
-    points' shape is drawn again.
+    small comparison's training. A file that is missing, not a regular file, or
+    not ``n`` points in [0, 1)^dimensions is drawn again.
     """
     import scipy  # its version only: Numba has imported it
 
@@ -57,10 +57,11 @@ def sobol_points(n: int, dimensions: int, seed: int) -> np.ndarray[Any, Any]:
     name = f"{dimensions}d-{n}-{seed}-scipy{scipy.__version__}-numpy{np.__version__}"
     path = sobol_cache_folder() / f"{name}.npy"
     try:
-        points = np.load(path, allow_pickle=False)
-        if points.shape == (n, dimensions) and points.dtype == np.float64:
-            return points
-    except (OSError, ValueError):  # absent or damaged: drawn again
+        if path.is_file():  # never a FIFO or a device
+            points: np.ndarray[Any, Any] = np.load(path, allow_pickle=False)
+            if _unit_points(points, n, dimensions):
+                return points
+    except (OSError, ValueError):  # damaged: drawn again
         pass
     points = _sobol_drawn(n, dimensions, seed)
     try:
@@ -77,6 +78,14 @@ def sobol_cache_folder() -> Path:
     return (
         Path(os.environ.get("GDLAB_CACHE") or Path.home() / ".cache" / "gdlab")
         / "sobol"
+    )
+
+
+def _unit_points(points: np.ndarray[Any, Any], n: int, dimensions: int) -> bool:
+    return (
+        points.shape == (n, dimensions)
+        and points.dtype == np.float64
+        and bool(((points >= 0) & (points < 1)).all())
     )
 
 
