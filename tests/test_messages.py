@@ -80,17 +80,21 @@ def test_ctrl_c_says_how_to_continue(tmp_path: Path) -> None:
     gdlab = Path(sys.executable).with_name("gdlab")
     out = tmp_path / "run"
     args = ["train", "--epochs", "100000", "--checkpoint-every", "50"]
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [str(gdlab), *args, "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not any(out.glob("checkpoints/*")) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    ) as proc:
+        try:  # a failure kills the run: its pipes must not outlive this test
+            deadline = time.monotonic() + 60
+            while not any(out.glob("checkpoints/*")) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     assert proc.returncode == 130
     assert "Aborted!" not in err
     assert "interrupted" in err and "gdlab train --resume" in err
