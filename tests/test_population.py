@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from gdlab import data, optim, schedules
 from gdlab.models import MLP, LinearRegression, SoftmaxRegression
+from gdlab.models.population import PopulationModel
 from gdlab.optim.population import Population
 from gdlab.population import fit_population, unsupported
 from gdlab.train import TrainConfig, fit, resume
@@ -171,6 +173,26 @@ def test_runs_kernel_is_each_run_alone() -> None:
     optim.SGD.rule.runs(p.reshape(-1), n, g.reshape(-1), buf.reshape(-1), *args)
     np.testing.assert_array_equal(p, want)
     np.testing.assert_array_equal(buf, want_buf)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_evaluate_is_each_models_own(dtype: str) -> None:
+    """A population's evaluation gives each run exactly its model's own numbers
+    (NaN for a run whose logits overflow), chunk by chunk."""
+    models = [MLP([6, 8, 5, 3], seed=s, l2=0.01 * s, dtype=dtype) for s in range(3)]
+    next(iter(models[1].params.buffers.values()))[:] = np.finfo(dtype).max / 4
+    together = PopulationModel(models)
+    for chunk in (1000, 7):
+        with np.errstate(over="ignore", invalid="ignore"):  # the diverged run's
+            losses, accs = together.evaluate(X, Y, chunk)
+            alone = [m.evaluate(X, Y, chunk=chunk) for m in models]
+        for r, (loss, acc) in enumerate(alone):
+            assert acc is not None
+            if r == 1:
+                assert math.isnan(losses[r]) and math.isnan(loss)
+                assert math.isnan(accs[r]) and math.isnan(acc)
+            else:
+                assert (losses[r], accs[r]) == (loss, acc)
 
 
 def test_what_cannot_run_as_a_population() -> None:

@@ -93,3 +93,25 @@ def test_log_labels_are_matplotlibs_in_plain_text(
     reference.set_locs(axis.get_minorticklocs() if minor else [value])
     assert "mathdefault" in reference(value)  # what matplotlib draws in mathtext
     assert formatter(value) == text
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-7])
+def test_the_title_sits_where_matplotlib_places_it(scale: float) -> None:
+    """Fixed just above the Axes where nothing can push it up, and left to
+    matplotlib above a y offset text: the pixels of matplotlib's own placement."""
+
+    def drawn(own_placement: bool) -> tuple[bytes, float]:
+        fig = Figure(figsize=(4.0, 3.0))
+        ax = fig.add_subplot()
+        ax.plot([0, 1], [0, scale])
+        ax.set_title("a title as wide as the whole Axes, or wider than that")
+        layout.place(ax, legend=False)
+        if own_placement:
+            ax.set_title(ax.get_title())  # matplotlib places it at each draw
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        return bytes(canvas.buffer_rgba()), ax.title.get_position()[1]
+
+    (placed, y), (own, y_own) = drawn(False), drawn(True)
+    assert placed == own and y == y_own
+    assert (y == 1.0) if scale == 1.0 else (y > 1.0)  # moved above "1e-7"

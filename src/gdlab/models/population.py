@@ -266,13 +266,15 @@ class PopulationModel:
             ):
                 z, _ = self._forward(x, keep=False)
             for r in range(k):
-                if bad[r]:
-                    continue
-                if losses.count_nonfinite(z[r]):
-                    bad[r] = True
-                    continue
-                totals[r] += losses.softmax_cross_entropy(z[r], t)[0] * len(t)
-                correct[r] += int(np.sum(np.argmax(z[r], axis=1) == t))
+                bad[r] = bad[r] or bool(losses.count_nonfinite(z[r]))
+            hits = np.count_nonzero(np.argmax(z, axis=2) == t, axis=1)
+            # every run's loss by the kernel the model's evaluate calls (z is
+            # this call's buffer: its gradient overwrites it)
+            values = losses.softmax_cross_entropy_runs_inplace(z, t)
+            for r in range(k):
+                if not bad[r]:
+                    totals[r] += float(values[r]) * len(t)
+                    correct[r] += int(hits[r])
         penalty = self.penalty()
         loss = [
             math.nan if bad[r] else totals[r] / len(X) + float(penalty[r])

@@ -103,6 +103,17 @@ def _tick_labels(ax: Axes, which: str) -> tuple[list[str], float]:
     return texts, rotation
 
 
+def _title_at_top(ax: Axes) -> None:
+    """Fix the title where matplotlib would place it, just above the Axes, when
+    nothing can push it up (no tick labels or axis label on top, no offset text
+    on the y axis): matplotlib then skips looking for those at every draw (the
+    y axis's tick labels measured again)."""
+    x = ax.xaxis
+    bottom = "bottom" == x.get_ticks_position() == x.get_label_position()
+    if bottom and not ax.yaxis.get_major_formatter().get_offset():
+        ax.set_title(ax.get_title(), y=1.0)
+
+
 def place(ax: Axes, *, legend: bool) -> Figure:
     """Lay out the Figure of ``ax`` (its only Axes) with margins that hold its tick
     labels, axis labels and title, and, when ``legend``, the legend of ``ax``'s
@@ -131,6 +142,7 @@ def place(ax: Axes, *, legend: bool) -> Figure:
     top = _EDGE + rcParams["axes.titlepad"]
     if ax.get_title():
         top += _size(ax.get_title(), _points(rcParams["axes.titlesize"]))[1]
+        _title_at_top(ax)
     right = _EDGE + (0.0 if x_turn else x_overhang / 2)
     width, height = fig.get_size_inches() * 72.0
     handles, labels = ax.get_legend_handles_labels()
