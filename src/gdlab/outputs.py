@@ -128,7 +128,7 @@ def write_atomic(path: Path_, write: Callable[[IO[bytes]], Any]) -> Path:
             os.fsync(f.fileno())
         os.replace(tmp, out)
         tmp = None
-        _fsync_dir(out.parent)
+        fsync_folder(out.parent)
     except OSError as error:
         raise WriteError(f"cannot write {out}: {error.strerror or error}") from error
     finally:
@@ -176,7 +176,9 @@ def write_csv(path: Path_, draw: Callable[[IO[str]], Any]) -> Path:
     return write_text(path, buffer.getvalue())
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
+    """Flush ``folder``'s entries to disk: a file renamed into it survives a power
+    cut only once its folder is synced."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -335,6 +337,7 @@ __all__ = [
     "WriteError",
     "claim",
     "claiming",
+    "fsync_folder",
     "json_text",
     "locked",
     "own_file",

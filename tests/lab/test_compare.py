@@ -489,3 +489,23 @@ def test_a_folder_of_another_command_is_refused_before_anything_trains(
     with pytest.raises(ValueError, match="holds files gdlab did not write"):
         compare.prepare(planned, out=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
+
+
+def test_published_files_are_synced_into_their_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file renamed into a folder survives a power cut only once the folder is
+    synced: publish renamed results.json and the report in, and never did."""
+    from gdlab import outputs
+    from gdlab.lab import runs
+
+    synced: list[tuple[Path, list[str]]] = []
+    real = outputs.fsync_folder
+
+    def recording(folder: Path) -> None:
+        synced.append((folder, sorted(p.name for p in folder.iterdir())))
+        real(folder)
+
+    monkeypatch.setattr(outputs, "fsync_folder", recording)
+    runs.publish(tmp_path, lambda stage: (stage / "results.json").write_text("{}"))
+    assert (tmp_path, [runs.STAGE, "results.json"]) in synced

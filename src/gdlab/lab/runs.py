@@ -285,6 +285,7 @@ def publish(root: Path, write: Callable[[Path], object]) -> Path:
         write(stage)
         for path in sorted(stage.iterdir()):
             os.replace(path, root / path.name)
+        outputs.fsync_folder(root)  # the renames, as write_atomic syncs its own
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return root / "report.html"
