@@ -89,6 +89,15 @@ def write_checkpoint(path: Path, arrays: Mapping[str, Any], meta: Any) -> Path:
     return path
 
 
+AS_FROM_A_TERMINAL = (
+    "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from gdlab.cli import main; main(prog_name='gdlab')"
+)
+"""``gdlab`` as a terminal starts it, where Ctrl-C raises KeyboardInterrupt: a child
+inherits an ignored SIGINT, and pytest-xdist's workers ignore it (the CI runs of
+6 Dec 2026 hung here for 60 s)."""
+
+
 def run_cli(*args: str) -> tuple[int, str, str]:
     """``gdlab ARGS`` in this process: exit status, stdout, stderr; an exception
     other than the exit is raised with its traceback (a bug, not a usage error)."""

@@ -14,6 +14,8 @@ from click.testing import CliRunner
 from gdlab import _checks, data, optim, schedules
 from gdlab.cli import main
 
+from .conftest import AS_FROM_A_TERMINAL
+
 
 @pytest.mark.parametrize(
     ("typed", "meant"),
@@ -77,11 +79,10 @@ def test_a_zero_learning_rate_is_warned_about(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_ctrl_c_says_how_to_continue(tmp_path: Path) -> None:
-    gdlab = Path(sys.executable).with_name("gdlab")
     out = tmp_path / "run"
     args = ["train", "--epochs", "100000", "--checkpoint-every", "50"]
     with subprocess.Popen(
-        [str(gdlab), *args, "--out", str(out)],
+        [sys.executable, "-c", AS_FROM_A_TERMINAL, *args, "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -28,6 +28,8 @@ from click.testing import CliRunner
 from gdlab import optim, playground, schedules, surfaces
 from gdlab.cli import main
 
+from .conftest import AS_FROM_A_TERMINAL
+
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -817,7 +819,7 @@ def test_cli_empty_host_is_one_line_and_exit_2() -> None:
 
 
 def test_cli_serves_on_a_free_port_until_interrupted() -> None:
-    code = "from gdlab.cli import main; main()"
+    code = AS_FROM_A_TERMINAL
     with subprocess.Popen(
         [sys.executable, "-c", code, "playground", "--port", "0"],
         stdout=subprocess.PIPE,
