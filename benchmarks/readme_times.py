@@ -5,9 +5,10 @@ process (``python -m gdlab``: the gdlab this interpreter imports), and is measur
 by its wall time, its CPU time (the command and its worker processes:
 ``RUSAGE_CHILDREN``) and the machine's load average before and after, as a range
 over ``--repeats`` runs (the suite benchmark, about 25 minutes, runs once).
-``make demo`` is also run once with an empty Numba cache (``NUMBA_CACHE_DIR`` in
-a fresh folder), as a fresh clone runs it: the kernels compile in that run and
-are loaded from the disk cache by every later one.
+``make demo`` is also run once with empty per-machine caches (``NUMBA_CACHE_DIR``,
+``GDLAB_KERNEL_CACHE`` and ``GDLAB_CACHE`` in a fresh folder), as a fresh clone
+runs it: the kernels compile and the Sobol points are drawn in that run, and
+every later one reads them from disk.
 Then the scripts of ``make bench`` run, read from the Makefile's ``bench`` target
 (so the two cannot part), and the scripts README quotes beyond it
 (:data:`README_SCRIPTS`: the demo's, the suites' and the claims' calibration),
@@ -269,7 +270,12 @@ def measure(command: Command, quick: bool, repeats: int) -> None:
     if command.cold:
         temporary = tempfile.TemporaryDirectory
         with temporary() as cache, temporary() as out:
-            env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+            env = {  # every per-machine cache empty: kernels, Sobol points
+                **os.environ,
+                "NUMBA_CACHE_DIR": cache,
+                "GDLAB_KERNEL_CACHE": f"{cache}/kernels",
+                "GDLAB_CACHE": cache,
+            }
             load = os.getloadavg()[0]
             wall, cpu = run([*gdlab, *(a.format(out=out) for a in args)], env)
             print(
