@@ -602,6 +602,42 @@ class Optimizer:
 
     # --- state ----------------------------------------------------------------------
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A copy (``copy.deepcopy``, pickle) makes its own arrays of every view, so
+        each segment's flat parameter and state would no longer be views of the
+        arrays in ``param_groups`` and :attr:`state`: the copy stepped arrays
+        nobody sees. They are made views of the copy's own arrays again."""
+        self.__dict__.update(state)
+        owner = type(self).__name__
+        for group, segments in zip(self.param_groups, self._segments, strict=True):
+            for seg in segments:
+                if seg.source is not None:  # a Params keeps its buffer's views
+                    seg.param = seg.source.buffers[seg.param.dtype]
+                else:
+                    (name,) = seg.names
+                    a = group["params"][name]
+                    seg.param = _checked(owner, name, a, flat=self.elementwise)
+                for key, value in seg.state.items():
+                    seg.state[key] = self._relinked(seg, key, value)
+                seg.state.fresh.clear()
+
+    def _relinked(self, seg: _Segment, key: str, value: Array) -> Array:
+        """``seg``'s state ``key`` as a view of :attr:`state`'s arrays again (one
+        flat buffer of them where ``seg`` holds several parameters)."""
+        parts = [self.state[name][key] for name in seg.names]
+        if self.state_spec.get(key) == "scalar":
+            return parts[0]
+        if len(parts) == 1:
+            return parts[0].reshape(value.shape)
+        flat = np.concatenate([part.reshape(-1) for part in parts])
+        offset = 0
+        for name, part in zip(seg.names, parts, strict=True):
+            self.state[name][key] = flat[offset : offset + part.size].reshape(
+                part.shape
+            )
+            offset += part.size
+        return flat.reshape(value.shape)
+
     def state_dict(self) -> dict[str, Any]:
         """Hyperparameters, the step count and per-name state arrays (copies).
 
