@@ -619,7 +619,6 @@ class Optimizer:
                     seg.param = _checked(owner, name, a, flat=self.elementwise)
                 for key, value in seg.state.items():
                     seg.state[key] = self._relinked(seg, key, value)
-                seg.state.fresh.clear()
 
     def _relinked(self, seg: _Segment, key: str, value: Array) -> Array:
         """``seg``'s state ``key`` as a view of :attr:`state`'s arrays again (one
