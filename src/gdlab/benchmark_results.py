@@ -27,7 +27,16 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from gdlab import _checks
-from gdlab.records import Constraint, Record, each, made, number, one_of, optional
+from gdlab.records import (
+    Constraint,
+    Record,
+    each,
+    instance,
+    made,
+    number,
+    one_of,
+    optional,
+)
 from gdlab.results import SELECT, Protocol
 
 FORMAT = "gdlab-benchmark"
@@ -54,17 +63,6 @@ def _named(check: Constraint) -> Constraint:
         if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
             _checks.fail(owner, name, "an object of names", value)
         return {k: check(owner, f"{name}[{k!r}]", v) for k, v in value.items()}
-
-    return checked
-
-
-def _instance(kind: type[Record]) -> Constraint:
-    """An instance of ``kind`` (its plain form becomes one in ``from_dict``)."""
-
-    def checked(owner: str, name: str, value: object) -> Any:
-        if not isinstance(value, kind):
-            _checks.fail(owner, name, f"an object of {kind.__name__} fields", value)
-        return value
 
     return checked
 
@@ -226,13 +224,13 @@ class BenchmarkResult(Record):
     version: int = VERSION
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
-        "workloads": _named(_instance(WorkloadResult)),
+        "workloads": _named(instance(WorkloadResult)),
         "protocol": _protocol,
-        "profiles": _instance(Profile),
+        "profiles": instance(Profile),
         "scores": _named(share),
-        "intervals": _named(_instance(Interval)),
-        "seconds": _instance(Profile),
-        "own_view": _instance(OwnView),
+        "intervals": _named(instance(Interval)),
+        "seconds": instance(Profile),
+        "own_view": instance(OwnView),
     }
 
     def __post_init__(self) -> None:

@@ -215,6 +215,18 @@ def record(kind: type[R]) -> Constraint:
     return lambda owner, name, value: made(kind, value, owner, name)
 
 
+def instance(kind: type[Record]) -> Constraint:
+    """A ``kind`` record itself: a mapping of its fields is no longer one here
+    (:meth:`Record.from_dict` has made it one before the fields are checked)."""
+
+    def checked(owner: str, name: str, value: object) -> Any:
+        if not isinstance(value, kind):
+            _checks.fail(owner, name, f"an object of {kind.__name__} fields", value)
+        return value
+
+    return checked
+
+
 def made(kind: type[R], value: object, owner: str, where: str = "") -> R:
     """``kind`` made from ``value`` (a mapping of its fields, or one already made),
     each error in ``owner``'s words with the path of its field: ``"checkpoint x:
@@ -267,6 +279,7 @@ __all__ = [
     "at_least",
     "each",
     "flag",
+    "instance",
     "made",
     "number",
     "one_of",

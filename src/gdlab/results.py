@@ -30,6 +30,7 @@ from gdlab.records import (
     at_least,
     each,
     flag,
+    instance,
     number,
     one_of,
     optional,
@@ -231,17 +232,6 @@ def _string(owner: str, name: str, value: object) -> str:
     return value
 
 
-def _record(kind: type[Record]) -> Constraint:
-    """An instance of ``kind`` (a dict becomes one in ``from_dict``)."""
-
-    def checked(owner: str, name: str, value: object) -> Any:
-        if not isinstance(value, kind):
-            _checks.fail(owner, name, f"an object of {kind.__name__} fields", value)
-        return value
-
-    return checked
-
-
 def _records(kind: type[Record]) -> Constraint:
     """A mapping of names to instances of ``kind``."""
 
@@ -250,7 +240,7 @@ def _records(kind: type[Record]) -> Constraint:
             _checks.fail(owner, name, f"an object of {kind.__name__}s", value)
         for key, item in value.items():
             text(owner, f"{name} key", key)
-            _record(kind)(owner, f"{name}[{key!r}]", item)
+            instance(kind)(owner, f"{name}[{key!r}]", item)
         return dict(value)
 
     return checked
@@ -499,7 +489,7 @@ class Trial(Record):
         **dict.fromkeys(MEASURES, maybe),
         "diverged": flag,
         "message": _string,
-        "to_target": optional(_record(Target)),
+        "to_target": optional(instance(Target)),
     }
 
     def score(self, select: str) -> float | None:
@@ -539,8 +529,8 @@ class Rerun(Record):
         "seed": count,
         "diverged": flag,
         "message": _string,
-        "final": _record(Final),
-        "to_target": optional(_record(Target)),
+        "final": instance(Final),
+        "to_target": optional(instance(Target)),
         "seconds": number(low=0.0),
         "history": _history,
     }
@@ -564,10 +554,10 @@ class StudyResult(Record):
     reruns: tuple[Rerun, ...] = ()
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
-        "trials": each(_record(Trial)),
-        "selected": _record(Selected),
+        "trials": each(instance(Trial)),
+        "selected": instance(Selected),
         "best_of_k": curve,
-        "reruns": each(_record(Rerun)),
+        "reruns": each(instance(Rerun)),
     }
 
     def __post_init__(self) -> None:
@@ -693,13 +683,13 @@ class Summary(Record):
     group: str = ""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
-        **dict.fromkeys(MEASURES, _record(Stats)),
+        **dict.fromkeys(MEASURES, instance(Stats)),
         "per_study": curve,
         "diverged": count,
         "runs": count,
-        "to_target": _record(Reached),
+        "to_target": instance(Reached),
         "seconds": maybe,
-        "winners_curse": _record(WinnersCurse),
+        "winners_curse": instance(WinnersCurse),
         "edge": _records(Edge),
         "group": _string,
     }
@@ -723,9 +713,9 @@ class OptimizerResult(Record):
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "axes": lambda o, n, v: _names(o, n, v),
-        "studies": each(_record(StudyResult)),
-        "tunability": _record(Tunability),
-        "summary": _record(Summary),
+        "studies": each(instance(StudyResult)),
+        "tunability": instance(Tunability),
+        "summary": instance(Summary),
     }
 
     @property
@@ -785,10 +775,10 @@ class ComparisonResult(Record):
         "format": one_of(FORMAT),
         "version": lambda o, n, v: _version(o, n, v),
         "spec": _spec,
-        "protocol": _record(Protocol),
-        "studies": each(_record(Study)),
+        "protocol": instance(Protocol),
+        "studies": each(instance(Study)),
         "optimizers": _records(OptimizerResult),
-        "pairs": each(_record(Claim)),
+        "pairs": each(instance(Claim)),
         "established": _string,
         "notes": each(_string),
     }

@@ -234,15 +234,6 @@ def trials(
 # --- plan ------------------------------------------------------------------------
 
 
-def _instance(kind: type) -> records.Constraint:
-    def checked(owner: str, name: str, value: object) -> Any:
-        if not isinstance(value, kind):
-            _checks.fail(owner, name, f"a {kind.__name__}", value)
-        return value
-
-    return checked
-
-
 @dataclass(frozen=True)
 class Plan(records.Record):
     """A comparison, declared: ``optimizers`` (None: :func:`default_optimizers`;
@@ -262,9 +253,9 @@ class Plan(records.Record):
     backend: str = "local"
 
     constraints: ClassVar[Mapping[str, records.Constraint]] = {
-        "base": _instance(RunSpec),
+        "base": records.instance(RunSpec),
         "optimizers": lambda o, n, v: tuple(chosen_optimizers(v)),
-        "protocol": _instance(Protocol),
+        "protocol": records.instance(Protocol),
         "workers": records.optional(records.at_least(1)),
         "backend": records.one_of(*BACKENDS),
     }
