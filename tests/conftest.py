@@ -235,6 +235,25 @@ FAST_LEAVES_OUT = (
     "tests/test_playground.py::test_a_partial_or_stalled_body_ends_quietly",
     "tests/test_testing.py::test_a_reference_with_other_names_takes_a_mapping_and",
     "tests/test_weights.py::test_the_model_file_holds_x_scores_what_the_history_says",
+    # each over 0.45 s in two quiet runs (15:50 UTC 2026-12-06, `--durations`),
+    # when make test-fast took 50-62 s
+    "tests/data/test_datasets.py::test_real_fashion_mnist",
+    "tests/data/test_idx.py::test_a_gzip_bomb_is_refused_before_it_expands",
+    "tests/lab/test_compare.py::test_results_are_reproducible_and_resume_reruns_nothing",
+    "tests/lab/test_compare.py::test_select_val_loss_with_diverged_trials_finishes",
+    "tests/lab/test_explain.py::test_rmsprop_columns_follow_the_printed_formula",
+    "tests/lab/test_studies.py::test_edge_of_stability_measures_the_dense_lambda_max_and_writes_results",
+    "tests/lab/test_sweep.py::test_relu_sharpness_is_the_exact_hessian_of_autograd",
+    "tests/test_bench_common.py::test_a_warmed_up_optimizer_steps_without_compiling",
+    "tests/test_cli_runs.py::test_train_writes_history_plots_and_checkpoints_then_resumes",
+    "tests/test_cli_study.py::test_a_study_folder_is_not_another_commands",
+    "tests/test_cli_sweep.py::test_a_changed_setting_on_rerun_is_refused",
+    "tests/test_course.py::test_an_epoch_warm_up_trains_in_its_first_epoch",
+    "tests/test_notebook.py::test_import_gdlab_loads_neither_matplotlib_nor_pandas",
+    "tests/test_notebook.py::test_the_compare_report_leads_with_what_the_comparison_shows",
+    "tests/test_playground.py::test_200_parallel_light_requests_are_all_answered_promptly",
+    "tests/test_testing.py::test_a_correct_optimizer_passes_with_and_without_a_reference",
+    "tests/test_testing.py::test_each_declared_choice_gets_its_own_config",
 )
 """Node ids (or their start) that ``-m "not slow"`` skips though not marked in their
 file: the quick check while working leaves them to CI's whole run."""

@@ -1,11 +1,12 @@
-"""gdlab's seeded splits and packaged digits: index for index scikit-learn's."""
+"""gdlab's seeded splits and packaged digits: index for index scikit-learn's.
+
+scikit-learn is imported in the tests that use it: importing it takes a second of
+every pytest-xdist worker's collection, and only the worker running them needs it."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from gdlab.data import datasets
 from gdlab.data.splits import split_indices
@@ -13,6 +14,9 @@ from gdlab.data.splits import split_indices
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_packaged_digits_are_scikit_learns_split(dtype: type) -> None:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
     bunch = load_digits()
     X = (bunch.data / 16).astype(dtype)
     y = bunch.target.astype(np.int64)
@@ -48,6 +52,8 @@ def _labelings() -> list[tuple[np.ndarray, int, int]]:
 
 @pytest.mark.parametrize("stratified", [True, False])
 def test_splits_are_train_test_splits(stratified: bool) -> None:
+    from sklearn.model_selection import train_test_split
+
     for labels, n_test, seed in _labelings():
         rows = np.arange(len(labels))
         train, test = train_test_split(
@@ -62,6 +68,8 @@ def test_splits_are_train_test_splits(stratified: bool) -> None:
 
 
 def test_the_validation_split_is_scikit_learns() -> None:
+    from sklearn.model_selection import train_test_split
+
     data = datasets.digits(np.dtype(np.float64))
     split = data.split_validation(0.1, 3)
     X_train, X_val, y_train, y_val = train_test_split(

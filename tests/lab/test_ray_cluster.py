@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +33,12 @@ from gdlab.lab import sweep
 from gdlab.lab.sweep import worker
 from gdlab.train import TrainConfig
 
-ray = pytest.importorskip("ray")
-cluster_utils = pytest.importorskip("ray.cluster_utils")
-
-pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+pytestmark = [
+    pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc"),
+    # imported by the cluster's fixture: importing Ray takes half a second of every
+    # pytest-xdist worker's collection, and the cluster's tests are slow ones
+    pytest.mark.skipif(find_spec("ray") is None, reason="needs ray"),
+]
 
 BASE = RunSpec(
     data="digits", model="mlp:64-8-10", train=TrainConfig(epochs=1, batch_size=64)
@@ -122,6 +125,8 @@ def cluster() -> Iterator[Any]:
     """A head with no CPUs and two one-CPU worker nodes, with token authentication
     as a real cluster should have; its files, token and address file under a
     temporary folder; every process it started ends with it."""
+    from ray import cluster_utils
+
     before = set(descendants(os.getpid()))
     with (
         tempfile.TemporaryDirectory(prefix="ray", dir="/tmp") as folder,
@@ -170,6 +175,8 @@ def address(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The cluster's address in RAY_ADDRESS, with two worker nodes (a test that
     removes one gets a new one after)."""
     monkeypatch.setenv("RAY_ADDRESS", cluster.address)
+    import ray
+
     yield cluster.address
     assert not ray.is_initialized()  # the sweep disconnected
     while len(cluster.worker_nodes) < 2:
