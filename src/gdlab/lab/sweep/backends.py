@@ -25,7 +25,7 @@ import importlib
 import json
 import os
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, as_completed
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ def run_local(
     todo: Mapping[str, Dataset],
     options: RunOptions,
     workers: int,
-    record: Callable[[FinishedRun], None],
+    record: Callable[[Sequence[FinishedRun]], None],
     pool: Workers | None = None,
 ) -> list[BaseException]:
     """``todo``: key -> its data, as loaded here (small data travels to the
@@ -90,7 +90,7 @@ def run_ray(
     todo: Mapping[str, Dataset],
     options: RunOptions,
     workers: int,
-    record: Callable[[FinishedRun], None],
+    record: Callable[[Sequence[FinishedRun]], None],
 ) -> list[BaseException]:
     """``todo``: key -> its data, put once in the object store for every node. The
     runs of one workload travel as populations, as to local workers
@@ -128,8 +128,7 @@ def run_ray(
                     keys = populations.keys_in(tasks[future][0])
                     errors.extend(_lost(key, error) for key in keys)
                     continue
-                for run in result:  # each run of a chunk
-                    record(run)
+                record(result)  # the runs of a chunk
         except BaseException:
             for future, (_, ref) in tasks.items():
                 if not future.done():

@@ -186,7 +186,7 @@ def run(
     todo: Mapping[str, Dataset],
     options: RunOptions,
     workers: Workers,
-    record: Callable[[FinishedRun], None],
+    record: Callable[[Sequence[FinishedRun]], None],
 ) -> list[BaseException]:
     """Train every run of ``todo`` (key -> its data) on this process and
     ``workers``; ``record`` each result as it comes; return the errors of runs that
@@ -213,8 +213,7 @@ def run(
             done.add(key)
             return
         done.add(key)
-        for run in result:  # each run of a chunk
-            record(run)
+        record(result)  # the runs of a chunk
 
     def here(key: str) -> None:
         try:
@@ -224,8 +223,7 @@ def run(
             done.add(key)
             return
         done.add(key)
-        for run in result:
-            record(run)
+        record(result)
 
     while len(done) < len(todo) and not broken:
         for future in [f for f in pending if f.done()]:

@@ -137,7 +137,7 @@ def keys_in(key: str) -> list[str]:
 def run_here(
     todo: Mapping[str, Dataset],
     options: RunOptions,
-    record: Callable[[FinishedRun], None],
+    record: Callable[[Sequence[FinishedRun]], None],
 ) -> None:
     """Train every run of ``todo`` (key -> its data) in this process, those of one
     workload as populations; ``record`` each result as its population ends."""
@@ -145,8 +145,7 @@ def run_here(
         dataset = todo[group[0]]
         size = _parameters(group[0], dataset)
         for chunk in chunks(group, size):
-            for result in execute_population(chunk, options, dataset):
-                record(result)
+            record(execute_population(chunk, options, dataset))
 
 
 def _parameters(key: str, dataset: Dataset) -> int:

@@ -319,9 +319,11 @@ def run_specs(
         labels = list(axes) if shown is None else list(shown)
         started = time.perf_counter()
 
-        def record(run: FinishedRun) -> None:
-            db.add(run)
-            if progress:
+        def record(runs: Sequence[FinishedRun]) -> None:
+            db.add(runs)
+            if not progress:
+                return
+            for run in runs:
                 index = next(counter)
                 line = _progress_line(
                     index, len(keys), by_key[run.key], labels, run.metrics

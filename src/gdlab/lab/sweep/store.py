@@ -1,8 +1,9 @@
 """A sweep's SQLite store: its base spec and options, one row per finished run.
 
-**One writer, one transaction per run.** Only the process that runs the sweep
-writes the file (WAL mode), each finished run in its own committed transaction, so
-a crash, Ctrl-C or SIGKILL loses no finished run. A lock file refuses a second
+**One writer, one transaction per population.** Only the process that runs the
+sweep writes the file (WAL mode), the runs that finish together (a population's
+members, or a run alone) in one committed transaction as they finish, so a crash,
+Ctrl-C or SIGKILL loses no finished run. A lock file refuses a second
 sweep writing the same store, and :func:`check_same_sweep` one with another base
 spec or other options (new grid values are welcome).
 
@@ -368,12 +369,24 @@ class Store:
                 f"sweep: {self.path}: the run key {key!r} is not a RunSpec ({error})"
             ) from None
 
-    def add(self, run: FinishedRun) -> bool:
-        """Record one finished run in its own transaction; False if its key was
-        already there."""
+    def add(self, runs: Sequence[FinishedRun]) -> int:
+        """Record runs that finished together in one transaction (one fsync of
+        the file, not one per run); how many were new (a key already there keeps
+        its row)."""
+        rows = [self._row(run) for run in runs]
+        if not rows:
+            return 0
+        with self._transaction() as db:
+            cursor = db.executemany(
+                f"INSERT OR IGNORE INTO runs VALUES ({', '.join('?' * len(rows[0]))})",
+                rows,
+            )
+        return int(cursor.rowcount)
+
+    def _row(self, run: FinishedRun) -> tuple[Any, ...]:
         spec = self._spec(run.key)
         m = run.metrics
-        row = (
+        return (
             run.key,
             spec.optimizer,
             spec.learning_rate,
@@ -392,12 +405,6 @@ class Store:
             run.pid,
             run.ray_node_id,
         )
-        with self._transaction() as db:
-            cursor = db.execute(
-                f"INSERT OR IGNORE INTO runs VALUES ({', '.join('?' * len(row))})",
-                row,
-            )
-        return cursor.rowcount == 1
 
     def runs(self, keys: Sequence[str] | None = None) -> list[StoredRun]:
         """The finished runs (those of ``keys``, in that order, when given; else all,
