@@ -80,3 +80,27 @@ def test_the_citation_and_the_changelog_name_the_version() -> None:
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert "## [Unreleased]" in changelog
     assert f"## [{PYPROJECT_VERSION}] - " in changelog
+
+
+def test_the_command_leaves_the_objects_out_of_the_collections_at_exit() -> None:
+    """``gdlab`` freezes the garbage collector after its exit handlers: the
+    interpreter's last collections took 0.2 s of each command that trained."""
+    program = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: sys.stderr.write(f'frozen {gc.get_freeze_count()}'))\n"
+        "from gdlab.cli import main\n"
+        "main(['--version'])\n"
+    )
+    path = os.pathsep.join(
+        filter(None, [str(SOURCE.parent), os.environ.get("PYTHONPATH")])
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+    assert done.returncode == 0 and done.stdout.startswith("gdlab, version")
+    frozen = re.fullmatch(r"frozen (\d+)", done.stderr)
+    assert frozen and int(frozen[1]) > 10_000, done.stderr
