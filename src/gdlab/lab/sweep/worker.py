@@ -14,7 +14,9 @@ pickle to the parent process and through Ray as they are.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import gc
 import importlib
 import json
 import math
@@ -66,7 +68,10 @@ def ready() -> int:
 def init_worker(parent: int, loaded: Sequence[str] = ()) -> None:
     """Set up a pool's worker process: one BLAS thread, the plugins the parent
     ``loaded`` (models, datasets, optimizers its runs name) imported before any
-    run is built, and exit with the parent."""
+    run is built, and exit with the parent. Its end skips the interpreter's last
+    garbage collections, which the pool's close waited for (0.15 s, measured), as
+    the ``gdlab`` command's own end does."""
+    atexit.register(gc.freeze)
     _one_thread()
     plugins.load_all(loaded)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
