@@ -54,6 +54,24 @@ def test_fields_are_checked_and_normalized_when_made() -> None:
         Plan(select="val_los")
 
 
+@dataclass(frozen=True)
+class Book(Record):
+    plans: dict[str, Plan] = field(default_factory=dict)
+
+
+def test_an_error_inside_a_nested_record_names_the_path_of_its_field() -> None:
+    with raises_about("Plan", "axes[1].low", got="-1"):
+        Plan.from_dict({"axes": [{"name": "lr"}, {"name": "wd", "low": -1}]})
+    with raises_about("Plan", "first.name"):  # a required field not given
+        Plan.from_dict({"first": {"low": 1.0}})
+    with raises_about("Book", "plans['b'].axes[0].name", got="''"):
+        Book.from_dict({"plans": {"a": {}, "b": {"axes": [{"name": ""}]}}})
+    with pytest.raises(ValueError, match=r"^Book: field 'lo' of plans\['a'\]\.first "):
+        Book.from_dict({"plans": {"a": {"first": {"name": "x", "lo": 1}}}})
+    with pytest.raises(ValueError, match=r"^Book: plans\['a'\]\.axes\[0\] must be "):
+        Book.from_dict({"plans": {"a": {"axes": [[1]]}}})
+
+
 def test_a_list_given_for_a_tuple_field_is_kept_as_a_tuple() -> None:
     plan = Plan(axes=[Axis("lr")])
     assert plan.axes == (Axis("lr"),)

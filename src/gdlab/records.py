@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -76,7 +77,9 @@ class Record:
     @classmethod
     def from_dict(cls: type[R], values: object) -> R:
         """The record of a plain form like :meth:`to_dict`'s; a missing field with
-        a default takes it."""
+        a default takes it. An error inside a nested record names the field by its
+        path from this one: ``"Comparison: optimizers['sgd'].summary.test_acc.mean
+        must be a real number, got 'x'"``, not ``"Stats: mean must be ..."``."""
         owner = cls.owner()
         if not isinstance(values, Mapping):
             _checks.fail(owner, "values", "a mapping", values)
@@ -95,7 +98,7 @@ class Record:
             if required and name not in values:
                 _checks.fail(owner, name, "given", "nothing")
         hints = _hints(cls)
-        return cls(**{k: _typed(hints[k], v) for k, v in values.items()})
+        return cls(**{k: _typed(hints[k], v, owner, k) for k, v in values.items()})
 
 
 _HINTS: dict[type, dict[str, Any]] = {}
@@ -132,30 +135,61 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _typed(hint: Any, value: Any) -> Any:
-    """``value`` read as a field of type ``hint``: a dict for a record becomes one,
-    a list for a tuple of records becomes that tuple, a dict of dicts for a
-    ``dict[str, SomeRecord]`` a dict of records."""
-    if (
-        isinstance(hint, type)
-        and issubclass(hint, Record)
-        and isinstance(value, Mapping)
-    ):
-        return hint.from_dict(value)
+def _typed(hint: Any, value: Any, owner: str, where: str) -> Any:
+    """``value`` read as the field ``where`` of ``owner``, of type ``hint``: a
+    dict for a record becomes one, a list for a tuple of records becomes that
+    tuple, a dict of dicts for a ``dict[str, SomeRecord]`` a dict of records."""
+    if isinstance(hint, type) and issubclass(hint, Record):
+        if isinstance(value, hint):
+            return value
+        if not isinstance(value, Mapping):
+            _checks.fail(owner, where, f"an object of {hint.__name__} fields", value)
+        try:
+            return hint.from_dict(value)
+        except ValueError as error:
+            reworded = _reworded(error, hint.owner(), owner, where)
+            if reworded is error:
+                raise
+            raise reworded from None
     origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
+    if origin in (typing.Union, types.UnionType):  # its constraint checks the rest
         for option in typing.get_args(hint):
-            if isinstance(option, type) and issubclass(option, Record):
-                return _typed(option, value)
+            if _is_record(option) and isinstance(value, Mapping):
+                return _typed(option, value, owner, where)
         return value
     args = typing.get_args(hint)
     if origin is dict and isinstance(value, Mapping) and _is_record(args[1]):
-        return {k: _typed(args[1], v) for k, v in value.items()}  # names -> records
+        return {  # names -> records
+            k: _typed(args[1], v, owner, f"{where}[{k!r}]") for k, v in value.items()
+        }
     if origin is tuple and isinstance(value, Sequence) and not isinstance(value, str):
         if len(args) == 2 and args[1] is Ellipsis and _is_record(args[0]):
-            return tuple(_typed(args[0], v) for v in value)
+            return tuple(
+                _typed(args[0], v, owner, f"{where}[{i}]") for i, v in enumerate(value)
+            )
         return tuple(value)
     return value
+
+
+def _reworded(error: ValueError, inner: str, owner: str, where: str) -> ValueError:
+    """``error`` of the record ``inner`` in ``owner``'s words, its field named by
+    its path from ``where``: ``"Stats: mean must be ..."`` as ``"Summary:
+    test_acc.mean must be ..."``, ``"Stats: field 'x' must be ..."`` as ``"Summary:
+    field 'x' of test_acc must be ..."``; an error in other words as it is."""
+    message = str(error)
+    if not message.startswith(f"{inner}: "):
+        return error
+    rest = message[len(inner) + 2 :]
+    if not where:
+        return ValueError(f"{owner}: {rest}")
+    unknown = re.fullmatch(r"field ('[^']*')(?: of (.+?))?( must be .*)", rest, re.S)
+    if unknown:  # a key that is no field of the record
+        name, inside, requirement = unknown.groups()
+        path = f"{where}.{inside}" if inside else where
+        return ValueError(f"{owner}: field {name} of {path}{requirement}")
+    if rest.startswith("values must be"):  # the record itself is not an object
+        return ValueError(f"{owner}: {where}{rest[len('values') :]}")
+    return ValueError(f"{owner}: {where}.{rest}")
 
 
 def _is_record(hint: Any) -> bool:
@@ -229,10 +263,10 @@ def instance(kind: type[Record]) -> Constraint:
 
 def made(kind: type[R], value: object, owner: str, where: str = "") -> R:
     """``kind`` made from ``value`` (a mapping of its fields, or one already made),
-    each error in ``owner``'s words with the path of its field: ``"checkpoint x:
-    history.epochs[0].train_loss must be ..."`` where :meth:`Record.from_dict`
-    would say ``"Evaluation: train_loss must be ..."``. Nested fields whose
-    constraint is :func:`record` (or ``each(record(...))``) are named likewise."""
+    each error in ``owner``'s words with the path of its field from ``where``:
+    ``"checkpoint x: history.epochs[0].train_loss must be ..."``. Nested fields
+    whose constraint is :func:`record` (or ``each(record(...))``) are named
+    likewise."""
     if isinstance(value, kind):
         return value
     at = f"{where}." if where else ""
@@ -255,11 +289,10 @@ def made(kind: type[R], value: object, owner: str, where: str = "") -> R:
     try:
         return kind(**value)
     except ValueError as error:
-        inner = f"{kind.owner()}: "
-        message = str(error)
-        if not message.startswith(inner):
+        reworded = _reworded(error, kind.owner(), owner, where)
+        if reworded is error:
             raise
-        raise ValueError(f"{owner}: {at}{message[len(inner) :]}") from None
+        raise reworded from None
 
 
 def text(owner: str, name: str, value: object) -> str:

@@ -256,23 +256,27 @@ def test_a_protocol_checks_itself_when_made(
             lambda r: r["optimizers"]["sgd"]["studies"][0]["reruns"][0]["history"][
                 "epochs"
             ][1].pop("val_acc"),
-            r"Rerun: history\['epochs'\]\[1\] must be an object with 'val_acc'",
+            r"Comparison: optimizers\['sgd'\]\.studies\[0\]\.reruns\[0\]\.history"
+            r"\['epochs'\]\[1\] must be an object with 'val_acc'",
         ),
         (
             lambda r: r["optimizers"]["adam"]["studies"][1]["trials"][2].__setitem__(
                 "val_acc", "x"
             ),
-            r"Trial: val_acc must be a real number, got 'x'",
+            r"Comparison: optimizers\['adam'\]\.studies\[1\]\.trials\[2\]\.val_acc "
+            r"must be a real number, got 'x'",
         ),
         (
             lambda r: r["optimizers"]["adam"]["summary"]["test_acc"].__setitem__(
                 "mean", "x"
             ),
-            r"Stats: mean must be a real number, got 'x'",
+            r"Comparison: optimizers\['adam'\]\.summary\.test_acc\.mean must be a real "
+            r"number, got 'x'",
         ),
         (
             lambda r: r["optimizers"]["adam"]["summary"].__setitem__("extra", 1),
-            r"Summary: field 'extra' must be one of train_loss, ",
+            r"Comparison: field 'extra' of optimizers\['adam'\]\.summary must be "
+            r"one of train_loss, ",
         ),
         (
             lambda r: r.__setitem__("version", 2),
@@ -280,7 +284,7 @@ def test_a_protocol_checks_itself_when_made(
         ),
         (
             lambda r: r["pairs"][0].__setitem__("verdict", "adam"),
-            r"Claim: verdict must be one of a, b, none, got 'adam'",
+            r"Comparison: pairs\[0\]\.verdict must be one of a, b, none, got 'adam'",
         ),
         (
             lambda r: r["studies"].pop(),
@@ -298,11 +302,12 @@ def test_a_protocol_checks_itself_when_made(
         ),
         (
             lambda r: r["protocol"].__setitem__("select", "test_acc"),
-            r"Protocol: select must be one of val_acc, val_loss, got 'test_acc'",
+            r"Comparison: protocol\.select must be one of val_acc, val_loss, got "
+            r"'test_acc'",
         ),
         (
             lambda r: r["protocol"].__setitem__("metric", "test_loss"),
-            r"Protocol: metric must be 'test_acc', got 'test_loss'",
+            r"Comparison: protocol\.metric must be 'test_acc', got 'test_loss'",
         ),
     ],
 )

@@ -213,7 +213,7 @@ def test_a_workers_result_is_checked_before_the_store_writes_it() -> None:
     run = FinishedRun.from_dict(result)
     assert run.metrics.final_test_acc == 0.8 and run.metrics.steps == 10
     assert run.to_dict() == result  # the same plain form back
-    with raises_about("RunMetrics", "steps"):
+    with raises_about("FinishedRun", "metrics.steps"):  # its path named
         FinishedRun.from_dict({**result, "metrics": {**metrics, "steps": -1}})
     with raises_about("FinishedRun", "pid"):
         FinishedRun.from_dict({**result, "pid": "7"})
