@@ -99,7 +99,9 @@ def test_a_suite_runs_every_workload_and_scores_it_as_algoperf(
             {k: v for k, v in saved.items() if k != "own_view"}
         )  # was a TypeError
     bad = {**saved["intervals"]["sgd"], "ci95": -1.0}
-    with pytest.raises(ValueError, match=r"Interval: ci95 must be"):
+    with pytest.raises(
+        ValueError, match=r"BenchmarkResult: intervals\['sgd'\]\.ci95 must be"
+    ):
         benchmark.BenchmarkResult.from_dict(
             {**saved, "intervals": {**saved["intervals"], "sgd": bad}}
         )
