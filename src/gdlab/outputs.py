@@ -23,6 +23,7 @@ import io
 import json
 import math
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
@@ -331,9 +332,33 @@ def claiming(folder: Path_, kind: str, option: str = "--out") -> Iterator[Path]:
         raise
 
 
+STAGE = ".staging"
+"""The folder inside an output folder where a set of files is written first."""
+
+
+def publish(root: Path, write: Callable[[Path], object]) -> Path:
+    """Write a set of files (a comparison's results.json, PNGs and report.html)
+    as one: ``write(stage)`` writes them all into ``root/.staging``; only when
+    every one is written are they renamed into ``root`` (a rename does not fail
+    for lack of space or a size limit). A failed write removes the stage and
+    leaves the previous set whole. Returns ``root/report.html``."""
+    stage = root / STAGE
+    shutil.rmtree(stage, ignore_errors=True)  # left by a killed process
+    stage.mkdir()
+    try:
+        write(stage)
+        for path in sorted(stage.iterdir()):
+            os.replace(path, root / path.name)
+        fsync_folder(root)  # the renames, as write_atomic syncs its own
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return root / "report.html"
+
+
 __all__ = [
     "KINDS",
     "MARKER",
+    "STAGE",
     "WriteError",
     "claim",
     "claiming",
@@ -343,6 +368,7 @@ __all__ = [
     "own_file",
     "own_folder",
     "owner",
+    "publish",
     "writable",
     "write_atomic",
     "write_bytes",

@@ -445,7 +445,7 @@ def test_a_failed_write_leaves_the_previous_outputs_whole(
     with pytest.raises(outputs.WriteError, match="File too large"):
         runs.compare_into(folder, base, ["sgd"], other, workers=1, progress=False)
     assert files() == before  # results.json and the PNGs were not replaced
-    assert not (folder / runs.STAGE).exists()
+    assert not (folder / outputs.STAGE).exists()
 
 
 def test_a_plan_loads_the_data_once_and_run_checks_nothing_again(
@@ -502,7 +502,6 @@ def test_published_files_are_synced_into_their_folder(
     """A file renamed into a folder survives a power cut only once the folder is
     synced: publish renamed results.json and the report in, and never did."""
     from gdlab import outputs
-    from gdlab.lab import runs
 
     synced: list[tuple[Path, list[str]]] = []
     real = outputs.fsync_folder
@@ -512,5 +511,5 @@ def test_published_files_are_synced_into_their_folder(
         real(folder)
 
     monkeypatch.setattr(outputs, "fsync_folder", recording)
-    runs.publish(tmp_path, lambda stage: (stage / "results.json").write_text("{}"))
-    assert (tmp_path, [runs.STAGE, "results.json"]) in synced
+    outputs.publish(tmp_path, lambda stage: (stage / "results.json").write_text("{}"))
+    assert (tmp_path, [outputs.STAGE, "results.json"]) in synced

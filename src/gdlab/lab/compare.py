@@ -861,7 +861,6 @@ def _order_key(summary: Summary, higher: bool) -> tuple[float, ...]:
 
 def _publish(found: Comparison, root: Path, report: bool, command: str) -> None:
     """results.json, and the report drawn from it, written as one set."""
-    from gdlab.lab.runs import publish
     from gdlab.report.compare import comparison_report
 
     def write(stage: Path) -> None:
@@ -869,7 +868,7 @@ def _publish(found: Comparison, root: Path, report: bool, command: str) -> None:
         if report:
             comparison_report(found, stage, command=command)
 
-    publish(root, write)
+    outputs.publish(root, write)
 
 
 def compare(

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -268,29 +267,6 @@ def compare_into(
     return result, Path(folder) / "report.html"
 
 
-STAGE = ".staging"
-"""The folder inside an output folder where a set of files is written first."""
-
-
-def publish(root: Path, write: Callable[[Path], object]) -> Path:
-    """Write a set of files (results.json, the PNGs, report.html) consistently:
-    ``write(stage)`` writes them all into ``root/.staging``; only when every one
-    is written are they renamed into ``root`` (a rename does not fail for lack of
-    space or a size limit). A failed write removes the stage and leaves the
-    previous set whole. Returns ``root/report.html``."""
-    stage = root / STAGE
-    shutil.rmtree(stage, ignore_errors=True)  # left by a killed process
-    stage.mkdir()
-    try:
-        write(stage)
-        for path in sorted(stage.iterdir()):
-            os.replace(path, root / path.name)
-        outputs.fsync_folder(root)  # the renames, as write_atomic syncs its own
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    return root / "report.html"
-
-
 def load_comparison(folder: Folder) -> Comparison:
     """The comparison whose ``results.json`` is in ``folder``, a folder that
     :func:`report_from` may write into."""
@@ -314,4 +290,4 @@ def report_from(folder: Folder, result: Comparison | None = None) -> Path:
     """Redraw ``report.html`` from the ``results.json`` a comparison left there
     (or from ``result``, already read by :func:`load_comparison`)."""
     loaded = load_comparison(folder) if result is None else result
-    return publish(Path(folder), lambda stage: comparison_report(loaded, stage))
+    return outputs.publish(Path(folder), lambda stage: comparison_report(loaded, stage))

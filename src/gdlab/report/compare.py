@@ -14,7 +14,8 @@ from __future__ import annotations
 import base64
 import html
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from matplotlib.axes import Axes
@@ -22,7 +23,7 @@ from matplotlib.figure import Figure
 
 from gdlab import outputs
 from gdlab.report import layout
-from gdlab.report.plots import finish, label_colors
+from gdlab.report.plots import PNG_DPI, finish, label_colors, png_bytes
 from gdlab.results import ComparisonResult, Edge, Rerun, Stats
 
 METRIC_NAMES = {
@@ -404,24 +405,19 @@ CAPTIONS = {
 }
 
 
-def draw(results: ComparisonResult, folder: Path) -> list[tuple[str, str]]:
-    """Write the comparison's PNGs into ``folder``; return (file, caption) pairs."""
-    figures = []
+def _figures(results: ComparisonResult) -> Iterator[tuple[str, Figure]]:
+    """The report's figures, each with the name of its PNG, one at a time."""
     classification = results.protocol.metric == "test_acc"
-    plot_test_metrics(
-        results, "test_acc" if classification else "test_loss", path=folder / "test.png"
+    yield (
+        "test.png",
+        plot_test_metrics(results, "test_acc" if classification else "test_loss"),
     )
-    figures.append("test.png")
     if results.protocol.budget > 0:
-        plot_tunability(results, path=folder / "tunability.png")
-        plot_sensitivity(results, path=folder / "sensitivity.png")
-        figures += ["tunability.png", "sensitivity.png"]
+        yield "tunability.png", plot_tunability(results)
+        yield "sensitivity.png", plot_sensitivity(results)
     if classification:
-        plot_curves(results, "val_acc", path=folder / "curves.png")
-        figures.append("curves.png")
-    plot_curves(results, "train_loss", path=folder / "loss.png")
-    figures.append("loss.png")
-    return [(f, CAPTIONS[f]) for f in figures]
+        yield "curves.png", plot_curves(results, "val_acc")
+    yield "loss.png", plot_curves(results, "train_loss")
 
 
 PROTOCOL_TEXT = """The procedure was repeated in {studies} independent studies
@@ -438,23 +434,45 @@ Schmidt et al. 2021; Dahl et al. 2023 (AlgoPerf: studies, quasi-random search);
 Holm 1979."""
 
 
+@dataclass(frozen=True)
+class Report:
+    """A comparison's report drawn: each PNG's bytes by its file name, and the
+    page, ``report.html``, that shows them inline."""
+
+    figures: dict[str, bytes]
+    page: str
+
+    def write(self, folder: str | Path) -> Path:
+        """Write the PNGs and ``report.html`` into ``folder``; the page's path."""
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, data in self.figures.items():
+            outputs.write_bytes(out / name, data)
+        return outputs.write_text(out / "report.html", self.page)
+
+
 def comparison_report(
     results: ComparisonResult, folder: str | Path, *, command: str = "gdlab compare"
 ) -> Path:
-    """Draw the figures and write ``report.html`` into ``folder``; return its path."""
+    """Draw the figures and write them and ``report.html`` into ``folder``; return
+    the page's path."""
+    return draw(results, command=command).write(folder)
+
+
+def draw(results: ComparisonResult, *, command: str = "gdlab compare") -> Report:
+    """The report of ``results``, drawn; ``command`` is the line it names as
+    the one that made it."""
     from gdlab.report.html import render
 
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    figures = draw(results, out)
+    figures = {name: png_bytes(fig, PNG_DPI) for name, fig in _figures(results)}
     spec, protocol = results.spec, results.protocol
     head, rows = _table(results)
     blocks = []
-    for name, caption in figures:
-        data = base64.b64encode((out / name).read_bytes()).decode()
-        text = html.escape(caption)
+    for name, data in figures.items():
+        encoded = base64.b64encode(data).decode()
+        text = html.escape(CAPTIONS[name])
         blocks.append(
-            f'<figure><img alt="{text}" src="data:image/png;base64,{data}">'
+            f'<figure><img alt="{text}" src="data:image/png;base64,{encoded}">'
             f"<figcaption>{text}</figcaption></figure>"
         )
     length = (
@@ -499,4 +517,4 @@ def comparison_report(
         command=html.escape(command),
         data_file="results.json",
     )
-    return outputs.write_text(out / "report.html", page)
+    return Report(figures, page)
