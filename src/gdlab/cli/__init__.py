@@ -41,7 +41,7 @@ class _Group(click.Group):
         0.2 s of each command that trained (measured), a tenth of a small
         comparison. Every file of the command is written and closed before it
         returns; only the process's end is sooner."""
-        atexit.register(gc.freeze)  # registered first, run last
+        atexit.register(gc.freeze)  # after every handler the command registers
         return super().__call__(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
