@@ -175,24 +175,33 @@ def test_runs_kernel_is_each_run_alone() -> None:
     np.testing.assert_array_equal(buf, want_buf)
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_evaluate_is_each_models_own(dtype: str) -> None:
+def test_evaluate_is_each_models_own(dtype: str, activation: str) -> None:
     """A population's evaluation gives each run exactly its model's own numbers
-    (NaN for a run whose logits overflow), chunk by chunk."""
-    models = [MLP([6, 8, 5, 3], seed=s, l2=0.01 * s, dtype=dtype) for s in range(3)]
+    (NaN for a run whose logits overflow), chunk by chunk, for all its runs or
+    some of them (in the order asked)."""
+    models = [
+        MLP([6, 8, 5, 3], activation, seed=s, l2=0.01 * s, dtype=dtype)
+        for s in range(3)
+    ]
     next(iter(models[1].params.buffers.values()))[:] = np.finfo(dtype).max / 4
     together = PopulationModel(models)
     for chunk in (1000, 7):
         with np.errstate(over="ignore", invalid="ignore"):  # the diverged run's
-            losses, accs = together.evaluate(X, Y, chunk)
             alone = [m.evaluate(X, Y, chunk=chunk) for m in models]
-        for r, (loss, acc) in enumerate(alone):
-            assert acc is not None
-            if r == 1:
-                assert math.isnan(losses[r]) and math.isnan(loss)
-                assert math.isnan(accs[r]) and math.isnan(acc)
-            else:
-                assert (losses[r], accs[r]) == (loss, acc)
+            for runs in (None, [2, 0], [1]):
+                losses, accs = together.evaluate(X, Y, chunk, runs=runs)
+                chosen = [0, 1, 2] if runs is None else runs
+                assert len(losses) == len(accs) == len(chosen)
+                for j, r in enumerate(chosen):
+                    loss, acc = alone[r]
+                    assert acc is not None
+                    if r == 1:
+                        assert math.isnan(losses[j]) and math.isnan(loss)
+                        assert math.isnan(accs[j]) and math.isnan(acc)
+                    else:
+                        assert (losses[j], accs[j]) == (loss, acc), (runs, r)
 
 
 def test_what_cannot_run_as_a_population() -> None:

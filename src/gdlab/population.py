@@ -351,13 +351,18 @@ class _Trainer:
         ds, model = self.dataset, self.model
         train_loss: list[float] = [math.nan] * len(self.live)
         train_acc: list[float] = [math.nan] * len(self.live)
-        seeds = [self.members[m].seed for m in self.live]
-        for seed in dict.fromkeys(seeds):  # each run on its own rows, as fit's
+        # each run on its own rows, as fit's; the runs of one seed, or all of them
+        # where the training set is within train_eval_rows, evaluated together
+        together: dict[int, list[int]] = {}
+        for row, member in enumerate(self.live):
+            X, _ = self._train_eval(self.members[member].seed)
+            together.setdefault(id(X), []).append(row)
+        for rows in together.values():
+            data = self._train_eval(self.members[self.live[rows[0]]].seed)
             with np.errstate(over="ignore", invalid="ignore"):  # judged just below
-                losses, accs = model.evaluate(*self._train_eval(seed), EVAL_CHUNK)
-            for row, s in enumerate(seeds):
-                if s == seed:
-                    train_loss[row], train_acc[row] = losses[row], accs[row]
+                losses, accs = model.evaluate(*data, EVAL_CHUNK, runs=rows)
+            for row, loss, acc in zip(rows, losses, accs, strict=True):
+                train_loss[row], train_acc[row] = loss, acc
         lrs = self.optimizer.lrs()
         bad = []
         for row, loss in enumerate(train_loss):

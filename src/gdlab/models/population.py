@@ -146,9 +146,12 @@ class PopulationModel:
             a = self._buffers[key] = np.empty(shape, dtype=self.dtype)
         return a
 
-    def _forward(self, x: Array, keep: bool = True) -> tuple[Array, list[Array]]:
+    def _forward(
+        self, x: Array, keep: bool = True, runs: Sequence[int] | None = None
+    ) -> tuple[Array, list[Array]]:
         """Logits ``(K, rows, classes)`` and the layers' inputs, for ``x`` (rows,
-        d) shared by every run or ``(K, rows, d)``.
+        d) shared by every run or ``(K, rows, d)``; of the ``runs`` only, when
+        given (the other runs' rows are left as they were).
 
         Each run's product is its own 2-D ``matmul`` (one BLAS gemm): NumPy's
         stacked ``matmul`` over the run axis took 2.8x as long on these shapes.
@@ -158,16 +161,23 @@ class PopulationModel:
         last = len(self._W) - 1
         k, rows = self.size, x.shape[-2]
         shared = x.ndim == 2
+        chosen = range(k) if runs is None else runs
         for i, (W, b) in enumerate(zip(self._W, self._b, strict=True)):
             inputs.append(h)
             name = f"a{i}" if keep else f"eval{i}"
             a = self._buffer(name, (k, rows, W.shape[2]))
-            for r in range(k):
+            for r in chosen:
                 np.matmul(h if shared else h[r], W[r], out=a[r])
             shared = False
-            a += b[:, None, :]
-            if i < last:
-                self._activate(a)
+            if runs is None:
+                a += b[:, None, :]
+                if i < last:
+                    self._activate(a)
+            else:
+                for r in runs:
+                    a[r] += b[r]
+                    if i < last:
+                        self._activate(a[r])
             h = a
         return h, inputs
 
@@ -247,16 +257,18 @@ class PopulationModel:
         return self._l2_term(grad=False)
 
     def evaluate(
-        self, X: Array, y: NDArray[Any], chunk: int
+        self, X: Array, y: NDArray[Any], chunk: int, runs: Sequence[int] | None = None
     ) -> tuple[list[float], list[float]]:
         """Each run's cost (L2 term included) and accuracy on ``(X, y)``, in
         chunks of ``chunk`` rows, as :func:`gdlab.train.evaluate` gives for one
-        model (NaN for both when a run's logits overflow)."""
-        k = self.size
+        model (NaN for both when a run's logits overflow); of the ``runs`` only,
+        in their order, when given."""
+        chosen = list(range(self.size)) if runs is None else list(runs)
         X = X.astype(self.dtype, copy=False)  # as the model's input check casts it
-        totals = [0.0] * k
-        correct = [0] * k
-        bad = [False] * k
+        n = len(chosen)
+        totals = [0.0] * n
+        correct = [0] * n
+        bad = [False] * n
         for start in range(0, len(X), chunk):
             x = X[start : start + chunk]
             t = y[start : start + chunk]
@@ -264,23 +276,25 @@ class PopulationModel:
                 np.errstate(over="ignore", invalid="ignore"),
                 _blas.threads_for(len(x) * self._widest),
             ):
-                z, _ = self._forward(x, keep=False)
-            for r in range(k):
-                bad[r] = bad[r] or bool(losses.count_nonfinite(z[r]))
+                z, _ = self._forward(x, keep=False, runs=runs)
+            if runs is not None:
+                z = z[chosen]  # a copy: the kernel below overwrites it
+            for j in range(n):
+                bad[j] = bad[j] or bool(losses.count_nonfinite(z[j]))
             hits = np.count_nonzero(np.argmax(z, axis=2) == t, axis=1)
             # every run's loss by the kernel the model's evaluate calls (z is
             # this call's buffer: its gradient overwrites it)
             values = losses.softmax_cross_entropy_runs_inplace(z, t)
-            for r in range(k):
-                if not bad[r]:
-                    totals[r] += float(values[r]) * len(t)
-                    correct[r] += int(hits[r])
+            for j in range(n):
+                if not bad[j]:
+                    totals[j] += float(values[j]) * len(t)
+                    correct[j] += int(hits[j])
         penalty = self.penalty()
         loss = [
-            math.nan if bad[r] else totals[r] / len(X) + float(penalty[r])
-            for r in range(k)
+            math.nan if bad[j] else totals[j] / len(X) + float(penalty[r])
+            for j, r in enumerate(chosen)
         ]
-        acc = [math.nan if bad[r] else correct[r] / len(X) for r in range(k)]
+        acc = [math.nan if bad[j] else correct[j] / len(X) for j in range(n)]
         return loss, acc
 
 
