@@ -16,6 +16,7 @@ Each figure is the median over repeats of the median step of that repeat, with t
 range over repeats::
 
     python benchmarks/bench_step.py [--size 10000000] [--repeats 5] [--steps 10]
+        [--part 1|2]
 """
 
 from __future__ import annotations
@@ -217,6 +218,9 @@ def main() -> None:
     parser.add_argument(
         "--only", default="", help="comma-separated labels of part 1 (and no part 2)"
     )
+    parser.add_argument(
+        "--part", type=int, choices=(1, 2), help="run only part 1 or only part 2"
+    )
     args = parser.parse_args()
     if args.only:
         wanted = [label.strip() for label in args.only.split(",")]
@@ -232,8 +236,9 @@ def main() -> None:
         f"bench_step: torch {torch.__version__}, numba {numba.__version__}, "
         f"{args.threads} threads for both\n{machine()}"
     )
-    part1(args.size, args.repeats, args.steps)
-    if not args.only:
+    if args.part != 2:
+        part1(args.size, args.repeats, args.steps)
+    if not args.only and args.part != 1:
         part2(args.size, args.repeats, args.steps)
 
 
