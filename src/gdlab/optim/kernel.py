@@ -88,6 +88,12 @@ def threads(
     return _threads(size)
 
 
+def serial() -> bool:
+    """Whether the kernels called now run their serial variant (inside a small
+    step's :func:`threads`)."""
+    return bool(getattr(_mode, "serial", False))
+
+
 class _Serial:
     """The serial variants inside, Numba's thread count left as it is."""
 
@@ -165,12 +171,22 @@ class Kernel:
         against 40 µs for 79,510 float32 SGD updates between BLAS calls)."""
 
     def __call__(self, p: np.ndarray, *args: Any) -> None:
-        parallel = not getattr(_mode, "serial", False)
-        key = (p.dtype, *[args[i] for i in self._flag_at], parallel)
+        self.variant(p.dtype, args, not getattr(_mode, "serial", False))(p, *args)
+
+    def variant(self, dtype: np.dtype[Any], args: Any, parallel: bool) -> Any:
+        """The compiled variant that ``kernel(p, *args)`` runs for ``p`` of
+        ``dtype`` (compiled, or loaded from the disk cache, at its first use); a
+        caller that calls it many times with the same flags may keep it."""
+        key = (dtype, *[args[i] for i in self._flag_at], parallel)
         compiled = self.variants.get(key)
         if compiled is None:
             compiled = self.variants[key] = self._compile(key)
-        compiled(p, *args)
+        return compiled
+
+    @property
+    def flag_positions(self) -> list[int]:
+        """Where the flags are among the arguments after ``p``."""
+        return list(self._flag_at)
 
     def runs(self, p: np.ndarray, n: int, *args: Any) -> None:
         """The rule over ``p.size // n`` runs of ``n`` elements each, laid end to
