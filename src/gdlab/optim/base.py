@@ -112,6 +112,9 @@ class _Binding:
     extra: frozenset[str]
     template: list[Any]
     slots: list[tuple[int, str]]
+    """Where ``g``, ``lr`` and ``step`` go (unless ``scalars`` gives them)."""
+    scalar_slots: list[tuple[int, str]] = field(default_factory=list)
+    """Where the values of ``scalars`` go."""
     flags: list[int] = field(default_factory=list)
     variants: dict[Any, Any] = field(default_factory=dict)
 
@@ -458,7 +461,9 @@ class Optimizer:
             args = bound.template.copy()
             now["g"] = g
             for i, name in bound.slots:
-                args[i] = extra[name] if name in extra else now[name]
+                args[i] = now[name]
+            for i, name in bound.scalar_slots:
+                args[i] = extra[name]
             key = (p.dtype, parallel, *map(args.__getitem__, bound.flags))
             compiled = bound.variants.get(key)
             if compiled is None:
@@ -484,7 +489,14 @@ class Optimizer:
         slots = [(i, a.name) for i, a in enumerate(args) if isinstance(a, _Mark)]
         assert self.rule is not None
         flags = [i for i in self.rule.flag_positions if isinstance(args[i], _Mark)]
-        return _Binding(group, frozenset(extra), args, slots, flags)
+        return _Binding(
+            group,
+            frozenset(extra),
+            args,
+            [(i, name) for i, name in slots if name not in extra],
+            [(i, name) for i, name in slots if name in extra],
+            flags,
+        )
 
     def rule_arguments(
         self,
