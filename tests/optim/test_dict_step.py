@@ -117,8 +117,9 @@ def test_a_dict_step_is_the_per_array_update(name: str, i: int, kinds: str) -> N
 def test_a_large_dict_step_runs_the_parallel_variants(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A step of at least PARALLEL_MIN_SIZE elements keeps the parallel variant
-    with the arguments beside the serial one a small step of them ran."""
+    """A step of at least PARALLEL_MIN_SIZE elements runs the parallel variant
+    for each array of at least PARALLEL_MIN_ARRAY, and keeps it with the
+    arguments beside the serial one that a small step ran."""
     config = CASES["sgd"].configs[-1]  # variants test_conformance compiles
     p = params(mixed=False)
     expected = {n: a.copy() for n, a in p.items()}
@@ -128,13 +129,17 @@ def test_a_large_dict_step_runs_the_parallel_variants(
     for k in range(4):
         if k == 2:
             monkeypatch.setattr(kernel, "PARALLEL_MIN_SIZE", 1)
+            monkeypatch.setattr(kernel, "PARALLEL_MIN_ARRAY", 6)
         opt.step(gradients(p, k, "plain"))
         twin.step(gradients(expected, k, "plain"))
     for n, a in expected.items():
         np.testing.assert_array_equal(p[n], a, err_msg=n)
+    modes = {}
     for seg in opt._segments[0]:
         assert seg.state.bound is not None
-        assert {key[1] for key in seg.state.bound.variants} == {False, True}
+        modes[seg.names[0]] = {key[1] for key in seg.state.bound.variants}
+    # a: 12 elements, s: 1, c: 5, d: 6
+    assert modes == {"a": {False, True}, "s": {False}, "c": {False}, "d": {False, True}}
 
 
 @pytest.mark.parametrize("strided", [False, True])

@@ -443,15 +443,18 @@ class Optimizer:
     ) -> None:
         """:meth:`update` of each ``(p, g, state)`` of one group in turn; what
         they share (the threads, whether there are :meth:`scalars`) found once,
-        and the compiled variant kept with the bound arguments. A step over a
-        dict of many arrays spends its Python here (about 2 µs an array)."""
+        and the compiled variant kept with the bound arguments (the serial one
+        for an array below :data:`~gdlab.optim.kernel.PARALLEL_MIN_ARRAY`). A
+        step over a dict of many arrays spends its Python here (about 2 µs an
+        array)."""
         rule = self.rule
         if rule is None:
             raise NotImplementedError(
                 f"{type(self).__name__} must define rule or update()"
             )
         scalars = self.scalars if type(self).scalars is not Optimizer.scalars else None
-        parallel = not kernel.serial()
+        threads = not kernel.serial()
+        small = kernel.PARALLEL_MIN_ARRAY
         now: dict[str, Any] = {"g": None, "lr": lr, "step": step}
         for p, g, state in work:
             extra = _NO_SCALARS if scalars is None else scalars(group, step, lr, state)
@@ -464,6 +467,7 @@ class Optimizer:
                 args[i] = now[name]
             for i, name in bound.scalar_slots:
                 args[i] = extra[name]
+            parallel = threads and p.size >= small
             key = (p.dtype, parallel, *map(args.__getitem__, bound.flags))
             compiled = bound.variants.get(key)
             if compiled is None:
