@@ -137,7 +137,7 @@ def test_a_large_dict_step_runs_the_parallel_variants(
     modes = {}
     for seg in opt._segments[0]:
         assert seg.state.bound is not None
-        modes[seg.names[0]] = {key[1] for key in seg.state.bound.variants}
+        modes[seg.names[0]] = {key[0] for key in seg.state.bound.variants}
     # a: 12 elements, s: 1, c: 5, d: 6
     assert modes == {"a": {False, True}, "s": {False}, "c": {False}, "d": {False, True}}
 

@@ -105,8 +105,8 @@ class _Binding:
     edit is checked) and for the keys that ``scalars`` gave (``extra``).
 
     ``variants`` keeps the compiled variant of the rule that these arguments
-    call, by the dtype, the threads it runs on and the flags that a step puts in
-    (``flags``: their positions among the slots)."""
+    call (for the one segment's dtype), by the threads it runs on and the values
+    of the flags that a step puts in (``flags`` picks them from the arguments)."""
 
     group: Group
     extra: frozenset[str]
@@ -115,7 +115,7 @@ class _Binding:
     """Where ``g``, ``lr`` and ``step`` go (unless ``scalars`` gives them)."""
     scalar_slots: list[tuple[int, str]] = field(default_factory=list)
     """Where the values of ``scalars`` go."""
-    flags: list[int] = field(default_factory=list)
+    flags: Callable[[list[Any]], Any] | None = None
     variants: dict[Any, Any] = field(default_factory=dict)
 
 
@@ -468,7 +468,7 @@ class Optimizer:
             for i, name in bound.scalar_slots:
                 args[i] = extra[name]
             parallel = threads and p.size >= small
-            key = (p.dtype, parallel, *map(args.__getitem__, bound.flags))
+            key = (parallel, None if bound.flags is None else bound.flags(args))
             compiled = bound.variants.get(key)
             if compiled is None:
                 compiled = bound.variants[key] = rule.variant(p.dtype, args, parallel)
@@ -499,7 +499,7 @@ class Optimizer:
             args,
             [(i, name) for i, name in slots if name not in extra],
             [(i, name) for i, name in slots if name in extra],
-            flags,
+            operator.itemgetter(*flags) if flags else None,
         )
 
     def rule_arguments(
