@@ -155,3 +155,20 @@ def test_a_gradient_viewing_a_parameter_is_read_at_its_turn(strided: bool) -> No
     np.testing.assert_array_equal(a, a0 - 0.5)
     moved = (a0 - 0.5).T[:2, :3] if strided else (a0 - 0.5).reshape(-1)[:6]
     np.testing.assert_array_equal(d, d0 - 0.5 * moved.reshape(2, 3))
+
+
+def test_groups_of_a_dict_step_are_the_per_array_update() -> None:
+    """Each group's arrays with its own hyperparameters and flags."""
+    results = []
+    for cls in (optim.SGD, type("R", (optim.SGD,), {"update": reference_update})):
+        p = params(mixed=True)
+        groups = [
+            {"params": {n: p[n] for n in "as"}, "momentum": 0.9, "nesterov": True},
+            {"params": {n: p[n] for n in "cd"}, "lr": 0.05, "weight_decay": 0.1},
+        ]
+        opt = cls(groups, lr=0.1)
+        for k in range(3):
+            opt.step(gradients(p, k, "plain"))
+        results.append(p)
+    for n, a in results[1].items():
+        np.testing.assert_array_equal(results[0][n], a, err_msg=n)
