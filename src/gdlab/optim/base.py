@@ -579,19 +579,27 @@ class Optimizer:
         lrs = self._begin_step()
         # kernels alone (the default update) need no thread count set when serial
         only_kernels = type(self).update is Optimizer.update
+        given = plain if plain is not None else [None] * len(self._segments)
         with kernel.threads(self._size, only_kernels=only_kernels):
-            for i, (group, lr, segments) in enumerate(
-                zip(self.param_groups, lrs, self._segments, strict=True)
+            for group, lr, segments, flat in zip(
+                self.param_groups, lrs, self._segments, given, strict=True
             ):
-                flat: Iterable[Array]
+                work: Iterable[tuple[Array, Array, State]]
                 if fused is not None:  # laid out as the parameters: nothing to check
-                    flat = [fused.buffers[seg.param.dtype] for seg in segments]
-                elif plain is not None:
-                    flat = plain[i]
+                    work = [
+                        (s.param, fused.buffers[s.param.dtype], s.state)
+                        for s in segments
+                    ]
+                elif flat is not None:
+                    work = [
+                        (s.param, g, s.state)
+                        for s, g in zip(segments, flat, strict=True)
+                    ]
                 else:  # each made as its turn comes, after the arrays before it
-                    flat = (self._flat_grad(seg, grads, arrays) for seg in segments)
-                pairs = zip(segments, flat, strict=True)
-                work = ((s.param, g, s.state) for s, g in pairs)
+                    work = (
+                        (s.param, self._flat_grad(s, grads, arrays), s.state)
+                        for s in segments
+                    )
                 if only_kernels:
                     self._apply(group, self.step_count, lr, work)
                     continue
