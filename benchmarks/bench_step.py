@@ -10,18 +10,21 @@ step by step in one process. Prints ms/step, GB/s, the % of the streaming bound
 Part 2, 10M split over 100 arrays, Adam and SGD-momentum: gdlab given a plain dict
 of the 100 arrays (updated in place, array by array) and given a ``Params`` (one
 buffer), against torch ``fused=True`` on the same 100 tensors (goal: the dict within
-1.1x of torch fused).
+1.1x of torch fused). Then the dict step's own Python: the CPU time of a step over
+100 float32 arrays of 10 elements (serial kernels of next to no work), per array.
 
 Each figure is the median over repeats of the median step of that repeat, with the
 range over repeats::
 
     python benchmarks/bench_step.py [--size 10000000] [--repeats 5] [--steps 10]
+        [--part 1|2]
 """
 
 from __future__ import annotations
 
 import argparse
 import inspect
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +33,7 @@ import numba
 import numpy as np
 import schedulefree
 import torch
-from common import interleaved, machine, summary
+from common import interleaved, machine, no_compilation, summary
 from numba import prange
 
 from gdlab import Params, optim
@@ -206,6 +209,28 @@ def part2(n: int, repeats: int, steps: int) -> None:
             f"{summary(times['torch'], 2, 1e3):>20}"
         )
         print(f"{'':14}gdlab dict / torch fused {summary(ratio)} (goal <= 1.10)")
+    print(
+        "the dict step's own Python, SGD-momentum on 100 float32 arrays of 10: "
+        f"{summary(python_per_array(repeats), 2, 1e6)} µs CPU an array"
+    )
+
+
+def python_per_array(repeats: int, count: int = 100, steps: int = 300) -> list[float]:
+    """CPU seconds per array of a dict step whose kernels have next to nothing to
+    do (``count`` float32 arrays of 10), one figure per repeat."""
+    sizes = [10] * count
+    opt = optim.create("sgd", arrays(sizes, 0), lr=LR, momentum=0.9)
+    grads = arrays(sizes, 1)
+    opt.warm_up()
+    opt.step(grads)
+    out = []
+    with no_compilation("dict step"):
+        for _ in range(repeats):
+            start = time.process_time()
+            for _ in range(steps):
+                opt.step(grads)
+            out.append((time.process_time() - start) / steps / count)
+    return out
 
 
 def main() -> None:
@@ -216,6 +241,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=numba.config.NUMBA_NUM_THREADS)
     parser.add_argument(
         "--only", default="", help="comma-separated labels of part 1 (and no part 2)"
+    )
+    parser.add_argument(
+        "--part", type=int, choices=(1, 2), help="run only part 1 or only part 2"
     )
     args = parser.parse_args()
     if args.only:
@@ -232,9 +260,11 @@ def main() -> None:
         f"bench_step: torch {torch.__version__}, numba {numba.__version__}, "
         f"{args.threads} threads for both\n{machine()}"
     )
-    part1(args.size, args.repeats, args.steps)
-    if not args.only:
+    if args.part != 2:
+        part1(args.size, args.repeats, args.steps)
+    if not args.only and args.part != 1:
         part2(args.size, args.repeats, args.steps)
+    print(machine())  # the load at the end
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ def test_the_serial_variant_computes_what_the_parallel_one_does(
     for g in grads:
         serial.step(g)
     monkeypatch.setattr(kernel, "PARALLEL_MIN_SIZE", 1)  # every step parallel
+    monkeypatch.setattr(kernel, "PARALLEL_MIN_ARRAY", 1)  # every array
     for g in grads:
         parallel.step(g)
     np.testing.assert_array_equal(small["w"], large["w"])

@@ -32,6 +32,7 @@ import inspect
 import itertools
 import math
 import operator
+import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -101,22 +102,38 @@ class _Binding:
     hyperparameter or a state array stays from step to step, so only ``g``,
     ``lr``, ``step`` and the values of :meth:`Optimizer.scalars` (at ``slots``)
     are put in each step. Made for one group's checked values (dropped when an
-    edit is checked) and for the keys that ``scalars`` gave (``extra``)."""
+    edit is checked) and for the keys that ``scalars`` gave (``extra``).
+
+    ``variants`` keeps the compiled variant of the rule that these arguments
+    call (for the one segment's dtype), by the threads it runs on and the values
+    of the flags that a step puts in (``flags`` picks them from the arguments)."""
 
     group: Group
-    extra: tuple[str, ...]
+    extra: frozenset[str]
     template: list[Any]
     slots: list[tuple[int, str]]
+    """Where ``g``, ``lr`` and ``step`` go (unless ``scalars`` gives them)."""
+    scalar_slots: list[tuple[int, str]] = field(default_factory=list)
+    """Where the values of ``scalars`` go."""
+    flags: Callable[[list[Any]], Any] | None = None
+    variants: dict[Any, Any] = field(default_factory=dict)
+
+
+_NO_SCALARS: Mapping[str, Any] = types.MappingProxyType({})
 
 
 @dataclass
 class _Segment:
-    """A run of parameters that sits in one flat buffer and is updated in one pass."""
+    """A run of parameters that sits in one flat buffer and is updated in one pass;
+    ``shape``: the parameter's own shape where it holds one parameter of a plain
+    mapping (its gradient is taken as it is when it has that shape, see
+    :meth:`Optimizer._plain_grads`)."""
 
     names: tuple[str, ...]
     param: Array
     source: Params | None = None  # the Params the buffer belongs to, if any
     state: State = field(default_factory=State)
+    shape: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         self.state.names = self.names
@@ -165,25 +182,28 @@ def _as_array(value: object) -> np.ndarray[Any, Any]:
         return np.asarray(None)
 
 
-def _arrays_of(params: object) -> tuple[tuple[str, object], ...] | None:
+def _arrays_of(
+    params: object,
+) -> tuple[tuple[str, ...], tuple[object, ...]] | None:
     """A plain mapping's names and arrays (``None`` for a :class:`Params`, which
     cannot be edited): a step refuses a mapping whose arrays were swapped, added or
     removed, which it would otherwise go on updating through their old views."""
     if isinstance(params, Params) or not isinstance(params, Mapping):
         return None
-    return tuple(params.items())
+    return tuple(params), tuple(params.values())
 
 
-def _same_arrays(params: object, then: tuple[tuple[str, object], ...]) -> bool:
+def _same_arrays(
+    params: object, then: tuple[tuple[str, ...], tuple[object, ...]]
+) -> bool:
     """Whether ``params`` is a mapping holding ``then``'s arrays, by identity,
     under the same names in the same order (no copy: this runs every step)."""
+    names, arrays = then
     return (
         isinstance(params, Mapping)
-        and len(params) == len(then)
-        and all(
-            a == c and b is d
-            for (a, b), (c, d) in zip(params.items(), then, strict=True)
-        )
+        and len(params) == len(names)
+        and tuple(params) == names
+        and all(map(operator.is_, params.values(), arrays))
     )
 
 
@@ -410,21 +430,50 @@ class Optimizer:
         its name: first :meth:`scalars`, then ``g``, ``lr`` and ``step``, a state
         key of :attr:`state_spec` (an empty array when this group keeps none), a
         hyperparameter, or one element of a pair (``beta1`` is ``betas[0]``).
+        The state created for this step is then no longer ``fresh``.
         """
+        self._apply(group, step, lr, [(p, g, state)])
+
+    def _apply(
+        self,
+        group: Group,
+        step: int,
+        lr: float,
+        work: Iterable[tuple[Array, Array, State]],
+    ) -> None:
+        """:meth:`update` of each ``(p, g, state)`` of one group in turn; what
+        they share (the threads, whether there are :meth:`scalars`) found once,
+        and the compiled variant kept with the bound arguments (the serial one
+        for an array below :data:`~gdlab.optim.kernel.PARALLEL_MIN_ARRAY`). A
+        step over a dict of many arrays spends its Python here (about 2 µs an
+        array)."""
         rule = self.rule
         if rule is None:
             raise NotImplementedError(
                 f"{type(self).__name__} must define rule or update()"
             )
-        extra = self.scalars(group, step, lr, state)
-        bound = state.bound
-        if bound is None or bound.group is not group or bound.extra != tuple(extra):
-            bound = state.bound = self._binding(group, p, state, extra)
-        args = bound.template.copy()
-        now = {"g": g, "lr": lr, "step": step}
-        for i, name in bound.slots:
-            args[i] = extra[name] if name in extra else now[name]
-        rule(p, *args)
+        scalars = self.scalars if type(self).scalars is not Optimizer.scalars else None
+        threads = not kernel.serial()
+        small = kernel.PARALLEL_MIN_ARRAY
+        now: dict[str, Any] = {"g": None, "lr": lr, "step": step}
+        for p, g, state in work:
+            extra = _NO_SCALARS if scalars is None else scalars(group, step, lr, state)
+            bound = state.bound
+            if bound is None or bound.group is not group or extra.keys() != bound.extra:
+                bound = state.bound = self._binding(group, p, state, extra)
+            args = bound.template.copy()
+            now["g"] = g
+            for i, name in bound.slots:
+                args[i] = now[name]
+            for i, name in bound.scalar_slots:
+                args[i] = extra[name]
+            parallel = threads and p.size >= small
+            key = (parallel, None if bound.flags is None else bound.flags(args))
+            compiled = bound.variants.get(key)
+            if compiled is None:
+                compiled = bound.variants[key] = rule.variant(p.dtype, args, parallel)
+            compiled(p, *args)
+            state.fresh.clear()
 
     def _binding(
         self, group: Group, p: Array, state: State, extra: Mapping[str, Any]
@@ -442,7 +491,16 @@ class Optimizer:
             {k: marks[k] for k in extra},
         )
         slots = [(i, a.name) for i, a in enumerate(args) if isinstance(a, _Mark)]
-        return _Binding(group, tuple(extra), args, slots)
+        assert self.rule is not None
+        flags = [i for i in self.rule.flag_positions if isinstance(args[i], _Mark)]
+        return _Binding(
+            group,
+            frozenset(extra),
+            args,
+            [(i, name) for i, name in slots if name not in extra],
+            [(i, name) for i, name in slots if name in extra],
+            operator.itemgetter(*flags) if flags else None,
+        )
 
     def rule_arguments(
         self,
@@ -511,9 +569,9 @@ class Optimizer:
         ignore it. Returns the first loss a closure gave, else None.
         """
         fused = self._fused_grads(grads)
-        if fused is not None:  # laid out as the parameters: nothing to check
-            arrays: dict[str, Array] = {}
-        else:
+        plain = self._plain_grads(grads) if fused is None else None
+        arrays: dict[str, Array] = {}
+        if fused is None and plain is None:
             arrays = self._checked_grads(grads)
             if type(self).prepare is not Optimizer.prepare:
                 arrays = self.prepare(arrays)
@@ -521,23 +579,66 @@ class Optimizer:
         lrs = self._begin_step()
         # kernels alone (the default update) need no thread count set when serial
         only_kernels = type(self).update is Optimizer.update
+        given = plain if plain is not None else [None] * len(self._segments)
         with kernel.threads(self._size, only_kernels=only_kernels):
-            for group, lr, segments in zip(
-                self.param_groups, lrs, self._segments, strict=True
+            for group, lr, segments, flat in zip(
+                self.param_groups, lrs, self._segments, given, strict=True
             ):
-                for seg in segments:
-                    self.update(
-                        group,
-                        self.step_count,
-                        lr,
-                        seg.param,
-                        fused.buffers[seg.param.dtype]
-                        if fused is not None
-                        else self._flat_grad(seg, grads, arrays),
-                        seg.state,
+                work: Iterable[tuple[Array, Array, State]]
+                if fused is not None:  # laid out as the parameters: nothing to check
+                    work = [
+                        (s.param, fused.buffers[s.param.dtype], s.state)
+                        for s in segments
+                    ]
+                elif flat is not None:
+                    work = [
+                        (s.param, g, s.state)
+                        for s, g in zip(segments, flat, strict=True)
+                    ]
+                else:  # each made as its turn comes, after the arrays before it
+                    work = (
+                        (s.param, self._flat_grad(s, grads, arrays), s.state)
+                        for s in segments
                     )
-                    seg.state.fresh.clear()
+                if only_kernels:
+                    self._apply(group, self.step_count, lr, work)
+                    continue
+                for p, g, state in work:
+                    self.update(group, self.step_count, lr, p, g, state)
+                    state.fresh.clear()
         return None
+
+    def _plain_grads(self, grads: object) -> list[list[Array]] | None:
+        """Each segment's gradient as it is, by group, where ``grads`` holds for
+        every parameter of a plain mapping an array of its shape and dtype,
+        C-contiguous (the gradient a model makes): every check of
+        :meth:`_checked_grads` holds and nothing needs casting or copying.
+        None otherwise (those checks then run, and say what is wrong), or when the
+        optimizer prepares its gradients."""
+        if (
+            type(self).prepare is not Optimizer.prepare
+            or not isinstance(grads, Mapping)
+            or len(grads) != len(self.state)
+        ):
+            return None
+        flat = self.elementwise
+        out = []
+        for segments in self._segments:
+            group = []
+            for seg in segments:
+                if seg.shape is None:  # part of a Params
+                    return None
+                g = grads.get(seg.names[0])
+                if (
+                    type(g) is not np.ndarray
+                    or g.dtype is not seg.param.dtype
+                    or g.shape != seg.shape
+                    or not g.flags.c_contiguous
+                ):
+                    return None
+                group.append(g.reshape(-1) if flat and g.ndim != 1 else g)
+            out.append(group)
+        return out
 
     def _fused_grads(self, grads: object) -> Params | None:
         """``grads`` when it is a Params laid out as the one Params this optimizer
@@ -914,7 +1015,11 @@ class Optimizer:
                 for dt, buffer in mapping.buffers.items()
             ]
         return [
-            _Segment((name,), _checked(owner, name, a, flat=self.elementwise))
+            _Segment(
+                (name,),
+                _checked(owner, name, a, flat=self.elementwise),
+                shape=a.shape,
+            )
             for name, a in mapping.items()
         ]
 
