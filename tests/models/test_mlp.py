@@ -372,6 +372,49 @@ def test_class_ids_of_any_integer_dtype_are_checked(dtype: str) -> None:
             m.loss(X, np.array(bad, dtype=dtype))
 
 
+@pytest.mark.parametrize("init", ["zeros", "he"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, "both"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_non_finite_input_is_found_through_the_first_product(
+    init: str, bad: object, dtype: type
+) -> None:
+    """X is proved finite by X·W1 (no pass of its own): a bad entry is found with
+    weights of zeros (0·Inf is NaN), with +Inf and -Inf in one row, in any chunk of
+    ``evaluate``, and by every method, before any gradient is written."""
+    m = models.MLP([6, 4, 3], init=init, dtype=dtype)
+    X = np.random.default_rng(0).standard_normal((9, 6))
+    if bad == "both":
+        X[7, 1], X[7, 4] = np.inf, -np.inf
+    else:
+        X[7, 2] = bad
+    y = np.arange(9) % 3
+    grads = m.grads.copy()
+    calls = [
+        lambda: m.loss_and_grad(X, y),
+        lambda: m.loss_and_grad(X, y, out=m.grads),
+        lambda: m.loss(X, y),
+        lambda: m.accuracy(X, y),
+        lambda: m.predict(X),
+        lambda: m.forward(X),
+        lambda: m.evaluate(X, y, chunk=4),
+        lambda: m.frozen_relu(X, y),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"^MLP: X must be finite \(no NaN or Inf"):
+            call()
+    for name in m.grads:
+        np.testing.assert_array_equal(m.grads[name], grads[name])
+
+
+def test_diverged_weights_do_not_make_a_finite_input_an_error() -> None:
+    m = models.MLP([6, 4, 3], seed=0)
+    m.params["W1"][2, 1] = np.nan  # a product that is not finite, from the weights
+    X, y = np.ones((5, 6)), np.zeros(5, dtype=int)
+    loss, grads = m.loss_and_grad(X, y)
+    assert np.isnan(loss) and np.isnan(grads["W1"]).any()
+    assert all(np.isnan(v) for v in m.evaluate(X, y))
+
+
 def test_finite_check_survives_huge_values() -> None:
     # A finite batch whose sums overflow float32 is not mistaken for NaN/Inf.
     m = models.MLP([784, 3, 2], init="zeros", dtype=np.float32)

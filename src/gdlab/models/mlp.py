@@ -172,7 +172,6 @@ class Model:
             self._layers.append(dense)
         self._loss = LOSSES[self.loss_name](inplace=True)
         self._scratch = {w: np.empty_like(p[w]) for w in self._weights} if l2 else {}
-        self._ones = np.ones(self.sizes[0], dtype=self.dtype)
         self._widest = max(a * b for a, b in itertools.pairwise(self.sizes))
 
     # --- what a user reads ------------------------------------------------------------
@@ -211,24 +210,21 @@ class Model:
         — the training loop's path — returns the model's own buffer instead, which
         the next call overwrites.
         """
+        if out is not None and out is not self._grads:
+            _checks.fail(self._owner, "out", "None or the model's grads", type(out))
         rows = X.shape[0] if isinstance(X, np.ndarray) and X.ndim else 0
-        with _blas.threads_for(rows * self._widest):  # the input check's gemv too
+        with _blas.threads_for(rows * self._widest):
             x = self._check_X(X)
             t = self._check_targets(y, x.shape[0])
-            z = x
-            for layer in self._layers:  # as _forward, inside these threads already
-                z = layer.forward(z)
-            value = self._loss.forward(z, t)
+            value = self._loss.forward(self._through(x), t)
             d = self._loss.backward()
             for layer in self._layers[:0:-1]:
                 d = layer.backward(d)
             self._dense[0].backward_params(d)
             value += self._l2_term(grad=True)
-        if out is None:
-            return value, self._grads.copy()
-        if out is not self._grads:
-            _checks.fail(self._owner, "out", "None or the model's grads", type(out))
-        return value, out
+        # A copy of the model's buffer, which stays in cache: products writing a
+        # new buffer directly were slower than this copy (timed taking turns).
+        return value, self._grads.copy() if out is None else out
 
     def loss(self, X: ArrayLike, y: ArrayLike) -> float:
         """The cost on ``(X, y)``, L2 term included, without gradients."""
@@ -351,8 +347,7 @@ class Model:
         t_all = self._check_targets(y, n)
         total, correct = 0.0, 0
         for start in range(0, n, chunk):
-            with _blas.threads_for(0):  # the check reads X once: one thread keeps up
-                x = self._check_X(X[start : start + chunk])
+            x = self._check_X(X[start : start + chunk])
             t = t_all[start : start + chunk]
             with np.errstate(over="ignore", invalid="ignore"):
                 z = self._forward(x)  # a layer's buffer, overwritten below
@@ -390,9 +385,24 @@ class Model:
     def _forward(self, x: Array) -> Array:
         """The layers' outputs, on one BLAS thread for a small batch (gdlab._blas)."""
         with _blas.threads_for(x.shape[0] * self._widest):
-            for layer in self._layers:
-                x = layer.forward(x)
-        return x
+            return self._through(x)
+
+    def _through(self, x: Array) -> Array:
+        r"""The layers' outputs for ``x`` of the right shape and dtype, which the
+        first layer's output proves finite: a NaN or Inf in a row of ``x`` makes
+        each entry of that row of :math:`xW_1` infinite or NaN (:math:`0\cdot\infty`
+        is NaN), so a finite sum of :math:`xW_1 + b_1` shows every entry of ``x``
+        finite without a pass of its own. Any other sum (a bad ``x``, weights that
+        diverged, or an overflow) has the entries of ``x`` counted."""
+        first, *rest = self._layers
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = first.forward(x)
+            total = z.sum()
+        if not math.isfinite(total):
+            require_finite(self._owner, "X", x)
+        for layer in rest:
+            z = layer.forward(z)
+        return z
 
     def _need_classifier(self, what: str) -> None:
         if not self.is_classifier:
@@ -402,6 +412,8 @@ class Model:
             )
 
     def _check_X(self, X: ArrayLike) -> Array:
+        """``X`` as a non-empty 2-D array of the model's dtype and features; its
+        values are proved finite by the forward pass (:meth:`_through`)."""
         owner, d = self._owner, self.n_features
         x = as_array(owner, "X", X)
         if x.dtype != self.dtype:
@@ -415,11 +427,6 @@ class Model:
             raise ValueError(f"{owner}: X must have {d} features, got {x.shape[1]}")
         if x.shape[0] == 0:
             _checks.fail(owner, "X", "non-empty", x.shape)
-        # Finite row sums prove every entry finite; X @ 1 (BLAS gemv) reads X once.
-        with np.errstate(over="ignore", invalid="ignore"):
-            total = (x @ self._ones).sum()
-        if not math.isfinite(total):  # a NaN or Inf, or sums too large: count them
-            require_finite(owner, "X", x)
         return x
 
     def _check_targets(self, y: ArrayLike, n: int) -> NDArray[Any]:
