@@ -266,9 +266,9 @@ class _Trainer:
         if index is None:
             xb, yb = X, y
         elif len(index) == 1:
-            xb, yb = X[index[0]], y[index[0]]
-        else:
-            xb, yb = X[index], y[index]
+            xb, yb = X.take(index[0], axis=0), y.take(index[0], axis=0)
+        else:  # take: the rows of X[index], sooner
+            xb, yb = X.take(index, axis=0), y.take(index, axis=0)
         values = model.loss_and_grad(xb, yb)
         g = model.grads
         with np.errstate(over="ignore", invalid="ignore"):

@@ -102,16 +102,16 @@ class Batches:
         if self.replace:  # every batch drawn anew: b indices, uniform, repeats allowed
             index = self.rng.integers(0, n, size=(len(self), b))
             for rows in index:
-                yield self.X[rows], self.y[rows]
+                yield self.X.take(rows, axis=0), self.y.take(rows, axis=0)
         elif b == n:
             # One batch of everything: its order does not change a mean gradient,
             # so yield the arrays themselves instead of a shuffled copy.
             yield self.X, self.y
         elif self.shuffle:
             order = self.rng.permutation(n)
-            for start in range(0, stop, b):
+            for start in range(0, stop, b):  # take: the rows of X[index], sooner
                 index = order[start : start + b]
-                yield self.X[index], self.y[index]
+                yield self.X.take(index, axis=0), self.y.take(index, axis=0)
         else:
             for start in range(0, stop, b):
                 yield self.X[start : start + b], self.y[start : start + b]
