@@ -188,7 +188,7 @@ VARIANTS: dict[str, tuple[Callable[[Arrays, Meta], None], str]] = {
     ),
     "the history's message missing": (
         lambda a, m: m["history"].pop("message"),
-        r"history\.message must be given, got 'nothing'",
+        r"history\.message must be given, got nothing",
     ),
 }
 

@@ -785,7 +785,7 @@ EDITS: list[tuple[str, Callable[[dict[str, Any], dict[str, Any]], None], str]] =
     (
         "no-history",
         lambda m, a: m.pop("history"),
-        r"history must be given, got 'nothing'",
+        r"history must be given, got nothing",
     ),
     (
         "step-huge",
@@ -863,7 +863,7 @@ EDITS: list[tuple[str, Callable[[dict[str, Any], dict[str, Any]], None], str]] =
     (
         "no-fingerprint",
         lambda m, a: m.pop("fingerprint"),
-        r"fingerprint must be given, got 'nothing'",
+        r"fingerprint must be given, got nothing",
     ),
     ("spec-number", lambda m, a: m.update(spec=3), r"spec must be null or an object"),
     (
@@ -896,7 +896,7 @@ EDITS: list[tuple[str, Callable[[dict[str, Any], dict[str, Any]], None], str]] =
     (
         "epoch-row-empty",
         lambda m, a: m["history"]["epochs"].append({}),
-        r"history\.epochs\[1\]\.epoch must be given, got 'nothing'",
+        r"history\.epochs\[1\]\.epoch must be given, got nothing",
     ),
     (
         "epoch-row-text",

@@ -18,6 +18,13 @@ _SHOWN.maxstring = _SHOWN.maxother = 200
 _SHOWN.maxlong = 40
 
 
+class Raw(str):
+    """A value for an error message shown as is (``got dtype <U1``, not quoted)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def shown(value: object) -> str:
     """``repr(value)``, shortened: a bad value may be a 5,000-digit integer."""
     if isinstance(value, int) and not isinstance(value, bool):

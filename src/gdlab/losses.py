@@ -34,6 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gdlab import _checks
+from gdlab._checks import Raw
 from gdlab.params import Array
 
 IntArray = NDArray[np.integer[Any]]
@@ -48,13 +49,6 @@ __all__ = [
 
 
 # --- argument checks ------------------------------------------------------------------
-
-
-class Raw(str):
-    """A value for an error message shown as is (``got dtype <U1``, not quoted)."""
-
-    def __repr__(self) -> str:
-        return str(self)
 
 
 def count_nonfinite(a: NDArray[Any]) -> int:

@@ -96,7 +96,7 @@ class Record:
                 and f.default_factory is dataclasses.MISSING
             )
             if required and name not in values:
-                _checks.fail(owner, name, "given", "nothing")
+                _checks.fail(owner, name, "given", _checks.Raw("nothing"))
         hints = _hints(cls)
         return cls(**{k: _typed(hints[k], v, owner, k) for k, v in values.items()})
 
@@ -285,7 +285,7 @@ def made(kind: type[R], value: object, owner: str, where: str = "") -> R:
             and f.default_factory is dataclasses.MISSING
         )
         if required and name not in value:
-            _checks.fail(owner, f"{at}{name}", "given", "nothing")
+            _checks.fail(owner, f"{at}{name}", "given", _checks.Raw("nothing"))
     try:
         return kind(**value)
     except ValueError as error:

@@ -57,7 +57,7 @@ WEIGHTS = r"study record .*bs32-seed0\.npy: must be a \.npy array of 610 float64
 TAMPERED = {
     "lambda_max missing": (
         edit_record(lambda r: r.pop("lambda_max")),
-        RECORD + r"run\.lambda_max must be given, got 'nothing'",
+        RECORD + r"run\.lambda_max must be given, got nothing",
     ),
     "lambda_max 'lots'": (
         edit_record(lambda r: r.update(lambda_max="lots")),
@@ -163,7 +163,7 @@ EDGE_RECORD = r"study record .*lr0\.5-momentum0\.json: "
 EDGE_TAMPERED = {
     "lambda_max missing": (
         edge_edit(lambda r: r.pop("lambda_max")),
-        EDGE_RECORD + r"run\.lambda_max must be given, got 'nothing'",
+        EDGE_RECORD + r"run\.lambda_max must be given, got nothing",
     ),
     "lambda_max 'lots'": (
         edge_edit(lambda r: r.update(lambda_max="lots")),

@@ -29,7 +29,8 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from gdlab import _blas, _checks, losses
-from gdlab.losses import Raw, as_array, as_float_array, check_labels, require_finite
+from gdlab._checks import Raw
+from gdlab.losses import as_array, as_float_array, check_labels, require_finite
 from gdlab.models import layers
 from gdlab.params import Array, Params
 
