@@ -31,7 +31,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Small real results: a comparison and a sweep on digits, surface runs, the
     profiles of two workloads."""
     root = tmp_path_factory.mktemp("results")
-    spec = RunSpec(data="digits", model="mlp:64-16-10", train=TrainConfig(epochs=1))
+    spec = RunSpec(
+        data="digits", model="mlp:64-16-10", train=TrainConfig(epochs=3, batch_size=64)
+    )
     found = compare.compare(
         spec,
         ["sgd", "adam"],
@@ -201,3 +203,12 @@ def test_every_plot_function_takes_path_by_keyword_only() -> None:
         assert path is not None, f"{name} has no path"
         assert path.kind is inspect.Parameter.KEYWORD_ONLY, name
         assert path.default is None, name
+
+
+def test_curves_tick_whole_epochs(data: dict[str, Any]) -> None:
+    """The x axis of the curves is labelled at whole epochs (it ticked at 2.5 on a
+    20-epoch comparison, and every quarter epoch on this one of 3)."""
+    ax = report.plot_curves(data["comparison"], "val_acc").axes[0]
+    low, high = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if low <= t <= high]
+    assert ticks and all(t == round(t) for t in ticks)

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from matplotlib import ticker
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -243,6 +244,7 @@ def plot_curves(
             ax.fill_between(x, low, high, color=colors[name], alpha=0.15, linewidth=0)
     if "loss" in metric:
         layout.log_axis(ax, "y")
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))  # whole epochs
     ax.set_xlabel("epoch")
     ax.set_ylabel(METRIC_NAMES.get(metric, metric))
     name = METRIC_NAMES.get(metric, metric)
