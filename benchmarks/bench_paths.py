@@ -222,7 +222,7 @@ def bench(ds: data.Dataset, batch: int, epochs: int, threads: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[100, 1000])
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=9)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--data", default=None, help="folder with the IDX files")
     args = parser.parse_args(argv)
