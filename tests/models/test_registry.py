@@ -194,3 +194,22 @@ def test_the_autoencoder_reconstructs_its_input_with_exact_gradients(
     after = history.epochs[-1]["val_loss"]
     assert after < 0.7 * before  # it learns to reconstruct
     assert history.epochs[-1].get("val_acc") is None  # no accuracy: not a classifier
+
+
+def test_the_autoencoder_names_a_non_finite_input_x() -> None:
+    """Its input is its target: a NaN in X is reported as X (not as the targets it
+    never saw as y), by every method, before anything is written."""
+    model = models.AutoEncoder(6, [3], seed=0)
+    X = np.ones((4, 6))
+    X[1, 2] = np.nan
+    grads = model.grads.copy()
+    for call in (
+        lambda: model.loss_and_grad(X),
+        lambda: model.loss(X),
+        lambda: model.evaluate(X, X),
+        lambda: model.forward(X),
+    ):
+        with pytest.raises(ValueError, match=r"^AutoEncoder: X must be finite"):
+            call()
+    for name in model.grads:
+        np.testing.assert_array_equal(model.grads[name], grads[name])

@@ -22,8 +22,9 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from gdlab import _checks
 from gdlab.data import Dataset
+from gdlab.losses import require_finite
 from gdlab.models.mlp import Model
-from gdlab.params import Params
+from gdlab.params import Array, Params
 
 
 class AutoEncoder(Model):
@@ -72,6 +73,13 @@ class AutoEncoder(Model):
                 "init": init,
             },
         )
+
+    def _check_X(self, X: ArrayLike) -> Array:
+        """``X`` checked as a model's input and, being its own target, read whole
+        for NaN and Inf (named as ``X``, not as the targets)."""
+        x = super()._check_X(X)
+        require_finite(self._owner, "X", x)
+        return x
 
     def loss_and_grad(
         self, X: ArrayLike, y: ArrayLike | None = None, *, out: Params | None = None
