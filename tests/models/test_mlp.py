@@ -380,7 +380,8 @@ def test_a_non_finite_input_is_found_through_the_first_product(
 ) -> None:
     """X is proved finite by X·W1 (no pass of its own): a bad entry is found with
     weights of zeros (0·Inf is NaN), with +Inf and -Inf in one row, in any chunk of
-    ``evaluate``, and by every method, before any gradient is written."""
+    ``evaluate``, by every method, before any gradient is written, and before a bad
+    ``y`` is named."""
     m = models.MLP([6, 4, 3], init=init, dtype=dtype)
     X = np.random.default_rng(0).standard_normal((9, 6))
     if bad == "both":
@@ -391,7 +392,9 @@ def test_a_non_finite_input_is_found_through_the_first_product(
     grads = m.grads.copy()
     calls = [
         lambda: m.loss_and_grad(X, y),
+        lambda: m.loss_and_grad(X, y + 10),  # X's error before y's
         lambda: m.loss_and_grad(X, y, out=m.grads),
+        lambda: m.loss(X, y + 10),
         lambda: m.loss(X, y),
         lambda: m.accuracy(X, y),
         lambda: m.predict(X),

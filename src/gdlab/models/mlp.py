@@ -216,8 +216,8 @@ class Model:
         rows = X.shape[0] if isinstance(X, np.ndarray) and X.ndim else 0
         with _blas.threads_for(rows * self._widest):
             x = self._check_X(X)
-            t = self._check_targets(y, x.shape[0])
-            value = self._loss.forward(self._through(x), t)
+            z = self._through(x)  # X's errors before y's, as the order of arguments
+            value = self._loss.forward(z, self._check_targets(y, x.shape[0]))
             d = self._loss.backward()
             for layer in self._layers[:0:-1]:
                 d = layer.backward(d)
@@ -230,8 +230,9 @@ class Model:
     def loss(self, X: ArrayLike, y: ArrayLike) -> float:
         """The cost on ``(X, y)``, L2 term included, without gradients."""
         x = self._check_X(X)
+        z = self._forward(x)
         t = self._check_targets(y, x.shape[0])
-        return self._loss.forward(self._forward(x), t) + self._l2_term(grad=False)
+        return self._loss.forward(z, t) + self._l2_term(grad=False)
 
     def frozen_relu(
         self, X: ArrayLike, y: ArrayLike
@@ -246,9 +247,9 @@ class Model:
         (:mod:`gdlab.lab.sharpness`). A model without ReLU gives its own.
         """
         x = self._check_X(X)
-        t = self._check_targets(y, x.shape[0])
         relus = [layer for layer in self._layers if isinstance(layer, layers.ReLU)]
         self._forward(x)
+        t = self._check_targets(y, x.shape[0])
         masks = []
         for layer in relus:
             assert layer.out is not None  # set by the forward pass
@@ -320,8 +321,8 @@ class Model:
         """The fraction of correct predictions (of elements, for binary labels)."""
         self._need_classifier("accuracy")
         x = self._check_X(X)
-        t = self._check_targets(y, x.shape[0])
         z = self._forward(x)
+        t = self._check_targets(y, x.shape[0])
         if self.loss_name == "binary_cross_entropy":
             return float(np.mean((z > 0) == (t > 0.5)))
         truth = t if t.ndim == 1 else np.argmax(t, axis=1)
