@@ -393,14 +393,14 @@ class Model:
         r"""The layers' outputs for ``x`` of the right shape and dtype, which the
         first layer's output proves finite: a NaN or Inf in a row of ``x`` makes
         each entry of that row of :math:`xW_1` infinite or NaN (:math:`0\cdot\infty`
-        is NaN), so a finite sum of :math:`xW_1 + b_1` shows every entry of ``x``
-        finite without a pass of its own. Any other sum (a bad ``x``, weights that
-        diverged, or an overflow) has the entries of ``x`` counted."""
+        is NaN), so a finite sum of squares of :math:`xW_1 + b_1` (one BLAS dot,
+        which warns of nothing) shows every entry of ``x`` finite without a pass of
+        its own. Any other sum (a bad ``x``, weights that diverged, or an overflow)
+        has the entries of ``x`` counted."""
         first, *rest = self._layers
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):  # 0·Inf in the product
             z = first.forward(x)
-            total = z.sum()
-        if not math.isfinite(total):
+        if not math.isfinite(np.vdot(z, z)):
             require_finite(self._owner, "X", x)
         for layer in rest:
             z = layer.forward(z)
