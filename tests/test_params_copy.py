@@ -73,3 +73,14 @@ def test_a_clone_has_views_of_its_own_buffer(clone: object, touched: bool) -> No
     assert d.buffers[np.dtype(np.float32)][6] == 5.0
     np.testing.assert_array_equal(d["W"], [[0, 1, 2], [3, 4, 5]])
     assert p["b"][0] == 7.0
+
+
+def test_a_view_is_a_second_params_over_the_same_buffers() -> None:
+    p = make()
+    v = p.view()
+    assert v is not p and v.buffers is not p.buffers and list(v) == list(p)
+    v["b"][0] = -3.0  # written through the view, seen by the original
+    assert p["b"][0] == -3.0
+    p.buffers[np.dtype(np.float32)][0] = 9.0
+    assert v["W"][0, 0] == 9.0
+    assert v.same_layout(p)

@@ -134,6 +134,11 @@ class Params(Mapping[str, Array]):
         """A deep copy with the same layout."""
         return self._like({dt: b.copy() for dt, b in self.buffers.items()})
 
+    def view(self) -> Params:
+        """A second Params over the same buffers (as ``ndarray.view``): a write
+        through either is seen by both."""
+        return self._like(dict(self.buffers))
+
     def __getitem__(self, name: str) -> Array:
         try:
             return self._views[name]

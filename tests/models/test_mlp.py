@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from collections.abc import Callable
 
 import numpy as np
@@ -443,6 +445,97 @@ def test_loss_and_grad_returns_a_fresh_gradient_unless_asked_for_the_buffer() ->
     np.testing.assert_array_equal(own["W1"], g1["W1"])
     with pytest.raises(ValueError, match=r"out must be None or the model's grads"):
         m.loss_and_grad(X1, y, out=m.grads.copy())
+
+
+F64 = np.dtype(np.float64)
+HOLDS: dict[str, Callable[[Params], object]] = {
+    "the Params": lambda g: g,
+    "a named view": lambda g: g["W1"],
+    "a slice of a view": lambda g: g["b2"][1:],
+    "its buffer": lambda g: g.buffers[F64],
+    "a memoryview": lambda g: memoryview(g["W2"]),
+    "a Params view": lambda g: g.view(),
+}
+
+
+def _batches(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(1)
+    return [(rng.standard_normal((5, 4)), rng.integers(0, 3, 5)) for _ in range(n)]
+
+
+@pytest.mark.parametrize("hold", HOLDS, ids=list(HOLDS))
+def test_a_fresh_gradient_is_never_written_while_anything_holds_it(hold: str) -> None:
+    """Fresh gradients reuse the memory of those let go; whatever part of one is
+    still held keeps its numbers, call after call."""
+    m = models.MLP([4, 3, 3], seed=0, l2=0.1)
+    (X, y), *others = _batches(6)
+    held = HOLDS[hold](m.loss_and_grad(X, y)[1])
+
+    def numbers() -> np.ndarray:
+        return held.buffers[F64] if isinstance(held, Params) else np.asarray(held)
+
+    expected = numbers().copy()
+    later = [m.loss_and_grad(Xb, yb)[1] for Xb, yb in others[:2]]
+    for Xb, yb in others[2:]:
+        m.loss_and_grad(Xb, yb)  # let go at once: its memory may be used again
+    np.testing.assert_array_equal(numbers(), expected)
+    for g in later:
+        assert not np.shares_memory(numbers(), g.buffers[F64])
+
+
+def test_fresh_gradients_let_go_are_written_into_the_same_two_buffers() -> None:
+    """README's loop (``loss, g = m.loss_and_grad(...)``, g bound anew each step)
+    takes turns between two buffers, and gets the gradient of ``out=m.grads``,
+    L2 term included, bit for bit; the model's own buffer is left alone."""
+    m = models.MLP([4, 3, 3], seed=0, l2=0.1)
+    twin = models.MLP([4, 3, 3], seed=0, l2=0.1)
+    opt, twin_opt = optim.SGD(m.params, lr=0.1), optim.SGD(twin.params, lr=0.1)
+    own = m.grads.copy()
+    addresses = set()
+    for X, y in _batches(8):
+        loss, g = m.loss_and_grad(X, y)
+        twin_loss, twin_g = twin.loss_and_grad(X, y, out=twin.grads)
+        assert loss == twin_loss
+        np.testing.assert_array_equal(g.buffers[F64], twin_g.buffers[F64])
+        addresses.add(g.buffers[F64].ctypes.data)
+        opt.step(g)
+        twin_opt.step(twin_g)
+    assert len(addresses) == 2
+    np.testing.assert_array_equal(m.grads.buffers[F64], own.buffers[F64])
+
+
+@pytest.mark.parametrize(
+    "clone", [copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))]
+)
+def test_a_cloned_model_writes_gradients_of_its_own(
+    clone: Callable[[models.MLP], models.MLP],
+) -> None:
+    """A deep copy or pickle of a model that has handed out gradients writes its
+    own: right numbers, into its own grads, sharing no memory with the original's."""
+    m = models.MLP([4, 3, 3], seed=0)
+    (X, y), (X2, y2) = _batches(2)
+    held = m.loss_and_grad(X, y)[1]
+    m.loss_and_grad(X2, y2, out=m.grads)
+    c = clone(m)
+    for fresh in (c.loss_and_grad(X, y)[1], c.loss_and_grad(X, y, out=c.grads)[1]):
+        np.testing.assert_array_equal(fresh.buffers[F64], held.buffers[F64])
+        for g in (held, m.grads):
+            assert not np.shares_memory(fresh.buffers[F64], g.buffers[F64])
+    assert c.loss_and_grad(X, y, out=c.grads)[1] is c.grads
+
+
+def test_a_call_that_fails_midway_leaves_the_next_gradients_right() -> None:
+    """A bad y is found after the forward pass; the calls after it, fresh or into
+    ``m.grads``, still give the gradient of a model that never saw it."""
+    m, twin = models.MLP([4, 3, 3], seed=0), models.MLP([4, 3, 3], seed=0)
+    (X, y), *_ = _batches(1)
+    for out in (None, m.grads):
+        with pytest.raises(ValueError, match="y must be class ids"):
+            m.loss_and_grad(X, y + 3, out=out)
+        for again in (None, m.grads):
+            g = m.loss_and_grad(X, y, out=again)[1]
+            expected = twin.loss_and_grad(X, y)[1]
+            np.testing.assert_array_equal(g.buffers[F64], expected.buffers[F64])
 
 
 @pytest.mark.parametrize("loss", LOSSES)
