@@ -100,7 +100,7 @@ def test_buffers_are_reused_and_bounded() -> None:
     assert buffers.get("out", (3, 2), np.dtype(np.float64)) is not a
     ones = buffers.get("ones", (4,), np.dtype(np.float64), fill=1.0)
     np.testing.assert_array_equal(ones, 1.0)
-    # Three keys used, two kept: the float32 one, least recently used, is gone.
+    # Three keys used, two kept: the float32 one, the oldest made, is gone.
     assert buffers.get("out", (3, 2), np.dtype(np.float32)) is not a
 
 

@@ -55,7 +55,8 @@ __all__ = [
 
 
 class Buffers:
-    """Arrays reused between calls, keyed by name and shape; the last ``keep`` kept."""
+    """Arrays reused between calls, keyed by name and shape; the last ``keep`` made
+    are kept."""
 
     def __init__(self, keep: int = 8) -> None:
         self.keep = keep
@@ -73,14 +74,13 @@ class Buffers:
         Its content is what the last user left, or ``fill`` when it is new.
         """
         key = (name, shape, dtype)
-        a = self._arrays.pop(key, None)  # pop and re-insert: least recently used first
+        a = self._arrays.get(key)
         if a is None:
-            a = np.empty(shape, dtype=dtype)
+            a = self._arrays[key] = np.empty(shape, dtype=dtype)
             if fill is not None:
                 a.fill(fill)
-        self._arrays[key] = a
-        if len(self._arrays) > self.keep:
-            del self._arrays[next(iter(self._arrays))]
+            if len(self._arrays) > self.keep:  # the oldest made goes
+                del self._arrays[next(iter(self._arrays))]
         return a
 
 
