@@ -34,11 +34,17 @@ _libraries: list[tuple[Callable[[], Any], Callable[[int], Any]]] | None = None
 
 
 def _blas() -> list[tuple[Callable[[], Any], Callable[[int], Any]]]:
-    """``(get_num_threads, set_num_threads)`` of each BLAS library loaded now (found
-    once): OpenBLAS's C functions where it runs its own threads, else threadpoolctl's
-    controller methods."""
+    """``(get_num_threads, set_num_threads)`` of each BLAS library (found once):
+    OpenBLAS's C functions where it runs its own threads, else threadpoolctl's
+    controller methods.
+
+    SciPy's BLAS, which Numba's kernels call, is loaded first: Numba loads it with
+    the first kernel, which would otherwise come after the search and keep its
+    threads (NumPy's wheels and SciPy's bring one OpenBLAS each).
+    """
     global _libraries
     if _libraries is None:
+        importlib.import_module("scipy.linalg")
         threadpoolctl = importlib.import_module("threadpoolctl")
         controller = threadpoolctl.ThreadpoolController()
         _libraries = []
