@@ -75,7 +75,7 @@ class threads_for:
     :data:`ONE_THREAD_BELOW` multiply-adds; otherwise leave the threads as they are.
 
     A class rather than a generator: it is entered once per training step, and
-    costs a third as much.
+    costs less than half as much (1.1 against 2.6 µs).
     """
 
     __slots__ = ("_lowered", "_multiply_adds")
