@@ -353,12 +353,11 @@ class _Trainer:
         train_acc: list[float] = [math.nan] * len(self.live)
         # each run on its own rows, as fit's; the runs of one seed, or all of them
         # where the training set is within train_eval_rows, evaluated together
-        together: dict[int, list[int]] = {}
+        together: dict[int, tuple[tuple[np.ndarray, np.ndarray], list[int]]] = {}
         for row, member in enumerate(self.live):
-            X, _ = self._train_eval(self.members[member].seed)
-            together.setdefault(id(X), []).append(row)
-        for rows in together.values():
-            data = self._train_eval(self.members[self.live[rows[0]]].seed)
+            data = self._train_eval(self.members[member].seed)
+            together.setdefault(id(data[0]), (data, []))[1].append(row)
+        for data, rows in together.values():
             with np.errstate(over="ignore", invalid="ignore"):  # judged just below
                 losses, accs = model.evaluate(*data, EVAL_CHUNK, runs=rows)
             for row, loss, acc in zip(rows, losses, accs, strict=True):
